@@ -402,9 +402,11 @@ impl Sim {
         self.hosts.get_mut(host.0)?.node.sim_as_any_mut().downcast_mut()
     }
 
-    /// Runs `f` on the node on `host` (if it is a `T`) and returns its result.
-    pub fn with_node<T: Any, R>(&mut self, host: HostId, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        self.node_mut(host).map(f)
+    /// Runs `f` on the node on `host` (if it is a `T`) with the current virtual time, for API calls that
+    /// take `now`, and returns its result. What the call queues is sent at the next step.
+    pub fn with_node<T: Any, R>(&mut self, host: HostId, f: impl FnOnce(&mut T, Instant) -> R) -> Option<R> {
+        let now = self.now;
+        self.node_mut(host).map(|node| f(node, now))
     }
 
     /// Takes the events `host`'s node reported since the last drain, with when they were collected.

@@ -119,13 +119,14 @@ impl Probe {
         self.rejected
     }
 
-    /// Sends one ping to `to` now. Drain transmits after.
-    pub fn send_ping(&mut self, to: SocketAddr) {
-        self.send_ping_from(self.local, to);
+    /// Sends one ping to `to` at `now`. Drain transmits after.
+    pub fn send_ping(&mut self, now: Instant, to: SocketAddr) {
+        self.send_ping_from(now, self.local, to);
     }
 
-    /// Sends one ping from `from` (another address or port of this host) to `to`.
-    pub fn send_ping_from(&mut self, from: SocketAddr, to: SocketAddr) {
+    /// Sends one ping from `from` (another address or port of this host) to `to` at `now`.
+    pub fn send_ping_from(&mut self, now: Instant, from: SocketAddr, to: SocketAddr) {
+        self.now = self.now.max(now);
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         if self.sent.len() >= REMEMBERED {
@@ -159,7 +160,7 @@ impl Machine for Probe {
         }
         for i in 0..self.targets.len() {
             if let Some(to) = self.targets.get(i).copied() {
-                self.send_ping(to);
+                self.send_ping(self.now, to);
             }
         }
         if let Some(rounds) = self.rounds.as_mut() {

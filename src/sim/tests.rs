@@ -206,7 +206,7 @@ fn nat_world(config: NatConfig) -> NatWorld {
 /// The client pings `to` (on S1 or S2); returns the address the server saw.
 fn mapped_seen(w: &mut NatWorld, to: SocketAddr) -> SocketAddr {
     let server = if to.ip() == ip(S1) { w.s1 } else { w.s2 };
-    w.sim.node_mut::<Probe>(w.client).unwrap().send_ping(to);
+    w.sim.with_node(w.client, |p: &mut Probe, now| p.send_ping(now, to)).unwrap();
     w.sim.run_until_idle(Duration::from_secs(1));
     let seen = pings(&mut w.sim, server);
     assert_eq!(seen.len(), 1, "{}", w.sim.trace_text());
@@ -264,11 +264,13 @@ fn filtering_behaviours() {
         let mut w = nat_world(config);
         let mapped = mapped_seen(&mut w, SocketAddr::new(ip(S1), 1000));
         // The server it talked to, from the same port: always admitted.
-        w.sim.node_mut::<Probe>(w.s1).unwrap().send_ping(mapped);
+        w.sim.with_node(w.s1, |p: &mut Probe, now| p.send_ping(now, mapped)).unwrap();
         // The same server IP from another port.
-        w.sim.node_mut::<Probe>(w.s1).unwrap().send_ping_from(SocketAddr::new(ip(S1), 2000), mapped);
+        w.sim
+            .with_node(w.s1, |p: &mut Probe, now| p.send_ping_from(now, SocketAddr::new(ip(S1), 2000), mapped))
+            .unwrap();
         // A host the client never contacted.
-        w.sim.node_mut::<Probe>(w.third).unwrap().send_ping(mapped);
+        w.sim.with_node(w.third, |p: &mut Probe, now| p.send_ping(now, mapped)).unwrap();
         w.sim.run_until_idle(Duration::from_secs(1));
         let froms: Vec<SocketAddr> = pings(&mut w.sim, w.client).into_iter().map(|p| p.0).collect();
         let mut expected = vec![SocketAddr::new(ip(S1), 1000)];
@@ -288,7 +290,7 @@ fn filtering_behaviours() {
 #[test]
 fn unsolicited_without_mapping_is_dropped() {
     let mut w = nat_world(NatConfig::full_cone());
-    w.sim.node_mut::<Probe>(w.third).unwrap().send_ping(SocketAddr::new(ip(NAT_IP), 5000));
+    w.sim.with_node(w.third, |p: &mut Probe, now| p.send_ping(now, SocketAddr::new(ip(NAT_IP), 5000))).unwrap();
     w.sim.run_until_idle(Duration::from_secs(1));
     assert!(pings(&mut w.sim, w.client).is_empty());
     assert_eq!(w.sim.nat_stats(w.nat).unmapped, 1);
@@ -300,14 +302,14 @@ fn mapping_expires_after_idle_timeout() {
     let mapped = mapped_seen(&mut w, SocketAddr::new(ip(S1), 1000));
     // The pong at 100 s goes out through the mapping and refreshes it.
     w.sim.run_until(Instant::from_secs(100));
-    w.sim.node_mut::<Probe>(w.s1).unwrap().send_ping(mapped);
+    w.sim.with_node(w.s1, |p: &mut Probe, now| p.send_ping(now, mapped)).unwrap();
     w.sim.run_until_idle(Duration::from_secs(1));
     assert_eq!(pings(&mut w.sim, w.client).len(), 1);
     assert_eq!(w.sim.nat_mappings(w.nat), 1);
     // 120 s after that refresh the mapping is gone.
     w.sim.run_until(Instant::from_secs(221));
     assert_eq!(w.sim.nat_mappings(w.nat), 0);
-    w.sim.node_mut::<Probe>(w.s1).unwrap().send_ping(mapped);
+    w.sim.with_node(w.s1, |p: &mut Probe, now| p.send_ping(now, mapped)).unwrap();
     w.sim.run_until_idle(Duration::from_secs(1));
     assert!(pings(&mut w.sim, w.client).is_empty());
     let stats = w.sim.nat_stats(w.nat);
@@ -373,10 +375,10 @@ fn hairpinning_is_optional() {
         let other =
             w.sim.add_host("other", Net::Behind(w.nat), &[other_inside.ip()], Probe::new(other_inside)).unwrap();
         // The other host gets a mapping by talking to S1; the client then uses that public address.
-        w.sim.node_mut::<Probe>(other).unwrap().send_ping(SocketAddr::new(ip(S1), 1000));
+        w.sim.with_node(other, |p: &mut Probe, now| p.send_ping(now, SocketAddr::new(ip(S1), 1000))).unwrap();
         w.sim.run_until_idle(Duration::from_secs(1));
         let (_, _, other_public, _) = pongs(&mut w.sim, other)[0];
-        w.sim.node_mut::<Probe>(w.client).unwrap().send_ping(other_public);
+        w.sim.with_node(w.client, |p: &mut Probe, now| p.send_ping(now, other_public)).unwrap();
         w.sim.run_until_idle(Duration::from_secs(1));
         let seen = pings(&mut w.sim, other);
         let stats = w.sim.nat_stats(w.nat);
@@ -422,7 +424,7 @@ fn ipv6_hosts() {
     let probe = Probe::new(client6).pinging(&targets[..1], Instant::ZERO, Duration::from_secs(1)).rounds(1);
     let c = sim.add_host("client", Net::Internet, &[client6.ip(), client4.ip()], probe).unwrap();
     sim.run_until_idle(Duration::from_secs(1));
-    sim.node_mut::<Probe>(c).unwrap().send_ping_from(client4, targets[1]);
+    sim.with_node(c, |p: &mut Probe, now| p.send_ping_from(now, client4, targets[1])).unwrap();
     sim.run_until_idle(Duration::from_secs(1));
     let got = pongs(&mut sim, c);
     assert_eq!(got.iter().map(|p| p.2).collect::<Vec<_>>(), [client6, client4]);
@@ -432,7 +434,7 @@ fn ipv6_hosts() {
     let nat = sim.add_nat("nat", Net::Internet, ip(NAT_IP), NatConfig::full_cone()).unwrap();
     let v6_inside = sa("[fd00::2]:5000");
     let h = sim.add_host("inside6", Net::Behind(nat), &[v6_inside.ip()], Probe::new(v6_inside)).unwrap();
-    sim.node_mut::<Probe>(h).unwrap().send_ping(server);
+    sim.with_node(h, |p: &mut Probe, now| p.send_ping(now, server)).unwrap();
     sim.run_until_idle(Duration::from_secs(1));
     assert_eq!(sim.nat_stats(nat).exhausted, 1);
 }
@@ -450,8 +452,8 @@ fn setup_errors_and_routing_drops() {
         Some(SimError::UnknownNat)
     );
     // To nowhere, and from an address the host does not have.
-    sim.node_mut::<Probe>(client).unwrap().send_ping(sa("192.0.2.99:1"));
-    sim.node_mut::<Probe>(client).unwrap().send_ping_from(sa("192.0.2.1:1"), sa(SERVER));
+    sim.with_node(client, |p: &mut Probe, now| p.send_ping(now, sa("192.0.2.99:1"))).unwrap();
+    sim.with_node(client, |p: &mut Probe, now| p.send_ping_from(now, sa("192.0.2.1:1"), sa(SERVER))).unwrap();
     sim.run_until_idle(Duration::from_secs(1));
     assert_eq!(sim.stats().unroutable, 1);
     assert_eq!(sim.host_stats(client).bad_source, 1);

@@ -20,7 +20,8 @@ pub struct TraceEntry {
 
 impl fmt::Display for TraceEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:>14} {}: {}", self.at, self.who, self.what)
+        // `Instant`'s Display ignores width, so pad its text.
+        write!(f, "{:>14} {}: {}", alloc::format!("{}", self.at), self.who, self.what)
     }
 }
 
