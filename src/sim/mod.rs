@@ -1,26 +1,57 @@
 //! A deterministic network simulator with virtual time (feature `sim`).
 //!
-//! A [`Sim`] holds **hosts**, each with one or more IP addresses (IPv4 or IPv6) and a **node**: any
-//! [`PathMachine`](crate::PathMachine) whose events are `Debug` (see [`Node`]), so ICE agents, TURN and STUN
-//! servers and peer connections can share one simulated network. Hosts sit on the public **internet**
-//! ([`Net::Internet`]) or behind a **NAT** ([`Net::Behind`]) with RFC 4787 mapping and filtering behaviour
-//! ([`NatConfig`]); NATs can be nested. Every hop between two endpoints (hosts or NATs) is a one-way
-//! **link** ([`LinkConfig`]) with delay, jitter, loss, duplication, reordering and a bandwidth cap; hops
-//! with no link of their own use the default link.
+//! ICE, TURN, DTLS, SCTP and the peer connection are tested on it: a [`Sim`] runs real state machines over
+//! a simulated network where every delay, loss and NAT decision follows one seed.
+//!
+//! ## The pieces
+//!
+//! - **Hosts** ([`Sim::add_host`]) have one or more IP addresses (IPv4 and/or IPv6) and run a **node**:
+//!   any [`PathMachine`](crate::PathMachine) whose events are `Debug`, through the object-safe [`Node`]
+//!   adapter, so ICE agents, TURN and STUN servers and peer connections share one simulation. A
+//!   [`DatagramMachine`](crate::DatagramMachine) (DTLS, SCTP) runs wrapped in [`Connected`], bound to a
+//!   local and a remote address. A node may send from any port of its host's addresses and receives
+//!   every datagram sent to them.
+//! - **Networks** ([`Net`]): the public [`Net::Internet`] and the private side of each NAT,
+//!   [`Net::Behind`].
+//! - **NAT boxes** ([`Sim::add_nat`], [`NatConfig`]) with RFC 4787 mapping and filtering behaviours
+//!   (presets from full cone to symmetric), idle mapping timeouts, port allocation with optional port
+//!   preservation, and optional hairpinning. A NAT's outside address sits on the internet or, for nested
+//!   NATs, behind another NAT. Inbound datagrams the filter rejects are dropped and counted.
+//! - **Links** ([`LinkConfig`]): a datagram travels hop by hop between **endpoints** ([`Endpoint`]: hosts
+//!   and NATs); a client behind a NAT reaching a public server takes two hops, client→NAT and
+//!   NAT→server. Each direction of each hop has delay, jitter, loss, duplication, reordering and an
+//!   optional bandwidth cap with a drop-tail queue. A hop uses, most specific first: its own link
+//!   ([`Sim::set_link`]), its network's link ([`Sim::set_network_link`], e.g. a fast LAN behind a NAT),
+//!   or the default link ([`Sim::set_default_link`], perfect unless set). Links can be changed mid-run.
+//!
+//! ## Running
 //!
 //! The **clock is virtual**: [`Sim::step`] jumps to the next deadline (the earliest datagram arrival or
-//! node timeout) and drives every node with the loop of [`crate::machine`]: `handle_receive` for each
-//! arrival, `handle_timeout` when due, drain `poll_transmit`, drain `poll_event`. Time never goes back.
-//! All randomness (loss, jitter, NAT ports) comes from one seed, so the same seed and setup give the same
-//! [trace](Sim::trace) every run.
+//! node `poll_timeout`) and drives every node with the loop of [`crate::machine`]: `handle_receive` for
+//! each arrival, `handle_timeout` when due, drain `poll_transmit`, drain `poll_event`. Time never goes
+//! back. [`Sim::run_until`], [`Sim::run_for`], [`Sim::run_until_idle`] and [`Sim::run_until_cond`] loop
+//! over steps; a run at one instant that never ends (a zero-delay loop, a timer that never moves) is
+//! stopped and counted ([`SimStats::stalls`]).
 //!
-//! Node events are recorded in the trace (virtual time, node name, `Debug` text) and kept per host until
-//! the test takes them ([`Sim::drain_events`]). A test reaches a node mid-run with [`Sim::node_mut`];
-//! the simulator drains what the call produced at the next step. Counters per link ([`LinkStats`]), NAT
-//! ([`NatStats`]), host ([`HostStats`]) and for the whole simulation ([`SimStats`]) count every
-//! delivery and every drop; every queue and the trace are bounded.
+//! A test reaches a node mid-run with [`Sim::node_mut`] or [`Sim::with_node`] (which also passes `now`);
+//! the simulator drains what the call queued at the next step, at the same virtual time.
+//!
+//! ## Results
+//!
+//! Node events are recorded in the [trace](Sim::trace) (virtual time, host name, `Debug` text) together
+//! with every drop (lost, queue full, filtered, no mapping, no route) and, with
+//! [`Sim::trace_packets`], every delivery and translation. They are also kept per host, typed, until the
+//! test takes them ([`Sim::drain_events`]). Counters per link ([`LinkStats`]), NAT ([`NatStats`]), host
+//! ([`HostStats`]) and simulation ([`SimStats`]) count every delivery and drop.
+//!
+//! All randomness (loss, jitter, duplication, NAT ports) comes from the seed given to [`Sim::new`]; seed
+//! nodes from it too with [`Sim::fork_rng`]. The same seed and setup give the same trace, byte for byte.
+//! Memory is bounded: link queues and datagrams in flight per link, events per host, NAT mappings, and
+//! the trace (a ring buffer counting what it drops).
 //!
 //! [`Probe`] is a small "what's my address" node for tests and demos.
+//!
+//! ## Example
 //!
 //! ```
 //! use core::net::{IpAddr, SocketAddr};
@@ -49,6 +80,7 @@
 //! # }
 //! ```
 
+mod error;
 mod link;
 mod nat;
 mod node;
@@ -58,10 +90,11 @@ mod trace;
 #[cfg(test)]
 mod tests;
 
+pub use error::{ConnectedError, ProbeError, SimError};
 pub use link::{LinkConfig, LinkStats};
 pub use nat::{Filtering, Mapping, NatConfig, NatStats, PortAllocation};
-pub use node::{Node, NodeEvent};
-pub use probe::{Probe, ProbeError, ProbeEvent};
+pub use node::{Connected, Node, NodeEvent};
+pub use probe::{Probe, ProbeEvent};
 pub use trace::TraceEntry;
 
 use alloc::boxed::Box;
@@ -76,7 +109,7 @@ use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
 use crate::machine::Datagram;
-use crate::rand::SeededRng;
+use crate::rand::{Seed, SeededRng};
 use crate::time::Instant;
 use link::{Link, LinkDrop};
 use nat::{Nat, NatDrop, Outbound};
@@ -90,6 +123,8 @@ const EVENTS_PER_HOST: usize = 4096;
 const TRACE_CAPACITY: usize = 65_536;
 /// Transmits taken from one node in one step.
 const MAX_BURST: usize = 65_536;
+/// Datagram buffers kept for reuse.
+const SPARE_BUFFERS: usize = 1024;
 /// Steps at one instant before the simulator declares a stall (a zero-delay loop or a node whose timeout
 /// never moves on).
 const MAX_STEPS_PER_INSTANT: u32 = 100_000;
@@ -131,30 +166,6 @@ impl From<NatId> for Endpoint {
         Endpoint::Nat(n)
     }
 }
-
-/// A mistake in setting up a simulation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SimError {
-    /// The address is already used by a host or NAT on that network.
-    AddressInUse(IpAddr),
-    /// The NAT does not exist.
-    UnknownNat,
-    /// A host needs at least one address.
-    NoAddress,
-}
-
-impl fmt::Display for SimError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SimError::AddressInUse(ip) => write!(f, "address {ip} already in use on that network"),
-            SimError::UnknownNat => f.write_str("no such NAT"),
-            SimError::NoAddress => f.write_str("a host needs at least one address"),
-        }
-    }
-}
-
-impl core::error::Error for SimError {}
 
 /// What happened on one host.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -239,7 +250,10 @@ pub struct Sim {
     hosts: Vec<Host>,
     nats: Vec<Nat>,
     default_link: LinkConfig,
+    network_links: BTreeMap<Net, LinkConfig>,
     links: BTreeMap<(Endpoint, Endpoint), LinkSlot>,
+    /// The network each used hop crosses.
+    hop_net: BTreeMap<(Endpoint, Endpoint), Net>,
     in_flight: BinaryHeap<Reverse<Packet>>,
     seq: u64,
     poked: bool,
@@ -270,13 +284,20 @@ impl Sim {
         let mut bytes = [0u8; 32];
         bytes[..8].copy_from_slice(&seed.to_le_bytes());
         bytes[8..16].copy_from_slice(b"sansrtc!");
+        Sim::from_seed(bytes)
+    }
+
+    /// An empty simulation whose randomness all derives from a full 32-byte seed.
+    pub fn from_seed(seed: Seed) -> Self {
         Sim {
             now: Instant::ZERO,
-            rng: SeededRng::from_seed(bytes),
+            rng: SeededRng::from_seed(seed),
             hosts: Vec::new(),
             nats: Vec::new(),
             default_link: LinkConfig::default(),
+            network_links: BTreeMap::new(),
             links: BTreeMap::new(),
+            hop_net: BTreeMap::new(),
             in_flight: BinaryHeap::new(),
             seq: 0,
             poked: false,
@@ -353,22 +374,39 @@ impl Sim {
         Ok(NatId(self.nats.len() - 1))
     }
 
-    /// Sets the link used by every hop that has none of its own (existing default-link hops keep their
-    /// state and take the new settings).
+    /// Sets the link used by every hop with no link of its own and no network link (hops already used
+    /// keep their counters and take the new settings).
     pub fn set_default_link(&mut self, config: LinkConfig) {
-        for link in self.links.values_mut().filter(|l| l.uses_default) {
-            link.link.set_config(config.clone());
+        for slot in self.links.values_mut().filter(|l| l.source == LinkSource::Default) {
+            slot.link.set_config(config.clone());
         }
         self.default_link = config;
     }
 
-    /// Sets the link for hops from `from` to `to` (one direction).
+    /// Sets the link used by every hop within `net` (for example a fast LAN behind a NAT) that has no link
+    /// of its own. Takes precedence over the default link.
+    pub fn set_network_link(&mut self, net: Net, config: LinkConfig) {
+        // Hops in `net` already used, unless they have a link of their own, take the new settings.
+        for (hop, slot) in self.links.iter_mut() {
+            if slot.source != LinkSource::Hop && self.hop_net.get(hop) == Some(&net) {
+                slot.source = LinkSource::Network(net);
+                slot.link.set_config(config.clone());
+            }
+        }
+        self.network_links.insert(net, config);
+    }
+
+    /// Sets the link for hops from `from` to `to` (one direction); it takes precedence over network and
+    /// default links, and can be changed mid-run (for example to cut a path with a loss of 1).
     pub fn set_link(&mut self, from: impl Into<Endpoint>, to: impl Into<Endpoint>, config: LinkConfig) {
         let key = (from.into(), to.into());
         let rng = &mut self.rng;
-        let entry = self.links.entry(key).or_insert_with(|| LinkSlot::new(config.clone(), rng.fork()));
-        entry.uses_default = false;
-        entry.link.set_config(config);
+        let slot = self
+            .links
+            .entry(key)
+            .or_insert_with(|| LinkSlot { link: Link::new(config.clone(), rng.fork()), source: LinkSource::Hop });
+        slot.source = LinkSource::Hop;
+        slot.link.set_config(config);
     }
 
     /// Sets the same link for both directions between `a` and `b`.
@@ -647,7 +685,7 @@ impl Sim {
             host.stats.bad_source += 1;
             let who = host.name.clone();
             self.note(who, format!("dropped {src} -> {dst}: not this host's address"));
-            self.spare.push(buf);
+            self.recycle(buf);
             return;
         }
         host.stats.sent += 1;
@@ -676,15 +714,17 @@ impl Sim {
             self.stats.unroutable += 1;
             let who = String::from(self.endpoint_name(from));
             self.note(who, format!("dropped {src} -> {dst}: no route"));
-            self.spare.push(data);
+            self.recycle(data);
             return;
         };
         let rng = &mut self.rng;
-        let default = &self.default_link;
+        let (source, config) = match self.network_links.get(&net) {
+            Some(config) => (LinkSource::Network(net), config),
+            None => (LinkSource::Default, &self.default_link),
+        };
         let slot = self.links.entry((from, to)).or_insert_with(|| {
-            let mut slot = LinkSlot::new(default.clone(), rng.fork());
-            slot.uses_default = true;
-            slot
+            self.hop_net.insert((from, to), net);
+            LinkSlot { link: Link::new(config.clone(), rng.fork()), source }
         });
         match slot.link.schedule(self.now, data.len()) {
             Ok((first, copy)) => {
@@ -700,8 +740,14 @@ impl Sim {
                 };
                 let who = format!("{}->{}", self.endpoint_name(from), self.endpoint_name(to));
                 self.note(who, format!("dropped {src} -> {dst}: {why}"));
-                self.spare.push(data);
+                self.recycle(data);
             }
+        }
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS {
+            self.spare.push(buf);
         }
     }
 
@@ -730,7 +776,7 @@ impl Sim {
                     let verdict = if accepted { "received" } else { "rejected" };
                     self.note(who, format!("{verdict} {src} -> {dst} ({} bytes)", data.len()));
                 }
-                self.spare.push(data);
+                self.recycle(data);
             }
             Arrive::NatInside(n) => {
                 let Some(nat) = self.nats.get_mut(n) else { return };
@@ -779,19 +825,24 @@ impl Sim {
             NatDrop::Exhausted => "no mapping possible",
         };
         self.nat_note(n, format!("dropped {src} -> {dst}: {why}"));
-        self.spare.push(data);
+        self.recycle(data);
     }
 }
 
-/// A link and whether it follows the default.
+/// Where a hop's settings come from, most specific first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkSource {
+    /// [`Sim::set_link`].
+    Hop,
+    /// [`Sim::set_network_link`] for this network.
+    Network(Net),
+    /// [`Sim::set_default_link`].
+    Default,
+}
+
+/// A hop's link and where its settings come from.
 #[derive(Debug)]
 struct LinkSlot {
     link: Link,
-    uses_default: bool,
-}
-
-impl LinkSlot {
-    fn new(config: LinkConfig, rng: SeededRng) -> Self {
-        LinkSlot { link: Link::new(config, rng), uses_default: false }
-    }
+    source: LinkSource,
 }

@@ -5,8 +5,11 @@ use alloc::format;
 use alloc::string::String;
 use core::any::Any;
 use core::fmt::Debug;
+use core::net::SocketAddr;
 
-use crate::machine::{Datagram, Machine, PathMachine, Transmit};
+use super::ConnectedError;
+
+use crate::machine::{Datagram, DatagramMachine, Machine, PathMachine, Transmit};
 use crate::time::Instant;
 
 /// One event a node reported: its `Debug` text (what the trace records) and the event itself, boxed so the
@@ -82,5 +85,85 @@ where
 
     fn sim_as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+}
+
+/// A [`DatagramMachine`] (DTLS, SCTP, …) bound to one local and one remote address, like a connected
+/// UDP socket, so it can run on a simulated host.
+///
+/// Datagrams from any other address, or to another local address, are rejected and counted; everything
+/// the machine sends goes from `local` to `remote`. Reach the machine with [`Connected::machine`] /
+/// [`Connected::machine_mut`], e.g. through `sim.node_mut::<Connected<Dtls>>(host)`.
+#[derive(Debug)]
+pub struct Connected<M> {
+    machine: M,
+    local: SocketAddr,
+    remote: SocketAddr,
+    wrong_peer: u64,
+}
+
+impl<M: DatagramMachine> Connected<M> {
+    /// Binds `machine` to `local` (an address of its host) and `remote`.
+    pub fn new(machine: M, local: SocketAddr, remote: SocketAddr) -> Self {
+        Connected { machine, local, remote, wrong_peer: 0 }
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &M {
+        &self.machine
+    }
+
+    /// The machine, to call its API. After a call, the simulator drains it at the next step.
+    pub fn machine_mut(&mut self) -> &mut M {
+        &mut self.machine
+    }
+
+    /// The remote address datagrams go to and are accepted from.
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// Points the binding at another remote address (after a NAT rebinding, say).
+    pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.remote = remote;
+    }
+
+    /// Datagrams rejected because they came from, or went to, another address.
+    pub fn wrong_peer(&self) -> u64 {
+        self.wrong_peer
+    }
+}
+
+impl<M: DatagramMachine> Machine for Connected<M> {
+    type Event = M::Event;
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.machine.handle_timeout(now);
+    }
+
+    fn poll_event(&mut self) -> Option<M::Event> {
+        self.machine.poll_event()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.machine.poll_timeout()
+    }
+}
+
+impl<M: DatagramMachine> PathMachine for Connected<M> {
+    type Error = ConnectedError<M::Error>;
+
+    fn handle_receive(&mut self, now: Instant, datagram: Datagram<'_>) -> Result<(), Self::Error> {
+        if datagram.source != self.remote || datagram.destination != self.local {
+            self.wrong_peer += 1;
+            return Err(ConnectedError::WrongPeer);
+        }
+        DatagramMachine::handle_receive(&mut self.machine, now, datagram.contents).map_err(ConnectedError::Machine)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        let (source, destination) = (self.local, self.remote);
+        let contents = DatagramMachine::poll_transmit(&mut self.machine)?;
+        Some(Datagram { source, destination, contents })
     }
 }

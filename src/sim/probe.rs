@@ -6,6 +6,7 @@ use core::fmt;
 use core::net::SocketAddr;
 use core::time::Duration;
 
+use super::ProbeError;
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::time::Instant;
 use crate::util::{EventQueue, OutQueue};
@@ -55,24 +56,6 @@ pub enum ProbeEvent {
         rtt: Option<Duration>,
     },
 }
-
-/// Why a [`Probe`] rejected a datagram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ProbeError {
-    /// Not a `ping` or `pong` message.
-    Malformed,
-}
-
-impl fmt::Display for ProbeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProbeError::Malformed => f.write_str("malformed probe message"),
-        }
-    }
-}
-
-impl core::error::Error for ProbeError {}
 
 /// Pings remembered for round-trip times.
 const REMEMBERED: usize = 256;

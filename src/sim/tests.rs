@@ -540,3 +540,108 @@ fn stalls_are_detected() {
     assert!(!sim.run_until_idle(Duration::from_secs(1)));
     assert_eq!(sim.stats().stalls, 1);
 }
+
+#[test]
+fn network_links_apply_inside_a_network_and_hop_links_win() {
+    let mut w = nat_world(NatConfig::full_cone());
+    // Default 10 ms per hop; the LAN behind the NAT is 1 ms.
+    w.sim.set_network_link(Net::Behind(w.nat), LinkConfig::with_delay_only(ms(1)));
+    let to = SocketAddr::new(ip(S1), 1000);
+    mapped_seen(&mut w, to);
+    assert_eq!(w.sim.drain_events::<ProbeEvent>(w.client).len(), 0);
+    w.sim.with_node(w.client, |p: &mut Probe, now| p.send_ping(now, to)).unwrap();
+    w.sim.run_until_idle(Duration::from_secs(1));
+    assert_eq!(pongs(&mut w.sim, w.client)[0].3, ms(22));
+    // A hop's own link beats the network link, and changes apply mid-run.
+    w.sim.set_link(w.client, w.nat, LinkConfig::with_delay_only(ms(5)));
+    w.sim.with_node(w.client, |p: &mut Probe, now| p.send_ping(now, to)).unwrap();
+    w.sim.run_until_idle(Duration::from_secs(1));
+    assert_eq!(pongs(&mut w.sim, w.client)[0].3, ms(26));
+    // Cutting the path: everything is lost, and counted.
+    w.sim.set_link(w.nat, w.s1, LinkConfig::default().with_loss(1.0));
+    w.sim.with_node(w.client, |p: &mut Probe, now| p.send_ping(now, to)).unwrap();
+    w.sim.run_until_idle(Duration::from_secs(1));
+    assert!(pongs(&mut w.sim, w.client).is_empty());
+    assert_eq!(w.sim.link_stats(w.nat, w.s1).lost, 1);
+    assert_eq!(w.sim.link_stats(w.client, w.nat).sent, 4);
+}
+
+/// A bare-payload machine that answers `hello` with `hi`.
+#[derive(Default)]
+struct Greeter {
+    reply: Option<&'static [u8]>,
+    heard: Vec<Vec<u8>>,
+}
+
+impl crate::Machine for Greeter {
+    type Event = usize;
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn poll_event(&mut self) -> Option<usize> {
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+impl crate::DatagramMachine for Greeter {
+    type Error = ();
+    fn handle_receive(&mut self, _: Instant, datagram: &[u8]) -> Result<(), ()> {
+        self.heard.push(datagram.to_vec());
+        if datagram == b"hello" {
+            self.reply = Some(b"hi");
+        }
+        Ok(())
+    }
+    fn poll_transmit(&mut self) -> Option<&[u8]> {
+        self.reply.take()
+    }
+}
+
+#[test]
+fn datagram_machines_run_connected() {
+    let mut sim = Sim::new(18);
+    let (a, b) = (sa("198.51.100.1:1000"), sa("198.51.100.2:2000"));
+    let ha = sim.add_host("a", Net::Internet, &[a.ip()], Connected::new(Greeter::default(), a, b)).unwrap();
+    let hb = sim.add_host("b", Net::Internet, &[b.ip()], Probe::new(b)).unwrap();
+    sim.send_from(hb, b, a, b"hello");
+    sim.send_from(hb, sa("198.51.100.2:2001"), a, b"hello");
+    sim.run_until_idle(Duration::from_secs(1));
+    let node = sim.node::<Connected<Greeter>>(ha).unwrap();
+    assert_eq!(node.machine().heard, [b"hello".to_vec()]);
+    assert_eq!(node.wrong_peer(), 1);
+    // The reply went from `a` to `b`: the probe rejects it as not a ping, and counts it.
+    assert_eq!(sim.host_stats(hb).rejected, 1);
+    assert_eq!(sim.node::<Probe>(hb).unwrap().rejected(), 1);
+    assert_eq!(sim.link_stats(ha, hb).delivered, 1);
+}
+
+#[test]
+fn ipv6_nat() {
+    let mut sim = Sim::new(19);
+    let server = sa("[2001:db8::1]:3478");
+    sim.add_host("server", Net::Internet, &[server.ip()], Probe::new(server)).unwrap();
+    let nat = sim.add_nat("nat66", Net::Internet, ip("2001:db8:1::1"), NatConfig::symmetric()).unwrap();
+    let inside = sa("[fd00::2]:5000");
+    let probe = Probe::new(inside).pinging(&[server], Instant::ZERO, Duration::from_secs(1)).rounds(1);
+    let c = sim.add_host("client", Net::Behind(nat), &[inside.ip()], probe).unwrap();
+    sim.run_until_idle(Duration::from_secs(1));
+    let got = pongs(&mut sim, c);
+    assert_eq!(got[0].2.ip(), ip("2001:db8:1::1"));
+    assert_eq!(sim.nat_mapping(nat, inside, server), Some(got[0].2));
+}
+
+#[test]
+fn sims_seeded_alike_run_alike() {
+    let run = |seed: Seed| {
+        let mut sim = Sim::from_seed(seed);
+        sim.set_default_link(LinkConfig::default().with_jitter(ms(30)).with_loss(0.2));
+        let server = sim.add_host("server", Net::Internet, &[sa(SERVER).ip()], Probe::new(sa(SERVER))).unwrap();
+        let probe = Probe::new(sa(CLIENT)).pinging(&[sa(SERVER)], Instant::ZERO, ms(10)).rounds(50);
+        sim.add_host("client", Net::Internet, &[sa(CLIENT).ip()], probe).unwrap();
+        sim.run_until_idle(Duration::from_secs(5));
+        (sim.trace_text(), sim.host_stats(server))
+    };
+    assert_eq!(run([1; 32]), run([1; 32]));
+    assert_ne!(run([1; 32]).0, run([2; 32]).0);
+}
