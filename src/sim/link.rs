@@ -25,6 +25,12 @@ pub struct LinkConfig {
     pub jitter_reorders: bool,
     /// Probability in `[0, 1]` that a datagram is lost.
     pub loss: f64,
+    /// Bursty loss (a Gilbert model): per datagram, the probability in `[0, 1]` that the link goes from its
+    /// good state (where [`LinkConfig::loss`] applies) into its bad state, where every datagram is lost.
+    pub burst_enter: f64,
+    /// Per datagram in the bad state, the probability of returning to the good state; the mean burst is
+    /// `1 / burst_leave` datagrams.
+    pub burst_leave: f64,
     /// Probability in `[0, 1]` that a datagram is delivered twice.
     pub duplicate: f64,
     /// Probability in `[0, 1]` that a datagram is held back by [`LinkConfig::reorder_delay`], so datagrams
@@ -50,6 +56,8 @@ impl Default for LinkConfig {
             jitter: Duration::ZERO,
             jitter_reorders: true,
             loss: 0.0,
+            burst_enter: 0.0,
+            burst_leave: 1.0,
             duplicate: 0.0,
             reorder: 0.0,
             reorder_delay: Duration::from_millis(10),
@@ -87,6 +95,14 @@ impl LinkConfig {
     /// Sets the loss probability.
     pub fn with_loss(mut self, loss: f64) -> Self {
         self.loss = loss;
+        self
+    }
+
+    /// Adds bursts of loss: each datagram in the good state starts a burst with probability `enter`; each
+    /// datagram in a burst is lost and ends it with probability `leave`.
+    pub fn with_burst_loss(mut self, enter: f64, leave: f64) -> Self {
+        self.burst_enter = enter;
+        self.burst_leave = leave;
         self
     }
 
@@ -145,13 +161,23 @@ pub(crate) struct Link {
     queue: VecDeque<Instant>,
     /// The latest arrival scheduled so far.
     latest: Instant,
+    /// In a loss burst (Gilbert bad state).
+    in_burst: bool,
     in_flight: usize,
     pub(crate) stats: LinkStats,
 }
 
 impl Link {
     pub(crate) fn new(config: LinkConfig, rng: SeededRng) -> Self {
-        Link { config, rng, queue: VecDeque::new(), latest: Instant::ZERO, in_flight: 0, stats: LinkStats::default() }
+        Link {
+            config,
+            rng,
+            queue: VecDeque::new(),
+            latest: Instant::ZERO,
+            in_burst: false,
+            in_flight: 0,
+            stats: LinkStats::default(),
+        }
     }
 
     pub(crate) fn set_config(&mut self, config: LinkConfig) {
@@ -182,7 +208,12 @@ impl Link {
             }
             _ => now,
         };
-        if chance(&mut self.rng, self.config.loss) {
+        if self.in_burst {
+            self.in_burst = !chance(&mut self.rng, self.config.burst_leave);
+        } else {
+            self.in_burst = chance(&mut self.rng, self.config.burst_enter);
+        }
+        if self.in_burst || chance(&mut self.rng, self.config.loss) {
             self.stats.lost += 1;
             return Err(LinkDrop::Lost);
         }

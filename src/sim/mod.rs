@@ -259,6 +259,7 @@ pub struct Sim {
     poked: bool,
     trace: Trace,
     trace_packets: bool,
+    event_capacity: usize,
     stats: SimStats,
     spare: Vec<Vec<u8>>,
     last_step_at: Instant,
@@ -303,6 +304,7 @@ impl Sim {
             poked: false,
             trace: Trace::new(TRACE_CAPACITY),
             trace_packets: false,
+            event_capacity: EVENTS_PER_HOST,
             stats: SimStats::default(),
             spare: Vec::new(),
             last_step_at: Instant::ZERO,
@@ -421,6 +423,12 @@ impl Sim {
         self.trace_packets = on;
     }
 
+    /// Keeps at most `capacity` undrained events per host (default 4096); more are dropped and counted in
+    /// [`HostStats::events_dropped`] (the trace still records them).
+    pub fn set_event_capacity(&mut self, capacity: usize) {
+        self.event_capacity = capacity;
+    }
+
     /// Keeps at most `capacity` trace entries (oldest dropped first, counted in [`SimStats`]).
     pub fn set_trace_capacity(&mut self, capacity: usize) {
         self.trace.set_capacity(capacity);
@@ -461,6 +469,11 @@ impl Sim {
     /// The host's name.
     pub fn host_name(&self, host: HostId) -> &str {
         self.hosts.get(host.0).map_or("", |h| h.name.as_str())
+    }
+
+    /// The host's addresses.
+    pub fn host_addrs(&self, host: HostId) -> &[IpAddr] {
+        self.hosts.get(host.0).map_or(&[], |h| h.addrs.as_slice())
     }
 
     /// The host's counters.
@@ -664,7 +677,7 @@ impl Sim {
         let mut notes = Vec::new();
         while let Some((debug, event)) = host.node.sim_poll_event() {
             notes.push(debug.clone());
-            if host.events.len() >= EVENTS_PER_HOST {
+            if host.events.len() >= self.event_capacity {
                 host.stats.events_dropped += 1;
             } else {
                 host.events.push_back(NodeEvent { at: self.now, debug, event });

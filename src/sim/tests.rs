@@ -458,6 +458,7 @@ fn setup_errors_and_routing_drops() {
     assert_eq!(sim.stats().unroutable, 1);
     assert_eq!(sim.host_stats(client).bad_source, 1);
     assert!(sim.node::<Probe>(client).is_some());
+    assert_eq!((sim.host_name(client), sim.host_addrs(client)), ("client", &[sa(CLIENT).ip()][..]));
     assert!(sim.node::<u32>(client).is_none());
 }
 
@@ -510,6 +511,14 @@ fn trace_records_events_and_is_bounded() {
     assert_eq!((last.who.as_str(), last.at), ("client", Instant::from_millis(900)));
     assert!(last.what.starts_with("Ponged { from: 198.51.100.1:3478, seq: 9"), "{}", last.what);
     assert_eq!(sim.take_events(client).len(), 10);
+
+    // Undrained events are bounded per host too.
+    let (mut sim, _server, client) = pair(17, ms(100), 10);
+    sim.set_event_capacity(4);
+    sim.run_until_idle(Duration::from_secs(5));
+    assert_eq!(sim.take_events(client).len(), 4);
+    assert_eq!(sim.host_stats(client).events_dropped, 6);
+    assert_eq!(sim.trace().filter(|e| e.who == "client").count(), 10);
 }
 
 #[test]
@@ -644,4 +653,21 @@ fn sims_seeded_alike_run_alike() {
     };
     assert_eq!(run([1; 32]), run([1; 32]));
     assert_ne!(run([1; 32]).0, run([2; 32]).0);
+}
+
+#[test]
+fn burst_loss_comes_in_runs() {
+    let (mut sim, server, client) = pair(20, ms(10), 5000);
+    sim.set_event_capacity(10_000);
+    // Bursts start on 2 % of datagrams and last 5 datagrams on average: about 9 % lost, in runs.
+    sim.set_link(client, server, LinkConfig::with_delay_only(ms(5)).with_burst_loss(0.02, 0.2));
+    sim.run_until_idle(Duration::from_secs(100));
+    let lost_stats = sim.link_stats(client, server).lost;
+    let seqs: Vec<u32> = pings(&mut sim, server).into_iter().map(|p| p.2).collect();
+    assert_eq!(seqs.len() as u64 + lost_stats, 5000);
+    let gaps: Vec<u32> = seqs.windows(2).map(|w| w[1] - w[0] - 1).filter(|g| *g > 0).collect();
+    let lost: u32 = gaps.iter().sum();
+    assert!((250..=650).contains(&lost), "lost {lost}");
+    let mean_run = f64::from(lost) / gaps.len() as f64;
+    assert!(mean_run > 3.0, "losses should cluster, mean run {mean_run}");
 }
