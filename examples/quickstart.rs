@@ -18,6 +18,9 @@ fn main() -> Result<(), Box<dyn core::error::Error>> {
         LinkConfig::default().with_delay(Duration::from_millis(20)).with_jitter(Duration::from_millis(5)).in_order(),
     );
 
+    // Record every delivery and NAT translation too, not just node events and drops.
+    sim.trace_packets(true);
+
     let server: SocketAddr = "198.51.100.1:3478".parse()?;
     sim.add_host("server", Net::Internet, &[server.ip()], Probe::new(server))?;
 
