@@ -671,3 +671,22 @@ fn burst_loss_comes_in_runs() {
     let mean_run = f64::from(lost) / gaps.len() as f64;
     assert!(mean_run > 3.0, "losses should cluster, mean run {mean_run}");
 }
+
+#[test]
+fn datagrams_in_flight_are_bounded_per_link() {
+    let (mut sim, server, client) = pair(21, ms(10), 0);
+    let mut config = LinkConfig::with_delay_only(ms(50));
+    config.max_in_flight = 3;
+    sim.set_link(client, server, config);
+    for _ in 0..5 {
+        sim.send_from(client, sa(CLIENT), sa(SERVER), b"ping 0");
+    }
+    assert_eq!(sim.in_flight(), 3);
+    assert_eq!(sim.link_stats(client, server).queue_dropped, 2);
+    assert!(sim.trace().any(|e| e.who == "client->server" && e.what.ends_with("queue full")));
+    sim.run_until_idle(Duration::from_secs(1));
+    assert_eq!(sim.host_stats(server).received, 3);
+    // Once they landed the link takes more.
+    sim.send_from(client, sa(CLIENT), sa(SERVER), b"ping 1");
+    assert_eq!(sim.in_flight(), 1);
+}
