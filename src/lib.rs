@@ -60,6 +60,7 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
 //!
 //! ## Logging
 //!
@@ -78,6 +79,9 @@ extern crate std;
 
 pub mod machine;
 pub mod rand;
+#[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
 pub mod time;
 
 pub(crate) mod util;
