@@ -154,7 +154,30 @@ impl fmt::Debug for Instant {
 impl fmt::Display for Instant {
     /// Seconds since the epoch with nanosecond precision, e.g. `12.000300000s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}s", self.nanos / NANOS_PER_SEC, self.nanos % NANOS_PER_SEC)
+        // Formatted into a stack buffer first so that width and alignment flags apply (`{:>14}`).
+        let mut buf = [0u8; 32];
+        let mut w = StackWriter { buf: &mut buf, len: 0 };
+        fmt::Write::write_fmt(
+            &mut w,
+            format_args!("{}.{:09}s", self.nanos / NANOS_PER_SEC, self.nanos % NANOS_PER_SEC),
+        )?;
+        let len = w.len;
+        f.pad(core::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// A `fmt::Write` into a fixed buffer (enough for any `Instant`: 20 digits, a dot, 9 digits and `s`).
+struct StackWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl fmt::Write for StackWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -253,6 +276,8 @@ mod tests {
     fn display_has_nanosecond_precision() {
         assert_eq!(Instant::from_nanos(12_000_300_001).to_string(), "12.000300001s");
         assert_eq!(format!("{:?}", Instant::ZERO), "0.000000000s");
+        assert_eq!(format!("[{:>14}]", Instant::from_millis(1_500)), "[  1.500000000s]");
+        assert_eq!(Instant::MAX.to_string(), "18446744073.709551615s");
     }
 
     #[cfg(feature = "std")]

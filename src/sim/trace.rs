@@ -20,8 +20,7 @@ pub struct TraceEntry {
 
 impl fmt::Display for TraceEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `Instant`'s Display ignores width, so pad its text.
-        write!(f, "{:>14} {}: {}", alloc::format!("{}", self.at), self.who, self.what)
+        write!(f, "{:>14} {}: {}", self.at, self.who, self.what)
     }
 }
 
