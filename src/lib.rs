@@ -60,6 +60,7 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
 //!
 //! ## Logging
 //!
@@ -78,6 +79,7 @@ extern crate std;
 
 pub mod machine;
 pub mod rand;
+pub mod stun;
 pub mod time;
 
 pub(crate) mod util;
