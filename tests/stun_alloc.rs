@@ -16,7 +16,7 @@ fn sample_request() -> Vec<u8> {
     let text = include_str!("../vectors/rfc5769/sample-request.hex");
     let digits: Vec<u8> =
         text.lines().filter(|l| !l.starts_with('#')).flat_map(str::bytes).filter(u8::is_ascii_hexdigit).collect();
-    digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
+    digits.chunks(2).map(|p| u8::from_str_radix(core::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
 }
 
 /// What an ICE agent does with a connectivity check: validate, check FINGERPRINT and MESSAGE-INTEGRITY for
@@ -43,7 +43,7 @@ fn decode_verify_and_answer_allocate_nothing() {
 
     // The counter works: one deliberate allocation is seen.
     let probe = Region::new(GLOBAL);
-    let boxed = std::hint::black_box(Box::new(7u64));
+    let boxed = core::hint::black_box(Box::new(7u64));
     assert_eq!(probe.change().allocations, 1);
     drop(boxed);
 
