@@ -26,8 +26,7 @@
 //!     // FINGERPRINT, then MESSAGE-INTEGRITY with the password for this USERNAME.
 //!     request.verify_with(|username| (username == "evtj:h6vY").then_some(&key))?;
 //!     out.clear();
-//!     let mut b = MessageBuilder::new(&mut out, request.typ().with_class(Class::Success),
-//!         request.transaction_id())?;
+//!     let mut b = MessageBuilder::response(&mut out, &request, Class::Success)?;
 //!     b.add(Attribute::XorMappedAddress(from))?;
 //!     b.message_integrity(&key)?;
 //!     b.fingerprint()?;

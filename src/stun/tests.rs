@@ -79,6 +79,10 @@ fn rfc5769_sample_request() {
     assert!(matches!(list[4], Attribute::MessageIntegrity(_)));
     assert_eq!(list[5], Attribute::Fingerprint(0xe57a3bcf));
     assert_eq!(msg.username(), Some("evtj:h6vY"));
+    assert_eq!(msg.priority(), Some(0x6e0001ff));
+    assert_eq!(msg.ice_role(), Some((false, 0x932ff9b151263b36)));
+    assert!(!msg.use_candidate());
+    assert_eq!(msg.xor_mapped_address(), None);
     let key = Key::short_term(PASSWORD);
     msg.verify_fingerprint().expect("fingerprint");
     msg.verify_integrity(&key).expect("integrity");
@@ -98,6 +102,7 @@ fn rfc5769_ipv4_response() {
     let addr: SocketAddr = "192.0.2.1:32853".parse().expect("addr");
     assert_eq!(msg.attribute(AttributeType::XOR_MAPPED_ADDRESS), Some(Attribute::XorMappedAddress(addr)));
     assert_eq!(msg.attribute(AttributeType::SOFTWARE), Some(Attribute::Software("test vector")));
+    assert_eq!(msg.xor_mapped_address(), Some(addr));
     let key = Key::short_term(PASSWORD);
     msg.verify_fingerprint().expect("fingerprint");
     msg.verify_integrity(&key).expect("integrity");
@@ -381,8 +386,25 @@ fn every_attribute_round_trips() {
     let msg = Message::new_checked(&out[..]).expect("valid");
     assert_eq!(msg.method(), Method::ALLOCATE);
     assert_eq!(attrs(&msg), list);
+    assert_eq!(msg.error_code(), Some(ErrorCode { code: 420, reason: "Unknown Attribute" }));
+    assert_eq!(msg.ice_role(), Some((false, u64::MAX)));
+    assert!(msg.use_candidate());
     // The unknown comprehension-required type is reported for a 420 answer; the optional one is not.
     assert_eq!(msg.unknown_comprehension_required().collect::<Vec<_>>(), [0x0030]);
+    // ... and answered with 420 listing it.
+    let mut answer = Vec::new();
+    let mut b = MessageBuilder::response(&mut answer, &msg, Class::Error).expect("h");
+    b.add(Attribute::ErrorCode(ErrorCode { code: ErrorCode::UNKNOWN_ATTRIBUTE, reason: "Unknown Attribute" }))
+        .expect("add");
+    b.unknown_attributes(msg.unknown_comprehension_required()).expect("add");
+    b.finish();
+    let answer = Message::new_checked(&answer[..]).expect("valid");
+    assert_eq!(answer.typ(), MessageType::new(Method::ALLOCATE, Class::Error));
+    assert_eq!(answer.transaction_id(), id);
+    match answer.attribute(AttributeType::UNKNOWN_ATTRIBUTES) {
+        Some(Attribute::UnknownAttributes(u)) => assert_eq!(u.iter().collect::<Vec<_>>(), [0x0030]),
+        other => panic!("{other:?}"),
+    }
     if let Some(Attribute::UnknownAttributes(u)) = msg.attribute(AttributeType::UNKNOWN_ATTRIBUTES) {
         assert_eq!(u.iter().collect::<Vec<_>>(), [0x31, 0x32, 0x33]);
     } else {

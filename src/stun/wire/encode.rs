@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::attr::{Attribute, AttributeType, pad4};
-use super::{HEADER_LEN, MAGIC_COOKIE, MessageType, TransactionId};
+use super::{Class, HEADER_LEN, MAGIC_COOKIE, Message, MessageType, TransactionId};
 use crate::stun::error::Error;
 use crate::stun::integrity::{FINGERPRINT_XOR, Key};
 
@@ -130,6 +130,12 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         Ok(MessageBuilder { buf, start, id: id.0, padding: 0 })
     }
 
+    /// Starts the response of `class` ([`Class::Success`] or [`Class::Error`]) to `request`: same method,
+    /// same transaction id.
+    pub fn response<T: AsRef<[u8]>>(buf: &'b mut B, request: &Message<T>, class: Class) -> Result<Self, Error> {
+        MessageBuilder::new(buf, request.typ().with_class(class), request.transaction_id())
+    }
+
     /// Sets the byte used to pad values to 4 bytes (0 by default; RFC 8489 lets it be anything).
     pub fn padding(&mut self, byte: u8) -> &mut Self {
         self.padding = byte;
@@ -223,6 +229,19 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         }
         let id = self.id;
         self.put_attribute(typ, len, |put| attribute.write_value(&id, put))?;
+        Ok(self)
+    }
+
+    /// Appends UNKNOWN-ATTRIBUTES listing `types`, e.g. straight from
+    /// [`Message::unknown_comprehension_required`] for a 420 answer (RFC 8489 §6.3.1).
+    pub fn unknown_attributes(&mut self, types: impl Iterator<Item = u16> + Clone) -> Result<&mut Self, Error> {
+        let len = types.clone().count().saturating_mul(2);
+        self.put_attribute(AttributeType::UNKNOWN_ATTRIBUTES, len, |put| {
+            for t in types {
+                put(&t.to_be_bytes())?;
+            }
+            Ok(())
+        })?;
         Ok(self)
     }
 

@@ -344,8 +344,9 @@ impl<T: AsRef<[u8]>> Message<T> {
     /// multiple of 4 and equal to the bytes after the header) and the bounds of every attribute. For stream
     /// transports, cut one message off first with [`frame_len`].
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
-        let bytes = buffer.as_ref();
-        let found = check(bytes)?;
+        let found = check(buffer.as_ref()).inspect_err(|e| {
+            tracing::trace!(target: super::TARGET, error = %e, "STUN message rejected");
+        })?;
         Ok(Message { buffer, found })
     }
 
@@ -430,8 +431,47 @@ impl<T: AsRef<[u8]>> Message<T> {
 
     /// Comprehension-required attribute types (below 0x8000) that this crate does not understand, for a
     /// 420 (Unknown Attribute) error response listing them in UNKNOWN-ATTRIBUTES (RFC 8489 §6.3.1).
-    pub fn unknown_comprehension_required(&self) -> impl Iterator<Item = u16> + '_ {
+    pub fn unknown_comprehension_required(&self) -> impl Iterator<Item = u16> + Clone + '_ {
         self.raw_attributes().flatten().map(|a| a.typ).filter(|t| *t < 0x8000 && !AttributeType::is_known(*t))
+    }
+
+    /// PRIORITY (ICE), if present and valid.
+    pub fn priority(&self) -> Option<u32> {
+        match self.attribute(AttributeType::PRIORITY)? {
+            Attribute::Priority(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether USE-CANDIDATE (ICE) is present.
+    pub fn use_candidate(&self) -> bool {
+        self.raw_attribute(AttributeType::USE_CANDIDATE).is_some()
+    }
+
+    /// The ICE role attribute: `Some((true, tie_breaker))` for ICE-CONTROLLING, `Some((false, …))` for
+    /// ICE-CONTROLLED, whichever comes first.
+    pub fn ice_role(&self) -> Option<(bool, u64)> {
+        self.attributes().map_while(Result::ok).find_map(|a| match a {
+            Attribute::IceControlling(t) => Some((true, t)),
+            Attribute::IceControlled(t) => Some((false, t)),
+            _ => None,
+        })
+    }
+
+    /// XOR-MAPPED-ADDRESS, if present and valid.
+    pub fn xor_mapped_address(&self) -> Option<core::net::SocketAddr> {
+        match self.attribute(AttributeType::XOR_MAPPED_ADDRESS)? {
+            Attribute::XorMappedAddress(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// ERROR-CODE, if present and valid.
+    pub fn error_code(&self) -> Option<ErrorCode<'_>> {
+        match self.attribute(AttributeType::ERROR_CODE)? {
+            Attribute::ErrorCode(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// The USERNAME value, if present and valid UTF-8 (found during [`Message::new_checked`]).
