@@ -417,8 +417,8 @@ impl<T: Clone> Transactions<T> {
         self.len() == 0
     }
 
-    /// The counters (events dropped because the event queue was full are in `refused`'s neighbour
-    /// [`Transactions::events_dropped`]).
+    /// The counters, summed over every transaction the table ran (events lost to a full event queue are
+    /// counted apart, in [`Transactions::events_dropped`]).
     pub fn stats(&self) -> TransactionStats {
         let mut stats = self.stats;
         for (_, tx) in &self.slots {

@@ -331,8 +331,9 @@ struct Found {
 ///
 /// [`Message::new_checked`] validates the header and walks the attributes once, checking every length
 /// against the buffer; after it succeeds no accessor can panic or read out of bounds. Typed attributes come
-/// from the lazy [`Message::attributes`] iterator; integrity and fingerprint checks are methods on the view
-/// (see the `integrity` module) and allocate nothing.
+/// from the lazy [`Message::attributes`] iterator; the integrity and fingerprint checks
+/// ([`Message::verify_integrity`], [`Message::verify_fingerprint`], [`Message::verify_with`]) are methods on
+/// the view and allocate nothing.
 #[derive(Clone, Debug)]
 pub struct Message<T: AsRef<[u8]>> {
     buffer: T,
