@@ -664,6 +664,39 @@ fn transaction_table_runs_many_and_is_bounded() {
 }
 
 #[test]
+fn table_config_applies_to_new_transactions() {
+    let mut table: Transactions<u8> = Transactions::new(TransactionConfig::default(), 2, SeededRng::from_seed([6; 32]));
+    table.start(Instant::ZERO, 0, Method::BINDING, |_| Ok(())).expect("start");
+    let fast = TransactionConfig { rto: Duration::from_millis(50), ..TransactionConfig::default() };
+    table.set_config(fast);
+    assert_eq!(table.config(), fast);
+    table.start(Instant::ZERO, 1, Method::BINDING, |_| Ok(())).expect("start");
+    while table.poll_transmit().is_some() {}
+    // The second transaction retransmits after 50 ms; the first keeps its 500 ms.
+    assert_eq!(table.poll_timeout(), Some(Instant::from_millis(50)));
+    table.handle_timeout(Instant::from_millis(50));
+    assert_eq!(table.poll_transmit().map(|(tag, _)| *tag), Some(1));
+    assert_eq!(table.poll_transmit(), None);
+    assert_eq!(table.poll_timeout(), Some(Instant::from_millis(150)));
+    table.handle_timeout(Instant::from_millis(500));
+    let mut tags: Vec<u8> = Vec::new();
+    while let Some((tag, _)) = table.poll_transmit() {
+        tags.push(*tag);
+    }
+    assert_eq!(tags, [0, 1]);
+    // A failed write leaves no transaction behind.
+    assert_eq!(table.len(), 2);
+    let mut full: Transactions<u8> = Transactions::new(TransactionConfig::default(), 1, SeededRng::from_seed([6; 32]));
+    assert_eq!(
+        full.start(Instant::ZERO, 0, Method::BINDING, |_| Err(Error::BufferTooSmall)),
+        Err(Error::BufferTooSmall)
+    );
+    assert!(full.is_empty());
+    assert_eq!(full.poll_transmit(), None);
+    full.start(Instant::ZERO, 0, Method::BINDING, |_| Ok(())).expect("the slot is free");
+}
+
+#[test]
 fn transaction_ids_come_from_the_seed() {
     let run = |seed| {
         let mut t: Transactions<()> = Transactions::new(TransactionConfig::default(), 1, SeededRng::from_seed(seed));

@@ -191,6 +191,17 @@ impl ClientTransaction {
         tracing::trace!(target: TARGET, id = ?self.id, "request sent");
     }
 
+    /// The settings.
+    pub fn config(&self) -> TransactionConfig {
+        self.config
+    }
+
+    /// Changes the settings; they apply from the next [`ClientTransaction::start`] on (for instance the RTO
+    /// ICE computes from its pacing, RFC 8445 §14.3).
+    pub fn set_config(&mut self, config: TransactionConfig) {
+        self.config = config;
+    }
+
     /// The transaction id (of the running or last transaction).
     pub fn id(&self) -> TransactionId {
         self.id
@@ -355,6 +366,7 @@ impl<T: Clone> Transactions<T> {
         };
         let id = TransactionId::random(&mut self.rng);
         let (slot_tag, tx) = self.slots.get_mut(index).ok_or(Error::TableFull)?;
+        tx.set_config(self.config);
         tx.start_with(now, method, id, write)?;
         *slot_tag = tag;
         self.stats.requests_sent += 1;
@@ -389,6 +401,16 @@ impl<T: Clone> Transactions<T> {
             self.events.push((tag.clone(), event));
         }
         Ok(tag.clone())
+    }
+
+    /// The settings new transactions get.
+    pub fn config(&self) -> TransactionConfig {
+        self.config
+    }
+
+    /// Changes the settings for transactions started from now on (running ones keep theirs).
+    pub fn set_config(&mut self, config: TransactionConfig) {
+        self.config = config;
     }
 
     /// Stops the transaction `id` without an event; returns whether it was running.
