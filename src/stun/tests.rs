@@ -483,6 +483,22 @@ fn message_types() {
 }
 
 #[test]
+fn demultiplexing_check() {
+    // RFC 7983: STUN is first byte 0..=3; DTLS 20..=63, TURN channels 64..=79, RTP/RTCP 128..=191.
+    let stun = vector("ipv4");
+    assert!(is_stun(&stun));
+    for first in [20u8, 22, 64, 79, 128, 191] {
+        let mut other = stun.clone();
+        other[0] = first;
+        assert!(!is_stun(&other), "first byte {first}");
+    }
+    // A datagram that merely starts like STUN but has no cookie is not STUN.
+    let mut fake = stun.clone();
+    fake[4..8].copy_from_slice(&[0, 0, 0, 0]);
+    assert!(!is_stun(&fake));
+}
+
+#[test]
 fn framing_for_streams() {
     let bytes = vector("request");
     assert_eq!(frame_len(&bytes), Some(bytes.len()));

@@ -31,14 +31,18 @@ pub const HEADER_LEN: usize = 20;
 /// Bytes in an attribute header (type and length).
 pub const ATTR_HEADER_LEN: usize = 4;
 
-/// Whether `datagram` looks like a STUN message: at least a header long, first two bits zero, the magic
-/// cookie in place, and a length that is a multiple of 4. The cheap test for demultiplexing one socket
-/// between STUN, DTLS, RTP and TURN channel data (RFC 7983 §7, where STUN is first byte 0..=3).
+/// Whether `datagram` looks like a STUN message, for demultiplexing one socket between STUN, DTLS, TURN
+/// channel data and RTP (RFC 7983 §7): first byte in 0..=3, the magic cookie in place, at least a header
+/// long, and a length that is a multiple of 4. Cheap: no attribute is read.
+///
+/// A first byte of 4..=63 would be a STUN type with a method above 0x0FF, which no registered method has;
+/// RFC 7983 gives that range to DTLS (20..=63) and ZRTP, so it is refused here although
+/// [`Message::new_checked`] accepts it.
 #[inline]
 pub fn is_stun(datagram: &[u8]) -> bool {
     match datagram {
         [t0, _, _, l1, c0, c1, c2, c3, ..] if datagram.len() >= HEADER_LEN => {
-            t0 & 0xC0 == 0 && l1 & 3 == 0 && u32::from_be_bytes([*c0, *c1, *c2, *c3]) == MAGIC_COOKIE
+            *t0 < 4 && l1 & 3 == 0 && u32::from_be_bytes([*c0, *c1, *c2, *c3]) == MAGIC_COOKIE
         }
         _ => false,
     }
