@@ -387,6 +387,14 @@ fn every_attribute_round_trips() {
     assert_eq!(msg.method(), Method::ALLOCATE);
     assert_eq!(attrs(&msg), list);
     assert_eq!(msg.error_code(), Some(ErrorCode { code: 420, reason: "Unknown Attribute" }));
+    assert_eq!(msg.mapped_address(), Some("10.1.2.3:4000".parse().expect("a")));
+    assert_eq!(msg.xor_mapped_address(), Some("203.0.113.9:65535".parse().expect("a")));
+    assert_eq!(msg.alternate_server(), Some("198.51.100.1:3478".parse().expect("a")));
+    assert_eq!(msg.xor_peer_address(), Some("192.0.2.200:50000".parse().expect("a")));
+    assert_eq!(msg.xor_relayed_address(), Some("[2001:db8::5]:49152".parse().expect("a")));
+    assert_eq!((msg.realm(), msg.nonce(), msg.software()), (Some("example.org"), Some("n0nce"), Some("sansrtc")));
+    assert_eq!((msg.lifetime(), msg.channel_number(), msg.priority()), (Some(600), Some(0x4001), Some(0x7e00_01ff)));
+    assert_eq!(msg.data(), Some(&b"hello, peer"[..]));
     assert_eq!(msg.ice_role(), Some((false, u64::MAX)));
     assert!(msg.use_candidate());
     // The unknown comprehension-required type is reported for a 420 answer; the optional one is not.

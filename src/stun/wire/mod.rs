@@ -17,6 +17,7 @@ mod attr;
 mod encode;
 
 use core::fmt;
+use core::net::SocketAddr;
 
 pub use attr::{Attribute, AttributeType, ErrorCode, PasswordAlgorithm, PasswordAlgorithms, UnknownAttributes};
 pub use encode::{Buffer, MessageBuilder, SliceBuffer};
@@ -322,6 +323,21 @@ impl<'a> Iterator for Attributes<'a> {
     }
 }
 
+/// Typed getters on [`Message`]: the first attribute of a type that counts, if it parses.
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident: $typ:ident => $variant:ident($out:ty);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self) -> Option<$out> {
+                match self.attribute(AttributeType::$typ)? {
+                    Attribute::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        )*
+    };
+}
+
 /// Offsets the validating walk of [`Message::new_checked`] found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Found {
@@ -440,14 +456,6 @@ impl<T: AsRef<[u8]>> Message<T> {
         self.raw_attributes().flatten().map(|a| a.typ).filter(|t| *t < 0x8000 && !AttributeType::is_known(*t))
     }
 
-    /// PRIORITY (ICE), if present and valid.
-    pub fn priority(&self) -> Option<u32> {
-        match self.attribute(AttributeType::PRIORITY)? {
-            Attribute::Priority(p) => Some(p),
-            _ => None,
-        }
-    }
-
     /// Whether USE-CANDIDATE (ICE) is present.
     pub fn use_candidate(&self) -> bool {
         self.raw_attribute(AttributeType::USE_CANDIDATE).is_some()
@@ -463,20 +471,33 @@ impl<T: AsRef<[u8]>> Message<T> {
         })
     }
 
-    /// XOR-MAPPED-ADDRESS, if present and valid.
-    pub fn xor_mapped_address(&self) -> Option<core::net::SocketAddr> {
-        match self.attribute(AttributeType::XOR_MAPPED_ADDRESS)? {
-            Attribute::XorMappedAddress(a) => Some(a),
-            _ => None,
-        }
-    }
-
-    /// ERROR-CODE, if present and valid.
-    pub fn error_code(&self) -> Option<ErrorCode<'_>> {
-        match self.attribute(AttributeType::ERROR_CODE)? {
-            Attribute::ErrorCode(e) => Some(e),
-            _ => None,
-        }
+    getters! {
+        /// PRIORITY (ICE), if present and valid.
+        priority: PRIORITY => Priority(u32);
+        /// XOR-MAPPED-ADDRESS, if present and valid.
+        xor_mapped_address: XOR_MAPPED_ADDRESS => XorMappedAddress(SocketAddr);
+        /// MAPPED-ADDRESS, if present and valid.
+        mapped_address: MAPPED_ADDRESS => MappedAddress(SocketAddr);
+        /// ERROR-CODE, if present and valid.
+        error_code: ERROR_CODE => ErrorCode(ErrorCode<'_>);
+        /// REALM, if present and valid.
+        realm: REALM => Realm(&str);
+        /// NONCE, if present and valid.
+        nonce: NONCE => Nonce(&str);
+        /// SOFTWARE, if present and valid.
+        software: SOFTWARE => Software(&str);
+        /// ALTERNATE-SERVER, if present and valid.
+        alternate_server: ALTERNATE_SERVER => AlternateServer(SocketAddr);
+        /// LIFETIME in seconds (TURN), if present and valid.
+        lifetime: LIFETIME => Lifetime(u32);
+        /// XOR-RELAYED-ADDRESS (TURN), if present and valid.
+        xor_relayed_address: XOR_RELAYED_ADDRESS => XorRelayedAddress(SocketAddr);
+        /// XOR-PEER-ADDRESS (TURN, the first one), if present and valid.
+        xor_peer_address: XOR_PEER_ADDRESS => XorPeerAddress(SocketAddr);
+        /// DATA (TURN), if present.
+        data: DATA => Data(&[u8]);
+        /// CHANNEL-NUMBER (TURN), if present and valid.
+        channel_number: CHANNEL_NUMBER => ChannelNumber(u16);
     }
 
     /// The USERNAME value, if present and valid UTF-8 (found during [`Message::new_checked`]).
