@@ -729,3 +729,34 @@ fn transaction_ids_come_from_the_seed() {
     assert_eq!(run([1; 32]), run([1; 32]));
     assert_ne!(run([1; 32]), run([2; 32]));
 }
+
+#[test]
+fn errors_display_distinctly() {
+    use alloc::string::ToString;
+    let all = [
+        Error::Truncated,
+        Error::NotStun,
+        Error::BadMagicCookie,
+        Error::UnalignedLength,
+        Error::LengthMismatch { header: 8, actual: 4 },
+        Error::AttributeOverrun { typ: 6 },
+        Error::InvalidAttribute { typ: 6 },
+        Error::NoIntegrity,
+        Error::IntegrityMismatch,
+        Error::NoFingerprint,
+        Error::FingerprintMismatch,
+        Error::BufferTooSmall,
+        Error::MessageTooLong,
+        Error::ValueTooLong { typ: 6 },
+        Error::UnknownTransaction,
+        Error::NotAResponse,
+        Error::NotARequest,
+        Error::TableFull,
+    ];
+    let mut texts: Vec<_> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(texts[4], "STUN header announces 8 bytes of attributes, 4 present");
+    assert_eq!(texts[5], "STUN attribute 0x0006 runs past the message");
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), all.len());
+}
