@@ -60,6 +60,7 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
 //!
 //! ## Logging
 //!
@@ -78,6 +79,7 @@ extern crate std;
 
 pub mod machine;
 pub mod rand;
+pub mod srtp;
 pub mod time;
 
 pub(crate) mod util;
