@@ -60,6 +60,7 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer.
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
 //!
 //! ## Logging
@@ -79,6 +80,7 @@ extern crate std;
 
 pub mod machine;
 pub mod rand;
+pub mod rtp;
 pub mod srtp;
 pub mod time;
 

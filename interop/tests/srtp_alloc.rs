@@ -68,8 +68,8 @@ fn protect_and_unprotect_allocate_nothing() {
         let mut slice = [0u8; 1500];
         let (ok, allocations) = counted(|| {
             let mut ok = 0;
-            for i in 0..3000u32 {
-                let seq = (i as u16).wrapping_add(65000); // crosses the wrap
+            for i in 0..1000u32 {
+                let seq = (i as u16).wrapping_add(65200); // crosses the wrap
                 let ssrc = 1 + i % 8; // new SSRC contexts are created inside the loop too
                 rtp.clear();
                 rtp.extend_from_slice(&[0x80, 96]);
@@ -100,7 +100,7 @@ fn protect_and_unprotect_allocate_nothing() {
             }
             ok
         });
-        assert_eq!(ok, 3000);
-        assert_eq!(allocations, 0, "{profile:?}: {allocations} allocations in 3000 packets");
+        assert_eq!(ok, 1000);
+        assert_eq!(allocations, 0, "{profile:?}: {allocations} allocations in 1000 packets");
     }
 }
