@@ -61,6 +61,7 @@
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
 //! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer.
+//! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
 //!
 //! ## Logging
@@ -80,6 +81,7 @@ extern crate std;
 
 pub mod machine;
 pub mod rand;
+pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
 pub mod time;
