@@ -246,8 +246,8 @@ pub struct Repr<'a> {
     pub extension: Option<(u16, &'a [u8])>,
     /// Payload.
     pub payload: &'a [u8],
-    /// Padding octets (the last one holds the count; the others are emitted as zero).
-    pub padding: u8,
+    /// Padding octets, the last one holding their count (empty without the P bit).
+    pub padding: &'a [u8],
 }
 
 impl<'a> Repr<'a> {
@@ -269,7 +269,7 @@ impl<'a> Repr<'a> {
             csrc_count: packet.csrc_count(),
             extension: packet.extension_profile().zip(packet.extension_data()),
             payload: packet.payload(),
-            padding: packet.padding_len() as u8,
+            padding: packet.as_bytes().get(packet.payload_end..).unwrap_or_default(),
         }
     }
 
@@ -279,7 +279,7 @@ impl<'a> Repr<'a> {
             + 4 * usize::from(self.csrc_count.min(15))
             + self.extension.map_or(0, |(_, d)| 4 + d.len().div_ceil(4) * 4)
             + self.payload.len()
-            + usize::from(self.padding)
+            + self.padding.len()
     }
 
     /// Appends the packet to `out`.
@@ -289,7 +289,12 @@ impl<'a> Repr<'a> {
         if let Some((profile, data)) = self.extension {
             w.raw_extension_block(profile, data)?;
         }
-        w.finish(self.payload, self.padding)?;
+        let start = w.start;
+        let out = w.finish_with(self.payload)?;
+        if !self.padding.is_empty() {
+            out[start] |= 0x20;
+            out.extend_from_slice(self.padding);
+        }
         Ok(())
     }
 }
@@ -394,6 +399,17 @@ impl<'b> Writer<'b> {
     /// Closes the extension block (zero padding to 32 bits), appends the payload and `padding` octets of
     /// RTP padding (P bit; 0 for none). Returns the packet length.
     pub fn finish(self, payload: &[u8], padding: u8) -> Result<usize, Error> {
+        let start = self.start;
+        let out = self.finish_with(payload)?;
+        if padding > 0 {
+            out[start] |= 0x20;
+            out.resize(out.len() + usize::from(padding) - 1, 0);
+            out.push(padding);
+        }
+        Ok(out.len() - start)
+    }
+
+    fn finish_with(self, payload: &[u8]) -> Result<&'b mut Vec<u8>, Error> {
         if let Some((at, _)) = self.ext {
             let data_len = self.out.len() - at - 4;
             let words = data_len.div_ceil(4);
@@ -402,11 +418,6 @@ impl<'b> Writer<'b> {
             self.out[at + 2..at + 4].copy_from_slice(&len.to_be_bytes());
         }
         self.out.extend_from_slice(payload);
-        if padding > 0 {
-            self.out[self.start] |= 0x20;
-            self.out.resize(self.out.len() + usize::from(padding) - 1, 0);
-            self.out.push(padding);
-        }
-        Ok(self.out.len() - self.start)
+        Ok(self.out)
     }
 }

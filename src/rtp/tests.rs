@@ -76,7 +76,9 @@ fn repr_round_trips_byte_for_byte() {
     w.extension(1, &[]).unwrap();
     w.extension(200, &[7; 20]).unwrap();
     w.finish(&[1, 2, 3], 5).unwrap();
-    for bytes in [chrome_video(), padded, vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]] {
+    // Padding octets other than the count need not be zero; they survive too.
+    let odd_padding = vec![0xa0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0xff, 0xee, 3];
+    for bytes in [chrome_video(), padded, vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], odd_padding] {
         let p = Packet::new_checked(&bytes[..]).unwrap();
         let repr = Repr::parse(&p);
         assert_eq!(repr.buffer_len(), bytes.len());
