@@ -125,13 +125,13 @@ impl Context {
     }
 
     /// Sets the rollover counter of `ssrc`'s RTP stream (creating its context), e.g. when joining a
-    /// stream in progress whose ROC is signalled out of band. The highest index becomes `roc << 16 | seq`.
+    /// stream in progress whose ROC is signalled out of band. Packet indices are then estimated around
+    /// `roc << 16 | seq`; the replay window starts empty, so the packet `seq` itself is still accepted.
     pub fn set_roc(&mut self, ssrc: u32, roc: u32, seq: u16) -> Result<(), Error> {
         let size = self.config.replay_window;
         let i = self.slot_or_create(ssrc)?;
         if let Some(s) = self.streams.get_mut(i) {
-            let mut window = ReplayWindow::new(size);
-            window.advance(0);
+            let window = ReplayWindow::new(size);
             s.rtp = Some(RtpState { highest: (u64::from(roc) << 16) | u64::from(seq), window });
         }
         Ok(())

@@ -410,3 +410,22 @@ fn random_input_never_panics_or_changes_state() {
         }
     }
 }
+
+#[test]
+fn set_roc_joins_a_stream_in_progress() {
+    let (mut a, mut b) = pair(Profile::Aes128CmHmacSha1_80, Config::default());
+    // The sender is at ROC 3 (e.g. it has been sending for a while before we joined).
+    a.outbound().set_roc(7, 3, 100).unwrap();
+    let sent = send(&mut a, [100, 101]);
+    assert_eq!(a.outbound().roc(7), Some(3));
+    // Without the ROC the receiver assumes 0 and authentication fails (the ROC is in the tag).
+    assert_eq!(b.unprotect_rtp(&mut sent[0].1.clone()), Err(Error::AuthFailed));
+    b.inbound().set_roc(7, 3, 100).unwrap();
+    for (s, p) in &sent {
+        let mut p = p.clone();
+        b.unprotect_rtp(&mut p).unwrap();
+        assert_eq!(p, rtp(*s, 7, 40));
+    }
+    assert_eq!(b.unprotect_rtp(&mut sent[0].1.clone()), Err(Error::Replayed));
+    assert_eq!(b.inbound().roc(7), Some(3));
+}
