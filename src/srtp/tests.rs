@@ -429,3 +429,22 @@ fn set_roc_joins_a_stream_in_progress() {
     assert_eq!(b.unprotect_rtp(&mut sent[0].1.clone()), Err(Error::Replayed));
     assert_eq!(b.inbound().roc(7), Some(3));
 }
+
+#[test]
+fn keying_block_halves_go_to_the_right_direction() {
+    // RFC 5764 §4.2: client key | server key | client salt | server salt.
+    for profile in Profile::ALL {
+        let (k, s) = (profile.key_len(), profile.salt_len());
+        let block: Vec<u8> = (0..profile.keying_material_len()).map(|i| (i * 7 + 1) as u8).collect();
+        let (client_key, server_key) = (&block[..k], &block[k..2 * k]);
+        let (client_salt, server_salt) = (&block[2 * k..2 * k + s], &block[2 * k + s..]);
+        for (role, key, salt) in [(Role::Client, client_key, client_salt), (Role::Server, server_key, server_salt)] {
+            let mut session = Session::from_keying_material(profile, &block, role, Config::default()).unwrap();
+            let mut reference = Context::new(profile, key, salt, Config::default()).unwrap();
+            let (mut a, mut b) = (rtp(1, 5, 64), rtp(1, 5, 64));
+            session.protect_rtp(&mut a).unwrap();
+            reference.protect_rtp(&mut b).unwrap();
+            assert_eq!(a, b, "{profile:?} {role:?}");
+        }
+    }
+}
