@@ -448,3 +448,33 @@ fn keying_block_halves_go_to_the_right_direction() {
         }
     }
 }
+
+#[test]
+fn header_and_extensions_stay_readable_in_srtp() {
+    use crate::rtp::{ExtensionForm, ExtensionKind, ExtensionMap, ExtensionValue, Header, Packet, Writer};
+    let mut map = ExtensionMap::new();
+    map.insert(3, ExtensionKind::TransportWideCc);
+    map.insert(4, ExtensionKind::Mid);
+    let mut buf = Vec::with_capacity(1500);
+    let header = Header { marker: true, payload_type: 96, sequence_number: 9, timestamp: 3000, ssrc: 0xabc };
+    let mut w = Writer::new(&mut buf, &header, &[0x1111]).unwrap();
+    w.start_extensions(ExtensionForm::OneByte).unwrap();
+    w.extension_value(&map, &ExtensionValue::TransportWideCc(77)).unwrap();
+    w.extension_value(&map, &ExtensionValue::Mid("0")).unwrap();
+    w.finish(&[0x55; 300], 0).unwrap();
+    let plain = buf.clone();
+    for profile in Profile::ALL {
+        let (mut a, mut b) = pair(profile, Config::default());
+        let mut p = plain.clone();
+        a.protect_rtp(&mut p).unwrap();
+        // The SRTP packet parses as RTP (the tag counts as payload) with the extensions in the clear.
+        let view = Packet::new_checked(&p[..]).unwrap();
+        assert_eq!(
+            view.extension_value(&map, ExtensionKind::TransportWideCc),
+            Some(ExtensionValue::TransportWideCc(77))
+        );
+        assert_ne!(&view.payload()[..300], &[0x55; 300][..]);
+        b.unprotect_rtp(&mut p).unwrap();
+        assert_eq!(p, plain);
+    }
+}
