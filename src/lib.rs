@@ -115,6 +115,9 @@
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
 //! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
 //! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
+//! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer.
+//! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
+//! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
 //!
 //! ## Logging
 //!
@@ -133,9 +136,12 @@ extern crate std;
 
 pub mod machine;
 pub mod rand;
+pub mod rtcp;
+pub mod rtp;
 #[cfg(feature = "sim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
+pub mod srtp;
 pub mod stun;
 pub mod time;
 

@@ -4,3 +4,4 @@
 //! here so that they never become dependencies of the library.
 
 pub mod bench;
+pub mod libsrtp;

@@ -1,0 +1,193 @@
+//! SRTP throughput: sansrtc against libsrtp, and both against the bare primitives on the same buffer
+//! (AES-128-GCM seal + open; AES-128-CTR + HMAC-SHA1 both ways) as the physical limit. One iteration is
+//! protect + unprotect of one RTP packet with a 1200-octet payload. Timed in thread CPU time (the build
+//! machine is shared), interleaving the contenders and keeping each one's best round.
+
+use std::hint::black_box;
+
+use aes::cipher::{InnerIvInit, KeyInit, StreamCipher};
+use aes_gcm::aead::AeadInOut;
+use hmac::{Hmac, Mac};
+use sansrtc::srtp::{Config, Context, Profile};
+use sansrtc_interop::bench::{Measurement, compare, measure, quick, report};
+use sansrtc_interop::libsrtp::{Libsrtp, MAX_TRAILER_LEN};
+
+const PAYLOAD: usize = 1200;
+const HEADER: usize = 12;
+const KEY: [u8; 16] = [0x2b; 16];
+const SALT: [u8; 14] = [0x5a; 14];
+
+fn packet(extra: usize) -> Vec<u8> {
+    let mut p = vec![0x80, 96, 0, 0, 0, 0, 0x10, 0, 0x12, 0x34, 0x56, 0x78];
+    p.extend((0..PAYLOAD).map(|i| i as u8));
+    p.resize(HEADER + PAYLOAD + extra, 0);
+    p
+}
+
+type Job = Box<dyn FnMut() -> usize>;
+
+fn sansrtc(profile: Profile) -> Job {
+    let salt = &SALT[..profile.salt_len()];
+    let mut tx = Context::new(profile, &KEY, salt, Config::default()).expect("context");
+    let mut rx = Context::new(profile, &KEY, salt, Config::default()).expect("context");
+    let mut buf = packet(profile.rtp_overhead());
+    let mut seq = 0u16;
+    Box::new(move || {
+        seq = seq.wrapping_add(1);
+        buf[2..4].copy_from_slice(&seq.to_be_bytes());
+        let n = tx.protect_rtp_in_place(&mut buf, HEADER + PAYLOAD).expect("protect");
+        rx.unprotect_rtp_in_place(&mut buf[..n]).expect("unprotect")
+    })
+}
+
+fn libsrtp(profile: Profile) -> Option<Job> {
+    let salt = &SALT[..profile.salt_len()];
+    let mut tx = Libsrtp::new(profile, &KEY, salt, true).ok()?;
+    let mut rx = Libsrtp::new(profile, &KEY, salt, false).ok()?;
+    let mut buf = packet(MAX_TRAILER_LEN);
+    let mut seq = 0u16;
+    Some(Box::new(move || {
+        seq = seq.wrapping_add(1);
+        buf[2..4].copy_from_slice(&seq.to_be_bytes());
+        let n = tx.protect_rtp_in_place(&mut buf, HEADER + PAYLOAD).expect("protect");
+        rx.unprotect_rtp_in_place(&mut buf, n).expect("unprotect")
+    }))
+}
+
+/// AES-128-GCM seal + open of the payload with the header as AAD: what SRTP-GCM cannot beat.
+fn bare_gcm() -> Job {
+    let aead = aes_gcm::Aes128Gcm::new(&KEY.into());
+    let mut buf = packet(0);
+    let nonce = [7u8; 12].into();
+    Box::new(move || {
+        let (aad, payload) = buf.split_at_mut(HEADER);
+        let tag = aead.encrypt_inout_detached(&nonce, aad, payload.into()).expect("seal");
+        aead.decrypt_inout_detached(&nonce, aad, payload.into(), &tag).expect("open");
+        usize::from(tag[0])
+    })
+}
+
+/// AES-128-CTR over the payload and HMAC-SHA1 over header + payload + ROC, once each way.
+fn bare_cm_sha1() -> Job {
+    let aes = aes::Aes128Enc::new(&KEY.into());
+    let mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&[0x11; 20]).expect("hmac key");
+    let mut buf = packet(0);
+    let iv = [3u8; 16];
+    let roc = [0u8; 4];
+    let one_way = move |buf: &mut [u8], encrypt: bool| {
+        let mut ctr = ctr::Ctr128BE::<aes::Aes128Enc>::from_core(
+            ctr::CtrCore::<aes::Aes128Enc, ctr::flavors::Ctr128BE>::inner_iv_init(aes.clone(), &iv.into()),
+        );
+        if encrypt {
+            ctr.apply_keystream(&mut buf[HEADER..]);
+        }
+        let mut m = mac.clone();
+        m.update(buf);
+        m.update(&roc);
+        let tag = m.finalize().into_bytes();
+        if !encrypt {
+            ctr.apply_keystream(&mut buf[HEADER..]);
+        }
+        tag[0]
+    };
+    Box::new(move || {
+        let a = one_way(&mut buf, true);
+        let b = one_way(&mut buf, false);
+        usize::from(black_box(a ^ b))
+    })
+}
+
+#[repr(C)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+/// CPU time consumed by this thread, in nanoseconds (Linux `CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec; 3 is CLOCK_THREAD_CPUTIME_ID on Linux.
+    unsafe { clock_gettime(3, &mut ts) };
+    ts.sec as u64 * 1_000_000_000 + ts.nsec as u64
+}
+
+/// Like the harness's `measure` (median of batches, same budget and quick mode) but timed in thread CPU
+/// time, so that other processes on a shared machine do not inflate the figures.
+fn measure_cpu(job: &mut Job) -> Measurement {
+    let wall = measure(&mut *job); // calibrates and warms up; gives the batch size
+    let n = (wall.iterations / if quick() { 3 } else { 11 }).max(1);
+    let mut samples = Vec::new();
+    for _ in 0..if quick() { 3 } else { 11 } {
+        let start = thread_cpu_ns();
+        for _ in 0..n {
+            black_box(job());
+        }
+        samples.push((thread_cpu_ns() - start) as f64 / n as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    Measurement { ns_per_iter: samples[samples.len() / 2], iterations: n * samples.len() as u64 }
+}
+
+/// Measures the jobs in turn, several rounds, keeping each one's fastest median: the machine may be
+/// shared, and interleaving plus the minimum keeps the comparison fair.
+fn best_of(jobs: &mut [&mut Job]) -> Vec<Measurement> {
+    let rounds = if quick() { 1 } else { 3 };
+    let mut best: Vec<Option<Measurement>> = vec![None; jobs.len()];
+    for _ in 0..rounds {
+        for (job, slot) in jobs.iter_mut().zip(&mut best) {
+            let m = measure_cpu(job);
+            if slot.is_none_or(|b| m.ns_per_iter < b.ns_per_iter) {
+                *slot = Some(m);
+            }
+        }
+    }
+    best.into_iter().flatten().collect()
+}
+
+fn main() {
+    #[cfg(target_arch = "x86_64")]
+    println!(
+        "CPU features (runtime-detected by the RustCrypto crates): aes={} pclmulqdq={} sha={} avx2={}",
+        std::arch::is_x86_feature_detected!("aes"),
+        std::arch::is_x86_feature_detected!("pclmulqdq"),
+        std::arch::is_x86_feature_detected!("sha"),
+        std::arch::is_x86_feature_detected!("avx2"),
+    );
+    println!(
+        "one iteration = protect + unprotect of one RTP packet, {PAYLOAD}-octet payload; \
+         thread CPU time, best of interleaved rounds"
+    );
+    for (profile, name, bare) in [
+        (Profile::Aes128CmHmacSha1_80, "srtp/AES_CM_128_HMAC_SHA1_80", bare_cm_sha1 as fn() -> Job),
+        (Profile::AeadAes128Gcm, "srtp/AEAD_AES_128_GCM", bare_gcm as fn() -> Job),
+    ] {
+        let mut ours = sansrtc(profile);
+        let mut limit = bare();
+        let theirs = libsrtp(profile);
+        let ms = match theirs {
+            Some(mut theirs) => best_of(&mut [&mut ours, &mut limit, &mut theirs]),
+            None => {
+                println!("{name}: libsrtp build lacks this profile, not compared");
+                best_of(&mut [&mut ours, &mut limit])
+            }
+        };
+        let (ours, limit) = (ms[0], ms[1]);
+        report(name, "sansrtc", ours);
+        report(name, "bare", limit);
+        if let Some(&theirs) = ms.get(2) {
+            report(name, "libsrtp", theirs);
+            compare(name, ours, "libsrtp", theirs);
+        }
+        let share = compare(name, ours, "bare", limit);
+        println!(
+            "{name}: sansrtc {:.0} pkt/s ({:.0} MB/s payload), {:.0}% of the bare primitives' speed",
+            ours.per_second(),
+            ours.mb_per_s(PAYLOAD),
+            share * 100.0
+        );
+    }
+}
