@@ -60,6 +60,8 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
+//! - [`demux`]: RFC 7983 first-byte demultiplexing of STUN, DTLS, TURN channels and SRTP/SRTCP.
 //!
 //! ## Logging
 //!
@@ -76,8 +78,10 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod demux;
 pub mod machine;
 pub mod rand;
+pub mod sdp;
 pub mod time;
 
 pub(crate) mod util;
