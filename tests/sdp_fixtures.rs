@@ -1,6 +1,9 @@
 //! Every real offer and answer in `vectors/sdp/` parses, passes WebRTC validation, writes back byte for
 //! byte, and gives the expected values through the typed accessors.
 
+extern crate alloc;
+
+use alloc::borrow::Cow;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,13 @@ fn every_fixture_round_trips_byte_for_byte() {
             let sdp = SessionDescription::parse(&text).unwrap_or_else(|e| panic!("{dir:?}/{file}: {e}"));
             assert_eq!(sdp.to_string(), text, "{dir:?}/{file}");
             sdp.validate_webrtc(kind).unwrap_or_else(|e| panic!("{dir:?}/{file}: {e}"));
+            // Parsing copies no text: every value borrows from the input.
+            let borrowed = |c: &Cow<'_, str>| matches!(c, Cow::Borrowed(_));
+            assert!(borrowed(&sdp.origin.session_id) && borrowed(&sdp.session_name));
+            for a in sdp.attributes.iter().chain(sdp.media.iter().flat_map(|m| m.attributes.iter())) {
+                assert!(borrowed(&a.name) && a.value.as_ref().is_none_or(borrowed), "{a:?}");
+            }
+            assert!(sdp.media.iter().all(|m| borrowed(&m.media) && borrowed(&m.proto) && borrowed(&m.formats)));
             // Owned copies are equal and write the same.
             let owned = sdp.clone().into_owned();
             assert_eq!(owned, sdp);

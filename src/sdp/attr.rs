@@ -65,6 +65,18 @@ impl Setup {
         }
     }
 
+    /// The value an answerer writes for an offered one (RFC 8842 §5.3): `active` for `actpass` (what
+    /// JSEP, RFC 8829 §5.3.1, recommends, so the answerer is the DTLS client), the opposite role for
+    /// `active` and `passive`, `holdconn` for `holdconn`.
+    #[must_use]
+    pub const fn answer_for(offered: Self) -> Self {
+        match offered {
+            Self::ActPass | Self::Passive => Self::Active,
+            Self::Active => Self::Passive,
+            Self::HoldConn => Self::HoldConn,
+        }
+    }
+
     /// The attribute value.
     #[must_use]
     pub const fn as_str(self) -> &'static str {

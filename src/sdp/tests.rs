@@ -162,6 +162,10 @@ fn small_attributes() {
         assert_eq!(v.to_string(), s);
     }
     assert_eq!(Setup::parse("ACTIVE"), Err(bad(AttributeKind::Setup)));
+    assert_eq!(Setup::answer_for(Setup::ActPass), Setup::Active);
+    assert_eq!(Setup::answer_for(Setup::Active), Setup::Passive);
+    assert_eq!(Setup::answer_for(Setup::Passive), Setup::Active);
+    assert_eq!(Setup::answer_for(Setup::HoldConn), Setup::HoldConn);
 
     let g = Group::parse("BUNDLE 0 1 data").unwrap();
     assert!(g.is_bundle());
