@@ -92,6 +92,9 @@ fn duplicate_mids_and_bundle() {
     assert_eq!(parse_validate(&two, SdpType::Offer), err(15, SdpErrorKind::DuplicateMid));
     let unknown = replace_line(5, "a=group:BUNDLE 0 1");
     assert_eq!(parse_validate(&unknown, SdpType::Offer), err(5, SdpErrorKind::UnknownBundleMid));
+    // Only BUNDLE groups are checked against the mids.
+    let other_group = replace_line(5, "a=group:BUNDLEX 0 1");
+    assert_eq!(parse_validate(&other_group, SdpType::Offer), Ok(()));
     let no_mid = remove_line(12);
     assert_eq!(parse_validate(&no_mid, SdpType::Offer), err(5, SdpErrorKind::UnknownBundleMid));
     let no_mid_no_group = remove_line(12).replace("a=group:BUNDLE 0\r\n", "a=group:BUNDLE\r\n");

@@ -31,9 +31,12 @@ impl SessionDescription<'_> {
     /// The error names the offending line: the attribute's, or the section's `m=` line when something is
     /// missing from it.
     pub fn validate_webrtc(&self, kind: SdpType) -> Result<(), SdpError> {
-        let bundle = self.attributes.iter().find(|a| a.name == "group" && a.value_str().starts_with("BUNDLE"));
-        if let Some(group) = bundle {
-            let parsed = attr::Group::parse(group.value_str()).map_err(|k| SdpError::new(group.line(), k))?;
+        let bundle = self
+            .attributes
+            .iter()
+            .filter(|a| a.name == "group")
+            .find_map(|a| attr::Group::parse(a.value_str()).ok().filter(attr::Group::is_bundle).map(|g| (a, g)));
+        if let Some((group, parsed)) = bundle {
             for mid in parsed.mids() {
                 if self.media_by_mid(mid).is_none() {
                     return Err(SdpError::new(group.line(), SdpErrorKind::UnknownBundleMid));
