@@ -201,3 +201,204 @@ fn firefox_esr_offer_and_answer() {
     let answer = SessionDescription::parse(read("firefox_esr_153_data", "answer.sdp")).unwrap();
     assert_eq!(answer.setup_for(&answer.media[0]), Some(Setup::Active));
 }
+
+/// Expected values per fixture, read from the files with grep (first ufrag/pwd/setup, counts of candidate and
+/// fingerprint lines, the data section's sctp-port and max-message-size):
+/// (file, BUNDLE mids, section mids, ufrag, pwd, candidates, fingerprints, setup, sctp-port, max-message-size).
+type Expected = (&'static str, &'static str, &'static str, &'static str, &'static str, usize, usize, Setup, u16, u64);
+const EXPECTED: &[Expected] = &[
+    (
+        "aiortc116_media_data/offer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "v7Tu",
+        "xs8FApcLGINchL24LnYM7Z",
+        3,
+        9,
+        Setup::ActPass,
+        5000,
+        262144,
+    ),
+    (
+        "aiortc116_media_data/answer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "f65G",
+        "MaKPQFsTh0sE3KvykI45wT",
+        3,
+        9,
+        Setup::Active,
+        5000,
+        262144,
+    ),
+    (
+        "chromium156_allcodecs_media_data/offer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "rM6z",
+        "0NzwM2/2QawlgNIoUx968u1/",
+        6,
+        3,
+        Setup::ActPass,
+        5000,
+        262144,
+    ),
+    (
+        "chromium156_allcodecs_media_data/answer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "goyc",
+        "R8nRUUibZgunj23XzGbsJ6",
+        3,
+        9,
+        Setup::Active,
+        5000,
+        262144,
+    ),
+    (
+        "chromium156_balanced_media_data/offer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "/SKJ",
+        "n6YGPTYKtibAolaUCkV1BJ9R",
+        6,
+        3,
+        Setup::ActPass,
+        5000,
+        262144,
+    ),
+    (
+        "chromium156_balanced_media_data/answer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "Xqaq",
+        "vfoSd56faeMqPSwM2i1TxY",
+        3,
+        9,
+        Setup::Active,
+        5000,
+        262144,
+    ),
+    (
+        "chromium156_loopback_data/offer.sdp",
+        "0",
+        "0",
+        "k3yy",
+        "BQ+CawKLoiKLTE3mG7dEWQyo",
+        2,
+        1,
+        Setup::ActPass,
+        5000,
+        262144,
+    ),
+    (
+        "chromium156_loopback_data/answer.sdp",
+        "0",
+        "0",
+        "uWkp",
+        "sDvdsI29qPuHyoMyyhbaY/cT",
+        1,
+        1,
+        Setup::Active,
+        5000,
+        262144,
+    ),
+    (
+        "chromium156_maxbundle_media_data/offer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "7jaY",
+        "JOMhPl5oxyYVbxdsPIkB2Bl7",
+        2,
+        3,
+        Setup::ActPass,
+        5000,
+        262144,
+    ),
+    (
+        "chromium156_maxbundle_media_data/answer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "7lBp",
+        "d938MN9a9l9KZE1ls1fkBQ",
+        3,
+        9,
+        Setup::Active,
+        5000,
+        262144,
+    ),
+    (
+        "firefox_esr_153_data/offer.sdp",
+        "0",
+        "0",
+        "212f2c2c",
+        "92d11b639266c23282f262e0c87028f0",
+        4,
+        1,
+        Setup::ActPass,
+        5000,
+        1073741823,
+    ),
+    (
+        "firefox_esr_153_data/answer.sdp",
+        "0",
+        "0",
+        "b32312ad",
+        "f4dc71f77aa750e9e115fc29e9763b09",
+        4,
+        1,
+        Setup::Active,
+        5000,
+        1073741823,
+    ),
+    (
+        "firefox_esr_153_media_data/offer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "d841d4e9",
+        "042c1d8bab3a399279e9393c848b125e",
+        20,
+        1,
+        Setup::ActPass,
+        5000,
+        1073741823,
+    ),
+    (
+        "firefox_esr_153_media_data/answer.sdp",
+        "0 1 2",
+        "0 1 2",
+        "69081327",
+        "729fa3a5ca86a4cfe01282cef1af7358",
+        4,
+        1,
+        Setup::Active,
+        5000,
+        1073741823,
+    ),
+];
+
+#[test]
+fn typed_accessors_match_every_fixture() {
+    assert_eq!(EXPECTED.len(), fixture_dirs().len() * 2);
+    for &(file, bundle, mids, ufrag, pwd, candidates, fingerprints, setup, sctp_port, mms) in EXPECTED {
+        let (dir, name) = file.split_once('/').unwrap();
+        let sdp = SessionDescription::parse(read(dir, name)).unwrap();
+        assert_eq!(sdp.bundle_mids().collect::<Vec<_>>().join(" "), bundle, "{file}");
+        assert_eq!(sdp.media.iter().filter_map(|m| m.mid()).collect::<Vec<_>>().join(" "), mids, "{file}");
+        let first = &sdp.media[0];
+        assert_eq!(sdp.ice_credentials_for(first), Some((ufrag, pwd)), "{file}");
+        assert_eq!(sdp.setup_for(first), Some(setup), "{file}");
+        let all_candidates: usize = sdp.media.iter().map(|m| m.attributes.candidates().count()).sum();
+        assert_eq!(all_candidates + sdp.attributes.candidates().count(), candidates, "{file}");
+        let all_fingerprints: usize = sdp.media.iter().map(|m| m.attributes.fingerprints().count()).sum();
+        assert_eq!(all_fingerprints + sdp.attributes.fingerprints().count(), fingerprints, "{file}");
+        let data: Vec<_> = sdp.media.iter().filter(|m| m.is_data_channel()).collect();
+        assert_eq!(data.len(), 1, "{file}");
+        assert_eq!(data[0].attributes.sctp_port(), Some(sctp_port), "{file}");
+        assert_eq!(data[0].attributes.max_message_size(), Some(mms), "{file}");
+        // Every non-rejected section has a sha-256 fingerprint that applies to it.
+        for m in &sdp.media {
+            assert!(sdp.fingerprints_for(m).any(|f| f.hash == HashFunction::Sha256 && f.bytes().len() == 32), "{file}");
+        }
+    }
+}

@@ -165,6 +165,12 @@ impl<'a> Deref for AttributeList<'a> {
     }
 }
 
+impl<'a> FromIterator<Attribute<'a>> for AttributeList<'a> {
+    fn from_iter<I: IntoIterator<Item = Attribute<'a>>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
 impl<'a> AttributeList<'a> {
     /// An empty list.
     #[must_use]
@@ -175,6 +181,11 @@ impl<'a> AttributeList<'a> {
     /// Appends an attribute.
     pub fn push(&mut self, attribute: Attribute<'a>) {
         self.0.push(attribute);
+    }
+
+    /// The attributes as a vector, to insert, reorder or remove freely.
+    pub fn as_mut_vec(&mut self) -> &mut Vec<Attribute<'a>> {
+        &mut self.0
     }
 
     /// Removes every attribute named `name`.

@@ -46,6 +46,10 @@
 //! are a separate step, [`SessionDescription::validate_webrtc`], so a description can be inspected even
 //! when it is not usable.
 //!
+//! **Line numbers.** Parsed attributes and m-sections remember their source line
+//! ([`Attribute::line`], [`MediaDescription::line`]) so that [`SessionDescription::validate_webrtc`] can
+//! name it; equality ignores it, so a built description equals what parsing its text gives.
+//!
 //! **Candidates stand alone.** [`CandidateAttribute`] is this module's own type (RFC 8839 §5.1); the ICE
 //! agent converts to and from it, and this module does not depend on ICE.
 //!

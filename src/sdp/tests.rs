@@ -421,3 +421,21 @@ fn builder_offer_without_bundle() {
     assert_eq!(parsed.validate_webrtc(SdpType::Answer), Err(SdpError { line: 12, kind: SdpErrorKind::BadSetup }));
     let _: String = parsed.to_string();
 }
+
+#[test]
+fn attribute_lists_can_be_edited() {
+    let text = format!(
+        "{MINIMAL}m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\na=end-of-candidates\r\n"
+    );
+    let mut sdp = SessionDescription::parse(&text).unwrap();
+    let a = &mut sdp.media[0].attributes;
+    a.remove_all("candidate");
+    a.as_mut_vec().insert(0, Attribute::flag("rtcp-mux"));
+    assert_eq!(a.candidates().count(), 0);
+    assert!(a.rtcp_mux() && a.end_of_candidates());
+    let names: Vec<String> = a.iter().map(|x| x.name.to_string()).collect();
+    assert_eq!(names, ["rtcp-mux", "mid", "end-of-candidates"]);
+    let list: AttributeList<'_> = [Attribute::with_value("mid", "x")].into_iter().collect();
+    assert_eq!(list.mid(), Some("x"));
+    assert_eq!(list[0].line(), 0);
+}
