@@ -8,9 +8,34 @@ use core::fmt;
 
 use super::error::{AttributeKind, SdpErrorKind};
 
+/// `str::split_once` for an ASCII byte: a plain byte scan, cheaper than the generic char searcher on the
+/// short strings SDP is made of. Splitting at an ASCII byte always lands on char boundaries.
+pub(crate) fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|x| x == b)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// `str::split` for an ASCII byte (see [`split_once_byte`]).
+pub(crate) fn split_byte(s: &str, b: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    core::iter::from_fn(move || {
+        let s = rest?;
+        match split_once_byte(s, b) {
+            Some((head, tail)) => {
+                rest = Some(tail);
+                Some(head)
+            }
+            None => {
+                rest = None;
+                Some(s)
+            }
+        }
+    })
+}
+
 /// Splits on single spaces, failing on an empty token (two spaces in a row, or a leading/trailing space).
 pub(crate) fn tokens(s: &str) -> impl Iterator<Item = Result<&str, ()>> {
-    s.split(' ').map(|t| if t.is_empty() { Err(()) } else { Ok(t) })
+    split_byte(s, b' ').map(|t| if t.is_empty() { Err(()) } else { Ok(t) })
 }
 
 /// RFC 8866 §9 `token-char`.
@@ -237,7 +262,7 @@ impl<'a> Fingerprint<'a> {
     /// Parses the attribute value. Hex digits may be either case (RFC 8122 asks for upper case; some
     /// peers write lower).
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
-        let (name, hex) = value.split_once(' ').ok_or(SdpErrorKind::BadFingerprint)?;
+        let (name, hex) = split_once_byte(value, b' ').ok_or(SdpErrorKind::BadFingerprint)?;
         if !is_token(name) {
             return Err(SdpErrorKind::BadFingerprint);
         }
@@ -318,7 +343,7 @@ pub struct Group<'a> {
 impl<'a> Group<'a> {
     /// Parses the attribute value.
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
-        let (semantics, mids) = value.split_once(' ').unwrap_or((value, ""));
+        let (semantics, mids) = split_once_byte(value, b' ').unwrap_or((value, ""));
         if !is_token(semantics) || (!mids.is_empty() && tokens(mids).any(|t| t.is_err())) {
             return Err(bad(AttributeKind::Group));
         }
@@ -359,7 +384,7 @@ impl<'a> RtpMap<'a> {
     /// Parses the attribute value.
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
         let e = bad(AttributeKind::RtpMap);
-        let (pt, rest) = value.split_once(' ').ok_or(e)?;
+        let (pt, rest) = split_once_byte(value, b' ').ok_or(e)?;
         let payload_type = parse_decimal(pt, 127).ok_or(e)?;
         let mut parts = rest.splitn(3, '/');
         let encoding = parts.next().filter(|s| is_token(s)).ok_or(e)?;
@@ -389,7 +414,7 @@ pub struct Fmtp<'a> {
 impl<'a> Fmtp<'a> {
     /// Parses the attribute value.
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
-        let (format, params) = value.split_once(' ').ok_or(bad(AttributeKind::Fmtp))?;
+        let (format, params) = split_once_byte(value, b' ').ok_or(bad(AttributeKind::Fmtp))?;
         if !is_token(format) {
             return Err(bad(AttributeKind::Fmtp));
         }
@@ -410,7 +435,7 @@ impl<'a> RtcpFb<'a> {
     /// Parses the attribute value.
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
         let e = bad(AttributeKind::RtcpFb);
-        let (pt, feedback) = value.split_once(' ').ok_or(e)?;
+        let (pt, feedback) = split_once_byte(value, b' ').ok_or(e)?;
         let payload_type =
             if pt == "*" { None } else { Some(u8::try_from(parse_decimal(pt, 127).ok_or(e)?).map_err(|_| e)?) };
         if feedback.is_empty() {
@@ -437,13 +462,13 @@ impl<'a> ExtMap<'a> {
     /// Parses the attribute value.
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
         let e = bad(AttributeKind::ExtMap);
-        let (head, rest) = value.split_once(' ').ok_or(e)?;
-        let (id, direction) = match head.split_once('/') {
+        let (head, rest) = split_once_byte(value, b' ').ok_or(e)?;
+        let (id, direction) = match split_once_byte(head, b'/') {
             Some((id, dir)) => (id, Some(Direction::from_name(dir).ok_or(e)?)),
             None => (head, None),
         };
         let id = u16::try_from(parse_decimal(id, 4351).filter(|&i| i >= 1).ok_or(e)?).map_err(|_| e)?;
-        let (uri, attributes) = match rest.split_once(' ') {
+        let (uri, attributes) = match split_once_byte(rest, b' ') {
             Some((uri, attrs)) => (uri, Some(attrs)),
             None => (rest, None),
         };
@@ -469,9 +494,9 @@ impl<'a> Ssrc<'a> {
     /// Parses the attribute value.
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
         let e = bad(AttributeKind::Ssrc);
-        let (id, rest) = value.split_once(' ').ok_or(e)?;
+        let (id, rest) = split_once_byte(value, b' ').ok_or(e)?;
         let ssrc = u32::try_from(parse_decimal(id, u32::MAX.into()).ok_or(e)?).map_err(|_| e)?;
-        let (attribute, value) = match rest.split_once(':') {
+        let (attribute, value) = match split_once_byte(rest, b':') {
             Some((a, v)) => (a, Some(v)),
             None => (rest, None),
         };
@@ -494,7 +519,7 @@ impl<'a> SsrcGroup<'a> {
     /// Parses the attribute value.
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
         let e = bad(AttributeKind::SsrcGroup);
-        let (semantics, ssrcs) = value.split_once(' ').unwrap_or((value, ""));
+        let (semantics, ssrcs) = split_once_byte(value, b' ').unwrap_or((value, ""));
         if !is_token(semantics) {
             return Err(e);
         }
@@ -525,7 +550,7 @@ impl<'a> Msid<'a> {
     /// Parses the attribute value.
     pub fn parse(value: &'a str) -> Result<Self, SdpErrorKind> {
         let e = bad(AttributeKind::Msid);
-        let (stream, track) = match value.split_once(' ') {
+        let (stream, track) = match split_once_byte(value, b' ') {
             Some((s, t)) => (s, Some(t)),
             None => (value, None),
         };

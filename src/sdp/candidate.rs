@@ -6,7 +6,7 @@ use alloc::string::ToString;
 use core::fmt;
 use core::net::IpAddr;
 
-use super::attr::{is_ice_char, parse_decimal, tokens};
+use super::attr::{is_ice_char, parse_decimal, split_once_byte, tokens};
 use super::description::Attribute;
 use super::error::{AttributeKind, SdpErrorKind};
 
@@ -240,12 +240,12 @@ impl<'a> CandidateAttribute<'a> {
         let mut related_address = None;
         let mut related_port = None;
         if let Some(r) = rest.strip_prefix("raddr ") {
-            let (addr, tail) = r.split_once(' ').unwrap_or((r, ""));
+            let (addr, tail) = split_once_byte(r, b' ').unwrap_or((r, ""));
             related_address = Some(CandidateAddress::parse(addr).ok_or(e)?);
             rest = tail;
         }
         if let Some(r) = rest.strip_prefix("rport ") {
-            let (p, tail) = r.split_once(' ').unwrap_or((r, ""));
+            let (p, tail) = split_once_byte(r, b' ').unwrap_or((r, ""));
             related_port = Some(u16::try_from(parse_decimal(p, u16::MAX.into()).ok_or(e)?).map_err(|_| e)?);
             rest = tail;
         }

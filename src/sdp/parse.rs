@@ -3,7 +3,7 @@
 use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
-use super::attr::{self, is_token, parse_decimal, tokens};
+use super::attr::{self, is_token, parse_decimal, split_once_byte, tokens};
 use super::candidate::CandidateAttribute;
 use super::description::{
     Attribute, AttributeList, Bandwidth, Connection, MediaDescription, Origin, SessionDescription, Timing,
@@ -96,14 +96,47 @@ impl<'a> Lines<'a> {
         if n > self.limits.max_lines {
             return Some(Err(SdpError::new(n, SdpErrorKind::TooManyLines)));
         }
-        let (line, rest) = match self.rest.find('\n') {
-            Some(i) => (self.rest.get(..i).unwrap_or_default(), self.rest.get(i + 1..).unwrap_or_default()),
-            None => (self.rest, ""),
+        // One pass over the bytes finds the LF and the first NUL or CR; it stops once the line is too long.
+        let bytes = self.rest.as_bytes();
+        let scan = bytes.get(..self.limits.max_line_len.saturating_add(2)).unwrap_or(bytes);
+        let mut newline = None;
+        let mut special = None;
+        // Eight bytes at a time while none of them is a control byte up to CR (the SWAR "has a byte less
+        // than n" test, n = 14); then byte by byte from the word that has one.
+        let mut start = 0;
+        while let Some(word) = scan.get(start..start + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+            let w = u64::from_le_bytes(word);
+            if w.wrapping_sub(0x0E0E_0E0E_0E0E_0E0E) & !w & 0x8080_8080_8080_8080 != 0 {
+                break;
+            }
+            start += 8;
+        }
+        for (i, &b) in scan.iter().enumerate().skip(start) {
+            if b <= b'\r' {
+                if b == b'\n' {
+                    newline = Some(i);
+                    break;
+                }
+                if (b == 0 || b == b'\r') && special.is_none() {
+                    special = Some((i, b));
+                }
+            }
+        }
+        let end = match newline {
+            Some(i) => i,
+            None if scan.len() < bytes.len() => return Some(Err(SdpError::new(n, SdpErrorKind::LineTooLong))),
+            None => bytes.len(),
         };
-        self.rest = rest;
+        let line = self.rest.get(..end).unwrap_or_default();
+        self.rest = self.rest.get(end.saturating_add(1)..).unwrap_or_default();
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.len() > self.limits.max_line_len {
             return Some(Err(SdpError::new(n, SdpErrorKind::LineTooLong)));
+        }
+        // A CR at `line.len()` is the one ending the line.
+        if let Some((_, b)) = special.filter(|&(i, _)| i < line.len()) {
+            let kind = if b == 0 { SdpErrorKind::NulByte } else { SdpErrorKind::BareCarriageReturn };
+            return Some(Err(SdpError::new(n, kind)));
         }
         if line.is_empty() {
             // Blank lines are tolerated only at the very end.
@@ -112,13 +145,6 @@ impl<'a> Lines<'a> {
                 return None;
             }
             return Some(Err(SdpError::new(n, SdpErrorKind::EmptyLine)));
-        }
-        for b in line.bytes() {
-            match b {
-                0 => return Some(Err(SdpError::new(n, SdpErrorKind::NulByte))),
-                b'\r' => return Some(Err(SdpError::new(n, SdpErrorKind::BareCarriageReturn))),
-                _ => {}
-            }
         }
         let bytes = line.as_bytes();
         let (Some(&t), Some(b'=')) = (bytes.first(), bytes.get(1)) else {
@@ -272,7 +298,7 @@ fn parse<'a>(input: &'a [u8], limits: &ParseLimits) -> Result<SessionDescription
             (b'c', None) => sdp.connection = Some(parse_connection(v).ok_or(err(SdpErrorKind::BadConnection))?),
             (b'b', None) => sdp.bandwidths.push(parse_bandwidth(v).ok_or(err(SdpErrorKind::BadBandwidth))?),
             (b't', None) => {
-                let (start, stop) = v.split_once(' ').ok_or(err(SdpErrorKind::BadTiming))?;
+                let (start, stop) = split_once_byte(v, b' ').ok_or(err(SdpErrorKind::BadTiming))?;
                 let start = parse_decimal(start, u64::MAX).ok_or(err(SdpErrorKind::BadTiming))?;
                 let stop = parse_decimal(stop, u64::MAX).ok_or(err(SdpErrorKind::BadTiming))?;
                 sdp.timings.push(Timing { start, stop, repeats: Vec::new() });
@@ -317,7 +343,7 @@ fn parse_connection(v: &str) -> Option<Connection<'_>> {
 }
 
 fn parse_bandwidth(v: &str) -> Option<Bandwidth<'_>> {
-    let (bwtype, value) = v.split_once(':')?;
+    let (bwtype, value) = split_once_byte(v, b':')?;
     if !is_token(bwtype) {
         return None;
     }
@@ -326,16 +352,16 @@ fn parse_bandwidth(v: &str) -> Option<Bandwidth<'_>> {
 
 fn parse_media_line(v: &str) -> Option<MediaDescription<'_>> {
     // media SP port ["/" integer] SP proto 1*(SP fmt)
-    let (media, rest) = v.split_once(' ')?;
-    let (port, rest) = rest.split_once(' ')?;
-    let (proto, formats) = rest.split_once(' ')?;
+    let (media, rest) = split_once_byte(v, b' ')?;
+    let (port, rest) = split_once_byte(rest, b' ')?;
+    let (proto, formats) = split_once_byte(rest, b' ')?;
     if !is_token(media) || proto.is_empty() || !proto.split('/').all(is_token) {
         return None;
     }
     if tokens(formats).any(|f| f.is_err()) || !formats.bytes().all(|b| b == b' ' || attr::is_token_char(b)) {
         return None;
     }
-    let (port, count) = match port.split_once('/') {
+    let (port, count) = match split_once_byte(port, b'/') {
         Some((p, c)) => (p, Some(u16::try_from(parse_decimal(c, u16::MAX.into())?).ok()?)),
         None => (port, None),
     };
@@ -346,7 +372,7 @@ fn parse_media_line(v: &str) -> Option<MediaDescription<'_>> {
 }
 
 fn parse_attribute(line: u32, v: &str) -> Result<Attribute<'_>, SdpError> {
-    let (name, value) = match v.split_once(':') {
+    let (name, value) = match split_once_byte(v, b':') {
         Some((n, v)) => (n, Some(v)),
         None => (v, None),
     };
