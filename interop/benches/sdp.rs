@@ -35,7 +35,7 @@ fn main() {
                 .map(|s| s.media_descriptions.len())
                 .unwrap_or(0)
         });
-        report("sdp/parse (borrowed)", "sansrtc", ours);
+        compare("sdp/parse (borrowed)", ours, "webrtc-rs", theirs);
         compare("sdp/parse+own", ours_owned, "webrtc-rs", theirs);
 
         let validate = measure(|| ours_sdp.validate_webrtc(SdpType::Offer).is_ok());
