@@ -266,17 +266,24 @@ impl<'a> Fingerprint<'a> {
         if !is_token(name) {
             return Err(SdpErrorKind::BadFingerprint);
         }
+        // `HH:HH:…:HH`: every three bytes are two hex digits and a colon, except the last two.
+        let hex = hex.as_bytes();
+        let len = (hex.len() + 1) / 3;
+        if hex.len() % 3 != 2 || len > MAX_FINGERPRINT_LEN {
+            return Err(SdpErrorKind::BadFingerprint);
+        }
         let mut bytes = [0; MAX_FINGERPRINT_LEN];
-        let mut len = 0;
-        for pair in hex.split(':') {
-            let &[hi, lo] = pair.as_bytes() else {
+        for (i, (chunk, out)) in hex.chunks(3).zip(bytes.iter_mut()).enumerate() {
+            let (&[hi, lo] | &[hi, lo, b':']) = chunk else {
                 return Err(SdpErrorKind::BadFingerprint);
             };
+            if chunk.len() == 2 && i + 1 != len {
+                return Err(SdpErrorKind::BadFingerprint);
+            }
             let (Some(hi), Some(lo)) = (hex_value(hi), hex_value(lo)) else {
                 return Err(SdpErrorKind::BadFingerprint);
             };
-            *bytes.get_mut(len).ok_or(SdpErrorKind::BadFingerprint)? = hi << 4 | lo;
-            len += 1;
+            *out = hi << 4 | lo;
         }
         Self::new(HashFunction::from_name(name), bytes.get(..len).ok_or(SdpErrorKind::BadFingerprint)?)
             .ok_or(SdpErrorKind::BadFingerprint)
