@@ -118,6 +118,8 @@
 //! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer.
 //! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
+//! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
+//! - [`demux`]: RFC 7983 first-byte demultiplexing of STUN, DTLS, TURN channels and SRTP/SRTCP.
 //!
 //! ## Logging
 //!
@@ -134,10 +136,12 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod demux;
 pub mod machine;
 pub mod rand;
 pub mod rtcp;
 pub mod rtp;
+pub mod sdp;
 #[cfg(feature = "sim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
