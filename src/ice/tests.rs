@@ -1,0 +1,142 @@
+use core::net::SocketAddr;
+
+use alloc::vec::Vec;
+
+use super::candidate::FoundationKey;
+use super::wire::{Message, Writer, msg_type};
+use super::*;
+use crate::rand::SeededRng;
+
+fn hex(text: &str) -> Vec<u8> {
+    text.split_whitespace().filter_map(|b| u8::from_str_radix(b, 16).ok()).collect()
+}
+
+const PWD: &[u8] = b"VOkJxbRl1RmTxUk/WvJxBt";
+
+#[test]
+fn rfc5769_request_parses_and_verifies() {
+    let bytes = hex(include_str!("../../vectors/ice-rfc5769/request.hex"));
+    let m = Message::parse(&bytes).unwrap();
+    assert_eq!(m.typ, msg_type::REQUEST);
+    assert_eq!(m.username, Some(&b"evtj:h6vY"[..]));
+    assert_eq!(m.priority, Some(0x6e00_01ff));
+    assert_eq!(m.controlled, Some(0x932f_f9b1_5126_3b36));
+    assert_eq!(m.controlling, None);
+    assert!(!m.use_candidate);
+    assert_eq!(m.fingerprint_ok(), Some(true));
+    assert!(m.integrity_ok(PWD));
+    assert!(!m.integrity_ok(b"wrong password"));
+    // One flipped bit in the body breaks both.
+    let mut bad = bytes.clone();
+    bad[40] ^= 1;
+    let m = Message::parse(&bad).unwrap();
+    assert_eq!(m.fingerprint_ok(), Some(false));
+    assert!(!m.integrity_ok(PWD));
+}
+
+#[test]
+fn rfc5769_responses_decode_mapped_addresses() {
+    for (file, want) in [
+        (include_str!("../../vectors/ice-rfc5769/response_ipv4.hex"), "192.0.2.1:32853"),
+        (include_str!("../../vectors/ice-rfc5769/response_ipv6.hex"), "[2001:db8:1234:5678:11:2233:4455:6677]:32853"),
+    ] {
+        let bytes = hex(file);
+        let m = Message::parse(&bytes).unwrap();
+        assert_eq!(m.typ, msg_type::SUCCESS);
+        assert_eq!(m.mapped, Some(want.parse().unwrap()));
+        assert_eq!(m.fingerprint_ok(), Some(true));
+        assert!(m.integrity_ok(PWD));
+    }
+}
+
+#[test]
+fn writer_reproduces_rfc5769_ipv4_response() {
+    let want = hex(include_str!("../../vectors/ice-rfc5769/response_ipv4.hex"));
+    let txn: [u8; 12] = want[8..20].try_into().unwrap();
+    // SOFTWARE "test vector" is padded with a space in the RFC; the writer pads with zeros, so the
+    // padding byte is set by hand before the integrity and fingerprint are computed.
+    // Rebuild with the corrected SOFTWARE padding and compare byte for byte.
+    let mut out = Vec::new();
+    {
+        let mut w = Writer::new(&mut out, msg_type::SUCCESS, &txn);
+        w.attr(0x8022, b"test vector");
+    }
+    out[20 + 4 + 11] = 0x20;
+    let mut w = Writer { buf: &mut out };
+    w.xor_mapped("192.0.2.1:32853".parse().unwrap(), &txn).integrity(PWD).fingerprint();
+    assert_eq!(out, want);
+}
+
+#[test]
+fn parse_rejects_garbage_without_panicking() {
+    assert!(Message::parse(&[]).is_err());
+    assert!(Message::parse(&[0; 19]).is_err());
+    let mut b = hex(include_str!("../../vectors/ice-rfc5769/request.hex"));
+    b[3] = 0xff; // length beyond the datagram
+    assert!(Message::parse(&b).is_err());
+    for cut in 0..b.len() {
+        let _ = Message::parse(&b[..cut]);
+    }
+}
+
+#[test]
+fn priorities_follow_rfc8445() {
+    // §5.1.2.1 with type preference 126, local preference 65535, component 1.
+    assert_eq!(priority(CandidateKind::Host, 65_535, 1), (126 << 24) | (65_535 << 8) | 255);
+    assert_eq!(priority(CandidateKind::Relay, 0, 1), 255);
+    assert!(priority(CandidateKind::PeerReflexive, 1, 1) > priority(CandidateKind::ServerReflexive, 65_535, 1));
+    // §6.1.2.3.
+    assert_eq!(pair_priority(10, 20), (10u64 << 32) + 40);
+    assert_eq!(pair_priority(20, 10), (10u64 << 32) + 40 + 1);
+    // RFC 8421: IPv6 and IPv4 interleaved, IPv6 first.
+    let order =
+        [local_preference(true, 0), local_preference(false, 0), local_preference(true, 1), local_preference(false, 1)];
+    assert!(order.windows(2).all(|w| w[0] > w[1]));
+}
+
+#[test]
+fn foundations_are_ice_chars() {
+    assert_eq!(Foundation::from_number(0).as_str(), "0");
+    assert_eq!(Foundation::from_number(4_294_967_295).as_str(), "4294967295");
+    assert!(Foundation::new("").is_none());
+    assert!(Foundation::new("a b").is_none());
+    assert!(Foundation::new(&"x".repeat(33)).is_none());
+    assert_eq!(Foundation::new("abc+/1").unwrap().as_str(), "abc+/1");
+    let _ = FoundationKey { kind: CandidateKind::Host, base_ip: "1.2.3.4".parse().unwrap(), server_ip: None };
+}
+
+#[test]
+fn credentials_are_checked_and_random() {
+    assert!(Credentials::new("abc", "0123456789012345678901").is_err());
+    assert!(Credentials::new("abcd", "short").is_err());
+    assert!(Credentials::new("ab:d", "0123456789012345678901").is_err());
+    assert!(Credentials::new("abcd", "0123456789012345678901").is_ok());
+    let mut rng = SeededRng::from_seed([5; 32]);
+    let c = Credentials::random(&mut rng);
+    assert!(Credentials::new(&c.ufrag, &c.pwd).is_ok());
+    assert_ne!(c, Credentials::random(&mut rng));
+}
+
+#[test]
+fn local_candidates_get_priorities_foundations_and_bases() {
+    let mut a = IceAgent::new(Config::default(), SeededRng::from_seed([1; 32]));
+    let now = crate::Instant::ZERO;
+    let v4: SocketAddr = "192.168.1.2:4000".parse().unwrap();
+    let v4b: SocketAddr = "192.168.1.2:4001".parse().unwrap();
+    let v6: SocketAddr = "[2001:db8::2]:4000".parse().unwrap();
+    let h4 = a.add_local_host(now, v4).unwrap().unwrap();
+    let h6 = a.add_local_host(now, v6).unwrap().unwrap();
+    let h4b = a.add_local_host(now, v4b).unwrap().unwrap();
+    assert_eq!(a.add_local_host(now, v4), Err(ApiError::Duplicate));
+    assert_eq!(h4.base, v4);
+    assert_eq!(h4.kind, CandidateKind::Host);
+    // Same type and base IP share a foundation; another family does not.
+    assert_eq!(h4.foundation, h4b.foundation);
+    assert_ne!(h4.foundation, h6.foundation);
+    // First IPv6 socket above first IPv4 socket above the second IPv4 one (RFC 8421).
+    assert!(h6.priority > h4.priority && h4.priority > h4b.priority);
+    let relay: SocketAddr = "203.0.113.9:50000".parse().unwrap();
+    let r = a.add_local_candidate(now, CandidateKind::Relay, relay, relay, Some(v4)).unwrap();
+    assert_eq!(r.priority >> 24, 0);
+    assert_eq!(r.base, relay);
+}
