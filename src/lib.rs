@@ -20,39 +20,92 @@
 //! from a [`SeededRng`] the caller seeds. The same seed, configuration and timestamped inputs give the
 //! same bytes out, every time.
 //!
+//! A STUN client transaction driven through this loop against a hand-written responder, over a "network"
+//! that loses the first request:
+//!
 //! ```
+//! use core::net::SocketAddr;
 //! use core::time::Duration;
+//! use sansrtc::stun::{
+//!     Attribute, AttributeType, Class, ClientTransaction, Error, Key, Message, MessageBuilder, Method,
+//!     TransactionConfig, TransactionEvent, TransactionId,
+//! };
 //! use sansrtc::{Instant, Machine, SeededRng};
 //!
-//! // A caller-side clock: here virtual time that jumps straight to each deadline.
+//! let key = Key::short_term("VOkJxbRl1RmTxUk/WvJxBt");
+//! let client_addr: SocketAddr = "192.0.2.1:32853".parse().unwrap();
+//!
+//! // The responder: checks the request and answers with the address it came from.
+//! let answer = |request: &[u8], out: &mut Vec<u8>| -> Result<(), Error> {
+//!     let request = Message::new_checked(request)?;
+//!     request.verify_with(|user| (user == "evtj:h6vY").then_some(&key))?;
+//!     out.clear();
+//!     let mut b = MessageBuilder::new(out, request.typ().with_class(Class::Success), request.transaction_id())?;
+//!     b.add(Attribute::XorMappedAddress(client_addr))?;
+//!     b.message_integrity(&key)?;
+//!     b.fingerprint()?;
+//!     Ok(())
+//! };
+//!
+//! // Virtual time and a seeded generator: the run is the same every time.
 //! let mut now = Instant::from_secs(0);
 //! let mut rng = SeededRng::from_seed([42; 32]);
+//! let mut tx = ClientTransaction::new(TransactionConfig::default());
+//! tx.start_with(now, Method::BINDING, TransactionId::random(&mut rng), |b| {
+//!     b.add(Attribute::Username("evtj:h6vY"))?;
+//!     b.message_integrity(&key)?;
+//!     b.fingerprint()?;
+//!     Ok(())
+//! })?;
 //!
-//! // A toy machine standing in for any layer: it fires a timer every second, three times.
-//! struct Ticker { next: Option<Instant>, fired: u32, events: Vec<u32> }
-//! impl Machine for Ticker {
-//!     type Event = u32;
-//!     fn handle_timeout(&mut self, now: Instant) {
-//!         if self.next.is_some_and(|t| now >= t) {
-//!             self.fired += 1;
-//!             self.events.push(self.fired);
-//!             self.next = (self.fired < 3).then(|| now + Duration::from_secs(1));
+//! let mut in_flight: Vec<(Instant, Vec<u8>)> = Vec::new(); // responses on their way back
+//! let mut requests_sent = 0;
+//! let mut mapped = None;
+//! let (rtt, done_at) = 'run: loop {
+//!     // 1. Feed what arrived.
+//!     while let Some(i) = in_flight.iter().position(|(arrives, _)| *arrives <= now) {
+//!         let (_, datagram) = in_flight.swap_remove(i);
+//!         let response = Message::new_checked(&datagram[..])?;
+//!         response.verify_fingerprint()?;
+//!         response.verify_integrity(&key)?; // drop it (and keep waiting) if this fails
+//!         if let Some(Attribute::XorMappedAddress(a)) = response.attribute(AttributeType::XOR_MAPPED_ADDRESS) {
+//!             mapped = Some(a);
+//!         }
+//!         tx.handle_response(now, &response)?;
+//!     }
+//!     // 2. Fire timers.
+//!     if tx.poll_timeout().is_some_and(|deadline| now >= deadline) {
+//!         tx.handle_timeout(now);
+//!     }
+//!     // 3. Send: the network loses the first request; the responder answers 20 ms later.
+//!     while let Some(request) = tx.poll_transmit() {
+//!         requests_sent += 1;
+//!         if requests_sent > 1 {
+//!             let mut response = Vec::with_capacity(128);
+//!             answer(request, &mut response)?;
+//!             in_flight.push((now + Duration::from_millis(20), response));
 //!         }
 //!     }
-//!     fn poll_event(&mut self) -> Option<u32> { (!self.events.is_empty()).then(|| self.events.remove(0)) }
-//!     fn poll_timeout(&self) -> Option<Instant> { self.next }
-//! }
-//!
-//! let mut machine = Ticker { next: Some(now + Duration::from_millis(rng.below(1000))), fired: 0, events: vec![] };
-//! let mut seen = Vec::new();
-//! while let Some(deadline) = machine.poll_timeout() {
-//!     now = now.max(deadline); // 5. wait until the deadline (no datagrams arrive in this toy)
-//!     machine.handle_timeout(now); // 2. fire what is due
-//!     while let Some(event) = machine.poll_event() { // 4. drain events
-//!         seen.push(event);
+//!     // 4. Drain events.
+//!     while let Some(event) = tx.poll_event() {
+//!         match event {
+//!             TransactionEvent::Response { class: Class::Success, rtt, .. } => break 'run (rtt, now),
+//!             other => panic!("unexpected {other:?}"),
+//!         }
 //!     }
-//! }
-//! assert_eq!(seen, [1, 2, 3]);
+//!     // 5. Wait for the next datagram or deadline.
+//!     let next_arrival = in_flight.iter().map(|(t, _)| *t).min();
+//!     now = match (next_arrival, tx.poll_timeout()) {
+//!         (Some(a), Some(d)) => a.min(d),
+//!         (a, d) => a.or(d).expect("something to wait for"),
+//!     };
+//! };
+//!
+//! assert_eq!(mapped, Some(client_addr));
+//! assert_eq!(requests_sent, 2); // the retransmission after RTO = 500 ms got through
+//! assert_eq!(done_at, Instant::from_millis(520));
+//! assert_eq!(rtt, None); // ambiguous after a retransmission (Karn's rule)
+//! # Ok::<(), Error>(())
 //! ```
 //!
 //! ## Modules
@@ -61,6 +114,7 @@
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
 //! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
+//! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
 //!
 //! ## Logging
 //!
@@ -80,6 +134,7 @@ extern crate std;
 pub mod ice;
 pub mod machine;
 pub mod rand;
+pub mod stun;
 pub mod time;
 
 pub(crate) mod util;

@@ -1,0 +1,32 @@
+//! Arbitrary bytes into the STUN decoder: validate, iterate every attribute, run every check, feed the
+//! result to a client transaction. Nothing may panic, and `is_stun` must agree with the decoder.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sansrtc::Instant;
+use sansrtc::stun::{ClientTransaction, Key, Message, TransactionConfig, is_stun};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = sansrtc::stun::wire::frame_len(data);
+    let Ok(msg) = Message::new_checked(data) else { return };
+    assert!(is_stun(data), "decoder accepted what is_stun refused");
+    for attribute in msg.attributes() {
+        if attribute.is_err() {
+            break;
+        }
+    }
+    let _ = msg.raw_attributes().count();
+    let _ = msg.unknown_comprehension_required().count();
+    let key = Key::short_term("VOkJxbRl1RmTxUk/WvJxBt");
+    let _ = msg.verify_fingerprint();
+    let _ = msg.verify_integrity(&key);
+    let _ = msg.verify_integrity_sha1(&key);
+    let _ = msg.verify_integrity_sha256(&key);
+    let _ = msg.verify_with(|_| Some(&key));
+    let _ = msg.username();
+    let mut tx = ClientTransaction::new(TransactionConfig::default());
+    if tx.start(Instant::ZERO, data).is_ok() {
+        let _ = tx.poll_transmit();
+    }
+    let _ = tx.handle_response(Instant::from_millis(1), &msg);
+});
