@@ -115,6 +115,7 @@
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
 //! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
 //! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
+//! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
 //!
 //! ## Logging
 //!
@@ -135,6 +136,9 @@ pub mod ice;
 pub mod machine;
 pub mod rand;
 pub mod stun;
+#[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
 pub mod time;
 
 pub(crate) mod util;
