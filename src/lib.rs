@@ -135,10 +135,10 @@ extern crate std;
 pub mod ice;
 pub mod machine;
 pub mod rand;
-pub mod stun;
 #[cfg(feature = "sim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
+pub mod stun;
 pub mod time;
 
 pub(crate) mod util;
