@@ -287,3 +287,37 @@ fn duplication_and_reordering_on_the_simulated_path() {
         assert_eq!(d.total(), d.unknown_transaction, "only duplicates of finished transactions: {d:?}");
     }
 }
+
+#[test]
+fn nat_1to1_host_candidate_is_reached_at_its_public_address() {
+    use sansrtc::ice::Nat1To1;
+    use sansrtc::sim::PortAllocation;
+    let mut sim = Sim::new(11);
+    sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)));
+    // A static 1:1 NAT: endpoint-independent, port-preserving.
+    let nat_config = NatConfig::full_cone().with_port_allocation(PortAllocation::Preserve);
+    let nat = sim.add_nat("nat-a", Net::Internet, ip("203.0.113.1"), nat_config).unwrap();
+    let a_local: SocketAddr = "10.0.1.2:5000".parse().unwrap();
+    let b_local: SocketAddr = "192.0.2.20:5000".parse().unwrap();
+    let cfg_a = Config {
+        role: Role::Controlled,
+        nat_1to1: vec![Nat1To1 { local: None, public: ip("203.0.113.1") }],
+        ..Config::default()
+    };
+    let mut a = IceAgent::new(cfg_a, sim.fork_rng());
+    let host = a.add_local_host(Instant::ZERO, a_local).unwrap().unwrap();
+    assert_eq!(host.address, "203.0.113.1:5000".parse().unwrap());
+    let mut b = IceAgent::new(Config::default(), sim.fork_rng());
+    b.add_local_host(Instant::ZERO, b_local).unwrap();
+    a.set_remote_credentials(b.local_credentials().clone());
+    b.set_remote_credentials(a.local_credentials().clone());
+    let ha = sim.add_host("a", Net::Behind(nat), &[a_local.ip()], a).unwrap();
+    let hb = sim.add_host("b", Net::Internet, &[b_local.ip()], b).unwrap();
+    let hosts = [ha, hb];
+    assert!(sim.run_until_cond(|sim| signal(sim, hosts).iter().all(|s| connected(*s)), Duration::from_secs(10)));
+    let b = sim.node::<IceAgent>(hb).unwrap();
+    let (_, remote) = b.selected_pair().unwrap();
+    assert_eq!((remote.kind, remote.address), (CandidateKind::Host, host.address));
+    let (local, _) = sim.node::<IceAgent>(ha).unwrap().selected_pair().unwrap();
+    assert_eq!(local.base, a_local, "A sends from its private socket");
+}

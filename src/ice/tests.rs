@@ -140,3 +140,119 @@ fn local_candidates_get_priorities_foundations_and_bases() {
     assert_eq!(r.priority >> 24, 0);
     assert_eq!(r.base, relay);
 }
+
+fn events(a: &mut IceAgent) -> Vec<IceEvent> {
+    use crate::Machine;
+    core::iter::from_fn(|| a.poll_event()).collect()
+}
+
+fn transmits(a: &mut IceAgent) -> Vec<(SocketAddr, SocketAddr)> {
+    use crate::PathMachine;
+    core::iter::from_fn(|| a.poll_transmit().map(|t| (t.source, t.destination))).collect()
+}
+
+#[test]
+fn nat_1to1_host_mode_advertises_the_public_address() {
+    let cfg = Config {
+        nat_1to1: alloc::vec![Nat1To1 { local: None, public: "203.0.113.5".parse().unwrap() }],
+        ..Config::default()
+    };
+    let mut a = IceAgent::new(cfg, SeededRng::from_seed([1; 32]));
+    let local: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    let c = a.add_local_host(crate::Instant::ZERO, local).unwrap().unwrap();
+    assert_eq!(c.kind, CandidateKind::Host);
+    assert_eq!(c.address, "203.0.113.5:5000".parse().unwrap());
+    assert_eq!(c.base, local);
+    // An IPv6 socket is not mapped by an IPv4 public address.
+    let v6 = a.add_local_host(crate::Instant::ZERO, "[2001:db8::1]:5000".parse().unwrap()).unwrap().unwrap();
+    assert_eq!(v6.address, v6.base);
+}
+
+#[test]
+fn nat_1to1_srflx_mode_adds_a_server_reflexive_candidate() {
+    let local: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    let cfg = Config {
+        nat_1to1: alloc::vec![Nat1To1 { local: Some(local.ip()), public: "203.0.113.5".parse().unwrap() }],
+        nat_1to1_kind: Nat1To1Kind::ServerReflexive,
+        ..Config::default()
+    };
+    let mut a = IceAgent::new(cfg, SeededRng::from_seed([1; 32]));
+    a.add_local_host(crate::Instant::ZERO, local).unwrap();
+    let got: Vec<Candidate> = events(&mut a)
+        .into_iter()
+        .filter_map(|e| if let IceEvent::LocalCandidate(c) = e { Some(c) } else { None })
+        .collect();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].kind, got[0].address), (CandidateKind::Host, local));
+    assert_eq!((got[1].kind, got[1].address), (CandidateKind::ServerReflexive, "203.0.113.5:5000".parse().unwrap()));
+    assert_eq!((got[1].base, got[1].related), (local, Some(local)));
+}
+
+#[test]
+fn relay_only_filter_hides_host_and_server_reflexive_candidates() {
+    let cfg = Config { candidate_filter: CandidateFilter::RELAY_ONLY, ..Config::default() };
+    let mut a = IceAgent::new(cfg, SeededRng::from_seed([1; 32]));
+    let now = crate::Instant::ZERO;
+    let local: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    assert_eq!(a.add_local_host(now, local), Ok(None));
+    a.add_stun_server(now, "198.51.100.1:3478".parse().unwrap()).unwrap();
+    assert!(transmits(&mut a).is_empty(), "no server-reflexive gathering");
+    let relay: SocketAddr = "198.51.100.9:40000".parse().unwrap();
+    assert_eq!(a.add_local_candidate(now, CandidateKind::Host, local, local, None), Err(ApiError::Filtered));
+    let r = a.add_local_candidate(now, CandidateKind::Relay, relay, relay, Some(local)).unwrap();
+    a.end_of_local_candidates(now);
+    assert_eq!(events(&mut a), [IceEvent::LocalCandidate(r), IceEvent::GatheringComplete]);
+}
+
+#[test]
+fn no_host_filter_still_gathers_from_the_socket() {
+    let cfg = Config { candidate_filter: CandidateFilter::NO_HOST, ..Config::default() };
+    let mut a = IceAgent::new(cfg, SeededRng::from_seed([1; 32]));
+    let now = crate::Instant::ZERO;
+    let local: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    let server: SocketAddr = "198.51.100.1:3478".parse().unwrap();
+    assert_eq!(a.add_local_host(now, local), Ok(None));
+    a.add_stun_server(now, server).unwrap();
+    assert_eq!(transmits(&mut a), [(local, server)]);
+    assert!(events(&mut a).is_empty());
+}
+
+#[test]
+fn gathering_completes_after_unanswered_stun_requests_time_out() {
+    use crate::Machine;
+    let mut a = IceAgent::new(Config::default(), SeededRng::from_seed([1; 32]));
+    let mut now = crate::Instant::ZERO;
+    a.add_local_host(now, "10.0.0.1:5000".parse().unwrap()).unwrap();
+    a.add_stun_server(now, "198.51.100.1:3478".parse().unwrap()).unwrap();
+    a.end_of_local_candidates(now);
+    let _ = events(&mut a);
+    let mut sent = transmits(&mut a).len();
+    let mut complete = None;
+    while let Some(t) = a.poll_timeout() {
+        now = t;
+        a.handle_timeout(now);
+        sent += transmits(&mut a).len();
+        if events(&mut a).contains(&IceEvent::GatheringComplete) {
+            complete = Some(now);
+            break;
+        }
+    }
+    // Four transmissions at 0, 0.5, 1.5 and 3.5 s (RTO 500 ms doubling), then a last wait of 3 s (the RTO
+    // cap) before giving up.
+    assert_eq!(sent, 4);
+    assert_eq!(complete, Some(crate::Instant::from_millis(6_500)));
+}
+
+#[test]
+fn lite_agents_gather_host_candidates_only() {
+    let cfg = Config { lite: true, ..Config::default() };
+    let mut a = IceAgent::new(cfg, SeededRng::from_seed([1; 32]));
+    let now = crate::Instant::ZERO;
+    let local: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    a.add_local_host(now, local).unwrap();
+    a.add_stun_server(now, "198.51.100.1:3478".parse().unwrap()).unwrap();
+    assert!(transmits(&mut a).is_empty());
+    assert_eq!(a.role(), Role::Controlled);
+    let relay: SocketAddr = "198.51.100.9:40000".parse().unwrap();
+    assert_eq!(a.add_local_candidate(now, CandidateKind::Relay, relay, relay, None), Err(ApiError::Filtered));
+}
