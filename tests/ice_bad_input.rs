@@ -2,10 +2,10 @@
 
 use core::net::SocketAddr;
 
-use sansrtc::ice::wire::{Message, Writer, attr, msg_type};
 use sansrtc::ice::{
     Candidate, CandidateKind, Config, Credentials, Foundation, IceAgent, IceConnectionState, IceError, PairState, Role,
 };
+use sansrtc::stun::{Attribute, Class, Key, Message, MessageBuilder, MessageType, TransactionId};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 
 const A: &str = "10.0.0.1:5000";
@@ -41,14 +41,19 @@ fn agent() -> IceAgent {
 /// A check from B to A, optionally spoiled.
 fn request(username: &[u8], pwd: &[u8], fingerprint: bool) -> Vec<u8> {
     let mut buf = Vec::new();
-    let mut w = Writer::new(&mut buf, msg_type::REQUEST, &[7; 12]);
-    w.attr(attr::USERNAME, username)
-        .attr(attr::PRIORITY, &1_845_501_695u32.to_be_bytes())
-        .attr(attr::ICE_CONTROLLING, &5u64.to_be_bytes())
-        .integrity(pwd);
+    let mut b = MessageBuilder::new(&mut buf, MessageType::BINDING_REQUEST, TransactionId([7; 12])).unwrap();
+    b.add(Attribute::Username(core::str::from_utf8(username).unwrap()))
+        .unwrap()
+        .add(Attribute::Priority(1_845_501_695))
+        .unwrap()
+        .add(Attribute::IceControlling(5))
+        .unwrap()
+        .message_integrity(&Key::from_bytes(pwd))
+        .unwrap();
     if fingerprint {
-        w.fingerprint();
+        b.fingerprint().unwrap();
     }
+    b.finish();
     buf
 }
 
@@ -83,11 +88,12 @@ fn a_good_request_is_answered() {
     feed(&mut a, &request(b"aaaa:bbbb", b"aaaaaaaaaaaaaaaaaaaaaaaaaa", true), B, A).unwrap();
     let t = a.poll_transmit().unwrap();
     assert_eq!((t.source, t.destination), (addr(A), addr(B)));
-    let m = Message::parse(t.contents).unwrap();
-    assert_eq!(m.typ, msg_type::SUCCESS);
-    assert_eq!(m.mapped, Some(addr(B)));
-    assert!(m.integrity_ok(b"aaaaaaaaaaaaaaaaaaaaaaaaaa"));
-    assert_eq!(m.fingerprint_ok(), Some(true));
+    let m = Message::new_checked(t.contents).unwrap();
+    assert_eq!(m.class(), Class::Success);
+    assert_eq!(m.transaction_id(), TransactionId([7; 12]));
+    assert_eq!(m.xor_mapped_address(), Some(addr(B)));
+    assert!(m.verify_integrity(&Key::short_term("aaaaaaaaaaaaaaaaaaaaaaaaaa")).is_ok());
+    assert!(m.verify_fingerprint().is_ok());
     assert_eq!(a.stats().checks_received, 1);
 }
 
@@ -144,17 +150,21 @@ fn responses_with_unknown_transactions_or_from_elsewhere_are_dropped() {
     // B's first check to A.
     let t = b.poll_transmit().unwrap();
     assert_eq!((t.source, t.destination), (addr(B), addr(A)));
-    let check = Message::parse(t.contents).unwrap();
-    let txn = check.transaction;
-    assert_eq!(check.username, Some(&b"aaaa:bbbb"[..]));
-    assert!(check.integrity_ok(b"aaaaaaaaaaaaaaaaaaaaaaaaaa"));
-    assert!(check.controlling.is_some() && check.priority.is_some());
+    let check = Message::new_checked(t.contents).unwrap();
+    let txn = check.transaction_id().0;
+    assert_eq!(check.username(), Some("aaaa:bbbb"));
+    assert!(check.verify_integrity(&Key::short_term("aaaaaaaaaaaaaaaaaaaaaaaaaa")).is_ok());
+    assert!(check.verify_fingerprint().is_ok());
+    assert!(check.ice_role().is_some_and(|r| r.0) && check.priority().is_some());
     let states = |b: &IceAgent| b.pairs().map(|x| x.2).collect::<Vec<_>>();
     assert_eq!(states(&b), [PairState::InProgress]);
 
     let response = |txn: [u8; 12], pwd: &[u8]| {
         let mut buf = Vec::new();
-        Writer::new(&mut buf, msg_type::SUCCESS, &txn).xor_mapped(addr(B), &txn).integrity(pwd).fingerprint();
+        let mut b = MessageBuilder::new(&mut buf, MessageType::BINDING_SUCCESS, TransactionId(txn)).unwrap();
+        b.add(Attribute::XorMappedAddress(addr(B))).unwrap();
+        b.message_integrity(&Key::from_bytes(pwd)).unwrap().fingerprint().unwrap();
+        b.finish();
         buf
     };
     let good = response(txn, b"aaaaaaaaaaaaaaaaaaaaaaaaaa");

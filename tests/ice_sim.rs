@@ -7,9 +7,9 @@
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
-use sansrtc::ice::wire::{Message, Writer, msg_type};
 use sansrtc::ice::{CandidateKind, Config, IceAgent, IceConnectionState, IceEvent, Role};
 use sansrtc::sim::{Filtering, HostId, LinkConfig, Mapping, NatConfig, Net, Sim};
+use sansrtc::stun::{Attribute, Class, Message, MessageBuilder};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, Transmit};
 
 /// A minimal STUN server: answers Binding requests with XOR-MAPPED-ADDRESS (RFC 8489 §7.3.1).
@@ -33,12 +33,14 @@ impl Machine for StunServer {
 impl PathMachine for StunServer {
     type Error = ();
     fn handle_receive(&mut self, _: Instant, d: Datagram<'_>) -> Result<(), ()> {
-        let m = Message::parse(d.contents).map_err(|_| ())?;
-        if m.typ != msg_type::REQUEST {
+        let m = Message::new_checked(d.contents).map_err(|_| ())?;
+        if m.class() != Class::Request {
             return Err(());
         }
         let mut buf = Vec::new();
-        Writer::new(&mut buf, msg_type::SUCCESS, &m.transaction).xor_mapped(d.source, &m.transaction).fingerprint();
+        let mut b = MessageBuilder::response(&mut buf, &m, Class::Success).map_err(|_| ())?;
+        b.add(Attribute::XorMappedAddress(d.source)).map_err(|_| ())?.fingerprint().map_err(|_| ())?;
+        b.finish();
         self.out.push((d.destination, d.source, buf));
         Ok(())
     }

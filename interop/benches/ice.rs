@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use sansrtc::ice::wire::{Writer, attr, msg_type};
 use sansrtc::ice::{Candidate, CandidateKind, Config, Credentials, Foundation, IceAgent, Role};
+use sansrtc::stun::{Attribute, Key, MessageBuilder, MessageType, TransactionId};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 use sansrtc_interop::bench::{measure, report};
 
@@ -63,12 +63,12 @@ fn agent(locals: u16, remotes: u16) -> IceAgent {
 
 fn check() -> Vec<u8> {
     let mut buf = Vec::new();
-    Writer::new(&mut buf, msg_type::REQUEST, &[7; 12])
-        .username(b"aaaa", b"bbbb")
-        .attr(attr::PRIORITY, &1_845_501_695u32.to_be_bytes())
-        .attr(attr::ICE_CONTROLLING, &5u64.to_be_bytes())
-        .integrity(A_PWD.as_bytes())
-        .fingerprint();
+    let mut b = MessageBuilder::new(&mut buf, MessageType::BINDING_REQUEST, TransactionId([7; 12])).unwrap();
+    b.add(Attribute::Username("aaaa:bbbb")).unwrap();
+    b.add(Attribute::Priority(1_845_501_695)).unwrap();
+    b.add(Attribute::IceControlling(5)).unwrap();
+    b.message_integrity(&Key::short_term(A_PWD)).unwrap().fingerprint().unwrap();
+    b.finish();
     buf
 }
 

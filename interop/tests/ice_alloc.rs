@@ -6,8 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::SocketAddr;
 
-use sansrtc::ice::wire::{Message, Writer, attr, msg_type};
 use sansrtc::ice::{Candidate, CandidateKind, Config, Credentials, Foundation, IceAgent, Role};
+use sansrtc::stun::{Attribute, Class, Key, Message, MessageBuilder, MessageType, TransactionId};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 
 struct Counting;
@@ -64,12 +64,12 @@ fn agent(locals: u16, remotes: u16) -> IceAgent {
 fn answering_a_check_does_not_allocate() {
     let mut a = agent(1, 1);
     let mut req = Vec::new();
-    Writer::new(&mut req, msg_type::REQUEST, &[7; 12])
-        .username(b"aaaa", b"bbbb")
-        .attr(attr::PRIORITY, &1_845_501_695u32.to_be_bytes())
-        .attr(attr::ICE_CONTROLLING, &5u64.to_be_bytes())
-        .integrity(A_PWD.as_bytes())
-        .fingerprint();
+    let mut b = MessageBuilder::new(&mut req, MessageType::BINDING_REQUEST, TransactionId([7; 12])).unwrap();
+    b.add(Attribute::Username("aaaa:bbbb")).unwrap();
+    b.add(Attribute::Priority(1_845_501_695)).unwrap();
+    b.add(Attribute::IceControlling(5)).unwrap();
+    b.message_integrity(&Key::short_term(A_PWD)).unwrap().fingerprint().unwrap();
+    b.finish();
     let d = Datagram {
         source: "10.0.0.2:6000".parse().unwrap(),
         destination: "10.0.0.1:5000".parse().unwrap(),
@@ -80,8 +80,8 @@ fn answering_a_check_does_not_allocate() {
         let mut answered = false;
         while let Some(t) = a.poll_transmit() {
             if t.destination == d.source {
-                let m = Message::parse(t.contents).unwrap();
-                answered |= m.typ == msg_type::SUCCESS && m.transaction == [7; 12];
+                let m = Message::new_checked(t.contents).unwrap();
+                answered |= m.class() == Class::Success && m.transaction_id() == TransactionId([7; 12]);
             }
         }
         while a.poll_event().is_some() {}

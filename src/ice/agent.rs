@@ -4,6 +4,7 @@
 use core::net::SocketAddr;
 use core::time::Duration;
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::TARGET;
@@ -14,9 +15,9 @@ use super::checklist::{CheckList, CheckListState, Pair, PairState, Txn, priority
 use super::config::{Config, Credentials, Nat1To1Kind, Role};
 use super::error::{ApiError, IceError};
 use super::event::{IceConnectionState, IceEvent, IceStats};
-use super::wire::{self, Message, Writer, attr, msg_type};
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::rand::SeededRng;
+use crate::stun::{Attribute, Class, ErrorCode, Key, Message, MessageBuilder, MessageType, Method, TransactionId};
 use crate::time::Instant;
 use crate::util::{EventQueue, OutQueue, TimerKind, Timers};
 
@@ -74,6 +75,23 @@ struct Gather {
     done: bool,
 }
 
+/// The peer's credentials, pre-keyed, and the USERNAME our checks carry (`remote:local`, RFC 8445 §7.2.2).
+#[derive(Clone, Debug)]
+struct Remote {
+    key: Key,
+    username: String,
+}
+
+impl Remote {
+    fn new(remote: &Credentials, local: &Credentials) -> Self {
+        let mut username = String::with_capacity(remote.ufrag.len() + 1 + local.ufrag.len());
+        username.push_str(&remote.ufrag);
+        username.push(':');
+        username.push_str(&local.ufrag);
+        Remote { key: Key::short_term(&remote.pwd), username }
+    }
+}
+
 /// The selected pair and its liveness bookkeeping.
 #[derive(Clone, Copy, Debug)]
 struct Selected {
@@ -102,7 +120,8 @@ pub struct IceAgent {
     role: Role,
     tie_breaker: u64,
     local_creds: Credentials,
-    remote_creds: Option<Credentials>,
+    local_key: Key,
+    remote_creds: Option<Remote>,
     sockets: Vec<Socket>,
     locals: Vec<Candidate>,
     foundations: Vec<FoundationKey>,
@@ -135,7 +154,9 @@ impl IceAgent {
         let local_creds = config.local_credentials.clone().unwrap_or_else(|| Credentials::random(&mut rng));
         let tie_breaker = rng.u64();
         let role = if config.lite { Role::Controlled } else { config.role };
+        let local_key = Key::short_term(&local_creds.pwd);
         IceAgent {
+            local_key,
             list: CheckList::new(config.max_pairs),
             transmits: OutQueue::new(config.max_transmits),
             events: EventQueue::new(config.max_events),
@@ -345,7 +366,7 @@ impl IceAgent {
     /// Sets the peer's credentials (from its offer or answer). Checks wait for them; candidates may come
     /// before.
     pub fn set_remote_credentials(&mut self, creds: Credentials) {
-        self.remote_creds = Some(creds);
+        self.remote_creds = Some(Remote::new(&creds, &self.local_creds));
         self.after_change();
     }
 
@@ -408,6 +429,7 @@ impl IceAgent {
             return;
         }
         self.local_creds = credentials.unwrap_or_else(|| Credentials::random(&mut self.rng));
+        self.local_key = Key::short_term(&self.local_creds.pwd);
         self.remote_creds = None;
         self.generation = self.generation.wrapping_add(1);
         self.remotes.clear();
@@ -473,23 +495,25 @@ impl IceAgent {
         if self.closed {
             return Err(IceError::Closed);
         }
-        if !wire::is_stun(d.contents) {
+        if !crate::stun::is_stun(d.contents) {
             return self.receive_data(d);
         }
-        let msg = Message::parse(d.contents).map_err(|_| IceError::Malformed)?;
-        if msg.fingerprint_ok() == Some(false) {
+        let msg = Message::new_checked(d.contents).map_err(|_| IceError::Malformed)?;
+        if msg.has_fingerprint() && msg.verify_fingerprint().is_err() {
             return Err(IceError::BadFingerprint);
         }
-        match msg.typ {
-            msg_type::REQUEST => self.on_request(d, &msg)?,
-            msg_type::SUCCESS | msg_type::ERROR => self.on_response(d, &msg)?,
-            msg_type::INDICATION => {
+        if msg.method() != Method::BINDING {
+            return Err(IceError::UnsupportedMessage);
+        }
+        match msg.class() {
+            Class::Request => self.on_request(d, &msg)?,
+            Class::Success | Class::Error => self.on_response(d, &msg)?,
+            Class::Indication => {
                 if !msg.has_fingerprint() {
                     return Err(IceError::BadFingerprint);
                 }
                 self.mark_received(d.destination, d.source, false);
             }
-            _ => return Err(IceError::UnsupportedMessage),
         }
         Ok(Incoming::Stun)
     }
@@ -512,16 +536,16 @@ impl IceAgent {
 
     // ----- checks received (RFC 8445 §7.3) -----
 
-    fn on_request(&mut self, d: Datagram<'_>, msg: &Message<'_>) -> Result<(), IceError> {
+    fn on_request(&mut self, d: Datagram<'_>, msg: &Message<&[u8]>) -> Result<(), IceError> {
         if !msg.has_fingerprint() {
             return Err(IceError::BadFingerprint);
         }
-        let username = msg.username.ok_or(IceError::UnknownUsername)?;
+        let username = msg.username().ok_or(IceError::UnknownUsername)?.as_bytes();
         let ours = self.local_creds.ufrag.as_bytes();
         if username.len() <= ours.len() || !username.starts_with(ours) || username.get(ours.len()) != Some(&b':') {
             return Err(IceError::UnknownUsername);
         }
-        if !msg.integrity_ok(self.local_creds.pwd.as_bytes()) {
+        if msg.verify_integrity_sha1(&self.local_key).is_err() {
             return Err(IceError::BadIntegrity);
         }
         let Some(li) = self.local_for_base(d.destination) else {
@@ -531,7 +555,10 @@ impl IceAgent {
 
         // Role conflict (§7.3.1.1).
         let mut conflict = false;
-        match (self.role, msg.controlling, msg.controlled) {
+        let role = msg.ice_role();
+        let theirs_controlling = role.filter(|r| r.0).map(|r| r.1);
+        let theirs_controlled = role.filter(|r| !r.0).map(|r| r.1);
+        match (self.role, theirs_controlling, theirs_controlled) {
             (Role::Controlling, Some(theirs), _) => {
                 self.stats.role_conflicts += 1;
                 if self.tie_breaker >= theirs {
@@ -558,10 +585,10 @@ impl IceAgent {
         // Remote candidate: known, or peer-reflexive from PRIORITY (§7.3.1.3).
         let ri = match self.remotes.iter().position(|r| r.address == d.source) {
             Some(i) => Some(i),
-            None if self.remotes.len() < self.config.max_remote_candidates && msg.priority.is_some() => {
+            None if self.remotes.len() < self.config.max_remote_candidates && msg.priority().is_some() => {
                 self.next_prflx += 1;
                 let f = Foundation::from_number(1_000_000 + self.next_prflx);
-                let prio = msg.priority.unwrap_or(0);
+                let prio = msg.priority().unwrap_or(0);
                 self.remotes.push(Candidate::remote(CandidateKind::PeerReflexive, d.source, prio, f));
                 Some(self.remotes.len() - 1)
             }
@@ -589,7 +616,7 @@ impl IceAgent {
             self.stats.discarded.limit_reached += 1;
             return Ok(());
         };
-        let nominate = msg.use_candidate && self.role == Role::Controlled;
+        let nominate = msg.use_candidate() && self.role == Role::Controlled;
         if self.config.lite {
             // §7.3.1.5 (lite): a check makes the pair valid; USE-CANDIDATE nominates it.
             if let Some(p) = self.list.pairs.get_mut(pi) {
@@ -630,18 +657,18 @@ impl IceAgent {
         Ok(())
     }
 
-    fn respond(&mut self, d: Datagram<'_>, msg: &Message<'_>, error: Option<u16>) {
-        let pwd = self.local_creds.pwd.as_bytes();
-        let typ = if error.is_some() { msg_type::ERROR } else { msg_type::SUCCESS };
-        let txn = msg.transaction;
+    fn respond(&mut self, d: Datagram<'_>, msg: &Message<&[u8]>, error: Option<u16>) {
+        let key = &self.local_key;
         let pushed = self.transmits.push_with((d.destination, d.source), |buf| {
-            let mut w = Writer::new(buf, typ, &txn);
+            let class = if error.is_some() { Class::Error } else { Class::Success };
+            let mut b = MessageBuilder::response(buf, msg, class)?;
             match error {
-                Some(code) => w.error_code(code),
-                None => w.xor_mapped(d.source, &txn),
+                Some(code) => b.add(Attribute::ErrorCode(ErrorCode { code, reason: "Role Conflict" }))?,
+                None => b.add(Attribute::XorMappedAddress(d.source))?,
             };
-            w.integrity(pwd).fingerprint();
-            Ok::<(), core::convert::Infallible>(())
+            b.message_integrity(key)?.fingerprint()?;
+            b.finish();
+            Ok::<(), crate::stun::Error>(())
         });
         if pushed == Ok(true) {
             self.stats.responses_sent += 1;
@@ -650,8 +677,8 @@ impl IceAgent {
 
     // ----- responses (RFC 8445 §7.2.5) -----
 
-    fn on_response(&mut self, d: Datagram<'_>, msg: &Message<'_>) -> Result<(), IceError> {
-        let id = msg.transaction;
+    fn on_response(&mut self, d: Datagram<'_>, msg: &Message<&[u8]>) -> Result<(), IceError> {
+        let id = msg.transaction_id().0;
         if let Some(pi) = self.list.pairs.iter().position(|p| p.txn.is_some_and(|t| t.id == id)) {
             return self.on_check_response(pi, d, msg);
         }
@@ -664,15 +691,12 @@ impl IceAgent {
         Err(IceError::UnknownTransaction)
     }
 
-    fn check_response_auth(&self, msg: &Message<'_>) -> Result<(), IceError> {
-        let pwd = self.remote_creds.as_ref().map(|c| c.pwd.as_bytes()).unwrap_or_default();
-        if !msg.integrity_ok(pwd) {
-            return Err(IceError::BadIntegrity);
-        }
-        Ok(())
+    fn check_response_auth(&self, msg: &Message<&[u8]>) -> Result<(), IceError> {
+        let Some(remote) = self.remote_creds.as_ref() else { return Err(IceError::BadIntegrity) };
+        msg.verify_integrity_sha1(&remote.key).map_err(|_| IceError::BadIntegrity)
     }
 
-    fn on_check_response(&mut self, pi: usize, d: Datagram<'_>, msg: &Message<'_>) -> Result<(), IceError> {
+    fn on_check_response(&mut self, pi: usize, d: Datagram<'_>, msg: &Message<&[u8]>) -> Result<(), IceError> {
         let Some(pair) = self.list.pairs.get(pi).copied() else { return Err(IceError::UnknownTransaction) };
         let (Some(l), Some(r)) = (self.locals.get(pair.local).copied(), self.remotes.get(pair.remote).copied()) else {
             return Err(IceError::UnknownTransaction);
@@ -685,9 +709,9 @@ impl IceAgent {
         self.stats.responses_received += 1;
         let Some(txn) = pair.txn else { return Err(IceError::UnknownTransaction) };
         self.mark_received(d.destination, d.source, false);
-        if msg.typ == msg_type::ERROR {
+        if msg.class() == Class::Error {
             let p = self.list.pairs.get_mut(pi);
-            if msg.error_code == Some(487) {
+            if msg.error_code().map(|e| e.code) == Some(ErrorCode::ROLE_CONFLICT) {
                 // §7.2.5.1: switch role and check the pair again.
                 self.stats.role_conflicts += 1;
                 let new_role = if txn.use_candidate || self.role == Role::Controlling {
@@ -714,7 +738,7 @@ impl IceAgent {
         // Success: the pair is valid (§7.2.5.3). A mapped address we do not know is a peer-reflexive local
         // candidate on the same base (§7.2.5.3.1); the checked pair stays the valid one since data leaves
         // from the base either way.
-        if let Some(mapped) = msg.mapped {
+        if let Some(mapped) = mapped_address(msg) {
             if !self.locals.iter().any(|c| c.address == mapped) && self.locals.len() < self.config.max_local_candidates
             {
                 // Its priority is the PRIORITY we sent (§7.2.5.3.1).
@@ -751,7 +775,7 @@ impl IceAgent {
         Ok(())
     }
 
-    fn on_consent_response(&mut self, d: Datagram<'_>, msg: &Message<'_>) -> Result<(), IceError> {
+    fn on_consent_response(&mut self, d: Datagram<'_>, msg: &Message<&[u8]>) -> Result<(), IceError> {
         let Some(sel) = self.selected else { return Err(IceError::UnknownTransaction) };
         if d.source != sel.remote.address || d.destination != sel.local.base {
             return Err(IceError::UnexpectedSource);
@@ -761,7 +785,7 @@ impl IceAgent {
         let now = self.now;
         if let Some(s) = self.selected.as_mut() {
             s.consent_txn = None;
-            if msg.typ == msg_type::SUCCESS {
+            if msg.class() == Class::Success {
                 s.consent_last = now;
             }
         }
@@ -769,7 +793,7 @@ impl IceAgent {
         Ok(())
     }
 
-    fn on_gather_response(&mut self, gi: usize, d: Datagram<'_>, msg: &Message<'_>) -> Result<(), IceError> {
+    fn on_gather_response(&mut self, gi: usize, d: Datagram<'_>, msg: &Message<&[u8]>) -> Result<(), IceError> {
         let Some(g) = self.gathers.get(gi).copied() else { return Err(IceError::UnknownTransaction) };
         if d.source != g.server || d.destination != g.base {
             return Err(IceError::UnexpectedSource);
@@ -778,7 +802,7 @@ impl IceAgent {
             g.done = true;
         }
         self.stats.responses_received += 1;
-        if let (msg_type::SUCCESS, Some(mapped)) = (msg.typ, msg.mapped) {
+        if let (Class::Success, Some(mapped)) = (msg.class(), mapped_address(msg)) {
             // §5.1.3: a server-reflexive address equal to a host candidate's is redundant.
             if !self.locals.iter().any(|c| c.address == mapped && c.base == g.base) {
                 let _ = self.push_local(CandidateKind::ServerReflexive, mapped, g.base, Some(g.base), Some(g.server));
@@ -801,20 +825,20 @@ impl IceAgent {
                 (l.base, r.address)
             }
         };
-        let (role, tie) = (self.role, self.tie_breaker.to_be_bytes());
-        let local_ufrag = self.local_creds.ufrag.as_bytes();
+        let (role, tie) = (self.role, self.tie_breaker);
         let pushed = self.transmits.push_with((src, dst), |buf| {
-            let mut w = Writer::new(buf, msg_type::REQUEST, &txn.id);
-            w.username(remote.ufrag.as_bytes(), local_ufrag).attr(attr::PRIORITY, &txn.priority.to_be_bytes());
+            let mut b = MessageBuilder::new(buf, MessageType::BINDING_REQUEST, TransactionId(txn.id))?;
+            b.add(Attribute::Username(&remote.username))?.add(Attribute::Priority(txn.priority))?;
             match role {
-                Role::Controlling => w.attr(attr::ICE_CONTROLLING, &tie),
-                Role::Controlled => w.attr(attr::ICE_CONTROLLED, &tie),
+                Role::Controlling => b.add(Attribute::IceControlling(tie))?,
+                Role::Controlled => b.add(Attribute::IceControlled(tie))?,
             };
             if txn.use_candidate {
-                w.attr(attr::USE_CANDIDATE, &[]);
+                b.add(Attribute::UseCandidate)?;
             }
-            w.integrity(remote.pwd.as_bytes()).fingerprint();
-            Ok::<(), core::convert::Infallible>(())
+            b.message_integrity(&remote.key)?.fingerprint()?;
+            b.finish();
+            Ok::<(), crate::stun::Error>(())
         });
         pushed == Ok(true)
     }
@@ -1040,8 +1064,8 @@ impl IceAgent {
             // §11: a Binding indication keeps the NAT bindings open when nothing else was sent.
             let id: [u8; 12] = self.rng.bytes();
             let pushed = self.transmits.push_with((sel.local.base, sel.remote.address), |buf| {
-                Writer::new(buf, msg_type::INDICATION, &id).fingerprint();
-                Ok::<(), core::convert::Infallible>(())
+                MessageBuilder::new(buf, MessageType::BINDING_INDICATION, TransactionId(id))?.fingerprint()?;
+                Ok::<(), crate::stun::Error>(())
             });
             if pushed == Ok(true) {
                 self.stats.keepalives_sent += 1;
@@ -1265,8 +1289,8 @@ impl IceAgent {
     fn write_gather(&mut self, g: &Gather) {
         let id = g.id;
         let _ = self.transmits.push_with((g.base, g.server), |buf| {
-            Writer::new(buf, msg_type::REQUEST, &id).fingerprint();
-            Ok::<(), core::convert::Infallible>(())
+            MessageBuilder::new(buf, MessageType::BINDING_REQUEST, TransactionId(id))?.fingerprint()?;
+            Ok::<(), crate::stun::Error>(())
         });
     }
 
@@ -1354,6 +1378,14 @@ impl IceAgent {
             self.timers.set(Timer::Failed, since + self.config.failed_timeout);
         }
     }
+}
+
+/// XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS from a classic (RFC 3489) server.
+fn mapped_address(msg: &Message<&[u8]>) -> Option<SocketAddr> {
+    msg.xor_mapped_address().or_else(|| match msg.attribute(0x0001) {
+        Some(Attribute::MappedAddress(a)) => Some(a),
+        _ => None,
+    })
 }
 
 impl Machine for IceAgent {

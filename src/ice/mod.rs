@@ -56,7 +56,6 @@ mod checklist;
 mod config;
 mod error;
 mod event;
-pub mod wire;
 
 #[cfg(test)]
 mod tests;
