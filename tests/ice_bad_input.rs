@@ -219,3 +219,49 @@ fn garbage_never_panics_and_is_counted() {
     assert_eq!(a.stats().discarded.total(), errors);
     assert!(a.remote_candidates().len() <= Config::default().max_remote_candidates);
 }
+
+#[test]
+fn aggressive_nomination_is_accepted_by_the_controlled_side() {
+    use sansrtc::ice::IceEvent;
+    let mut a = agent();
+    drain(&mut a);
+    // B (controlling) nominates aggressively: USE-CANDIDATE in its very first check.
+    let mut req = Vec::new();
+    let mut b = MessageBuilder::new(&mut req, MessageType::BINDING_REQUEST, TransactionId([8; 12])).unwrap();
+    b.add(Attribute::Username("aaaa:bbbb")).unwrap();
+    b.add(Attribute::Priority(1_845_501_695)).unwrap();
+    b.add(Attribute::IceControlling(5)).unwrap();
+    b.add(Attribute::UseCandidate).unwrap();
+    b.message_integrity(&Key::short_term("aaaaaaaaaaaaaaaaaaaaaaaaaa")).unwrap().fingerprint().unwrap();
+    b.finish();
+    feed(&mut a, &req, B, A).unwrap();
+    assert!(a.selected_pair().is_none(), "not before A's own check of the pair succeeds (RFC 8445 §7.3.1.5)");
+    // A answers, then its triggered check goes out.
+    let mut check = None;
+    let mut now = Instant::from_millis(1);
+    for _ in 0..10 {
+        while let Some(t) = a.poll_transmit() {
+            let m = Message::new_checked(t.contents).unwrap();
+            if m.class() == Class::Request {
+                check = Some(m.transaction_id());
+            }
+        }
+        if check.is_some() {
+            break;
+        }
+        now = a.poll_timeout().unwrap_or(now).max(now);
+        a.handle_timeout(now);
+    }
+    let txn = check.expect("a triggered check");
+    let mut resp = Vec::new();
+    let mut b = MessageBuilder::new(&mut resp, MessageType::BINDING_SUCCESS, txn).unwrap();
+    b.add(Attribute::XorMappedAddress(addr(A))).unwrap();
+    b.message_integrity(&Key::short_term("bbbbbbbbbbbbbbbbbbbbbbbbbb")).unwrap().fingerprint().unwrap();
+    b.finish();
+    a.handle_receive(now, Datagram { source: addr(B), destination: addr(A), contents: &resp }).unwrap();
+    let (l, r) = a.selected_pair().expect("nominated pair selected");
+    assert_eq!((l.base, r.address), (addr(A), addr(B)));
+    let events: Vec<IceEvent> = core::iter::from_fn(|| a.poll_event()).collect();
+    assert!(events.iter().any(|e| matches!(e, IceEvent::SelectedPairChanged { .. })));
+    assert!(events.contains(&IceEvent::StateChanged(IceConnectionState::Connected)));
+}

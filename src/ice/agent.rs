@@ -714,11 +714,7 @@ impl IceAgent {
             if msg.error_code().map(|e| e.code) == Some(ErrorCode::ROLE_CONFLICT) {
                 // §7.2.5.1: switch role and check the pair again.
                 self.stats.role_conflicts += 1;
-                let new_role = if txn.use_candidate || self.role == Role::Controlling {
-                    Role::Controlled
-                } else {
-                    Role::Controlling
-                };
+                let new_role = if txn.controlling { Role::Controlled } else { Role::Controlling };
                 if let Some(p) = p {
                     p.txn = None;
                     p.state = PairState::Waiting;
@@ -825,14 +821,15 @@ impl IceAgent {
                 (l.base, r.address)
             }
         };
-        let (role, tie) = (self.role, self.tie_breaker);
+        let (controlling, tie) = (txn.controlling, self.tie_breaker);
         let pushed = self.transmits.push_with((src, dst), |buf| {
             let mut b = MessageBuilder::new(buf, MessageType::BINDING_REQUEST, TransactionId(txn.id))?;
             b.add(Attribute::Username(&remote.username))?.add(Attribute::Priority(txn.priority))?;
-            match role {
-                Role::Controlling => b.add(Attribute::IceControlling(tie))?,
-                Role::Controlled => b.add(Attribute::IceControlled(tie))?,
-            };
+            if controlling {
+                b.add(Attribute::IceControlling(tie))?;
+            } else {
+                b.add(Attribute::IceControlled(tie))?;
+            }
             if txn.use_candidate {
                 b.add(Attribute::UseCandidate)?;
             }
@@ -857,6 +854,7 @@ impl IceAgent {
             rto,
             sent: 1,
             use_candidate,
+            controlling: self.role == Role::Controlling,
             priority: priority(CandidateKind::PeerReflexive, local_pref, COMPONENT_RTP),
         }
     }
@@ -1028,7 +1026,7 @@ impl IceAgent {
             disconnected: false,
         });
         self.list.complete(p.priority);
-        if !same_path || current.is_none_or(|c| c.generation != self.generation && c.local != l) {
+        if !same_path {
             tracing::debug!(target: TARGET, local = %l.base, remote = %r.address, "selected pair");
             self.emit(IceEvent::SelectedPairChanged { local: l, remote: r });
         }

@@ -43,6 +43,8 @@ pub(crate) struct Txn {
     pub(crate) rto: Duration,
     pub(crate) sent: u32,
     pub(crate) use_candidate: bool,
+    /// Whether the request carried ICE-CONTROLLING (else ICE-CONTROLLED), for a 487 answer (§7.2.5.1).
+    pub(crate) controlling: bool,
     /// The PRIORITY we sent (for a peer-reflexive local candidate learnt from the answer).
     pub(crate) priority: u32,
 }

@@ -17,6 +17,26 @@
 //!
 //! Time must not go backwards; an earlier `now` is treated as the latest seen.
 //!
+//! ## Choices worth knowing
+//!
+//! - **One component, one data stream** (rtcp-mux, BUNDLE): every candidate has component id 1.
+//! - **Pruning** (RFC 8445 §6.1.2.4): a server-reflexive local candidate is paired through its base, so
+//!   with its host candidate present the host pair is kept and the server-reflexive one is redundant; with
+//!   host candidates filtered out it stands in for the base. Peer-reflexive local candidates are never
+//!   paired (checks leave from the base either way).
+//! - **Patience** (RFC 8863): when every pair has failed but the failed timeout has not passed, the agent
+//!   starts another round of checks instead of idling, so heavy loss only delays success; `failed` is
+//!   declared `failed_timeout` after checks began without a selected pair, never earlier.
+//! - **Nomination**: regular nomination (§8.1.1) by the controlling agent, once the best valid pair cannot be
+//!   beaten by a pending one or `nomination_delay` after the first valid pair; as controlled agent, a
+//!   USE-CANDIDATE in any check is honoured (aggressive nomination by the peer).
+//! - **Liveness**: `disconnected` after `disconnected_timeout` without any packet from the selected remote
+//!   (data, checks, keepalives), `connected` again on the next one; consent (RFC 7675) needs a response to
+//!   our own consent checks within `consent_timeout`, else sending stops and the state is `failed`. A lite
+//!   agent runs no consent checks (RFC 7675 §4); the full peer's checks count as its consent.
+//! - **Symmetric responses**: a response counts only from the address the request went to and on the
+//!   socket it left from (§7.2.5.2.1); anything else is dropped and counted, with no state change.
+//!
 //! ```
 //! use core::net::SocketAddr;
 //! use sansrtc::ice::{Config, IceAgent, IceEvent, Role};
