@@ -323,3 +323,94 @@ fn nat_1to1_host_candidate_is_reached_at_its_public_address() {
     let (local, _) = sim.node::<IceAgent>(ha).unwrap().selected_pair().unwrap();
     assert_eq!(local.base, a_local, "A sends from its private socket");
 }
+
+/// Two agents on given addresses and networks, no STUN server; candidates signalled as they come.
+fn pair_on(sim: &mut Sim, a: (Net, SocketAddr, Config), b: (Net, SocketAddr, Config)) -> [HostId; 2] {
+    let mut agents = Vec::new();
+    for (net, local, cfg) in [a, b] {
+        let mut agent = IceAgent::new(cfg, sim.fork_rng());
+        agent.add_local_host(Instant::ZERO, local).unwrap();
+        agent.end_of_local_candidates(Instant::ZERO);
+        agents.push((net, local, agent));
+    }
+    let creds: Vec<_> = agents.iter().map(|(_, _, a)| a.local_credentials().clone()).collect();
+    agents[0].2.set_remote_credentials(creds[1].clone());
+    agents[1].2.set_remote_credentials(creds[0].clone());
+    let mut hosts = Vec::new();
+    for (i, (net, local, agent)) in agents.into_iter().enumerate() {
+        hosts.push(sim.add_host(if i == 0 { "a" } else { "b" }, net, &[local.ip()], agent).unwrap());
+    }
+    [hosts[0], hosts[1]]
+}
+
+#[test]
+fn lite_server_on_the_internet_with_a_full_client_behind_a_nat() {
+    let mut sim = Sim::new(21);
+    sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(15)));
+    let nat = sim.add_nat("nat", Net::Internet, ip("203.0.113.1"), NatConfig::symmetric()).unwrap();
+    let client =
+        (Net::Behind(nat), "10.0.1.2:5000".parse().unwrap(), Config { role: Role::Controlled, ..Config::default() });
+    let server = (Net::Internet, "192.0.2.20:443".parse().unwrap(), Config { lite: true, ..Config::default() });
+    let hosts = pair_on(&mut sim, client, server);
+    assert!(sim.run_until_cond(|sim| signal(sim, hosts).iter().all(|s| connected(*s)), Duration::from_secs(10)));
+    let full = sim.node::<IceAgent>(hosts[0]).unwrap();
+    assert_eq!(full.role(), Role::Controlling, "the full agent takes control facing a lite one");
+    let lite = sim.node::<IceAgent>(hosts[1]).unwrap();
+    assert_eq!(lite.stats().checks_sent, 0);
+    // The lite side learnt the client's NAT mapping as a peer-reflexive candidate and uses it.
+    let (_, remote) = lite.selected_pair().unwrap();
+    assert_eq!((remote.kind, remote.address.ip()), (CandidateKind::PeerReflexive, ip("203.0.113.1")));
+    // And the session stays up on the full side's consent checks.
+    sim.run_for(Duration::from_secs(60));
+    let states = signal(&mut sim, hosts);
+    assert!(states.iter().all(|s| connected(*s)), "{states:?}");
+}
+
+#[test]
+fn ipv6_only_on_the_simulator() {
+    let mut sim = Sim::new(22);
+    sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(15)));
+    let a = (Net::Internet, "[2001:db8::1]:5000".parse().unwrap(), Config::default());
+    let b =
+        (Net::Internet, "[2001:db8::2]:5000".parse().unwrap(), Config { role: Role::Controlled, ..Config::default() });
+    let hosts = pair_on(&mut sim, a, b);
+    assert!(sim.run_until_cond(|sim| signal(sim, hosts).iter().all(|s| connected(*s)), Duration::from_secs(5)));
+    let (l, r) = sim.node::<IceAgent>(hosts[0]).unwrap().selected_pair().unwrap();
+    assert!(l.base.is_ipv6() && r.address.is_ipv6());
+}
+
+#[test]
+fn consent_is_lost_when_the_simulated_path_dies() {
+    let mut sim = Sim::new(23);
+    sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(15)));
+    let nat = sim.add_nat("nat", Net::Internet, ip("203.0.113.1"), NatConfig::port_restricted_cone()).unwrap();
+    let a = (Net::Behind(nat), "10.0.1.2:5000".parse().unwrap(), Config::default());
+    let b = (Net::Internet, "192.0.2.20:5000".parse().unwrap(), Config { role: Role::Controlled, ..Config::default() });
+    let hosts = pair_on(&mut sim, a, b);
+    assert!(sim.run_until_cond(|sim| signal(sim, hosts).iter().all(|s| connected(*s)), Duration::from_secs(5)));
+    sim.run_for(Duration::from_secs(10));
+    let _ = sim.drain_events::<IceEvent>(hosts[0]);
+    // The path dies: every hop loses everything from now on.
+    sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(15)).with_loss(1.0));
+    let cut = sim.now();
+    let mut seen = Vec::new();
+    sim.run_until_cond(
+        |sim| {
+            for (t, e) in sim.drain_events::<IceEvent>(hosts[0]) {
+                if let IceEvent::StateChanged(s) = e {
+                    seen.push((t - cut, s));
+                }
+            }
+            seen.last().is_some_and(|(_, s)| *s == IceConnectionState::Failed)
+        },
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        seen.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [IceConnectionState::Disconnected, IceConnectionState::Failed]
+    );
+    assert!(seen[0].0 <= Duration::from_secs(5), "{seen:?}");
+    assert!(seen[1].0 > Duration::from_secs(24) && seen[1].0 <= Duration::from_secs(30), "{seen:?}");
+    let a = sim.node_mut::<IceAgent>(hosts[0]).unwrap();
+    assert_eq!(a.send(b"x").unwrap_err(), sansrtc::ice::ApiError::ConsentExpired);
+}
