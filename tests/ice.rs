@@ -577,3 +577,36 @@ fn same_seed_same_event_trace() {
     assert_ne!(first, trace(41));
     insta::assert_snapshot!("ice_event_trace_seed_40", first);
 }
+
+#[test]
+fn extreme_configuration_values_do_not_panic() {
+    for (big, small) in [(Duration::MAX, Duration::ZERO), (Duration::ZERO, Duration::MAX)] {
+        let cfg = |role| Config {
+            role,
+            ta: big,
+            check_rto: big,
+            check_rto_max: small,
+            check_max_transmissions: u32::MAX,
+            nomination_delay: small,
+            disconnected_timeout: big,
+            failed_timeout: small,
+            keepalive_interval: big,
+            consent_interval: big,
+            consent_timeout: small,
+            gather_max_transmissions: u32::MAX,
+            max_pairs: usize::MAX,
+            max_remote_candidates: usize::MAX,
+            max_local_candidates: usize::MAX,
+            max_stun_servers: usize::MAX,
+            max_transmits: if big.is_zero() { 0 } else { usize::MAX },
+            max_events: if big.is_zero() { 0 } else { usize::MAX },
+            ..Config::default()
+        };
+        let mut p = Pair::new(cfg(Role::Controlling), cfg(Role::Controlled), 50);
+        p.host(0, "10.0.0.1:5000");
+        p.host(1, "10.0.0.2:6000");
+        p.agents[0].add_stun_server(p.now, addr("10.0.0.9:3478")).unwrap();
+        p.exchange_credentials();
+        p.run_until(Duration::from_secs(60), |_| false);
+    }
+}

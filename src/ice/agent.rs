@@ -150,7 +150,15 @@ pub struct IceAgent {
 
 impl IceAgent {
     /// A new agent. Local credentials come from `config` or are drawn from `rng`, as is the tie-breaker.
-    pub fn new(config: Config, mut rng: SeededRng) -> Self {
+    pub fn new(mut config: Config, mut rng: SeededRng) -> Self {
+        // Floors that keep every timer moving forward (a zero pacing or retransmission interval would spin).
+        config.ta = config.ta.max(Duration::from_millis(5));
+        config.check_rto = config.check_rto.max(Duration::from_millis(50));
+        config.check_rto_max = config.check_rto_max.max(config.check_rto);
+        config.check_max_transmissions = config.check_max_transmissions.max(1);
+        config.gather_max_transmissions = config.gather_max_transmissions.max(1);
+        config.keepalive_interval = config.keepalive_interval.max(Duration::from_millis(100));
+        config.consent_interval = config.consent_interval.max(Duration::from_millis(100));
         let local_creds = config.local_credentials.clone().unwrap_or_else(|| Credentials::random(&mut rng));
         let tie_breaker = rng.u64();
         let role = if config.lite { Role::Controlled } else { config.role };
@@ -586,8 +594,8 @@ impl IceAgent {
         let ri = match self.remotes.iter().position(|r| r.address == d.source) {
             Some(i) => Some(i),
             None if self.remotes.len() < self.config.max_remote_candidates && msg.priority().is_some() => {
-                self.next_prflx += 1;
-                let f = Foundation::from_number(1_000_000 + self.next_prflx);
+                self.next_prflx = self.next_prflx.wrapping_add(1);
+                let f = Foundation::from_number(self.next_prflx.wrapping_add(1_000_000));
                 let prio = msg.priority().unwrap_or(0);
                 self.remotes.push(Candidate::remote(CandidateKind::PeerReflexive, d.source, prio, f));
                 Some(self.remotes.len() - 1)
@@ -845,7 +853,7 @@ impl IceAgent {
             self.list.pairs.iter().filter(|p| matches!(p.state, PairState::Waiting | PairState::InProgress)).count()
                 as u32;
         // §14.3: RTO = MAX(500 ms, Ta * (Waiting + In-Progress pairs)).
-        let rto = self.config.check_rto.max(self.config.ta * pending).min(self.config.check_rto_max);
+        let rto = self.config.check_rto.max(self.config.ta.saturating_mul(pending)).min(self.config.check_rto_max);
         // §7.1.1: PRIORITY is the priority a peer-reflexive candidate from this base would have.
         let local_pref = ((local_priority >> 8) & 0xFFFF) as u16;
         Txn {
@@ -864,6 +872,8 @@ impl IceAgent {
         let Some(l) = self.locals.get(p.local).copied() else { return };
         let use_candidate = self.role == Role::Controlling && p.nominating;
         let txn = self.new_txn(l.priority, use_candidate);
+        // The pacing slot is used even if the transmit queue refused the check (counted there).
+        self.last_check = Some(self.now);
         if !self.write_request(pi, &txn, None) {
             return;
         }
@@ -913,8 +923,8 @@ impl IceAgent {
                 tracing::debug!(target: TARGET, pair = pi, "check timed out");
                 continue;
             }
-            txn.sent += 1;
-            txn.rto = (txn.rto * 2).min(rto_max);
+            txn.sent = txn.sent.saturating_add(1);
+            txn.rto = txn.rto.saturating_mul(2).min(rto_max);
             txn.next = now + txn.rto;
             if self.write_request(pi, &txn, None) {
                 self.stats.retransmits += 1;
@@ -940,8 +950,8 @@ impl IceAgent {
             if let Some(mut txn) = sel.consent_txn {
                 if txn.next <= now {
                     let keep = txn.sent < max;
-                    txn.sent += 1;
-                    txn.rto = (txn.rto * 2).min(rto_max);
+                    txn.sent = txn.sent.saturating_add(1);
+                    txn.rto = txn.rto.saturating_mul(2).min(rto_max);
                     txn.next = now + txn.rto;
                     if keep && self.write_request(0, &txn, Some((sel.local.base, sel.remote.address))) {
                         self.stats.retransmits += 1;
@@ -960,8 +970,8 @@ impl IceAgent {
             if g.sent >= self.config.gather_max_transmissions {
                 g.done = true;
             } else {
-                g.sent += 1;
-                g.rto = (g.rto * 2).min(rto_max);
+                g.sent = g.sent.saturating_add(1);
+                g.rto = g.rto.saturating_mul(2).min(rto_max);
                 g.next = now + g.rto;
                 self.write_gather(&g);
                 self.stats.retransmits += 1;
@@ -1035,7 +1045,7 @@ impl IceAgent {
     fn consent_delay(&mut self) -> Duration {
         // RFC 7675 §5.1: uniformly in [0.8, 1.2] × the interval.
         let base = self.config.consent_interval;
-        self.rng.duration_between(base * 4 / 5, base * 6 / 5)
+        self.rng.duration_between((base / 5).saturating_mul(4), (base / 5).saturating_mul(6))
     }
 
     fn keepalive_and_consent(&mut self) {
@@ -1169,7 +1179,7 @@ impl IceAgent {
                 self.foundations.len() - 1
             }
         };
-        Foundation::from_number(n as u32 + 1)
+        Foundation::from_number((n as u32).wrapping_add(1))
     }
 
     fn push_local(
@@ -1268,7 +1278,7 @@ impl IceAgent {
         if self.gathers.iter().any(|g| g.server == server && g.base == base) {
             return;
         }
-        if self.gathers.len() >= self.config.max_local_candidates * self.config.max_stun_servers.max(1) {
+        if self.gathers.len() >= self.config.max_local_candidates.saturating_mul(self.config.max_stun_servers.max(1)) {
             return;
         }
         let g = Gather {

@@ -105,6 +105,9 @@ pub struct Nat1To1 {
 }
 
 /// The agent's configuration. `Config::default()` is a full, controlling agent with the timeouts below.
+///
+/// The agent raises values that would stall it: `ta` to at least 5 ms, `check_rto` to 50 ms,
+/// `check_rto_max` to `check_rto`, the keepalive and consent intervals to 100 ms, transmission counts to 1.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Initial role. Ignored (always controlled) in lite mode.
