@@ -120,6 +120,7 @@
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
 //! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
 //! - [`demux`]: RFC 7983 first-byte demultiplexing of STUN, DTLS, TURN channels and SRTP/SRTCP.
+//! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
 //!
 //! ## Logging
 //!
@@ -137,6 +138,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod demux;
+pub mod ice;
 pub mod machine;
 pub mod rand;
 pub mod rtcp;
