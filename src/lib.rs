@@ -60,6 +60,7 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - [`dtls`]: DTLS 1.2 client and server with DTLS-SRTP keying ([`dtls::Dtls`]).
 //!
 //! ## Logging
 //!
@@ -76,6 +77,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod dtls;
 pub mod machine;
 pub mod rand;
 pub mod time;
