@@ -271,6 +271,15 @@ impl EcdhKey {
         EcdhKey { secret, public }
     }
 
+    /// A key from a fixed scalar (known-answer tests).
+    #[cfg(test)]
+    pub fn from_scalar(bytes: &[u8; 32]) -> Option<EcdhKey> {
+        let secret = Option::<NonZeroScalar>::from(NonZeroScalar::from_repr((*bytes).into()))?;
+        let point = PublicKey::from_secret_scalar(&secret).to_sec1_point(false);
+        let public: [u8; 65] = point.as_bytes().try_into().ok()?;
+        Some(EcdhKey { secret, public })
+    }
+
     /// The uncompressed public point.
     pub fn public(&self) -> &[u8; 65] {
         &self.public

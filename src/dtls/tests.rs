@@ -10,6 +10,7 @@ use super::*;
 use crate::machine::{DatagramMachine, Machine};
 use crate::rand::SeededRng;
 use crate::time::Instant;
+use alloc::string::ToString;
 
 /// A seeded, lossy, reordering, duplicating pipe between a client and a server, on virtual time.
 pub(crate) struct Net {
@@ -325,4 +326,183 @@ fn key_log_line_is_emitted() {
         .unwrap();
     assert!(line.starts_with("CLIENT_RANDOM "));
     assert_eq!(line.len(), 14 + 64 + 1 + 96);
+}
+
+// ----- known answers (vectors/dtls) -----
+
+fn kv(text: &str) -> std::collections::HashMap<&str, Vec<u8>> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let bytes = (0..v.len() / 2).map(|i| u8::from_str_radix(&v[2 * i..2 * i + 2], 16).unwrap()).collect();
+            (k.trim(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn prf_known_answers() {
+    for (text, hash) in [
+        (include_str!("../../vectors/dtls/prf_sha256.txt"), crypto::PrfHash::Sha256),
+        (include_str!("../../vectors/dtls/prf_sha384.txt"), crypto::PrfHash::Sha384),
+    ] {
+        let v = kv(text);
+        let mut out = vec![0u8; v["output"].len()];
+        crypto::prf(hash, &v["secret"], &v["label"], &[&v["seed"]], &mut out);
+        assert_eq!(out, v["output"]);
+        // The seed split across parts must not matter.
+        let (a, b) = v["seed"].split_at(5);
+        let mut out2 = vec![0u8; out.len()];
+        crypto::prf(hash, &v["secret"], &v["label"], &[a, b], &mut out2);
+        assert_eq!(out2, out);
+    }
+}
+
+#[test]
+fn hmac_known_answers() {
+    let v = kv(include_str!("../../vectors/dtls/hmac_sha256_rfc4231.txt"));
+    for i in 1..=2 {
+        let k = std::format!("key{i}");
+        let d = std::format!("data{i}");
+        let m = std::format!("mac{i}");
+        assert_eq!(crypto::hmac_sha256(&v[k.as_str()], &[&v[d.as_str()]])[..], v[m.as_str()][..]);
+    }
+}
+
+#[test]
+fn ecdh_known_answer() {
+    let v = kv(include_str!("../../vectors/dtls/ecdh_p256_rfc5903.txt"));
+    let i = crypto::EcdhKey::from_scalar(&v["i"].clone().try_into().unwrap()).unwrap();
+    let r = crypto::EcdhKey::from_scalar(&v["r"].clone().try_into().unwrap()).unwrap();
+    assert_eq!(i.public()[1..33], v["gix"][..]);
+    assert_eq!(i.public()[33..], v["giy"][..]);
+    assert_eq!(r.public()[1..33], v["grx"][..]);
+    assert_eq!(i.agree(r.public()).unwrap()[..], v["girx"][..]);
+    assert_eq!(r.agree(i.public()).unwrap()[..], v["girx"][..]);
+    // Points not on the curve or in the wrong encoding are refused.
+    let mut bad = *r.public();
+    bad[64] ^= 1;
+    assert!(i.agree(&bad).is_err());
+    assert!(i.agree(&r.public()[..33]).is_err());
+}
+
+#[test]
+fn ecdsa_known_answers() {
+    use p256::ecdsa::SigningKey;
+    let v = kv(include_str!("../../vectors/dtls/ecdsa_p256_rfc6979.txt"));
+    let key = SigningKey::from_slice(&v["x"]).unwrap();
+    let point = key.verifying_key().to_sec1_point(false);
+    assert_eq!(point.as_bytes()[1..33], v["ux"][..]);
+    assert_eq!(point.as_bytes()[33..], v["uy"][..]);
+    for i in 1..=2 {
+        let msg = &v[std::format!("msg{i}").as_str()];
+        let der_sig = crypto::sign(&key, msg).unwrap();
+        let rs = der::decode_ecdsa_sig(&der_sig).unwrap();
+        assert_eq!(rs[..32], v[std::format!("r{i}").as_str()][..]);
+        assert_eq!(rs[32..], v[std::format!("s{i}").as_str()][..]);
+        crypto::verify(key.verifying_key(), msg, &der_sig).unwrap();
+        assert_eq!(crypto::verify(key.verifying_key(), b"other", &der_sig), Err(Error::BadSignature));
+        // DER round trip of r ‖ s.
+        assert_eq!(der::encode_ecdsa_sig(&rs), der_sig);
+    }
+}
+
+#[test]
+fn record_protection_round_trip_and_tamper() {
+    use super::wire::{ContentType, DTLS1_2, Record};
+    for key_len in [16usize, 32] {
+        let c = crypto::RecordCipher::new(&vec![7u8; key_len], &[1, 2, 3, 4]).unwrap();
+        let mut out = Vec::new();
+        c.seal(&mut out, ContentType::APPLICATION_DATA, DTLS1_2, 1, 42, b"payload");
+        assert_eq!(out.len(), 13 + 8 + 7 + 16);
+        let (rec, rest) = Record::parse_prefix(&out).unwrap();
+        assert!(rest.is_empty());
+        let mut plain = Vec::new();
+        c.open(&rec, &mut plain).unwrap();
+        assert_eq!(plain, b"payload");
+        // Any change to header (additional data), nonce, ciphertext or tag fails.
+        for i in [3usize, 10, 14, 22, out.len() - 1] {
+            let mut bad = out.clone();
+            bad[i] ^= 0x40;
+            let (rec, _) = Record::parse_prefix(&bad).unwrap();
+            assert_eq!(c.open(&rec, &mut plain), Err(Error::BadRecordMac), "byte {i}");
+        }
+    }
+}
+
+#[test]
+fn certificate_generate_load_fingerprint() {
+    let mut rng = SeededRng::from_seed([3; 32]);
+    let cert = Certificate::generate(&mut rng);
+    let fp = cert.fingerprint();
+    let text = std::format!("{fp}");
+    assert!(text.starts_with("sha-256 "));
+    assert_eq!(text.len(), 8 + 32 * 3 - 1);
+    assert_eq!(Fingerprint::parse(&text), Some(fp));
+    assert_eq!(Fingerprint::parse(&text.to_lowercase()), Some(fp));
+    assert_eq!(Fingerprint::parse("sha-1 AB"), None);
+    // The generated certificate's key is extractable and matches.
+    let key = peer_public_key(cert.der()).unwrap();
+    assert_eq!(&key, cert.signing_key().verifying_key());
+    // Reloading from DER (PKCS#8 and SEC1) gives the same identity.
+    for key_der in [cert.private_key_pkcs8_der(), cert.private_key_sec1_der()] {
+        let loaded = Certificate::from_der(cert.der(), &key_der).unwrap();
+        assert_eq!(loaded.fingerprint(), fp);
+    }
+    // A key that does not match the certificate is refused.
+    let other = Certificate::generate(&mut rng);
+    assert_eq!(Certificate::from_der(cert.der(), &other.private_key_pkcs8_der()).unwrap_err(), Error::InvalidKey);
+    assert!(peer_public_key(&cert.der()[..50]).is_err());
+}
+
+#[test]
+fn openssl_generated_certificate_loads() {
+    // An OpenSSL certificate and its key, when the openssl CLI is present (the interop test needs it too).
+    let dir = std::env::temp_dir().join(std::format!("sansrtc-dtls-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| std::process::Command::new("openssl").args(args).current_dir(&dir).output();
+    if run(&["version"]).is_err() {
+        return;
+    }
+    assert!(
+        run(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-outform", "DER", "-out", "sec1.der"])
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        run(&["pkcs8", "-topk8", "-nocrypt", "-inform", "DER", "-in", "sec1.der", "-outform", "DER", "-out", "p8.der"])
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        run(&[
+            "req", "-new", "-x509", "-key", "sec1.der", "-keyform", "DER", "-outform", "DER", "-out", "cert.der",
+            "-subj", "/CN=x", "-days", "1"
+        ])
+        .unwrap()
+        .status
+        .success()
+    );
+    let cert = std::fs::read(dir.join("cert.der")).unwrap();
+    for k in ["sec1.der", "p8.der"] {
+        let key = std::fs::read(dir.join(k)).unwrap();
+        let c = Certificate::from_der(&cert, &key).unwrap();
+        assert_eq!(c.fingerprint(), Fingerprint::of_der(&cert));
+    }
+    // And OpenSSL parses ours.
+    let mut rng = SeededRng::from_seed([4; 32]);
+    let ours = Certificate::generate(&mut rng);
+    std::fs::write(dir.join("ours.der"), ours.der()).unwrap();
+    let out = run(&["x509", "-inform", "DER", "-in", "ours.der", "-noout", "-fingerprint", "-sha256"]).unwrap();
+    assert!(out.status.success());
+    let printed = alloc::string::String::from_utf8_lossy(&out.stdout).to_string();
+    let hex = std::format!("{}", ours.fingerprint()).trim_start_matches("sha-256 ").to_string();
+    assert!(printed.contains(&hex), "{printed} vs {hex}");
+    let verify = run(&["x509", "-inform", "DER", "-in", "ours.der", "-noout", "-text"]).unwrap();
+    assert!(alloc::string::String::from_utf8_lossy(&verify.stdout).contains("prime256v1"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
