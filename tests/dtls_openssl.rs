@@ -126,6 +126,7 @@ fn hex(b: &[u8]) -> String {
 struct Outcome {
     ours: String,
     theirs: String,
+    key_log: Option<String>,
 }
 
 /// Drives `dtls` against the running OpenSSL until connected, then exchanges data both ways.
@@ -192,12 +193,14 @@ fn exercise(
     );
     dtls.close();
     pump(&mut dtls, &sock, &mut peer, &anchor, &mut events);
-    Outcome { ours: hex(keying.material()), theirs }
+    let key_log = events.iter().find_map(|e| if let Event::KeyLog(k) = e { Some(k.to_string()) } else { None });
+    Outcome { ours: hex(keying.material()), theirs, key_log }
 }
 
 fn our_config(seed: u8, profile: SrtpProfile, suite: Option<CipherSuite>) -> (Config, SeededRng) {
     let mut rng = SeededRng::from_seed([seed; 32]);
     let mut cfg = Config::new(Certificate::generate(&mut rng));
+    cfg.key_log = true;
     cfg.srtp_profiles = vec![profile];
     if let Some(s) = suite {
         cfg.cipher_suites = vec![s];
@@ -213,7 +216,7 @@ fn against_openssl_server(profile: SrtpProfile, suite: Option<CipherSuite>) {
     let mut child = Command::new("openssl")
         .args(["s_server", "-dtls1_2", "-accept", &format!("127.0.0.1:{port}")])
         .args(["-cert", "cert.pem", "-key", "key.pem", "-verify", "1", "-use_srtp", profile.name().unwrap()])
-        .args(["-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", &len])
+        .args(["-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", &len, "-keylogfile", "keylog.txt"])
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -234,6 +237,10 @@ fn against_openssl_server(profile: SrtpProfile, suite: Option<CipherSuite>) {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let out = exercise(dtls, sock, Some(format!("127.0.0.1:{port}").parse().unwrap()), &rx, &mut stdin, profile);
     assert_eq!(out.ours, out.theirs, "keying material differs ({})", profile);
+    // Our NSS key-log line is the one OpenSSL writes for the same connection.
+    let theirs = std::fs::read_to_string(dir.join("keylog.txt")).unwrap();
+    let ours = out.key_log.expect("key log event");
+    assert!(theirs.lines().any(|l| l.trim() == ours), "{ours} not in {theirs}");
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
 }

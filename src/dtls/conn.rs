@@ -251,6 +251,12 @@ impl Dtls {
         self.stats
     }
 
+    /// The fingerprint of the certificate the peer presented, once its Certificate message arrived (before
+    /// it is checked against the expected one).
+    pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
+        self.hs.peer_fingerprint
+    }
+
     /// Sets the fingerprint the peer's certificate must have (from its SDP `a=fingerprint`). May be called
     /// before or during the handshake; [`Event::Connected`] waits for it. A mismatch closes the connection
     /// with [`Error::FingerprintMismatch`]. Drain output and events after it.
