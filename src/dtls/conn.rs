@@ -158,6 +158,10 @@ pub struct Dtls {
     /// message_seq of the last message of the peer's last complete flight: a retransmission of it makes us
     /// re-send our current flight (RFC 6347 §4.2.4).
     pub(crate) peer_flight_end: Option<u16>,
+    /// message_seq of the first message of that flight.
+    pub(crate) peer_flight_start: Option<u16>,
+    /// When a peer retransmission last made us re-send (rate limit: one flight per burst).
+    last_triggered_resend: Option<Instant>,
     // io
     out: OutQueue<()>,
     recv: OutQueue<()>,
@@ -203,6 +207,8 @@ impl Dtls {
             retransmits: 0,
             timers: Timers::default(),
             peer_flight_end: None,
+            peer_flight_start: None,
+            last_triggered_resend: None,
             out: OutQueue::new(OUT_LIMIT),
             recv: OutQueue::new(RECV_LIMIT),
             events: EventQueue::new(EVENT_LIMIT),
@@ -690,14 +696,25 @@ impl Dtls {
                 return Ok(());
             }
             State::Established if epoch == 1 && h.message_seq >= self.reasm.next_seq => {
-                // No renegotiation.
+                // No renegotiation: refuse with a warning (RFC 5746 §4.2, RFC 5246 §7.2.2).
+                if h.fragment_offset == 0 {
+                    self.send_alert(ALERT_WARNING, AlertDescription::NO_RENEGOTIATION);
+                }
                 return Err(Error::UnexpectedMessage);
             }
             _ => {}
         }
         match self.reasm.insert(epoch, h, body)? {
             Insert::Old => {
-                if Some(h.message_seq) == self.peer_flight_end && h.fragment_offset == 0 {
+                // Any message of the peer's last flight again means our answer was lost (RFC 6347 §4.2.4).
+                let in_last_flight = match (self.peer_flight_start, self.peer_flight_end) {
+                    (Some(a), Some(b)) => (a..=b).contains(&h.message_seq),
+                    _ => false,
+                };
+                let quiet = self.config.initial_rto / 4;
+                let due = self.last_triggered_resend.is_none_or(|t| self.now >= t + quiet);
+                if in_last_flight && due {
+                    self.last_triggered_resend = Some(self.now);
                     *resend = true;
                 }
                 Ok(())

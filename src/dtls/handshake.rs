@@ -152,6 +152,7 @@ impl Dtls {
         self.hs.transcript.clear();
         write_message(&mut self.hs.transcript, HandshakeType::CLIENT_HELLO, seq, body);
         self.reasm.rebase(seq.wrapping_add(1));
+        self.peer_flight_start = Some(seq);
         self.peer_flight_end = Some(seq);
         // Our message_seq continues from the ClientHello's (RFC 6347 §4.2.2).
         self.next_send_seq = seq;
@@ -278,6 +279,7 @@ impl Dtls {
         self.hs.transcript.clear();
         self.hs.transcript.extend_from_slice(&ch);
         write_message(&mut self.hs.transcript, HandshakeType::SERVER_HELLO, seq, body);
+        self.peer_flight_start = Some(seq);
         tracing::debug!(target: TARGET, suite = %sh.cipher_suite, ?srtp, "ServerHello");
         self.state = State::ClientExpectCertificate;
         Ok(())
@@ -407,6 +409,7 @@ impl Dtls {
             return Err(Error::BadFinished);
         }
         write_message(&mut self.hs.transcript, HandshakeType::FINISHED, seq, body);
+        self.peer_flight_start = self.peer_flight_end.map(|e| e.wrapping_add(1));
         self.peer_flight_end = Some(seq);
         if from_client {
             // Flight 6: kept to answer a retransmitted flight 5, no timer (RFC 6347 §4.2.4, FINISHED).
@@ -419,7 +422,12 @@ impl Dtls {
             self.new_flight();
         }
         self.state = State::Established;
+        // Free what only the handshake needed (the exporter keeps the master secret and randoms).
         self.hs.ecdh = None;
+        self.hs.transcript = Vec::new();
+        self.hs.client_hello = Vec::new();
+        self.hs.cookie = Vec::new();
+        self.reasm.clear();
         tracing::debug!(target: TARGET, role = ?self.role, "handshake complete");
         self.maybe_connected();
         Ok(())
