@@ -508,3 +508,24 @@ fn openssl_generated_certificate_loads() {
     assert!(alloc::string::String::from_utf8_lossy(&verify.stdout).contains("prime256v1"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn renegotiation_is_refused_with_a_warning() {
+    use super::wire::{ContentType, DTLS1_2};
+    let mut p = Pair::default_pair(12);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_connected(&p);
+    // A HelloRequest (type 0, empty) under epoch 1 from the server, at the client's next expected seq.
+    let seq = p.client.reasm.next_seq;
+    let mut hs = Vec::new();
+    super::wire::handshake::write_message(&mut hs, super::wire::HandshakeType::HELLO_REQUEST, seq, &[]);
+    let mut rec = Vec::new();
+    p.server.write_cipher.as_ref().unwrap().seal(&mut rec, ContentType::HANDSHAKE, DTLS1_2, 1, 1000, &hs);
+    assert_eq!(p.client.handle_receive(p.now, &rec), Err(Error::UnexpectedMessage));
+    assert!(p.client.is_connected());
+    let alert = p.client.poll_transmit().unwrap().to_vec();
+    let (r, _) = super::wire::Record::parse_prefix(&alert).unwrap();
+    let mut plain = Vec::new();
+    p.server.read_cipher.as_ref().unwrap().open(&r, &mut plain).unwrap();
+    assert_eq!(plain, [1, AlertDescription::NO_RENEGOTIATION.0]);
+}
