@@ -254,7 +254,7 @@ impl Dtls {
 
     /// Counters of drops and retransmissions.
     pub fn stats(&self) -> Stats {
-        self.stats
+        Stats { transmit_dropped: self.out.dropped(), ..self.stats }
     }
 
     /// The fingerprint of the certificate the peer presented, once its Certificate message arrived (before

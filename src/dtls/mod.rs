@@ -256,4 +256,6 @@ pub struct Stats {
     pub retransmissions: u64,
     /// Received application records refused because the receive queue was full.
     pub data_dropped: u64,
+    /// Datagrams refused because the transmit queue was full (the caller did not drain `poll_transmit`).
+    pub transmit_dropped: u64,
 }
