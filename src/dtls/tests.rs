@@ -529,3 +529,21 @@ fn renegotiation_is_refused_with_a_warning() {
     p.server.read_cipher.as_ref().unwrap().open(&r, &mut plain).unwrap();
     assert_eq!(plain, [1, AlertDescription::NO_RENEGOTIATION.0]);
 }
+
+#[test]
+fn time_going_backwards_is_treated_as_the_latest_instant() {
+    let (a, _) = certs(13);
+    let mut c = Dtls::client(Config::new(a), SeededRng::from_seed([13; 32]), Instant::from_secs(10));
+    while c.poll_transmit().is_some() {}
+    assert_eq!(c.poll_timeout(), Some(Instant::from_secs(11)));
+    // An earlier `now` fires nothing and moves nothing.
+    c.handle_timeout(Instant::from_secs(1));
+    assert!(c.poll_transmit().is_none());
+    assert_eq!(c.poll_timeout(), Some(Instant::from_secs(11)));
+    c.handle_timeout(Instant::from_secs(11));
+    assert!(c.poll_transmit().is_some());
+    assert_eq!(c.stats().retransmissions, 1);
+    // A retransmission armed from a backwards `now` still counts from the latest instant seen.
+    c.handle_timeout(Instant::from_secs(2));
+    assert_eq!(c.poll_timeout(), Some(Instant::from_secs(13)));
+}
