@@ -121,6 +121,7 @@
 //! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
 //! - [`demux`]: RFC 7983 first-byte demultiplexing of STUN, DTLS, TURN channels and SRTP/SRTCP.
 //! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
+//! - [`dtls`]: DTLS 1.2 client and server with DTLS-SRTP keying ([`dtls::Dtls`]).
 //!
 //! ## Logging
 //!
@@ -138,6 +139,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod demux;
+pub mod dtls;
 pub mod ice;
 pub mod machine;
 pub mod rand;

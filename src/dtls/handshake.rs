@@ -1,0 +1,435 @@
+//! Handshake message handlers for both roles (RFC 5246 §7.4, RFC 6347 §4.2, RFC 5764 §4.1, RFC 7627).
+//!
+//! Full handshake, mutual authentication, as WebRTC runs it:
+//!
+//! ```text
+//! Client                                   Server
+//! ClientHello                -------->                         flight 1
+//!                            <--------     HelloVerifyRequest  flight 2 (optional, stateless)
+//! ClientHello (+cookie)      -------->                         flight 3
+//!                                          ServerHello         flight 4
+//!                                          Certificate
+//!                                          ServerKeyExchange
+//!                                          CertificateRequest
+//!                            <--------     ServerHelloDone
+//! Certificate                                                  flight 5
+//! ClientKeyExchange
+//! CertificateVerify
+//! [ChangeCipherSpec]
+//! Finished                   -------->
+//!                                          [ChangeCipherSpec]  flight 6
+//!                            <--------     Finished
+//! ```
+
+use alloc::vec::Vec;
+
+use super::cert::{Fingerprint, peer_public_key};
+use super::conn::{Dtls, State, TARGET};
+use super::crypto::{self, EcdhKey, PrfHash};
+use super::error::Error;
+use super::wire::handshake::{
+    ClientHello, HelloVerifyRequest, ServerHello, ServerKeyExchange, emit_certificate, emit_certificate_request,
+    emit_signed, parse_certificate, parse_certificate_request, parse_client_key_exchange, parse_signed, parse_u16_vec,
+    parse_use_srtp, u16_list, write_message,
+};
+use super::wire::{
+    AlertDescription, CipherSuite, DTLS1_2, ExtensionType, HandshakeType, NamedGroup, SignatureScheme, SrtpProfile,
+};
+
+impl Dtls {
+    /// Queues and sends the ClientHello (with the cookie, if we have one).
+    pub(crate) fn send_client_hello(&mut self) {
+        self.new_flight();
+        let mut body = Vec::with_capacity(160);
+        let random = self.hs.client_random;
+        ClientHello::emit(
+            &mut body,
+            DTLS1_2,
+            &random,
+            &self.hs.cookie,
+            &self.config.cipher_suites,
+            &self.config.srtp_profiles,
+        );
+        // The transcript starts at the ClientHello the ServerHello answers (RFC 6347 §4.2.1): keep it
+        // aside until then.
+        self.hs.client_hello.clear();
+        write_message(&mut self.hs.client_hello, HandshakeType::CLIENT_HELLO, self.next_send_seq, &body);
+        self.queue_handshake(HandshakeType::CLIENT_HELLO, body, false);
+        self.send_flight(true);
+    }
+
+    pub(crate) fn on_hello_verify_request(&mut self, body: &[u8]) -> Result<(), Error> {
+        let hvr = HelloVerifyRequest::parse(body)?;
+        if self.hs.hello_verify_count >= 4 {
+            return Err(Error::UnexpectedSequence);
+        }
+        self.hs.hello_verify_count += 1;
+        tracing::trace!(target: TARGET, cookie_len = hvr.cookie.len(), "HelloVerifyRequest");
+        self.hs.cookie = hvr.cookie.to_vec();
+        self.send_client_hello();
+        Ok(())
+    }
+
+    /// A complete ClientHello reached a server waiting for one.
+    pub(crate) fn on_client_hello(&mut self, seq: u16, body: &[u8]) -> Result<(), Error> {
+        let ch = ClientHello::parse(body)?;
+        // DTLS versions count down: 1.2 is 0xfefd, 1.0 is 0xfeff. A 1.3 offer carries 1.2 here.
+        if ch.version > DTLS1_2 {
+            self.reasm.clear();
+            return Err(self.fail_alert(Error::UnsupportedVersion(ch.version), AlertDescription::PROTOCOL_VERSION));
+        }
+        if self.config.cookie_exchange {
+            let expected = crypto::hmac_sha256(&self.cookie_secret, &[ch.random, ch.cipher_suites, ch.session_id]);
+            if ch.cookie != expected {
+                // Stateless: answer and forget (RFC 6347 §4.2.1).
+                let mut msg = Vec::with_capacity(50);
+                let mut hvr = Vec::with_capacity(36);
+                HelloVerifyRequest::emit(&mut hvr, &expected);
+                write_message(&mut msg, HandshakeType::HELLO_VERIFY_REQUEST, seq, &hvr);
+                let rseq = self.last_record_seq;
+                self.send_stateless(rseq, &msg);
+                self.reasm.clear();
+                return if ch.cookie.is_empty() { Ok(()) } else { Err(Error::BadCookie) };
+            }
+        }
+        let r = self.accept_client_hello(seq, body, &ch);
+        r.map_err(|e| self.fail(e))
+    }
+
+    fn accept_client_hello(&mut self, seq: u16, body: &[u8], ch: &ClientHello<'_>) -> Result<(), Error> {
+        let suite = self
+            .config
+            .cipher_suites
+            .iter()
+            .copied()
+            .find(|s| ch.suites().any(|c| c == *s))
+            .ok_or(Error::NoCommonCipherSuite)?;
+        let ext = ch.extensions;
+        if ext.find(ExtensionType::EXTENDED_MASTER_SECRET).is_none() {
+            return Err(Error::NoExtendedMasterSecret);
+        }
+        if let Some(groups) = ext.find(ExtensionType::SUPPORTED_GROUPS) {
+            let list = parse_u16_vec(groups)?;
+            if !u16_list(list).any(|g| g == NamedGroup::SECP256R1.0) {
+                return Err(Error::NoCommonGroup);
+            }
+        }
+        if let Some(formats) = ext.find(ExtensionType::EC_POINT_FORMATS) {
+            let mut r = super::wire::Reader::new(formats);
+            if !r.vec8()?.contains(&0) {
+                return Err(Error::NoCommonGroup);
+            }
+        }
+        if let Some(algs) = ext.find(ExtensionType::SIGNATURE_ALGORITHMS) {
+            let list = parse_u16_vec(algs)?;
+            if !u16_list(list).any(|a| a == SignatureScheme::ECDSA_SECP256R1_SHA256.0) {
+                return Err(Error::NoCommonCipherSuite);
+            }
+        }
+        if let Some(reneg) = ext.find(ExtensionType::RENEGOTIATION_INFO) {
+            if reneg != [0] {
+                return Err(Error::Malformed);
+            }
+        }
+        let srtp = if self.config.srtp_profiles.is_empty() {
+            None
+        } else {
+            let data = ext.find(ExtensionType::USE_SRTP).ok_or(Error::NoCommonSrtpProfile)?;
+            let (offered, _mki) = parse_use_srtp(data)?;
+            let chosen = self
+                .config
+                .srtp_profiles
+                .iter()
+                .copied()
+                .find(|p| u16_list(offered).any(|o| o == p.0))
+                .ok_or(Error::NoCommonSrtpProfile)?;
+            Some(chosen)
+        };
+        self.hs.client_random.copy_from_slice(ch.random);
+        self.hs.suite = Some(suite);
+        self.hs.srtp = srtp;
+        self.hs.server_random = self.rng.bytes();
+        self.hs.transcript.clear();
+        write_message(&mut self.hs.transcript, HandshakeType::CLIENT_HELLO, seq, body);
+        self.reasm.rebase(seq.wrapping_add(1));
+        self.peer_flight_start = Some(seq);
+        self.peer_flight_end = Some(seq);
+        // Our message_seq continues from the ClientHello's (RFC 6347 §4.2.2).
+        self.next_send_seq = seq;
+        tracing::debug!(target: TARGET, suite = %suite, ?srtp, "ClientHello accepted");
+
+        // Flight 4.
+        self.new_flight();
+        let mut sh = Vec::with_capacity(100);
+        let random = self.hs.server_random;
+        ServerHello::emit(&mut sh, DTLS1_2, &random, &[], suite, srtp);
+        self.queue_handshake(HandshakeType::SERVER_HELLO, sh, true);
+        let mut cert = Vec::with_capacity(self.config.certificate.der().len() + 6);
+        emit_certificate(&mut cert, self.config.certificate.der());
+        self.queue_handshake(HandshakeType::CERTIFICATE, cert, true);
+        let ecdh = EcdhKey::generate(&mut self.rng);
+        let mut ske = Vec::with_capacity(160);
+        ServerKeyExchange::emit_params(&mut ske, ecdh.public());
+        let mut signed = Vec::with_capacity(64 + ske.len());
+        signed.extend_from_slice(&self.hs.client_random);
+        signed.extend_from_slice(&self.hs.server_random);
+        signed.extend_from_slice(&ske);
+        let sig = crypto::sign(self.config.certificate.signing_key(), &signed)?;
+        emit_signed(&mut ske, SignatureScheme::ECDSA_SECP256R1_SHA256, &sig);
+        self.hs.ecdh = Some(ecdh);
+        self.queue_handshake(HandshakeType::SERVER_KEY_EXCHANGE, ske, true);
+        let mut cr = Vec::with_capacity(8);
+        emit_certificate_request(&mut cr);
+        self.queue_handshake(HandshakeType::CERTIFICATE_REQUEST, cr, true);
+        self.queue_handshake(HandshakeType::SERVER_HELLO_DONE, Vec::new(), true);
+        self.send_flight(true);
+        self.state = State::ServerExpectCertificate;
+        Ok(())
+    }
+
+    /// One complete, in-order handshake message.
+    pub(crate) fn on_message(&mut self, epoch: u16, ty: HandshakeType, seq: u16, body: &[u8]) -> Result<(), Error> {
+        // Only Finished travels under the new epoch in an initial handshake.
+        let want_epoch = u16::from(ty == HandshakeType::FINISHED);
+        if epoch != want_epoch {
+            return Err(Error::UnexpectedMessage);
+        }
+        match (self.state, ty) {
+            (State::ClientExpectServerHello, HandshakeType::SERVER_HELLO) => self.on_server_hello(seq, body),
+            (State::ClientExpectCertificate, HandshakeType::CERTIFICATE)
+            | (State::ServerExpectCertificate, HandshakeType::CERTIFICATE) => self.on_certificate(seq, body),
+            (State::ClientExpectServerKeyExchange, HandshakeType::SERVER_KEY_EXCHANGE) => {
+                self.on_server_key_exchange(seq, body)
+            }
+            (State::ClientExpectCertificateRequest, HandshakeType::CERTIFICATE_REQUEST) => {
+                let (types, algs) = parse_certificate_request(body)?;
+                if !types.contains(&64) || !u16_list(algs).any(|a| a == SignatureScheme::ECDSA_SECP256R1_SHA256.0) {
+                    return Err(Error::NoCommonCipherSuite);
+                }
+                self.hs.cert_requested = true;
+                write_message(&mut self.hs.transcript, ty, seq, body);
+                self.state = State::ClientExpectServerHelloDone;
+                Ok(())
+            }
+            (State::ClientExpectCertificateRequest, HandshakeType::SERVER_HELLO_DONE)
+            | (State::ClientExpectServerHelloDone, HandshakeType::SERVER_HELLO_DONE) => {
+                if !body.is_empty() {
+                    return Err(Error::Malformed);
+                }
+                write_message(&mut self.hs.transcript, ty, seq, body);
+                self.peer_flight_end = Some(seq);
+                self.send_client_finished_flight()
+            }
+            (State::ServerExpectClientKeyExchange, HandshakeType::CLIENT_KEY_EXCHANGE) => {
+                self.on_client_key_exchange(seq, body)
+            }
+            (State::ServerExpectCertificateVerify, HandshakeType::CERTIFICATE_VERIFY) => {
+                let (scheme, sig) = parse_signed(body)?;
+                if scheme != SignatureScheme::ECDSA_SECP256R1_SHA256 {
+                    return Err(Error::BadSignature);
+                }
+                let key = self.hs.peer_key.as_ref().ok_or(Error::UnexpectedMessage)?;
+                crypto::verify(key, &self.hs.transcript, sig)?;
+                write_message(&mut self.hs.transcript, ty, seq, body);
+                self.state = State::ServerExpectFinished;
+                Ok(())
+            }
+            (State::ServerExpectFinished, HandshakeType::FINISHED) => self.on_finished(seq, body, true),
+            (State::ClientExpectFinished, HandshakeType::FINISHED) => self.on_finished(seq, body, false),
+            _ => Err(Error::UnexpectedMessage),
+        }
+    }
+
+    fn on_server_hello(&mut self, seq: u16, body: &[u8]) -> Result<(), Error> {
+        let sh = ServerHello::parse(body)?;
+        if sh.version != DTLS1_2 {
+            return Err(self.fail_alert(Error::UnsupportedVersion(sh.version), AlertDescription::PROTOCOL_VERSION));
+        }
+        if !self.config.cipher_suites.contains(&sh.cipher_suite) || sh.compression_method != 0 {
+            return Err(Error::NoCommonCipherSuite);
+        }
+        let ext = sh.extensions;
+        if ext.find(ExtensionType::EXTENDED_MASTER_SECRET).is_none() {
+            return Err(Error::NoExtendedMasterSecret);
+        }
+        if let Some(reneg) = ext.find(ExtensionType::RENEGOTIATION_INFO) {
+            if reneg != [0] {
+                return Err(Error::Malformed);
+            }
+        }
+        let srtp = match ext.find(ExtensionType::USE_SRTP) {
+            None if self.config.srtp_profiles.is_empty() => None,
+            None => return Err(Error::NoCommonSrtpProfile),
+            Some(_) if self.config.srtp_profiles.is_empty() => return Err(Error::UnexpectedMessage),
+            Some(data) => {
+                let (profiles, _mki) = parse_use_srtp(data)?;
+                let mut it = u16_list(profiles);
+                let (Some(p), None) = (it.next(), it.next()) else { return Err(Error::NoCommonSrtpProfile) };
+                let p = SrtpProfile(p);
+                if !self.config.srtp_profiles.contains(&p) {
+                    return Err(Error::NoCommonSrtpProfile);
+                }
+                Some(p)
+            }
+        };
+        self.hs.server_random.copy_from_slice(sh.random);
+        self.hs.suite = Some(sh.cipher_suite);
+        self.hs.srtp = srtp;
+        let ch = core::mem::take(&mut self.hs.client_hello);
+        self.hs.transcript.clear();
+        self.hs.transcript.extend_from_slice(&ch);
+        write_message(&mut self.hs.transcript, HandshakeType::SERVER_HELLO, seq, body);
+        self.peer_flight_start = Some(seq);
+        tracing::debug!(target: TARGET, suite = %sh.cipher_suite, ?srtp, "ServerHello");
+        self.state = State::ClientExpectCertificate;
+        Ok(())
+    }
+
+    fn on_certificate(&mut self, seq: u16, body: &[u8]) -> Result<(), Error> {
+        let der = parse_certificate(body)?.ok_or(Error::BadCertificate)?;
+        let key = peer_public_key(der)?;
+        let fp = Fingerprint::of_der(der);
+        if let Some(expected) = self.expected_fingerprint {
+            if expected != fp {
+                return Err(Error::FingerprintMismatch);
+            }
+        }
+        self.hs.peer_key = Some(key);
+        self.hs.peer_fingerprint = Some(fp);
+        write_message(&mut self.hs.transcript, HandshakeType::CERTIFICATE, seq, body);
+        self.state = match self.role {
+            super::Role::Client => State::ClientExpectServerKeyExchange,
+            super::Role::Server => State::ServerExpectClientKeyExchange,
+        };
+        Ok(())
+    }
+
+    fn on_server_key_exchange(&mut self, seq: u16, body: &[u8]) -> Result<(), Error> {
+        let ske = ServerKeyExchange::parse(body)?;
+        if ske.group != NamedGroup::SECP256R1 {
+            return Err(Error::NoCommonGroup);
+        }
+        if ske.scheme != SignatureScheme::ECDSA_SECP256R1_SHA256 {
+            return Err(Error::BadSignature);
+        }
+        let mut signed = Vec::with_capacity(64 + ske.params.len());
+        signed.extend_from_slice(&self.hs.client_random);
+        signed.extend_from_slice(&self.hs.server_random);
+        signed.extend_from_slice(ske.params);
+        let key = self.hs.peer_key.as_ref().ok_or(Error::UnexpectedMessage)?;
+        crypto::verify(key, &signed, ske.signature)?;
+        // Derive the premaster secret now; the public point is checked on the curve here.
+        let ecdh = EcdhKey::generate(&mut self.rng);
+        let pms = ecdh.agree(ske.public).map_err(|_| Error::NoCommonGroup)?;
+        self.hs.ecdh = Some(ecdh);
+        self.hs.master = None;
+        self.pms = Some(pms);
+        write_message(&mut self.hs.transcript, HandshakeType::SERVER_KEY_EXCHANGE, seq, body);
+        self.state = State::ClientExpectCertificateRequest;
+        Ok(())
+    }
+
+    fn hash(&self) -> PrfHash {
+        PrfHash::of(self.hs.suite.unwrap_or(CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256))
+    }
+
+    /// Computes the extended master secret from the transcript so far (through ClientKeyExchange) and
+    /// installs the epoch-1 keys.
+    fn derive_secrets(&mut self, pms: &[u8; 32]) -> Result<(), Error> {
+        let hash = self.hash();
+        let (session_hash, n) = hash.hash(&self.hs.transcript);
+        let master = crypto::extended_master_secret(hash, pms, session_hash.get(..n).unwrap_or(&[]));
+        let suite = self.hs.suite.ok_or(Error::UnexpectedMessage)?;
+        let keys = crypto::derive_keys(suite, &master, &self.hs.client_random, &self.hs.server_random)?;
+        let (write, read) = match self.role {
+            super::Role::Client => (keys.client, keys.server),
+            super::Role::Server => (keys.server, keys.client),
+        };
+        self.hs.master = Some(master);
+        self.hs.pending_write = Some(write);
+        self.read_cipher = Some(read);
+        self.emit_key_log();
+        Ok(())
+    }
+
+    fn finished_data(&self, client: bool) -> [u8; 12] {
+        let hash = self.hash();
+        let (th, n) = hash.hash(&self.hs.transcript);
+        let master = self.hs.master.unwrap_or([0; 48]);
+        crypto::verify_data(hash, &master, client, th.get(..n).unwrap_or(&[]))
+    }
+
+    /// Switches our write side to epoch 1 (after queuing ChangeCipherSpec).
+    fn switch_write_epoch(&mut self) {
+        self.queue_change_cipher_spec();
+        self.write_cipher = self.hs.pending_write.take();
+        self.write_epoch = 1;
+    }
+
+    fn send_client_finished_flight(&mut self) -> Result<(), Error> {
+        let pms = self.pms.take().ok_or(Error::UnexpectedMessage)?;
+        self.new_flight();
+        if self.hs.cert_requested {
+            let mut cert = Vec::with_capacity(self.config.certificate.der().len() + 6);
+            emit_certificate(&mut cert, self.config.certificate.der());
+            self.queue_handshake(HandshakeType::CERTIFICATE, cert, true);
+        }
+        let public = *self.hs.ecdh.as_ref().ok_or(Error::UnexpectedMessage)?.public();
+        let mut cke = Vec::with_capacity(66);
+        cke.push(public.len() as u8);
+        cke.extend_from_slice(&public);
+        self.queue_handshake(HandshakeType::CLIENT_KEY_EXCHANGE, cke, true);
+        self.derive_secrets(&pms)?;
+        if self.hs.cert_requested {
+            let sig = crypto::sign(self.config.certificate.signing_key(), &self.hs.transcript)?;
+            let mut cv = Vec::with_capacity(sig.len() + 4);
+            emit_signed(&mut cv, SignatureScheme::ECDSA_SECP256R1_SHA256, &sig);
+            self.queue_handshake(HandshakeType::CERTIFICATE_VERIFY, cv, true);
+        }
+        self.switch_write_epoch();
+        let fin = self.finished_data(true);
+        self.queue_handshake(HandshakeType::FINISHED, fin.to_vec(), true);
+        self.send_flight(true);
+        self.state = State::ClientExpectFinished;
+        Ok(())
+    }
+
+    fn on_client_key_exchange(&mut self, seq: u16, body: &[u8]) -> Result<(), Error> {
+        let public = parse_client_key_exchange(body)?;
+        let pms = self.hs.ecdh.as_ref().ok_or(Error::UnexpectedMessage)?.agree(public).map_err(|_| Error::Malformed)?;
+        write_message(&mut self.hs.transcript, HandshakeType::CLIENT_KEY_EXCHANGE, seq, body);
+        self.derive_secrets(&pms)?;
+        self.state = State::ServerExpectCertificateVerify;
+        Ok(())
+    }
+
+    fn on_finished(&mut self, seq: u16, body: &[u8], from_client: bool) -> Result<(), Error> {
+        let expected = self.finished_data(from_client);
+        if body != expected {
+            return Err(Error::BadFinished);
+        }
+        write_message(&mut self.hs.transcript, HandshakeType::FINISHED, seq, body);
+        self.peer_flight_start = self.peer_flight_end.map(|e| e.wrapping_add(1));
+        self.peer_flight_end = Some(seq);
+        if from_client {
+            // Flight 6: kept to answer a retransmitted flight 5, no timer (RFC 6347 §4.2.4, FINISHED).
+            self.new_flight();
+            self.switch_write_epoch();
+            let fin = self.finished_data(false);
+            self.queue_handshake(HandshakeType::FINISHED, fin.to_vec(), true);
+            self.send_flight(false);
+        } else {
+            self.new_flight();
+        }
+        self.state = State::Established;
+        // Free what only the handshake needed (the exporter keeps the master secret and randoms).
+        self.hs.ecdh = None;
+        self.hs.transcript = Vec::new();
+        self.hs.client_hello = Vec::new();
+        self.hs.cookie = Vec::new();
+        self.reasm.clear();
+        tracing::debug!(target: TARGET, role = ?self.role, "handshake complete");
+        self.maybe_connected();
+        Ok(())
+    }
+}

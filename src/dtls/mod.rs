@@ -1,0 +1,261 @@
+//! DTLS 1.2 (RFC 6347 over RFC 5246) for WebRTC: client and server as one sans-IO machine, DTLS-SRTP keying
+//! (RFC 5764), certificates authenticated by fingerprint (RFC 8122).
+//!
+//! [`Dtls`] is a [`DatagramMachine`](crate::DatagramMachine). Drive it with the crate's loop:
+//!
+//! 1. `handle_receive(now, datagram)` for each datagram from the peer;
+//! 2. `handle_timeout(now)` when `now` reaches `poll_timeout()` (flight retransmission, RFC 6347 §4.2.4);
+//! 3. `poll_transmit()` until `None`, sending each datagram to the peer;
+//! 4. `poll_event()` until `None` ([`Event::Connected`] carries the SRTP profile and keying material);
+//! 5. `poll_data()` until `None` for received application data.
+//!
+//! A client starts its handshake in [`Dtls::client`]; a server waits for a ClientHello. Time must not go
+//! backwards (an earlier `now` counts as the latest seen). [`Dtls::send`] protects application data once
+//! connected; [`Dtls::close`] sends close_notify.
+//!
+//! Supported: ECDHE-ECDSA with AES-128-GCM/SHA-256 and AES-256-GCM/SHA-384 on secp256r1, the extended
+//! master secret (required), use_srtp with the four profiles of [`SrtpProfile::ALL`], mutual certificate
+//! authentication, HelloVerifyRequest cookies, fragmentation to a caller-set MTU, retransmission,
+//! a 64-record replay window. Not supported: renegotiation, resumption, DTLS 1.3 (a 1.3 offer is answered
+//! with 1.2).
+//!
+//! ```
+//! use sansrtc::dtls::{Certificate, Config, Dtls, Event};
+//! use sansrtc::{DatagramMachine, Instant, Machine, SeededRng};
+//!
+//! let mut rng = SeededRng::from_seed([1; 32]);
+//! let (cc, sc) = (Certificate::generate(&mut rng), Certificate::generate(&mut rng));
+//! let (cfp, sfp) = (cc.fingerprint(), sc.fingerprint());
+//! let now = Instant::ZERO;
+//! let mut client = Dtls::client(Config::new(cc), rng.fork(), now);
+//! let mut server = Dtls::server(Config::new(sc), rng.fork());
+//! client.set_remote_fingerprint(sfp);
+//! server.set_remote_fingerprint(cfp);
+//! for _ in 0..10 {
+//!     while let Some(d) = client.poll_transmit() { let d = d.to_vec(); let _ = server.handle_receive(now, &d); }
+//!     while let Some(d) = server.poll_transmit() { let d = d.to_vec(); let _ = client.handle_receive(now, &d); }
+//! }
+//! let mut keys = None;
+//! while let Some(e) = client.poll_event() {
+//!     if let Event::Connected(c) = e { keys = c.keying; }
+//! }
+//! assert!(keys.is_some());
+//! ```
+
+mod cert;
+mod conn;
+pub(crate) mod crypto;
+mod der;
+mod error;
+mod handshake;
+mod reassembly;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+pub use cert::{Certificate, Fingerprint, peer_public_key};
+pub use conn::Dtls;
+pub use error::Error;
+pub use wire::{AlertDescription, CipherSuite, SrtpProfile};
+
+/// Which end of the handshake we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sends the ClientHello (the SDP `a=setup:active` end).
+    Client,
+    /// Answers it (`a=setup:passive`).
+    Server,
+}
+
+/// Connection settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Our certificate and key.
+    pub certificate: Certificate,
+    /// SRTP protection profiles in preference order (empty: no use_srtp). Default: [`SrtpProfile::ALL`].
+    pub srtp_profiles: Vec<SrtpProfile>,
+    /// Cipher suites in preference order. Default: AES-128-GCM then AES-256-GCM.
+    pub cipher_suites: Vec<CipherSuite>,
+    /// Largest datagram we send (handshake flights are fragmented to fit). Default 1200.
+    pub mtu: usize,
+    /// First retransmission timeout (RFC 6347 §4.2.4.1: 1 s).
+    pub initial_rto: Duration,
+    /// Retransmission timeout cap (60 s).
+    pub max_rto: Duration,
+    /// Retransmissions of one flight before the handshake fails with [`Error::HandshakeTimeout`].
+    pub max_retransmits: u32,
+    /// Server: answer a ClientHello without a valid cookie with a HelloVerifyRequest (RFC 6347 §4.2.1).
+    /// Default true.
+    pub cookie_exchange: bool,
+    /// Emit [`Event::KeyLog`] with the NSS key-log line once the master secret is known. Default false.
+    pub key_log: bool,
+}
+
+impl Config {
+    /// Defaults around `certificate`.
+    pub fn new(certificate: Certificate) -> Config {
+        Config {
+            certificate,
+            srtp_profiles: SrtpProfile::ALL.to_vec(),
+            cipher_suites: alloc::vec![
+                CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256,
+                CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384,
+            ],
+            mtu: 1200,
+            initial_rto: Duration::from_secs(1),
+            max_rto: Duration::from_secs(60),
+            max_retransmits: 10,
+            cookie_exchange: true,
+            key_log: false,
+        }
+    }
+}
+
+/// DTLS-SRTP keying material split per RFC 5764 §4.2.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SrtpKeying {
+    /// The negotiated profile.
+    pub profile: SrtpProfile,
+    material: [u8; 88],
+    key_len: usize,
+    salt_len: usize,
+}
+
+impl SrtpKeying {
+    pub(crate) fn new(profile: SrtpProfile, block: &[u8]) -> Option<SrtpKeying> {
+        let (key_len, salt_len) = profile.key_salt_len()?;
+        let mut material = [0u8; 88];
+        material.get_mut(..block.len())?.copy_from_slice(block);
+        Some(SrtpKeying { profile, material, key_len, salt_len })
+    }
+
+    fn part(&self, start: usize, len: usize) -> &[u8] {
+        self.material.get(start..start + len).unwrap_or(&[])
+    }
+
+    /// The whole exported block: client key ‖ server key ‖ client salt ‖ server salt.
+    pub fn material(&self) -> &[u8] {
+        self.part(0, 2 * (self.key_len + self.salt_len))
+    }
+    /// client_write_SRTP_master_key.
+    pub fn client_key(&self) -> &[u8] {
+        self.part(0, self.key_len)
+    }
+    /// server_write_SRTP_master_key.
+    pub fn server_key(&self) -> &[u8] {
+        self.part(self.key_len, self.key_len)
+    }
+    /// client_write_SRTP_master_salt.
+    pub fn client_salt(&self) -> &[u8] {
+        self.part(2 * self.key_len, self.salt_len)
+    }
+    /// server_write_SRTP_master_salt.
+    pub fn server_salt(&self) -> &[u8] {
+        self.part(2 * self.key_len + self.salt_len, self.salt_len)
+    }
+    /// Our (key, salt) for protecting what we send, given our role.
+    pub fn local(&self, role: Role) -> (&[u8], &[u8]) {
+        match role {
+            Role::Client => (self.client_key(), self.client_salt()),
+            Role::Server => (self.server_key(), self.server_salt()),
+        }
+    }
+    /// The peer's (key, salt), for unprotecting what we receive.
+    pub fn remote(&self, role: Role) -> (&[u8], &[u8]) {
+        match role {
+            Role::Client => (self.server_key(), self.server_salt()),
+            Role::Server => (self.client_key(), self.client_salt()),
+        }
+    }
+}
+
+impl fmt::Debug for SrtpKeying {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SrtpKeying").field("profile", &self.profile).finish_non_exhaustive()
+    }
+}
+
+/// The handshake completed and the peer's certificate matched the expected fingerprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connected {
+    /// Our role.
+    pub role: Role,
+    /// The negotiated cipher suite.
+    pub cipher_suite: CipherSuite,
+    /// The negotiated SRTP profile, if use_srtp was configured.
+    pub srtp_profile: Option<SrtpProfile>,
+    /// The DTLS-SRTP keying material (label "EXTRACTOR-dtls_srtp"), split per RFC 5764 §4.2.
+    pub keying: Option<SrtpKeying>,
+    /// The peer certificate's fingerprint.
+    pub peer_fingerprint: Fingerprint,
+}
+
+/// One NSS key-log entry: `CLIENT_RANDOM <client random> <master secret>` (hex), for Wireshark.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct KeyLog {
+    /// The ClientHello random.
+    pub client_random: [u8; 32],
+    /// The master secret.
+    pub master_secret: [u8; 48],
+}
+
+impl fmt::Display for KeyLog {
+    /// The NSS key-log line (no newline).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CLIENT_RANDOM ")?;
+        for b in self.client_random {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(" ")?;
+        for b in self.master_secret {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for KeyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyLog(..)")
+    }
+}
+
+/// What a [`Dtls`] machine reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake completed and the peer is authenticated. Application data may flow.
+    Connected(Connected),
+    /// Received application data is waiting in [`Dtls::poll_data`] (reported once per `handle_receive`
+    /// that queued some).
+    Data,
+    /// The peer sent a warning alert (other than close_notify).
+    Alert(AlertDescription),
+    /// The connection is closed: by the peer, by a fatal error, or by [`Dtls::close`].
+    Closed {
+        /// Why.
+        reason: Error,
+    },
+    /// The NSS key-log line for this connection (only when [`Config::key_log`] is set).
+    KeyLog(KeyLog),
+}
+
+/// Counters of what was dropped or retransmitted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams fed to `handle_receive`.
+    pub datagrams_received: u64,
+    /// Records dropped as malformed, unauthenticated, replayed or out of window.
+    pub records_dropped: u64,
+    /// Flight retransmissions (timer or peer-triggered).
+    pub retransmissions: u64,
+    /// Received application records refused because the receive queue was full.
+    pub data_dropped: u64,
+    /// Datagrams refused because the transmit queue was full (the caller did not drain `poll_transmit`).
+    pub transmit_dropped: u64,
+}

@@ -1,0 +1,132 @@
+//! The DTLS 1.2 record layer (RFC 6347 §4.1): a 13-byte header with epoch and 48-bit sequence number;
+//! several records may share one datagram.
+
+use alloc::vec::Vec;
+
+use super::{ContentType, DTLS1_0, DTLS1_2, Reader, put_u16, put_u48};
+use crate::dtls::error::Error;
+
+/// Length of the DTLS record header.
+pub const HEADER_LEN: usize = 13;
+
+/// Largest record payload we accept: 2^14 plaintext plus the AEAD expansion allowance (RFC 5246 §6.2.3).
+pub const MAX_FRAGMENT: usize = (1 << 14) + 2048;
+
+mod field {
+    use core::ops::Range;
+    pub const TYPE: usize = 0;
+    pub const VERSION: Range<usize> = 1..3;
+    pub const EPOCH: Range<usize> = 3..5;
+    pub const SEQ: Range<usize> = 5..11;
+    pub const LENGTH: Range<usize> = 11..13;
+}
+
+/// A view of one record: header plus fragment, length-checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Record<'a> {
+    /// Parses the record at the start of `buf`, returning it and the bytes after it. Checks the header
+    /// length, the declared fragment length and the version (DTLS 1.0 or 1.2).
+    pub fn parse_prefix(buf: &'a [u8]) -> Result<(Record<'a>, &'a [u8]), Error> {
+        let mut r = Reader::new(buf);
+        let header = r.take(HEADER_LEN)?;
+        let len = header.get(field::LENGTH).map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        if len > MAX_FRAGMENT {
+            return Err(Error::Malformed);
+        }
+        r.take(len)?;
+        let (rec, rest) = buf.split_at_checked(HEADER_LEN + len).ok_or(Error::Truncated)?;
+        let record = Record { buf: rec };
+        let v = record.version();
+        if v != DTLS1_2 && v != DTLS1_0 {
+            return Err(Error::UnsupportedVersion(v));
+        }
+        Ok((record, rest))
+    }
+
+    fn u16_at(&self, r: core::ops::Range<usize>) -> u16 {
+        self.buf.get(r).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    /// The content type.
+    pub fn content_type(&self) -> ContentType {
+        ContentType(self.buf.get(field::TYPE).copied().unwrap_or(0))
+    }
+    /// The record version.
+    pub fn version(&self) -> u16 {
+        self.u16_at(field::VERSION)
+    }
+    /// The epoch.
+    pub fn epoch(&self) -> u16 {
+        self.u16_at(field::EPOCH)
+    }
+    /// The 48-bit sequence number.
+    pub fn sequence(&self) -> u64 {
+        self.buf.get(field::SEQ).map_or(0, |b| b.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
+    }
+    /// The fragment (plaintext or protected).
+    pub fn fragment(&self) -> &'a [u8] {
+        self.buf.get(HEADER_LEN..).unwrap_or(&[])
+    }
+    /// The whole record, header included.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+/// A lazy iterator over the records of one datagram. Yields an error once and stops at the first
+/// malformed record (the rest of the datagram is dropped, RFC 6347 §4.1.2.7).
+#[derive(Clone, Debug)]
+pub struct RecordIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> RecordIter<'a> {
+    /// An iterator over the records packed in `datagram`.
+    pub fn new(datagram: &'a [u8]) -> Self {
+        RecordIter { rest: datagram }
+    }
+}
+
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = Result<Record<'a>, Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match Record::parse_prefix(self.rest) {
+            Ok((rec, rest)) => {
+                self.rest = rest;
+                Some(Ok(rec))
+            }
+            Err(e) => {
+                self.rest = &[];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Appends a record header.
+pub fn write_header(out: &mut Vec<u8>, ty: ContentType, version: u16, epoch: u16, seq: u64, len: u16) {
+    out.push(ty.0);
+    put_u16(out, version);
+    put_u16(out, epoch);
+    put_u48(out, seq);
+    put_u16(out, len);
+}
+
+/// The AEAD additional data of RFC 5246 §6.2.3.3 with DTLS's epoch (RFC 6347 §4.1.2.1): epoch ‖ seq ‖
+/// type ‖ version ‖ plaintext length.
+pub fn additional_data(epoch: u16, seq: u64, ty: ContentType, version: u16, len: u16) -> [u8; 13] {
+    let mut ad = [0u8; 13];
+    ad[0..2].copy_from_slice(&epoch.to_be_bytes());
+    ad[2..8].copy_from_slice(&seq.to_be_bytes()[2..]);
+    ad[8] = ty.0;
+    ad[9..11].copy_from_slice(&version.to_be_bytes());
+    ad[11..13].copy_from_slice(&len.to_be_bytes());
+    ad
+}

@@ -1,0 +1,297 @@
+//! Interop with OpenSSL's DTLS 1.2 (`openssl s_server` / `openssl s_client`) on 127.0.0.1, both roles, every
+//! SRTP profile OpenSSL supports: equal DTLS-SRTP keying material on both sides and application data both
+//! ways. OpenSSL is started and killed by the test; each run is bounded in time.
+
+use core::net::SocketAddr;
+use core::time::Duration;
+use std::io::{BufRead, BufReader, Write};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Instant as StdInstant;
+
+use sansrtc::dtls::{Certificate, CipherSuite, Config, Dtls, Event, Fingerprint, SrtpProfile};
+use sansrtc::{DatagramMachine, Machine, SeededRng, StdAnchor};
+
+const RUN_LIMIT: Duration = Duration::from_secs(15);
+
+/// Kills the child on drop, so a failed assertion never leaves OpenSSL running.
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn openssl_available() -> bool {
+    Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success())
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sansrtc-dtls-openssl-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An OpenSSL P-256 key and self-signed certificate; returns the DER certificate's fingerprint.
+fn openssl_cert(dir: &Path) -> Fingerprint {
+    let run = |args: &[&str]| {
+        let st = Command::new("openssl").args(args).current_dir(dir).stdout(Stdio::null()).status().unwrap();
+        assert!(st.success(), "openssl {args:?}");
+    };
+    run(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "key.pem"]);
+    run(&["req", "-new", "-x509", "-key", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=openssl"]);
+    run(&["x509", "-in", "cert.pem", "-outform", "DER", "-out", "cert.der"]);
+    Fingerprint::of_der(&std::fs::read(dir.join("cert.der")).unwrap())
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Forwards a child's stdout lines to a channel.
+fn lines(child: &mut Child) -> Receiver<String> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Collects output lines until `pred` matches one (returning it) or the deadline passes.
+fn wait_line(
+    rx: &Receiver<String>,
+    seen: &mut Vec<String>,
+    deadline: StdInstant,
+    pred: impl Fn(&str) -> bool,
+) -> Option<String> {
+    if let Some(l) = seen.iter().find(|l| pred(l)) {
+        return Some(l.clone());
+    }
+    while StdInstant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(20)) {
+            let hit = pred(&l);
+            seen.push(l.clone());
+            if hit {
+                return Some(l);
+            }
+        }
+    }
+    None
+}
+
+/// One round of the sans-IO loop over a UDP socket: send, wait for a datagram or the deadline, feed it.
+fn pump(dtls: &mut Dtls, sock: &UdpSocket, peer: &mut Option<SocketAddr>, anchor: &StdAnchor, events: &mut Vec<Event>) {
+    while let Some(d) = dtls.poll_transmit() {
+        if let Some(p) = peer {
+            sock.send_to(d, *p).unwrap();
+        }
+    }
+    let now = anchor.now();
+    let wait = dtls
+        .poll_timeout()
+        .map(|t| t.saturating_duration_since(now))
+        .unwrap_or(Duration::from_millis(20))
+        .clamp(Duration::from_millis(1), Duration::from_millis(20));
+    sock.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 2048];
+    if let Ok((n, from)) = sock.recv_from(&mut buf) {
+        peer.get_or_insert(from);
+        let _ = dtls.handle_receive(anchor.now(), &buf[..n]);
+    }
+    dtls.handle_timeout(anchor.now());
+    while let Some(d) = dtls.poll_transmit() {
+        if let Some(p) = peer {
+            sock.send_to(d, *p).unwrap();
+        }
+    }
+    while let Some(e) = dtls.poll_event() {
+        events.push(e);
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+struct Outcome {
+    ours: String,
+    theirs: String,
+    key_log: Option<String>,
+}
+
+/// Drives `dtls` against the running OpenSSL until connected, then exchanges data both ways.
+fn exercise(
+    mut dtls: Dtls,
+    sock: UdpSocket,
+    mut peer: Option<SocketAddr>,
+    rx: &Receiver<String>,
+    stdin: &mut ChildStdin,
+    profile: SrtpProfile,
+) -> Outcome {
+    let anchor = StdAnchor::starting_now();
+    let deadline = StdInstant::now() + RUN_LIMIT;
+    let mut events = Vec::new();
+    let mut seen = Vec::new();
+    let connected = loop {
+        assert!(StdInstant::now() < deadline, "handshake timed out; events {events:?}; openssl said {seen:?}");
+        pump(&mut dtls, &sock, &mut peer, &anchor, &mut events);
+        if let Some(c) = events.iter().find_map(|e| if let Event::Connected(c) = e { Some(*c) } else { None }) {
+            break c;
+        }
+        if let Some(reason) =
+            events.iter().find_map(|e| if let Event::Closed { reason } = e { Some(*reason) } else { None })
+        {
+            while let Ok(l) = rx.try_recv() {
+                seen.push(l);
+            }
+            panic!("closed: {reason}; openssl said {seen:?}");
+        }
+        while let Ok(l) = rx.try_recv() {
+            seen.push(l);
+        }
+    };
+    assert_eq!(connected.srtp_profile, Some(profile));
+    let keying = connected.keying.unwrap();
+    assert_eq!(keying.material().len(), profile.keying_material_len().unwrap());
+    let theirs = wait_line(rx, &mut seen, deadline, |l| l.trim_start().starts_with("Keying material:"))
+        .expect("openssl printed keying material");
+    let theirs = theirs.trim().trim_start_matches("Keying material:").trim().to_string();
+
+    // Application data: ours → OpenSSL (printed on its stdout), OpenSSL → ours.
+    dtls.send(b"ping-from-sansrtc\n").unwrap();
+    pump(&mut dtls, &sock, &mut peer, &anchor, &mut events);
+    assert!(
+        wait_line(rx, &mut seen, deadline, |l| l.contains("ping-from-sansrtc")).is_some(),
+        "openssl got our data: {seen:?}"
+    );
+    stdin.write_all(b"pong-from-openssl\n").unwrap();
+    stdin.flush().unwrap();
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("pong-from-openssl") {
+        assert!(StdInstant::now() < deadline, "no data from openssl");
+        pump(&mut dtls, &sock, &mut peer, &anchor, &mut events);
+        while let Some(d) = dtls.poll_data() {
+            got.extend_from_slice(d);
+        }
+    }
+    eprintln!(
+        "{}: {} / {}: keying {}",
+        connected.role == sansrtc::dtls::Role::Client,
+        connected.cipher_suite,
+        profile,
+        hex(keying.material())
+    );
+    dtls.close();
+    pump(&mut dtls, &sock, &mut peer, &anchor, &mut events);
+    let key_log = events.iter().find_map(|e| if let Event::KeyLog(k) = e { Some(k.to_string()) } else { None });
+    Outcome { ours: hex(keying.material()), theirs, key_log }
+}
+
+fn our_config(seed: u8, profile: SrtpProfile, suite: Option<CipherSuite>) -> (Config, SeededRng) {
+    let mut rng = SeededRng::from_seed([seed; 32]);
+    let mut cfg = Config::new(Certificate::generate(&mut rng));
+    cfg.key_log = true;
+    cfg.srtp_profiles = vec![profile];
+    if let Some(s) = suite {
+        cfg.cipher_suites = vec![s];
+    }
+    (cfg, rng)
+}
+
+fn against_openssl_server(profile: SrtpProfile, suite: Option<CipherSuite>) {
+    let dir = tempdir(&format!("srv-{}", profile.0));
+    let fp = openssl_cert(&dir);
+    let port = free_port();
+    let len = profile.keying_material_len().unwrap().to_string();
+    let mut child = Command::new("openssl")
+        .args(["s_server", "-dtls1_2", "-accept", &format!("127.0.0.1:{port}")])
+        .args(["-cert", "cert.pem", "-key", "key.pem", "-verify", "1", "-use_srtp", profile.name().unwrap()])
+        .args(["-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", &len, "-keylogfile", "keylog.txt"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let mut stdin = child.stdin.take().unwrap();
+    let guard = Guard(child);
+    let mut seen = Vec::new();
+    wait_line(&rx, &mut seen, StdInstant::now() + Duration::from_secs(5), |l| l.contains("ACCEPT"))
+        .expect("s_server up");
+
+    let (cfg, mut rng) = our_config(profile.0 as u8, profile, suite);
+    let anchor_now = sansrtc::Instant::ZERO;
+    let mut dtls = Dtls::client(cfg, rng.fork(), anchor_now);
+    dtls.set_remote_fingerprint(fp);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out = exercise(dtls, sock, Some(format!("127.0.0.1:{port}").parse().unwrap()), &rx, &mut stdin, profile);
+    assert_eq!(out.ours, out.theirs, "keying material differs ({})", profile);
+    // Our NSS key-log line is the one OpenSSL writes for the same connection.
+    let theirs = std::fs::read_to_string(dir.join("keylog.txt")).unwrap();
+    let ours = out.key_log.expect("key log event");
+    assert!(theirs.lines().any(|l| l.trim() == ours), "{ours} not in {theirs}");
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn against_openssl_client(profile: SrtpProfile) {
+    let dir = tempdir(&format!("cli-{}", profile.0));
+    let fp = openssl_cert(&dir);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let (cfg, mut rng) = our_config(0x40 + profile.0 as u8, profile, None);
+    let mut dtls = Dtls::server(cfg, rng.fork());
+    dtls.set_remote_fingerprint(fp);
+    let len = profile.keying_material_len().unwrap().to_string();
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-dtls1_2", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-cert", "cert.pem", "-key", "key.pem", "-use_srtp", profile.name().unwrap()])
+        .args(["-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", &len])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let mut stdin = child.stdin.take().unwrap();
+    let guard = Guard(child);
+    let out = exercise(dtls, sock, None, &rx, &mut stdin, profile);
+    assert_eq!(out.ours, out.theirs, "keying material differs ({})", profile);
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sansrtc_client_against_openssl_server_every_profile() {
+    if !openssl_available() {
+        eprintln!("openssl not installed (scripts/setup installs it): skipping");
+        return;
+    }
+    for profile in SrtpProfile::ALL {
+        against_openssl_server(profile, None);
+    }
+    against_openssl_server(SrtpProfile::AES128_CM_SHA1_80, Some(CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384));
+}
+
+#[test]
+fn sansrtc_server_against_openssl_client_every_profile() {
+    if !openssl_available() {
+        eprintln!("openssl not installed (scripts/setup installs it): skipping");
+        return;
+    }
+    for profile in SrtpProfile::ALL {
+        against_openssl_client(profile);
+    }
+}
