@@ -76,6 +76,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod datachannel;
 pub mod machine;
 pub mod rand;
 pub mod sctp;

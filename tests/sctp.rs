@@ -205,3 +205,117 @@ fn vanished_peer_fails_the_association() {
     assert!(p.ev_b.contains(&Event::Closed(CloseReason::Unreachable)));
     let _ = Instant::ZERO;
 }
+
+fn messages_b(p: &mut P) -> Vec<sansrtc::sctp::Message> {
+    p.ev_b
+        .drain(..)
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn unordered_delivery_has_no_head_of_line_blocking() {
+    for unordered in [true, false] {
+        let mut p = pair(Impair::clean(10), Impair::clean(10));
+        connected(&mut p, false);
+        p.ab.drop_next = 1; // The first DATA packet is lost.
+        let now = p.now;
+        let opts = SendOptions { unordered, ..SendOptions::default() };
+        for i in 0..5 {
+            p.a.send(now, 4, 53, message(i, 1100), opts).unwrap();
+        }
+        // Before any retransmission (RTO is 1 s), the later messages are already there when unordered.
+        p.run_until(Duration::from_millis(100), |_| false);
+        let early: Vec<u32> =
+            messages_b(&mut p).iter().map(|m| u32::from_be_bytes(m.data[..4].try_into().unwrap())).collect();
+        if unordered {
+            assert_eq!(early, [1, 2, 3, 4]);
+        } else {
+            assert!(early.is_empty(), "ordered delivery waits for message 0: {early:?}");
+        }
+        assert!(p.run_until(Duration::from_secs(5), |p| p.a.buffered_total() == 0));
+        p.pump();
+        let late: Vec<u32> =
+            messages_b(&mut p).iter().map(|m| u32::from_be_bytes(m.data[..4].try_into().unwrap())).collect();
+        if unordered {
+            assert_eq!(late, [0]);
+        } else {
+            assert_eq!(late, [0, 1, 2, 3, 4]);
+        }
+    }
+}
+
+#[test]
+fn max_retransmits_zero_drops_under_loss_and_never_stalls() {
+    let mut p = pair(Impair::lossy(), Impair::lossy());
+    connected(&mut p, false);
+    let lens: Vec<usize> = (0..400).map(|i| 200 + (i % 7) * 700).collect();
+    let opts = SendOptions { max_retransmits: Some(0), unordered: true, ..SendOptions::default() };
+    let got = transfer(&mut p, 6, &lens, opts, Duration::from_secs(600));
+    assert!(got.len() < lens.len(), "some messages are dropped");
+    assert!(got.len() > lens.len() / 2);
+    for g in &got {
+        let i = u32::from_be_bytes(g[..4].try_into().unwrap());
+        assert_eq!(g, &message(i, lens[i as usize]));
+    }
+    assert!(p.a.stats().abandoned > 0);
+    // The association still carries reliable data afterwards.
+    let after = transfer(&mut p, 7, &[5000, 10], SendOptions::default(), Duration::from_secs(60));
+    assert_eq!(after, vec![message(0, 5000), message(1, 10)]);
+}
+
+#[test]
+fn ordered_partial_reliability_skips_lost_messages() {
+    let mut p = pair(Impair::lossy(), Impair::lossy());
+    connected(&mut p, false);
+    let lens: Vec<usize> = (0..300).map(|i| 100 + (i % 5) * 900).collect();
+    let opts = SendOptions { max_retransmits: Some(1), ..SendOptions::default() };
+    let got = transfer(&mut p, 8, &lens, opts, Duration::from_secs(600));
+    let ids: Vec<u32> = got.iter().map(|g| u32::from_be_bytes(g[..4].try_into().unwrap())).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ordered channel stays in order");
+    assert!(ids.len() > 250);
+}
+
+#[test]
+fn max_lifetime_abandons_late_messages() {
+    let mut p = pair(Impair::clean(10), Impair::clean(10));
+    connected(&mut p, false);
+    p.ab.up = false;
+    let now = p.now;
+    let opts = SendOptions { max_lifetime: Some(Duration::from_millis(500)), ..SendOptions::default() };
+    for i in 0..10 {
+        p.a.send(now, 9, 53, message(i, 3000), opts).unwrap();
+    }
+    p.run_until(Duration::from_millis(1500), |_| false);
+    p.ab.up = true;
+    assert!(p.run_until(Duration::from_secs(30), |p| p.a.buffered_total() == 0));
+    assert!(p.a.stats().abandoned > 0);
+    let now = p.now;
+    p.a.send(now, 9, 53, message(99, 10), opts).unwrap();
+    assert!(p.run_until(Duration::from_secs(10), |p| {
+        p.ev_b.iter().any(|e| matches!(e, Event::Message(m) if m.data == message(99, 10)))
+    }));
+    let late = messages_b(&mut p).iter().filter(|m| m.data.len() == 3000).count();
+    assert_eq!(late, 0, "nothing past its lifetime is delivered");
+}
+
+#[test]
+fn stream_reset_reports_on_both_sides_and_restarts_the_stream() {
+    let mut p = pair(Impair::lossy(), Impair::lossy());
+    connected(&mut p, false);
+    let now = p.now;
+    p.a.send(now, 3, 53, message(0, 20_000), SendOptions::default()).unwrap();
+    p.a.reset_streams(now, &[3]).unwrap();
+    assert_eq!(p.a.send(now, 3, 53, message(1, 1), SendOptions::default()), Err(SendError::StreamClosing));
+    assert!(p.run_until(Duration::from_secs(60), |p| p.ev_a.contains(&Event::OutgoingStreamReset(3))));
+    assert!(p.ev_b.contains(&Event::IncomingStreamReset(3)));
+    let pos_msg = p.ev_b.iter().position(|e| matches!(e, Event::Message(_))).unwrap();
+    let pos_reset = p.ev_b.iter().position(|e| *e == Event::IncomingStreamReset(3)).unwrap();
+    assert!(pos_msg < pos_reset, "data sent before the reset arrives first");
+    p.ev_b.clear();
+    let got = transfer(&mut p, 3, &[10], SendOptions::default(), Duration::from_secs(30));
+    assert_eq!(got, vec![message(0, 10)]);
+}

@@ -412,7 +412,7 @@ impl Association {
         s
     }
 
-    fn touch(&mut self, now: Instant) {
+    pub(super) fn touch(&mut self, now: Instant) {
         self.now = self.now.max(now);
     }
 

@@ -13,7 +13,7 @@ impl Association {
     /// sent, then [`Event::OutgoingStreamReset`] reports it and its sequence numbers restart at zero. New
     /// sends on a stream being reset are refused with [`SendError::StreamClosing`].
     pub fn reset_streams(&mut self, now: Instant, streams: &[u16]) -> Result<(), SendError> {
-        self.handle_time(now);
+        self.touch(now);
         if self.state() != State::Established || self.is_ended() {
             return Err(SendError::NotConnected);
         }
@@ -31,11 +31,6 @@ impl Association {
             }
         }
         Ok(())
-    }
-
-    fn handle_time(&mut self, now: Instant) {
-        // Only used to keep `now` monotonic, like every other entry point.
-        crate::machine::Machine::handle_timeout(self, now);
     }
 
     /// Writes a RE-CONFIG chunk into the packet being built when a request or response is due.

@@ -31,17 +31,33 @@ pub struct Link {
     queue: Vec<(Instant, u64, Vec<u8>)>,
     seq: u64,
     pub up: bool,
+    /// Drops this many of the next packets, whatever the impairments.
+    pub drop_next: u32,
     pub sent: u64,
     pub lost: u64,
 }
 
 impl Link {
     pub fn new(seed: u8, impair: Impair) -> Self {
-        Link { rng: SeededRng::from_seed([seed; 32]), impair, queue: Vec::new(), seq: 0, up: true, sent: 0, lost: 0 }
+        Link {
+            rng: SeededRng::from_seed([seed; 32]),
+            impair,
+            queue: Vec::new(),
+            seq: 0,
+            up: true,
+            drop_next: 0,
+            sent: 0,
+            lost: 0,
+        }
     }
 
     pub fn push(&mut self, now: Instant, packet: &[u8]) {
         self.sent += 1;
+        if self.drop_next > 0 {
+            self.drop_next -= 1;
+            self.lost += 1;
+            return;
+        }
         if !self.up || self.rng.below(1000) < self.impair.loss {
             self.lost += 1;
             return;
