@@ -4,3 +4,5 @@
 //! here so that they never become dependencies of the library.
 
 pub mod bench;
+pub mod pipe;
+pub mod sctp_proto_peer;
