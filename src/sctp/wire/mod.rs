@@ -113,31 +113,29 @@ impl<T: AsRef<[u8]>> Packet<T> {
 pub fn compute_checksum(packet: &[u8]) -> u32 {
     let head = packet.get(..field::CHECKSUM.start).unwrap_or(packet);
     let tail = packet.get(field::CHECKSUM.end..).unwrap_or(&[]);
+    crc32c(&[head, &[0; 4], tail])
+}
+
+/// CRC32c of the concatenation of `parts`.
+pub(crate) fn crc32c(parts: &[&[u8]]) -> u32 {
     #[cfg(feature = "std")]
     {
-        let crc = crc32c::crc32c(head);
-        let crc = crc32c::crc32c_append(crc, &[0; 4]);
-        crc32c::crc32c_append(crc, tail)
+        parts.iter().fold(0, |crc, p| crc32c::crc32c_append(crc, p))
     }
     #[cfg(not(feature = "std"))]
     {
-        const CRC: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
-        let mut digest = CRC.digest();
-        digest.update(head);
-        digest.update(&[0; 4]);
-        digest.update(tail);
-        digest.finalize()
+        crc32c_portable(parts)
     }
 }
 
-/// The same CRC32c through the portable table, whatever the features (for tests comparing the two).
-#[doc(hidden)]
-pub fn compute_checksum_portable(packet: &[u8]) -> u32 {
+/// CRC32c through the portable slice-by-16 table.
+#[cfg_attr(feature = "std", allow(dead_code))]
+pub(crate) fn crc32c_portable(parts: &[&[u8]]) -> u32 {
     const CRC: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
     let mut digest = CRC.digest();
-    digest.update(packet.get(..field::CHECKSUM.start).unwrap_or(packet));
-    digest.update(&[0; 4]);
-    digest.update(packet.get(field::CHECKSUM.end..).unwrap_or(&[]));
+    for p in parts {
+        digest.update(p);
+    }
     digest.finalize()
 }
 
