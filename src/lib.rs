@@ -60,6 +60,8 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - [`sctp`]: SCTP associations (RFC 9260 over DTLS, RFC 8261) with PR-SCTP, stream reset and zero checksum.
+//! - [`datachannel`]: WebRTC data channels (RFC 8831) and DCEP (RFC 8832) over an SCTP association.
 //!
 //! ## Logging
 //!

@@ -319,3 +319,113 @@ fn stream_reset_reports_on_both_sides_and_restarts_the_stream() {
     let got = transfer(&mut p, 3, &[10], SendOptions::default(), Duration::from_secs(30));
     assert_eq!(got, vec![message(0, 10)]);
 }
+
+fn pair_with(config: Config, ab: Impair, ba: Impair) -> P {
+    Pair::new(assoc(1, config), assoc(2, config), ab, ba)
+}
+
+#[test]
+fn packets_respect_the_mtu_and_small_messages_are_bundled() {
+    let mut p = pair(Impair::clean(5), Impair::clean(5));
+    connected(&mut p, false);
+    let now = p.now;
+    for i in 0..10 {
+        p.a.send(now, 1, 51, message(i, 50), SendOptions::default()).unwrap();
+    }
+    p.a.send(now, 1, 53, message(10, 100_000), SendOptions::default()).unwrap();
+    let mut sizes = Vec::new();
+    while let Some(pkt) = sansrtc::DatagramMachine::poll_transmit(&mut p.a) {
+        sizes.push(pkt.len());
+    }
+    assert!(sizes.iter().all(|&s| s <= 1200), "{sizes:?}");
+    // The ten 50-byte messages (66 bytes each with the DATA header) share the first packet.
+    assert!(sizes[0] >= 12 + 10 * 68, "{sizes:?}");
+}
+
+#[test]
+fn delayed_ack_waits_for_a_second_packet_or_200_ms() {
+    let mut p = pair(Impair::clean(5), Impair::clean(5));
+    connected(&mut p, false);
+    let now = p.now;
+    p.a.send(now, 1, 51, message(0, 10), SendOptions::default()).unwrap();
+    let one = sansrtc::DatagramMachine::poll_transmit(&mut p.a).unwrap().to_vec();
+    sansrtc::DatagramMachine::handle_receive(&mut p.b, now, &one).unwrap();
+    assert!(sansrtc::DatagramMachine::poll_transmit(&mut p.b).is_none(), "no SACK for a single packet yet");
+    let deadline = sansrtc::Machine::poll_timeout(&p.b).unwrap();
+    assert_eq!(deadline, now + Duration::from_millis(200));
+    sansrtc::Machine::handle_timeout(&mut p.b, deadline);
+    assert!(sansrtc::DatagramMachine::poll_transmit(&mut p.b).is_some(), "SACK after 200 ms");
+    // Two packets: acknowledged at once.
+    for i in 0..2 {
+        p.a.send(now, 1, 51, message(i, 1100), SendOptions::default()).unwrap();
+    }
+    let pkts: Vec<Vec<u8>> =
+        core::iter::from_fn(|| sansrtc::DatagramMachine::poll_transmit(&mut p.a).map(<[u8]>::to_vec)).collect();
+    assert_eq!(pkts.len(), 2);
+    for pk in &pkts {
+        sansrtc::DatagramMachine::handle_receive(&mut p.b, deadline, pk).unwrap();
+    }
+    assert!(sansrtc::DatagramMachine::poll_transmit(&mut p.b).is_some());
+}
+
+#[test]
+fn congestion_window_grows_then_collapses_on_timeout() {
+    let mut p = pair(Impair::clean(20), Impair::clean(20));
+    connected(&mut p, false);
+    let initial = p.a.cwnd();
+    assert_eq!(initial, 4380, "min(4 MTU, max(2 MTU, 4380))");
+    let _ = transfer(&mut p, 0, &[200_000; 3], SendOptions::default(), Duration::from_secs(30));
+    let grown = p.a.cwnd();
+    assert!(grown > 4 * initial, "slow start: {initial} -> {grown}");
+    // The link goes dark: T3 fires and cwnd drops to one MTU.
+    p.ab.up = false;
+    let now = p.now;
+    p.a.send(now, 0, 53, message(0, 50_000), SendOptions::default()).unwrap();
+    p.run_until(Duration::from_secs(2), |p| p.a.stats().t3_expiries > 0);
+    assert_eq!(p.a.cwnd(), 1200);
+    p.ab.up = true;
+    assert!(p.run_until(Duration::from_secs(60), |p| p.a.buffered_total() == 0));
+}
+
+#[test]
+fn rto_follows_measured_rtt() {
+    let config = Config { rto_min: Duration::from_millis(50), ..Config::default() };
+    let mut p = pair_with(config, Impair::clean(40), Impair::clean(40));
+    connected(&mut p, false);
+    let _ = transfer(&mut p, 0, &[20_000; 20], SendOptions::default(), Duration::from_secs(30));
+    let rto = p.a.rto();
+    // RTT is 80 ms plus up to 200 ms of delayed ack: well under the 1 s initial RTO, above the RTT.
+    assert!(rto > Duration::from_millis(80) && rto < Duration::from_secs(1), "{rto:?}");
+}
+
+#[test]
+fn zero_checksum_only_when_both_sides_advertise_it() {
+    for (za, zb) in [(true, true), (true, false), (false, true)] {
+        let mut p = Pair::new(
+            assoc(1, Config { zero_checksum: za, ..Config::default() }),
+            assoc(2, Config { zero_checksum: zb, ..Config::default() }),
+            Impair::clean(5),
+            Impair::clean(5),
+        );
+        connected(&mut p, false);
+        assert_eq!(p.a.zero_checksum_in_use(), za && zb);
+        let now = p.now;
+        p.a.send(now, 0, 51, message(0, 10), SendOptions::default()).unwrap();
+        let pkt = sansrtc::DatagramMachine::poll_transmit(&mut p.a).unwrap().to_vec();
+        let zero = pkt[8..12] == [0; 4];
+        assert_eq!(zero, za && zb);
+        sansrtc::DatagramMachine::handle_receive(&mut p.b, now, &pkt).unwrap();
+    }
+}
+
+#[test]
+fn send_buffer_is_bounded() {
+    let config = Config { send_buffer: 100_000, ..Config::default() };
+    let mut p = pair_with(config, Impair::clean(5), Impair::clean(5));
+    connected(&mut p, false);
+    let now = p.now;
+    assert_eq!(p.a.send(now, 0, 53, message(0, 60_000), SendOptions::default()), Ok(()));
+    assert_eq!(p.a.send(now, 0, 53, message(1, 60_000), SendOptions::default()), Err(SendError::BufferFull));
+    assert!(p.run_until(Duration::from_secs(5), |p| p.a.buffered_total() == 0));
+    assert_eq!(p.a.send(p.now, 0, 53, message(1, 60_000), SendOptions::default()), Ok(()));
+}

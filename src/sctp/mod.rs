@@ -62,9 +62,9 @@ pub use error::{Error, SendError, WireError};
 /// The `tracing` target of this module.
 pub(crate) const TARGET: &str = "sansrtc::sctp";
 
-/// Association settings. The defaults follow RFC 9260 §16 and RFC 8831.
+/// Association settings. The defaults follow RFC 9260 §16 and RFC 8831. Build with
+/// `Config { field: value, ..Config::default() }`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// Our SCTP port (5000 in WebRTC unless SDP says otherwise).
     pub local_port: u16,
