@@ -103,6 +103,8 @@ const N_TIMERS: usize = 7;
 const EVENT_LIMIT: usize = 2 * WINDOW as usize + 64;
 /// Stateless responses (INIT-ACK) and aborts waiting to be sent.
 const OUT_LIMIT: usize = 16;
+/// Messages waiting for their first transmission, at most (bounds the queue for tiny messages too).
+const MAX_QUEUED_MESSAGES: usize = 1 << 16;
 /// Largest HEARTBEAT info we echo, and largest chunk we quote in an ERROR.
 const MAX_ECHO: usize = 256;
 
@@ -297,7 +299,7 @@ impl Association {
         if self.send.streams.get(usize::from(stream)).is_some_and(|s| s.resetting) {
             return Err(SendError::StreamClosing);
         }
-        if self.send.buffered + data.len() > self.config.send_buffer {
+        if self.send.buffered + data.len() > self.config.send_buffer || self.send.pending.len() >= MAX_QUEUED_MESSAGES {
             return Err(SendError::BufferFull);
         }
         let mut options = options;

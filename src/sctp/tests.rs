@@ -285,3 +285,25 @@ fn random_chunks_with_valid_tags_never_panic() {
         }
     }
 }
+
+#[test]
+fn reassembly_memory_is_bounded_by_the_receive_window() {
+    let now = Instant::from_secs(10);
+    let config = Config { receive_window: 300_000, ..Config::default() };
+    let (mut a, mut b) = (new(1), Association::new(config, SeededRng::from_seed([2; 32])));
+    a.connect(now);
+    exchange(&mut a, &mut b, now);
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let next = a.send.next_tsn;
+    // A peer ignoring our window: 400 KB of chunks past a hole (TSN `next` never arrives).
+    let mut full = 0;
+    for i in 1..=400u32 {
+        let p = packet(tag, |c| wire::emit_data(c, 3, next.wrapping_add(i), 0, 0, 51, &[0; 1000]));
+        if b.handle_receive(now, &p) == Err(Error::ReceiveBufferFull) {
+            full += 1;
+        }
+    }
+    assert!(b.recv.held <= 300_000, "{}", b.recv.held);
+    assert!(full >= 100, "{full}");
+    assert_eq!(b.stats().data_dropped, full);
+}
