@@ -28,6 +28,8 @@ pub enum ProtoEvent {
     },
     /// The association was lost or closed.
     Closed,
+    /// A stream was reset (by either side).
+    StreamReset(u16),
 }
 
 /// One sctp-proto endpoint with at most one association.
@@ -126,6 +128,13 @@ impl ProtoPeer {
         self.assoc.as_ref().is_some_and(|(_, a)| !a.is_handshaking() && !a.is_closed())
     }
 
+    /// Closes (resets) a stream.
+    pub fn close_stream(&mut self, stream: u16) -> bool {
+        let ok = self.assoc.as_mut().and_then(|(_, a)| a.stream(stream).ok()).is_some_and(|mut s| s.close().is_ok());
+        self.drive();
+        ok
+    }
+
     /// Starts a graceful shutdown.
     pub fn shutdown(&mut self) {
         if let Some((_, a)) = self.assoc.as_mut() {
@@ -165,6 +174,9 @@ impl ProtoPeer {
                 Event::Connected => self.events.push_back(ProtoEvent::Connected),
                 Event::AssociationLost { .. } | Event::HandshakeFailed { .. } => {
                     self.events.push_back(ProtoEvent::Closed)
+                }
+                Event::Stream(StreamEvent::Finished { id }) | Event::Stream(StreamEvent::ResetComplete { id }) => {
+                    self.events.push_back(ProtoEvent::StreamReset(id))
                 }
                 Event::Stream(StreamEvent::Readable { id }) | Event::Stream(StreamEvent::Opened { id }) => {
                     let Ok(mut s) = a.stream(id) else { continue };

@@ -188,3 +188,22 @@ fn abort_and_shutdown_interoperate() {
 // Simultaneous INITs are not tested against sctp-proto: an sctp-proto endpoint without a server config
 // panics (endpoint/mod.rs, `server_config.as_ref().unwrap()`) when an INIT reaches it. The collision is
 // tested between two sansrtc associations in tests/sctp.rs and tests/datachannel.rs.
+
+#[test]
+fn stream_resets_interoperate_both_ways() {
+    let mut p = connected(true, Impair::clean(5));
+    // Both sides know streams 3 and 4.
+    check(&ours_to_theirs(&mut p, 3, &[10], SendOptions::default()), &[10]);
+    check(&theirs_to_ours(&mut p, 4, &[10]), &[10]);
+    let now = p.now;
+    p.a.reset_streams(now, &[3]).unwrap();
+    assert!(p.run_until(Duration::from_secs(10), |p| p.ev_a.contains(&Event::OutgoingStreamReset(3))));
+    assert!(p.run_until(Duration::from_secs(10), |p| p.ev_b.contains(&ProtoEvent::StreamReset(3))));
+    // sctp-proto answers by resetting its own outgoing stream 3, as data channels do.
+    assert!(p.run_until(Duration::from_secs(10), |p| p.ev_a.contains(&Event::IncomingStreamReset(3))));
+    assert!(p.b.close_stream(4));
+    assert!(p.run_until(Duration::from_secs(10), |p| p.ev_a.contains(&Event::IncomingStreamReset(4))));
+    // The reset stream carries data again, from sequence number zero.
+    p.ev_b.clear();
+    check(&ours_to_theirs(&mut p, 3, &[20, 30], SendOptions::default()), &[20, 30]);
+}

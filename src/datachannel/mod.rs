@@ -407,6 +407,8 @@ impl DataChannels {
                     }
                     self.maybe_closed(id);
                 }
+                // A refused reset still ends the channel here; the peer keeps its half until it resets.
+                sctp::Event::StreamResetFailed(id) => self.finish_close(id),
                 sctp::Event::OutgoingStreamReset(id) => {
                     if let Some(ch) = self.channels.get_mut(&id) {
                         ch.out_reset = true;

@@ -483,6 +483,10 @@ impl Association {
         self.my_initial_tsn = my_initial_tsn;
         self.send.start(my_initial_tsn, peer.rwnd);
         self.recv.start(peer.initial_tsn);
+        // RFC 6525 §4.1: re-configuration request sequence numbers start at the initial TSN.
+        self.next_reset_seq = my_initial_tsn;
+        self.peer_reset_seq = peer.initial_tsn;
+        self.last_reset_result = super::wire::ReconfigResult::BAD_SEQUENCE.0;
         self.outbound_streams = self.config.outbound_streams.min(peer.max_inbound);
         self.inbound_streams = self.config.max_inbound_streams.min(peer.outbound);
         self.zero_checksum_tx = self.config.zero_checksum && peer.features & F_ZERO_CHECKSUM != 0;
@@ -689,7 +693,9 @@ impl Association {
         // Messages on streams beyond the negotiated count never reach the application (§6.5).
         self.recv.consumed(bad_bytes);
         if chunk.stream >= inbound {
+            // §6.5: acknowledged, discarded, and reported to the peer with an ERROR.
             self.owed.invalid_stream = Some(chunk.stream);
+            return Err(Error::InvalidStream);
         }
         match result {
             Accept::New => Ok(()),
@@ -873,9 +879,12 @@ impl Association {
                 if self.ended {
                     return Err(e);
                 }
-                // A bad chunk spoils the rest of the packet.
                 result = Err(e);
-                break;
+                // A DATA chunk refused on its own merits leaves the rest of the packet alone; any other bad
+                // chunk spoils the rest.
+                if !matches!(e, Error::InvalidStream | Error::ReceiveBufferFull | Error::TsnOutOfWindow) {
+                    break;
+                }
             }
         }
         if had_data {

@@ -181,6 +181,8 @@ pub enum Event {
     IncomingStreamReset(u16),
     /// Our outgoing stream reset completed; the stream's sequence numbers restarted at zero.
     OutgoingStreamReset(u16),
+    /// The peer refused our reset of this outgoing stream; the stream is usable again as it was.
+    StreamResetFailed(u16),
     /// The association ended; no more events follow.
     Closed(CloseReason),
 }

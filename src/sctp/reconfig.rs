@@ -120,7 +120,8 @@ impl Association {
                         self.arm_reconfig_timer();
                         continue;
                     }
-                    if result != ReconfigResult::PERFORMED && result != ReconfigResult::NOTHING_TO_DO {
+                    let ok = result == ReconfigResult::PERFORMED || result == ReconfigResult::NOTHING_TO_DO;
+                    if !ok {
                         tracing::warn!(target: TARGET, result = result.0, "peer refused a stream reset");
                     }
                     let Some(req) = self.reset_inflight.take() else { continue };
@@ -128,8 +129,12 @@ impl Association {
                     for s in req.streams {
                         let out = self.send.stream_mut(s);
                         out.resetting = false;
-                        out.next_ssn = 0;
-                        self.push_event(Event::OutgoingStreamReset(s));
+                        if ok {
+                            out.next_ssn = 0;
+                            self.push_event(Event::OutgoingStreamReset(s));
+                        } else {
+                            self.push_event(Event::StreamResetFailed(s));
+                        }
                     }
                 }
                 ReconfigParam::Other { request_seq: Some(seq), .. } => {

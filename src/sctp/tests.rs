@@ -213,7 +213,7 @@ fn stream_ids_out_of_range_get_an_error_chunk() {
     let tag = tag_to_b(&mut a, &mut b, now);
     let next_tsn = a.send.next_tsn;
     let p = packet(tag, |c| wire::emit_data(c, DataFlags::BEGIN | DataFlags::END, next_tsn, 9, 0, 51, b"?"));
-    assert_eq!(b.handle_receive(now, &p), Ok(()));
+    assert_eq!(b.handle_receive(now, &p), Err(Error::InvalidStream));
     while let Some(e) = b.poll_event() {
         assert!(!matches!(e, Event::Message(_)), "nothing delivered for stream 9");
     }
