@@ -220,3 +220,94 @@ fn bad_dcep_messages_are_dropped_with_a_reason() {
     assert_eq!(p.a.last_error(), Some(Error::UnexpectedMessage));
     let _ = sctp::Event::Connected;
 }
+
+fn payload(tag: u8, index: u32, len: usize) -> Bytes {
+    let mut v: Vec<u8> = (0..len).map(|i| (index as usize * 13 + i * 3) as u8 ^ tag).collect();
+    if len >= 5 {
+        v[0] = tag;
+        v[1..5].copy_from_slice(&index.to_be_bytes());
+    }
+    Bytes::from(v)
+}
+
+#[test]
+fn sixteen_mib_across_ordered_unordered_and_unreliable_channels_over_a_lossy_link() {
+    let mut p = connected(Impair::lossy(), Impair::lossy());
+    let ordered = opened(&mut p, true, ChannelOptions::new("ordered"));
+    let mut o = ChannelOptions::new("unordered");
+    o.ordered = false;
+    let unordered = opened(&mut p, true, o.clone());
+    o.reliability = Reliability::MaxRetransmits(0);
+    let lossy = opened(&mut p, true, o);
+    // Mixed sizes, 1 B to 256 KiB, about 16 MiB in all, interleaved over the three channels.
+    let mut rng = SeededRng::from_seed([21; 32]);
+    let mut plan = Vec::new();
+    let mut total = 0;
+    while total < 16 * 1024 * 1024 {
+        let len = match rng.below(10) {
+            0 => 5 + rng.below(3) as usize,
+            1..=5 => 5 + rng.below(2000) as usize,
+            6..=8 => 2000 + rng.below(30_000) as usize,
+            _ => 100_000 + rng.below(156 * 1024) as usize,
+        };
+        let ch = match rng.below(10) {
+            0..=6 => ordered,
+            7 | 8 => unordered,
+            _ => lossy,
+        };
+        plan.push((ch, len.min(256 * 1024)));
+        total += len;
+    }
+    plan.push((ordered, 1));
+    let mut next = 0;
+    let mut got: std::collections::HashMap<u16, Vec<Bytes>> = Default::default();
+    let end = p.now + Duration::from_secs(7200);
+    loop {
+        while next < plan.len() {
+            let (ch, len) = plan[next];
+            let now = p.now;
+            match p.a.send(now, ch, payload(ch as u8, next as u32, len), true) {
+                Ok(()) => next += 1,
+                Err(Error::Send(sctp::SendError::BufferFull)) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        for e in p.ev_b.drain(..) {
+            if let Event::Message { id, data, .. } = e {
+                got.entry(id).or_default().push(data);
+            }
+        }
+        if next == plan.len() && p.a.association().buffered_total() == 0 {
+            break;
+        }
+        assert!(p.now < end, "stalled");
+        assert!(p.advance());
+    }
+    p.pump();
+    for e in p.ev_b.drain(..) {
+        if let Event::Message { id, data, .. } = e {
+            got.entry(id).or_default().push(data);
+        }
+    }
+    let expect = |ch: u16| -> Vec<Bytes> {
+        plan.iter()
+            .enumerate()
+            .filter(|(_, (c, _))| *c == ch)
+            .map(|(i, (c, l))| payload(*c as u8, i as u32, *l))
+            .collect()
+    };
+    // Ordered and reliable: everything, in order.
+    assert!(got[&ordered] == expect(ordered));
+    // Unordered and reliable: everything, intact, in some order.
+    let mut u = got[&unordered].clone();
+    let mut want = expect(unordered);
+    u.sort();
+    want.sort();
+    assert!(u == want);
+    // Unreliable: a strict subset, each message intact.
+    let l = &got[&lossy];
+    let all = expect(lossy);
+    assert!(l.len() < all.len(), "{} of {}", l.len(), all.len());
+    assert!(l.iter().all(|m| all.contains(m)));
+    assert!(p.a.association().stats().retransmissions > 0);
+}
