@@ -429,3 +429,15 @@ fn send_buffer_is_bounded() {
     assert!(p.run_until(Duration::from_secs(5), |p| p.a.buffered_total() == 0));
     assert_eq!(p.a.send(p.now, 0, 53, message(1, 60_000), SendOptions::default()), Ok(()));
 }
+
+#[test]
+fn unanswered_init_times_out() {
+    let mut p = pair(Impair::clean(5), Impair::clean(5));
+    p.ab.up = false;
+    let now = p.now;
+    p.a.connect(now);
+    assert!(p.run_until(Duration::from_secs(3600), |p| p.a.is_closed()));
+    assert!(p.ev_a.contains(&Event::Closed(CloseReason::HandshakeTimeout)));
+    // Max.Init.Retransmits (8) retransmissions after the first INIT.
+    assert_eq!(p.ab.sent, 9);
+}
