@@ -2,7 +2,9 @@
 //! reliable stream, next to the same transfer between two sctp-proto associations, in the same run.
 //!
 //! One iteration moves a 4 MiB batch of messages from one side to the other and waits until the receiver
-//! has every message; packets go straight from one side to the other (no loss, no delay).
+//! has every message; packets go straight from one side to the other (no loss, no delay). Both senders are
+//! fed the same way, like an application watching its buffered amount: a message is queued whenever less
+//! than `QUEUED` bytes are waiting.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -19,6 +21,8 @@ use sctp_proto::{
 };
 
 const BATCH: usize = 4 * 1024 * 1024;
+/// Bytes an application keeps queued on the sender.
+const QUEUED: usize = 1024 * 1024;
 
 struct Ours {
     a: Association,
@@ -60,12 +64,13 @@ impl Ours {
 
     /// Sends `count` messages of `msg` and returns the bytes the receiver got.
     fn transfer(&mut self, msg: &Bytes, count: usize) -> usize {
-        for _ in 0..count {
-            let now = self.now;
-            self.a.send(now, 0, 53, msg.clone(), SendOptions::default()).expect("send");
-        }
-        let (mut got, mut bytes) = (0, 0);
+        let (mut sent, mut got, mut bytes) = (0, 0, 0);
         while got < count {
+            while sent < count && self.a.buffered_total() < QUEUED {
+                let now = self.now;
+                self.a.send(now, 0, 53, msg.clone(), SendOptions::default()).expect("send");
+                sent += 1;
+            }
             let moved = self.exchange();
             while let Some(e) = self.b.poll_event() {
                 if let Event::Message(m) = e {
@@ -213,15 +218,16 @@ impl Theirs {
     }
 
     fn transfer(&mut self, msg: &Bytes, count: usize) -> usize {
-        {
-            let (_, a) = &mut self.a;
-            let mut s = a.stream(0).expect("stream");
-            for _ in 0..count {
-                s.write_sctp(msg, PayloadProtocolIdentifier::Binary).expect("write");
-            }
-        }
-        let (mut got, mut bytes) = (0, 0);
+        let (mut sent, mut got, mut bytes) = (0, 0, 0);
         while got < count {
+            {
+                let (_, a) = &mut self.a;
+                let mut s = a.stream(0).expect("stream");
+                while sent < count && s.buffered_amount().unwrap_or(0) < QUEUED {
+                    s.write_sctp(msg, PayloadProtocolIdentifier::Binary).expect("write");
+                    sent += 1;
+                }
+            }
             let moved = self.exchange();
             let (n, b) = self.read();
             got += n;
