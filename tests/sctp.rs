@@ -441,3 +441,28 @@ fn unanswered_init_times_out() {
     // Max.Init.Retransmits (8) retransmissions after the first INIT.
     assert_eq!(p.ab.sent, 9);
 }
+
+#[test]
+fn tsn_wraparound_under_loss() {
+    // This seed gives the initiator an initial TSN of 0xfffffad1: the transfer crosses 2^32.
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&52681u64.to_le_bytes());
+    let mut p: P = Pair::new(
+        Association::new(Config::default(), SeededRng::from_seed(seed)),
+        assoc(2, Config::default()),
+        Impair::lossy(),
+        Impair::lossy(),
+    );
+    connected(&mut p, false);
+    let mut rng = SeededRng::from_seed([10; 32]);
+    let lens: Vec<usize> = (0..3000).map(|_| 1 + rng.below(3000) as usize).collect();
+    let got = transfer(&mut p, 0, &lens, SendOptions::default(), Duration::from_secs(3600));
+    assert_eq!(got.len(), lens.len());
+    assert!(got.iter().zip(&lens).enumerate().all(|(i, (g, l))| *g == message(i as u32, *l)));
+    // Partial reliability and a stream reset across the wrap as well.
+    let opts = SendOptions { max_retransmits: Some(0), ..SendOptions::default() };
+    let _ = transfer(&mut p, 1, &[500; 200], opts, Duration::from_secs(600));
+    let now = p.now;
+    p.a.reset_streams(now, &[1]).unwrap();
+    assert!(p.run_until(Duration::from_secs(60), |p| p.ev_a.contains(&Event::OutgoingStreamReset(1))));
+}
