@@ -311,3 +311,23 @@ fn sixteen_mib_across_ordered_unordered_and_unreliable_channels_over_a_lossy_lin
     assert!(l.iter().all(|m| all.contains(m)));
     assert!(p.a.association().stats().retransmissions > 0);
 }
+
+#[test]
+fn channels_opened_before_connecting_are_announced_on_connection() {
+    let mut p = Pair::new(dc(1, Role::Client), dc(2, Role::Server), Impair::clean(5), Impair::clean(5));
+    let now = p.now;
+    let id = p.a.open(now, ChannelOptions::new("early")).unwrap();
+    let mut o = ChannelOptions::new("neg");
+    o.negotiated = Some(9);
+    assert_eq!(p.a.open(now, o.clone()).unwrap(), 9);
+    assert_eq!(p.b.open(now, o).unwrap(), 9);
+    assert!(matches!(p.a.send_text(now, id, "too soon"), Err(Error::Send(sctp::SendError::NotConnected))));
+    p.a.connect(now);
+    p.b.connect(now);
+    assert!(p.run_until(Duration::from_secs(10), |p| p.ev_a.contains(&Event::ChannelOpen(id))
+        && p.ev_a.contains(&Event::ChannelOpen(9))
+        && p.ev_b.contains(&Event::ChannelOpen(9))));
+    assert!(
+        p.ev_b.iter().any(|e| matches!(e, Event::ChannelOpened { id: i, label, .. } if *i == id && label == "early"))
+    );
+}

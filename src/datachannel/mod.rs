@@ -137,6 +137,8 @@ pub struct Channel {
     above_threshold: bool,
     out_reset: bool,
     in_reset: bool,
+    /// Opened before the association was up; announced on connection.
+    waiting: bool,
 }
 
 /// What the data channel layer reports.
@@ -266,10 +268,10 @@ impl DataChannels {
     }
 
     /// Opens a channel and returns its stream id. Without `negotiated`, a DATA_CHANNEL_OPEN goes to the peer
-    /// (the association must be established); [`Event::ChannelOpen`] follows its ACK. A negotiated channel
-    /// is open at once.
+    /// and [`Event::ChannelOpen`] follows its ACK; a negotiated channel is open at once. Before the
+    /// association is established the channel waits, and is announced (or reported open) on connection.
     pub fn open(&mut self, now: Instant, options: ChannelOptions) -> Result<u16, Error> {
-        if !self.assoc.is_established() {
+        if self.assoc.is_closed() {
             return Err(Error::NotConnected);
         }
         if options.label.len() > 0xffff || options.protocol.len() > 0xffff {
@@ -282,29 +284,50 @@ impl DataChannels {
             None => self.free_id()?,
         };
         let negotiated = options.negotiated.is_some();
-        if !negotiated {
-            let (channel_type, reliability) = channel_type_of(&options);
-            self.scratch.clear();
-            Dcep::Open {
-                channel_type,
-                priority: options.priority,
-                reliability,
-                label: &options.label,
-                protocol: &options.protocol,
-            }
-            .emit(&mut self.scratch)?;
-            let msg = Bytes::copy_from_slice(&self.scratch);
-            self.assoc.send(now, id, wire::PPID_DCEP, msg, SendOptions::default())?;
-        }
+        let connected = self.assoc.is_established();
         let state = if negotiated { ChannelState::Open } else { ChannelState::Connecting };
         self.channels.insert(
             id,
-            Channel { options, state, low_threshold: 0, above_threshold: false, out_reset: false, in_reset: false },
+            Channel {
+                options,
+                state,
+                low_threshold: 0,
+                above_threshold: false,
+                out_reset: false,
+                in_reset: false,
+                waiting: !connected,
+            },
         );
-        if negotiated {
-            self.push(Event::ChannelOpen(id));
+        if connected {
+            if let Err(e) = self.announce(now, id) {
+                self.channels.remove(&id);
+                return Err(e);
+            }
         }
         Ok(id)
+    }
+
+    /// Sends the DATA_CHANNEL_OPEN of a channel (or reports a negotiated one open).
+    fn announce(&mut self, now: Instant, id: u16) -> Result<(), Error> {
+        let Some(ch) = self.channels.get_mut(&id) else { return Err(Error::NoSuchChannel) };
+        ch.waiting = false;
+        if ch.options.negotiated.is_some() {
+            self.push(Event::ChannelOpen(id));
+            return Ok(());
+        }
+        let (channel_type, reliability) = channel_type_of(&ch.options);
+        self.scratch.clear();
+        Dcep::Open {
+            channel_type,
+            priority: ch.options.priority,
+            reliability,
+            label: &ch.options.label,
+            protocol: &ch.options.protocol,
+        }
+        .emit(&mut self.scratch)?;
+        let msg = Bytes::copy_from_slice(&self.scratch);
+        self.assoc.send(now, id, wire::PPID_DCEP, msg, SendOptions::default())?;
+        Ok(())
     }
 
     /// Sends a binary message (`binary`) or a UTF-8 string message. Empty messages use the empty PPIDs.
@@ -391,7 +414,17 @@ impl DataChannels {
         while self.events.len() == 0 {
             let Some(e) = self.assoc.poll_event() else { break };
             match e {
-                sctp::Event::Connected => self.push(Event::Connected),
+                sctp::Event::Connected => {
+                    self.push(Event::Connected);
+                    let waiting: Vec<u16> =
+                        self.channels.iter().filter(|(_, c)| c.waiting).map(|(id, _)| *id).collect();
+                    for id in waiting {
+                        if self.announce(Instant::ZERO, id).is_err() {
+                            // Beyond the negotiated stream count, most likely.
+                            self.finish_close(id);
+                        }
+                    }
+                }
                 sctp::Event::Message(m) => self.on_message(m),
                 sctp::Event::IncomingStreamReset(id) => {
                     let Some(ch) = self.channels.get_mut(&id) else { continue };
@@ -490,6 +523,7 @@ impl DataChannels {
                             above_threshold: false,
                             out_reset: false,
                             in_reset: false,
+                            waiting: false,
                         },
                     );
                     self.push(Event::ChannelOpened { id, label, protocol });
