@@ -466,3 +466,21 @@ fn tsn_wraparound_under_loss() {
     p.a.reset_streams(now, &[1]).unwrap();
     assert!(p.run_until(Duration::from_secs(60), |p| p.ev_a.contains(&Event::OutgoingStreamReset(1))));
 }
+
+#[test]
+fn a_loss_on_one_ordered_stream_does_not_hold_back_another() {
+    let mut p = pair(Impair::clean(10), Impair::clean(10));
+    connected(&mut p, false);
+    p.ab.drop_next = 1; // Stream 4's first message (TSN order: first) is lost.
+    let now = p.now;
+    for i in 0..3 {
+        p.a.send(now, 4, 53, message(i, 1100), SendOptions::default()).unwrap();
+        p.a.send(now, 5, 53, message(10 + i, 1100), SendOptions::default()).unwrap();
+    }
+    assert!(p.run_until(Duration::from_secs(5), |p| p.a.buffered_total() == 0));
+    p.pump();
+    let got: Vec<(u16, u32)> =
+        messages_b(&mut p).iter().map(|m| (m.stream, u32::from_be_bytes(m.data[..4].try_into().unwrap()))).collect();
+    // Stream 5 went ahead while stream 4 waited for its retransmission; each stream stayed in order.
+    assert_eq!(got, [(5, 10), (5, 11), (5, 12), (4, 0), (4, 1), (4, 2)]);
+}

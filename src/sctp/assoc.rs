@@ -846,7 +846,7 @@ impl Association {
                         let inbound = self.inbound_streams;
                         let events = &mut self.events;
                         let mut bad_bytes = 0;
-                        if self.recv.on_forward_tsn(f.new_cumulative_tsn, &mut |m: Message| {
+                        if self.recv.on_forward_tsn(f.new_cumulative_tsn, f.streams(), &mut |m: Message| {
                             if m.stream < inbound {
                                 events.push(Event::Message(m));
                             } else {

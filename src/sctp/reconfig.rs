@@ -90,7 +90,7 @@ impl Association {
                         if self.received_up_to(last_tsn) {
                             self.peer_reset_seq = expected.wrapping_add(1);
                             for s in streams {
-                                self.push_event(Event::IncomingStreamReset(s));
+                                self.reset_incoming(s);
                             }
                             self.deferred_reset = None;
                             ReconfigResult::PERFORMED
@@ -146,6 +146,22 @@ impl Association {
         Ok(())
     }
 
+    /// Resets the sequence numbers of incoming `stream` and reports it.
+    fn reset_incoming(&mut self, stream: u16) {
+        self.push_event(Event::IncomingStreamReset(stream));
+        let inbound = self.inbound_streams();
+        let events = &mut self.events;
+        let mut bad_bytes = 0;
+        self.recv.reset_stream(stream, &mut |m: super::Message| {
+            if m.stream < inbound {
+                events.push(Event::Message(m));
+            } else {
+                bad_bytes += m.data.len();
+            }
+        });
+        self.recv.consumed(bad_bytes);
+    }
+
     /// Performs a deferred incoming reset once its last TSN has arrived.
     pub(super) fn check_deferred_reset(&mut self) {
         let Some(d) = self.deferred_reset.as_ref() else { return };
@@ -156,7 +172,7 @@ impl Association {
         self.peer_reset_seq = d.seq.wrapping_add(1);
         self.last_reset_result = ReconfigResult::PERFORMED.0;
         for s in d.streams {
-            self.push_event(Event::IncomingStreamReset(s));
+            self.reset_incoming(s);
         }
         self.reset_response = Some((d.seq, ReconfigResult::PERFORMED.0));
         let _ = tsn_le;

@@ -20,6 +20,7 @@ const MAX_DUPS: usize = 16;
 struct Stored {
     flags: DataFlags,
     stream: u16,
+    ssn: u16,
     ppid: u32,
     data: Bytes,
 }
@@ -27,6 +28,7 @@ struct Stored {
 #[derive(Debug)]
 struct Assembly {
     stream: u16,
+    ssn: u16,
     ppid: u32,
     unordered: bool,
     buf: Vec<u8>,
@@ -51,6 +53,10 @@ pub(crate) struct RecvState {
     bits: Vec<u64>,
     ooo: BTreeMap<u64, Stored>,
     assembling: Option<Assembly>,
+    /// Next SSN to deliver on each stream (ordered messages).
+    expected: Vec<u16>,
+    /// First TSN of each ordered message whose first fragment is held out of order, by (stream, SSN).
+    heads: BTreeMap<(u16, u16), u64>,
     /// Bytes held (out of order, assembling, or delivered but not yet polled).
     pub(crate) held: usize,
     pub(crate) window: usize,
@@ -68,6 +74,8 @@ impl RecvState {
             bits: Vec::new(),
             ooo: BTreeMap::new(),
             assembling: None,
+            expected: Vec::new(),
+            heads: BTreeMap::new(),
             held: 0,
             window,
             max_message,
@@ -84,6 +92,8 @@ impl RecvState {
         self.bits.resize(WORDS, 0);
         self.ooo.clear();
         self.assembling = None;
+        self.expected.clear();
+        self.heads.clear();
     }
 
     /// The cumulative TSN as sent in SACKs.
@@ -144,19 +154,25 @@ impl RecvState {
         if t == self.cum + 1 {
             self.cum = t;
             self.set_bit(t, false);
-            self.in_order(chunk.flags, chunk.stream, chunk.ppid, chunk.payload, false, deliver);
+            self.in_order(chunk.flags, chunk.stream, chunk.ssn, chunk.ppid, chunk.payload, deliver);
             self.advance(deliver);
         } else {
             self.held += len;
             let stored = Stored {
                 flags: chunk.flags,
                 stream: chunk.stream,
+                ssn: chunk.ssn,
                 ppid: chunk.ppid,
                 data: Bytes::copy_from_slice(chunk.payload),
             };
             self.ooo.insert(t, stored);
             if chunk.flags.unordered() {
                 self.try_unordered(t, deliver);
+            } else {
+                if chunk.flags.begin() {
+                    self.heads.insert((chunk.stream, chunk.ssn), t);
+                }
+                self.release(chunk.stream, deliver);
             }
         }
         Accept::New
@@ -168,10 +184,10 @@ impl RecvState {
             self.cum += 1;
             let t = self.cum;
             self.set_bit(t, false);
-            match self.ooo.remove(&t) {
+            match self.take(t) {
                 Some(s) => {
                     self.held = self.held.saturating_sub(s.data.len());
-                    self.in_order(s.flags, s.stream, s.ppid, &s.data, true, deliver);
+                    self.in_order(s.flags, s.stream, s.ssn, s.ppid, &s.data, deliver);
                 }
                 // Delivered early as part of an unordered message: nothing may be half-assembled here.
                 None => self.drop_assembly(),
@@ -186,13 +202,86 @@ impl RecvState {
         }
     }
 
+    /// Removes a stored chunk, forgetting it as a message head.
+    fn take(&mut self, t: u64) -> Option<Stored> {
+        let s = self.ooo.remove(&t)?;
+        if s.flags.begin() && !s.flags.unordered() && self.heads.get(&(s.stream, s.ssn)) == Some(&t) {
+            self.heads.remove(&(s.stream, s.ssn));
+        }
+        Some(s)
+    }
+
+    fn expected(&self, stream: u16) -> u16 {
+        self.expected.get(usize::from(stream)).copied().unwrap_or(0)
+    }
+
+    fn set_expected(&mut self, stream: u16, ssn: u16) {
+        let i = usize::from(stream);
+        if self.expected.len() <= i {
+            self.expected.resize(i + 1, 0);
+        }
+        if let Some(e) = self.expected.get_mut(i) {
+            *e = ssn;
+        }
+    }
+
+    /// Delivers, ahead of the cumulative TSN, every complete ordered message held for `stream` whose SSN is
+    /// the next one due: ordered streams do not wait for holes on other streams.
+    fn release(&mut self, stream: u16, deliver: &mut impl FnMut(Message)) {
+        loop {
+            let ssn = self.expected(stream);
+            let Some(&first) = self.heads.get(&(stream, ssn)) else { return };
+            // Complete? Walk the fragments.
+            let mut last = first;
+            let mut total = 0usize;
+            loop {
+                let Some(s) = self.ooo.get(&last) else { return };
+                if s.stream != stream || s.ssn != ssn || s.flags.unordered() || (last != first && s.flags.begin()) {
+                    return;
+                }
+                total += s.data.len();
+                if s.flags.end() {
+                    break;
+                }
+                last += 1;
+            }
+            if total > self.max_message {
+                return;
+            }
+            let mut ppid = 0;
+            let data = if first == last {
+                let Some(s) = self.take(first) else { return };
+                ppid = s.ppid;
+                s.data
+            } else {
+                let mut buf = Vec::with_capacity(total);
+                for k in first..=last {
+                    if let Some(s) = self.take(k) {
+                        ppid = s.ppid;
+                        buf.extend_from_slice(&s.data);
+                    }
+                }
+                Bytes::from(buf)
+            };
+            self.held = self.held.saturating_sub(total);
+            self.set_expected(stream, ssn.wrapping_add(1));
+            self.emit(stream, ppid, false, data, deliver);
+        }
+    }
+
+    /// The peer reset its outgoing `stream` (RFC 6525): its sequence numbers restart at zero.
+    pub(crate) fn reset_stream(&mut self, stream: u16, deliver: &mut impl FnMut(Message)) {
+        self.set_expected(stream, 0);
+        self.release(stream, deliver);
+    }
+
     fn in_order(
         &mut self,
         flags: DataFlags,
         stream: u16,
+        ssn: u16,
         ppid: u32,
         payload: &[u8],
-        _stored: bool,
         deliver: &mut impl FnMut(Message),
     ) {
         let unordered = flags.unordered();
@@ -200,12 +289,15 @@ impl RecvState {
             self.drop_assembly();
             if flags.end() {
                 self.emit(stream, ppid, unordered, Bytes::copy_from_slice(payload), deliver);
+                if !unordered {
+                    self.delivered_in_order(stream, ssn, deliver);
+                }
                 return;
             }
             let mut buf = Vec::with_capacity((payload.len() * 4).min(self.max_message));
             buf.extend_from_slice(payload);
             self.held += payload.len();
-            self.assembling = Some(Assembly { stream, ppid, unordered, buf });
+            self.assembling = Some(Assembly { stream, ssn, ppid, unordered, buf });
             return;
         }
         let Some(a) = self.assembling.as_mut() else {
@@ -221,9 +313,20 @@ impl RecvState {
         if flags.end() {
             if let Some(a) = self.assembling.take() {
                 self.held = self.held.saturating_sub(a.buf.len());
-                self.emit(a.stream, a.ppid, a.unordered, Bytes::from(a.buf), deliver);
+                let (stream, ssn, unordered) = (a.stream, a.ssn, a.unordered);
+                self.emit(stream, a.ppid, unordered, Bytes::from(a.buf), deliver);
+                if !unordered {
+                    self.delivered_in_order(stream, ssn, deliver);
+                }
             }
         }
+    }
+
+    /// An ordered message went out in TSN order (the authority on order): later ones of its stream held
+    /// ahead may follow.
+    fn delivered_in_order(&mut self, stream: u16, ssn: u16, deliver: &mut impl FnMut(Message)) {
+        self.set_expected(stream, ssn.wrapping_add(1));
+        self.release(stream, deliver);
     }
 
     fn emit(&mut self, stream: u16, ppid: u32, unordered: bool, data: Bytes, deliver: &mut impl FnMut(Message)) {
@@ -267,13 +370,13 @@ impl RecvState {
         }
         let mut ppid = 0;
         let data = if first == last {
-            let Some(s) = self.ooo.remove(&first) else { return };
+            let Some(s) = self.take(first) else { return };
             ppid = s.ppid;
             s.data
         } else {
             let mut buf = Vec::with_capacity(total);
             for k in first..=last {
-                if let Some(s) = self.ooo.remove(&k) {
+                if let Some(s) = self.take(k) {
                     ppid = s.ppid;
                     buf.extend_from_slice(&s.data);
                 }
@@ -286,25 +389,29 @@ impl RecvState {
 
     /// FORWARD-TSN (RFC 3758 §3.6): moves the cumulative TSN to `new_cum`, delivering complete messages below
     /// it and discarding abandoned fragments. Returns false when it was old news.
-    pub(crate) fn on_forward_tsn(&mut self, new_cum: u32, deliver: &mut impl FnMut(Message)) -> bool {
+    pub(crate) fn on_forward_tsn(
+        &mut self,
+        new_cum: u32,
+        skipped: impl Iterator<Item = (u16, u16)>,
+        deliver: &mut impl FnMut(Message),
+    ) -> bool {
         let target = self.unwrap(new_cum);
         if target <= self.cum {
             return false;
         }
         // Walk the stored chunks up to the target in order; a hole breaks any message in progress.
         let mut last = self.cum;
-        while let Some(entry) = self.ooo.first_entry() {
-            let k = *entry.key();
+        while let Some((&k, _)) = self.ooo.first_key_value() {
             if k > target {
                 break;
             }
-            let s = entry.remove();
+            let Some(s) = self.take(k) else { break };
             self.held = self.held.saturating_sub(s.data.len());
             if k != last + 1 {
                 self.drop_assembly();
             }
             last = k;
-            self.in_order(s.flags, s.stream, s.ppid, &s.data, true, deliver);
+            self.in_order(s.flags, s.stream, s.ssn, s.ppid, &s.data, deliver);
         }
         if last != target {
             self.drop_assembly();
@@ -319,6 +426,14 @@ impl RecvState {
         }
         self.cum = target;
         self.highest = self.highest.max(target);
+        // Ordered streams skip past their abandoned messages.
+        for (stream, ssn) in skipped {
+            let next = ssn.wrapping_add(1);
+            if (next.wrapping_sub(self.expected(stream)) as i16) > 0 {
+                self.set_expected(stream, next);
+            }
+            self.release(stream, deliver);
+        }
         self.advance(deliver);
         true
     }
