@@ -122,6 +122,8 @@
 //! - [`demux`]: RFC 7983 first-byte demultiplexing of STUN, DTLS, TURN channels and SRTP/SRTCP.
 //! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
 //! - [`dtls`]: DTLS 1.2 client and server with DTLS-SRTP keying ([`dtls::Dtls`]).
+//! - [`sctp`]: SCTP associations (RFC 9260 over DTLS, RFC 8261) with PR-SCTP, stream reset and zero checksum.
+//! - [`datachannel`]: WebRTC data channels (RFC 8831) and DCEP (RFC 8832) over an SCTP association.
 //!
 //! ## Logging
 //!
@@ -138,6 +140,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod datachannel;
 pub mod demux;
 pub mod dtls;
 pub mod ice;
@@ -145,6 +148,7 @@ pub mod machine;
 pub mod rand;
 pub mod rtcp;
 pub mod rtp;
+pub mod sctp;
 pub mod sdp;
 #[cfg(feature = "sim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]

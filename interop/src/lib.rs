@@ -5,3 +5,5 @@
 
 pub mod bench;
 pub mod libsrtp;
+pub mod pipe;
+pub mod sctp_proto_peer;

@@ -1,0 +1,606 @@
+//! The sending half: the message queue, fragmentation, the retransmission queue, SACK processing,
+//! congestion control (RFC 9260 §7) and PR-SCTP abandonment (RFC 3758 §3.5).
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use super::wire::{DataFlags, SackChunk};
+use super::{SendOptions, tsn_le, tsn_lt};
+use crate::time::Instant;
+
+/// A message waiting for its first fragment to be sent, or partly sent.
+#[derive(Debug)]
+pub(crate) struct OutMsg {
+    pub(crate) stream: u16,
+    pub(crate) ppid: u32,
+    pub(crate) data: Bytes,
+    /// Bytes already cut into fragments.
+    pub(crate) offset: usize,
+    pub(crate) ssn: u16,
+    pub(crate) unordered: bool,
+    pub(crate) max_rtx: Option<u32>,
+    pub(crate) expires: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Sent and counted in the flight.
+    InFlight,
+    /// Marked for retransmission (not in the flight).
+    Retransmit,
+    /// Acknowledged by a gap block.
+    GapAcked,
+    /// Abandoned (PR-SCTP); waiting for the peer's cumulative ack to pass it.
+    Abandoned,
+}
+
+/// A fragment with a TSN, until the cumulative ack passes it.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub(crate) tsn: u32,
+    pub(crate) stream: u16,
+    pub(crate) ssn: u16,
+    pub(crate) ppid: u32,
+    pub(crate) flags: u8,
+    pub(crate) data: Bytes,
+    pub(crate) sent_at: Instant,
+    pub(crate) transmissions: u32,
+    pub(crate) status: Status,
+    pub(crate) misses: u8,
+    pub(crate) fast_retransmitted: bool,
+    pub(crate) max_rtx: Option<u32>,
+    pub(crate) expires: Option<Instant>,
+}
+
+/// What a SACK changed, for the association to act on.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SackOutcome {
+    /// The cumulative ack advanced.
+    pub(crate) advanced: bool,
+    /// An RTT sample to feed the RTO estimator.
+    pub(crate) rtt: Option<Duration>,
+    /// The SACK acknowledged TSNs never sent.
+    pub(crate) invalid: bool,
+}
+
+/// Per-stream outbound state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StreamOut {
+    pub(crate) next_ssn: u16,
+    pub(crate) buffered: usize,
+    pub(crate) resetting: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct SendState {
+    pub(crate) mtu: usize,
+    pub(crate) pending: VecDeque<OutMsg>,
+    pub(crate) sent: VecDeque<Sent>,
+    /// TSN of the next new fragment.
+    pub(crate) next_tsn: u32,
+    /// The peer's cumulative ack.
+    pub(crate) cum_acked: u32,
+    /// Bytes in flight (RFC 9260 §6.1 flightsize).
+    pub(crate) flight: usize,
+    pub(crate) cwnd: usize,
+    pub(crate) ssthresh: usize,
+    pub(crate) partial_bytes_acked: usize,
+    /// The peer's receive window as we last computed it.
+    pub(crate) peer_rwnd: usize,
+    /// Fast recovery: the highest TSN outstanding when it began.
+    pub(crate) recovery_exit: Option<u32>,
+    /// Chunks marked for retransmission.
+    pub(crate) to_retransmit: usize,
+    /// A fast retransmit is due: one packet may go regardless of cwnd (§7.2.4 step 3).
+    pub(crate) fast_rtx_due: bool,
+    /// PR-SCTP Advanced.Peer.Ack.Point, when ahead of `cum_acked`.
+    pub(crate) forward_tsn_due: bool,
+    pub(crate) streams: Vec<StreamOut>,
+    /// Bytes queued in all (pending plus unacknowledged).
+    pub(crate) buffered: usize,
+    /// TSN whose ack gives an RTT sample, and when it was sent.
+    rtt_probe: Option<(u32, Instant)>,
+    pub(crate) retransmissions: u64,
+    pub(crate) fast_retransmits: u64,
+    pub(crate) abandoned: u64,
+}
+
+impl SendState {
+    pub(crate) fn new(mtu: usize) -> Self {
+        SendState {
+            mtu,
+            pending: VecDeque::new(),
+            sent: VecDeque::new(),
+            next_tsn: 0,
+            cum_acked: 0,
+            flight: 0,
+            cwnd: initial_cwnd(mtu),
+            ssthresh: usize::MAX,
+            partial_bytes_acked: 0,
+            peer_rwnd: 0,
+            recovery_exit: None,
+            to_retransmit: 0,
+            fast_rtx_due: false,
+            forward_tsn_due: false,
+            streams: Vec::new(),
+            buffered: 0,
+            rtt_probe: None,
+            retransmissions: 0,
+            fast_retransmits: 0,
+            abandoned: 0,
+        }
+    }
+
+    /// Starts sending at `initial_tsn` to a peer advertising `a_rwnd` (§7.2.1: ssthresh = peer's rwnd).
+    pub(crate) fn start(&mut self, initial_tsn: u32, a_rwnd: u32) {
+        self.next_tsn = initial_tsn;
+        self.cum_acked = initial_tsn.wrapping_sub(1);
+        self.peer_rwnd = a_rwnd as usize;
+        self.ssthresh = a_rwnd as usize;
+        self.cwnd = initial_cwnd(self.mtu);
+    }
+
+    pub(crate) fn stream_mut(&mut self, stream: u16) -> &mut StreamOut {
+        let i = usize::from(stream);
+        if self.streams.len() <= i {
+            self.streams.resize(i + 1, StreamOut::default());
+        }
+        &mut self.streams[i]
+    }
+
+    pub(crate) fn stream_buffered(&self, stream: u16) -> usize {
+        self.streams.get(usize::from(stream)).map_or(0, |s| s.buffered)
+    }
+
+    /// Queues a message (already checked by the caller).
+    pub(crate) fn queue(&mut self, now: Instant, stream: u16, ppid: u32, data: Bytes, opts: SendOptions) {
+        let len = data.len();
+        let s = self.stream_mut(stream);
+        let ssn = if opts.unordered {
+            0
+        } else {
+            let ssn = s.next_ssn;
+            s.next_ssn = ssn.wrapping_add(1);
+            ssn
+        };
+        s.buffered += len;
+        self.buffered += len;
+        self.pending.push_back(OutMsg {
+            stream,
+            ppid,
+            data,
+            offset: 0,
+            ssn,
+            unordered: opts.unordered,
+            max_rtx: opts.max_retransmits,
+            expires: opts.max_lifetime.map(|l| now + l),
+        });
+    }
+
+    fn release(&mut self, stream: u16, len: usize) {
+        self.buffered = self.buffered.saturating_sub(len);
+        if let Some(s) = self.streams.get_mut(usize::from(stream)) {
+            s.buffered = s.buffered.saturating_sub(len);
+        }
+    }
+
+    /// Whether every queued byte has been acknowledged.
+    pub(crate) fn idle(&self) -> bool {
+        self.pending.is_empty() && self.sent.is_empty()
+    }
+
+    /// Whether some fragment is outstanding (T3-rtx should run).
+    pub(crate) fn outstanding(&self) -> bool {
+        self.flight > 0 || self.to_retransmit > 0 || self.sent.front().is_some_and(|s| s.status == Status::Abandoned)
+    }
+
+    /// The cumulative ack carried by a SHUTDOWN chunk (RFC 9260 §9.2): acknowledges up to `cum`.
+    pub(crate) fn ack_cumulative(&mut self, cum: u32) {
+        if !tsn_lt(cum, self.next_tsn) {
+            return;
+        }
+        while let Some(front) = self.sent.front() {
+            if !tsn_le(front.tsn, cum) {
+                break;
+            }
+            let Some(s) = self.sent.pop_front() else { break };
+            match s.status {
+                Status::InFlight => self.flight = self.flight.saturating_sub(s.data.len()),
+                Status::Retransmit => self.to_retransmit = self.to_retransmit.saturating_sub(1),
+                _ => {}
+            }
+            if matches!(s.status, Status::InFlight | Status::Retransmit) {
+                self.release(s.stream, s.data.len());
+            }
+        }
+        if tsn_lt(self.cum_acked, cum) {
+            self.cum_acked = cum;
+        }
+    }
+
+    /// Whether a pending message of `stream` still has unsent bytes.
+    pub(crate) fn has_unsent(&self, stream: u16) -> bool {
+        self.pending.iter().any(|m| m.stream == stream)
+    }
+
+    /// The largest fragment payload that fits one packet alone.
+    pub(crate) fn max_fragment(&self) -> usize {
+        self.mtu.saturating_sub(12 + 16).max(16)
+    }
+
+    /// Drops pending messages whose lifetime has passed before any fragment was sent.
+    fn expire_pending(&mut self, now: Instant) {
+        while let Some(front) = self.pending.front() {
+            if front.offset == 0 && front.expires.is_some_and(|e| e <= now) {
+                let (stream, len) = (front.stream, front.data.len());
+                self.pending.pop_front();
+                self.release(stream, len);
+                self.abandoned += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Cuts the next fragment if cwnd and the peer's window allow, assigning it a TSN. `room` is the space
+    /// left in the packet being built; `alone` says the packet holds no DATA yet.
+    pub(crate) fn next_fragment(&mut self, now: Instant, room: usize, alone: bool) -> Option<usize> {
+        if self.to_retransmit > 0 || self.flight >= self.cwnd {
+            return None;
+        }
+        self.expire_pending(now);
+        let max_frag = self.max_fragment();
+        let msg = self.pending.front_mut()?;
+        let left = msg.data.len() - msg.offset;
+        let size = left.min(max_frag);
+        if size + 16 > room {
+            return None;
+        }
+        // §6.1 rule A: respect the peer's window, but allow one probe when nothing is in flight.
+        if size > self.peer_rwnd && !(self.flight == 0 && alone) {
+            return None;
+        }
+        let mut flags = 0;
+        if msg.offset == 0 {
+            flags |= DataFlags::BEGIN;
+        }
+        if size == left {
+            flags |= DataFlags::END;
+        }
+        if msg.unordered {
+            flags |= DataFlags::UNORDERED;
+        }
+        let data = msg.data.slice(msg.offset..msg.offset + size);
+        msg.offset += size;
+        let sent = Sent {
+            tsn: self.next_tsn,
+            stream: msg.stream,
+            ssn: msg.ssn,
+            ppid: msg.ppid,
+            flags,
+            data,
+            sent_at: now,
+            transmissions: 1,
+            status: Status::InFlight,
+            misses: 0,
+            fast_retransmitted: false,
+            max_rtx: msg.max_rtx,
+            expires: msg.expires,
+        };
+        if msg.offset == msg.data.len() {
+            self.pending.pop_front();
+        }
+        self.next_tsn = self.next_tsn.wrapping_add(1);
+        self.flight += size;
+        self.peer_rwnd = self.peer_rwnd.saturating_sub(size);
+        if self.rtt_probe.is_none() {
+            self.rtt_probe = Some((sent.tsn, now));
+        }
+        self.sent.push_back(sent);
+        Some(self.sent.len() - 1)
+    }
+
+    /// The index of the next fragment to retransmit that fits `room`, if cwnd allows (or a fast
+    /// retransmit is due). Marks it in flight again. Abandons instead when its PR-SCTP policy says so.
+    pub(crate) fn next_retransmit(&mut self, now: Instant, room: usize) -> Option<usize> {
+        loop {
+            if self.to_retransmit == 0 || (self.flight >= self.cwnd && !self.fast_rtx_due) {
+                return None;
+            }
+            let idx = self.sent.iter().position(|s| s.status == Status::Retransmit)?;
+            let s = self.sent.get(idx)?;
+            let expired = s.expires.is_some_and(|e| e <= now) || s.max_rtx.is_some_and(|m| s.transmissions > m);
+            if expired {
+                self.abandon_message(idx);
+                continue;
+            }
+            if s.data.len() + 16 > room {
+                return None;
+            }
+            let s = self.sent.get_mut(idx)?;
+            s.status = Status::InFlight;
+            s.transmissions += 1;
+            s.sent_at = now;
+            s.misses = 0;
+            let (len, tsn) = (s.data.len(), s.tsn);
+            self.to_retransmit -= 1;
+            self.flight += len;
+            self.peer_rwnd = self.peer_rwnd.saturating_sub(len);
+            self.retransmissions += 1;
+            // Karn's rule: a retransmitted TSN gives no RTT sample.
+            if self.rtt_probe.is_some_and(|(t, _)| tsn_le(t, tsn)) {
+                self.rtt_probe = None;
+            }
+            return Some(idx);
+        }
+    }
+
+    /// Abandons the whole message the fragment at `idx` belongs to (RFC 3758 §3.5 A3), including its unsent
+    /// remainder.
+    pub(crate) fn abandon_message(&mut self, idx: usize) {
+        let Some(s) = self.sent.get(idx) else { return };
+        let (stream, ssn, unordered) = (s.stream, s.ssn, s.flags & DataFlags::UNORDERED != 0);
+        // Walk back to the first fragment, then forward to the last.
+        let mut first = idx;
+        while first > 0 {
+            let Some(c) = self.sent.get(first) else { break };
+            if c.flags & DataFlags::BEGIN != 0 {
+                break;
+            }
+            first -= 1;
+        }
+        let mut i = first;
+        let mut ended = false;
+        let mut released = 0usize;
+        while let Some(c) = self.sent.get_mut(i) {
+            if c.stream != stream || c.ssn != ssn || (c.flags & DataFlags::UNORDERED != 0) != unordered {
+                break;
+            }
+            match c.status {
+                Status::InFlight => self.flight = self.flight.saturating_sub(c.data.len()),
+                Status::Retransmit => self.to_retransmit = self.to_retransmit.saturating_sub(1),
+                _ => {}
+            }
+            if c.status != Status::Abandoned && c.status != Status::GapAcked {
+                c.status = Status::Abandoned;
+                released += c.data.len();
+            }
+            ended = c.flags & DataFlags::END != 0;
+            i += 1;
+            if ended {
+                break;
+            }
+        }
+        // Abandoned bytes leave the buffered count at once (they will never be delivered).
+        self.release(stream, released);
+        if !ended {
+            // The rest of the message was never sent: drop it from the queue.
+            if let Some(front) = self.pending.front() {
+                if front.offset > 0 && front.stream == stream && front.ssn == ssn {
+                    let rest = front.data.len() - front.offset;
+                    let total = front.data.len();
+                    self.pending.pop_front();
+                    // Bytes already cut were released fragment by fragment; release the remainder.
+                    let _ = total;
+                    self.release(stream, rest);
+                }
+            }
+        }
+        self.abandoned += 1;
+        self.forward_tsn_due = true;
+    }
+
+    /// The Advanced.Peer.Ack.Point (RFC 3758 §3.5 C1–C2) and the ordered `(stream, ssn)` pairs skipped.
+    pub(crate) fn advanced_ack_point(&self, streams: &mut Vec<(u16, u16)>) -> u32 {
+        streams.clear();
+        let mut point = self.cum_acked;
+        for s in &self.sent {
+            if s.status != Status::Abandoned {
+                break;
+            }
+            point = s.tsn;
+            if s.flags & DataFlags::UNORDERED == 0 {
+                if let Some(entry) = streams.iter_mut().find(|(st, _)| *st == s.stream) {
+                    entry.1 = s.ssn;
+                } else if streams.len() < 64 {
+                    streams.push((s.stream, s.ssn));
+                }
+            }
+        }
+        point
+    }
+
+    /// Processes a SACK (RFC 9260 §6.2.1, §7.2).
+    pub(crate) fn on_sack(&mut self, now: Instant, sack: &SackChunk<'_>) -> SackOutcome {
+        let mut out = SackOutcome::default();
+        let cum = sack.cumulative_tsn;
+        if tsn_lt(cum, self.cum_acked) {
+            return out; // An old, reordered SACK.
+        }
+        if !tsn_lt(cum, self.next_tsn) {
+            out.invalid = true;
+            return out;
+        }
+        let flight_before = self.flight;
+        let mut bytes_acked = 0usize;
+        let mut cum_bytes = 0usize;
+        // Cumulative part.
+        while let Some(front) = self.sent.front() {
+            if !tsn_le(front.tsn, cum) {
+                break;
+            }
+            let Some(s) = self.sent.pop_front() else { break };
+            let len = s.data.len();
+            match s.status {
+                Status::InFlight => {
+                    self.flight = self.flight.saturating_sub(len);
+                    bytes_acked += len;
+                    cum_bytes += len;
+                }
+                Status::Retransmit => {
+                    self.to_retransmit = self.to_retransmit.saturating_sub(1);
+                    bytes_acked += len;
+                    cum_bytes += len;
+                }
+                Status::GapAcked | Status::Abandoned => {}
+            }
+            if matches!(s.status, Status::InFlight | Status::Retransmit) {
+                self.release(s.stream, len);
+            }
+            out.advanced = true;
+        }
+        if tsn_lt(self.cum_acked, cum) {
+            self.cum_acked = cum;
+        }
+        if let Some((t, at)) = self.rtt_probe {
+            if tsn_le(t, cum) {
+                out.rtt = Some(now.saturating_duration_since(at));
+                self.rtt_probe = None;
+            }
+        }
+        // Gap blocks: ascending and non-overlapping, else the rest are ignored (absurd blocks cost nothing).
+        let mut highest_acked = cum;
+        let mut prev_end: u32 = 0;
+        for (start, end) in sack.gap_blocks() {
+            if start == 0 || end < start || u32::from(start) <= prev_end {
+                break;
+            }
+            prev_end = u32::from(end);
+            let first = cum.wrapping_add(u32::from(start));
+            let last = cum.wrapping_add(u32::from(end));
+            if !tsn_lt(last, self.next_tsn) {
+                out.invalid = true;
+                break;
+            }
+            let base = usize::from(start) - 1;
+            for i in base..=usize::from(end) - 1 {
+                let Some(s) = self.sent.get_mut(i) else { break };
+                match s.status {
+                    Status::InFlight => {
+                        self.flight = self.flight.saturating_sub(s.data.len());
+                        bytes_acked += s.data.len();
+                    }
+                    Status::Retransmit => {
+                        self.to_retransmit = self.to_retransmit.saturating_sub(1);
+                        bytes_acked += s.data.len();
+                    }
+                    Status::GapAcked | Status::Abandoned => continue,
+                }
+                s.status = Status::GapAcked;
+                let (st, len) = (s.stream, s.data.len());
+                self.release(st, len);
+            }
+            let _ = first;
+            highest_acked = last;
+        }
+        // Fast retransmit (§7.2.4): count a miss for every in-flight TSN below the highest acked.
+        let mut newly_marked = false;
+        if highest_acked != cum {
+            let limit = highest_acked.wrapping_sub(cum) as usize;
+            for s in self.sent.iter_mut().take(limit) {
+                if s.status == Status::InFlight && !s.fast_retransmitted {
+                    s.misses = s.misses.saturating_add(1);
+                    if s.misses >= 3 {
+                        s.status = Status::Retransmit;
+                        s.fast_retransmitted = true;
+                        self.flight = self.flight.saturating_sub(s.data.len());
+                        self.to_retransmit += 1;
+                        self.fast_retransmits += 1;
+                        newly_marked = true;
+                    }
+                }
+            }
+        }
+        // Leave fast recovery once the cumulative ack reaches its exit point.
+        if let Some(exit) = self.recovery_exit {
+            if tsn_le(exit, self.cum_acked) {
+                self.recovery_exit = None;
+            }
+        }
+        // Congestion window (§7.2.1, §7.2.2), only on cumulative progress and outside fast recovery.
+        if cum_bytes > 0 && self.recovery_exit.is_none() {
+            if self.cwnd <= self.ssthresh {
+                if flight_before + self.mtu >= self.cwnd {
+                    self.cwnd += cum_bytes.min(self.mtu);
+                }
+            } else {
+                self.partial_bytes_acked += cum_bytes;
+                if self.partial_bytes_acked >= self.cwnd && flight_before + self.mtu >= self.cwnd {
+                    self.partial_bytes_acked -= self.cwnd;
+                    self.cwnd += self.mtu;
+                }
+            }
+        }
+        if newly_marked {
+            if self.recovery_exit.is_none() {
+                self.ssthresh = (self.cwnd / 2).max(4 * self.mtu);
+                self.cwnd = self.ssthresh;
+                self.partial_bytes_acked = 0;
+                self.recovery_exit = Some(self.next_tsn.wrapping_sub(1));
+            }
+            self.fast_rtx_due = true;
+        }
+        let _ = bytes_acked;
+        // §6.2.1 D: rwnd = a_rwnd minus bytes still outstanding.
+        self.peer_rwnd = (sack.a_rwnd as usize).saturating_sub(self.flight);
+        // PR-SCTP: abandon expired fragments still waiting (§3.5 A2), then see if a FORWARD-TSN is due.
+        self.abandon_expired(now);
+        if self.sent.front().is_some_and(|s| s.status == Status::Abandoned) {
+            self.forward_tsn_due = true;
+        }
+        out
+    }
+
+    /// Abandons every unacknowledged fragment whose lifetime has passed.
+    pub(crate) fn abandon_expired(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.sent.len() {
+            let due = self.sent.get(i).is_some_and(|s| {
+                matches!(s.status, Status::InFlight | Status::Retransmit) && s.expires.is_some_and(|e| e <= now)
+            });
+            if due {
+                self.abandon_message(i);
+            }
+            i += 1;
+        }
+    }
+
+    /// T3-rtx expiry (§6.3.3): collapse cwnd and mark everything in flight for retransmission.
+    pub(crate) fn on_t3_expiry(&mut self, now: Instant) {
+        self.ssthresh = (self.cwnd / 2).max(4 * self.mtu);
+        self.cwnd = self.mtu;
+        self.partial_bytes_acked = 0;
+        self.recovery_exit = None;
+        self.rtt_probe = None;
+        for s in self.sent.iter_mut() {
+            if s.status == Status::InFlight {
+                s.status = Status::Retransmit;
+                self.to_retransmit += 1;
+            }
+        }
+        self.flight = 0;
+        // Fragments beyond their retransmission budget are abandoned now rather than resent.
+        let mut i = 0;
+        while i < self.sent.len() {
+            let over = self.sent.get(i).is_some_and(|s| {
+                s.status == Status::Retransmit
+                    && (s.max_rtx.is_some_and(|m| s.transmissions > m) || s.expires.is_some_and(|e| e <= now))
+            });
+            if over {
+                self.abandon_message(i);
+            }
+            i += 1;
+        }
+        if self.sent.front().is_some_and(|s| s.status == Status::Abandoned) {
+            self.forward_tsn_due = true;
+        }
+    }
+}
+
+fn initial_cwnd(mtu: usize) -> usize {
+    // §7.2.1: min(4*MTU, max(2*MTU, 4380)).
+    (4 * mtu).min((2 * mtu).max(4380))
+}

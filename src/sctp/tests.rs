@@ -1,0 +1,309 @@
+//! Bad input against a live association: every case is dropped or aborted with a typed reason, never a panic.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use super::wire::{self, ChunkType, DataFlags, Packet};
+use super::*;
+use crate::machine::{DatagramMachine, Machine};
+use crate::rand::SeededRng;
+use crate::time::Instant;
+
+fn new(seed: u8) -> Association {
+    Association::new(Config::default(), SeededRng::from_seed([seed; 32]))
+}
+
+/// Moves packets both ways until quiet; returns every packet a sent.
+fn exchange(a: &mut Association, b: &mut Association, now: Instant) -> Vec<Vec<u8>> {
+    let mut from_a = Vec::new();
+    for _ in 0..20 {
+        let mut moved = false;
+        while let Some(p) = a.poll_transmit() {
+            let p = p.to_vec();
+            let _ = b.handle_receive(now, &p);
+            from_a.push(p);
+            moved = true;
+        }
+        while let Some(p) = b.poll_transmit() {
+            let p = p.to_vec();
+            let _ = a.handle_receive(now, &p);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+    from_a
+}
+
+fn established() -> (Association, Association, Instant) {
+    let now = Instant::from_secs(10);
+    let (mut a, mut b) = (new(1), new(2));
+    a.connect(now);
+    exchange(&mut a, &mut b, now);
+    assert!(a.is_established() && b.is_established());
+    while a.poll_event().is_some() {}
+    while b.poll_event().is_some() {}
+    (a, b, now)
+}
+
+/// The verification tag b expects (taken from a packet a sent).
+fn tag_to_b(a: &mut Association, b: &mut Association, now: Instant) -> u32 {
+    a.send(now, 0, 51, Bytes::from_static(b"t"), SendOptions::default()).unwrap();
+    let sent = exchange(a, b, now);
+    while b.poll_event().is_some() {}
+    Packet::new_checked(&sent[0][..]).unwrap().verification_tag()
+}
+
+fn packet(tag: u32, chunks: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut buf = Vec::new();
+    wire::emit_header(&mut buf, 5000, 5000, tag);
+    chunks(&mut buf);
+    wire::finish_packet(&mut buf, false);
+    buf
+}
+
+#[test]
+fn bad_checksum_and_wrong_tag_are_dropped_and_counted() {
+    let (mut a, mut b, now) = established();
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let mut p = packet(tag, |c| wire::emit_data(c, 3, 1_000, 0, 0, 51, b"x"));
+    p[9] ^= 0xff;
+    assert_eq!(b.handle_receive(now, &p), Err(Error::Wire(WireError::BadChecksum)));
+    let p = packet(tag ^ 1, |c| wire::emit_chunk(c, ChunkType::ABORT, 0, &[]));
+    assert_eq!(b.handle_receive(now, &p), Err(Error::BadVerificationTag));
+    assert!(b.is_established(), "a forged ABORT does nothing");
+    let s = b.stats();
+    assert_eq!((s.bad_checksum, s.bad_verification_tag, s.dropped), (1, 1, 2));
+    assert_eq!(b.handle_receive(now, &[1, 2, 3]), Err(Error::Wire(WireError::TooShort)));
+}
+
+#[test]
+fn tsns_outside_the_window_are_dropped() {
+    let (mut a, mut b, now) = established();
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let far = a.send.next_tsn.wrapping_add(100_000);
+    let p = packet(tag, |c| wire::emit_data(c, 3, far, 0, 0, 51, b"far"));
+    assert_eq!(b.handle_receive(now, &p), Err(Error::TsnOutOfWindow));
+    // A TSN half the sequence space away counts as old: a duplicate, acknowledged and not delivered.
+    let old = a.send.next_tsn.wrapping_add(0x8000_0000);
+    let p = packet(tag, |c| wire::emit_data(c, 3, old, 0, 0, 51, b"old"));
+    assert_eq!(b.handle_receive(now, &p), Ok(()));
+    assert_eq!(b.stats().duplicates, 1);
+    while let Some(e) = b.poll_event() {
+        assert!(!matches!(e, Event::Message(_)));
+    }
+}
+
+#[test]
+fn absurd_gap_blocks_and_acks_of_unsent_tsns() {
+    let (mut a, mut b, now) = established();
+    let tag_a = tag_to_b(&mut b, &mut a, now); // The tag a expects.
+    // Reversed, overlapping and huge gap blocks for a cumulative TSN a really sent are ignored safely.
+    a.send(now, 0, 51, Bytes::from(vec![1u8; 3000]), SendOptions::default()).unwrap();
+    let sent: Vec<Vec<u8>> = core::iter::from_fn(|| a.poll_transmit().map(<[u8]>::to_vec)).collect();
+    let first_tsn = sent
+        .iter()
+        .flat_map(|p| {
+            let p = Packet::new_checked(&p[..]).unwrap();
+            p.chunks()
+                .filter_map(|c| match wire::Chunk::parse(c.unwrap()) {
+                    Ok(wire::Chunk::Data(d)) => Some(d.tsn),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+        .min()
+        .unwrap();
+    let cum = first_tsn.wrapping_sub(1);
+    let p = packet(tag_a, |c| wire::emit_sack(c, cum, 1000, &[(5, 2), (1, 1), (1, 1), (60000, 65535)], &[1; 4]));
+    assert_eq!(a.handle_receive(now, &p), Ok(()));
+    assert!(a.is_established());
+    // A cumulative ack beyond anything sent is a protocol violation: ABORT with a typed reason.
+    let p = packet(tag_a, |c| wire::emit_sack(c, cum.wrapping_add(1_000), 1000, &[], &[]));
+    assert_eq!(a.handle_receive(now, &p), Err(Error::InvalidAck));
+    assert!(a.is_closed());
+    let mut closed = None;
+    while let Some(e) = a.poll_event() {
+        if let Event::Closed(r) = e {
+            closed = Some(r);
+        }
+    }
+    assert_eq!(closed, Some(CloseReason::ProtocolViolation(Error::InvalidAck)));
+    let abort = a.poll_transmit().unwrap().to_vec();
+    let kind = Packet::new_checked(&abort[..]).unwrap().chunks().next().unwrap().unwrap().kind;
+    assert_eq!(kind, ChunkType::ABORT);
+}
+
+#[test]
+fn forged_and_expired_cookies_are_refused() {
+    let now = Instant::from_secs(10);
+    let (mut a, mut b) = (new(1), new(2));
+    a.connect(now);
+    // INIT to b, INIT-ACK back to a, then hold a's COOKIE-ECHO.
+    let init = a.poll_transmit().unwrap().to_vec();
+    b.handle_receive(now, &init).unwrap();
+    let init_ack = b.poll_transmit().unwrap().to_vec();
+    a.handle_receive(now, &init_ack).unwrap();
+    let echo = a.poll_transmit().unwrap().to_vec();
+    // Forged: flip a byte of the cookie (its HMAC no longer verifies).
+    let mut forged = echo.clone();
+    forged[20] ^= 1;
+    wire::finish_packet(&mut forged, false);
+    assert_eq!(b.handle_receive(now, &forged), Err(Error::BadCookie));
+    // Garbage cookie of the wrong size.
+    let tag = Packet::new_checked(&echo[..]).unwrap().verification_tag();
+    let junk = packet(tag, |c| wire::emit_chunk(c, ChunkType::COOKIE_ECHO, 0, &[9; 13]));
+    assert_eq!(b.handle_receive(now, &junk), Err(Error::BadCookie));
+    // Expired: the genuine cookie, two minutes later (lifetime 60 s).
+    assert_eq!(b.handle_receive(now + Duration::from_secs(120), &echo), Err(Error::StaleCookie));
+    assert!(!b.is_established());
+    // And a fresh association accepts the genuine cookie in time.
+    let mut b2 = new(2);
+    let init_ack2 = {
+        b2.handle_receive(now, &init).unwrap();
+        b2.poll_transmit().unwrap().to_vec()
+    };
+    assert_eq!(init_ack2, init_ack, "stateless and deterministic for the same seed");
+    assert_eq!(b2.handle_receive(now, &echo), Ok(()));
+    assert!(b2.is_established());
+}
+
+#[test]
+fn bad_init_is_refused() {
+    let now = Instant::from_secs(1);
+    let mut b = new(2);
+    let fields = wire::InitFields {
+        initiate_tag: 0,
+        a_rwnd: 1000,
+        outbound_streams: 1,
+        max_inbound_streams: 1,
+        initial_tsn: 1,
+        forward_tsn: false,
+        reconfig: false,
+        zero_checksum: false,
+        cookie: None,
+    };
+    let p = packet(0, |c| wire::emit_init(c, ChunkType::INIT, &fields));
+    assert_eq!(b.handle_receive(now, &p), Err(Error::BadInit));
+    let ok = wire::InitFields { initiate_tag: 5, ..fields };
+    let p = packet(0, |c| {
+        wire::emit_init(c, ChunkType::INIT, &ok);
+        wire::emit_chunk(c, ChunkType::COOKIE_ACK, 0, &[]);
+    });
+    assert_eq!(b.handle_receive(now, &p), Err(Error::BadInit), "INIT must be alone");
+    let p = packet(7, |c| wire::emit_init(c, ChunkType::INIT, &ok));
+    assert_eq!(b.handle_receive(now, &p), Err(Error::BadVerificationTag), "INIT travels with tag 0");
+    assert!(b.poll_transmit().is_none());
+}
+
+#[test]
+fn stream_ids_out_of_range_get_an_error_chunk() {
+    let now = Instant::from_secs(10);
+    let config = Config { max_inbound_streams: 4, ..Config::default() };
+    let mut a = new(1);
+    let mut b = Association::new(config, SeededRng::from_seed([2; 32]));
+    a.connect(now);
+    exchange(&mut a, &mut b, now);
+    assert_eq!((a.outbound_streams(), b.inbound_streams()), (4, 4));
+    assert_eq!(a.send(now, 4, 51, Bytes::from_static(b"x"), SendOptions::default()), Err(SendError::InvalidStream));
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let next_tsn = a.send.next_tsn;
+    let p = packet(tag, |c| wire::emit_data(c, DataFlags::BEGIN | DataFlags::END, next_tsn, 9, 0, 51, b"?"));
+    assert_eq!(b.handle_receive(now, &p), Err(Error::InvalidStream));
+    while let Some(e) = b.poll_event() {
+        assert!(!matches!(e, Event::Message(_)), "nothing delivered for stream 9");
+    }
+    let mut saw_error = false;
+    while let Some(p) = b.poll_transmit() {
+        let p = Packet::new_checked(p).unwrap();
+        saw_error |= p.chunks().any(|c| c.unwrap().kind == ChunkType::ERROR);
+    }
+    assert!(saw_error);
+}
+
+#[test]
+fn data_without_payload_aborts() {
+    let (mut a, mut b, now) = established();
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let tsn = a.send.next_tsn;
+    let p = packet(tag, |c| wire::emit_data(c, 3, tsn, 0, 1, 51, &[]));
+    assert_eq!(b.handle_receive(now, &p), Err(Error::NoUserData));
+    assert!(b.is_closed());
+}
+
+#[test]
+fn unknown_chunks_follow_the_upper_bits() {
+    let (mut a, mut b, now) = established();
+    let tag = tag_to_b(&mut a, &mut b, now);
+    // 0x3f: stop, no report. 0x7f: stop, report. 0xbf: skip. 0xff: skip and report.
+    let p = packet(tag, |c| wire::emit_chunk(c, ChunkType(0x3f), 0, b"a"));
+    assert_eq!(b.handle_receive(now, &p), Err(Error::UnknownChunk));
+    let tsn = a.send.next_tsn;
+    let p = packet(tag, |c| {
+        wire::emit_chunk(c, ChunkType(0xff), 0, b"b");
+        wire::emit_data(c, 3, tsn, 0, 1, 51, b"after");
+    });
+    assert_eq!(b.handle_receive(now, &p), Ok(()));
+    let mut got = false;
+    while let Some(e) = b.poll_event() {
+        got |= matches!(e, Event::Message(m) if m.data == "after");
+    }
+    assert!(got, "a skipped chunk does not stop the packet");
+    let mut reported = false;
+    while let Some(p) = b.poll_transmit() {
+        reported |= Packet::new_checked(p).unwrap().chunks().any(|c| c.unwrap().kind == ChunkType::ERROR);
+    }
+    assert!(reported);
+}
+
+#[test]
+fn random_chunks_with_valid_tags_never_panic() {
+    let (mut a, mut b, now) = established();
+    let tag = tag_to_b(&mut a, &mut b, now);
+    drop(a);
+    let mut rng = SeededRng::from_seed([77; 32]);
+    for i in 0..5_000 {
+        let len = rng.below(64) as usize;
+        let mut body = vec![0u8; len];
+        rng.fill(&mut body);
+        let kind = [0u8, 3, 4, 5, 6, 7, 8, 9, 10, 11, 14, 130, 192, rng.u32() as u8][rng.below(14) as usize];
+        let p = packet(tag, |c| {
+            wire::emit_chunk_header(c, ChunkType(kind), rng.u32() as u8, len);
+            c.extend_from_slice(&body);
+        });
+        let _ = b.handle_receive(now + Duration::from_millis(i), &p);
+        b.handle_timeout(now + Duration::from_millis(i));
+        while b.poll_transmit().is_some() {}
+        while b.poll_event().is_some() {}
+        if b.is_closed() {
+            let (_, nb, _) = established();
+            b = nb;
+        }
+    }
+}
+
+#[test]
+fn reassembly_memory_is_bounded_by_the_receive_window() {
+    let now = Instant::from_secs(10);
+    let config = Config { receive_window: 300_000, ..Config::default() };
+    let (mut a, mut b) = (new(1), Association::new(config, SeededRng::from_seed([2; 32])));
+    a.connect(now);
+    exchange(&mut a, &mut b, now);
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let next = a.send.next_tsn;
+    // A peer ignoring our window: 400 KB of chunks past a hole (TSN `next` never arrives).
+    let mut full = 0;
+    for i in 1..=400u32 {
+        let p = packet(tag, |c| wire::emit_data(c, 3, next.wrapping_add(i), 0, 0, 51, &[0; 1000]));
+        if b.handle_receive(now, &p) == Err(Error::ReceiveBufferFull) {
+            full += 1;
+        }
+    }
+    assert!(b.recv.held <= 300_000, "{}", b.recv.held);
+    assert!(full >= 100, "{full}");
+    assert_eq!(b.stats().data_dropped, full);
+}
