@@ -114,6 +114,7 @@
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
 //! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
+//! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
 //!
 //! ## Logging
 //!
@@ -133,6 +134,9 @@ extern crate std;
 pub mod machine;
 pub mod rand;
 pub mod stun;
+#[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
 pub mod time;
 
 pub(crate) mod util;
