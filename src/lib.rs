@@ -114,6 +114,7 @@
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
 //! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
+//! - [`turn`]: the TURN client (RFC 8656): allocations, permissions, channels, ChannelData and stream framing.
 //! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
 //!
 //! ## Logging
@@ -133,11 +134,12 @@ extern crate std;
 
 pub mod machine;
 pub mod rand;
-pub mod stun;
 #[cfg(feature = "sim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
+pub mod stun;
 pub mod time;
+pub mod turn;
 
 pub(crate) mod util;
 

@@ -1,0 +1,41 @@
+//! TURN (RFC 8656, compatible with RFC 5766 servers such as coturn): a client for relayed addresses.
+//!
+//! - [`TurnClient`]: one allocation on one server as a [`PathMachine`](crate::PathMachine): long-term
+//!   credentials, refreshes of the allocation, permissions and channels, Send/Data indications and
+//!   ChannelData, typed failures ([`Failure`]) in [`TurnEvent`]s.
+//! - [`wire`]: ChannelData ([`ChannelData`], [`emit_channel_data`]) and the framing of TURN over TCP/TLS
+//!   ([`StreamDecoder`], [`split_frame`], [`emit_stream_frame`]).
+//!
+//! ```
+//! use core::net::SocketAddr;
+//! use sansrtc::turn::{TurnClient, TurnConfig};
+//! use sansrtc::{Instant, Machine, PathMachine, SeededRng};
+//!
+//! let server: SocketAddr = "198.51.100.1:3478".parse().unwrap();
+//! let local: SocketAddr = "192.0.2.10:50000".parse().unwrap();
+//! let mut turn = TurnClient::new(TurnConfig::new(server, local, "user", "pass"), SeededRng::from_seed([1; 32]));
+//! let now = Instant::ZERO;
+//! turn.allocate(now);
+//! let t = turn.poll_transmit().unwrap(); // the first Allocate, to be answered with a 401
+//! assert_eq!((t.source, t.destination), (local, server));
+//! assert!(turn.poll_timeout().is_some()); // its retransmission
+//! ```
+
+mod client;
+pub mod error;
+pub mod wire;
+
+#[cfg(test)]
+mod test_server;
+#[cfg(test)]
+mod tests;
+
+/// The `tracing` target of this module.
+const TARGET: &str = "sansrtc::turn";
+
+pub use client::{PeerData, RelayFamily, Request, TurnClient, TurnConfig, TurnEvent, TurnStats};
+pub use error::{Error, Failure};
+pub use wire::{
+    ChannelData, Frame, StreamDecoder, emit_channel_data, emit_stream_frame, is_channel_data, split_frame,
+    stream_frame_len, write_channel_data,
+};
