@@ -923,8 +923,14 @@ impl Machine for TurnClient {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
-        self.tx.handle_timeout(self.now);
-        self.pump();
+        // A transaction fires one step per call: catch up after a late call (bounded: Rc steps at most).
+        for _ in 0..16 {
+            self.tx.handle_timeout(self.now);
+            self.pump();
+            if self.tx.poll_timeout().is_none_or(|t| t > self.now) {
+                break;
+            }
+        }
         while let Some(timer) = self.timers.pop_due(self.now) {
             self.on_timer(timer);
         }
