@@ -113,6 +113,7 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
 //! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
 //! - [`turn`]: the TURN client (RFC 8656): allocations, permissions, channels, ChannelData and stream framing.
 //! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
@@ -132,6 +133,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod ice;
 pub mod machine;
 pub mod rand;
 #[cfg(feature = "sim")]

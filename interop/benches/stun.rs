@@ -5,7 +5,7 @@
 //! and stun-types' cached `IntegrityKey`); writing into a reused buffer; on decode, the fingerprint and
 //! HMAC-SHA1 checked and USERNAME, PRIORITY and ICE-CONTROLLING read out. stun-types has no ICE attribute
 //! types, so PRIORITY and ICE-CONTROLLING are raw attributes there (written and read by hand, as cheap as
-//! it gets).
+//! it gets); sansrtc reads them with its typed getters. Each side looks the three attributes up by type.
 
 use std::hint::black_box;
 
@@ -39,15 +39,9 @@ fn sansrtc_decode(key: &Key, bytes: &[u8]) -> Option<(usize, u32, u64)> {
     msg.verify_fingerprint().ok()?;
     msg.verify_integrity(key).ok()?;
     let user = msg.username()?;
-    let (mut priority, mut tie) = (None, None);
-    for a in msg.attributes() {
-        match a.ok()? {
-            Attribute::Priority(p) => priority = Some(p),
-            Attribute::IceControlling(t) => tie = Some(t),
-            _ => {}
-        }
-    }
-    Some((user.len(), priority?, tie?))
+    let priority = msg.priority()?;
+    let (true, tie) = msg.ice_role()? else { return None };
+    Some((user.len(), priority, tie))
 }
 
 fn stun_types_encode(key: &stun_types::message::IntegrityKey, out: &mut [u8]) -> usize {

@@ -5,6 +5,9 @@
 //! writing a message costs one clone of that state and the hashing of the message itself: keep one `Key`
 //! per credential, not per message. Checking allocates nothing: the header is copied to the stack with its
 //! length field adjusted, and the HMAC is fed the slices of the message in place.
+//!
+//! Under `cfg(fuzzing)` (cargo-fuzz builds only) the checks are computed but a mismatch is accepted, so
+//! fuzzers feeding whole machines reach the states behind them (house style §19).
 
 use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
@@ -109,10 +112,11 @@ fn adjusted(bytes: &[u8], end: usize, upto: usize) -> Option<([u8; HEADER_LEN], 
     Some((header, bytes.get(HEADER_LEN..upto)?))
 }
 
-/// Constant-time equality.
+/// Constant-time equality (always true in fuzzing builds, see the module docs).
 #[inline]
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let equal = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    equal || cfg!(fuzzing)
 }
 
 impl<T: AsRef<[u8]>> Message<T> {
@@ -154,7 +158,7 @@ impl<T: AsRef<[u8]>> Message<T> {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&header);
         crc.update(body);
-        if (crc.finalize() ^ FINGERPRINT_XOR).to_be_bytes()[..] == *value {
+        if (crc.finalize() ^ FINGERPRINT_XOR).to_be_bytes()[..] == *value || cfg!(fuzzing) {
             Ok(())
         } else {
             Err(Error::FingerprintMismatch)

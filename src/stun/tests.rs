@@ -387,6 +387,14 @@ fn every_attribute_round_trips() {
     assert_eq!(msg.method(), Method::ALLOCATE);
     assert_eq!(attrs(&msg), list);
     assert_eq!(msg.error_code(), Some(ErrorCode { code: 420, reason: "Unknown Attribute" }));
+    assert_eq!(msg.mapped_address(), Some("10.1.2.3:4000".parse().expect("a")));
+    assert_eq!(msg.xor_mapped_address(), Some("203.0.113.9:65535".parse().expect("a")));
+    assert_eq!(msg.alternate_server(), Some("198.51.100.1:3478".parse().expect("a")));
+    assert_eq!(msg.xor_peer_address(), Some("192.0.2.200:50000".parse().expect("a")));
+    assert_eq!(msg.xor_relayed_address(), Some("[2001:db8::5]:49152".parse().expect("a")));
+    assert_eq!((msg.realm(), msg.nonce(), msg.software()), (Some("example.org"), Some("n0nce"), Some("sansrtc")));
+    assert_eq!((msg.lifetime(), msg.channel_number(), msg.priority()), (Some(600), Some(0x4001), Some(0x7e00_01ff)));
+    assert_eq!(msg.data(), Some(&b"hello, peer"[..]));
     assert_eq!(msg.ice_role(), Some((false, u64::MAX)));
     assert!(msg.use_candidate());
     // The unknown comprehension-required type is reported for a 420 answer; the optional one is not.
@@ -480,6 +488,22 @@ fn message_types() {
     }
     assert_eq!(alloc::format!("{:?}", MessageType::BINDING_SUCCESS), "Binding Success");
     assert_eq!(alloc::format!("{:?}", Method::new(0x123)), "Method(0x123)");
+}
+
+#[test]
+fn demultiplexing_check() {
+    // RFC 7983: STUN is first byte 0..=3; DTLS 20..=63, TURN channels 64..=79, RTP/RTCP 128..=191.
+    let stun = vector("ipv4");
+    assert!(is_stun(&stun));
+    for first in [20u8, 22, 64, 79, 128, 191] {
+        let mut other = stun.clone();
+        other[0] = first;
+        assert!(!is_stun(&other), "first byte {first}");
+    }
+    // A datagram that merely starts like STUN but has no cookie is not STUN.
+    let mut fake = stun.clone();
+    fake[4..8].copy_from_slice(&[0, 0, 0, 0]);
+    assert!(!is_stun(&fake));
 }
 
 #[test]
@@ -664,6 +688,39 @@ fn transaction_table_runs_many_and_is_bounded() {
 }
 
 #[test]
+fn table_config_applies_to_new_transactions() {
+    let mut table: Transactions<u8> = Transactions::new(TransactionConfig::default(), 2, SeededRng::from_seed([6; 32]));
+    table.start(Instant::ZERO, 0, Method::BINDING, |_| Ok(())).expect("start");
+    let fast = TransactionConfig { rto: Duration::from_millis(50), ..TransactionConfig::default() };
+    table.set_config(fast);
+    assert_eq!(table.config(), fast);
+    table.start(Instant::ZERO, 1, Method::BINDING, |_| Ok(())).expect("start");
+    while table.poll_transmit().is_some() {}
+    // The second transaction retransmits after 50 ms; the first keeps its 500 ms.
+    assert_eq!(table.poll_timeout(), Some(Instant::from_millis(50)));
+    table.handle_timeout(Instant::from_millis(50));
+    assert_eq!(table.poll_transmit().map(|(tag, _)| *tag), Some(1));
+    assert_eq!(table.poll_transmit(), None);
+    assert_eq!(table.poll_timeout(), Some(Instant::from_millis(150)));
+    table.handle_timeout(Instant::from_millis(500));
+    let mut tags: Vec<u8> = Vec::new();
+    while let Some((tag, _)) = table.poll_transmit() {
+        tags.push(*tag);
+    }
+    assert_eq!(tags, [0, 1]);
+    // A failed write leaves no transaction behind.
+    assert_eq!(table.len(), 2);
+    let mut full: Transactions<u8> = Transactions::new(TransactionConfig::default(), 1, SeededRng::from_seed([6; 32]));
+    assert_eq!(
+        full.start(Instant::ZERO, 0, Method::BINDING, |_| Err(Error::BufferTooSmall)),
+        Err(Error::BufferTooSmall)
+    );
+    assert!(full.is_empty());
+    assert_eq!(full.poll_transmit(), None);
+    full.start(Instant::ZERO, 0, Method::BINDING, |_| Ok(())).expect("the slot is free");
+}
+
+#[test]
 fn transaction_ids_come_from_the_seed() {
     let run = |seed| {
         let mut t: Transactions<()> = Transactions::new(TransactionConfig::default(), 1, SeededRng::from_seed(seed));
@@ -671,4 +728,35 @@ fn transaction_ids_come_from_the_seed() {
     };
     assert_eq!(run([1; 32]), run([1; 32]));
     assert_ne!(run([1; 32]), run([2; 32]));
+}
+
+#[test]
+fn errors_display_distinctly() {
+    use alloc::string::ToString;
+    let all = [
+        Error::Truncated,
+        Error::NotStun,
+        Error::BadMagicCookie,
+        Error::UnalignedLength,
+        Error::LengthMismatch { header: 8, actual: 4 },
+        Error::AttributeOverrun { typ: 6 },
+        Error::InvalidAttribute { typ: 6 },
+        Error::NoIntegrity,
+        Error::IntegrityMismatch,
+        Error::NoFingerprint,
+        Error::FingerprintMismatch,
+        Error::BufferTooSmall,
+        Error::MessageTooLong,
+        Error::ValueTooLong { typ: 6 },
+        Error::UnknownTransaction,
+        Error::NotAResponse,
+        Error::NotARequest,
+        Error::TableFull,
+    ];
+    let mut texts: Vec<_> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(texts[4], "STUN header announces 8 bytes of attributes, 4 present");
+    assert_eq!(texts[5], "STUN attribute 0x0006 runs past the message");
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), all.len());
 }

@@ -191,6 +191,17 @@ impl ClientTransaction {
         tracing::trace!(target: TARGET, id = ?self.id, "request sent");
     }
 
+    /// The settings.
+    pub fn config(&self) -> TransactionConfig {
+        self.config
+    }
+
+    /// Changes the settings; they apply from the next [`ClientTransaction::start`] on (for instance the RTO
+    /// ICE computes from its pacing, RFC 8445 §14.3).
+    pub fn set_config(&mut self, config: TransactionConfig) {
+        self.config = config;
+    }
+
     /// The transaction id (of the running or last transaction).
     pub fn id(&self) -> TransactionId {
         self.id
@@ -355,6 +366,7 @@ impl<T: Clone> Transactions<T> {
         };
         let id = TransactionId::random(&mut self.rng);
         let (slot_tag, tx) = self.slots.get_mut(index).ok_or(Error::TableFull)?;
+        tx.set_config(self.config);
         tx.start_with(now, method, id, write)?;
         *slot_tag = tag;
         self.stats.requests_sent += 1;
@@ -391,6 +403,16 @@ impl<T: Clone> Transactions<T> {
         Ok(tag.clone())
     }
 
+    /// The settings new transactions get.
+    pub fn config(&self) -> TransactionConfig {
+        self.config
+    }
+
+    /// Changes the settings for transactions started from now on (running ones keep theirs).
+    pub fn set_config(&mut self, config: TransactionConfig) {
+        self.config = config;
+    }
+
     /// Stops the transaction `id` without an event; returns whether it was running.
     pub fn cancel(&mut self, id: TransactionId) -> bool {
         match self.slots.iter_mut().find(|(_, tx)| tx.is_running() && tx.id() == id) {
@@ -417,8 +439,8 @@ impl<T: Clone> Transactions<T> {
         self.len() == 0
     }
 
-    /// The counters (events dropped because the event queue was full are in `refused`'s neighbour
-    /// [`Transactions::events_dropped`]).
+    /// The counters, summed over every transaction the table ran (events lost to a full event queue are
+    /// counted apart, in [`Transactions::events_dropped`]).
     pub fn stats(&self) -> TransactionStats {
         let mut stats = self.stats;
         for (_, tx) in &self.slots {

@@ -177,7 +177,7 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         &mut self,
         typ: u16,
         len: usize,
-        write: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), Error>) -> Result<(), Error>,
+        write: impl FnOnce(&mut B) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let before = self.buf.written().len();
         let result = self.try_put_attribute(typ, len, write);
@@ -194,7 +194,7 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         &mut self,
         typ: u16,
         len: usize,
-        write: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), Error>) -> Result<(), Error>,
+        write: impl FnOnce(&mut B) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let len16 = u16::try_from(len).map_err(|_| Error::ValueTooLong { typ })?;
         let body = self.len() - HEADER_LEN + 4 + pad4(len);
@@ -204,8 +204,7 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         let [t0, t1] = typ.to_be_bytes();
         let [l0, l1] = len16.to_be_bytes();
         self.buf.put(&[t0, t1, l0, l1])?;
-        let buf = &mut *self.buf;
-        write(&mut |bytes| buf.put(bytes))?;
+        write(self.buf)?;
         let pad = pad4(len) - len;
         if pad > 0 {
             self.buf.put(&[self.padding; 3][..pad])?;
@@ -228,7 +227,7 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
             }
         }
         let id = self.id;
-        self.put_attribute(typ, len, |put| attribute.write_value(&id, put))?;
+        self.put_attribute(typ, len, |buf| attribute.write_value(&id, |bytes| buf.put(bytes)))?;
         Ok(self)
     }
 
@@ -236,9 +235,9 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
     /// [`Message::unknown_comprehension_required`] for a 420 answer (RFC 8489 §6.3.1).
     pub fn unknown_attributes(&mut self, types: impl Iterator<Item = u16> + Clone) -> Result<&mut Self, Error> {
         let len = types.clone().count().saturating_mul(2);
-        self.put_attribute(AttributeType::UNKNOWN_ATTRIBUTES, len, |put| {
+        self.put_attribute(AttributeType::UNKNOWN_ATTRIBUTES, len, |buf| {
             for t in types {
-                put(&t.to_be_bytes())?;
+                buf.put(&t.to_be_bytes())?;
             }
             Ok(())
         })?;
@@ -247,7 +246,7 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
 
     /// Appends an attribute of any type with a raw value.
     pub fn add_raw(&mut self, typ: u16, value: &[u8]) -> Result<&mut Self, Error> {
-        self.put_attribute(typ, value.len(), |put| put(value))?;
+        self.put_attribute(typ, value.len(), |buf| buf.put(value))?;
         Ok(self)
     }
 
@@ -257,7 +256,7 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         let body = self.len() - HEADER_LEN + 24;
         self.set_length(body)?;
         let mac = key.sha1_over(&[self.as_bytes()]);
-        self.put_attribute(AttributeType::MESSAGE_INTEGRITY, 20, |put| put(&mac))?;
+        self.put_attribute(AttributeType::MESSAGE_INTEGRITY, 20, |buf| buf.put(&mac))?;
         Ok(self)
     }
 
@@ -267,7 +266,7 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         let body = self.len() - HEADER_LEN + 36;
         self.set_length(body)?;
         let mac = key.sha256_over(&[self.as_bytes()]);
-        self.put_attribute(AttributeType::MESSAGE_INTEGRITY_SHA256, 32, |put| put(&mac))?;
+        self.put_attribute(AttributeType::MESSAGE_INTEGRITY_SHA256, 32, |buf| buf.put(&mac))?;
         Ok(self)
     }
 
@@ -277,7 +276,7 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         let body = self.len() - HEADER_LEN + 8;
         self.set_length(body)?;
         let crc = crc32fast::hash(self.as_bytes()) ^ FINGERPRINT_XOR;
-        self.put_attribute(AttributeType::FINGERPRINT, 4, |put| put(&crc.to_be_bytes()))?;
+        self.put_attribute(AttributeType::FINGERPRINT, 4, |buf| buf.put(&crc.to_be_bytes()))?;
         Ok(self)
     }
 

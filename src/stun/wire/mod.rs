@@ -17,6 +17,7 @@ mod attr;
 mod encode;
 
 use core::fmt;
+use core::net::SocketAddr;
 
 pub use attr::{Attribute, AttributeType, ErrorCode, PasswordAlgorithm, PasswordAlgorithms, UnknownAttributes};
 pub use encode::{Buffer, MessageBuilder, SliceBuffer};
@@ -31,14 +32,18 @@ pub const HEADER_LEN: usize = 20;
 /// Bytes in an attribute header (type and length).
 pub const ATTR_HEADER_LEN: usize = 4;
 
-/// Whether `datagram` looks like a STUN message: at least a header long, first two bits zero, the magic
-/// cookie in place, and a length that is a multiple of 4. The cheap test for demultiplexing one socket
-/// between STUN, DTLS, RTP and TURN channel data (RFC 7983 §7, where STUN is first byte 0..=3).
+/// Whether `datagram` looks like a STUN message, for demultiplexing one socket between STUN, DTLS, TURN
+/// channel data and RTP (RFC 7983 §7): first byte in 0..=3, the magic cookie in place, at least a header
+/// long, and a length that is a multiple of 4. Cheap: no attribute is read.
+///
+/// A first byte of 4..=63 would be a STUN type with a method above 0x0FF, which no registered method has;
+/// RFC 7983 gives that range to DTLS (20..=63) and ZRTP, so it is refused here although
+/// [`Message::new_checked`] accepts it.
 #[inline]
 pub fn is_stun(datagram: &[u8]) -> bool {
     match datagram {
         [t0, _, _, l1, c0, c1, c2, c3, ..] if datagram.len() >= HEADER_LEN => {
-            t0 & 0xC0 == 0 && l1 & 3 == 0 && u32::from_be_bytes([*c0, *c1, *c2, *c3]) == MAGIC_COOKIE
+            *t0 < 4 && l1 & 3 == 0 && u32::from_be_bytes([*c0, *c1, *c2, *c3]) == MAGIC_COOKIE
         }
         _ => false,
     }
@@ -318,6 +323,21 @@ impl<'a> Iterator for Attributes<'a> {
     }
 }
 
+/// Typed getters on [`Message`]: the first attribute of a type that counts, if it parses.
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident: $typ:ident => $variant:ident($out:ty);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self) -> Option<$out> {
+                match self.attribute(AttributeType::$typ)? {
+                    Attribute::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        )*
+    };
+}
+
 /// Offsets the validating walk of [`Message::new_checked`] found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Found {
@@ -331,8 +351,9 @@ struct Found {
 ///
 /// [`Message::new_checked`] validates the header and walks the attributes once, checking every length
 /// against the buffer; after it succeeds no accessor can panic or read out of bounds. Typed attributes come
-/// from the lazy [`Message::attributes`] iterator; integrity and fingerprint checks are methods on the view
-/// (see the `integrity` module) and allocate nothing.
+/// from the lazy [`Message::attributes`] iterator; the integrity and fingerprint checks
+/// ([`Message::verify_integrity`], [`Message::verify_fingerprint`], [`Message::verify_with`]) are methods on
+/// the view and allocate nothing.
 #[derive(Clone, Debug)]
 pub struct Message<T: AsRef<[u8]>> {
     buffer: T,
@@ -435,14 +456,6 @@ impl<T: AsRef<[u8]>> Message<T> {
         self.raw_attributes().flatten().map(|a| a.typ).filter(|t| *t < 0x8000 && !AttributeType::is_known(*t))
     }
 
-    /// PRIORITY (ICE), if present and valid.
-    pub fn priority(&self) -> Option<u32> {
-        match self.attribute(AttributeType::PRIORITY)? {
-            Attribute::Priority(p) => Some(p),
-            _ => None,
-        }
-    }
-
     /// Whether USE-CANDIDATE (ICE) is present.
     pub fn use_candidate(&self) -> bool {
         self.raw_attribute(AttributeType::USE_CANDIDATE).is_some()
@@ -458,20 +471,33 @@ impl<T: AsRef<[u8]>> Message<T> {
         })
     }
 
-    /// XOR-MAPPED-ADDRESS, if present and valid.
-    pub fn xor_mapped_address(&self) -> Option<core::net::SocketAddr> {
-        match self.attribute(AttributeType::XOR_MAPPED_ADDRESS)? {
-            Attribute::XorMappedAddress(a) => Some(a),
-            _ => None,
-        }
-    }
-
-    /// ERROR-CODE, if present and valid.
-    pub fn error_code(&self) -> Option<ErrorCode<'_>> {
-        match self.attribute(AttributeType::ERROR_CODE)? {
-            Attribute::ErrorCode(e) => Some(e),
-            _ => None,
-        }
+    getters! {
+        /// PRIORITY (ICE), if present and valid.
+        priority: PRIORITY => Priority(u32);
+        /// XOR-MAPPED-ADDRESS, if present and valid.
+        xor_mapped_address: XOR_MAPPED_ADDRESS => XorMappedAddress(SocketAddr);
+        /// MAPPED-ADDRESS, if present and valid.
+        mapped_address: MAPPED_ADDRESS => MappedAddress(SocketAddr);
+        /// ERROR-CODE, if present and valid.
+        error_code: ERROR_CODE => ErrorCode(ErrorCode<'_>);
+        /// REALM, if present and valid.
+        realm: REALM => Realm(&str);
+        /// NONCE, if present and valid.
+        nonce: NONCE => Nonce(&str);
+        /// SOFTWARE, if present and valid.
+        software: SOFTWARE => Software(&str);
+        /// ALTERNATE-SERVER, if present and valid.
+        alternate_server: ALTERNATE_SERVER => AlternateServer(SocketAddr);
+        /// LIFETIME in seconds (TURN), if present and valid.
+        lifetime: LIFETIME => Lifetime(u32);
+        /// XOR-RELAYED-ADDRESS (TURN), if present and valid.
+        xor_relayed_address: XOR_RELAYED_ADDRESS => XorRelayedAddress(SocketAddr);
+        /// XOR-PEER-ADDRESS (TURN, the first one), if present and valid.
+        xor_peer_address: XOR_PEER_ADDRESS => XorPeerAddress(SocketAddr);
+        /// DATA (TURN), if present.
+        data: DATA => Data(&[u8]);
+        /// CHANNEL-NUMBER (TURN), if present and valid.
+        channel_number: CHANNEL_NUMBER => ChannelNumber(u16);
     }
 
     /// The USERNAME value, if present and valid UTF-8 (found during [`Message::new_checked`]).

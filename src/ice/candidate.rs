@@ -1,0 +1,189 @@
+//! Candidates: types, priorities (RFC 8445 §5.1.2) and foundations (§5.1.1.3).
+
+use core::fmt;
+use core::net::{IpAddr, SocketAddr};
+
+/// The kind of a candidate (RFC 8445 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CandidateKind {
+    /// An address of a local interface.
+    Host,
+    /// The address a NAT mapped a host candidate to, learnt from a STUN server.
+    ServerReflexive,
+    /// An address learnt from a connectivity check.
+    PeerReflexive,
+    /// An address on a TURN relay.
+    Relay,
+}
+
+impl CandidateKind {
+    /// The recommended type preference (RFC 8445 §5.1.2.2): host 126, peer-reflexive 110,
+    /// server-reflexive 100, relay 0.
+    pub const fn type_preference(self) -> u32 {
+        match self {
+            CandidateKind::Host => 126,
+            CandidateKind::PeerReflexive => 110,
+            CandidateKind::ServerReflexive => 100,
+            CandidateKind::Relay => 0,
+        }
+    }
+
+    /// The SDP name (`host`, `srflx`, `prflx`, `relay`, RFC 8839 §5.1).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CandidateKind::Host => "host",
+            CandidateKind::ServerReflexive => "srflx",
+            CandidateKind::PeerReflexive => "prflx",
+            CandidateKind::Relay => "relay",
+        }
+    }
+}
+
+impl fmt::Display for CandidateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The component every candidate belongs to: rtcp-mux and BUNDLE leave only RTP (component 1).
+pub const COMPONENT_RTP: u16 = 1;
+
+/// The candidate priority (RFC 8445 §5.1.2.1):
+/// `2^24 * type preference + 2^8 * local preference + (256 - component id)`.
+pub const fn priority(kind: CandidateKind, local_preference: u16, component: u16) -> u32 {
+    let component = if component > 256 { 256 } else { component };
+    (kind.type_preference() << 24) + ((local_preference as u32) << 8) + (256 - component as u32)
+}
+
+/// The local preference of the `rank`-th address (counting from 0, in the order the caller declared them)
+/// of its family. Families are interleaved IPv6 first (RFC 8421 §4: "IPv6, IPv4, IPv6, IPv4, …"), so a
+/// dual-stack host tries both families early instead of every IPv6 address before any IPv4 one.
+pub const fn local_preference(is_ipv6: bool, rank: u16) -> u16 {
+    let slot = (rank as u32) * 2 + if is_ipv6 { 0 } else { 1 };
+    let slot = if slot > 65_535 { 65_535 } else { slot };
+    (65_535 - slot) as u16
+}
+
+/// The pair priority (RFC 8445 §6.1.2.3): `2^32 * min(G, D) + 2 * max(G, D) + (G > D ? 1 : 0)` where `G` is
+/// the controlling agent's candidate priority and `D` the controlled agent's.
+pub const fn pair_priority(controlling: u32, controlled: u32) -> u64 {
+    let (g, d) = (controlling as u64, controlled as u64);
+    let (min, max) = if g < d { (g, d) } else { (d, g) };
+    (min << 32) + 2 * max + if g > d { 1 } else { 0 }
+}
+
+/// A candidate foundation: 1 to 32 `ice-char`s (RFC 8839 §5.1), stored inline so candidates are `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Foundation {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl Foundation {
+    /// A foundation from its text. `None` unless it is 1 to 32 ice-chars (`ALPHA / DIGIT / "+" / "/"`).
+    pub fn new(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        if b.is_empty() || b.len() > 32 || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/') {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        bytes.get_mut(..b.len())?.copy_from_slice(b);
+        Some(Foundation { bytes, len: b.len() as u8 })
+    }
+
+    /// The foundation numbered `n` (its decimal digits), as this agent names its own.
+    pub fn from_number(mut n: u32) -> Self {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 || i == 0 {
+                break;
+            }
+        }
+        let mut bytes = [0u8; 32];
+        let len = digits.len() - i;
+        bytes[..len].copy_from_slice(&digits[i..]);
+        Foundation { bytes, len: len as u8 }
+    }
+
+    /// The foundation's text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.bytes.get(..usize::from(self.len)).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Foundation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl fmt::Display for Foundation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A candidate, local or remote.
+///
+/// For a local candidate, `base` is the local socket it belongs to: every check and every datagram sent
+/// "from" this candidate leaves from `base` (RFC 8445 §5.1.1.3). For host and peer-reflexive candidates
+/// that is a socket the caller declared; for server-reflexive ones it is the host socket the NAT mapped;
+/// for relay candidates it is the relayed address itself, which the caller maps to its TURN allocation.
+/// For a remote candidate `base` equals `address` (the remote base is not known).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Candidate {
+    /// Host, server-reflexive, peer-reflexive or relay.
+    pub kind: CandidateKind,
+    /// The transport address advertised to the peer.
+    pub address: SocketAddr,
+    /// The local socket the candidate sends from (local candidates), or `address` (remote ones).
+    pub base: SocketAddr,
+    /// The candidate priority.
+    pub priority: u32,
+    /// The foundation.
+    pub foundation: Foundation,
+    /// The component id (always 1: rtcp-mux).
+    pub component: u16,
+    /// The related address for SDP (`raddr`/`rport`): the base of a reflexive candidate, the mapped
+    /// address of a relay one, or `None`.
+    pub related: Option<SocketAddr>,
+}
+
+impl Candidate {
+    /// A remote candidate as signalled (e.g. from an SDP `a=candidate` line).
+    pub fn remote(kind: CandidateKind, address: SocketAddr, priority: u32, foundation: Foundation) -> Self {
+        Candidate { kind, address, base: address, priority, foundation, component: COMPONENT_RTP, related: None }
+    }
+}
+
+impl fmt::Display for Candidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "candidate:{} {} udp {} {} {} typ {}",
+            self.foundation,
+            self.component,
+            self.priority,
+            self.address.ip(),
+            self.address.port(),
+            self.kind
+        )?;
+        if let Some(r) = self.related {
+            write!(f, " raddr {} rport {}", r.ip(), r.port())?;
+        }
+        Ok(())
+    }
+}
+
+/// What makes two local candidates share a foundation (RFC 8445 §5.1.1.3): same type, same base IP, same
+/// STUN/TURN server IP (for relay candidates, the relayed address stands in for it), UDP in every case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FoundationKey {
+    pub(crate) kind: CandidateKind,
+    pub(crate) base_ip: IpAddr,
+    pub(crate) server_ip: Option<IpAddr>,
+}

@@ -1,0 +1,158 @@
+//! What the agent reports: states with the W3C names, events and counters.
+
+use core::fmt;
+
+use super::{Candidate, Role};
+
+/// The connection state, named as W3C `RTCIceConnectionState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IceConnectionState {
+    /// Nothing checked yet.
+    New,
+    /// Checks are running; no pair selected yet.
+    Checking,
+    /// A pair is selected; checks may still run.
+    Connected,
+    /// A pair is selected and checking is over (the check list completed and the peer ended its
+    /// candidates).
+    Completed,
+    /// The selected pair went silent for the disconnected timeout; it may come back.
+    Disconnected,
+    /// No pair could be selected in time, or consent was lost (RFC 7675). Recover with a restart.
+    Failed,
+    /// Closed by the caller.
+    Closed,
+}
+
+impl IceConnectionState {
+    /// The W3C name (`"new"`, `"checking"`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IceConnectionState::New => "new",
+            IceConnectionState::Checking => "checking",
+            IceConnectionState::Connected => "connected",
+            IceConnectionState::Completed => "completed",
+            IceConnectionState::Disconnected => "disconnected",
+            IceConnectionState::Failed => "failed",
+            IceConnectionState::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for IceConnectionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event from the agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceEvent {
+    /// The connection state changed.
+    StateChanged(IceConnectionState),
+    /// A local candidate to signal to the peer (trickle, RFC 8838).
+    LocalCandidate(Candidate),
+    /// Every local candidate has been reported (after [`super::IceAgent::end_of_local_candidates`] once the
+    /// server-reflexive gathering finished); signal end-of-candidates.
+    GatheringComplete,
+    /// The pair used for data changed. Send from `local.base` to `remote.address`.
+    SelectedPairChanged {
+        /// The local candidate (its `base` is the socket to send from).
+        local: Candidate,
+        /// The remote candidate (its `address` is where to send).
+        remote: Candidate,
+    },
+    /// The agent changed role after a role conflict (RFC 8445 §7.3.1.1).
+    RoleChanged(Role),
+}
+
+/// Counters of datagrams the agent dropped, by reason (see [`super::IceError`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Discards {
+    /// Malformed STUN.
+    pub malformed: u64,
+    /// Missing or wrong FINGERPRINT.
+    pub bad_fingerprint: u64,
+    /// Missing or wrong MESSAGE-INTEGRITY.
+    pub bad_integrity: u64,
+    /// Unknown USERNAME.
+    pub unknown_username: u64,
+    /// Response to no transaction of ours.
+    pub unknown_transaction: u64,
+    /// Response from another address than the request went to.
+    pub unexpected_source: u64,
+    /// Arrived on a local address that is no candidate base.
+    pub unknown_local_address: u64,
+    /// Data from an address no validated pair leads to.
+    pub unvalidated_source: u64,
+    /// Unsupported STUN method or class.
+    pub unsupported: u64,
+    /// Needed a new remote candidate or pair beyond the caps.
+    pub limit_reached: u64,
+    /// Received after close.
+    pub closed: u64,
+}
+
+/// The agent's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IceStats {
+    /// Connectivity checks sent (first transmissions, consent checks included).
+    pub checks_sent: u64,
+    /// Check retransmissions.
+    pub retransmits: u64,
+    /// Authenticated checks received.
+    pub checks_received: u64,
+    /// Responses sent (success and error).
+    pub responses_sent: u64,
+    /// Authenticated responses received for our checks.
+    pub responses_received: u64,
+    /// Binding indications (keepalives) sent.
+    pub keepalives_sent: u64,
+    /// Role conflicts resolved (487 sent or received, or a switch).
+    pub role_conflicts: u64,
+    /// Non-STUN datagrams accepted from validated addresses.
+    pub data_received: u64,
+    /// Datagrams handed out by `send`.
+    pub data_sent: u64,
+    /// Outgoing datagrams dropped because the transmit queue was full.
+    pub transmit_overflow: u64,
+    /// Events dropped because the event queue was full.
+    pub event_overflow: u64,
+    /// Dropped input, by reason.
+    pub discarded: Discards,
+}
+
+impl Discards {
+    pub(crate) fn count(&mut self, e: super::IceError) {
+        use super::IceError as E;
+        let c = match e {
+            E::Malformed => &mut self.malformed,
+            E::BadFingerprint => &mut self.bad_fingerprint,
+            E::BadIntegrity => &mut self.bad_integrity,
+            E::UnknownUsername => &mut self.unknown_username,
+            E::UnknownTransaction => &mut self.unknown_transaction,
+            E::UnexpectedSource => &mut self.unexpected_source,
+            E::UnknownLocalAddress => &mut self.unknown_local_address,
+            E::UnvalidatedSource => &mut self.unvalidated_source,
+            E::UnsupportedMessage => &mut self.unsupported,
+            E::LimitReached => &mut self.limit_reached,
+            E::Closed => &mut self.closed,
+        };
+        *c += 1;
+    }
+
+    /// Every discarded datagram.
+    pub fn total(&self) -> u64 {
+        self.malformed
+            + self.bad_fingerprint
+            + self.bad_integrity
+            + self.unknown_username
+            + self.unknown_transaction
+            + self.unexpected_source
+            + self.unknown_local_address
+            + self.unvalidated_source
+            + self.unsupported
+            + self.limit_reached
+            + self.closed
+    }
+}
