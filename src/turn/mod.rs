@@ -5,6 +5,8 @@
 //!   ChannelData, typed failures ([`Failure`]) in [`TurnEvent`]s.
 //! - [`wire`]: ChannelData ([`ChannelData`], [`emit_channel_data`]) and the framing of TURN over TCP/TLS
 //!   ([`StreamDecoder`], [`split_frame`], [`emit_stream_frame`]).
+//! - [`IceRelay`]: an [`IceAgent`](crate::ice::IceAgent) with TURN relay candidates: allocations become
+//!   relay candidates, checks and data on relayed pairs travel through the relay.
 //!
 //! ```
 //! use core::net::SocketAddr;
@@ -23,6 +25,7 @@
 
 mod client;
 pub mod error;
+mod ice;
 pub mod wire;
 
 #[cfg(test)]
@@ -35,6 +38,7 @@ const TARGET: &str = "sansrtc::turn";
 
 pub use client::{PeerData, RelayFamily, Request, TurnClient, TurnConfig, TurnEvent, TurnStats};
 pub use error::{Error, Failure};
+pub use ice::{IceRelay, IceRelayError, IceRelayEvent};
 pub use wire::{
     ChannelData, Frame, StreamDecoder, emit_channel_data, emit_stream_frame, is_channel_data, split_frame,
     stream_frame_len, write_channel_data,

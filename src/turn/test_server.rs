@@ -139,8 +139,7 @@ impl TestServer {
                 return Err(());
             }
             let relay = a.relay;
-            self.out.push_back((relay, peer, cd.data().to_vec()));
-            self.stats.relayed_to_peer += 1;
+            self.relay_out(relay, peer, cd.data());
             return Ok(());
         }
         let msg = Message::new_checked(bytes).map_err(|_| ())?;
@@ -157,12 +156,16 @@ impl TestServer {
                 return Err(());
             }
             let relay = a.relay;
-            self.out.push_back((relay, peer, data.to_vec()));
-            self.stats.relayed_to_peer += 1;
+            self.relay_out(relay, peer, data);
             return Ok(());
         }
         if msg.class() != Class::Request {
             return Err(());
+        }
+        if msg.method() == Method::BINDING {
+            // A plain STUN server too, without authentication (server-reflexive gathering).
+            self.answer(from, &msg, None, &[Attribute::XorMappedAddress(from)], false);
+            return Ok(());
         }
         // Long-term credentials (RFC 8489 §9.2.4).
         if !msg.has_integrity() {
@@ -298,6 +301,16 @@ impl TestServer {
             p.2 = now;
         } else {
             a.permissions.push((peer, exp, now));
+        }
+    }
+
+    /// Sends relayed data from `relay` to `peer`; a peer that is another of our relays gets it directly.
+    fn relay_out(&mut self, relay: SocketAddr, peer: SocketAddr, data: &[u8]) {
+        self.stats.relayed_to_peer += 1;
+        if self.allocations.iter().any(|a| a.relay == peer) {
+            let _ = self.on_peer(relay, peer, data);
+        } else {
+            self.out.push_back((relay, peer, data.to_vec()));
         }
     }
 

@@ -740,3 +740,139 @@ mod sim {
         assert_eq!(echo_round(&mut w, b"after"), vec![(peer, b"after".to_vec())]);
     }
 }
+
+#[cfg(feature = "sim")]
+mod ice_sim {
+    use super::*;
+    use crate::ice::{CandidateFilter, CandidateKind, Config, IceAgent, IceConnectionState, IceEvent, Role};
+    use crate::sim::{HostId, LinkConfig, NatConfig, Net, Sim};
+
+    struct World {
+        sim: Sim,
+        a: HostId,
+        b: HostId,
+    }
+
+    fn node(sim: &mut Sim, role: Role, local: SocketAddr, turn: bool, filter: CandidateFilter) -> IceRelay {
+        let config = Config { role, candidate_filter: filter, ..Config::default() };
+        let mut agent = IceAgent::new(config, sim.fork_rng());
+        let now = Instant::ZERO;
+        let server = addr(SERVER);
+        assert!(agent.add_stun_server(now, server).is_ok());
+        let _ = agent.add_local_host(now, local);
+        let mut relay = IceRelay::new(agent, sim.fork_rng());
+        if turn {
+            assert!(relay.add_turn_server(now, TurnConfig::new(server, local, "user", "pass")).is_ok());
+        }
+        relay
+    }
+
+    /// Two peers, each behind its own symmetric NAT, and a public STUN/TURN server.
+    fn world(seed: u64, turn: bool, filter: CandidateFilter) -> World {
+        let mut sim = Sim::new(seed);
+        sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)));
+        let server = addr(SERVER);
+        let s = TestServer::new(server, "user", "pass");
+        assert!(sim.add_host("turn", Net::Internet, &[server.ip()], s).is_ok());
+        let nat_a =
+            sim.add_nat("nat-a", Net::Internet, "203.0.113.1".parse().unwrap(), NatConfig::symmetric()).unwrap();
+        let nat_b =
+            sim.add_nat("nat-b", Net::Internet, "203.0.113.2".parse().unwrap(), NatConfig::symmetric()).unwrap();
+        let (la, lb) = (addr("192.168.1.2:50000"), addr("192.168.2.2:50000"));
+        let mut na = node(&mut sim, Role::Controlling, la, turn, filter);
+        let mut nb = node(&mut sim, Role::Controlled, lb, turn, filter);
+        let (ca, cb) = (na.agent().local_credentials().clone(), nb.agent().local_credentials().clone());
+        na.agent_mut().set_remote_credentials(cb);
+        nb.agent_mut().set_remote_credentials(ca);
+        let a = sim.add_host("a", Net::Behind(nat_a), &[la.ip()], na).unwrap();
+        let b = sim.add_host("b", Net::Behind(nat_b), &[lb.ip()], nb).unwrap();
+        World { sim, a, b }
+    }
+
+    fn connected(state: IceConnectionState) -> bool {
+        matches!(state, IceConnectionState::Connected | IceConnectionState::Completed)
+    }
+
+    /// Runs with trickle signalling until both connect or `limit` passes; returns the final states.
+    fn run(w: &mut World, limit: Duration) -> (IceConnectionState, IceConnectionState) {
+        let end = w.sim.now() + limit;
+        while w.sim.now() < end {
+            w.sim.run_for(Duration::from_millis(20));
+            for (from, to) in [(w.a, w.b), (w.b, w.a)] {
+                for (_, e) in w.sim.drain_events::<IceRelayEvent>(from) {
+                    if let IceRelayEvent::Ice(IceEvent::LocalCandidate(c)) = e {
+                        let _ = w.sim.with_node(to, |n: &mut IceRelay, now| n.add_remote_candidate(now, c));
+                    }
+                }
+            }
+            let sa = w.sim.node::<IceRelay>(w.a).map(|n| n.agent().state());
+            let sb = w.sim.node::<IceRelay>(w.b).map(|n| n.agent().state());
+            if let (Some(sa), Some(sb)) = (sa, sb)
+                && ((connected(sa) && connected(sb)) || sa == IceConnectionState::Failed)
+            {
+                return (sa, sb);
+            }
+        }
+        let sa = w.sim.node::<IceRelay>(w.a).map(|n| n.agent().state());
+        let sb = w.sim.node::<IceRelay>(w.b).map(|n| n.agent().state());
+        (sa.unwrap_or(IceConnectionState::Closed), sb.unwrap_or(IceConnectionState::Closed))
+    }
+
+    fn exchange(w: &mut World) -> Vec<Vec<u8>> {
+        let _ = w.sim.with_node(w.a, |n: &mut IceRelay, now| n.send(now, b"through the relay"));
+        w.sim.run_for(Duration::from_millis(300));
+        let mut got = Vec::new();
+        if let Some(n) = w.sim.node_mut::<IceRelay>(w.b) {
+            while let Some(d) = n.poll_data() {
+                got.push(d.to_vec());
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn sim_symmetric_nats_connect_only_through_a_relay() {
+        // With TURN: connected, on a relayed pair, data flows.
+        let mut w = world(21, true, CandidateFilter::ALL);
+        let (sa, sb) = run(&mut w, Duration::from_secs(30));
+        assert!(connected(sa) && connected(sb), "{sa:?} {sb:?}");
+        let pair = w.sim.node::<IceRelay>(w.a).and_then(|n| n.agent().selected_pair());
+        let relayed = pair.is_some_and(|(l, r)| l.kind == CandidateKind::Relay || r.kind == CandidateKind::Relay);
+        assert!(relayed, "{pair:?}");
+        assert_eq!(exchange(&mut w), vec![b"through the relay".to_vec()]);
+
+        // Without: host and server-reflexive candidates only, and symmetric NATs defeat them.
+        let mut w = world(21, false, CandidateFilter::ALL);
+        let (sa, _) = run(&mut w, Duration::from_secs(60));
+        assert_eq!(sa, IceConnectionState::Failed);
+        let n = w.sim.node::<IceRelay>(w.a);
+        assert!(n.and_then(|n| n.agent().selected_pair()).is_none());
+        // It had its server-reflexive candidate: the symmetric NATs, not gathering, defeated it.
+        assert!(
+            n.is_some_and(|n| n.agent().local_candidates().iter().any(|c| c.kind == CandidateKind::ServerReflexive))
+        );
+        assert!(
+            n.is_some_and(|n| n.agent().remote_candidates().iter().any(|c| c.kind == CandidateKind::ServerReflexive))
+        );
+    }
+
+    #[test]
+    fn sim_relay_only_policy_works_end_to_end() {
+        let mut w = world(22, true, CandidateFilter::RELAY_ONLY);
+        let (sa, sb) = run(&mut w, Duration::from_secs(30));
+        assert!(connected(sa) && connected(sb), "{sa:?} {sb:?}");
+        for host in [w.a, w.b] {
+            let n = w.sim.node::<IceRelay>(host);
+            assert!(n.is_some_and(|n| n.agent().local_candidates().iter().all(|c| c.kind == CandidateKind::Relay)));
+            let pair = n.and_then(|n| n.agent().selected_pair());
+            assert!(pair.is_some_and(|(l, _)| l.kind == CandidateKind::Relay), "{pair:?}");
+        }
+        assert_eq!(exchange(&mut w), vec![b"through the relay".to_vec()]);
+        // The relayed path moved to a channel once selected.
+        let ch = w.sim.node::<IceRelay>(w.a).and_then(|n| {
+            let (_, remote) = n.agent().selected_pair()?;
+            n.turn(0)?.channel(remote.address)
+        });
+        assert!(ch.is_some());
+    }
+}
