@@ -459,6 +459,66 @@ fn tables_are_bounded() {
     assert_eq!(p.client.send_to(p.now, addr("203.0.113.3:1"), b"x"), Err(Error::TableFull));
 }
 
+#[test]
+fn client_runs_over_a_stream_with_padded_channel_data() {
+    // TURN over TCP/TLS (RFC 8656 §3.1): reliable transactions, padded ChannelData, and the server's bytes
+    // arriving as a stream cut at arbitrary points, split by the decoder and fed frame by frame.
+    let mut config = TurnConfig::new(addr(SERVER), addr(LOCAL), "user", "pass");
+    config.transaction = crate::stun::TransactionConfig::reliable();
+    config.pad_channel_data = true;
+    let mut client = TurnClient::new(config, SeededRng::from_seed([4; 32]));
+    let mut server = TestServer::new(addr(SERVER), "user", "pass");
+    let mut decoder = StreamDecoder::new(4096);
+    let now = Instant::ZERO;
+    let peer = addr(PEER);
+    let mut received = Vec::new();
+    let mut drive = |client: &mut TurnClient, server: &mut TestServer, received: &mut Vec<Vec<u8>>| {
+        for _ in 0..10 {
+            // Client to server: the stream carries each frame whole (the server side is datagram-based).
+            while let Some(t) = client.poll_transmit() {
+                let _ = server.handle_receive(now, t);
+            }
+            let mut stream = Vec::new();
+            while let Some(t) = server.poll_transmit() {
+                if t.destination != addr(LOCAL) {
+                    continue;
+                }
+                // The datagram server sends unpadded ChannelData; a stream server pads it.
+                let frame = match ChannelData::new_checked(t.contents) {
+                    Ok(cd) => Frame::ChannelData { channel: cd.channel(), data: cd.into_data() },
+                    Err(_) => Frame::Stun(Message::new_checked(t.contents).unwrap()),
+                };
+                emit_stream_frame(&mut stream, &frame).unwrap();
+            }
+            for chunk in stream.chunks(3) {
+                assert_eq!(decoder.push(chunk), chunk.len());
+                while let Some(frame) = decoder.next_frame() {
+                    let mut bytes = Vec::new();
+                    emit_stream_frame(&mut bytes, &frame.unwrap()).unwrap();
+                    let d = client.handle_receive_peer(now, from_server(&bytes)).unwrap();
+                    if let Some(PeerData { data, .. }) = d {
+                        received.push(data.to_vec());
+                    }
+                }
+            }
+        }
+    };
+    client.allocate(now);
+    drive(&mut client, &mut server, &mut received);
+    assert!(client.is_allocated());
+    client.bind_channel(now, peer).unwrap();
+    drive(&mut client, &mut server, &mut received);
+    assert_eq!(client.channel(peer), Some(0x4000));
+    client.send_to(now, peer, b"abc").unwrap();
+    let t = client.poll_transmit().map(|t| t.contents.to_vec()).unwrap_or_default();
+    assert_eq!(t, [0x40, 0x00, 0x00, 0x03, b'a', b'b', b'c', 0]);
+    let relay = client.relayed_address().unwrap_or(addr(SERVER));
+    let _ = server.handle_receive(now, Datagram { source: peer, destination: relay, contents: b"hello" });
+    drive(&mut client, &mut server, &mut received);
+    assert_eq!(received, vec![b"hello".to_vec()]);
+    assert_eq!(client.stats().rejected, 0);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Bad server input: rejected, counted, no state change.
 
