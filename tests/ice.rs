@@ -610,3 +610,27 @@ fn extreme_configuration_values_do_not_panic() {
         p.run_until(Duration::from_secs(60), |_| false);
     }
 }
+
+#[test]
+fn relay_only_agent_connects_through_its_relay_candidate() {
+    use sansrtc::ice::CandidateFilter;
+    // The caller owns the TURN allocation: what the agent sends "from" the relayed address goes out
+    // through the relay, and what arrives at the relayed address is fed back with it as destination. This
+    // driver plays that relay by treating the relayed address as one of A's own.
+    let relay_only = Config { candidate_filter: CandidateFilter::RELAY_ONLY, ..Config::default() };
+    let mut p = Pair::new(relay_only, Config { role: Role::Controlled, ..Config::default() }, 60);
+    p.host(0, "10.0.0.1:5000");
+    p.host(1, "10.0.0.2:6000");
+    let relayed = addr("198.51.100.9:40000");
+    p.addrs[0].push(relayed);
+    let now = p.now;
+    p.agents[0].add_local_candidate(now, CandidateKind::Relay, relayed, relayed, Some(addr("10.0.0.1:5000"))).unwrap();
+    p.pump_events();
+    p.exchange_credentials();
+    assert!(p.run_until(Duration::from_secs(10), |p| p.connected()));
+    p.assert_consistent();
+    let (local, _) = p.agents[0].selected_pair().unwrap();
+    assert_eq!((local.kind, local.base), (CandidateKind::Relay, relayed));
+    // B never saw A's host address.
+    assert!(p.agents[1].remote_candidates().iter().all(|c| c.address == relayed));
+}

@@ -414,3 +414,43 @@ fn consent_is_lost_when_the_simulated_path_dies() {
     let a = sim.node_mut::<IceAgent>(hosts[0]).unwrap();
     assert_eq!(a.send(b"x").unwrap_err(), sansrtc::ice::ApiError::ConsentExpired);
 }
+
+#[test]
+fn restart_behind_a_nat_keeps_data_flowing() {
+    let mut sim = Sim::new(24);
+    sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(15)));
+    let nat = sim.add_nat("nat", Net::Internet, ip("203.0.113.1"), NatConfig::port_restricted_cone()).unwrap();
+    let a = (Net::Behind(nat), "10.0.1.2:5000".parse().unwrap(), Config::default());
+    let b = (Net::Internet, "192.0.2.20:5000".parse().unwrap(), Config { role: Role::Controlled, ..Config::default() });
+    let hosts = pair_on(&mut sim, a, b);
+    assert!(sim.run_until_cond(|sim| signal(sim, hosts).iter().all(|s| connected(*s)), Duration::from_secs(5)));
+    let before = sim.node::<IceAgent>(hosts[1]).unwrap().selected_pair().unwrap();
+    // Both sides restart (as after an offer/answer with new ufrags) and swap the new credentials.
+    for h in hosts {
+        sim.with_node::<IceAgent, _>(h, |a, now| a.restart(now, None));
+    }
+    let creds: Vec<_> = hosts.iter().map(|h| sim.node::<IceAgent>(*h).unwrap().local_credentials().clone()).collect();
+    sim.node_mut::<IceAgent>(hosts[0]).unwrap().set_remote_credentials(creds[1].clone());
+    sim.node_mut::<IceAgent>(hosts[1]).unwrap().set_remote_credentials(creds[0].clone());
+    // Data from B every 20 ms through the restart, on whatever pair B has selected.
+    let received_before = sim.node::<IceAgent>(hosts[0]).unwrap().stats().data_received;
+    let mut sent = 0;
+    for _ in 0..100 {
+        let t = sim.with_node::<IceAgent, _>(hosts[1], |b, _| b.send(&[23, 1]).map(|t| (t.source, t.destination)));
+        let (src, dst) = t.unwrap().expect("B can always send during the restart");
+        sim.send_from(hosts[1], src, dst, &[23, 1]);
+        sent += 1;
+        sim.run_for(Duration::from_millis(20));
+        signal(&mut sim, hosts);
+    }
+    sim.run_for(Duration::from_millis(100)); // the last ones are still on the wire
+    let received = sim.node::<IceAgent>(hosts[0]).unwrap().stats().data_received - received_before;
+    assert_eq!(received, sent, "no datagram lost to the restart");
+    // The new generation re-selected a pair (the same path here) and both sides are connected again.
+    let states = signal(&mut sim, hosts);
+    assert!(states.iter().all(|s| connected(*s)), "{states:?}");
+    let after = sim.node::<IceAgent>(hosts[1]).unwrap().selected_pair().unwrap();
+    assert_eq!(after.1.address, before.1.address);
+    let checks = sim.node::<IceAgent>(hosts[0]).unwrap().pairs().filter(|p| p.3).count();
+    assert_eq!(checks, 1, "one nominated pair in the new generation");
+}

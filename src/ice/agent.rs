@@ -61,6 +61,8 @@ impl TimerKind for Timer {
 struct Socket {
     addr: SocketAddr,
     rank: u16,
+    /// Declared with `add_local_host` (a socket of the caller's, usable for STUN gathering).
+    host: bool,
 }
 
 /// A server-reflexive gathering transaction (RFC 8445 §5.1.1.2).
@@ -265,10 +267,13 @@ impl IceAgent {
         if addr.port() == 0 || addr.ip().is_unspecified() {
             return Err(ApiError::InvalidCandidate);
         }
-        if self.sockets.iter().any(|s| s.addr == addr) {
+        if self.sockets.iter().any(|s| s.addr == addr && s.host) {
             return Err(ApiError::Duplicate);
         }
         self.socket_rank(addr).ok_or(ApiError::LimitReached)?;
+        if let Some(s) = self.sockets.iter_mut().find(|s| s.addr == addr) {
+            s.host = true;
+        }
         let public = self
             .config
             .nat_1to1
@@ -1153,9 +1158,9 @@ impl IceAgent {
         }
     }
 
+    /// Whether `base` is a socket the caller declared with `add_local_host` (not a relay's address).
     fn is_declared(&self, base: SocketAddr) -> bool {
-        self.locals.iter().any(|c| c.base == base && c.kind != CandidateKind::Relay)
-            || self.sockets.iter().any(|s| s.addr == base)
+        self.sockets.iter().any(|s| s.addr == base && s.host)
     }
 
     /// The RFC 8421 rank of `addr` among the bases of its family, registering it when new.
@@ -1167,7 +1172,7 @@ impl IceAgent {
             return None;
         }
         let rank = self.sockets.iter().filter(|s| s.addr.is_ipv4() == addr.is_ipv4()).count() as u16;
-        self.sockets.push(Socket { addr, rank });
+        self.sockets.push(Socket { addr, rank, host: false });
         Some(rank)
     }
 

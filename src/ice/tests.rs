@@ -183,3 +183,17 @@ fn lite_agents_gather_host_candidates_only() {
     let relay: SocketAddr = "198.51.100.9:40000".parse().unwrap();
     assert_eq!(a.add_local_candidate(now, CandidateKind::Relay, relay, relay, None), Err(ApiError::Filtered));
 }
+
+#[test]
+fn relay_addresses_are_not_used_for_stun_gathering() {
+    let mut a = IceAgent::new(Config::default(), SeededRng::from_seed([1; 32]));
+    let now = crate::Instant::ZERO;
+    let local: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    let relay: SocketAddr = "198.51.100.9:40000".parse().unwrap();
+    let server: SocketAddr = "198.51.100.1:3478".parse().unwrap();
+    a.add_local_candidate(now, CandidateKind::Relay, relay, relay, Some(local)).unwrap();
+    a.add_local_host(now, local).unwrap();
+    a.add_stun_server(now, server).unwrap();
+    // One gathering request, from the host socket only.
+    assert_eq!(transmits(&mut a), [(local, server)]);
+}
