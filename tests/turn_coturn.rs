@@ -209,3 +209,32 @@ fn coturn_bad_credentials_give_a_clear_error() {
     assert_eq!(failure, Some(Failure::BadCredentials));
     assert_eq!(Failure::BadCredentials.to_string(), "401 Unauthenticated: bad TURN username or password");
 }
+
+#[test]
+fn coturn_second_allocation_on_one_socket_is_an_allocation_mismatch() {
+    let server = start_coturn();
+    let mut d = Driver::new(server.addr, "alice", "secret");
+    let mut allocated = false;
+    for _ in 0..20 {
+        d.client.allocate(d.clock.now());
+        if d.run_until(Duration::from_secs(3), |d| d.client.is_allocated()) {
+            allocated = true;
+            break;
+        }
+    }
+    assert!(allocated, "{:?}", d.events);
+    // A second client on the same 5-tuple: coturn answers its Allocate with a signed 437.
+    let config = TurnConfig::new(server.addr, d.client.local(), "alice", "secret");
+    let mut second = Driver {
+        client: TurnClient::new(config, SeededRng::from_seed([10; 32])),
+        socket: d.socket.try_clone().expect("clone socket"),
+        clock: d.clock,
+        events: Vec::new(),
+        data: Vec::new(),
+    };
+    second.client.allocate(second.clock.now());
+    let failed =
+        second.run_until(Duration::from_secs(10), |d| d.events.iter().any(|e| matches!(e, TurnEvent::Failed(_))));
+    assert!(failed, "{:?}", second.events);
+    assert_eq!(second.events.last(), Some(&TurnEvent::Failed(Failure::AllocationMismatch)));
+}

@@ -560,11 +560,14 @@ impl TurnClient {
         if !method_ok {
             return Err(Error::UnexpectedMessage);
         }
-        // RFC 8489 §9.2.5: with credentials sent, a success must carry a valid MESSAGE-INTEGRITY; an error
-        // carrying one must verify (401 and 438 challenges come without it).
+        // RFC 8489 §9.2.5: once credentials are sent, every response must carry a valid MESSAGE-INTEGRITY,
+        // except the 401 and 438 challenges, which come without one; anything else is discarded as if never
+        // received (retransmissions go on).
         if let Some(key) = &self.key {
             let has = msg.has_integrity() || msg.has_integrity_sha256();
-            if (msg.class() == Class::Success || has) && msg.verify_integrity(key).is_err() {
+            let code = msg.error_code().map(|e| e.code);
+            let challenge = msg.class() == Class::Error && matches!(code, Some(401 | 438)) && !has;
+            if !challenge && msg.verify_integrity(key).is_err() {
                 self.stats.integrity_failures += 1;
                 return Err(Error::Integrity);
             }

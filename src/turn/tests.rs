@@ -579,6 +579,11 @@ fn bad_responses_are_rejected_without_state_change() {
             ),
             Error::Integrity,
         ),
+        // An error response without integrity once credentials were sent (only 401/438 may lack it).
+        (
+            response_to(&retry, Class::Error, &[Attribute::ErrorCode(ErrorCode { code: 403, reason: "" })], None),
+            Error::Integrity,
+        ),
         // Missing XOR-RELAYED-ADDRESS.
         (
             response_to(&retry, Class::Success, &[Attribute::Lifetime(600)], Some(&key)),
@@ -605,7 +610,7 @@ fn bad_responses_are_rejected_without_state_change() {
     assert_eq!(c.handle_receive(now, spoofed), Err(Error::NotFromServer));
     assert_eq!(c.poll_event(), None);
     let s = c.stats();
-    assert_eq!((s.rejected, s.integrity_failures, s.unknown_transactions), (8, 3, 1));
+    assert_eq!((s.rejected, s.integrity_failures, s.unknown_transactions), (9, 4, 1));
     // The genuine response still completes the transaction.
     assert_eq!(c.handle_receive(now, from_server(&good)), Ok(()));
     assert!(matches!(c.poll_event(), Some(TurnEvent::Allocated { relayed: r, .. }) if r == relayed));
