@@ -248,6 +248,9 @@ pub struct TurnClient {
     nonce: String,
     key: Option<Key>,
     stale_nonces: u8,
+    /// The last request whose response failed its integrity check: its timeout is reported as
+    /// [`Failure::IntegrityViolated`].
+    integrity_failed: Option<TransactionId>,
     relayed: Option<SocketAddr>,
     mapped: Option<SocketAddr>,
     expires_at: Instant,
@@ -278,6 +281,7 @@ impl TurnClient {
             nonce: String::new(),
             key: None,
             stale_nonces: 0,
+            integrity_failed: None,
             relayed: None,
             mapped: None,
             expires_at: Instant::ZERO,
@@ -569,6 +573,7 @@ impl TurnClient {
             let challenge = msg.class() == Class::Error && matches!(code, Some(401 | 438)) && !has;
             if !challenge && msg.verify_integrity(key).is_err() {
                 self.stats.integrity_failures += 1;
+                self.integrity_failed = Some(msg.transaction_id());
                 return Err(Error::Integrity);
             }
         }
@@ -869,9 +874,11 @@ impl TurnClient {
             }
         }
         while let Some((tag, event)) = self.tx.poll_event() {
-            if let TransactionEvent::TimedOut { .. } = event {
+            if let TransactionEvent::TimedOut { id } = event {
                 tracing::debug!(target: TARGET, ?tag, "request timed out");
-                self.request_failed(tag, Failure::TimedOut);
+                let failure =
+                    if self.integrity_failed == Some(id) { Failure::IntegrityViolated } else { Failure::TimedOut };
+                self.request_failed(tag, failure);
                 while let Some((_, bytes)) = self.tx.poll_transmit() {
                     if !self.out.push((), bytes) {
                         break;

@@ -116,6 +116,9 @@ pub enum Failure {
     TimedOut,
     /// The allocation's lifetime ran out without a successful refresh.
     Expired,
+    /// Every response to the request failed its MESSAGE-INTEGRITY check (RFC 8489 §9.2.5: reported
+    /// instead of a timeout).
+    IntegrityViolated,
 }
 
 impl Failure {
@@ -152,6 +155,7 @@ impl fmt::Display for Failure {
             Failure::Server(c) => write!(f, "TURN server error {c}"),
             Failure::TimedOut => f.write_str("TURN request timed out"),
             Failure::Expired => f.write_str("TURN allocation expired"),
+            Failure::IntegrityViolated => f.write_str("TURN responses failed their integrity check"),
         }
     }
 }

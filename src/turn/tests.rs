@@ -617,6 +617,23 @@ fn bad_responses_are_rejected_without_state_change() {
 }
 
 #[test]
+fn only_forged_responses_end_in_an_integrity_failure_not_a_timeout() {
+    let (mut c, retry, _) = client_awaiting_allocate();
+    let wrong = Key::long_term("user", "sansrtc.test", "nope");
+    let forged = response_to(&retry, Class::Success, &[Attribute::XorRelayedAddress(addr(PEER))], Some(&wrong));
+    assert_eq!(c.handle_receive(Instant::ZERO, from_server(&forged)), Err(Error::Integrity));
+    let mut now = Instant::ZERO;
+    let mut events = Vec::new();
+    while let Some(t) = c.poll_timeout() {
+        now = t;
+        c.handle_timeout(now);
+        events.extend(core::iter::from_fn(|| c.poll_event()));
+    }
+    assert_eq!(events, vec![TurnEvent::Failed(Failure::IntegrityViolated)]);
+    assert!(now >= Instant::from_millis(39_500));
+}
+
+#[test]
 fn bad_channel_data_is_dropped_and_counted() {
     let mut p = Pair::with_password("pass");
     p.allocated();
