@@ -25,14 +25,16 @@ pub enum IceRelayEvent {
     Turn(usize, TurnEvent),
 }
 
-/// Why a datagram was dropped by an [`IceRelay`].
+/// Why a datagram was dropped, or data not sent, by an [`IceRelay`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IceRelayError {
     /// The ICE agent dropped it (directly or after a relay delivered it).
     Ice(IceError),
-    /// A TURN client dropped it.
+    /// A TURN client dropped it (or refused data to send).
     Turn(Error),
+    /// The agent refused the call (no selected pair, consent lost, closed).
+    Api(ApiError),
 }
 
 impl core::fmt::Display for IceRelayError {
@@ -40,6 +42,7 @@ impl core::fmt::Display for IceRelayError {
         match self {
             IceRelayError::Ice(e) => write!(f, "ICE: {e}"),
             IceRelayError::Turn(e) => write!(f, "TURN: {e}"),
+            IceRelayError::Api(e) => write!(f, "ICE: {e}"),
         }
     }
 }
@@ -123,13 +126,16 @@ impl IceRelay {
     }
 
     /// Sends application data on the selected pair.
-    pub fn send(&mut self, now: Instant, data: &[u8]) -> Result<(), ApiError> {
+    pub fn send(&mut self, now: Instant, data: &[u8]) -> Result<(), IceRelayError> {
         self.now = self.now.max(now);
+        // Brings the agent's clock to `now` (its consent check in `send` reads it); early calls are harmless.
         self.agent.handle_timeout(self.now);
-        let t = self.agent.send(data)?;
+        let t = self.agent.send(data).map_err(IceRelayError::Api)?;
         let (source, destination) = (t.source, t.destination);
         if let Some(turn) = self.turns.iter_mut().find(|c| c.relayed_address() == Some(source)) {
-            turn.send_to(self.now, destination, data).map_err(|_| ApiError::NoSelectedPair)?;
+            let sent = turn.send_to(self.now, destination, data).map_err(IceRelayError::Turn);
+            self.pump();
+            return sent;
         } else if !self.out.push((source, destination), data) {
             tracing::debug!(target: TARGET, "output queue full, data dropped");
         }
