@@ -238,3 +238,104 @@ fn coturn_second_allocation_on_one_socket_is_an_allocation_mismatch() {
     assert!(failed, "{:?}", second.events);
     assert_eq!(second.events.last(), Some(&TurnEvent::Failed(Failure::AllocationMismatch)));
 }
+
+/// One ICE agent with coturn relay candidates on its own socket, for the relay-only test.
+struct IcePeer {
+    node: sansrtc::turn::IceRelay,
+    socket: UdpSocket,
+    candidates: Vec<sansrtc::ice::Candidate>,
+    data: Vec<Vec<u8>>,
+}
+
+impl IcePeer {
+    fn new(server: SocketAddr, role: sansrtc::ice::Role, seed: u8, clock: &StdAnchor) -> IcePeer {
+        use sansrtc::ice::{CandidateFilter, Config, IceAgent};
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_nonblocking(true).expect("nonblocking");
+        let local = socket.local_addr().expect("local");
+        let config = Config { role, candidate_filter: CandidateFilter::RELAY_ONLY, ..Config::default() };
+        let mut agent = IceAgent::new(config, SeededRng::from_seed([seed; 32]));
+        let _ = agent.add_local_host(clock.now(), local);
+        let mut node = sansrtc::turn::IceRelay::new(agent, SeededRng::from_seed([seed + 1; 32]));
+        node.add_turn_server(clock.now(), TurnConfig::new(server, local, "alice", "secret")).expect("turn server");
+        IcePeer { node, socket, candidates: Vec::new(), data: Vec::new() }
+    }
+
+    /// One turn of the loop without blocking.
+    fn step(&mut self, clock: &StdAnchor) {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            let local = self.socket.local_addr().expect("local");
+            let d = Datagram { source: from, destination: local, contents: &buf[..n] };
+            let _ = self.node.handle_receive(clock.now(), d);
+        }
+        if self.node.poll_timeout().is_some_and(|t| t <= clock.now()) {
+            self.node.handle_timeout(clock.now());
+        }
+        while let Some(t) = self.node.poll_transmit() {
+            let _ = self.socket.send_to(t.contents, t.destination);
+        }
+        while let Some(e) = self.node.poll_event() {
+            if let sansrtc::turn::IceRelayEvent::Ice(sansrtc::ice::IceEvent::LocalCandidate(c)) = e {
+                self.candidates.push(c);
+            }
+        }
+        while let Some(d) = self.node.poll_data() {
+            self.data.push(d.to_vec());
+        }
+    }
+
+    fn connected(&self) -> bool {
+        use sansrtc::ice::IceConnectionState::{Completed, Connected};
+        matches!(self.node.agent().state(), Connected | Completed)
+    }
+}
+
+#[test]
+fn coturn_relay_only_ice_connects_and_carries_data() {
+    use sansrtc::ice::{CandidateKind, Role};
+    let server = start_coturn();
+    let clock = StdAnchor::starting_now();
+    // Wait until coturn answers (a plain allocation), bounded.
+    let mut probe = Driver::new(server.addr, "alice", "secret");
+    let mut up = false;
+    for _ in 0..20 {
+        probe.client.allocate(probe.clock.now());
+        if probe.run_until(Duration::from_secs(3), |d| d.client.is_allocated()) {
+            up = true;
+            break;
+        }
+    }
+    assert!(up, "coturn did not answer");
+    let mut a = IcePeer::new(server.addr, Role::Controlling, 1, &clock);
+    let mut b = IcePeer::new(server.addr, Role::Controlled, 3, &clock);
+    let (ca, cb) = (a.node.agent().local_credentials().clone(), b.node.agent().local_credentials().clone());
+    a.node.agent_mut().set_remote_credentials(cb);
+    b.node.agent_mut().set_remote_credentials(ca);
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < end && !(a.connected() && b.connected()) {
+        a.step(&clock);
+        b.step(&clock);
+        for c in a.candidates.drain(..) {
+            let _ = b.node.add_remote_candidate(clock.now(), c);
+        }
+        for c in b.candidates.drain(..) {
+            let _ = a.node.add_remote_candidate(clock.now(), c);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(a.connected() && b.connected(), "{} {}", a.node.agent().state(), b.node.agent().state());
+    let pair = a.node.agent().selected_pair().expect("selected pair");
+    assert_eq!((pair.0.kind, pair.1.kind), (CandidateKind::Relay, CandidateKind::Relay));
+    // Data both ways through coturn.
+    a.node.send(clock.now(), b"from a through coturn").expect("send a");
+    b.node.send(clock.now(), b"from b through coturn").expect("send b");
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < end && (a.data.is_empty() || b.data.is_empty()) {
+        a.step(&clock);
+        b.step(&clock);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(b.data, vec![b"from a through coturn".to_vec()]);
+    assert_eq!(a.data, vec![b"from b through coturn".to_vec()]);
+}
