@@ -8,6 +8,21 @@
 //! - [`IceRelay`]: an [`IceAgent`](crate::ice::IceAgent) with TURN relay candidates: allocations become
 //!   relay candidates, checks and data on relayed pairs travel through the relay.
 //!
+//! ## Choices worth knowing
+//!
+//! - **Timing**: the allocation is refreshed a minute before its lifetime ends (at half-life for lifetimes
+//!   of two minutes or less), permissions every 240 s (they last 300 s), channel bindings every 540 s (they
+//!   last 600 s); a channel bound to a peer also keeps a permission of its own (RFC 8656 §12.2).
+//! - **NAT bindings**: the client sends nothing between refreshes, so a NAT whose mappings expire in under
+//!   240 s needs traffic from above; through [`IceRelay`] the ICE keepalives and consent checks provide it.
+//! - **Integrity** (RFC 8489 §9.2.5): once credentials are sent, only the 401 and 438 challenges are taken
+//!   without MESSAGE-INTEGRITY; any other unauthenticated or forged response is dropped, and a request whose
+//!   only answers were forged fails with [`Failure::IntegrityViolated`] instead of a timeout.
+//! - **Over TCP/TLS** the caller owns the connection: set [`TurnConfig::transaction`] to
+//!   [`TransactionConfig::reliable`](crate::stun::TransactionConfig::reliable) and
+//!   [`TurnConfig::pad_channel_data`], write each transmit to the stream, and feed each frame from
+//!   [`StreamDecoder::next_raw`] as one datagram.
+//!
 //! ```
 //! use core::net::SocketAddr;
 //! use sansrtc::turn::{TurnClient, TurnConfig};

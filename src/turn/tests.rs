@@ -492,9 +492,8 @@ fn client_runs_over_a_stream_with_padded_channel_data() {
             }
             for chunk in stream.chunks(3) {
                 assert_eq!(decoder.push(chunk), chunk.len());
-                while let Some(frame) = decoder.next_frame() {
-                    let mut bytes = Vec::new();
-                    emit_stream_frame(&mut bytes, &frame.unwrap()).unwrap();
+                while let Some(frame) = decoder.next_raw() {
+                    let bytes = frame.unwrap().to_vec();
                     let d = client.handle_receive_peer(now, from_server(&bytes)).unwrap();
                     if let Some(PeerData { data, .. }) = d {
                         received.push(data.to_vec());

@@ -227,6 +227,13 @@ impl StreamDecoder {
     /// The next whole frame, borrowed until the next call; `None` when more bytes are needed. A malformed
     /// STUN message is skipped and reported once as an `Err`; lost framing is reported on every call.
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, Error>> {
+        Some(self.next_raw()?.and_then(|bytes| split_frame(bytes)?.map(|(frame, _)| frame).ok_or(Error::StreamCorrupt)))
+    }
+
+    /// The next whole frame's bytes (ChannelData with its padding), unparsed: what a [`super::TurnClient`]
+    /// takes as one datagram. Same contract as [`StreamDecoder::next_frame`], except that a malformed STUN
+    /// message is returned like any other frame (the receiver rejects it).
+    pub fn next_raw(&mut self) -> Option<Result<&[u8], Error>> {
         if let Some(e) = self.failed {
             return Some(Err(e));
         }
@@ -249,7 +256,6 @@ impl StreamDecoder {
         let from = self.start;
         self.start += total;
         self.frames += 1;
-        let bytes = self.buf.get(from..from + total).unwrap_or(&[]);
-        Some(split_frame(bytes).and_then(|f| f.map(|(frame, _)| frame).ok_or(Error::StreamCorrupt)))
+        Some(Ok(self.buf.get(from..from + total).unwrap_or(&[])))
     }
 }
