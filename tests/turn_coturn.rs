@@ -47,7 +47,38 @@ fn free_port() -> u16 {
     panic!("no free port on 127.0.0.1");
 }
 
+/// Starts coturn on a free port and waits until it answers a STUN Binding request; a server that does
+/// not come up (say another process took the port in between) is killed and started again elsewhere.
 fn start_coturn() -> Coturn {
+    for _ in 0..5 {
+        let coturn = spawn_coturn();
+        if answers_binding(coturn.addr, Duration::from_secs(5)) {
+            return coturn;
+        }
+    }
+    panic!("coturn did not come up on 127.0.0.1");
+}
+
+/// Whether a STUN server answers a Binding request at `addr` within `limit`.
+fn answers_binding(addr: SocketAddr, limit: Duration) -> bool {
+    let Ok(socket) = UdpSocket::bind("127.0.0.1:0") else { return false };
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    request.extend_from_slice(&[0x5A; 12]);
+    let end = std::time::Instant::now() + limit;
+    let mut buf = [0u8; 512];
+    while std::time::Instant::now() < end {
+        let _ = socket.send_to(&request, addr);
+        if let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if from == addr && n >= 20 && buf[..2] == [0x01, 0x01] {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn spawn_coturn() -> Coturn {
     let port = free_port();
     // A relay port range of its own, away from the listening port, so parallel tests do not collide.
     let min = 20_000 + (port % 20) * 1000;
@@ -140,16 +171,8 @@ fn recv(socket: &UdpSocket) -> (SocketAddr, Vec<u8>) {
 fn coturn_allocate_permission_channel_and_relay() {
     let server = start_coturn();
     let mut d = Driver::new(server.addr, "alice", "secret");
-    // coturn needs a moment to open its socket: allocate, and again after a failure (bounded).
-    let mut allocated = false;
-    for _ in 0..20 {
-        d.client.allocate(d.clock.now());
-        if d.run_until(Duration::from_secs(3), |d| d.client.is_allocated()) {
-            allocated = true;
-            break;
-        }
-    }
-    assert!(allocated, "no allocation from coturn: {:?}", d.events);
+    d.client.allocate(d.clock.now());
+    assert!(d.run_until(Duration::from_secs(10), |d| d.client.is_allocated()), "no allocation: {:?}", d.events);
     let relayed = d.client.relayed_address().expect("relayed address");
     assert_eq!(relayed.ip(), server.addr.ip());
     assert!(
@@ -193,20 +216,10 @@ fn coturn_allocate_permission_channel_and_relay() {
 #[test]
 fn coturn_bad_credentials_give_a_clear_error() {
     let server = start_coturn();
-    let mut failure = None;
-    for _ in 0..20 {
-        let mut d = Driver::new(server.addr, "alice", "wrong-password");
-        d.client.allocate(d.clock.now());
-        d.run_until(Duration::from_secs(3), |d| d.events.iter().any(|e| matches!(e, TurnEvent::Failed(_))));
-        failure = d.events.iter().find_map(|e| match e {
-            TurnEvent::Failed(f) => Some(*f),
-            _ => None,
-        });
-        if failure.is_some() {
-            break;
-        }
-    }
-    assert_eq!(failure, Some(Failure::BadCredentials));
+    let mut d = Driver::new(server.addr, "alice", "wrong-password");
+    d.client.allocate(d.clock.now());
+    d.run_until(Duration::from_secs(10), |d| d.events.iter().any(|e| matches!(e, TurnEvent::Failed(_))));
+    assert_eq!(d.events, [TurnEvent::Failed(Failure::BadCredentials)]);
     assert_eq!(Failure::BadCredentials.to_string(), "401 Unauthenticated: bad TURN username or password");
 }
 
@@ -214,15 +227,8 @@ fn coturn_bad_credentials_give_a_clear_error() {
 fn coturn_second_allocation_on_one_socket_is_an_allocation_mismatch() {
     let server = start_coturn();
     let mut d = Driver::new(server.addr, "alice", "secret");
-    let mut allocated = false;
-    for _ in 0..20 {
-        d.client.allocate(d.clock.now());
-        if d.run_until(Duration::from_secs(3), |d| d.client.is_allocated()) {
-            allocated = true;
-            break;
-        }
-    }
-    assert!(allocated, "{:?}", d.events);
+    d.client.allocate(d.clock.now());
+    assert!(d.run_until(Duration::from_secs(10), |d| d.client.is_allocated()), "{:?}", d.events);
     // A second client on the same 5-tuple: coturn answers its Allocate with a signed 437.
     let config = TurnConfig::new(server.addr, d.client.local(), "alice", "secret");
     let mut second = Driver {
@@ -296,17 +302,6 @@ fn coturn_relay_only_ice_connects_and_carries_data() {
     use sansrtc::ice::{CandidateKind, Role};
     let server = start_coturn();
     let clock = StdAnchor::starting_now();
-    // Wait until coturn answers (a plain allocation), bounded.
-    let mut probe = Driver::new(server.addr, "alice", "secret");
-    let mut up = false;
-    for _ in 0..20 {
-        probe.client.allocate(probe.clock.now());
-        if probe.run_until(Duration::from_secs(3), |d| d.client.is_allocated()) {
-            up = true;
-            break;
-        }
-    }
-    assert!(up, "coturn did not answer");
     let mut a = IcePeer::new(server.addr, Role::Controlling, 1, &clock);
     let mut b = IcePeer::new(server.addr, Role::Controlled, 3, &clock);
     let (ca, cb) = (a.node.agent().local_credentials().clone(), b.node.agent().local_credentials().clone());
