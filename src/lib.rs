@@ -113,6 +113,9 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
+//! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
+//! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
+//! - [`turn`]: the TURN client (RFC 8656): allocations, permissions, channels, ChannelData and stream framing.
 //! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
 //! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
 //! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer.
@@ -156,6 +159,7 @@ pub mod sim;
 pub mod srtp;
 pub mod stun;
 pub mod time;
+pub mod turn;
 
 pub(crate) mod util;
 
