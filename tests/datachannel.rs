@@ -1,4 +1,5 @@
 //! Data channels over SCTP over the in-memory link.
+#![cfg(feature = "sim")]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! SCTP associations over the in-memory link: handshake (including INIT collision), reliable transfer
 //! under loss, PR-SCTP, stream reset, shutdown, abort and a vanished peer.
+#![cfg(feature = "sim")]
 
 mod support;
 

@@ -84,6 +84,7 @@ mod error;
 mod link;
 mod nat;
 mod node;
+pub mod pipe;
 mod probe;
 mod trace;
 

@@ -174,18 +174,8 @@ impl Context {
     /// Protects the RTP packet in `buf` in place, appending the tag. Grows `buf` only if its capacity
     /// is short of [`Profile::rtp_overhead`]; give it that much spare capacity to avoid allocating.
     pub fn protect_rtp(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
-        let len = buf.len();
-        buf.resize(len + self.rtp.tag_len(), 0);
-        match self.protect_rtp_in_place(buf, len) {
-            Ok(n) => {
-                buf.truncate(n);
-                Ok(())
-            }
-            Err(e) => {
-                buf.truncate(len);
-                Err(e)
-            }
-        }
+        let room = self.rtp.tag_len();
+        grow_and_run(buf, room, |b, len| self.protect_rtp_in_place(b, len))
     }
 
     /// Protects the RTP packet `buf[..len]` in place; `buf` must have room for the tag after it.
@@ -326,18 +316,8 @@ impl Context {
     /// Protects the RTCP compound packet in `buf` in place, appending the SRTCP trailer (E flag and
     /// index) and the tag. Grows `buf` only if its capacity is short of [`Profile::rtcp_overhead`].
     pub fn protect_rtcp(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
-        let len = buf.len();
-        buf.resize(len + self.rtcp.tag_len() + SRTCP_TRAILER, 0);
-        match self.protect_rtcp_in_place(buf, len) {
-            Ok(n) => {
-                buf.truncate(n);
-                Ok(())
-            }
-            Err(e) => {
-                buf.truncate(len);
-                Err(e)
-            }
-        }
+        let room = self.rtcp.tag_len() + SRTCP_TRAILER;
+        grow_and_run(buf, room, |b, len| self.protect_rtcp_in_place(b, len))
     }
 
     /// Protects the RTCP packet `buf[..len]` in place; `buf` must have room for the trailer and tag.
@@ -518,5 +498,26 @@ impl Context {
             }
         }
         Ok(len)
+    }
+}
+
+/// Grows `buf` by `room` zero bytes, runs the in-place `op` on `(buf, old length)`, and leaves `buf` at the
+/// length `op` returns, or at its old length when `op` fails. Allocates only if `buf` lacks the capacity.
+fn grow_and_run(
+    buf: &mut Vec<u8>,
+    room: usize,
+    op: impl FnOnce(&mut [u8], usize) -> Result<usize, Error>,
+) -> Result<(), Error> {
+    let len = buf.len();
+    buf.resize(len + room, 0);
+    match op(buf, len) {
+        Ok(n) => {
+            buf.truncate(n);
+            Ok(())
+        }
+        Err(e) => {
+            buf.truncate(len);
+            Err(e)
+        }
     }
 }
