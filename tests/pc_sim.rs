@@ -29,6 +29,24 @@ const B_ADDR: &str = "198.51.100.20:6000";
 impl Run {
     /// Alice behind a port-restricted NAT, Bob public; every hop 10 ms with `loss`.
     fn new(seed: u64, loss: f64, answer_setup: Setup) -> Run {
+        let mut run = Run::bare(seed, loss, answer_setup);
+        run.gather();
+        run
+    }
+
+    fn gather(&mut self) {
+        let a_addr: SocketAddr = A_ADDR.parse().unwrap();
+        let b_addr: SocketAddr = B_ADDR.parse().unwrap();
+        for (h, addr) in [(self.a, a_addr), (self.b, b_addr)] {
+            self.sim.with_node(h, |pc: &mut PeerConnection, now| {
+                pc.add_local_host(now, addr).unwrap();
+                pc.end_of_local_candidates(now);
+            });
+        }
+    }
+
+    /// The hosts and peer connections, no socket declared yet.
+    fn bare(seed: u64, loss: f64, answer_setup: Setup) -> Run {
         let mut sim = Sim::new(seed);
         sim.set_event_capacity(1 << 16);
         sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)).with_loss(loss));
@@ -41,12 +59,6 @@ impl Run {
         let pb = PeerConnection::new(Config { answer_setup, ..Config::default() }, sim.fork_rng());
         let a = sim.add_host("alice", Net::Behind(nat), &[a_addr.ip()], pa).unwrap();
         let b = sim.add_host("bob", Net::Internet, &[b_addr.ip()], pb).unwrap();
-        for (h, addr) in [(a, a_addr), (b, b_addr)] {
-            sim.with_node(h, |pc: &mut PeerConnection, now| {
-                pc.add_local_host(now, addr).unwrap();
-                pc.end_of_local_candidates(now);
-            });
-        }
         Run { sim, a, b, log: Vec::new(), events_a: Vec::new(), events_b: Vec::new() }
     }
 
@@ -227,4 +239,77 @@ fn rollback_and_state_errors() {
     assert!(pc.set_remote_description(now, &offer.clone()).is_err(), "an offer in have-local-offer is refused");
     pc.set_local_description(now, &Description::rollback()).unwrap();
     assert_eq!(pc.signaling_state(), SignalingState::Stable);
+}
+
+fn local_candidates(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LocalCandidate { candidate, .. } => Some(candidate.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn trickled_candidates_and_end_of_candidates() {
+    // Offer and answer carry no candidates; they are trickled afterwards (RFC 8838).
+    let mut run = Run::bare(4, 0.10, Setup::Active);
+    let (a, b) = (run.a, run.b);
+    let chat = run.pc(a, |pc, now| pc.create_data_channel(now, ChannelOptions::new("late")).unwrap());
+    run.negotiate();
+    run.gather();
+    run.until(Duration::from_secs(1), |r| {
+        !local_candidates(&r.events_a).is_empty() && !local_candidates(&r.events_b).is_empty()
+    });
+    for c in local_candidates(&run.events_a) {
+        run.pc(b, |pc, now| pc.add_ice_candidate(now, Some(&c)).unwrap());
+    }
+    for c in local_candidates(&run.events_b) {
+        run.pc(a, |pc, now| pc.add_ice_candidate(now, Some(&c)).unwrap());
+    }
+    run.pc(a, |pc, now| pc.add_ice_candidate(now, None).unwrap());
+    run.pc(b, |pc, now| pc.add_ice_candidate(now, Some("")).unwrap());
+    assert!(run.pc(a, |pc, now| pc.add_ice_candidate(now, Some("candidate:x"))).is_err());
+    run.until(Duration::from_secs(60), |r| opened(&r.events_a) == Some(chat));
+    run.pc(a, |pc, now| pc.send_text(now, chat, "trickled").unwrap());
+    run.until(Duration::from_secs(60), |r| {
+        remote_channel(&r.events_b, "late").is_some_and(|id| messages(&r.events_b, id).len() == 1)
+    });
+}
+
+#[test]
+fn ice_restart_mid_transfer_loses_no_message() {
+    let mut run = Run::new(5, 0.10, Setup::Active);
+    let (a, b) = (run.a, run.b);
+    let chat = run.pc(a, |pc, now| pc.create_data_channel(now, ChannelOptions::new("bulk")).unwrap());
+    run.negotiate();
+    let limit = Duration::from_secs(60);
+    run.until(limit, |r| opened(&r.events_a) == Some(chat));
+    let ufrag_before = run.pc(a, |pc, _| pc.local_ufrag().to_string());
+    let mut sent = Vec::new();
+    for i in 0..40u8 {
+        let data = payload(1000, i);
+        run.pc(a, |pc, now| pc.send_binary(now, chat, &data).unwrap());
+        sent.push((data, true));
+        run.sim.run_for(Duration::from_millis(20));
+        run.collect();
+        if i == 15 {
+            // Alice restarts ICE and renegotiates while messages are in flight.
+            let before = run.events_a.len();
+            run.pc(a, |pc, now| pc.restart_ice(now));
+            assert!(run.events_a[before..].contains(&Event::NegotiationNeeded));
+            run.negotiate();
+            assert_ne!(run.pc(a, |pc, _| pc.local_ufrag().to_string()), ufrag_before);
+        }
+    }
+    let chat_b = remote_channel(&run.events_b, "bulk").unwrap();
+    run.until(limit, |r| messages(&r.events_b, chat_b).len() == sent.len());
+    assert_eq!(messages(&run.events_b, chat_b), sent, "every message, in order, across the restart");
+    // The new generation of checks completed on both sides.
+    let restarted = |ev: &[Event]| {
+        ev.iter().filter(|e| matches!(e, Event::IceConnectionState(sansrtc::pc::IceConnectionState::Completed))).count()
+    };
+    run.until(limit, |r| restarted(&r.events_a) >= 2 && restarted(&r.events_b) >= 2);
+    assert_eq!(run.pc(b, |pc, _| pc.connection_state()), ConnectionState::Connected);
 }
