@@ -313,3 +313,141 @@ fn ice_restart_mid_transfer_loses_no_message() {
     run.until(limit, |r| restarted(&r.events_a) >= 2 && restarted(&r.events_b) >= 2);
     assert_eq!(run.pc(b, |pc, _| pc.connection_state()), ConnectionState::Connected);
 }
+
+/// Many peer connections behind one UDP socket, routed the O(1) way: STUN by the USERNAME's local ufrag,
+/// everything else by the remote address of the selected pair.
+#[derive(Debug)]
+struct Mux {
+    pcs: Vec<PeerConnection>,
+    by_ufrag: std::collections::HashMap<String, usize>,
+    by_remote: std::collections::HashMap<SocketAddr, usize>,
+    unrouted: u64,
+    buf: Vec<u8>,
+}
+
+impl Mux {
+    fn reindex(&mut self) {
+        self.by_ufrag = self.pcs.iter().enumerate().map(|(i, pc)| (pc.local_ufrag().to_string(), i)).collect();
+        // Responses to our own checks carry no USERNAME: they are keyed by the remote candidates'
+        // addresses, which the connection knows from the SDP and from peer-reflexive discovery.
+        for (i, pc) in self.pcs.iter().enumerate() {
+            for r in pc.remote_address().into_iter().chain(pc.ice().remote_candidates().iter().map(|c| c.address)) {
+                self.by_remote.insert(r, i);
+            }
+        }
+    }
+}
+
+impl sansrtc::Machine for Mux {
+    type Event = (usize, Event);
+    fn handle_timeout(&mut self, now: Instant) {
+        for pc in &mut self.pcs {
+            if pc.poll_timeout().is_some_and(|t| t <= now) {
+                pc.handle_timeout(now);
+            }
+        }
+        self.reindex();
+    }
+    fn poll_event(&mut self) -> Option<(usize, Event)> {
+        self.pcs.iter_mut().enumerate().find_map(|(i, pc)| pc.poll_event().map(|e| (i, e)))
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.pcs.iter().filter_map(sansrtc::Machine::poll_timeout).min()
+    }
+}
+
+impl sansrtc::PathMachine for Mux {
+    type Error = ();
+    fn handle_receive(&mut self, now: Instant, d: sansrtc::Datagram<'_>) -> Result<(), ()> {
+        let i = match sansrtc::pc::stun_username_local_ufrag(d.contents) {
+            Some(ufrag) => self.by_ufrag.get(ufrag),
+            None => self.by_remote.get(&d.source),
+        };
+        let Some(&i) = i else {
+            self.unrouted += 1;
+            return Err(());
+        };
+        let pc = self.pcs.get_mut(i).ok_or(())?;
+        assert!(pc.accepts(&d), "the key lookup and accepts() agree");
+        let r = pc.handle_receive(now, d).map_err(|_| ());
+        self.reindex();
+        r
+    }
+    fn poll_transmit(&mut self) -> Option<sansrtc::Transmit<'_>> {
+        // Copied into one buffer: a test double, not the zero-copy path.
+        let mut found = None;
+        for pc in &mut self.pcs {
+            if let Some(t) = pc.poll_transmit() {
+                found = Some((t.source, t.destination, t.contents.to_vec()));
+                break;
+            }
+        }
+        let (source, destination, contents) = found?;
+        self.buf = contents;
+        Some(sansrtc::Transmit { source, destination, contents: &self.buf })
+    }
+}
+
+#[test]
+fn many_peer_connections_share_one_socket() {
+    let mut sim = Sim::new(6);
+    sim.set_event_capacity(1 << 16);
+    sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)));
+    let server: SocketAddr = "198.51.100.1:4000".parse().unwrap();
+    let n = 4;
+    let mut mux = Mux {
+        pcs: Vec::new(),
+        by_ufrag: Default::default(),
+        by_remote: Default::default(),
+        unrouted: 0,
+        buf: Vec::new(),
+    };
+    for _ in 0..n {
+        let mut pc = PeerConnection::new(Config::default(), sim.fork_rng());
+        pc.add_local_host(Instant::ZERO, server).unwrap();
+        pc.end_of_local_candidates(Instant::ZERO);
+        mux.pcs.push(pc);
+    }
+    mux.reindex();
+    let srv = sim.add_host("server", Net::Internet, &[server.ip()], mux).unwrap();
+    let mut clients = Vec::new();
+    for i in 0..n {
+        let addr: SocketAddr = format!("203.0.113.{}:5000", 10 + i).parse().unwrap();
+        let pc = PeerConnection::new(Config::default(), sim.fork_rng());
+        let h = sim.add_host(&format!("client{i}"), Net::Internet, &[addr.ip()], pc).unwrap();
+        let offer = sim
+            .with_node(h, |pc: &mut PeerConnection, now| {
+                pc.add_local_host(now, addr).unwrap();
+                pc.end_of_local_candidates(now);
+                pc.create_data_channel(now, ChannelOptions::new("echo")).unwrap();
+                let offer = pc.create_offer().unwrap();
+                pc.set_local_description(now, &offer).unwrap();
+                offer
+            })
+            .unwrap();
+        let answer = sim
+            .with_node(srv, |m: &mut Mux, now| {
+                let pc = &mut m.pcs[i];
+                pc.set_remote_description(now, &offer).unwrap();
+                let answer = pc.create_answer().unwrap();
+                pc.set_local_description(now, &answer).unwrap();
+                answer
+            })
+            .unwrap();
+        sim.with_node(h, |pc: &mut PeerConnection, now| pc.set_remote_description(now, &answer).unwrap());
+        clients.push(h);
+    }
+    sim.run_for(Duration::from_secs(5));
+    let events = sim.drain_events::<(usize, Event)>(srv);
+    for i in 0..n {
+        assert!(
+            events
+                .iter()
+                .any(|(_, (j, e))| *j == i && matches!(e, Event::DataChannel { label, .. } if label == "echo")),
+            "connection {i} got its channel: {events:?}"
+        );
+    }
+    let m = sim.node::<Mux>(srv).unwrap();
+    assert_eq!(m.unrouted, 0);
+    assert_eq!(m.by_remote.len(), n);
+}
