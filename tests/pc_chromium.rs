@@ -130,3 +130,59 @@ fn binding_request(username: &str) -> Vec<u8> {
     m.resize(20 + 4 + padded, 0);
     m
 }
+
+fn loopback_offer() -> String {
+    std::fs::read_to_string(format!("{}/vectors/sdp/chromium156_loopback_data/offer.sdp", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+}
+
+fn fresh() -> PeerConnection {
+    PeerConnection::new(Config::default(), SeededRng::from_seed([7; 32]))
+}
+
+#[test]
+fn hostile_remote_descriptions_are_refused_with_the_line() {
+    use sansrtc::pc::Error;
+    use sansrtc::sdp::SdpErrorKind;
+    let now = Instant::ZERO;
+    let offer = loopback_offer();
+    let line_of = |needle: &str| offer.lines().position(|l| l.starts_with(needle)).unwrap() as u32 + 1;
+
+    // No fingerprint: the m= line is named.
+    let no_fp: String = offer.lines().filter(|l| !l.starts_with("a=fingerprint")).map(|l| format!("{l}\r\n")).collect();
+    let Err(Error::Sdp(e)) = fresh().set_remote_description(now, &Description::offer(no_fp)) else { panic!() };
+    assert_eq!((e.kind, e.line), (SdpErrorKind::MissingFingerprint, line_of("m=application")));
+
+    // A ufrag of 3 characters: the a=ice-ufrag line is named.
+    let short = offer.replace("a=ice-ufrag:k3yy", "a=ice-ufrag:k3y");
+    let Err(Error::Sdp(e)) = fresh().set_remote_description(now, &Description::offer(short)) else { panic!() };
+    assert_eq!(e.line, line_of("a=ice-ufrag"));
+
+    // An answer saying actpass (Chromium's rule, mirrored).
+    let mut pc = fresh();
+    let ours = pc.create_offer().unwrap();
+    pc.set_local_description(now, &ours).unwrap();
+    let Err(Error::Sdp(e)) = pc.set_remote_description(now, &Description::answer(offer.clone())) else { panic!() };
+    assert_eq!((e.kind, e.line), (SdpErrorKind::BadSetup, line_of("a=setup")));
+    assert_eq!(pc.signaling_state(), SignalingState::HaveLocalOffer, "a refused answer changes nothing");
+
+    // Only an audio section: nothing to answer with a data channel.
+    let audio = std::fs::read_to_string(format!(
+        "{}/vectors/sdp/chromium156_balanced_media_data/offer.sdp",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let audio_only: String = audio.split("m=").take(2).collect::<Vec<_>>().join("m=");
+    let audio_only = audio_only.replace("a=group:BUNDLE 0 1 2", "a=group:BUNDLE 0");
+    let r = fresh().set_remote_description(now, &Description::offer(audio_only));
+    assert!(matches!(r, Err(Error::NoDataChannelSection) | Err(Error::Sdp(_))), "{r:?}");
+
+    // A 10 MB body is refused before it is read, and garbage is refused too.
+    let huge = "v=0\r\n".to_string() + &"a=x\r\n".repeat(2_000_000);
+    assert!(matches!(fresh().set_remote_description(now, &Description::offer(huge)), Err(Error::Sdp(_))));
+    assert!(fresh().set_remote_description(now, &Description::offer("\u{0}garbage")).is_err());
+    // None of this left a state behind.
+    let mut pc = fresh();
+    let _ = pc.set_remote_description(now, &Description::offer("v=1"));
+    assert_eq!(pc.signaling_state(), SignalingState::Stable);
+}

@@ -447,7 +447,12 @@ fn many_peer_connections_share_one_socket() {
             "connection {i} got its channel: {events:?}"
         );
     }
+    // SRTP from a connected peer reaches its connection and is dropped and counted there (no media yet).
+    let client0: SocketAddr = "203.0.113.10:5000".parse().unwrap();
+    sim.send_from(clients[0], client0, server, &[0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+    sim.run_for(Duration::from_millis(100));
     let m = sim.node::<Mux>(srv).unwrap();
+    assert_eq!(m.pcs[0].stats().media_dropped, 1);
     assert_eq!(m.unrouted, 0);
     assert_eq!(m.by_remote.len(), n);
 }

@@ -339,9 +339,12 @@ impl PeerConnection {
             None => b = b.data_channel(&self.data_mid, &transport, sctp),
             Some(offer) => {
                 let data = data_section(offer);
+                // A data section without a mid (possible without BUNDLE) gets one no other section uses.
+                let used: Vec<&str> = offer.media.iter().filter_map(MediaDescription::mid).collect();
+                let fresh = (0u32..).map(|i| i.to_string()).find(|c| !used.contains(&c.as_str())).unwrap_or_default();
                 for m in &offer.media {
                     b = if data.is_some_and(|d| core::ptr::eq(d, m)) {
-                        b.data_channel(m.mid().unwrap_or("0"), &transport, sctp)
+                        b.data_channel(m.mid().unwrap_or(&fresh), &transport, sctp)
                     } else {
                         b.rejected(m)
                     };
