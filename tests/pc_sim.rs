@@ -47,6 +47,10 @@ impl Run {
 
     /// The hosts and peer connections, no socket declared yet.
     fn bare(seed: u64, loss: f64, answer_setup: Setup) -> Run {
+        Run::with_configs(seed, loss, Config::default(), Config { answer_setup, ..Config::default() })
+    }
+
+    fn with_configs(seed: u64, loss: f64, config_a: Config, config_b: Config) -> Run {
         let mut sim = Sim::new(seed);
         sim.set_event_capacity(1 << 16);
         sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)).with_loss(loss));
@@ -55,8 +59,8 @@ impl Run {
             .unwrap();
         let a_addr: SocketAddr = A_ADDR.parse().unwrap();
         let b_addr: SocketAddr = B_ADDR.parse().unwrap();
-        let pa = PeerConnection::new(Config::default(), sim.fork_rng());
-        let pb = PeerConnection::new(Config { answer_setup, ..Config::default() }, sim.fork_rng());
+        let pa = PeerConnection::new(config_a, sim.fork_rng());
+        let pb = PeerConnection::new(config_b, sim.fork_rng());
         let a = sim.add_host("alice", Net::Behind(nat), &[a_addr.ip()], pa).unwrap();
         let b = sim.add_host("bob", Net::Internet, &[b_addr.ip()], pb).unwrap();
         Run { sim, a, b, log: Vec::new(), events_a: Vec::new(), events_b: Vec::new() }
@@ -455,4 +459,31 @@ fn many_peer_connections_share_one_socket() {
     assert_eq!(m.pcs[0].stats().media_dropped, 1);
     assert_eq!(m.unrouted, 0);
     assert_eq!(m.by_remote.len(), n);
+}
+
+#[test]
+fn ice_lite_answerer() {
+    // Bob is a public ICE-lite server (like an SFU): it writes a=ice-lite, its candidates are in the answer,
+    // and Alice, full and behind the NAT, controls and nominates.
+    let lite = Config { ice: sansrtc::ice::Config { lite: true, ..Default::default() }, ..Config::default() };
+    let mut run = Run::with_configs(7, 0.10, Config::default(), lite);
+    run.gather();
+    let (a, b) = (run.a, run.b);
+    let chat = run.pc(a, |pc, now| pc.create_data_channel(now, ChannelOptions::new("lite")).unwrap());
+    let offer = run.pc(a, |pc, now| {
+        let offer = pc.create_offer().unwrap();
+        pc.set_local_description(now, &offer).unwrap();
+        offer
+    });
+    let answer = run.pc(b, |pc, now| {
+        pc.set_remote_description(now, &offer).unwrap();
+        let answer = pc.create_answer().unwrap();
+        pc.set_local_description(now, &answer).unwrap();
+        answer
+    });
+    assert!(answer.sdp.contains("a=ice-lite\r\n") && answer.sdp.contains("a=candidate:"));
+    run.pc(a, |pc, now| pc.set_remote_description(now, &answer).unwrap());
+    run.until(Duration::from_secs(60), |r| opened(&r.events_a) == Some(chat));
+    assert_eq!(run.pc(a, |pc, _| pc.ice().role()), sansrtc::ice::Role::Controlling);
+    assert_eq!(run.pc(b, |pc, _| pc.ice().role()), sansrtc::ice::Role::Controlled);
 }
