@@ -470,6 +470,10 @@ fn ice_lite_answerer() {
     run.gather();
     let (a, b) = (run.a, run.b);
     let chat = run.pc(a, |pc, now| pc.create_data_channel(now, ChannelOptions::new("lite")).unwrap());
+    // A pre-negotiated channel (id 7) on both sides, before the DTLS role is known.
+    let neg = || ChannelOptions { negotiated: Some(7), ..ChannelOptions::new("negotiated") };
+    let neg_a = run.pc(a, |pc, now| pc.create_data_channel(now, neg()).unwrap());
+    let neg_b = run.pc(b, |pc, now| pc.create_data_channel(now, neg()).unwrap());
     let offer = run.pc(a, |pc, now| {
         let offer = pc.create_offer().unwrap();
         pc.set_local_description(now, &offer).unwrap();
@@ -483,7 +487,10 @@ fn ice_lite_answerer() {
     });
     assert!(answer.sdp.contains("a=ice-lite\r\n") && answer.sdp.contains("a=candidate:"));
     run.pc(a, |pc, now| pc.set_remote_description(now, &answer).unwrap());
-    run.until(Duration::from_secs(60), |r| opened(&r.events_a) == Some(chat));
+    run.until(Duration::from_secs(60), |r| r.events_a.contains(&Event::ChannelOpen(chat)));
+    assert_eq!(run.pc(a, |pc, _| pc.channel_stream_id(neg_a)), Some(7));
+    run.pc(a, |pc, now| pc.send_text(now, neg_a, "on 7").unwrap());
+    run.until(Duration::from_secs(60), |r| messages(&r.events_b, neg_b) == [(b"on 7".to_vec(), false)]);
     assert_eq!(run.pc(a, |pc, _| pc.ice().role()), sansrtc::ice::Role::Controlling);
     assert_eq!(run.pc(b, |pc, _| pc.ice().role()), sansrtc::ice::Role::Controlled);
 }
