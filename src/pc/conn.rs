@@ -62,8 +62,6 @@ pub struct PeerConnection {
     /// The remote offer being answered.
     remote_offer: Option<String>,
     signaling: SignalingState,
-    /// Whether we made the last offer (and so control ICE).
-    offerer: Option<bool>,
     data_mid: String,
     session_id: u64,
     session_version: u64,
@@ -189,7 +187,6 @@ impl PeerConnection {
             remote: None,
             remote_offer: None,
             signaling: SignalingState::Stable,
-            offerer: None,
             data_mid: String::from("0"),
             session_id,
             session_version: 0,
@@ -417,7 +414,6 @@ impl PeerConnection {
                 let sdp = SessionDescription::parse(&desc.sdp)?;
                 sdp.validate_webrtc(SdpType::Offer)?;
                 self.check_own(&sdp)?;
-                self.offerer = Some(true);
                 self.ice.set_role(ice::Role::Controlling);
                 self.set_signaling(SignalingState::HaveLocalOffer);
             }
@@ -464,11 +460,12 @@ impl PeerConnection {
             (SdpKind::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
                 let sdp = SessionDescription::parse(&desc.sdp)?;
                 sdp.validate_webrtc(SdpType::Offer)?;
-                let (remote, _mid) = parse_remote(&sdp)?;
-                self.offerer = Some(false);
+                let (remote, mid) = parse_remote(&sdp)?;
                 let role = if remote.lite { ice::Role::Controlling } else { ice::Role::Controlled };
                 self.apply_remote(now, remote, role)?;
                 self.remote_offer = Some(desc.sdp.clone());
+                // Trickled candidates name the section the answer will accept.
+                self.data_mid = mid;
                 self.set_signaling(SignalingState::HaveRemoteOffer);
             }
             (SdpKind::Answer, SignalingState::HaveLocalOffer) => {
