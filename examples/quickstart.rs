@@ -1,70 +1,101 @@
-//! The network simulator in one screen: two hosts behind different NATs find their public addresses with a
-//! "what's my address" server, then try to reach each other. A full-cone NAT lets the other host in once
-//! its mapping exists; a symmetric NAT does not. Everything runs in virtual time from one seed, so every
-//! run prints the same timeline.
+//! Two sansrtc peer connections in one process, over the network simulator: Alice sits behind a NAT, Bob
+//! is public, every hop takes 20 ms. They exchange an offer and an answer (the signalling channel is just
+//! a function call here), ICE finds the path through the NAT, DTLS authenticates both ends by the
+//! fingerprints in the descriptions, SCTP comes up, and a data channel carries messages both ways.
+//! Everything runs in virtual time from one seed, so every run prints the same timeline.
 //!
 //! Run with `cargo run --release --features sim --example quickstart`.
 
 use core::net::SocketAddr;
 use core::time::Duration;
 
-use sansrtc::Instant;
-use sansrtc::sim::{HostId, LinkConfig, NatConfig, Net, Probe, ProbeEvent, Sim};
+use sansrtc::pc::{ChannelOptions, Config, Event, PeerConnection};
+use sansrtc::sim::{LinkConfig, NatConfig, Net, Sim};
 
 fn main() -> Result<(), Box<dyn core::error::Error>> {
     let mut sim = Sim::new(2026);
-    // Every hop: 20 ms one way, up to 5 ms jitter, kept in order.
-    sim.set_default_link(
-        LinkConfig::default().with_delay(Duration::from_millis(20)).with_jitter(Duration::from_millis(5)).in_order(),
-    );
+    sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(20)));
 
-    // Record every delivery and NAT translation too, not just node events and drops.
-    sim.trace_packets(true);
+    let nat = sim.add_nat("nat", Net::Internet, "203.0.113.1".parse()?, NatConfig::port_restricted_cone())?;
+    let alice_addr: SocketAddr = "192.168.1.10:5000".parse()?;
+    let bob_addr: SocketAddr = "198.51.100.20:6000".parse()?;
+    let alice_pc = PeerConnection::new(Config::default(), sim.fork_rng());
+    let bob_pc = PeerConnection::new(Config::default(), sim.fork_rng());
+    let alice = sim.add_host("alice", Net::Behind(nat), &[alice_addr.ip()], alice_pc)?;
+    let bob = sim.add_host("bob", Net::Internet, &[bob_addr.ip()], bob_pc)?;
 
-    let server: SocketAddr = "198.51.100.1:3478".parse()?;
-    sim.add_host("server", Net::Internet, &[server.ip()], Probe::new(server))?;
-
-    let cone = sim.add_nat("cone-nat", Net::Internet, "203.0.113.10".parse()?, NatConfig::full_cone())?;
-    let alice_local: SocketAddr = "192.168.1.10:5000".parse()?;
-    let alice = sim.add_host("alice", Net::Behind(cone), &[alice_local.ip()], Probe::new(alice_local))?;
-
-    let sym = sim.add_nat("symmetric-nat", Net::Internet, "203.0.113.20".parse()?, NatConfig::symmetric())?;
-    let bob_local: SocketAddr = "10.0.0.20:6000".parse()?;
-    let bob = sim.add_host("bob", Net::Behind(sym), &[bob_local.ip()], Probe::new(bob_local))?;
-
-    println!("1. Both ask the server for their public address.");
-    sim.with_node(alice, |p: &mut Probe, now| p.send_ping(now, server));
-    sim.with_node(bob, |p: &mut Probe, now| p.send_ping(now, server));
-    sim.run_until(Instant::from_secs(1));
-    let alice_public = learned(&mut sim, alice).ok_or("alice got no answer")?;
-    let bob_public = learned(&mut sim, bob).ok_or("bob got no answer")?;
-
-    println!("2. Alice (full cone) pings Bob's public address: Bob's symmetric NAT only admits the server.");
-    sim.with_node(alice, |p: &mut Probe, now| p.send_ping(now, bob_public));
-    sim.run_until(Instant::from_secs(2));
-
-    println!("3. Bob pings Alice's public address: her full-cone mapping lets anyone in, and the answer");
-    println!("   returns through the new mapping Bob's NAT made for Alice (a different port than the server saw).");
-    sim.with_node(bob, |p: &mut Probe, now| p.send_ping(now, alice_public));
-    sim.run_until(Instant::from_secs(3));
-
-    println!();
-    println!("Timeline (virtual time, who, what):");
-    for entry in sim.trace() {
-        println!("{entry}");
+    // 1. Each side declares its socket; its host candidate is gathered at once.
+    for (host, addr) in [(alice, alice_addr), (bob, bob_addr)] {
+        sim.with_node(host, |pc: &mut PeerConnection, now| -> Result<(), sansrtc::pc::Error> {
+            pc.add_local_host(now, addr)?;
+            pc.end_of_local_candidates(now);
+            Ok(())
+        })
+        .ok_or("no node")??;
     }
-    println!();
-    println!("alice is {alice_local}, seen as {alice_public}; bob is {bob_local}, seen by the server as {bob_public}");
-    let (c, s) = (sim.nat_stats(cone), sim.nat_stats(sym));
-    println!("cone-nat:      {} mappings, {} in, {} filtered", c.mappings_created, c.inbound, c.filtered);
-    println!("symmetric-nat: {} mappings, {} in, {} filtered", s.mappings_created, s.inbound, s.filtered);
-    Ok(())
-}
 
-/// The public address a host learned from its last answer.
-fn learned(sim: &mut Sim, host: HostId) -> Option<SocketAddr> {
-    sim.drain_events::<ProbeEvent>(host).into_iter().rev().find_map(|(_, e)| match e {
-        ProbeEvent::Ponged { mapped, .. } => Some(mapped),
-        _ => None,
-    })
+    // 2. Alice creates a channel and offers; Bob answers (a=setup:active: Bob will be the DTLS client).
+    let chat = sim
+        .with_node(alice, |pc: &mut PeerConnection, now| pc.create_data_channel(now, ChannelOptions::new("chat")))
+        .ok_or("no node")??;
+    let offer = sim
+        .with_node(alice, |pc: &mut PeerConnection, now| {
+            let offer = pc.create_offer()?;
+            pc.set_local_description(now, &offer).map(|()| offer)
+        })
+        .ok_or("no node")??;
+    println!("Alice's offer:\n{}", offer.sdp);
+    let answer = sim
+        .with_node(bob, |pc: &mut PeerConnection, now| {
+            pc.set_remote_description(now, &offer)?;
+            let answer = pc.create_answer()?;
+            pc.set_local_description(now, &answer).map(|()| answer)
+        })
+        .ok_or("no node")??;
+    println!("Bob's answer:\n{}", answer.sdp);
+    sim.with_node(alice, |pc: &mut PeerConnection, now| pc.set_remote_description(now, &answer)).ok_or("no node")??;
+
+    // 3. Run the network; greet each other once the channel is open on both sides.
+    let mut timeline = Vec::new();
+    let mut bob_chat = None;
+    let mut alice_open = false;
+    let mut sent = false;
+    let mut received = 0;
+    for _ in 0..2_000 {
+        let next = sim.now() + Duration::from_millis(10);
+        sim.run_until(next);
+        for (host, name) in [(alice, "alice"), (bob, "bob")] {
+            for (at, event) in sim.drain_events::<Event>(host) {
+                timeline.push(format!("{:>8.3} s  {name:<5}  {event:?}", at.as_nanos() as f64 / 1e9));
+                match event {
+                    Event::ChannelOpen(id) if host == alice && id == chat => alice_open = true,
+                    Event::DataChannel { id, .. } if host == bob => bob_chat = Some(id),
+                    Event::Message { data, .. } => {
+                        timeline.push(format!("            {name:<5}  got {:?}", String::from_utf8_lossy(&data)));
+                        received += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let (true, false, Some(id)) = (alice_open, sent, bob_chat) {
+            sim.with_node(alice, |pc: &mut PeerConnection, now| pc.send_text(now, chat, "hello Bob"))
+                .ok_or("no node")??;
+            sim.with_node(bob, |pc: &mut PeerConnection, now| pc.send_binary(now, id, b"hello Alice"))
+                .ok_or("no node")??;
+            sent = true;
+        }
+        if received == 2 {
+            break;
+        }
+    }
+
+    println!("Timeline (virtual time, who, event):");
+    for line in &timeline {
+        println!("{line}");
+    }
+    if received != 2 {
+        return Err("the messages did not arrive".into());
+    }
+    Ok(())
 }

@@ -127,6 +127,8 @@
 //! - [`dtls`]: DTLS 1.2 client and server with DTLS-SRTP keying ([`dtls::Dtls`]).
 //! - [`sctp`]: SCTP associations (RFC 9260 over DTLS, RFC 8261) with PR-SCTP, stream reset and zero checksum.
 //! - [`datachannel`]: WebRTC data channels (RFC 8831) and DCEP (RFC 8832) over an SCTP association.
+//! - [`pc`]: the peer connection ([`pc::PeerConnection`]): ICE, DTLS and data channels on one 5-tuple,
+//!   JSEP offer/answer, W3C-like events.
 //!
 //! ## Logging
 //!
@@ -148,6 +150,7 @@ pub mod demux;
 pub mod dtls;
 pub mod ice;
 pub mod machine;
+pub mod pc;
 pub mod rand;
 pub mod rtcp;
 pub mod rtp;
