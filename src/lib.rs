@@ -145,6 +145,7 @@ pub mod demux;
 pub mod dtls;
 pub mod ice;
 pub mod machine;
+pub mod pc;
 pub mod rand;
 pub mod rtcp;
 pub mod rtp;

@@ -212,6 +212,15 @@ impl IceAgent {
         self.role
     }
 
+    /// Sets the role before checks begin (JSEP, RFC 8829 §5.2.1 / RFC 8445 §6.1.1: the offerer controls
+    /// unless one side is lite). Ignored in lite mode and once checks have started; after that, role
+    /// conflicts are resolved on the wire (§7.3.1.1).
+    pub fn set_role(&mut self, role: Role) {
+        if !self.config.lite && self.checking_since.is_none() && self.list.pairs.is_empty() {
+            self.role = role;
+        }
+    }
+
     /// The connection state.
     pub fn state(&self) -> IceConnectionState {
         self.state

@@ -1,0 +1,356 @@
+//! The peer connection: ICE, DTLS, SCTP and data channels on one UDP 5-tuple, driven by JSEP offer/answer
+//! (RFC 8829) in the W3C vocabulary.
+//!
+//! [`PeerConnection`] is a [`PathMachine`](crate::PathMachine) that owns an [`IceAgent`](crate::ice::IceAgent),
+//! a [`Dtls`](crate::dtls::Dtls) connection and a [`DataChannels`](crate::datachannel::DataChannels) layer
+//! over an SCTP association, and routes between them:
+//!
+//! - every received datagram goes through the ICE agent, which consumes STUN and passes on the rest only
+//!   when it comes from an ICE-validated remote address; that rest is demultiplexed by its first byte
+//!   (RFC 7983 §7, [`crate::demux`]): DTLS goes to DTLS, SRTP/SRTCP is dropped and counted (media is not
+//!   supported yet), anything else is dropped and counted;
+//! - DTLS application data goes to the data channel layer, whose SCTP packets go back through DTLS, whose
+//!   records go out through the ICE agent on the selected pair.
+//!
+//! The caller's loop is the crate's usual one:
+//!
+//! 1. declare the local sockets with [`PeerConnection::add_local_host`] (then
+//!    [`PeerConnection::end_of_local_candidates`]);
+//! 2. signal: [`PeerConnection::create_offer`] / [`PeerConnection::create_answer`],
+//!    [`PeerConnection::set_local_description`], [`PeerConnection::set_remote_description`],
+//!    [`PeerConnection::add_ice_candidate`] for trickled candidates;
+//! 3. feed each datagram that arrives on a declared socket to `handle_receive` (a [`Datagram`](crate::Datagram) with its
+//!    source and destination), call `handle_timeout` at `poll_timeout`, drain `poll_transmit` (send each
+//!    from `source` to `destination`) and `poll_event` ([`Event`]);
+//! 4. use channels: [`PeerConnection::create_data_channel`], [`PeerConnection::send_text`],
+//!    [`PeerConnection::send_binary`], [`PeerConnection::buffered_amount`],
+//!    [`PeerConnection::close_channel`].
+//!
+//! Time must not go backwards; an earlier `now` is treated as the latest seen.
+//!
+//! ## Choices worth knowing
+//!
+//! - **Roles.** The offerer writes `a=setup:actpass` and is the ICE controlling agent (unless it is lite);
+//!   the answerer writes [`Config::answer_setup`] (`active` by default, so the answerer is the DTLS client,
+//!   as JSEP recommends). The DTLS client starts its handshake once ICE has selected a pair; SCTP starts
+//!   once DTLS is connected, and both sides send INIT (RFC 8841).
+//! - **Channel ids.** [`ChannelId`] is a local handle, like a W3C `RTCDataChannel` object: a channel can
+//!   be created before the DTLS role (and so the parity of its SCTP stream id, RFC 8832 §6) is known. Its
+//!   stream id is [`PeerConnection::channel_stream_id`] once negotiated.
+//! - **Descriptions.** Offers and answers have one `m=application 9 UDP/DTLS/SCTP webrtc-datachannel`
+//!   section in a BUNDLE group, with `a=ice-ufrag`/`ice-pwd`, `a=ice-options:trickle`, the `sha-256`
+//!   fingerprint, `a=setup`, `a=mid`, `a=sctp-port:5000`, `a=max-message-size` and every local candidate
+//!   gathered so far (with `a=end-of-candidates` once gathering is complete). Audio and video sections of
+//!   a remote offer are answered rejected (port 0). Local candidates are also reported as
+//!   [`Event::LocalCandidate`] as soon as they are gathered, for trickle.
+//! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
+//!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
+//!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
+//!   [`PeerConnection::remote_address`].
+//! - **Not yet:** media (SRTP is dropped and counted), provisional answers, TURN relays, renegotiation that
+//!   changes anything but the ICE credentials. A rollback of a remote offer leaves the ICE candidates and
+//!   credentials it carried applied to the agent.
+
+mod conn;
+mod error;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::string::String;
+use core::fmt;
+
+use bytes::Bytes;
+
+pub use conn::PeerConnection;
+pub use error::{Error, RecvError};
+
+pub use crate::datachannel::{ChannelOptions, Reliability};
+pub use crate::ice::IceConnectionState;
+pub use crate::sdp::Setup;
+
+use crate::dtls::Certificate;
+use crate::{ice, sctp};
+
+const TARGET: &str = "sansrtc::pc";
+
+/// The type of a session description, as W3C `RTCSdpType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SdpKind {
+    /// An offer.
+    Offer,
+    /// A provisional answer (not supported yet: refused with [`Error::Unsupported`]).
+    Pranswer,
+    /// A final answer.
+    Answer,
+    /// Undo the last offer set (JSEP, RFC 8829 §4.1.8.2); `sdp` is ignored.
+    Rollback,
+}
+
+impl SdpKind {
+    /// The W3C name (`"offer"`, `"answer"`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SdpKind::Offer => "offer",
+            SdpKind::Pranswer => "pranswer",
+            SdpKind::Answer => "answer",
+            SdpKind::Rollback => "rollback",
+        }
+    }
+}
+
+/// A session description with its type, as W3C `RTCSessionDescriptionInit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Description {
+    /// Offer, answer or rollback.
+    pub kind: SdpKind,
+    /// The SDP text.
+    pub sdp: String,
+}
+
+impl Description {
+    /// An offer with the given text.
+    pub fn offer(sdp: impl Into<String>) -> Self {
+        Description { kind: SdpKind::Offer, sdp: sdp.into() }
+    }
+
+    /// An answer with the given text.
+    pub fn answer(sdp: impl Into<String>) -> Self {
+        Description { kind: SdpKind::Answer, sdp: sdp.into() }
+    }
+
+    /// A rollback.
+    pub fn rollback() -> Self {
+        Description { kind: SdpKind::Rollback, sdp: String::new() }
+    }
+}
+
+/// The signalling state, as W3C `RTCSignalingState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignalingState {
+    /// No offer outstanding.
+    Stable,
+    /// A local offer was set; waiting for the answer.
+    HaveLocalOffer,
+    /// A remote offer was set; an answer is due.
+    HaveRemoteOffer,
+    /// Closed.
+    Closed,
+}
+
+/// The ICE gathering state, as W3C `RTCIceGatheringState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IceGatheringState {
+    /// No socket declared yet.
+    New,
+    /// Gathering.
+    Gathering,
+    /// Every local candidate has been reported.
+    Complete,
+}
+
+/// The aggregate connection state, as W3C `RTCPeerConnectionState` (ICE and DTLS together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Nothing started.
+    New,
+    /// ICE checks or the DTLS handshake are under way.
+    Connecting,
+    /// ICE has a selected pair and DTLS is connected.
+    Connected,
+    /// ICE lost the selected pair for a while (it may come back), or the peer closed DTLS (close_notify).
+    Disconnected,
+    /// ICE failed or DTLS failed (a fatal alert, a fingerprint mismatch, a handshake timeout).
+    Failed,
+    /// Closed.
+    Closed,
+}
+
+impl ConnectionState {
+    /// The W3C name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::New => "new",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Disconnected => "disconnected",
+            ConnectionState::Failed => "failed",
+            ConnectionState::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for ConnectionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A local handle for a data channel (W3C `RTCDataChannel`): stable from creation, before the SCTP
+/// stream id is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChannelId(pub u32);
+
+impl fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What a peer connection reports (W3C event names in the docs).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// `signalingstatechange`.
+    SignalingState(SignalingState),
+    /// `icegatheringstatechange`.
+    IceGatheringState(IceGatheringState),
+    /// `iceconnectionstatechange`.
+    IceConnectionState(IceConnectionState),
+    /// `connectionstatechange`.
+    ConnectionState(ConnectionState),
+    /// `icecandidate`: a local candidate to signal to the peer (trickle, RFC 8838), as the W3C
+    /// `RTCIceCandidate.candidate` string (`candidate:…`), for the m-section `mid`.
+    LocalCandidate {
+        /// `candidate:<foundation> 1 udp <priority> <address> <port> typ <type> …`.
+        candidate: String,
+        /// The mid of the data channel section.
+        mid: String,
+    },
+    /// `negotiationneeded`: call [`PeerConnection::create_offer`] (a first channel was created, or an ICE
+    /// restart was asked for).
+    NegotiationNeeded,
+    /// `datachannel`: the peer opened a channel.
+    DataChannel {
+        /// The channel.
+        id: ChannelId,
+        /// Its label.
+        label: String,
+        /// Its sub-protocol.
+        protocol: String,
+    },
+    /// `open`: a channel we created is open.
+    ChannelOpen(ChannelId),
+    /// `message`.
+    Message {
+        /// The channel.
+        id: ChannelId,
+        /// The contents.
+        data: Bytes,
+        /// Binary (`ArrayBuffer`) rather than text.
+        binary: bool,
+    },
+    /// `bufferedamountlow`.
+    BufferedAmountLow(ChannelId),
+    /// `close`: the channel is closed.
+    ChannelClose(ChannelId),
+}
+
+impl fmt::Debug for Event {
+    /// Messages are shown by length and a short prefix, so a timeline of large transfers stays readable.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::SignalingState(s) => write!(f, "SignalingState({s:?})"),
+            Event::IceGatheringState(s) => write!(f, "IceGatheringState({s:?})"),
+            Event::IceConnectionState(s) => write!(f, "IceConnectionState({s:?})"),
+            Event::ConnectionState(s) => write!(f, "ConnectionState({s:?})"),
+            Event::LocalCandidate { candidate, mid } => write!(f, "LocalCandidate({mid}: {candidate})"),
+            Event::NegotiationNeeded => f.write_str("NegotiationNeeded"),
+            Event::DataChannel { id, label, protocol } => {
+                write!(f, "DataChannel({id}, label={label:?}, protocol={protocol:?})")
+            }
+            Event::ChannelOpen(id) => write!(f, "ChannelOpen({id})"),
+            Event::Message { id, data, binary } => {
+                let kind = if *binary { "binary" } else { "text" };
+                write!(f, "Message({id}, {kind}, {} bytes)", data.len())
+            }
+            Event::BufferedAmountLow(id) => write!(f, "BufferedAmountLow({id})"),
+            Event::ChannelClose(id) => write!(f, "ChannelClose({id})"),
+        }
+    }
+}
+
+/// Counters of what the peer connection itself dropped (each layer keeps its own too: see
+/// [`PeerConnection::ice`], [`PeerConnection::dtls`], [`PeerConnection::data_channels`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams the ICE agent dropped.
+    pub ice_dropped: u64,
+    /// DTLS records DTLS dropped.
+    pub dtls_dropped: u64,
+    /// DTLS before the DTLS role was negotiated.
+    pub not_ready_dropped: u64,
+    /// SRTP/SRTCP dropped (media not supported yet).
+    pub media_dropped: u64,
+    /// Other first bytes (RFC 7983): ZRTP, TURN channel data, unknown.
+    pub unknown_dropped: u64,
+    /// Received after close.
+    pub closed_dropped: u64,
+    /// Outgoing datagrams dropped because the transmit queue was full.
+    pub transmit_dropped: u64,
+    /// Events dropped because the event queue was full.
+    pub events_dropped: u64,
+}
+
+/// The peer connection's configuration. `Config::default()` is a full ICE agent, a fresh certificate,
+/// `a=setup:active` when answering and a 256 KiB maximum message size.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The ICE agent's settings. Its `role` is overridden by the offer/answer roles; `lite` makes this an
+    /// ICE-lite endpoint (written as `a=ice-lite`).
+    pub ice: ice::Config,
+    /// The DTLS certificate; `None` generates one from the connection's generator.
+    pub certificate: Option<Certificate>,
+    /// What to answer to an `actpass` offer: [`Setup::Active`] (default: we are the DTLS client) or
+    /// [`Setup::Passive`].
+    pub answer_setup: Setup,
+    /// The SCTP association's settings. The ports and the maximum message size are set from the
+    /// descriptions.
+    pub sctp: sctp::Config,
+    /// `a=max-message-size` we advertise and accept (default 262144).
+    pub max_message_size: u64,
+    /// Cap on queued outgoing datagrams (default 1024).
+    pub max_transmits: usize,
+    /// Cap on queued events (default 8192).
+    pub max_events: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ice: ice::Config::default(),
+            certificate: None,
+            answer_setup: Setup::Active,
+            sctp: sctp::Config::default(),
+            max_message_size: 262_144,
+            max_transmits: 1024,
+            max_events: 8192,
+        }
+    }
+}
+
+/// The local ufrag of a STUN message's USERNAME (`<local ufrag>:<remote ufrag>`, RFC 8445 §7.2.2), for
+/// finding which peer connection a binding request on a shared socket belongs to: look the result up in a
+/// map keyed on [`PeerConnection::local_ufrag`]. Reads the header and walks the attributes without
+/// verifying anything (the connection does that); `None` if it is not STUN or has no USERNAME.
+pub fn stun_username_local_ufrag(datagram: &[u8]) -> Option<&str> {
+    const MAGIC: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+    const USERNAME: u16 = 0x0006;
+    if datagram.first()? & 0xC0 != 0 || datagram.get(4..8)? != MAGIC {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([*datagram.get(2)?, *datagram.get(3)?]));
+    let body = datagram.get(20..20 + len)?;
+    let mut off = 0usize;
+    while off + 4 <= body.len() {
+        let typ = u16::from_be_bytes([*body.get(off)?, *body.get(off + 1)?]);
+        let l = usize::from(u16::from_be_bytes([*body.get(off + 2)?, *body.get(off + 3)?]));
+        let value = body.get(off + 4..off + 4 + l)?;
+        if typ == USERNAME {
+            let username = core::str::from_utf8(value).ok()?;
+            return username.split(':').next();
+        }
+        off += 4 + l.div_ceil(4) * 4;
+    }
+    None
+}
