@@ -93,7 +93,6 @@ fn json_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 }
 
 #[test]
-#[ignore = "needs the peer connection (branch pc); the harness itself is proven"]
 fn chromium_echo() {
     if !Path::new(CHROMIUM).exists() {
         println!("SKIPPED: {CHROMIUM} not found; install it with `apt-get install chromium` or `bash scripts/setup`");
