@@ -30,6 +30,8 @@ const PENDING_MAX: usize = 64 * 1024 * 1024;
 const MAX_PEERS: usize = 4096;
 /// The negotiated channel every connection pre-creates.
 const NEGOTIATED_ID: u16 = 7;
+/// A connection that has not connected this long after its answer is removed (the browser went away).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Peer {
     pc: PeerConnection,
@@ -40,6 +42,8 @@ struct Peer {
     labels: HashMap<ChannelId, String>,
     addrs: Vec<SocketAddr>,
     ufrag: String,
+    /// When the answer was made; `None` once connected.
+    connecting_since: Option<Instant>,
     messages: u64,
     bytes: u64,
 }
@@ -151,6 +155,7 @@ impl Peers {
             labels,
             addrs: Vec::new(),
             ufrag: ufrag.clone(),
+            connecting_since: Some(now),
             messages: 0,
             bytes: 0,
         };
@@ -176,6 +181,19 @@ impl Peers {
 
     fn timeouts(&mut self, now: Instant) {
         for i in 0..self.slots.len() {
+            let stale = self.slots[i]
+                .as_ref()
+                .and_then(|p| p.connecting_since)
+                .is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT);
+            if stale {
+                if let Some(p) = self.slots[i].as_mut() {
+                    println!("{}: not connected after {CONNECT_TIMEOUT:?}, closing", p.name);
+                    p.pc.close(now);
+                }
+                self.flush(i);
+                self.remove(i);
+                continue;
+            }
             let due = self.slots[i].as_ref().and_then(|p| p.pc.poll_timeout()).is_some_and(|t| t <= now);
             if due {
                 if let Some(p) = self.slots[i].as_mut() {
@@ -249,6 +267,9 @@ impl Peers {
                     }
                     Event::ConnectionState(s) => {
                         println!("{}: connection {s:?}", p.name);
+                        if s == ConnectionState::Connected {
+                            p.connecting_since = None;
+                        }
                         closed |= matches!(s, ConnectionState::Closed | ConnectionState::Failed);
                     }
                     Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
@@ -292,14 +313,17 @@ impl Peers {
             let _ = self.socket.send_to(t.contents, t.destination);
         }
         if closed {
-            println!("{}: removed after {} messages / {} bytes echoed", p.name, p.messages, p.bytes);
-            let ufrag = core::mem::take(&mut p.ufrag);
-            let addrs = core::mem::take(&mut p.addrs);
-            self.by_ufrag.remove(&ufrag);
-            for a in addrs {
-                self.by_addr.remove(&a);
-            }
-            self.slots[i] = None;
+            self.remove(i);
+        }
+    }
+
+    /// Forgets a connection and its routing entries.
+    fn remove(&mut self, i: usize) {
+        let Some(p) = self.slots.get_mut(i).and_then(Option::take) else { return };
+        println!("{}: removed after {} messages / {} bytes echoed", p.name, p.messages, p.bytes);
+        self.by_ufrag.remove(&p.ufrag);
+        for a in &p.addrs {
+            self.by_addr.remove(a);
         }
     }
 }
