@@ -1,7 +1,8 @@
 //! The echo server (`examples/echo_server.rs`) against sansrtc's own peer connections over real UDP on
 //! loopback, signalled over its HTTP endpoint: echoes with their type (empty messages included) on a
 //! DCEP channel and on the pre-created negotiated channel 7, 8 MiB with flow control, and many clients on
-//! the server's one socket at once; and the embedded-style `examples/loop_echo.rs`. Needs nothing installed (the browser test is `tests/chromium.rs`).
+//! the server's one socket at once; the same server on tokio
+//! (`examples/tokio_echo.rs`); and the embedded-style `examples/loop_echo.rs`. Needs nothing installed (the browser test is `tests/chromium.rs`).
 
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -17,12 +18,15 @@ use sansrtc::pc::{ChannelId, ChannelOptions, Config, Description, Event, PeerCon
 use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
 
 #[allow(dead_code)]
-#[path = "../examples/echo_server/server.rs"]
-mod server;
-
-#[allow(dead_code)]
 #[path = "../examples/loop_echo.rs"]
 mod loop_echo;
+
+#[allow(dead_code)]
+#[path = "../examples/tokio_echo.rs"]
+mod tokio_echo;
+
+// The echo server's module, through the tokio example that includes it (one copy of it in this crate).
+use tokio_echo::server;
 
 /// POSTs `body` and returns (status line, content type, body).
 fn post(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> (String, String, String) {
@@ -254,4 +258,28 @@ fn loop_echo_echoes_on_one_fixed_buffer() {
     }
     stop.store(true, core::sync::atomic::Ordering::Relaxed);
     assert_eq!(server.join().unwrap(), Ok(40));
+}
+
+#[test]
+fn tokio_echo_serves_many_clients() {
+    let http: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = server::Config { http, udp: None };
+    let server = server::Server::start_with(&config, tokio_echo::udp_loop).unwrap();
+    let mut clients: Vec<Client> = (0..4).map(|i| Client::connect(server.http_addr(), 60 + i)).collect();
+    run_until(&mut clients, "every channel open", |c| c.iter().all(|c| c.open == 2));
+    for (i, c) in clients.iter_mut().enumerate() {
+        let now = c.anchor.now();
+        let (r, n) = (c.reliable, c.negotiated);
+        c.pc.send(now, r, Bytes::from(vec![i as u8; 200_000]), true).unwrap();
+        c.pc.send(now, n, Bytes::new(), false).unwrap();
+        c.pc.send(now, n, Bytes::from(format!("client {i}")), false).unwrap();
+    }
+    run_until(&mut clients, "every echo", |c| c.iter().all(|c| c.inbox.len() == 3));
+    for (i, c) in clients.iter_mut().enumerate() {
+        let got: Vec<_> = c.inbox.drain(..).collect();
+        let r = got.iter().find(|m| m.0 == c.reliable).unwrap();
+        assert!(r.2 && r.1.iter().all(|&b| b == i as u8) && r.1.len() == 200_000);
+        let n: Vec<_> = got.iter().filter(|m| m.0 == c.negotiated).map(|m| (m.1.clone(), m.2)).collect();
+        assert_eq!(n, vec![(Bytes::new(), false), (Bytes::from(format!("client {i}")), false)]);
+    }
 }

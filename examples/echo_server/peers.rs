@@ -1,4 +1,4 @@
-//! The UDP side: every peer connection on one socket, driven by one thread.
+//! The UDP side: every peer connection on one socket, driven by one thread (or one tokio task).
 //!
 //! Datagrams are routed to their connection in O(1): a STUN binding request by the local ufrag of its
 //! USERNAME (a map on [`PeerConnection::local_ufrag`]), anything else by its source address (a map filled
@@ -48,8 +48,21 @@ struct Peer {
     bytes: u64,
 }
 
-struct Peers {
-    socket: UdpSocket,
+/// Where the connections' datagrams go: the std socket here, a tokio one in `examples/tokio_echo.rs`.
+pub trait SendTo {
+    /// Sends one datagram (best effort: a lost datagram is recovered by the protocols above).
+    fn send_datagram(&self, data: &[u8], to: SocketAddr) -> io::Result<()>;
+}
+
+impl SendTo for UdpSocket {
+    fn send_datagram(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
+        self.send_to(data, to).map(drop)
+    }
+}
+
+/// Every peer connection on one socket, with O(1) routing of datagrams.
+pub struct Peers<S: SendTo> {
+    socket: S,
     local: SocketAddr,
     anchor: StdAnchor,
     rng: SeededRng,
@@ -63,18 +76,7 @@ struct Peers {
 /// Runs until `stop` is set: answers offers and drives the peer connections.
 pub fn run(socket: UdpSocket, offers: Receiver<OfferRequest>, stop: &AtomicBool) -> io::Result<()> {
     let local = socket.local_addr()?;
-    let rng = SeededRng::from_os().map_err(|e| io::Error::other(format!("OS random source: {e}")))?;
-    let mut peers = Peers {
-        socket,
-        local,
-        anchor: StdAnchor::starting_now(),
-        rng,
-        slots: Vec::new(),
-        by_ufrag: HashMap::new(),
-        by_addr: HashMap::new(),
-        next_name: 1,
-        unmatched: 0,
-    };
+    let mut peers = Peers::new(socket, local)?;
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
         while let Ok(req) = offers.try_recv() {
@@ -108,23 +110,55 @@ pub fn run(socket: UdpSocket, offers: Receiver<OfferRequest>, stop: &AtomicBool)
             Err(e) => return Err(e),
         }
     }
-    let now = peers.anchor.now();
-    for i in 0..peers.slots.len() {
-        if let Some(p) = peers.slots.get_mut(i).and_then(Option::as_mut) {
-            p.pc.close(now);
-        }
-        peers.flush(i);
-    }
-    println!("udp: {} peer connections closed, {} unmatched datagrams dropped", peers.count(), peers.unmatched);
+    peers.close_all();
     Ok(())
 }
 
-impl Peers {
+impl<S: SendTo> Peers<S> {
+    /// No connections yet; datagrams go out through `socket`, which is bound to `local`.
+    pub fn new(socket: S, local: SocketAddr) -> io::Result<Self> {
+        let rng = SeededRng::from_os().map_err(|e| io::Error::other(format!("OS random source: {e}")))?;
+        Ok(Peers {
+            socket,
+            local,
+            anchor: StdAnchor::starting_now(),
+            rng,
+            slots: Vec::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            next_name: 1,
+            unmatched: 0,
+        })
+    }
+
+    /// The clock the connections run on.
+    pub fn now(&self) -> Instant {
+        self.anchor.now()
+    }
+
+    /// The clock's anchor, to turn deadlines into `std` instants.
+    pub fn anchor(&self) -> &StdAnchor {
+        &self.anchor
+    }
+
+    /// Closes every connection (sending what closing sends).
+    pub fn close_all(&mut self) {
+        let now = self.anchor.now();
+        for i in 0..self.slots.len() {
+            if let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) {
+                p.pc.close(now);
+            }
+            self.flush(i);
+        }
+        println!("udp: {} peer connections closed, {} unmatched datagrams dropped", self.count(), self.unmatched);
+    }
+
     fn count(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()
     }
 
-    fn answer(&mut self, offer: &str) -> Result<String, String> {
+    /// Answers an offer with a new connection; returns the answer's SDP.
+    pub fn answer(&mut self, offer: &str) -> Result<String, String> {
         if self.count() >= MAX_PEERS {
             return Err(format!("too many peer connections ({MAX_PEERS})"));
         }
@@ -175,11 +209,13 @@ impl Peers {
         Ok(answer.sdp)
     }
 
-    fn deadline(&self) -> Option<Instant> {
+    /// The earliest deadline of any connection.
+    pub fn deadline(&self) -> Option<Instant> {
         self.slots.iter().flatten().filter_map(|p| p.pc.poll_timeout()).min()
     }
 
-    fn timeouts(&mut self, now: Instant) {
+    /// Runs the timers that are due.
+    pub fn timeouts(&mut self, now: Instant) {
         for i in 0..self.slots.len() {
             let stale = self.slots[i]
                 .as_ref()
@@ -204,7 +240,8 @@ impl Peers {
         }
     }
 
-    fn receive(&mut self, from: SocketAddr, data: &[u8]) {
+    /// Routes one received datagram to its connection (zero-length ones are wake-ups and ignored).
+    pub fn receive(&mut self, from: SocketAddr, data: &[u8]) {
         if data.is_empty() {
             return; // a wake-up from the HTTP thread
         }
@@ -235,7 +272,7 @@ impl Peers {
             rounds += 1;
             let mut progress = false;
             while let Some(t) = p.pc.poll_transmit() {
-                if let Err(e) = self.socket.send_to(t.contents, t.destination) {
+                if let Err(e) = self.socket.send_datagram(t.contents, t.destination) {
                     println!("{}: send to {} failed: {e}", p.name, t.destination);
                 }
             }
@@ -310,7 +347,7 @@ impl Peers {
             }
         }
         while let Some(t) = p.pc.poll_transmit() {
-            let _ = self.socket.send_to(t.contents, t.destination);
+            let _ = self.socket.send_datagram(t.contents, t.destination);
         }
         if closed {
             self.remove(i);

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 #[path = "http.rs"]
 mod http;
 #[path = "peers.rs"]
-mod peers;
+pub mod peers;
 
 use http::{Request, Response};
 
@@ -49,8 +49,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds both sockets and starts the threads.
+    /// Binds both sockets and starts the threads, the UDP one running [`peers::run`].
     pub fn start(config: &Config) -> io::Result<Server> {
+        Server::start_with(config, |socket, offers, stop| peers::run(socket, offers, &stop))
+    }
+
+    /// Like [`Server::start`], with another driver for the UDP socket (`examples/tokio_echo.rs`). It runs
+    /// on its own thread until `stop` is set; a zero-length datagram on the socket means "look at the
+    /// offers and the stop flag".
+    pub fn start_with<F>(config: &Config, udp_loop: F) -> io::Result<Server>
+    where
+        F: FnOnce(UdpSocket, Receiver<OfferRequest>, Arc<AtomicBool>) -> io::Result<()> + Send + 'static,
+    {
         let listener = TcpListener::bind(config.http)?;
         let http_addr = listener.local_addr()?;
         let udp_bind = config.udp.unwrap_or_else(|| SocketAddr::new(http_addr.ip(), 0));
@@ -64,7 +74,7 @@ impl Server {
         let mut threads = Vec::new();
         let stop_udp = stop.clone();
         threads.push(std::thread::Builder::new().name("udp".into()).spawn(move || {
-            if let Err(e) = peers::run(socket, offer_rx, &stop_udp) {
+            if let Err(e) = udp_loop(socket, offer_rx, stop_udp) {
                 println!("udp loop failed: {e}");
             }
         })?);
