@@ -1,0 +1,97 @@
+//! The echo server (`examples/echo_server.rs`) with its UDP loop on tokio: one task `select!`s on the
+//! socket and a sleep until the connections' next deadline. Same page, same HTTP endpoint, same checks.
+//!
+//! ```text
+//! cargo run --release --example tokio_echo -- --http 127.0.0.1:8080 [--udp ADDR]
+//! ```
+
+extern crate alloc;
+
+use alloc::sync::Arc;
+use core::net::SocketAddr;
+use core::sync::atomic::Ordering;
+use core::time::Duration;
+use std::io;
+use std::sync::mpsc::channel;
+
+#[allow(dead_code)] // Parts used only by the tests.
+#[path = "echo_server/server.rs"]
+pub mod server;
+
+use server::peers::{Peers, SendTo};
+
+/// tokio's socket sends without waiting: a full socket buffer drops the datagram, as UDP may.
+struct Tokio(Arc<tokio::net::UdpSocket>);
+
+impl SendTo for Tokio {
+    fn send_datagram(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
+        self.0.try_send_to(data, to).map(drop)
+    }
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("tokio_echo: {msg}");
+    eprintln!("usage: tokio_echo --http ADDR [--udp ADDR]");
+    std::process::exit(2)
+}
+
+/// Drives every peer connection from one tokio task until the server's stop flag is set.
+pub fn udp_loop(
+    socket: std::net::UdpSocket,
+    offers: std::sync::mpsc::Receiver<server::OfferRequest>,
+    stop: Arc<core::sync::atomic::AtomicBool>,
+) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
+    rt.block_on(async move {
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        let socket = Arc::new(tokio::net::UdpSocket::from_std(socket)?);
+        let mut peers = Peers::new(Tokio(socket.clone()), local)?;
+        let mut buf = vec![0u8; 65_536];
+        while !stop.load(Ordering::Relaxed) {
+            while let Ok(req) = offers.try_recv() {
+                let _ = req.reply.send(peers.answer(&req.sdp));
+            }
+            let now = peers.now();
+            peers.timeouts(now);
+            let deadline = peers
+                .deadline()
+                .and_then(|t| peers.anchor().to_std(t))
+                .unwrap_or_else(|| std::time::Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                r = socket.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => peers.receive(from, buf.get(..n).unwrap_or(&[])),
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                    Err(e) => return Err(e),
+                },
+                () = tokio::time::sleep_until(deadline.into()) => {}
+            }
+        }
+        peers.close_all();
+        Ok(())
+    })
+}
+
+fn main() {
+    let mut http: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
+    let mut udp: Option<SocketAddr> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
+        match arg.as_str() {
+            "--http" => http = value().parse().unwrap_or_else(|_| usage("bad --http address")),
+            "--udp" => udp = Some(value().parse().unwrap_or_else(|_| usage("bad --udp address"))),
+            other => usage(&format!("unknown argument {other}")),
+        }
+    }
+    let mut server =
+        server::Server::start_with(&server::Config { http, udp }, udp_loop).unwrap_or_else(|e| usage(&e.to_string()));
+    let (tx, rx) = channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .unwrap_or_else(|e| usage(&format!("cannot install the Ctrl-C handler: {e}")));
+    let _ = rx.recv();
+    println!("tokio_echo: Ctrl-C, shutting down");
+    server.shutdown();
+}

@@ -1,0 +1,285 @@
+//! The echo server (`examples/echo_server.rs`) against sansrtc's own peer connections over real UDP on
+//! loopback, signalled over its HTTP endpoint: echoes with their type (empty messages included) on a
+//! DCEP channel and on the pre-created negotiated channel 7, 8 MiB with flow control, and many clients on
+//! the server's one socket at once; the same server on tokio
+//! (`examples/tokio_echo.rs`); and the embedded-style `examples/loop_echo.rs`. Needs nothing installed (the browser test is `tests/chromium.rs`).
+
+use core::net::SocketAddr;
+use core::time::Duration;
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::time::Instant as StdInstant;
+
+use bytes::Bytes;
+use sansrtc::pc::{ChannelId, ChannelOptions, Config, Description, Event, PeerConnection};
+use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
+
+#[allow(dead_code)]
+#[path = "../examples/loop_echo.rs"]
+mod loop_echo;
+
+#[allow(dead_code)]
+#[path = "../examples/tokio_echo.rs"]
+mod tokio_echo;
+
+// The echo server's module, through the tokio example that includes it (one copy of it in this crate).
+use tokio_echo::server;
+
+/// POSTs `body` and returns (status line, content type, body).
+fn post(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> (String, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    let status = head.lines().next().unwrap().to_string();
+    let ctype = head.lines().find_map(|l| l.strip_prefix("Content-Type: ")).unwrap_or_default().to_string();
+    (status, ctype, body.to_string())
+}
+
+struct Client {
+    pc: PeerConnection,
+    socket: UdpSocket,
+    local: SocketAddr,
+    anchor: StdAnchor,
+    reliable: ChannelId,
+    negotiated: ChannelId,
+    open: usize,
+    inbox: VecDeque<(ChannelId, Bytes, bool)>,
+}
+
+impl Client {
+    fn connect(server: SocketAddr, seed: u8) -> Client {
+        let mut c = Client::new(seed);
+        let offer = c.offer();
+        let (status, ctype, answer) = post(server, "/offer", "application/sdp", &offer);
+        assert_eq!(status, "HTTP/1.1 201 Created", "{answer}");
+        assert_eq!(ctype, "application/sdp");
+        assert!(answer.contains("a=max-message-size:262144\r\n"), "{answer}");
+        assert!(answer.contains("typ host"), "the answer carries the server's candidate: {answer}");
+        c.answer(answer);
+        c
+    }
+
+    fn new(seed: u8) -> Client {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let local = socket.local_addr().unwrap();
+        let anchor = StdAnchor::starting_now();
+        let now = anchor.now();
+        let mut pc = PeerConnection::new(Config::default(), SeededRng::from_seed([seed; 32]));
+        pc.add_local_host(now, local).unwrap();
+        pc.end_of_local_candidates(now);
+        let reliable = pc.create_data_channel(now, ChannelOptions::new("reliable")).unwrap();
+        let mut neg = ChannelOptions::new("negotiated");
+        neg.negotiated = Some(7);
+        let negotiated = pc.create_data_channel(now, neg).unwrap();
+        Client { pc, socket, local, anchor, reliable, negotiated, open: 0, inbox: VecDeque::new() }
+    }
+
+    fn offer(&mut self) -> String {
+        let offer = self.pc.create_offer().unwrap();
+        self.pc.set_local_description(self.anchor.now(), &offer).unwrap();
+        offer.sdp
+    }
+
+    fn answer(&mut self, answer: String) {
+        self.pc.set_remote_description(self.anchor.now(), &Description::answer(answer)).unwrap();
+    }
+
+    /// One round: datagrams in, timers, datagrams out, events. Returns whether anything happened.
+    fn step(&mut self) -> bool {
+        let mut buf = [0u8; 2048];
+        let mut busy = false;
+        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            busy = true;
+            let d = Datagram { source: from, destination: self.local, contents: &buf[..n] };
+            let _ = self.pc.handle_receive(self.anchor.now(), d);
+        }
+        let now = self.anchor.now();
+        if self.pc.poll_timeout().is_some_and(|t| t <= now) {
+            self.pc.handle_timeout(now);
+        }
+        while let Some(t) = self.pc.poll_transmit() {
+            busy = true;
+            let _ = self.socket.send_to(t.contents, t.destination);
+        }
+        while let Some(e) = self.pc.poll_event() {
+            busy = true;
+            match e {
+                Event::ChannelOpen(_) => self.open += 1,
+                Event::Message { id, data, binary } => self.inbox.push_back((id, data, binary)),
+                _ => {}
+            }
+        }
+        busy
+    }
+}
+
+/// Steps every client until `done` holds (bounded).
+fn run_until(clients: &mut [Client], what: &str, mut done: impl FnMut(&mut [Client]) -> bool) {
+    let start = StdInstant::now();
+    while !done(clients) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}: {:?}",
+            clients.iter().map(|c| (c.open, c.inbox.len(), c.pc.connection_state())).collect::<Vec<_>>()
+        );
+        let mut busy = false;
+        for c in clients.iter_mut() {
+            busy |= c.step();
+        }
+        if !busy {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+fn start_server() -> server::Server {
+    let http: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    server::Server::start(&server::Config { http, udp: None }).unwrap()
+}
+
+#[test]
+fn echoes_every_message_with_its_type() {
+    let server = start_server();
+    let mut clients = vec![Client::connect(server.http_addr(), 1)];
+    run_until(&mut clients, "both channels open", |c| c[0].open == 2);
+    let messages: Vec<(Bytes, bool)> = vec![
+        (Bytes::from_static(b""), false),
+        (Bytes::from_static(b""), true),
+        (Bytes::from_static(b"hello"), false),
+        (Bytes::from_static(&[0, 1, 2, 255]), true),
+        (Bytes::from((0..65_536u32).map(|i| (i * 7) as u8).collect::<Vec<u8>>()), true),
+        (Bytes::from(vec![b'x'; 262_144]), false),
+        (Bytes::from((0..262_144u32).map(|i| (i * 13 + 5) as u8).collect::<Vec<u8>>()), true),
+    ];
+    for channel in [clients[0].reliable, clients[0].negotiated] {
+        for (data, binary) in &messages {
+            let now = clients[0].anchor.now();
+            clients[0].pc.send(now, channel, data.clone(), *binary).unwrap();
+            run_until(&mut clients, "an echo", |c| !c[0].inbox.is_empty());
+            let (id, got, got_binary) = clients[0].inbox.pop_front().unwrap();
+            assert_eq!(id, channel);
+            assert_eq!(got_binary, *binary, "same type, {} bytes", data.len());
+            assert!(got == *data, "same bytes, {} bytes", data.len());
+        }
+    }
+}
+
+#[test]
+fn eight_mib_with_flow_control_comes_back_in_order() {
+    let server = start_server();
+    let mut clients = vec![Client::connect(server.http_addr(), 2)];
+    run_until(&mut clients, "both channels open", |c| c[0].open == 2);
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 128;
+    let chunk = |i: usize| Bytes::from((0..CHUNK).map(|j| (i * 31 + j * 7) as u8).collect::<Vec<u8>>());
+    let (mut sent, mut received) = (0usize, 0usize);
+    let ch = clients[0].reliable;
+    run_until(&mut clients, "8 MiB echoed", |c| {
+        while sent < CHUNKS && c[0].pc.buffered_amount(ch) < 1024 * 1024 {
+            let now = c[0].anchor.now();
+            c[0].pc.send(now, ch, chunk(sent), true).unwrap();
+            sent += 1;
+        }
+        while let Some((id, data, binary)) = c[0].inbox.pop_front() {
+            assert_eq!((id, binary), (ch, true));
+            assert!(data == chunk(received), "chunk {received} differs");
+            received += 1;
+        }
+        received == CHUNKS
+    });
+}
+
+#[test]
+fn many_clients_share_the_servers_socket() {
+    let server = start_server();
+    const N: usize = 12;
+    let mut clients: Vec<Client> = (0..N).map(|i| Client::connect(server.http_addr(), 10 + i as u8)).collect();
+    run_until(&mut clients, "every channel open", |c| c.iter().all(|c| c.open == 2));
+    for (i, c) in clients.iter_mut().enumerate() {
+        let now = c.anchor.now();
+        for k in 0..10 {
+            let ch = if k % 2 == 0 { c.reliable } else { c.negotiated };
+            c.pc.send(now, ch, Bytes::from(format!("client {i} message {k}")), k % 3 == 0).unwrap();
+        }
+    }
+    run_until(&mut clients, "every echo", |c| c.iter().all(|c| c.inbox.len() == 10));
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut got: Vec<(String, bool)> =
+            c.inbox.drain(..).map(|(_, d, b)| (String::from_utf8(d.to_vec()).unwrap(), b)).collect();
+        got.sort();
+        let mut want: Vec<(String, bool)> = (0..10).map(|k| (format!("client {i} message {k}"), k % 3 == 0)).collect();
+        want.sort();
+        assert_eq!(got, want, "client {i} got only its own echoes, with their types");
+    }
+}
+
+#[test]
+fn loop_echo_echoes_on_one_fixed_buffer() {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut client = Client::new(40);
+    let offer = client.offer();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop = alloc::sync::Arc::new(core::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let server = std::thread::spawn(move || {
+        let mut send = |a: &str| tx.send(a.to_string()).unwrap();
+        loop_echo::serve(&socket, &offer, [7; 32], &mut send, &stop2)
+    });
+    client.answer(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+    let mut clients = vec![client];
+    run_until(&mut clients, "both channels open", |c| c[0].open == 2);
+    let sent: Vec<(ChannelId, Bytes, bool)> = (0..40usize)
+        .map(|k| {
+            let ch = if k % 2 == 0 { clients[0].reliable } else { clients[0].negotiated };
+            (ch, Bytes::from(vec![k as u8; k * 3000]), k % 3 == 0)
+        })
+        .collect();
+    for (ch, data, binary) in &sent {
+        let now = clients[0].anchor.now();
+        clients[0].pc.send(now, *ch, data.clone(), *binary).unwrap();
+    }
+    run_until(&mut clients, "every echo", |c| c[0].inbox.len() == sent.len());
+    for ch in [clients[0].reliable, clients[0].negotiated] {
+        let got: Vec<_> = clients[0].inbox.iter().filter(|m| m.0 == ch).cloned().collect();
+        let want: Vec<_> = sent.iter().filter(|m| m.0 == ch).cloned().collect();
+        assert!(got == want, "channel {ch}: every echo, in order, with its type");
+    }
+    stop.store(true, core::sync::atomic::Ordering::Relaxed);
+    assert_eq!(server.join().unwrap(), Ok(40));
+}
+
+#[test]
+fn tokio_echo_serves_many_clients() {
+    let http: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = server::Config { http, udp: None };
+    let server = server::Server::start_with(&config, tokio_echo::udp_loop).unwrap();
+    let mut clients: Vec<Client> = (0..4).map(|i| Client::connect(server.http_addr(), 60 + i)).collect();
+    run_until(&mut clients, "every channel open", |c| c.iter().all(|c| c.open == 2));
+    for (i, c) in clients.iter_mut().enumerate() {
+        let now = c.anchor.now();
+        let (r, n) = (c.reliable, c.negotiated);
+        c.pc.send(now, r, Bytes::from(vec![i as u8; 200_000]), true).unwrap();
+        c.pc.send(now, n, Bytes::new(), false).unwrap();
+        c.pc.send(now, n, Bytes::from(format!("client {i}")), false).unwrap();
+    }
+    run_until(&mut clients, "every echo", |c| c.iter().all(|c| c.inbox.len() == 3));
+    for (i, c) in clients.iter_mut().enumerate() {
+        let got: Vec<_> = c.inbox.drain(..).collect();
+        let r = got.iter().find(|m| m.0 == c.reliable).unwrap();
+        assert!(r.2 && r.1.iter().all(|&b| b == i as u8) && r.1.len() == 200_000);
+        let n: Vec<_> = got.iter().filter(|m| m.0 == c.negotiated).map(|m| (m.1.clone(), m.2)).collect();
+        assert_eq!(n, vec![(Bytes::new(), false), (Bytes::from(format!("client {i}")), false)]);
+    }
+}
