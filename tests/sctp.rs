@@ -485,3 +485,60 @@ fn a_loss_on_one_ordered_stream_does_not_hold_back_another() {
     // Stream 5 went ahead while stream 4 waited for its retransmission; each stream stayed in order.
     assert_eq!(got, [(5, 10), (5, 11), (5, 12), (4, 0), (4, 1), (4, 2)]);
 }
+
+#[test]
+fn peer_restart_is_detected_and_data_flows_again() {
+    let mut p = pair(Impair::clean(10), Impair::clean(10));
+    connected(&mut p, false);
+    let got = transfer(&mut p, 1, &[1000, 2000, 3000], SendOptions::default(), Duration::from_secs(10));
+    assert_eq!(got.len(), 3);
+    // b is replaced by a fresh association on the same ports (the peer process restarted) and connects.
+    p.b = assoc(3, Config::default());
+    let now = p.now;
+    p.b.connect(now);
+    assert!(p.run_until(Duration::from_secs(30), |p| p.b.is_established()));
+    assert!(p.ev_a.contains(&Event::Restarted), "survivor reports the restart: {:?}", p.ev_a);
+    assert!(!p.ev_a.iter().any(|e| matches!(e, Event::Closed(_))));
+    assert!(p.a.is_established());
+    assert!(p.ev_b.contains(&Event::Connected));
+    p.ev_a.clear();
+    p.ev_b.clear();
+    // Data flows again both ways, sequence numbers restarted.
+    let got = transfer(&mut p, 1, &[10, 70_000, 5], SendOptions::default(), Duration::from_secs(10));
+    assert_eq!(got, vec![message(0, 10), message(1, 70_000), message(2, 5)]);
+    let now = p.now;
+    p.b.send(now, 2, 53, Bytes::from_static(b"back"), SendOptions::default()).unwrap();
+    assert!(p.run_until(Duration::from_secs(5), |p| {
+        p.ev_a.iter().any(|e| matches!(e, Event::Message(m) if m.stream == 2 && &m.data[..] == b"back"))
+    }));
+}
+
+#[test]
+fn stale_cookie_is_reported_and_the_initiator_retries_with_a_cookie_preservative() {
+    // 40 ms each way and a 60 ms cookie lifetime: the first cookie is 80 ms old when it comes back.
+    let short = Config { cookie_lifetime: Duration::from_millis(60), ..Config::default() };
+    let mut p = pair_with_b(short, Impair::clean(40), Impair::clean(40));
+    let now = p.now;
+    p.a.connect(now);
+    assert!(p.run_until(Duration::from_secs(10), |p| p.a.is_established() && p.b.is_established()));
+    // The first COOKIE-ECHO was refused with a Stale Cookie error, and the second INIT asked for more time.
+    assert!(p.b.stats().stale_cookies >= 1, "{:?}", p.b.stats());
+    assert!(p.ev_a.contains(&Event::Connected));
+}
+
+#[test]
+fn stale_cookie_retries_are_bounded() {
+    // The lifetime can never cover the round trip (the preservative is capped at one more lifetime).
+    let tiny = Config { cookie_lifetime: Duration::from_millis(5), ..Config::default() };
+    let mut p = pair_with_b(tiny, Impair::clean(40), Impair::clean(40));
+    let now = p.now;
+    p.a.connect(now);
+    assert!(p.run_until(Duration::from_secs(10), |p| p.a.is_closed()));
+    assert!(p.ev_a.contains(&Event::Closed(CloseReason::StaleCookie)), "{:?}", p.ev_a);
+    assert_eq!(p.b.stats().stale_cookies, 3, "one refusal plus two retries");
+    assert!(!p.b.is_established());
+}
+
+fn pair_with_b(config: Config, ab: Impair, ba: Impair) -> P {
+    Pair::new(assoc(1, Config::default()), assoc(2, config), ab, ba)
+}

@@ -171,6 +171,9 @@ pub enum Event {
     BufferedAmountLow(u16),
     /// The channel closed (both directions reset, or the association ended).
     ChannelClosed(u16),
+    /// The peer restarted the association (RFC 9260 §5.2.4): every channel was closed (with
+    /// [`Event::ChannelClosed`] first); new channels can be opened.
+    Restarted,
     /// The association ended.
     Closed(CloseReason),
 }
@@ -447,6 +450,13 @@ impl DataChannels {
                         ch.out_reset = true;
                     }
                     self.maybe_closed(id);
+                }
+                sctp::Event::Restarted => {
+                    let ids: Vec<u16> = self.channels.keys().copied().collect();
+                    for id in ids {
+                        self.finish_close(id);
+                    }
+                    self.push(Event::Restarted);
                 }
                 sctp::Event::Closed(reason) => {
                     let ids: Vec<u16> = self.channels.keys().copied().collect();

@@ -70,6 +70,8 @@ pub struct Stats {
     pub data_dropped: u64,
     /// Received messages discarded (incomplete after FORWARD-TSN, orphan fragments, oversize).
     pub discarded: u64,
+    /// COOKIE-ECHOs refused as stale (answered with a Stale Cookie error, RFC 9260 §5.2.6).
+    pub stale_cookies: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +107,8 @@ const EVENT_LIMIT: usize = 2 * WINDOW as usize + 64;
 const OUT_LIMIT: usize = 16;
 /// Messages waiting for their first transmission, at most (bounds the queue for tiny messages too).
 const MAX_QUEUED_MESSAGES: usize = 1 << 16;
+/// New INITs sent after Stale Cookie errors before the handshake is given up (RFC 9260 §5.2.6).
+const MAX_STALE_COOKIE_RETRIES: u32 = 2;
 /// Largest HEARTBEAT info we echo, and largest chunk we quote in an ERROR.
 const MAX_ECHO: usize = 256;
 
@@ -118,6 +122,9 @@ struct Peer {
     max_inbound: u16,
     features: u8,
 }
+
+/// The peer's parameters, its state cookie and its Cookie Preservative from an INIT or INIT-ACK.
+type ParsedInit<'a> = (Peer, Option<&'a [u8]>, Option<u32>);
 
 /// Control chunks owed to the peer, built into the next packet.
 #[derive(Debug, Default)]
@@ -134,6 +141,10 @@ struct Owed {
     heartbeat_ack: bool,
     invalid_stream: Option<u16>,
     unrecognized: bool,
+    /// An ERROR "Unrecognized Parameters" quoting `Association::unrecognized_params` (§3.2.1).
+    unrecognized_params: bool,
+    /// An ERROR "Cookie Received While Shutting Down" (§5.2.4 action A in SHUTDOWN-ACK-SENT).
+    cookie_while_shutting_down: bool,
 }
 
 /// An outgoing stream reset in flight (RFC 6525 §5.1.2).
@@ -167,6 +178,13 @@ pub struct Association {
     peer: Peer,
     /// The cookie from the peer's INIT-ACK, echoed until COOKIE-ACK.
     cookie: Vec<u8>,
+    /// The Cookie Preservative to put in our INIT after a Stale Cookie error (§5.2.6), in milliseconds.
+    cookie_preservative: Option<u32>,
+    /// When the COOKIE-ECHO was last sent, and how many Stale Cookie errors we have retried after.
+    cookie_sent: Instant,
+    stale_retries: u32,
+    /// Unrecognized parameters of the peer's INIT-ACK (reported with the COOKIE-ECHO), bounded.
+    unrecognized_params: Vec<u8>,
     zero_checksum_tx: bool,
     outbound_streams: u16,
     inbound_streams: u16,
@@ -221,6 +239,10 @@ impl Association {
             my_initial_tsn: 0,
             peer: Peer::default(),
             cookie: Vec::new(),
+            cookie_preservative: None,
+            cookie_sent: Instant::ZERO,
+            stale_retries: 0,
+            unrecognized_params: Vec::new(),
             zero_checksum_tx: false,
             outbound_streams: config.outbound_streams,
             inbound_streams: config.max_inbound_streams,
@@ -478,6 +500,34 @@ impl Association {
     }
 
     fn establish(&mut self, peer: Peer, my_tag: u32, my_initial_tsn: u32) {
+        self.establish_as(peer, my_tag, my_initial_tsn, Event::Connected);
+    }
+
+    /// §5.2.4 action A: the peer restarted. Everything about the old association is dropped (queued and
+    /// in-flight data, stream sequence numbers, reconfiguration, congestion state and RTT) and the
+    /// association is established again from the cookie.
+    fn restart(&mut self, peer: Peer, my_tag: u32, my_initial_tsn: u32) {
+        tracing::debug!(target: TARGET, old_peer_tag = self.peer.tag, new_peer_tag = peer.tag, "peer restarted");
+        let window = self.config.receive_window as usize;
+        self.send = SendState::new(self.config.mtu);
+        self.recv = RecvState::new(window, self.config.max_message_size);
+        self.timers.clear_all();
+        self.owed = Owed::default();
+        self.owed.cookie_ack = true;
+        self.sack_owed = false;
+        self.packets_since_sack = 0;
+        self.heartbeat_nonce = None;
+        self.srtt = None;
+        self.rttvar = Duration::ZERO;
+        self.rto = self.config.rto_initial;
+        self.reset_queue.clear();
+        self.reset_inflight = None;
+        self.deferred_reset = None;
+        self.reset_response = None;
+        self.establish_as(peer, my_tag, my_initial_tsn, Event::Restarted);
+    }
+
+    fn establish_as(&mut self, peer: Peer, my_tag: u32, my_initial_tsn: u32, event: Event) {
         self.peer = peer;
         self.my_tag = my_tag;
         self.my_initial_tsn = my_initial_tsn;
@@ -493,6 +543,8 @@ impl Association {
         self.state = State::Established;
         self.error_count = 0;
         self.init_retries = 0;
+        self.stale_retries = 0;
+        self.cookie_preservative = None;
         self.cookie = Vec::new();
         self.owed.init = false;
         self.owed.cookie_echo = false;
@@ -500,7 +552,7 @@ impl Association {
         self.timers.clear(Timer::T1Cookie);
         self.arm_heartbeat();
         tracing::debug!(target: TARGET, my_tag, peer_tag = peer.tag, "association established");
-        self.push_event(Event::Connected);
+        self.push_event(event);
     }
 
     fn init_fields(&self, tag: u32, initial_tsn: u32) -> InitFields<'static> {
@@ -514,11 +566,16 @@ impl Association {
             reconfig: true,
             zero_checksum: self.config.zero_checksum,
             cookie: None,
+            cookie_preservative: None,
+            unrecognized: &[],
         }
     }
 
-    /// Reads the peer's parameters from an INIT or INIT-ACK. Returns the cookie parameter, if any.
-    fn parse_init<'a>(init: &InitChunk<'a>) -> Result<(Peer, Option<&'a [u8]>), Error> {
+    /// Reads the peer's parameters from an INIT or INIT-ACK. Returns the cookie parameter and the Cookie
+    /// Preservative, if any. Unrecognised parameters to report (§3.2.1) are appended to `unrec`, each wrapped
+    /// in an Unrecognized Parameter parameter if `wrap` (for an INIT-ACK, §3.3.3) or as they are (for the
+    /// cause of an ERROR), up to [`MAX_ECHO`] bytes.
+    fn parse_init<'a>(init: &InitChunk<'a>, unrec: &mut Vec<u8>, wrap: bool) -> Result<ParsedInit<'a>, Error> {
         if init.initiate_tag == 0 || init.outbound_streams == 0 || init.max_inbound_streams == 0 {
             return Err(Error::BadInit);
         }
@@ -531,6 +588,7 @@ impl Association {
             features: 0,
         };
         let mut cookie = None;
+        let mut preservative = None;
         for p in init.params() {
             let p = p.map_err(|_| Error::BadInit)?;
             match p.kind {
@@ -550,39 +608,57 @@ impl Association {
                         peer.features |= F_ZERO_CHECKSUM;
                     }
                 }
-                ParamType::IPV4
-                | ParamType::IPV6
-                | ParamType::COOKIE_PRESERVATIVE
-                | ParamType::SUPPORTED_ADDRESS_TYPES
-                | ParamType::UNRECOGNIZED => {}
+                ParamType::COOKIE_PRESERVATIVE => preservative = Some(wire::be32(p.value, 0)),
+                ParamType::IPV4 | ParamType::IPV6 | ParamType::SUPPORTED_ADDRESS_TYPES | ParamType::UNRECOGNIZED => {}
                 other => {
-                    // §3.2.1: the upper two bits say whether to skip (and whether to report, which we do not).
-                    let (skip, _report) = other.unknown_action();
+                    // §3.2.1: the upper two bits say whether to go on past it and whether to report it.
+                    let (skip, report) = other.unknown_action();
+                    let len = wire::pad4(p.value.len() + 4);
+                    if report && unrec.len() + len + if wrap { 4 } else { 0 } <= MAX_ECHO {
+                        if wrap {
+                            let outer = u16::try_from(len + 4).unwrap_or(u16::MAX);
+                            unrec.extend_from_slice(&ParamType::UNRECOGNIZED.0.to_be_bytes());
+                            unrec.extend_from_slice(&outer.to_be_bytes());
+                        }
+                        wire::emit_param(unrec, other.0, p.value);
+                    }
                     if !skip {
                         break;
                     }
                 }
             }
         }
-        Ok((peer, cookie))
+        Ok((peer, cookie, preservative))
     }
 
     fn on_init(&mut self, init: &InitChunk<'_>, init_tag: u32) -> Result<(), Error> {
         if init_tag != 0 {
             return Err(Error::BadVerificationTag);
         }
-        let (peer, _) = Self::parse_init(init)?;
-        let (tag, itsn) = match self.state {
-            // Stateless answer with fresh values (§5.1).
-            State::Closed => (self.nonzero_tag(), self.rng.u32()),
+        let mut unrec = Vec::new();
+        let (peer, _, preservative) = Self::parse_init(init, &mut unrec, true)?;
+        let (tag, itsn, tie) = match self.state {
+            // Stateless answer with fresh values (§5.1), no tie-tags.
+            State::Closed => (self.nonzero_tag(), self.rng.u32(), (0, 0)),
             // §5.2.1: an INIT collision; answer with the parameters of our own INIT.
-            State::CookieWait | State::CookieEchoed => (self.my_tag, self.my_initial_tsn),
-            // §5.2.2: an unexpected INIT; restarts are not supported, so the cookie can only confirm us.
-            _ => (self.my_tag, self.send.next_tsn),
+            State::CookieWait => (self.my_tag, self.my_initial_tsn, (0, 0)),
+            State::CookieEchoed => (self.my_tag, self.my_initial_tsn, (self.my_tag, self.peer.tag)),
+            // §9.2: in SHUTDOWN-ACK-SENT an INIT is answered by the SHUTDOWN ACK again.
+            State::ShutdownAckSent => {
+                self.owed.shutdown_ack = true;
+                return Ok(());
+            }
+            // §5.2.2: an unexpected INIT (the peer may have restarted): a new tag and initial TSN, and our
+            // current tags as tie-tags in the cookie; the association itself is left as it is.
+            _ => (self.nonzero_tag(), self.rng.u32(), (self.my_tag, self.peer.tag)),
         };
+        // §5.2.6: honour a Cookie Preservative, within reason.
+        let extra = Duration::from_millis(u64::from(preservative.unwrap_or(0)));
         let cookie = Cookie {
             created: self.now,
-            lifetime: self.config.cookie_lifetime,
+            lifetime: self.config.cookie_lifetime + extra.min(self.config.cookie_lifetime),
+            local_tie_tag: tie.0,
+            peer_tie_tag: tie.1,
             my_tag: tag,
             my_initial_tsn: itsn,
             peer_tag: peer.tag,
@@ -595,6 +671,7 @@ impl Association {
         .encode(&self.key);
         let mut fields = self.init_fields(tag, itsn);
         fields.cookie = Some(&cookie);
+        fields.unrecognized = &unrec;
         let (src, dst) = (self.config.local_port, self.config.remote_port);
         let queued = self.out.push_with((), |buf| {
             wire::emit_header(buf, src, dst, peer.tag);
@@ -612,8 +689,13 @@ impl Association {
         if self.state != State::CookieWait {
             return Ok(()); // §5.2.3: discard.
         }
-        let (peer, cookie) = Self::parse_init(init)?;
+        let mut unrec = core::mem::take(&mut self.unrecognized_params);
+        unrec.clear();
+        let parsed = Self::parse_init(init, &mut unrec, false);
+        self.unrecognized_params = unrec;
+        let (peer, cookie, _) = parsed?;
         let cookie = cookie.ok_or(Error::BadInit)?;
+        self.owed.unrecognized_params = !self.unrecognized_params.is_empty();
         if cookie.len() > self.config.mtu.saturating_sub(HEADER_LEN + 4) {
             return Err(Error::BadInit);
         }
@@ -630,9 +712,23 @@ impl Association {
     }
 
     fn on_cookie_echo(&mut self, bytes: &[u8], vtag: u32) -> Result<(), Error> {
-        let cookie = Cookie::decode(bytes, &self.key, self.now)?;
+        let cookie = Cookie::open(bytes, &self.key)?;
         if vtag != cookie.my_tag {
             return Err(Error::BadVerificationTag);
+        }
+        if self.ended {
+            return Err(Error::Closed);
+        }
+        let local_match = self.my_tag != 0 && cookie.my_tag == self.my_tag;
+        let peer_match = self.peer.tag != 0 && cookie.peer_tag == self.peer.tag;
+        if let Some(late) = cookie.staleness(self.now) {
+            // §5.1.5 step 3 / §5.2.4 step 3: a stale cookie is valid only if it names this very association.
+            if self.state == State::Closed || !(local_match && peer_match) {
+                self.stats.stale_cookies += 1;
+                let micros = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
+                self.queue_error(cookie.peer_tag, CauseCode::STALE_COOKIE, &micros.to_be_bytes());
+                return Err(Error::StaleCookie);
+            }
         }
         let peer = Peer {
             tag: cookie.peer_tag,
@@ -642,27 +738,87 @@ impl Association {
             max_inbound: cookie.peer_max_inbound,
             features: cookie.peer_features,
         };
-        match self.state {
-            State::Closed => {
-                if self.ended {
-                    return Err(Error::Closed);
+        if self.state == State::Closed {
+            self.establish(peer, cookie.my_tag, cookie.my_initial_tsn);
+            self.owed.cookie_ack = true;
+            return Ok(());
+        }
+        // §5.2.4, Table 12.
+        let tie_match =
+            cookie.local_tie_tag != 0 && cookie.local_tie_tag == self.my_tag && cookie.peer_tie_tag == self.peer.tag;
+        let no_tie = cookie.local_tie_tag == 0 && cookie.peer_tie_tag == 0;
+        match (local_match, peer_match) {
+            // (A) The peer restarted.
+            (false, false) if tie_match && self.state >= State::Established => {
+                if self.state == State::ShutdownAckSent {
+                    self.owed.shutdown_ack = true;
+                    self.owed.cookie_while_shutting_down = true;
+                    return Ok(());
                 }
-                self.establish(peer, cookie.my_tag, cookie.my_initial_tsn);
+                self.restart(peer, cookie.my_tag, cookie.my_initial_tsn);
+                return Ok(());
             }
-            // §5.2.4: our tag matches (an INIT collision, action B/D): take the cookie's peer and go on.
-            State::CookieWait | State::CookieEchoed if cookie.my_tag == self.my_tag => {
-                self.establish(peer, cookie.my_tag, cookie.my_initial_tsn);
-            }
-            State::CookieWait | State::CookieEchoed => return Err(Error::UnexpectedChunk),
-            _ => {
-                // Established or later: only a repeat of our own cookie (action D) is answered again.
-                if cookie.my_tag != self.my_tag || cookie.peer_tag != self.peer.tag {
-                    return Err(Error::UnexpectedChunk);
+            // (B) An INIT collision where the peer answered ours first: take the peer's tag from the cookie.
+            (true, false) => {
+                if self.state < State::Established {
+                    self.establish(peer, cookie.my_tag, cookie.my_initial_tsn);
+                } else {
+                    self.peer.tag = cookie.peer_tag;
                 }
             }
+            // (C) Our own late cookie: silently discarded.
+            (false, true) if no_tie => return Ok(()),
+            // (D) Both tags match: (re)confirm.
+            (true, true) => {
+                if self.state < State::Established {
+                    self.establish(peer, cookie.my_tag, cookie.my_initial_tsn);
+                }
+            }
+            _ => return Err(Error::UnexpectedChunk),
         }
         self.owed.cookie_ack = true;
         Ok(())
+    }
+
+    /// §5.2.6: the peer found our cookie stale by `micros`. Send a new INIT with a Cookie Preservative asking
+    /// for that much (at most a second) plus the measured round trip, or give up after the retries allowed.
+    fn on_stale_cookie(&mut self, micros: u32) {
+        self.stale_retries += 1;
+        if self.stale_retries > MAX_STALE_COOKIE_RETRIES {
+            self.end(CloseReason::StaleCookie);
+            return;
+        }
+        let rtt = self.now.saturating_duration_since(self.cookie_sent);
+        let extra = Duration::from_micros(u64::from(micros)).min(Duration::from_secs(1)) + rtt;
+        self.cookie_preservative = Some(u32::try_from(extra.as_millis()).unwrap_or(u32::MAX).max(1));
+        tracing::debug!(target: TARGET, micros, "stale cookie: sending INIT again");
+        self.state = State::CookieWait;
+        self.peer = Peer::default();
+        self.cookie.clear();
+        self.owed.cookie_echo = false;
+        self.owed.init = true;
+        self.timers.clear(Timer::T1Cookie);
+        self.t1_rto = self.config.rto_initial;
+        self.timers.set(Timer::T1Init, self.now + self.t1_rto);
+    }
+
+    /// Queues a packet holding one ERROR chunk with one cause, with verification tag `vtag` (used before or
+    /// outside an association, e.g. for a stale cookie, §5.2.6).
+    fn queue_error(&mut self, vtag: u32, cause: CauseCode, body: &[u8]) {
+        let (src, dst) = (self.config.local_port, self.config.remote_port);
+        let queued = self.out.push_with((), |buf| {
+            wire::emit_header(buf, src, dst, vtag);
+            let len = u16::try_from(body.len() + 4).unwrap_or(u16::MAX);
+            wire::emit_chunk_header(buf, ChunkType::ERROR, 0, body.len() + 4);
+            buf.extend_from_slice(&cause.0.to_be_bytes());
+            buf.extend_from_slice(&len.to_be_bytes());
+            buf.extend_from_slice(body);
+            wire::finish_packet(buf, false);
+            Ok::<(), Error>(())
+        });
+        if !matches!(queued, Ok(true)) {
+            tracing::debug!(target: TARGET, "ERROR dropped: output queue full");
+        }
     }
 
     fn on_data(&mut self, chunk: &DataChunk<'_>) -> Result<(), Error> {
@@ -838,6 +994,9 @@ impl Association {
                 Chunk::Error(causes) => {
                     for c in causes.flatten() {
                         tracing::debug!(target: TARGET, code = c.code.0, "peer reported an error");
+                        if c.code == CauseCode::STALE_COOKIE && self.state == State::CookieEchoed {
+                            self.on_stale_cookie(wire::be32(c.info, 0));
+                        }
                     }
                     Ok(())
                 }
@@ -1076,7 +1235,8 @@ impl Association {
         if self.owed.init {
             self.owed.init = false;
             wire::emit_header(&mut self.tx, src, dst, 0);
-            let fields = self.init_fields(self.my_tag, self.my_initial_tsn);
+            let mut fields = self.init_fields(self.my_tag, self.my_initial_tsn);
+            fields.cookie_preservative = self.cookie_preservative;
             wire::emit_init(&mut self.tx, ChunkType::INIT, &fields);
             wire::finish_packet(&mut self.tx, false);
             return true;
@@ -1085,6 +1245,19 @@ impl Association {
         if self.owed.cookie_echo {
             self.owed.cookie_echo = false;
             wire::emit_chunk(&mut self.tx, ChunkType::COOKIE_ECHO, 0, &self.cookie);
+            self.cookie_sent = now;
+            // §3.2.1: report the INIT-ACK's unrecognised parameters, bundled after the COOKIE ECHO.
+            if self.owed.unrecognized_params {
+                self.owed.unrecognized_params = false;
+                let n = self.unrecognized_params.len();
+                if self.tx.len() + n + 8 <= self.config.mtu {
+                    let len = u16::try_from(n + 4).unwrap_or(u16::MAX);
+                    wire::emit_chunk_header(&mut self.tx, ChunkType::ERROR, 0, n + 4);
+                    self.tx.extend_from_slice(&CauseCode::UNRECOGNIZED_PARAMETERS.0.to_be_bytes());
+                    self.tx.extend_from_slice(&len.to_be_bytes());
+                    self.tx.extend_from_slice(&self.unrecognized_params);
+                }
+            }
             wire::finish_packet(&mut self.tx, false);
             return true;
         }
@@ -1119,6 +1292,13 @@ impl Association {
             value[2..4].copy_from_slice(&20u16.to_be_bytes());
             value[4..].copy_from_slice(&info);
             wire::emit_chunk(&mut self.tx, ChunkType::HEARTBEAT, 0, &value);
+        }
+        if self.owed.cookie_while_shutting_down {
+            self.owed.cookie_while_shutting_down = false;
+            let mut value = [0u8; 4];
+            value[..2].copy_from_slice(&CauseCode::COOKIE_WHILE_SHUTTING_DOWN.0.to_be_bytes());
+            value[2..4].copy_from_slice(&4u16.to_be_bytes());
+            wire::emit_chunk(&mut self.tx, ChunkType::ERROR, 0, &value);
         }
         if let Some(stream) = self.owed.invalid_stream.take() {
             let mut value = [0u8; 8];

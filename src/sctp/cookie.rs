@@ -13,7 +13,7 @@ use crate::time::Instant;
 type HmacSha256 = hmac::Hmac<Sha256>;
 
 const VERSION: u8 = 1;
-const BODY_LEN: usize = 40;
+const BODY_LEN: usize = 48;
 const MAC_LEN: usize = 32;
 /// Encoded cookie length (a multiple of four).
 pub(crate) const COOKIE_LEN: usize = BODY_LEN + MAC_LEN;
@@ -36,6 +36,10 @@ pub(crate) struct Cookie {
     pub(crate) peer_outbound: u16,
     pub(crate) peer_max_inbound: u16,
     pub(crate) peer_features: u8,
+    /// Our tag when the cookie was made for an existing association (RFC 9260 §5.2.2), else 0.
+    pub(crate) local_tie_tag: u32,
+    /// The peer's tag then, else 0.
+    pub(crate) peer_tie_tag: u32,
 }
 
 impl Cookie {
@@ -59,6 +63,8 @@ impl Cookie {
         put(&self.peer_rwnd.to_be_bytes());
         put(&self.peer_outbound.to_be_bytes());
         put(&self.peer_max_inbound.to_be_bytes());
+        put(&self.local_tie_tag.to_be_bytes());
+        put(&self.peer_tie_tag.to_be_bytes());
         let tag = mac(key, out.get(..BODY_LEN).unwrap_or(&[]));
         if let Some(dst) = out.get_mut(BODY_LEN..) {
             dst.copy_from_slice(&tag);
@@ -66,8 +72,14 @@ impl Cookie {
         out
     }
 
-    /// Verifies the signature and lifetime of `bytes` and decodes it.
-    pub(crate) fn decode(bytes: &[u8], key: &[u8; 32], now: Instant) -> Result<Cookie, Error> {
+    /// How long past its lifetime the cookie is at `now` (§5.1.5 step 3), if it is stale.
+    pub(crate) fn staleness(&self, now: Instant) -> Option<Duration> {
+        let age = now.saturating_duration_since(self.created);
+        (age > self.lifetime).then(|| age - self.lifetime)
+    }
+
+    /// Verifies the signature of `bytes` and decodes it, without looking at its age.
+    pub(crate) fn open(bytes: &[u8], key: &[u8; 32]) -> Result<Cookie, Error> {
         if bytes.len() != COOKIE_LEN {
             return Err(Error::BadCookie);
         }
@@ -91,11 +103,9 @@ impl Cookie {
             peer_outbound: be16(body, 36),
             peer_max_inbound: be16(body, 38),
             peer_features: body.get(1).copied().unwrap_or(0),
+            local_tie_tag: be32(body, 40),
+            peer_tie_tag: be32(body, 44),
         };
-        // §5.1.5 step 3: a cookie older than its lifetime is stale.
-        if now.saturating_duration_since(cookie.created) > cookie.lifetime {
-            return Err(Error::StaleCookie);
-        }
         Ok(cookie)
     }
 }

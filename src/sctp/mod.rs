@@ -163,6 +163,8 @@ pub enum CloseReason {
     PeerAbort,
     /// The handshake timed out (Max.Init.Retransmits).
     HandshakeTimeout,
+    /// The peer kept finding our state cookie stale (RFC 9260 §5.2.6) after the retries allowed.
+    StaleCookie,
     /// Too many consecutive retransmission or heartbeat timeouts: the peer is unreachable.
     Unreachable,
     /// The peer broke the protocol; we sent ABORT.
@@ -175,6 +177,9 @@ pub enum CloseReason {
 pub enum Event {
     /// The association is established; data may be sent.
     Connected,
+    /// The peer restarted the association (RFC 9260 §5.2.4 action A): it is established again with fresh
+    /// sequence numbers; data queued or in flight before the restart was dropped, and every stream restarts.
+    Restarted,
     /// A message arrived.
     Message(Message),
     /// The peer reset its outgoing stream (our incoming stream): RFC 6525, used to close data channels.

@@ -186,6 +186,8 @@ fn bad_init_is_refused() {
         reconfig: false,
         zero_checksum: false,
         cookie: None,
+        cookie_preservative: None,
+        unrecognized: &[],
     };
     let p = packet(0, |c| wire::emit_init(c, ChunkType::INIT, &fields));
     assert_eq!(b.handle_receive(now, &p), Err(Error::BadInit));
@@ -306,4 +308,68 @@ fn reassembly_memory_is_bounded_by_the_receive_window() {
     assert!(b.recv.held <= 300_000, "{}", b.recv.held);
     assert!(full >= 100, "{full}");
     assert_eq!(b.stats().data_dropped, full);
+}
+
+/// Unrecognised INIT parameters are reported in the INIT-ACK per their upper two bits (RFC 9260 §3.2.1), and
+/// an INIT-ACK's in an ERROR bundled with the COOKIE-ECHO.
+#[test]
+fn unrecognized_init_parameters_are_reported_per_their_upper_bits() {
+    let now = Instant::ZERO;
+    // 0xC001: skip and report; 0x8002: skip silently; 0x4003: stop and report; 0x0004 after it: unseen.
+    let mut extra = Vec::new();
+    for (kind, value) in [(0xC001u16, &[1u8, 2, 3][..]), (0x8002, &[4; 4]), (0x4003, &[5; 4]), (0x0004, &[6; 4])] {
+        wire::emit_param(&mut extra, kind, value);
+    }
+    let fields = wire::InitFields {
+        initiate_tag: 7,
+        a_rwnd: 100_000,
+        outbound_streams: 4,
+        max_inbound_streams: 4,
+        initial_tsn: 1,
+        forward_tsn: true,
+        reconfig: true,
+        zero_checksum: false,
+        cookie: None,
+        cookie_preservative: None,
+        unrecognized: &extra,
+    };
+    let init = packet(0, |c| wire::emit_init(c, ChunkType::INIT, &fields));
+    let mut b = new(2);
+    b.handle_receive(now, &init).unwrap();
+    let init_ack = b.poll_transmit().unwrap().to_vec();
+    let pkt = Packet::new_checked(&init_ack[..]).unwrap();
+    let raw = pkt.chunks().next().unwrap().unwrap();
+    let wire::Chunk::InitAck(ack) = wire::Chunk::parse(raw).unwrap() else { panic!("not an INIT-ACK") };
+    let reported: Vec<u16> = ack
+        .params()
+        .flatten()
+        .filter(|p| p.kind == wire::ParamType::UNRECOGNIZED)
+        .map(|p| wire::Params::new(p.value).next().unwrap().unwrap().kind.0)
+        .collect();
+    assert_eq!(reported, vec![0xC001, 0x4003]);
+    // An INIT-ACK with an unrecognised reportable parameter: the COOKIE-ECHO packet carries an ERROR.
+    let mut a = new(1);
+    a.connect(now);
+    let init = a.poll_transmit().unwrap().to_vec();
+    let my_tag = {
+        let pkt = Packet::new_checked(&init[..]).unwrap();
+        let raw = pkt.chunks().next().unwrap().unwrap();
+        let wire::Chunk::Init(i) = wire::Chunk::parse(raw).unwrap() else { panic!("not an INIT") };
+        i.initiate_tag
+    };
+    let mut unknown = Vec::new();
+    wire::emit_param(&mut unknown, 0xC00A, &[9; 8]);
+    let cookie = [0u8; 8];
+    let ack_fields = wire::InitFields { initiate_tag: 9, cookie: Some(&cookie), unrecognized: &unknown, ..fields };
+    let ack = packet(my_tag, |c| wire::emit_init(c, ChunkType::INIT_ACK, &ack_fields));
+    a.handle_receive(now, &ack).unwrap();
+    let echo = a.poll_transmit().unwrap().to_vec();
+    let pkt = Packet::new_checked(&echo[..]).unwrap();
+    let kinds: Vec<ChunkType> = pkt.chunks().flatten().map(|c| c.kind).collect();
+    assert_eq!(kinds, vec![ChunkType::COOKIE_ECHO, ChunkType::ERROR]);
+    let err = pkt.chunks().flatten().nth(1).unwrap();
+    let wire::Chunk::Error(causes) = wire::Chunk::parse(err).unwrap() else { panic!("not an ERROR") };
+    let cause = causes.flatten().next().unwrap();
+    assert_eq!(cause.code, wire::CauseCode::UNRECOGNIZED_PARAMETERS);
+    assert_eq!(cause.info, &unknown[..]);
 }

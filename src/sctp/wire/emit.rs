@@ -93,6 +93,11 @@ pub struct InitFields<'a> {
     pub zero_checksum: bool,
     /// State cookie (INIT-ACK only).
     pub cookie: Option<&'a [u8]>,
+    /// Cookie Preservative: the suggested cookie lifespan increment in milliseconds (INIT only, RFC 9260
+    /// §5.2.6).
+    pub cookie_preservative: Option<u32>,
+    /// Unrecognized Parameter parameters, already encoded (INIT-ACK only, §3.3.3): copied as they are.
+    pub unrecognized: &'a [u8],
 }
 
 /// Appends an INIT (`kind == INIT`) or INIT-ACK chunk.
@@ -126,9 +131,14 @@ pub fn emit_init(buf: &mut Vec<u8>, kind: ChunkType, f: &InitFields<'_>) {
     if f.zero_checksum {
         emit_param(buf, ParamType::ZERO_CHECKSUM_ACCEPTABLE.0, &ZERO_CHECKSUM_DTLS.to_be_bytes());
     }
+    if let Some(ms) = f.cookie_preservative {
+        emit_param(buf, ParamType::COOKIE_PRESERVATIVE.0, &ms.to_be_bytes());
+    }
+    buf.extend_from_slice(f.unrecognized);
     // The chunk length excludes the final parameter's padding, which every parameter here already has
-    // (all are multiples of four except possibly the cookie, written first).
+    // (all are multiples of four except possibly the cookie, written first, and the unrecognized ones).
     let len = buf.len() - start;
+    pad(buf);
     if let Some(field) = buf.get_mut(start + 2..start + 4) {
         field.copy_from_slice(&len16(len));
     }

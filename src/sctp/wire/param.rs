@@ -116,6 +116,8 @@ impl CauseCode {
     pub const UNRECOGNIZED_PARAMETERS: Self = Self(8);
     /// No User Data.
     pub const NO_USER_DATA: Self = Self(9);
+    /// Cookie Received While Shutting Down.
+    pub const COOKIE_WHILE_SHUTTING_DOWN: Self = Self(10);
     /// User-Initiated Abort.
     pub const USER_ABORT: Self = Self(12);
     /// Protocol Violation.

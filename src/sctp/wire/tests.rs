@@ -61,6 +61,8 @@ fn chunks_round_trip() {
         reconfig: true,
         zero_checksum: true,
         cookie: Some(&cookie),
+        cookie_preservative: None,
+        unrecognized: &[],
     };
     let buf = packet_with(|b| {
         emit_init(b, ChunkType::INIT_ACK, &fields);
