@@ -158,6 +158,18 @@ fn exchange(seed: u64, loss: f64, answer_setup: Setup) -> String {
     let chat_b = remote_channel(&run.events_b, "chat").unwrap();
     assert_eq!(run.pc(a, |pc, _| pc.connection_state()), ConnectionState::Connected);
     assert_eq!(run.pc(b, |pc, _| pc.connection_state()), ConnectionState::Connected);
+    // Like a browser, each side reports `connected` before `completed` (applications wait for it).
+    for events in [&run.events_a, &run.events_b] {
+        let ice: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::IceConnectionState(s) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        use sansrtc::pc::IceConnectionState::{Checking, Completed, Connected};
+        assert_eq!(ice.get(..3), Some(&[Checking, Connected, Completed][..]), "ICE states {ice:?}");
+    }
     let roles = (run.pc(a, |pc, _| pc.dtls_role()), run.pc(b, |pc, _| pc.dtls_role()));
     run.log.push(format!("roles: alice {:?}, bob {:?}", roles.0.unwrap(), roles.1.unwrap()));
 

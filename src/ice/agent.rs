@@ -1350,6 +1350,13 @@ impl IceAgent {
         }
         let state = self.derive_state();
         if state != self.state {
+            // Browsers always report `connected` before `completed`, and applications wait for it: when
+            // selection and completion land in the same input, report both steps.
+            if state == IceConnectionState::Completed
+                && !matches!(self.state, IceConnectionState::Connected | IceConnectionState::Completed)
+            {
+                self.emit(IceEvent::StateChanged(IceConnectionState::Connected));
+            }
             self.state = state;
             tracing::debug!(target: TARGET, %state, "state");
             self.emit(IceEvent::StateChanged(state));
