@@ -203,6 +203,48 @@ impl RecvState {
     }
 
     /// Removes a stored chunk, forgetting it as a message head.
+    /// The last TSN and total size of the message whose first fragment is `first`, when every fragment up to
+    /// its end is held and each belongs to the same message (`same`); `None` while it is incomplete or when it
+    /// exceeds the maximum message size.
+    fn complete(&self, first: u64, same: impl Fn(&Stored) -> bool) -> Option<(u64, usize)> {
+        let mut last = first;
+        let mut total = 0usize;
+        loop {
+            let s = self.ooo.get(&last)?;
+            if !same(s) || (last != first && s.flags.begin()) {
+                return None;
+            }
+            total += s.data.len();
+            if s.flags.end() {
+                break;
+            }
+            last += 1;
+        }
+        (total <= self.max_message).then_some((last, total))
+    }
+
+    /// Removes the fragments `first..=last` of a complete message and joins their payloads (a single
+    /// fragment is handed on without a copy). Returns the PPID and the message.
+    fn take_message(&mut self, first: u64, last: u64, total: usize) -> Option<(u32, Bytes)> {
+        let mut ppid = 0;
+        let data = if first == last {
+            let s = self.take(first)?;
+            ppid = s.ppid;
+            s.data
+        } else {
+            let mut buf = Vec::with_capacity(total);
+            for k in first..=last {
+                if let Some(s) = self.take(k) {
+                    ppid = s.ppid;
+                    buf.extend_from_slice(&s.data);
+                }
+            }
+            Bytes::from(buf)
+        };
+        self.held = self.held.saturating_sub(total);
+        Some((ppid, data))
+    }
+
     fn take(&mut self, t: u64) -> Option<Stored> {
         let s = self.ooo.remove(&t)?;
         if s.flags.begin() && !s.flags.unordered() && self.heads.get(&(s.stream, s.ssn)) == Some(&t) {
@@ -231,39 +273,9 @@ impl RecvState {
         loop {
             let ssn = self.expected(stream);
             let Some(&first) = self.heads.get(&(stream, ssn)) else { return };
-            // Complete? Walk the fragments.
-            let mut last = first;
-            let mut total = 0usize;
-            loop {
-                let Some(s) = self.ooo.get(&last) else { return };
-                if s.stream != stream || s.ssn != ssn || s.flags.unordered() || (last != first && s.flags.begin()) {
-                    return;
-                }
-                total += s.data.len();
-                if s.flags.end() {
-                    break;
-                }
-                last += 1;
-            }
-            if total > self.max_message {
-                return;
-            }
-            let mut ppid = 0;
-            let data = if first == last {
-                let Some(s) = self.take(first) else { return };
-                ppid = s.ppid;
-                s.data
-            } else {
-                let mut buf = Vec::with_capacity(total);
-                for k in first..=last {
-                    if let Some(s) = self.take(k) {
-                        ppid = s.ppid;
-                        buf.extend_from_slice(&s.data);
-                    }
-                }
-                Bytes::from(buf)
-            };
-            self.held = self.held.saturating_sub(total);
+            let same = |s: &Stored| s.stream == stream && s.ssn == ssn && !s.flags.unordered();
+            let Some((last, total)) = self.complete(first, same) else { return };
+            let Some((ppid, data)) = self.take_message(first, last, total) else { return };
             self.set_expected(stream, ssn.wrapping_add(1));
             self.emit(stream, ppid, false, data, deliver);
         }
@@ -352,38 +364,8 @@ impl RecvState {
             }
             first -= 1;
         }
-        let mut last = t;
-        let mut total = 0usize;
-        loop {
-            let Some(s) = self.ooo.get(&last) else { return };
-            if !matches(s) || (last != first && s.flags.begin()) {
-                return;
-            }
-            total += s.data.len();
-            if s.flags.end() {
-                break;
-            }
-            last += 1;
-        }
-        if total > self.max_message {
-            return;
-        }
-        let mut ppid = 0;
-        let data = if first == last {
-            let Some(s) = self.take(first) else { return };
-            ppid = s.ppid;
-            s.data
-        } else {
-            let mut buf = Vec::with_capacity(total);
-            for k in first..=last {
-                if let Some(s) = self.take(k) {
-                    ppid = s.ppid;
-                    buf.extend_from_slice(&s.data);
-                }
-            }
-            Bytes::from(buf)
-        };
-        self.held = self.held.saturating_sub(total);
+        let Some((last, total)) = self.complete(first, matches) else { return };
+        let Some((ppid, data)) = self.take_message(first, last, total) else { return };
         self.emit(stream, ppid, true, data, deliver);
     }
 
