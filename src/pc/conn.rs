@@ -833,8 +833,16 @@ impl PeerConnection {
                 }
             }
             if let Some(d) = self.dtls.as_mut() {
+                let mut first = true;
                 while let Some(p) = d.poll_transmit() {
                     moved = true;
+                    if core::mem::take(&mut first) {
+                        // What ICE queued goes out first: a binding response queued before this record may be
+                        // what lets the peer's agent select the pair the record's answer must travel on.
+                        while let Some(t) = self.ice.poll_transmit() {
+                            let _ = self.out.push((t.source, t.destination), t.contents);
+                        }
+                    }
                     match self.ice.send(p) {
                         Ok(t) => {
                             let _ = self.out.push((t.source, t.destination), t.contents);
