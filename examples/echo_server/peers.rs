@@ -23,9 +23,10 @@ use super::OfferRequest;
 const MAX_MESSAGE_SIZE: u64 = 262_144;
 /// Echoes are handed to the connection while its channel's buffered amount is below this; later ones wait.
 const SEND_HIGH: usize = 4 * 1024 * 1024;
-/// Echoes waiting per connection before it is closed rather than an echo being dropped (the library has
-/// no way yet to stop reading one channel, so this bounds the memory a fast sender can pin).
-const PENDING_MAX: usize = 64 * 1024 * 1024;
+/// Echoes waiting per connection above which the server stops taking its events: messages not taken stay
+/// in the connection, counted in its SCTP receive window, so the browser's sends slow down instead of
+/// echoes being dropped or memory growing (back-pressure end to end).
+const PENDING_HIGH: usize = 1024 * 1024;
 /// Peer connections served at once.
 const MAX_PEERS: usize = 4096;
 /// The negotiated channel every connection pre-creates.
@@ -276,7 +277,9 @@ impl<S: SendTo> Peers<S> {
                     println!("{}: send to {} failed: {e}", p.name, t.destination);
                 }
             }
-            while let Some(ev) = p.pc.poll_event() {
+            while p.pending_bytes < PENDING_HIGH
+                && let Some(ev) = p.pc.poll_event()
+            {
                 progress = true;
                 match ev {
                     Event::Message { id, data, binary } => {
@@ -337,10 +340,6 @@ impl<S: SendTo> Peers<S> {
                         }
                     }
                 }
-            }
-            if p.pending_bytes > PENDING_MAX {
-                println!("{}: {} bytes of echoes waiting, closing rather than dropping any", p.name, p.pending_bytes);
-                p.pc.close(now);
             }
             if !progress || rounds > 64 {
                 break;

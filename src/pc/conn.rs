@@ -25,6 +25,12 @@ use crate::sdp::{
 use crate::time::Instant;
 use crate::util::{EventQueue, OutQueue};
 
+/// Event queue slots kept free of data channel events, for the connection's own (state changes, …).
+const EVENT_RESERVE: usize = 16;
+/// Undelivered message bytes in the event queue beyond which data channel events stay in the data channel
+/// layer (and count against SCTP's receive window) until the application takes some.
+const MESSAGE_BYTES: usize = 256 * 1024;
+
 /// What the remote description says about the data channel transport.
 #[derive(Clone, Debug)]
 struct Remote {
@@ -76,6 +82,10 @@ pub struct PeerConnection {
     next_channel: u32,
     out: OutQueue<(SocketAddr, SocketAddr)>,
     events: EventQueue<Event>,
+    /// Bytes of [`Event::Message`]s in `events`.
+    message_bytes: usize,
+    /// Data channel events were left in the data channel layer for want of room in `events`.
+    dc_backlog: bool,
     stats: Stats,
     closed: bool,
 }
@@ -176,6 +186,8 @@ impl PeerConnection {
         PeerConnection {
             out: OutQueue::new(config.max_transmits),
             events: EventQueue::new(config.max_events),
+            message_bytes: 0,
+            dc_backlog: false,
             config,
             rng,
             now: Instant::ZERO,
@@ -766,9 +778,9 @@ impl PeerConnection {
         }
     }
 
-    fn emit(&mut self, event: Event) {
+    fn emit(&mut self, event: Event) -> bool {
         tracing::trace!(target: TARGET, ?event, "event");
-        let _ = self.events.push(event);
+        self.events.push(event)
     }
 
     fn set_signaling(&mut self, s: SignalingState) {
@@ -851,16 +863,7 @@ impl PeerConnection {
                     }
                 }
             }
-            let mut dc_events = Vec::new();
-            if let Some(dc) = self.dc.as_mut() {
-                while let Some(e) = dc.poll_event() {
-                    dc_events.push(e);
-                }
-            }
-            for e in dc_events {
-                moved = true;
-                self.on_dc_event(e);
-            }
+            moved |= self.pull_dc_events();
             if !moved {
                 break;
             }
@@ -911,6 +914,27 @@ impl PeerConnection {
         }
     }
 
+    /// Moves data channel events into our queue while it has room: below [`EVENT_RESERVE`] free slots (kept
+    /// for our own events) or [`MESSAGE_BYTES`] of undelivered messages, it stops and [`Machine::poll_event`]
+    /// pulls more as the application takes events. So no event is ever dropped, and messages the
+    /// application has not taken stay in SCTP's receive buffer, where they close the receive window and
+    /// slow the sender down (RFC 9260 §6.2) instead of piling up here. Returns whether any event moved.
+    fn pull_dc_events(&mut self) -> bool {
+        let room = self.config.max_events.saturating_sub(EVENT_RESERVE).max(1);
+        let mut moved = false;
+        self.dc_backlog = false;
+        while self.dc.is_some() {
+            if self.events.len() >= room || self.message_bytes >= MESSAGE_BYTES {
+                self.dc_backlog = true;
+                break;
+            }
+            let Some(e) = self.dc.as_mut().and_then(DataChannels::poll_event) else { break };
+            moved = true;
+            self.on_dc_event(e);
+        }
+        moved
+    }
+
     fn on_dc_event(&mut self, e: datachannel::Event) {
         match e {
             datachannel::Event::ChannelOpen(stream) => {
@@ -926,7 +950,10 @@ impl PeerConnection {
             }
             datachannel::Event::Message { id: stream, data, binary } => {
                 if let Some(id) = self.slot_by_stream(stream) {
-                    self.emit(Event::Message { id, data, binary });
+                    let len = data.len();
+                    if self.emit(Event::Message { id, data, binary }) {
+                        self.message_bytes += len;
+                    }
                 }
             }
             datachannel::Event::BufferedAmountLow(stream) => {
@@ -988,7 +1015,15 @@ impl Machine for PeerConnection {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop()
+        if self.dc_backlog && (self.events.len() == 0 || self.message_bytes < MESSAGE_BYTES / 2) {
+            // Room again: take more from the data channels, and send the window update that frees (§6.2).
+            self.pump();
+        }
+        let e = self.events.pop();
+        if let Some(Event::Message { data, .. }) = &e {
+            self.message_bytes = self.message_bytes.saturating_sub(data.len());
+        }
+        e
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
