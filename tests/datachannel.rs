@@ -208,8 +208,10 @@ fn bad_dcep_messages_are_dropped_with_a_reason() {
         &[0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],       // fine, but on an even (our) stream id below
     ];
     for (i, b) in bad.iter().enumerate() {
-        let stream = if i == 4 { 2 } else { 1 };
+        let (stream, now) = (if i == 4 { 2 } else { 1 }, p.now);
         p.b.send(now, stream, 50, Bytes::copy_from_slice(b), SendOptions::default()).unwrap();
+        // One at a time: streams share the link, so the order across streams is the scheduler's.
+        p.run_until(Duration::from_millis(100), |_| false);
     }
     p.run_until(Duration::from_secs(2), |_| false);
     assert_eq!(p.a.dropped(), 5);
@@ -331,4 +333,43 @@ fn channels_opened_before_connecting_are_announced_on_connection() {
     assert!(
         p.ev_b.iter().any(|e| matches!(e, Event::ChannelOpened { id: i, label, .. } if *i == id && label == "early"))
     );
+}
+
+#[test]
+fn channel_priorities_weigh_their_share_on_both_sides() {
+    let mut p = connected(Impair::clean(5), Impair::clean(5));
+    let mut high = ChannelOptions::new("high");
+    high.priority = 1024;
+    let mut low = ChannelOptions::new("low");
+    low.priority = 128;
+    let (high, low) = (opened(&mut p, true, high), opened(&mut p, true, low));
+    // The opener schedules its streams by the channels' priorities, and the accepting side uses the
+    // priority the DATA_CHANNEL_OPEN carried (RFC 8832 §5.1) for its own sends on the channel.
+    for (id, priority) in [(high, 1024), (low, 128)] {
+        assert_eq!(p.a.association().stream_priority(id), priority);
+        assert_eq!(p.b.association().stream_priority(id), priority);
+    }
+    // Both saturated: the high-priority channel gets about eight times the bytes.
+    let now = p.now;
+    for n in 0..512u32 {
+        p.a.send(now, low, payload(1, n, 1024), true).unwrap();
+        p.a.send(now, high, payload(2, n, 1024), true).unwrap();
+    }
+    let (mut got_high, mut got_low) = (0usize, 0usize);
+    while got_high + got_low < 256 * 1024 {
+        assert!(p.advance(), "stalled");
+        for e in p.ev_b.drain(..) {
+            match e {
+                Event::Message { id, data, .. } if id == high => got_high += data.len(),
+                Event::Message { id, data, .. } if id == low => got_low += data.len(),
+                _ => {}
+            }
+        }
+    }
+    assert!(got_high > 6 * got_low && got_high < 10 * got_low, "high {got_high} B, low {got_low} B");
+    // A closed channel's stream forgets its priority (the id may be reused with another).
+    let now = p.now;
+    p.a.close(now, low).unwrap();
+    assert!(p.run_until(Duration::from_secs(10), |p| p.ev_a.contains(&Event::ChannelClosed(low))));
+    assert_eq!(p.a.association().stream_priority(low), sctp::DEFAULT_PRIORITY);
 }

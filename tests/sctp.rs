@@ -542,3 +542,125 @@ fn stale_cookie_retries_are_bounded() {
 fn pair_with_b(config: Config, ab: Impair, ba: Impair) -> P {
     Pair::new(assoc(1, Config::default()), assoc(2, config), ab, ba)
 }
+
+/// Bytes of the first `budget` bytes b received that came on each of `streams`, with every stream
+/// saturated from the start (weighted fair queueing shows in the order messages are sent).
+fn shares(priorities: &[(u16, u16)], budget: usize) -> Vec<usize> {
+    let mut p = pair(Impair::clean(10), Impair::clean(10));
+    connected(&mut p, false);
+    let now = p.now;
+    for &(stream, priority) in priorities {
+        p.a.set_stream_priority(stream, priority);
+        assert_eq!(p.a.stream_priority(stream), priority);
+    }
+    // 1 MiB per stream, queued before anything is sent: all streams compete from the first packet.
+    for n in 0..1024u32 {
+        for &(stream, _) in priorities {
+            p.a.send(now, stream, 53, message(n, 1024), SendOptions::default()).unwrap();
+        }
+    }
+    let mut got = vec![0usize; priorities.len()];
+    let end = p.now + Duration::from_secs(60);
+    while got.iter().sum::<usize>() < budget {
+        assert!(p.now < end && p.advance(), "transfer stalled");
+        for e in p.ev_b.drain(..) {
+            if let Event::Message(m) = e {
+                let k = priorities.iter().position(|&(s, _)| s == m.stream).unwrap();
+                got[k] += m.data.len();
+            }
+        }
+    }
+    got
+}
+
+#[test]
+fn streams_share_the_link_in_proportion_to_their_priorities() {
+    // RFC 8831 §6.4 priorities as scheduling weights: 128 / 256 / 512 / 1024.
+    let got = shares(&[(1, 128), (3, 256), (5, 512), (7, 1024)], 1024 * 1024);
+    println!("bytes per stream by priority 128/256/512/1024: {got:?}");
+    let total: usize = got.iter().sum();
+    for (k, &weight) in [1usize, 2, 4, 8].iter().enumerate() {
+        let expected = total * weight / 15;
+        let diff = got[k].abs_diff(expected);
+        assert!(diff * 10 <= expected, "stream {k}: {} bytes, expected about {expected} ({got:?})", got[k]);
+    }
+    // Equal priorities (the default) share equally.
+    let got = shares(&[(1, 256), (2, 256)], 1024 * 1024);
+    assert!(got[0].abs_diff(got[1]) <= 8 * 1024, "{got:?}");
+}
+
+#[test]
+fn a_large_message_is_not_interleaved_with_other_streams() {
+    // Without I-DATA, the fragments of one message take consecutive TSNs (RFC 9260 §6.9): a high-priority
+    // stream waits for a low-priority stream's message in progress to end.
+    let mut p = pair(Impair::clean(10), Impair::clean(10));
+    connected(&mut p, false);
+    let now = p.now;
+    p.a.set_stream_priority(1, 128);
+    p.a.set_stream_priority(2, 1024);
+    p.a.send(now, 1, 53, message(0, 200_000), SendOptions::default()).unwrap();
+    for n in 1..50 {
+        p.a.send(now, 2, 53, message(n, 1000), SendOptions::default()).unwrap();
+    }
+    let mut order = Vec::new();
+    let end = p.now + Duration::from_secs(30);
+    while order.len() < 50 {
+        assert!(p.now < end && p.advance(), "transfer stalled");
+        for e in p.ev_b.drain(..) {
+            if let Event::Message(m) = e {
+                assert_eq!(m.data, message(u32::from_be_bytes(m.data[..4].try_into().unwrap()), m.data.len()));
+                order.push(m.stream);
+            }
+        }
+    }
+    // The big message began first (it was queued first); stream 2's messages all follow it except those
+    // that went before its first fragment.
+    let big = order.iter().position(|&s| s == 1).unwrap();
+    assert!(order[big + 1..].iter().all(|&s| s == 2));
+    assert_eq!(order.iter().filter(|&&s| s == 2).count(), 49);
+}
+
+#[test]
+fn sends_before_establishment_are_queued_and_delivered_in_order() {
+    let config_a = Config { send_buffer: 1024 * 1024, ..Config::default() };
+    let config_b = Config { max_inbound_streams: 8, ..Config::default() };
+    let mut p = Pair::new(assoc(1, config_a), assoc(2, config_b), Impair::clean(10), Impair::clean(10));
+    let now = p.now;
+    for n in 0..100 {
+        p.a.send(now, 1, 53, message(n, 3000), SendOptions::default()).unwrap();
+    }
+    // A stream the peer will not accept: dropped once the handshake says so, and counted.
+    p.a.send(now, 20, 53, message(999, 10), SendOptions::default()).unwrap();
+    // The queue before establishment has the same bound as after.
+    let big = Bytes::from(vec![0u8; 200_000]);
+    let refused = (0..200).map(|_| p.a.send(now, 2, 53, big.clone(), SendOptions::default())).find(|r| r.is_err());
+    assert_eq!(refused, Some(Err(SendError::BufferFull)));
+    // Nothing goes out but the INIT until the association is established.
+    assert_eq!(p.a.buffered_amount(1), 300_000);
+    connected(&mut p, false);
+    let mut got = Vec::new();
+    let end = p.now + Duration::from_secs(60);
+    while p.a.buffered_total() > 0 {
+        assert!(p.now < end && p.advance(), "transfer stalled");
+        for e in p.ev_b.drain(..) {
+            if let Event::Message(m) = e
+                && m.stream == 1
+            {
+                got.push(m.data);
+            }
+        }
+    }
+    p.pump();
+    for e in p.ev_b.drain(..) {
+        if let Event::Message(m) = e
+            && m.stream == 1
+        {
+            got.push(m.data);
+        }
+    }
+    assert_eq!(got.len(), 100);
+    for (n, m) in got.iter().enumerate() {
+        assert_eq!(*m, message(n as u32, 3000));
+    }
+    assert_eq!(p.a.stats().abandoned, 1, "the message on stream 20 was dropped");
+}

@@ -288,6 +288,8 @@ impl DataChannels {
         };
         let negotiated = options.negotiated.is_some();
         let connected = self.assoc.is_established();
+        // RFC 8831 §6.4: the priority weighs the channel's share of the link when several have data queued.
+        self.assoc.set_stream_priority(id, options.priority);
         let state = if negotiated { ChannelState::Open } else { ChannelState::Connecting };
         self.channels.insert(
             id,
@@ -338,6 +340,11 @@ impl DataChannels {
         let ch = self.channels.get(&id).ok_or(Error::NoSuchChannel)?;
         if ch.state == ChannelState::Closing {
             return Err(Error::ChannelClosed);
+        }
+        if ch.waiting {
+            // Not announced yet (the association is not up): like a W3C channel still "connecting", it
+            // refuses messages, which would otherwise reach the peer before the DATA_CHANNEL_OPEN.
+            return Err(Error::Send(sctp::SendError::NotConnected));
         }
         // RFC 8832 §6: until the ACK arrives, messages go ordered.
         let mut opts =
@@ -494,6 +501,7 @@ impl DataChannels {
 
     fn finish_close(&mut self, id: u16) {
         if self.channels.remove(&id).is_some() {
+            self.assoc.set_stream_priority(id, sctp::DEFAULT_PRIORITY);
             self.push(Event::ChannelClosed(id));
         }
     }
@@ -524,6 +532,7 @@ impl DataChannels {
                         return;
                     }
                     let (label, protocol) = (options.label.clone(), options.protocol.clone());
+                    self.assoc.set_stream_priority(id, priority);
                     self.channels.insert(
                         id,
                         Channel {

@@ -62,7 +62,8 @@ pub struct Stats {
     pub fast_retransmits: u64,
     /// T3-rtx expiries.
     pub t3_expiries: u64,
-    /// Messages abandoned by PR-SCTP.
+    /// Messages abandoned by PR-SCTP, or queued before the handshake on a stream the peer then did not
+    /// accept.
     pub abandoned: u64,
     /// Duplicate DATA chunks received.
     pub duplicates: u64,
@@ -296,7 +297,11 @@ impl Association {
     }
 
     /// Queues a message on `stream`. Messages larger than [`Config::max_message_size`] are refused with
-    /// [`SendError::TooLarge`]. Then drain output ([`DatagramMachine::poll_transmit`]).
+    /// [`SendError::TooLarge`], and messages beyond [`Config::send_buffer`] with [`SendError::BufferFull`].
+    /// Before the association is established messages are queued too (within the same bound) and go out,
+    /// in order, once it is; messages on streams beyond the negotiated count are then dropped, and PR-SCTP
+    /// options are dropped if the peer does not support PR-SCTP. Then drain output
+    /// ([`DatagramMachine::poll_transmit`]).
     pub fn send(
         &mut self,
         now: Instant,
@@ -312,20 +317,20 @@ impl Association {
         if data.len() > self.config.max_message_size {
             return Err(SendError::TooLarge);
         }
-        if self.state != State::Established || self.ended {
+        if self.state > State::Established || self.ended {
             return Err(SendError::NotConnected);
         }
         if stream >= self.outbound_streams {
             return Err(SendError::InvalidStream);
         }
-        if self.send.streams.get(usize::from(stream)).is_some_and(|s| s.resetting) {
+        if self.send.stream(stream).is_some_and(|s| s.resetting) {
             return Err(SendError::StreamClosing);
         }
-        if self.send.buffered + data.len() > self.config.send_buffer || self.send.pending.len() >= MAX_QUEUED_MESSAGES {
+        if self.send.buffered + data.len() > self.config.send_buffer || self.send.queued >= MAX_QUEUED_MESSAGES {
             return Err(SendError::BufferFull);
         }
         let mut options = options;
-        if self.peer.features & F_FORWARD_TSN == 0 {
+        if self.state == State::Established && self.peer.features & F_FORWARD_TSN == 0 {
             // Without PR-SCTP at the peer, abandoning would stall it: send reliably.
             options.max_retransmits = None;
             options.max_lifetime = None;
@@ -379,6 +384,19 @@ impl Association {
     /// Bytes queued on `stream` and not yet acknowledged (the data channel `bufferedAmount`).
     pub fn buffered_amount(&self, stream: u16) -> usize {
         self.send.stream_buffered(stream)
+    }
+
+    /// Sets the scheduling weight of outgoing `stream`: streams with queued data share the link in proportion
+    /// to their priorities (weighted fair queueing over messages). Data channels use their priority (RFC 8831
+    /// §6.4: 128 below normal, 256 normal, 512 high, 1024 extra high); streams default to 256. A priority of
+    /// 0 counts as 1. Takes effect from the stream's next message.
+    pub fn set_stream_priority(&mut self, stream: u16, priority: u16) {
+        self.send.set_priority(stream, priority);
+    }
+
+    /// The scheduling weight of outgoing `stream` (see [`Association::set_stream_priority`]).
+    pub fn stream_priority(&self, stream: u16) -> u16 {
+        self.send.priority(stream)
     }
 
     /// Bytes queued on all streams and not yet acknowledged.
@@ -540,6 +558,8 @@ impl Association {
         self.outbound_streams = self.config.outbound_streams.min(peer.max_inbound);
         self.inbound_streams = self.config.max_inbound_streams.min(peer.outbound);
         self.zero_checksum_tx = self.config.zero_checksum && peer.features & F_ZERO_CHECKSUM != 0;
+        // Messages queued before the handshake completed now learn what the peer supports.
+        self.send.on_established(self.outbound_streams, peer.features & F_FORWARD_TSN != 0);
         self.state = State::Established;
         self.error_count = 0;
         self.init_retries = 0;
@@ -1273,7 +1293,7 @@ impl Association {
             self.owed.shutdown_ack = false;
             wire::emit_chunk(&mut self.tx, ChunkType::SHUTDOWN_ACK, 0, &[]);
         }
-        let has_more_data = self.send.to_retransmit > 0 || !self.send.pending.is_empty();
+        let has_more_data = self.send.to_retransmit > 0 || self.send.has_pending();
         if self.owed.sack || (self.sack_owed && has_more_data) {
             self.emit_sack();
         }

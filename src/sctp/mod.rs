@@ -58,6 +58,7 @@ use bytes::Bytes;
 
 pub use assoc::{Association, State, Stats};
 pub use error::{Error, SendError, WireError};
+pub use send::DEFAULT_PRIORITY;
 
 /// The `tracing` target of this module.
 pub(crate) const TARGET: &str = "sansrtc::sctp";

@@ -14,7 +14,6 @@ use crate::time::Instant;
 /// A message waiting for its first fragment to be sent, or partly sent.
 #[derive(Debug)]
 pub(crate) struct OutMsg {
-    pub(crate) stream: u16,
     pub(crate) ppid: u32,
     pub(crate) data: Bytes,
     /// Bytes already cut into fragments.
@@ -66,18 +65,58 @@ pub(crate) struct SackOutcome {
     pub(crate) invalid: bool,
 }
 
-/// Per-stream outbound state.
-#[derive(Clone, Copy, Debug, Default)]
+/// The scheduling weight of a stream nobody set a priority for (the data channel "normal" priority,
+/// RFC 8831 §6.4; see [`Association::set_stream_priority`](crate::sctp::Association::set_stream_priority)).
+pub const DEFAULT_PRIORITY: u16 = 256;
+
+/// Per-stream outbound state, with the stream's messages waiting for their first (or next) fragment.
+#[derive(Debug)]
 pub(crate) struct StreamOut {
+    pub(crate) id: u16,
     pub(crate) next_ssn: u16,
-    pub(crate) buffered: usize,
+    /// Weight in the scheduler.
+    pub(crate) priority: u16,
     pub(crate) resetting: bool,
+    pub(crate) buffered: usize,
+    /// Virtual finish time of the message at the front of `queue` (weighted fair queueing).
+    finish: u64,
+    queue: VecDeque<OutMsg>,
+}
+
+impl StreamOut {
+    fn new(id: u16) -> Self {
+        StreamOut {
+            id,
+            next_ssn: 0,
+            priority: DEFAULT_PRIORITY,
+            resetting: false,
+            buffered: 0,
+            finish: 0,
+            queue: VecDeque::new(),
+        }
+    }
+}
+
+/// The virtual time a message of `len` bytes costs a stream of weight `priority`: streams are served in
+/// proportion to their weights (self-clocked fair queueing over messages, as dcSCTP does).
+fn cost(len: usize, priority: u16) -> u64 {
+    ((len as u64) << 16) / u64::from(priority.max(1))
 }
 
 #[derive(Debug)]
 pub(crate) struct SendState {
     pub(crate) mtu: usize,
-    pub(crate) pending: VecDeque<OutMsg>,
+    /// Outbound streams that have been used, sorted by id.
+    streams: Vec<StreamOut>,
+    /// Streams with queued messages, in the order they became active (ties go to the earlier one).
+    active: Vec<u16>,
+    /// The stream whose front message is partly cut into fragments: it goes on until the message ends
+    /// (without I-DATA, fragments of one message take consecutive TSNs, RFC 9260 §6.9).
+    current: Option<u16>,
+    /// The scheduler's virtual time: the finish time of the last message started.
+    vtime: u64,
+    /// Messages queued (not yet completely cut into fragments).
+    pub(crate) queued: usize,
     pub(crate) sent: VecDeque<Sent>,
     /// TSN of the next new fragment.
     pub(crate) next_tsn: u32,
@@ -98,7 +137,6 @@ pub(crate) struct SendState {
     pub(crate) fast_rtx_due: bool,
     /// PR-SCTP Advanced.Peer.Ack.Point, when ahead of `cum_acked`.
     pub(crate) forward_tsn_due: bool,
-    pub(crate) streams: Vec<StreamOut>,
     /// Bytes queued in all (pending plus unacknowledged).
     pub(crate) buffered: usize,
     /// TSN whose ack gives an RTT sample, and when it was sent.
@@ -112,7 +150,11 @@ impl SendState {
     pub(crate) fn new(mtu: usize) -> Self {
         SendState {
             mtu,
-            pending: VecDeque::new(),
+            streams: Vec::new(),
+            active: Vec::new(),
+            current: None,
+            vtime: 0,
+            queued: 0,
             sent: VecDeque::new(),
             next_tsn: 0,
             cum_acked: 0,
@@ -125,7 +167,6 @@ impl SendState {
             to_retransmit: 0,
             fast_rtx_due: false,
             forward_tsn_due: false,
-            streams: Vec::new(),
             buffered: 0,
             rtt_probe: None,
             retransmissions: 0,
@@ -143,21 +184,48 @@ impl SendState {
         self.cwnd = initial_cwnd(self.mtu);
     }
 
+    fn find(&self, stream: u16) -> Result<usize, usize> {
+        self.streams.binary_search_by_key(&stream, |s| s.id)
+    }
+
+    pub(crate) fn stream(&self, stream: u16) -> Option<&StreamOut> {
+        self.find(stream).ok().and_then(|i| self.streams.get(i))
+    }
+
     pub(crate) fn stream_mut(&mut self, stream: u16) -> &mut StreamOut {
-        let i = usize::from(stream);
-        if self.streams.len() <= i {
-            self.streams.resize(i + 1, StreamOut::default());
-        }
+        let i = match self.find(stream) {
+            Ok(i) => i,
+            Err(i) => {
+                self.streams.insert(i, StreamOut::new(stream));
+                i
+            }
+        };
         &mut self.streams[i]
     }
 
     pub(crate) fn stream_buffered(&self, stream: u16) -> usize {
-        self.streams.get(usize::from(stream)).map_or(0, |s| s.buffered)
+        self.stream(stream).map_or(0, |s| s.buffered)
+    }
+
+    /// Sets a stream's scheduler weight (0 counts as 1). Applies from its next message on.
+    pub(crate) fn set_priority(&mut self, stream: u16, priority: u16) {
+        self.stream_mut(stream).priority = priority.max(1);
+    }
+
+    /// A stream's scheduler weight.
+    pub(crate) fn priority(&self, stream: u16) -> u16 {
+        self.stream(stream).map_or(DEFAULT_PRIORITY, |s| s.priority)
+    }
+
+    /// Whether messages wait for (more of) their fragments to be sent.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.active.is_empty()
     }
 
     /// Queues a message (already checked by the caller).
     pub(crate) fn queue(&mut self, now: Instant, stream: u16, ppid: u32, data: Bytes, opts: SendOptions) {
         let len = data.len();
+        let vtime = self.vtime;
         let s = self.stream_mut(stream);
         let ssn = if opts.unordered {
             0
@@ -167,9 +235,11 @@ impl SendState {
             ssn
         };
         s.buffered += len;
-        self.buffered += len;
-        self.pending.push_back(OutMsg {
-            stream,
+        let was_idle = s.queue.is_empty();
+        if was_idle {
+            s.finish = vtime.saturating_add(cost(len, s.priority));
+        }
+        s.queue.push_back(OutMsg {
             ppid,
             data,
             offset: 0,
@@ -178,18 +248,111 @@ impl SendState {
             max_rtx: opts.max_retransmits,
             expires: opts.max_lifetime.map(|l| now + l),
         });
+        self.buffered += len;
+        self.queued += 1;
+        if was_idle {
+            self.active.push(stream);
+        }
+    }
+
+    fn deactivate(&mut self, stream: u16) {
+        if let Some(k) = self.active.iter().position(|&a| a == stream) {
+            self.active.remove(k);
+        }
+        if self.current == Some(stream) {
+            self.current = None;
+        }
+    }
+
+    /// The front message of `stream` is done (sent whole or dropped): the stream's next message gets its
+    /// finish time, or the stream leaves the active set.
+    fn next_message(&mut self, si: usize) {
+        let vtime = self.vtime;
+        let Some(s) = self.streams.get_mut(si) else { return };
+        if s.queue.pop_front().is_some() {
+            self.queued = self.queued.saturating_sub(1);
+        }
+        let id = s.id;
+        match s.queue.front() {
+            Some(m) => s.finish = vtime.saturating_add(cost(m.data.len(), s.priority)),
+            None => self.deactivate(id),
+        }
+        if self.current == Some(id) {
+            self.current = None;
+        }
+    }
+
+    /// The active stream whose front message finishes first in virtual time, after dropping messages whose
+    /// lifetime passed before any fragment was sent.
+    fn pick(&mut self, now: Instant) -> Option<u16> {
+        loop {
+            let mut best: Option<(u64, u16)> = None;
+            for &id in &self.active {
+                let f = self.stream(id).map_or(u64::MAX, |s| s.finish);
+                if best.is_none_or(|(bf, _)| f < bf) {
+                    best = Some((f, id));
+                }
+            }
+            let (_, id) = best?;
+            let Ok(si) = self.find(id) else {
+                self.deactivate(id);
+                continue;
+            };
+            let expired = self
+                .streams
+                .get(si)
+                .and_then(|s| s.queue.front())
+                .map(|m| (m.offset == 0 && m.expires.is_some_and(|e| e <= now)).then_some(m.data.len()));
+            match expired {
+                None => self.deactivate(id), // Nothing queued after all.
+                Some(Some(len)) => {
+                    self.release(id, len);
+                    self.abandoned += 1;
+                    self.next_message(si);
+                }
+                Some(None) => return Some(id),
+            }
+        }
+    }
+
+    /// Called when the association is established: drops messages queued before on streams beyond the
+    /// negotiated count, and without PR-SCTP at the peer makes every queued message reliable.
+    pub(crate) fn on_established(&mut self, outbound: u16, pr_sctp: bool) {
+        let mut dropped = Vec::new();
+        for s in &mut self.streams {
+            if s.id >= outbound {
+                let n = s.queue.len();
+                if n > 0 {
+                    dropped.push((s.id, s.buffered, n));
+                }
+                s.queue.clear();
+            } else if !pr_sctp {
+                for m in &mut s.queue {
+                    m.max_rtx = None;
+                    m.expires = None;
+                }
+            }
+        }
+        for (id, bytes, n) in dropped {
+            self.release(id, bytes);
+            self.queued = self.queued.saturating_sub(n);
+            self.abandoned += n as u64;
+            self.deactivate(id);
+        }
     }
 
     fn release(&mut self, stream: u16, len: usize) {
         self.buffered = self.buffered.saturating_sub(len);
-        if let Some(s) = self.streams.get_mut(usize::from(stream)) {
-            s.buffered = s.buffered.saturating_sub(len);
+        if let Ok(i) = self.find(stream) {
+            if let Some(s) = self.streams.get_mut(i) {
+                s.buffered = s.buffered.saturating_sub(len);
+            }
         }
     }
 
     /// Whether every queued byte has been acknowledged.
     pub(crate) fn idle(&self) -> bool {
-        self.pending.is_empty() && self.sent.is_empty()
+        self.active.is_empty() && self.sent.is_empty()
     }
 
     /// Whether some fragment is outstanding (T3-rtx should run).
@@ -223,7 +386,7 @@ impl SendState {
 
     /// Whether a pending message of `stream` still has unsent bytes.
     pub(crate) fn has_unsent(&self, stream: u16) -> bool {
-        self.pending.iter().any(|m| m.stream == stream)
+        self.stream(stream).is_some_and(|s| !s.queue.is_empty())
     }
 
     /// The largest fragment payload that fits one packet alone.
@@ -231,41 +394,42 @@ impl SendState {
         self.mtu.saturating_sub(12 + 16).max(16)
     }
 
-    /// Drops pending messages whose lifetime has passed before any fragment was sent.
-    fn expire_pending(&mut self, now: Instant) {
-        while let Some(front) = self.pending.front() {
-            if front.offset == 0 && front.expires.is_some_and(|e| e <= now) {
-                let (stream, len) = (front.stream, front.data.len());
-                self.pending.pop_front();
-                self.release(stream, len);
-                self.abandoned += 1;
-            } else {
-                break;
-            }
-        }
-    }
-
     /// Cuts the next fragment if cwnd and the peer's window allow, assigning it a TSN. `room` is the space
-    /// left in the packet being built; `alone` says the packet holds no DATA yet.
+    /// left in the packet being built; `alone` says the packet holds no DATA yet. The stream is chosen by
+    /// weighted fair queueing over messages (weights are stream priorities); a message once begun goes on.
     pub(crate) fn next_fragment(&mut self, now: Instant, room: usize, alone: bool) -> Option<usize> {
         if self.to_retransmit > 0 || self.flight >= self.cwnd {
             return None;
         }
-        self.expire_pending(now);
+        let id = match self.current {
+            Some(id) => id,
+            None => self.pick(now)?,
+        };
         let max_frag = self.max_fragment();
-        let msg = self.pending.front_mut()?;
+        let (peer_rwnd, flight, vtime) = (self.peer_rwnd, self.flight, self.vtime);
+        let Ok(si) = self.find(id) else {
+            self.deactivate(id);
+            return None;
+        };
+        let s = self.streams.get_mut(si)?;
+        let finish = s.finish;
+        let Some(msg) = s.queue.front_mut() else {
+            self.deactivate(id);
+            return None;
+        };
         let left = msg.data.len() - msg.offset;
         let size = left.min(max_frag);
         if size + 16 > room {
             return None;
         }
         // §6.1 rule A: respect the peer's window, but allow one probe when nothing is in flight.
-        if size > self.peer_rwnd && !(self.flight == 0 && alone) {
+        if size > peer_rwnd && !(flight == 0 && alone) {
             return None;
         }
         let mut flags = 0;
         if msg.offset == 0 {
             flags |= DataFlags::BEGIN;
+            self.vtime = vtime.max(finish);
         }
         if size == left {
             flags |= DataFlags::END;
@@ -277,7 +441,7 @@ impl SendState {
         msg.offset += size;
         let sent = Sent {
             tsn: self.next_tsn,
-            stream: msg.stream,
+            stream: id,
             ssn: msg.ssn,
             ppid: msg.ppid,
             flags,
@@ -291,7 +455,9 @@ impl SendState {
             expires: msg.expires,
         };
         if msg.offset == msg.data.len() {
-            self.pending.pop_front();
+            self.next_message(si);
+        } else {
+            self.current = Some(id);
         }
         self.next_tsn = self.next_tsn.wrapping_add(1);
         self.flight += size;
@@ -376,16 +542,16 @@ impl SendState {
         }
         // Abandoned bytes leave the buffered count at once (they will never be delivered).
         self.release(stream, released);
-        if !ended {
+        if !ended && self.current == Some(stream) {
             // The rest of the message was never sent: drop it from the queue.
-            if let Some(front) = self.pending.front() {
-                if front.offset > 0 && front.stream == stream && front.ssn == ssn {
-                    let rest = front.data.len() - front.offset;
-                    let total = front.data.len();
-                    self.pending.pop_front();
+            if let Ok(si) = self.find(stream) {
+                let rest = self.streams.get(si).and_then(|s| s.queue.front()).and_then(|m| {
+                    (m.offset > 0 && m.ssn == ssn && m.unordered == unordered).then(|| m.data.len() - m.offset)
+                });
+                if let Some(rest) = rest {
                     // Bytes already cut were released fragment by fragment; release the remainder.
-                    let _ = total;
                     self.release(stream, rest);
+                    self.next_message(si);
                 }
             }
         }

@@ -373,3 +373,68 @@ fn unrecognized_init_parameters_are_reported_per_their_upper_bits() {
     assert_eq!(cause.code, wire::CauseCode::UNRECOGNIZED_PARAMETERS);
     assert_eq!(cause.info, &unknown[..]);
 }
+
+#[test]
+fn cookie_received_while_shutting_down_is_answered_with_an_error() {
+    // RFC 9260 §5.2.4 action A: a restarted peer's COOKIE-ECHO reaching an endpoint in SHUTDOWN-ACK-SENT
+    // must not set up a new association; the endpoint resends SHUTDOWN-ACK with an ERROR "Cookie Received
+    // While Shutting Down" (cause 10).
+    let (mut a, mut b, now) = established();
+    // The peer restarts: its new INIT reaches a while a is still established, and a's INIT-ACK (with tie
+    // tags) makes it answer with a COOKIE-ECHO, held back for now.
+    let mut restarted = new(3);
+    restarted.connect(now);
+    let init = restarted.poll_transmit().unwrap().to_vec();
+    a.handle_receive(now, &init).unwrap();
+    let init_ack = a.poll_transmit().unwrap().to_vec();
+    restarted.handle_receive(now, &init_ack).unwrap();
+    let cookie_echo = restarted.poll_transmit().unwrap().to_vec();
+    // Meanwhile the old association shuts down; a's SHUTDOWN-ACK is lost.
+    b.shutdown(now);
+    let shutdown = b.poll_transmit().unwrap().to_vec();
+    a.handle_receive(now, &shutdown).unwrap();
+    while a.poll_transmit().is_some() {}
+    assert_eq!(a.state(), State::ShutdownAckSent);
+    // The COOKIE-ECHO arrives.
+    let _ = a.handle_receive(now, &cookie_echo);
+    assert_eq!(a.state(), State::ShutdownAckSent, "no new association");
+    let reply = a.poll_transmit().expect("a reply").to_vec();
+    let packet = Packet::new_checked(&reply[..]).unwrap();
+    let chunks: Vec<(ChunkType, Vec<u8>)> =
+        packet.chunks().map(|c| c.unwrap()).map(|c| (c.kind, c.value.to_vec())).collect();
+    assert!(chunks.iter().any(|(t, _)| *t == ChunkType::SHUTDOWN_ACK), "{chunks:?}");
+    let error = chunks.iter().find(|(t, _)| *t == ChunkType::ERROR).expect("an ERROR chunk");
+    assert_eq!(error.1[..4], [0, 10, 0, 4], "cause 10, no information");
+    assert!(a.poll_event().is_none_or(|e| !matches!(e, Event::Connected | Event::Restarted)));
+}
+
+#[test]
+fn taking_messages_reopens_the_window_at_once() {
+    // Messages the application has not taken close the receive window; taking them sends a SACK with the
+    // reopened window right away (RFC 9260 §6.2), not at the next timer.
+    let config = Config { receive_window: 64 * 1024, max_message_size: 16 * 1024, ..Config::default() };
+    let now = Instant::from_secs(10);
+    let mut a = new(1);
+    let mut b = Association::new(config, SeededRng::from_seed([2; 32]));
+    a.connect(now);
+    exchange(&mut a, &mut b, now);
+    while a.poll_event().is_some() {}
+    while b.poll_event().is_some() {}
+    for n in 0..64u8 {
+        a.send(now, 1, 53, Bytes::from(vec![n; 4096]), SendOptions::default()).unwrap();
+    }
+    exchange(&mut a, &mut b, now);
+    let stuck = a.buffered_total();
+    assert!(stuck > 128 * 1024, "the window did not close: {stuck} bytes left");
+    // Take the messages waiting at b: with no time passing, data moves again.
+    let mut taken = 0;
+    while let Some(e) = b.poll_event() {
+        if let Event::Message(m) = e {
+            assert_eq!(m.data[..], [taken; 4096][..]);
+            taken += 1;
+        }
+    }
+    assert!(taken > 0);
+    exchange(&mut a, &mut b, now);
+    assert!(a.buffered_total() < stuck, "no window update: {} bytes still buffered", a.buffered_total());
+}
