@@ -44,7 +44,6 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -57,7 +56,7 @@ use wire::{Dcep, channel_type};
 use crate::machine::{DatagramMachine, Machine};
 use crate::sctp::{self, Association, CloseReason, SendOptions};
 use crate::time::Instant;
-use crate::util::EventQueue;
+use crate::util::{EventQueue, VecMap};
 
 const TARGET: &str = "sansrtc::datachannel";
 const EVENT_LIMIT: usize = 1 << 17;
@@ -183,7 +182,7 @@ pub enum Event {
 pub struct DataChannels {
     assoc: Association,
     role: Role,
-    channels: BTreeMap<u16, Channel>,
+    channels: VecMap<u16, Channel>,
     watch: Vec<u16>,
     events: EventQueue<Event>,
     scratch: Vec<u8>,
@@ -214,7 +213,7 @@ impl DataChannels {
         DataChannels {
             assoc,
             role,
-            channels: BTreeMap::new(),
+            channels: VecMap::new(),
             watch: Vec::new(),
             events: EventQueue::new(EVENT_LIMIT),
             scratch: Vec::new(),
@@ -231,6 +230,13 @@ impl DataChannels {
     /// The association underneath.
     pub fn association(&self) -> &Association {
         &self.assoc
+    }
+
+    /// Gives back buffers kept for reuse when nothing is waiting (see [`Association::trim`]): for an
+    /// application that holds many idle connections.
+    pub fn trim(&mut self) {
+        self.events.trim();
+        self.assoc.trim();
     }
 
     /// The association underneath, mutably (for shutdown or abort).

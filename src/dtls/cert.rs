@@ -5,6 +5,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use bytes::Bytes;
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::elliptic_curve::Generate;
 use sha2::{Digest, Sha256};
@@ -70,7 +71,8 @@ impl fmt::Debug for Fingerprint {
 /// Our certificate and its private key.
 #[derive(Clone)]
 pub struct Certificate {
-    der: Vec<u8>,
+    /// Shared between clones: every connection of a server holds the same bytes once.
+    der: Bytes,
     key: SigningKey,
     fingerprint: Fingerprint,
 }
@@ -146,7 +148,7 @@ impl Certificate {
         let mut der = Vec::with_capacity(body.len() + 4);
         put(&mut der, tag::SEQUENCE, &body);
         let fingerprint = Fingerprint::of_der(&der);
-        Certificate { der, key, fingerprint }
+        Certificate { der: Bytes::from(der), key, fingerprint }
     }
 
     /// Loads a DER certificate and its DER private key (PKCS#8 `PrivateKeyInfo` or SEC1 `ECPrivateKey`,
@@ -158,7 +160,7 @@ impl Certificate {
         if &public != key.verifying_key() {
             return Err(Error::InvalidKey);
         }
-        Ok(Certificate { der: cert_der.to_vec(), key, fingerprint: Fingerprint::of_der(cert_der) })
+        Ok(Certificate { der: Bytes::copy_from_slice(cert_der), key, fingerprint: Fingerprint::of_der(cert_der) })
     }
 
     /// The certificate, DER.

@@ -1,6 +1,7 @@
 //! The DTLS machine: record layer, epochs, replay window, flights and their retransmission, alerts, the
 //! public API. The handshake message handlers live in `handshake.rs`.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -88,7 +89,8 @@ pub(crate) struct HsData {
     pub(crate) cookie: Vec<u8>,
     pub(crate) cert_requested: bool,
     pub(crate) hello_verify_count: u8,
-    pub(crate) pending_write: Option<RecordCipher>,
+    /// Boxed: the cipher lives here only between the key exchange and our ChangeCipherSpec.
+    pub(crate) pending_write: Option<Box<RecordCipher>>,
 }
 
 /// A 64-record sliding replay window (RFC 6347 §4.1.2.6).
@@ -211,7 +213,7 @@ impl Dtls {
             last_triggered_resend: None,
             out: OutQueue::new(OUT_LIMIT),
             recv: OutQueue::new(RECV_LIMIT),
-            events: EventQueue::new(EVENT_LIMIT),
+            events: EventQueue::compact(EVENT_LIMIT),
             now: Instant::ZERO,
             cookie_secret,
             expected_fingerprint: None,
@@ -240,6 +242,15 @@ impl Dtls {
     /// Our role.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// Gives back the record buffers kept for reuse when nothing is waiting, for an application that
+    /// holds many idle connections (the next record allocates again). Call it between polls: it releases
+    /// the last datagram returned by `poll_transmit` and the last data returned by `read`.
+    pub fn trim(&mut self) {
+        self.out.trim();
+        self.recv.trim();
+        self.events.trim();
     }
 
     /// Whether the handshake completed and the peer is authenticated.
@@ -357,6 +368,9 @@ impl Dtls {
             SrtpKeying::new(p, dst)
         });
         self.connected_reported = true;
+        // The handshake's reassembly buffers are not needed any more (a retransmitted Finished is only
+        // recognised by its sequence number).
+        self.reasm.release();
         tracing::debug!(target: TARGET, role = ?self.role, suite = %suite, "connected");
         self.events.push(Event::Connected(Connected {
             role: self.role,
@@ -486,8 +500,11 @@ impl Dtls {
                     write_record(&mut dgram, None, ContentType::CHANGE_CIPHER_SPEC, 0, seq, &[1]);
                 }
                 FlightMsg::Handshake { epoch, msg_type, seq: mseq, body } => {
-                    let cipher =
-                        if *epoch == 1 { self.write_cipher.as_ref().or(self.hs.pending_write.as_ref()) } else { None };
+                    let cipher = if *epoch == 1 {
+                        self.write_cipher.as_ref().or(self.hs.pending_write.as_deref())
+                    } else {
+                        None
+                    };
                     let overhead = REC_HEADER + HS_HEADER + if *epoch == 1 { AEAD_OVERHEAD } else { 0 };
                     let mut off = 0usize;
                     loop {

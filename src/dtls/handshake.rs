@@ -21,6 +21,7 @@
 //!                            <--------     Finished
 //! ```
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::cert::{Fingerprint, peer_public_key};
@@ -346,7 +347,7 @@ impl Dtls {
             super::Role::Server => (keys.server, keys.client),
         };
         self.hs.master = Some(master);
-        self.hs.pending_write = Some(write);
+        self.hs.pending_write = Some(Box::new(write));
         self.read_cipher = Some(read);
         self.emit_key_log();
         Ok(())
@@ -362,7 +363,7 @@ impl Dtls {
     /// Switches our write side to epoch 1 (after queuing ChangeCipherSpec).
     fn switch_write_epoch(&mut self) {
         self.queue_change_cipher_spec();
-        self.write_cipher = self.hs.pending_write.take();
+        self.write_cipher = self.hs.pending_write.take().map(|c| *c);
         self.write_epoch = 1;
     }
 

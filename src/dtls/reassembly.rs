@@ -159,4 +159,9 @@ impl Reassembler {
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
     }
+
+    /// Forgets everything held and gives its memory back (the handshake is over).
+    pub(crate) fn release(&mut self) {
+        self.slots = Vec::new();
+    }
 }

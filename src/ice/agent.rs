@@ -169,7 +169,7 @@ impl IceAgent {
             local_key,
             list: CheckList::new(config.max_pairs),
             transmits: OutQueue::new(config.max_transmits),
-            events: EventQueue::new(config.max_events),
+            events: EventQueue::compact(config.max_events),
             config,
             rng,
             role,
@@ -229,6 +229,14 @@ impl IceAgent {
     /// The state of the current check list.
     pub fn check_list_state(&self) -> CheckListState {
         self.list.state
+    }
+
+    /// Gives back the datagram buffers kept for reuse when nothing is waiting, for an application that
+    /// holds many idle agents (the next datagram allocates again). Call it between polls: it releases the
+    /// last datagram returned by `poll_transmit`.
+    pub fn trim(&mut self) {
+        self.transmits.trim();
+        self.events.trim();
     }
 
     /// Counters.
@@ -422,6 +430,7 @@ impl IceAgent {
         if self.remotes.len() >= self.config.max_remote_candidates {
             return Err(ApiError::LimitReached);
         }
+        crate::util::reserve_compact(&mut self.remotes);
         self.remotes.push(c);
         let ri = self.remotes.len() - 1;
         if !self.config.lite && self.list.state == CheckListState::Running {
@@ -611,6 +620,7 @@ impl IceAgent {
                 self.next_prflx = self.next_prflx.wrapping_add(1);
                 let f = Foundation::from_number(self.next_prflx.wrapping_add(1_000_000));
                 let prio = msg.priority().unwrap_or(0);
+                crate::util::reserve_compact(&mut self.remotes);
                 self.remotes.push(Candidate::remote(CandidateKind::PeerReflexive, d.source, prio, f));
                 Some(self.remotes.len() - 1)
             }
@@ -1222,6 +1232,7 @@ impl IceAgent {
             component: COMPONENT_RTP,
             related,
         };
+        crate::util::reserve_compact(&mut self.locals);
         self.locals.push(c);
         let li = self.locals.len() - 1;
         if kind != CandidateKind::PeerReflexive {

@@ -146,6 +146,7 @@ impl CheckList {
             }
         }
         let at = self.pairs.partition_point(|p| p.priority >= pair.priority);
+        crate::util::reserve_compact(&mut self.pairs);
         self.pairs.insert(at, pair);
         Some(at)
     }

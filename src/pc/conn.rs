@@ -30,6 +30,9 @@ const EVENT_RESERVE: usize = 16;
 /// Undelivered message bytes in the event queue beyond which data channel events stay in the data channel
 /// layer (and count against SCTP's receive window) until the application takes some.
 const MESSAGE_BYTES: usize = 256 * 1024;
+/// After this long without a datagram received or a message sent, the connection gives back the buffers
+/// its layers keep for reuse (an idle connection holds little memory; a busy one allocates nothing).
+const IDLE_TRIM: core::time::Duration = core::time::Duration::from_secs(1);
 
 /// What the remote description says about the data channel transport.
 #[derive(Clone, Debug)]
@@ -86,6 +89,8 @@ pub struct PeerConnection {
     message_bytes: usize,
     /// Data channel events were left in the data channel layer for want of room in `events`.
     dc_backlog: bool,
+    /// When a datagram last arrived or a message was last sent (see [`IDLE_TRIM`]).
+    last_activity: Instant,
     stats: Stats,
     closed: bool,
 }
@@ -156,6 +161,7 @@ fn parse_remote(sdp: &SessionDescription<'_>) -> Result<(Remote, String), Error>
         for c in m.attributes.candidates() {
             if let Ok(Some(c)) = ice_candidate(&c) {
                 if !candidates.iter().any(|k: &Candidate| k.address == c.address) {
+                    crate::util::reserve_compact(&mut candidates);
                     candidates.push(c);
                 }
             }
@@ -188,6 +194,7 @@ impl PeerConnection {
             events: EventQueue::new(config.max_events),
             message_bytes: 0,
             dc_backlog: false,
+            last_activity: Instant::ZERO,
             config,
             rng,
             now: Instant::ZERO,
@@ -663,6 +670,7 @@ impl PeerConnection {
             }
         }
         self.next_channel = self.next_channel.wrapping_add(1);
+        crate::util::reserve_compact(&mut self.channels);
         self.channels.push(slot);
         self.pump();
         Ok(id)
@@ -701,6 +709,7 @@ impl PeerConnection {
     /// Sends a message without copying it.
     pub fn send(&mut self, now: Instant, id: ChannelId, data: Bytes, binary: bool) -> Result<(), Error> {
         self.touch(now);
+        self.last_activity = self.now;
         if self.closed {
             return Err(Error::Closed);
         }
@@ -771,6 +780,21 @@ impl PeerConnection {
     }
 
     // ----- internals -----
+
+    /// Gives back the buffers the layers keep for reuse, where nothing is waiting in them.
+    fn trim(&mut self) {
+        self.out.trim();
+        if !self.dc_backlog {
+            self.events.trim();
+        }
+        self.ice.trim();
+        if let Some(d) = self.dtls.as_mut() {
+            d.trim();
+        }
+        if let Some(dc) = self.dc.as_mut() {
+            dc.trim();
+        }
+    }
 
     fn touch(&mut self, now: Instant) {
         if now > self.now {
@@ -945,6 +969,7 @@ impl PeerConnection {
             datachannel::Event::ChannelOpened { id: stream, label, protocol } => {
                 let id = ChannelId(self.next_channel);
                 self.next_channel = self.next_channel.wrapping_add(1);
+                crate::util::reserve_compact(&mut self.channels);
                 self.channels.push(Slot { id, stream: Some(stream), pending: None });
                 self.emit(Event::DataChannel { id, label, protocol });
             }
@@ -1004,6 +1029,9 @@ impl Machine for PeerConnection {
     fn handle_timeout(&mut self, now: Instant) {
         self.touch(now);
         let now = self.now;
+        if now.saturating_duration_since(self.last_activity) >= IDLE_TRIM {
+            self.trim();
+        }
         self.ice.handle_timeout(now);
         if let Some(d) = self.dtls.as_mut() {
             d.handle_timeout(now);
@@ -1043,6 +1071,7 @@ impl PathMachine for PeerConnection {
             self.stats.closed_dropped += 1;
             return Err(RecvError::Closed);
         }
+        self.last_activity = now;
         let kind = classify(datagram.contents);
         if !matches!(kind, PacketKind::Stun | PacketKind::Dtls | PacketKind::Rtp | PacketKind::Rtcp) {
             self.stats.unknown_dropped += 1;

@@ -399,6 +399,20 @@ impl Association {
         self.send.priority(stream)
     }
 
+    /// Gives back buffers kept for reuse (packet buffers, queues) if nothing is queued, in flight or
+    /// waiting to be polled: for an application that holds many idle associations. The next packet
+    /// allocates them again. Call it between polls (it releases the last packet returned by
+    /// [`DatagramMachine::poll_transmit`]).
+    pub fn trim(&mut self) {
+        if !self.out.is_empty() || !self.send.idle() || self.events.len() > 0 {
+            return;
+        }
+        self.out.trim();
+        self.tx = Vec::new();
+        self.send.trim();
+        self.events.trim();
+    }
+
     /// Bytes queued on all streams and not yet acknowledged.
     pub fn buffered_total(&self) -> usize {
         self.send.buffered
@@ -1233,6 +1247,7 @@ impl Association {
         let now = self.now;
         let (src, dst) = (self.config.local_port, self.config.remote_port);
         self.tx.clear();
+        self.tx.reserve(self.config.mtu);
         if let Some(cause) = self.owed.abort.take() {
             wire::emit_header(&mut self.tx, src, dst, self.peer.tag);
             let mut value = [0u8; 4];

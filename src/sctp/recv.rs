@@ -11,7 +11,6 @@ use super::wire::{DataChunk, DataFlags};
 
 /// How far past the cumulative TSN a DATA chunk may be (gap-block offsets are 16-bit).
 pub(crate) const WINDOW: u64 = 1 << 16;
-const WORDS: usize = (WINDOW / 64) as usize;
 /// Duplicate TSNs remembered for the next SACK.
 const MAX_DUPS: usize = 16;
 
@@ -50,6 +49,9 @@ pub(crate) struct RecvState {
     /// Cumulative TSN, unwrapped to 64 bits.
     cum: u64,
     highest: u64,
+    /// Received TSNs past `cum`, as a ring indexed by TSN modulo its size in bits. It starts empty and
+    /// doubles when a TSN arrives further ahead than it reaches (up to [`WINDOW`] bits, 8 KiB), so an
+    /// association that never sees much reordering keeps it small.
     bits: Vec<u64>,
     ooo: BTreeMap<u64, Stored>,
     assembling: Option<Assembly>,
@@ -89,7 +91,6 @@ impl RecvState {
         self.cum = u64::from(peer_initial_tsn.wrapping_sub(1)) + (1 << 32);
         self.highest = self.cum;
         self.bits.clear();
-        self.bits.resize(WORDS, 0);
         self.ooo.clear();
         self.assembling = None;
         self.expected.clear();
@@ -111,13 +112,31 @@ impl RecvState {
         self.cum.wrapping_add_signed(i64::from(delta))
     }
 
+    /// Bits in the ring.
+    fn ring(&self) -> u64 {
+        self.bits.len() as u64 * 64
+    }
+
+    /// Whether TSN `t` (past `cum`) was received.
     fn bit(&self, t: u64) -> bool {
-        let i = (t % WINDOW) as usize;
+        let ring = self.ring();
+        if t <= self.cum || t - self.cum >= ring {
+            return false;
+        }
+        let i = (t % ring) as usize;
         self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
+    /// Marks TSN `t` received (`t` past `cum` and within [`WINDOW`] of it) or clears its bit.
     fn set_bit(&mut self, t: u64, on: bool) {
-        let i = (t % WINDOW) as usize;
+        if on && t.saturating_sub(self.cum) >= self.ring() {
+            self.grow(t - self.cum + 1);
+        }
+        let ring = self.ring();
+        if ring == 0 {
+            return;
+        }
+        let i = (t % ring) as usize;
         if let Some(w) = self.bits.get_mut(i / 64) {
             if on {
                 *w |= 1 << (i % 64);
@@ -125,6 +144,22 @@ impl RecvState {
                 *w &= !(1 << (i % 64));
             }
         }
+    }
+
+    /// Makes the ring reach `span` TSNs past `cum`, moving the bits already set (all within
+    /// `(cum, highest]`) to their places in the larger ring.
+    fn grow(&mut self, span: u64) {
+        let size = span.next_power_of_two().clamp(64, WINDOW);
+        let mut bits = alloc::vec![0u64; (size / 64) as usize];
+        for t in self.cum + 1..=self.highest {
+            if self.bit(t) {
+                let i = (t % size) as usize;
+                if let Some(w) = bits.get_mut(i / 64) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+        }
+        self.bits = bits;
     }
 
     /// Whether there are holes (out-of-order data), which makes a SACK urgent.
@@ -399,7 +434,7 @@ impl RecvState {
             self.drop_assembly();
         }
         // Clear the received bits the jump passes over.
-        if target - self.cum >= WINDOW {
+        if target - self.cum >= self.ring() {
             self.bits.iter_mut().for_each(|w| *w = 0);
         } else {
             for t in self.cum + 1..=target {

@@ -350,6 +350,20 @@ impl SendState {
         }
     }
 
+    /// Gives back the memory of the sent list and of the streams' queues when nothing is queued or in
+    /// flight (an idle association); a busy one keeps them, so sending allocates nothing.
+    pub(crate) fn trim(&mut self) {
+        if !self.idle() {
+            return;
+        }
+        self.sent = VecDeque::new();
+        self.active = Vec::new();
+        for s in &mut self.streams {
+            s.queue = VecDeque::new();
+        }
+        self.streams.shrink_to_fit();
+    }
+
     /// Whether every queued byte has been acknowledged.
     pub(crate) fn idle(&self) -> bool {
         self.active.is_empty() && self.sent.is_empty()

@@ -2,7 +2,8 @@
 //!
 //! [`OutQueue`] holds datagrams waiting for `poll_transmit`. A popped datagram stays borrowed from the queue
 //! until the next pop, then its buffer goes back to a free list, so once the queue has warmed up, pushing
-//! and popping allocate nothing. [`EventQueue`] is a bounded FIFO for events.
+//! and popping allocate nothing. [`EventQueue`] is a bounded FIFO for events. Both can give their memory
+//! back when a connection goes idle (`trim`).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -68,6 +69,17 @@ impl<M> OutQueue<M> {
         self.queue.len()
     }
 
+    /// Gives back the buffers kept for reuse, if nothing is waiting (the last popped datagram is released
+    /// too: call it only when that borrow has ended, e.g. from `handle_timeout`). For idle connections:
+    /// the next datagram allocates again.
+    pub(crate) fn trim(&mut self) {
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+            self.spare = Vec::new();
+            self.current = Vec::new();
+        }
+    }
+
     /// Whether nothing is waiting.
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
@@ -94,12 +106,21 @@ pub(crate) struct EventQueue<T> {
     queue: VecDeque<T>,
     limit: usize,
     dropped: u64,
+    /// Shrink to one slot whenever drained (see [`EventQueue::compact`]).
+    compact: bool,
 }
 
 impl<T> EventQueue<T> {
     /// A queue holding at most `limit` events.
     pub(crate) fn new(limit: usize) -> Self {
-        EventQueue { queue: VecDeque::new(), limit, dropped: 0 }
+        EventQueue { queue: VecDeque::new(), limit, dropped: 0, compact: false }
+    }
+
+    /// A queue for events that come one at a time (state changes, a coalesced "data arrived"): it keeps
+    /// room for a single event once drained, so a burst at set-up leaves no memory behind in an idle
+    /// connection, and the steady state of one event per drain still allocates nothing.
+    pub(crate) fn compact(limit: usize) -> Self {
+        EventQueue { compact: true, ..EventQueue::new(limit) }
     }
 
     /// Queues `event`; returns `false` (and counts a drop) when full.
@@ -108,18 +129,32 @@ impl<T> EventQueue<T> {
             self.dropped += 1;
             return false;
         }
+        if self.compact && self.queue.capacity() == 0 {
+            self.queue.reserve_exact(1);
+        }
         self.queue.push_back(event);
         true
     }
 
     /// The oldest event.
     pub(crate) fn pop(&mut self) -> Option<T> {
-        self.queue.pop_front()
+        let event = self.queue.pop_front();
+        if event.is_none() && self.compact && self.queue.capacity() > 1 {
+            self.queue.shrink_to(1);
+        }
+        event
     }
 
     /// Events waiting.
     pub(crate) fn len(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Gives back the queue's memory if it is empty (for idle connections).
+    pub(crate) fn trim(&mut self) {
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+        }
     }
 
     /// Events refused because the queue was full.
@@ -131,6 +166,31 @@ impl<T> EventQueue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compact_queue_keeps_one_slot_once_drained() {
+        let mut q = EventQueue::compact(64);
+        assert!(q.push(0u64));
+        assert_eq!(q.queue.capacity(), 1);
+        for n in 1..20 {
+            assert!(q.push(n));
+        }
+        assert!(q.queue.capacity() >= 20);
+        while q.pop().is_some() {}
+        assert_eq!(q.queue.capacity(), 1);
+        // One event per drain: the slot is reused.
+        for n in 0..4 {
+            assert!(q.push(n));
+            assert_eq!((q.pop(), q.pop(), q.queue.capacity()), (Some(n), None, 1));
+        }
+        // An ordinary queue keeps its capacity.
+        let mut q = EventQueue::new(64);
+        for n in 0..20u64 {
+            assert!(q.push(n));
+        }
+        while q.pop().is_some() {}
+        assert!(q.queue.capacity() >= 20);
+    }
 
     #[test]
     fn out_queue_is_fifo_bounded_and_counts_drops() {
