@@ -322,6 +322,11 @@ impl TurnClient {
         self.state == State::Allocated
     }
 
+    /// Whether an Allocate is in progress (neither allocated nor failed yet): ICE gathering waits for it.
+    pub fn is_allocating(&self) -> bool {
+        self.state == State::Allocating
+    }
+
     /// The server.
     pub fn server(&self) -> SocketAddr {
         self.config.server
