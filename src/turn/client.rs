@@ -80,6 +80,17 @@ impl TurnConfig {
             pad_channel_data: false,
         }
     }
+
+    /// A configuration whose local socket is not chosen yet (the unspecified address of the server's
+    /// family, port 0): a [`PeerConnection`](crate::pc::PeerConnection) allocates from its first host
+    /// socket of that family.
+    pub fn for_server(server: SocketAddr, username: &str, password: &str) -> Self {
+        let any = match server {
+            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+        };
+        TurnConfig::new(server, any, username, password)
+    }
 }
 
 /// Which request an event is about.
