@@ -1140,7 +1140,10 @@ impl PathMachine for PeerConnection {
         // From a TURN server to its client's socket (RFC 7983: STUN or ChannelData): the client's; peer
         // data it unwraps goes on as received on the relayed address. Taken after close too, so the
         // release of the allocation completes.
-        let datagram = match unwrap_relayed(&mut self.turns, now, datagram) {
+        let for_turn =
+            !self.turns.is_empty() && matches!(classify(datagram.contents), PacketKind::Stun | PacketKind::TurnChannel);
+        let relayed = if for_turn { unwrap_relayed(&mut self.turns, now, datagram) } else { None };
+        let datagram = match relayed {
             None => datagram,
             Some(Ok(Some(inner))) => inner,
             Some(Ok(None)) => {

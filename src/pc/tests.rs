@@ -16,6 +16,86 @@ fn username_local_part() {
     assert_eq!(stun_username_local_ufrag(&no_user), None);
 }
 
+/// Without the simulator: what a peer connection with a TURN server sends first, waits for, and drops.
+mod turn {
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use core::net::SocketAddr;
+
+    use crate::machine::{Datagram, Machine, PathMachine};
+    use crate::pc::{Config, Event, IceGatheringState, PeerConnection, RecvError, TurnConfig};
+    use crate::rand::SeededRng;
+    use crate::time::Instant;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    #[test]
+    fn allocation_starts_on_the_host_socket_and_gathering_waits_for_it() {
+        let (server, local) = (addr("198.51.100.1:3478"), addr("192.0.2.10:5000"));
+        let config = Config { turn_servers: vec![TurnConfig::for_server(server, "u", "p")], ..Config::default() };
+        let mut pc = PeerConnection::new(config, SeededRng::from_seed([3; 32]));
+        let now = Instant::ZERO;
+        assert_eq!(pc.add_local_host(now, local), Ok(()));
+        pc.end_of_local_candidates(now);
+        let mut sent = Vec::new();
+        while let Some(t) = pc.poll_transmit() {
+            sent.push((t.source, t.destination, t.contents.first().copied()));
+        }
+        // The Allocate (a STUN request, first byte 0) from the host socket to the server.
+        assert_eq!(sent, [(local, server, Some(0))]);
+        assert_eq!(pc.turn_clients().len(), 1);
+        assert!(pc.turn_clients().first().is_some_and(|t| t.is_allocating() && t.local() == local));
+        // The host candidate is out, but gathering is not complete while the allocation is in progress.
+        let events: Vec<Event> = core::iter::from_fn(|| pc.poll_event()).collect();
+        assert!(events.iter().any(|e| matches!(e, Event::LocalCandidate { .. })));
+        assert_eq!(pc.ice_gathering_state(), IceGatheringState::Gathering);
+        // The TURN retransmission is one of the connection's timers.
+        assert!(pc.poll_timeout().is_some());
+
+        // Garbage from the server's address: rejected by the client and counted.
+        let bad = [0u8, 1, 0, 4, 0x21, 0x12, 0xA4, 0x42, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1, 2];
+        let r = pc.handle_receive(now, Datagram { source: server, destination: local, contents: &bad });
+        assert!(matches!(r, Err(RecvError::Turn(_))), "{r:?}");
+        // ChannelData with a bad length from the server.
+        let r = pc.handle_receive(now, Datagram { source: server, destination: local, contents: &[0x40, 0, 0, 9, 1] });
+        assert!(matches!(r, Err(RecvError::Turn(_))), "{r:?}");
+        assert_eq!(pc.stats().turn_dropped, 2);
+        // The same ChannelData from anyone else is no TURN traffic of ours.
+        let other = addr("203.0.113.7:9");
+        let r = pc.handle_receive(now, Datagram { source: other, destination: local, contents: &[0x40, 0, 0, 9, 1] });
+        assert_eq!(r, Err(RecvError::Unknown));
+        assert_eq!(pc.turn_clients().first().map(|t| t.stats().rejected), Some(2));
+
+        // Without an answer the allocation times out: reported, and gathering completes.
+        for _ in 0..100 {
+            let Some(t) = pc.poll_timeout() else { break };
+            pc.handle_timeout(t);
+            while pc.poll_transmit().is_some() {}
+        }
+        let events: Vec<Event> = core::iter::from_fn(|| pc.poll_event()).collect();
+        let failure = crate::turn::Failure::TimedOut;
+        assert!(events.contains(&Event::IceCandidateError { server, failure }), "{events:?}");
+        assert_eq!(pc.ice_gathering_state(), IceGatheringState::Complete);
+    }
+
+    #[test]
+    fn a_server_of_another_family_gives_up_at_end_of_candidates() {
+        let server = addr("[2001:db8::1]:3478");
+        let config = Config { turn_servers: vec![TurnConfig::for_server(server, "u", "p")], ..Config::default() };
+        let mut pc = PeerConnection::new(config, SeededRng::from_seed([4; 32]));
+        let now = Instant::ZERO;
+        assert_eq!(pc.add_local_host(now, addr("192.0.2.10:5000")), Ok(()));
+        assert!(pc.turn_clients().is_empty());
+        pc.end_of_local_candidates(now);
+        let events: Vec<Event> = core::iter::from_fn(|| pc.poll_event()).collect();
+        let failure = crate::turn::Failure::AddressFamilyNotSupported;
+        assert!(events.contains(&Event::IceCandidateError { server, failure }), "{events:?}");
+        assert_eq!(pc.ice_gathering_state(), IceGatheringState::Complete);
+    }
+}
+
 /// Peer connections with TURN relays in the simulator: both peers behind symmetric NATs with the
 /// `relay` transport policy, each allocating on the in-crate test server.
 #[cfg(feature = "sim")]
