@@ -375,15 +375,19 @@ struct RelayClient {
 }
 
 impl RelayClient {
-    fn new(turn: SocketAddr) -> RelayClient {
+    /// Relay-only through `turn`, or host-only without.
+    fn new(turn: Option<SocketAddr>) -> RelayClient {
         use sansrtc::pc::{Config, IceTransportPolicy, PeerConnection};
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
         socket.set_nonblocking(true).expect("nonblocking");
         let local = socket.local_addr().expect("local");
-        let config = Config {
-            turn_servers: vec![TurnConfig::for_server(turn, "alice", "secret")],
-            ice_transport_policy: IceTransportPolicy::Relay,
-            ..Config::default()
+        let config = match turn {
+            Some(turn) => Config {
+                turn_servers: vec![TurnConfig::for_server(turn, "alice", "secret")],
+                ice_transport_policy: IceTransportPolicy::Relay,
+                ..Config::default()
+            },
+            None => Config::default(),
         };
         let pc = PeerConnection::new(config, SeededRng::from_seed([21; 32]));
         RelayClient { pc, socket, local, clock: StdAnchor::starting_now(), events: Vec::new() }
@@ -427,6 +431,18 @@ fn candidate_lines(sdp: &str) -> Vec<&str> {
 
 #[test]
 fn coturn_relay_only_echo_server_echoes_through_the_relay() {
+    // Server and client relay-only, both allocating on the same coturn.
+    echo_through_coturn(true);
+}
+
+#[test]
+fn coturn_echo_server_in_turn_mode_offers_host_and_relay() {
+    // The server with TURN but not relay-only (a host candidate on its connection's own socket and a relay
+    // one), a host-only client.
+    echo_through_coturn(false);
+}
+
+fn echo_through_coturn(relay_only: bool) {
     use sansrtc::ice::CandidateKind;
     use sansrtc::pc::{ChannelOptions, ConnectionState, Description, Event, IceGatheringState};
     if !coturn_installed() {
@@ -439,13 +455,13 @@ fn coturn_relay_only_echo_server_echoes_through_the_relay() {
         server: coturn.addr,
         username: "alice".to_string(),
         credential: "secret".to_string(),
-        relay_only: true,
+        relay_only,
     };
     let config = server::Config { http: "127.0.0.1:0".parse().expect("addr"), udp: None };
     let mut echo = server::Server::start_with_turn(&config, Some(turn)).expect("start the echo server");
 
-    // The client gathers its relay candidate on the same coturn, then offers.
-    let mut c = RelayClient::new(coturn.addr);
+    // A relay-only client gathers its relay candidate on the same coturn, then offers.
+    let mut c = RelayClient::new(relay_only.then_some(coturn.addr));
     let now = c.clock.now();
     c.pc.add_local_host(now, c.local).expect("socket");
     c.pc.end_of_local_candidates(now);
@@ -455,15 +471,21 @@ fn coturn_relay_only_echo_server_echoes_through_the_relay() {
     let offer = c.pc.create_offer().expect("offer");
     c.pc.set_local_description(c.clock.now(), &offer).expect("set offer");
     let lines = candidate_lines(&offer.sdp);
-    assert!(!lines.is_empty() && lines.iter().all(|l| l.contains(" typ relay ")), "{}", offer.sdp);
+    let kind = if relay_only { " typ relay" } else { " typ host" };
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.contains(kind)), "{}", offer.sdp);
 
-    // The server answers once its own allocation is made: relay candidates only.
+    // The server answers once its own allocation is made: relay candidates only (when relay-only).
     let (status, answer) = post_offer(echo.http_addr(), &offer.sdp);
     assert_eq!(status, "HTTP/1.1 201 Created", "{answer}");
     let lines = candidate_lines(&answer);
-    assert!(!lines.is_empty(), "{answer}");
-    assert!(lines.iter().all(|l| l.contains(" typ relay ")), "{answer}");
-    assert!(lines.iter().all(|l| l.contains(" 127.0.0.1 ")), "relayed by coturn: {answer}");
+    let relays = lines.iter().filter(|l| l.contains(" typ relay ")).count();
+    let hosts = lines.iter().filter(|l| l.contains(" typ host")).count();
+    assert_eq!((relays, hosts), (1, if relay_only { 0 } else { 1 }), "{answer}");
+    assert_eq!(lines.len(), relays + hosts, "{answer}");
+    assert!(lines.iter().all(|l| l.contains(" 127.0.0.1 ")), "{answer}");
+    // The connection's own socket, not the shared one (which only takes wake-ups in TURN mode).
+    let shared = format!(" {} ", echo.udp_addr().port());
+    assert!(lines.iter().all(|l| !l.contains(&shared)), "{answer}");
     assert!(answer.contains("a=end-of-candidates"), "{answer}");
     assert!(!answer.contains("a=ice-lite"), "full ICE in TURN mode: {answer}");
     c.pc.set_remote_description(c.clock.now(), &Description::answer(answer)).expect("set answer");
@@ -471,7 +493,9 @@ fn coturn_relay_only_echo_server_echoes_through_the_relay() {
     assert!(c.until(end, |c| c.events.contains(&Event::ChannelOpen(ch))), "not open: {:?}", c.events);
     assert_eq!(c.pc.connection_state(), ConnectionState::Connected);
     let pair = c.pc.ice().selected_pair().expect("selected pair");
-    assert_eq!((pair.0.kind, pair.1.kind), (CandidateKind::Relay, CandidateKind::Relay));
+    if relay_only {
+        assert_eq!((pair.0.kind, pair.1.kind), (CandidateKind::Relay, CandidateKind::Relay));
+    }
 
     // Echoes of several sizes, intact and in order.
     let sizes = [1usize, 1024, 65_536];
@@ -490,10 +514,12 @@ fn coturn_relay_only_echo_server_echoes_through_the_relay() {
     };
     assert!(c.until(end, |c| echoes(c).len() == sent.len()), "echoes: {:?}", echoes(&c).len());
     assert_eq!(echoes(&c), sent);
-    // The client's data went as ChannelData on a channel bound to the server's relayed address.
-    let bound = c.pc.turn_clients().first().and_then(|t| t.channel(pair.1.address));
-    assert!(bound.is_some());
-    assert_eq!(c.pc.stats().turn_dropped, 0);
+    if relay_only {
+        // The client's data went as ChannelData on a channel bound to the server's relayed address.
+        let bound = c.pc.turn_clients().first().and_then(|t| t.channel(pair.1.address));
+        assert!(bound.is_some());
+        assert_eq!(c.pc.stats().turn_dropped, 0);
+    }
 
     c.pc.close(c.clock.now());
     c.step();

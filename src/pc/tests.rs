@@ -81,6 +81,13 @@ mod turn {
     }
 
     #[test]
+    fn the_config_does_not_print_the_turn_password() {
+        let turn = TurnConfig::for_server(addr("198.51.100.1:3478"), "alice", "s3cret-pass");
+        let text = alloc::format!("{:?}", Config { turn_servers: vec![turn], ..Config::default() });
+        assert!(text.contains("alice") && !text.contains("s3cret-pass"), "{text}");
+    }
+
+    #[test]
     fn a_server_of_another_family_gives_up_at_end_of_candidates() {
         let server = addr("[2001:db8::1]:3478");
         let config = Config { turn_servers: vec![TurnConfig::for_server(server, "u", "p")], ..Config::default() };
@@ -142,9 +149,14 @@ mod relay {
 
     /// Two peers, each behind its own symmetric NAT, and a public TURN server; sockets declared.
     fn world(seed: u64, turn: bool) -> World {
+        world_with_loss(seed, turn, 0.0)
+    }
+
+    /// [`world`] with `loss` on every hop (a relayed datagram crosses four).
+    fn world_with_loss(seed: u64, turn: bool, loss: f64) -> World {
         let mut sim = Sim::new(seed);
         sim.set_event_capacity(1 << 16);
-        sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)));
+        sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)).with_loss(loss));
         let s = TestServer::new(addr(SERVER), "user", "pass");
         let server = sim.add_host("turn", Net::Internet, &[addr(SERVER).ip()], s).unwrap();
         let nat_a = sim.add_nat("nat-a", Net::Internet, addr("203.0.113.1:0").ip(), NatConfig::symmetric()).unwrap();
@@ -240,8 +252,22 @@ mod relay {
 
     #[test]
     fn sim_relay_policy_connects_through_turn_and_carries_data_both_ways() {
-        let mut w = world(41, true);
-        assert!(w.until(Duration::from_secs(5), World::gathered), "{:?} {:?}", w.events_a, w.events_b);
+        relay_run(world(41, true), false);
+    }
+
+    #[test]
+    fn sim_relay_policy_survives_loss() {
+        // 3 % on each of the four hops of a relayed path: about 12 % each way.
+        for seed in 50..56 {
+            relay_run(world_with_loss(seed, true, 0.03), true);
+        }
+    }
+
+    /// Connects, exchanges messages both ways and closes; `lossy` allows the time loss costs and the
+    /// stray answers to retransmitted TURN requests.
+    fn relay_run(mut w: World, lossy: bool) {
+        let slow = if lossy { 6 } else { 1 };
+        assert!(w.until(Duration::from_secs(5) * slow, World::gathered), "{:?} {:?}", w.events_a, w.events_b);
         // Gathering completed after the allocation: the relay candidate was trickled before `Complete`.
         let trickled = w.events_a.iter().position(|e| matches!(e, Event::LocalCandidate { .. }));
         let complete = w.events_a.iter().position(|e| *e == Event::IceGatheringState(IceGatheringState::Complete));
@@ -265,7 +291,7 @@ mod relay {
             w.events_a.contains(&Event::ChannelOpen(ch_a))
                 && w.events_b.iter().any(|e| matches!(e, Event::DataChannel { .. }))
         };
-        assert!(w.until(Duration::from_secs(20), connected), "{:?}\n{:?}", w.events_a, w.events_b);
+        assert!(w.until(Duration::from_secs(20) * slow, connected), "{:?}\n{:?}", w.events_a, w.events_b);
         for h in [w.a, w.b] {
             let pc = w.sim.node::<PeerConnection>(h);
             let pair = pc.and_then(|pc| pc.ice().selected_pair());
@@ -292,7 +318,7 @@ mod relay {
         });
         w.pc(w.b, |pc, now| assert_eq!(pc.send_text(now, ch_b, "hello from b"), Ok(())));
         let done = |w: &World| messages(&w.events_b).len() == 2 && messages(&w.events_a).len() == 1;
-        assert!(w.until(Duration::from_secs(10), done), "{:?}\n{:?}", w.events_a, w.events_b);
+        assert!(w.until(Duration::from_secs(10) * slow, done), "{:?}\n{:?}", w.events_a, w.events_b);
         assert_eq!(messages(&w.events_a), vec![("hello from b".to_string(), false)]);
         assert_eq!(messages(&w.events_b).first(), Some(&("hello from a".to_string(), false)));
         let got_big = w.events_b.iter().rev().find_map(|e| match e {
@@ -302,7 +328,7 @@ mod relay {
         assert_eq!(got_big.as_deref(), Some(&big[..]));
         let s = w.sim.node::<TestServer>(w.server).map(|s| s.stats).unwrap_or_default();
         assert!(s.relayed_to_peer > 10 && s.relayed_to_client > 10, "{s:?}");
-        for h in [w.a, w.b] {
+        for h in [w.a, w.b].into_iter().filter(|_| !lossy) {
             let stats = w.sim.node::<PeerConnection>(h).map(PeerConnection::stats).unwrap_or_default();
             assert_eq!(stats.turn_dropped, 0);
         }
@@ -310,7 +336,8 @@ mod relay {
         // Close releases the allocation (Refresh with lifetime 0), whose answer is still taken.
         assert_eq!(w.sim.node::<TestServer>(w.server).map(|s| s.allocations.len()), Some(2));
         w.pc(w.a, |pc, now| pc.close(now));
-        w.sim.run_for(Duration::from_secs(1));
+        // Without loss one round trip; with loss the Refresh may need its retransmissions.
+        w.sim.run_for(if lossy { Duration::from_secs(60) } else { Duration::from_secs(1) });
         assert_eq!(w.sim.node::<TestServer>(w.server).map(|s| s.allocations.len()), Some(1));
         let idle = w.sim.node::<PeerConnection>(w.a).map(|pc| pc.poll_timeout());
         assert_eq!(idle, Some(None), "nothing left to retransmit after the release");

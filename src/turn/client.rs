@@ -39,8 +39,8 @@ pub enum RelayFamily {
     V6,
 }
 
-/// How a [`TurnClient`] reaches its server and what it asks for.
-#[derive(Clone, Debug)]
+/// How a [`TurnClient`] reaches its server and what it asks for. Its `Debug` output hides the password.
+#[derive(Clone)]
 pub struct TurnConfig {
     /// The TURN server.
     pub server: SocketAddr,
@@ -62,6 +62,23 @@ pub struct TurnConfig {
     pub transaction: TransactionConfig,
     /// Pad ChannelData to 4 bytes (required over TCP/TLS, RFC 8656 §12.5).
     pub pad_channel_data: bool,
+}
+
+impl core::fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TurnConfig")
+            .field("server", &self.server)
+            .field("local", &self.local)
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .field("family", &self.family)
+            .field("lifetime", &self.lifetime)
+            .field("max_permissions", &self.max_permissions)
+            .field("max_channels", &self.max_channels)
+            .field("transaction", &self.transaction)
+            .field("pad_channel_data", &self.pad_channel_data)
+            .finish()
+    }
 }
 
 impl TurnConfig {
