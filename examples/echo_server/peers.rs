@@ -26,7 +26,7 @@ use core::time::Duration;
 use std::collections::HashMap;
 use std::io;
 use std::net::UdpSocket;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -53,6 +53,9 @@ const NEGOTIATED_ID: u16 = 7;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Peer connections served at once in TURN mode (a socket and a thread each).
 const MAX_TURN_PEERS: usize = 256;
+/// Datagrams waiting between the own sockets' readers and the driving thread; more are dropped, as a full
+/// socket buffer would.
+const RECEIVED_MAX: usize = 4096;
 
 /// TURN mode: every peer connection allocates a relayed address on this server (see the module docs).
 #[derive(Clone, Debug)]
@@ -90,7 +93,7 @@ impl OwnSocket {
         ip: core::net::IpAddr,
         slot: usize,
         peer_id: u64,
-        to: Sender<Received>,
+        to: SyncSender<Received>,
         wake: SocketAddr,
     ) -> io::Result<Self> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
@@ -105,7 +108,7 @@ impl OwnSocket {
                 match reading.recv_from(&mut buf) {
                     Ok((n, from)) => {
                         let data = buf.get(..n).unwrap_or(&[]).to_vec();
-                        if data.is_empty() || to.send(Received { slot, peer_id, from, data }).is_err() {
+                        if data.is_empty() || to.try_send(Received { slot, peer_id, from, data }).is_err() {
                             continue;
                         }
                         let _ = reading.send_to(&[], wake);
@@ -130,7 +133,7 @@ impl Drop for OwnSocket {
 /// TURN mode's state in [`Peers`].
 struct Turn {
     options: TurnOptions,
-    to_loop: Sender<Received>,
+    to_loop: SyncSender<Received>,
     received: Receiver<Received>,
 }
 
@@ -196,7 +199,7 @@ pub fn run_with_turn(
     let local = socket.local_addr()?;
     let mut peers = Peers::new(socket, local)?;
     if let Some(options) = turn {
-        let (to_loop, received) = channel();
+        let (to_loop, received) = sync_channel(RECEIVED_MAX);
         peers.turn = Some(Turn { options, to_loop, received });
     }
     let mut buf = vec![0u8; 65_536];
