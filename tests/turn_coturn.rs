@@ -482,6 +482,10 @@ fn echo_through_coturn(relay_only: bool) {
     let hosts = lines.iter().filter(|l| l.contains(" typ host")).count();
     assert_eq!((relays, hosts), (1, if relay_only { 0 } else { 1 }), "{answer}");
     assert_eq!(lines.len(), relays + hosts, "{answer}");
+    if relay_only {
+        // Relay-only hides the related (server-reflexive) address (RFC 8829 §3.5.3).
+        assert!(lines.iter().all(|l| l.ends_with("raddr 0.0.0.0 rport 9")), "{answer}");
+    }
     assert!(lines.iter().all(|l| l.contains(" 127.0.0.1 ")), "{answer}");
     // The connection's own socket, not the shared one (which only takes wake-ups in TURN mode).
     let shared = format!(" {} ", echo.udp_addr().port());

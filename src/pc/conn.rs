@@ -93,7 +93,21 @@ pub struct PeerConnection {
     ice_local_end: bool,
 }
 
-fn sdp_candidate(c: &Candidate) -> CandidateAttribute<'_> {
+/// A local candidate in its SDP form. With `hide_related` (the relay policy) the related address, which is
+/// our server-reflexive address for a relay candidate, is replaced by `0.0.0.0`/`::` port 9 (RFC 8839
+/// §5.1): a relay-only policy must not expose other candidates through raddr/rport (RFC 8829 §3.5.3).
+fn sdp_candidate(c: &Candidate, hide_related: bool) -> CandidateAttribute<'_> {
+    let related = match c.related {
+        Some(r) if hide_related => {
+            let any: core::net::IpAddr = if r.is_ipv4() {
+                core::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                core::net::Ipv6Addr::UNSPECIFIED.into()
+            };
+            Some(SocketAddr::new(any, 9))
+        }
+        r => r,
+    };
     CandidateAttribute {
         foundation: c.foundation.as_str(),
         component: c.component,
@@ -107,8 +121,8 @@ fn sdp_candidate(c: &Candidate) -> CandidateAttribute<'_> {
             CandidateKind::PeerReflexive => CandidateType::Prflx,
             CandidateKind::Relay => CandidateType::Relay,
         },
-        related_address: c.related.map(|r| CandidateAddress::Ip(r.ip())),
-        related_port: c.related.map(|r| r.port()),
+        related_address: related.map(|r| CandidateAddress::Ip(r.ip())),
+        related_port: related.map(|r| r.port()),
         tcp_type: None,
         extensions: "",
     }
@@ -354,6 +368,11 @@ impl PeerConnection {
         }
     }
 
+    /// Whether related addresses are hidden in the candidates we signal (the relay policy).
+    fn hide_related(&self) -> bool {
+        self.config.ice_transport_policy == IceTransportPolicy::Relay
+    }
+
     /// Tells the agent gathering is over once the caller said so and no allocation is in progress.
     fn settle_gathering(&mut self) {
         if self.local_end && !self.ice_local_end && !self.turns.iter().any(TurnClient::is_allocating) {
@@ -430,7 +449,7 @@ impl PeerConnection {
             }
         }
         for c in self.ice.local_candidates().iter().filter(|c| c.kind != CandidateKind::PeerReflexive) {
-            b = b.candidate(&sdp_candidate(c));
+            b = b.candidate(&sdp_candidate(c, self.hide_related()));
         }
         if self.gathering == IceGatheringState::Complete {
             b = b.end_of_candidates();
@@ -1006,7 +1025,7 @@ impl PeerConnection {
             }
             IceEvent::LocalCandidate(c) => {
                 if c.kind != CandidateKind::PeerReflexive {
-                    let candidate = alloc::format!("candidate:{}", sdp_candidate(&c));
+                    let candidate = alloc::format!("candidate:{}", sdp_candidate(&c, self.hide_related()));
                     let mid = self.data_mid.clone();
                     self.emit(Event::LocalCandidate { candidate, mid });
                 }

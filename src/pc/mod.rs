@@ -57,7 +57,8 @@
 //!   once a channel is bound to the selected pair's remote). [`PeerConnection::close`] releases the
 //!   allocations (Refresh with lifetime 0). A failed allocation is reported as
 //!   [`Event::IceCandidateError`]. With [`IceTransportPolicy::Relay`] only relay candidates are gathered,
-//!   offered and paired.
+//!   offered and paired, and their related address (our server-reflexive address) is signalled as
+//!   `raddr 0.0.0.0 rport 9` (RFC 8829 §3.5.3, RFC 8839 §5.1).
 //! - **Not yet:** media (SRTP is dropped and counted), provisional answers, renegotiation that
 //!   changes anything but the ICE credentials. A rollback of a remote offer leaves the ICE candidates and
 //!   credentials it carried applied to the agent.

@@ -273,7 +273,7 @@ mod relay {
         let complete = w.events_a.iter().position(|e| *e == Event::IceGatheringState(IceGatheringState::Complete));
         assert!(trickled.is_some() && trickled < complete, "{:?}", w.events_a);
         assert!(w.events_a.iter().all(|e| match e {
-            Event::LocalCandidate { candidate, .. } => candidate.contains(" typ relay"),
+            Event::LocalCandidate { candidate, .. } => candidate.contains(" typ relay raddr 0.0.0.0 rport 9"),
             _ => true,
         }));
 
@@ -281,7 +281,9 @@ mod relay {
         for sdp in [&offer.sdp, &answer.sdp] {
             let lines = candidate_lines(sdp);
             assert_eq!(lines.len(), 1, "{sdp}");
-            assert!(lines.iter().all(|l| l.contains(" typ relay raddr ")), "{sdp}");
+            // The related (server-reflexive) address is hidden too (RFC 8829 §3.5.3).
+            assert!(lines.iter().all(|l| l.contains(" typ relay raddr 0.0.0.0 rport 9")), "{sdp}");
+            assert!(!sdp.contains("203.0.113.") && !sdp.contains("192.168."), "{sdp}");
             // The relayed address is the server's, never a private or NAT address.
             assert!(lines.iter().all(|l| l.contains(" 198.51.100.1 ")), "{sdp}");
             assert!(sdp.contains("a=end-of-candidates"), "{sdp}");
