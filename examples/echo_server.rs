@@ -13,6 +13,21 @@
 //!
 //! `--udp ADDR` picks the peer connections' UDP socket (default: the HTTP address's IP, any port).
 //! Ctrl-C shuts down cleanly.
+//!
+//! ## TURN
+//!
+//! ```text
+//! cargo run --release --example echo_server -- --http 127.0.0.1:8080 \
+//!     --turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]
+//! ```
+//!
+//! With `--turn-url` every peer connection allocates a relayed address on that TURN server (UDP, long-term
+//! credentials) and offers it as a `typ relay` candidate next to its host candidate; `--relay-only` offers
+//! and uses the relay candidate alone (W3C `iceTransportPolicy: "relay"`). In TURN mode the server runs full
+//! ICE rather than ICE lite, answers once gathering is complete, and gives each peer connection a UDP
+//! socket of its own on the `--udp` IP (RFC 8656 allows one allocation per client 5-tuple, so connections
+//! cannot share one socket towards the server); `--udp` then only receives wake-ups. The design is
+//! described in `examples/echo_server/peers.rs`. Without the TURN options nothing changes.
 
 use core::net::SocketAddr;
 use std::sync::mpsc::channel;
@@ -23,25 +38,45 @@ mod server;
 
 fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
-    eprintln!("usage: echo_server --http ADDR [--udp ADDR]");
+    eprintln!(
+        "usage: echo_server --http ADDR [--udp ADDR] \
+         [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
+    );
     std::process::exit(2)
 }
 
 fn main() {
     let mut http: Option<SocketAddr> = None;
     let mut udp: Option<SocketAddr> = None;
+    let mut turn_url: Option<String> = None;
+    let mut turn_username: Option<String> = None;
+    let mut turn_credential: Option<String> = None;
+    let mut relay_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
         match arg.as_str() {
             "--http" => http = Some(value().parse().unwrap_or_else(|_| usage("bad --http address"))),
             "--udp" => udp = Some(value().parse().unwrap_or_else(|_| usage("bad --udp address"))),
+            "--turn-url" => turn_url = Some(value()),
+            "--turn-username" => turn_username = Some(value()),
+            "--turn-credential" => turn_credential = Some(value()),
+            "--relay-only" => relay_only = true,
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
     }
     let http = http.unwrap_or_else(|| "127.0.0.1:8080".parse().unwrap_or_else(|_| usage("bad default")));
-    let mut server = server::Server::start(&server::Config { http, udp }).unwrap_or_else(|e| usage(&e.to_string()));
+    let turn = match (turn_url, turn_username, turn_credential) {
+        (None, None, None) if !relay_only => None,
+        (Some(url), Some(username), Some(credential)) => {
+            let server = turn_server(&url).unwrap_or_else(|e| usage(&e));
+            Some(server::peers::TurnOptions { server, username, credential, relay_only })
+        }
+        _ => usage("--turn-url, --turn-username and --turn-credential go together (and --relay-only needs them)"),
+    };
+    let config = server::Config { http, udp };
+    let mut server = server::Server::start_with_turn(&config, turn).unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());
@@ -50,4 +85,22 @@ fn main() {
     let _ = rx.recv();
     println!("echo server: Ctrl-C, shutting down");
     server.shutdown();
+}
+
+/// The UDP address of a `turn:HOST:PORT` URL (RFC 7065; the port defaults to 3478, `?transport=udp` is
+/// accepted, `turns:` and TCP are not supported here). A host name resolves to its first IPv4 address.
+fn turn_server(url: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let rest = url.strip_prefix("turn:").ok_or_else(|| format!("{url}: only turn: URLs are supported"))?;
+    let (hostport, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if !query.is_empty() && query != "transport=udp" {
+        return Err(format!("{url}: only UDP transport is supported"));
+    }
+    let with_port = if hostport.ends_with(']') || !hostport.contains(':') {
+        format!("{hostport}:3478")
+    } else {
+        hostport.to_string()
+    };
+    let addrs: Vec<SocketAddr> = with_port.to_socket_addrs().map_err(|e| format!("{url}: {e}"))?.collect();
+    addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied().ok_or_else(|| format!("{url}: no address"))
 }

@@ -1,6 +1,7 @@
 //! The TURN client against a real coturn server on 127.0.0.1, driven by a small std-UDP loop: allocate,
 //! create a permission, bind a channel, relay datagrams both ways between two local UDP sockets, release;
-//! and a clear failure on bad credentials. Needs `turnserver` (Debian package `coturn`, installed by
+//! and a clear failure on bad credentials. Then the echo server example in relay-only TURN mode against a
+//! relay-only sansrtc peer connection, both allocating on the same coturn. Needs `turnserver` (Debian package `coturn`, installed by
 //! `scripts/setup`). The server is started on random free ports and killed when the test ends.
 #![cfg(feature = "std")]
 
@@ -333,4 +334,199 @@ fn coturn_relay_only_ice_connects_and_carries_data() {
     }
     assert_eq!(b.data, vec![b"from a through coturn".to_vec()]);
     assert_eq!(a.data, vec![b"from b through coturn".to_vec()]);
+}
+
+// ----- the echo server example in relay-only TURN mode -----
+
+#[allow(dead_code)] // The parts tests/echo_server.rs and tests/chromium.rs use.
+#[path = "../examples/echo_server/server.rs"]
+mod server;
+
+/// Whether `turnserver` is on the PATH (the test skips, saying so, when it is not).
+fn coturn_installed() -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join("turnserver").is_file())
+}
+
+/// POSTs an SDP offer to the echo server; returns (status line, body).
+fn post_offer(addr: SocketAddr, sdp: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the echo server");
+    s.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    write!(
+        s,
+        "POST /offer HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+    .expect("send the offer");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read the answer");
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
+/// A relay-only sansrtc peer connection on one std UDP socket.
+struct RelayClient {
+    pc: sansrtc::pc::PeerConnection,
+    socket: UdpSocket,
+    local: SocketAddr,
+    clock: StdAnchor,
+    events: Vec<sansrtc::pc::Event>,
+}
+
+impl RelayClient {
+    /// Relay-only through `turn`, or host-only without.
+    fn new(turn: Option<SocketAddr>) -> RelayClient {
+        use sansrtc::pc::{Config, IceTransportPolicy, PeerConnection};
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_nonblocking(true).expect("nonblocking");
+        let local = socket.local_addr().expect("local");
+        let config = match turn {
+            Some(turn) => Config {
+                turn_servers: vec![TurnConfig::for_server(turn, "alice", "secret")],
+                ice_transport_policy: IceTransportPolicy::Relay,
+                ..Config::default()
+            },
+            None => Config::default(),
+        };
+        let pc = PeerConnection::new(config, SeededRng::from_seed([21; 32]));
+        RelayClient { pc, socket, local, clock: StdAnchor::starting_now(), events: Vec::new() }
+    }
+
+    /// One turn of the loop without blocking.
+    fn step(&mut self) {
+        let mut buf = vec![0u8; 65_536];
+        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            let d = Datagram { source: from, destination: self.local, contents: &buf[..n] };
+            let _ = self.pc.handle_receive(self.clock.now(), d);
+        }
+        let now = self.clock.now();
+        if self.pc.poll_timeout().is_some_and(|t| t <= now) {
+            self.pc.handle_timeout(now);
+        }
+        while let Some(t) = self.pc.poll_transmit() {
+            let _ = self.socket.send_to(t.contents, t.destination);
+        }
+        while let Some(e) = self.pc.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    /// Steps until `done` holds or `end` passes.
+    fn until(&mut self, end: std::time::Instant, mut done: impl FnMut(&RelayClient) -> bool) -> bool {
+        while !done(self) {
+            if std::time::Instant::now() >= end {
+                return false;
+            }
+            self.step();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+}
+
+fn candidate_lines(sdp: &str) -> Vec<&str> {
+    sdp.lines().filter(|l| l.starts_with("a=candidate:")).collect()
+}
+
+#[test]
+fn coturn_relay_only_echo_server_echoes_through_the_relay() {
+    // Server and client relay-only, both allocating on the same coturn.
+    echo_through_coturn(true);
+}
+
+#[test]
+fn coturn_echo_server_in_turn_mode_offers_host_and_relay() {
+    // The server with TURN but not relay-only (a host candidate on its connection's own socket and a relay
+    // one), a host-only client.
+    echo_through_coturn(false);
+}
+
+fn echo_through_coturn(relay_only: bool) {
+    use sansrtc::ice::CandidateKind;
+    use sansrtc::pc::{ChannelOptions, ConnectionState, Description, Event, IceGatheringState};
+    if !coturn_installed() {
+        eprintln!("skipped: turnserver (Debian package coturn) is not installed; run bash scripts/setup");
+        return;
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(30);
+    let coturn = start_coturn();
+    let turn = server::peers::TurnOptions {
+        server: coturn.addr,
+        username: "alice".to_string(),
+        credential: "secret".to_string(),
+        relay_only,
+    };
+    let config = server::Config { http: "127.0.0.1:0".parse().expect("addr"), udp: None };
+    let mut echo = server::Server::start_with_turn(&config, Some(turn)).expect("start the echo server");
+
+    // A relay-only client gathers its relay candidate on the same coturn, then offers.
+    let mut c = RelayClient::new(relay_only.then_some(coturn.addr));
+    let now = c.clock.now();
+    c.pc.add_local_host(now, c.local).expect("socket");
+    c.pc.end_of_local_candidates(now);
+    let ch = c.pc.create_data_channel(now, ChannelOptions::new("echo")).expect("channel");
+    let gathered = |c: &RelayClient| c.events.contains(&Event::IceGatheringState(IceGatheringState::Complete));
+    assert!(c.until(end, gathered), "client gathering: {:?}", c.events);
+    let offer = c.pc.create_offer().expect("offer");
+    c.pc.set_local_description(c.clock.now(), &offer).expect("set offer");
+    let lines = candidate_lines(&offer.sdp);
+    let kind = if relay_only { " typ relay" } else { " typ host" };
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.contains(kind)), "{}", offer.sdp);
+
+    // The server answers once its own allocation is made: relay candidates only (when relay-only).
+    let (status, answer) = post_offer(echo.http_addr(), &offer.sdp);
+    assert_eq!(status, "HTTP/1.1 201 Created", "{answer}");
+    let lines = candidate_lines(&answer);
+    let relays = lines.iter().filter(|l| l.contains(" typ relay ")).count();
+    let hosts = lines.iter().filter(|l| l.contains(" typ host")).count();
+    assert_eq!((relays, hosts), (1, if relay_only { 0 } else { 1 }), "{answer}");
+    assert_eq!(lines.len(), relays + hosts, "{answer}");
+    if relay_only {
+        // Relay-only hides the related (server-reflexive) address (RFC 8829 §3.5.3).
+        assert!(lines.iter().all(|l| l.ends_with("raddr 0.0.0.0 rport 9")), "{answer}");
+    }
+    assert!(lines.iter().all(|l| l.contains(" 127.0.0.1 ")), "{answer}");
+    // The connection's own socket, not the shared one (which only takes wake-ups in TURN mode).
+    let shared = format!(" {} ", echo.udp_addr().port());
+    assert!(lines.iter().all(|l| !l.contains(&shared)), "{answer}");
+    assert!(answer.contains("a=end-of-candidates"), "{answer}");
+    assert!(!answer.contains("a=ice-lite"), "full ICE in TURN mode: {answer}");
+    c.pc.set_remote_description(c.clock.now(), &Description::answer(answer)).expect("set answer");
+
+    assert!(c.until(end, |c| c.events.contains(&Event::ChannelOpen(ch))), "not open: {:?}", c.events);
+    assert_eq!(c.pc.connection_state(), ConnectionState::Connected);
+    let pair = c.pc.ice().selected_pair().expect("selected pair");
+    if relay_only {
+        assert_eq!((pair.0.kind, pair.1.kind), (CandidateKind::Relay, CandidateKind::Relay));
+    }
+
+    // Echoes of several sizes, intact and in order.
+    let sizes = [1usize, 1024, 65_536];
+    let sent: Vec<Vec<u8>> = sizes.iter().map(|&n| (0..n).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>()).collect();
+    for m in &sent {
+        c.pc.send_binary(c.clock.now(), ch, m).expect("send");
+    }
+    let echoes = |c: &RelayClient| {
+        c.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message { id, data, binary: true } if *id == ch => Some(data.to_vec()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(c.until(end, |c| echoes(c).len() == sent.len()), "echoes: {:?}", echoes(&c).len());
+    assert_eq!(echoes(&c), sent);
+    if relay_only {
+        // The client's data went as ChannelData on a channel bound to the server's relayed address.
+        let bound = c.pc.turn_clients().first().and_then(|t| t.channel(pair.1.address));
+        assert!(bound.is_some());
+        assert_eq!(c.pc.stats().turn_dropped, 0);
+    }
+
+    c.pc.close(c.clock.now());
+    c.step();
+    echo.shutdown();
+    drop(coturn);
 }

@@ -3,18 +3,37 @@
 //! Datagrams are routed to their connection in O(1): a STUN binding request by the local ufrag of its
 //! USERNAME (a map on [`PeerConnection::local_ufrag`]), anything else by its source address (a map filled
 //! with the addresses whose checks the connection accepted, and its selected pair's remote address).
+//!
+//! ## TURN mode ([`TurnOptions`], std loop only)
+//!
+//! RFC 8656 §2.2 allows one allocation per client 5-tuple, so peer connections cannot each allocate from
+//! the shared socket (coturn answers the second Allocate with 437 Allocation Mismatch). In TURN mode every
+//! peer connection therefore gets a UDP socket of its own, on an ephemeral port of the shared socket's
+//! IP, used for everything it sends and receives: its allocation on the TURN server and, unless
+//! relay-only, its host candidate (so no routing between connections is needed at all). A small reader
+//! thread per connection blocks on that socket and hands each datagram to the driving thread over a
+//! channel, waking it with a zero-length datagram on the shared socket (which then carries only
+//! wake-ups); the driving thread still owns every connection. The connections run full ICE (a relayed
+//! candidate must be checked from our side too: ICE lite is only for a public host address), and the
+//! answer is sent once gathering is complete, so it carries the relay candidate (no trickle over this
+//! HTTP endpoint). This costs a thread and a socket per connection, hence a lower connection cap.
 
 use super::alloc::collections::VecDeque;
+use super::alloc::sync::Arc;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
 use std::io;
 use std::net::UdpSocket;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use sansrtc::pc::{self, ChannelId, ChannelOptions, ConnectionState, Description, Event, PeerConnection};
+use sansrtc::pc::{
+    self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
+    PeerConnection, TurnConfig,
+};
 use sansrtc::{Instant, Machine, PathMachine, SeededRng, StdAnchor};
 
 use super::OfferRequest;
@@ -33,6 +52,91 @@ const MAX_PEERS: usize = 4096;
 const NEGOTIATED_ID: u16 = 7;
 /// A connection that has not connected this long after its answer is removed (the browser went away).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Peer connections served at once in TURN mode (a socket and a thread each).
+const MAX_TURN_PEERS: usize = 256;
+/// Datagrams waiting between the own sockets' readers and the driving thread; more are dropped, as a full
+/// socket buffer would.
+const RECEIVED_MAX: usize = 4096;
+
+/// TURN mode: every peer connection allocates a relayed address on this server (see the module docs).
+#[derive(Clone, Debug)]
+pub struct TurnOptions {
+    /// The TURN server (UDP).
+    pub server: SocketAddr,
+    /// Long-term credential username.
+    pub username: String,
+    /// Long-term credential password.
+    pub credential: String,
+    /// Offer and use relay candidates only (W3C `iceTransportPolicy: "relay"`).
+    pub relay_only: bool,
+}
+
+/// A datagram a connection's own socket received, on its way to the driving thread.
+struct Received {
+    slot: usize,
+    peer_id: u64,
+    from: SocketAddr,
+    data: Vec<u8>,
+}
+
+/// A connection's own socket in TURN mode and the thread reading it.
+struct OwnSocket {
+    socket: UdpSocket,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl OwnSocket {
+    /// Binds an ephemeral port on `ip` and starts its reader, which sends what arrives to `to` and wakes
+    /// the driving thread with a zero-length datagram to `wake`.
+    fn open(
+        ip: core::net::IpAddr,
+        slot: usize,
+        peer_id: u64,
+        to: SyncSender<Received>,
+        wake: SocketAddr,
+    ) -> io::Result<Self> {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        let addr = socket.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let reading = socket.try_clone()?;
+        reading.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let stop_reader = stop.clone();
+        let reader = std::thread::Builder::new().name(format!("udp-peer{peer_id}")).spawn(move || {
+            let mut buf = vec![0u8; 65_536];
+            while !stop_reader.load(Ordering::Relaxed) {
+                match reading.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        let data = buf.get(..n).unwrap_or(&[]).to_vec();
+                        if data.is_empty() || to.try_send(Received { slot, peer_id, from, data }).is_err() {
+                            continue;
+                        }
+                        let _ = reading.send_to(&[], wake);
+                    }
+                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                    Err(_) => break,
+                }
+            }
+        })?;
+        Ok(OwnSocket { socket, addr, stop, reader: Some(reader) })
+    }
+}
+
+impl Drop for OwnSocket {
+    fn drop(&mut self) {
+        // The reader notices within its read timeout; it is joined only at shutdown (`close_all`).
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// TURN mode's state in [`Peers`].
+struct Turn {
+    options: TurnOptions,
+    to_loop: SyncSender<Received>,
+    received: Receiver<Received>,
+}
 
 struct Peer {
     pc: PeerConnection,
@@ -47,6 +151,12 @@ struct Peer {
     connecting_since: Option<Instant>,
     messages: u64,
     bytes: u64,
+    /// Unique per connection (slots are reused).
+    id: u64,
+    /// TURN mode: the connection's own socket.
+    own: Option<OwnSocket>,
+    /// TURN mode: where to send the answer once gathering is complete.
+    reply: Option<Sender<Result<String, String>>>,
 }
 
 /// Where the connections' datagrams go: the std socket here, a tokio one in `examples/tokio_echo.rs`.
@@ -72,18 +182,33 @@ pub struct Peers<S: SendTo> {
     by_addr: HashMap<SocketAddr, usize>,
     next_name: u64,
     unmatched: u64,
+    turn: Option<Turn>,
 }
 
 /// Runs until `stop` is set: answers offers and drives the peer connections.
 pub fn run(socket: UdpSocket, offers: Receiver<OfferRequest>, stop: &AtomicBool) -> io::Result<()> {
+    run_with_turn(socket, offers, stop, None)
+}
+
+/// [`run`], in TURN mode when `turn` is given (see the module docs).
+pub fn run_with_turn(
+    socket: UdpSocket,
+    offers: Receiver<OfferRequest>,
+    stop: &AtomicBool,
+    turn: Option<TurnOptions>,
+) -> io::Result<()> {
     let local = socket.local_addr()?;
     let mut peers = Peers::new(socket, local)?;
+    if let Some(options) = turn {
+        let (to_loop, received) = sync_channel(RECEIVED_MAX);
+        peers.turn = Some(Turn { options, to_loop, received });
+    }
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
         while let Ok(req) = offers.try_recv() {
-            let answer = peers.answer(&req.sdp);
-            let _ = req.reply.send(answer);
+            peers.offer(req);
         }
+        peers.receive_own();
         let now = peers.anchor.now();
         peers.timeouts(now);
         // Sleep in the socket until the earliest deadline (or a datagram, or a wake-up from the HTTP thread).
@@ -129,6 +254,7 @@ impl<S: SendTo> Peers<S> {
             by_addr: HashMap::new(),
             next_name: 1,
             unmatched: 0,
+            turn: None,
         })
     }
 
@@ -142,7 +268,7 @@ impl<S: SendTo> Peers<S> {
         &self.anchor
     }
 
-    /// Closes every connection (sending what closing sends).
+    /// Closes every connection (sending what closing sends: with TURN, the release of its allocation).
     pub fn close_all(&mut self) {
         let now = self.anchor.now();
         for i in 0..self.slots.len() {
@@ -152,32 +278,93 @@ impl<S: SendTo> Peers<S> {
             self.flush(i);
         }
         println!("udp: {} peer connections closed, {} unmatched datagrams dropped", self.count(), self.unmatched);
+        for p in self.slots.iter_mut().flatten() {
+            if let Some(mut own) = p.own.take() {
+                own.stop.store(true, Ordering::Relaxed);
+                if let Some(t) = own.reader.take() {
+                    let _ = t.join();
+                }
+            }
+        }
     }
 
     fn count(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()
     }
 
-    /// Answers an offer with a new connection; returns the answer's SDP.
+    /// Answers an offer: at once, or in TURN mode once the new connection's gathering is complete.
+    pub fn offer(&mut self, req: OfferRequest) {
+        if self.turn.is_none() {
+            let _ = req.reply.send(self.answer(&req.sdp));
+            return;
+        }
+        match self.open(&req.sdp) {
+            Ok(slot) => {
+                if let Some(p) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+                    p.reply = Some(req.reply);
+                }
+                self.flush(slot);
+            }
+            Err(e) => {
+                let _ = req.reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Answers an offer with a new connection; returns the answer's SDP (not for TURN mode, whose
+    /// answers wait for gathering: use [`Peers::offer`]).
     pub fn answer(&mut self, offer: &str) -> Result<String, String> {
-        if self.count() >= MAX_PEERS {
-            return Err(format!("too many peer connections ({MAX_PEERS})"));
+        let slot = self.open(offer)?;
+        let now = self.anchor.now();
+        let answer = self.slots.get_mut(slot).and_then(Option::as_mut).map(|p| make_answer(&mut p.pc, now));
+        match answer {
+            Some(Ok(sdp)) => {
+                self.flush(slot);
+                Ok(sdp)
+            }
+            Some(Err(e)) => {
+                self.remove(slot);
+                Err(e)
+            }
+            None => Err("no connection".to_string()),
+        }
+    }
+
+    /// A new connection with the offer applied, filed in a slot.
+    fn open(&mut self, offer: &str) -> Result<usize, String> {
+        let max = if self.turn.is_some() { MAX_TURN_PEERS } else { MAX_PEERS };
+        if self.count() >= max {
+            return Err(format!("too many peer connections ({max})"));
         }
         let now = self.anchor.now();
         let mut config = pc::Config { max_message_size: MAX_MESSAGE_SIZE, ..pc::Config::default() };
-        // A server with a public address needs no checks of its own: ICE lite (RFC 8445 §2.5).
-        config.ice.lite = true;
+        let id = self.next_name;
+        let slot = self.slots.iter().position(Option::is_none).unwrap_or(self.slots.len());
+        let mut own = None;
+        let mut local = self.local;
+        if let Some(turn) = &self.turn {
+            let o = OwnSocket::open(self.local.ip(), slot, id, turn.to_loop.clone(), self.local)
+                .map_err(|e| format!("cannot open a socket for the connection: {e}"))?;
+            local = o.addr;
+            let t = &turn.options;
+            config.turn_servers = vec![TurnConfig::new(t.server, local, &t.username, &t.credential)];
+            if t.relay_only {
+                config.ice_transport_policy = IceTransportPolicy::Relay;
+            }
+            own = Some(o);
+        } else {
+            // A server with a public address needs no checks of its own: ICE lite (RFC 8445 §2.5).
+            config.ice.lite = true;
+        }
         let mut conn = PeerConnection::new(config, self.rng.fork());
         let err = |e: pc::Error| e.to_string();
-        conn.add_local_host(now, self.local).map_err(err)?;
+        conn.add_local_host(now, local).map_err(err)?;
         conn.end_of_local_candidates(now);
         conn.set_remote_description(now, &Description::offer(offer)).map_err(err)?;
         let mut negotiated = ChannelOptions::new("negotiated");
         negotiated.negotiated = Some(NEGOTIATED_ID);
         let neg = conn.create_data_channel(now, negotiated).map_err(err)?;
-        let answer = conn.create_answer().map_err(err)?;
-        conn.set_local_description(now, &answer).map_err(err)?;
-        let name = format!("peer{}", self.next_name);
+        let name = format!("peer{id}");
         self.next_name += 1;
         let ufrag = conn.local_ufrag().to_string();
         let mut labels = HashMap::new();
@@ -193,21 +380,39 @@ impl<S: SendTo> Peers<S> {
             connecting_since: Some(now),
             messages: 0,
             bytes: 0,
+            id,
+            own,
+            reply: None,
         };
-        let slot = match self.slots.iter().position(Option::is_none) {
-            Some(i) => {
-                self.slots[i] = Some(peer);
-                i
-            }
+        let turn = peer.own.as_ref().map(|o| o.addr);
+        match self.slots.get_mut(slot) {
+            Some(s) => *s = Some(peer),
+            None => self.slots.push(Some(peer)),
+        }
+        match turn {
             None => {
-                self.slots.push(Some(peer));
-                self.slots.len() - 1
+                self.by_ufrag.insert(ufrag.clone(), slot);
+                println!("{name}: offer answered (ufrag {ufrag}), {} peer connections", self.count());
             }
-        };
-        self.by_ufrag.insert(ufrag.clone(), slot);
-        println!("{name}: offer answered (ufrag {ufrag}), {} peer connections", self.count());
-        self.flush(slot);
-        Ok(answer.sdp)
+            Some(a) => {
+                println!("{name}: offer taken (ufrag {ufrag}), own socket {a}, {} peer connections", self.count())
+            }
+        }
+        Ok(slot)
+    }
+
+    /// TURN mode: hands what the connections' own sockets received to them.
+    pub fn receive_own(&mut self) {
+        let Some(turn) = &self.turn else { return };
+        let received: Vec<Received> = turn.received.try_iter().take(4096).collect();
+        let now = self.anchor.now();
+        for r in received {
+            let Some(p) = self.slots.get_mut(r.slot).and_then(Option::as_mut) else { continue };
+            let Some(own) = p.own.as_ref().filter(|_| p.id == r.peer_id) else { continue };
+            let datagram = sansrtc::Datagram { source: r.from, destination: own.addr, contents: &r.data };
+            let _ = p.pc.handle_receive(now, datagram);
+            self.flush(r.slot);
+        }
     }
 
     /// The earliest deadline of any connection.
@@ -273,7 +478,11 @@ impl<S: SendTo> Peers<S> {
             rounds += 1;
             let mut progress = false;
             while let Some(t) = p.pc.poll_transmit() {
-                if let Err(e) = self.socket.send_datagram(t.contents, t.destination) {
+                let sent = match &p.own {
+                    Some(own) => own.socket.send_to(t.contents, t.destination).map(drop),
+                    None => self.socket.send_datagram(t.contents, t.destination),
+                };
+                if let Err(e) = sent {
                     println!("{}: send to {} failed: {e}", p.name, t.destination);
                 }
             }
@@ -313,6 +522,22 @@ impl<S: SendTo> Peers<S> {
                         closed |= matches!(s, ConnectionState::Closed | ConnectionState::Failed);
                     }
                     Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
+                    Event::IceCandidateError { server, failure } => {
+                        println!("{}: no relay candidate from {server}: {failure}", p.name);
+                    }
+                    Event::IceGatheringState(IceGatheringState::Complete) => {
+                        if let Some(reply) = p.reply.take() {
+                            let answer = make_answer(&mut p.pc, now);
+                            match &answer {
+                                Ok(_) => println!("{}: offer answered after gathering", p.name),
+                                Err(e) => {
+                                    println!("{}: cannot answer: {e}", p.name);
+                                    closed = true;
+                                }
+                            }
+                            let _ = reply.send(answer);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -346,7 +571,10 @@ impl<S: SendTo> Peers<S> {
             }
         }
         while let Some(t) = p.pc.poll_transmit() {
-            let _ = self.socket.send_datagram(t.contents, t.destination);
+            let _ = match &p.own {
+                Some(own) => own.socket.send_to(t.contents, t.destination).map(drop),
+                None => self.socket.send_datagram(t.contents, t.destination),
+            };
         }
         if closed {
             self.remove(i);
@@ -355,11 +583,25 @@ impl<S: SendTo> Peers<S> {
 
     /// Forgets a connection and its routing entries.
     fn remove(&mut self, i: usize) {
-        let Some(p) = self.slots.get_mut(i).and_then(Option::take) else { return };
+        let Some(mut p) = self.slots.get_mut(i).and_then(Option::take) else { return };
+        if let Some(own) = &p.own {
+            // A failed connection is not closed yet: close it so its allocation is released.
+            p.pc.close(self.anchor.now());
+            while let Some(t) = p.pc.poll_transmit() {
+                let _ = own.socket.send_to(t.contents, t.destination);
+            }
+        }
         println!("{}: removed after {} messages / {} bytes echoed", p.name, p.messages, p.bytes);
         self.by_ufrag.remove(&p.ufrag);
         for a in &p.addrs {
             self.by_addr.remove(a);
         }
     }
+}
+
+/// Creates and applies the answer to the offer the connection holds.
+fn make_answer(pc: &mut PeerConnection, now: Instant) -> Result<String, String> {
+    let answer = pc.create_answer().map_err(|e| e.to_string())?;
+    pc.set_local_description(now, &answer).map_err(|e| e.to_string())?;
+    Ok(answer.sdp)
 }

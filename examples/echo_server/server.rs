@@ -1,5 +1,6 @@
 //! The echo server behind `examples/echo_server.rs` and `tests/chromium.rs`: an HTTP signalling endpoint
-//! on a thread and one UDP socket, driven by one thread, for every peer connection.
+//! on a thread and one UDP socket, driven by one thread, for every peer connection (in TURN mode, a
+//! socket per peer connection: see [`peers`]).
 
 extern crate alloc;
 
@@ -52,6 +53,12 @@ impl Server {
     /// Binds both sockets and starts the threads, the UDP one running [`peers::run`].
     pub fn start(config: &Config) -> io::Result<Server> {
         Server::start_with(config, |socket, offers, stop| peers::run(socket, offers, &stop))
+    }
+
+    /// Like [`Server::start`], in TURN mode when `turn` is given: every peer connection allocates a relayed
+    /// address from a socket of its own (see [`peers`]).
+    pub fn start_with_turn(config: &Config, turn: Option<peers::TurnOptions>) -> io::Result<Server> {
+        Server::start_with(config, move |socket, offers, stop| peers::run_with_turn(socket, offers, &stop, turn))
     }
 
     /// Like [`Server::start`], with another driver for the UDP socket (`examples/tokio_echo.rs`). It runs

@@ -1358,6 +1358,7 @@ impl IceAgent {
                 self.gathering_reported = true;
                 self.emit(IceEvent::GatheringComplete);
             }
+            self.fail_if_nothing_to_check();
         }
         let state = self.derive_state();
         if state != self.state {
@@ -1373,6 +1374,27 @@ impl IceAgent {
             self.emit(IceEvent::StateChanged(state));
         }
         self.rearm();
+    }
+
+    /// Gathering ended without a single local candidate (a relay-only policy whose relays all failed),
+    /// and the peer has sent all of its: no pair can ever form and no check can reach us, so the agent
+    /// fails (W3C `failed`: gathering finished, no more remote candidates, every pair — here none —
+    /// failed) instead of staying `new`.
+    fn fail_if_nothing_to_check(&mut self) {
+        let no_local = self.locals.iter().all(|c| c.kind == CandidateKind::PeerReflexive);
+        if !self.failed
+            && !self.config.lite
+            && self.gathering_reported
+            && self.remote_end
+            && self.remote_creds.is_some()
+            && no_local
+            && self.selected.is_none()
+            && self.list.pairs.is_empty()
+        {
+            tracing::debug!(target: TARGET, "no local candidate and no more remote ones: failed");
+            self.failed = true;
+            self.list.state = CheckListState::Failed;
+        }
     }
 
     fn rearm(&mut self) {

@@ -132,6 +132,38 @@ fn relay_only_filter_hides_host_and_server_reflexive_candidates() {
 }
 
 #[test]
+fn no_local_candidate_and_no_more_remote_ones_is_failed() {
+    let now = crate::Instant::ZERO;
+    let remote = Candidate::remote(
+        CandidateKind::Host,
+        "198.51.100.20:6000".parse().unwrap(),
+        priority(CandidateKind::Host, 65_535, 1),
+        Foundation::from_number(1),
+    );
+    let creds = Credentials::new("rmte", "remotepasswordof22chars0").unwrap();
+    // Relay-only with no relay: nothing to pair, ever.
+    let cfg = Config { candidate_filter: CandidateFilter::RELAY_ONLY, ..Config::default() };
+    let mut a = IceAgent::new(cfg, SeededRng::from_seed([1; 32]));
+    assert_eq!(a.add_local_host(now, "10.0.0.1:5000".parse().unwrap()), Ok(None));
+    a.end_of_local_candidates(now);
+    a.set_remote_credentials(creds.clone());
+    a.add_remote_candidate(now, remote).unwrap();
+    assert_eq!(a.state(), IceConnectionState::New, "the peer may still send candidates");
+    a.end_of_remote_candidates(now);
+    assert_eq!(a.state(), IceConnectionState::Failed);
+    assert!(events(&mut a).contains(&IceEvent::StateChanged(IceConnectionState::Failed)));
+
+    // With a local candidate but no usable remote one, checks from the peer may still come (peer-reflexive
+    // remotes): no failure.
+    let mut b = IceAgent::new(Config::default(), SeededRng::from_seed([2; 32]));
+    b.add_local_host(now, "10.0.0.1:5000".parse().unwrap()).unwrap();
+    b.end_of_local_candidates(now);
+    b.set_remote_credentials(creds);
+    b.end_of_remote_candidates(now);
+    assert_eq!(b.state(), IceConnectionState::New);
+}
+
+#[test]
 fn no_host_filter_still_gathers_from_the_socket() {
     let cfg = Config { candidate_filter: CandidateFilter::NO_HOST, ..Config::default() };
     let mut a = IceAgent::new(cfg, SeededRng::from_seed([1; 32]));

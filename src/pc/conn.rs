@@ -8,8 +8,8 @@ use bytes::Bytes;
 
 use super::error::{Error, RecvError};
 use super::{
-    ChannelId, ChannelOptions, Config, ConnectionState, Description, Event, IceGatheringState, SdpKind, SignalingState,
-    Stats, TARGET,
+    ChannelId, ChannelOptions, Config, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
+    SdpKind, SignalingState, Stats, TARGET,
 };
 use crate::datachannel::{self, DataChannels};
 use crate::demux::{PacketKind, classify};
@@ -23,6 +23,8 @@ use crate::sdp::{
     HashFunction, MediaDescription, SctpParams, SdpType, SessionDescription, Setup, TransportParams,
 };
 use crate::time::Instant;
+use crate::turn::ice::{on_selected_pair, on_turn_event, send_relayed, unwrap_relayed};
+use crate::turn::{TurnClient, TurnConfig, TurnEvent};
 use crate::util::{EventQueue, OutQueue};
 
 /// Event queue slots kept free of data channel events, for the connection's own (state changes, …).
@@ -33,6 +35,8 @@ const MESSAGE_BYTES: usize = 256 * 1024;
 /// After this long without a datagram received or a message sent, the connection gives back the buffers
 /// its layers keep for reuse (an idle connection holds little memory; a busy one allocates nothing).
 const IDLE_TRIM: core::time::Duration = core::time::Duration::from_secs(1);
+/// At most this many TURN servers per connection.
+const MAX_TURN_SERVERS: usize = 4;
 
 /// What the remote description says about the data channel transport.
 #[derive(Clone, Debug)]
@@ -93,9 +97,31 @@ pub struct PeerConnection {
     last_activity: Instant,
     stats: Stats,
     closed: bool,
+    /// TURN servers whose allocation has not started (waiting for a socket to allocate from).
+    turn_waiting: Vec<TurnConfig>,
+    /// One client per started TURN server.
+    turns: Vec<TurnClient>,
+    /// The caller called `end_of_local_candidates`.
+    local_end: bool,
+    /// The agent was told (once every allocation settled).
+    ice_local_end: bool,
 }
 
-fn sdp_candidate(c: &Candidate) -> CandidateAttribute<'_> {
+/// A local candidate in its SDP form. With `hide_related` (the relay policy) the related address, which is
+/// our server-reflexive address for a relay candidate, is replaced by `0.0.0.0`/`::` port 9 (RFC 8839
+/// §5.1): a relay-only policy must not expose other candidates through raddr/rport (RFC 8829 §3.5.3).
+fn sdp_candidate(c: &Candidate, hide_related: bool) -> CandidateAttribute<'_> {
+    let related = match c.related {
+        Some(r) if hide_related => {
+            let any: core::net::IpAddr = if r.is_ipv4() {
+                core::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                core::net::Ipv6Addr::UNSPECIFIED.into()
+            };
+            Some(SocketAddr::new(any, 9))
+        }
+        r => r,
+    };
     CandidateAttribute {
         foundation: c.foundation.as_str(),
         component: c.component,
@@ -109,8 +135,8 @@ fn sdp_candidate(c: &Candidate) -> CandidateAttribute<'_> {
             CandidateKind::PeerReflexive => CandidateType::Prflx,
             CandidateKind::Relay => CandidateType::Relay,
         },
-        related_address: c.related.map(|r| CandidateAddress::Ip(r.ip())),
-        related_port: c.related.map(|r| r.port()),
+        related_address: related.map(|r| CandidateAddress::Ip(r.ip())),
+        related_port: related.map(|r| r.port()),
         tcp_type: None,
         extensions: "",
     }
@@ -187,7 +213,12 @@ impl PeerConnection {
     /// and SCTP) comes from `rng`.
     pub fn new(config: Config, mut rng: SeededRng) -> Self {
         let certificate = config.certificate.clone().unwrap_or_else(|| Certificate::generate(&mut rng));
-        let ice = IceAgent::new(config.ice.clone(), rng.fork());
+        let mut ice_config = config.ice.clone();
+        if config.ice_transport_policy == IceTransportPolicy::Relay {
+            ice_config.candidate_filter = ice::CandidateFilter::RELAY_ONLY;
+        }
+        let ice = IceAgent::new(ice_config, rng.fork());
+        let turn_waiting = config.turn_servers.iter().take(MAX_TURN_SERVERS).cloned().collect();
         let session_id = rng.u64() >> 2;
         PeerConnection {
             out: OutQueue::new(config.max_transmits),
@@ -220,6 +251,10 @@ impl PeerConnection {
             next_channel: 0,
             stats: Stats::default(),
             closed: false,
+            turn_waiting,
+            turns: Vec::new(),
+            local_end: false,
+            ice_local_end: false,
         }
     }
 
@@ -248,6 +283,12 @@ impl PeerConnection {
     /// The ICE agent (for its candidates, pairs and counters).
     pub fn ice(&self) -> &IceAgent {
         &self.ice
+    }
+
+    /// The TURN clients of the servers whose allocation has started, in [`Config::turn_servers`] order
+    /// (for their relayed addresses, channels and counters).
+    pub fn turn_clients(&self) -> &[TurnClient] {
+        &self.turns
     }
 
     /// The DTLS connection, once the DTLS role is negotiated (and, for a client, ICE has a pair).
@@ -298,12 +339,14 @@ impl PeerConnection {
         }
         self.remote_address() == Some(datagram.source)
             || self.ice.remote_candidates().iter().any(|c| c.address == datagram.source)
+            || self.turns.iter().any(|t| t.accepts(datagram))
     }
 
     // ----- gathering -----
 
     /// Declares a local UDP socket: a host candidate is gathered on it (and reported as
-    /// [`Event::LocalCandidate`]). Then drain events.
+    /// [`Event::LocalCandidate`]), and TURN servers waiting for a socket of its family allocate from it.
+    /// Then drain transmits and events.
     pub fn add_local_host(&mut self, now: Instant, addr: SocketAddr) -> Result<(), Error> {
         self.touch(now);
         if self.closed {
@@ -311,8 +354,49 @@ impl PeerConnection {
         }
         self.ice.add_local_host(now, addr)?;
         self.set_gathering(IceGatheringState::Gathering);
+        self.start_turns(Some(addr));
         self.pump();
         Ok(())
+    }
+
+    /// Starts the allocations that can start: those with a socket of their own, and (given `host`) those
+    /// waiting for a host socket of its family.
+    fn start_turns(&mut self, host: Option<SocketAddr>) {
+        let now = self.now;
+        let mut i = 0;
+        while let Some(c) = self.turn_waiting.get(i) {
+            let local = if !c.local.ip().is_unspecified() {
+                Some(c.local)
+            } else {
+                host.filter(|h| h.is_ipv4() == c.server.is_ipv4())
+            };
+            let Some(local) = local else {
+                i += 1;
+                continue;
+            };
+            let mut config = self.turn_waiting.remove(i);
+            config.local = local;
+            tracing::debug!(target: TARGET, server = %config.server, %local, "TURN allocation");
+            let mut turn = TurnClient::new(config, self.rng.fork());
+            turn.allocate(now);
+            self.turns.push(turn);
+        }
+        if !self.turns.is_empty() {
+            self.set_gathering(IceGatheringState::Gathering);
+        }
+    }
+
+    /// Whether related addresses are hidden in the candidates we signal (the relay policy).
+    fn hide_related(&self) -> bool {
+        self.config.ice_transport_policy == IceTransportPolicy::Relay
+    }
+
+    /// Tells the agent gathering is over once the caller said so and no allocation is in progress.
+    fn settle_gathering(&mut self) {
+        if self.local_end && !self.ice_local_end && !self.turns.iter().any(TurnClient::is_allocating) {
+            self.ice_local_end = true;
+            self.ice.end_of_local_candidates(self.now);
+        }
     }
 
     /// Adds a STUN server for server-reflexive candidates.
@@ -324,11 +408,26 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// No more local sockets: gathering completes once server-reflexive gathering is done
-    /// ([`Event::IceGatheringState`] `Complete`).
+    /// No more local sockets: gathering completes once server-reflexive gathering is done and every TURN
+    /// allocation has succeeded or failed ([`Event::IceGatheringState`] `Complete`). A TURN server still
+    /// waiting for a host socket of its family gives up ([`Event::IceCandidateError`] with
+    /// [`crate::turn::Failure::AddressFamilyNotSupported`]).
     pub fn end_of_local_candidates(&mut self, now: Instant) {
         self.touch(now);
-        self.ice.end_of_local_candidates(now);
+        if self.turns.is_empty() && self.turn_waiting.is_empty() {
+            self.local_end = true;
+            self.ice_local_end = true;
+            self.ice.end_of_local_candidates(now);
+            self.pump();
+            return;
+        }
+        self.start_turns(None);
+        for c in core::mem::take(&mut self.turn_waiting) {
+            let failure = crate::turn::Failure::AddressFamilyNotSupported;
+            self.emit(Event::IceCandidateError { server: c.server, failure });
+        }
+        self.local_end = true;
+        self.settle_gathering();
         self.pump();
     }
 
@@ -368,7 +467,7 @@ impl PeerConnection {
             }
         }
         for c in self.ice.local_candidates().iter().filter(|c| c.kind != CandidateKind::PeerReflexive) {
-            b = b.candidate(&sdp_candidate(c));
+            b = b.candidate(&sdp_candidate(c, self.hide_related()));
         }
         if self.gathering == IceGatheringState::Complete {
             b = b.end_of_candidates();
@@ -775,6 +874,13 @@ impl PeerConnection {
         }
         // What DTLS queued (the ABORT and close_notify) is already in our own queue; ICE stops here.
         self.ice.close();
+        // Allocations are released (RFC 8656 §7.2: Refresh with LIFETIME 0); their answers are still
+        // taken after close.
+        for turn in &mut self.turns {
+            turn.close(now);
+        }
+        self.turn_waiting.clear();
+        self.drain_turns();
         self.set_signaling(SignalingState::Closed);
         self.update_state();
     }
@@ -830,6 +936,9 @@ impl PeerConnection {
         let now = self.now;
         for _ in 0..64 {
             let mut moved = false;
+            if !self.turns.is_empty() {
+                moved |= self.pump_turns();
+            }
             while let Some(e) = self.ice.poll_event() {
                 moved = true;
                 self.on_ice_event(e);
@@ -876,13 +985,11 @@ impl PeerConnection {
                         // What ICE queued goes out first: a binding response queued before this record may be
                         // what lets the peer's agent select the pair the record's answer must travel on.
                         while let Some(t) = self.ice.poll_transmit() {
-                            let _ = self.out.push((t.source, t.destination), t.contents);
+                            route(&mut self.turns, &mut self.out, now, t);
                         }
                     }
                     match self.ice.send(p) {
-                        Ok(t) => {
-                            let _ = self.out.push((t.source, t.destination), t.contents);
-                        }
+                        Ok(t) => route(&mut self.turns, &mut self.out, now, t),
                         Err(e) => tracing::trace!(target: TARGET, error = %e, "DTLS datagram not sent"),
                     }
                 }
@@ -892,7 +999,46 @@ impl PeerConnection {
                 break;
             }
         }
+        if !self.turns.is_empty() {
+            self.pump_turns();
+        }
         self.update_state();
+    }
+
+    /// With TURN clients: what ICE queued goes out (through a client when sent from its relayed
+    /// address), the clients' datagrams join our queue, and their events become relay candidates and
+    /// errors. Returns whether an event moved anything.
+    fn pump_turns(&mut self) -> bool {
+        let now = self.now;
+        let mut moved = false;
+        while let Some(t) = self.ice.poll_transmit() {
+            route(&mut self.turns, &mut self.out, now, t);
+        }
+        for i in 0..self.turns.len() {
+            while let Some(e) = self.turns.get_mut(i).and_then(Machine::poll_event) {
+                moved = true;
+                tracing::debug!(target: TARGET, event = ?e, "TURN");
+                on_turn_event(&mut self.ice, now, &e);
+                if let TurnEvent::Failed(failure) = e {
+                    let server = self.turns.get(i).map(TurnClient::server);
+                    if let Some(server) = server {
+                        self.emit(Event::IceCandidateError { server, failure });
+                    }
+                }
+            }
+        }
+        self.settle_gathering();
+        self.drain_turns();
+        moved
+    }
+
+    /// Moves the TURN clients' datagrams to our queue.
+    fn drain_turns(&mut self) {
+        for turn in &mut self.turns {
+            while let Some(t) = turn.poll_transmit() {
+                let _ = self.out.push((t.source, t.destination), t.contents);
+            }
+        }
     }
 
     fn on_ice_event(&mut self, e: IceEvent) {
@@ -905,7 +1051,7 @@ impl PeerConnection {
             }
             IceEvent::LocalCandidate(c) => {
                 if c.kind != CandidateKind::PeerReflexive {
-                    let candidate = alloc::format!("candidate:{}", sdp_candidate(&c));
+                    let candidate = alloc::format!("candidate:{}", sdp_candidate(&c, self.hide_related()));
                     let mid = self.data_mid.clone();
                     self.emit(Event::LocalCandidate { candidate, mid });
                 }
@@ -913,6 +1059,7 @@ impl PeerConnection {
             IceEvent::GatheringComplete => self.set_gathering(IceGatheringState::Complete),
             IceEvent::SelectedPairChanged { local, remote } => {
                 tracing::debug!(target: TARGET, local = %local.base, remote = %remote.address, "selected pair");
+                on_selected_pair(&mut self.turns, self.now, &local, &remote);
             }
             IceEvent::RoleChanged(role) => tracing::debug!(target: TARGET, ?role, "ICE role changed"),
         }
@@ -1033,6 +1180,9 @@ impl Machine for PeerConnection {
             self.trim();
         }
         self.ice.handle_timeout(now);
+        for turn in &mut self.turns {
+            turn.handle_timeout(now);
+        }
         if let Some(d) = self.dtls.as_mut() {
             d.handle_timeout(now);
         }
@@ -1057,7 +1207,8 @@ impl Machine for PeerConnection {
     fn poll_timeout(&self) -> Option<Instant> {
         let dtls = self.dtls.as_ref().and_then(Machine::poll_timeout);
         let dc = self.dc.as_ref().and_then(Machine::poll_timeout);
-        [self.ice.poll_timeout(), dtls, dc].into_iter().flatten().min()
+        let turn = self.turns.iter().filter_map(Machine::poll_timeout).min();
+        [self.ice.poll_timeout(), dtls, dc, turn].into_iter().flatten().min()
     }
 }
 
@@ -1067,6 +1218,25 @@ impl PathMachine for PeerConnection {
     fn handle_receive(&mut self, now: Instant, datagram: Datagram<'_>) -> Result<(), RecvError> {
         self.touch(now);
         let now = self.now;
+        // From a TURN server to its client's socket (RFC 7983: STUN or ChannelData): the client's; peer
+        // data it unwraps goes on as received on the relayed address. Taken after close too, so the
+        // release of the allocation completes.
+        let for_turn =
+            !self.turns.is_empty() && matches!(classify(datagram.contents), PacketKind::Stun | PacketKind::TurnChannel);
+        let relayed = if for_turn { unwrap_relayed(&mut self.turns, now, datagram) } else { None };
+        let datagram = match relayed {
+            None => datagram,
+            Some(Ok(Some(inner))) => inner,
+            Some(Ok(None)) => {
+                self.pump();
+                return Ok(());
+            }
+            Some(Err(e)) => {
+                self.stats.turn_dropped += 1;
+                self.pump();
+                return Err(RecvError::Turn(e));
+            }
+        };
         if self.closed {
             self.stats.closed_dropped += 1;
             return Err(RecvError::Closed);
@@ -1106,6 +1276,18 @@ impl PathMachine for PeerConnection {
         if !self.out.is_empty() {
             return self.out.pop().map(|((source, destination), contents)| Transmit { source, destination, contents });
         }
-        self.ice.poll_transmit()
+        // With TURN clients everything ICE sends was routed into `out` (some of it through a relay).
+        if self.turns.is_empty() { self.ice.poll_transmit() } else { None }
+    }
+}
+
+/// Queues what ICE sends: through the TURN client whose relayed address it is sent from, else directly.
+fn route(turns: &mut [TurnClient], out: &mut OutQueue<(SocketAddr, SocketAddr)>, now: Instant, t: Transmit<'_>) {
+    match send_relayed(turns, now, t.source, t.destination, t.contents) {
+        Some(Err(e)) => tracing::debug!(target: TARGET, error = %e, "relayed datagram not sent"),
+        Some(Ok(())) => {}
+        None => {
+            let _ = out.push((t.source, t.destination), t.contents);
+        }
     }
 }

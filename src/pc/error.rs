@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::sdp::SdpError;
-use crate::{datachannel, dtls, ice};
+use crate::{datachannel, dtls, ice, turn};
 
 /// Why an API call on a [`super::PeerConnection`] was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +90,8 @@ pub enum RecvError {
     Unknown,
     /// The connection is closed.
     Closed,
+    /// A TURN client rejected a datagram from its server.
+    Turn(turn::Error),
 }
 
 impl fmt::Display for RecvError {
@@ -101,6 +103,7 @@ impl fmt::Display for RecvError {
             RecvError::NotReady => f.write_str("DTLS before the role was negotiated"),
             RecvError::Unknown => f.write_str("unknown protocol"),
             RecvError::Closed => f.write_str("peer connection closed"),
+            RecvError::Turn(e) => write!(f, "TURN: {e}"),
         }
     }
 }

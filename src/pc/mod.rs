@@ -47,7 +47,19 @@
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
 //!   [`PeerConnection::remote_address`].
-//! - **Not yet:** media (SRTP is dropped and counted), provisional answers, TURN relays, renegotiation that
+//! - **TURN relays.** Each of [`Config::turn_servers`] gets a [`TurnClient`](crate::turn::TurnClient) of
+//!   its own, allocating from the first host socket of its family (or from the socket its
+//!   [`TurnConfig::local`] names) as soon as that socket is declared. Gathering completes only once
+//!   every allocation has succeeded or failed; each relayed address becomes a `typ relay` candidate
+//!   (trickled and in the descriptions). Datagrams from a TURN server's address to its local socket go
+//!   to its client (STUN or ChannelData, RFC 7983), peer data it unwraps goes on as if received on the
+//!   relayed address, and what ICE sends from a relayed address goes through the client (ChannelData
+//!   once a channel is bound to the selected pair's remote). [`PeerConnection::close`] releases the
+//!   allocations (Refresh with lifetime 0). A failed allocation is reported as
+//!   [`Event::IceCandidateError`]. With [`IceTransportPolicy::Relay`] only relay candidates are gathered,
+//!   offered and paired, and their related address (our server-reflexive address) is signalled as
+//!   `raddr 0.0.0.0 rport 9` (RFC 8829 §3.5.3, RFC 8839 §5.1).
+//! - **Not yet:** media (SRTP is dropped and counted), provisional answers, renegotiation that
 //!   changes anything but the ICE credentials. A rollback of a remote offer leaves the ICE candidates and
 //!   credentials it carried applied to the agent.
 
@@ -68,9 +80,10 @@ pub use error::{Error, RecvError};
 pub use crate::datachannel::{ChannelOptions, Reliability};
 pub use crate::ice::IceConnectionState;
 pub use crate::sdp::Setup;
+pub use crate::turn::TurnConfig;
 
 use crate::dtls::Certificate;
-use crate::{ice, sctp};
+use crate::{ice, sctp, turn};
 
 const TARGET: &str = "sansrtc::pc";
 
@@ -244,6 +257,13 @@ pub enum Event {
     BufferedAmountLow(ChannelId),
     /// `close`: the channel is closed.
     ChannelClose(ChannelId),
+    /// `icecandidateerror`: a TURN server gave no relay candidate (or lost it for good).
+    IceCandidateError {
+        /// The TURN server.
+        server: core::net::SocketAddr,
+        /// Why.
+        failure: turn::Failure,
+    },
 }
 
 impl fmt::Debug for Event {
@@ -266,6 +286,7 @@ impl fmt::Debug for Event {
             }
             Event::BufferedAmountLow(id) => write!(f, "BufferedAmountLow({id})"),
             Event::ChannelClose(id) => write!(f, "ChannelClose({id})"),
+            Event::IceCandidateError { server, failure } => write!(f, "IceCandidateError({server}: {failure})"),
         }
     }
 }
@@ -290,6 +311,29 @@ pub struct Stats {
     pub transmit_dropped: u64,
     /// Events dropped because the event queue was full.
     pub events_dropped: u64,
+    /// Datagrams from a TURN server its client rejected (see [`crate::turn::TurnClient::stats`]).
+    pub turn_dropped: u64,
+}
+
+/// Which candidates ICE may use, as W3C `RTCIceTransportPolicy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IceTransportPolicy {
+    /// Every candidate type (`"all"`, the default).
+    #[default]
+    All,
+    /// Relay candidates only (`"relay"`): nothing but TURN-relayed addresses is gathered, offered or
+    /// paired, so the peer never learns a local or server-reflexive address.
+    Relay,
+}
+
+impl IceTransportPolicy {
+    /// The W3C name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IceTransportPolicy::All => "all",
+            IceTransportPolicy::Relay => "relay",
+        }
+    }
 }
 
 /// The peer connection's configuration. `Config::default()` is a full ICE agent, a fresh certificate,
@@ -314,6 +358,16 @@ pub struct Config {
     pub max_transmits: usize,
     /// Cap on queued events (default 8192).
     pub max_events: usize,
+    /// TURN servers for relay candidates (W3C `iceServers` with `turn:` URLs), at most four. Give
+    /// [`TurnConfig::local`] an unspecified address (`0.0.0.0:0`, `[::]:0`) to allocate from the first host
+    /// socket of the server's family declared with [`PeerConnection::add_local_host`], or a socket of
+    /// the caller's (which need not be a host candidate) to allocate from it at the first gathering call.
+    /// RFC 8656 allows one allocation per 5-tuple: peer connections sharing one socket cannot each
+    /// allocate from it on the same server. Empty by default.
+    pub turn_servers: alloc::vec::Vec<TurnConfig>,
+    /// W3C `iceTransportPolicy`: [`IceTransportPolicy::Relay`] overrides the ICE config's candidate filter
+    /// with [`ice::CandidateFilter::RELAY_ONLY`].
+    pub ice_transport_policy: IceTransportPolicy,
 }
 
 impl Default for Config {
@@ -333,6 +387,8 @@ impl Default for Config {
             max_message_size: 262_144,
             max_transmits: 1024,
             max_events: 8192,
+            turn_servers: alloc::vec::Vec::new(),
+            ice_transport_policy: IceTransportPolicy::All,
         }
     }
 }

@@ -39,8 +39,8 @@ pub enum RelayFamily {
     V6,
 }
 
-/// How a [`TurnClient`] reaches its server and what it asks for.
-#[derive(Clone, Debug)]
+/// How a [`TurnClient`] reaches its server and what it asks for. Its `Debug` output hides the password.
+#[derive(Clone)]
 pub struct TurnConfig {
     /// The TURN server.
     pub server: SocketAddr,
@@ -64,6 +64,23 @@ pub struct TurnConfig {
     pub pad_channel_data: bool,
 }
 
+impl core::fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TurnConfig")
+            .field("server", &self.server)
+            .field("local", &self.local)
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .field("family", &self.family)
+            .field("lifetime", &self.lifetime)
+            .field("max_permissions", &self.max_permissions)
+            .field("max_channels", &self.max_channels)
+            .field("transaction", &self.transaction)
+            .field("pad_channel_data", &self.pad_channel_data)
+            .finish()
+    }
+}
+
 impl TurnConfig {
     /// A configuration with defaults for `server`, reached from `local`, with long-term credentials.
     pub fn new(server: SocketAddr, local: SocketAddr, username: &str, password: &str) -> Self {
@@ -79,6 +96,17 @@ impl TurnConfig {
             transaction: TransactionConfig::default(),
             pad_channel_data: false,
         }
+    }
+
+    /// A configuration whose local socket is not chosen yet (the unspecified address of the server's
+    /// family, port 0): a [`PeerConnection`](crate::pc::PeerConnection) allocates from its first host
+    /// socket of that family.
+    pub fn for_server(server: SocketAddr, username: &str, password: &str) -> Self {
+        let any = match server {
+            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+        };
+        TurnConfig::new(server, any, username, password)
     }
 }
 
@@ -320,6 +348,11 @@ impl TurnClient {
     /// Whether an allocation exists.
     pub fn is_allocated(&self) -> bool {
         self.state == State::Allocated
+    }
+
+    /// Whether an Allocate is in progress (neither allocated nor failed yet): ICE gathering waits for it.
+    pub fn is_allocating(&self) -> bool {
+        self.state == State::Allocating
     }
 
     /// The server.

@@ -7,9 +7,9 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 
 use super::TARGET;
-use super::client::{PeerData, TurnClient, TurnConfig, TurnEvent};
+use super::client::{TurnClient, TurnConfig, TurnEvent};
 use super::error::Error;
-use crate::ice::{ApiError, CandidateKind, IceAgent, IceError, IceEvent, Incoming};
+use crate::ice::{ApiError, Candidate, CandidateKind, IceAgent, IceError, IceEvent, Incoming};
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::rand::SeededRng;
 use crate::time::Instant;
@@ -132,10 +132,9 @@ impl IceRelay {
         self.agent.handle_timeout(self.now);
         let t = self.agent.send(data).map_err(IceRelayError::Api)?;
         let (source, destination) = (t.source, t.destination);
-        if let Some(turn) = self.turns.iter_mut().find(|c| c.relayed_address() == Some(source)) {
-            let sent = turn.send_to(self.now, destination, data).map_err(IceRelayError::Turn);
+        if let Some(sent) = send_relayed(&mut self.turns, self.now, source, destination, data) {
             self.pump();
-            return sent;
+            return sent.map_err(IceRelayError::Turn);
         } else if !self.out.push((source, destination), data) {
             tracing::debug!(target: TARGET, "output queue full, data dropped");
         }
@@ -160,19 +159,12 @@ impl IceRelay {
 
     fn receive_inner<'a>(&mut self, datagram: Datagram<'a>) -> Result<Option<&'a [u8]>, IceRelayError> {
         let now = self.now;
-        let Some(turn) = self.turns.iter_mut().find(|c| c.accepts(&datagram)) else {
-            return match self.agent.receive(now, datagram).map_err(IceRelayError::Ice)? {
-                Incoming::Data(d) => Ok(Some(d)),
-                Incoming::Stun => Ok(None),
-            };
+        let inner = match unwrap_relayed(&mut self.turns, now, datagram) {
+            None => datagram,
+            Some(Ok(Some(inner))) => inner,
+            Some(Ok(None)) => return Ok(None),
+            Some(Err(e)) => return Err(IceRelayError::Turn(e)),
         };
-        let Some(PeerData { peer, data }) = turn.handle_receive_peer(now, datagram).map_err(IceRelayError::Turn)?
-        else {
-            return Ok(None);
-        };
-        let Some(relayed) = turn.relayed_address() else { return Ok(None) };
-        // What the relay delivers arrived, for the agent, on the relayed address from the peer.
-        let inner = Datagram { source: peer, destination: relayed, contents: data };
         match self.agent.receive(now, inner).map_err(IceRelayError::Ice)? {
             Incoming::Data(d) => Ok(Some(d)),
             Incoming::Stun => Ok(None),
@@ -185,12 +177,12 @@ impl IceRelay {
         let now = self.now;
         for _ in 0..4 {
             while let Some(t) = self.agent.poll_transmit() {
-                if let Some(turn) = self.turns.iter_mut().find(|c| c.relayed_address() == Some(t.source)) {
-                    if let Err(e) = turn.send_to(now, t.destination, t.contents) {
-                        tracing::debug!(target: TARGET, error = %e, "relayed datagram not sent");
+                match send_relayed(&mut self.turns, now, t.source, t.destination, t.contents) {
+                    Some(Err(e)) => tracing::debug!(target: TARGET, error = %e, "relayed datagram not sent"),
+                    Some(Ok(())) => {}
+                    None => {
+                        let _ = self.out.push((t.source, t.destination), t.contents);
                     }
-                } else {
-                    let _ = self.out.push((t.source, t.destination), t.contents);
                 }
             }
             for turn in &mut self.turns {
@@ -201,28 +193,13 @@ impl IceRelay {
             let mut changed = false;
             for i in 0..self.turns.len() {
                 while let Some(e) = self.turns.get_mut(i).and_then(|t| t.poll_event()) {
-                    if let TurnEvent::Allocated { relayed, mapped, .. } = e {
-                        // A new allocation after a 437 has a new address: advertise it (trickle).
-                        let known = self.agent.local_candidates().iter().any(|c| c.address == relayed);
-                        if !known {
-                            let r = self.agent.add_local_candidate(now, CandidateKind::Relay, relayed, relayed, mapped);
-                            if let Err(e) = r {
-                                tracing::debug!(target: TARGET, error = %e, "relay candidate refused");
-                            }
-                            changed = true;
-                        }
-                    }
+                    changed |= on_turn_event(&mut self.agent, now, &e);
                     self.events.push(IceRelayEvent::Turn(i, e));
                 }
             }
             while let Some(e) = self.agent.poll_event() {
-                if let IceEvent::SelectedPairChanged { local, remote } = e
-                    && local.kind == CandidateKind::Relay
-                    && let Some(turn) = self.turns.iter_mut().find(|c| c.relayed_address() == Some(local.base))
-                {
-                    // Data on a relayed path goes as ChannelData (4 bytes of overhead instead of 36).
-                    let _ = turn.bind_channel(now, remote.address);
-                    changed = true;
+                if let IceEvent::SelectedPairChanged { local, remote } = e {
+                    changed |= on_selected_pair(&mut self.turns, now, &local, &remote);
                 }
                 self.events.push(IceRelayEvent::Ice(e));
             }
@@ -270,4 +247,63 @@ impl PathMachine for IceRelay {
         let ((source, destination), contents) = self.out.pop()?;
         Some(Transmit { source, destination, contents })
     }
+}
+
+// ----- routing shared with the peer connection (which keeps its agent and TURN clients apart) -----
+
+/// Unwraps a datagram from a TURN server: `None` when no client in `turns` accepts it; otherwise the
+/// client's verdict, and for peer data the datagram as the agent must see it (from the peer, to the
+/// relayed address), borrowed from `datagram`.
+pub(crate) fn unwrap_relayed<'a>(
+    turns: &mut [TurnClient],
+    now: Instant,
+    datagram: Datagram<'a>,
+) -> Option<Result<Option<Datagram<'a>>, Error>> {
+    let turn = turns.iter_mut().find(|c| c.accepts(&datagram))?;
+    let peer = match turn.handle_receive_peer(now, datagram) {
+        Ok(Some(peer)) => peer,
+        Ok(None) => return Some(Ok(None)),
+        Err(e) => return Some(Err(e)),
+    };
+    let Some(relayed) = turn.relayed_address() else { return Some(Ok(None)) };
+    // What the relay delivers arrived, for the agent, on the relayed address from the peer.
+    Some(Ok(Some(Datagram { source: peer.peer, destination: relayed, contents: peer.data })))
+}
+
+/// Sends `data` through the TURN client whose relayed address is `source`; `None` when no client owns
+/// `source` (the datagram goes straight out).
+pub(crate) fn send_relayed(
+    turns: &mut [TurnClient],
+    now: Instant,
+    source: SocketAddr,
+    destination: SocketAddr,
+    data: &[u8],
+) -> Option<Result<(), Error>> {
+    let turn = turns.iter_mut().find(|c| c.relayed_address() == Some(source))?;
+    Some(turn.send_to(now, destination, data))
+}
+
+/// A TURN event's effect on the agent: a (new) allocation becomes a relay candidate (a new allocation
+/// after a 437 has a new address: it is advertised as any trickled candidate). Returns whether the agent
+/// changed.
+pub(crate) fn on_turn_event(agent: &mut IceAgent, now: Instant, event: &TurnEvent) -> bool {
+    let TurnEvent::Allocated { relayed, mapped, .. } = *event else { return false };
+    if agent.local_candidates().iter().any(|c| c.address == relayed) {
+        return false;
+    }
+    if let Err(e) = agent.add_local_candidate(now, CandidateKind::Relay, relayed, relayed, mapped) {
+        tracing::debug!(target: TARGET, error = %e, "relay candidate refused");
+    }
+    true
+}
+
+/// A newly selected pair on a relayed candidate: data to its remote goes as ChannelData from now on (4
+/// bytes of overhead instead of 36). Returns whether a client was asked to bind a channel.
+pub(crate) fn on_selected_pair(turns: &mut [TurnClient], now: Instant, local: &Candidate, remote: &Candidate) -> bool {
+    if local.kind != CandidateKind::Relay {
+        return false;
+    }
+    let Some(turn) = turns.iter_mut().find(|c| c.relayed_address() == Some(local.base)) else { return false };
+    let _ = turn.bind_channel(now, remote.address);
+    true
 }

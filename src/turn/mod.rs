@@ -40,11 +40,11 @@
 
 mod client;
 pub mod error;
-mod ice;
+pub(crate) mod ice;
 pub mod wire;
 
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 

@@ -23,6 +23,9 @@ pub(crate) struct Allocation {
     pub permissions: Vec<(IpAddr, Instant, Instant)>,
     /// (channel, peer, expires, last refreshed).
     pub channels: Vec<(u16, SocketAddr, Instant, Instant)>,
+    /// The Allocate transaction that made it, to answer its retransmissions (RFC 8656 §7.2 note).
+    pub transaction: crate::stun::TransactionId,
+    pub lifetime: u32,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -188,8 +191,20 @@ impl TestServer {
         let index = self.alloc_index(from);
         match msg.method() {
             Method::ALLOCATE => {
-                if index.is_some() {
-                    self.answer(from, &msg, Some(437), &[], true);
+                if let Some(i) = index {
+                    // A retransmission of the request that made it (its answer was lost) is answered
+                    // again, as the "stateless stack approach" of RFC 8656 §7.2 does; anything else is 437.
+                    let a = &self.allocations[i];
+                    if a.transaction == msg.transaction_id() {
+                        let attrs = [
+                            Attribute::XorRelayedAddress(a.relay),
+                            Attribute::XorMappedAddress(from),
+                            Attribute::Lifetime(a.lifetime),
+                        ];
+                        self.answer(from, &msg, None, &attrs, true);
+                    } else {
+                        self.answer(from, &msg, Some(437), &[], true);
+                    }
                     return Ok(());
                 }
                 if let Some(code) = self.fail_allocate.take() {
@@ -206,6 +221,8 @@ impl TestServer {
                     expires: now + Duration::from_secs(u64::from(lifetime)),
                     permissions: Vec::new(),
                     channels: Vec::new(),
+                    transaction: msg.transaction_id(),
+                    lifetime,
                 });
                 self.last_refresh.retain(|(c, _)| *c != from);
                 self.last_refresh.push((from, now));
