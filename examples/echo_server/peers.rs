@@ -18,8 +18,9 @@
 //! answer is sent once gathering is complete, so it carries the relay candidate (no trickle over this
 //! HTTP endpoint). This costs a thread and a socket per connection, hence a lower connection cap.
 
-use super::alloc::collections::VecDeque;
+use super::alloc::collections::{BinaryHeap, VecDeque};
 use super::alloc::sync::Arc;
+use core::cmp::Reverse;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
@@ -157,6 +158,19 @@ struct Peer {
     own: Option<OwnSocket>,
     /// TURN mode: where to send the answer once gathering is complete.
     reply: Option<Sender<Result<String, String>>>,
+    /// The deadline filed in [`Peers`]' timer heap for this connection (entries that differ are stale).
+    scheduled: Option<Instant>,
+}
+
+impl Peer {
+    /// When the connection next needs the loop: its own timers, or giving up on connecting.
+    fn deadline(&self) -> Option<Instant> {
+        let give_up = self.connecting_since.map(|t| t + CONNECT_TIMEOUT + Duration::from_millis(1));
+        match (self.pc.poll_timeout(), give_up) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// Where the connections' datagrams go: the std socket here, a tokio one in `examples/tokio_echo.rs`.
@@ -178,6 +192,14 @@ pub struct Peers<S: SendTo> {
     anchor: StdAnchor,
     rng: SeededRng,
     slots: Vec<Option<Peer>>,
+    /// Empty slots, for reuse.
+    free: Vec<usize>,
+    /// Connections in `slots`.
+    live: usize,
+    /// Every connection's next deadline (earliest first) as (deadline, slot, connection id); entries that
+    /// no longer match the connection's `scheduled` are skipped. Finding what is due costs O(log n), not a
+    /// scan over the connections.
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     by_ufrag: HashMap<String, usize>,
     by_addr: HashMap<SocketAddr, usize>,
     next_name: u64,
@@ -250,6 +272,9 @@ impl<S: SendTo> Peers<S> {
             anchor: StdAnchor::starting_now(),
             rng,
             slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            timers: BinaryHeap::new(),
             by_ufrag: HashMap::new(),
             by_addr: HashMap::new(),
             next_name: 1,
@@ -289,7 +314,7 @@ impl<S: SendTo> Peers<S> {
     }
 
     fn count(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        self.live
     }
 
     /// Answers an offer: at once, or in TURN mode once the new connection's gathering is complete.
@@ -339,7 +364,7 @@ impl<S: SendTo> Peers<S> {
         let now = self.anchor.now();
         let mut config = pc::Config { max_message_size: MAX_MESSAGE_SIZE, ..pc::Config::default() };
         let id = self.next_name;
-        let slot = self.slots.iter().position(Option::is_none).unwrap_or(self.slots.len());
+        let slot = self.free.last().copied().unwrap_or(self.slots.len());
         let mut own = None;
         let mut local = self.local;
         if let Some(turn) = &self.turn {
@@ -383,12 +408,17 @@ impl<S: SendTo> Peers<S> {
             id,
             own,
             reply: None,
+            scheduled: None,
         };
         let turn = peer.own.as_ref().map(|o| o.addr);
         match self.slots.get_mut(slot) {
-            Some(s) => *s = Some(peer),
+            Some(s) => {
+                *s = Some(peer);
+                self.free.pop();
+            }
             None => self.slots.push(Some(peer)),
         }
+        self.live += 1;
         match turn {
             None => {
                 self.by_ufrag.insert(ufrag.clone(), slot);
@@ -415,34 +445,57 @@ impl<S: SendTo> Peers<S> {
         }
     }
 
-    /// The earliest deadline of any connection.
+    /// The earliest deadline of any connection (possibly a stale one, which only wakes the loop early).
     pub fn deadline(&self) -> Option<Instant> {
-        self.slots.iter().flatten().filter_map(|p| p.pc.poll_timeout()).min()
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
     }
 
     /// Runs the timers that are due.
     pub fn timeouts(&mut self, now: Instant) {
-        for i in 0..self.slots.len() {
-            let stale = self.slots[i]
-                .as_ref()
-                .and_then(|p| p.connecting_since)
-                .is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT);
+        while let Some(&Reverse((t, i, id))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { continue };
+            if p.id != id || p.scheduled != Some(t) {
+                continue; // stale: the connection was removed or rescheduled
+            }
+            p.scheduled = None;
+            let stale = p.connecting_since.is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT);
             if stale {
-                if let Some(p) = self.slots[i].as_mut() {
-                    println!("{}: not connected after {CONNECT_TIMEOUT:?}, closing", p.name);
-                    p.pc.close(now);
-                }
+                println!("{}: not connected after {CONNECT_TIMEOUT:?}, closing", p.name);
+                p.pc.close(now);
                 self.flush(i);
                 self.remove(i);
                 continue;
             }
-            let due = self.slots[i].as_ref().and_then(|p| p.pc.poll_timeout()).is_some_and(|t| t <= now);
-            if due {
-                if let Some(p) = self.slots[i].as_mut() {
-                    p.pc.handle_timeout(now);
-                }
-                self.flush(i);
+            if p.pc.poll_timeout().is_some_and(|t| t <= now) {
+                p.pc.handle_timeout(now);
             }
+            self.flush(i);
+        }
+    }
+
+    /// Files connection `i`'s next deadline in the timer heap (if it changed).
+    fn schedule(&mut self, i: usize) {
+        let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
+        let next = p.deadline();
+        if next == p.scheduled {
+            return;
+        }
+        p.scheduled = next;
+        if let Some(t) = next {
+            self.timers.push(Reverse((t, i, p.id)));
+        }
+        // Stale entries leave as they come due; rebuild if they pile up (deadlines that keep moving).
+        if self.timers.len() > 4 * self.live + 64 {
+            self.timers = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.as_ref().and_then(|p| p.scheduled.map(|t| Reverse((t, i, p.id)))))
+                .collect();
         }
     }
 
@@ -578,12 +631,16 @@ impl<S: SendTo> Peers<S> {
         }
         if closed {
             self.remove(i);
+        } else {
+            self.schedule(i);
         }
     }
 
     /// Forgets a connection and its routing entries.
     fn remove(&mut self, i: usize) {
         let Some(mut p) = self.slots.get_mut(i).and_then(Option::take) else { return };
+        self.live -= 1;
+        self.free.push(i);
         if let Some(own) = &p.own {
             // A failed connection is not closed yet: close it so its allocation is released.
             p.pc.close(self.anchor.now());
