@@ -4,24 +4,17 @@
 //! piles up in the connection's event queue. Once the application takes events again, the window opens
 //! and everything arrives, in order.
 
-use core::net::SocketAddr;
 use core::time::Duration;
 
 use bytes::Bytes;
-use sansrtc::pc::{ChannelId, ChannelOptions, Config, Event, PeerConnection};
-use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
-
-fn pump(now: Instant, from: &mut PeerConnection, to: &mut PeerConnection) -> bool {
-    let mut moved = false;
-    while let Some(t) = from.poll_transmit() {
-        let (source, destination, contents) = (t.source, t.destination, t.contents.to_vec());
-        let _ = to.handle_receive(now, Datagram { source, destination, contents: &contents });
-        moved = true;
-    }
-    moved
-}
+use sansrtc::pc::{ChannelId, Config, Event, PeerConnection};
+use sansrtc::{Instant, Machine, SeededRng};
 
 /// Moves datagrams both ways until nothing moves, then runs timers 10 ms later.
+#[path = "support/pc_pair.rs"]
+mod pc_pair;
+use pc_pair::pump;
+
 fn step(now: &mut Instant, a: &mut PeerConnection, b: &mut PeerConnection) {
     for _ in 0..1000 {
         if !(pump(*now, a, b) | pump(*now, b, a)) {
@@ -34,22 +27,10 @@ fn step(now: &mut Instant, a: &mut PeerConnection, b: &mut PeerConnection) {
 }
 
 fn connected() -> (PeerConnection, PeerConnection, ChannelId, ChannelId, Instant) {
-    let (a_addr, b_addr): (SocketAddr, SocketAddr) =
-        ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:5000".parse().unwrap());
     let mut a = PeerConnection::new(Config::default(), SeededRng::from_seed([1; 32]));
     let mut b = PeerConnection::new(Config::default(), SeededRng::from_seed([2; 32]));
     let mut now = Instant::ZERO;
-    a.add_local_host(now, a_addr).unwrap();
-    b.add_local_host(now, b_addr).unwrap();
-    a.end_of_local_candidates(now);
-    b.end_of_local_candidates(now);
-    let chat = a.create_data_channel(now, ChannelOptions::new("chat")).unwrap();
-    let offer = a.create_offer().unwrap();
-    a.set_local_description(now, &offer).unwrap();
-    b.set_remote_description(now, &offer).unwrap();
-    let answer = b.create_answer().unwrap();
-    b.set_local_description(now, &answer).unwrap();
-    a.set_remote_description(now, &answer).unwrap();
+    let chat = pc_pair::negotiate(now, &mut a, &mut b);
     let (mut open, mut remote) = (false, None);
     for _ in 0..1000 {
         step(&mut now, &mut a, &mut b);

@@ -2,47 +2,27 @@
 //! counting global allocator: two connections are set up in one process, connected through a data
 //! channel, left idle, and the bytes still allocated are divided between them.
 
-use core::net::SocketAddr;
 use std::alloc::System;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
-use sansrtc::pc::{ChannelOptions, Config, Event, PeerConnection};
-use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
+use sansrtc::pc::{Config, Event, PeerConnection};
+use sansrtc::{Instant, Machine, SeededRng};
+
+#[path = "support/pc_pair.rs"]
+mod pc_pair;
+use pc_pair::pump;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-fn pump(now: Instant, from: &mut PeerConnection, to: &mut PeerConnection) -> bool {
-    let mut moved = false;
-    while let Some(t) = from.poll_transmit() {
-        let (source, destination, contents) = (t.source, t.destination, t.contents.to_vec());
-        let _ = to.handle_receive(now, Datagram { source, destination, contents: &contents });
-        moved = true;
-    }
-    moved
-}
-
 #[test]
 fn idle_connected_peer_connection_memory() {
     let region = Region::new(GLOBAL);
-    let (a_addr, b_addr): (SocketAddr, SocketAddr) =
-        ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:5000".parse().unwrap());
     let mut a = Box::new(PeerConnection::new(Config::default(), SeededRng::from_seed([1; 32])));
     let mut b = Box::new(PeerConnection::new(Config::default(), SeededRng::from_seed([2; 32])));
     let mut now = Instant::ZERO;
-    a.add_local_host(now, a_addr).unwrap();
-    b.add_local_host(now, b_addr).unwrap();
-    a.end_of_local_candidates(now);
-    b.end_of_local_candidates(now);
-    let chat = a.create_data_channel(now, ChannelOptions::new("chat")).unwrap();
-    let offer = a.create_offer().unwrap();
-    a.set_local_description(now, &offer).unwrap();
-    b.set_remote_description(now, &offer).unwrap();
-    let answer = b.create_answer().unwrap();
-    b.set_local_description(now, &answer).unwrap();
-    a.set_remote_description(now, &answer).unwrap();
-    drop((offer, answer));
+    let chat = pc_pair::negotiate(now, &mut a, &mut b);
     let (mut open, mut remote) = (false, None);
     let (mut sent, mut got_a, mut got_b) = (false, 0usize, 0usize);
     for _ in 0..10_000 {
