@@ -33,8 +33,9 @@ fn opened(p: &mut P, from_a: bool, options: ChannelOptions) -> u16 {
     let now = p.now;
     let id = if from_a { p.a.open(now, options).unwrap() } else { p.b.open(now, options).unwrap() };
     assert!(p.run_until(Duration::from_secs(30), |p| {
-        let ev = if from_a { &p.ev_a } else { &p.ev_b };
-        ev.contains(&Event::ChannelOpen(id))
+        let (ours, theirs) = if from_a { (&p.ev_a, &p.ev_b) } else { (&p.ev_b, &p.ev_a) };
+        ours.contains(&Event::ChannelOpen(id))
+            && theirs.iter().any(|e| matches!(e, Event::ChannelOpened { id: i, .. } if *i == id))
     }));
     id
 }
@@ -180,6 +181,8 @@ fn partial_reliability_and_unordered_channels_are_announced() {
 fn buffered_amount_low_fires_when_drained() {
     let mut p = connected(Impair::clean(20), Impair::clean(20));
     let id = opened(&mut p, true, ChannelOptions::new("bulk"));
+    // The DATA_CHANNEL_OPEN acknowledged: nothing buffered.
+    assert!(p.run_until(Duration::from_secs(10), |p| p.a.buffered_amount(id) == 0));
     p.a.set_buffered_amount_low_threshold(id, 10_000).unwrap();
     let now = p.now;
     for _ in 0..20 {
@@ -327,12 +330,14 @@ fn channels_opened_before_connecting_are_announced_on_connection() {
     assert!(matches!(p.a.send_text(now, id, "too soon"), Err(Error::Send(sctp::SendError::NotConnected))));
     p.a.connect(now);
     p.b.connect(now);
-    assert!(p.run_until(Duration::from_secs(10), |p| p.ev_a.contains(&Event::ChannelOpen(id))
-        && p.ev_a.contains(&Event::ChannelOpen(9))
-        && p.ev_b.contains(&Event::ChannelOpen(9))));
-    assert!(
-        p.ev_b.iter().any(|e| matches!(e, Event::ChannelOpened { id: i, label, .. } if *i == id && label == "early"))
-    );
+    assert!(p.run_until(Duration::from_secs(10), |p| {
+        p.ev_a.contains(&Event::ChannelOpen(id))
+            && p.ev_a.contains(&Event::ChannelOpen(9))
+            && p.ev_b.contains(&Event::ChannelOpen(9))
+            && p.ev_b
+                .iter()
+                .any(|e| matches!(e, Event::ChannelOpened { id: i, label, .. } if *i == id && label == "early"))
+    }));
 }
 
 #[test]

@@ -116,7 +116,8 @@ impl ChannelOptions {
 /// A channel's lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChannelState {
-    /// DATA_CHANNEL_OPEN sent, no ACK yet (messages may already be sent; they go ordered).
+    /// DATA_CHANNEL_OPEN sent, no ACK yet. The channel already carries messages (RFC 8832 §6); they go
+    /// ordered until the ACK (or the peer's first message) arrives.
     Connecting,
     /// Open.
     Open,
@@ -146,7 +147,9 @@ pub struct Channel {
 pub enum Event {
     /// The association is up; channels can be opened.
     Connected,
-    /// A channel we opened was acknowledged (or a negotiated channel became usable).
+    /// A channel we opened can carry messages: its DATA_CHANNEL_OPEN is on its way, and messages may follow
+    /// it at once (RFC 8832 §6; browsers report such a channel open without waiting for the ACK, which
+    /// saves a round trip). Or a negotiated channel became usable.
     ChannelOpen(u16),
     /// The peer opened a channel.
     ChannelOpened {
@@ -277,7 +280,8 @@ impl DataChannels {
     }
 
     /// Opens a channel and returns its stream id. Without `negotiated`, a DATA_CHANNEL_OPEN goes to the peer
-    /// and [`Event::ChannelOpen`] follows its ACK; a negotiated channel is open at once. Before the
+    /// and [`Event::ChannelOpen`] follows at once (messages may follow the OPEN; the ACK is awaited only
+    /// for unordered delivery); a negotiated channel is open at once. Before the
     /// association is established the channel waits, and is announced (or reported open) on connection.
     pub fn open(&mut self, now: Instant, options: ChannelOptions) -> Result<u16, Error> {
         if self.assoc.is_closed() {
@@ -338,6 +342,7 @@ impl DataChannels {
         .emit(&mut self.scratch)?;
         let msg = Bytes::copy_from_slice(&self.scratch);
         self.assoc.send(now, id, wire::PPID_DCEP, msg, SendOptions::default())?;
+        self.push(Event::ChannelOpen(id));
         Ok(())
     }
 
@@ -557,7 +562,6 @@ impl DataChannels {
                     if let Some(ch) = self.channels.get_mut(&id) {
                         if ch.state == ChannelState::Connecting {
                             ch.state = ChannelState::Open;
-                            self.push(Event::ChannelOpen(id));
                         }
                     }
                 }
@@ -571,7 +575,6 @@ impl DataChannels {
                 if ch.state == ChannelState::Connecting {
                     // RFC 8832 §6: data before the ACK implies it.
                     ch.state = ChannelState::Open;
-                    self.push(Event::ChannelOpen(id));
                 }
                 let binary = matches!(m.ppid, wire::PPID_BINARY | wire::PPID_BINARY_EMPTY);
                 let data = if matches!(m.ppid, wire::PPID_STRING_EMPTY | wire::PPID_BINARY_EMPTY) {
