@@ -11,7 +11,7 @@ use aes::cipher::{InnerIvInit, KeyInit, KeyIvInit, StreamCipher};
 use aes_gcm::aead::AeadInOut;
 use hmac::{Hmac, Mac};
 use sansrtc::srtp::{Config, Context, Profile};
-use sansrtc_interop::bench::{Measurement, compare, measure, quick, report};
+use sansrtc_interop::bench::{Measurement, compare, measure_cpu, quick, report};
 use sansrtc_interop::libsrtp::{Libsrtp, MAX_TRAILER_LEN};
 use sansrtc_interop::openssl;
 
@@ -159,41 +159,6 @@ fn openssl_cm_sha1() -> Job {
     })
 }
 
-#[repr(C)]
-struct Timespec {
-    sec: i64,
-    nsec: i64,
-}
-
-unsafe extern "C" {
-    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-}
-
-/// CPU time consumed by this thread, in nanoseconds (Linux `CLOCK_THREAD_CPUTIME_ID`).
-fn thread_cpu_ns() -> u64 {
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec; 3 is CLOCK_THREAD_CPUTIME_ID on Linux.
-    unsafe { clock_gettime(3, &mut ts) };
-    ts.sec as u64 * 1_000_000_000 + ts.nsec as u64
-}
-
-/// Like the harness's `measure` (median of batches, same budget and quick mode) but timed in thread CPU
-/// time, so that other processes on a shared machine do not inflate the figures.
-fn measure_cpu(job: &mut Job) -> Measurement {
-    let wall = measure(&mut *job); // calibrates and warms up; gives the batch size
-    let n = (wall.iterations / if quick() { 3 } else { 11 }).max(1);
-    let mut samples = Vec::new();
-    for _ in 0..if quick() { 3 } else { 11 } {
-        let start = thread_cpu_ns();
-        for _ in 0..n {
-            black_box(job());
-        }
-        samples.push((thread_cpu_ns() - start) as f64 / n as f64);
-    }
-    samples.sort_by(f64::total_cmp);
-    Measurement { ns_per_iter: samples[samples.len() / 2], iterations: n * samples.len() as u64 }
-}
-
 /// Measures the jobs in turn, several rounds, keeping each one's fastest median: the machine may be
 /// shared, and interleaving plus the minimum keeps the comparison fair.
 fn best_of(jobs: &mut [&mut Job]) -> Vec<Measurement> {
@@ -201,7 +166,7 @@ fn best_of(jobs: &mut [&mut Job]) -> Vec<Measurement> {
     let mut best: Vec<Option<Measurement>> = vec![None; jobs.len()];
     for _ in 0..rounds {
         for (job, slot) in jobs.iter_mut().zip(&mut best) {
-            let m = measure_cpu(job);
+            let m = measure_cpu(&mut **job);
             if slot.is_none_or(|b| m.ns_per_iter < b.ns_per_iter) {
                 *slot = Some(m);
             }
