@@ -1,16 +1,19 @@
 //! SRTP throughput: sansrtc against libsrtp, and both against the bare primitives on the same buffer
-//! (AES-128-GCM seal + open; AES-128-CTR + HMAC-SHA1 both ways) as the physical limit. One iteration is
-//! protect + unprotect of one RTP packet with a 1200-octet payload. Timed in thread CPU time (the build
-//! machine is shared), interleaving the contenders and keeping each one's best round.
+//! (AES-128-GCM seal + open; AES-128-CTR + HMAC-SHA1 both ways) as the physical limit, twice: RustCrypto's
+//! (what sansrtc is built on) and OpenSSL's libcrypto through its EVP API (what the fastest C stacks are
+//! built on). One iteration is protect + unprotect of one RTP packet with a 1200-octet payload. Timed in
+//! thread CPU time (the build machine is shared), interleaving the contenders and keeping each one's best
+//! round.
 
 use std::hint::black_box;
 
-use aes::cipher::{InnerIvInit, KeyInit, StreamCipher};
+use aes::cipher::{InnerIvInit, KeyInit, KeyIvInit, StreamCipher};
 use aes_gcm::aead::AeadInOut;
 use hmac::{Hmac, Mac};
 use sansrtc::srtp::{Config, Context, Profile};
-use sansrtc_interop::bench::{Measurement, compare, measure, quick, report};
+use sansrtc_interop::bench::{Measurement, compare, measure_cpu, quick, report};
 use sansrtc_interop::libsrtp::{Libsrtp, MAX_TRAILER_LEN};
+use sansrtc_interop::openssl;
 
 const PAYLOAD: usize = 1200;
 const HEADER: usize = 12;
@@ -97,39 +100,63 @@ fn bare_cm_sha1() -> Job {
     })
 }
 
-#[repr(C)]
-struct Timespec {
-    sec: i64,
-    nsec: i64,
-}
-
-unsafe extern "C" {
-    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-}
-
-/// CPU time consumed by this thread, in nanoseconds (Linux `CLOCK_THREAD_CPUTIME_ID`).
-fn thread_cpu_ns() -> u64 {
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec; 3 is CLOCK_THREAD_CPUTIME_ID on Linux.
-    unsafe { clock_gettime(3, &mut ts) };
-    ts.sec as u64 * 1_000_000_000 + ts.nsec as u64
-}
-
-/// Like the harness's `measure` (median of batches, same budget and quick mode) but timed in thread CPU
-/// time, so that other processes on a shared machine do not inflate the figures.
-fn measure_cpu(job: &mut Job) -> Measurement {
-    let wall = measure(&mut *job); // calibrates and warms up; gives the batch size
-    let n = (wall.iterations / if quick() { 3 } else { 11 }).max(1);
-    let mut samples = Vec::new();
-    for _ in 0..if quick() { 3 } else { 11 } {
-        let start = thread_cpu_ns();
-        for _ in 0..n {
-            black_box(job());
-        }
-        samples.push((thread_cpu_ns() - start) as f64 / n as f64);
+/// The same AES-128-GCM seal + open through OpenSSL's EVP API. Checked once against RustCrypto's tag
+/// so that the line measures the real computation.
+fn openssl_gcm() -> Job {
+    let mut gcm = openssl::Gcm::new(&KEY);
+    let mut buf = packet(0);
+    let nonce = [7u8; 12];
+    {
+        let mut theirs = buf.clone();
+        let (aad, payload) = theirs.split_at_mut(HEADER);
+        let want = aes_gcm::Aes128Gcm::new(&KEY.into())
+            .encrypt_inout_detached(&nonce.into(), aad, payload.into())
+            .expect("seal");
+        let (aad, payload) = buf.split_at_mut(HEADER);
+        let tag = gcm.seal(&nonce, aad, payload);
+        assert_eq!(tag[..], want[..], "OpenSSL and RustCrypto GCM tags differ");
+        assert_eq!(buf, theirs, "OpenSSL and RustCrypto GCM ciphertexts differ");
+        let (aad, payload) = buf.split_at_mut(HEADER);
+        assert!(gcm.open(&nonce, aad, payload, &tag), "OpenSSL GCM open");
+        assert_eq!(buf, packet(0));
     }
-    samples.sort_by(f64::total_cmp);
-    Measurement { ns_per_iter: samples[samples.len() / 2], iterations: n * samples.len() as u64 }
+    Box::new(move || {
+        let (aad, payload) = buf.split_at_mut(HEADER);
+        let tag = gcm.seal(&nonce, aad, payload);
+        assert!(gcm.open(&nonce, aad, payload, &tag), "open");
+        usize::from(tag[0])
+    })
+}
+
+/// The same AES-128-CTR + HMAC-SHA1 both ways through OpenSSL's EVP API (`EVP_aes_128_ctr`, `EVP_MAC`
+/// HMAC with SHA1). Checked once against RustCrypto's output.
+fn openssl_cm_sha1() -> Job {
+    let mut ctr = openssl::Ctr::new(&KEY);
+    let mut mac = openssl::HmacSha1::new(&[0x11; 20]);
+    let mut buf = packet(0);
+    let iv = [3u8; 16];
+    let roc = [0u8; 4];
+    {
+        ctr.apply(&iv, &mut buf[HEADER..]);
+        let tag = mac.mac(&[&buf, &roc]);
+        let mut theirs = packet(0);
+        let mut c = ctr::Ctr128BE::<aes::Aes128Enc>::new(&KEY.into(), &iv.into());
+        c.apply_keystream(&mut theirs[HEADER..]);
+        let mut m = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&[0x11; 20]).expect("hmac key");
+        m.update(&theirs);
+        m.update(&roc);
+        assert_eq!(buf, theirs, "OpenSSL and RustCrypto AES-CTR differ");
+        assert_eq!(tag[..], m.finalize().into_bytes()[..], "OpenSSL and RustCrypto HMAC-SHA1 differ");
+        ctr.apply(&iv, &mut buf[HEADER..]);
+        assert_eq!(buf, packet(0));
+    }
+    Box::new(move || {
+        ctr.apply(&iv, &mut buf[HEADER..]);
+        let a = mac.mac(&[&buf, &roc]);
+        let b = mac.mac(&[&buf, &roc]);
+        ctr.apply(&iv, &mut buf[HEADER..]);
+        usize::from(black_box(a[0] ^ b[0]))
+    })
 }
 
 /// Measures the jobs in turn, several rounds, keeping each one's fastest median: the machine may be
@@ -139,7 +166,7 @@ fn best_of(jobs: &mut [&mut Job]) -> Vec<Measurement> {
     let mut best: Vec<Option<Measurement>> = vec![None; jobs.len()];
     for _ in 0..rounds {
         for (job, slot) in jobs.iter_mut().zip(&mut best) {
-            let m = measure_cpu(job);
+            let m = measure_cpu(&mut **job);
             if slot.is_none_or(|b| m.ns_per_iter < b.ns_per_iter) {
                 *slot = Some(m);
             }
@@ -161,33 +188,44 @@ fn main() {
         "one iteration = protect + unprotect of one RTP packet, {PAYLOAD}-octet payload; \
          thread CPU time, best of interleaved rounds"
     );
-    for (profile, name, bare) in [
-        (Profile::Aes128CmHmacSha1_80, "srtp/AES_CM_128_HMAC_SHA1_80", bare_cm_sha1 as fn() -> Job),
-        (Profile::AeadAes128Gcm, "srtp/AEAD_AES_128_GCM", bare_gcm as fn() -> Job),
+    for (profile, name, bare, evp) in [
+        (
+            Profile::Aes128CmHmacSha1_80,
+            "srtp/AES_CM_128_HMAC_SHA1_80",
+            bare_cm_sha1 as fn() -> Job,
+            openssl_cm_sha1 as fn() -> Job,
+        ),
+        (Profile::AeadAes128Gcm, "srtp/AEAD_AES_128_GCM", bare_gcm as fn() -> Job, openssl_gcm as fn() -> Job),
     ] {
         let mut ours = sansrtc(profile);
         let mut limit = bare();
+        let mut ossl = evp();
         let theirs = libsrtp(profile);
         let ms = match theirs {
-            Some(mut theirs) => best_of(&mut [&mut ours, &mut limit, &mut theirs]),
+            Some(mut theirs) => best_of(&mut [&mut ours, &mut limit, &mut ossl, &mut theirs]),
             None => {
                 println!("{name}: libsrtp build lacks this profile, not compared");
-                best_of(&mut [&mut ours, &mut limit])
+                best_of(&mut [&mut ours, &mut limit, &mut ossl])
             }
         };
-        let (ours, limit) = (ms[0], ms[1]);
+        let (ours, limit, ossl) = (ms[0], ms[1], ms[2]);
         report(name, "sansrtc", ours);
         report(name, "bare", limit);
-        if let Some(&theirs) = ms.get(2) {
+        report(name, "openssl-bare", ossl);
+        if let Some(&theirs) = ms.get(3) {
             report(name, "libsrtp", theirs);
             compare(name, ours, "libsrtp", theirs);
         }
+        let vs_openssl = compare(name, ours, "openssl-bare", ossl);
         let share = compare(name, ours, "bare", limit);
         println!(
-            "{name}: sansrtc {:.0} pkt/s ({:.0} MB/s payload), {:.0}% of the bare primitives' speed",
+            "{name}: sansrtc {:.0} pkt/s ({:.0} MB/s payload), {:.0}% of the bare primitives' speed, \
+             {:.0}% of OpenSSL's bare primitives ({:.0} pkt/s)",
             ours.per_second(),
             ours.mb_per_s(PAYLOAD),
-            share * 100.0
+            share * 100.0,
+            vs_openssl * 100.0,
+            ossl.per_second(),
         );
     }
 }

@@ -76,6 +76,43 @@ pub fn measure<R>(mut f: impl FnMut() -> R) -> Measurement {
     Measurement { ns_per_iter: samples[samples.len() / 2], iterations: n * batches as u64 }
 }
 
+#[repr(C)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+/// CPU time consumed by the calling thread, in nanoseconds (Linux `CLOCK_THREAD_CPUTIME_ID`).
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec; 3 is CLOCK_THREAD_CPUTIME_ID on Linux.
+    unsafe { clock_gettime(3, &mut ts) };
+    ts.sec as u64 * 1_000_000_000 + ts.nsec as u64
+}
+
+/// Like [`measure`] (median of batches, same budget and quick mode) but timed in the calling thread's CPU
+/// time, so that other processes on a shared machine do not inflate the figures. Calibrates and warms up
+/// with [`measure`] first.
+pub fn measure_cpu<R>(mut f: impl FnMut() -> R) -> Measurement {
+    let wall = measure(&mut f);
+    let (_, batches) = budget();
+    let n = (wall.iterations / batches as u64).max(1);
+    let mut samples = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let start = thread_cpu_ns();
+        for _ in 0..n {
+            black_box(f());
+        }
+        samples.push((thread_cpu_ns() - start) as f64 / n as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    Measurement { ns_per_iter: samples[samples.len() / 2], iterations: n * batches as u64 }
+}
+
 /// Prints one measurement on its own line.
 pub fn report(name: &str, who: &str, m: Measurement) {
     println!("{name:<34} {who:<12} {:>12.1} ns/iter  {:>14.0} /s", m.ns_per_iter, m.per_second());

@@ -5,5 +5,6 @@
 
 pub mod bench;
 pub mod libsrtp;
+pub mod openssl;
 pub mod pipe;
 pub mod sctp_proto_peer;
