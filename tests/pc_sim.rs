@@ -319,6 +319,7 @@ fn ice_restart_mid_transfer_loses_no_message() {
             assert_ne!(run.pc(a, |pc, _| pc.local_ufrag().to_string()), ufrag_before);
         }
     }
+    run.until(limit, |r| remote_channel(&r.events_b, "bulk").is_some());
     let chat_b = remote_channel(&run.events_b, "bulk").unwrap();
     run.until(limit, |r| messages(&r.events_b, chat_b).len() == sent.len());
     assert_eq!(messages(&run.events_b, chat_b), sent, "every message, in order, across the restart");
