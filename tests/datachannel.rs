@@ -180,9 +180,13 @@ fn partial_reliability_and_unordered_channels_are_announced() {
 #[test]
 fn buffered_amount_low_fires_when_drained() {
     let mut p = connected(Impair::clean(20), Impair::clean(20));
-    let id = opened(&mut p, true, ChannelOptions::new("bulk"));
-    // The DATA_CHANNEL_OPEN acknowledged: nothing buffered.
-    assert!(p.run_until(Duration::from_secs(10), |p| p.a.buffered_amount(id) == 0));
+    let now = p.now;
+    let id = p.a.open(now, ChannelOptions::new("bulk")).unwrap();
+    // W3C `bufferedAmount` counts application data only: the DATA_CHANNEL_OPEN on its way is not in it.
+    assert!(p.a.association().buffered_total() > 0);
+    assert_eq!(p.a.buffered_amount(id), 0);
+    assert!(p.run_until(Duration::from_secs(10), |p| p.a.association().buffered_total() == 0));
+    assert_eq!(p.a.buffered_amount(id), 0);
     p.a.set_buffered_amount_low_threshold(id, 10_000).unwrap();
     let now = p.now;
     for _ in 0..20 {

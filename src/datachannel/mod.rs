@@ -341,7 +341,7 @@ impl DataChannels {
         }
         .emit(&mut self.scratch)?;
         let msg = Bytes::copy_from_slice(&self.scratch);
-        self.assoc.send(now, id, wire::PPID_DCEP, msg, SendOptions::default())?;
+        self.assoc.send_control(now, id, wire::PPID_DCEP, msg)?;
         self.push(Event::ChannelOpen(id));
         Ok(())
     }
@@ -538,7 +538,7 @@ impl DataChannels {
                     self.scratch.clear();
                     let _ = Dcep::Ack.emit(&mut self.scratch);
                     let ack = Bytes::copy_from_slice(&self.scratch);
-                    if let Err(e) = self.assoc.send(Instant::ZERO, id, wire::PPID_DCEP, ack, SendOptions::default()) {
+                    if let Err(e) = self.assoc.send_control(Instant::ZERO, id, wire::PPID_DCEP, ack) {
                         self.reject(e.into());
                         return;
                     }

@@ -310,6 +310,25 @@ impl Association {
         data: Bytes,
         options: SendOptions,
     ) -> Result<(), SendError> {
+        self.queue_message(now, stream, ppid, data, options, true)
+    }
+
+    /// [`Association::send`] for a control message of the layer above (a data channel's DCEP): it counts
+    /// against the send buffer but not in the stream's [`Association::buffered_amount`], which W3C's
+    /// `bufferedAmount` limits to application data.
+    pub(crate) fn send_control(&mut self, now: Instant, stream: u16, ppid: u32, data: Bytes) -> Result<(), SendError> {
+        self.queue_message(now, stream, ppid, data, SendOptions::default(), false)
+    }
+
+    fn queue_message(
+        &mut self,
+        now: Instant,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        options: SendOptions,
+        counted: bool,
+    ) -> Result<(), SendError> {
         self.touch(now);
         if data.is_empty() {
             return Err(SendError::Empty);
@@ -335,7 +354,7 @@ impl Association {
             options.max_retransmits = None;
             options.max_lifetime = None;
         }
-        self.send.queue(self.now, stream, ppid, data, options);
+        self.send.queue(self.now, stream, ppid, data, options, counted);
         Ok(())
     }
 

@@ -22,6 +22,8 @@ pub(crate) struct OutMsg {
     pub(crate) unordered: bool,
     pub(crate) max_rtx: Option<u32>,
     pub(crate) expires: Option<Instant>,
+    /// Counted in its stream's buffered amount (control messages of the layer above are not).
+    pub(crate) counted: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub(crate) struct Sent {
     pub(crate) fast_retransmitted: bool,
     pub(crate) max_rtx: Option<u32>,
     pub(crate) expires: Option<Instant>,
+    /// Counted in its stream's buffered amount.
+    pub(crate) counted: bool,
 }
 
 /// What a SACK changed, for the association to act on.
@@ -222,8 +226,17 @@ impl SendState {
         !self.active.is_empty()
     }
 
-    /// Queues a message (already checked by the caller).
-    pub(crate) fn queue(&mut self, now: Instant, stream: u16, ppid: u32, data: Bytes, opts: SendOptions) {
+    /// Queues a message (already checked by the caller). `counted`: whether it counts in the stream's
+    /// buffered amount (it always counts in the total, which the send buffer bounds).
+    pub(crate) fn queue(
+        &mut self,
+        now: Instant,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        opts: SendOptions,
+        counted: bool,
+    ) {
         let len = data.len();
         let vtime = self.vtime;
         let s = self.stream_mut(stream);
@@ -234,7 +247,9 @@ impl SendState {
             s.next_ssn = ssn.wrapping_add(1);
             ssn
         };
-        s.buffered += len;
+        if counted {
+            s.buffered += len;
+        }
         let was_idle = s.queue.is_empty();
         if was_idle {
             s.finish = vtime.saturating_add(cost(len, s.priority));
@@ -247,6 +262,7 @@ impl SendState {
             unordered: opts.unordered,
             max_rtx: opts.max_retransmits,
             expires: opts.max_lifetime.map(|l| now + l),
+            counted,
         });
         self.buffered += len;
         self.queued += 1;
@@ -298,15 +314,14 @@ impl SendState {
                 self.deactivate(id);
                 continue;
             };
-            let expired = self
-                .streams
-                .get(si)
-                .and_then(|s| s.queue.front())
-                .map(|m| (m.offset == 0 && m.expires.is_some_and(|e| e <= now)).then_some(m.data.len()));
+            let expired =
+                self.streams.get(si).and_then(|s| s.queue.front()).map(|m| {
+                    (m.offset == 0 && m.expires.is_some_and(|e| e <= now)).then_some((m.data.len(), m.counted))
+                });
             match expired {
                 None => self.deactivate(id), // Nothing queued after all.
-                Some(Some(len)) => {
-                    self.release(id, len);
+                Some(Some((len, counted))) => {
+                    self.release(id, len, counted);
                     self.abandoned += 1;
                     self.next_message(si);
                 }
@@ -323,7 +338,11 @@ impl SendState {
             if s.id >= outbound {
                 let n = s.queue.len();
                 if n > 0 {
-                    dropped.push((s.id, s.buffered, n));
+                    let (mut counted, mut uncounted) = (0, 0);
+                    for m in &s.queue {
+                        *(if m.counted { &mut counted } else { &mut uncounted }) += m.data.len() - m.offset;
+                    }
+                    dropped.push((s.id, counted, uncounted, n));
                 }
                 s.queue.clear();
             } else if !pr_sctp {
@@ -333,16 +352,21 @@ impl SendState {
                 }
             }
         }
-        for (id, bytes, n) in dropped {
-            self.release(id, bytes);
+        for (id, counted, uncounted, n) in dropped {
+            self.release(id, counted, true);
+            self.release(id, uncounted, false);
             self.queued = self.queued.saturating_sub(n);
             self.abandoned += n as u64;
             self.deactivate(id);
         }
     }
 
-    fn release(&mut self, stream: u16, len: usize) {
+    /// Bytes of `stream` leave the buffered count (and the stream's, if they were `counted` there).
+    fn release(&mut self, stream: u16, len: usize, counted: bool) {
         self.buffered = self.buffered.saturating_sub(len);
+        if !counted {
+            return;
+        }
         if let Ok(i) = self.find(stream) {
             if let Some(s) = self.streams.get_mut(i) {
                 s.buffered = s.buffered.saturating_sub(len);
@@ -390,7 +414,7 @@ impl SendState {
                 _ => {}
             }
             if matches!(s.status, Status::InFlight | Status::Retransmit) {
-                self.release(s.stream, s.data.len());
+                self.release(s.stream, s.data.len(), s.counted);
             }
         }
         if tsn_lt(self.cum_acked, cum) {
@@ -467,6 +491,7 @@ impl SendState {
             fast_retransmitted: false,
             max_rtx: msg.max_rtx,
             expires: msg.expires,
+            counted: msg.counted,
         };
         if msg.offset == msg.data.len() {
             self.next_message(si);
@@ -522,7 +547,7 @@ impl SendState {
     /// remainder.
     pub(crate) fn abandon_message(&mut self, idx: usize) {
         let Some(s) = self.sent.get(idx) else { return };
-        let (stream, ssn, unordered) = (s.stream, s.ssn, s.flags & DataFlags::UNORDERED != 0);
+        let (stream, ssn, unordered, counted) = (s.stream, s.ssn, s.flags & DataFlags::UNORDERED != 0, s.counted);
         // Walk back to the first fragment, then forward to the last.
         let mut first = idx;
         while first > 0 {
@@ -555,7 +580,7 @@ impl SendState {
             }
         }
         // Abandoned bytes leave the buffered count at once (they will never be delivered).
-        self.release(stream, released);
+        self.release(stream, released, counted);
         if !ended && self.current == Some(stream) {
             // The rest of the message was never sent: drop it from the queue.
             if let Ok(si) = self.find(stream) {
@@ -564,7 +589,7 @@ impl SendState {
                 });
                 if let Some(rest) = rest {
                     // Bytes already cut were released fragment by fragment; release the remainder.
-                    self.release(stream, rest);
+                    self.release(stream, rest, counted);
                     self.next_message(si);
                 }
             }
@@ -628,7 +653,7 @@ impl SendState {
                 Status::GapAcked | Status::Abandoned => {}
             }
             if matches!(s.status, Status::InFlight | Status::Retransmit) {
-                self.release(s.stream, len);
+                self.release(s.stream, len, s.counted);
             }
             out.advanced = true;
         }
@@ -670,8 +695,8 @@ impl SendState {
                     Status::GapAcked | Status::Abandoned => continue,
                 }
                 s.status = Status::GapAcked;
-                let (st, len) = (s.stream, s.data.len());
-                self.release(st, len);
+                let (st, len, counted) = (s.stream, s.data.len(), s.counted);
+                self.release(st, len, counted);
             }
             let _ = first;
             highest_acked = last;
