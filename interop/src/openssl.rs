@@ -10,22 +10,18 @@
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::ptr::{null, null_mut};
 
-#[repr(C)]
-struct EvpCipher {
-    _private: [u8; 0],
+/// OpenSSL's opaque types, only ever behind pointers.
+macro_rules! opaque {
+    ($($name:ident),*) => {
+        $(
+            #[repr(C)]
+            struct $name {
+                _private: [u8; 0],
+            }
+        )*
+    };
 }
-#[repr(C)]
-struct EvpCipherCtx {
-    _private: [u8; 0],
-}
-#[repr(C)]
-struct EvpMac {
-    _private: [u8; 0],
-}
-#[repr(C)]
-struct EvpMacCtx {
-    _private: [u8; 0],
-}
+opaque!(EvpCipher, EvpCipherCtx, EvpMac, EvpMacCtx);
 
 /// `OSSL_PARAM`.
 #[repr(C)]

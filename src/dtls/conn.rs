@@ -213,7 +213,7 @@ impl Dtls {
             last_triggered_resend: None,
             out: OutQueue::new(OUT_LIMIT),
             recv: OutQueue::new(RECV_LIMIT),
-            events: EventQueue::compact(EVENT_LIMIT),
+            events: EventQueue::new(EVENT_LIMIT),
             now: Instant::ZERO,
             cookie_secret,
             expected_fingerprint: None,

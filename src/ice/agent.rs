@@ -169,7 +169,7 @@ impl IceAgent {
             local_key,
             list: CheckList::new(config.max_pairs),
             transmits: OutQueue::new(config.max_transmits),
-            events: EventQueue::compact(config.max_events),
+            events: EventQueue::new(config.max_events),
             config,
             rng,
             role,

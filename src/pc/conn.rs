@@ -414,13 +414,6 @@ impl PeerConnection {
     /// [`crate::turn::Failure::AddressFamilyNotSupported`]).
     pub fn end_of_local_candidates(&mut self, now: Instant) {
         self.touch(now);
-        if self.turns.is_empty() && self.turn_waiting.is_empty() {
-            self.local_end = true;
-            self.ice_local_end = true;
-            self.ice.end_of_local_candidates(now);
-            self.pump();
-            return;
-        }
         self.start_turns(None);
         for c in core::mem::take(&mut self.turn_waiting) {
             let failure = crate::turn::Failure::AddressFamilyNotSupported;

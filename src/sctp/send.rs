@@ -213,7 +213,11 @@ impl SendState {
 
     /// Sets a stream's scheduler weight (0 counts as 1). Applies from its next message on.
     pub(crate) fn set_priority(&mut self, stream: u16, priority: u16) {
-        self.stream_mut(stream).priority = priority.max(1);
+        let priority = priority.max(1);
+        if priority == DEFAULT_PRIORITY && self.stream(stream).is_none() {
+            return; // What an unused stream has already: no entry needed.
+        }
+        self.stream_mut(stream).priority = priority;
     }
 
     /// A stream's scheduler weight.

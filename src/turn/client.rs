@@ -320,7 +320,7 @@ impl TurnClient {
             timers: Timers::default(),
             out: OutQueue::new(256),
             received: OutQueue::new(256),
-            events: EventQueue::compact(256),
+            events: EventQueue::new(256),
             stats: TurnStats::default(),
         }
     }

@@ -106,21 +106,12 @@ pub(crate) struct EventQueue<T> {
     queue: VecDeque<T>,
     limit: usize,
     dropped: u64,
-    /// Shrink to one slot whenever drained (see [`EventQueue::compact`]).
-    compact: bool,
 }
 
 impl<T> EventQueue<T> {
     /// A queue holding at most `limit` events.
     pub(crate) fn new(limit: usize) -> Self {
-        EventQueue { queue: VecDeque::new(), limit, dropped: 0, compact: false }
-    }
-
-    /// A queue for events that come one at a time (state changes, a coalesced "data arrived"): it keeps
-    /// room for a single event once drained, so a burst at set-up leaves no memory behind in an idle
-    /// connection, and the steady state of one event per drain still allocates nothing.
-    pub(crate) fn compact(limit: usize) -> Self {
-        EventQueue { compact: true, ..EventQueue::new(limit) }
+        EventQueue { queue: VecDeque::new(), limit, dropped: 0 }
     }
 
     /// Queues `event`; returns `false` (and counts a drop) when full.
@@ -129,20 +120,13 @@ impl<T> EventQueue<T> {
             self.dropped += 1;
             return false;
         }
-        if self.compact && self.queue.capacity() == 0 {
-            self.queue.reserve_exact(1);
-        }
         self.queue.push_back(event);
         true
     }
 
     /// The oldest event.
     pub(crate) fn pop(&mut self) -> Option<T> {
-        let event = self.queue.pop_front();
-        if event.is_none() && self.compact && self.queue.capacity() > 1 {
-            self.queue.shrink_to(1);
-        }
-        event
+        self.queue.pop_front()
     }
 
     /// Events waiting.
@@ -168,28 +152,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_compact_queue_keeps_one_slot_once_drained() {
-        let mut q = EventQueue::compact(64);
-        assert!(q.push(0u64));
-        assert_eq!(q.queue.capacity(), 1);
-        for n in 1..20 {
-            assert!(q.push(n));
-        }
-        assert!(q.queue.capacity() >= 20);
-        while q.pop().is_some() {}
-        assert_eq!(q.queue.capacity(), 1);
-        // One event per drain: the slot is reused.
-        for n in 0..4 {
-            assert!(q.push(n));
-            assert_eq!((q.pop(), q.pop(), q.queue.capacity()), (Some(n), None, 1));
-        }
-        // An ordinary queue keeps its capacity.
-        let mut q = EventQueue::new(64);
+    fn trim_gives_memory_back_only_when_nothing_waits() {
+        let mut events = EventQueue::new(64);
         for n in 0..20u64 {
-            assert!(q.push(n));
+            assert!(events.push(n));
         }
-        while q.pop().is_some() {}
-        assert!(q.queue.capacity() >= 20);
+        events.trim();
+        assert_eq!(events.len(), 20, "nothing waiting is dropped");
+        while events.pop().is_some() {}
+        assert!(events.queue.capacity() >= 20, "draining keeps the room for the next burst");
+        events.trim();
+        assert_eq!(events.queue.capacity(), 0);
+        let mut out = OutQueue::new(8);
+        for n in 0..4u8 {
+            assert!(out.push((), &[n; 300]));
+        }
+        out.trim();
+        assert_eq!(out.len(), 4);
+        while out.pop().is_some() {}
+        assert!(!out.spare.is_empty() && out.current.capacity() > 0);
+        out.trim();
+        assert_eq!((out.spare.capacity(), out.current.capacity(), out.queue.capacity()), (0, 0, 0));
+        assert!(out.push((), &[9; 10]));
+        assert_eq!(out.pop().map(|(_, b)| b.to_vec()), Some(alloc::vec![9; 10]));
     }
 
     #[test]
