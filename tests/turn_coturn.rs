@@ -520,7 +520,7 @@ fn echo_through_coturn(relay_only: bool) {
     assert_eq!(echoes(&c), sent);
     if relay_only {
         // The client's data went as ChannelData on a channel bound to the server's relayed address.
-        let bound = c.pc.turn_clients().first().and_then(|t| t.channel(pair.1.address));
+        let bound = c.pc.turn_clients().next().and_then(|t| t.channel(pair.1.address));
         assert!(bound.is_some());
         assert_eq!(c.pc.stats().turn_dropped, 0);
     }

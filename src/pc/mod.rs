@@ -1,16 +1,22 @@
 //! The peer connection: ICE, DTLS, SCTP and data channels on one UDP 5-tuple, driven by JSEP offer/answer
 //! (RFC 8829) in the W3C vocabulary.
 //!
-//! [`PeerConnection`] is a [`PathMachine`](crate::PathMachine) that owns an [`IceAgent`](crate::ice::IceAgent),
-//! a [`Dtls`](crate::dtls::Dtls) connection and a [`DataChannels`](crate::datachannel::DataChannels) layer
-//! over an SCTP association, and routes between them:
+//! [`PeerConnection`] is a [`PathMachine`](crate::PathMachine) that owns an [`IceRelay`](crate::turn::IceRelay)
+//! (the ICE agent with its TURN clients), a [`Dtls`](crate::dtls::Dtls) connection and a
+//! [`DataChannels`](crate::datachannel::DataChannels) layer over an SCTP association, and routes between them
+//! as a pipeline, each layer's output handed to the next where it is produced:
 //!
-//! - every received datagram goes through the ICE agent, which consumes STUN and passes on the rest only
-//!   when it comes from an ICE-validated remote address; that rest is demultiplexed by its first byte
-//!   (RFC 7983 §7, [`crate::demux`]): DTLS goes to DTLS, SRTP/SRTCP is dropped and counted (media is not
-//!   supported yet), anything else is dropped and counted;
-//! - DTLS application data goes to the data channel layer, whose SCTP packets go back through DTLS, whose
-//!   records go out through the ICE agent on the selected pair.
+//! - **down**: a received datagram goes to ICE (which consumes STUN, hands TURN traffic to its client and
+//!   passes on the rest only when it comes from an ICE-validated remote address); that rest is
+//!   demultiplexed by its first byte (RFC 7983 §7, [`crate::demux`]): DTLS goes to DTLS, whose application
+//!   data goes to SCTP; SRTP/SRTCP is dropped and counted (media is not supported yet), anything else is
+//!   dropped and counted;
+//! - **up**: a message goes to SCTP, whose packets go into DTLS records, which go out through ICE on the
+//!   selected pair (through a relay when the pair is relayed).
+//!
+//! The code is laid out the same way: `conn.rs` holds the machine and the pipeline, `signaling.rs` the JSEP
+//! state and the description calls, `describe.rs` the mapping between SDP and the transport, `channels.rs`
+//! the channel handles and calls.
 //!
 //! The caller's loop is the crate's usual one:
 //!
@@ -21,7 +27,10 @@
 //!    [`PeerConnection::add_ice_candidate`] for trickled candidates;
 //! 3. feed each datagram that arrives on a declared socket to `handle_receive` (a [`Datagram`](crate::Datagram) with its
 //!    source and destination), call `handle_timeout` at `poll_timeout`, drain `poll_transmit` (send each
-//!    from `source` to `destination`) and `poll_event` ([`Event`]);
+//!    from `source` to `destination`) and `poll_event` ([`Event`]), then sleep until `poll_timeout`. Taking
+//!    events never sends anything by itself: when taking a message owes the peer a window update,
+//!    `poll_timeout` says so (it returns the current time), so a caller that follows this loop to the
+//!    letter never stalls;
 //! 4. use channels: [`PeerConnection::create_data_channel`], [`PeerConnection::send_text`],
 //!    [`PeerConnection::send_binary`], [`PeerConnection::buffered_amount`],
 //!    [`PeerConnection::close_channel`].
@@ -59,12 +68,21 @@
 //!   [`Event::IceCandidateError`]. With [`IceTransportPolicy::Relay`] only relay candidates are gathered,
 //!   offered and paired, and their related address (our server-reflexive address) is signalled as
 //!   `raddr 0.0.0.0 rport 9` (RFC 8829 §3.5.3, RFC 8839 §5.1).
-//! - **Not yet:** media (SRTP is dropped and counted), provisional answers, renegotiation that
-//!   changes anything but the ICE credentials. A rollback of a remote offer leaves the ICE candidates and
-//!   credentials it carried applied to the agent.
+//! - **Ending.** [`PeerConnection::close`] ends in `closed`; so does the peer's DTLS close_notify or
+//!   SCTP ABORT/SHUTDOWN (as browsers report it): every channel closes, ICE stops. ICE failure and DTLS
+//!   fatal alerts end in `failed`.
+//! - **Descriptions.** The W3C getters ([`PeerConnection::local_description`] and its current and pending
+//!   variants, and the remote ones) follow W3C §4.4.1: a local description shows the candidates gathered
+//!   since it was set. Provisional answers ([`SdpKind::Pranswer`]) apply the transport like an answer.
+//! - **Not yet:** media (SRTP is dropped and counted), renegotiation that changes anything but the ICE
+//!   credentials. A rollback of a remote offer leaves the ICE candidates and credentials it carried
+//!   applied to the agent.
 
+mod channels;
 mod conn;
+mod describe;
 mod error;
+mod signaling;
 
 #[cfg(test)]
 mod tests;
@@ -92,7 +110,8 @@ const TARGET: &str = "sansrtc::pc";
 pub enum SdpKind {
     /// An offer.
     Offer,
-    /// A provisional answer (not supported yet: refused with [`Error::Unsupported`]).
+    /// A provisional answer (JSEP, RFC 8829 §4.1.10.1): applies the transport like an answer; the final
+    /// answer is still due.
     Pranswer,
     /// A final answer.
     Answer,
@@ -147,6 +166,10 @@ pub enum SignalingState {
     HaveLocalOffer,
     /// A remote offer was set; an answer is due.
     HaveRemoteOffer,
+    /// A remote offer was answered with a local provisional answer; the final answer is due.
+    HaveLocalPranswer,
+    /// Our offer got a provisional answer; the final answer is due.
+    HaveRemotePranswer,
     /// Closed.
     Closed,
 }
@@ -257,6 +280,15 @@ pub enum Event {
     BufferedAmountLow(ChannelId),
     /// `close`: the channel is closed.
     ChannelClose(ChannelId),
+    /// `error` on a channel, followed by its `close`: the data channel layer refused it (W3C
+    /// `data-channel-failure`), e.g. a channel created before the DTLS role was known whose negotiated
+    /// stream id turned out to be of the peer's parity, or beyond the streams the association has.
+    ChannelError {
+        /// The channel.
+        id: ChannelId,
+        /// Why.
+        error: crate::datachannel::Error,
+    },
     /// `icecandidateerror`: a TURN server gave no relay candidate (or lost it for good).
     IceCandidateError {
         /// The TURN server.
@@ -286,6 +318,7 @@ impl fmt::Debug for Event {
             }
             Event::BufferedAmountLow(id) => write!(f, "BufferedAmountLow({id})"),
             Event::ChannelClose(id) => write!(f, "ChannelClose({id})"),
+            Event::ChannelError { id, error } => write!(f, "ChannelError({id}: {error})"),
             Event::IceCandidateError { server, failure } => write!(f, "IceCandidateError({server}: {failure})"),
         }
     }
@@ -395,26 +428,10 @@ impl Default for Config {
 
 /// The local ufrag of a STUN message's USERNAME (`<local ufrag>:<remote ufrag>`, RFC 8445 §7.2.2), for
 /// finding which peer connection a binding request on a shared socket belongs to: look the result up in a
-/// map keyed on [`PeerConnection::local_ufrag`]. Reads the header and walks the attributes without
-/// verifying anything (the connection does that); `None` if it is not STUN or has no USERNAME.
+/// map keyed on [`PeerConnection::local_ufrag`]. Reads the message with the crate's one STUN parser
+/// ([`crate::stun::Message::new_checked`]) without verifying anything (the connection does that); `None`
+/// if it is not STUN or has no USERNAME.
 pub fn stun_username_local_ufrag(datagram: &[u8]) -> Option<&str> {
-    const MAGIC: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
-    const USERNAME: u16 = 0x0006;
-    if datagram.first()? & 0xC0 != 0 || datagram.get(4..8)? != MAGIC {
-        return None;
-    }
-    let len = usize::from(u16::from_be_bytes([*datagram.get(2)?, *datagram.get(3)?]));
-    let body = datagram.get(20..20 + len)?;
-    let mut off = 0usize;
-    while off + 4 <= body.len() {
-        let typ = u16::from_be_bytes([*body.get(off)?, *body.get(off + 1)?]);
-        let l = usize::from(u16::from_be_bytes([*body.get(off + 2)?, *body.get(off + 3)?]));
-        let value = body.get(off + 4..off + 4 + l)?;
-        if typ == USERNAME {
-            let username = core::str::from_utf8(value).ok()?;
-            return username.split(':').next();
-        }
-        off += 4 + l.div_ceil(4) * 4;
-    }
-    None
+    let message = crate::stun::Message::new_checked(datagram).ok()?;
+    message.username_in_buffer()?.split(':').next()
 }

@@ -174,6 +174,7 @@ pub struct Association {
     now: Instant,
     state: State,
     ended: bool,
+    close_reason: Option<CloseReason>,
     my_tag: u32,
     my_initial_tsn: u32,
     peer: Peer,
@@ -236,6 +237,7 @@ impl Association {
             now: Instant::ZERO,
             state: State::Closed,
             ended: false,
+            close_reason: None,
             my_tag: 0,
             my_initial_tsn: 0,
             peer: Peer::default(),
@@ -395,7 +397,12 @@ impl Association {
         self.state == State::Established && !self.ended
     }
 
-    /// Whether the association has ended (a [`Event::Closed`] was queued).
+    /// Why the association ended, once it has (the reason its [`Event::Closed`] carries).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.close_reason
+    }
+
+    /// Whether the association has ended (see [`Association::close_reason`]).
     pub fn is_closed(&self) -> bool {
         self.ended
     }
@@ -512,6 +519,7 @@ impl Association {
         }
         tracing::debug!(target: TARGET, ?reason, "association closed");
         self.ended = true;
+        self.close_reason = Some(reason);
         self.state = State::Closed;
         self.timers.clear_all();
         self.push_event(Event::Closed(reason));

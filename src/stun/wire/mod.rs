@@ -542,6 +542,15 @@ impl<T: AsRef<[u8]>> Message<T> {
     }
 }
 
+impl<'a> Message<&'a [u8]> {
+    /// The USERNAME value borrowed from the datagram itself (it outlives the view), if present and valid
+    /// UTF-8.
+    pub fn username_in_buffer(&self) -> Option<&'a str> {
+        let buffer: &'a [u8] = self.buffer;
+        read_raw(buffer, self.found.username?).ok().and_then(|(raw, _)| core::str::from_utf8(raw.value).ok())
+    }
+}
+
 /// Validates the header and attribute bounds of `bytes`, noting where the attributes the checks need are.
 fn check(bytes: &[u8]) -> Result<Found, Error> {
     let Some(header) = bytes.first_chunk::<HEADER_LEN>() else {

@@ -1,0 +1,215 @@
+//! Between SDP and the transport: what a remote description says about ICE, DTLS and SCTP, and the local
+//! descriptions' text. Pure functions of their inputs; no state of the connection lives here.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+use super::error::Error;
+use crate::dtls::{Certificate, Fingerprint as DtlsFingerprint};
+use crate::ice::{self, Candidate, CandidateKind, Credentials};
+use crate::sdp::{
+    CandidateAddress, CandidateAttribute, CandidateTransport, CandidateType, DescriptionBuilder, Fingerprint,
+    HashFunction, MediaDescription, SctpParams, SessionDescription, Setup, TransportParams,
+};
+
+/// What a remote description says about the data channel transport.
+#[derive(Clone, Debug)]
+pub(super) struct Remote {
+    pub ufrag: String,
+    pub pwd: String,
+    pub fingerprint: DtlsFingerprint,
+    pub setup: Option<Setup>,
+    pub lite: bool,
+    pub sctp_port: u16,
+    pub max_message_size: u64,
+    pub candidates: Vec<Candidate>,
+    pub end_of_candidates: bool,
+    /// The mid of the data channel section.
+    pub mid: String,
+}
+
+/// A local candidate in its SDP form. With `hide_related` (the relay policy) the related address, which is
+/// our server-reflexive address for a relay candidate, is replaced by `0.0.0.0`/`::` port 9 (RFC 8839
+/// §5.1): a relay-only policy must not expose other candidates through raddr/rport (RFC 8829 §3.5.3).
+pub(super) fn sdp_candidate(c: &Candidate, hide_related: bool) -> CandidateAttribute<'_> {
+    let related = match c.related {
+        Some(r) if hide_related => {
+            let any: core::net::IpAddr = if r.is_ipv4() {
+                core::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                core::net::Ipv6Addr::UNSPECIFIED.into()
+            };
+            Some(SocketAddr::new(any, 9))
+        }
+        r => r,
+    };
+    CandidateAttribute {
+        foundation: c.foundation.as_str(),
+        component: c.component,
+        transport: CandidateTransport::Udp,
+        priority: c.priority,
+        address: CandidateAddress::Ip(c.address.ip()),
+        port: c.address.port(),
+        kind: match c.kind {
+            CandidateKind::Host => CandidateType::Host,
+            CandidateKind::ServerReflexive => CandidateType::Srflx,
+            CandidateKind::PeerReflexive => CandidateType::Prflx,
+            CandidateKind::Relay => CandidateType::Relay,
+        },
+        related_address: related.map(|r| CandidateAddress::Ip(r.ip())),
+        related_port: related.map(|r| r.port()),
+        tcp_type: None,
+        extensions: "",
+    }
+}
+
+/// An ICE candidate from its SDP form; `Ok(None)` for candidates this stack does not use (TCP, mDNS
+/// names, other components), which are ignored as RFC 8839 §5.1 allows.
+pub(super) fn ice_candidate(c: &CandidateAttribute<'_>) -> Result<Option<Candidate>, Error> {
+    if c.transport != CandidateTransport::Udp || c.component != ice::COMPONENT_RTP {
+        return Ok(None);
+    }
+    let CandidateAddress::Ip(ip) = c.address else { return Ok(None) };
+    let kind = match c.kind {
+        CandidateType::Host => CandidateKind::Host,
+        CandidateType::Srflx => CandidateKind::ServerReflexive,
+        CandidateType::Prflx => CandidateKind::PeerReflexive,
+        CandidateType::Relay => CandidateKind::Relay,
+        CandidateType::Other(_) => return Ok(None),
+    };
+    let foundation = ice::Foundation::new(c.foundation).ok_or(Error::BadCandidate)?;
+    Ok(Some(Candidate::remote(kind, SocketAddr::new(ip, c.port), c.priority, foundation)))
+}
+
+/// The first data channel section that is not rejected.
+pub(super) fn data_section<'s, 'a>(sdp: &'s SessionDescription<'a>) -> Option<&'s MediaDescription<'a>> {
+    sdp.media.iter().find(|m| m.is_data_channel() && !m.is_rejected())
+}
+
+/// The transport a remote description asks for.
+pub(super) fn parse_remote(sdp: &SessionDescription<'_>) -> Result<Remote, Error> {
+    let media = data_section(sdp).ok_or(Error::NoDataChannelSection)?;
+    let (ufrag, pwd) = sdp.ice_credentials_for(media).ok_or(Error::BadCredentials)?;
+    Credentials::new(ufrag, pwd).map_err(|_| Error::BadCredentials)?;
+    let fingerprint = sdp
+        .fingerprints_for(media)
+        .find(|f| f.hash == HashFunction::Sha256)
+        .and_then(|f| <[u8; 32]>::try_from(f.bytes()).ok())
+        .map(DtlsFingerprint)
+        .ok_or(Error::NoSupportedFingerprint)?;
+    let mut candidates = Vec::new();
+    let mut end_of_candidates = sdp.attributes.end_of_candidates();
+    let bundled: Vec<&str> = sdp.bundle_mids().collect();
+    for m in sdp.media.iter().filter(|m| !m.is_rejected()) {
+        let same_transport = core::ptr::eq(m, media) || m.mid().is_some_and(|mid| bundled.contains(&mid));
+        if !same_transport {
+            continue;
+        }
+        end_of_candidates |= m.attributes.end_of_candidates();
+        for c in m.attributes.candidates() {
+            if let Ok(Some(c)) = ice_candidate(&c) {
+                if !candidates.iter().any(|k: &Candidate| k.address == c.address) {
+                    crate::util::reserve_compact(&mut candidates);
+                    candidates.push(c);
+                }
+            }
+        }
+    }
+    Ok(Remote {
+        ufrag: ufrag.to_string(),
+        pwd: pwd.to_string(),
+        fingerprint,
+        setup: sdp.setup_for(media),
+        lite: sdp.attributes.ice_lite(),
+        sctp_port: media.attributes.sctp_port().unwrap_or(5000),
+        // RFC 8841 §6: without the attribute, 64 KiB; 0 means no limit.
+        max_message_size: media.attributes.max_message_size().unwrap_or(65_536),
+        candidates,
+        end_of_candidates,
+        mid: media.mid().unwrap_or("0").to_string(),
+    })
+}
+
+/// What a local description is made of.
+pub(super) struct LocalParams<'a> {
+    pub session_id: u64,
+    pub session_version: u64,
+    pub lite: bool,
+    pub credentials: &'a Credentials,
+    pub certificate: &'a Certificate,
+    pub setup: Setup,
+    pub max_message_size: u64,
+    /// The mid of the data channel section (of an offer).
+    pub mid: &'a str,
+    /// The offer an answer answers.
+    pub answer_to: Option<&'a SessionDescription<'a>>,
+    pub candidates: &'a [Candidate],
+    pub hide_related: bool,
+    pub gathering_complete: bool,
+}
+
+/// A local offer or answer: one data channel section (an answer keeps the offer's sections in order and
+/// rejects the others) with our ICE credentials, fingerprint, `a=setup`, SCTP parameters and the
+/// candidates gathered so far.
+pub(super) fn local_sdp(p: &LocalParams<'_>) -> String {
+    let digest = p.certificate.fingerprint();
+    let fingerprints = Fingerprint::new(HashFunction::Sha256, &digest.0).into_iter().collect::<Vec<_>>();
+    let transport = TransportParams {
+        ice_ufrag: &p.credentials.ufrag,
+        ice_pwd: &p.credentials.pwd,
+        ice_options: &["trickle"],
+        fingerprints: &fingerprints,
+        setup: p.setup,
+    };
+    let sctp = SctpParams { port: 5000, max_message_size: Some(p.max_message_size) };
+    let mut b = DescriptionBuilder::new(p.session_id, p.session_version);
+    if p.lite {
+        b = b.ice_lite();
+    }
+    match p.answer_to {
+        None => b = b.data_channel(p.mid, &transport, sctp),
+        Some(offer) => {
+            let data = data_section(offer);
+            // A data section without a mid (possible without BUNDLE) gets one no other section uses.
+            let used: Vec<&str> = offer.media.iter().filter_map(MediaDescription::mid).collect();
+            let fresh = (0u32..).map(|i| i.to_string()).find(|c| !used.contains(&c.as_str())).unwrap_or_default();
+            for m in &offer.media {
+                b = if data.is_some_and(|d| core::ptr::eq(d, m)) {
+                    b.data_channel(m.mid().unwrap_or(&fresh), &transport, sctp)
+                } else {
+                    b.rejected(m)
+                };
+            }
+        }
+    }
+    for c in p.candidates.iter().filter(|c| c.kind != CandidateKind::PeerReflexive) {
+        b = b.candidate(&sdp_candidate(c, p.hide_related));
+    }
+    if p.gathering_complete {
+        b = b.end_of_candidates();
+    }
+    b.build().to_sdp_string()
+}
+
+/// `sdp` (a local description set earlier) with the local candidates gathered since added to its data
+/// section, and `a=end-of-candidates` once gathering is complete, as W3C `localDescription` shows it.
+pub(super) fn with_candidates(sdp: &str, candidates: &[Candidate], hide_related: bool, complete: bool) -> String {
+    let Ok(mut parsed) = SessionDescription::parse(sdp) else { return sdp.to_string() };
+    let Some(media) = parsed.media.iter_mut().find(|m| m.is_data_channel() && !m.is_rejected()) else {
+        return sdp.to_string();
+    };
+    let mut changed = false;
+    for c in candidates.iter().filter(|c| c.kind != CandidateKind::PeerReflexive) {
+        let attribute = sdp_candidate(c, hide_related).to_attribute();
+        if !media.attributes.contains(&attribute) {
+            media.attributes.push(attribute);
+            changed = true;
+        }
+    }
+    if complete && !media.attributes.end_of_candidates() {
+        media.attributes.push(crate::sdp::Attribute::flag("end-of-candidates"));
+        changed = true;
+    }
+    if changed { parsed.to_sdp_string() } else { sdp.to_string() }
+}

@@ -1,0 +1,379 @@
+//! JSEP signalling (RFC 8829) in the W3C vocabulary: offers and answers (provisional ones too), rollback,
+//! the four description getters, trickled candidates and ICE restarts. What a description asks of the
+//! transport is handed to [`super::conn`]'s layers; nothing here touches a datagram.
+
+use alloc::string::{String, ToString};
+
+use super::describe::{self, LocalParams, Remote};
+use super::error::Error;
+use super::{Description, Event, SdpKind, SignalingState};
+use crate::dtls;
+use crate::ice::{self, Credentials};
+use crate::sdp::{CandidateAttribute, SdpType, SessionDescription, Setup};
+use crate::time::Instant;
+
+use super::conn::PeerConnection;
+
+/// Whether the next change of the remote ICE credentials is the answer to a restart we asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Restart {
+    /// No restart asked for: new remote credentials mean the peer restarted, and so do we.
+    None,
+    /// We restarted ([`PeerConnection::restart_ice`]): the peer's new credentials answer it.
+    Local,
+}
+
+/// The signalling side of a connection: the JSEP state, the descriptions, and the remote transport
+/// parameters they carried.
+#[derive(Debug)]
+pub(super) struct Signaling {
+    pub state: SignalingState,
+    /// The transport parameters of the remote description last applied.
+    pub remote: Option<Remote>,
+    /// The mid of the data channel section.
+    pub data_mid: String,
+    pub session_id: u64,
+    pub session_version: u64,
+    pub current_local: Option<Description>,
+    pub pending_local: Option<Description>,
+    pub current_remote: Option<Description>,
+    pub pending_remote: Option<Description>,
+    pub restart: Restart,
+}
+
+impl Signaling {
+    pub fn new(session_id: u64) -> Self {
+        Signaling {
+            state: SignalingState::Stable,
+            remote: None,
+            data_mid: String::from("0"),
+            session_id,
+            session_version: 0,
+            current_local: None,
+            pending_local: None,
+            current_remote: None,
+            pending_remote: None,
+            restart: Restart::None,
+        }
+    }
+
+    /// The offer being answered (the pending remote offer).
+    fn remote_offer(&self) -> Option<&Description> {
+        self.pending_remote.as_ref().filter(|d| d.kind == SdpKind::Offer)
+    }
+
+    /// An offer/answer exchange completed: the pending descriptions become current (W3C §4.4.1.5).
+    fn settle(&mut self) {
+        if let Some(l) = self.pending_local.take() {
+            self.current_local = Some(l);
+        }
+        if let Some(r) = self.pending_remote.take() {
+            self.current_remote = Some(r);
+        }
+    }
+}
+
+impl PeerConnection {
+    /// The signalling state.
+    pub fn signaling_state(&self) -> SignalingState {
+        self.sig.state
+    }
+
+    /// W3C `localDescription`: the pending local description if there is one, else the current one, with
+    /// the local candidates gathered since it was set (and `a=end-of-candidates` once gathering is
+    /// complete), so a caller that does not trickle can send it once gathering completes.
+    pub fn local_description(&self) -> Option<Description> {
+        self.pending_local_description().or_else(|| self.current_local_description())
+    }
+
+    /// W3C `currentLocalDescription`: the local description of the last completed offer/answer exchange
+    /// (with the candidates gathered since, as [`Self::local_description`]).
+    pub fn current_local_description(&self) -> Option<Description> {
+        self.sig.current_local.as_ref().map(|d| self.with_local_candidates(d))
+    }
+
+    /// W3C `pendingLocalDescription`: a local offer or provisional answer not yet settled.
+    pub fn pending_local_description(&self) -> Option<Description> {
+        self.sig.pending_local.as_ref().map(|d| self.with_local_candidates(d))
+    }
+
+    /// W3C `remoteDescription`: the pending remote description if there is one, else the current one.
+    pub fn remote_description(&self) -> Option<&Description> {
+        self.sig.pending_remote.as_ref().or(self.sig.current_remote.as_ref())
+    }
+
+    /// W3C `currentRemoteDescription`.
+    pub fn current_remote_description(&self) -> Option<&Description> {
+        self.sig.current_remote.as_ref()
+    }
+
+    /// W3C `pendingRemoteDescription`.
+    pub fn pending_remote_description(&self) -> Option<&Description> {
+        self.sig.pending_remote.as_ref()
+    }
+
+    fn with_local_candidates(&self, d: &Description) -> Description {
+        let complete = self.gathering == super::IceGatheringState::Complete;
+        let sdp = describe::with_candidates(&d.sdp, self.ice.agent().local_candidates(), self.hide_related(), complete);
+        Description { kind: d.kind, sdp }
+    }
+
+    fn local_sdp(&mut self, setup: Setup, answer_to: Option<&SessionDescription<'_>>) -> String {
+        self.sig.session_version += 1;
+        let params = LocalParams {
+            session_id: self.sig.session_id,
+            session_version: self.sig.session_version,
+            lite: self.config.ice.lite,
+            credentials: self.ice.agent().local_credentials(),
+            certificate: &self.certificate,
+            setup,
+            max_message_size: self.config.max_message_size,
+            mid: &self.sig.data_mid,
+            answer_to,
+            candidates: self.ice.agent().local_candidates(),
+            hide_related: self.hide_related(),
+            gathering_complete: self.gathering == super::IceGatheringState::Complete,
+        };
+        describe::local_sdp(&params)
+    }
+
+    /// An offer (JSEP, RFC 8829 §5.2): one data channel section with `a=setup:actpass`, our ICE
+    /// credentials and fingerprint, and the candidates gathered so far. Allowed in `stable` and
+    /// `have-local-offer`.
+    pub fn create_offer(&mut self) -> Result<Description, Error> {
+        self.check_open()?;
+        if !matches!(self.sig.state, SignalingState::Stable | SignalingState::HaveLocalOffer) {
+            return Err(Error::InvalidState);
+        }
+        // Re-offers say actpass too (RFC 8842 §5.5); the established DTLS association is kept whatever the
+        // answer says, as the answerer keeps its role (see `answer_setup`).
+        Ok(Description { kind: SdpKind::Offer, sdp: self.local_sdp(Setup::ActPass, None) })
+    }
+
+    /// An answer to the remote offer (JSEP, RFC 8829 §5.3): the data channel section accepted with
+    /// [`super::Config::answer_setup`] (or the role the offer leaves us), every other section rejected.
+    /// Allowed in `have-remote-offer` and `have-local-pranswer`. Set it as [`SdpKind::Answer`], or change
+    /// its kind to [`SdpKind::Pranswer`] for a provisional answer.
+    pub fn create_answer(&mut self) -> Result<Description, Error> {
+        self.check_open()?;
+        if !matches!(self.sig.state, SignalingState::HaveRemoteOffer | SignalingState::HaveLocalPranswer) {
+            return Err(Error::InvalidState);
+        }
+        let text = self.sig.remote_offer().map(|d| d.sdp.clone()).ok_or(Error::InvalidState)?;
+        let offer = SessionDescription::parse(&text)?;
+        let setup = self.answer_setup();
+        Ok(Description { kind: SdpKind::Answer, sdp: self.local_sdp(setup, Some(&offer)) })
+    }
+
+    fn answer_setup(&self) -> Setup {
+        // An established DTLS association keeps its roles across re-offers.
+        if let Some(role) = self.dtls_role() {
+            return if role == dtls::Role::Client { Setup::Active } else { Setup::Passive };
+        }
+        match self.sig.remote.as_ref().and_then(|r| r.setup) {
+            Some(Setup::Active) => Setup::Passive,
+            Some(Setup::Passive) => Setup::Active,
+            _ if self.config.answer_setup == Setup::Passive => Setup::Passive,
+            _ => Setup::Active,
+        }
+    }
+
+    /// Applies a local description: an offer moves to `have-local-offer`; an answer back to `stable`
+    /// (fixing the DTLS role and starting DTLS and SCTP as ICE allows); a provisional answer to
+    /// `have-local-pranswer` (doing the same, the final answer still due); a rollback undoes a local
+    /// offer. The description must be one this connection created (munging is not supported).
+    pub fn set_local_description(&mut self, now: Instant, desc: &Description) -> Result<(), Error> {
+        self.touch(now);
+        self.check_open()?;
+        match (desc.kind, self.sig.state) {
+            (SdpKind::Offer, SignalingState::Stable | SignalingState::HaveLocalOffer) => {
+                let sdp = SessionDescription::parse(&desc.sdp)?;
+                sdp.validate_webrtc(SdpType::Offer)?;
+                self.check_own(&sdp)?;
+                self.ice.with_agent(now, |agent, _| agent.set_role(ice::Role::Controlling));
+                self.sig.pending_local = Some(desc.clone());
+                self.set_signaling(SignalingState::HaveLocalOffer);
+            }
+            (
+                SdpKind::Answer | SdpKind::Pranswer,
+                SignalingState::HaveRemoteOffer | SignalingState::HaveLocalPranswer,
+            ) => {
+                let sdp = SessionDescription::parse(&desc.sdp)?;
+                sdp.validate_webrtc(SdpType::Answer)?;
+                self.check_own(&sdp)?;
+                let media = describe::data_section(&sdp).ok_or(Error::NoDataChannelSection)?;
+                if let Some(mid) = media.mid() {
+                    self.sig.data_mid = mid.to_string();
+                }
+                let role = match sdp.setup_for(media) {
+                    Some(Setup::Passive) => dtls::Role::Server,
+                    _ => dtls::Role::Client,
+                };
+                self.sig.pending_local = Some(desc.clone());
+                if desc.kind == SdpKind::Answer {
+                    self.sig.settle();
+                    self.set_signaling(SignalingState::Stable);
+                } else {
+                    self.set_signaling(SignalingState::HaveLocalPranswer);
+                }
+                self.start_transport(role);
+            }
+            (SdpKind::Rollback, SignalingState::HaveLocalOffer) => {
+                self.sig.pending_local = None;
+                self.set_signaling(SignalingState::Stable);
+            }
+            _ => return Err(Error::InvalidState),
+        }
+        self.flush();
+        Ok(())
+    }
+
+    fn check_own(&self, sdp: &SessionDescription<'_>) -> Result<(), Error> {
+        let media = describe::data_section(sdp).ok_or(Error::NoDataChannelSection)?;
+        let own = sdp.ice_credentials_for(media).is_some_and(|(u, _)| u == self.local_ufrag());
+        if own { Ok(()) } else { Err(Error::Unsupported) }
+    }
+
+    /// Applies the peer's description (JSEP, RFC 8829 §5.10): parsed, checked with
+    /// [`SessionDescription::validate_webrtc`], its ICE credentials, candidates and fingerprint handed to
+    /// ICE and DTLS. An offer moves to `have-remote-offer`; an answer to our offer fixes the DTLS role and
+    /// moves to `stable`; a provisional answer does the same but moves to `have-remote-pranswer`; a
+    /// rollback undoes a remote offer. New remote ICE credentials mean an ICE restart.
+    pub fn set_remote_description(&mut self, now: Instant, desc: &Description) -> Result<(), Error> {
+        self.touch(now);
+        self.check_open()?;
+        match (desc.kind, self.sig.state) {
+            (SdpKind::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
+                let sdp = SessionDescription::parse(&desc.sdp)?;
+                sdp.validate_webrtc(SdpType::Offer)?;
+                let remote = describe::parse_remote(&sdp)?;
+                let role = if remote.lite { ice::Role::Controlling } else { ice::Role::Controlled };
+                // Trickled candidates name the section the answer will accept.
+                let mid = remote.mid.clone();
+                self.apply_remote(now, remote, role)?;
+                self.sig.data_mid = mid;
+                self.sig.pending_remote = Some(desc.clone());
+                self.set_signaling(SignalingState::HaveRemoteOffer);
+            }
+            (
+                SdpKind::Answer | SdpKind::Pranswer,
+                SignalingState::HaveLocalOffer | SignalingState::HaveRemotePranswer,
+            ) => {
+                let sdp = SessionDescription::parse(&desc.sdp)?;
+                sdp.validate_webrtc(SdpType::Answer)?;
+                let remote = describe::parse_remote(&sdp)?;
+                // Their active is our server (RFC 8842 §5.3); an answer without a=setup is active (RFC 4145).
+                let role = match remote.setup {
+                    Some(Setup::Passive) => dtls::Role::Client,
+                    _ => dtls::Role::Server,
+                };
+                let mid = remote.mid.clone();
+                self.apply_remote(now, remote, ice::Role::Controlling)?;
+                self.sig.data_mid = mid;
+                self.sig.pending_remote = Some(desc.clone());
+                if desc.kind == SdpKind::Answer {
+                    self.sig.settle();
+                    self.set_signaling(SignalingState::Stable);
+                } else {
+                    self.set_signaling(SignalingState::HaveRemotePranswer);
+                }
+                self.start_transport(role);
+            }
+            (SdpKind::Rollback, SignalingState::HaveRemoteOffer) => {
+                self.sig.pending_remote = None;
+                self.set_signaling(SignalingState::Stable);
+            }
+            _ => return Err(Error::InvalidState),
+        }
+        self.flush();
+        Ok(())
+    }
+
+    fn apply_remote(&mut self, now: Instant, remote: Remote, role: ice::Role) -> Result<(), Error> {
+        let creds = Credentials::new(&remote.ufrag, &remote.pwd).map_err(|_| Error::BadCredentials)?;
+        if let Some(old) = &self.sig.remote {
+            if old.fingerprint != remote.fingerprint && self.dtls().is_some() {
+                // A new certificate would need a new DTLS association: not supported.
+                return Err(Error::Unsupported);
+            }
+            if old.ufrag == remote.ufrag && old.pwd == remote.pwd {
+                // Same generation: only add candidates we have not seen.
+                self.ice.with_agent(now, |agent, now| {
+                    for c in &remote.candidates {
+                        let _ = agent.add_remote_candidate(now, *c);
+                    }
+                    if remote.end_of_candidates {
+                        agent.end_of_remote_candidates(now);
+                    }
+                });
+                self.sig.remote = Some(remote);
+                return Ok(());
+            }
+            // The peer restarted ICE (RFC 8445 §9); unless we asked for it, restart too so our answer
+            // carries new credentials.
+            if self.sig.restart == Restart::None {
+                self.ice.with_agent(now, |agent, now| agent.restart(now, None));
+            }
+        } else {
+            let role = if self.config.ice.lite { ice::Role::Controlled } else { role };
+            self.ice.with_agent(now, |agent, _| agent.set_role(role));
+        }
+        self.sig.restart = Restart::None;
+        self.ice.with_agent(now, |agent, now| {
+            agent.set_remote_credentials(creds);
+            for c in &remote.candidates {
+                if let Err(e) = agent.add_remote_candidate(now, *c) {
+                    tracing::debug!(target: super::TARGET, error = %e, "remote candidate refused");
+                }
+            }
+            if remote.end_of_candidates {
+                agent.end_of_remote_candidates(now);
+            }
+        });
+        self.set_remote_fingerprint(remote.fingerprint);
+        self.sig.remote = Some(remote);
+        Ok(())
+    }
+
+    /// Adds a trickled remote candidate (W3C `addIceCandidate`): the `candidate:…` string (with or
+    /// without the `a=` prefix). `None` or an empty string means end-of-candidates (RFC 8838 §13).
+    /// TCP and mDNS candidates are ignored.
+    pub fn add_ice_candidate(&mut self, now: Instant, candidate: Option<&str>) -> Result<(), Error> {
+        self.touch(now);
+        self.check_open()?;
+        match candidate.map(str::trim).filter(|c| !c.is_empty()) {
+            None => self.ice.with_agent(now, |agent, now| agent.end_of_remote_candidates(now)),
+            Some(text) => {
+                let parsed = CandidateAttribute::parse(text).map_err(|_| Error::BadCandidate)?;
+                if let Some(c) = describe::ice_candidate(&parsed)? {
+                    match self.ice.add_remote_candidate(now, c) {
+                        Ok(()) | Err(ice::ApiError::Duplicate) => {}
+                        Err(e) => return Err(Error::Ice(e)),
+                    }
+                }
+            }
+        }
+        self.flush();
+        Ok(())
+    }
+
+    /// Restarts ICE (new local credentials, RFC 8445 §9): emits [`Event::NegotiationNeeded`]; the next
+    /// offer carries the new credentials. Data keeps flowing on the old pair until a new one is selected.
+    pub fn restart_ice(&mut self, now: Instant) {
+        self.touch(now);
+        if self.check_open().is_err() {
+            return;
+        }
+        self.ice.with_agent(now, |agent, now| agent.restart(now, None));
+        self.sig.restart = Restart::Local;
+        self.emit(Event::NegotiationNeeded);
+        self.flush();
+    }
+
+    pub(super) fn set_signaling(&mut self, s: SignalingState) {
+        if self.sig.state != s {
+            self.sig.state = s;
+            self.emit(Event::SignalingState(s));
+        }
+    }
+}
