@@ -52,7 +52,10 @@ fn description_getters_follow_w3c() {
     assert!(shown.sdp.contains("a=end-of-candidates"), "{}", shown.sdp);
     // Everything else is the offer as set.
     let strip = |s: &str| {
-        s.lines().filter(|l| !l.starts_with("a=candidate") && *l != "a=end-of-candidates").collect::<Vec<_>>().join("\n")
+        s.lines()
+            .filter(|l| !l.starts_with("a=candidate") && *l != "a=end-of-candidates")
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     assert_eq!(strip(&shown.sdp), strip(&offer.sdp));
 
@@ -112,7 +115,9 @@ fn provisional_answer_connects_and_the_final_answer_settles() {
     assert_eq!(link.a.connection_state(), ConnectionState::Connected);
     link.a.send_text(link.now, chat, "early").unwrap();
     run(&mut link, Duration::from_secs(1), &mut events);
-    assert!(events.iter().any(|(s, e)| *s == Side::B && matches!(e, Event::Message { data, .. } if &data[..] == b"early")));
+    assert!(
+        events.iter().any(|(s, e)| *s == Side::B && matches!(e, Event::Message { data, .. } if &data[..] == b"early"))
+    );
 
     // The final answer settles both sides without disturbing the association.
     let answer = link.b.create_answer().unwrap();
@@ -125,7 +130,9 @@ fn provisional_answer_connects_and_the_final_answer_settles() {
     link.a.send_text(link.now, chat, "after").unwrap();
     events.clear();
     run(&mut link, Duration::from_secs(1), &mut events);
-    assert!(events.iter().any(|(s, e)| *s == Side::B && matches!(e, Event::Message { data, .. } if &data[..] == b"after")));
+    assert!(
+        events.iter().any(|(s, e)| *s == Side::B && matches!(e, Event::Message { data, .. } if &data[..] == b"after"))
+    );
     let states = [SignalingState::HaveLocalPranswer, SignalingState::HaveRemotePranswer];
     assert!(states.iter().all(|s| link.a.signaling_state() != *s));
     // A pranswer is refused where no offer is outstanding.
@@ -140,8 +147,10 @@ fn a_channel_refused_at_negotiation_gets_an_error_and_a_close() {
     // is known; "fixed" asked for id 1 in advance. The offerer is the DTLS server (odd ids), so "auto"
     // gets 1 and "fixed" collides with it.
     let auto = link.a.create_data_channel(now, ChannelOptions::new("auto")).unwrap();
-    let fixed =
-        link.a.create_data_channel(now, ChannelOptions { negotiated: Some(1), ..ChannelOptions::new("fixed") }).unwrap();
+    let fixed = link
+        .a
+        .create_data_channel(now, ChannelOptions { negotiated: Some(1), ..ChannelOptions::new("fixed") })
+        .unwrap();
     let chat = link.negotiate();
     let mut events = Vec::new();
     run(&mut link, Duration::from_secs(5), &mut events);
@@ -204,7 +213,11 @@ fn an_sctp_abort_alone_is_closed_too() {
         out.push((t.source, t.destination, t.contents.to_vec()));
     }
     // The ABORT is the first record; the close_notify (an alert record, content type 21) follows.
-    assert!(out.len() >= 2 && out[1].2.first() == Some(&21), "{:?}", out.iter().map(|o| o.2.first()).collect::<Vec<_>>());
+    assert!(
+        out.len() >= 2 && out[1].2.first() == Some(&21),
+        "{:?}",
+        out.iter().map(|o| o.2.first()).collect::<Vec<_>>()
+    );
     let (source, destination, abort) = &out[0];
     let now = link.now;
     let _ = sansrtc::PathMachine::handle_receive(

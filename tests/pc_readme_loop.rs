@@ -42,7 +42,7 @@ fn transfer(seed: u64, loss: f64, total: usize) -> (Duration, Duration) {
         longest_gap: Duration,
         corrupted: Option<usize>,
     }
-    let state = std::cell::RefCell::new(App::default());
+    let state = core::cell::RefCell::new(App::default());
     let mut app = |side: Side, pc: &mut PeerConnection, now: Instant, e: Event| {
         let mut st = state.borrow_mut();
         match (side, e) {

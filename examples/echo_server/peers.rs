@@ -171,6 +171,33 @@ impl Peer {
             (a, b) => a.or(b),
         }
     }
+
+    /// Echoes what waits, in order per channel, while the channel's send buffer has room.
+    fn echo_waiting(&mut self, now: Instant) {
+        for (&id, q) in self.pending.iter_mut() {
+            while let Some((data, _)) = q.front() {
+                if self.pc.buffered_amount(id) + data.len() > SEND_HIGH && self.pc.buffered_amount(id) > 0 {
+                    break;
+                }
+                let Some((data, binary)) = q.pop_front() else { break };
+                let len = data.len();
+                match self.pc.send(now, id, data.clone(), binary) {
+                    Ok(()) => {
+                        self.pending_bytes -= len;
+                    }
+                    Err(pc::Error::DataChannel(_)) if self.pc.buffered_amount(id) > 0 => {
+                        // Send buffer full after all: wait for acknowledgements.
+                        q.push_front((data, binary));
+                        break;
+                    }
+                    Err(e) => {
+                        println!("{}: echo on channel {id} failed: {e}", self.name);
+                        self.pending_bytes -= len;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Where the connections' datagrams go: the std socket here, a tokio one in `examples/tokio_echo.rs`.
@@ -521,108 +548,81 @@ impl<S: SendTo> Peers<S> {
         self.flush(i);
     }
 
-    /// Sends what the connection queued, handles its events and moves waiting echoes along.
+    /// The README's loop for connection `i` after an input: sends what it queued, handles its events (while
+    /// the echoes waiting for send-buffer room stay under a mark; beyond it, events stay in the library,
+    /// where untaken messages close SCTP's receive window), moves waiting echoes along (an input too: what
+    /// they queue leaves at once), then files its next deadline, which `poll_timeout` makes "now"
+    /// whenever something is owed.
     fn flush(&mut self, i: usize) {
         let now = self.anchor.now();
         let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
         let mut closed = false;
-        let mut rounds = 0;
-        loop {
-            rounds += 1;
-            let mut progress = false;
-            while let Some(t) = p.pc.poll_transmit() {
-                let sent = match &p.own {
-                    Some(own) => own.socket.send_to(t.contents, t.destination).map(drop),
-                    None => self.socket.send_datagram(t.contents, t.destination),
-                };
-                if let Err(e) = sent {
-                    println!("{}: send to {} failed: {e}", p.name, t.destination);
-                }
-            }
-            while p.pending_bytes < PENDING_HIGH
-                && let Some(ev) = p.pc.poll_event()
-            {
-                progress = true;
-                match ev {
-                    Event::Message { id, data, binary } => {
-                        p.messages += 1;
-                        p.bytes += data.len() as u64;
-                        p.pending_bytes += data.len();
-                        p.pending.entry(id).or_default().push_back((data, binary));
-                    }
-                    Event::DataChannel { id, label, protocol } => {
-                        let o = p.pc.channel_options(id).cloned();
-                        println!(
-                            "{}: channel {id} {label:?} opened by the peer (protocol {protocol:?}, ordered {:?}, {:?})",
-                            p.name,
-                            o.as_ref().map(|o| o.ordered),
-                            o.as_ref().map(|o| o.reliability)
-                        );
-                        p.labels.insert(id, label);
-                    }
-                    Event::ChannelOpen(id) => println!("{}: channel {id} {:?} open", p.name, p.labels.get(&id)),
-                    Event::ChannelClose(id) => {
-                        println!("{}: channel {id} {:?} closed", p.name, p.labels.get(&id));
-                        if let Some(q) = p.pending.remove(&id) {
-                            p.pending_bytes -= q.iter().map(|(d, _)| d.len()).sum::<usize>();
-                        }
-                    }
-                    Event::ConnectionState(s) => {
-                        println!("{}: connection {s:?}", p.name);
-                        if s == ConnectionState::Connected {
-                            p.connecting_since = None;
-                        }
-                        closed |= matches!(s, ConnectionState::Closed | ConnectionState::Failed);
-                    }
-                    Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
-                    Event::IceCandidateError { server, failure } => {
-                        println!("{}: no relay candidate from {server}: {failure}", p.name);
-                    }
-                    Event::IceGatheringState(IceGatheringState::Complete) => {
-                        if let Some(reply) = p.reply.take() {
-                            let answer = make_answer(&mut p.pc, now);
-                            match &answer {
-                                Ok(_) => println!("{}: offer answered after gathering", p.name),
-                                Err(e) => {
-                                    println!("{}: cannot answer: {e}", p.name);
-                                    closed = true;
-                                }
-                            }
-                            let _ = reply.send(answer);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            // Echo, in order per channel, while the channel's send buffer has room.
-            for (&id, q) in p.pending.iter_mut() {
-                while let Some((data, _)) = q.front() {
-                    if p.pc.buffered_amount(id) + data.len() > SEND_HIGH && p.pc.buffered_amount(id) > 0 {
-                        break;
-                    }
-                    let Some((data, binary)) = q.pop_front() else { break };
-                    let len = data.len();
-                    match p.pc.send(now, id, data.clone(), binary) {
-                        Ok(()) => {
-                            p.pending_bytes -= len;
-                            progress = true;
-                        }
-                        Err(pc::Error::DataChannel(_)) if p.pc.buffered_amount(id) > 0 => {
-                            // Send buffer full after all: wait for acknowledgements.
-                            q.push_front((data, binary));
-                            break;
-                        }
-                        Err(e) => {
-                            println!("{}: echo on channel {id} failed: {e}", p.name);
-                            p.pending_bytes -= len;
-                        }
-                    }
-                }
-            }
-            if !progress || rounds > 64 {
-                break;
+        while let Some(t) = p.pc.poll_transmit() {
+            let sent = match &p.own {
+                Some(own) => own.socket.send_to(t.contents, t.destination).map(drop),
+                None => self.socket.send_datagram(t.contents, t.destination),
+            };
+            if let Err(e) = sent {
+                println!("{}: send to {} failed: {e}", p.name, t.destination);
             }
         }
+        while p.pending_bytes < PENDING_HIGH
+            && let Some(ev) = p.pc.poll_event()
+        {
+            match ev {
+                Event::Message { id, data, binary } => {
+                    p.messages += 1;
+                    p.bytes += data.len() as u64;
+                    p.pending_bytes += data.len();
+                    p.pending.entry(id).or_default().push_back((data, binary));
+                    p.echo_waiting(now);
+                }
+                Event::DataChannel { id, label, protocol } => {
+                    let o = p.pc.channel_options(id).cloned();
+                    println!(
+                        "{}: channel {id} {label:?} opened by the peer (protocol {protocol:?}, ordered {:?}, {:?})",
+                        p.name,
+                        o.as_ref().map(|o| o.ordered),
+                        o.as_ref().map(|o| o.reliability)
+                    );
+                    p.labels.insert(id, label);
+                }
+                Event::ChannelOpen(id) => println!("{}: channel {id} {:?} open", p.name, p.labels.get(&id)),
+                Event::ChannelClose(id) => {
+                    println!("{}: channel {id} {:?} closed", p.name, p.labels.get(&id));
+                    if let Some(q) = p.pending.remove(&id) {
+                        p.pending_bytes -= q.iter().map(|(d, _)| d.len()).sum::<usize>();
+                    }
+                }
+                Event::ConnectionState(s) => {
+                    println!("{}: connection {s:?}", p.name);
+                    if s == ConnectionState::Connected {
+                        p.connecting_since = None;
+                    }
+                    closed |= matches!(s, ConnectionState::Closed | ConnectionState::Failed);
+                }
+                Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
+                Event::IceCandidateError { server, failure } => {
+                    println!("{}: no relay candidate from {server}: {failure}", p.name);
+                }
+                Event::IceGatheringState(IceGatheringState::Complete) => {
+                    if let Some(reply) = p.reply.take() {
+                        let answer = make_answer(&mut p.pc, now);
+                        match &answer {
+                            Ok(_) => println!("{}: offer answered after gathering", p.name),
+                            Err(e) => {
+                                println!("{}: cannot answer: {e}", p.name);
+                                closed = true;
+                            }
+                        }
+                        let _ = reply.send(answer);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Acknowledgements may have made room for echoes waiting on any channel.
+        p.echo_waiting(now);
         while let Some(t) = p.pc.poll_transmit() {
             let _ = match &p.own {
                 Some(own) => own.socket.send_to(t.contents, t.destination).map(drop),

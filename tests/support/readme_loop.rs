@@ -11,8 +11,9 @@
 
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::collections::BinaryHeap;
-use std::cmp::Reverse;
+extern crate alloc;
+use alloc::collections::BinaryHeap;
+use core::cmp::Reverse;
 
 use sansrtc::pc::{ChannelId, ChannelOptions, Event, PeerConnection};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
