@@ -123,9 +123,7 @@ impl Channels {
                 let id = self.by_stream(stream)?.id;
                 Some(Event::Message { id, data, binary })
             }
-            datachannel::Event::BufferedAmountLow(stream) => {
-                Some(Event::BufferedAmountLow(self.by_stream(stream)?.id))
-            }
+            datachannel::Event::BufferedAmountLow(stream) => Some(Event::BufferedAmountLow(self.by_stream(stream)?.id)),
             datachannel::Event::ChannelClosed(stream) => {
                 let slot = self.remove_stream(stream)?;
                 if let Phase::Opening(_) = slot.phase {

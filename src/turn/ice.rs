@@ -512,7 +512,10 @@ fn on_selected_pair(turns: &mut [Server], now: Instant, local: &Candidate, remot
     if local.kind != CandidateKind::Relay {
         return false;
     }
-    let Some(turn) = turns.iter_mut().filter_map(Server::client_mut).find(|c| c.relayed_address() == Some(local.base)) else { return false };
+    let Some(turn) = turns.iter_mut().filter_map(Server::client_mut).find(|c| c.relayed_address() == Some(local.base))
+    else {
+        return false;
+    };
     let _ = turn.bind_channel(now, remote.address);
     true
 }
