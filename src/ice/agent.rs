@@ -511,14 +511,19 @@ impl IceAgent {
 
     /// Handles one datagram that arrived on a declared socket: consumes STUN, returns application data
     /// from validated remote addresses, drops (and counts) everything else.
+    ///
+    /// A dropped datagram changes nothing but its discard counter (and the clock, which every call moves):
+    /// no check is paced, no event queued, no timer moved, so junk cannot steer the agent.
     pub fn receive<'a>(&mut self, now: Instant, datagram: Datagram<'a>) -> Result<Incoming<'a>, IceError> {
         self.touch(now);
         let r = self.receive_inner(datagram);
-        if let Err(e) = r {
-            self.stats.discarded.count(e);
-            tracing::trace!(target: TARGET, from = %datagram.source, error = %e, "dropped");
+        match r {
+            Ok(_) => self.after_change(),
+            Err(e) => {
+                self.stats.discarded.count(e);
+                tracing::trace!(target: TARGET, from = %datagram.source, error = %e, "dropped");
+            }
         }
-        self.after_change();
         r
     }
 
@@ -530,7 +535,10 @@ impl IceAgent {
             return self.receive_data(d);
         }
         let msg = Message::new_checked(d.contents).map_err(|_| IceError::Malformed)?;
-        if msg.has_fingerprint() && msg.verify_fingerprint().is_err() {
+        // RFC 8489 §14.7: FINGERPRINT, when present, is the last attribute. The codec skips what follows it;
+        // ICE, which tells STUN from the protocols sharing its port by it, drops such a message.
+        let fingerprint_last = msg.fingerprint_offset().is_none_or(|at| at + 8 == d.contents.len());
+        if msg.has_fingerprint() && (!fingerprint_last || msg.verify_fingerprint().is_err()) {
             return Err(IceError::BadFingerprint);
         }
         if msg.method() != Method::BINDING {
@@ -543,21 +551,30 @@ impl IceAgent {
                 if !msg.has_fingerprint() {
                     return Err(IceError::BadFingerprint);
                 }
+                // A keepalive (§11) carries no integrity: it counts only on a validated pair, where it
+                // proves liveness like any packet, and is dropped from anywhere else (accepting it would
+                // tell the caller an unauthenticated address belongs to this agent).
+                if !self.validated(d.destination, d.source) {
+                    return Err(IceError::UnvalidatedSource);
+                }
                 self.mark_received(d.destination, d.source, false);
             }
         }
         Ok(Incoming::Stun)
     }
 
-    fn receive_data<'a>(&mut self, d: Datagram<'a>) -> Result<Incoming<'a>, IceError> {
-        let on_selected = self.selected.is_some_and(|s| s.local.base == d.destination && s.remote.address == d.source);
-        let validated = on_selected
+    /// Whether `remote` reaches `base` on the selected pair or a pair a check validated.
+    fn validated(&self, base: SocketAddr, remote: SocketAddr) -> bool {
+        self.selected.is_some_and(|s| s.local.base == base && s.remote.address == remote)
             || self.list.pairs.iter().any(|p| {
                 (p.valid || p.state == PairState::Succeeded)
-                    && self.locals.get(p.local).is_some_and(|l| l.base == d.destination)
-                    && self.remotes.get(p.remote).is_some_and(|r| r.address == d.source)
-            });
-        if !validated {
+                    && self.locals.get(p.local).is_some_and(|l| l.base == base)
+                    && self.remotes.get(p.remote).is_some_and(|r| r.address == remote)
+            })
+    }
+
+    fn receive_data<'a>(&mut self, d: Datagram<'a>) -> Result<Incoming<'a>, IceError> {
+        if !self.validated(d.destination, d.source) {
             return Err(IceError::UnvalidatedSource);
         }
         self.mark_received(d.destination, d.source, false);

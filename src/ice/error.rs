@@ -8,7 +8,7 @@ use core::fmt;
 pub enum IceError {
     /// A STUN message that does not parse (truncated, bad lengths, bad attribute sizes).
     Malformed,
-    /// FINGERPRINT missing from a connectivity check, or wrong.
+    /// FINGERPRINT missing from a connectivity check or keepalive, wrong, or not the last attribute.
     BadFingerprint,
     /// MESSAGE-INTEGRITY missing or wrong.
     BadIntegrity,
@@ -20,7 +20,7 @@ pub enum IceError {
     UnexpectedSource,
     /// A datagram arriving at a local address that is no (allowed) candidate base.
     UnknownLocalAddress,
-    /// Application data from an address no validated pair leads to.
+    /// Application data or a keepalive (binding indication) from an address no validated pair leads to.
     UnvalidatedSource,
     /// A STUN method or class the agent does not handle.
     UnsupportedMessage,
@@ -40,7 +40,7 @@ impl fmt::Display for IceError {
             IceError::UnknownTransaction => "response to an unknown transaction",
             IceError::UnexpectedSource => "response from an unexpected address",
             IceError::UnknownLocalAddress => "datagram on a local address that is not a candidate base",
-            IceError::UnvalidatedSource => "data from an address not validated by a check",
+            IceError::UnvalidatedSource => "data or keepalive from an address not validated by a check",
             IceError::UnsupportedMessage => "unsupported STUN message",
             IceError::LimitReached => "candidate or pair limit reached",
             IceError::Closed => "agent closed",

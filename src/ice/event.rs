@@ -71,7 +71,7 @@ pub enum IceEvent {
 pub struct Discards {
     /// Malformed STUN.
     pub malformed: u64,
-    /// Missing or wrong FINGERPRINT.
+    /// Missing, wrong or misplaced FINGERPRINT.
     pub bad_fingerprint: u64,
     /// Missing or wrong MESSAGE-INTEGRITY.
     pub bad_integrity: u64,
@@ -83,7 +83,7 @@ pub struct Discards {
     pub unexpected_source: u64,
     /// Arrived on a local address that is no candidate base.
     pub unknown_local_address: u64,
-    /// Data from an address no validated pair leads to.
+    /// Data or a keepalive from an address no validated pair leads to.
     pub unvalidated_source: u64,
     /// Unsupported STUN method or class.
     pub unsupported: u64,

@@ -36,6 +36,10 @@
 //!   agent runs no consent checks (RFC 7675 §4); the full peer's checks count as its consent.
 //! - **Symmetric responses**: a response counts only from the address the request went to and on the
 //!   socket it left from (§7.2.5.2.1); anything else is dropped and counted, with no state change.
+//! - **Nothing unauthenticated moves the agent**: requests and responses count only with a valid
+//!   MESSAGE-INTEGRITY (and a valid FINGERPRINT that is the last attribute, when present); binding
+//!   indications, which carry no integrity, only on a validated pair (as liveness). A dropped datagram
+//!   changes nothing but its discard counter: `receive` returns `Ok` only for what the agent took.
 //!
 //! ```
 //! use core::net::SocketAddr;

@@ -229,3 +229,184 @@ fn relay_addresses_are_not_used_for_stun_gathering() {
     // One gathering request, from the host socket only.
     assert_eq!(transmits(&mut a), [(local, server)]);
 }
+
+// ----- junk changes nothing -----
+
+const AT_A: &str = "10.0.0.1:5000";
+const AT_B: &str = "10.0.0.2:6000";
+/// Neither agent's: a foreign host spraying junk.
+const FOREIGN: &str = "10.9.9.9:4000";
+const PWD_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
+const PWD_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn at(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn datagram<'a>(from: &str, to: &str, contents: &'a [u8]) -> crate::Datagram<'a> {
+    crate::Datagram { source: at(from), destination: at(to), contents }
+}
+
+/// Agent `a` (controlling, at `AT_A`) and `b` (controlled, at `AT_B`, or lite), knowing each other's
+/// credentials and host candidates.
+fn two_agents(b_lite: bool) -> (IceAgent, IceAgent) {
+    let now = crate::Instant::ZERO;
+    let creds_a = Credentials::new("aaaa", PWD_A).unwrap();
+    let creds_b = Credentials::new("bbbb", PWD_B).unwrap();
+    let cfg = |role, creds: &Credentials, lite| Config {
+        role,
+        lite,
+        local_credentials: Some(creds.clone()),
+        ..Config::default()
+    };
+    let mut a = IceAgent::new(cfg(Role::Controlling, &creds_a, false), SeededRng::from_seed([1; 32]));
+    let mut b = IceAgent::new(cfg(Role::Controlled, &creds_b, b_lite), SeededRng::from_seed([2; 32]));
+    let ca = a.add_local_host(now, at(AT_A)).unwrap().unwrap();
+    let cb = b.add_local_host(now, at(AT_B)).unwrap().unwrap();
+    a.set_remote_credentials(creds_b);
+    b.set_remote_credentials(creds_a);
+    a.add_remote_candidate(now, cb).unwrap();
+    b.add_remote_candidate(now, ca).unwrap();
+    let _ = (events(&mut a), events(&mut b));
+    (a, b)
+}
+
+/// Runs `a` and `b` over a perfect network until both have selected a pair; returns the time then.
+fn connect(a: &mut IceAgent, b: &mut IceAgent) -> crate::Instant {
+    use crate::{Machine, PathMachine};
+    let mut now = crate::Instant::ZERO;
+    for _ in 0..200 {
+        let mut moved = false;
+        for a_to_b in [true, false] {
+            let (from, to) = if a_to_b { (&mut *a, &mut *b) } else { (&mut *b, &mut *a) };
+            while let Some(t) = from.poll_transmit() {
+                let (s, d, v) = (t.source, t.destination, t.contents.to_vec());
+                moved = true;
+                let _ = to.handle_receive(now, crate::Datagram { source: s, destination: d, contents: &v });
+            }
+        }
+        if a.selected_pair().is_some() && b.selected_pair().is_some() {
+            return now;
+        }
+        if !moved {
+            now = a.poll_timeout().into_iter().chain(b.poll_timeout()).min().unwrap_or(now).max(now);
+        }
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+    }
+    panic!("no pair selected");
+}
+
+/// A binding indication (a keepalive); `after` adds an attribute after its FINGERPRINT.
+fn indication(after: bool) -> Vec<u8> {
+    use crate::stun::{Attribute, MessageBuilder, MessageType, TransactionId};
+    let mut buf = Vec::new();
+    let mut b = MessageBuilder::new(&mut buf, MessageType::BINDING_INDICATION, TransactionId([4; 12])).unwrap();
+    b.add(Attribute::Username("bbbb:aaaa")).unwrap();
+    b.fingerprint().unwrap();
+    if after {
+        b.add(Attribute::Software("after the fingerprint")).unwrap();
+    }
+    b.finish();
+    buf
+}
+
+/// A's genuine check to B (right USERNAME, right password, FINGERPRINT); `after` adds an attribute after
+/// its FINGERPRINT.
+fn check_from_a(after: bool) -> Vec<u8> {
+    check("bbbb:aaaa", PWD_B, after)
+}
+
+fn check(username: &str, pwd: &str, after: bool) -> Vec<u8> {
+    use crate::stun::{Attribute, Key, MessageBuilder, MessageType, TransactionId};
+    let mut buf = Vec::new();
+    let mut b = MessageBuilder::new(&mut buf, MessageType::BINDING_REQUEST, TransactionId([5; 12])).unwrap();
+    b.add(Attribute::Username(username)).unwrap();
+    b.add(Attribute::Priority(priority(CandidateKind::PeerReflexive, 65_535, 1))).unwrap();
+    b.add(Attribute::IceControlling(7)).unwrap();
+    b.message_integrity(&Key::short_term(pwd)).unwrap();
+    b.fingerprint().unwrap();
+    if after {
+        b.add(Attribute::Software("after the fingerprint")).unwrap();
+    }
+    b.finish();
+    buf
+}
+
+#[test]
+fn keepalives_count_only_on_validated_pairs() {
+    use crate::PathMachine;
+    for lite in [false, true] {
+        let (mut a, mut b) = two_agents(lite);
+        let now = connect(&mut a, &mut b);
+        let _ = (events(&mut b), transmits(&mut b));
+        // An indication carries no integrity: from anywhere but a validated pair it is junk, and an `Ok`
+        // would tell a caller routing by USERNAME that the foreign address belongs to this agent.
+        let keepalive = indication(false);
+        assert_eq!(b.handle_receive(now, datagram(FOREIGN, AT_B, &keepalive)), Err(IceError::UnvalidatedSource));
+        assert_eq!(b.stats().discarded.unvalidated_source, 1);
+        assert_eq!(b.handle_receive(now, datagram(AT_A, AT_B, &keepalive)), Ok(()), "the peer's keepalive counts");
+        assert!(events(&mut b).is_empty() && transmits(&mut b).is_empty());
+    }
+    // Before any check, not even the peer's address is validated.
+    let (_, mut b) = two_agents(true);
+    let keepalive = indication(false);
+    assert_eq!(
+        b.handle_receive(crate::Instant::ZERO, datagram(AT_A, AT_B, &keepalive)),
+        Err(IceError::UnvalidatedSource)
+    );
+}
+
+#[test]
+fn a_fingerprint_not_last_is_dropped() {
+    use crate::PathMachine;
+    // A check that would authenticate, but with an attribute after its FINGERPRINT (RFC 8489 §14.7: it is
+    // the last one): dropped, not answered, no peer-reflexive candidate learnt.
+    let (_, mut b) = two_agents(true);
+    let now = crate::Instant::ZERO;
+    let check = check_from_a(true);
+    assert_eq!(b.handle_receive(now, datagram(FOREIGN, AT_B, &check)), Err(IceError::BadFingerprint));
+    assert!(transmits(&mut b).is_empty());
+    assert_eq!(b.remote_candidates().len(), 1);
+    assert_eq!(b.stats().checks_received, 0);
+    // The same check as sent is taken.
+    assert_eq!(b.handle_receive(now, datagram(FOREIGN, AT_B, &check_from_a(false))), Ok(()));
+    assert_eq!(b.remote_candidates().len(), 2);
+
+    // A keepalive from the selected remote with a misplaced FINGERPRINT is dropped as well.
+    let (mut a, mut b) = two_agents(false);
+    let now = connect(&mut a, &mut b);
+    assert_eq!(b.handle_receive(now, datagram(AT_A, AT_B, &indication(true))), Err(IceError::BadFingerprint));
+    assert_eq!(b.stats().discarded.bad_fingerprint, 1);
+}
+
+#[test]
+fn a_dropped_datagram_sends_nothing_and_moves_no_timer() {
+    use crate::{Machine, PathMachine};
+    // `a` checks two remote candidates, one per pacing interval.
+    let (mut a, _) = two_agents(false);
+    let second = Candidate::remote(
+        CandidateKind::Host,
+        at("10.0.0.3:6000"),
+        priority(CandidateKind::Host, 65_000, 1),
+        Foundation::from_number(9),
+    );
+    a.add_remote_candidate(crate::Instant::ZERO, second).unwrap();
+    assert_eq!(transmits(&mut a).len(), 1, "the first check");
+    let due = a.poll_timeout().unwrap();
+    let pairs = |a: &IceAgent| a.pairs().map(|(l, r, s, n)| (l.base, r.address, s, n)).collect::<Vec<_>>();
+    let before = (pairs(&a), a.state(), a.stats().checks_sent);
+    // Junk arrives when the next check is due, before the caller fires the timer: it is dropped and
+    // counted, and the check still waits for `handle_timeout`.
+    let bad_password = check("aaaa:bbbb", "not the password of aaaa", false);
+    for contents in [&bad_password[..], &indication(false)[..], &[0x00, 0x01, 0x00][..]] {
+        assert!(a.handle_receive(due, datagram(FOREIGN, AT_A, contents)).is_err());
+        assert!(transmits(&mut a).is_empty(), "no check paced by junk");
+        assert!(events(&mut a).is_empty());
+        assert_eq!(a.poll_timeout(), Some(due));
+        assert_eq!((pairs(&a), a.state(), a.stats().checks_sent), before);
+    }
+    assert_eq!(a.stats().discarded.total(), 3);
+    a.handle_timeout(due);
+    assert_eq!(transmits(&mut a).len(), 1, "the timer sends the second check");
+}
