@@ -620,7 +620,6 @@ impl PathMachine for PeerConnection {
             self.stats.unknown_dropped += 1;
             return Err(RecvError::Unknown);
         }
-        self.mark_active();
         let r = match self.ice.receive(now, datagram) {
             Ok(None) => Ok(()),
             Ok(Some(payload)) => {
@@ -641,6 +640,10 @@ impl PathMachine for PeerConnection {
                 Err(RecvError::Unknown)
             }
         };
+        if r.is_ok() {
+            // Only what the layers took keeps the connection from trimming its buffers: junk does not.
+            self.mark_active();
+        }
         self.flush();
         r
     }
