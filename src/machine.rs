@@ -9,7 +9,23 @@
 //! 5. Sleep until the next input or until [`Machine::poll_timeout`], then go back to 1.
 //!
 //! Other calls that change state (sending application data, closing, adding a candidate) may be made at any
-//! point; after one, drain output and events again and re-read the timeout.
+//! point, including while handling an event in step 4.
+//!
+//! **Polls tell the truth.** The loop above, followed to the letter, never leaves a datagram unsent:
+//!
+//! - [`Machine::poll_timeout`] returns the earliest moment the machine needs to be called again. Whenever a
+//!   transmit is owed, that moment is *now*: the latest instant the machine was given (by any `handle_*` call
+//!   or any other call taking a `now`). So a caller who sleeps until `poll_timeout` after a call that queued
+//!   output, without draining `poll_transmit` first, wakes at once, calls `handle_timeout` (harmless) and
+//!   drains it. This holds after any call: `handle_*`, `poll_event`, and the state-changing calls of step 4
+//!   (sending, closing, opening a channel), including those that take no `now` (they use the latest one).
+//! - Draining `poll_event` never creates a transmit that `poll_timeout` does not announce. Most machines'
+//!   events are pure reads; where taking an event does owe the peer something (the SCTP window update when a
+//!   message is taken, the data channel layer's DCEP acknowledgements and stream-reset answers), the machine
+//!   says so through `poll_timeout` as above.
+//! - Once `poll_transmit` has returned `None`, `poll_timeout` no longer returns `now` on that account: the
+//!   caller does not spin. A caller that never drains a machine's output (because it cannot send it yet) must
+//!   not sleep on that machine's `poll_timeout`.
 //!
 //! Two families share this contract and differ only in what a datagram is:
 //!
@@ -21,7 +37,8 @@
 //!
 //! Rules every machine keeps:
 //!
-//! - Time is injected. A `now` earlier than one already seen is treated as that earlier-seen instant.
+//! - Time is injected. A `now` earlier than one already seen is treated as that earlier-seen instant. A
+//!   machine never makes time up: work done in a call that takes no `now` happens at the latest `now` seen.
 //! - Output borrows from the machine: a [`Transmit`] is valid until the next call on the machine, so the
 //!   per-packet path reuses its buffers instead of allocating. Copy it if you need to keep it.
 //! - Every queue is bounded; what overflows is dropped and counted, never grown without limit.
@@ -56,10 +73,14 @@ pub trait Machine {
     fn handle_timeout(&mut self, now: Instant);
 
     /// The next event, or `None` when there are no more. Call until `None` after every `handle_*` call.
+    /// If taking an event makes a transmit owed, [`Machine::poll_timeout`] announces it (returns the latest
+    /// `now`); see the [module docs](self).
     #[must_use]
     fn poll_event(&mut self) -> Option<Self::Event>;
 
-    /// When [`Machine::handle_timeout`] must next be called, or `None` if no timer is armed.
+    /// When [`Machine::handle_timeout`] must next be called: the earliest armed timer, or the latest `now`
+    /// given while a transmit is owed (until `poll_transmit` returns `None`), or `None` when nothing is
+    /// armed or owed. Sleep until then (or the next input), then call `handle_timeout` and drain.
     #[must_use]
     fn poll_timeout(&self) -> Option<Instant>;
 }

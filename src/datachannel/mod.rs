@@ -185,6 +185,8 @@ pub enum Event {
 pub struct DataChannels {
     assoc: Association,
     role: Role,
+    /// The latest instant given to any call (DCEP answers made while events are polled are sent at it).
+    now: Instant,
     channels: VecMap<u16, Channel>,
     watch: Vec<u16>,
     events: EventQueue<Event>,
@@ -214,6 +216,7 @@ impl DataChannels {
     /// Wraps `assoc` (fresh, or already connecting). `role` is this side's DTLS role.
     pub fn new(assoc: Association, role: Role) -> Self {
         DataChannels {
+            now: assoc.now(),
             assoc,
             role,
             channels: VecMap::new(),
@@ -227,7 +230,12 @@ impl DataChannels {
 
     /// Starts the SCTP handshake. In WebRTC both sides call this (browsers send INIT whatever their role).
     pub fn connect(&mut self, now: Instant) {
+        self.touch(now);
         self.assoc.connect(now);
+    }
+
+    fn touch(&mut self, now: Instant) {
+        self.now = self.now.max(now);
     }
 
     /// The association underneath.
@@ -284,6 +292,7 @@ impl DataChannels {
     /// for unordered delivery); a negotiated channel is open at once. Before the
     /// association is established the channel waits, and is announced (or reported open) on connection.
     pub fn open(&mut self, now: Instant, options: ChannelOptions) -> Result<u16, Error> {
+        self.touch(now);
         if self.assoc.is_closed() {
             return Err(Error::NotConnected);
         }
@@ -314,7 +323,7 @@ impl DataChannels {
             },
         );
         if connected {
-            if let Err(e) = self.announce(now, id) {
+            if let Err(e) = self.announce(id) {
                 self.channels.remove(&id);
                 return Err(e);
             }
@@ -323,7 +332,8 @@ impl DataChannels {
     }
 
     /// Sends the DATA_CHANNEL_OPEN of a channel (or reports a negotiated one open).
-    fn announce(&mut self, now: Instant, id: u16) -> Result<(), Error> {
+    fn announce(&mut self, id: u16) -> Result<(), Error> {
+        let now = self.now;
         let Some(ch) = self.channels.get_mut(&id) else { return Err(Error::NoSuchChannel) };
         ch.waiting = false;
         if ch.options.negotiated.is_some() {
@@ -348,6 +358,7 @@ impl DataChannels {
 
     /// Sends a binary message (`binary`) or a UTF-8 string message. Empty messages use the empty PPIDs.
     pub fn send(&mut self, now: Instant, id: u16, data: Bytes, binary: bool) -> Result<(), Error> {
+        self.touch(now);
         let ch = self.channels.get(&id).ok_or(Error::NoSuchChannel)?;
         if ch.state == ChannelState::Closing {
             return Err(Error::ChannelClosed);
@@ -408,6 +419,7 @@ impl DataChannels {
     /// Closes a channel: resets our outgoing stream; the peer resets its own in turn and both sides get
     /// [`Event::ChannelClosed`].
     pub fn close(&mut self, now: Instant, id: u16) -> Result<(), Error> {
+        self.touch(now);
         let ch = self.channels.get_mut(&id).ok_or(Error::NoSuchChannel)?;
         if ch.out_reset || ch.state == ChannelState::Closing {
             return Ok(());
@@ -440,7 +452,7 @@ impl DataChannels {
                     let waiting: Vec<u16> =
                         self.channels.iter().filter(|(_, c)| c.waiting).map(|(id, _)| *id).collect();
                     for id in waiting {
-                        if self.announce(Instant::ZERO, id).is_err() {
+                        if self.announce(id).is_err() {
                             // Beyond the negotiated stream count, most likely.
                             self.finish_close(id);
                         }
@@ -454,8 +466,7 @@ impl DataChannels {
                     ch.state = ChannelState::Closing;
                     if start_ours {
                         // RFC 8831 §6.7: answer a reset of the peer's outgoing stream with our own.
-                        let now = Instant::ZERO;
-                        if self.assoc.reset_streams(now, &[id]).is_err() {
+                        if self.assoc.reset_streams(self.now, &[id]).is_err() {
                             self.finish_close(id);
                         }
                     }
@@ -538,7 +549,7 @@ impl DataChannels {
                     self.scratch.clear();
                     let _ = Dcep::Ack.emit(&mut self.scratch);
                     let ack = Bytes::copy_from_slice(&self.scratch);
-                    if let Err(e) = self.assoc.send_control(Instant::ZERO, id, wire::PPID_DCEP, ack) {
+                    if let Err(e) = self.assoc.send_control(self.now, id, wire::PPID_DCEP, ack) {
                         self.reject(e.into());
                         return;
                     }
@@ -593,9 +604,16 @@ impl Machine for DataChannels {
     type Event = Event;
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.touch(now);
         self.assoc.handle_timeout(now);
     }
 
+    /// The next event. Association events are turned into channel events here, lazily, and some of them
+    /// owe the peer an answer: a DATA_CHANNEL_OPEN is acknowledged, a reset of the peer's outgoing stream is
+    /// answered with ours (RFC 8831 §6.7), channels opened before the association was up are announced on
+    /// [`Event::Connected`], and taking a message may reopen the SCTP window. Each of these is queued at the
+    /// latest `now` given and announced by [`Machine::poll_timeout`], which then returns that instant: a
+    /// caller who drains events and then sleeps until `poll_timeout` wakes at once and sends them.
     fn poll_event(&mut self) -> Option<Event> {
         if let Some(e) = self.events.pop() {
             return Some(e);
@@ -604,6 +622,8 @@ impl Machine for DataChannels {
         self.events.pop()
     }
 
+    /// The association's deadline: its earliest timer, or the latest `now` given while a packet is owed
+    /// (after any call that queued one, including `poll_event`, until `poll_transmit` returns `None`).
     fn poll_timeout(&self) -> Option<Instant> {
         self.assoc.poll_timeout()
     }
@@ -613,6 +633,7 @@ impl DatagramMachine for DataChannels {
     type Error = sctp::Error;
 
     fn handle_receive(&mut self, now: Instant, datagram: &[u8]) -> Result<(), sctp::Error> {
+        self.touch(now);
         self.assoc.handle_receive(now, datagram)
     }
 

@@ -21,7 +21,7 @@ use super::{Config, Connected, Event, KeyLog, Role, SrtpKeying, Stats};
 use crate::machine::{DatagramMachine, Machine};
 use crate::rand::SeededRng;
 use crate::time::Instant;
-use crate::util::{EventQueue, OutQueue, TimerKind, Timers};
+use crate::util::{EventQueue, OutQueue, TimerKind, Timers, deadline};
 
 pub(crate) const TARGET: &str = "sansrtc::dtls";
 
@@ -829,12 +829,15 @@ impl Machine for Dtls {
         }
     }
 
+    /// The next event. A pure read: it owes the peer nothing.
     fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
     }
 
+    /// The flight retransmission timer, or the latest `now` given while datagrams wait in `poll_transmit`
+    /// (after [`Dtls::send`], [`Dtls::close`] or [`Dtls::set_remote_fingerprint`] too, which take no `now`).
     fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        deadline(self.timers.next(), self.now, !self.out.is_empty())
     }
 }
 

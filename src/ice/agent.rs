@@ -19,7 +19,7 @@ use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::rand::SeededRng;
 use crate::stun::{Attribute, Class, ErrorCode, Key, Message, MessageBuilder, MessageType, Method, TransactionId};
 use crate::time::Instant;
-use crate::util::{EventQueue, OutQueue, TimerKind, Timers};
+use crate::util::{EventQueue, OutQueue, TimerKind, Timers, deadline};
 
 /// What a received datagram turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1487,12 +1487,15 @@ impl Machine for IceAgent {
         self.after_change();
     }
 
+    /// The next event. A pure read: it owes the peer nothing.
     fn poll_event(&mut self) -> Option<IceEvent> {
         self.events.pop()
     }
 
+    /// The earliest timer, or the latest `now` given while datagrams wait in `poll_transmit` (queued by any
+    /// call: adding a candidate, a restart, a check answered).
     fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        deadline(self.timers.next(), self.now, !self.transmits.is_empty())
     }
 }
 

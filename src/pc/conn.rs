@@ -446,19 +446,22 @@ impl PeerConnection {
         }
         self.life = life;
         let now = self.now;
-        if let Some(dc) = self.dc.as_mut() {
-            if life != Life::Closed {
-                // What arrived before the end is still delivered, before the channels close.
-                while let Some(e) = dc.poll_event() {
-                    let mut second = None;
-                    if let Some(e) = self.channels.on_dc_event(e, &mut second) {
-                        self.events.push(e);
-                    }
-                    if let Some(e) = second {
-                        self.events.push(e);
-                    }
+        if let Some(dc) = self.dc.as_mut()
+            && life != Life::Closed
+        {
+            // What arrived before the end is still delivered, before the channels close.
+            while let Some(e) = dc.poll_event() {
+                let mut second = None;
+                if let Some(e) = self.channels.on_dc_event(e, &mut second) {
+                    self.events.push(e);
+                }
+                if let Some(e) = second {
+                    self.events.push(e);
                 }
             }
+        }
+        self.update_state();
+        if let Some(dc) = self.dc.as_mut() {
             dc.association_mut().abort(now);
         }
         self.send_down();
@@ -470,7 +473,15 @@ impl PeerConnection {
             self.emit(Event::ChannelClose(slot.id));
         }
         self.ice.close(now);
-        self.on_ice_events();
+        while let Some(e) = self.ice.poll_event() {
+            if let IceRelayEvent::Ice(IceEvent::StateChanged(s)) = e {
+                // W3C `close()` changes the ICE state without an event; an end the peer caused reports it.
+                self.ice_state = s;
+                if life != Life::Closed {
+                    self.emit(Event::IceConnectionState(s));
+                }
+            }
+        }
     }
 
     /// Closes the connection: SCTP is aborted, DTLS sends close_notify, ICE stops, TURN allocations are

@@ -16,7 +16,7 @@ use super::{CloseReason, Config, Event, Message, SendOptions, TARGET, tsn_le};
 use crate::machine::{DatagramMachine, Machine};
 use crate::rand::SeededRng;
 use crate::time::Instant;
-use crate::util::{EventQueue, OutQueue, TimerKind, Timers};
+use crate::util::{EventQueue, OutQueue, TimerKind, Timers, deadline};
 
 mod handshake;
 
@@ -200,6 +200,10 @@ pub struct Association {
     pub(super) send: SendState,
     pub(super) recv: RecvState,
     owed: Owed,
+    /// Set by every call that may have made a packet owed (including [`Machine::poll_event`] when taking a
+    /// message reopens the window); cleared when [`DatagramMachine::poll_transmit`] returns `None`. While
+    /// set, [`Machine::poll_timeout`] returns `now`.
+    output_pending: bool,
     sack_owed: bool,
     packets_since_sack: u32,
     last_rwnd: u32,
@@ -259,6 +263,7 @@ impl Association {
             send: SendState::new(config.mtu),
             recv: RecvState::new(window, config.max_message_size),
             owed: Owed::default(),
+            output_pending: false,
             sack_owed: false,
             packets_since_sack: 0,
             last_rwnd: config.receive_window,
@@ -293,6 +298,7 @@ impl Association {
         self.my_initial_tsn = self.rng.u32();
         self.state = State::CookieWait;
         self.owed.init = true;
+        self.output_pending = true;
         self.t1_rto = self.config.rto_initial;
         self.timers.set(Timer::T1Init, self.now + self.t1_rto);
         tracing::debug!(target: TARGET, tag = self.my_tag, "sending INIT");
@@ -357,6 +363,9 @@ impl Association {
             options.max_lifetime = None;
         }
         self.send.queue(self.now, stream, ppid, data, options, counted);
+        if self.state == State::Established {
+            self.output_pending = true;
+        }
         Ok(())
     }
 
@@ -368,6 +377,7 @@ impl Association {
             State::Established => {
                 self.state = State::ShutdownPending;
                 self.check_shutdown();
+                self.output_pending = true;
             }
             State::CookieWait | State::CookieEchoed => self.abort(now),
             _ => {}
@@ -383,6 +393,7 @@ impl Association {
         }
         if self.peer.tag != 0 {
             self.owed.abort = Some(CauseCode::USER_ABORT);
+            self.output_pending = true;
         }
         self.end(CloseReason::LocalAbort);
     }
@@ -494,8 +505,19 @@ impl Association {
         s
     }
 
+    /// The latest instant given to any call.
+    pub(crate) fn now(&self) -> Instant {
+        self.now
+    }
+
     pub(super) fn touch(&mut self, now: Instant) {
         self.now = self.now.max(now);
+    }
+
+    /// Notes that a packet may now be owed: [`Machine::poll_timeout`] returns `now` until
+    /// [`DatagramMachine::poll_transmit`] has been drained.
+    pub(super) fn owe_output(&mut self) {
+        self.output_pending = true;
     }
 
     fn nonzero_tag(&mut self) -> u32 {
@@ -1163,9 +1185,13 @@ impl Machine for Association {
         self.touch(now);
         while let Some(t) = self.timers.pop_due(self.now) {
             self.on_timer(t);
+            self.output_pending = true;
         }
     }
 
+    /// The next event. Taking a [`Event::Message`] frees its bytes in the receive window; when the window has
+    /// opened by a quarter (or an MTU) since the last SACK, a window update (SACK) becomes owed (RFC 9260
+    /// §6.2), and [`Machine::poll_timeout`] says so by returning `now`. No other event owes anything.
     fn poll_event(&mut self) -> Option<Event> {
         let e = self.events.pop()?;
         if let Event::Message(m) = &e {
@@ -1177,13 +1203,17 @@ impl Machine for Association {
                 && rwnd - self.last_rwnd >= (self.config.receive_window / 4).max(self.config.mtu as u32)
             {
                 self.owed.sack = true;
+                self.output_pending = true;
             }
         }
         Some(e)
     }
 
+    /// The earliest timer, or `now` (the latest instant given) while a packet may be owed: after any call
+    /// that queued output (a `handle_*`, [`Association::send`], a window update from `poll_event`, …) until
+    /// `poll_transmit` returns `None`.
     fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        deadline(self.timers.next(), self.now, self.output_pending)
     }
 }
 
@@ -1192,6 +1222,8 @@ impl DatagramMachine for Association {
 
     fn handle_receive(&mut self, now: Instant, datagram: &[u8]) -> Result<(), Error> {
         self.touch(now);
+        // Even a refused packet may owe an answer (an ERROR, a SACK, an ABORT).
+        self.output_pending = true;
         let r = self.receive(datagram);
         if let Err(e) = r {
             self.stats.dropped += 1;
@@ -1204,7 +1236,12 @@ impl DatagramMachine for Association {
         if !self.out.is_empty() {
             return self.out.pop().map(|(_, b)| b);
         }
-        if self.build() { Some(&self.tx) } else { None }
+        if self.build() {
+            Some(&self.tx)
+        } else {
+            self.output_pending = false;
+            None
+        }
     }
 }
 

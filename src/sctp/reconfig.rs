@@ -30,6 +30,7 @@ impl Association {
                 self.reset_queue.push(s);
             }
         }
+        self.owe_output();
         Ok(())
     }
 

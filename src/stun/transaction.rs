@@ -303,12 +303,16 @@ impl Machine for ClientTransaction {
         tracing::trace!(target: TARGET, id = ?self.id, sent = self.sent, "request retransmitted");
     }
 
+    /// How the transaction ended, once. A pure read: it owes the server nothing.
     fn poll_event(&mut self) -> Option<TransactionEvent> {
         self.event.take()
     }
 
+    /// The next retransmission or the timeout, or the latest `now` given while the request waits in
+    /// [`ClientTransaction::poll_transmit`] (after [`ClientTransaction::start`] or a retransmission).
     fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline.filter(|_| self.state == State::Running)
+        let running = self.state == State::Running;
+        crate::util::deadline(self.deadline.filter(|_| running), self.now, running && self.transmit)
     }
 }
 
@@ -470,10 +474,13 @@ impl<T: Clone> Machine for Transactions<T> {
         }
     }
 
+    /// The next ended transaction with its tag. A pure read: it owes nothing.
     fn poll_event(&mut self) -> Option<(T, TransactionEvent)> {
         self.events.pop()
     }
 
+    /// The earliest deadline of the running transactions; a transaction whose request waits in
+    /// [`Transactions::poll_transmit`] counts with the latest `now` it was given.
     fn poll_timeout(&self) -> Option<Instant> {
         self.slots.iter().filter_map(|(_, tx)| tx.poll_timeout()).min()
     }

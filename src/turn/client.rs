@@ -16,7 +16,7 @@ use crate::stun::{
     TransactionEvent, TransactionId, Transactions,
 };
 use crate::time::Instant;
-use crate::util::{EventQueue, OutQueue, TimerKind, Timers};
+use crate::util::{EventQueue, OutQueue, TimerKind, Timers, deadline};
 
 /// REQUESTED-ADDRESS-FAMILY (RFC 8656 §18.6); the STUN codec keeps it as an unknown attribute.
 const REQUESTED_ADDRESS_FAMILY: u16 = 0x0017;
@@ -980,15 +980,19 @@ impl Machine for TurnClient {
         self.pump();
     }
 
+    /// The next event. A pure read: it owes the server nothing.
     fn poll_event(&mut self) -> Option<TurnEvent> {
         self.events.pop()
     }
 
+    /// The earliest timer (refreshes, retransmissions), or the latest `now` given while datagrams wait in
+    /// `poll_transmit` (after [`TurnClient::send_to`], a permission or channel request, …).
     fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timers.next(), self.tx.poll_timeout()) {
+        let timer = match (self.timers.next(), self.tx.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
+        };
+        deadline(timer, self.now, !self.out.is_empty())
     }
 }
 

@@ -13,7 +13,7 @@ use crate::ice::{ApiError, Candidate, CandidateKind, IceAgent, IceError, IceEven
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::rand::SeededRng;
 use crate::time::Instant;
-use crate::util::{EventQueue, OutQueue};
+use crate::util::{EventQueue, OutQueue, deadline};
 
 /// What an [`IceRelay`] reports: the agent's events and each TURN client's, by server index (the order
 /// of [`IceRelay::add_turn_server`] calls).
@@ -428,15 +428,16 @@ impl Machine for IceRelay {
         self.flush();
     }
 
+    /// The next event. A pure read: it owes nothing to the peer or the TURN servers.
     fn poll_event(&mut self) -> Option<IceRelayEvent> {
         self.events.pop()
     }
 
+    /// The earliest deadline of the agent and the TURN clients, or the latest `now` given while datagrams
+    /// wait in `poll_transmit`.
     fn poll_timeout(&self) -> Option<Instant> {
-        if !self.out.is_empty() {
-            return Some(self.now);
-        }
-        self.turns().filter_map(Machine::poll_timeout).chain(self.agent.poll_timeout()).min()
+        let inner = self.turns().filter_map(Machine::poll_timeout).chain(self.agent.poll_timeout()).min();
+        deadline(inner, self.now, !self.out.is_empty())
     }
 }
 

@@ -626,6 +626,7 @@ fn only_forged_responses_end_in_an_integrity_failure_not_a_timeout() {
     while let Some(t) = c.poll_timeout() {
         now = t;
         c.handle_timeout(now);
+        while c.poll_transmit().is_some() {}
         events.extend(core::iter::from_fn(|| c.poll_event()));
     }
     assert_eq!(events, vec![TurnEvent::Failed(Failure::IntegrityViolated)]);

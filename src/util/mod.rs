@@ -10,7 +10,7 @@ pub(crate) mod vecmap;
 #[allow(unused_imports)]
 pub(crate) use queue::{EventQueue, OutQueue};
 #[allow(unused_imports)]
-pub(crate) use timer::{TimerKind, Timers};
+pub(crate) use timer::{TimerKind, Timers, deadline};
 pub(crate) use vecmap::VecMap;
 
 /// Makes room for one more element in `v`, growing from one slot and doubling (where `Vec` would start at

@@ -6,6 +6,13 @@
 
 use crate::time::Instant;
 
+/// What `poll_timeout` returns for a machine whose earliest timer is `timer`: `now` (the latest instant the
+/// machine was given) when a transmit is owed, so a caller who sleeps until the deadline wakes at once and
+/// drains `poll_transmit`; otherwise the timer.
+pub(crate) fn deadline(timer: Option<Instant>, now: Instant, transmit_owed: bool) -> Option<Instant> {
+    if transmit_owed { Some(timer.map_or(now, |t| t.min(now))) } else { timer }
+}
+
 /// A closed set of timers. `ALL[i].index() == i` must hold for every variant.
 pub(crate) trait TimerKind: Copy + 'static {
     /// Every variant, in index order.
