@@ -52,9 +52,6 @@ impl Run {
 
     fn with_configs(seed: u64, loss: f64, config_a: Config, config_b: Config) -> Run {
         let mut sim = Sim::new(seed);
-        if std::env::var("DUMP").is_ok() {
-            sim.trace_packets(true);
-        }
         sim.set_event_capacity(1 << 16);
         sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)).with_loss(loss));
         let nat = sim
@@ -226,9 +223,6 @@ fn exchange(seed: u64, loss: f64, answer_setup: Setup) -> String {
     // Bob closes the connection.
     run.pc(b, |pc, now| pc.close(now));
     assert_eq!(run.pc(b, |pc, _| pc.connection_state()), ConnectionState::Closed);
-    if let Ok(f) = std::env::var("DUMP") {
-        std::fs::write(format!("{f}-{seed}"), run.sim.trace_text()).unwrap();
-    }
     run.log.join("\n")
 }
 
