@@ -17,10 +17,14 @@
 //! come; they assert every byte arrives intact and in order and that progress never pauses for longer than
 //! [`STALL`]. DTLS and ICE complete their handshake and checks under loss and then carry data.
 
+extern crate alloc;
+
+use alloc::collections::BinaryHeap;
+use alloc::rc::Rc;
+use core::cell::RefCell;
+use core::cmp::Reverse;
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 use bytes::Bytes;
 use sansrtc::datachannel::{self, ChannelOptions, DataChannels, Role};
@@ -38,13 +42,17 @@ const BULK: usize = 64 * 1024 * 1024;
 
 // ----- the link -----
 
+/// A datagram on its way: when it arrives, a sequence number (FIFO among equal times), its addresses and
+/// contents.
+type InFlight = (Instant, u64, SocketAddr, SocketAddr, Vec<u8>);
+
 /// One direction of a link: seeded loss, reordering (a datagram held back by up to twice the delay) and delay.
 struct Link {
     rng: SeededRng,
     loss: u64,
     reorder: u64,
     delay: Duration,
-    queue: BinaryHeap<Reverse<(Instant, u64, SocketAddr, SocketAddr, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     sent: u64,
     lost: u64,
@@ -236,7 +244,7 @@ impl Bulk {
 /// The writing side: writes until `high` bytes are buffered. It also watches the bytes acknowledged (written
 /// minus buffered) and records the longest time they did not grow while some were outstanding.
 struct Writer {
-    bulk: std::rc::Rc<Bulk>,
+    bulk: Rc<Bulk>,
     next: usize,
     offset: usize,
     high: usize,
@@ -246,7 +254,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(bulk: std::rc::Rc<Bulk>) -> Self {
+    fn new(bulk: Rc<Bulk>) -> Self {
         Writer { bulk, next: 0, offset: 0, high: 2 * 1024 * 1024, acked: 0, since: None, longest_pause: Duration::ZERO }
     }
 
@@ -281,13 +289,13 @@ impl Writer {
 
 /// The reading side: checks each message against the stream, in order.
 struct Reader {
-    bulk: std::rc::Rc<Bulk>,
+    bulk: Rc<Bulk>,
     next: usize,
     offset: usize,
 }
 
 impl Reader {
-    fn new(bulk: std::rc::Rc<Bulk>) -> Self {
+    fn new(bulk: Rc<Bulk>) -> Self {
         Reader { bulk, next: 0, offset: 0 }
     }
 
@@ -345,7 +353,7 @@ impl App<Association> for SctpSender {
         // The association has no buffered-amount event: the application looks at the amount after the
         // events, and writes again once everything it wrote was acknowledged (a low mark of 0).
         if a.buffered_total() == 0 {
-            let a = std::cell::RefCell::new(a);
+            let a = RefCell::new(a);
             self.writer.fill(
                 || a.borrow().buffered_total(),
                 |m| a.borrow_mut().send(now, 1, 53, m, SendOptions::default()).is_ok(),
@@ -370,7 +378,7 @@ impl App<Association> for SctpReceiver {
 
 #[test]
 fn sctp_moves_64_mib_over_a_lossy_link_under_the_literal_loop() {
-    let bulk = std::rc::Rc::new(Bulk::new(BULK, 256 * 1024));
+    let bulk = Rc::new(Bulk::new(BULK, 256 * 1024));
     let assoc = |seed| Association::new(sctp::Config::default(), SeededRng::from_seed([seed; 32]));
     let mut l = Loop::new(assoc(1), assoc(2), Link::lossy(11), Link::lossy(12));
     l.a.connect(l.now);
@@ -392,7 +400,7 @@ struct DcSender {
 impl DcSender {
     fn fill(&mut self, dc: &mut DataChannels, now: Instant) {
         let Some(id) = self.channel else { return };
-        let dc = std::cell::RefCell::new(dc);
+        let dc = RefCell::new(dc);
         self.writer.fill(|| dc.borrow().buffered_amount(id), |m| dc.borrow_mut().send(now, id, m, true).is_ok());
     }
 }
@@ -441,7 +449,7 @@ impl App<DataChannels> for DcReceiver {
 
 #[test]
 fn data_channel_moves_64_mib_over_a_lossy_link_under_the_literal_loop() {
-    let bulk = std::rc::Rc::new(Bulk::new(BULK, 256 * 1024));
+    let bulk = Rc::new(Bulk::new(BULK, 256 * 1024));
     let assoc = |seed| Association::new(sctp::Config::default(), SeededRng::from_seed([seed; 32]));
     let mut l = Loop::new(
         DataChannels::new(assoc(3), Role::Client),
