@@ -301,7 +301,7 @@ impl LastChunk {
         let c = self.two_bit(MAX_TWO_BIT);
         // The symbols after the first seven move to the front (`size` was at most MAX_ONE_BIT here).
         self.size -= MAX_TWO_BIT;
-        self.sizes.rotate_left(MAX_TWO_BIT);
+        self.sizes.copy_within(MAX_TWO_BIT.., 0);
         let kept = self.sizes.get(..self.size).unwrap_or_default();
         let first = kept.first().copied();
         self.all_same = kept.iter().all(|&s| Some(s) == first);

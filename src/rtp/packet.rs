@@ -128,26 +128,32 @@ impl<T: AsRef<[u8]>> Packet<T> {
         HEADER_LEN + 4 * usize::from(self.csrc_count())
     }
 
-    /// The extension block's `defined by profile` value, if the X bit is set.
-    pub fn extension_profile(&self) -> Option<u16> {
+    /// The extension block (profile value and data after its 4-octet header), if the X bit is set.
+    fn extension_block(&self) -> Option<(u16, &[u8])> {
         if !self.has_extension() {
             return None;
         }
-        let &profile = self.b().get(self.ext_at()..)?.first_chunk()?;
-        Some(u16::from_be_bytes(profile))
+        let block = self.b().get(self.ext_at()..self.payload_start)?;
+        let (&[p0, p1, _, _], data) = block.split_first_chunk::<4>()?;
+        Some((u16::from_be_bytes([p0, p1]), data))
+    }
+
+    /// The extension block's `defined by profile` value, if the X bit is set.
+    pub fn extension_profile(&self) -> Option<u16> {
+        self.extension_block().map(|(profile, _)| profile)
     }
 
     /// The extension block's data (after its 4-octet header), if the X bit is set.
     pub fn extension_data(&self) -> Option<&[u8]> {
-        let at = self.ext_at() + 4;
-        self.has_extension().then(|| self.b().get(at..self.payload_start).unwrap_or_default())
+        self.extension_block().map(|(_, data)| data)
     }
 
     /// The RFC 8285 header extension elements. Empty when there is no block or it is not RFC 8285.
     pub fn extensions(&self) -> Extensions<'_> {
-        match (self.extension_profile().and_then(ExtensionForm::from_profile), self.extension_data()) {
-            (Some(form), Some(data)) => Extensions::new(form, data),
-            _ => Extensions::empty(),
+        let block = self.extension_block();
+        match block.and_then(|(profile, data)| Some((ExtensionForm::from_profile(profile)?, data))) {
+            Some((form, data)) => Extensions::new(form, data),
+            None => Extensions::empty(),
         }
     }
 
@@ -280,7 +286,7 @@ impl<'a> Repr<'a> {
             },
             csrcs,
             csrc_count: packet.csrc_count(),
-            extension: packet.extension_profile().zip(packet.extension_data()),
+            extension: packet.extension_block(),
             payload: packet.payload(),
             padding: packet.as_bytes().get(packet.payload_end..).unwrap_or_default(),
         }
