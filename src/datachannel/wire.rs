@@ -1,9 +1,10 @@
 //! DCEP messages (RFC 8832 §5) and the PPIDs of RFC 8831 §8.
 
+#![deny(clippy::indexing_slicing)]
+
 use alloc::vec::Vec;
 
 use super::error::Error;
-use crate::sctp::wire::{be16, be32};
 
 /// PPID of DCEP messages.
 pub const PPID_DCEP: u32 = 50;
@@ -63,17 +64,16 @@ impl<'a> Dcep<'a> {
         match b.first() {
             Some(&MSG_ACK) => Ok(Dcep::Ack),
             Some(&MSG_OPEN) => {
-                if b.len() < 12 {
-                    return Err(Error::BadDcep);
-                }
-                let label_len = usize::from(be16(b, 8));
-                let proto_len = usize::from(be16(b, 10));
-                let label = b.get(12..12 + label_len).ok_or(Error::BadDcep)?;
-                let protocol = b.get(12 + label_len..12 + label_len + proto_len).ok_or(Error::BadDcep)?;
+                let (&[_, channel_type, p0, p1, r0, r1, r2, r3, l0, l1, n0, n1], rest) =
+                    b.split_first_chunk::<12>().ok_or(Error::BadDcep)?;
+                let label_len = usize::from(u16::from_be_bytes([l0, l1]));
+                let proto_len = usize::from(u16::from_be_bytes([n0, n1]));
+                let (label, rest) = rest.split_at_checked(label_len).ok_or(Error::BadDcep)?;
+                let protocol = rest.get(..proto_len).ok_or(Error::BadDcep)?;
                 Ok(Dcep::Open {
-                    channel_type: b.get(1).copied().unwrap_or(0),
-                    priority: be16(b, 2),
-                    reliability: be32(b, 4),
+                    channel_type,
+                    priority: u16::from_be_bytes([p0, p1]),
+                    reliability: u32::from_be_bytes([r0, r1, r2, r3]),
                     label: core::str::from_utf8(label).map_err(|_| Error::BadDcep)?,
                     protocol: core::str::from_utf8(protocol).map_err(|_| Error::BadDcep)?,
                 })

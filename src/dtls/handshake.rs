@@ -146,7 +146,7 @@ impl Dtls {
                 .ok_or(Error::NoCommonSrtpProfile)?;
             Some(chosen)
         };
-        self.hs.client_random.copy_from_slice(ch.random);
+        self.hs.client_random = *ch.random;
         self.hs.suite = Some(suite);
         self.hs.srtp = srtp;
         self.hs.server_random = self.rng.bytes();
@@ -273,7 +273,7 @@ impl Dtls {
                 Some(p)
             }
         };
-        self.hs.server_random.copy_from_slice(sh.random);
+        self.hs.server_random = *sh.random;
         self.hs.suite = Some(sh.cipher_suite);
         self.hs.srtp = srtp;
         let ch = core::mem::take(&mut self.hs.client_hello);

@@ -24,16 +24,11 @@ pub struct Header {
 impl Header {
     /// Reads the header at the start of `b`.
     pub fn parse(b: &[u8]) -> Result<Self, Error> {
-        let h = b.get(..HEADER_LEN).ok_or(Error::Truncated)?;
-        if h[0] >> 6 != 2 {
-            return Err(Error::BadVersion(h[0] >> 6));
+        let &[first, packet_type, l0, l1] = b.first_chunk::<HEADER_LEN>().ok_or(Error::Truncated)?;
+        if first >> 6 != 2 {
+            return Err(Error::BadVersion(first >> 6));
         }
-        Ok(Self {
-            padding: h[0] & 0x20 != 0,
-            count: h[0] & 0x1f,
-            packet_type: h[1],
-            length: u16::from_be_bytes([h[2], h[3]]),
-        })
+        Ok(Self { padding: first & 0x20 != 0, count: first & 0x1f, packet_type, length: u16::from_be_bytes([l0, l1]) })
     }
 
     /// Total length of the packet in octets.

@@ -20,6 +20,8 @@
 //! # Ok::<(), sansrtc::rtcp::Error>(())
 //! ```
 
+#![deny(clippy::indexing_slicing)]
+
 mod compound;
 mod error;
 mod feedback;

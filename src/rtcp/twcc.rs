@@ -258,8 +258,9 @@ impl LastChunk {
     }
 
     fn add(&mut self, s: u16) {
-        if self.size < MAX_ONE_BIT {
-            self.sizes[self.size] = s;
+        // Past MAX_ONE_BIT only a run (all the same) continues, and a run needs only `sizes[0]`.
+        if let Some(slot) = self.sizes.get_mut(self.size) {
+            *slot = s;
         }
         self.size += 1;
         self.all_same = self.all_same && s == self.sizes[0];
@@ -298,15 +299,13 @@ impl LastChunk {
             return c;
         }
         let c = self.two_bit(MAX_TWO_BIT);
+        // The symbols after the first seven move to the front (`size` was at most MAX_ONE_BIT here).
         self.size -= MAX_TWO_BIT;
-        self.all_same = true;
-        self.has_large = false;
-        for i in 0..self.size {
-            let s = self.sizes[MAX_TWO_BIT + i];
-            self.sizes[i] = s;
-            self.all_same = self.all_same && s == self.sizes[0];
-            self.has_large = self.has_large || s == 2;
-        }
+        self.sizes.copy_within(MAX_TWO_BIT.., 0);
+        let kept = self.sizes.get(..self.size).unwrap_or_default();
+        let first = kept.first().copied();
+        self.all_same = kept.iter().all(|&s| Some(s) == first);
+        self.has_large = kept.contains(&2);
         c
     }
 

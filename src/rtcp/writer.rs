@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use super::feedback::{DlrrItem, FirEntry, NackPair, REMB_ID, Remb, psfb, rtpfb, xr_block};
 use super::report::{ReportBlock, SdesType, SenderInfo};
 use super::twcc::TransportCcRepr;
-use super::{Error, packet_type};
+use super::{Error, HEADER_LEN, packet_type};
 
 /// An XR block to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,18 +75,24 @@ impl<'b> Writer<'b> {
     /// the length.
     fn end(&mut self, at: usize, p_bit: bool) -> Result<(), Error> {
         let pad = (4 - (self.out.len() - at) % 4) % 4;
+        let padded = pad > 0 && p_bit;
         if pad > 0 {
             self.out.resize(self.out.len() + pad, 0);
             if p_bit {
                 if let Some(last) = self.out.last_mut() {
                     *last = pad as u8;
                 }
-                self.out[at] |= 0x20;
             }
         }
         let words = (self.out.len() - at) / 4 - 1;
         let words = u16::try_from(words).map_err(|_| Error::TooMany)?;
-        self.out[at + 2..at + 4].copy_from_slice(&words.to_be_bytes());
+        // `begin` wrote the 4-octet header at `at`.
+        let [first, _, length @ ..] =
+            self.out.get_mut(at..).and_then(<[u8]>::first_chunk_mut::<HEADER_LEN>).ok_or(Error::Truncated)?;
+        if padded {
+            *first |= 0x20;
+        }
+        *length = words.to_be_bytes();
         Ok(())
     }
 

@@ -329,7 +329,9 @@ impl ExtensionMap {
         for k in self.kinds.iter_mut().filter(|k| **k == Some(kind)) {
             *k = None;
         }
-        self.kinds[usize::from(id)] = Some(kind);
+        if let Some(k) = self.kinds.get_mut(usize::from(id)) {
+            *k = Some(kind);
+        }
     }
 
     /// Maps `id` to the kind of an SDP extmap URI; returns whether the URI is known.
@@ -345,7 +347,7 @@ impl ExtensionMap {
 
     /// The kind mapped to `id`.
     pub fn kind(&self, id: u8) -> Option<ExtensionKind> {
-        self.kinds[usize::from(id)]
+        self.kinds.get(usize::from(id)).copied().flatten()
     }
 
     /// The ID mapped to `kind`.

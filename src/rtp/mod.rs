@@ -25,6 +25,8 @@
 //! # Ok::<(), sansrtc::rtp::Error>(())
 //! ```
 
+#![deny(clippy::indexing_slicing)]
+
 mod error;
 mod ext;
 mod packet;

@@ -5,28 +5,14 @@ use alloc::vec::Vec;
 use super::Error;
 use super::ext::{Extension, ExtensionForm, ExtensionMap, ExtensionValue, Extensions};
 
-/// Byte ranges of the fixed header.
-mod field {
-    use core::ops::Range;
-    pub(super) const FLAGS: usize = 0;
-    pub(super) const MARKER_PT: usize = 1;
-    pub(super) const SEQ: Range<usize> = 2..4;
-    pub(super) const TIMESTAMP: Range<usize> = 4..8;
-    pub(super) const SSRC: Range<usize> = 8..12;
-    pub(super) const CSRC: usize = 12;
-}
-
-/// Length of the fixed header.
+/// Length of the fixed header: flags (V, P, X, CC; octet 0), M and payload type (1), sequence number
+/// (2..4), timestamp (4..8) and SSRC (8..12); the CSRCs follow. The accessors read it by position from
+/// [`Packet::fixed`].
 pub const HEADER_LEN: usize = 12;
 
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b.get(at).copied().unwrap_or(0), b.get(at + 1).copied().unwrap_or(0)])
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    let g = |i: usize| b.get(at + i).copied().unwrap_or(0);
-    u32::from_be_bytes([g(0), g(1), g(2), g(3)])
-}
+/// The fixed header a buffer shorter than [`HEADER_LEN`] reads as. `new_checked` refuses such a buffer, so
+/// only a container whose `AsRef` later returns fewer bytes than it was checked with can ever see it.
+const NO_HEADER: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
 /// A zero-copy view of an RTP packet. After [`Packet::new_checked`] succeeds, no accessor can panic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,19 +28,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Validates the version, CSRC list, extension block and padding against the buffer length.
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
         let b = buffer.as_ref();
-        let first = *b.first().ok_or(Error::Truncated)?;
-        if b.len() < HEADER_LEN {
-            return Err(Error::Truncated);
-        }
+        let &[first, ..] = b.first_chunk::<HEADER_LEN>().ok_or(Error::Truncated)?;
         if first >> 6 != 2 {
             return Err(Error::BadVersion(first >> 6));
         }
         let mut start = HEADER_LEN + 4 * usize::from(first & 0x0f);
         if first & 0x10 != 0 {
-            if b.len() < start + 4 {
-                return Err(Error::Truncated);
-            }
-            start += 4 + 4 * usize::from(be16(b, start + 2));
+            let &[_, _, l0, l1] = b.get(start..).and_then(<[u8]>::first_chunk).ok_or(Error::Truncated)?;
+            start += 4 + 4 * usize::from(u16::from_be_bytes([l0, l1]));
         }
         if b.len() < start {
             return Err(Error::Truncated);
@@ -84,71 +65,95 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.b()
     }
 
+    /// The fixed header (one length check; every field below is read from it by position).
+    fn fixed(&self) -> &[u8; HEADER_LEN] {
+        self.b().first_chunk().unwrap_or(&NO_HEADER)
+    }
+
     /// The P bit.
     pub fn has_padding(&self) -> bool {
-        self.b()[field::FLAGS] & 0x20 != 0
+        let &[flags, ..] = self.fixed();
+        flags & 0x20 != 0
     }
 
     /// The X bit.
     pub fn has_extension(&self) -> bool {
-        self.b()[field::FLAGS] & 0x10 != 0
+        let &[flags, ..] = self.fixed();
+        flags & 0x10 != 0
     }
 
     /// Number of CSRCs.
     pub fn csrc_count(&self) -> u8 {
-        self.b()[field::FLAGS] & 0x0f
+        let &[flags, ..] = self.fixed();
+        flags & 0x0f
     }
 
     /// The M bit.
     pub fn marker(&self) -> bool {
-        self.b()[field::MARKER_PT] & 0x80 != 0
+        let &[_, m_pt, ..] = self.fixed();
+        m_pt & 0x80 != 0
     }
 
     /// The payload type.
     pub fn payload_type(&self) -> u8 {
-        self.b()[field::MARKER_PT] & 0x7f
+        let &[_, m_pt, ..] = self.fixed();
+        m_pt & 0x7f
     }
 
     /// The sequence number.
     pub fn sequence_number(&self) -> u16 {
-        be16(self.b(), field::SEQ.start)
+        let &[_, _, a, b, ..] = self.fixed();
+        u16::from_be_bytes([a, b])
     }
 
     /// The RTP timestamp.
     pub fn timestamp(&self) -> u32 {
-        be32(self.b(), field::TIMESTAMP.start)
+        let &[_, _, _, _, a, b, c, d, ..] = self.fixed();
+        u32::from_be_bytes([a, b, c, d])
     }
 
     /// The SSRC.
     pub fn ssrc(&self) -> u32 {
-        be32(self.b(), field::SSRC.start)
+        let &[.., a, b, c, d] = self.fixed();
+        u32::from_be_bytes([a, b, c, d])
     }
 
     /// The CSRCs.
     pub fn csrcs(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..usize::from(self.csrc_count())).map(|i| be32(self.b(), field::CSRC + 4 * i))
+        let list = self.b().get(HEADER_LEN..self.ext_at()).unwrap_or_default();
+        list.chunks_exact(4).filter_map(|c| c.first_chunk().map(|&w| u32::from_be_bytes(w)))
     }
 
     fn ext_at(&self) -> usize {
-        field::CSRC + 4 * usize::from(self.csrc_count())
+        HEADER_LEN + 4 * usize::from(self.csrc_count())
+    }
+
+    /// The extension block (profile value and data after its 4-octet header), if the X bit is set.
+    fn extension_block(&self) -> Option<(u16, &[u8])> {
+        if !self.has_extension() {
+            return None;
+        }
+        let block = self.b().get(self.ext_at()..self.payload_start)?;
+        let (&[p0, p1, _, _], data) = block.split_first_chunk::<4>()?;
+        Some((u16::from_be_bytes([p0, p1]), data))
     }
 
     /// The extension block's `defined by profile` value, if the X bit is set.
     pub fn extension_profile(&self) -> Option<u16> {
-        self.has_extension().then(|| be16(self.b(), self.ext_at()))
+        self.extension_block().map(|(profile, _)| profile)
     }
 
     /// The extension block's data (after its 4-octet header), if the X bit is set.
     pub fn extension_data(&self) -> Option<&[u8]> {
-        let at = self.ext_at() + 4;
-        self.has_extension().then(|| self.b().get(at..self.payload_start).unwrap_or_default())
+        self.extension_block().map(|(_, data)| data)
     }
 
     /// The RFC 8285 header extension elements. Empty when there is no block or it is not RFC 8285.
     pub fn extensions(&self) -> Extensions<'_> {
-        match (self.extension_profile().and_then(ExtensionForm::from_profile), self.extension_data()) {
-            (Some(form), Some(data)) => Extensions::new(form, data),
-            _ => Extensions::empty(),
+        let block = self.extension_block();
+        match block.and_then(|(profile, data)| Some((ExtensionForm::from_profile(profile)?, data))) {
+            Some((form, data)) => Extensions::new(form, data),
+            None => Extensions::empty(),
         }
     }
 
@@ -184,31 +189,45 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()
     }
 
+    /// The fixed header, mutable (`None` only for a container that shrank after `new_checked`; the
+    /// setters then do nothing).
+    fn fixed_mut(&mut self) -> Option<&mut [u8; HEADER_LEN]> {
+        self.bm().first_chunk_mut()
+    }
+
     /// Sets the M bit.
     pub fn set_marker(&mut self, marker: bool) {
-        let b = &mut self.bm()[field::MARKER_PT];
-        *b = (*b & 0x7f) | (u8::from(marker) << 7);
+        if let Some([_, m_pt, ..]) = self.fixed_mut() {
+            *m_pt = (*m_pt & 0x7f) | (u8::from(marker) << 7);
+        }
     }
 
     /// Sets the payload type (7 bits).
     pub fn set_payload_type(&mut self, pt: u8) {
-        let b = &mut self.bm()[field::MARKER_PT];
-        *b = (*b & 0x80) | (pt & 0x7f);
+        if let Some([_, m_pt, ..]) = self.fixed_mut() {
+            *m_pt = (*m_pt & 0x80) | (pt & 0x7f);
+        }
     }
 
     /// Sets the sequence number.
     pub fn set_sequence_number(&mut self, seq: u16) {
-        self.bm()[field::SEQ].copy_from_slice(&seq.to_be_bytes());
+        if let Some([_, _, field @ .., _, _, _, _, _, _, _, _]) = self.fixed_mut() {
+            *field = seq.to_be_bytes();
+        }
     }
 
     /// Sets the timestamp.
     pub fn set_timestamp(&mut self, ts: u32) {
-        self.bm()[field::TIMESTAMP].copy_from_slice(&ts.to_be_bytes());
+        if let Some([_, _, _, _, field @ .., _, _, _, _]) = self.fixed_mut() {
+            *field = ts.to_be_bytes();
+        }
     }
 
     /// Sets the SSRC.
     pub fn set_ssrc(&mut self, ssrc: u32) {
-        self.bm()[field::SSRC].copy_from_slice(&ssrc.to_be_bytes());
+        if let Some([_, _, _, _, _, _, _, _, field @ ..]) = self.fixed_mut() {
+            *field = ssrc.to_be_bytes();
+        }
     }
 
     /// The payload, mutable.
@@ -267,7 +286,7 @@ impl<'a> Repr<'a> {
             },
             csrcs,
             csrc_count: packet.csrc_count(),
-            extension: packet.extension_profile().zip(packet.extension_data()),
+            extension: packet.extension_block(),
             payload: packet.payload(),
             padding: packet.as_bytes().get(packet.payload_end..).unwrap_or_default(),
         }
@@ -292,7 +311,7 @@ impl<'a> Repr<'a> {
         let start = w.start;
         let out = w.finish_with(self.payload)?;
         if !self.padding.is_empty() {
-            out[start] |= 0x20;
+            set_flag(out, start, 0x20);
             out.extend_from_slice(self.padding);
         }
         Ok(())
@@ -348,7 +367,7 @@ impl<'b> Writer<'b> {
         if self.ext.is_some() {
             return Err(Error::ExtensionUnrepresentable);
         }
-        self.out[self.start] |= 0x10;
+        set_flag(self.out, self.start, 0x10);
         let at = self.out.len();
         self.out.extend_from_slice(&form.profile().to_be_bytes());
         self.out.extend_from_slice(&[0, 0]);
@@ -360,7 +379,7 @@ impl<'b> Writer<'b> {
         if self.ext.is_some() {
             return Err(Error::ExtensionUnrepresentable);
         }
-        self.out[self.start] |= 0x10;
+        set_flag(self.out, self.start, 0x10);
         let at = self.out.len();
         self.out.extend_from_slice(&profile.to_be_bytes());
         self.out.extend_from_slice(&[0, 0]);
@@ -402,7 +421,7 @@ impl<'b> Writer<'b> {
         let start = self.start;
         let out = self.finish_with(payload)?;
         if padding > 0 {
-            out[start] |= 0x20;
+            set_flag(out, start, 0x20);
             out.resize(out.len() + usize::from(padding) - 1, 0);
             out.push(padding);
         }
@@ -415,9 +434,18 @@ impl<'b> Writer<'b> {
             let words = data_len.div_ceil(4);
             let len = u16::try_from(words).map_err(|_| Error::ExtensionUnrepresentable)?;
             self.out.resize(at + 4 + 4 * words, 0);
-            self.out[at + 2..at + 4].copy_from_slice(&len.to_be_bytes());
+            if let Some([_, _, length @ ..]) = self.out.get_mut(at..).and_then(<[u8]>::first_chunk_mut::<4>) {
+                *length = len.to_be_bytes();
+            }
         }
         self.out.extend_from_slice(payload);
         Ok(self.out)
+    }
+}
+
+/// Sets `bits` in the first octet (V, P, X, CC) of the packet the writer started at `start`.
+fn set_flag(out: &mut [u8], start: usize, bits: u8) {
+    if let Some(flags) = out.get_mut(start) {
+        *flags |= bits;
     }
 }

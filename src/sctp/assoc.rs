@@ -773,7 +773,10 @@ impl Association {
                     for c in causes.flatten() {
                         tracing::debug!(target: TARGET, code = c.code.0, "peer reported an error");
                         if c.code == CauseCode::STALE_COOKIE && self.state == State::CookieEchoed {
-                            self.on_stale_cookie(wire::be32(c.info, 0));
+                            // Without its 4-byte measure of staleness the cause is malformed: ignored.
+                            if let Ok(micros) = wire::be32(c.info, 0) {
+                                self.on_stale_cookie(micros);
+                            }
                         }
                     }
                     Ok(())
@@ -892,8 +895,13 @@ impl Association {
         if p.kind != ParamType::HEARTBEAT_INFO || p.value.len() != 16 {
             return;
         }
-        let nonce = u64::from(wire::be32(p.value, 0)) << 32 | u64::from(wire::be32(p.value, 4));
-        let sent = u64::from(wire::be32(p.value, 8)) << 32 | u64::from(wire::be32(p.value, 12));
+        let (Ok(nonce_hi), Ok(nonce_lo), Ok(sent_hi), Ok(sent_lo)) =
+            (wire::be32(p.value, 0), wire::be32(p.value, 4), wire::be32(p.value, 8), wire::be32(p.value, 12))
+        else {
+            return;
+        };
+        let nonce = u64::from(nonce_hi) << 32 | u64::from(nonce_lo);
+        let sent = u64::from(sent_hi) << 32 | u64::from(sent_lo);
         if self.heartbeat_nonce != Some(nonce) {
             return;
         }

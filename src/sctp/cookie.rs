@@ -91,20 +91,20 @@ impl Cookie {
         if body.first() != Some(&VERSION) {
             return Err(Error::BadCookie);
         }
-        let nanos = u64::from(be32(body, 4)) << 32 | u64::from(be32(body, 8));
+        let nanos = u64::from(be32(body, 4)?) << 32 | u64::from(be32(body, 8)?);
         let cookie = Cookie {
             created: Instant::from_nanos(nanos),
-            lifetime: Duration::from_millis(u64::from(be32(body, 12))),
-            my_tag: be32(body, 16),
-            my_initial_tsn: be32(body, 20),
-            peer_tag: be32(body, 24),
-            peer_initial_tsn: be32(body, 28),
-            peer_rwnd: be32(body, 32),
-            peer_outbound: be16(body, 36),
-            peer_max_inbound: be16(body, 38),
+            lifetime: Duration::from_millis(u64::from(be32(body, 12)?)),
+            my_tag: be32(body, 16)?,
+            my_initial_tsn: be32(body, 20)?,
+            peer_tag: be32(body, 24)?,
+            peer_initial_tsn: be32(body, 28)?,
+            peer_rwnd: be32(body, 32)?,
+            peer_outbound: be16(body, 36)?,
+            peer_max_inbound: be16(body, 38)?,
             peer_features: body.get(1).copied().unwrap_or(0),
-            local_tie_tag: be32(body, 40),
-            peer_tie_tag: be32(body, 44),
+            local_tie_tag: be32(body, 40)?,
+            peer_tie_tag: be32(body, 44)?,
         };
         Ok(cookie)
     }

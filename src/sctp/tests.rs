@@ -438,3 +438,32 @@ fn taking_messages_reopens_the_window_at_once() {
     exchange(&mut a, &mut b, now);
     assert!(a.buffered_total() < stuck, "no window update: {} bytes still buffered", a.buffered_total());
 }
+
+#[test]
+fn stale_cookie_error_without_its_staleness_is_ignored() {
+    // RFC 9260 §3.3.10.3: a Stale Cookie cause carries a 4-byte measure of staleness. Without it the cause
+    // is malformed and ignored (the T1-cookie timer still runs); with it, the INIT is sent again.
+    let now = Instant::from_secs(10);
+    let (mut a, mut b) = (new(1), new(2));
+    a.connect(now);
+    let init = a.poll_transmit().unwrap().to_vec();
+    b.handle_receive(now, &init).unwrap();
+    let init_ack = b.poll_transmit().unwrap().to_vec();
+    a.handle_receive(now, &init_ack).unwrap();
+    let echo = a.poll_transmit().unwrap().to_vec();
+    let first_chunk = |p: &[u8]| Packet::new_checked(p).unwrap().chunks().next().unwrap().unwrap().kind;
+    assert_eq!(first_chunk(&echo), ChunkType::COOKIE_ECHO);
+    let tag_of_a = Packet::new_checked(&init_ack[..]).unwrap().verification_tag();
+    let stale = |info: &[u8]| {
+        let mut cause = Vec::new();
+        wire::emit_param(&mut cause, wire::CauseCode::STALE_COOKIE.0, info);
+        packet(tag_of_a, |c| wire::emit_chunk(c, ChunkType::ERROR, 0, &cause))
+    };
+    for short in [&[][..], &[0, 0, 3]] {
+        assert_eq!(a.handle_receive(now, &stale(short)), Ok(()));
+        assert!(a.poll_transmit().is_none(), "no new INIT for a cause of {} bytes", short.len());
+    }
+    assert_eq!(a.handle_receive(now, &stale(&500u32.to_be_bytes())), Ok(()));
+    let again = a.poll_transmit().expect("an INIT after a well-formed Stale Cookie cause").to_vec();
+    assert_eq!(first_chunk(&again), ChunkType::INIT);
+}

@@ -58,6 +58,8 @@
 //! rejected sections (port 0) answering whatever else the remote offered, including m-lines of unknown
 //! media.
 
+#![deny(clippy::indexing_slicing)]
+
 mod attr;
 mod builder;
 mod candidate;

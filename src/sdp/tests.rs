@@ -1,3 +1,5 @@
+#![allow(clippy::indexing_slicing)]
+
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

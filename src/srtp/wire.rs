@@ -1,5 +1,7 @@
 //! The few header fields SRTP needs from RTP and RTCP packets, read with every length checked.
 
+#![deny(clippy::indexing_slicing)]
+
 use super::Error;
 
 /// RTP fixed header length.
@@ -12,11 +14,11 @@ pub(crate) const E_FLAG: u32 = 0x8000_0000;
 pub(crate) const SRTCP_INDEX_MASK: u32 = 0x7fff_ffff;
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+    b.get(at..)?.first_chunk().map(|&x| u16::from_be_bytes(x))
 }
 
 pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, *b.get(at + 3)?]))
+    b.get(at..)?.first_chunk().map(|&x| u32::from_be_bytes(x))
 }
 
 /// What SRTP reads from an RTP header.
@@ -30,10 +32,7 @@ pub(crate) struct RtpHeader {
 
 /// Parses the RTP header of `packet` (which excludes any SRTP tag).
 pub(crate) fn rtp_header(packet: &[u8]) -> Result<RtpHeader, Error> {
-    let first = *packet.first().ok_or(Error::TooShort)?;
-    if packet.len() < RTP_HEADER {
-        return Err(Error::TooShort);
-    }
+    let &[first, _, s0, s1, _, _, _, _, x0, x1, x2, x3] = packet.first_chunk::<RTP_HEADER>().ok_or(Error::TooShort)?;
     if first >> 6 != 2 {
         return Err(Error::Malformed);
     }
@@ -46,17 +45,14 @@ pub(crate) fn rtp_header(packet: &[u8]) -> Result<RtpHeader, Error> {
     if len > packet.len() {
         return Err(Error::Malformed);
     }
-    Ok(RtpHeader { seq: be16(packet, 2).ok_or(Error::TooShort)?, ssrc: be32(packet, 8).ok_or(Error::TooShort)?, len })
+    Ok(RtpHeader { seq: u16::from_be_bytes([s0, s1]), ssrc: u32::from_be_bytes([x0, x1, x2, x3]), len })
 }
 
 /// Reads the sender SSRC of an RTCP packet (octets 4..8), checking the version.
 pub(crate) fn rtcp_ssrc(packet: &[u8]) -> Result<u32, Error> {
-    let first = *packet.first().ok_or(Error::TooShort)?;
-    if packet.len() < RTCP_HEADER {
-        return Err(Error::TooShort);
-    }
+    let &[first, _, _, _, x0, x1, x2, x3] = packet.first_chunk::<RTCP_HEADER>().ok_or(Error::TooShort)?;
     if first >> 6 != 2 {
         return Err(Error::Malformed);
     }
-    be32(packet, 4).ok_or(Error::TooShort)
+    Ok(u32::from_be_bytes([x0, x1, x2, x3]))
 }

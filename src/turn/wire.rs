@@ -1,6 +1,8 @@
 //! TURN framing: ChannelData messages (RFC 8656 §12.4) and the split of a TCP/TLS byte stream into STUN
 //! messages and ChannelData (RFC 8656 §3.1, §12.6). STUN messages themselves are [`crate::stun`]'s.
 
+#![deny(clippy::indexing_slicing)]
+
 use alloc::vec::Vec;
 
 use super::error::Error;
@@ -41,6 +43,7 @@ const fn pad4(n: usize) -> usize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChannelData<T: AsRef<[u8]>> {
     buffer: T,
+    channel: u16,
     len: usize,
 }
 
@@ -58,13 +61,12 @@ impl<T: AsRef<[u8]>> ChannelData<T> {
         if usize::from(announced) > present {
             return Err(Error::ChannelDataLength { announced, present });
         }
-        Ok(ChannelData { buffer, len: usize::from(announced) })
+        Ok(ChannelData { buffer, channel, len: usize::from(announced) })
     }
 
     /// The channel number.
     pub fn channel(&self) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b.first().copied().unwrap_or(0), b.get(1).copied().unwrap_or(0)])
+        self.channel
     }
 
     /// The application data (without padding).
@@ -109,11 +111,12 @@ pub fn write_channel_data(out: &mut [u8], channel: u16, data: &[u8], padded: boo
     }
     let len = u16::try_from(data.len()).map_err(|_| Error::DataTooLong)?;
     let total = CHANNEL_HEADER_LEN + if padded { pad4(data.len()) } else { data.len() };
-    let dst = out.get_mut(..total).ok_or(Error::Stun(crate::stun::Error::BufferTooSmall))?;
-    let (header, rest) = dst.split_at_mut(CHANNEL_HEADER_LEN);
-    header[..2].copy_from_slice(&channel.to_be_bytes());
-    header[2..].copy_from_slice(&len.to_be_bytes());
-    let (body, padding) = rest.split_at_mut(data.len());
+    let too_small = Error::Stun(crate::stun::Error::BufferTooSmall);
+    let dst = out.get_mut(..total).ok_or(too_small)?;
+    let (header, rest) = dst.split_first_chunk_mut::<CHANNEL_HEADER_LEN>().ok_or(too_small)?;
+    let ([c0, c1], [l0, l1]) = (channel.to_be_bytes(), len.to_be_bytes());
+    *header = [c0, c1, l0, l1];
+    let (body, padding) = rest.split_at_mut_checked(data.len()).ok_or(too_small)?;
     body.copy_from_slice(data);
     padding.fill(0);
     Ok(total)

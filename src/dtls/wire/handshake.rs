@@ -155,7 +155,7 @@ impl<'a> Iterator for ExtensionIter<'a> {
 
 /// Iterates a list of big-endian u16 values (odd trailing byte ignored).
 pub fn u16_list(raw: &[u8]) -> impl Iterator<Item = u16> + '_ {
-    raw.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]))
+    raw.chunks_exact(2).filter_map(|c| c.first_chunk().map(|&b| u16::from_be_bytes(b)))
 }
 
 /// Parses the use_srtp extension data (RFC 5764 §4.1.1): the profile list and the MKI.
@@ -187,7 +187,7 @@ pub struct ClientHello<'a> {
     /// client_version.
     pub version: u16,
     /// The 32-byte random.
-    pub random: &'a [u8],
+    pub random: &'a [u8; 32],
     /// session_id (ignored: no resumption).
     pub session_id: &'a [u8],
     /// The cookie (empty on the first hello).
@@ -205,7 +205,7 @@ impl<'a> ClientHello<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
         let mut r = Reader::new(body);
         let version = r.u16()?;
-        let random = r.take(32)?;
+        let random = r.take_array::<32>()?;
         let session_id = r.vec8()?;
         let cookie = r.vec8()?;
         let cipher_suites = r.vec16()?;
@@ -308,7 +308,7 @@ pub struct ServerHello<'a> {
     /// server_version.
     pub version: u16,
     /// The 32-byte random.
-    pub random: &'a [u8],
+    pub random: &'a [u8; 32],
     /// session_id.
     pub session_id: &'a [u8],
     /// The chosen suite.
@@ -324,7 +324,7 @@ impl<'a> ServerHello<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
         let mut r = Reader::new(body);
         let version = r.u16()?;
-        let random = r.take(32)?;
+        let random = r.take_array::<32>()?;
         let session_id = r.vec8()?;
         let cipher_suite = CipherSuite(r.u16()?);
         let compression_method = r.u8()?;

@@ -1,12 +1,17 @@
 //! DTLS 1.2 wire codecs (RFC 6347, RFC 5246): records, handshake messages, extensions, alerts. Zero-copy
 //! views and lazy iterators; no state.
 
+#![deny(clippy::indexing_slicing)]
+
 use core::fmt;
 
 use super::error::Error;
 
 pub mod handshake;
 pub mod record;
+
+#[cfg(test)]
+mod tests;
 
 pub use handshake::{
     ClientHello, ExtensionIter, Extensions, HandshakeHeader, HelloVerifyRequest, ServerHello, ServerKeyExchange,
@@ -241,24 +246,30 @@ impl<'a> Reader<'a> {
         self.buf = tail;
         Ok(head)
     }
+    /// The next `N` bytes as an array.
+    pub fn take_array<const N: usize>(&mut self) -> Result<&'a [u8; N], Error> {
+        let (head, tail) = self.buf.split_first_chunk::<N>().ok_or(Error::Truncated)?;
+        self.buf = tail;
+        Ok(head)
+    }
     /// One byte.
     pub fn u8(&mut self) -> Result<u8, Error> {
-        Ok(self.take(1)?.first().copied().unwrap_or(0))
+        let &[b] = self.take_array()?;
+        Ok(b)
     }
     /// A big-endian u16.
     pub fn u16(&mut self) -> Result<u16, Error> {
-        let b = self.take(2)?;
-        Ok(b.iter().fold(0u16, |a, x| (a << 8) | u16::from(*x)))
+        Ok(u16::from_be_bytes(*self.take_array()?))
     }
     /// A big-endian u24.
     pub fn u24(&mut self) -> Result<u32, Error> {
-        let b = self.take(3)?;
-        Ok(b.iter().fold(0u32, |a, x| (a << 8) | u32::from(*x)))
+        let &[a, b, c] = self.take_array()?;
+        Ok(u32::from_be_bytes([0, a, b, c]))
     }
     /// A big-endian u48.
     pub fn u48(&mut self) -> Result<u64, Error> {
-        let b = self.take(6)?;
-        Ok(b.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
+        let &[a, b, c, d, e, f] = self.take_array()?;
+        Ok(u64::from_be_bytes([0, 0, a, b, c, d, e, f]))
     }
     /// A vector with a one-byte length prefix.
     pub fn vec8(&mut self) -> Result<&'a [u8], Error> {

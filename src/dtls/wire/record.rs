@@ -12,18 +12,14 @@ pub const HEADER_LEN: usize = 13;
 /// Largest record payload we accept: 2^14 plaintext plus the AEAD expansion allowance (RFC 5246 §6.2.3).
 pub const MAX_FRAGMENT: usize = (1 << 14) + 2048;
 
-mod field {
-    use core::ops::Range;
-    pub const TYPE: usize = 0;
-    pub const VERSION: Range<usize> = 1..3;
-    pub const EPOCH: Range<usize> = 3..5;
-    pub const SEQ: Range<usize> = 5..11;
-    pub const LENGTH: Range<usize> = 11..13;
-}
-
 /// A view of one record: header plus fragment, length-checked.
+///
+/// The header is type (octet 0), version (1..3), epoch (3..5), 48-bit sequence number (5..11) and fragment
+/// length (11..13); the accessors read it from the header array by position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
+    header: &'a [u8; HEADER_LEN],
+    fragment: &'a [u8],
     buf: &'a [u8],
 }
 
@@ -32,14 +28,15 @@ impl<'a> Record<'a> {
     /// length, the declared fragment length and the version (DTLS 1.0 or 1.2).
     pub fn parse_prefix(buf: &'a [u8]) -> Result<(Record<'a>, &'a [u8]), Error> {
         let mut r = Reader::new(buf);
-        let header = r.take(HEADER_LEN)?;
-        let len = header.get(field::LENGTH).map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        let header = r.take_array::<HEADER_LEN>()?;
+        let &[.., l0, l1] = header;
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
         if len > MAX_FRAGMENT {
             return Err(Error::Malformed);
         }
-        r.take(len)?;
+        let fragment = r.take(len)?;
         let (rec, rest) = buf.split_at_checked(HEADER_LEN + len).ok_or(Error::Truncated)?;
-        let record = Record { buf: rec };
+        let record = Record { header, fragment, buf: rec };
         let v = record.version();
         if v != DTLS1_2 && v != DTLS1_0 {
             return Err(Error::UnsupportedVersion(v));
@@ -47,29 +44,29 @@ impl<'a> Record<'a> {
         Ok((record, rest))
     }
 
-    fn u16_at(&self, r: core::ops::Range<usize>) -> u16 {
-        self.buf.get(r).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
-    }
-
     /// The content type.
     pub fn content_type(&self) -> ContentType {
-        ContentType(self.buf.get(field::TYPE).copied().unwrap_or(0))
+        let &[ty, ..] = self.header;
+        ContentType(ty)
     }
     /// The record version.
     pub fn version(&self) -> u16 {
-        self.u16_at(field::VERSION)
+        let &[_, a, b, ..] = self.header;
+        u16::from_be_bytes([a, b])
     }
     /// The epoch.
     pub fn epoch(&self) -> u16 {
-        self.u16_at(field::EPOCH)
+        let &[_, _, _, a, b, ..] = self.header;
+        u16::from_be_bytes([a, b])
     }
     /// The 48-bit sequence number.
     pub fn sequence(&self) -> u64 {
-        self.buf.get(field::SEQ).map_or(0, |b| b.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
+        let &[_, _, _, _, _, a, b, c, d, e, f, ..] = self.header;
+        u64::from_be_bytes([0, 0, a, b, c, d, e, f])
     }
     /// The fragment (plaintext or protected).
     pub fn fragment(&self) -> &'a [u8] {
-        self.buf.get(HEADER_LEN..).unwrap_or(&[])
+        self.fragment
     }
     /// The whole record, header included.
     pub fn as_bytes(&self) -> &'a [u8] {

@@ -122,11 +122,12 @@ impl Association {
                     }
                 }
                 ParamType::ZERO_CHECKSUM_ACCEPTABLE => {
-                    if wire::be32(p.value, 0) == ZERO_CHECKSUM_DTLS {
+                    if wire::be32(p.value, 0) == Ok(ZERO_CHECKSUM_DTLS) {
                         peer.features |= F_ZERO_CHECKSUM;
                     }
                 }
-                ParamType::COOKIE_PRESERVATIVE => preservative = Some(wire::be32(p.value, 0)),
+                // A preservative without its 4-byte value is malformed: ignored, like an absent one.
+                ParamType::COOKIE_PRESERVATIVE => preservative = wire::be32(p.value, 0).ok(),
                 ParamType::IPV4 | ParamType::IPV6 | ParamType::SUPPORTED_ADDRESS_TYPES | ParamType::UNRECOGNIZED => {}
                 other => {
                     // §3.2.1: the upper two bits say whether to go on past it and whether to report it.

@@ -1,7 +1,7 @@
 //! Typed chunk views (RFC 9260 §3.3, RFC 3758 §3.2, RFC 6525 §3.1).
 
+use super::RawChunk;
 use super::param::{Causes, Params};
-use super::{RawChunk, be16, be32};
 use crate::sctp::error::WireError;
 
 /// A chunk type codepoint (open: unknown values survive).
@@ -114,13 +114,14 @@ pub struct InitChunk<'a> {
 
 impl<'a> InitChunk<'a> {
     fn parse(value: &'a [u8]) -> Result<Self, WireError> {
-        let params = value.get(16..).ok_or(WireError::Truncated)?;
+        let (&[t0, t1, t2, t3, r0, r1, r2, r3, o0, o1, i0, i1, n0, n1, n2, n3], params) =
+            value.split_first_chunk::<16>().ok_or(WireError::Truncated)?;
         Ok(InitChunk {
-            initiate_tag: be32(value, 0),
-            a_rwnd: be32(value, 4),
-            outbound_streams: be16(value, 8),
-            max_inbound_streams: be16(value, 10),
-            initial_tsn: be32(value, 12),
+            initiate_tag: u32::from_be_bytes([t0, t1, t2, t3]),
+            a_rwnd: u32::from_be_bytes([r0, r1, r2, r3]),
+            outbound_streams: u16::from_be_bytes([o0, o1]),
+            max_inbound_streams: u16::from_be_bytes([i0, i1]),
+            initial_tsn: u32::from_be_bytes([n0, n1, n2, n3]),
             params,
         })
     }
@@ -144,12 +145,18 @@ pub struct SackChunk<'a> {
 
 impl<'a> SackChunk<'a> {
     fn parse(value: &'a [u8]) -> Result<Self, WireError> {
-        let n_gaps = usize::from(be16(value, 8));
-        let n_dups = usize::from(be16(value, 10));
-        let gaps_end = 12 + n_gaps * 4;
-        let gaps = value.get(12..gaps_end).ok_or(WireError::Truncated)?;
-        let dups = value.get(gaps_end..gaps_end + n_dups * 4).ok_or(WireError::Truncated)?;
-        Ok(SackChunk { cumulative_tsn: be32(value, 0), a_rwnd: be32(value, 4), gaps, dups })
+        let (&[c0, c1, c2, c3, r0, r1, r2, r3, g0, g1, d0, d1], lists) =
+            value.split_first_chunk::<12>().ok_or(WireError::Truncated)?;
+        let gaps_len = usize::from(u16::from_be_bytes([g0, g1])) * 4;
+        let dups_len = usize::from(u16::from_be_bytes([d0, d1])) * 4;
+        let (gaps, rest) = lists.split_at_checked(gaps_len).ok_or(WireError::Truncated)?;
+        let dups = rest.get(..dups_len).ok_or(WireError::Truncated)?;
+        Ok(SackChunk {
+            cumulative_tsn: u32::from_be_bytes([c0, c1, c2, c3]),
+            a_rwnd: u32::from_be_bytes([r0, r1, r2, r3]),
+            gaps,
+            dups,
+        })
     }
 
     /// Gap-ack blocks as `(start, end)` offsets from the cumulative TSN.
@@ -172,9 +179,9 @@ pub struct GapBlocks<'a> {
 impl Iterator for GapBlocks<'_> {
     type Item = (u16, u16);
     fn next(&mut self) -> Option<(u16, u16)> {
-        let (head, rest) = self.rest.split_at_checked(4)?;
+        let (&[a0, a1, b0, b1], rest) = self.rest.split_first_chunk::<4>()?;
         self.rest = rest;
-        Some((be16(head, 0), be16(head, 2)))
+        Some((u16::from_be_bytes([a0, a1]), u16::from_be_bytes([b0, b1])))
     }
 }
 
@@ -187,9 +194,9 @@ pub struct Tsns<'a> {
 impl Iterator for Tsns<'_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
-        let (head, rest) = self.rest.split_at_checked(4)?;
+        let (&tsn, rest) = self.rest.split_first_chunk::<4>()?;
         self.rest = rest;
-        Some(be32(head, 0))
+        Some(u32::from_be_bytes(tsn))
     }
 }
 
@@ -217,9 +224,9 @@ pub struct StreamSsns<'a> {
 impl Iterator for StreamSsns<'_> {
     type Item = (u16, u16);
     fn next(&mut self) -> Option<(u16, u16)> {
-        let (head, rest) = self.rest.split_at_checked(4)?;
+        let (&[a0, a1, b0, b1], rest) = self.rest.split_first_chunk::<4>()?;
         self.rest = rest;
-        Some((be16(head, 0), be16(head, 2)))
+        Some((u16::from_be_bytes([a0, a1]), u16::from_be_bytes([b0, b1])))
     }
 }
 
@@ -272,16 +279,15 @@ impl<'a> Chunk<'a> {
         let v = raw.value;
         Ok(match raw.kind {
             ChunkType::DATA => {
-                if v.len() < 12 {
-                    return Err(WireError::Truncated);
-                }
+                let (&[t0, t1, t2, t3, s0, s1, n0, n1, p0, p1, p2, p3], payload) =
+                    v.split_first_chunk::<12>().ok_or(WireError::Truncated)?;
                 Chunk::Data(DataChunk {
                     flags: DataFlags(raw.flags),
-                    tsn: be32(v, 0),
-                    stream: be16(v, 4),
-                    ssn: be16(v, 6),
-                    ppid: be32(v, 8),
-                    payload: v.get(12..).unwrap_or(&[]),
+                    tsn: u32::from_be_bytes([t0, t1, t2, t3]),
+                    stream: u16::from_be_bytes([s0, s1]),
+                    ssn: u16::from_be_bytes([n0, n1]),
+                    ppid: u32::from_be_bytes([p0, p1, p2, p3]),
+                    payload,
                 })
             }
             ChunkType::INIT => Chunk::Init(InitChunk::parse(v)?),
@@ -291,10 +297,8 @@ impl<'a> Chunk<'a> {
             ChunkType::HEARTBEAT_ACK => Chunk::HeartbeatAck(v),
             ChunkType::ABORT => Chunk::Abort { reflected: raw.flags & 1 != 0, causes: Causes::new(v) },
             ChunkType::SHUTDOWN => {
-                if v.len() < 4 {
-                    return Err(WireError::Truncated);
-                }
-                Chunk::Shutdown(be32(v, 0))
+                let &tsn = v.first_chunk::<4>().ok_or(WireError::Truncated)?;
+                Chunk::Shutdown(u32::from_be_bytes(tsn))
             }
             ChunkType::SHUTDOWN_ACK => Chunk::ShutdownAck,
             ChunkType::SHUTDOWN_COMPLETE => Chunk::ShutdownComplete(raw.flags & 1 != 0),
@@ -302,11 +306,8 @@ impl<'a> Chunk<'a> {
             ChunkType::COOKIE_ECHO => Chunk::CookieEcho(v),
             ChunkType::COOKIE_ACK => Chunk::CookieAck,
             ChunkType::FORWARD_TSN => {
-                if v.len() < 4 {
-                    return Err(WireError::Truncated);
-                }
-                let streams = v.get(4..).unwrap_or(&[]);
-                Chunk::ForwardTsn(ForwardTsnChunk { new_cumulative_tsn: be32(v, 0), streams })
+                let (&tsn, streams) = v.split_first_chunk::<4>().ok_or(WireError::Truncated)?;
+                Chunk::ForwardTsn(ForwardTsnChunk { new_cumulative_tsn: u32::from_be_bytes(tsn), streams })
             }
             ChunkType::RECONFIG => Chunk::Reconfig(Params::new(v)),
             _ => Chunk::Unknown(raw),

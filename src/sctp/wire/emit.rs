@@ -13,8 +13,7 @@ pub const HEADER_LEN: usize = 12;
 pub const DATA_HEADER_LEN: usize = 16;
 
 fn pad(buf: &mut Vec<u8>) {
-    let n = pad4(buf.len()) - buf.len();
-    buf.extend_from_slice(&[0; 3][..n]);
+    buf.resize(pad4(buf.len()), 0);
 }
 
 fn len16(n: usize) -> [u8; 2] {

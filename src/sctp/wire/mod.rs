@@ -4,6 +4,8 @@
 //! [`Packet::new_checked`] validates the header; [`Packet::chunks`] is a lazy iterator of [`RawChunk`]s,
 //! each of which [`Chunk::parse`] turns into a typed view. Nothing here allocates.
 
+#![deny(clippy::indexing_slicing)]
+
 mod chunk;
 mod emit;
 mod param;
@@ -24,26 +26,28 @@ pub use param::{
 
 use super::error::WireError;
 
-/// Byte ranges of the common header.
+/// Byte ranges of the common header: source port 0..2, destination port 2..4, verification tag 4..8,
+/// checksum 8..12 (the [`Packet`] accessors read them from the header array by position).
 mod field {
     use core::ops::Range;
-    pub(super) const SRC_PORT: Range<usize> = 0..2;
-    pub(super) const DST_PORT: Range<usize> = 2..4;
-    pub(super) const VTAG: Range<usize> = 4..8;
     pub(super) const CHECKSUM: Range<usize> = 8..12;
 }
 
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => u16::from_be_bytes([x, y]),
-        _ => 0,
+/// The big-endian `u16` at `at`, or [`WireError::Truncated`] when `b` ends before it.
+#[inline]
+pub(crate) fn be16(b: &[u8], at: usize) -> Result<u16, WireError> {
+    match b.get(at..).and_then(<[u8]>::first_chunk) {
+        Some(&x) => Ok(u16::from_be_bytes(x)),
+        None => Err(WireError::Truncated),
     }
 }
 
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    match b.get(at..at + 4) {
-        Some(&[a, c, d, e]) => u32::from_be_bytes([a, c, d, e]),
-        _ => 0,
+/// The big-endian `u32` at `at`, or [`WireError::Truncated`] when `b` ends before it.
+#[inline]
+pub(crate) fn be32(b: &[u8], at: usize) -> Result<u32, WireError> {
+    match b.get(at..).and_then(<[u8]>::first_chunk) {
+        Some(&x) => Ok(u32::from_be_bytes(x)),
+        None => Err(WireError::Truncated),
     }
 }
 
@@ -56,38 +60,39 @@ pub(crate) const fn pad4(n: usize) -> usize {
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
+    /// The common header, read once by [`Packet::new_checked`].
+    header: [u8; HEADER_LEN],
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps `buffer`, checking it holds at least the common header. Chunks are checked as they are iterated.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(WireError::TooShort);
-        }
-        Ok(Packet { buffer })
+        let &header = buffer.as_ref().first_chunk::<HEADER_LEN>().ok_or(WireError::TooShort)?;
+        Ok(Packet { buffer, header })
     }
 
     /// Source port.
     pub fn source_port(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::SRC_PORT.start)
+        let [a, b, ..] = self.header;
+        u16::from_be_bytes([a, b])
     }
 
     /// Destination port.
     pub fn destination_port(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::DST_PORT.start)
+        let [_, _, a, b, ..] = self.header;
+        u16::from_be_bytes([a, b])
     }
 
     /// Verification tag.
     pub fn verification_tag(&self) -> u32 {
-        be32(self.buffer.as_ref(), field::VTAG.start)
+        let [_, _, _, _, a, b, c, d, ..] = self.header;
+        u32::from_be_bytes([a, b, c, d])
     }
 
     /// The checksum field as sent (CRC32c, little-endian on the wire, RFC 9260 Appendix A).
     pub fn checksum(&self) -> u32 {
-        match self.buffer.as_ref().get(field::CHECKSUM) {
-            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-            _ => 0,
-        }
+        let [.., a, b, c, d] = self.header;
+        u32::from_le_bytes([a, b, c, d])
     }
 
     /// Whether the checksum field matches the packet's CRC32c.
@@ -165,12 +170,12 @@ impl<'a> Iterator for Chunks<'a> {
             return None;
         }
         let rest = self.rest;
-        let (Some(&kind), Some(&flags)) = (rest.first(), rest.get(1)) else {
+        let Some((&[kind, flags, l0, l1], _)) = rest.split_first_chunk::<4>() else {
             self.rest = &[];
             return Some(Err(WireError::BadLength));
         };
-        let len = usize::from(be16(rest, 2));
-        let Some(value) = rest.get(4..len).filter(|_| len >= 4) else {
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let Some(value) = rest.get(4..len) else {
             self.rest = &[];
             return Some(Err(WireError::BadLength));
         };

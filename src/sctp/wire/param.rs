@@ -1,6 +1,6 @@
 //! Parameters (RFC 9260 §3.2.1) and error causes (§3.3.10), as lazy iterators.
 
-use super::{be16, be32, pad4};
+use super::pad4;
 use crate::sctp::error::WireError;
 
 /// A parameter type codepoint (open).
@@ -78,9 +78,14 @@ fn next_tlv<'a>(rest: &mut &'a [u8]) -> Option<Result<(u16, &'a [u8]), WireError
         return None;
     }
     let r = *rest;
-    let kind = be16(r, 0);
-    let len = usize::from(be16(r, 2));
-    let Some(value) = r.get(4..len).filter(|_| len >= 4) else {
+    let Some((&[k0, k1, l0, l1], _)) = r.split_first_chunk::<4>() else {
+        *rest = &[];
+        return Some(Err(WireError::BadLength));
+    };
+    let kind = u16::from_be_bytes([k0, k1]);
+    let len = usize::from(u16::from_be_bytes([l0, l1]));
+    // `get` refuses `4..len` when `len < 4` as well as when it runs past the end.
+    let Some(value) = r.get(4..len) else {
         *rest = &[];
         return Some(Err(WireError::BadLength));
     };
@@ -211,21 +216,25 @@ impl<'a> ReconfigParam<'a> {
         let v = p.value;
         match p.kind {
             ParamType::OUTGOING_RESET => {
-                let streams = v.get(12..).ok_or(WireError::Truncated)?;
+                let (&[q0, q1, q2, q3, r0, r1, r2, r3, t0, t1, t2, t3], streams) =
+                    v.split_first_chunk::<12>().ok_or(WireError::Truncated)?;
                 Ok(ReconfigParam::OutgoingReset {
-                    request_seq: be32(v, 0),
-                    response_seq: be32(v, 4),
-                    last_tsn: be32(v, 8),
+                    request_seq: u32::from_be_bytes([q0, q1, q2, q3]),
+                    response_seq: u32::from_be_bytes([r0, r1, r2, r3]),
+                    last_tsn: u32::from_be_bytes([t0, t1, t2, t3]),
                     streams: StreamList { rest: streams },
                 })
             }
             ParamType::RECONFIG_RESPONSE => {
-                if v.len() < 8 {
-                    return Err(WireError::Truncated);
-                }
-                Ok(ReconfigParam::Response { response_seq: be32(v, 0), result: ReconfigResult(be32(v, 4)) })
+                let &[q0, q1, q2, q3, r0, r1, r2, r3] = v.first_chunk::<8>().ok_or(WireError::Truncated)?;
+                Ok(ReconfigParam::Response {
+                    response_seq: u32::from_be_bytes([q0, q1, q2, q3]),
+                    result: ReconfigResult(u32::from_be_bytes([r0, r1, r2, r3])),
+                })
             }
-            kind => Ok(ReconfigParam::Other { kind, request_seq: (v.len() >= 4).then(|| be32(v, 0)) }),
+            kind => {
+                Ok(ReconfigParam::Other { kind, request_seq: v.first_chunk::<4>().map(|&q| u32::from_be_bytes(q)) })
+            }
         }
     }
 }
@@ -246,8 +255,8 @@ impl StreamList<'_> {
 impl Iterator for StreamList<'_> {
     type Item = u16;
     fn next(&mut self) -> Option<u16> {
-        let (head, rest) = self.rest.split_at_checked(2)?;
+        let (&stream, rest) = self.rest.split_first_chunk::<2>()?;
         self.rest = rest;
-        Some(be16(head, 0))
+        Some(u16::from_be_bytes(stream))
     }
 }

@@ -1,3 +1,5 @@
+#![allow(clippy::indexing_slicing)]
+
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -149,4 +151,117 @@ fn missing_final_padding_is_tolerated() {
     assert_eq!(c.len(), 1);
     let Ok(Chunk::Data(d)) = Chunk::parse(c[0].unwrap()) else { panic!() };
     assert_eq!(d.payload, b"x");
+}
+
+#[test]
+fn reads_past_the_end_are_errors_not_zeros() {
+    let b = [1u8, 2, 3, 4, 5];
+    assert_eq!(be16(&b, 0), Ok(0x0102));
+    assert_eq!(be16(&b, 3), Ok(0x0405));
+    assert_eq!(be16(&b, 4), Err(WireError::Truncated));
+    assert_eq!(be16(&b, 5), Err(WireError::Truncated));
+    assert_eq!(be16(&b, usize::MAX), Err(WireError::Truncated));
+    assert_eq!(be32(&b, 1), Ok(0x0203_0405));
+    assert_eq!(be32(&b, 2), Err(WireError::Truncated));
+    assert_eq!(be32(&[0, 0, 0], 0), Err(WireError::Truncated));
+    assert_eq!(be32(&[], 0), Err(WireError::Truncated));
+}
+
+#[test]
+fn chunks_cut_short_of_their_fixed_fields_fail_at_every_length() {
+    let cases = [
+        (ChunkType::DATA, 12),
+        (ChunkType::INIT, 16),
+        (ChunkType::INIT_ACK, 16),
+        (ChunkType::SACK, 12),
+        (ChunkType::SHUTDOWN, 4),
+        (ChunkType::FORWARD_TSN, 4),
+    ];
+    let zeros = [0u8; 16];
+    for (kind, fixed) in cases {
+        for n in 0..fixed {
+            let raw = RawChunk { kind, flags: 0, value: &zeros[..n] };
+            assert_eq!(Chunk::parse(raw), Err(WireError::Truncated), "{kind:?} with {n} of {fixed} bytes");
+        }
+        let raw = RawChunk { kind, flags: 0, value: &zeros[..fixed] };
+        assert!(Chunk::parse(raw).is_ok(), "{kind:?} with exactly its {fixed} fixed bytes");
+    }
+    // Fixed fields complete, lists cut short: the gap blocks or the duplicate TSNs run past the chunk.
+    let sack = |gaps: u16, dups: u16, tail: &[u8]| {
+        let mut v = vec![0, 0, 0, 9, 0, 0, 4, 0];
+        v.extend_from_slice(&gaps.to_be_bytes());
+        v.extend_from_slice(&dups.to_be_bytes());
+        v.extend_from_slice(tail);
+        v
+    };
+    for (v, ok) in [
+        (sack(1, 1, &[0, 1, 0, 2, 0, 0, 0, 7]), true),
+        (sack(1, 1, &[0, 1, 0, 2, 0, 0, 0]), false),
+        (sack(1, 0, &[0, 1, 0]), false),
+        (sack(0, 1, &[0, 0]), false),
+    ] {
+        let parsed = Chunk::parse(RawChunk { kind: ChunkType::SACK, flags: 0, value: &v });
+        match parsed {
+            Ok(Chunk::Sack(s)) if ok => {
+                assert_eq!(s.gap_blocks().collect::<Vec<_>>(), [(1, 2)]);
+                assert_eq!(s.duplicate_tsns().collect::<Vec<_>>(), [7]);
+            }
+            other => assert_eq!(other, Err(WireError::Truncated), "{v:?}"),
+        }
+    }
+}
+
+#[test]
+fn chunk_and_parameter_header_stubs_are_bad_lengths() {
+    // One to three bytes left where a 4-byte header should be: the length field is missing, not zero.
+    for n in 1..4 {
+        let mut buf = vec![0u8; 12];
+        buf.extend_from_slice(&[0, 3, 0][..n]);
+        let p = Packet::new_checked(&buf[..]).unwrap();
+        assert_eq!(p.chunks().collect::<Vec<_>>(), [Err(WireError::BadLength)], "{n}-byte chunk header");
+
+        let mut params = vec![0, 7, 0, 5, 9, 0, 0, 0]; // a well-formed State Cookie, padded
+        params.extend_from_slice(&[0x80, 0x01, 0][..n]);
+        let found: Vec<_> = Params::new(&params).collect();
+        assert_eq!(
+            found,
+            [Ok(Param { kind: ParamType::STATE_COOKIE, value: &[9] }), Err(WireError::BadLength)],
+            "{n}-byte parameter header"
+        );
+        let causes: Vec<_> = Causes::new(&params[8..]).collect();
+        assert_eq!(causes, [Err(WireError::BadLength)]);
+    }
+}
+
+#[test]
+fn reconfig_parameters_cut_short_fail() {
+    let param = |kind: ParamType, n: usize| Param { kind, value: &[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3][..n] };
+    for n in 0..12 {
+        assert_eq!(ReconfigParam::parse(param(ParamType::OUTGOING_RESET, n)), Err(WireError::Truncated), "{n}");
+    }
+    let Ok(ReconfigParam::OutgoingReset { request_seq, response_seq, last_tsn, streams }) =
+        ReconfigParam::parse(param(ParamType::OUTGOING_RESET, 12))
+    else {
+        panic!()
+    };
+    assert_eq!((request_seq, response_seq, last_tsn), (1, 2, 3));
+    assert!(streams.is_empty());
+    for n in 0..8 {
+        assert_eq!(ReconfigParam::parse(param(ParamType::RECONFIG_RESPONSE, n)), Err(WireError::Truncated), "{n}");
+    }
+    assert_eq!(
+        ReconfigParam::parse(param(ParamType::RECONFIG_RESPONSE, 8)),
+        Ok(ReconfigParam::Response { response_seq: 1, result: ReconfigResult::DENIED })
+    );
+    // Requests we only deny: a sequence number too short to read is reported as absent, not as 0.
+    for n in 0..4 {
+        assert_eq!(
+            ReconfigParam::parse(param(ParamType::ADD_OUTGOING, n)),
+            Ok(ReconfigParam::Other { kind: ParamType::ADD_OUTGOING, request_seq: None })
+        );
+    }
+    assert_eq!(
+        ReconfigParam::parse(param(ParamType::ADD_OUTGOING, 4)),
+        Ok(ReconfigParam::Other { kind: ParamType::ADD_OUTGOING, request_seq: Some(1) })
+    );
 }

@@ -133,7 +133,7 @@ impl<'a> UnknownAttributes<'a> {
 
     /// The types listed.
     pub fn iter(&self) -> impl Iterator<Item = u16> + 'a {
-        self.0.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]))
+        self.0.chunks_exact(2).filter_map(|c| c.first_chunk().map(|&t| u16::from_be_bytes(t)))
     }
 
     /// The list in wire form.
@@ -322,37 +322,38 @@ fn address(typ: u16, value: &[u8], xor: Option<&[u8; 12]>) -> Result<SocketAddr,
     Ok(SocketAddr::new(ip, port))
 }
 
-/// Writes a (possibly XORed) address value into `out`, returning its length (8 or 20).
-fn write_address(addr: &SocketAddr, xor: Option<&[u8; 12]>, out: &mut [u8; 20]) -> usize {
+/// Writes a (possibly XORed) address value (8 octets for IPv4, 20 for IPv6) by handing its pieces to `put`.
+fn write_address(
+    addr: &SocketAddr,
+    xor: Option<&[u8; 12]>,
+    mut put: impl FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
     let cookie = MAGIC_COOKIE.to_be_bytes();
     let mut port = addr.port();
     if xor.is_some() {
         port ^= (MAGIC_COOKIE >> 16) as u16;
     }
-    out[0] = 0;
-    out[2..4].copy_from_slice(&port.to_be_bytes());
+    let [p0, p1] = port.to_be_bytes();
     match addr.ip() {
         IpAddr::V4(ip) => {
-            out[1] = 0x01;
             let mut a = ip.octets();
             if xor.is_some() {
                 for (b, k) in a.iter_mut().zip(cookie) {
                     *b ^= k;
                 }
             }
-            out[4..8].copy_from_slice(&a);
-            8
+            let [a0, a1, a2, a3] = a;
+            put(&[0, 0x01, p0, p1, a0, a1, a2, a3])
         }
         IpAddr::V6(ip) => {
-            out[1] = 0x02;
             let mut a = ip.octets();
             if let Some(id) = xor {
                 for (b, k) in a.iter_mut().zip(cookie.iter().chain(id.iter())) {
                     *b ^= k;
                 }
             }
-            out[4..20].copy_from_slice(&a);
-            20
+            put(&[0, 0x02, p0, p1])?;
+            put(&a)
         }
     }
 }
@@ -465,15 +466,10 @@ impl<'a> Attribute<'a> {
         id: &[u8; 12],
         mut put: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut scratch = [0u8; 20];
         match self {
-            Attribute::MappedAddress(a) | Attribute::AlternateServer(a) => {
-                let n = write_address(a, None, &mut scratch);
-                put(&scratch[..n])
-            }
+            Attribute::MappedAddress(a) | Attribute::AlternateServer(a) => write_address(a, None, put),
             Attribute::XorMappedAddress(a) | Attribute::XorPeerAddress(a) | Attribute::XorRelayedAddress(a) => {
-                let n = write_address(a, Some(id), &mut scratch);
-                put(&scratch[..n])
+                write_address(a, Some(id), put)
             }
             Attribute::Username(s) | Attribute::Realm(s) | Attribute::Nonce(s) | Attribute::Software(s) => {
                 put(s.as_bytes())
@@ -496,7 +492,8 @@ impl<'a> Attribute<'a> {
                 let [a0, a1] = alg.algorithm.to_be_bytes();
                 put(&[a0, a1, l0, l1])?;
                 put(alg.parameters)?;
-                put(&[0; 3][..pad4(alg.parameters.len()) - alg.parameters.len()])
+                let padding = [0; 3];
+                put(padding.get(..pad4(alg.parameters.len()) - alg.parameters.len()).unwrap_or_default())
             }
             Attribute::IceControlled(v) | Attribute::IceControlling(v) => put(&v.to_be_bytes()),
             Attribute::ChannelNumber(c) => {

@@ -207,7 +207,8 @@ impl<'b, B: Buffer + ?Sized> MessageBuilder<'b, B> {
         write(self.buf)?;
         let pad = pad4(len) - len;
         if pad > 0 {
-            self.buf.put(&[self.padding; 3][..pad])?;
+            let padding = [self.padding; 3];
+            self.buf.put(padding.get(..pad).unwrap_or_default())?;
         }
         self.set_length(body)
     }
