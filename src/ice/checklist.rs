@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use super::Role;
 use super::candidate::{Candidate, Foundation, pair_priority};
+use super::event::PairStats;
 use crate::time::Instant;
 
 /// The state of a candidate pair (RFC 8445 §6.1.2.6).
@@ -49,6 +50,13 @@ pub(crate) struct Txn {
     pub(crate) priority: u32,
 }
 
+impl Txn {
+    /// When it was last transmitted (each transmission sets `next` one `rto` later).
+    pub(crate) fn last_sent(&self) -> Instant {
+        self.next.saturating_sub(self.rto)
+    }
+}
+
 /// A candidate pair. `local` and `remote` index the agent's candidate lists, which only grow within a
 /// generation, so the indices are stable.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +76,8 @@ pub(crate) struct Pair {
     pub(crate) txn: Option<Txn>,
     pub(crate) local_foundation: Foundation,
     pub(crate) remote_foundation: Foundation,
+    /// Counters (the data counters of the selected pair are kept in the selection while it lasts).
+    pub(crate) stats: PairStats,
 }
 
 impl Pair {
@@ -84,6 +94,7 @@ impl Pair {
             txn: None,
             local_foundation: l.foundation,
             remote_foundation: r.foundation,
+            stats: PairStats::default(),
         }
     }
 
