@@ -38,7 +38,7 @@ fn usage(msg: &str) -> ! {
 /// Drives every peer connection from one tokio task until the server's stop flag is set.
 pub fn udp_loop(
     socket: std::net::UdpSocket,
-    offers: std::sync::mpsc::Receiver<server::OfferRequest>,
+    commands: std::sync::mpsc::Receiver<server::Command>,
     stop: Arc<core::sync::atomic::AtomicBool>,
 ) -> io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
@@ -49,8 +49,8 @@ pub fn udp_loop(
         let mut peers = Peers::new(Tokio(socket.clone()), local)?;
         let mut buf = vec![0u8; 65_536];
         while !stop.load(Ordering::Relaxed) {
-            while let Ok(req) = offers.try_recv() {
-                let _ = req.reply.send(peers.answer(&req.sdp));
+            while let Ok(command) = commands.try_recv() {
+                peers.command(command);
             }
             let now = peers.now();
             peers.timeouts(now);
