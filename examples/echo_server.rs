@@ -43,6 +43,10 @@
 use core::net::SocketAddr;
 use std::sync::mpsc::channel;
 
+/// `SANSRTC_LOG` filter for tracing output (see `examples/support/log.rs`).
+#[path = "support/log.rs"]
+mod log;
+
 #[allow(dead_code)] // Parts used only by tests/chromium.rs.
 #[path = "echo_server/server.rs"]
 mod server;
@@ -57,6 +61,7 @@ fn usage(msg: &str) -> ! {
 }
 
 fn main() {
+    log::init();
     let mut http: Option<SocketAddr> = None;
     let mut udp: Option<SocketAddr> = None;
     let mut turn_url: Option<String> = None;

@@ -20,6 +20,10 @@ pub mod server;
 
 use server::peers::{Peers, SendTo};
 
+/// `SANSRTC_LOG` filter for tracing output (see `examples/support/log.rs`).
+#[path = "support/log.rs"]
+mod log;
+
 /// tokio's socket sends without waiting: a full socket buffer drops the datagram, as UDP may.
 struct Tokio(Arc<tokio::net::UdpSocket>);
 
@@ -73,6 +77,7 @@ pub fn udp_loop(
 }
 
 fn main() {
+    log::init();
     let mut http: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut udp: Option<SocketAddr> = None;
     let mut args = std::env::args().skip(1);
