@@ -167,7 +167,6 @@ fn whip_session_echoes_shows_in_stats_and_ends_on_delete() {
     let (mut client, url) = open_session(addr, "/whip", 1, "whip");
     let messages: Vec<(Bytes, bool)> =
         vec![(Bytes::from_static(b"hello"), false), (Bytes::from(vec![9u8; 10_000]), true), (Bytes::new(), true)];
-    let total: u64 = messages.iter().map(|(m, _)| m.len() as u64).sum();
     for (m, binary) in &messages {
         let now = client.anchor.now();
         client.pc.send(now, client.channel, m.clone(), *binary).unwrap();
@@ -177,6 +176,7 @@ fn whip_session_echoes_shows_in_stats_and_ends_on_delete() {
 
     #[cfg(feature = "serde")]
     {
+        let total: u64 = messages.iter().map(|(m, _)| m.len() as u64).sum();
         let reply = request(addr, "GET", "/stats", &[], b"");
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.header("Content-Type"), Some("application/json"));

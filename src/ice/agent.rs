@@ -11,10 +11,10 @@ use super::TARGET;
 use super::candidate::{
     COMPONENT_RTP, Candidate, CandidateKind, Foundation, FoundationKey, local_preference, priority,
 };
-use super::checklist::{CheckList, CheckListState, Pair, PairState, Txn, priority_for};
+use super::checklist::{CheckList, CheckListState, DataCounters, Pair, PairState, Txn, priority_for};
 use super::config::{Config, Credentials, Nat1To1Kind, Role};
 use super::error::{ApiError, IceError};
-use super::event::{IceConnectionState, IceEvent, IceStats, PairInfo, PairStats};
+use super::event::{IceConnectionState, IceEvent, IceStats, PairInfo};
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::rand::SeededRng;
 use crate::stun::{Attribute, Class, ErrorCode, Key, Message, MessageBuilder, MessageType, Method, TransactionId};
@@ -110,7 +110,7 @@ struct Selected {
     disconnected: bool,
     /// The pair's data counters while it is selected (counted here on the per-packet path, added to the
     /// pair's own when the selection moves).
-    data: PairStats,
+    data: DataCounters,
 }
 
 /// An ICE agent (RFC 8445), full or lite, for one data stream with one component (rtcp-mux, BUNDLE).
@@ -275,10 +275,7 @@ impl IceAgent {
         let selected = self.selected.filter(|s| s.generation == self.generation);
         self.list.pairs.iter().filter_map(move |p| {
             let is_selected = selected.is_some_and(|s| s.key == (p.local, p.remote));
-            let mut stats = p.stats;
-            if let Some(s) = selected.filter(|_| is_selected) {
-                stats.add_data(&s.data);
-            }
+            let stats = p.stats.view(selected.as_ref().filter(|_| is_selected).map(|s| &s.data));
             Some(PairInfo {
                 local: (p.local, self.locals.get(p.local)?),
                 remote: (p.remote, self.remotes.get(p.remote)?),
@@ -617,8 +614,8 @@ impl IceAgent {
                     && remotes.get(p.remote).is_some_and(|r| r.address == d.source)
             });
             let Some(pair) = pair else { return Err(IceError::UnvalidatedSource) };
-            pair.stats.packets_received += 1;
-            pair.stats.bytes_received += len;
+            pair.stats.data.packets_received += 1;
+            pair.stats.data.bytes_received += len;
         }
         self.mark_received(d.destination, d.source, false);
         self.stats.data_received += 1;
@@ -710,8 +707,8 @@ impl IceAgent {
             return Ok(());
         };
         if let Some(p) = self.list.pairs.get_mut(pi) {
-            p.stats.requests_received += 1;
-            p.stats.responses_sent += u64::from(answered);
+            p.stats.requests_received = p.stats.requests_received.saturating_add(1);
+            p.stats.responses_sent = p.stats.responses_sent.saturating_add(u32::from(answered));
         }
         let nominate = msg.use_candidate() && self.role == Role::Controlled;
         if self.config.lite {
@@ -809,7 +806,7 @@ impl IceAgent {
         let Some(txn) = pair.txn else { return Err(IceError::UnknownTransaction) };
         let rtt = self.now.saturating_duration_since(txn.last_sent());
         if let Some(p) = self.list.pairs.get_mut(pi) {
-            p.stats.responses_received += 1;
+            p.stats.responses_received = p.stats.responses_received.saturating_add(1);
             p.stats.rtt(rtt);
         }
         self.mark_received(d.destination, d.source, false);
@@ -886,7 +883,7 @@ impl IceAgent {
         if let Some(txn) = sel.consent_txn {
             let rtt = now.saturating_duration_since(txn.last_sent());
             if let Some(p) = self.selected_pair_mut() {
-                p.stats.responses_received += 1;
+                p.stats.responses_received = p.stats.responses_received.saturating_add(1);
                 p.stats.rtt(rtt);
             }
         }
@@ -982,7 +979,7 @@ impl IceAgent {
         }
         self.stats.checks_sent += 1;
         if let Some(p) = self.list.pairs.get_mut(pi) {
-            p.stats.requests_sent += 1;
+            p.stats.requests_sent = p.stats.requests_sent.saturating_add(1);
             p.txn = Some(txn);
             p.state = PairState::InProgress;
         }
@@ -1127,7 +1124,7 @@ impl IceAgent {
         }
         let same_path = current.is_some_and(|c| c.local.base == l.base && c.remote.address == r.address);
         let same_pair = current.is_some_and(|c| c.generation == self.generation && c.key == (p.local, p.remote));
-        let mut data = PairStats::default();
+        let mut data = DataCounters::default();
         match current {
             Some(c) if same_pair => data = c.data,
             Some(c) => self.fold_selected_data(&c),
@@ -1171,7 +1168,7 @@ impl IceAgent {
         }
         if let Some(i) = self.list.find(sel.key.0, sel.key.1) {
             if let Some(p) = self.list.pairs.get_mut(i) {
-                p.stats.add_data(&sel.data);
+                p.stats.data.add(&sel.data);
             }
         }
     }
@@ -1193,8 +1190,8 @@ impl IceAgent {
             if sent {
                 self.stats.checks_sent += 1;
                 if let Some(p) = self.selected_pair_mut() {
-                    p.stats.requests_sent += 1;
-                    p.stats.consent_requests_sent += 1;
+                    p.stats.requests_sent = p.stats.requests_sent.saturating_add(1);
+                    p.stats.consent_requests_sent = p.stats.consent_requests_sent.saturating_add(1);
                 }
             }
             if let Some(s) = self.selected.as_mut() {

@@ -160,23 +160,6 @@ pub struct PairStats {
     pub rtt_measurements: u64,
 }
 
-impl PairStats {
-    /// A round trip measured.
-    pub(crate) fn rtt(&mut self, rtt: core::time::Duration) {
-        self.current_rtt = Some(rtt);
-        self.total_rtt = self.total_rtt.saturating_add(rtt);
-        self.rtt_measurements += 1;
-    }
-
-    /// Adds the data counters of `other` (the selected pair's, kept apart on the per-packet path).
-    pub(crate) fn add_data(&mut self, other: &PairStats) {
-        self.packets_sent += other.packets_sent;
-        self.bytes_sent += other.bytes_sent;
-        self.packets_received += other.packets_received;
-        self.bytes_received += other.bytes_received;
-    }
-}
-
 /// One candidate pair as [`super::IceAgent::pair_infos`] shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PairInfo<'a> {
