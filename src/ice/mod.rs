@@ -89,7 +89,7 @@ pub use candidate::{COMPONENT_RTP, Candidate, CandidateKind, Foundation, local_p
 pub use checklist::{CheckListState, PairState};
 pub use config::{CandidateFilter, Config, Credentials, Nat1To1, Nat1To1Kind, Role};
 pub use error::{ApiError, IceError};
-pub use event::{Discards, IceConnectionState, IceEvent, IceStats};
+pub use event::{Discards, IceConnectionState, IceEvent, IceStats, PairInfo, PairStats};
 
 /// The tracing target of this module.
 const TARGET: &str = "sansrtc::ice";

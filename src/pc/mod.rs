@@ -16,7 +16,7 @@
 //!
 //! The code is laid out the same way: `conn.rs` holds the machine and the pipeline, `signaling.rs` the JSEP
 //! state and the description calls, `describe.rs` the mapping between SDP and the transport, `channels.rs`
-//! the channel handles and calls.
+//! the channel handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
 //!
 //! The caller's loop is the crate's usual one:
 //!
@@ -83,6 +83,7 @@ mod conn;
 mod describe;
 mod error;
 mod signaling;
+mod stats;
 
 #[cfg(test)]
 mod tests;
@@ -94,6 +95,11 @@ use bytes::Bytes;
 
 pub use conn::PeerConnection;
 pub use error::{Error, RecvError};
+pub use stats::{
+    CandidatePairStats, CertificateStats, DataChannelState, DataChannelStats, DtlsRole, DtlsState, IceCandidateStats,
+    PEER_CONNECTION_ID, PeerConnectionStats, RtcStats, StatsIceRole, StatsReport, TRANSPORT_ID, TransportStats,
+    pair_state_name,
+};
 
 pub use crate::datachannel::{ChannelOptions, Reliability};
 pub use crate::ice::IceConnectionState;
