@@ -1146,8 +1146,9 @@ impl Association {
 
     fn emit_sack(&mut self) {
         self.recv.take_dups(&mut self.dups);
+        // RFC 9260 §6.2: as many gap blocks as fit in the packet, the lowest first (§6.7).
         let room = self.config.mtu.saturating_sub(self.tx.len() + 16 + self.dups.len() * 4) / 4;
-        self.recv.sack_blocks(&mut self.gaps, room.min(64));
+        self.recv.sack_blocks(&mut self.gaps, room);
         let rwnd = self.recv.a_rwnd();
         wire::emit_sack(&mut self.tx, self.recv.cumulative_tsn(), rwnd, &self.gaps, &self.dups);
         self.last_rwnd = rwnd;
