@@ -426,7 +426,9 @@ fn taking_messages_reopens_the_window_at_once() {
     exchange(&mut a, &mut b, now);
     let stuck = a.buffered_total();
     assert!(stuck > 128 * 1024, "the window did not close: {stuck} bytes left");
-    // Take the messages waiting at b: with no time passing, data moves again.
+    // Nothing is owed once drained.
+    assert!(b.poll_timeout().is_none_or(|t| t > now));
+    // Take the messages waiting at b: the window update they make owed is announced at once, and sent.
     let mut taken = 0;
     while let Some(e) = b.poll_event() {
         if let Event::Message(m) = e {
@@ -435,6 +437,16 @@ fn taking_messages_reopens_the_window_at_once() {
         }
     }
     assert!(taken > 0);
+    assert_eq!(b.poll_timeout(), Some(now), "the window update is not announced");
+    let update = b.poll_transmit().expect("a window update").to_vec();
+    let rwnd = Packet::new_checked(&update[..]).unwrap().chunks().flatten().find_map(|c| match wire::Chunk::parse(c) {
+        Ok(wire::Chunk::Sack(s)) => Some(s.a_rwnd),
+        _ => None,
+    });
+    assert!(rwnd.is_some_and(|w| w >= 16 * 1024), "{rwnd:?}");
+    assert!(b.poll_transmit().is_none());
+    assert!(b.poll_timeout().is_none_or(|t| t > now), "the caller would spin");
+    a.handle_receive(now, &update).unwrap();
     exchange(&mut a, &mut b, now);
     assert!(a.buffered_total() < stuck, "no window update: {} bytes still buffered", a.buffered_total());
 }
@@ -568,4 +580,29 @@ fn sack_gap_blocks_match_the_tsns_received() {
     assert_eq!(sacks, 3_000);
     assert!(most_blocks >= 250, "at most {most_blocks} blocks");
     assert!(cum > 1_000, "the cumulative TSN moved: {cum}");
+}
+
+#[test]
+fn calls_that_queue_output_are_announced_by_poll_timeout() {
+    let (mut a, mut b, now) = established();
+    let later = now + Duration::from_millis(5);
+    exchange(&mut a, &mut b, now);
+    assert!(a.poll_timeout().is_none_or(|t| t > now));
+    // Sending: the DATA is owed at once, at the `now` given.
+    a.send(later, 2, 53, Bytes::from_static(b"x"), SendOptions::default()).unwrap();
+    assert_eq!(a.poll_timeout(), Some(later));
+    assert!(a.poll_transmit().is_some());
+    assert!(a.poll_transmit().is_none());
+    assert!(a.poll_timeout().is_none_or(|t| t > later));
+    // A stream reset and a shutdown too.
+    a.reset_streams(later, &[2]).unwrap();
+    assert_eq!(a.poll_timeout(), Some(later));
+    while a.poll_transmit().is_some() {}
+    a.shutdown(later);
+    assert_eq!(a.poll_timeout(), Some(later));
+    // Taking events other than messages owes nothing.
+    while a.poll_event().is_some() {}
+    while a.poll_transmit().is_some() {}
+    while a.poll_event().is_some() {}
+    assert!(a.poll_timeout().is_none_or(|t| t > later));
 }
