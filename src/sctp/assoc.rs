@@ -165,7 +165,12 @@ pub(super) struct DeferredReset {
     pub(super) streams: Vec<u16>,
 }
 
-/// One SCTP association (RFC 9260), a sans-IO [`DatagramMachine`]. See the [module docs](super).
+/// One SCTP association (RFC 9260), a sans-IO [`DatagramMachine`]. See the [module docs](super) for the loop.
+///
+/// Polls tell the truth: `poll_timeout` returns the latest `now` given whenever a packet may be owed (after
+/// any `handle_*`, [`Association::send`], [`Association::reset_streams`], [`Association::shutdown`],
+/// [`Association::abort`], and after `poll_event` took a message that makes a window update due), until
+/// `poll_transmit` returns `None`; otherwise its earliest timer.
 #[derive(Debug)]
 pub struct Association {
     config: Config,
