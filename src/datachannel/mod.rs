@@ -6,6 +6,14 @@
 //! `poll_timeout`, and drain `poll_event`, exactly as for the association. It needs nothing else of the peer
 //! connection, so DTLS plus this layer is a complete data channel stack.
 //!
+//! Association events become channel events lazily, inside `poll_event`, and some of them owe the peer an
+//! answer made right there: the DATA_CHANNEL_ACK for a peer's DATA_CHANNEL_OPEN, the reset of our outgoing
+//! stream answering the peer's (RFC 8831 §6.7), the DATA_CHANNEL_OPEN of channels opened before the
+//! association was up (on [`Event::Connected`]), and the SCTP window update when a message is taken. They
+//! are made at the latest `now` the layer was given, and announced: after `poll_event` (even one returning
+//! `None`), `poll_timeout` returns that instant until `poll_transmit` has returned `None`. So after draining
+//! events, either sleep until `poll_timeout` (it is due at once) or simply drain `poll_transmit` again.
+//!
 //! Stream ids follow the DTLS role (RFC 8832 §6): the DTLS client opens even ids, the server odd ones.
 //! A channel closes through an SCTP stream reset of both directions (RFC 8831 §6.7); both sides see
 //! [`Event::ChannelClosed`].

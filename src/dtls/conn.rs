@@ -137,6 +137,9 @@ impl ReplayWindow {
 }
 
 /// A DTLS 1.2 connection, client or server, as a sans-IO machine. See the [module docs](super) for the loop.
+///
+/// Events and received data are pure reads; `poll_timeout` returns the latest `now` given while datagrams
+/// wait in `poll_transmit` (after [`Dtls::send`], [`Dtls::close`], a handshake step), else the flight timer.
 pub struct Dtls {
     pub(crate) role: Role,
     pub(crate) config: Config,

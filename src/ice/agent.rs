@@ -116,8 +116,9 @@ struct Selected {
 /// An ICE agent (RFC 8445), full or lite, for one data stream with one component (rtcp-mux, BUNDLE).
 ///
 /// See the [module documentation](super) for the calling sequence. Methods that change state (adding
-/// candidates, credentials, restart, close) may be called at any time; drain `poll_transmit` and
-/// `poll_event` and re-read `poll_timeout` after each.
+/// candidates, credentials, restart, close) may be called at any time, also while handling events: what
+/// they queue is announced by `poll_timeout` (the latest `now` while datagrams wait in `poll_transmit`).
+/// Events are pure reads.
 #[derive(Debug)]
 pub struct IceAgent {
     config: Config,

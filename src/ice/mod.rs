@@ -15,7 +15,9 @@
 //! 4. send application data with [`IceAgent::send`], which says from which socket to which address, and
 //!    refuses once consent is lost.
 //!
-//! Time must not go backwards; an earlier `now` is treated as the latest seen.
+//! Events are pure reads. Whatever a call queues (a candidate added, a restart) is announced by
+//! `poll_timeout`, which returns the latest `now` given while datagrams wait in `poll_transmit`. Time must
+//! not go backwards; an earlier `now` is treated as the latest seen.
 //!
 //! ## Choices worth knowing
 //!
