@@ -14,6 +14,10 @@
 //! `--udp ADDR` picks the peer connections' UDP socket (default: the HTTP address's IP, any port).
 //! Ctrl-C shuts down cleanly.
 //!
+//! The stack's `tracing` output goes to stderr when `SANSRTC_LOG` holds a filter in `tracing-subscriber`'s
+//! `EnvFilter` syntax: a level (`debug`) or targets with levels, one target per subsystem
+//! (`SANSRTC_LOG=sansrtc::sctp=trace,sansrtc::pc=debug`). Unset, nothing is logged.
+//!
 //! ## TURN
 //!
 //! ```text
@@ -46,6 +50,7 @@ fn usage(msg: &str) -> ! {
 }
 
 fn main() {
+    init_logging();
     let mut http: Option<SocketAddr> = None;
     let mut udp: Option<SocketAddr> = None;
     let mut turn_url: Option<String> = None;
@@ -85,6 +90,14 @@ fn main() {
     let _ = rx.recv();
     println!("echo server: Ctrl-C, shutting down");
     server.shutdown();
+}
+
+/// Sends the stack's `tracing` events to stderr, filtered by `SANSRTC_LOG` (nothing when it is unset).
+fn init_logging() {
+    let Ok(spec) = std::env::var("SANSRTC_LOG") else { return };
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec)
+        .unwrap_or_else(|e| usage(&format!("SANSRTC_LOG={spec:?} is not a valid filter: {e}")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// The UDP address of a `turn:HOST:PORT` URL (RFC 7065; the port defaults to 3478, `?transport=udp` is
