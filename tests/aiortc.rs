@@ -1,11 +1,8 @@
 //! Interop with aiortc (Python WebRTC, a second independent SCTP and DTLS stack) as the offering peer of the
 //! echo server (`examples/echo_server.rs`), on loopback.
 //!
-//! The echo server runs as it is deployed: the example built in release (the test builds it with cargo) and
-//! started as a process. At that speed the server keeps up with aiortc, whose bursts then fill the receive
-//! window and now and then overflow a socket buffer: the conditions under which a transfer once stalled for
-//! good (a retransmission filling a hole refused beyond the window). A debug build of the server is the
-//! bottleneck itself and never meets them.
+//! The echo server runs as it is deployed, built in release and started as a process
+//! (`tests/support/echo_server.rs` says why).
 //!
 //! The client (`tests/aiortc/client.py`) does what the echo server's test page does in a browser: offers
 //! four data channels — ordered reliable, unordered, `maxRetransmits: 0`, negotiated id 7 — checks that
@@ -21,13 +18,18 @@
 //! skipped, or fails under CI (`tests/support/tool.rs`).
 
 use core::time::Duration;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
+#[allow(dead_code)]
+#[path = "support/echo_server.rs"]
+mod echo_server;
 #[path = "support/tool.rs"]
 mod tool;
+
+use echo_server::{EchoServer, Scratch, tail};
 
 /// The aiortc release the client is written against (`scripts/setup` installs it).
 const AIORTC_VERSION: &str = "1.16.0";
@@ -71,88 +73,6 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// Builds `examples/echo_server.rs` in release; returns the executable.
-fn build_echo_server() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "-p", "sansrtc", "--example", "echo_server", "--message-format=json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo build");
-    assert!(out.status.success(), "cargo build --release --example echo_server failed");
-    // The artifact message of the example names its executable.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"name\":\"echo_server\""))
-        .expect("cargo reported the echo_server artifact");
-    let key = "\"executable\":\"";
-    let start = line.find(key).expect("an executable") + key.len();
-    let end = line[start..].find('"').expect("end of the path") + start;
-    PathBuf::from(&line[start..end])
-}
-
-/// The echo server process on 127.0.0.1 (ephemeral ports), its stdout (peer connection events) in `log`,
-/// its stderr (`tracing` output when `SANSRTC_LOG` is set) in `trace`.
-struct EchoServer {
-    _process: Process,
-    url: String,
-    log: PathBuf,
-    trace: PathBuf,
-}
-
-impl EchoServer {
-    fn start(exe: &Path, dir: &Path) -> EchoServer {
-        let log = dir.join("echo_server.log");
-        let trace = dir.join("echo_server.trace");
-        let mut child = Command::new(exe)
-            .args(["--http", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&trace).expect("trace file"))
-            .spawn()
-            .expect("start the echo server");
-        let stdout = child.stdout.take().expect("stdout");
-        let process = Process(child);
-        // Its first line says where it listens; the rest goes to the log file.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let log_path = log.clone();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next().and_then(Result::ok).unwrap_or_default();
-            let _ = tx.send(first.clone());
-            let mut file = std::fs::File::create(&log_path).expect("log file");
-            use std::io::Write;
-            let _ = writeln!(file, "{first}");
-            for line in lines.map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-            }
-        });
-        let first = rx.recv_timeout(Duration::from_secs(10)).expect("the echo server started");
-        // "echo server: http://127.0.0.1:PORT/  udp 127.0.0.1:PORT"
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in the echo server's first line: {first:?}"))
-            .to_string();
-        EchoServer { _process: process, url, log, trace }
-    }
-
-    /// The last lines of its log and trace.
-    fn tails(&self) -> String {
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        format!(
-            "echo server log ({}):\n{}\necho server trace ({}):\n{}",
-            self.log.display(),
-            tail(&read(&self.log), 20),
-            self.trace.display(),
-            tail(&read(&self.trace), 20)
-        )
     }
 }
 
@@ -209,12 +129,6 @@ fn run_client(python: &Path, url: &str) -> Outcome {
     Outcome { report: report.trim().to_string(), log, timed_out, elapsed }
 }
 
-/// The last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 /// Pulls the number after `"key":` out of the report.
 fn json_number(json: &str, key: &str) -> Option<f64> {
     let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
@@ -233,10 +147,8 @@ fn aiortc_echo_repeated() {
         .ok()
         .map(|v| v.parse::<usize>().expect("SANSRTC_AIORTC_RUNS is a number"))
         .unwrap_or(DEFAULT_RUNS);
-    let exe = build_echo_server();
-    let dir = std::env::temp_dir().join(format!("sansrtc-aiortc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    let server = EchoServer::start(&exe, &dir);
+    let dir = Scratch::new("aiortc");
+    let server = EchoServer::start(&dir.0);
     let mut summary = Vec::new();
     for run in 1..=runs {
         let out = run_client(&python, &server.url);
@@ -264,6 +176,4 @@ fn aiortc_echo_repeated() {
     let total: f64 = summary.iter().sum();
     let max = summary.iter().copied().fold(0.0, f64::max);
     println!("{runs} aiortc runs complete: {total:.1} s in all, slowest {max:.1} s");
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,20 +5,22 @@
 //! 256 KiB come back byte for byte as strings and as binary, then sends 32 MiB over the reliable channel with
 //! `bufferedAmount` flow control, and POSTs its results to `/report`. The whole run is repeated
 //! `SANSRTC_CHROMIUM_RUNS` times in a row (default 10), a new browser each time, and every run must
-//! complete. Skips (with a message) when `/usr/bin/chromium` is absent (`apt-get install chromium`, or
+//! complete. The echo server runs as it is deployed, built in release and started as a process
+//! (`tests/support/echo_server.rs` says why). Skips (with a message) when `/usr/bin/chromium` is absent (`apt-get install chromium`, or
 //! `bash scripts/setup`), or fails under CI (`tests/support/tool.rs`).
 
-use core::net::SocketAddr;
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 #[allow(dead_code)]
-#[path = "../examples/echo_server/server.rs"]
-mod server;
+#[path = "support/echo_server.rs"]
+mod echo_server;
 #[path = "support/tool.rs"]
 mod tool;
+
+use echo_server::{EchoServer, Scratch};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Each run is bounded: the page gives up after 85 s, the test after this.
@@ -107,18 +109,18 @@ fn chromium_echo() {
         .ok()
         .map(|v| v.parse::<usize>().expect("SANSRTC_CHROMIUM_RUNS is a number"))
         .unwrap_or(DEFAULT_RUNS);
-    let http: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let server = server::Server::start(&server::Config { http, udp: None }).expect("start the echo server");
-    let url = format!("http://{}/", server.http_addr());
+    let dir = Scratch::new("chromium");
+    let server = EchoServer::start(&dir.0);
     let mut times = Vec::new();
     for run in 1..=runs {
         let started = Instant::now();
-        let browser = Browser::launch(&url);
+        let browser = Browser::launch(&server.url);
         let report = match server.reports().recv_timeout(TIMEOUT) {
             Ok(r) => r,
             Err(_) => panic!(
-                "run {run} of {runs}: no report from Chromium within {TIMEOUT:?}; Chromium's log:\n{}",
-                browser.log_tail()
+                "run {run} of {runs}: no report from Chromium within {TIMEOUT:?}; Chromium's log:\n{}\n{}",
+                browser.log_tail(),
+                server.tails()
             ),
         };
         drop(browser);
@@ -131,7 +133,8 @@ fn chromium_echo() {
         }
         let passed = report.matches("\"pass\":true").count();
         let failed: Vec<&str> = report.split("{\"name\":\"").skip(1).filter(|c| c.contains("\"pass\":false")).collect();
-        assert!(failed.is_empty(), "run {run} of {runs}: failed checks: {failed:#?}\nreport: {report}");
+        let context = || format!("run {run} of {runs}: report: {report}\n{}", server.tails());
+        assert!(failed.is_empty(), "failed checks: {failed:#?}\n{}", context());
         assert!(report.contains("\"errors\":[]"), "run {run} of {runs}: page errors: {report}");
         assert_eq!(passed, EXPECTED_CHECKS, "run {run} of {runs}: every check ran and passed: {report}");
         assert!(report.contains("\"ok\":true"), "run {run} of {runs}: {report}");
