@@ -79,7 +79,8 @@ pub struct Config {
     pub mtu: usize,
     /// Largest message accepted by [`Association::send`] and reassembled on receive. Default 256 KiB.
     pub max_message_size: usize,
-    /// Receive window advertised, and the bound on reassembly and undelivered memory. Default 1 MiB.
+    /// Receive window advertised, and the bound on reassembly and undelivered memory (retransmissions that fill
+    /// a hole may take it up to twice this). Default 1 MiB.
     pub receive_window: u32,
     /// Bound on bytes queued for sending (unsent plus unacknowledged). Default 16 MiB.
     pub send_buffer: usize,

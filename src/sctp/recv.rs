@@ -213,8 +213,19 @@ impl RecvState {
             return Accept::Dropped;
         }
         let len = chunk.payload.len();
-        // Memory bound: the chunk that advances the cumulative TSN may overshoot by itself only.
-        if (t == self.cum + 1 && self.held > self.window) || (t != self.cum + 1 && self.held + len > self.window) {
+        // Memory bound. A chunk past a hole must fit the window. The chunk at cum+1 is new data when nothing
+        // is held past it, taken while the window is not yet overshot (it may overshoot by itself only);
+        // when it fills a hole, it is taken up to twice the window: the sender counted it against the window
+        // when it first sent it, and what is held past the hole (and a message assembled across it) leaves
+        // only once the hole closes, so refusing it would stall the association for good.
+        let fits = if t != self.cum + 1 {
+            self.held + len <= self.window
+        } else if t < self.highest {
+            self.held + len <= self.window.saturating_mul(2)
+        } else {
+            self.held <= self.window
+        };
+        if !fits {
             return Accept::Dropped;
         }
         self.set_bit(t, true);
