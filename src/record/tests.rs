@@ -1,0 +1,1 @@
+//! Unit tests of the journal codecs and the capture writer.
