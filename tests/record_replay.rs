@@ -327,3 +327,101 @@ fn damaged_journals_are_typed_errors_with_offsets() {
 fn varint_len(b: &[u8]) -> usize {
     b.iter().position(|b| b & 0x80 == 0).unwrap() + 1
 }
+
+/// The pcapng blocks of a capture without its Decryption Secrets Blocks.
+fn without_secrets(pcapng: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < pcapng.len() {
+        let kind = u32::from_le_bytes(pcapng[at..at + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(pcapng[at + 4..at + 8].try_into().unwrap()) as usize;
+        if kind != 0x0000_000A {
+            out.extend_from_slice(&pcapng[at..at + len]);
+        }
+        at += len;
+    }
+    out
+}
+
+fn tshark(file: &std::path::Path, args: &[&str]) -> String {
+    let lua = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/wireshark/sctp_over_dtls.lua");
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-X", &format!("lua_script:{lua}")])
+        .args(args)
+        .output()
+        .expect("tshark runs");
+    assert!(out.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_capture_opens_in_tshark_decrypted_with_its_embedded_key_log() {
+    if std::process::Command::new("tshark").arg("--version").output().is_err() {
+        tool::missing("tshark", "`bash scripts/setup` (Debian: `apt-get install tshark`)");
+        return;
+    }
+    let epoch = Duration::from_secs(1_700_000_000);
+    let options = RecordOptions { capture: true, capture_epoch: epoch, ..RecordOptions::default() };
+    let mut s = Session::new(9, 0.0, options);
+    let a = s.a;
+    let chat = s.pc(a, |pc, now| pc.create_data_channel(now, ChannelOptions::new("chat")).unwrap());
+    s.negotiate();
+    s.until(Duration::from_secs(10), |s| opened(&s.events_a) == Some(chat));
+    s.pc(a, |pc, now| pc.send_text(now, chat, "hello from sansrtc").unwrap());
+    s.pc(a, |pc, now| pc.send_binary(now, chat, &[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]).unwrap());
+    let received = |s: &Session| remote_channel(&s.events_b, "chat").map_or(0, |id| messages(&s.events_b, id).len());
+    s.until(Duration::from_secs(10), |s| received(s) == 2);
+    s.pc(a, |pc, now| pc.close(now));
+    s.sim.run_for(Duration::from_millis(100));
+    s.collect();
+    let capture = s.sim.node::<RecordedPeerConnection>(a).unwrap().capture().unwrap();
+    assert_eq!(capture.dropped(), 0);
+    assert!(capture.written() > 15, "{} packets", capture.written());
+
+    let dir = std::env::temp_dir().join(format!("sansrtc-capture-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("alice.pcapng");
+    std::fs::write(&file, &s.capture_a).unwrap();
+    // The data channel protocol is `dcep` in recent Wireshark, `rtcdc` before.
+    let protocols = std::process::Command::new("tshark").args(["-G", "protocols"]).output().unwrap();
+    let protocols = String::from_utf8_lossy(&protocols.stdout);
+    let dcep = if protocols.lines().any(|l| l.split('\t').nth(2) == Some("dcep")) { "dcep" } else { "rtcdc" };
+
+    // Every packet, with addresses as Alice saw them and wall-clock timestamps from the epoch.
+    let summary = tshark(&file, &["-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "udp.srcport"]);
+    let first = summary.lines().next().unwrap();
+    assert!(first.starts_with("1700000000."), "{first}");
+    assert!(first.ends_with("192.168.1.10\t5000"), "{first}");
+    assert_eq!(summary.lines().count() as u64, capture.written());
+    // STUN, the DTLS handshake, and, decrypted with the embedded key log, SCTP and DCEP.
+    let listing = tshark(&file, &[]);
+    assert!(listing.contains("STUN") && listing.contains("Client Hello"), "{listing}");
+    let open = tshark(&file, &["-Y", dcep]);
+    assert!(open.contains("DATA_CHANNEL_OPEN"), "{open}");
+    let messages = tshark(
+        &file,
+        &[
+            "-Y",
+            "sctp.data_payload_proto_id == 51 || sctp.data_payload_proto_id == 53",
+            "-T",
+            "fields",
+            "-e",
+            "sctp.data_payload_proto_id",
+            "-e",
+            "data.data",
+        ],
+    );
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let lines: Vec<&str> = messages.lines().collect();
+    assert_eq!(lines, [format!("51\t{}", hex(b"hello from sansrtc")), "53\tdeadbeef0001".to_string()], "{messages}");
+
+    // Without the Decryption Secrets Block nothing past the handshake can be read: the embedded key log is
+    // what decrypts.
+    let bare = dir.join("alice-no-secrets.pcapng");
+    std::fs::write(&bare, without_secrets(&s.capture_a)).unwrap();
+    assert!(std::fs::metadata(&bare).unwrap().len() < s.capture_a.len() as u64);
+    assert_eq!(tshark(&bare, &["-Y", dcep]), "");
+    let _ = std::fs::remove_dir_all(&dir);
+}
