@@ -170,7 +170,8 @@ fn lossy_session_with_restart(options: RecordOptions) -> Session {
     let chat_b = remote_channel(&s.events_b, "bulk").unwrap();
     s.until(limit, |s| messages(&s.events_b, chat_b).len() == sent.len());
     assert_eq!(messages(&s.events_b, chat_b), sent, "every message, in order, across the restart");
-    let completed = |ev: &[Event]| ev.iter().filter(|e| **e == Event::IceConnectionState(IceConnectionState::Completed)).count();
+    let completed =
+        |ev: &[Event]| ev.iter().filter(|e| **e == Event::IceConnectionState(IceConnectionState::Completed)).count();
     s.until(limit, |s| completed(&s.events_a) >= 2 && completed(&s.events_b) >= 2);
     s.pc(b, |pc, now| pc.send_text(now, chat_b, "thanks").unwrap());
     s.until(limit, |s| messages(&s.events_a, chat).len() == 1);
@@ -317,11 +318,7 @@ fn damaged_journals_are_typed_errors_with_offsets() {
     assert_eq!(bad[family_at], 4);
     bad[family_at] = 5;
     let err = Replayer::new(&bad).unwrap().run().unwrap_err();
-    assert_eq!(
-        err,
-        ReplayError::Journal(JournalError::Corrupt { offset: family_at, what: "source address" }),
-        "{err}"
-    );
+    assert_eq!(err, ReplayError::Journal(JournalError::Corrupt { offset: family_at, what: "source address" }), "{err}");
 }
 
 fn varint_len(b: &[u8]) -> usize {

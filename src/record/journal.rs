@@ -120,7 +120,10 @@ impl<'a> Journal<'a> {
         };
         let (mut frame, first) = frame?;
         if frame.kind != kind::OPEN {
-            return Err(JournalError::Corrupt { offset: frame.offset, what: "the first record is not the opening record" });
+            return Err(JournalError::Corrupt {
+                offset: frame.offset,
+                what: "the first record is not the opening record",
+            });
         }
         let seed = frame.body.array::<32>("seed")?;
         let config = read_config(&mut frame.body)?;

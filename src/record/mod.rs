@@ -146,12 +146,7 @@ impl Deref for RecordedPeerConnection {
 }
 
 /// Journals `call` with the outcome `put` writes and the deadline after it.
-fn log(
-    journal: &mut Option<journal::Writer>,
-    pc: &PeerConnection,
-    call: &Call<'_>,
-    put: impl FnOnce(&mut Vec<u8>),
-) {
+fn log(journal: &mut Option<journal::Writer>, pc: &PeerConnection, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
     let Some(j) = journal.as_mut().filter(|j| !j.is_stopped()) else { return };
     j.outcome.clear();
     put(&mut j.outcome);
@@ -166,9 +161,8 @@ impl RecordedPeerConnection {
         if options.capture {
             config.key_log = true;
         }
-        let journal = options
-            .journal
-            .then(|| journal::Writer::new(&seed, &config, options.whole_outputs, options.max_pending));
+        let journal =
+            options.journal.then(|| journal::Writer::new(&seed, &config, options.whole_outputs, options.max_pending));
         let capture = options.capture.then(|| Capture::new(options.capture_epoch, options.max_pending));
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         RecordedPeerConnection {

@@ -211,7 +211,11 @@ fn hex(out: &mut String, b: &[u8]) {
     }
 }
 
-fn render_error_or(out: &mut String, r: &mut Reader<'_>, ok: impl FnOnce(&mut String, &mut Reader<'_>) -> Result<(), JournalError>) -> Result<(), JournalError> {
+fn render_error_or(
+    out: &mut String,
+    r: &mut Reader<'_>,
+    ok: impl FnOnce(&mut String, &mut Reader<'_>) -> Result<(), JournalError>,
+) -> Result<(), JournalError> {
     let at = r.clone();
     match r.u8("result")? {
         0 => ok(out, r),

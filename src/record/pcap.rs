@@ -59,15 +59,8 @@ impl Capture {
     /// epoch) the caller's [`Instant::ZERO`] stands for. At most `max_pending` bytes wait to be taken;
     /// packets beyond that are dropped and counted ([`Capture::dropped`]), secrets never are.
     pub fn new(epoch: Duration, max_pending: usize) -> Self {
-        let mut c = Capture {
-            out: Vec::new(),
-            epoch,
-            ip_id: 0,
-            max_pending,
-            written: 0,
-            dropped: 0,
-            packet: Vec::new(),
-        };
+        let mut c =
+            Capture { out: Vec::new(), epoch, ip_id: 0, max_pending, written: 0, dropped: 0, packet: Vec::new() };
         c.header();
         c
     }
@@ -218,7 +211,7 @@ fn ip_udp(out: &mut Vec<u8>, src: SocketAddr, dst: SocketAddr, data: &[u8], id: 
     udp[4..6].copy_from_slice(&udp_len.to_be_bytes());
     // The pseudo-header's protocol and length, then the addresses (below).
     let pseudo = sum(0, &[0, UDP]) + u32::from(udp_len);
-    let pseudo = sum(pseudo, &udp) ;
+    let pseudo = sum(pseudo, &udp);
     match (src.ip(), dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let Ok(total) = u16::try_from(data.len() + 28) else { return false };

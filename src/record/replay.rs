@@ -200,7 +200,8 @@ impl<'a> Replayer<'a> {
         put_deadline(&mut self.outcome, self.pc.poll_timeout());
         let kind = entry.call.kind();
         self.chain = chain(&self.chain, kind, &self.outcome);
-        let replayed: [u8; DIGEST_LEN] = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
+        let replayed: [u8; DIGEST_LEN] =
+            self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
         let whole_differs = entry.outcome.is_some_and(|o| o != self.outcome.as_slice());
         self.summary.calls += 1;
         self.summary.end = self.now;
