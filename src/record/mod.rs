@@ -48,6 +48,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Journals are input like any datagram: no indexing that could panic on them.
+#![deny(clippy::indexing_slicing)]
+
 mod call;
 mod config;
 mod journal;

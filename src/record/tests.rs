@@ -1,5 +1,7 @@
 //! Unit tests of the journal codecs, replay of damaged journals, and the capture writer.
 
+#![allow(clippy::indexing_slicing)]
+
 use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;

@@ -95,12 +95,12 @@ pub fn read_header(journal: &[u8]) -> Result<u16, JournalError> {
     if journal.get(..magic_len) != MAGIC.get(..magic_len) {
         return Err(JournalError::NotAJournal);
     }
-    let Some(h) = journal.get(..HEADER_LEN) else { return Err(JournalError::Truncated { offset: 0 }) };
-    let version = u16::from_le_bytes([h[8], h[9]]);
+    let mut r = Reader::new(journal, 0);
+    let fields = r.take(MAGIC.len(), "magic").and_then(|_| Ok((r.u16("version")?, r.u16("flags")?)));
+    let Ok((version, flags)) = fields else { return Err(JournalError::Truncated { offset: 0 }) };
     if version != VERSION {
         return Err(JournalError::UnsupportedVersion { found: version });
     }
-    let flags = u16::from_le_bytes([h[10], h[11]]);
     if flags & !FLAG_WHOLE != 0 {
         return Err(JournalError::Corrupt { offset: 10, what: "unknown header flags" });
     }
