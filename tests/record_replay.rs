@@ -8,6 +8,10 @@
 #[path = "support/tool.rs"]
 mod tool;
 
+#[allow(dead_code)]
+#[path = "../examples/replay.rs"]
+mod replay_example;
+
 use core::net::SocketAddr;
 use core::time::Duration;
 
@@ -421,4 +425,43 @@ fn a_capture_opens_in_tshark_decrypted_with_its_embedded_key_log() {
     assert!(std::fs::metadata(&bare).unwrap().len() < s.capture_a.len() as u64);
     assert_eq!(tshark(&bare, &["-Y", dcep]), "");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_replay_example_prints_the_timeline_and_its_verdict() {
+    use replay_example::{Verdict, replay};
+    let s = lossy_session_with_restart(RecordOptions::default());
+    let run = |journal: &[u8], all: bool| {
+        let mut out = Vec::new();
+        let verdict = replay(journal, all, &mut out).unwrap();
+        (verdict, String::from_utf8(out).unwrap())
+    };
+    let (verdict, out) = run(&s.journal_a, false);
+    assert_eq!(verdict, Verdict::Identical, "{out}");
+    for line in ["create_data_channel(", "restart_ice(", "event ChannelOpen(#0)", "event NegotiationNeeded", "close("] {
+        assert!(out.contains(line), "{line} in\n{out}");
+    }
+    assert!(out.contains("identical: every output matched; the connection ends closed"), "{out}");
+    assert!(!out.contains("handle_receive("), "datagrams only with --all");
+    let (verdict, all) = run(&s.journal_a, true);
+    assert_eq!(verdict, Verdict::Identical);
+    assert!(all.contains("handle_receive(") && all.contains("poll_transmit() -> Some(192.168.1.10:5000 -> "));
+
+    // The last byte of a DTLS datagram Alice received after her 200th call: its authentication tag.
+    let index = Journal::parse(&s.journal_a)
+        .unwrap()
+        .entries()
+        .map(Result::unwrap)
+        .find(|e| e.index >= 200 && matches!(&e.call, Call::Receive { datagram, .. } if datagram.contents[0] == 23))
+        .unwrap()
+        .index;
+    let (at, len) = datagram_in_journal(&s.journal_a, index);
+    let mut changed = s.journal_a.clone();
+    changed[at + len - 1] ^= 0xff;
+    let (verdict, out) = run(&changed, false);
+    assert_eq!(verdict, Verdict::Diverged);
+    assert!(out.contains(&format!("DIVERGED: divergence at call #{index} ")), "{out}");
+    let (verdict, out) = run(&s.journal_a[..s.journal_a.len() - 3], false);
+    assert_eq!(verdict, Verdict::Unreadable);
+    assert!(out.contains("unreadable journal: journal truncated in the record at offset"), "{out}");
 }

@@ -175,6 +175,11 @@ impl<'a> Replayer<'a> {
         self.diverged
     }
 
+    /// What the replay went through so far (all of it once [`Self::step`] has returned `None`).
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
     /// Replays every call; stops at the first divergence or unreadable record.
     pub fn run(mut self) -> Result<Summary, ReplayError> {
         while self.step()?.is_some() {}
