@@ -12,7 +12,8 @@ local function heuristic(tvb, pinfo, tree)
     return false
   end
   local src, dst, chunk = tvb(0, 2):uint(), tvb(2, 2):uint(), tvb(12, 1):uint()
-  -- Chunk types of RFC 9260, RFC 4895 (0x0f AUTH), RFC 6525 (0x82 RE-CONFIG), RFC 3758 (0xc0 FORWARD-TSN).
+  -- Chunk types: RFC 9260 (0x00-0x0e), RFC 4895 (0x0f AUTH), RFC 5061 (0x80, 0xc1 ASCONF), RFC 6525 (0x82
+  -- RE-CONFIG), RFC 3758 (0xc0 FORWARD-TSN).
   local known = chunk <= 0x0f or chunk == 0x80 or chunk == 0x82 or chunk == 0xc0 or chunk == 0xc1
   if src ~= dst or src == 0 or not known then
     return false

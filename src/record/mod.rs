@@ -126,7 +126,8 @@ impl Default for RecordOptions {
 /// the connection go through the wrapper, so none escapes the journal. Take the journal's bytes with
 /// [`Self::take_journal`] whenever convenient (after each loop turn, say) and append them to a file.
 ///
-/// The seed is given, not a generator: the journal must hold it to rebuild the connection.
+/// The seed is given, not a generator: the journal must hold it to rebuild the connection. With the
+/// journal and the capture both off (or the journal stopped at its bound) the wrapper only forwards.
 #[derive(Debug)]
 pub struct RecordedPeerConnection {
     pc: PeerConnection,
@@ -401,6 +402,10 @@ impl PathMachine for RecordedPeerConnection {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        if self.capture.is_none() && self.journal.as_ref().is_none_or(journal::Writer::is_stopped) {
+            // Nothing to keep: no copy.
+            return self.pc.poll_transmit();
+        }
         let got = match self.pc.poll_transmit() {
             Some(t) => {
                 self.transmit.clear();
