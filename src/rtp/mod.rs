@@ -28,6 +28,7 @@
 mod error;
 mod ext;
 mod packet;
+pub mod session;
 
 #[cfg(test)]
 mod tests;
