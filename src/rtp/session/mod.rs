@@ -614,6 +614,7 @@ impl Session {
         let seq = packet.sequence_number();
         // Validate on a copy: a dropped packet leaves the state as it was (except the RFC 3550 probation
         // and restart bookkeeping, which a dropped packet is meant to advance).
+        let first = stream.seq.is_none_or(|s| !s.valid());
         let mut state = stream.seq.unwrap_or_else(|| receive::SeqState::new(seq, stream.probation));
         let valid = state.update(seq);
         stream.seq = Some(state);
@@ -631,7 +632,7 @@ impl Session {
             stream.jitter = receive::Jitter::default();
             given_up += stream.nack.as_mut().map_or(0, |n| n.reset());
         }
-        if valid.advanced {
+        if valid.advanced || first {
             stream.jitter.update(now, packet.timestamp(), stream.config.clock_rate);
         }
         let timestamp = stream.timestamps.unwrap(packet.timestamp());
