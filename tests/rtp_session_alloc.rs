@@ -5,8 +5,10 @@
 //! This file holds a single test so that no other test thread allocates while it measures.
 
 use std::alloc::System;
-use std::collections::VecDeque;
-use std::time::Duration;
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use core::time::Duration;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -131,7 +133,7 @@ impl Call {
                     let mut rtp = OutgoingRtp::new(VIDEO, 96, self.frame * 3000, &self.payload);
                     rtp.marker = k == 3;
                     self.alice.send_rtp(self.now, &rtp, &mut self.media).expect("send");
-                    let media = std::mem::take(&mut self.media);
+                    let media = core::mem::take(&mut self.media);
                     self.put(true, &media);
                     self.media = media;
                     self.packets_sent += 1;
@@ -154,7 +156,7 @@ fn a_warm_session_allocates_nothing_per_packet() {
     let mut call = Call::new();
     // The counter works.
     let probe = Region::new(GLOBAL);
-    let boxed = std::hint::black_box(Box::new(1u64));
+    let boxed = core::hint::black_box(Box::new(1u64));
     assert_eq!(probe.change().allocations, 1);
     drop(boxed);
 

@@ -6,7 +6,9 @@
 
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+extern crate alloc;
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use sansrtc::rtcp::{Compound, RtcpPacket};
 use sansrtc::rtp::ExtensionKind;
