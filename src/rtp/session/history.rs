@@ -134,7 +134,8 @@ impl PacketHistory {
         if e.len == 0 {
             return Lookup::Gone;
         }
-        let at = (e.start % self.cap()) as usize;
+        let Some(at) = e.start.checked_rem(self.cap()) else { return Lookup::Gone };
+        let at = at as usize;
         match self.buf.get(at..at + e.len as usize) {
             Some(packet) => Lookup::Found { packet, last_resent: e.last_resent },
             None => Lookup::Gone,

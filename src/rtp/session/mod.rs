@@ -374,26 +374,36 @@ impl Session {
         }
     }
 
-    /// Takes `ssrc` (and `rtx`) for a stream. Our RTCP SSRC may be a send stream's, not a receive one's.
-    fn claim(&mut self, ssrc: u32, rtx: Option<u32>, route: Route, rtx_route: impl Fn(usize) -> Route) -> bool {
+    /// Takes `ssrc` (and `rtx`) for a stream, or says which of them is taken. Our RTCP SSRC may be a send
+    /// stream's, not a receive one's.
+    fn claim(
+        &mut self,
+        ssrc: u32,
+        rtx: Option<u32>,
+        route: Route,
+        rtx_route: impl Fn(usize) -> Route,
+    ) -> Result<(), UsageError> {
         let (index, receive) = match route {
             Route::Send(i) | Route::SendRtx(i) => (i, false),
             Route::Receive(i) | Route::ReceiveRtx(i) => (i, true),
         };
         let taken = |s: u32| self.routes.contains(s) || (receive && s == self.rtcp_ssrc);
-        if taken(ssrc) || rtx.is_some_and(|r| r == ssrc || taken(r)) {
-            return false;
+        if taken(ssrc) {
+            return Err(UsageError::SsrcInUse(ssrc));
+        }
+        if let Some(r) = rtx.filter(|r| *r == ssrc || taken(*r)) {
+            return Err(UsageError::SsrcInUse(r));
         }
         if !self.routes.insert(ssrc, route) {
-            return false;
+            return Err(UsageError::TooManyStreams);
         }
         if let Some(r) = rtx {
             if !self.routes.insert(r, rtx_route(index)) {
                 self.routes.remove(ssrc);
-                return false;
+                return Err(UsageError::TooManyStreams);
             }
         }
-        true
+        Ok(())
     }
 
     /// Adds a send stream.
@@ -405,9 +415,7 @@ impl Session {
         if config.clock_rate == 0 {
             return Err(UsageError::BadConfig("clock_rate 0"));
         }
-        if !self.claim(config.ssrc, config.rtx_ssrc, Route::Send(slot), Route::SendRtx) {
-            return Err(UsageError::SsrcInUse(config.ssrc));
-        }
+        self.claim(config.ssrc, config.rtx_ssrc, Route::Send(slot), Route::SendRtx)?;
         let (first, rtx) = (self.rng.u32() as u16, self.rng.u32() as u16);
         let stream = SendStream::new(config, first, rtx);
         match self.send.get_mut(slot) {
@@ -446,9 +454,7 @@ impl Session {
         if config.clock_rate == 0 {
             return Err(UsageError::BadConfig("clock_rate 0"));
         }
-        if !self.claim(config.ssrc, config.rtx_ssrc, Route::Receive(slot), Route::ReceiveRtx) {
-            return Err(UsageError::SsrcInUse(config.ssrc));
-        }
+        self.claim(config.ssrc, config.rtx_ssrc, Route::Receive(slot), Route::ReceiveRtx)?;
         let stream = ReceiveStream::new(config, probation, self.config.nack.window);
         match self.recv.get_mut(slot) {
             Some(s) => *s = Some(stream),
@@ -612,8 +618,8 @@ impl Session {
             return Err(Error::UnknownSsrc(packet.ssrc()));
         };
         let seq = packet.sequence_number();
-        // Validate on a copy: a dropped packet leaves the state as it was (except the RFC 3550 probation
-        // and restart bookkeeping, which a dropped packet is meant to advance).
+        // RFC 3550 §A.1: a packet it drops (probation, a jump) still moves its bookkeeping (`probation`,
+        // `bad_seq`), as the algorithm says; nothing else changes for a dropped packet.
         let first = stream.seq.is_none_or(|s| !s.valid());
         let mut state = stream.seq.unwrap_or_else(|| receive::SeqState::new(seq, stream.probation));
         let valid = state.update(seq);

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::config::SendStreamConfig;
+use super::config::{HistoryConfig, SendStreamConfig};
 use super::event::SendStats;
 use super::history::PacketHistory;
 use super::receive::rtp_time;
@@ -31,7 +31,11 @@ impl SendStream {
             config,
             next_seq: config.initial_sequence.unwrap_or(first_seq),
             rtx_seq,
-            history: PacketHistory::new(config.history),
+            // Without RTX nothing is kept.
+            history: PacketHistory::new(match config.rtx_ssrc {
+                Some(_) => config.history,
+                None => HistoryConfig::new(0, 0, config.history.max_age),
+            }),
             last_rtp: None,
             last_fir: None,
             sent_since_report: false,

@@ -477,7 +477,7 @@ fn streams_and_ssrcs_are_checked() {
     let mut s = Session::new(config("x"), SeededRng::from_seed([3; 32])).unwrap();
     s.add_send_stream(SendStreamConfig::video(1, Some(2))).unwrap();
     assert_eq!(s.add_send_stream(SendStreamConfig::video(2, None)), Err(UsageError::SsrcInUse(2)));
-    assert_eq!(s.add_receive_stream(ReceiveStreamConfig::video(3, Some(1))), Err(UsageError::SsrcInUse(3)));
+    assert_eq!(s.add_receive_stream(ReceiveStreamConfig::video(3, Some(1))), Err(UsageError::SsrcInUse(1)));
     assert_eq!(s.add_receive_stream(ReceiveStreamConfig::video(4, Some(4))), Err(UsageError::SsrcInUse(4)));
     let rtcp = s.rtcp_ssrc();
     assert_eq!(s.add_receive_stream(ReceiveStreamConfig::audio(rtcp, 48_000)), Err(UsageError::SsrcInUse(rtcp)));
