@@ -68,7 +68,8 @@ impl PayloadTypes {
             Some(PayloadFormat::Media { rtx, .. }) => *rtx = Some(rtx_pt),
             _ => return Err(UsageError::BadPayloadType(apt)),
         }
-        self.formats[usize::from(rtx_pt)] = PayloadFormat::Rtx { apt };
+        let slot = self.formats.get_mut(usize::from(rtx_pt)).ok_or(UsageError::BadPayloadType(rtx_pt))?;
+        *slot = PayloadFormat::Rtx { apt };
         Ok(self)
     }
 

@@ -111,6 +111,7 @@ mod ssrc_map;
 mod twcc;
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests;
 
 use alloc::vec::Vec;
@@ -671,7 +672,7 @@ impl Session {
     fn receive_rtx<'a>(&mut self, now: Instant, i: usize, buf: &'a mut [u8]) -> Result<Received<'a>, Error> {
         let (rtx_ssrc, rtx_seq, pt, header_len, osn, transport_sequence) = {
             let p = Packet::new_checked(&buf[..])?;
-            let osn = p.payload().get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            let osn = p.payload().first_chunk::<2>().map(|b| u16::from_be_bytes(*b));
             (p.ssrc(), p.sequence_number(), p.payload_type(), p.header_len(), osn, self.transport_sequence(&p))
         };
         let apt = self.config.payload_types.apt_of(pt).ok_or(Error::UnknownPayloadType(pt))?;

@@ -88,8 +88,12 @@ impl<V: Copy> SsrcMap<V> {
             let dist_home = j.wrapping_sub(home) & mask;
             let dist_hole = j.wrapping_sub(hole) & mask;
             if dist_home >= dist_hole {
-                self.slots[hole] = Some((k, v));
-                self.slots[j] = None;
+                if let Some(h) = self.slots.get_mut(hole) {
+                    *h = Some((k, v));
+                }
+                if let Some(s) = self.slots.get_mut(j) {
+                    *s = None;
+                }
                 hole = j;
             }
         }
