@@ -72,6 +72,11 @@ impl EchoServer {
         &self.reports
     }
 
+    /// Its log (peer connection events, one line each) so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The last lines of its log and trace, for a failure message.
     pub fn tails(&self) -> String {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
