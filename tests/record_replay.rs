@@ -385,7 +385,7 @@ fn a_capture_opens_in_tshark_decrypted_with_its_embedded_key_log() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("alice.pcapng");
     std::fs::write(&file, &s.capture_a).unwrap();
-    // The data channel protocol is `dcep` in recent Wireshark, `rtcdc` before.
+    // Wireshark 4.0 names the data channel protocol `rtcdc`; `dcep` is taken should a release name it so.
     let protocols = std::process::Command::new("tshark").args(["-G", "protocols"]).output().unwrap();
     let protocols = String::from_utf8_lossy(&protocols.stdout);
     let dcep = if protocols.lines().any(|l| l.split('\t').nth(2) == Some("dcep")) { "dcep" } else { "rtcdc" };
