@@ -145,18 +145,7 @@ fn chromium_echo() {
     println!("{runs} Chromium runs complete: {total:.1} s in all, slowest {max:.1} s");
     // The page closes its peer connection at the end: the server reports every connection `Closed`, as
     // Chromium does, never `Failed`.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let closed = || server.log_text().matches("connection Closed").count();
-    while closed() < runs && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let log = server.log_text();
-    assert_eq!(closed(), runs, "every connection ends closed:\n{}", echo_server::tail(&log, 60));
-    assert!(
-        !log.contains("connection Failed"),
-        "a clean close reported as a failure:\n{}",
-        echo_server::tail(&log, 60)
-    );
+    server.assert_closed_cleanly(runs);
 }
 
 /// The offer Chromium made in the test page (captured by this test) parses, round-trips and validates.
