@@ -79,21 +79,34 @@
 //!   applied to the agent.
 
 mod channels;
+mod codec;
 mod conn;
 mod describe;
 mod error;
+mod media;
+mod negotiate;
+mod rtp;
 mod signaling;
+mod transceiver;
 
 #[cfg(test)]
 mod tests;
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::Bytes;
 
+pub use codec::{Codec, Feedback, H264Level, H264Params, H264Profile, MediaKind, OpusParams, ProfileLevelId};
 pub use conn::PeerConnection;
-pub use error::{Error, RecvError};
+pub use error::{Error, MediaDrop, RecvError};
+pub use media::{ExtensionPreference, HeaderExtension};
+pub use rtp::{KeyframeRequestKind, OutgoingRtp, RtpPacket, SentRtp};
+pub use transceiver::{SendEncoding, Tag, Track, TrackOrKind, Transceiver, TransceiverId, TransceiverInit};
+
+pub use crate::rtp::{ExtensionKind, ExtensionValue};
+pub use crate::sdp::Direction;
 
 pub use crate::datachannel::{ChannelOptions, Reliability};
 pub use crate::ice::IceConnectionState;
@@ -253,9 +266,33 @@ pub enum Event {
         /// The mid of the data channel section.
         mid: String,
     },
-    /// `negotiationneeded`: call [`PeerConnection::create_offer`] (a first channel was created, or an ICE
-    /// restart was asked for).
+    /// `negotiationneeded`: call [`PeerConnection::create_offer`] (a first channel was created, a
+    /// transceiver was added, stopped or changed direction, or an ICE restart was asked for).
     NegotiationNeeded,
+    /// `track`: a remote description makes the peer send on a transceiver (W3C `ontrack`).
+    Track {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: String,
+        /// Audio or video.
+        kind: MediaKind,
+        /// The peer's stream ids for it (`a=msid`).
+        stream_ids: Vec<String>,
+    },
+    /// An RTP packet arrived on a transceiver, decrypted and routed by mid, SSRC or payload type.
+    Rtp(RtpPacket),
+    /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC).
+    KeyframeRequest {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Tag,
+        /// The encoding's rid, for simulcast.
+        rid: Option<Tag>,
+        /// PLI or FIR.
+        kind: KeyframeRequestKind,
+    },
     /// `datachannel`: the peer opened a channel.
     DataChannel {
         /// The channel.
@@ -308,6 +345,13 @@ impl fmt::Debug for Event {
             Event::ConnectionState(s) => write!(f, "ConnectionState({s:?})"),
             Event::LocalCandidate { candidate, mid } => write!(f, "LocalCandidate({mid}: {candidate})"),
             Event::NegotiationNeeded => f.write_str("NegotiationNeeded"),
+            Event::Track { transceiver, mid, kind, stream_ids } => {
+                write!(f, "Track({transceiver}, mid={mid}, {kind}, streams={stream_ids:?})")
+            }
+            Event::Rtp(p) => write!(f, "{p:?}"),
+            Event::KeyframeRequest { transceiver, mid, rid, kind } => {
+                write!(f, "KeyframeRequest({transceiver}, mid={mid}, rid={rid:?}, {kind:?})")
+            }
             Event::DataChannel { id, label, protocol } => {
                 write!(f, "DataChannel({id}, label={label:?}, protocol={protocol:?})")
             }
@@ -334,8 +378,34 @@ pub struct Stats {
     pub dtls_dropped: u64,
     /// DTLS before the DTLS role was negotiated.
     pub not_ready_dropped: u64,
-    /// SRTP/SRTCP dropped (media not supported yet).
+    /// SRTP/SRTCP dropped, for any of the reasons below ([`MediaDrop`]).
     pub media_dropped: u64,
+    /// SRTP/SRTCP before the SRTP keys.
+    pub media_not_ready: u64,
+    /// RTP that did not parse, or that SRTP found malformed.
+    pub rtp_malformed: u64,
+    /// RTP whose MID names no m-section of ours.
+    pub rtp_unknown_mid: u64,
+    /// RTP with nothing to route it by (no MID, unknown SSRC, payload type not unique to one m-section).
+    pub rtp_unroutable: u64,
+    /// RTP with a payload type not negotiated on its m-section.
+    pub rtp_unknown_payload_type: u64,
+    /// RTP for an m-section not negotiated to receive.
+    pub rtp_not_receiving: u64,
+    /// RTP of more streams than the connection tracks.
+    pub rtp_too_many_streams: u64,
+    /// SRTP packets that failed authentication.
+    pub srtp_auth_failed: u64,
+    /// SRTP packets replayed or too old.
+    pub srtp_replayed: u64,
+    /// SRTCP packets that failed authentication.
+    pub srtcp_auth_failed: u64,
+    /// SRTCP packets replayed or too old.
+    pub srtcp_replayed: u64,
+    /// SRTCP packets SRTP found malformed.
+    pub rtcp_malformed: u64,
+    /// Key-frame requests (PLI, FIR) naming no SSRC of ours (the packet itself was taken).
+    pub rtcp_unroutable: u64,
     /// Other first bytes (RFC 7983): ZRTP, TURN channel data, unknown.
     pub unknown_dropped: u64,
     /// Received after close.
@@ -401,6 +471,12 @@ pub struct Config {
     /// W3C `iceTransportPolicy`: [`IceTransportPolicy::Relay`] overrides the ICE config's candidate filter
     /// with [`ice::CandidateFilter::RELAY_ONLY`].
     pub ice_transport_policy: IceTransportPolicy,
+    /// The codecs the connection sends and receives, in preference order; their payload types are the
+    /// ones our offers use (when the BUNDLE group leaves them free). Default [`Codec::defaults`].
+    pub codecs: Vec<Codec>,
+    /// The RTP header extensions used on audio and video sections, with the ids our offers give them.
+    /// Default [`ExtensionPreference::defaults`].
+    pub header_extensions: Vec<ExtensionPreference>,
 }
 
 impl Default for Config {
@@ -422,6 +498,8 @@ impl Default for Config {
             max_events: 8192,
             turn_servers: alloc::vec::Vec::new(),
             ice_transport_policy: IceTransportPolicy::All,
+            codecs: Codec::defaults(),
+            header_extensions: ExtensionPreference::defaults(),
         }
     }
 }
