@@ -4,7 +4,8 @@
 //! packetization mode must match, the level is negotiated), VP9 and AV1 match on their profile, H.265 on
 //! profile, tier and transmission mode (RFC 7798 §7.2.2), everything else on name, clock rate and channels.
 
-use alloc::string::{String, ToString};
+use alloc::borrow::Cow;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -104,120 +105,137 @@ pub struct Codec {
     /// The RTP payload type.
     pub payload_type: u8,
     /// The encoding name (`opus`, `VP8`, `H264`, …); compared case-insensitively.
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// The RTP clock rate in Hz.
     pub clock_rate: u32,
     /// Audio channels (the rtpmap encoding parameter; 1 when absent); 0 for video.
     pub channels: u16,
     /// The `a=fmtp` parameters as written (`minptime=10;useinbandfec=1`), empty for none.
-    pub fmtp: String,
+    pub fmtp: Cow<'static, str>,
     /// The RTCP feedback the codec uses.
-    pub feedback: Vec<Feedback>,
+    pub feedback: Cow<'static, [Feedback]>,
     /// The payload type of its RTX format (`a=rtpmap:<pt> rtx/<clock>`, `a=fmtp:<pt> apt=<payload type>`),
     /// if retransmission is used.
     pub rtx_payload_type: Option<u8>,
 }
 
 /// The feedback browsers use for video codecs.
-const VIDEO_FEEDBACK: [Feedback; 5] = Feedback::ALL;
+const VIDEO_FEEDBACK: &[Feedback] = &Feedback::ALL;
+
+/// The codecs of [`Codec::defaults`], static so that a default configuration allocates nothing for them.
+pub(super) static DEFAULT_CODECS: [Codec; 12] = [
+    Codec::opus(),
+    Codec::g722(),
+    Codec::pcmu(),
+    Codec::pcma(),
+    Codec::audio(110, "telephone-event", 48_000, 1, "0-15"),
+    Codec::audio(126, "telephone-event", 8_000, 1, "0-15"),
+    Codec::vp8(),
+    Codec::video(98, "VP9", "profile-id=0", 99),
+    Codec::video(100, "VP9", "profile-id=2", 101),
+    Codec::video(108, "H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 109),
+    Codec::video(102, "H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", 103),
+    Codec::video(45, "AV1", "level-idx=5;profile=0;tier=0", 46),
+];
 
 impl Codec {
-    fn new(kind: MediaKind, payload_type: u8, name: &str, clock_rate: u32, channels: u16, fmtp: &str) -> Codec {
+    const fn audio(payload_type: u8, name: &'static str, clock_rate: u32, channels: u16, fmtp: &'static str) -> Codec {
+        Codec::audio_with(payload_type, name, clock_rate, channels, fmtp, &[])
+    }
+
+    const fn audio_with(
+        payload_type: u8,
+        name: &'static str,
+        clock_rate: u32,
+        channels: u16,
+        fmtp: &'static str,
+        feedback: &'static [Feedback],
+    ) -> Codec {
         Codec {
-            kind,
+            kind: MediaKind::Audio,
             payload_type,
-            name: name.to_string(),
+            name: Cow::Borrowed(name),
             clock_rate,
             channels,
-            fmtp: fmtp.to_string(),
-            feedback: Vec::new(),
+            fmtp: Cow::Borrowed(fmtp),
+            feedback: Cow::Borrowed(feedback),
             rtx_payload_type: None,
         }
     }
 
-    fn video(payload_type: u8, name: &str, fmtp: &str, rtx: u8) -> Codec {
+    const fn video(payload_type: u8, name: &'static str, fmtp: &'static str, rtx: u8) -> Codec {
         Codec {
-            feedback: VIDEO_FEEDBACK.to_vec(),
+            kind: MediaKind::Video,
+            payload_type,
+            name: Cow::Borrowed(name),
+            clock_rate: 90_000,
+            channels: 0,
+            fmtp: Cow::Borrowed(fmtp),
+            feedback: Cow::Borrowed(VIDEO_FEEDBACK),
             rtx_payload_type: Some(rtx),
-            ..Codec::new(MediaKind::Video, payload_type, name, 90_000, 0, fmtp)
         }
     }
 
     /// Opus (RFC 7587) on payload type 111 with in-band FEC and a 10 ms minimum packet time, as browsers
     /// offer it, and transport-wide congestion control feedback.
-    pub fn opus() -> Codec {
-        Codec {
-            feedback: alloc::vec![Feedback::TransportCc],
-            ..Codec::new(MediaKind::Audio, 111, "opus", 48_000, 2, "minptime=10;useinbandfec=1")
-        }
+    pub const fn opus() -> Codec {
+        Codec::audio_with(111, "opus", 48_000, 2, "minptime=10;useinbandfec=1", &[Feedback::TransportCc])
     }
 
     /// G.722 on its static payload type 9 (its RTP clock is 8000 Hz, RFC 3551 §4.5.2).
-    pub fn g722() -> Codec {
-        Codec::new(MediaKind::Audio, 9, "G722", 8_000, 1, "")
+    pub const fn g722() -> Codec {
+        Codec::audio(9, "G722", 8_000, 1, "")
     }
 
     /// PCMU (G.711 µ-law) on its static payload type 0.
-    pub fn pcmu() -> Codec {
-        Codec::new(MediaKind::Audio, 0, "PCMU", 8_000, 1, "")
+    pub const fn pcmu() -> Codec {
+        Codec::audio(0, "PCMU", 8_000, 1, "")
     }
 
     /// PCMA (G.711 A-law) on its static payload type 8.
-    pub fn pcma() -> Codec {
-        Codec::new(MediaKind::Audio, 8, "PCMA", 8_000, 1, "")
+    pub const fn pcma() -> Codec {
+        Codec::audio(8, "PCMA", 8_000, 1, "")
     }
 
     /// DTMF events (RFC 4733) at `clock_rate` (48000 goes with Opus, 8000 with G.711 and G.722), events
     /// 0–15.
-    pub fn telephone_event(payload_type: u8, clock_rate: u32) -> Codec {
-        Codec::new(MediaKind::Audio, payload_type, "telephone-event", clock_rate, 1, "0-15")
+    pub const fn telephone_event(payload_type: u8, clock_rate: u32) -> Codec {
+        Codec::audio(payload_type, "telephone-event", clock_rate, 1, "0-15")
     }
 
     /// VP8 (RFC 7741) on 96, RTX on 97.
-    pub fn vp8() -> Codec {
+    pub const fn vp8() -> Codec {
         Codec::video(96, "VP8", "", 97)
     }
 
     /// VP9 profile `profile_id` (0 or 2) on `payload_type`, RTX on `rtx`.
     pub fn vp9(payload_type: u8, profile_id: u8, rtx: u8) -> Codec {
-        Codec::video(payload_type, "VP9", &alloc::format!("profile-id={profile_id}"), rtx)
+        Codec { fmtp: Cow::Owned(alloc::format!("profile-id={profile_id}")), ..Codec::video(payload_type, "VP9", "", rtx) }
     }
 
     /// H.264 (RFC 6184) with `profile_level_id` (six hex digits) and packetization mode 1, level
     /// asymmetry allowed.
     pub fn h264(payload_type: u8, profile_level_id: &str, rtx: u8) -> Codec {
         let fmtp = alloc::format!("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile_level_id}");
-        Codec::video(payload_type, "H264", &fmtp, rtx)
+        Codec { fmtp: Cow::Owned(fmtp), ..Codec::video(payload_type, "H264", "", rtx) }
     }
 
     /// AV1 (profile 0, level 3.1, main tier, as browsers offer it).
-    pub fn av1(payload_type: u8, rtx: u8) -> Codec {
+    pub const fn av1(payload_type: u8, rtx: u8) -> Codec {
         Codec::video(payload_type, "AV1", "level-idx=5;profile=0;tier=0", rtx)
     }
 
     /// H.265 (RFC 7798), Main profile, level 3.1, main tier.
-    pub fn h265(payload_type: u8, rtx: u8) -> Codec {
+    pub const fn h265(payload_type: u8, rtx: u8) -> Codec {
         Codec::video(payload_type, "H265", "level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST", rtx)
     }
 
     /// What [`super::Config::default`] supports, in preference order: Opus, G.722, PCMU, PCMA and DTMF
-    /// events for audio; VP8, VP9 (profiles 0 and 2), H.264 (Constrained Baseline and Baseline, level 3.1,
-    /// packetization mode 1) and AV1 for video, each with RTX. The payload types are Chromium's.
+    /// events (with Opus's and G.711's clock rates) for audio; VP8, VP9 (profiles 0 and 2), H.264
+    /// (Constrained Baseline and Baseline, level 3.1, packetization mode 1) and AV1 for video, each with
+    /// RTX. The payload types are Chromium's.
     pub fn defaults() -> Vec<Codec> {
-        alloc::vec![
-            Codec::opus(),
-            Codec::g722(),
-            Codec::pcmu(),
-            Codec::pcma(),
-            Codec::telephone_event(110, 48_000),
-            Codec::telephone_event(126, 8_000),
-            Codec::vp8(),
-            Codec::vp9(98, 0, 99),
-            Codec::vp9(100, 2, 101),
-            Codec::h264(108, "42e01f", 109),
-            Codec::h264(102, "42001f", 103),
-            Codec::av1(45, 46),
-        ]
+        DEFAULT_CODECS.to_vec()
     }
 
     /// The value of format parameter `key` (case-insensitive), `Some("")` for a parameter without a value.
@@ -301,7 +319,7 @@ impl Codec {
             return self.number_param("profile", 0) == other.number_param("profile", 0);
         }
         if self.is("H265") {
-            let tx = |c: &Codec| c.param("tx-mode").map_or(String::from("SRST"), |v| v.trim().to_ascii_uppercase());
+            let tx = |c: &Codec| c.param("tx-mode").map_or(String::from("SRST"), |v| v.to_ascii_uppercase());
             return self.number_param("profile-id", 1) == other.number_param("profile-id", 1)
                 && self.number_param("tier-flag", 0) == other.number_param("tier-flag", 0)
                 && tx(self) == tx(other);
@@ -323,7 +341,7 @@ impl Codec {
                 ours.profile_level_id.level().min(theirs.profile_level_id.level())
             };
             let id = theirs.profile_level_id.with_level(level);
-            fmtp = with_param(&fmtp, "profile-level-id", &id.to_string());
+            fmtp = Cow::Owned(with_param(&fmtp, "profile-level-id", &alloc::format!("{id}")));
         }
         Codec {
             kind: self.kind,
@@ -332,7 +350,7 @@ impl Codec {
             clock_rate: offered.clock_rate,
             channels: offered.channels,
             fmtp,
-            feedback: offered.feedback.iter().copied().filter(|f| self.feedback.contains(f)).collect(),
+            feedback: offered.feedback.iter().copied().filter(|f| self.feedback.contains(f)).collect::<Vec<_>>().into(),
             rtx_payload_type: offered.rtx_payload_type.filter(|_| self.rtx_payload_type.is_some()),
         }
     }
@@ -543,9 +561,10 @@ impl fmt::Display for ProfileLevelId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     fn h264(fmtp: &str) -> Codec {
-        Codec { fmtp: fmtp.into(), ..Codec::h264(102, "42e01f", 103) }
+        Codec { fmtp: fmtp.to_string().into(), ..Codec::h264(102, "42e01f", 103) }
     }
 
     #[test]
@@ -627,7 +646,9 @@ mod tests {
 
     #[test]
     fn other_formats() {
-        assert!(Codec::vp9(98, 0, 99).same_format(&Codec { fmtp: String::new(), ..Codec::vp9(120, 0, 121) }));
+        assert!(Codec::vp9(98, 0, 99).same_format(&Codec { fmtp: "".into(), ..Codec::vp9(120, 0, 121) }));
+        assert_eq!(Codec::defaults()[7], Codec::vp9(98, 0, 99));
+        assert_eq!(Codec::defaults()[9], Codec::h264(108, "42e01f", 109));
         assert!(!Codec::vp9(98, 0, 99).same_format(&Codec::vp9(100, 2, 101)));
         assert!(Codec::av1(45, 46).same_format(&Codec { fmtp: "level-idx=8".into(), ..Codec::av1(99, 100) }));
         assert!(!Codec::av1(45, 46).same_format(&Codec { fmtp: "profile=1".into(), ..Codec::av1(99, 100) }));
@@ -648,13 +669,13 @@ mod tests {
     fn answers_take_the_offered_payload_types_and_common_feedback() {
         let offered = Codec {
             payload_type: 120,
-            feedback: alloc::vec![Feedback::Nack, Feedback::NackPli],
+            feedback: alloc::vec![Feedback::Nack, Feedback::NackPli].into(),
             rtx_payload_type: Some(124),
             ..Codec::vp8()
         };
         let a = Codec::vp8().answer(&offered);
         assert_eq!((a.payload_type, a.rtx_payload_type), (120, Some(124)));
-        assert_eq!(a.feedback, [Feedback::Nack, Feedback::NackPli]);
+        assert_eq!(*a.feedback, [Feedback::Nack, Feedback::NackPli]);
         let no_rtx = Codec { rtx_payload_type: None, ..Codec::vp8() };
         assert_eq!(no_rtx.answer(&offered).rtx_payload_type, None);
         assert_eq!(Codec::opus().rtpmap(), "opus/48000/2");

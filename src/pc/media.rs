@@ -44,23 +44,30 @@ impl ExtensionPreference {
     /// MID (4), RID (10), repaired RID (11) and video orientation (13). Audio sections get audio level,
     /// abs-send-time, transport-wide CC and MID; video sections the others.
     pub fn defaults() -> Vec<ExtensionPreference> {
-        use ExtensionKind as K;
-        use MediaKind::{Audio, Video};
-        let e = |media, kind, id| ExtensionPreference { media, kind, id };
-        alloc::vec![
-            e(Audio, K::AudioLevel, 1),
-            e(Audio, K::AbsSendTime, 2),
-            e(Audio, K::TransportWideCc, 3),
-            e(Audio, K::Mid, 4),
-            e(Video, K::AbsSendTime, 2),
-            e(Video, K::TransportWideCc, 3),
-            e(Video, K::Mid, 4),
-            e(Video, K::RtpStreamId, 10),
-            e(Video, K::RepairedRtpStreamId, 11),
-            e(Video, K::VideoOrientation, 13),
-        ]
+        DEFAULT_EXTENSIONS.to_vec()
     }
 }
+
+/// [`ExtensionPreference::defaults`], static so that a default configuration allocates nothing for them.
+pub(super) static DEFAULT_EXTENSIONS: [ExtensionPreference; 10] = {
+    use ExtensionKind as K;
+    use MediaKind::{Audio, Video};
+    const fn e(media: MediaKind, kind: ExtensionKind, id: u8) -> ExtensionPreference {
+        ExtensionPreference { media, kind, id }
+    }
+    [
+        e(Audio, K::AudioLevel, 1),
+        e(Audio, K::AbsSendTime, 2),
+        e(Audio, K::TransportWideCc, 3),
+        e(Audio, K::Mid, 4),
+        e(Video, K::AbsSendTime, 2),
+        e(Video, K::TransportWideCc, 3),
+        e(Video, K::Mid, 4),
+        e(Video, K::RtpStreamId, 10),
+        e(Video, K::RepairedRtpStreamId, 11),
+        e(Video, K::VideoOrientation, 13),
+    ]
+};
 
 /// A restriction identifier (`a=rid`, RFC 8851) and whether its writer sends or receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -261,7 +268,7 @@ impl Section {
         for c in &self.codecs {
             let pt = c.payload_type;
             put("rtpmap", alloc::format!("{pt} {}", c.rtpmap()));
-            for f in &c.feedback {
+            for f in c.feedback.iter() {
                 put("rtcp-fb", alloc::format!("{pt} {}", f.as_str()));
             }
             if !c.fmtp.is_empty() {
@@ -330,11 +337,11 @@ fn parse_codecs(kind: MediaKind, m: &MediaDescription<'_>) -> Vec<Codec> {
                 Codec {
                     kind,
                     payload_type: pt,
-                    name: r.encoding.to_string(),
+                    name: Cow::Owned(r.encoding.to_string()),
                     clock_rate: r.clock_rate,
                     channels,
-                    fmtp: String::new(),
-                    feedback: Vec::new(),
+                    fmtp: Cow::Borrowed(""),
+                    feedback: Cow::Borrowed(&[]),
                     rtx_payload_type: None,
                 }
             }
@@ -344,15 +351,16 @@ fn parse_codecs(kind: MediaKind, m: &MediaDescription<'_>) -> Vec<Codec> {
             },
         };
         let mut codec = codec;
-        codec.fmtp = fmtp_of(pt).unwrap_or_default().to_string();
-        codec.feedback.clear();
+        codec.fmtp = Cow::Owned(fmtp_of(pt).unwrap_or_default().to_string());
+        let mut feedback: Vec<Feedback> = Vec::new();
         for fb in a.rtcp_fbs().filter(|f| f.payload_type.is_none_or(|p| p == pt)) {
             if let Some(f) = Feedback::parse(fb.feedback) {
-                if !codec.feedback.contains(&f) {
-                    codec.feedback.push(f);
+                if !feedback.contains(&f) {
+                    feedback.push(f);
                 }
             }
         }
+        codec.feedback = feedback.into();
         codecs.push(codec);
     }
     for (pt, apt) in rtx {
@@ -477,7 +485,7 @@ mod tests {
         assert_eq!((audio.kind, audio.mid.as_deref(), audio.direction), (MediaKind::Audio, Some("0"), Direction::SendRecv));
         assert_eq!(audio.codecs.len(), 1);
         assert_eq!(audio.codecs[0].opus_params().map(|p| (p.minptime, p.useinbandfec)), Some((Some(10), true)));
-        assert_eq!(audio.codecs[0].feedback, [Feedback::TransportCc]);
+        assert_eq!(*audio.codecs[0].feedback, [Feedback::TransportCc]);
         assert_eq!(audio.extension_id(ExtensionKind::AudioLevel), Some(1));
         assert_eq!(audio.extension_id(ExtensionKind::Mid), Some(4));
         assert_eq!(audio.ssrcs, [(3_847_045_847, None)]);
@@ -501,7 +509,7 @@ mod tests {
                 (100, Some(101))
             ]
         );
-        assert_eq!(video.codecs[0].feedback, Feedback::ALL);
+        assert_eq!(*video.codecs[0].feedback, Feedback::ALL);
         assert_eq!(video.codecs[8].vp9_profile_id(), Some(0));
         assert_eq!(video.codecs[9].vp9_profile_id(), Some(2));
         let h264 = video.codecs[1].h264_params().unwrap();
@@ -517,7 +525,7 @@ mod tests {
     fn firefox_static_payload_types_rtx_and_extmap_directions() {
         let s = sections(&read("firefox_esr_153_media_data"));
         let (audio, video) = (&s[0], &s[1]);
-        let names: Vec<(&str, u8)> = audio.codecs.iter().map(|c| (c.name.as_str(), c.payload_type)).collect();
+        let names: Vec<(&str, u8)> = audio.codecs.iter().map(|c| (&*c.name, c.payload_type)).collect();
         assert_eq!(names, [("opus", 109), ("G722", 9), ("PCMU", 0), ("PCMA", 8), ("telephone-event", 101)]);
         assert!(audio.codecs[0].opus_params().is_some_and(|p| p.stereo && p.useinbandfec));
         assert_eq!(audio.codecs[4].fmtp, "0-15");
@@ -533,7 +541,7 @@ mod tests {
     fn aiortc_offer() {
         let s = sections(&read("aiortc116_media_data"));
         assert_eq!(s[0].codecs[0].payload_type, 96);
-        assert_eq!(s[1].codecs[0].feedback, [Feedback::Nack, Feedback::NackPli, Feedback::GoogRemb]);
+        assert_eq!(*s[1].codecs[0].feedback, [Feedback::Nack, Feedback::NackPli, Feedback::GoogRemb]);
         assert!(!s[1].rtcp_rsize);
     }
 

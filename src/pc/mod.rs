@@ -92,6 +92,7 @@ mod transceiver;
 #[cfg(test)]
 mod tests;
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -472,11 +473,12 @@ pub struct Config {
     /// with [`ice::CandidateFilter::RELAY_ONLY`].
     pub ice_transport_policy: IceTransportPolicy,
     /// The codecs the connection sends and receives, in preference order; their payload types are the
-    /// ones our offers use (when the BUNDLE group leaves them free). Default [`Codec::defaults`].
-    pub codecs: Vec<Codec>,
+    /// ones our offers use (when the BUNDLE group leaves them free). Default [`Codec::defaults`] (a
+    /// static table: set `Cow::Owned(vec)` to change it).
+    pub codecs: Cow<'static, [Codec]>,
     /// The RTP header extensions used on audio and video sections, with the ids our offers give them.
     /// Default [`ExtensionPreference::defaults`].
-    pub header_extensions: Vec<ExtensionPreference>,
+    pub header_extensions: Cow<'static, [ExtensionPreference]>,
 }
 
 impl Default for Config {
@@ -498,8 +500,8 @@ impl Default for Config {
             max_events: 8192,
             turn_servers: alloc::vec::Vec::new(),
             ice_transport_policy: IceTransportPolicy::All,
-            codecs: Codec::defaults(),
-            header_extensions: ExtensionPreference::defaults(),
+            codecs: Cow::Borrowed(&codec::DEFAULT_CODECS),
+            header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
         }
     }
 }

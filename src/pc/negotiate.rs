@@ -110,6 +110,11 @@ impl PeerConnection {
         mid
     }
 
+    /// The CNAME for our sections; nothing is drawn from the generator without transceivers.
+    fn cname(&mut self) -> String {
+        if self.transceivers.list.is_empty() { String::new() } else { self.transceivers.cname(&mut self.rng) }
+    }
+
     /// Whether the application wants a data channel section (it created a channel).
     fn wants_data(&self) -> bool {
         !self.channels.is_empty() || self.dc.is_some()
@@ -173,7 +178,7 @@ impl PeerConnection {
 
     /// The sections of an offer following `plan`, with the BUNDLE group over every accepted mid.
     pub(super) fn offer_sections(&mut self, plan: &[MLine]) -> (Vec<Planned>, Vec<String>) {
-        let cname = self.transceivers.cname(&mut self.rng);
+        let cname = self.cname();
         let mut out = Vec::new();
         let mut bundle = Vec::new();
         // Codecs and extension ids already given in this offer, so that later sections agree.
@@ -388,7 +393,7 @@ impl PeerConnection {
     /// order. A section outside the offer's BUNDLE group (or, without one, any but the first usable
     /// section) is rejected: the connection has one transport (the max-bundle policy).
     pub(super) fn answer_sections(&mut self, offer: &SessionDescription<'_>) -> (Vec<Planned>, Vec<String>) {
-        let cname = self.transceivers.cname(&mut self.rng);
+        let cname = self.cname();
         let group: Vec<&str> = offer.bundle_mids().collect();
         let first_usable = offer.media.iter().position(|m| !m.is_rejected());
         let taken: Vec<u8> = offer
@@ -679,7 +684,7 @@ mod tests {
                 HeaderExtension { id: 10, kind: ExtensionKind::AudioLevel, direction: Direction::SendRecv }
             ],
         );
-        let ext = offer_extensions(&ExtensionPreference::defaults(), MediaKind::Video, &[&audio]);
+        let ext = offer_extensions(&super::media::DEFAULT_EXTENSIONS, MediaKind::Video, &[&audio]);
         let get = |k| ext.iter().find(|e| e.kind == k).map(|e| e.id);
         // MID keeps the group's id; RID's preferred 10 is taken, so it gets the lowest free one.
         assert_eq!(get(ExtensionKind::Mid), Some(5));

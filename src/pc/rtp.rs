@@ -10,6 +10,7 @@
 //! after decryption, and no allocation per packet once the buffer is warm. What is learned from a packet
 //! (its SSRC's transceiver and rid, its extended sequence number) is kept only once it authenticates.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -35,7 +36,6 @@ const ARENA: usize = 16 * 1024;
 /// receives on can route).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PtRoute {
-    None,
     One(TransceiverId),
     Many,
 }
@@ -51,16 +51,22 @@ struct RecvStream {
     highest: u64,
 }
 
-/// The connection's media state: the SRTP session once keyed, the routing tables, and the buffers.
+/// The connection's media state: the SRTP keys and session, the routing tables, and the buffers.
 #[derive(Debug)]
 pub(super) struct MediaIo {
-    srtp: Option<srtp::Session>,
+    /// The keying material DTLS exported and our DTLS role, kept until the session is needed.
+    keying: Option<(dtls::SrtpKeying, srtp::Role)>,
+    /// The SRTP session, built from `keying` when the first packet needs it (a connection that carries
+    /// no media never allocates its per-SSRC tables).
+    srtp: Option<Box<srtp::Session>>,
     /// The SRTP profile DTLS negotiated.
     profile: Option<srtp::Profile>,
     arena: BytesMut,
     out: Vec<u8>,
     streams: VecMap<u32, RecvStream>,
-    pt_routes: [PtRoute; 128],
+    /// Payload types some receiving transceiver has, and where they route (a few entries: looked up only
+    /// for the first packet of an SSRC without a MID).
+    pt_routes: Vec<(u8, PtRoute)>,
     /// The BUNDLE group's ids of the MID, RID and repaired-RID extensions.
     mid_id: Option<u8>,
     rid_id: Option<u8>,
@@ -72,12 +78,13 @@ pub(super) struct MediaIo {
 impl Default for MediaIo {
     fn default() -> Self {
         MediaIo {
+            keying: None,
             srtp: None,
             profile: None,
             arena: BytesMut::new(),
             out: Vec::new(),
             streams: VecMap::new(),
-            pt_routes: [PtRoute::None; 128],
+            pt_routes: Vec::new(),
             mid_id: None,
             rid_id: None,
             rrid_id: None,
@@ -92,7 +99,7 @@ impl MediaIo {
         self.profile
     }
 
-    /// Keys SRTP from DTLS's exporter (RFC 5764 §4.2) with the negotiated profile.
+    /// Takes the SRTP keys DTLS exported (RFC 5764 §4.2) with the negotiated profile.
     pub fn key(&mut self, connected: &dtls::Connected) {
         let Some(keying) = connected.keying else {
             tracing::debug!(target: TARGET, "DTLS connected without use_srtp: no media");
@@ -103,15 +110,30 @@ impl MediaIo {
             dtls::Role::Client => srtp::Role::Client,
             dtls::Role::Server => srtp::Role::Server,
         };
-        let config = srtp::Config { max_streams: 2 * MAX_STREAMS, ..srtp::Config::default() };
-        match srtp::Session::from_keying_material(profile, keying.material(), role, config) {
-            Ok(session) => {
-                tracing::debug!(target: TARGET, ?profile, "SRTP keyed");
-                self.srtp = Some(session);
-                self.profile = Some(profile);
+        tracing::debug!(target: TARGET, ?profile, "SRTP keys");
+        self.keying = Some((keying, role));
+        self.profile = Some(profile);
+    }
+
+    /// Whether SRTP is keyed.
+    fn keyed(&self) -> bool {
+        self.keying.is_some()
+    }
+
+    /// Builds the SRTP session on first use; whether there is one.
+    fn ensure_session(&mut self) -> bool {
+        if self.srtp.is_none() {
+            let (Some((keying, role)), Some(profile)) = (self.keying, self.profile) else { return false };
+            let config = srtp::Config { max_streams: MAX_STREAMS, ..srtp::Config::default() };
+            match srtp::Session::from_keying_material(profile, keying.material(), role, config) {
+                Ok(session) => self.srtp = Some(Box::new(session)),
+                Err(e) => {
+                    tracing::debug!(target: TARGET, error = %e, "SRTP keying failed");
+                    self.keying = None;
+                }
             }
-            Err(e) => tracing::debug!(target: TARGET, error = %e, "SRTP keying failed"),
         }
+        self.srtp.is_some()
     }
 
     /// Gives back the buffers kept for reuse.
@@ -317,19 +339,17 @@ impl PeerConnection {
     /// transceiver, the BUNDLE group's MID/RID extension ids, and the streams of transceivers gone.
     pub(super) fn media_changed(&mut self) {
         let m = &mut self.media;
-        m.pt_routes = [PtRoute::None; 128];
+        m.pt_routes.clear();
         m.mid_id = None;
         m.rid_id = None;
         m.rrid_id = None;
         for t in self.transceivers.list.iter().filter(|t| t.receives()) {
             let Some(n) = &t.negotiated else { continue };
             for pt in n.codecs.iter().flat_map(|c| core::iter::once(c.payload_type).chain(c.rtx_payload_type)) {
-                if let Some(r) = m.pt_routes.get_mut(usize::from(pt)) {
-                    *r = match *r {
-                        PtRoute::None => PtRoute::One(t.id),
-                        PtRoute::One(other) if other == t.id => PtRoute::One(other),
-                        _ => PtRoute::Many,
-                    };
+                match m.pt_routes.iter_mut().find(|(p, _)| *p == pt) {
+                    None => m.pt_routes.push((pt, PtRoute::One(t.id))),
+                    Some((_, r)) if *r != PtRoute::One(t.id) => *r = PtRoute::Many,
+                    Some(_) => {}
                 }
             }
             m.mid_id = m.mid_id.or(n.map.id(ExtensionKind::Mid));
@@ -383,15 +403,15 @@ impl PeerConnection {
         if let Some(t) = signalled {
             return Ok(t.id);
         }
-        match self.media.pt_routes.get(usize::from(p.payload_type)) {
-            Some(PtRoute::One(t)) => Ok(*t),
+        match self.media.pt_routes.iter().find(|(pt, _)| *pt == p.payload_type) {
+            Some((_, PtRoute::One(t))) => Ok(*t),
             _ => Err(MediaDrop::Unroutable),
         }
     }
 
     /// Receives an SRTP packet: routes it, decrypts it, and reports it as [`Event::Rtp`].
     pub(super) fn receive_rtp(&mut self, data: &[u8]) -> Result<(), RecvError> {
-        if self.media.srtp.is_none() {
+        if !self.media.keyed() {
             return Err(self.drop_media(MediaDrop::NotReady));
         }
         let Some(p) = peek(data) else { return Err(self.drop_media(MediaDrop::Malformed)) };
@@ -418,6 +438,9 @@ impl PeerConnection {
 
         // Decrypt into the shared buffer.
         let m = &mut self.media;
+        if !m.ensure_session() {
+            return Err(self.drop_media(MediaDrop::NotReady));
+        }
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
         m.arena.clear();
         if m.arena.capacity() < data.len() {
@@ -481,7 +504,15 @@ impl PeerConnection {
     /// ([`Event::KeyframeRequest`]). Reports and other feedback are for an RTP session layer above; they
     /// are not routed here.
     pub(super) fn receive_rtcp(&mut self, data: &[u8]) -> Result<(), RecvError> {
+        if !self.media.keyed() {
+            return Err(self.drop_media(MediaDrop::NotReady));
+        }
+        // Nothing negotiated that RTCP could concern: not worth an SRTP session.
+        if !self.transceivers.list.iter().any(|t| t.negotiated.is_some()) {
+            return Err(self.drop_media(MediaDrop::Unroutable));
+        }
         let m = &mut self.media;
+        m.ensure_session();
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
         m.out.clear();
         m.out.extend_from_slice(data);
@@ -520,6 +551,7 @@ impl PeerConnection {
     /// Protects `self.media.out` (an RTP packet, or RTCP with `rtcp`) and sends it on the selected pair.
     fn send_media(&mut self, now: Instant, rtcp: bool) -> Result<(), Error> {
         let m = &mut self.media;
+        m.ensure_session();
         let session = m.srtp.as_mut().ok_or(Error::NotConnected)?;
         let r = if rtcp { session.protect_rtcp(&mut m.out) } else { session.protect_rtp(&mut m.out) };
         r.map_err(Error::Srtp)?;
@@ -534,7 +566,7 @@ impl PeerConnection {
     pub fn write_rtp(&mut self, now: Instant, mid: &str, packet: &OutgoingRtp<'_>) -> Result<SentRtp, Error> {
         self.touch(now);
         self.check_open()?;
-        if self.media.srtp.is_none() {
+        if !self.media.keyed() {
             return Err(Error::NotConnected);
         }
         let t = self.transceivers.list.iter_mut().find(|t| t.has_mid(mid)).ok_or(Error::NoSuchTransceiver)?;

@@ -4,6 +4,7 @@
 //! preferences), its local SSRCs, and what the last descriptions said (its sections and the negotiated
 //! codecs and extensions). The SDP side is in [`super::negotiate`], the packets in [`super::rtp`].
 
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -337,7 +338,7 @@ impl Transceiver {
 pub(super) struct Transceivers {
     pub list: Vec<Transceiver>,
     next: u32,
-    rng: Option<SeededRng>,
+    rng: Option<Box<SeededRng>>,
     cname: Option<String>,
 }
 
@@ -369,7 +370,7 @@ impl Transceivers {
     /// The generator for SSRCs and sequence numbers, forked from the connection's on first use (so a
     /// connection without media draws nothing more from its generator).
     fn rng(&mut self, parent: &mut SeededRng) -> &mut SeededRng {
-        self.rng.get_or_insert_with(|| parent.fork())
+        self.rng.get_or_insert_with(|| Box::new(parent.fork()))
     }
 
     /// A new SSRC: random, not 0, and not one of ours or one the peer signalled.
