@@ -20,6 +20,10 @@ use std::sync::mpsc::{TryRecvError, channel};
 use sansrtc::dtls::{Certificate, Config, Dtls, Event, Fingerprint, SrtpProfile};
 use sansrtc::{DatagramMachine, Machine, SeededRng, StdAnchor};
 
+/// `SANSRTC_LOG` filter for tracing output (see `examples/support/log.rs`).
+#[path = "support/log.rs"]
+mod log;
+
 struct Args {
     listen: Option<SocketAddr>,
     connect: Option<SocketAddr>,
@@ -93,6 +97,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn main() {
+    log::init();
     let args = parse_args();
     let mut rng = SeededRng::from_os().expect("OS random source");
     let certificate = match &args.cert {

@@ -14,6 +14,17 @@
 //! `--udp ADDR` picks the peer connections' UDP socket (default: the HTTP address's IP, any port).
 //! Ctrl-C shuts down cleanly.
 //!
+//! ## WHIP, WHEP and statistics
+//!
+//! `POST /whip` (or `/whep`) with an `application/sdp` offer opens a session (RFC 9725): `201 Created`
+//! with the answer and the session URL in `Location`; `DELETE` on that URL ends it. `PATCH` (trickle ICE,
+//! ICE restarts) is answered `405 Method Not Allowed`: the offer must carry the client's candidates.
+//! `GET /stats` returns the W3C statistics of every live connection as JSON (build with
+//! `--features serde`). `--token T` makes the WHIP/WHEP endpoints and `/stats` require
+//! `Authorization: Bearer T`. With `--turn-url`, WHIP/WHEP answers also carry the TURN server in a
+//! `Link: <turn:…>; rel="ice-server"` header. Logs: `SANSRTC_LOG=sansrtc::ice=debug` (a
+//! `tracing-subscriber` filter).
+//!
 //! ## TURN
 //!
 //! ```text
@@ -32,6 +43,10 @@
 use core::net::SocketAddr;
 use std::sync::mpsc::channel;
 
+/// `SANSRTC_LOG` filter for tracing output (see `examples/support/log.rs`).
+#[path = "support/log.rs"]
+mod log;
+
 #[allow(dead_code)] // Parts used only by tests/chromium.rs.
 #[path = "echo_server/server.rs"]
 mod server;
@@ -39,19 +54,21 @@ mod server;
 fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
     eprintln!(
-        "usage: echo_server --http ADDR [--udp ADDR] \
+        "usage: echo_server --http ADDR [--udp ADDR] [--token T] \
          [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
     );
     std::process::exit(2)
 }
 
 fn main() {
+    log::init();
     let mut http: Option<SocketAddr> = None;
     let mut udp: Option<SocketAddr> = None;
     let mut turn_url: Option<String> = None;
     let mut turn_username: Option<String> = None;
     let mut turn_credential: Option<String> = None;
     let mut relay_only = false;
+    let mut token: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -62,6 +79,7 @@ fn main() {
             "--turn-username" => turn_username = Some(value()),
             "--turn-credential" => turn_credential = Some(value()),
             "--relay-only" => relay_only = true,
+            "--token" => token = Some(value()),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -76,7 +94,16 @@ fn main() {
         _ => usage("--turn-url, --turn-username and --turn-credential go together (and --relay-only needs them)"),
     };
     let config = server::Config { http, udp };
-    let mut server = server::Server::start_with_turn(&config, turn).unwrap_or_else(|e| usage(&e.to_string()));
+    let ice_servers = turn
+        .iter()
+        .map(|t| server::IceServer {
+            url: format!("turn:{}?transport=udp", t.server),
+            credentials: Some((t.username.clone(), t.credential.clone())),
+        })
+        .collect();
+    let options = server::HttpOptions { token, ice_servers };
+    let mut server =
+        server::Server::start_with_options(&config, &options, turn).unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());

@@ -18,6 +18,10 @@ use std::net::UdpSocket;
 use sansrtc::pc::{ChannelId, ChannelOptions, Config, ConnectionState, Description, Event, PeerConnection};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 
+/// `SANSRTC_LOG` filter for tracing output (see `examples/support/log.rs`).
+#[path = "support/log.rs"]
+mod log;
+
 /// The tick counter's frequency (a 1 kHz SysTick).
 const TICK_HZ: u64 = 1000;
 
@@ -107,6 +111,7 @@ pub fn serve(
 
 #[allow(dead_code)] // Not called when tests/loop_echo.rs includes this file.
 fn main() {
+    log::init();
     let mut udp: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

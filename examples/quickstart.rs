@@ -12,7 +12,12 @@ use core::time::Duration;
 use sansrtc::pc::{ChannelOptions, Config, Event, PeerConnection};
 use sansrtc::sim::{LinkConfig, NatConfig, Net, Sim};
 
-fn main() -> Result<(), Box<dyn core::error::Error>> {
+/// `SANSRTC_LOG` filter for tracing output (see `examples/support/log.rs`).
+#[path = "support/log.rs"]
+mod log;
+
+pub fn main() -> Result<(), Box<dyn core::error::Error>> {
+    log::init();
     let mut sim = Sim::new(2026);
     sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(20)));
 

@@ -20,6 +20,10 @@ pub mod server;
 
 use server::peers::{Peers, SendTo};
 
+/// `SANSRTC_LOG` filter for tracing output (see `examples/support/log.rs`).
+#[path = "support/log.rs"]
+mod log;
+
 /// tokio's socket sends without waiting: a full socket buffer drops the datagram, as UDP may.
 struct Tokio(Arc<tokio::net::UdpSocket>);
 
@@ -38,7 +42,7 @@ fn usage(msg: &str) -> ! {
 /// Drives every peer connection from one tokio task until the server's stop flag is set.
 pub fn udp_loop(
     socket: std::net::UdpSocket,
-    offers: std::sync::mpsc::Receiver<server::OfferRequest>,
+    commands: std::sync::mpsc::Receiver<server::Command>,
     stop: Arc<core::sync::atomic::AtomicBool>,
 ) -> io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
@@ -49,8 +53,8 @@ pub fn udp_loop(
         let mut peers = Peers::new(Tokio(socket.clone()), local)?;
         let mut buf = vec![0u8; 65_536];
         while !stop.load(Ordering::Relaxed) {
-            while let Ok(req) = offers.try_recv() {
-                let _ = req.reply.send(peers.answer(&req.sdp));
+            while let Ok(command) = commands.try_recv() {
+                peers.command(command);
             }
             let now = peers.now();
             peers.timeouts(now);
@@ -73,6 +77,7 @@ pub fn udp_loop(
 }
 
 fn main() {
+    log::init();
     let mut http: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut udp: Option<SocketAddr> = None;
     let mut args = std::env::args().skip(1);

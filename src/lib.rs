@@ -113,12 +113,11 @@
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
-//! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
-//! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
 //! - [`turn`]: the TURN client (RFC 8656): allocations, permissions, channels, ChannelData and stream framing.
 //! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
 //! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
-//! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer.
+//! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer; the RTP
+//!   session on its own ([`rtp::session`]: streams, reports, NACK/RTX, PLI/FIR, transport-wide CC).
 //! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
 //! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
 //! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.

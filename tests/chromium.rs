@@ -3,22 +3,30 @@
 //! The page (`examples/echo_server/page.html`) opens four data channels — ordered reliable, unordered,
 //! `maxRetransmits: 0`, negotiated id 7 — checks that messages of 0 B, 1 B, 1 KiB, 16 KiB, 64 KiB and
 //! 256 KiB come back byte for byte as strings and as binary, then sends 32 MiB over the reliable channel with
-//! `bufferedAmount` flow control, and POSTs its results to `/report`. Skips (with a message) when
-//! `/usr/bin/chromium` is absent: `apt-get install chromium`, or `bash scripts/setup`.
+//! `bufferedAmount` flow control, and POSTs its results to `/report`. The whole run is repeated
+//! `SANSRTC_CHROMIUM_RUNS` times in a row (default 10), a new browser each time, and every run must
+//! complete. The echo server runs as it is deployed, built in release and started as a process
+//! (`tests/support/echo_server.rs` says why). Skips (with a message) when `/usr/bin/chromium` is absent (`apt-get install chromium`, or
+//! `bash scripts/setup`), or fails under CI (`tests/support/tool.rs`).
 
-use core::net::SocketAddr;
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 #[allow(dead_code)]
-#[path = "../examples/echo_server/server.rs"]
-mod server;
+#[path = "support/echo_server.rs"]
+mod echo_server;
+#[path = "support/tool.rs"]
+mod tool;
+
+use echo_server::{EchoServer, Scratch};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-/// The whole run is bounded: the page gives up after 85 s, the test after this.
+/// Each run is bounded: the page gives up after 85 s, the test after this.
 const TIMEOUT: Duration = Duration::from_secs(100);
+/// Runs in a row by default.
+const DEFAULT_RUNS: usize = 10;
 /// 3 signalling checks + channels open + 4 channels × 6 sizes × 2 types + the 32 MiB transfer.
 const EXPECTED_CHECKS: usize = 4 + 4 * 6 * 2 + 1;
 
@@ -95,30 +103,46 @@ fn json_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 #[test]
 fn chromium_echo() {
     if !Path::new(CHROMIUM).exists() {
-        println!("SKIPPED: {CHROMIUM} not found; install it with `apt-get install chromium` or `bash scripts/setup`");
-        return;
+        return tool::missing(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`");
     }
-    let http: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let server = server::Server::start(&server::Config { http, udp: None }).expect("start the echo server");
-    let url = format!("http://{}/", server.http_addr());
-    let started = Instant::now();
-    let browser = Browser::launch(&url);
-    let report = match server.reports().recv_timeout(TIMEOUT) {
-        Ok(r) => r,
-        Err(_) => panic!("no report from Chromium within {TIMEOUT:?}; Chromium's log:\n{}", browser.log_tail()),
-    };
-    println!("report after {:?}: {report}", started.elapsed());
-    if let Ok(path) = std::env::var("SANSRTC_SAVE_OFFER") {
-        let offer = json_str(&report, "offer").expect("offer in the report");
-        let offer = offer.replace("\\r\\n", "\r\n");
-        std::fs::write(&path, offer).expect("save offer");
+    let runs = std::env::var("SANSRTC_CHROMIUM_RUNS")
+        .ok()
+        .map(|v| v.parse::<usize>().expect("SANSRTC_CHROMIUM_RUNS is a number"))
+        .unwrap_or(DEFAULT_RUNS);
+    let dir = Scratch::new("chromium");
+    let server = EchoServer::start(&dir.0);
+    let mut times = Vec::new();
+    for run in 1..=runs {
+        let started = Instant::now();
+        let browser = Browser::launch(&server.url);
+        let report = match server.reports().recv_timeout(TIMEOUT) {
+            Ok(r) => r,
+            Err(_) => panic!(
+                "run {run} of {runs}: no report from Chromium within {TIMEOUT:?}; Chromium's log:\n{}\n{}",
+                browser.log_tail(),
+                server.tails()
+            ),
+        };
+        drop(browser);
+        let elapsed = started.elapsed();
+        println!("run {run}/{runs}: report after {elapsed:?}: {report}");
+        if let Ok(path) = std::env::var("SANSRTC_SAVE_OFFER") {
+            let offer = json_str(&report, "offer").expect("offer in the report");
+            let offer = offer.replace("\\r\\n", "\r\n");
+            std::fs::write(&path, offer).expect("save offer");
+        }
+        let passed = report.matches("\"pass\":true").count();
+        let failed: Vec<&str> = report.split("{\"name\":\"").skip(1).filter(|c| c.contains("\"pass\":false")).collect();
+        let context = || format!("run {run} of {runs}: report: {report}\n{}", server.tails());
+        assert!(failed.is_empty(), "failed checks: {failed:#?}\n{}", context());
+        assert!(report.contains("\"errors\":[]"), "run {run} of {runs}: page errors: {report}");
+        assert_eq!(passed, EXPECTED_CHECKS, "run {run} of {runs}: every check ran and passed: {report}");
+        assert!(report.contains("\"ok\":true"), "run {run} of {runs}: {report}");
+        times.push(elapsed.as_secs_f64());
     }
-    let passed = report.matches("\"pass\":true").count();
-    let failed: Vec<&str> = report.split("{\"name\":\"").skip(1).filter(|c| c.contains("\"pass\":false")).collect();
-    assert!(failed.is_empty(), "failed checks: {failed:#?}\nreport: {report}");
-    assert!(report.contains("\"errors\":[]"), "page errors: {report}");
-    assert_eq!(passed, EXPECTED_CHECKS, "every check ran and passed: {report}");
-    assert!(report.contains("\"ok\":true"), "{report}");
+    let total: f64 = times.iter().sum();
+    let max = times.iter().copied().fold(0.0, f64::max);
+    println!("{runs} Chromium runs complete: {total:.1} s in all, slowest {max:.1} s");
 }
 
 /// The offer Chromium made in the test page (captured by this test) parses, round-trips and validates.

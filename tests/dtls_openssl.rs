@@ -1,6 +1,7 @@
 //! Interop with OpenSSL's DTLS 1.2 (`openssl s_server` / `openssl s_client`) on 127.0.0.1, both roles, every
 //! SRTP profile OpenSSL supports: equal DTLS-SRTP keying material on both sides and application data both
-//! ways. OpenSSL is started and killed by the test; each run is bounded in time.
+//! ways. OpenSSL is started and killed by the test; each run is bounded in time. Without `openssl` the tests
+//! are skipped, or fail under CI (`tests/support/tool.rs`).
 
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -13,6 +14,9 @@ use std::time::Instant as StdInstant;
 
 use sansrtc::dtls::{Certificate, CipherSuite, Config, Dtls, Event, Fingerprint, SrtpProfile};
 use sansrtc::{DatagramMachine, Machine, SeededRng, StdAnchor};
+
+#[path = "support/tool.rs"]
+mod tool;
 
 const RUN_LIMIT: Duration = Duration::from_secs(15);
 
@@ -276,8 +280,7 @@ fn against_openssl_client(profile: SrtpProfile) {
 #[test]
 fn sansrtc_client_against_openssl_server_every_profile() {
     if !openssl_available() {
-        eprintln!("openssl not installed (scripts/setup installs it): skipping");
-        return;
+        return tool::missing("openssl", "`apt-get install openssl` or `bash scripts/setup`");
     }
     for profile in SrtpProfile::ALL {
         against_openssl_server(profile, None);
@@ -288,8 +291,7 @@ fn sansrtc_client_against_openssl_server_every_profile() {
 #[test]
 fn sansrtc_server_against_openssl_client_every_profile() {
     if !openssl_available() {
-        eprintln!("openssl not installed (scripts/setup installs it): skipping");
-        return;
+        return tool::missing("openssl", "`apt-get install openssl` or `bash scripts/setup`");
     }
     for profile in SrtpProfile::ALL {
         against_openssl_client(profile);

@@ -4,6 +4,9 @@
 //! the server's one socket at once; the same server on tokio
 //! (`examples/tokio_echo.rs`); and the embedded-style `examples/loop_echo.rs`. Needs nothing installed (the browser test is `tests/chromium.rs`).
 
+// The two examples included below each declare the examples' logging module (`examples/support/log.rs`).
+#![allow(clippy::duplicate_mod)]
+
 use core::net::SocketAddr;
 use core::time::Duration;
 extern crate alloc;

@@ -468,6 +468,87 @@ fn data_channel_moves_64_mib_over_a_lossy_link_under_the_literal_loop() {
     report_bulk("datachannel", done, &sender.writer, &receiver.reader, elapsed, l.turns, [&l.ab, &l.ba]);
 }
 
+/// Opens a channel once connected, closes it once the peer's ACK arrived, and notes when things happened.
+#[derive(Default)]
+struct Opener {
+    channel: Option<u16>,
+    opened: Option<Instant>,
+    acknowledged: Option<Instant>,
+    closed: Option<Instant>,
+}
+
+impl App<DataChannels> for Opener {
+    fn on_event(&mut self, dc: &mut DataChannels, now: Instant, e: datachannel::Event) {
+        match e {
+            datachannel::Event::Connected => self.channel = Some(dc.open(now, ChannelOptions::new("x")).unwrap()),
+            datachannel::Event::ChannelOpen(id) if Some(id) == self.channel => self.opened = Some(now),
+            datachannel::Event::ChannelClosed(id) if Some(id) == self.channel => self.closed = Some(now),
+            _ => {}
+        }
+    }
+
+    fn after_events(&mut self, dc: &mut DataChannels, now: Instant) {
+        let Some(id) = self.channel else { return };
+        if self.acknowledged.is_none() && dc.channel(id).is_some_and(|c| c.state == datachannel::ChannelState::Open) {
+            self.acknowledged = Some(now);
+            dc.close(now, id).unwrap();
+        }
+    }
+}
+
+/// The other side: notes when the channel opened and closed.
+#[derive(Default)]
+struct Acceptor {
+    opened: Option<Instant>,
+    closed: Option<Instant>,
+}
+
+impl App<DataChannels> for Acceptor {
+    fn on_event(&mut self, _: &mut DataChannels, now: Instant, e: datachannel::Event) {
+        match e {
+            datachannel::Event::ChannelOpened { .. } => self.opened = Some(now),
+            datachannel::Event::ChannelClosed(_) => self.closed = Some(now),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn data_channel_answers_made_while_polling_events_leave_at_once_under_the_literal_loop() {
+    // A clean link with 20 ms each way: the DATA_CHANNEL_ACK (sent when the peer's poll_event takes the
+    // OPEN) comes back one round trip after the OPEN, not after the 200 ms delayed-ack timer; the stream
+    // reset that answers a close (made when poll_event takes the peer's reset) leaves at once too, not at
+    // the next heartbeat.
+    let assoc = |seed| Association::new(sctp::Config::default(), SeededRng::from_seed([seed; 32]));
+    let mut l = Loop::new(
+        DataChannels::new(assoc(5), Role::Client),
+        DataChannels::new(assoc(6), Role::Server),
+        Link::new(15, 0, 0, 20),
+        Link::new(16, 0, 0, 20),
+    );
+    l.a.connect(l.now);
+    l.b.connect(l.now);
+    let (mut opener, mut acceptor) = (Opener::default(), Acceptor::default());
+    let done =
+        l.run(&mut opener, &mut acceptor, Duration::from_secs(60), |o, a| o.closed.is_some() && a.closed.is_some());
+    assert!(done, "the channel did not close on both sides");
+    let (opened, acknowledged) = (opener.opened.unwrap(), opener.acknowledged.unwrap());
+    let (closed_here, closed_there) = (opener.closed.unwrap(), acceptor.closed.unwrap());
+    assert!(acceptor.opened.unwrap() - opened <= Duration::from_millis(20));
+    assert!(acknowledged - opened <= Duration::from_millis(40), "the ACK took {:?}", acknowledged - opened);
+    // Our reset, the peer's answering reset, and its response: a round trip and a half.
+    assert!(
+        closed_here - acknowledged <= Duration::from_millis(40),
+        "closed here after {:?}",
+        closed_here - acknowledged
+    );
+    assert!(
+        closed_there - acknowledged <= Duration::from_millis(60),
+        "closed there after {:?}",
+        closed_there - acknowledged
+    );
+}
+
 // ----- DTLS -----
 
 /// Records each side writes in all (DTLS does not retransmit data, so some are lost), how many it writes

@@ -256,3 +256,26 @@ fn a_dtls_failure_is_failed() {
     assert!(states(&events, Side::B).contains(&ConnectionState::Failed));
     assert!(!states(&events, Side::B).contains(&ConnectionState::Closed));
 }
+
+#[test]
+fn a_close_notify_alone_is_closed_and_leaves_nothing_owed() {
+    // The peer's ABORT is lost and only its close_notify arrives: our DTLS is gone, so the ABORT we owe in
+    // turn cannot leave. The connection must not keep saying "now" for it.
+    let mut link = pair(7);
+    let _ = connect(&mut link);
+    link.a.close(link.now);
+    let mut out = Vec::new();
+    while let Some(t) = sansrtc::PathMachine::poll_transmit(&mut link.a) {
+        out.push((t.source, t.destination, t.contents.to_vec()));
+    }
+    let (source, destination, notify) = out.iter().find(|o| o.2.first() == Some(&21)).expect("close_notify").clone();
+    let now = link.now;
+    let datagram = sansrtc::Datagram { source, destination, contents: &notify };
+    let _ = sansrtc::PathMachine::handle_receive(&mut link.b, now, datagram);
+    assert_eq!(link.b.connection_state(), ConnectionState::Closed);
+    while sansrtc::PathMachine::poll_transmit(&mut link.b).is_some() {}
+    use sansrtc::Machine;
+    link.b.handle_timeout(now);
+    while sansrtc::PathMachine::poll_transmit(&mut link.b).is_some() {}
+    assert!(link.b.poll_timeout().is_none_or(|t| t > now), "still owes something: {:?}", link.b.poll_timeout());
+}

@@ -37,7 +37,7 @@ use sansrtc::pc::{
 };
 use sansrtc::{Instant, Machine, PathMachine, SeededRng, StdAnchor};
 
-use super::OfferRequest;
+use super::{Answer, Command, OfferRequest, Refused};
 
 /// `a=max-message-size` we advertise.
 const MAX_MESSAGE_SIZE: u64 = 262_144;
@@ -157,7 +157,9 @@ struct Peer {
     /// TURN mode: the connection's own socket.
     own: Option<OwnSocket>,
     /// TURN mode: where to send the answer once gathering is complete.
-    reply: Option<Sender<Result<String, String>>>,
+    reply: Option<Sender<Result<Answer, Refused>>>,
+    /// The session: the last segment of its WHIP/WHEP URL (random, so that it cannot be guessed).
+    session: String,
     /// The deadline filed in [`Peers`]' timer heap for this connection (entries that differ are stale).
     scheduled: Option<Instant>,
 }
@@ -229,20 +231,21 @@ pub struct Peers<S: SendTo> {
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     by_ufrag: HashMap<String, usize>,
     by_addr: HashMap<SocketAddr, usize>,
+    by_session: HashMap<String, usize>,
     next_name: u64,
     unmatched: u64,
     turn: Option<Turn>,
 }
 
 /// Runs until `stop` is set: answers offers and drives the peer connections.
-pub fn run(socket: UdpSocket, offers: Receiver<OfferRequest>, stop: &AtomicBool) -> io::Result<()> {
-    run_with_turn(socket, offers, stop, None)
+pub fn run(socket: UdpSocket, commands: Receiver<Command>, stop: &AtomicBool) -> io::Result<()> {
+    run_with_turn(socket, commands, stop, None)
 }
 
 /// [`run`], in TURN mode when `turn` is given (see the module docs).
 pub fn run_with_turn(
     socket: UdpSocket,
-    offers: Receiver<OfferRequest>,
+    commands: Receiver<Command>,
     stop: &AtomicBool,
     turn: Option<TurnOptions>,
 ) -> io::Result<()> {
@@ -254,8 +257,8 @@ pub fn run_with_turn(
     }
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
-        while let Ok(req) = offers.try_recv() {
-            peers.offer(req);
+        while let Ok(command) = commands.try_recv() {
+            peers.command(command);
         }
         peers.receive_own();
         let now = peers.anchor.now();
@@ -304,6 +307,7 @@ impl<S: SendTo> Peers<S> {
             timers: BinaryHeap::new(),
             by_ufrag: HashMap::new(),
             by_addr: HashMap::new(),
+            by_session: HashMap::new(),
             next_name: 1,
             unmatched: 0,
             turn: None,
@@ -344,6 +348,68 @@ impl<S: SendTo> Peers<S> {
         self.live
     }
 
+    /// Carries out a command from the HTTP side.
+    pub fn command(&mut self, command: Command) {
+        match command {
+            Command::Offer(req) => self.offer(req),
+            Command::Stats(reply) => {
+                let _ = reply.send(self.stats_json());
+            }
+            Command::Delete { session, reply } => {
+                let _ = reply.send(self.delete(&session));
+            }
+            Command::Exists { session, reply } => {
+                let _ = reply.send(self.by_session.contains_key(&session));
+            }
+        }
+    }
+
+    /// The W3C statistics of every live connection, as JSON:
+    /// `{"timestamp": ms, "connections": [{"session", "name", "connectionState", "stats": [...]}]}`.
+    #[cfg(feature = "serde")]
+    pub fn stats_json(&self) -> Result<String, String> {
+        let now = self.anchor.now();
+        let connections: Vec<serde_json::Value> = self
+            .slots
+            .iter()
+            .flatten()
+            .map(|p| {
+                serde_json::json!({
+                    "session": p.session,
+                    "name": p.name,
+                    "connectionState": p.pc.connection_state().as_str(),
+                    "stats": p.pc.stats_report(now),
+                })
+            })
+            .collect();
+        let timestamp = now.as_nanos() as f64 / 1e6;
+        serde_json::to_string(&serde_json::json!({ "timestamp": timestamp, "connections": connections }))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Without the `serde` feature there is no JSON writer for the statistics.
+    #[cfg(not(feature = "serde"))]
+    pub fn stats_json(&self) -> Result<String, String> {
+        Err("statistics need the serde feature (cargo run --features serde …)".to_string())
+    }
+
+    /// Ends a session (WHIP/WHEP `DELETE`): the connection closes (close_notify, SCTP ABORT, consent
+    /// revoked: RFC 7675 §5.2) and is forgotten. Whether the session existed.
+    pub fn delete(&mut self, session: &str) -> bool {
+        let Some(&slot) = self.by_session.get(session) else { return false };
+        let now = self.anchor.now();
+        let Some(p) = self.slots.get_mut(slot).and_then(Option::as_mut) else { return false };
+        println!("{}: session ended by DELETE", p.name);
+        p.pc.close(now);
+        let id = p.id;
+        // Sends what closing sends and takes the events (the connection reports itself closed).
+        self.flush(slot);
+        if self.slots.get(slot).and_then(Option::as_ref).is_some_and(|p| p.id == id) {
+            self.remove(slot);
+        }
+        true
+    }
+
     /// Answers an offer: at once, or in TURN mode once the new connection's gathering is complete.
     pub fn offer(&mut self, req: OfferRequest) {
         if self.turn.is_none() {
@@ -365,28 +431,28 @@ impl<S: SendTo> Peers<S> {
 
     /// Answers an offer with a new connection; returns the answer's SDP (not for TURN mode, whose
     /// answers wait for gathering: use [`Peers::offer`]).
-    pub fn answer(&mut self, offer: &str) -> Result<String, String> {
+    pub fn answer(&mut self, offer: &str) -> Result<Answer, Refused> {
         let slot = self.open(offer)?;
         let now = self.anchor.now();
-        let answer = self.slots.get_mut(slot).and_then(Option::as_mut).map(|p| make_answer(&mut p.pc, now));
+        let answer = self.slots.get_mut(slot).and_then(Option::as_mut).map(|p| make_answer(p, now));
         match answer {
-            Some(Ok(sdp)) => {
+            Some(Ok(answer)) => {
                 self.flush(slot);
-                Ok(sdp)
+                Ok(answer)
             }
             Some(Err(e)) => {
                 self.remove(slot);
                 Err(e)
             }
-            None => Err("no connection".to_string()),
+            None => Err(Refused::Busy("no connection".to_string())),
         }
     }
 
     /// A new connection with the offer applied, filed in a slot.
-    fn open(&mut self, offer: &str) -> Result<usize, String> {
+    fn open(&mut self, offer: &str) -> Result<usize, Refused> {
         let max = if self.turn.is_some() { MAX_TURN_PEERS } else { MAX_PEERS };
         if self.count() >= max {
-            return Err(format!("too many peer connections ({max})"));
+            return Err(Refused::Busy(format!("too many peer connections ({max})")));
         }
         let now = self.anchor.now();
         let mut config = pc::Config { max_message_size: MAX_MESSAGE_SIZE, ..pc::Config::default() };
@@ -396,7 +462,7 @@ impl<S: SendTo> Peers<S> {
         let mut local = self.local;
         if let Some(turn) = &self.turn {
             let o = OwnSocket::open(self.local.ip(), slot, id, turn.to_loop.clone(), self.local)
-                .map_err(|e| format!("cannot open a socket for the connection: {e}"))?;
+                .map_err(|e| Refused::Busy(format!("cannot open a socket for the connection: {e}")))?;
             local = o.addr;
             let t = &turn.options;
             config.turn_servers = vec![TurnConfig::new(t.server, local, &t.username, &t.credential)];
@@ -409,7 +475,7 @@ impl<S: SendTo> Peers<S> {
             config.ice.lite = true;
         }
         let mut conn = PeerConnection::new(config, self.rng.fork());
-        let err = |e: pc::Error| e.to_string();
+        let err = |e: pc::Error| Refused::BadOffer(e.to_string());
         conn.add_local_host(now, local).map_err(err)?;
         conn.end_of_local_candidates(now);
         conn.set_remote_description(now, &Description::offer(offer)).map_err(err)?;
@@ -419,6 +485,7 @@ impl<S: SendTo> Peers<S> {
         let name = format!("peer{id}");
         self.next_name += 1;
         let ufrag = conn.local_ufrag().to_string();
+        let session: String = self.rng.bytes::<16>().iter().map(|b| format!("{b:02x}")).collect();
         let mut labels = HashMap::new();
         labels.insert(neg, "negotiated".to_string());
         let peer = Peer {
@@ -435,6 +502,7 @@ impl<S: SendTo> Peers<S> {
             id,
             own,
             reply: None,
+            session: session.clone(),
             scheduled: None,
         };
         let turn = peer.own.as_ref().map(|o| o.addr);
@@ -446,6 +514,7 @@ impl<S: SendTo> Peers<S> {
             None => self.slots.push(Some(peer)),
         }
         self.live += 1;
+        self.by_session.insert(session, slot);
         match turn {
             None => {
                 self.by_ufrag.insert(ufrag.clone(), slot);
@@ -607,11 +676,11 @@ impl<S: SendTo> Peers<S> {
                 }
                 Event::IceGatheringState(IceGatheringState::Complete) => {
                     if let Some(reply) = p.reply.take() {
-                        let answer = make_answer(&mut p.pc, now);
+                        let answer = make_answer(p, now);
                         match &answer {
                             Ok(_) => println!("{}: offer answered after gathering", p.name),
                             Err(e) => {
-                                println!("{}: cannot answer: {e}", p.name);
+                                println!("{}: cannot answer: {e:?}", p.name);
                                 closed = true;
                             }
                         }
@@ -650,6 +719,7 @@ impl<S: SendTo> Peers<S> {
         }
         println!("{}: removed after {} messages / {} bytes echoed", p.name, p.messages, p.bytes);
         self.by_ufrag.remove(&p.ufrag);
+        self.by_session.remove(&p.session);
         for a in &p.addrs {
             self.by_addr.remove(a);
         }
@@ -657,8 +727,9 @@ impl<S: SendTo> Peers<S> {
 }
 
 /// Creates and applies the answer to the offer the connection holds.
-fn make_answer(pc: &mut PeerConnection, now: Instant) -> Result<String, String> {
-    let answer = pc.create_answer().map_err(|e| e.to_string())?;
-    pc.set_local_description(now, &answer).map_err(|e| e.to_string())?;
-    Ok(answer.sdp)
+fn make_answer(p: &mut Peer, now: Instant) -> Result<Answer, Refused> {
+    let bad = |e: pc::Error| Refused::BadOffer(e.to_string());
+    let answer = p.pc.create_answer().map_err(bad)?;
+    p.pc.set_local_description(now, &answer).map_err(bad)?;
+    Ok(Answer { sdp: answer.sdp, session: p.session.clone() })
 }

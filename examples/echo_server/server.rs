@@ -1,6 +1,23 @@
 //! The echo server behind `examples/echo_server.rs` and `tests/chromium.rs`: an HTTP signalling endpoint
 //! on a thread and one UDP socket, driven by one thread, for every peer connection (in TURN mode, a
 //! socket per peer connection: see [`peers`]).
+//!
+//! HTTP endpoints:
+//!
+//! - `GET /`: the test page; `POST /offer` (`application/sdp`): `201 Created` with the answer;
+//!   `POST /report`: the page's results, printed;
+//! - `GET /stats`: the W3C statistics of every live connection, as JSON (needs the `serde` feature);
+//! - WHIP (RFC 9725) and WHEP: `POST /whip` or `/whep` with an `application/sdp` offer: `201 Created`
+//!   with the answer and the session's URL in `Location` (`/whip/<session>`), plus a
+//!   `Link: <turn:…>; rel="ice-server"` per configured ICE server; `DELETE` on the session URL closes the
+//!   connection and frees it; `PATCH` (trickle ICE, ICE restart) is answered `405 Method Not Allowed`
+//!   once the session and the `application/trickle-ice-sdpfrag` body check out; `GET` answers
+//!   `204 No Content`; `OPTIONS` answers CORS preflights and says `Accept-Post: application/sdp`.
+//!   With a bearer token ([`HttpOptions::token`]) the WHIP/WHEP endpoints and `/stats` answer
+//!   `401 Unauthorized` to requests without `Authorization: Bearer <token>` (preflights excepted).
+//!
+//! Every response carries `Access-Control-Allow-Origin: *` (and exposes `Location` and `Link`), so a page
+//! on another origin can use the endpoints.
 
 extern crate alloc;
 
@@ -23,12 +40,100 @@ use http::{Request, Response};
 /// The test page served at `GET /`.
 pub const PAGE: &str = include_str!("page.html");
 
-/// A request from the HTTP thread to the UDP thread: an SDP offer and where to send the answer.
+/// Largest SDP offer or fragment accepted (a larger body is answered `413 Content Too Large`).
+pub const MAX_SDP: usize = 64 * 1024;
+
+/// A request from the HTTP thread to the UDP thread, which owns every peer connection.
+pub enum Command {
+    /// A new connection for an SDP offer.
+    Offer(OfferRequest),
+    /// The statistics of every live connection, as JSON (`Err` when they cannot be written).
+    Stats(Sender<Result<String, String>>),
+    /// Close and forget the connection of a session; the reply says whether there was one.
+    Delete {
+        /// The session (the last segment of its URL).
+        session: String,
+        /// Whether it existed.
+        reply: Sender<bool>,
+    },
+    /// Whether a session exists.
+    Exists {
+        /// The session.
+        session: String,
+        /// Whether it exists.
+        reply: Sender<bool>,
+    },
+}
+
+/// An SDP offer and where to send the answer.
 pub struct OfferRequest {
     /// The offer's SDP text.
     pub sdp: String,
-    /// Receives the answer's SDP text or an error message.
-    pub reply: Sender<Result<String, String>>,
+    /// Receives the answer or why there is none.
+    pub reply: Sender<Result<Answer, Refused>>,
+}
+
+/// An answer to an offer.
+pub struct Answer {
+    /// The answer's SDP text.
+    pub sdp: String,
+    /// The session it opened: the last segment of its WHIP/WHEP URL.
+    pub session: String,
+}
+
+/// Why an offer got no answer.
+#[derive(Debug)]
+pub enum Refused {
+    /// The offer cannot be answered (malformed, or not what this server speaks): `400 Bad Request`.
+    BadOffer(String),
+    /// The server is full or cannot open a socket: `503 Service Unavailable`.
+    Busy(String),
+}
+
+impl Refused {
+    fn response(self) -> Response {
+        match self {
+            Refused::BadOffer(e) => Response::text("400 Bad Request", format!("{e}\n")),
+            Refused::Busy(e) => {
+                Response::text("503 Service Unavailable", format!("{e}\n")).with_header("Retry-After", "5")
+            }
+        }
+    }
+}
+
+/// An ICE server to tell WHIP/WHEP clients about (a `Link: <url>; rel="ice-server"` header, RFC 9725
+/// §4.6).
+#[derive(Clone, Debug)]
+pub struct IceServer {
+    /// `stun:` or `turn:` URL.
+    pub url: String,
+    /// TURN username and password (long-term credentials).
+    pub credentials: Option<(String, String)>,
+}
+
+impl IceServer {
+    /// The `Link` header value.
+    pub fn link(&self) -> String {
+        let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut link = format!("<{}>; rel=\"ice-server\"", self.url);
+        if let Some((username, credential)) = &self.credentials {
+            link.push_str(&format!(
+                "; username=\"{}\"; credential=\"{}\"; credential-type=\"password\"",
+                quote(username),
+                quote(credential)
+            ));
+        }
+        link
+    }
+}
+
+/// What the HTTP side offers besides the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct HttpOptions {
+    /// A bearer token the WHIP/WHEP endpoints and `/stats` require (`Authorization: Bearer <token>`).
+    pub token: Option<String>,
+    /// ICE servers announced to WHIP/WHEP clients.
+    pub ice_servers: Vec<IceServer>,
 }
 
 /// Where to listen.
@@ -52,13 +157,24 @@ pub struct Server {
 impl Server {
     /// Binds both sockets and starts the threads, the UDP one running [`peers::run`].
     pub fn start(config: &Config) -> io::Result<Server> {
-        Server::start_with(config, |socket, offers, stop| peers::run(socket, offers, &stop))
+        Server::start_with(config, |socket, commands, stop| peers::run(socket, commands, &stop))
     }
 
     /// Like [`Server::start`], in TURN mode when `turn` is given: every peer connection allocates a relayed
     /// address from a socket of its own (see [`peers`]).
     pub fn start_with_turn(config: &Config, turn: Option<peers::TurnOptions>) -> io::Result<Server> {
-        Server::start_with(config, move |socket, offers, stop| peers::run_with_turn(socket, offers, &stop, turn))
+        Server::start_with(config, move |socket, commands, stop| peers::run_with_turn(socket, commands, &stop, turn))
+    }
+
+    /// Like [`Server::start_with_turn`], with HTTP options (a bearer token, ICE servers to announce).
+    pub fn start_with_options(
+        config: &Config,
+        options: &HttpOptions,
+        turn: Option<peers::TurnOptions>,
+    ) -> io::Result<Server> {
+        Server::start_full(config, options, move |socket, commands, stop| {
+            peers::run_with_turn(socket, commands, &stop, turn)
+        })
     }
 
     /// Like [`Server::start`], with another driver for the UDP socket (`examples/tokio_echo.rs`). It runs
@@ -66,7 +182,15 @@ impl Server {
     /// offers and the stop flag".
     pub fn start_with<F>(config: &Config, udp_loop: F) -> io::Result<Server>
     where
-        F: FnOnce(UdpSocket, Receiver<OfferRequest>, Arc<AtomicBool>) -> io::Result<()> + Send + 'static,
+        F: FnOnce(UdpSocket, Receiver<Command>, Arc<AtomicBool>) -> io::Result<()> + Send + 'static,
+    {
+        Server::start_full(config, &HttpOptions::default(), udp_loop)
+    }
+
+    /// [`Server::start_with`] with HTTP options.
+    pub fn start_full<F>(config: &Config, options: &HttpOptions, udp_loop: F) -> io::Result<Server>
+    where
+        F: FnOnce(UdpSocket, Receiver<Command>, Arc<AtomicBool>) -> io::Result<()> + Send + 'static,
     {
         let listener = TcpListener::bind(config.http)?;
         let http_addr = listener.local_addr()?;
@@ -75,7 +199,7 @@ impl Server {
         let udp_addr = socket.local_addr()?;
         let waker = UdpSocket::bind(SocketAddr::new(wake_ip(udp_addr), 0))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (offer_tx, offer_rx) = channel::<OfferRequest>();
+        let (offer_tx, offer_rx) = channel::<Command>();
         let (report_tx, reports) = channel::<String>();
 
         let mut threads = Vec::new();
@@ -87,8 +211,12 @@ impl Server {
         })?);
         let stop_http = stop.clone();
         let wake = Arc::new(waker.try_clone()?);
+        let options = Arc::new(options.clone());
         threads.push(std::thread::Builder::new().name("http".into()).spawn(move || {
-            let handler = move |req: Request| handle(req, &offer_tx, &report_tx, &wake, udp_addr);
+            let handler = move |req: Request| {
+                let to_udp = ToUdp { commands: &offer_tx, wake: &wake, udp_addr };
+                cors(handle(req, &to_udp, &report_tx, &options))
+            };
             http::serve(listener, move || stop_http.load(Ordering::Relaxed), handler);
         })?);
         println!("echo server: http://{http_addr}/  udp {udp_addr}");
@@ -140,37 +268,209 @@ fn wake_ip(udp: SocketAddr) -> IpAddr {
     }
 }
 
-fn handle(
-    req: Request,
-    offers: &Sender<OfferRequest>,
-    reports: &Sender<String>,
-    wake: &UdpSocket,
+/// The way to the UDP thread: a command, then a zero-length datagram to wake it.
+struct ToUdp<'a> {
+    commands: &'a Sender<Command>,
+    wake: &'a UdpSocket,
     udp_addr: SocketAddr,
+}
+
+impl ToUdp<'_> {
+    /// Sends the command made with a reply channel, wakes the UDP thread, waits for the reply.
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Result<T, Response> {
+        let (reply, answer) = channel();
+        if self.commands.send(make(reply)).is_err() {
+            return Err(Response::text("503 Service Unavailable", "shutting down\n"));
+        }
+        let _ = self.wake.send_to(&[], self.udp_addr);
+        answer
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| Response::text("503 Service Unavailable", "no answer\n"))
+    }
+}
+
+/// CORS (WHATWG Fetch): every response may be read by a page of any origin, `Location` and `Link`
+/// included.
+fn cors(resp: Response) -> Response {
+    resp.with_header("Access-Control-Allow-Origin", "*")
+        .with_header("Access-Control-Expose-Headers", "Location, Link, ETag, Accept-Post")
+}
+
+/// The WHIP/WHEP endpoint a path names (`/whip`, `/whep`) and the session after it, if any.
+fn whip_path(path: &str) -> Option<(&'static str, Option<&str>)> {
+    let path = path.split('?').next().unwrap_or(path);
+    for endpoint in ["/whip", "/whep"] {
+        if path == endpoint {
+            return Some((endpoint, None));
+        }
+        if let Some(rest) = path.strip_prefix(endpoint).and_then(|r| r.strip_prefix('/')) {
+            return Some((endpoint, Some(rest)));
+        }
+    }
+    None
+}
+
+/// Whether the request carries the bearer token, when one is required (RFC 6750 §2.1).
+fn authorized(req: &Request, options: &HttpOptions) -> bool {
+    let Some(token) = &options.token else { return true };
+    let Some(value) = req.header("authorization") else { return false };
+    let Some((scheme, given)) = value.split_once(' ') else { return false };
+    scheme.eq_ignore_ascii_case("bearer") && given.trim() == token
+}
+
+fn unauthorized() -> Response {
+    Response::text("401 Unauthorized", "a bearer token is required\n").with_header("WWW-Authenticate", "Bearer")
+}
+
+/// An SDP offer from a POST body: `application/sdp`, at most [`MAX_SDP`] bytes, UTF-8.
+fn sdp_body(req: Request, what: &str) -> Result<String, Response> {
+    if !req.has_content_type("application/sdp") {
+        return Err(Response::text("415 Unsupported Media Type", format!("{what} takes application/sdp\n")));
+    }
+    if req.body.len() > MAX_SDP {
+        return Err(Response::text("413 Content Too Large", format!("an offer is at most {MAX_SDP} bytes\n")));
+    }
+    String::from_utf8(req.body).map_err(|_| Response::text("400 Bad Request", "offer is not UTF-8\n"))
+}
+
+fn offer(to_udp: &ToUdp<'_>, sdp: String) -> Result<Answer, Response> {
+    to_udp.ask(|reply| Command::Offer(OfferRequest { sdp, reply }))?.map_err(Refused::response)
+}
+
+/// Checks a trickle ICE fragment (RFC 8840 §9): UTF-8 lines of `a=` and `m=` only, candidates that
+/// parse, non-empty ICE credentials.
+fn check_sdpfrag(body: &[u8]) -> Result<(), String> {
+    let text = core::str::from_utf8(body).map_err(|_| "the fragment is not UTF-8".to_string())?;
+    let mut lines = 0;
+    for line in text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
+        if line.is_empty() {
+            continue;
+        }
+        lines += 1;
+        let (kind, value) = line.split_once('=').ok_or_else(|| format!("not an SDP line: {line:?}"))?;
+        match kind {
+            "m" if !value.is_empty() => {}
+            "a" => {
+                let (name, attr) = value.split_once(':').unwrap_or((value, ""));
+                match name {
+                    "candidate" => {
+                        sansrtc::sdp::CandidateAttribute::parse(attr)
+                            .map_err(|e| format!("bad candidate {attr:?}: {e:?}"))?;
+                    }
+                    "ice-ufrag" | "ice-pwd" | "mid" if attr.is_empty() => {
+                        return Err(format!("empty a={name}"));
+                    }
+                    _ if name.is_empty() => return Err(format!("empty attribute: {line:?}")),
+                    _ => {}
+                }
+            }
+            _ => return Err(format!("a fragment has only a= and m= lines: {line:?}")),
+        }
+    }
+    if lines == 0 {
+        return Err("empty fragment".to_string());
+    }
+    Ok(())
+}
+
+/// A session id as this server makes them: 32 lower-case hex digits.
+fn is_session_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn whip(
+    req: Request,
+    endpoint: &'static str,
+    session: Option<&str>,
+    to_udp: &ToUdp<'_>,
+    options: &HttpOptions,
 ) -> Response {
+    if req.method == "OPTIONS" {
+        // A CORS preflight (no token needed) or a client asking what the endpoint takes.
+        let allow = if session.is_some() { "OPTIONS, GET, PATCH, DELETE" } else { "OPTIONS, GET, POST" };
+        return Response::new("200 OK", "text/plain; charset=utf-8", Vec::new())
+            .with_header("Allow", allow)
+            .with_header("Accept-Post", "application/sdp")
+            .with_header("Access-Control-Allow-Methods", "OPTIONS, GET, POST, PATCH, DELETE")
+            .with_header("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match")
+            .with_header("Access-Control-Max-Age", "600");
+    }
+    if !authorized(&req, options) {
+        return unauthorized();
+    }
+    let known = |session: &str| {
+        let session = session.to_string();
+        is_session_id(&session) && to_udp.ask(|reply| Command::Exists { session, reply }).unwrap_or(false)
+    };
+    match (req.method.as_str(), session) {
+        // RFC 9725 §4.1: the resources have no representation; GET is answered with no content.
+        ("GET", None) => Response::text("204 No Content", ""),
+        ("GET", Some(s)) if known(s) => Response::text("204 No Content", ""),
+        ("POST", None) => {
+            let sdp = match sdp_body(req, endpoint) {
+                Ok(sdp) => sdp,
+                Err(resp) => return resp,
+            };
+            match offer(to_udp, sdp) {
+                Ok(answer) => {
+                    let mut resp = Response::new("201 Created", "application/sdp", answer.sdp.into_bytes())
+                        .with_header("Location", format!("{endpoint}/{}", answer.session));
+                    for server in &options.ice_servers {
+                        resp = resp.with_header("Link", server.link());
+                    }
+                    resp
+                }
+                Err(resp) => resp,
+            }
+        }
+        ("DELETE", Some(s)) if is_session_id(s) => {
+            let session = s.to_string();
+            match to_udp.ask(|reply| Command::Delete { session, reply }) {
+                Ok(true) => Response::text("200 OK", ""),
+                Ok(false) => Response::text("404 Not Found", "no such session\n"),
+                Err(resp) => resp,
+            }
+        }
+        ("PATCH", Some(s)) if known(s) => {
+            if !req.has_content_type("application/trickle-ice-sdpfrag") {
+                return Response::text("415 Unsupported Media Type", "PATCH takes application/trickle-ice-sdpfrag\n");
+            }
+            if req.body.len() > MAX_SDP {
+                return Response::text("413 Content Too Large", format!("a fragment is at most {MAX_SDP} bytes\n"));
+            }
+            if let Err(e) = check_sdpfrag(&req.body) {
+                return Response::text("400 Bad Request", format!("{e}\n"));
+            }
+            // Trickle ICE and ICE restarts through PATCH are not supported yet: the answer carries every
+            // candidate of the server, and the client's must be in its offer.
+            Response::text("405 Method Not Allowed", "trickle ICE and ICE restarts are not supported\n")
+                .with_header("Allow", "OPTIONS, GET, DELETE")
+        }
+        ("GET" | "DELETE" | "PATCH", Some(_)) => Response::text("404 Not Found", "no such session\n"),
+        (_, None) => Response::text("405 Method Not Allowed", "").with_header("Allow", "OPTIONS, GET, POST"),
+        (_, Some(_)) => {
+            Response::text("405 Method Not Allowed", "").with_header("Allow", "OPTIONS, GET, PATCH, DELETE")
+        }
+    }
+}
+
+fn handle(req: Request, to_udp: &ToUdp<'_>, reports: &Sender<String>, options: &HttpOptions) -> Response {
+    if let Some((endpoint, session)) = whip_path(&req.path) {
+        let session = session.map(str::to_string);
+        return whip(req, endpoint, session.as_deref(), to_udp, options);
+    }
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/") | ("GET", "/index.html") => {
-            Response { status: "200 OK", content_type: "text/html; charset=utf-8", body: PAGE.as_bytes().to_vec() }
+            Response::new("200 OK", "text/html; charset=utf-8", PAGE.as_bytes().to_vec())
         }
         ("POST", "/offer") => {
-            let is_sdp = req.content_type.as_deref().is_some_and(|t| t.starts_with("application/sdp"));
-            if !is_sdp {
-                return Response::text("415 Unsupported Media Type", "POST /offer takes application/sdp\n");
-            }
-            let Ok(sdp) = String::from_utf8(req.body) else {
-                return Response::text("400 Bad Request", "offer is not UTF-8\n");
+            let sdp = match sdp_body(req, "POST /offer") {
+                Ok(sdp) => sdp,
+                Err(resp) => return resp,
             };
-            let (reply, answer) = channel();
-            if offers.send(OfferRequest { sdp, reply }).is_err() {
-                return Response::text("503 Service Unavailable", "shutting down\n");
-            }
-            // A zero-length datagram wakes the UDP thread, which owns every peer connection.
-            let _ = wake.send_to(&[], udp_addr);
-            match answer.recv_timeout(Duration::from_secs(10)) {
-                Ok(Ok(sdp)) => {
-                    Response { status: "201 Created", content_type: "application/sdp", body: sdp.into_bytes() }
-                }
-                Ok(Err(e)) => Response::text("400 Bad Request", format!("{e}\n")),
-                Err(_) => Response::text("503 Service Unavailable", "no answer\n"),
+            match offer(to_udp, sdp) {
+                Ok(answer) => Response::new("201 Created", "application/sdp", answer.sdp.into_bytes()),
+                Err(resp) => resp,
             }
         }
         ("POST", "/report") => {
@@ -179,6 +479,19 @@ fn handle(
             let _ = reports.send(line);
             Response::text("204 No Content", "")
         }
+        ("GET", "/stats") => {
+            if !authorized(&req, options) {
+                return unauthorized();
+            }
+            match to_udp.ask(Command::Stats) {
+                Ok(Ok(json)) => Response::new("200 OK", "application/json", json.into_bytes()),
+                Ok(Err(e)) => Response::text("501 Not Implemented", format!("{e}\n")),
+                Err(resp) => resp,
+            }
+        }
+        ("OPTIONS", _) => Response::new("200 OK", "text/plain; charset=utf-8", Vec::new())
+            .with_header("Access-Control-Allow-Methods", "OPTIONS, GET, POST")
+            .with_header("Access-Control-Allow-Headers", "Content-Type, Authorization"),
         _ => Response::text("404 Not Found", "not found\n"),
     }
 }

@@ -6,6 +6,14 @@
 //! `poll_timeout`, and drain `poll_event`, exactly as for the association. It needs nothing else of the peer
 //! connection, so DTLS plus this layer is a complete data channel stack.
 //!
+//! Association events become channel events lazily, inside `poll_event`, and some of them owe the peer an
+//! answer made right there: the DATA_CHANNEL_ACK for a peer's DATA_CHANNEL_OPEN, the reset of our outgoing
+//! stream answering the peer's (RFC 8831 §6.7), the DATA_CHANNEL_OPEN of channels opened before the
+//! association was up (on [`Event::Connected`]), and the SCTP window update when a message is taken. They
+//! are made at the latest `now` the layer was given, and announced: after `poll_event` (even one returning
+//! `None`), `poll_timeout` returns that instant until `poll_transmit` has returned `None`. So after draining
+//! events, either sleep until `poll_timeout` (it is due at once) or simply drain `poll_transmit` again.
+//!
 //! Stream ids follow the DTLS role (RFC 8832 §6): the DTLS client opens even ids, the server odd ones.
 //! A channel closes through an SCTP stream reset of both directions (RFC 8831 §6.7); both sides see
 //! [`Event::ChannelClosed`].
@@ -139,6 +147,29 @@ pub struct Channel {
     in_reset: bool,
     /// Opened before the association was up; announced on connection.
     waiting: bool,
+    stats: ChannelStats,
+}
+
+impl Channel {
+    /// Messages and payload bytes sent and received on the channel.
+    pub fn stats(&self) -> ChannelStats {
+        self.stats
+    }
+}
+
+/// Messages and payload bytes of one channel, named after W3C `RTCDataChannelStats`: what the application
+/// handed to [`DataChannels::send`] and what was delivered as [`Event::Message`] (empty messages count as
+/// messages of 0 bytes; DCEP is not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ChannelStats {
+    /// Messages accepted for sending (`messagesSent`).
+    pub messages_sent: u64,
+    /// Their payload bytes (`bytesSent`).
+    pub bytes_sent: u64,
+    /// Messages received (`messagesReceived`).
+    pub messages_received: u64,
+    /// Their payload bytes (`bytesReceived`).
+    pub bytes_received: u64,
 }
 
 /// What the data channel layer reports.
@@ -320,6 +351,7 @@ impl DataChannels {
                 out_reset: false,
                 in_reset: false,
                 waiting: !connected,
+                stats: ChannelStats::default(),
             },
         );
         if connected {
@@ -376,6 +408,7 @@ impl DataChannels {
             Reliability::MaxRetransmits(n) => opts.max_retransmits = Some(n),
             Reliability::MaxLifetime(d) => opts.max_lifetime = Some(d),
         }
+        let len = data.len() as u64;
         let (ppid, data) = match (data.is_empty(), binary) {
             (true, true) => (wire::PPID_BINARY_EMPTY, Bytes::from_static(&[0])),
             (true, false) => (wire::PPID_STRING_EMPTY, Bytes::from_static(&[0])),
@@ -383,6 +416,10 @@ impl DataChannels {
             (false, false) => (wire::PPID_STRING, data),
         };
         self.assoc.send(now, id, ppid, data, opts)?;
+        if let Some(ch) = self.channels.get_mut(&id) {
+            ch.stats.messages_sent += 1;
+            ch.stats.bytes_sent += len;
+        }
         self.note_buffered(id);
         Ok(())
     }
@@ -565,6 +602,7 @@ impl DataChannels {
                             out_reset: false,
                             in_reset: false,
                             waiting: false,
+                            stats: ChannelStats::default(),
                         },
                     );
                     self.push(Event::ChannelOpened { id, label, protocol });
@@ -593,6 +631,8 @@ impl DataChannels {
                 } else {
                     m.data
                 };
+                ch.stats.messages_received += 1;
+                ch.stats.bytes_received += data.len() as u64;
                 self.push(Event::Message { id, data, binary });
             }
             _ => self.reject(Error::UnexpectedMessage),

@@ -83,6 +83,8 @@ pub(crate) struct HsData {
     pub(crate) ecdh: Option<EcdhKey>,
     pub(crate) peer_key: Option<VerifyingKey>,
     pub(crate) peer_fingerprint: Option<Fingerprint>,
+    /// The peer's certificate (DER), kept for statistics (W3C `RTCCertificateStats`).
+    pub(crate) peer_certificate: Option<Box<[u8]>>,
     pub(crate) master: Option<[u8; 48]>,
     pub(crate) transcript: Vec<u8>,
     pub(crate) client_hello: Vec<u8>,
@@ -135,6 +137,9 @@ impl ReplayWindow {
 }
 
 /// A DTLS 1.2 connection, client or server, as a sans-IO machine. See the [module docs](super) for the loop.
+///
+/// Events and received data are pure reads; `poll_timeout` returns the latest `now` given while datagrams
+/// wait in `poll_transmit` (after [`Dtls::send`], [`Dtls::close`], a handshake step), else the flight timer.
 pub struct Dtls {
     pub(crate) role: Role,
     pub(crate) config: Config,
@@ -176,6 +181,8 @@ pub struct Dtls {
     connected_reported: bool,
     data_event: bool,
     pub(crate) stats: Stats,
+    /// Why the connection closed, once it has.
+    close_reason: Option<Error>,
 }
 
 impl core::fmt::Debug for Dtls {
@@ -221,6 +228,7 @@ impl Dtls {
             connected_reported: false,
             data_event: false,
             stats: Stats::default(),
+            close_reason: None,
         }
     }
 
@@ -261,6 +269,22 @@ impl Dtls {
     /// Whether the connection is closed.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
+    }
+
+    /// Why the connection closed: [`Error::Closed`] for close_notify (ours or the peer's), else the fatal
+    /// error. `None` while open.
+    pub fn close_reason(&self) -> Option<Error> {
+        self.close_reason
+    }
+
+    /// The negotiated cipher suite, once connected.
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
+        self.hs.suite.filter(|_| self.is_connected())
+    }
+
+    /// The DER certificate the peer presented, once its Certificate message arrived.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        self.hs.peer_certificate.as_deref()
     }
 
     /// Counters of drops and retransmissions.
@@ -393,6 +417,7 @@ impl Dtls {
     fn close_with(&mut self, reason: Error) {
         tracing::debug!(target: TARGET, %reason, "closed");
         self.state = State::Closed;
+        self.close_reason = Some(reason);
         self.timers.clear_all();
         self.flight.clear();
         self.reasm.clear();

@@ -297,6 +297,7 @@ impl Dtls {
         }
         self.hs.peer_key = Some(key);
         self.hs.peer_fingerprint = Some(fp);
+        self.hs.peer_certificate = Some(der.into());
         write_message(&mut self.hs.transcript, HandshakeType::CERTIFICATE, seq, body);
         self.state = match self.role {
             super::Role::Client => State::ClientExpectServerKeyExchange,

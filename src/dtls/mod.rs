@@ -7,7 +7,12 @@
 //! 2. `handle_timeout(now)` when `now` reaches `poll_timeout()` (flight retransmission, RFC 6347 §4.2.4);
 //! 3. `poll_transmit()` until `None`, sending each datagram to the peer;
 //! 4. `poll_event()` until `None` ([`Event::Connected`] carries the SRTP profile and keying material);
-//! 5. `poll_data()` until `None` for received application data.
+//! 5. `poll_data()` until `None` for received application data;
+//! 6. sleep until the next datagram or `poll_timeout()`.
+//!
+//! Events and data are pure reads. [`Dtls::send`], [`Dtls::close`] and [`Dtls::set_remote_fingerprint`]
+//! take no `now`: what they queue is announced by `poll_timeout`, which returns the latest `now` given while
+//! datagrams wait in `poll_transmit`.
 //!
 //! A client starts its handshake in [`Dtls::client`]; a server waits for a ClientHello. Time must not go
 //! backwards (an earlier `now` counts as the latest seen). [`Dtls::send`] protects application data once

@@ -550,3 +550,25 @@ fn time_going_backwards_is_treated_as_the_latest_instant() {
     c.handle_timeout(Instant::from_secs(2));
     assert_eq!(c.poll_timeout(), Some(Instant::from_secs(13)));
 }
+
+#[test]
+fn data_written_without_a_now_is_announced_by_poll_timeout() {
+    // `send` and `close` take no `now`: what they queue is owed at the latest `now` the machine was given.
+    let mut p = Pair::default_pair(10);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_connected(&p);
+    let now = p.now;
+    assert!(p.client.poll_timeout().is_none_or(|t| t > now), "nothing owed once drained");
+    p.client.send(b"hello").unwrap();
+    assert_eq!(p.client.poll_timeout(), Some(now));
+    assert!(p.client.poll_transmit().is_some());
+    assert!(p.client.poll_transmit().is_none());
+    assert!(p.client.poll_timeout().is_none_or(|t| t > now));
+    p.client.close();
+    assert_eq!(p.client.poll_timeout(), Some(now));
+    // Taking events owes nothing.
+    while p.client.poll_event().is_some() {}
+    assert!(p.client.poll_transmit().is_some());
+    assert!(p.client.poll_transmit().is_none());
+    assert!(p.client.poll_timeout().is_none_or(|t| t > now));
+}

@@ -11,10 +11,10 @@ use super::TARGET;
 use super::candidate::{
     COMPONENT_RTP, Candidate, CandidateKind, Foundation, FoundationKey, local_preference, priority,
 };
-use super::checklist::{CheckList, CheckListState, Pair, PairState, Txn, priority_for};
+use super::checklist::{CheckList, CheckListState, DataCounters, Pair, PairState, Txn, priority_for};
 use super::config::{Config, Credentials, Nat1To1Kind, Role};
 use super::error::{ApiError, IceError};
-use super::event::{IceConnectionState, IceEvent, IceStats};
+use super::event::{IceConnectionState, IceEvent, IceStats, PairInfo};
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::rand::SeededRng;
 use crate::stun::{Attribute, Class, ErrorCode, Key, Message, MessageBuilder, MessageType, Method, TransactionId};
@@ -108,13 +108,17 @@ struct Selected {
     next_consent: Instant,
     consent_txn: Option<Txn>,
     disconnected: bool,
+    /// The pair's data counters while it is selected (counted here on the per-packet path, added to the
+    /// pair's own when the selection moves).
+    data: DataCounters,
 }
 
 /// An ICE agent (RFC 8445), full or lite, for one data stream with one component (rtcp-mux, BUNDLE).
 ///
 /// See the [module documentation](super) for the calling sequence. Methods that change state (adding
-/// candidates, credentials, restart, close) may be called at any time; drain `poll_transmit` and
-/// `poll_event` and re-read `poll_timeout` after each.
+/// candidates, credentials, restart, close) may be called at any time, also while handling events: what
+/// they queue is announced by `poll_timeout` (the latest `now` while datagrams wait in `poll_transmit`).
+/// Events are pure reads.
 #[derive(Debug)]
 pub struct IceAgent {
     config: Config,
@@ -263,6 +267,25 @@ impl IceAgent {
             .pairs
             .iter()
             .filter_map(|p| Some((self.locals.get(p.local)?, self.remotes.get(p.remote)?, p.state, p.nominated)))
+    }
+
+    /// The pairs of the check list, highest priority first, with their candidates' indices and their
+    /// counters (for statistics). The selected pair's data counters include what it carried while
+    /// selected.
+    pub fn pair_infos(&self) -> impl Iterator<Item = PairInfo<'_>> + '_ {
+        let selected = self.selected.filter(|s| s.generation == self.generation);
+        self.list.pairs.iter().filter_map(move |p| {
+            let is_selected = selected.is_some_and(|s| s.key == (p.local, p.remote));
+            let stats = p.stats.view(selected.as_ref().filter(|_| is_selected).map(|s| &s.data));
+            Some(PairInfo {
+                local: (p.local, self.locals.get(p.local)?),
+                remote: (p.remote, self.remotes.get(p.remote)?),
+                state: p.state,
+                nominated: p.nominated,
+                selected: is_selected,
+                stats,
+            })
+        })
     }
 
     /// The selected pair `(local, remote)`: send from `local.base` to `remote.address`.
@@ -505,7 +528,10 @@ impl IceAgent {
             return Err(ApiError::ConsentExpired);
         }
         sel.last_sent = now;
+        sel.data.packets_sent += 1;
+        sel.data.bytes_sent += data.len() as u64;
         self.stats.data_sent += 1;
+        self.stats.data_bytes_sent += data.len() as u64;
         Ok(Transmit { source: sel.local.base, destination: sel.remote.address, contents: data })
     }
 
@@ -574,11 +600,27 @@ impl IceAgent {
     }
 
     fn receive_data<'a>(&mut self, d: Datagram<'a>) -> Result<Incoming<'a>, IceError> {
-        if !self.validated(d.destination, d.source) {
-            return Err(IceError::UnvalidatedSource);
+        let len = d.contents.len() as u64;
+        let on_selected =
+            self.selected.as_mut().filter(|s| s.local.base == d.destination && s.remote.address == d.source);
+        if let Some(s) = on_selected {
+            s.data.packets_received += 1;
+            s.data.bytes_received += len;
+        } else {
+            // Data on a validated pair that is not (or no longer) the selected one.
+            let (locals, remotes) = (&self.locals, &self.remotes);
+            let pair = self.list.pairs.iter_mut().find(|p| {
+                (p.valid || p.state == PairState::Succeeded)
+                    && locals.get(p.local).is_some_and(|l| l.base == d.destination)
+                    && remotes.get(p.remote).is_some_and(|r| r.address == d.source)
+            });
+            let Some(pair) = pair else { return Err(IceError::UnvalidatedSource) };
+            pair.stats.data.packets_received += 1;
+            pair.stats.data.bytes_received += len;
         }
         self.mark_received(d.destination, d.source, false);
         self.stats.data_received += 1;
+        self.stats.data_bytes_received += len;
         Ok(Incoming::Data(d.contents))
     }
 
@@ -626,7 +668,7 @@ impl IceAgent {
             _ => {}
         }
         if conflict {
-            self.respond(d, msg, Some(487));
+            let _ = self.respond(d, msg, Some(487));
             return Ok(());
         }
 
@@ -645,10 +687,10 @@ impl IceAgent {
         };
         let Some(ri) = ri else {
             // Still answer: the peer may learn a valid pair even if we cannot keep it.
-            self.respond(d, msg, None);
+            let _ = self.respond(d, msg, None);
             return Err(IceError::LimitReached);
         };
-        self.respond(d, msg, None);
+        let answered = self.respond(d, msg, None);
         self.mark_checking();
         self.mark_received(d.destination, d.source, self.config.lite);
 
@@ -665,6 +707,10 @@ impl IceAgent {
             self.stats.discarded.limit_reached += 1;
             return Ok(());
         };
+        if let Some(p) = self.list.pairs.get_mut(pi) {
+            p.stats.requests_received = p.stats.requests_received.saturating_add(1);
+            p.stats.responses_sent = p.stats.responses_sent.saturating_add(u32::from(answered));
+        }
         let nominate = msg.use_candidate() && self.role == Role::Controlled;
         if self.config.lite {
             // §7.3.1.5 (lite): a check makes the pair valid; USE-CANDIDATE nominates it.
@@ -706,7 +752,8 @@ impl IceAgent {
         Ok(())
     }
 
-    fn respond(&mut self, d: Datagram<'_>, msg: &Message<&[u8]>, error: Option<u16>) {
+    /// Answers a check; whether the answer was queued.
+    fn respond(&mut self, d: Datagram<'_>, msg: &Message<&[u8]>, error: Option<u16>) -> bool {
         let key = &self.local_key;
         let pushed = self.transmits.push_with((d.destination, d.source), |buf| {
             let class = if error.is_some() { Class::Error } else { Class::Success };
@@ -722,6 +769,7 @@ impl IceAgent {
         if pushed == Ok(true) {
             self.stats.responses_sent += 1;
         }
+        pushed == Ok(true)
     }
 
     // ----- responses (RFC 8445 §7.2.5) -----
@@ -757,6 +805,11 @@ impl IceAgent {
         self.check_response_auth(msg)?;
         self.stats.responses_received += 1;
         let Some(txn) = pair.txn else { return Err(IceError::UnknownTransaction) };
+        let rtt = self.now.saturating_duration_since(txn.last_sent());
+        if let Some(p) = self.list.pairs.get_mut(pi) {
+            p.stats.responses_received = p.stats.responses_received.saturating_add(1);
+            p.stats.rtt(rtt);
+        }
         self.mark_received(d.destination, d.source, false);
         if msg.class() == Class::Error {
             let p = self.list.pairs.get_mut(pi);
@@ -828,6 +881,13 @@ impl IceAgent {
         self.check_response_auth(msg)?;
         self.stats.responses_received += 1;
         let now = self.now;
+        if let Some(txn) = sel.consent_txn {
+            let rtt = now.saturating_duration_since(txn.last_sent());
+            if let Some(p) = self.selected_pair_mut() {
+                p.stats.responses_received = p.stats.responses_received.saturating_add(1);
+                p.stats.rtt(rtt);
+            }
+        }
         if let Some(s) = self.selected.as_mut() {
             s.consent_txn = None;
             if msg.class() == Class::Success {
@@ -920,6 +980,7 @@ impl IceAgent {
         }
         self.stats.checks_sent += 1;
         if let Some(p) = self.list.pairs.get_mut(pi) {
+            p.stats.requests_sent = p.stats.requests_sent.saturating_add(1);
             p.txn = Some(txn);
             p.state = PairState::InProgress;
         }
@@ -1063,6 +1124,13 @@ impl IceAgent {
             }
         }
         let same_path = current.is_some_and(|c| c.local.base == l.base && c.remote.address == r.address);
+        let same_pair = current.is_some_and(|c| c.generation == self.generation && c.key == (p.local, p.remote));
+        let mut data = DataCounters::default();
+        match current {
+            Some(c) if same_pair => data = c.data,
+            Some(c) => self.fold_selected_data(&c),
+            None => {}
+        }
         let next_consent = now + self.consent_delay();
         self.selected = Some(Selected {
             local: l,
@@ -1075,11 +1143,34 @@ impl IceAgent {
             next_consent,
             consent_txn: None,
             disconnected: false,
+            data,
         });
         self.list.complete(p.priority);
+        if !same_pair {
+            self.stats.selected_pair_changes += 1;
+        }
         if !same_path {
             tracing::debug!(target: TARGET, local = %l.base, remote = %r.address, "selected pair");
             self.emit(IceEvent::SelectedPairChanged { local: l, remote: r });
+        }
+    }
+
+    /// The check-list entry of the selected pair (while its generation lasts).
+    fn selected_pair_mut(&mut self) -> Option<&mut Pair> {
+        let sel = self.selected.filter(|s| s.generation == self.generation)?;
+        let i = self.list.find(sel.key.0, sel.key.1)?;
+        self.list.pairs.get_mut(i)
+    }
+
+    /// A selection ends: the data it carried is added to its pair's counters.
+    fn fold_selected_data(&mut self, sel: &Selected) {
+        if sel.generation != self.generation {
+            return;
+        }
+        if let Some(i) = self.list.find(sel.key.0, sel.key.1) {
+            if let Some(p) = self.list.pairs.get_mut(i) {
+                p.stats.data.add(&sel.data);
+            }
         }
     }
 
@@ -1099,6 +1190,10 @@ impl IceAgent {
             let sent = txn.is_some_and(|t| self.write_request(0, &t, Some((sel.local.base, sel.remote.address))));
             if sent {
                 self.stats.checks_sent += 1;
+                if let Some(p) = self.selected_pair_mut() {
+                    p.stats.requests_sent = p.stats.requests_sent.saturating_add(1);
+                    p.stats.consent_requests_sent = p.stats.consent_requests_sent.saturating_add(1);
+                }
             }
             if let Some(s) = self.selected.as_mut() {
                 s.consent_txn = txn.filter(|_| sent);
@@ -1131,6 +1226,7 @@ impl IceAgent {
             if now >= sel.consent_last + self.config.consent_timeout {
                 // RFC 7675 §5.1: consent lost: stop sending, the session fails.
                 tracing::debug!(target: TARGET, "consent expired");
+                self.fold_selected_data(&sel);
                 self.selected = None;
                 self.failed = true;
                 self.list.state = CheckListState::Failed;

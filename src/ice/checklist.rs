@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use super::Role;
 use super::candidate::{Candidate, Foundation, pair_priority};
+use super::event::PairStats;
 use crate::time::Instant;
 
 /// The state of a candidate pair (RFC 8445 §6.1.2.6).
@@ -49,6 +50,80 @@ pub(crate) struct Txn {
     pub(crate) priority: u32,
 }
 
+/// Application datagrams and bytes carried by a pair (kept in the selection while it is selected: the
+/// per-packet path touches nothing else).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DataCounters {
+    pub(crate) packets_sent: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) packets_received: u64,
+    pub(crate) bytes_received: u64,
+}
+
+impl DataCounters {
+    pub(crate) fn add(&mut self, other: &DataCounters) {
+        self.packets_sent += other.packets_sent;
+        self.bytes_sent += other.bytes_sent;
+        self.packets_received += other.packets_received;
+        self.bytes_received += other.bytes_received;
+    }
+}
+
+/// A pair's counters, compact (a check list holds up to `max_pairs` of them); [`PairStats`] is their
+/// public view.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PairCounters {
+    pub(crate) requests_sent: u32,
+    pub(crate) consent_requests_sent: u32,
+    pub(crate) requests_received: u32,
+    pub(crate) responses_sent: u32,
+    pub(crate) responses_received: u32,
+    rtt_measurements: u32,
+    /// The latest round trip, in microseconds (meaningful once `rtt_measurements` > 0).
+    current_rtt_us: u32,
+    total_rtt_us: u64,
+    pub(crate) data: DataCounters,
+}
+
+impl PairCounters {
+    /// A round trip measured.
+    pub(crate) fn rtt(&mut self, rtt: Duration) {
+        let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX);
+        self.current_rtt_us = us;
+        self.total_rtt_us = self.total_rtt_us.saturating_add(u64::from(us));
+        self.rtt_measurements = self.rtt_measurements.saturating_add(1);
+    }
+
+    /// The public view, with the data the pair carries while selected (`selected`) added.
+    pub(crate) fn view(&self, selected: Option<&DataCounters>) -> PairStats {
+        let mut data = self.data;
+        if let Some(s) = selected {
+            data.add(s);
+        }
+        PairStats {
+            requests_sent: u64::from(self.requests_sent),
+            consent_requests_sent: u64::from(self.consent_requests_sent),
+            requests_received: u64::from(self.requests_received),
+            responses_sent: u64::from(self.responses_sent),
+            responses_received: u64::from(self.responses_received),
+            packets_sent: data.packets_sent,
+            bytes_sent: data.bytes_sent,
+            packets_received: data.packets_received,
+            bytes_received: data.bytes_received,
+            current_rtt: (self.rtt_measurements > 0).then(|| Duration::from_micros(u64::from(self.current_rtt_us))),
+            total_rtt: Duration::from_micros(self.total_rtt_us),
+            rtt_measurements: u64::from(self.rtt_measurements),
+        }
+    }
+}
+
+impl Txn {
+    /// When it was last transmitted (each transmission sets `next` one `rto` later).
+    pub(crate) fn last_sent(&self) -> Instant {
+        self.next.saturating_sub(self.rto)
+    }
+}
+
 /// A candidate pair. `local` and `remote` index the agent's candidate lists, which only grow within a
 /// generation, so the indices are stable.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +143,8 @@ pub(crate) struct Pair {
     pub(crate) txn: Option<Txn>,
     pub(crate) local_foundation: Foundation,
     pub(crate) remote_foundation: Foundation,
+    /// Counters (the data counters of the selected pair are kept in the selection while it lasts).
+    pub(crate) stats: PairCounters,
 }
 
 impl Pair {
@@ -84,6 +161,7 @@ impl Pair {
             txn: None,
             local_foundation: l.foundation,
             remote_foundation: r.foundation,
+            stats: PairCounters::default(),
         }
     }
 

@@ -114,12 +114,67 @@ pub struct IceStats {
     pub data_received: u64,
     /// Datagrams handed out by `send`.
     pub data_sent: u64,
+    /// Bytes of the non-STUN datagrams accepted (W3C transport `bytesReceived`).
+    pub data_bytes_received: u64,
+    /// Bytes of the datagrams handed out by `send` (W3C transport `bytesSent`).
+    pub data_bytes_sent: u64,
+    /// Times the selected pair changed (W3C `selectedCandidatePairChanges`).
+    pub selected_pair_changes: u64,
     /// Outgoing datagrams dropped because the transmit queue was full.
     pub transmit_overflow: u64,
     /// Events dropped because the event queue was full.
     pub event_overflow: u64,
     /// Dropped input, by reason.
     pub discarded: Discards,
+}
+
+/// Counters of one candidate pair, named after W3C `RTCIceCandidatePairStats`. Data counts application
+/// datagrams only (no STUN); requests and responses count connectivity and consent checks, first
+/// transmissions only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PairStats {
+    /// Checks sent on this pair (consent checks included; `requestsSent`).
+    pub requests_sent: u64,
+    /// Consent checks sent on this pair (RFC 7675; `consentRequestsSent`).
+    pub consent_requests_sent: u64,
+    /// Authenticated checks received on this pair (`requestsReceived`).
+    pub requests_received: u64,
+    /// Responses sent on this pair (`responsesSent`).
+    pub responses_sent: u64,
+    /// Authenticated responses received on this pair (`responsesReceived`).
+    pub responses_received: u64,
+    /// Application datagrams sent (`packetsSent`).
+    pub packets_sent: u64,
+    /// Application bytes sent (`bytesSent`).
+    pub bytes_sent: u64,
+    /// Application datagrams received (`packetsReceived`).
+    pub packets_received: u64,
+    /// Application bytes received (`bytesReceived`).
+    pub bytes_received: u64,
+    /// The latest round trip time of a check, from its last transmission to its response
+    /// (`currentRoundTripTime`); `None` before the first response.
+    pub current_rtt: Option<core::time::Duration>,
+    /// The sum of every round trip time measured (`totalRoundTripTime`; divide by `rtt_measurements`).
+    pub total_rtt: core::time::Duration,
+    /// Round trip times measured.
+    pub rtt_measurements: u64,
+}
+
+/// One candidate pair as [`super::IceAgent::pair_infos`] shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PairInfo<'a> {
+    /// The local candidate and its index in [`super::IceAgent::local_candidates`].
+    pub local: (usize, &'a Candidate),
+    /// The remote candidate and its index in [`super::IceAgent::remote_candidates`].
+    pub remote: (usize, &'a Candidate),
+    /// Its state.
+    pub state: super::PairState,
+    /// Nominated.
+    pub nominated: bool,
+    /// The selected pair.
+    pub selected: bool,
+    /// Its counters.
+    pub stats: PairStats,
 }
 
 impl Discards {

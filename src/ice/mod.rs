@@ -15,7 +15,9 @@
 //! 4. send application data with [`IceAgent::send`], which says from which socket to which address, and
 //!    refuses once consent is lost.
 //!
-//! Time must not go backwards; an earlier `now` is treated as the latest seen.
+//! Events are pure reads. Whatever a call queues (a candidate added, a restart) is announced by
+//! `poll_timeout`, which returns the latest `now` given while datagrams wait in `poll_transmit`. Time must
+//! not go backwards; an earlier `now` is treated as the latest seen.
 //!
 //! ## Choices worth knowing
 //!
@@ -89,7 +91,7 @@ pub use candidate::{COMPONENT_RTP, Candidate, CandidateKind, Foundation, local_p
 pub use checklist::{CheckListState, PairState};
 pub use config::{CandidateFilter, Config, Credentials, Nat1To1, Nat1To1Kind, Role};
 pub use error::{ApiError, IceError};
-pub use event::{Discards, IceConnectionState, IceEvent, IceStats};
+pub use event::{Discards, IceConnectionState, IceEvent, IceStats, PairInfo, PairStats};
 
 /// The tracing target of this module.
 const TARGET: &str = "sansrtc::ice";

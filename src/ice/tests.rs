@@ -410,3 +410,21 @@ fn a_dropped_datagram_sends_nothing_and_moves_no_timer() {
     a.handle_timeout(due);
     assert_eq!(transmits(&mut a).len(), 1, "the timer sends the second check");
 }
+
+#[test]
+fn queued_transmits_are_announced_by_poll_timeout() {
+    use crate::Machine;
+    let mut a = IceAgent::new(Config::default(), SeededRng::from_seed([1; 32]));
+    let now = crate::Instant::from_secs(5);
+    let local: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    a.add_local_host(now, local).unwrap();
+    let _ = events(&mut a);
+    assert!(a.poll_timeout().is_none_or(|t| t > now));
+    // Gathering from a STUN server queues a request: owed now, and said so until it is taken.
+    a.add_stun_server(now, "198.51.100.1:3478".parse().unwrap()).unwrap();
+    assert_eq!(a.poll_timeout(), Some(now));
+    let _ = events(&mut a);
+    assert_eq!(a.poll_timeout(), Some(now), "taking events changes nothing");
+    assert_eq!(transmits(&mut a).len(), 1);
+    assert!(a.poll_timeout().is_some_and(|t| t > now));
+}

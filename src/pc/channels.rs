@@ -29,7 +29,7 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    fn stream(&self) -> Option<u16> {
+    pub fn stream(&self) -> Option<u16> {
         match self.phase {
             Phase::Pending(_) => None,
             Phase::Opening(s) | Phase::Open(s) => Some(s),
@@ -42,6 +42,10 @@ impl Slot {
 pub(super) struct Channels {
     slots: Vec<Slot>,
     next: u32,
+    /// Channels that reached `open` (W3C `dataChannelsOpened`).
+    pub opened: u64,
+    /// Channels that left `open` (W3C `dataChannelsClosed`).
+    pub closed: u64,
 }
 
 impl Channels {
@@ -58,6 +62,11 @@ impl Channels {
 
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+
+    /// Every channel, in creation order.
+    pub fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {
+        self.slots.iter()
     }
 
     fn get(&self, id: ChannelId) -> Option<&Slot> {
@@ -79,6 +88,7 @@ impl Channels {
 
     /// Every channel, forgotten (the connection closed).
     pub fn take_all(&mut self) -> Vec<Slot> {
+        self.closed += self.slots.iter().filter(|s| matches!(s.phase, Phase::Open(_))).count() as u64;
         core::mem::take(&mut self.slots)
     }
 
@@ -111,12 +121,16 @@ impl Channels {
         match e {
             datachannel::Event::ChannelOpen(stream) => {
                 let slot = self.by_stream_mut(stream)?;
+                let was_open = matches!(slot.phase, Phase::Open(_));
                 slot.phase = Phase::Open(stream);
-                Some(Event::ChannelOpen(slot.id))
+                let id = slot.id;
+                self.opened += u64::from(!was_open);
+                Some(Event::ChannelOpen(id))
             }
             datachannel::Event::ChannelOpened { id: stream, label, protocol } => {
                 let id = self.new_id();
                 self.push(Slot { id, phase: Phase::Open(stream) });
+                self.opened += 1;
                 Some(Event::DataChannel { id, label, protocol })
             }
             datachannel::Event::Message { id: stream, data, binary } => {
@@ -132,6 +146,7 @@ impl Channels {
                     *second = Some(Event::ChannelClose(slot.id));
                     return Some(Event::ChannelError { id: slot.id, error: datachannel::Error::NoFreeStream });
                 }
+                self.closed += u64::from(matches!(slot.phase, Phase::Open(_)));
                 Some(Event::ChannelClose(slot.id))
             }
             datachannel::Event::Closed(reason) => {

@@ -394,7 +394,9 @@ impl PeerConnection {
                 }
                 dtls::Event::Closed { reason } => {
                     tracing::debug!(target: TARGET, %reason, "DTLS closed");
-                    end = Some(if reason == dtls::Error::Closed { Life::ClosedByPeer } else { Life::Failed });
+                    // A close_notify (the peer's, or ours answering it) is a clean end; anything else failed.
+                    let clean = matches!(reason, dtls::Error::PeerClosed | dtls::Error::Closed);
+                    end = Some(if clean { Life::ClosedByPeer } else { Life::Failed });
                 }
                 _ => {}
             }
@@ -418,16 +420,21 @@ impl PeerConnection {
     /// Down: what SCTP owes goes into DTLS records, and DTLS's datagrams out through ICE (or a relay).
     pub(super) fn send_down(&mut self) {
         let now = self.now;
-        let Secure::Dtls(d) = &mut self.secure else { return };
-        if let Some(dc) = self.dc.as_mut()
-            && d.is_connected()
-        {
-            while let Some(p) = dc.poll_transmit() {
-                if let Err(e) = d.send(p) {
-                    tracing::debug!(target: TARGET, error = %e, "SCTP packet not sent");
+        let secure = if let Secure::Dtls(d) = &mut self.secure { Some(d) } else { None };
+        match (self.dc.as_mut(), secure) {
+            (Some(dc), Some(d)) if d.is_connected() => {
+                while let Some(p) = dc.poll_transmit() {
+                    if let Err(e) = d.send(p) {
+                        tracing::debug!(target: TARGET, error = %e, "SCTP packet not sent");
+                    }
                 }
             }
+            // No secure path (gone, or not up yet, when SCTP owes nothing): what SCTP owes is dropped, or
+            // its `poll_timeout` would say "now" for ever (an ABORT owed after the peer's close_notify).
+            (Some(dc), _) => while dc.poll_transmit().is_some() {},
+            (None, _) => {}
         }
+        let Secure::Dtls(d) = &mut self.secure else { return };
         while let Some(p) = d.poll_transmit() {
             if let Err(e) = self.ice.send(now, p) {
                 tracing::trace!(target: TARGET, error = %e, "DTLS datagram not sent");

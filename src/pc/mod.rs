@@ -16,7 +16,7 @@
 //!
 //! The code is laid out the same way: `conn.rs` holds the machine and the pipeline, `signaling.rs` the JSEP
 //! state and the description calls, `describe.rs` the mapping between SDP and the transport, `channels.rs`
-//! the channel handles and calls.
+//! the channel handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
 //!
 //! The caller's loop is the crate's usual one:
 //!
@@ -87,6 +87,7 @@ mod media;
 mod negotiate;
 mod rtp;
 mod signaling;
+mod stats;
 mod transceiver;
 
 #[cfg(test)]
@@ -104,6 +105,11 @@ pub use conn::PeerConnection;
 pub use error::{Error, MediaDrop, RecvError};
 pub use media::{ExtensionPreference, HeaderExtension};
 pub use rtp::{KeyframeRequestKind, OutgoingRtp, RtpPacket, SentRtp};
+pub use stats::{
+    CandidatePairStats, CertificateStats, DataChannelState, DataChannelStats, DtlsRole, DtlsState, IceCandidateStats,
+    PEER_CONNECTION_ID, PeerConnectionStats, RtcStats, StatsIceRole, StatsReport, TRANSPORT_ID, TransportStats,
+    pair_state_name,
+};
 pub use transceiver::{SendEncoding, Tag, Track, TrackOrKind, Transceiver, TransceiverId, TransceiverInit};
 
 pub use crate::rtp::{ExtensionKind, ExtensionValue};

@@ -5,6 +5,9 @@
 //! `a=extmap` turns them into typed [`ExtensionValue`]s (unknown ones stay raw). [`Writer`] builds
 //! packets into a caller-owned `Vec`, and [`Repr`] parses and re-emits a packet byte for byte.
 //!
+//! [`session`] is the RTP session on top: streams by SSRC, RTCP reports, NACK and RTX, key frame
+//! requests and transport-wide congestion control feedback, as a sans-IO machine.
+//!
 //! ```
 //! use sansrtc::rtp::{ExtensionKind, ExtensionMap, ExtensionValue, Packet};
 //!
@@ -30,6 +33,7 @@
 mod error;
 mod ext;
 mod packet;
+pub mod session;
 
 #[cfg(test)]
 mod tests;

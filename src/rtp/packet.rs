@@ -6,8 +6,7 @@ use super::Error;
 use super::ext::{Extension, ExtensionForm, ExtensionMap, ExtensionValue, Extensions};
 
 /// Length of the fixed header: flags (V, P, X, CC; octet 0), M and payload type (1), sequence number
-/// (2..4), timestamp (4..8) and SSRC (8..12); the CSRCs follow. The accessors read it by position from
-/// [`Packet::fixed`].
+/// (2..4), timestamp (4..8) and SSRC (8..12); the CSRCs follow. The accessors read it by position.
 pub const HEADER_LEN: usize = 12;
 
 /// The fixed header a buffer shorter than [`HEADER_LEN`] reads as. `new_checked` refuses such a buffer, so

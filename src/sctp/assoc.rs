@@ -165,7 +165,12 @@ pub(super) struct DeferredReset {
     pub(super) streams: Vec<u16>,
 }
 
-/// One SCTP association (RFC 9260), a sans-IO [`DatagramMachine`]. See the [module docs](super).
+/// One SCTP association (RFC 9260), a sans-IO [`DatagramMachine`]. See the [module docs](super) for the loop.
+///
+/// Polls tell the truth: `poll_timeout` returns the latest `now` given whenever a packet may be owed (after
+/// any `handle_*`, [`Association::send`], [`Association::reset_streams`], [`Association::shutdown`],
+/// [`Association::abort`], and after `poll_event` took a message that makes a window update due), until
+/// `poll_transmit` returns `None`; otherwise its earliest timer.
 #[derive(Debug)]
 pub struct Association {
     config: Config,
@@ -1146,8 +1151,9 @@ impl Association {
 
     fn emit_sack(&mut self) {
         self.recv.take_dups(&mut self.dups);
+        // RFC 9260 §6.2: as many gap blocks as fit in the packet, the lowest first (§6.7).
         let room = self.config.mtu.saturating_sub(self.tx.len() + 16 + self.dups.len() * 4) / 4;
-        self.recv.sack_blocks(&mut self.gaps, room.min(64));
+        self.recv.sack_blocks(&mut self.gaps, room);
         let rwnd = self.recv.a_rwnd();
         wire::emit_sack(&mut self.tx, self.recv.cumulative_tsn(), rwnd, &self.gaps, &self.dups);
         self.last_rwnd = rwnd;

@@ -10,10 +10,14 @@
 //! 3. [`poll_transmit`](crate::DatagramMachine::poll_transmit) until `None` (packets are built on demand
 //!    into one reused buffer, so each is valid until the next call);
 //! 4. [`poll_event`](crate::Machine::poll_event) until `None`;
+//! 5. sleep until the next packet or [`poll_timeout`](crate::Machine::poll_timeout).
 //!
-//! and after [`Association::send`], [`Association::reset_streams`], [`Association::shutdown`] or
-//! [`Association::abort`], drain output and events again. Time must not go backwards; an earlier `now` is
-//! treated as the latest one seen.
+//! [`Association::send`], [`Association::reset_streams`], [`Association::shutdown`] and
+//! [`Association::abort`] may be called at any point, also while handling events. Whatever they queue, and
+//! the window update owed when `poll_event` hands over a [`Message`] that reopens the receive window
+//! (RFC 9260 §6.2), is announced by `poll_timeout`: it returns the latest `now` given until `poll_transmit`
+//! has returned `None`, so the loop followed to the letter sends it at once. No other event owes anything.
+//! Time must not go backwards; an earlier `now` is treated as the latest one seen.
 //!
 //! Both sides may [`connect`](Association::connect) at once, as browsers do: colliding INITs are resolved per
 //! RFC 9260 §5.2. A side that never calls `connect` answers INITs statelessly with a signed cookie.
@@ -75,7 +79,8 @@ pub struct Config {
     pub mtu: usize,
     /// Largest message accepted by [`Association::send`] and reassembled on receive. Default 256 KiB.
     pub max_message_size: usize,
-    /// Receive window advertised, and the bound on reassembly and undelivered memory. Default 1 MiB.
+    /// Receive window advertised, and the bound on reassembly and undelivered memory (retransmissions that fill
+    /// a hole may take it up to twice this). Default 1 MiB.
     pub receive_window: u32,
     /// Bound on bytes queued for sending (unsent plus unacknowledged). Default 16 MiB.
     pub send_buffer: usize,

@@ -426,7 +426,9 @@ fn taking_messages_reopens_the_window_at_once() {
     exchange(&mut a, &mut b, now);
     let stuck = a.buffered_total();
     assert!(stuck > 128 * 1024, "the window did not close: {stuck} bytes left");
-    // Take the messages waiting at b: with no time passing, data moves again.
+    // Nothing is owed once drained.
+    assert!(b.poll_timeout().is_none_or(|t| t > now));
+    // Take the messages waiting at b: the window update they make owed is announced at once, and sent.
     let mut taken = 0;
     while let Some(e) = b.poll_event() {
         if let Event::Message(m) = e {
@@ -435,6 +437,16 @@ fn taking_messages_reopens_the_window_at_once() {
         }
     }
     assert!(taken > 0);
+    assert_eq!(b.poll_timeout(), Some(now), "the window update is not announced");
+    let update = b.poll_transmit().expect("a window update").to_vec();
+    let rwnd = Packet::new_checked(&update[..]).unwrap().chunks().flatten().find_map(|c| match wire::Chunk::parse(c) {
+        Ok(wire::Chunk::Sack(s)) => Some(s.a_rwnd),
+        _ => None,
+    });
+    assert!(rwnd.is_some_and(|w| w >= 16 * 1024), "{rwnd:?}");
+    assert!(b.poll_transmit().is_none());
+    assert!(b.poll_timeout().is_none_or(|t| t > now), "the caller would spin");
+    a.handle_receive(now, &update).unwrap();
     exchange(&mut a, &mut b, now);
     assert!(a.buffered_total() < stuck, "no window update: {} bytes still buffered", a.buffered_total());
 }
@@ -466,4 +478,184 @@ fn stale_cookie_error_without_its_staleness_is_ignored() {
     assert_eq!(a.handle_receive(now, &stale(&500u32.to_be_bytes())), Ok(()));
     let again = a.poll_transmit().expect("an INIT after a well-formed Stale Cookie cause").to_vec();
     assert_eq!(first_chunk(&again), ChunkType::INIT);
+}
+
+/// The cumulative TSN and gap blocks of the SACK in `packet`, if it carries one.
+fn sack_in(packet: &[u8]) -> Option<(u32, Vec<(u16, u16)>)> {
+    let p = Packet::new_checked(packet).ok()?;
+    p.chunks().flatten().find_map(|c| match wire::Chunk::parse(c) {
+        Ok(wire::Chunk::Sack(s)) => Some((s.cumulative_tsn, s.gap_blocks().collect())),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_chunk_at_the_far_end_of_the_window_does_not_make_every_sack_walk_the_window() {
+    let (mut a, mut b, now) = established();
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let cum = a.send.next_tsn.wrapping_sub(1);
+    // One DATA chunk as far ahead as the window allows (gap-block offsets are 16-bit).
+    let far = cum.wrapping_add(65_535);
+    let unordered = 7; // U, B, E: delivered at once, whatever the order.
+    b.handle_receive(now, &packet(tag, |c| wire::emit_data(c, unordered, far, 1, 0, 51, b"f"))).unwrap();
+    let p = b.poll_transmit().expect("a SACK at once: there is a gap").to_vec();
+    assert_eq!(sack_in(&p), Some((cum, vec![(65_535, 65_535)])));
+    while b.poll_event().is_some() {}
+    // Then every TSN up to it, in order: each packet is acknowledged at once (there is a gap), and each SACK
+    // must still carry the far chunk, at a shrinking offset, without reading the whole window bit by bit.
+    let mut words = 0u64;
+    let mut most = 0u64;
+    for k in 1..65_534u32 {
+        let tsn = cum.wrapping_add(k);
+        b.handle_receive(now, &packet(tag, |c| wire::emit_data(c, unordered, tsn, 1, 0, 51, b"x"))).unwrap();
+        b.recv.words_scanned.set(0);
+        let p = b.poll_transmit().unwrap_or_else(|| panic!("no SACK after cum + {k}")).to_vec();
+        let scanned = b.recv.words_scanned.get();
+        assert!(b.poll_transmit().is_none());
+        let offset = (65_535 - k) as u16;
+        assert_eq!(sack_in(&p), Some((tsn, vec![(offset, offset)])), "after TSN cum + {k}");
+        words += scanned;
+        most = most.max(scanned);
+        while b.poll_event().is_some() {}
+    }
+    // The last hole fills: no gap is left, so the SACK waits for the delayed-ack timer, and covers it all.
+    let last = far.wrapping_sub(1);
+    b.handle_receive(now, &packet(tag, |c| wire::emit_data(c, unordered, last, 1, 0, 51, b"y"))).unwrap();
+    assert!(b.poll_transmit().is_none());
+    let at = b.poll_timeout().expect("the delayed-ack timer");
+    b.handle_timeout(at);
+    let p = b.poll_transmit().expect("the delayed SACK").to_vec();
+    assert_eq!(sack_in(&p), Some((far, vec![])));
+    // A word-level scan reads at most 1,024 words of the ring (plus two per block) per SACK, where a walk bit
+    // by bit read up to 65,535 bits; over the run it averages half the window's words.
+    assert!(most <= 1_024 + 4, "{most} words scanned for one SACK");
+    assert!(words <= 65_533 * 520, "{words} words scanned in all");
+}
+
+#[test]
+fn sack_gap_blocks_match_the_tsns_received() {
+    // TSNs arriving in a seeded random order across ring words, ring growth and wrap-around; every SACK must
+    // list exactly the runs received above the cumulative TSN, the lowest first.
+    let (mut a, mut b, now) = established();
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let base = a.send.next_tsn.wrapping_sub(1);
+    let mut rng = SeededRng::from_seed([9; 32]);
+    let mut received = alloc::collections::BTreeSet::new();
+    let mut cum = 0u32; // Offset of the cumulative TSN from `base`.
+    let (mut sacks, mut most_blocks) = (0, 0);
+    for _ in 0..3_000 {
+        // The lowest missing TSN a third of the time, else one ahead: mostly near, sometimes far.
+        let offset = match rng.below(30) {
+            0..=9 => cum + 1,
+            10..=26 => cum + 2 + rng.below(3_000) as u32,
+            _ => cum + 2 + rng.below(65_000) as u32,
+        };
+        let tsn = base.wrapping_add(offset);
+        let _ = b.handle_receive(now, &packet(tag, |c| wire::emit_data(c, 7, tsn, 1, 0, 51, b"z")));
+        while b.poll_event().is_some() {}
+        received.insert(offset);
+        while received.contains(&(cum + 1)) {
+            cum += 1;
+            received.remove(&cum);
+        }
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for &t in &received {
+            match runs.last_mut() {
+                Some((_, end)) if *end + 1 == t - cum => *end += 1,
+                _ => runs.push((t - cum, t - cum)),
+            }
+        }
+        while let Some(p) = b.poll_transmit() {
+            let Some((c, gaps)) = sack_in(p) else { continue };
+            assert_eq!(c, base.wrapping_add(cum));
+            // All the runs, or as many as fit in the packet (over 250 at the default MTU), lowest first.
+            assert!(gaps.len() == runs.len() || gaps.len() >= 250, "{} of {} runs", gaps.len(), runs.len());
+            let expected: Vec<(u16, u16)> = runs.iter().take(gaps.len()).map(|&(s, e)| (s as u16, e as u16)).collect();
+            assert_eq!(gaps, expected);
+            sacks += 1;
+            most_blocks = most_blocks.max(gaps.len());
+        }
+    }
+    // Every packet had a gap to report, and some SACKs were full.
+    assert_eq!(sacks, 3_000);
+    assert!(most_blocks >= 250, "at most {most_blocks} blocks");
+    assert!(cum > 1_000, "the cumulative TSN moved: {cum}");
+}
+
+#[test]
+fn calls_that_queue_output_are_announced_by_poll_timeout() {
+    let (mut a, mut b, now) = established();
+    let later = now + Duration::from_millis(5);
+    exchange(&mut a, &mut b, now);
+    assert!(a.poll_timeout().is_none_or(|t| t > now));
+    // Sending: the DATA is owed at once, at the `now` given.
+    a.send(later, 2, 53, Bytes::from_static(b"x"), SendOptions::default()).unwrap();
+    assert_eq!(a.poll_timeout(), Some(later));
+    assert!(a.poll_transmit().is_some());
+    assert!(a.poll_transmit().is_none());
+    assert!(a.poll_timeout().is_none_or(|t| t > later));
+    // A stream reset and a shutdown too.
+    a.reset_streams(later, &[2]).unwrap();
+    assert_eq!(a.poll_timeout(), Some(later));
+    while a.poll_transmit().is_some() {}
+    a.shutdown(later);
+    assert_eq!(a.poll_timeout(), Some(later));
+    // Taking events other than messages owes nothing.
+    while a.poll_event().is_some() {}
+    while a.poll_transmit().is_some() {}
+    while a.poll_event().is_some() {}
+    assert!(a.poll_timeout().is_none_or(|t| t > later));
+}
+
+#[test]
+fn retransmissions_filling_a_hole_are_taken_beyond_the_window() {
+    // A loss while the window is full: everything past the hole fills the window, and a message is half
+    // assembled across the hole. The retransmissions that fill the hole overshoot the window, and must be
+    // taken all the same: what is held leaves only once the hole closes (refusing them stalls for good).
+    let now = Instant::from_secs(10);
+    let config = Config { receive_window: 100_000, max_message_size: 20_000, ..Config::default() };
+    let (mut a, mut b) = (new(1), Association::new(config, SeededRng::from_seed([2; 32])));
+    a.connect(now);
+    exchange(&mut a, &mut b, now);
+    let tag = tag_to_b(&mut a, &mut b, now);
+    let first = a.send.next_tsn;
+    // Messages of ten 1,000-byte fragments on stream 3, fragment k of the whole run holding byte k.
+    let data = |k: u32| {
+        let (flags, ssn) = (if k % 10 == 0 { 2 } else { 0 } | if k % 10 == 9 { 1 } else { 0 }, (k / 10) as u16);
+        packet(tag, |c| wire::emit_data(c, flags, first.wrapping_add(k), 3, ssn, 53, &[k as u8; 1000]))
+    };
+    // Fragments 15..25 are lost: message 0 arrives, message 1 stops half way.
+    for k in 0..15 {
+        assert_eq!(b.handle_receive(now, &data(k)), Ok(()));
+    }
+    let mut messages = Vec::new();
+    while let Some(e) = b.poll_event() {
+        if let Event::Message(m) = e {
+            messages.push(m.data);
+        }
+    }
+    assert_eq!(messages.len(), 1);
+    // The sender goes on past the hole until the window is full.
+    let mut k = 25;
+    while b.handle_receive(now, &data(k)) == Ok(()) {
+        k += 1;
+    }
+    assert!(b.recv.held <= 100_000 && b.recv.held > 95_000, "{}", b.recv.held);
+    // Every retransmission filling the hole is taken, although the window is overshot.
+    for r in 15..25 {
+        assert_eq!(b.handle_receive(now, &data(r)), Ok(()), "fragment {r} refused, held {}", b.recv.held);
+    }
+    assert!(b.recv.held <= 200_000, "{}", b.recv.held);
+    while let Some(e) = b.poll_event() {
+        if let Event::Message(m) = e {
+            messages.push(m.data);
+        }
+    }
+    // Every complete message came out, in order and intact, and the window is open again.
+    assert_eq!(messages.len() as u32, k / 10);
+    for (n, m) in messages.iter().enumerate() {
+        let expected: Vec<u8> = (0..10).flat_map(|f| [(n * 10 + f) as u8; 1000]).collect();
+        assert_eq!(m[..], expected[..], "message {n}");
+    }
+    assert!(b.recv.held < 10_000, "{}", b.recv.held);
 }

@@ -760,3 +760,27 @@ fn errors_display_distinctly() {
     texts.dedup();
     assert_eq!(texts.len(), all.len());
 }
+
+#[test]
+fn a_request_waiting_to_be_sent_is_announced_by_poll_timeout() {
+    let start = Instant::from_secs(10);
+    let id = TransactionId([7; 12]);
+    let mut tx = ClientTransaction::new(TransactionConfig::default());
+    tx.start(start, &binding_request(id)).expect("start");
+    // The first request is owed at once; once taken, the next deadline is the retransmission.
+    assert_eq!(tx.poll_timeout(), Some(start));
+    assert!(tx.poll_transmit().is_some());
+    assert_eq!(tx.poll_timeout(), Some(start + Duration::from_millis(500)));
+    // A retransmission is owed at the `now` that fired it.
+    let late = start + Duration::from_millis(600);
+    tx.handle_timeout(late);
+    assert_eq!(tx.poll_timeout(), Some(late));
+    assert!(tx.poll_transmit().is_some());
+    assert_eq!(tx.poll_timeout(), Some(start + Duration::from_millis(1500)));
+    // The same through a table.
+    let mut table = Transactions::new(TransactionConfig::default(), 4, SeededRng::from_seed([1; 32]));
+    table.start(start, 0u8, Method::BINDING, |_| Ok(())).expect("start");
+    assert_eq!(table.poll_timeout(), Some(start));
+    assert!(table.poll_transmit().is_some());
+    assert_eq!(table.poll_timeout(), Some(start + Duration::from_millis(500)));
+}

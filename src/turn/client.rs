@@ -254,8 +254,10 @@ struct Channel {
 /// the server to [`PathMachine::handle_receive`] (or [`TurnClient::handle_receive_peer`] to get peer data
 /// without a copy), call [`Machine::handle_timeout`] at [`Machine::poll_timeout`], drain
 /// [`PathMachine::poll_transmit`] (send each from `source` to `destination`), [`Machine::poll_event`]
-/// and [`TurnClient::poll_data`] (peer data). Time must not go backwards; an earlier `now` counts as the
-/// latest seen.
+/// and [`TurnClient::poll_data`] (peer data), then sleep until the next datagram or `poll_timeout`. Events and
+/// peer data are pure reads; whatever a call queues is announced by `poll_timeout` (the latest `now` while
+/// datagrams wait in `poll_transmit`). Time must not go backwards; an earlier `now` counts as the latest
+/// seen.
 ///
 /// Long-term credentials: the first Allocate goes without them; the 401 answer's REALM and NONCE key the
 /// retry (RFC 8489 §9.2). A 438 (stale nonce) is retried with the new nonce. The allocation is refreshed a

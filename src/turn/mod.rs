@@ -8,6 +8,10 @@
 //! - [`IceRelay`]: an [`IceAgent`](crate::ice::IceAgent) with TURN relay candidates: allocations become
 //!   relay candidates, checks and data on relayed pairs travel through the relay.
 //!
+//! Both are driven by the crate's loop. Events are pure reads; whatever a call queues ([`TurnClient::send_to`],
+//! a permission or channel request) is announced by `poll_timeout`, which returns the latest `now` given
+//! while datagrams wait in `poll_transmit`.
+//!
 //! ## Choices worth knowing
 //!
 //! - **Timing**: the allocation is refreshed a minute before its lifetime ends (at half-life for lifetimes

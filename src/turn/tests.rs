@@ -301,8 +301,12 @@ fn channel_data_and_send_indication_are_what_the_client_sends() {
     let peer = addr(PEER);
     p.client.create_permission(p.now, peer.ip()).unwrap();
     p.pump();
+    assert!(p.client.poll_timeout().is_none_or(|t| t > p.now));
     p.client.send_to(p.now, peer, b"x").unwrap();
+    // Owed at once, and said so until taken.
+    assert_eq!(p.client.poll_timeout(), Some(p.now));
     let t = p.client.poll_transmit().map(|t| t.contents.to_vec()).unwrap_or_default();
+    assert!(p.client.poll_timeout().is_none_or(|t| t > p.now));
     let m = Message::new_checked(&t[..]).unwrap();
     assert_eq!((m.method(), m.class()), (crate::stun::Method::SEND, Class::Indication));
     assert_eq!(m.attribute(AttributeType::XOR_PEER_ADDRESS), Some(Attribute::XorPeerAddress(peer)));

@@ -122,6 +122,11 @@ impl Link {
         }
     }
 
+    /// Datagrams on the link, not delivered yet.
+    pub fn in_flight(&self) -> usize {
+        self.flights.len()
+    }
+
     /// When the loop sleeps until: the next arrival or either connection's deadline.
     pub fn next_wake(&self) -> Option<Instant> {
         let arrival = self.flights.peek().map(|Reverse(f)| f.at);
