@@ -155,6 +155,12 @@ impl PeerConnection {
         }
     }
 
+    /// The media state and the DTLS connection (for SRTP keys), borrowed together.
+    pub(super) fn media_parts(&mut self) -> (&mut MediaIo, Option<&Dtls>) {
+        let dtls = if let Secure::Dtls(d) = &self.secure { Some(d) } else { None };
+        (&mut self.media, dtls)
+    }
+
     /// The data channel layer, once the DTLS role is negotiated.
     pub fn data_channels(&self) -> Option<&DataChannels> {
         self.dc.as_ref()

@@ -3,6 +3,8 @@
 //! (association, negotiated codecs and extensions, current direction, `ontrack`, stopping). The JSEP
 //! state machine that calls these is in [`super::signaling`]; nothing here touches a datagram.
 
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -35,9 +37,9 @@ pub(super) struct MLine {
     /// Port 0 in the last offer or answer applied.
     pub rejected: bool,
     /// The m= line's media, proto and formats, for writing it rejected.
-    pub media: String,
-    pub proto: String,
-    pub formats: String,
+    pub media: Cow<'static, str>,
+    pub proto: Cow<'static, str>,
+    pub formats: Cow<'static, str>,
 }
 
 impl MLine {
@@ -46,31 +48,34 @@ impl MLine {
             mid,
             slot: Slot::Data,
             rejected: false,
-            media: String::from("application"),
-            proto: String::from("UDP/DTLS/SCTP"),
-            formats: String::from("webrtc-datachannel"),
+            media: Cow::Borrowed("application"),
+            proto: Cow::Borrowed("UDP/DTLS/SCTP"),
+            formats: Cow::Borrowed("webrtc-datachannel"),
         }
     }
 
-    fn rtp(mid: String, id: TransceiverId, kind: MediaKind, formats: String) -> MLine {
+    fn rtp(mid: String, id: TransceiverId, kind: MediaKind) -> MLine {
         MLine {
             mid,
             slot: Slot::Rtp(id),
             rejected: false,
-            media: kind.as_str().to_string(),
-            proto: PROTO.to_string(),
-            formats,
+            media: Cow::Borrowed(kind.as_str()),
+            proto: Cow::Borrowed(PROTO),
+            formats: Cow::Borrowed("0"),
         }
     }
 
     fn from_remote(m: &MediaDescription<'_>, mid: String, slot: Slot) -> MLine {
+        let known = |s: &str, known: &[&'static str]| {
+            known.iter().find(|k| **k == s).map_or_else(|| Cow::Owned(s.to_string()), |k| Cow::Borrowed(*k))
+        };
         MLine {
             mid,
             slot,
             rejected: m.is_rejected(),
-            media: m.media.to_string(),
-            proto: m.proto.to_string(),
-            formats: m.formats.to_string(),
+            media: known(&m.media, &["application", "audio", "video"]),
+            proto: known(&m.proto, &["UDP/DTLS/SCTP", PROTO]),
+            formats: known(&m.formats, &["webrtc-datachannel"]),
         }
     }
 
@@ -151,7 +156,7 @@ impl PeerConnection {
             .collect();
         for (id, kind) in new {
             let mid = self.proposed_mid(&Slot::Rtp(id), &plan);
-            let line = MLine::rtp(mid, id, kind, String::new());
+            let line = MLine::rtp(mid, id, kind);
             match recyclable.pop().and_then(|i| plan.get_mut(i)) {
                 Some(slot) => *slot = line,
                 None => plan.push(line),
@@ -297,7 +302,7 @@ impl PeerConnection {
     /// the transceiver of its mid, else with a transceiver `add_track` made, else a new `recvonly` one.
     /// Recycled m-lines drop their old transceiver.
     pub(super) fn apply_remote_offer(&mut self, sdp: &SessionDescription<'_>) {
-        self.sig.undo = Some(Undo { mlines: self.sig.mlines.clone(), transceivers: self.transceivers.list.clone() });
+        self.sig.undo = Some(Box::new(Undo { mlines: self.sig.mlines.clone(), transceivers: self.transceivers.list.clone() }));
         let old = core::mem::take(&mut self.sig.mlines);
         let mut lines: Vec<MLine> = Vec::new();
         for (i, m) in sdp.media.iter().enumerate() {
@@ -335,8 +340,9 @@ impl PeerConnection {
             };
             lines.push(line);
         }
+        lines.shrink_to_fit();
         self.sig.mlines = lines;
-        self.sig.proposed.clear();
+        self.sig.proposed = Vec::new();
         self.report_tracks();
     }
 
@@ -442,7 +448,7 @@ impl PeerConnection {
         if mids.len() != plan.len() || plan.iter().zip(&mids).any(|(l, m)| Some(l.mid.as_str()) != *m) {
             return Err(Error::Unsupported);
         }
-        self.sig.undo = Some(Undo { mlines: self.sig.mlines.clone(), transceivers: self.transceivers.list.clone() });
+        self.sig.undo = Some(Box::new(Undo { mlines: self.sig.mlines.clone(), transceivers: self.transceivers.list.clone() }));
         for (l, m) in plan.iter().zip(&sdp.media) {
             let Slot::Rtp(id) = l.slot else { continue };
             if let Some(t) = self.transceivers.get_mut(id) {
@@ -458,8 +464,13 @@ impl PeerConnection {
                 self.forget_if_stopped(old);
             }
         }
-        self.sig.mlines = plan.into_iter().map(|l| MLine { formats: formats_of(sdp, &l.mid).unwrap_or(l.formats.clone()), ..l }).collect();
-        self.sig.proposed.clear();
+        self.sig.mlines = plan
+            .into_iter()
+            .map(|l| MLine { formats: formats_of(sdp, &l.mid).map_or(l.formats.clone(), Cow::Owned), ..l })
+            .collect();
+        self.sig.mlines.shrink_to_fit();
+        self.sig.proposed = Vec::new();
+        self.sig.offered = None;
         Ok(())
     }
 
@@ -489,7 +500,9 @@ impl PeerConnection {
         for (i, (om, am)) in offer.media.iter().zip(&answer.media).enumerate() {
             let Some(line) = self.sig.mlines.get_mut(i) else { continue };
             line.rejected = om.is_rejected() || am.is_rejected();
-            line.formats = am.formats.to_string();
+            if line.slot != Slot::Data {
+                line.formats = Cow::Owned(am.formats.to_string());
+            }
             let rejected = line.rejected;
             match line.slot {
                 Slot::Data => data |= !rejected,

@@ -51,16 +51,20 @@ struct RecvStream {
     highest: u64,
 }
 
-/// The connection's media state: the SRTP keys and session, the routing tables, and the buffers.
-#[derive(Debug)]
+/// The connection's media state, kept small until media flows: the SRTP profile DTLS negotiated and our
+/// role (the keys themselves are exported from DTLS again when the session is first needed, RFC 5764
+/// §4.2), and the rest in a box made on first use.
+#[derive(Debug, Default)]
 pub(super) struct MediaIo {
-    /// The keying material DTLS exported and our DTLS role, kept until the session is needed.
-    keying: Option<(dtls::SrtpKeying, srtp::Role)>,
-    /// The SRTP session, built from `keying` when the first packet needs it (a connection that carries
-    /// no media never allocates its per-SSRC tables).
-    srtp: Option<Box<srtp::Session>>,
-    /// The SRTP profile DTLS negotiated.
-    profile: Option<srtp::Profile>,
+    keys: Option<(srtp::Profile, srtp::Role)>,
+    state: Option<Box<MediaState>>,
+}
+
+/// The SRTP session, the routing tables and the buffers.
+#[derive(Debug, Default)]
+struct MediaState {
+    /// Built when the first packet needs it (a connection that carries no media never makes one).
+    srtp: Option<srtp::Session>,
     arena: BytesMut,
     out: Vec<u8>,
     streams: VecMap<u32, RecvStream>,
@@ -75,71 +79,59 @@ pub(super) struct MediaIo {
     fir_seq: u8,
 }
 
-impl Default for MediaIo {
-    fn default() -> Self {
-        MediaIo {
-            keying: None,
-            srtp: None,
-            profile: None,
-            arena: BytesMut::new(),
-            out: Vec::new(),
-            streams: VecMap::new(),
-            pt_routes: Vec::new(),
-            mid_id: None,
-            rid_id: None,
-            rrid_id: None,
-            fir_seq: 0,
-        }
-    }
-}
-
 impl MediaIo {
     /// The negotiated SRTP profile, once DTLS connected.
     pub fn profile(&self) -> Option<srtp::Profile> {
-        self.profile
+        self.keys.map(|(p, _)| p)
     }
 
-    /// Takes the SRTP keys DTLS exported (RFC 5764 §4.2) with the negotiated profile.
+    /// Notes the SRTP profile DTLS negotiated (use_srtp, RFC 5764 §4.1.2) and our role.
     pub fn key(&mut self, connected: &dtls::Connected) {
-        let Some(keying) = connected.keying else {
-            tracing::debug!(target: TARGET, "DTLS connected without use_srtp: no media");
+        let Some(profile) = connected.srtp_profile.and_then(|p| srtp::Profile::from_id(p.0)) else {
+            tracing::debug!(target: TARGET, "DTLS connected without an SRTP profile: no media");
             return;
         };
-        let Some(profile) = srtp::Profile::from_id(keying.profile.0) else { return };
         let role = match connected.role {
             dtls::Role::Client => srtp::Role::Client,
             dtls::Role::Server => srtp::Role::Server,
         };
-        tracing::debug!(target: TARGET, ?profile, "SRTP keys");
-        self.keying = Some((keying, role));
-        self.profile = Some(profile);
+        tracing::debug!(target: TARGET, ?profile, "SRTP profile");
+        self.keys = Some((profile, role));
     }
 
     /// Whether SRTP is keyed.
     fn keyed(&self) -> bool {
-        self.keying.is_some()
+        self.keys.is_some()
     }
 
-    /// Builds the SRTP session on first use; whether there is one.
-    fn ensure_session(&mut self) -> bool {
-        if self.srtp.is_none() {
-            let (Some((keying, role)), Some(profile)) = (self.keying, self.profile) else { return false };
+    fn state(&mut self) -> &mut MediaState {
+        self.state.get_or_insert_with(Box::default)
+    }
+
+    /// The state with its SRTP session, built on first use from the DTLS exporter.
+    fn session(&mut self, dtls: Option<&dtls::Dtls>) -> Option<&mut MediaState> {
+        let (profile, role) = self.keys?;
+        let st = self.state.get_or_insert_with(Box::default);
+        if st.srtp.is_none() {
+            let mut block = [0u8; 88];
+            let block = block.get_mut(..profile.keying_material_len())?;
+            dtls?.export_keying_material(b"EXTRACTOR-dtls_srtp", block).ok()?;
             let config = srtp::Config { max_streams: MAX_STREAMS, ..srtp::Config::default() };
-            match srtp::Session::from_keying_material(profile, keying.material(), role, config) {
-                Ok(session) => self.srtp = Some(Box::new(session)),
-                Err(e) => {
-                    tracing::debug!(target: TARGET, error = %e, "SRTP keying failed");
-                    self.keying = None;
-                }
+            match srtp::Session::from_keying_material(profile, block, role, config) {
+                Ok(session) => st.srtp = Some(session),
+                Err(e) => tracing::debug!(target: TARGET, error = %e, "SRTP keying failed"),
             }
+            block.fill(0);
         }
-        self.srtp.is_some()
+        st.srtp.is_some().then_some(st)
     }
 
     /// Gives back the buffers kept for reuse.
     pub fn trim(&mut self) {
-        self.arena = BytesMut::new();
-        self.out = Vec::new();
+        if let Some(st) = self.state.as_mut() {
+            st.arena = BytesMut::new();
+            st.out = Vec::new();
+        }
     }
 }
 
@@ -338,7 +330,10 @@ impl PeerConnection {
     /// Rebuilds the routing tables after a negotiation: payload types unique to one receiving
     /// transceiver, the BUNDLE group's MID/RID extension ids, and the streams of transceivers gone.
     pub(super) fn media_changed(&mut self) {
-        let m = &mut self.media;
+        if !self.transceivers.list.iter().any(|t| t.negotiated.is_some()) && self.media.state.is_none() {
+            return;
+        }
+        let m = self.media.state();
         m.pt_routes.clear();
         m.mid_id = None;
         m.rid_id = None;
@@ -389,11 +384,12 @@ impl PeerConnection {
     /// The transceiver a packet goes to (RFC 8843 §9.2): by its MID, else by its SSRC (learned or
     /// signalled), else by a payload type only one m-section receives on.
     fn route(&self, p: &Peek<'_>) -> Result<TransceiverId, MediaDrop> {
-        if let Some(data) = find(&p.extensions, self.media.mid_id) {
+        let Some(m) = self.media.state.as_deref() else { return Err(MediaDrop::Unroutable) };
+        if let Some(data) = find(&p.extensions, m.mid_id) {
             let mid = core::str::from_utf8(data).map_err(|_| MediaDrop::UnknownMid)?;
             return self.transceivers.by_mid(mid).map(|t| t.id).ok_or(MediaDrop::UnknownMid);
         }
-        if let Some(s) = self.media.streams.get(&p.ssrc) {
+        if let Some(s) = m.streams.get(&p.ssrc) {
             return Ok(s.transceiver);
         }
         let signalled = self.transceivers.list.iter().find(|t| {
@@ -403,7 +399,7 @@ impl PeerConnection {
         if let Some(t) = signalled {
             return Ok(t.id);
         }
-        match self.media.pt_routes.iter().find(|(pt, _)| *pt == p.payload_type) {
+        match m.pt_routes.iter().find(|(pt, _)| *pt == p.payload_type) {
             Some((_, PtRoute::One(t))) => Ok(*t),
             _ => Err(MediaDrop::Unroutable),
         }
@@ -420,8 +416,11 @@ impl PeerConnection {
             Err(why) => return Err(self.drop_media(why)),
         };
         let (ssrc, pt) = (p.ssrc, p.payload_type);
-        let rid = find(&p.extensions, self.media.rid_id).and_then(Tag::from_extension);
-        let rrid = find(&p.extensions, self.media.rrid_id).and_then(Tag::from_extension);
+        let m = self.media.state();
+        let rid = find(&p.extensions, m.rid_id).and_then(Tag::from_extension);
+        let rrid = find(&p.extensions, m.rrid_id).and_then(Tag::from_extension);
+        let known = m.streams.contains_key(&ssrc);
+        let full = m.streams.len() >= MAX_STREAMS;
         let Some(t) = self.transceivers.get(id) else { return Err(self.drop_media(MediaDrop::Unroutable)) };
         let (Some(n), true) = (t.negotiated.as_ref(), t.receives()) else {
             return Err(self.drop_media(MediaDrop::NotReceiving));
@@ -432,15 +431,13 @@ impl PeerConnection {
             *slot = n.map.id(kind).unwrap_or(0);
         }
         let mid = t.mid.clone().unwrap_or_default();
-        if !self.media.streams.contains_key(&ssrc) && self.media.streams.len() >= MAX_STREAMS {
+        if !known && full {
             return Err(self.drop_media(MediaDrop::TooManyStreams));
         }
 
         // Decrypt into the shared buffer.
-        let m = &mut self.media;
-        if !m.ensure_session() {
-            return Err(self.drop_media(MediaDrop::NotReady));
-        }
+        let (media, dtls) = self.media_parts();
+        let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
         m.arena.clear();
         if m.arena.capacity() < data.len() {
@@ -511,8 +508,8 @@ impl PeerConnection {
         if !self.transceivers.list.iter().any(|t| t.negotiated.is_some()) {
             return Err(self.drop_media(MediaDrop::Unroutable));
         }
-        let m = &mut self.media;
-        m.ensure_session();
+        let (media, dtls) = self.media_parts();
+        let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
         m.out.clear();
         m.out.extend_from_slice(data);
@@ -525,7 +522,7 @@ impl PeerConnection {
             return Err(self.drop_media(why));
         }
         let mut requests: Vec<(u32, KeyframeRequestKind)> = Vec::new();
-        for packet in Compound::new(&self.media.out) {
+        for packet in Compound::new(&m.out) {
             match packet {
                 Ok(RtcpPacket::Pli(p)) => requests.push((p.media_ssrc, KeyframeRequestKind::Pli)),
                 Ok(RtcpPacket::Fir(f)) => requests.extend(f.entries().map(|e| (e.ssrc, KeyframeRequestKind::Fir))),
@@ -550,13 +547,14 @@ impl PeerConnection {
 
     /// Protects `self.media.out` (an RTP packet, or RTCP with `rtcp`) and sends it on the selected pair.
     fn send_media(&mut self, now: Instant, rtcp: bool) -> Result<(), Error> {
-        let m = &mut self.media;
-        m.ensure_session();
+        let (media, dtls) = self.media_parts();
+        let m = media.session(dtls).ok_or(Error::NotConnected)?;
         let session = m.srtp.as_mut().ok_or(Error::NotConnected)?;
         let r = if rtcp { session.protect_rtcp(&mut m.out) } else { session.protect_rtp(&mut m.out) };
         r.map_err(Error::Srtp)?;
         self.mark_active();
-        self.ice.send(now, &self.media.out).map_err(|_| Error::NotConnected)
+        let out = self.media.state.as_deref().map_or(&[][..], |m| &m.out[..]);
+        self.ice.send(now, out).map_err(|_| Error::NotConnected)
     }
 
     /// Sends an RTP packet on the transceiver of m-section `mid` (which must be negotiated to send): the
@@ -608,7 +606,7 @@ impl PeerConnection {
         let sequence_number = *seq;
         let header =
             Header { marker: packet.marker, payload_type: packet.payload_type, sequence_number, timestamp: packet.timestamp, ssrc };
-        let out = &mut self.media.out;
+        let out = &mut self.media.state().out;
         out.clear();
         write_packet(out, &header, &ids, packet.payload).map_err(|_| Error::InvalidParameter)?;
         *seq = seq.wrapping_add(1);
@@ -627,8 +625,9 @@ impl PeerConnection {
             return Err(Error::NotSending);
         }
         Packet::new_checked(packet).map_err(|_| Error::InvalidParameter)?;
-        self.media.out.clear();
-        self.media.out.extend_from_slice(packet);
+        let out = &mut self.media.state().out;
+        out.clear();
+        out.extend_from_slice(packet);
         self.send_media(now, false)
     }
 
@@ -638,8 +637,9 @@ impl PeerConnection {
         self.touch(now);
         self.check_open()?;
         Compound::check_framing(packet).map_err(|_| Error::InvalidParameter)?;
-        self.media.out.clear();
-        self.media.out.extend_from_slice(packet);
+        let out = &mut self.media.state().out;
+        out.clear();
+        out.extend_from_slice(packet);
         self.send_media(now, true)
     }
 
@@ -660,13 +660,15 @@ impl PeerConnection {
             return Err(Error::NotNegotiated);
         }
         let id = t.id;
-        let received = self.media.streams.iter().filter(|(_, s)| s.transceiver == id && !s.rtx).map(|(ssrc, _)| *ssrc).last();
+        let received = self.media.state.as_deref().and_then(|m| {
+            m.streams.iter().filter(|(_, s)| s.transceiver == id && !s.rtx).map(|(ssrc, _)| *ssrc).last()
+        });
         let signalled = t.remote.as_ref().and_then(|s| s.ssrcs.first()).map(|&(m, _)| m);
         let media_ssrc = received.or(signalled).ok_or(Error::NotReceiving)?;
         let sender = t.encodings.first().map_or(1, |e| e.ssrc);
         let rsize = n.rtcp_rsize;
         let cname = self.transceivers.cname(&mut self.rng);
-        let m = &mut self.media;
+        let m = self.media.state();
         m.out.clear();
         let mut w = rtcp::Writer::new(&mut m.out);
         let r = (|| {

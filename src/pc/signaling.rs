@@ -42,7 +42,7 @@ pub(super) struct Signaling {
     /// Mids proposed for new m-lines by offers not applied yet, so that offers agree with each other.
     pub proposed: Vec<(Slot, String)>,
     /// What the pending offer changed, for a rollback.
-    pub undo: Option<Undo>,
+    pub undo: Option<alloc::boxed::Box<Undo>>,
     /// The next numeric mid to try.
     pub next_mid: u32,
     /// W3C `[[NegotiationNeeded]]`.
