@@ -307,6 +307,7 @@ impl PeerConnection {
 
     fn new_dtls(&mut self, role: dtls::Role) -> Dtls {
         let mut config = dtls::Config::new(self.certificate.clone());
+        config.srtp_profiles = self.config.srtp_profiles.to_vec();
         // RFC 6347 §4.2.1: the cookie exchange keeps a server from answering spoofed source addresses.
         // Here DTLS only ever arrives from addresses ICE has validated (a check answered with our password),
         // so it would only cost a round trip.

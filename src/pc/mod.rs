@@ -485,6 +485,10 @@ pub struct Config {
     /// The RTP header extensions used on audio and video sections, with the ids our offers give them.
     /// Default [`ExtensionPreference::defaults`].
     pub header_extensions: Cow<'static, [ExtensionPreference]>,
+    /// The SRTP protection profiles DTLS offers (`use_srtp`, RFC 5764 §4.1.2) in preference order; the
+    /// DTLS server picks by its own order. Default all four, AES-GCM first, as Firefox offers them
+    /// (Chromium offers the same without the 32-bit tag).
+    pub srtp_profiles: Cow<'static, [crate::dtls::SrtpProfile]>,
 }
 
 impl Default for Config {
@@ -508,6 +512,7 @@ impl Default for Config {
             ice_transport_policy: IceTransportPolicy::All,
             codecs: Cow::Borrowed(&codec::DEFAULT_CODECS),
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
+            srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),
         }
     }
 }

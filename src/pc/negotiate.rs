@@ -343,7 +343,6 @@ impl PeerConnection {
         lines.shrink_to_fit();
         self.sig.mlines = lines;
         self.sig.proposed = Vec::new();
-        self.report_tracks();
     }
 
     /// The transceiver for a remote section: the one with its mid, else (for a section that would have
@@ -374,9 +373,10 @@ impl PeerConnection {
         self.transceivers.list.retain(|t| t.id != id || !t.stopped);
     }
 
-    /// `ontrack` (W3C §4.4.1.6): a transceiver whose remote section now sends reports [`Event::Track`]
-    /// once; one whose section stopped sending may report again later.
-    fn report_tracks(&mut self) {
+    /// `ontrack` (W3C §4.4.1.6), after a remote description is applied and its `signalingstatechange`: a
+    /// transceiver whose remote section now sends reports [`Event::Track`] once; one whose section stopped
+    /// sending may report again later.
+    pub(super) fn report_tracks(&mut self) {
         let mut events = Vec::new();
         for t in &mut self.transceivers.list {
             let sends = t.remote.as_ref().is_some_and(|s| !s.rejected && has_send(s.direction));
@@ -536,7 +536,6 @@ impl PeerConnection {
             self.forget_if_stopped(id);
         }
         self.sig.undo = None;
-        self.report_tracks();
         self.media_changed();
         Ok(data)
     }

@@ -300,6 +300,7 @@ impl PeerConnection {
                 self.sig.transport_mid = mid;
                 self.sig.pending_remote = Some(desc.clone());
                 self.set_signaling(SignalingState::HaveRemoteOffer);
+                self.report_tracks();
             }
             (
                 SdpKind::Answer | SdpKind::Pranswer,
@@ -329,6 +330,7 @@ impl PeerConnection {
                 } else {
                     self.set_signaling(SignalingState::HaveRemotePranswer);
                 }
+                self.report_tracks();
                 self.start_transport(role);
             }
             (SdpKind::Rollback, SignalingState::HaveRemoteOffer) => {
