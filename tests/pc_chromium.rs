@@ -185,7 +185,13 @@ fn hostile_remote_descriptions_are_refused_with_the_line() {
     pc.set_local_description(now, &answer).unwrap();
     assert!(pc.data_channels().is_none());
     // Only a video section we cannot decode: nothing this connection can use.
-    let video_only: String = audio.split("m=").enumerate().filter(|(i, _)| *i != 1 && *i != 3).map(|(_, s)| s).collect::<Vec<_>>().join("m=");
+    let video_only: String = audio
+        .split("m=")
+        .enumerate()
+        .filter(|(i, _)| *i != 1 && *i != 3)
+        .map(|(_, s)| s)
+        .collect::<Vec<_>>()
+        .join("m=");
     let unknown = video_only.replace("a=group:BUNDLE 0 1 2", "a=group:BUNDLE 1").replace("VP8/90000", "XYZ/90000");
     let mut pc = fresh();
     pc.set_remote_description(now, &Description::offer(unknown)).unwrap();

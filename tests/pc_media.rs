@@ -27,7 +27,8 @@ fn pc(seed: u8, config: Config) -> PeerConnection {
 }
 
 fn link(seed: u8, config: impl Fn() -> Config) -> Link {
-    let mut link = Link::new(pc(seed, config()), pc(seed ^ 0x5a, config()), Duration::from_millis(10), 0.0, u64::from(seed));
+    let mut link =
+        Link::new(pc(seed, config()), pc(seed ^ 0x5a, config()), Duration::from_millis(10), 0.0, u64::from(seed));
     let now = link.now;
     link.a.add_local_host(now, readme_loop::A.parse().unwrap()).unwrap();
     link.b.add_local_host(now, readme_loop::B.parse().unwrap()).unwrap();
@@ -124,7 +125,11 @@ fn audio_video_and_data_in_one_bundle_both_ways() {
     assert_eq!(sections(&offer), expect(9));
     assert_eq!(sections(&answer), expect(9));
     assert!(offer.contains("a=group:BUNDLE 0 1 2\r\n") && answer.contains("a=group:BUNDLE 0 1 2\r\n"));
-    assert!(offer.contains("a=msid:s mic\r\n") && offer.contains("a=msid:s cam\r\n") && answer.contains("a=msid:b b-mic\r\n"));
+    assert!(
+        offer.contains("a=msid:s mic\r\n")
+            && offer.contains("a=msid:s cam\r\n")
+            && answer.contains("a=msid:b b-mic\r\n")
+    );
     // A's video is answered recvonly (B has no camera), audio sendrecv both ways.
     assert_eq!(link.b.transceiver(b_audio).and_then(|t| t.mid()), Some("0"));
     assert_eq!(link.a.transceiver(a_audio).and_then(|t| t.current_direction()), Some(Direction::SendRecv));
@@ -133,7 +138,9 @@ fn audio_video_and_data_in_one_bundle_both_ways() {
     assert_eq!(link.b.transceiver(b_video).and_then(|t| t.current_direction()), Some(Direction::RecvOnly));
 
     let seen = RefCell::new(Seen::default());
-    run(&mut link, &seen, Duration::from_secs(30), |s, l| connected(l) && s.has(Side::A, |e| *e == Event::ChannelOpen(chat)));
+    run(&mut link, &seen, Duration::from_secs(30), |s, l| {
+        connected(l) && s.has(Side::A, |e| *e == Event::ChannelOpen(chat))
+    });
     assert!(profiles_agree(&link));
     // B was told about both of A's tracks, with A's stream.
     for (mid, kind) in [("0", MediaKind::Audio), ("1", MediaKind::Video)] {
@@ -164,7 +171,9 @@ fn audio_video_and_data_in_one_bundle_both_ways() {
     // B cannot send video: its transceiver is recvonly.
     assert_eq!(link.b.write_rtp(now, "1", &OutgoingRtp::new(96, 0, b"x")), Err(sansrtc::pc::Error::NotSending));
     run(&mut link, &seen, Duration::from_secs(10), |s, _| {
-        s.rtp(Side::B).len() == 2 * n as usize && s.rtp(Side::A).len() == n as usize && s.messages(Side::B).len() == n as usize
+        s.rtp(Side::B).len() == 2 * n as usize
+            && s.rtp(Side::A).len() == n as usize
+            && s.messages(Side::B).len() == n as usize
     });
 
     let seen = seen.borrow();
@@ -176,7 +185,10 @@ fn audio_video_and_data_in_one_bundle_both_ways() {
         let i = i as u32;
         assert_eq!((p.transceiver, p.payload_type, p.timestamp, p.rtx), (b_audio, 111, 960 * i, false));
         assert_eq!(p.payload(), payload(i, 40 + (i as usize * 7) % 120), "audio {i}");
-        assert_eq!(p.extension(ExtensionKind::AudioLevel), Some(ExtensionValue::AudioLevel { voice: true, level: (i % 127) as u8 }));
+        assert_eq!(
+            p.extension(ExtensionKind::AudioLevel),
+            Some(ExtensionValue::AudioLevel { voice: true, level: (i % 127) as u8 })
+        );
         assert_eq!(p.extension(ExtensionKind::Mid), Some(ExtensionValue::Mid("0")));
         assert_eq!(p.sequence_number, audio[0].sequence_number + u64::from(i));
     }
@@ -262,7 +274,10 @@ fn video_added_to_a_data_only_connection_mid_transfer() {
             let (offer, answer) = exchange(link, Side::A);
             assert_eq!(
                 sections(&offer),
-                vec![("application".to_string(), 9, Some("0".to_string())), ("video".to_string(), 9, Some("1".to_string()))]
+                vec![
+                    ("application".to_string(), 9, Some("0".to_string())),
+                    ("video".to_string(), 9, Some("1".to_string()))
+                ]
             );
             assert!(offer.contains("a=group:BUNDLE 0 1\r\n") && answer.contains("a=recvonly\r\n"));
         }
@@ -285,7 +300,11 @@ fn video_added_to_a_data_only_connection_mid_transfer() {
         if done {
             break;
         }
-        assert!(link.now < start + Duration::from_secs(60), "stalled: {} messages", seen.borrow().messages(Side::B).len());
+        assert!(
+            link.now < start + Duration::from_secs(60),
+            "stalled: {} messages",
+            seen.borrow().messages(Side::B).len()
+        );
         let mut app = |side: Side, _pc: &mut PeerConnection, _now: Instant, e: Event| {
             seen.borrow_mut().events.push((side, e));
         };
@@ -336,13 +355,25 @@ fn bad_media_is_dropped_and_counted_without_state_change() {
         .take()
         .unwrap()
         .into_iter()
-        .filter(|(to, d)| *to == Side::B && d.first().is_some_and(|b| (128..192).contains(b)) && d.get(1).is_some_and(|b| *b & 0x7f == 96))
+        .filter(|(to, d)| {
+            *to == Side::B
+                && d.first().is_some_and(|b| (128..192).contains(b))
+                && d.get(1).is_some_and(|b| *b & 0x7f == 96)
+        })
         .map(|(_, d)| d)
         .collect();
     assert_eq!(srtp.len(), 3);
     let before_events = seen.borrow().events.len();
     let b_transceivers: Vec<String> = link.b.transceivers().map(|t| format!("{t:?}")).collect();
-    let mid_id = link.b.transceiver_by_mid("1").unwrap().header_extensions().iter().find(|e| e.kind == ExtensionKind::Mid).unwrap().id;
+    let mid_id = link
+        .b
+        .transceiver_by_mid("1")
+        .unwrap()
+        .header_extensions()
+        .iter()
+        .find(|e| e.kind == ExtensionKind::Mid)
+        .unwrap()
+        .id;
 
     let drop = |r: Result<(), RecvError>| match r {
         Err(RecvError::Media(why)) => why,
@@ -371,7 +402,8 @@ fn bad_media_is_dropped_and_counted_without_state_change() {
     assert_eq!(drop(link.inject(Side::B, &plain_rtp(111, 7, 9, None))), MediaDrop::AuthFailed);
     assert_eq!(drop(link.inject(Side::B, &[0x80, 96, 0, 1])), MediaDrop::Malformed);
     // Forged SRTCP.
-    let rtcp = [0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0x80, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+    let rtcp =
+        [0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0x80, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
     assert_eq!(drop(link.inject(Side::B, &rtcp)), MediaDrop::RtcpAuthFailed);
 
     let s = link.b.stats();
@@ -417,13 +449,22 @@ fn key_frame_requests_and_routing_by_signalled_ssrc() {
     let seen = seen.borrow();
     let p = seen.rtp(Side::B)[0];
     assert_eq!((p.transceiver, p.ssrc, p.marker, p.payload()), (b_video, ssrc, true, &b"raw frame"[..]));
-    assert!(seen.has(Side::A, |e| matches!(e, Event::KeyframeRequest { transceiver, mid, kind: KeyframeRequestKind::Pli, .. }
-        if *transceiver == a_video && mid == "0")));
+    assert!(seen.has(
+        Side::A,
+        |e| matches!(e, Event::KeyframeRequest { transceiver, mid, kind: KeyframeRequestKind::Pli, .. }
+        if *transceiver == a_video && mid == "0")
+    ));
     // A receives nothing on this transceiver: it cannot ask for a key frame; B cannot send.
     assert_eq!(link.a.request_keyframe(link.now, "0"), Err(sansrtc::pc::Error::NotReceiving));
     assert_eq!(link.b.write_rtp(link.now, "0", &OutgoingRtp::new(96, 0, b"x")), Err(sansrtc::pc::Error::NotSending));
-    assert_eq!(link.a.write_rtp(link.now, "0", &OutgoingRtp::new(35, 0, b"x")), Err(sansrtc::pc::Error::InvalidParameter));
-    assert_eq!(link.a.write_rtp(link.now, "7", &OutgoingRtp::new(96, 0, b"x")), Err(sansrtc::pc::Error::NoSuchTransceiver));
+    assert_eq!(
+        link.a.write_rtp(link.now, "0", &OutgoingRtp::new(35, 0, b"x")),
+        Err(sansrtc::pc::Error::InvalidParameter)
+    );
+    assert_eq!(
+        link.a.write_rtp(link.now, "7", &OutgoingRtp::new(96, 0, b"x")),
+        Err(sansrtc::pc::Error::NoSuchTransceiver)
+    );
 }
 
 #[test]

@@ -31,7 +31,11 @@ fn fresh(seed: u8) -> PeerConnection {
 }
 
 /// `pc` answers `offer` (after `prepare`), applies its answer, and returns it with the events.
-fn answer(mut pc: PeerConnection, offer: &str, prepare: impl FnOnce(&mut PeerConnection)) -> (String, Vec<Event>, PeerConnection) {
+fn answer(
+    mut pc: PeerConnection,
+    offer: &str,
+    prepare: impl FnOnce(&mut PeerConnection),
+) -> (String, Vec<Event>, PeerConnection) {
     let now = Instant::ZERO;
     prepare(&mut pc);
     pc.set_remote_description(now, &Description::offer(offer)).unwrap();
@@ -83,7 +87,8 @@ fn answers_to_browser_media_offers() {
         // One track event per offered track, after the signalling state changed.
         let tracks = events.iter().filter(|e| matches!(e, Event::Track { .. })).count();
         assert_eq!(tracks, 2, "{dir}");
-        let state = events.iter().position(|e| *e == Event::SignalingState(sansrtc::pc::SignalingState::HaveRemoteOffer));
+        let state =
+            events.iter().position(|e| *e == Event::SignalingState(sansrtc::pc::SignalingState::HaveRemoteOffer));
         let track = events.iter().position(|e| matches!(e, Event::Track { .. }));
         assert!(state < track, "{dir}: {events:?}");
         assert_eq!(pc.transceivers().count(), 2);
@@ -128,10 +133,10 @@ fn answer_that_sends_back() {
     let parsed = SessionDescription::parse(&sdp).unwrap();
     for m in &parsed.media[..2] {
         assert_eq!(m.attributes.direction(), Some(Direction::SendRecv));
-        assert_eq!(m.attributes.msids().map(|m| (m.stream, m.track)).collect::<Vec<_>>(), [(
-            "me",
-            Some(if m.media == "audio" { "mic" } else { "cam" })
-        )]);
+        assert_eq!(
+            m.attributes.msids().map(|m| (m.stream, m.track)).collect::<Vec<_>>(),
+            [("me", Some(if m.media == "audio" { "mic" } else { "cam" }))]
+        );
     }
     // This offer has no RTX for VP8: one SSRC each, no FID group.
     assert_eq!(parsed.media[1].attributes.ssrc_groups().count(), 0);
@@ -177,7 +182,9 @@ fn our_offers() {
     assert_eq!(a.media[1].attributes.direction(), Some(Direction::RecvOnly));
     assert_eq!(a.media[1].attributes.simulcast(), Some("recv h;m;l"));
     assert!(a.media[0].attributes.msids().any(|m| m.stream == "-" && m.track == Some("their-mic")));
-    assert!(events.iter().any(|e| matches!(e, Event::Track { kind: MediaKind::Video, stream_ids, .. } if stream_ids == &["s".to_string()])));
+    assert!(events.iter().any(
+        |e| matches!(e, Event::Track { kind: MediaKind::Video, stream_ids, .. } if stream_ids == &["s".to_string()])
+    ));
     pc.set_remote_description(now, &Description::answer(answer)).unwrap();
     assert_eq!(pc.transceiver(video).and_then(|t| t.current_direction()), Some(Direction::SendOnly));
 

@@ -210,7 +210,10 @@ impl Codec {
 
     /// VP9 profile `profile_id` (0 or 2) on `payload_type`, RTX on `rtx`.
     pub fn vp9(payload_type: u8, profile_id: u8, rtx: u8) -> Codec {
-        Codec { fmtp: Cow::Owned(alloc::format!("profile-id={profile_id}")), ..Codec::video(payload_type, "VP9", "", rtx) }
+        Codec {
+            fmtp: Cow::Owned(alloc::format!("profile-id={profile_id}")),
+            ..Codec::video(payload_type, "VP9", "", rtx)
+        }
     }
 
     /// H.264 (RFC 6184) with `profile_level_id` (six hex digits) and packetization mode 1, level

@@ -322,7 +322,9 @@ fn parse_codecs(kind: MediaKind, m: &MediaDescription<'_>) -> Vec<Codec> {
         let codec = match a.rtpmaps().find(|r| r.payload_type == pt) {
             Some(r) if r.encoding.eq_ignore_ascii_case("rtx") => {
                 let apt = fmtp_of(pt).and_then(|p| {
-                    super::codec::params(p).find(|(k, _)| k.eq_ignore_ascii_case("apt")).and_then(|(_, v)| v.parse().ok())
+                    super::codec::params(p)
+                        .find(|(k, _)| k.eq_ignore_ascii_case("apt"))
+                        .and_then(|(_, v)| v.parse().ok())
                 });
                 if let Some(apt) = apt {
                     rtx.push((pt, apt));
@@ -482,7 +484,10 @@ mod tests {
         let s = sections(&read("chromium156_allcodecs_media_data"));
         assert_eq!(s.len(), 2);
         let (audio, video) = (&s[0], &s[1]);
-        assert_eq!((audio.kind, audio.mid.as_deref(), audio.direction), (MediaKind::Audio, Some("0"), Direction::SendRecv));
+        assert_eq!(
+            (audio.kind, audio.mid.as_deref(), audio.direction),
+            (MediaKind::Audio, Some("0"), Direction::SendRecv)
+        );
         assert_eq!(audio.codecs.len(), 1);
         assert_eq!(audio.codecs[0].opus_params().map(|p| (p.minptime, p.useinbandfec)), Some((Some(10), true)));
         assert_eq!(*audio.codecs[0].feedback, [Feedback::TransportCc]);
@@ -513,7 +518,10 @@ mod tests {
         assert_eq!(video.codecs[8].vp9_profile_id(), Some(0));
         assert_eq!(video.codecs[9].vp9_profile_id(), Some(2));
         let h264 = video.codecs[1].h264_params().unwrap();
-        assert_eq!((h264.profile_level_id.to_string(), h264.packetization_mode, h264.level_asymmetry_allowed), ("42001f".into(), 1, true));
+        assert_eq!(
+            (h264.profile_level_id.to_string(), h264.packetization_mode, h264.level_asymmetry_allowed),
+            ("42001f".into(), 1, true)
+        );
         assert_eq!(video.extension_id(ExtensionKind::VideoOrientation), Some(13));
         assert_eq!(video.extension_id(ExtensionKind::RepairedRtpStreamId), Some(11));
         // toffset, playout-delay (not ours), and the other Chromium extensions are left out.
@@ -623,10 +631,16 @@ mod tests {
                      a=rtpmap:96 VP8/90000\r\n";
         let s = sections(offer);
         // Session-level mappings apply to a section without its own.
-        assert_eq!(s[0].extensions, [HeaderExtension { id: 3, kind: ExtensionKind::Mid, direction: Direction::SendRecv }]);
+        assert_eq!(
+            s[0].extensions,
+            [HeaderExtension { id: 3, kind: ExtensionKind::Mid, direction: Direction::SendRecv }]
+        );
         // Id 1 is taken by the first mapping; 4096 waits for an id; 300 is no valid id; unknown URIs are left out.
         let video = &s[1];
-        assert_eq!(video.extensions, [HeaderExtension { id: 1, kind: ExtensionKind::VideoOrientation, direction: Direction::SendOnly }]);
+        assert_eq!(
+            video.extensions,
+            [HeaderExtension { id: 1, kind: ExtensionKind::VideoOrientation, direction: Direction::SendOnly }]
+        );
         assert_eq!(video.extended, [(ExtensionKind::AbsSendTime, Direction::SendRecv)]);
         let answer = answer_extensions(video, |_| true, &[1, 2, 3]);
         assert_eq!(

@@ -131,12 +131,8 @@ impl PeerConnection {
     pub(super) fn plan_offer(&mut self) -> Vec<MLine> {
         let mut plan = self.sig.mlines.clone();
         // Rejected in the current descriptions: free for a new transceiver.
-        let mut recyclable: Vec<usize> = plan
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.rejected && self.slot_is_free(&l.slot))
-            .map(|(i, _)| i)
-            .collect();
+        let mut recyclable: Vec<usize> =
+            plan.iter().enumerate().filter(|(_, l)| l.rejected && self.slot_is_free(&l.slot)).map(|(i, _)| i).collect();
         recyclable.reverse();
         for l in &mut plan {
             if let Slot::Rtp(id) = l.slot {
@@ -266,13 +262,20 @@ impl PeerConnection {
             s.cname = Some(cname.to_string());
         }
         if offer {
-            s.rids = encodings.iter().filter_map(|e| Some(Rid { id: e.rid.as_deref()?.to_string(), send: true })).collect();
+            s.rids =
+                encodings.iter().filter_map(|e| Some(Rid { id: e.rid.as_deref()?.to_string(), send: true })).collect();
         }
     }
 
     /// Our answer for an offered audio or video section and its transceiver (RFC 8829 §5.3.1): `None`
     /// rejects it (stopped, no common codec, no RTCP multiplexing).
-    pub(super) fn answer_section(&self, t: &Transceiver, offered: &Section, taken: &[u8], cname: &str) -> Option<Section> {
+    pub(super) fn answer_section(
+        &self,
+        t: &Transceiver,
+        offered: &Section,
+        taken: &[u8],
+        cname: &str,
+    ) -> Option<Section> {
         if t.is_stopping() || offered.rejected || !offered.rtcp_mux {
             return None;
         }
@@ -302,7 +305,8 @@ impl PeerConnection {
     /// the transceiver of its mid, else with a transceiver `add_track` made, else a new `recvonly` one.
     /// Recycled m-lines drop their old transceiver.
     pub(super) fn apply_remote_offer(&mut self, sdp: &SessionDescription<'_>) {
-        self.sig.undo = Some(Box::new(Undo { mlines: self.sig.mlines.clone(), transceivers: self.transceivers.list.clone() }));
+        self.sig.undo =
+            Some(Box::new(Undo { mlines: self.sig.mlines.clone(), transceivers: self.transceivers.list.clone() }));
         let old = core::mem::take(&mut self.sig.mlines);
         let mut lines: Vec<MLine> = Vec::new();
         for (i, m) in sdp.media.iter().enumerate() {
@@ -448,7 +452,8 @@ impl PeerConnection {
         if mids.len() != plan.len() || plan.iter().zip(&mids).any(|(l, m)| Some(l.mid.as_str()) != *m) {
             return Err(Error::Unsupported);
         }
-        self.sig.undo = Some(Box::new(Undo { mlines: self.sig.mlines.clone(), transceivers: self.transceivers.list.clone() }));
+        self.sig.undo =
+            Some(Box::new(Undo { mlines: self.sig.mlines.clone(), transceivers: self.transceivers.list.clone() }));
         for (l, m) in plan.iter().zip(&sdp.media) {
             let Slot::Rtp(id) = l.slot else { continue };
             if let Some(t) = self.transceivers.get_mut(id) {
@@ -678,12 +683,14 @@ mod tests {
         let vp8 = allocate_payload_types(Codec::vp8(), &[], &others);
         assert_eq!((vp8.payload_type, vp8.rtx_payload_type), (120, Some(124)));
         // VP9's preferred 98/99 are free; H.264's 102 too.
-        let vp9 = allocate_payload_types(Codec::vp9(98, 0, 99), &[vp8.clone()], &others);
+        let vp9 = allocate_payload_types(Codec::vp9(98, 0, 99), core::slice::from_ref(&vp8), &others);
         assert_eq!((vp9.payload_type, vp9.rtx_payload_type), (98, Some(99)));
         // A codec whose preferred payload type is taken by another format gets a free one.
         let h264 = allocate_payload_types(Codec::h264(96, "42e01f", 97), &[vp8.clone(), vp9.clone()], &others);
         assert!(![96, 97, 98, 99, 120, 124].contains(&h264.payload_type), "{h264:?}");
-        assert!(h264.rtx_payload_type.is_some_and(|r| r != h264.payload_type && ![96, 97, 98, 99, 120, 124].contains(&r)));
+        assert!(
+            h264.rtx_payload_type.is_some_and(|r| r != h264.payload_type && ![96, 97, 98, 99, 120, 124].contains(&r))
+        );
         assert!(!(64..=95).contains(&h264.payload_type));
     }
 

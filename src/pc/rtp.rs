@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use super::conn::PeerConnection;
 use super::error::{Error, MediaDrop, RecvError};
@@ -65,7 +66,10 @@ pub(super) struct MediaIo {
 struct MediaState {
     /// Built when the first packet needs it (a connection that carries no media never makes one).
     srtp: Option<srtp::Session>,
+    /// Where received packets are decrypted, cut into the `Bytes` events carry; `spare` is the previous
+    /// one, reused once the application has dropped every packet cut from it.
     arena: BytesMut,
+    spare: BytesMut,
     out: Vec<u8>,
     streams: VecMap<u32, RecvStream>,
     /// Payload types some receiving transceiver has, and where they route (a few entries: looked up only
@@ -130,6 +134,7 @@ impl MediaIo {
     pub fn trim(&mut self) {
         if let Some(st) = self.state.as_mut() {
             st.arena = BytesMut::new();
+            st.spare = BytesMut::new();
             st.out = Vec::new();
         }
     }
@@ -417,8 +422,8 @@ impl PeerConnection {
         };
         let (ssrc, pt) = (p.ssrc, p.payload_type);
         let m = self.media.state();
-        let rid = find(&p.extensions, m.rid_id).and_then(Tag::from_extension);
-        let rrid = find(&p.extensions, m.rrid_id).and_then(Tag::from_extension);
+        let rid = find(&p.extensions, m.rid_id);
+        let rrid = find(&p.extensions, m.rrid_id);
         let known = m.streams.contains_key(&ssrc);
         let full = m.streams.len() >= MAX_STREAMS;
         let Some(t) = self.transceivers.get(id) else { return Err(self.drop_media(MediaDrop::Unroutable)) };
@@ -440,8 +445,14 @@ impl PeerConnection {
         let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
         m.arena.clear();
-        if m.arena.capacity() < data.len() {
-            m.arena.reserve(data.len().max(ARENA));
+        if m.arena.capacity() < data.len() && !m.arena.try_reclaim(data.len()) {
+            if m.spare.try_reclaim(data.len().max(ARENA)) {
+                core::mem::swap(&mut m.arena, &mut m.spare);
+            } else {
+                // Both still shared with packets the application holds: a new buffer.
+                m.spare = core::mem::take(&mut m.arena);
+                m.arena.reserve(data.len().max(ARENA));
+            }
         }
         m.arena.extend_from_slice(data);
         let len = match session.unprotect_rtp_in_place(&mut m.arena[..]) {
@@ -469,12 +480,11 @@ impl PeerConnection {
         }
         let Some(stream) = m.streams.get_mut(&ssrc) else { return Ok(()) };
         stream.transceiver = id;
-        if let Some(r) = rrid {
-            stream.rid = Some(r);
-            stream.rtx = true;
-        } else if let Some(r) = rid {
-            stream.rid = Some(r);
+        // A rid is kept once per stream (a packet repeating it allocates nothing).
+        if let Some(r) = rrid.or(rid).filter(|r| stream.rid.as_ref().is_none_or(|s| s.as_bytes() != *r)) {
+            stream.rid = Tag::from_extension(r).or(stream.rid.take());
         }
+        stream.rtx |= rrid.is_some();
         stream.rtx |= rtx_pt;
         let sequence_number = extend_seq(stream.highest, seq16);
         stream.highest = stream.highest.max(sequence_number);
@@ -521,7 +531,7 @@ impl PeerConnection {
             };
             return Err(self.drop_media(why));
         }
-        let mut requests: Vec<(u32, KeyframeRequestKind)> = Vec::new();
+        let mut requests: SmallVec<[(u32, KeyframeRequestKind); 4]> = SmallVec::new();
         for packet in Compound::new(&m.out) {
             match packet {
                 Ok(RtcpPacket::Pli(p)) => requests.push((p.media_ssrc, KeyframeRequestKind::Pli)),
@@ -573,7 +583,7 @@ impl PeerConnection {
         }
         let n = t.negotiated.as_ref().ok_or(Error::NotSending)?;
         let (_, rtx) = n.codec(packet.payload_type).ok_or(Error::InvalidParameter)?;
-        let mut ids: Vec<(u8, ExtensionValue<'_>)> = Vec::new();
+        let mut ids: SmallVec<[(u8, ExtensionValue<'_>); 8]> = SmallVec::new();
         let enc = match packet.rid {
             Some(rid) => t.encodings.iter_mut().find(|e| e.rid.as_ref().is_some_and(|r| r.as_str() == rid)),
             None => t.encodings.first_mut(),
@@ -595,7 +605,9 @@ impl PeerConnection {
         for v in packet.extensions {
             let id = match v {
                 ExtensionValue::Raw(e) => Some(e.id),
-                ExtensionValue::Mid(_) | ExtensionValue::RtpStreamId(_) | ExtensionValue::RepairedRtpStreamId(_) => None,
+                ExtensionValue::Mid(_) | ExtensionValue::RtpStreamId(_) | ExtensionValue::RepairedRtpStreamId(_) => {
+                    None
+                }
                 v => v.kind().and_then(|k| n.send_id(k)),
             };
             if let Some(id) = id.filter(|id| !ids.iter().any(|(i, _)| i == id)) {
@@ -604,12 +616,18 @@ impl PeerConnection {
         }
         let (ssrc, seq) = if rtx { (enc.rtx_ssrc, &mut enc.rtx_seq) } else { (enc.ssrc, &mut enc.seq) };
         let sequence_number = *seq;
-        let header =
-            Header { marker: packet.marker, payload_type: packet.payload_type, sequence_number, timestamp: packet.timestamp, ssrc };
+        let header = Header {
+            marker: packet.marker,
+            payload_type: packet.payload_type,
+            sequence_number,
+            timestamp: packet.timestamp,
+            ssrc,
+        };
         let out = &mut self.media.state().out;
         out.clear();
         write_packet(out, &header, &ids, packet.payload).map_err(|_| Error::InvalidParameter)?;
         *seq = seq.wrapping_add(1);
+        drop(ids);
         self.send_media(now, false)?;
         Ok(SentRtp { ssrc, sequence_number })
     }
@@ -689,20 +707,25 @@ impl PeerConnection {
 }
 
 /// Writes an RTP packet with header extensions `ids` into `out`: the one-byte form when every id and
-/// length fits it (RFC 8285 §4.2), else the two-byte form.
-fn write_packet(out: &mut Vec<u8>, header: &Header, ids: &[(u8, ExtensionValue<'_>)], payload: &[u8]) -> Result<(), crate::rtp::Error> {
-    let mut values: Vec<(u8, [u8; 255], usize)> = Vec::with_capacity(ids.len());
+/// length fits it (RFC 8285 §4.2), else the two-byte form. Allocates nothing beyond `out`.
+fn write_packet(
+    out: &mut Vec<u8>,
+    header: &Header,
+    ids: &[(u8, ExtensionValue<'_>)],
+    payload: &[u8],
+) -> Result<(), crate::rtp::Error> {
+    let mut data = [0u8; 255];
+    let mut one = true;
     for (id, v) in ids {
-        let mut data = [0u8; 255];
         let n = v.encode(&mut data)?;
-        values.push((*id, data, n));
+        one &= ExtensionForm::OneByte.can_carry(*id, n);
     }
     let mut w = crate::rtp::Writer::new(out, header, &[])?;
-    if !values.is_empty() {
-        let one = values.iter().all(|(id, _, n)| ExtensionForm::OneByte.can_carry(*id, *n));
+    if !ids.is_empty() {
         w.start_extensions(if one { ExtensionForm::OneByte } else { ExtensionForm::TwoByte { appbits: 0 } })?;
-        for (id, data, n) in &values {
-            w.extension(*id, data.get(..*n).unwrap_or_default())?;
+        for (id, v) in ids {
+            let n = v.encode(&mut data)?;
+            w.extension(*id, data.get(..n).unwrap_or_default())?;
         }
     }
     w.finish(payload, 0)?;
@@ -744,8 +767,13 @@ mod tests {
         assert!(peek(&bad).is_none());
         // An id above 14 needs the two-byte form.
         out.clear();
-        write_packet(&mut out, &header, &[(4, ExtensionValue::Mid("v")), (20, ExtensionValue::TransportWideCc(7))], b"")
-            .unwrap();
+        write_packet(
+            &mut out,
+            &header,
+            &[(4, ExtensionValue::Mid("v")), (20, ExtensionValue::TransportWideCc(7))],
+            b"",
+        )
+        .unwrap();
         let p = Packet::new_checked(&out[..]).unwrap();
         assert_eq!(p.extension_profile(), Some(0x1000));
         assert_eq!(p.extension(20), Some(&[0, 7][..]));

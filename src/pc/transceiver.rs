@@ -42,6 +42,11 @@ impl Tag {
         core::str::from_utf8(&self.0).unwrap_or_default()
     }
 
+    /// The tag's bytes.
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// A tag from RTP header extension data (MID, RID): `None` unless it is 1–255 bytes of UTF-8 text.
     pub(super) fn from_extension(data: &[u8]) -> Option<Tag> {
         if data.is_empty() {
@@ -634,10 +639,7 @@ mod tests {
         let mut parent = SeededRng::from_seed([9; 32]);
         let mut ts = Transceivers::default();
         let init = || TransceiverInit {
-            send_encodings: alloc::vec![
-                SendEncoding { rid: Some("h".into()) },
-                SendEncoding { rid: Some("l".into()) }
-            ],
+            send_encodings: alloc::vec![SendEncoding { rid: Some("h".into()) }, SendEncoding { rid: Some("l".into()) }],
             ..TransceiverInit::default()
         };
         ts.create(&mut parent, MediaKind::Video, None, init()).unwrap();
