@@ -1,22 +1,29 @@
-//! The peer connection: ICE, DTLS, SCTP and data channels on one UDP 5-tuple, driven by JSEP offer/answer
-//! (RFC 8829) in the W3C vocabulary.
+//! The peer connection: ICE, DTLS, SCTP data channels and SRTP media on one UDP 5-tuple, driven by JSEP
+//! offer/answer (RFC 8829) in the W3C vocabulary.
 //!
 //! [`PeerConnection`] is a [`PathMachine`](crate::PathMachine) that owns an [`IceRelay`](crate::turn::IceRelay)
-//! (the ICE agent with its TURN clients), a [`Dtls`](crate::dtls::Dtls) connection and a
-//! [`DataChannels`](crate::datachannel::DataChannels) layer over an SCTP association, and routes between them
-//! as a pipeline, each layer's output handed to the next where it is produced:
+//! (the ICE agent with its TURN clients), a [`Dtls`](crate::dtls::Dtls) connection, a
+//! [`DataChannels`](crate::datachannel::DataChannels) layer over an SCTP association, an SRTP session and
+//! its RTP [transceivers](Transceiver), and routes between them as a pipeline, each layer's output handed
+//! to the next where it is produced:
 //!
 //! - **down**: a received datagram goes to ICE (which consumes STUN, hands TURN traffic to its client and
 //!   passes on the rest only when it comes from an ICE-validated remote address); that rest is
 //!   demultiplexed by its first byte (RFC 7983 §7, [`crate::demux`]): DTLS goes to DTLS, whose application
-//!   data goes to SCTP; SRTP/SRTCP is dropped and counted (media is not supported yet), anything else is
-//!   dropped and counted;
+//!   data goes to SCTP; SRTP is routed to its transceiver from its header (RFC 8843 §9.2: the MID header
+//!   extension, else the SSRC, else a payload type one m-section alone has), then decrypted and reported as
+//!   [`Event::Rtp`]; SRTCP is decrypted and key-frame requests for our SSRCs reported; anything else, and
+//!   media that routes nowhere or fails SRTP, is dropped and counted ([`MediaDrop`], [`Stats`]);
 //! - **up**: a message goes to SCTP, whose packets go into DTLS records, which go out through ICE on the
-//!   selected pair (through a relay when the pair is relayed).
+//!   selected pair (through a relay when the pair is relayed); an RTP packet
+//!   ([`PeerConnection::write_rtp`]) gets its SSRC, sequence number and header extensions, is protected by
+//!   SRTP and goes out the same way.
 //!
 //! The code is laid out the same way: `conn.rs` holds the machine and the pipeline, `signaling.rs` the JSEP
-//! state and the description calls, `describe.rs` the mapping between SDP and the transport, `channels.rs`
-//! the channel handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
+//! state and the description calls, `negotiate.rs` what descriptions mean for m-lines and transceivers,
+//! `describe.rs` the mapping between SDP and the transport, `media.rs` and `codec.rs` the audio and video
+//! m-section model, `transceiver.rs` the transceivers, `rtp.rs` SRTP and RTP routing, `channels.rs` the
+//! channel handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
 //!
 //! The caller's loop is the crate's usual one:
 //!
@@ -33,7 +40,13 @@
 //!    letter never stalls;
 //! 4. use channels: [`PeerConnection::create_data_channel`], [`PeerConnection::send_text`],
 //!    [`PeerConnection::send_binary`], [`PeerConnection::buffered_amount`],
-//!    [`PeerConnection::close_channel`].
+//!    [`PeerConnection::close_channel`];
+//! 5. use media: [`PeerConnection::add_transceiver`] or [`PeerConnection::add_track`] (before an offer, or
+//!    then renegotiate on [`Event::NegotiationNeeded`]), [`Event::Track`] when the peer sends on a
+//!    transceiver, [`PeerConnection::write_rtp`] to send and [`Event::Rtp`] to receive,
+//!    [`PeerConnection::request_keyframe`] and [`Event::KeyframeRequest`]. RTCP reports, NACK/RTX and
+//!    congestion control belong to an RTP session layer above ([`crate::rtp::session`]), which sends its
+//!    RTCP with [`PeerConnection::write_rtcp`].
 //!
 //! Time must not go backwards; an earlier `now` is treated as the latest seen.
 //!
@@ -42,16 +55,34 @@
 //! - **Roles.** The offerer writes `a=setup:actpass` and is the ICE controlling agent (unless it is lite);
 //!   the answerer writes [`Config::answer_setup`] (`active` by default, so the answerer is the DTLS client,
 //!   as JSEP recommends). The DTLS client starts its handshake once ICE has selected a pair; SCTP starts
-//!   once DTLS is connected, and both sides send INIT (RFC 8841).
+//!   once DTLS is connected (and a data channel section is negotiated), and both sides send INIT (RFC
+//!   8841). SRTP is keyed from the DTLS exporter with the profile DTLS negotiated
+//!   ([`Config::srtp_profiles`]), when the first packet needs it.
 //! - **Channel ids.** [`ChannelId`] is a local handle, like a W3C `RTCDataChannel` object: a channel can
 //!   be created before the DTLS role (and so the parity of its SCTP stream id, RFC 8832 §6) is known. Its
 //!   stream id is [`PeerConnection::channel_stream_id`] once negotiated.
-//! - **Descriptions.** Offers and answers have one `m=application 9 UDP/DTLS/SCTP webrtc-datachannel`
-//!   section in a BUNDLE group, with `a=ice-ufrag`/`ice-pwd`, `a=ice-options:trickle`, the `sha-256`
-//!   fingerprint, `a=setup`, `a=mid`, `a=sctp-port:5000`, `a=max-message-size` and every local candidate
-//!   gathered so far (with `a=end-of-candidates` once gathering is complete). Audio and video sections of
-//!   a remote offer are answered rejected (port 0). Local candidates are also reported as
-//!   [`Event::LocalCandidate`] as soon as they are gathered, for trickle.
+//! - **Descriptions.** Every section is in one BUNDLE group (the max-bundle policy: a remote section
+//!   outside the offer's group is rejected), and each accepted one repeats `a=ice-ufrag`/`ice-pwd`,
+//!   `a=ice-options:trickle`, the `sha-256` fingerprint and `a=setup`, as browsers write them. An offer
+//!   has an audio or video section per transceiver (in the order added; a stopped one's section is
+//!   rejected and its slot reused by the next new transceiver, RFC 8829 §5.2.2) and an `m=application 9
+//!   UDP/DTLS/SCTP webrtc-datachannel` section once a channel exists (or when there is nothing else to
+//!   offer). Audio and video sections carry the codecs of [`Config::codecs`] (or the transceiver's
+//!   preferences) with RTX, RTCP feedback, the header extensions of [`Config::header_extensions`],
+//!   `a=rtcp-mux`, `a=rtcp-rsize`, the direction and, when sending, `a=msid`, `a=ssrc` with the
+//!   connection's CNAME and `a=ssrc-group:FID` (or `a=rid` and `a=simulcast` for several encodings). An
+//!   answer accepts each offered audio or video section with the formats both sides support under the
+//!   offer's payload types and extension ids (H.264 matched as RFC 6184 §8.2.2 says), in the offer's
+//!   order, and the direction both allow; one with no common codec is rejected. The candidates gathered
+//!   so far go in the BUNDLE-tag section (with `a=end-of-candidates` once gathering is complete); they are
+//!   also reported as [`Event::LocalCandidate`] as soon as they are gathered, for trickle.
+//! - **Transceivers.** [`TransceiverId`] is a local handle, like a W3C `RTCRtpTransceiver`. Its SSRCs (and
+//!   RTX SSRCs) come from the connection's generator when it is created; a remote offer associates each of
+//!   its audio and video sections with the transceiver of its mid, else one [`PeerConnection::add_track`]
+//!   made, else a new `recvonly` one. Renegotiation (adding, stopping, changing direction, adding a data
+//!   channel section) keeps the ICE, DTLS and SCTP state as it is.
+//! - **Media packets.** [`Event::Rtp`] carries an [`RtpPacket`] that shares the buffer its packet was
+//!   decrypted in (a [`Bytes`]): no copy after decryption and, once warm, no allocation per packet.
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -73,10 +104,11 @@
 //!   fatal alerts end in `failed`.
 //! - **Descriptions.** The W3C getters ([`PeerConnection::local_description`] and its current and pending
 //!   variants, and the remote ones) follow W3C §4.4.1: a local description shows the candidates gathered
-//!   since it was set. Provisional answers ([`SdpKind::Pranswer`]) apply the transport like an answer.
-//! - **Not yet:** media (SRTP is dropped and counted), renegotiation that changes anything but the ICE
-//!   credentials. A rollback of a remote offer leaves the ICE candidates and credentials it carried
-//!   applied to the agent.
+//!   since it was set. Provisional answers ([`SdpKind::Pranswer`]) apply the transport and the media like
+//!   an answer.
+//! - **Not yet:** a new DTLS certificate mid-session, more than one BUNDLE group, sections without
+//!   `a=rtcp-mux`, RTCP routing beyond key-frame requests, per-stream media statistics. A rollback of a
+//!   remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod channels;
 mod codec;
@@ -270,7 +302,7 @@ pub enum Event {
     LocalCandidate {
         /// `candidate:<foundation> 1 udp <priority> <address> <port> typ <type> …`.
         candidate: String,
-        /// The mid of the data channel section.
+        /// The mid of the section carrying the transport (the BUNDLE tag).
         mid: String,
     },
     /// `negotiationneeded`: call [`PeerConnection::create_offer`] (a first channel was created, a
