@@ -423,7 +423,7 @@ fn bad_media_is_dropped_and_counted_without_state_change() {
 }
 
 #[test]
-fn key_frame_requests_and_routing_by_signalled_ssrc() {
+fn key_frame_requests_and_routing_by_ssrc_and_payload_type() {
     let mut link = link(5, Config::default);
     let now = link.now;
     let a_video = link.a.add_transceiver(now, MediaKind::Video, TransceiverInit::default()).unwrap();
@@ -446,9 +446,30 @@ fn key_frame_requests_and_routing_by_signalled_ssrc() {
     run(&mut link, &seen, Duration::from_secs(5), |s, _| {
         !s.rtp(Side::B).is_empty() && s.has(Side::A, |e| matches!(e, Event::KeyframeRequest { .. }))
     });
+    // An SSRC nobody signalled, without a MID: routed by its payload type, which only the video section
+    // has (RFC 8843 §9.2).
+    let unsignalled = {
+        let mut out = Vec::new();
+        let header = Header { marker: false, payload_type: 96, sequence_number: 1, timestamp: 6, ssrc: 0x1234 };
+        Writer::new(&mut out, &header, &[]).unwrap().finish(b"by payload type", 0).unwrap();
+        out
+    };
+    let now = link.now;
+    link.a.write_rtp_raw(now, "0", &unsignalled).unwrap();
+    // A FIR (RFC 5104) from B's RTP session layer, sent as is.
+    let mut fir = Vec::new();
+    sansrtc::rtcp::Writer::new(&mut fir).fir(1, &[sansrtc::rtcp::FirEntry { ssrc, sequence: 1 }]).unwrap();
+    link.b.write_rtcp(now, &fir).unwrap();
+    assert_eq!(link.b.write_rtcp(now, &[0x80, 200, 0, 9]), Err(sansrtc::pc::Error::InvalidParameter));
+    run(&mut link, &seen, Duration::from_secs(5), |s, _| {
+        s.rtp(Side::B).len() == 2
+            && s.has(Side::A, |e| matches!(e, Event::KeyframeRequest { kind: KeyframeRequestKind::Fir, .. }))
+    });
     let seen = seen.borrow();
     let p = seen.rtp(Side::B)[0];
     assert_eq!((p.transceiver, p.ssrc, p.marker, p.payload()), (b_video, ssrc, true, &b"raw frame"[..]));
+    let p = seen.rtp(Side::B)[1];
+    assert_eq!((p.transceiver, p.ssrc, p.payload()), (b_video, 0x1234, &b"by payload type"[..]));
     assert!(seen.has(
         Side::A,
         |e| matches!(e, Event::KeyframeRequest { transceiver, mid, kind: KeyframeRequestKind::Pli, .. }
@@ -508,4 +529,64 @@ fn channels_wait_for_a_data_section_added_later() {
     let now = link.now;
     link.a.send_text(now, chat, "hello").unwrap();
     run(&mut link, &seen, Duration::from_secs(5), |s, _| s.messages(Side::B) == [b"hello".to_vec()]);
+}
+
+#[test]
+fn stopping_and_reusing_lines_while_data_flows() {
+    // Audio and video next to a channel; then video stops, audio goes inactive and back, and a new video
+    // transceiver takes the stopped line: four renegotiations while messages keep flowing.
+    let mut link = link(8, Config::default);
+    let now = link.now;
+    let audio = link.a.add_transceiver(now, MediaKind::Audio, TransceiverInit::default()).unwrap();
+    let video = link.a.add_transceiver(now, MediaKind::Video, TransceiverInit::default()).unwrap();
+    let chat = link.a.create_data_channel(now, ChannelOptions::new("chat")).unwrap();
+    exchange(&mut link, Side::A);
+    let seen = RefCell::new(Seen::default());
+    run(&mut link, &seen, Duration::from_secs(30), |s, _| s.has(Side::A, |e| *e == Event::ChannelOpen(chat)));
+    let sent = RefCell::new(0u32);
+    let send = |link: &mut Link, n: u32| {
+        let mut k = sent.borrow_mut();
+        for _ in 0..n {
+            let now = link.now;
+            link.a.send_binary(now, chat, &payload(*k, 5000)).unwrap();
+            *k += 1;
+        }
+    };
+    let renegotiate = |link: &mut Link, change: &dyn Fn(&mut PeerConnection)| {
+        send(link, 20);
+        change(&mut link.a);
+        let (offer, _) = exchange(link, Side::A);
+        send(link, 20);
+        let total = *sent.borrow() as usize;
+        run(link, &seen, Duration::from_secs(5), |s, _| s.messages(Side::B).len() == total);
+        offer
+    };
+    let offer = renegotiate(&mut link, &|a| a.stop_transceiver(Instant::ZERO, video).unwrap());
+    assert_eq!(sections(&offer)[1], ("video".to_string(), 0, Some("1".to_string())));
+    assert!(link.a.transceiver(video).is_none());
+    renegotiate(&mut link, &|a| a.set_direction(Instant::ZERO, audio, Direction::Inactive).unwrap());
+    assert_eq!(link.a.transceiver(audio).unwrap().current_direction(), Some(Direction::Inactive));
+    let r = link.a.write_rtp(link.now, "0", &OutgoingRtp::new(111, 0, b"x"));
+    assert_eq!(r, Err(sansrtc::pc::Error::NotSending));
+    renegotiate(&mut link, &|a| a.set_direction(Instant::ZERO, audio, Direction::SendOnly).unwrap());
+    let offer = renegotiate(&mut link, &|a| {
+        a.add_transceiver(Instant::ZERO, MediaKind::Video, TransceiverInit::default()).unwrap();
+    });
+    // The stopped line is reused with a new mid; the data section keeps its place.
+    let lines = sections(&offer);
+    assert_eq!(lines[1], ("video".to_string(), 9, Some("3".to_string())));
+    assert_eq!(lines[2], ("application".to_string(), 9, Some("2".to_string())));
+    // Media flows on the reused line and on the audio line.
+    let now = link.now;
+    link.a.write_rtp(now, "3", &OutgoingRtp::new(96, 0, b"new video")).unwrap();
+    link.a.write_rtp(now, "0", &OutgoingRtp::new(111, 0, b"audio again")).unwrap();
+    run(&mut link, &seen, Duration::from_secs(5), |s, _| s.rtp(Side::B).len() == 2);
+    let got: Vec<(String, Vec<u8>)> =
+        seen.borrow().rtp(Side::B).iter().map(|p| (p.mid.to_string(), p.payload().to_vec())).collect();
+    assert!(got.contains(&("3".to_string(), b"new video".to_vec())));
+    assert!(got.contains(&("0".to_string(), b"audio again".to_vec())));
+    // Every message arrived, in order: one DTLS handshake and one SCTP association throughout.
+    let expected: Vec<Vec<u8>> = (0..*sent.borrow()).map(|k| payload(k, 5000)).collect();
+    assert_eq!(seen.borrow().messages(Side::B), expected);
+    assert_eq!(link.b.stats().media_dropped, 0);
 }

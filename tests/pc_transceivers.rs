@@ -229,3 +229,29 @@ fn refused_answers_and_rejected_sections() {
     assert_eq!(lines(&answer.sdp), [line("audio", 0, "0"), line("video", 9, "v")]);
     d.set_local_description(NOW, &answer).unwrap();
 }
+
+#[test]
+fn odd_remote_offers() {
+    // Two data channel sections: the second is rejected. A mid that changes kind gets a new transceiver.
+    let (mut a, mut b) = (pc(15), pc(16));
+    a.create_data_channel(NOW, sansrtc::pc::ChannelOptions::new("x")).unwrap();
+    a.add_transceiver(NOW, MediaKind::Audio, TransceiverInit::default()).unwrap();
+    let offer = a.create_offer().unwrap().sdp;
+    let data: String = offer.split("m=").last().unwrap().replace("a=mid:1", "a=mid:9");
+    let doubled = format!("{offer}m={data}").replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0 1 9");
+    b.set_remote_description(NOW, &Description::offer(doubled)).unwrap();
+    let answer = b.create_answer().unwrap();
+    assert_eq!(lines(&answer.sdp), [line("audio", 9, "0"), line("application", 9, "1"), line("application", 0, "9")]);
+    b.set_local_description(NOW, &answer).unwrap();
+    let audio = b.transceiver_by_mid("0").unwrap().id();
+    // A re-offer says mid 0 is video now.
+    let reoffer = offer
+        .replacen("m=audio 9 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126", "m=video 9 UDP/TLS/RTP/SAVPF 96", 1)
+        .replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:96 VP8/90000");
+    assert!(reoffer != offer);
+    b.set_remote_description(NOW, &Description::offer(reoffer)).unwrap();
+    let video = b.transceiver_by_mid("0").unwrap();
+    assert_eq!(video.kind(), MediaKind::Video);
+    assert!(video.id() != audio);
+    assert!(b.transceiver(audio).is_none_or(|t| t.is_stopped() && t.mid().is_none()));
+}

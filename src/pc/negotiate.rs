@@ -323,8 +323,12 @@ impl PeerConnection {
                     }
                 }
             }
-            let line = if m.is_data_channel() {
+            let first_data = !lines.iter().any(|l| l.slot == Slot::Data && !l.rejected);
+            let line = if m.is_data_channel() && (first_data || m.is_rejected()) {
                 MLine::from_remote(m, mid, Slot::Data)
+            } else if m.is_data_channel() {
+                // One data channel section per connection: another is rejected.
+                MLine { rejected: true, ..MLine::from_remote(m, mid, Slot::Other) }
             } else if let Some(section) = Section::parse(sdp, m) {
                 match self.take_transceiver(&mid, &section) {
                     Some(id) => {
@@ -353,8 +357,13 @@ impl PeerConnection {
     /// us send) the first unassociated one `add_track` made of its kind, else a new `recvonly` one. A
     /// rejected section gets none unless one already had its mid.
     fn take_transceiver(&mut self, mid: &str, section: &Section) -> Option<TransceiverId> {
-        if let Some(t) = self.transceivers.by_mid(mid) {
-            return Some(t.id);
+        if let Some(t) = self.transceivers.list.iter_mut().find(|t| t.has_mid(mid)) {
+            if t.kind == section.kind {
+                return Some(t.id);
+            }
+            // The mid now names another kind of media: the old transceiver's line is gone.
+            t.mid = None;
+            stop(t);
         }
         if section.rejected {
             return None;
