@@ -255,3 +255,45 @@ fn odd_remote_offers() {
     assert!(video.id() != audio);
     assert!(b.transceiver(audio).is_none_or(|t| t.is_stopped() && t.mid().is_none()));
 }
+
+#[test]
+fn rejecting_the_bundle_tag_rejects_its_group() {
+    // RFC 8843 §7.3.3: the offerer-tagged section (here audio, with a codec we do not have) cannot be
+    // rejected alone, so the whole group is, and there is nothing left to connect with.
+    let (mut a, mut b) = (pc(18), pc(19));
+    a.add_transceiver(NOW, MediaKind::Audio, TransceiverInit::default()).unwrap();
+    a.create_data_channel(NOW, sansrtc::pc::ChannelOptions::new("x")).unwrap();
+    let offer = a.create_offer().unwrap().sdp;
+    let offer = offer
+        .replacen("m=audio 9 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126", "m=audio 9 UDP/TLS/RTP/SAVPF 111", 1)
+        .replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:111 speex/48000/2");
+    let offer: String = offer
+        .lines()
+        .filter(|l| {
+            !["a=rtpmap:9 ", "a=rtpmap:0 ", "a=rtpmap:8 ", "a=rtpmap:110", "a=rtpmap:126", "a=fmtp:110", "a=fmtp:126"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    b.set_remote_description(NOW, &Description::offer(offer)).unwrap();
+    let answer = b.create_answer().unwrap();
+    assert_eq!(lines(&answer.sdp), [line("audio", 0, "0"), line("application", 0, "1")]);
+    assert!(!answer.sdp.contains("a=group:BUNDLE"));
+    assert_eq!(b.set_local_description(NOW, &answer), Err(Error::NoDataChannelSection));
+}
+
+#[test]
+fn codec_preferences_apply_to_re_offers() {
+    let (mut a, mut b) = (pc(20), pc(21));
+    let t = a.add_transceiver(NOW, MediaKind::Video, TransceiverInit::default()).unwrap();
+    negotiate(&mut a, &mut b);
+    let vp8 = a.transceiver(t).unwrap().codecs()[0].clone();
+    assert_eq!((&*vp8.name, vp8.payload_type), ("VP8", 96));
+    a.set_codec_preferences(t, &[sansrtc::pc::Codec::av1(45, 46), sansrtc::pc::Codec::vp8()]).unwrap();
+    let (offer, answer) = negotiate(&mut a, &mut b);
+    assert!(offer.contains("m=video 9 UDP/TLS/RTP/SAVPF 45 46 96 97\r\n"), "{offer}");
+    assert!(answer.contains("m=video 9 UDP/TLS/RTP/SAVPF 45 46 96 97\r\n"), "{answer}");
+    let names: Vec<String> = a.transceiver(t).unwrap().codecs().iter().map(|c| c.name.to_string()).collect();
+    assert_eq!(names, ["AV1", "VP8"]);
+}

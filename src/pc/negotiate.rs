@@ -225,12 +225,17 @@ impl PeerConnection {
         let mut s = Section::new(t.kind);
         s.mid = t.mid.as_deref().map(ToString::to_string);
         s.direction = t.direction;
-        let mut codecs: Vec<Codec> = t.negotiated.as_ref().map(|n| n.codecs.clone()).unwrap_or_default();
+        // Negotiated formats keep their payload types; with codec preferences, only those, in their order.
+        let negotiated = t.negotiated.as_ref().map_or(&[][..], |n| &n.codecs[..]);
+        let mut codecs: Vec<Codec> = if t.preferences.is_empty() { negotiated.to_vec() } else { Vec::new() };
         for c in self.codecs_for(t) {
             if codecs.iter().any(|n| n.same_format(&c)) {
                 continue;
             }
-            let c = allocate_payload_types(c, &codecs, &others);
+            let c = match negotiated.iter().find(|n| n.same_format(&c)) {
+                Some(n) => n.clone(),
+                None => allocate_payload_types(c, &codecs, &others),
+            };
             codecs.push(c);
         }
         s.codecs = codecs;
@@ -444,6 +449,17 @@ impl PeerConnection {
                 }
                 None => out.push(Planned::Rejected(media::rejected(&m.media, &m.proto, &m.formats, m.mid()))),
             }
+        }
+        if let Some(tag) = group.first().filter(|tag| !accepted.iter().any(|a| a == **tag)) {
+            // RFC 8843 §7.3.3: the offerer-tagged section cannot be rejected alone; rejecting it rejects
+            // the whole BUNDLE group (RFC 8829 §5.3.1).
+            tracing::debug!(target: super::TARGET, tag, "the BUNDLE-tagged section is rejected: so is its group");
+            for (m, planned) in offer.media.iter().zip(out.iter_mut()) {
+                if m.mid().is_some_and(|mid| group.contains(&mid)) {
+                    *planned = Planned::Rejected(media::rejected(&m.media, &m.proto, &m.formats, m.mid()));
+                }
+            }
+            accepted.clear();
         }
         let bundle = if group.is_empty() {
             accepted
