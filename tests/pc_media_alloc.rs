@@ -18,8 +18,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// Moves every datagram `from` has to `to` through one reused buffer.
 fn pump(now: Instant, from: &mut PeerConnection, to: &mut PeerConnection, buf: &mut Vec<u8>) -> bool {
     let mut moved = false;
-    loop {
-        let Some(t) = from.poll_transmit() else { break };
+    while let Some(t) = from.poll_transmit() {
         let (source, destination) = (t.source, t.destination);
         buf.clear();
         buf.extend_from_slice(t.contents);
