@@ -321,6 +321,10 @@ pub enum Event {
     },
     /// An RTP packet arrived on a transceiver, decrypted and routed by mid, SSRC or payload type.
     Rtp(RtpPacket),
+    /// A compound RTCP packet arrived, decrypted: for an RTP session layer (copy it into the buffer
+    /// [`crate::rtp::session::Session::handle_receive`] takes). Key-frame requests in it are also reported
+    /// as [`Event::KeyframeRequest`].
+    Rtcp(Bytes),
     /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC).
     KeyframeRequest {
         /// The transceiver.
@@ -388,6 +392,7 @@ impl fmt::Debug for Event {
                 write!(f, "Track({transceiver}, mid={mid}, {kind}, streams={stream_ids:?})")
             }
             Event::Rtp(p) => write!(f, "{p:?}"),
+            Event::Rtcp(p) => write!(f, "Rtcp({} bytes)", p.len()),
             Event::KeyframeRequest { transceiver, mid, rid, kind } => {
                 write!(f, "KeyframeRequest({transceiver}, mid={mid}, rid={rid:?}, {kind:?})")
             }

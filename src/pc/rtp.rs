@@ -83,6 +83,23 @@ struct MediaState {
     fir_seq: u8,
 }
 
+impl MediaState {
+    /// Copies `data` into the receive buffer, ready to be decrypted in place and cut off as a `Bytes`.
+    fn load(&mut self, data: &[u8]) {
+        self.arena.clear();
+        if self.arena.capacity() < data.len() && !self.arena.try_reclaim(data.len()) {
+            if self.spare.try_reclaim(data.len().max(ARENA)) {
+                core::mem::swap(&mut self.arena, &mut self.spare);
+            } else {
+                // Both still shared with packets the application holds: a new buffer.
+                self.spare = core::mem::take(&mut self.arena);
+                self.arena.reserve(data.len().max(ARENA));
+            }
+        }
+        self.arena.extend_from_slice(data);
+    }
+}
+
 impl MediaIo {
     /// The negotiated SRTP profile, once DTLS connected.
     pub fn profile(&self) -> Option<srtp::Profile> {
@@ -443,18 +460,8 @@ impl PeerConnection {
         // Decrypt into the shared buffer.
         let (media, dtls) = self.media_parts();
         let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
+        m.load(data);
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
-        m.arena.clear();
-        if m.arena.capacity() < data.len() && !m.arena.try_reclaim(data.len()) {
-            if m.spare.try_reclaim(data.len().max(ARENA)) {
-                core::mem::swap(&mut m.arena, &mut m.spare);
-            } else {
-                // Both still shared with packets the application holds: a new buffer.
-                m.spare = core::mem::take(&mut m.arena);
-                m.arena.reserve(data.len().max(ARENA));
-            }
-        }
-        m.arena.extend_from_slice(data);
         let len = match session.unprotect_rtp_in_place(&mut m.arena[..]) {
             Ok(len) => len,
             Err(e) => {
@@ -507,9 +514,9 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// Receives an SRTCP packet: decrypts it and reports the key-frame requests for our streams
-    /// ([`Event::KeyframeRequest`]). Reports and other feedback are for an RTP session layer above; they
-    /// are not routed here.
+    /// Receives an SRTCP packet: decrypts it, hands the compound up ([`Event::Rtcp`], for an RTP session
+    /// layer: reports, NACK, transport-wide feedback) and reports the key-frame requests for our streams
+    /// ([`Event::KeyframeRequest`], routed by the media SSRC they name).
     pub(super) fn receive_rtcp(&mut self, data: &[u8]) -> Result<(), RecvError> {
         if !self.media.keyed() {
             return Err(self.drop_media(MediaDrop::NotReady));
@@ -520,26 +527,32 @@ impl PeerConnection {
         }
         let (media, dtls) = self.media_parts();
         let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
+        m.load(data);
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
-        m.out.clear();
-        m.out.extend_from_slice(data);
-        if let Err(e) = session.unprotect_rtcp(&mut m.out) {
-            let why = match e {
-                srtp::Error::AuthFailed => MediaDrop::RtcpAuthFailed,
-                srtp::Error::Replayed | srtp::Error::TooOld => MediaDrop::RtcpReplayed,
-                _ => MediaDrop::RtcpMalformed,
-            };
-            return Err(self.drop_media(why));
-        }
+        let len = match session.unprotect_rtcp_in_place(&mut m.arena[..]) {
+            Ok(len) => len,
+            Err(e) => {
+                m.arena.clear();
+                let why = match e {
+                    srtp::Error::AuthFailed => MediaDrop::RtcpAuthFailed,
+                    srtp::Error::Replayed | srtp::Error::TooOld => MediaDrop::RtcpReplayed,
+                    _ => MediaDrop::RtcpMalformed,
+                };
+                return Err(self.drop_media(why));
+            }
+        };
+        m.arena.truncate(len);
+        let packet = m.arena.split().freeze();
         let mut requests: SmallVec<[(u32, KeyframeRequestKind); 4]> = SmallVec::new();
-        for packet in Compound::new(&m.out) {
-            match packet {
+        for p in Compound::new(&packet) {
+            match p {
                 Ok(RtcpPacket::Pli(p)) => requests.push((p.media_ssrc, KeyframeRequestKind::Pli)),
                 Ok(RtcpPacket::Fir(f)) => requests.extend(f.entries().map(|e| (e.ssrc, KeyframeRequestKind::Fir))),
                 Ok(_) => {}
                 Err(e) => tracing::trace!(target: TARGET, error = %e, "RTCP packet skipped"),
             }
         }
+        self.emit(Event::Rtcp(packet));
         for (ssrc, kind) in requests {
             let found = self.transceivers.list.iter().find_map(|t| {
                 let e = t.encodings.iter().find(|e| e.ssrc == ssrc)?;
