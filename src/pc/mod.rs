@@ -45,8 +45,9 @@
 //!    then renegotiate on [`Event::NegotiationNeeded`]), [`Event::Track`] when the peer sends on a
 //!    transceiver, [`PeerConnection::write_rtp`] to send and [`Event::Rtp`] to receive,
 //!    [`PeerConnection::request_keyframe`] and [`Event::KeyframeRequest`]. RTCP reports, NACK/RTX and
-//!    congestion control belong to an RTP session layer above ([`crate::rtp::session`]), which sends its
-//!    RTCP with [`PeerConnection::write_rtcp`].
+//!    congestion control belong to an RTP session layer above ([`crate::rtp::session`]): feed it
+//!    [`Event::Rtp`] and [`Event::Rtcp`], and send what it gives with [`PeerConnection::write_rtp_raw`]
+//!    (media and RTX, on the transceiver's SSRCs) and [`PeerConnection::write_rtcp`].
 //!
 //! Time must not go backwards; an earlier `now` is treated as the latest seen.
 //!
@@ -107,8 +108,9 @@
 //!   since it was set. Provisional answers ([`SdpKind::Pranswer`]) apply the transport and the media like
 //!   an answer.
 //! - **Not yet:** a new DTLS certificate mid-session, more than one BUNDLE group, sections without
-//!   `a=rtcp-mux`, RTCP routing beyond key-frame requests, per-stream media statistics. A rollback of a
-//!   remote offer leaves the ICE candidates and credentials it carried applied to the agent.
+//!   `a=rtcp-mux`, RTCP routed per m-section (beyond key-frame requests, the compound goes up whole),
+//!   per-stream media statistics, receiving simulcast by SSRC without RID header extensions. A rollback
+//!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod channels;
 mod codec;

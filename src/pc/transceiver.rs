@@ -174,7 +174,7 @@ pub(super) struct Encoding {
 }
 
 /// What an offer/answer exchange settled for a transceiver.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(super) struct Negotiated {
     /// The codecs both sides use, in the answer's order, with the answer's payload types.
     pub codecs: Vec<Codec>,
@@ -184,6 +184,17 @@ pub(super) struct Negotiated {
     pub map: ExtensionMap,
     /// Reduced-size RTCP (RFC 5506).
     pub rtcp_rsize: bool,
+}
+
+impl fmt::Debug for Negotiated {
+    /// The extension map is left out: it repeats `extensions`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Negotiated")
+            .field("codecs", &self.codecs)
+            .field("extensions", &self.extensions)
+            .field("rtcp_rsize", &self.rtcp_rsize)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Negotiated {
