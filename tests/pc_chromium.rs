@@ -1,8 +1,8 @@
 //! Answering real Chromium 156 offers (`vectors/sdp/chromium156_*`, captured as described in
 //! `vectors/sdp/README.md`): the answer must pass `validate_webrtc` as an answer and the checks Chromium's
 //! `setRemoteDescription` makes (issue 8): no `actpass`, a fingerprint, ufrag 4–256 and pwd 22–256
-//! characters, `a=rtcp-mux` on bundled media sections; audio and video are rejected without breaking the
-//! data channel.
+//! characters, `a=rtcp-mux` on bundled media sections; audio and video are accepted next to the data
+//! channel, all in the offer's BUNDLE group.
 
 use core::net::SocketAddr;
 
@@ -29,28 +29,32 @@ fn check_chromium_rules(offer: &str, answer: &str) {
     let offer = SessionDescription::parse(offer).unwrap();
     let sdp = SessionDescription::parse(answer).unwrap();
     sdp.validate_webrtc(SdpType::Answer).unwrap();
-    // One answer m-line per offer m-line, in order, with the same mids (RFC 3264 §6).
+    // One answer m-line per offer m-line, in order, with the same mids (RFC 3264 §6), each accepted.
     assert_eq!(sdp.media.len(), offer.media.len());
     for (o, a) in offer.media.iter().zip(&sdp.media) {
         assert_eq!((o.media.as_ref(), o.mid()), (a.media.as_ref(), a.mid()));
-        assert_eq!(a.is_rejected(), !o.is_data_channel(), "only the data channel is accepted");
+        assert!(!a.is_rejected(), "{:?} accepted", a.mid());
+        assert_eq!(a.proto, o.proto);
     }
     let data = sdp.media.iter().find(|m| m.is_data_channel()).unwrap();
-    assert!(!data.is_rejected());
     assert_eq!(data.port, 9);
     assert_eq!(data.proto, "UDP/DTLS/SCTP");
-    assert_eq!(sdp.setup_for(data), Some(Setup::Active), "never actpass in an answer");
-    assert!(sdp.fingerprints_for(data).next().is_some());
-    let (ufrag, pwd) = sdp.ice_credentials_for(data).unwrap();
-    assert!((4..=256).contains(&ufrag.len()) && (22..=256).contains(&pwd.len()));
     assert_eq!(data.attributes.sctp_port(), Some(5000));
     assert_eq!(data.attributes.max_message_size(), Some(262_144));
-    assert!(data.attributes.ice_options().any(|o| o == "trickle"));
-    assert_eq!(data.attributes.candidates().count(), 1);
-    assert!(data.attributes.end_of_candidates());
-    // Every bundled media section has rtcp-mux (here: only the data channel is bundled).
+    for m in &sdp.media {
+        assert_eq!(sdp.setup_for(m), Some(Setup::Active), "never actpass in an answer");
+        assert!(sdp.fingerprints_for(m).next().is_some());
+        let (ufrag, pwd) = sdp.ice_credentials_for(m).unwrap();
+        assert!((4..=256).contains(&ufrag.len()) && (22..=256).contains(&pwd.len()));
+        assert!(m.attributes.ice_options().any(|o| o == "trickle"));
+    }
+    // The BUNDLE group is the offer's; its tag (the first mid) carries the candidates.
     let bundled: Vec<&str> = sdp.bundle_mids().collect();
-    assert_eq!(bundled, [data.mid().unwrap()]);
+    assert_eq!(bundled, offer.bundle_mids().collect::<Vec<_>>());
+    let tag = sdp.media_by_mid(bundled[0]).unwrap();
+    assert_eq!(tag.attributes.candidates().count(), 1);
+    assert!(tag.attributes.end_of_candidates());
+    // Every bundled media section has rtcp-mux.
     for m in sdp.media.iter().filter(|m| m.is_rtp() && m.mid().is_some_and(|mid| bundled.contains(&mid))) {
         assert!(m.attributes.rtcp_mux());
     }
@@ -63,7 +67,7 @@ fn answers_chromium_data_only_offer() {
 }
 
 #[test]
-fn answers_chromium_media_offers_rejecting_audio_and_video() {
+fn answers_chromium_media_offers_accepting_audio_and_video() {
     for dir in
         ["chromium156_allcodecs_media_data", "chromium156_balanced_media_data", "chromium156_maxbundle_media_data"]
     {
@@ -166,7 +170,7 @@ fn hostile_remote_descriptions_are_refused_with_the_line() {
     assert_eq!((e.kind, e.line), (SdpErrorKind::BadSetup, line_of("a=setup")));
     assert_eq!(pc.signaling_state(), SignalingState::HaveLocalOffer, "a refused answer changes nothing");
 
-    // Only an audio section: nothing to answer with a data channel.
+    // Only an audio section: answered with audio alone.
     let audio = std::fs::read_to_string(format!(
         "{}/vectors/sdp/chromium156_balanced_media_data/offer.sdp",
         env!("CARGO_MANIFEST_DIR")
@@ -174,8 +178,26 @@ fn hostile_remote_descriptions_are_refused_with_the_line() {
     .unwrap();
     let audio_only: String = audio.split("m=").take(2).collect::<Vec<_>>().join("m=");
     let audio_only = audio_only.replace("a=group:BUNDLE 0 1 2", "a=group:BUNDLE 0");
-    let r = fresh().set_remote_description(now, &Description::offer(audio_only));
-    assert!(matches!(r, Err(Error::NoDataChannelSection) | Err(Error::Sdp(_))), "{r:?}");
+    let mut pc = fresh();
+    pc.set_remote_description(now, &Description::offer(audio_only)).unwrap();
+    let answer = pc.create_answer().unwrap();
+    assert!(answer.sdp.contains("a=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"), "{}", answer.sdp);
+    pc.set_local_description(now, &answer).unwrap();
+    assert!(pc.data_channels().is_none());
+    // Only a video section we cannot decode: nothing this connection can use.
+    let video_only: String = audio
+        .split("m=")
+        .enumerate()
+        .filter(|(i, _)| *i != 1 && *i != 3)
+        .map(|(_, s)| s)
+        .collect::<Vec<_>>()
+        .join("m=");
+    let unknown = video_only.replace("a=group:BUNDLE 0 1 2", "a=group:BUNDLE 1").replace("VP8/90000", "XYZ/90000");
+    let mut pc = fresh();
+    pc.set_remote_description(now, &Description::offer(unknown)).unwrap();
+    let answer = pc.create_answer().unwrap();
+    assert!(answer.sdp.contains("m=video 0 UDP/TLS/RTP/SAVPF 96\r\n"), "{}", answer.sdp);
+    assert!(matches!(pc.set_local_description(now, &answer), Err(Error::NoDataChannelSection)));
 
     // A 10 MB body is refused before it is read, and garbage is refused too.
     let huge = "v=0\r\n".to_string() + &"a=x\r\n".repeat(2_000_000);

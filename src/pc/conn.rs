@@ -1,13 +1,16 @@
 //! The peer connection machine and its pipeline: a received datagram goes down one path (RFC 7983 demux
-//! → ICE/TURN → DTLS → SCTP) and a sent message up one path (SCTP → DTLS → ICE/TURN), each layer's
-//! output handed to the next where it is produced. Signalling lives in [`super::signaling`], channels in
-//! [`super::channels`], SDP mapping in [`super::describe`].
+//! → ICE/TURN → DTLS → SCTP, or → SRTP → its transceiver) and a sent message up one path (SCTP → DTLS →
+//! ICE/TURN, or SRTP → ICE/TURN), each layer's output handed to the next where it is produced. Signalling
+//! lives in [`super::signaling`] and [`super::negotiate`], channels in [`super::channels`], transceivers in
+//! [`super::transceiver`], media packets in [`super::rtp`], SDP mapping in [`super::describe`].
 
 use core::net::SocketAddr;
 
 use super::channels::Channels;
 use super::error::{Error, RecvError};
+use super::rtp::MediaIo;
 use super::signaling::Signaling;
+use super::transceiver::Transceivers;
 use super::{Config, ConnectionState, Event, IceGatheringState, IceTransportPolicy, SignalingState, Stats, TARGET};
 use crate::datachannel::{self, DataChannels};
 use crate::demux::{PacketKind, classify};
@@ -56,7 +59,7 @@ pub(super) enum Life {
 #[derive(Debug)]
 pub struct PeerConnection {
     pub(super) config: Config,
-    rng: SeededRng,
+    pub(super) rng: SeededRng,
     now: Instant,
     pub(super) ice: IceRelay,
     pub(super) certificate: Certificate,
@@ -64,6 +67,8 @@ pub struct PeerConnection {
     pub(super) dc: Option<DataChannels>,
     pub(super) sig: Signaling,
     pub(super) channels: Channels,
+    pub(super) transceivers: Transceivers,
+    pub(super) media: MediaIo,
     pub(super) gathering: IceGatheringState,
     ice_state: IceConnectionState,
     state: ConnectionState,
@@ -71,7 +76,7 @@ pub struct PeerConnection {
     events: EventQueue<Event>,
     /// When a datagram last arrived or a message was last sent (see [`IDLE_TRIM`]).
     last_activity: Instant,
-    stats: Stats,
+    pub(super) stats: Stats,
 }
 
 impl PeerConnection {
@@ -98,6 +103,8 @@ impl PeerConnection {
             dc: None,
             sig: Signaling::new(session_id),
             channels: Channels::default(),
+            transceivers: Transceivers::default(),
+            media: MediaIo::default(),
             gathering: IceGatheringState::New,
             ice_state: IceConnectionState::New,
             state: ConnectionState::New,
@@ -146,6 +153,12 @@ impl PeerConnection {
             Secure::AwaitingPair => Some(dtls::Role::Client),
             Secure::Dtls(d) => Some(d.role()),
         }
+    }
+
+    /// The media state and the DTLS connection (for SRTP keys), borrowed together.
+    pub(super) fn media_parts(&mut self) -> (&mut MediaIo, Option<&Dtls>) {
+        let dtls = if let Secure::Dtls(d) = &self.secure { Some(d) } else { None };
+        (&mut self.media, dtls)
     }
 
     /// The data channel layer, once the DTLS role is negotiated.
@@ -246,13 +259,28 @@ impl PeerConnection {
 
     // ----- the transport -----
 
-    /// Fixes the DTLS role and creates the data channel layer (once); a DTLS server starts at once, a
-    /// client once ICE has selected a pair.
+    /// Fixes the DTLS role (once): a DTLS server starts at once, a client once ICE has selected a pair.
+    /// Then starts the data channel layer if a data channel section is negotiated.
     pub(super) fn start_transport(&mut self, role: dtls::Role) {
-        if !matches!(self.secure, Secure::Unnegotiated) {
+        if matches!(self.secure, Secure::Unnegotiated) {
+            tracing::debug!(target: TARGET, ?role, "DTLS role");
+            self.secure = match role {
+                dtls::Role::Server => Secure::Dtls(self.new_dtls(role)),
+                dtls::Role::Client => Secure::AwaitingPair,
+            };
+            self.start_dtls_client();
+        }
+        self.start_data();
+    }
+
+    /// Creates the data channel layer once a data channel section is negotiated and the DTLS role known
+    /// (an offer/answer exchange may add one to a connection carrying only media); it connects at once if
+    /// DTLS already is.
+    fn start_data(&mut self) {
+        let Some(role) = self.dtls_role() else { return };
+        if self.dc.is_some() || !self.sig.data_negotiated {
             return;
         }
-        tracing::debug!(target: TARGET, ?role, "DTLS role");
         let now = self.now;
         let mut sctp = self.config.sctp;
         sctp.local_port = 5000;
@@ -271,16 +299,15 @@ impl PeerConnection {
         self.channels.open_pending(now, &mut dc, &mut |e| {
             events.push(e);
         });
+        if self.dtls().is_some_and(Dtls::is_connected) {
+            dc.connect(now);
+        }
         self.dc = Some(dc);
-        self.secure = match role {
-            dtls::Role::Server => Secure::Dtls(self.new_dtls(role)),
-            dtls::Role::Client => Secure::AwaitingPair,
-        };
-        self.start_dtls_client();
     }
 
     fn new_dtls(&mut self, role: dtls::Role) -> Dtls {
         let mut config = dtls::Config::new(self.certificate.clone());
+        config.srtp_profiles = self.config.srtp_profiles.to_vec();
         // RFC 6347 §4.2.1: the cookie exchange keeps a server from answering spoofed source addresses.
         // Here DTLS only ever arrives from addresses ICE has validated (a check answered with our password),
         // so it would only cost a round trip.
@@ -345,7 +372,7 @@ impl PeerConnection {
                 if c.kind != CandidateKind::PeerReflexive {
                     let candidate =
                         alloc::format!("candidate:{}", super::describe::sdp_candidate(&c, self.hide_related()));
-                    let mid = self.sig.data_mid.clone();
+                    let mid = self.sig.transport_mid.clone();
                     self.emit(Event::LocalCandidate { candidate, mid });
                 }
             }
@@ -368,6 +395,7 @@ impl PeerConnection {
             match e {
                 dtls::Event::Connected(c) => {
                     tracing::debug!(target: TARGET, role = ?c.role, "DTLS connected");
+                    self.media.key(&c);
                     if let Some(dc) = self.dc.as_mut() {
                         dc.connect(now);
                     }
@@ -525,6 +553,7 @@ impl PeerConnection {
         if let Some(dc) = self.dc.as_mut() {
             dc.trim();
         }
+        self.media.trim();
     }
 
     pub(super) fn touch(&mut self, now: Instant) {
@@ -549,7 +578,7 @@ impl PeerConnection {
         }
     }
 
-    /// Routes a datagram ICE accepted as data (RFC 7983): DTLS to DTLS, SRTP/SRTCP dropped and counted.
+    /// Routes a datagram ICE accepted as data (RFC 7983): DTLS to DTLS, SRTP and SRTCP to the media path.
     fn receive_data(&mut self, kind: PacketKind, payload: &[u8]) -> Result<(), RecvError> {
         match (kind, &mut self.secure) {
             (PacketKind::Dtls, Secure::Dtls(d)) => d.handle_receive(self.now, payload).map_err(|e| {
@@ -560,10 +589,8 @@ impl PeerConnection {
                 self.stats.not_ready_dropped += 1;
                 Err(RecvError::NotReady)
             }
-            (PacketKind::Rtp | PacketKind::Rtcp, _) => {
-                self.stats.media_dropped += 1;
-                Err(RecvError::Media)
-            }
+            (PacketKind::Rtp, _) => self.receive_rtp(payload),
+            (PacketKind::Rtcp, _) => self.receive_rtcp(payload),
             _ => {
                 self.stats.unknown_dropped += 1;
                 Err(RecvError::Unknown)

@@ -1,19 +1,21 @@
-//! Between SDP and the transport: what a remote description says about ICE, DTLS and SCTP, and the local
-//! descriptions' text. Pure functions of their inputs; no state of the connection lives here.
+//! Between SDP and the transport: what a remote description says about ICE, DTLS and SCTP (read from its
+//! BUNDLE-tag section, RFC 8843 §7), and the local descriptions' text assembled from planned sections.
+//! Pure functions of their inputs; no state of the connection lives here.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
 use super::error::Error;
+use super::media::Section;
 use crate::dtls::{Certificate, Fingerprint as DtlsFingerprint};
 use crate::ice::{self, Candidate, CandidateKind, Credentials};
 use crate::sdp::{
-    CandidateAddress, CandidateAttribute, CandidateTransport, CandidateType, DescriptionBuilder, Fingerprint,
-    HashFunction, MediaDescription, SctpParams, SessionDescription, Setup, TransportParams,
+    Attribute, CandidateAddress, CandidateAttribute, CandidateTransport, CandidateType, DescriptionBuilder,
+    Fingerprint, HashFunction, MediaDescription, SctpParams, SessionDescription, Setup, TransportParams,
 };
 
-/// What a remote description says about the data channel transport.
+/// What a remote description says about the transport.
 #[derive(Clone, Debug)]
 pub(super) struct Remote {
     pub ufrag: String,
@@ -25,7 +27,7 @@ pub(super) struct Remote {
     pub max_message_size: u64,
     pub candidates: Vec<Candidate>,
     pub end_of_candidates: bool,
-    /// The mid of the data channel section.
+    /// The mid of the section carrying the transport (the BUNDLE tag).
     pub mid: String,
 }
 
@@ -87,9 +89,22 @@ pub(super) fn data_section<'s, 'a>(sdp: &'s SessionDescription<'a>) -> Option<&'
     sdp.media.iter().find(|m| m.is_data_channel() && !m.is_rejected())
 }
 
-/// The transport a remote description asks for.
+/// Whether this connection can use an m-section: a data channel, or audio or video over RTP.
+fn usable(m: &MediaDescription<'_>) -> bool {
+    !m.is_rejected() && (m.is_data_channel() || (m.is_rtp() && matches!(&*m.media, "audio" | "video")))
+}
+
+/// The index of the section that carries the transport: the BUNDLE tag (the first mid of the BUNDLE
+/// group, RFC 8843 §7.2) when it is usable, else the first usable section.
+pub(super) fn transport_index(sdp: &SessionDescription<'_>) -> Option<usize> {
+    let tagged = sdp.bundle_mids().next().and_then(|tag| sdp.media.iter().position(|m| m.mid() == Some(tag)));
+    tagged.filter(|&i| sdp.media.get(i).is_some_and(usable)).or_else(|| sdp.media.iter().position(usable))
+}
+
+/// The transport a remote description asks for, from its transport section (and the sections bundled with
+/// it, for candidates); the SCTP parameters from its data channel section, if any.
 pub(super) fn parse_remote(sdp: &SessionDescription<'_>) -> Result<Remote, Error> {
-    let media = data_section(sdp).ok_or(Error::NoDataChannelSection)?;
+    let media = transport_index(sdp).and_then(|i| sdp.media.get(i)).ok_or(Error::NoDataChannelSection)?;
     let (ufrag, pwd) = sdp.ice_credentials_for(media).ok_or(Error::BadCredentials)?;
     Credentials::new(ufrag, pwd).map_err(|_| Error::BadCredentials)?;
     let fingerprint = sdp
@@ -116,19 +131,31 @@ pub(super) fn parse_remote(sdp: &SessionDescription<'_>) -> Result<Remote, Error
             }
         }
     }
+    let data = data_section(sdp);
     Ok(Remote {
         ufrag: ufrag.to_string(),
         pwd: pwd.to_string(),
         fingerprint,
         setup: sdp.setup_for(media),
         lite: sdp.attributes.ice_lite(),
-        sctp_port: media.attributes.sctp_port().unwrap_or(5000),
+        sctp_port: data.and_then(|d| d.attributes.sctp_port()).unwrap_or(5000),
         // RFC 8841 §6: without the attribute, 64 KiB; 0 means no limit.
-        max_message_size: media.attributes.max_message_size().unwrap_or(65_536),
+        max_message_size: data.and_then(|d| d.attributes.max_message_size()).unwrap_or(65_536),
         candidates,
         end_of_candidates,
         mid: media.mid().unwrap_or("0").to_string(),
     })
+}
+
+/// One m-section of a local description, planned by the negotiation.
+#[derive(Clone, Debug)]
+pub(super) enum Planned {
+    /// The data channel section, with its mid.
+    Data(String),
+    /// An audio or video section, with its mid.
+    Media(String, Section),
+    /// A rejected section, as written.
+    Rejected(MediaDescription<'static>),
 }
 
 /// What a local description is made of.
@@ -140,19 +167,19 @@ pub(super) struct LocalParams<'a> {
     pub certificate: &'a Certificate,
     pub setup: Setup,
     pub max_message_size: u64,
-    /// The mid of the data channel section (of an offer).
-    pub mid: &'a str,
-    /// The offer an answer answers.
-    pub answer_to: Option<&'a SessionDescription<'a>>,
+    pub offer: bool,
+    pub sections: Vec<Planned>,
+    /// The BUNDLE group's mids, in order (the first is the tag, whose section carries the candidates).
+    pub bundle: Vec<String>,
     pub candidates: &'a [Candidate],
     pub hide_related: bool,
     pub gathering_complete: bool,
 }
 
-/// A local offer or answer: one data channel section (an answer keeps the offer's sections in order and
-/// rejects the others) with our ICE credentials, fingerprint, `a=setup`, SCTP parameters and the
-/// candidates gathered so far.
-pub(super) fn local_sdp(p: &LocalParams<'_>) -> String {
+/// A local offer or answer: the planned sections, each accepted one with our ICE credentials, fingerprint
+/// and `a=setup` (as browsers write them, so every section validates alone), the BUNDLE group, and the
+/// candidates gathered so far in the BUNDLE-tag section.
+pub(super) fn local_sdp(p: LocalParams<'_>) -> String {
     let digest = p.certificate.fingerprint();
     let fingerprints = Fingerprint::new(HashFunction::Sha256, &digest.0).into_iter().collect::<Vec<_>>();
     let transport = TransportParams {
@@ -163,40 +190,39 @@ pub(super) fn local_sdp(p: &LocalParams<'_>) -> String {
         setup: p.setup,
     };
     let sctp = SctpParams { port: 5000, max_message_size: Some(p.max_message_size) };
-    let mut b = DescriptionBuilder::new(p.session_id, p.session_version);
+    let mut b = DescriptionBuilder::new(p.session_id, p.session_version).bundle(false);
     if p.lite {
         b = b.ice_lite();
     }
-    match p.answer_to {
-        None => b = b.data_channel(p.mid, &transport, sctp),
-        Some(offer) => {
-            let data = data_section(offer);
-            // A data section without a mid (possible without BUNDLE) gets one no other section uses.
-            let used: Vec<&str> = offer.media.iter().filter_map(MediaDescription::mid).collect();
-            let fresh = (0u32..).map(|i| i.to_string()).find(|c| !used.contains(&c.as_str())).unwrap_or_default();
-            for m in &offer.media {
-                b = if data.is_some_and(|d| core::ptr::eq(d, m)) {
-                    b.data_channel(m.mid().unwrap_or(&fresh), &transport, sctp)
-                } else {
-                    b.rejected(m)
-                };
-            }
+    for s in p.sections {
+        b = match s {
+            Planned::Data(mid) => b.data_channel(&mid, &transport, sctp),
+            Planned::Media(mid, section) => b.section(section.to_media(&mid, &transport, p.offer)),
+            Planned::Rejected(m) => b.section(m),
+        };
+    }
+    let mut sdp = b.build();
+    if !p.bundle.is_empty() {
+        let group = alloc::format!("BUNDLE {}", p.bundle.join(" "));
+        sdp.attributes.0.insert(0, Attribute::with_value("group", group));
+    }
+    if let Some(m) = transport_index(&sdp).and_then(|i| sdp.media.get_mut(i)) {
+        for c in p.candidates.iter().filter(|c| c.kind != CandidateKind::PeerReflexive) {
+            m.attributes.push(sdp_candidate(c, p.hide_related).to_attribute());
+        }
+        if p.gathering_complete {
+            m.attributes.push(Attribute::flag("end-of-candidates"));
         }
     }
-    for c in p.candidates.iter().filter(|c| c.kind != CandidateKind::PeerReflexive) {
-        b = b.candidate(&sdp_candidate(c, p.hide_related));
-    }
-    if p.gathering_complete {
-        b = b.end_of_candidates();
-    }
-    b.build().to_sdp_string()
+    sdp.to_sdp_string()
 }
 
-/// `sdp` (a local description set earlier) with the local candidates gathered since added to its data
-/// section, and `a=end-of-candidates` once gathering is complete, as W3C `localDescription` shows it.
+/// `sdp` (a local description set earlier) with the local candidates gathered since added to its
+/// transport section, and `a=end-of-candidates` once gathering is complete, as W3C `localDescription`
+/// shows it.
 pub(super) fn with_candidates(sdp: &str, candidates: &[Candidate], hide_related: bool, complete: bool) -> String {
     let Ok(mut parsed) = SessionDescription::parse(sdp) else { return sdp.to_string() };
-    let Some(media) = parsed.media.iter_mut().find(|m| m.is_data_channel() && !m.is_rejected()) else {
+    let Some(media) = transport_index(&parsed).and_then(|i| parsed.media.get_mut(i)) else {
         return sdp.to_string();
     };
     let mut changed = false;
@@ -208,7 +234,7 @@ pub(super) fn with_candidates(sdp: &str, candidates: &[Candidate], hide_related:
         }
     }
     if complete && !media.attributes.end_of_candidates() {
-        media.attributes.push(crate::sdp::Attribute::flag("end-of-candidates"));
+        media.attributes.push(Attribute::flag("end-of-candidates"));
         changed = true;
     }
     if changed { parsed.to_sdp_string() } else { sdp.to_string() }

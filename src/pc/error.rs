@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::sdp::SdpError;
-use crate::{datachannel, dtls, ice, turn};
+use crate::{datachannel, dtls, ice, srtp, turn};
 
 /// Why an API call on a [`super::PeerConnection`] was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,9 +13,10 @@ pub enum Error {
     InvalidState,
     /// The description did not parse or is not usable for WebRTC; the error names the line.
     Sdp(SdpError),
-    /// The remote description has no data channel m-section that is not rejected.
+    /// The description has no m-section this connection can use: neither a data channel section nor an
+    /// audio or video section that is not rejected.
     NoDataChannelSection,
-    /// The remote description has no `sha-256` fingerprint for the data channel section.
+    /// The remote description has no `sha-256` fingerprint for its transport section.
     NoSupportedFingerprint,
     /// The remote ICE credentials are unusable.
     BadCredentials,
@@ -31,8 +32,25 @@ pub enum Error {
     NotConnected,
     /// The connection is closed.
     Closed,
-    /// Not supported by this version (provisional answers, munged local descriptions).
+    /// Not supported by this version (munged local descriptions, a new DTLS certificate mid-session).
     Unsupported,
+    /// The answer's m-lines do not match the offer's (RFC 3264 §6: one per offered m-line, in order).
+    AnswerMismatch,
+    /// No transceiver has this id (or mid).
+    NoSuchTransceiver,
+    /// The transceiver is stopped.
+    TransceiverStopped,
+    /// An argument is out of range: an encoding's rid, a codec not supported, a payload type not
+    /// negotiated, an RTP or RTCP packet that does not parse.
+    InvalidParameter,
+    /// The transceiver is not negotiated to send (or has no SRTP keys yet: see [`Error::NotConnected`]).
+    NotSending,
+    /// The transceiver is not negotiated to receive, or nothing is known of what the peer sends on it.
+    NotReceiving,
+    /// The feedback a call needs (`nack pli` or `ccm fir` for a key-frame request) was not negotiated.
+    NotNegotiated,
+    /// SRTP refused to protect a packet.
+    Srtp(srtp::Error),
 }
 
 impl fmt::Display for Error {
@@ -50,6 +68,14 @@ impl fmt::Display for Error {
             Error::NotConnected => f.write_str("channel not connected yet"),
             Error::Closed => f.write_str("peer connection closed"),
             Error::Unsupported => f.write_str("not supported"),
+            Error::AnswerMismatch => f.write_str("the answer's m-lines do not match the offer's"),
+            Error::NoSuchTransceiver => f.write_str("no such transceiver"),
+            Error::TransceiverStopped => f.write_str("transceiver stopped"),
+            Error::InvalidParameter => f.write_str("invalid parameter"),
+            Error::NotSending => f.write_str("transceiver not negotiated to send"),
+            Error::NotReceiving => f.write_str("transceiver not receiving"),
+            Error::NotNegotiated => f.write_str("feedback not negotiated"),
+            Error::Srtp(e) => write!(f, "SRTP: {e}"),
         }
     }
 }
@@ -82,8 +108,8 @@ pub enum RecvError {
     Ice(ice::IceError),
     /// DTLS dropped the record.
     Dtls(dtls::Error),
-    /// SRTP or SRTCP: media is not supported yet, so it is dropped.
-    Media,
+    /// SRTP or SRTCP dropped, for the reason given (each counted in [`super::Stats`]).
+    Media(MediaDrop),
     /// DTLS arrived before the DTLS role was negotiated.
     NotReady,
     /// No protocol of RFC 7983 §7 that WebRTC uses here (ZRTP, TURN channel data, unknown first byte).
@@ -99,7 +125,7 @@ impl fmt::Display for RecvError {
         match self {
             RecvError::Ice(e) => write!(f, "ICE: {e}"),
             RecvError::Dtls(e) => write!(f, "DTLS: {e}"),
-            RecvError::Media => f.write_str("SRTP/SRTCP not supported"),
+            RecvError::Media(why) => write!(f, "media dropped: {why}"),
             RecvError::NotReady => f.write_str("DTLS before the role was negotiated"),
             RecvError::Unknown => f.write_str("unknown protocol"),
             RecvError::Closed => f.write_str("peer connection closed"),
@@ -109,3 +135,53 @@ impl fmt::Display for RecvError {
 }
 
 impl core::error::Error for RecvError {}
+
+/// Why an SRTP or SRTCP packet was dropped. Nothing is learned from a dropped packet: routing happens
+/// before decryption, and SRTP's state moves only for packets that authenticate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MediaDrop {
+    /// Before DTLS connected (no SRTP keys), or DTLS negotiated no SRTP profile.
+    NotReady,
+    /// Not an RTP packet (version, lengths), or SRTP found it malformed.
+    Malformed,
+    /// Its MID header extension names no m-section of ours.
+    UnknownMid,
+    /// No MID, no known SSRC and no payload type unique to one m-section: nothing to route it by.
+    Unroutable,
+    /// Its payload type is not negotiated on the m-section it was routed to.
+    UnknownPayloadType,
+    /// The m-section it was routed to is not negotiated to receive.
+    NotReceiving,
+    /// More received streams (SSRCs) than the connection tracks.
+    TooManyStreams,
+    /// SRTP authentication failed: forged or corrupted.
+    AuthFailed,
+    /// SRTP replay protection: already received, or behind the replay window.
+    Replayed,
+    /// SRTCP authentication failed.
+    RtcpAuthFailed,
+    /// SRTCP replay protection.
+    RtcpReplayed,
+    /// SRTCP found the packet malformed.
+    RtcpMalformed,
+}
+
+impl fmt::Display for MediaDrop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MediaDrop::NotReady => "no SRTP keys yet",
+            MediaDrop::Malformed => "malformed RTP",
+            MediaDrop::UnknownMid => "unknown MID",
+            MediaDrop::Unroutable => "no m-section for its SSRC or payload type",
+            MediaDrop::UnknownPayloadType => "payload type not negotiated",
+            MediaDrop::NotReceiving => "m-section not receiving",
+            MediaDrop::TooManyStreams => "too many streams",
+            MediaDrop::AuthFailed => "SRTP authentication failed",
+            MediaDrop::Replayed => "SRTP replay",
+            MediaDrop::RtcpAuthFailed => "SRTCP authentication failed",
+            MediaDrop::RtcpReplayed => "SRTCP replay",
+            MediaDrop::RtcpMalformed => "malformed SRTCP",
+        })
+    }
+}

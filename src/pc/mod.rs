@@ -1,22 +1,29 @@
-//! The peer connection: ICE, DTLS, SCTP and data channels on one UDP 5-tuple, driven by JSEP offer/answer
-//! (RFC 8829) in the W3C vocabulary.
+//! The peer connection: ICE, DTLS, SCTP data channels and SRTP media on one UDP 5-tuple, driven by JSEP
+//! offer/answer (RFC 8829) in the W3C vocabulary.
 //!
 //! [`PeerConnection`] is a [`PathMachine`](crate::PathMachine) that owns an [`IceRelay`](crate::turn::IceRelay)
-//! (the ICE agent with its TURN clients), a [`Dtls`](crate::dtls::Dtls) connection and a
-//! [`DataChannels`](crate::datachannel::DataChannels) layer over an SCTP association, and routes between them
-//! as a pipeline, each layer's output handed to the next where it is produced:
+//! (the ICE agent with its TURN clients), a [`Dtls`](crate::dtls::Dtls) connection, a
+//! [`DataChannels`](crate::datachannel::DataChannels) layer over an SCTP association, an SRTP session and
+//! its RTP [transceivers](Transceiver), and routes between them as a pipeline, each layer's output handed
+//! to the next where it is produced:
 //!
 //! - **down**: a received datagram goes to ICE (which consumes STUN, hands TURN traffic to its client and
 //!   passes on the rest only when it comes from an ICE-validated remote address); that rest is
 //!   demultiplexed by its first byte (RFC 7983 §7, [`crate::demux`]): DTLS goes to DTLS, whose application
-//!   data goes to SCTP; SRTP/SRTCP is dropped and counted (media is not supported yet), anything else is
-//!   dropped and counted;
+//!   data goes to SCTP; SRTP is routed to its transceiver from its header (RFC 8843 §9.2: the MID header
+//!   extension, else the SSRC, else a payload type one m-section alone has), then decrypted and reported as
+//!   [`Event::Rtp`]; SRTCP is decrypted and key-frame requests for our SSRCs reported; anything else, and
+//!   media that routes nowhere or fails SRTP, is dropped and counted ([`MediaDrop`], [`Stats`]);
 //! - **up**: a message goes to SCTP, whose packets go into DTLS records, which go out through ICE on the
-//!   selected pair (through a relay when the pair is relayed).
+//!   selected pair (through a relay when the pair is relayed); an RTP packet
+//!   ([`PeerConnection::write_rtp`]) gets its SSRC, sequence number and header extensions, is protected by
+//!   SRTP and goes out the same way.
 //!
 //! The code is laid out the same way: `conn.rs` holds the machine and the pipeline, `signaling.rs` the JSEP
-//! state and the description calls, `describe.rs` the mapping between SDP and the transport, `channels.rs`
-//! the channel handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
+//! state and the description calls, `negotiate.rs` what descriptions mean for m-lines and transceivers,
+//! `describe.rs` the mapping between SDP and the transport, `media.rs` and `codec.rs` the audio and video
+//! m-section model, `transceiver.rs` the transceivers, `rtp.rs` SRTP and RTP routing, `channels.rs` the
+//! channel handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
 //!
 //! The caller's loop is the crate's usual one:
 //!
@@ -33,7 +40,14 @@
 //!    letter never stalls;
 //! 4. use channels: [`PeerConnection::create_data_channel`], [`PeerConnection::send_text`],
 //!    [`PeerConnection::send_binary`], [`PeerConnection::buffered_amount`],
-//!    [`PeerConnection::close_channel`].
+//!    [`PeerConnection::close_channel`];
+//! 5. use media: [`PeerConnection::add_transceiver`] or [`PeerConnection::add_track`] (before an offer, or
+//!    then renegotiate on [`Event::NegotiationNeeded`]), [`Event::Track`] when the peer sends on a
+//!    transceiver, [`PeerConnection::write_rtp`] to send and [`Event::Rtp`] to receive,
+//!    [`PeerConnection::request_keyframe`] and [`Event::KeyframeRequest`]. RTCP reports, NACK/RTX and
+//!    congestion control belong to an RTP session layer above ([`crate::rtp::session`]): feed it
+//!    [`Event::Rtp`] and [`Event::Rtcp`], and send what it gives with [`PeerConnection::write_rtp_raw`]
+//!    (media and RTX, on the transceiver's SSRCs) and [`PeerConnection::write_rtcp`].
 //!
 //! Time must not go backwards; an earlier `now` is treated as the latest seen.
 //!
@@ -42,16 +56,34 @@
 //! - **Roles.** The offerer writes `a=setup:actpass` and is the ICE controlling agent (unless it is lite);
 //!   the answerer writes [`Config::answer_setup`] (`active` by default, so the answerer is the DTLS client,
 //!   as JSEP recommends). The DTLS client starts its handshake once ICE has selected a pair; SCTP starts
-//!   once DTLS is connected, and both sides send INIT (RFC 8841).
+//!   once DTLS is connected (and a data channel section is negotiated), and both sides send INIT (RFC
+//!   8841). SRTP is keyed from the DTLS exporter with the profile DTLS negotiated
+//!   ([`Config::srtp_profiles`]), when the first packet needs it.
 //! - **Channel ids.** [`ChannelId`] is a local handle, like a W3C `RTCDataChannel` object: a channel can
 //!   be created before the DTLS role (and so the parity of its SCTP stream id, RFC 8832 §6) is known. Its
 //!   stream id is [`PeerConnection::channel_stream_id`] once negotiated.
-//! - **Descriptions.** Offers and answers have one `m=application 9 UDP/DTLS/SCTP webrtc-datachannel`
-//!   section in a BUNDLE group, with `a=ice-ufrag`/`ice-pwd`, `a=ice-options:trickle`, the `sha-256`
-//!   fingerprint, `a=setup`, `a=mid`, `a=sctp-port:5000`, `a=max-message-size` and every local candidate
-//!   gathered so far (with `a=end-of-candidates` once gathering is complete). Audio and video sections of
-//!   a remote offer are answered rejected (port 0). Local candidates are also reported as
-//!   [`Event::LocalCandidate`] as soon as they are gathered, for trickle.
+//! - **Descriptions.** Every section is in one BUNDLE group (the max-bundle policy: a remote section
+//!   outside the offer's group is rejected), and each accepted one repeats `a=ice-ufrag`/`ice-pwd`,
+//!   `a=ice-options:trickle`, the `sha-256` fingerprint and `a=setup`, as browsers write them. An offer
+//!   has an audio or video section per transceiver (in the order added; a stopped one's section is
+//!   rejected and its slot reused by the next new transceiver, RFC 8829 §5.2.2) and an `m=application 9
+//!   UDP/DTLS/SCTP webrtc-datachannel` section once a channel exists (or when there is nothing else to
+//!   offer). Audio and video sections carry the codecs of [`Config::codecs`] (or the transceiver's
+//!   preferences) with RTX, RTCP feedback, the header extensions of [`Config::header_extensions`],
+//!   `a=rtcp-mux`, `a=rtcp-rsize`, the direction and, when sending, `a=msid`, `a=ssrc` with the
+//!   connection's CNAME and `a=ssrc-group:FID` (or `a=rid` and `a=simulcast` for several encodings). An
+//!   answer accepts each offered audio or video section with the formats both sides support under the
+//!   offer's payload types and extension ids (H.264 matched as RFC 6184 §8.2.2 says), in the offer's
+//!   order, and the direction both allow; one with no common codec is rejected. The candidates gathered
+//!   so far go in the BUNDLE-tag section (with `a=end-of-candidates` once gathering is complete); they are
+//!   also reported as [`Event::LocalCandidate`] as soon as they are gathered, for trickle.
+//! - **Transceivers.** [`TransceiverId`] is a local handle, like a W3C `RTCRtpTransceiver`. Its SSRCs (and
+//!   RTX SSRCs) come from the connection's generator when it is created; a remote offer associates each of
+//!   its audio and video sections with the transceiver of its mid, else one [`PeerConnection::add_track`]
+//!   made, else a new `recvonly` one. Renegotiation (adding, stopping, changing direction, adding a data
+//!   channel section) keeps the ICE, DTLS and SCTP state as it is.
+//! - **Media packets.** [`Event::Rtp`] carries an [`RtpPacket`] that shares the buffer its packet was
+//!   decrypted in (a [`Bytes`]): no copy after decryption and, once warm, no allocation per packet.
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -73,33 +105,49 @@
 //!   fatal alerts end in `failed`.
 //! - **Descriptions.** The W3C getters ([`PeerConnection::local_description`] and its current and pending
 //!   variants, and the remote ones) follow W3C §4.4.1: a local description shows the candidates gathered
-//!   since it was set. Provisional answers ([`SdpKind::Pranswer`]) apply the transport like an answer.
-//! - **Not yet:** media (SRTP is dropped and counted), renegotiation that changes anything but the ICE
-//!   credentials. A rollback of a remote offer leaves the ICE candidates and credentials it carried
-//!   applied to the agent.
+//!   since it was set. Provisional answers ([`SdpKind::Pranswer`]) apply the transport and the media like
+//!   an answer.
+//! - **Not yet:** a new DTLS certificate mid-session, more than one BUNDLE group, sections without
+//!   `a=rtcp-mux`, RTCP routed per m-section (beyond key-frame requests, the compound goes up whole),
+//!   per-stream media statistics, receiving simulcast by SSRC without RID header extensions. A rollback
+//!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod channels;
+mod codec;
 mod conn;
 mod describe;
 mod error;
+mod media;
+mod negotiate;
+mod rtp;
 mod signaling;
 mod stats;
+mod transceiver;
 
 #[cfg(test)]
 mod tests;
 
+use alloc::borrow::Cow;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::Bytes;
 
+pub use codec::{Codec, Feedback, H264Level, H264Params, H264Profile, MediaKind, OpusParams, ProfileLevelId};
 pub use conn::PeerConnection;
-pub use error::{Error, RecvError};
+pub use error::{Error, MediaDrop, RecvError};
+pub use media::{ExtensionPreference, HeaderExtension};
+pub use rtp::{KeyframeRequestKind, OutgoingRtp, RtpPacket, SentRtp};
 pub use stats::{
     CandidatePairStats, CertificateStats, DataChannelState, DataChannelStats, DtlsRole, DtlsState, IceCandidateStats,
     PEER_CONNECTION_ID, PeerConnectionStats, RtcStats, StatsIceRole, StatsReport, TRANSPORT_ID, TransportStats,
     pair_state_name,
 };
+pub use transceiver::{SendEncoding, Tag, Track, TrackOrKind, Transceiver, TransceiverId, TransceiverInit};
+
+pub use crate::rtp::{ExtensionKind, ExtensionValue};
+pub use crate::sdp::Direction;
 
 pub use crate::datachannel::{ChannelOptions, Reliability};
 pub use crate::ice::IceConnectionState;
@@ -256,12 +304,40 @@ pub enum Event {
     LocalCandidate {
         /// `candidate:<foundation> 1 udp <priority> <address> <port> typ <type> …`.
         candidate: String,
-        /// The mid of the data channel section.
+        /// The mid of the section carrying the transport (the BUNDLE tag).
         mid: String,
     },
-    /// `negotiationneeded`: call [`PeerConnection::create_offer`] (a first channel was created, or an ICE
-    /// restart was asked for).
+    /// `negotiationneeded`: call [`PeerConnection::create_offer`] (a first channel was created, a
+    /// transceiver was added, stopped or changed direction, or an ICE restart was asked for).
     NegotiationNeeded,
+    /// `track`: a remote description makes the peer send on a transceiver (W3C `ontrack`).
+    Track {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: String,
+        /// Audio or video.
+        kind: MediaKind,
+        /// The peer's stream ids for it (`a=msid`).
+        stream_ids: Vec<String>,
+    },
+    /// An RTP packet arrived on a transceiver, decrypted and routed by mid, SSRC or payload type.
+    Rtp(RtpPacket),
+    /// A compound RTCP packet arrived, decrypted: for an RTP session layer (copy it into the buffer
+    /// [`crate::rtp::session::Session::handle_receive`] takes). Key-frame requests in it are also reported
+    /// as [`Event::KeyframeRequest`].
+    Rtcp(Bytes),
+    /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC).
+    KeyframeRequest {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Tag,
+        /// The encoding's rid, for simulcast.
+        rid: Option<Tag>,
+        /// PLI or FIR.
+        kind: KeyframeRequestKind,
+    },
     /// `datachannel`: the peer opened a channel.
     DataChannel {
         /// The channel.
@@ -314,6 +390,14 @@ impl fmt::Debug for Event {
             Event::ConnectionState(s) => write!(f, "ConnectionState({s:?})"),
             Event::LocalCandidate { candidate, mid } => write!(f, "LocalCandidate({mid}: {candidate})"),
             Event::NegotiationNeeded => f.write_str("NegotiationNeeded"),
+            Event::Track { transceiver, mid, kind, stream_ids } => {
+                write!(f, "Track({transceiver}, mid={mid}, {kind}, streams={stream_ids:?})")
+            }
+            Event::Rtp(p) => write!(f, "{p:?}"),
+            Event::Rtcp(p) => write!(f, "Rtcp({} bytes)", p.len()),
+            Event::KeyframeRequest { transceiver, mid, rid, kind } => {
+                write!(f, "KeyframeRequest({transceiver}, mid={mid}, rid={rid:?}, {kind:?})")
+            }
             Event::DataChannel { id, label, protocol } => {
                 write!(f, "DataChannel({id}, label={label:?}, protocol={protocol:?})")
             }
@@ -340,8 +424,34 @@ pub struct Stats {
     pub dtls_dropped: u64,
     /// DTLS before the DTLS role was negotiated.
     pub not_ready_dropped: u64,
-    /// SRTP/SRTCP dropped (media not supported yet).
+    /// SRTP/SRTCP dropped, for any of the reasons below ([`MediaDrop`]).
     pub media_dropped: u64,
+    /// SRTP/SRTCP before the SRTP keys.
+    pub media_not_ready: u64,
+    /// RTP that did not parse, or that SRTP found malformed.
+    pub rtp_malformed: u64,
+    /// RTP whose MID names no m-section of ours.
+    pub rtp_unknown_mid: u64,
+    /// RTP with nothing to route it by (no MID, unknown SSRC, payload type not unique to one m-section).
+    pub rtp_unroutable: u64,
+    /// RTP with a payload type not negotiated on its m-section.
+    pub rtp_unknown_payload_type: u64,
+    /// RTP for an m-section not negotiated to receive.
+    pub rtp_not_receiving: u64,
+    /// RTP of more streams than the connection tracks.
+    pub rtp_too_many_streams: u64,
+    /// SRTP packets that failed authentication.
+    pub srtp_auth_failed: u64,
+    /// SRTP packets replayed or too old.
+    pub srtp_replayed: u64,
+    /// SRTCP packets that failed authentication.
+    pub srtcp_auth_failed: u64,
+    /// SRTCP packets replayed or too old.
+    pub srtcp_replayed: u64,
+    /// SRTCP packets SRTP found malformed.
+    pub rtcp_malformed: u64,
+    /// Key-frame requests (PLI, FIR) naming no SSRC of ours (the packet itself was taken).
+    pub rtcp_unroutable: u64,
     /// Other first bytes (RFC 7983): ZRTP, TURN channel data, unknown.
     pub unknown_dropped: u64,
     /// Received after close.
@@ -411,6 +521,17 @@ pub struct Config {
     /// [`crate::dtls::Dtls::key_log`] once the master secret is known, so a capture can be decrypted
     /// ([`crate::record::Capture`]). Off by default: it exposes the session's secrets.
     pub key_log: bool,
+    /// The codecs the connection sends and receives, in preference order; their payload types are the
+    /// ones our offers use (when the BUNDLE group leaves them free). Default [`Codec::defaults`] (a
+    /// static table: set `Cow::Owned(vec)` to change it).
+    pub codecs: Cow<'static, [Codec]>,
+    /// The RTP header extensions used on audio and video sections, with the ids our offers give them.
+    /// Default [`ExtensionPreference::defaults`].
+    pub header_extensions: Cow<'static, [ExtensionPreference]>,
+    /// The SRTP protection profiles DTLS offers (`use_srtp`, RFC 5764 §4.1.2) in preference order; the
+    /// DTLS server picks by its own order. Default all four, AES-GCM first, as Firefox offers them
+    /// (Chromium offers the same without the 32-bit tag).
+    pub srtp_profiles: Cow<'static, [crate::dtls::SrtpProfile]>,
 }
 
 impl Default for Config {
@@ -433,6 +554,9 @@ impl Default for Config {
             turn_servers: alloc::vec::Vec::new(),
             ice_transport_policy: IceTransportPolicy::All,
             key_log: false,
+            codecs: Cow::Borrowed(&codec::DEFAULT_CODECS),
+            header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
+            srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),
         }
     }
 }

@@ -1,11 +1,14 @@
 //! JSEP signalling (RFC 8829) in the W3C vocabulary: offers and answers (provisional ones too), rollback,
 //! the four description getters, trickled candidates and ICE restarts. What a description asks of the
-//! transport is handed to [`super::conn`]'s layers; nothing here touches a datagram.
+//! transport is handed to [`super::conn`]'s layers, what it says about m-sections to
+//! [`super::negotiate`]; nothing here touches a datagram.
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
-use super::describe::{self, LocalParams, Remote};
+use super::describe::{self, LocalParams, Planned, Remote};
 use super::error::Error;
+use super::negotiate::{MLine, Slot, Undo};
 use super::{Description, Event, SdpKind, SignalingState};
 use crate::dtls;
 use crate::ice::{self, Credentials};
@@ -30,8 +33,22 @@ pub(super) struct Signaling {
     pub state: SignalingState,
     /// The transport parameters of the remote description last applied.
     pub remote: Option<Remote>,
-    /// The mid of the data channel section.
-    pub data_mid: String,
+    /// The mid of the section carrying the transport (the BUNDLE tag): what trickled candidates name.
+    pub transport_mid: String,
+    /// The m-lines as the last description applied left them.
+    pub mlines: Vec<MLine>,
+    /// The m-lines of the last offer created, until it is applied.
+    pub offered: Option<Vec<MLine>>,
+    /// Mids proposed for new m-lines by offers not applied yet, so that offers agree with each other.
+    pub proposed: Vec<(Slot, String)>,
+    /// What the pending offer changed, for a rollback.
+    pub undo: Option<alloc::boxed::Box<Undo>>,
+    /// The next numeric mid to try.
+    pub next_mid: u32,
+    /// W3C `[[NegotiationNeeded]]`.
+    pub negotiation_needed: bool,
+    /// The last answer accepted a data channel section.
+    pub data_negotiated: bool,
     pub session_id: u64,
     pub session_version: u64,
     pub current_local: Option<Description>,
@@ -46,7 +63,14 @@ impl Signaling {
         Signaling {
             state: SignalingState::Stable,
             remote: None,
-            data_mid: String::from("0"),
+            transport_mid: String::from("0"),
+            mlines: Vec::new(),
+            offered: None,
+            proposed: Vec::new(),
+            undo: None,
+            next_mid: 0,
+            negotiation_needed: false,
+            data_negotiated: false,
             session_id,
             session_version: 0,
             current_local: None,
@@ -118,9 +142,9 @@ impl PeerConnection {
         Description { kind: d.kind, sdp }
     }
 
-    fn local_sdp(&mut self, setup: Setup, answer_to: Option<&SessionDescription<'_>>) -> String {
+    fn local_sdp(&mut self, setup: Setup, offer: bool, sections: Vec<Planned>, bundle: Vec<String>) -> String {
         self.sig.session_version += 1;
-        let params = LocalParams {
+        describe::local_sdp(LocalParams {
             session_id: self.sig.session_id,
             session_version: self.sig.session_version,
             lite: self.config.ice.lite,
@@ -128,32 +152,39 @@ impl PeerConnection {
             certificate: &self.certificate,
             setup,
             max_message_size: self.config.max_message_size,
-            mid: &self.sig.data_mid,
-            answer_to,
+            offer,
+            sections,
+            bundle,
             candidates: self.ice.agent().local_candidates(),
             hide_related: self.hide_related(),
             gathering_complete: self.gathering == super::IceGatheringState::Complete,
-        };
-        describe::local_sdp(&params)
+        })
     }
 
-    /// An offer (JSEP, RFC 8829 §5.2): one data channel section with `a=setup:actpass`, our ICE
-    /// credentials and fingerprint, and the candidates gathered so far. Allowed in `stable` and
+    /// An offer (JSEP, RFC 8829 §5.2) with `a=setup:actpass`, our ICE credentials and fingerprint, and the
+    /// candidates gathered so far: an m-section for every transceiver (in the order added, reusing the
+    /// slots of rejected ones, rejecting stopped ones) and one for data channels once a channel exists, or
+    /// when there is nothing else to offer; all in one BUNDLE group. Allowed in `stable` and
     /// `have-local-offer`.
     pub fn create_offer(&mut self) -> Result<Description, Error> {
         self.check_open()?;
         if !matches!(self.sig.state, SignalingState::Stable | SignalingState::HaveLocalOffer) {
             return Err(Error::InvalidState);
         }
+        let plan = self.plan_offer();
+        let (sections, bundle) = self.offer_sections(&plan);
+        self.sig.offered = Some(plan);
         // Re-offers say actpass too (RFC 8842 §5.5); the established DTLS association is kept whatever the
         // answer says, as the answerer keeps its role (see `answer_setup`).
-        Ok(Description { kind: SdpKind::Offer, sdp: self.local_sdp(Setup::ActPass, None) })
+        Ok(Description { kind: SdpKind::Offer, sdp: self.local_sdp(Setup::ActPass, true, sections, bundle) })
     }
 
-    /// An answer to the remote offer (JSEP, RFC 8829 §5.3): the data channel section accepted with
-    /// [`super::Config::answer_setup`] (or the role the offer leaves us), every other section rejected.
-    /// Allowed in `have-remote-offer` and `have-local-pranswer`. Set it as [`SdpKind::Answer`], or change
-    /// its kind to [`SdpKind::Pranswer`] for a provisional answer.
+    /// An answer to the remote offer (JSEP, RFC 8829 §5.3): the data channel section accepted, each audio
+    /// and video section accepted with the codecs, header extensions and direction both sides support
+    /// (rejected without any common codec, or when its transceiver is stopped), other sections rejected;
+    /// [`super::Config::answer_setup`] (or the role the offer leaves us). Allowed in `have-remote-offer`
+    /// and `have-local-pranswer`. Set it as [`SdpKind::Answer`], or change its kind to
+    /// [`SdpKind::Pranswer`] for a provisional answer.
     pub fn create_answer(&mut self) -> Result<Description, Error> {
         self.check_open()?;
         if !matches!(self.sig.state, SignalingState::HaveRemoteOffer | SignalingState::HaveLocalPranswer) {
@@ -162,7 +193,8 @@ impl PeerConnection {
         let text = self.sig.remote_offer().map(|d| d.sdp.clone()).ok_or(Error::InvalidState)?;
         let offer = SessionDescription::parse(&text)?;
         let setup = self.answer_setup();
-        Ok(Description { kind: SdpKind::Answer, sdp: self.local_sdp(setup, Some(&offer)) })
+        let (sections, bundle) = self.answer_sections(&offer);
+        Ok(Description { kind: SdpKind::Answer, sdp: self.local_sdp(setup, false, sections, bundle) })
     }
 
     fn answer_setup(&self) -> Setup {
@@ -189,7 +221,12 @@ impl PeerConnection {
             (SdpKind::Offer, SignalingState::Stable | SignalingState::HaveLocalOffer) => {
                 let sdp = SessionDescription::parse(&desc.sdp)?;
                 sdp.validate_webrtc(SdpType::Offer)?;
-                self.check_own(&sdp)?;
+                let mid = self.check_own(&sdp)?;
+                if self.sig.state == SignalingState::HaveLocalOffer {
+                    self.undo_offer();
+                }
+                self.apply_local_offer(&sdp)?;
+                self.sig.transport_mid = mid;
                 self.ice.with_agent(now, |agent, _| agent.set_role(ice::Role::Controlling));
                 self.sig.pending_local = Some(desc.clone());
                 self.set_signaling(SignalingState::HaveLocalOffer);
@@ -200,15 +237,16 @@ impl PeerConnection {
             ) => {
                 let sdp = SessionDescription::parse(&desc.sdp)?;
                 sdp.validate_webrtc(SdpType::Answer)?;
-                self.check_own(&sdp)?;
-                let media = describe::data_section(&sdp).ok_or(Error::NoDataChannelSection)?;
-                if let Some(mid) = media.mid() {
-                    self.sig.data_mid = mid.to_string();
-                }
-                let role = match sdp.setup_for(media) {
+                let mid = self.check_own(&sdp)?;
+                let text = self.sig.remote_offer().map(|d| d.sdp.clone()).ok_or(Error::InvalidState)?;
+                let offer = SessionDescription::parse(&text)?;
+                let media = describe::transport_index(&sdp).and_then(|i| sdp.media.get(i));
+                let role = match media.and_then(|m| sdp.setup_for(m)) {
                     Some(Setup::Passive) => dtls::Role::Server,
                     _ => dtls::Role::Client,
                 };
+                self.sig.data_negotiated = self.apply_answer(&offer, &sdp, false)?;
+                self.sig.transport_mid = mid;
                 self.sig.pending_local = Some(desc.clone());
                 if desc.kind == SdpKind::Answer {
                     self.sig.settle();
@@ -219,19 +257,23 @@ impl PeerConnection {
                 self.start_transport(role);
             }
             (SdpKind::Rollback, SignalingState::HaveLocalOffer) => {
+                self.undo_offer();
                 self.sig.pending_local = None;
                 self.set_signaling(SignalingState::Stable);
             }
             _ => return Err(Error::InvalidState),
         }
+        self.update_negotiation_needed();
         self.flush();
         Ok(())
     }
 
-    fn check_own(&self, sdp: &SessionDescription<'_>) -> Result<(), Error> {
-        let media = describe::data_section(sdp).ok_or(Error::NoDataChannelSection)?;
+    /// Checks a local description is ours (our ICE ufrag in its transport section); returns the mid of
+    /// that section.
+    fn check_own(&self, sdp: &SessionDescription<'_>) -> Result<String, Error> {
+        let media = describe::transport_index(sdp).and_then(|i| sdp.media.get(i)).ok_or(Error::NoDataChannelSection)?;
         let own = sdp.ice_credentials_for(media).is_some_and(|(u, _)| u == self.local_ufrag());
-        if own { Ok(()) } else { Err(Error::Unsupported) }
+        if own { Ok(media.mid().unwrap_or("0").to_string()) } else { Err(Error::Unsupported) }
     }
 
     /// Applies the peer's description (JSEP, RFC 8829 §5.10): parsed, checked with
@@ -251,9 +293,14 @@ impl PeerConnection {
                 // Trickled candidates name the section the answer will accept.
                 let mid = remote.mid.clone();
                 self.apply_remote(now, remote, role)?;
-                self.sig.data_mid = mid;
+                if self.sig.state == SignalingState::HaveRemoteOffer {
+                    self.undo_offer();
+                }
+                self.apply_remote_offer(&sdp);
+                self.sig.transport_mid = mid;
                 self.sig.pending_remote = Some(desc.clone());
                 self.set_signaling(SignalingState::HaveRemoteOffer);
+                self.report_tracks();
             }
             (
                 SdpKind::Answer | SdpKind::Pranswer,
@@ -262,6 +309,11 @@ impl PeerConnection {
                 let sdp = SessionDescription::parse(&desc.sdp)?;
                 sdp.validate_webrtc(SdpType::Answer)?;
                 let remote = describe::parse_remote(&sdp)?;
+                let text = self.sig.pending_local.as_ref().map(|d| d.sdp.clone()).ok_or(Error::InvalidState)?;
+                let offer = SessionDescription::parse(&text)?;
+                if offer.media.len() != sdp.media.len() {
+                    return Err(Error::AnswerMismatch);
+                }
                 // Their active is our server (RFC 8842 §5.3); an answer without a=setup is active (RFC 4145).
                 let role = match remote.setup {
                     Some(Setup::Passive) => dtls::Role::Client,
@@ -269,7 +321,8 @@ impl PeerConnection {
                 };
                 let mid = remote.mid.clone();
                 self.apply_remote(now, remote, ice::Role::Controlling)?;
-                self.sig.data_mid = mid;
+                self.sig.data_negotiated = self.apply_answer(&offer, &sdp, true)?;
+                self.sig.transport_mid = mid;
                 self.sig.pending_remote = Some(desc.clone());
                 if desc.kind == SdpKind::Answer {
                     self.sig.settle();
@@ -277,14 +330,17 @@ impl PeerConnection {
                 } else {
                     self.set_signaling(SignalingState::HaveRemotePranswer);
                 }
+                self.report_tracks();
                 self.start_transport(role);
             }
             (SdpKind::Rollback, SignalingState::HaveRemoteOffer) => {
+                self.undo_offer();
                 self.sig.pending_remote = None;
                 self.set_signaling(SignalingState::Stable);
             }
             _ => return Err(Error::InvalidState),
         }
+        self.update_negotiation_needed();
         self.flush();
         Ok(())
     }

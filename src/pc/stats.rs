@@ -559,8 +559,8 @@ impl PeerConnection {
     /// Entries: `peer-connection`, `transport`, every `candidate-pair` of the current ICE generation,
     /// every `local-candidate` and `remote-candidate`, a `certificate` for ours and (once DTLS has seen it)
     /// the peer's, and a `data-channel` for every channel not closed yet (a closed channel's entry goes
-    /// with it; `dataChannelsClosed` counts it). `srtpCipher` and the media entries are absent: there is
-    /// no media yet.
+    /// with it; `dataChannelsClosed` counts it). `srtpCipher` and the media entries (RTP streams) are
+    /// not reported yet; [`PeerConnection::stats`] counts what the media path dropped.
     pub fn stats_report(&self, now: Instant) -> StatsReport {
         let timestamp = millis(now);
         let agent = self.ice();

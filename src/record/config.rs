@@ -35,6 +35,9 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         turn_servers,
         ice_transport_policy,
         key_log,
+        codecs,
+        header_extensions,
+        srtp_profiles,
     } = config;
     put_ice(out, ice);
     put_opt(out, certificate.as_ref(), |out, c| {
@@ -66,6 +69,13 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         },
     );
     put_bool(out, *key_log);
+    // The media configuration is not journaled yet: a journal says whether it was the default, and one
+    // that was not cannot be replayed (read_config refuses it).
+    let defaults = Config::default();
+    let media_default = *codecs == defaults.codecs
+        && *header_extensions == defaults.header_extensions
+        && *srtp_profiles == defaults.srtp_profiles;
+    put_bool(out, media_default);
 }
 
 pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
@@ -104,7 +114,15 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         _ => return Err(at.corrupt("ICE transport policy")),
     };
     let key_log = r.bool("key log")?;
+    let at = r.clone();
+    if !r.bool("default media configuration")? {
+        return Err(at.corrupt("media configuration (only the default is journaled)"));
+    }
+    let defaults = Config::default();
     Ok(Config {
+        codecs: defaults.codecs,
+        header_extensions: defaults.header_extensions,
+        srtp_profiles: defaults.srtp_profiles,
         ice,
         certificate,
         answer_setup,

@@ -121,6 +121,9 @@ mod tag {
     pub const CHANNEL_CLOSE: u8 = 10;
     pub const CHANNEL_ERROR: u8 = 11;
     pub const ICE_CANDIDATE_ERROR: u8 = 12;
+    /// A media event (track, RTP, RTCP, key-frame request), by its `Debug` text: the journal does not
+    /// record media calls yet, so these appear only in a session whose media came from the peer.
+    pub const MEDIA: u8 = 13;
 }
 
 /// An event: a tag, then its fields (states by name, errors by text, messages whole).
@@ -186,6 +189,10 @@ pub fn put_event(out: &mut Vec<u8>, e: Option<&Event>) {
             put_u8(out, tag::ICE_CANDIDATE_ERROR);
             put_addr(out, *server);
             put_text(out, format_args!("{failure}"));
+        }
+        Event::Track { .. } | Event::Rtp(_) | Event::Rtcp(_) | Event::KeyframeRequest { .. } => {
+            put_u8(out, tag::MEDIA);
+            put_text(out, format_args!("{e:?}"));
         }
     }
 }
@@ -280,6 +287,7 @@ fn render_event(out: &mut String, r: &mut Reader<'_>) -> Result<(), JournalError
             let server = r.addr("server")?;
             let _ = write!(out, "IceCandidateError({server}: {})", text(r, "failure")?);
         }
+        tag::MEDIA => out.push_str(text(r, "media event")?),
         _ => return Err(at.corrupt("event")),
     }
     Ok(())

@@ -66,6 +66,7 @@ fn unusual_config() -> Config {
         turn_servers: vec![turn, TurnConfig::for_server(addr("192.0.2.7:3478"), "u", "p")],
         ice_transport_policy: IceTransportPolicy::Relay,
         key_log: true,
+        ..Config::default()
     }
 }
 

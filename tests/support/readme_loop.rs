@@ -55,6 +55,8 @@ pub struct Link {
     pub wakeups: u64,
     /// Wake-ups at the current instant (a connection that keeps saying "now" without progress spins).
     same_instant: u64,
+    /// When set, every datagram delivered is kept here with the side it was delivered to.
+    pub recorded: Option<Vec<(Side, Vec<u8>)>>,
 }
 
 impl Link {
@@ -74,6 +76,7 @@ impl Link {
             lost: 0,
             wakeups: 0,
             same_instant: 0,
+            recorded: None,
         }
     }
 
@@ -100,6 +103,14 @@ impl Link {
         self.b.set_local_description(now, &answer).unwrap();
         self.a.set_remote_description(now, &answer).unwrap();
         chat
+    }
+
+    /// Feeds `data` to `to` now, as if it came over the link from the other side.
+    pub fn inject(&mut self, to: Side, data: &[u8]) -> Result<(), sansrtc::pc::RecvError> {
+        let (a, b): (SocketAddr, SocketAddr) = (A.parse().unwrap(), B.parse().unwrap());
+        let (source, destination) = if to == Side::A { (b, a) } else { (a, b) };
+        let now = self.now;
+        self.pc(to).handle_receive(now, Datagram { source, destination, contents: data })
     }
 
     /// One drain of `side`'s transmits onto the link.
@@ -152,6 +163,9 @@ impl Link {
             let Some(Reverse(f)) = self.flights.pop() else { break };
             let datagram = Datagram { source: f.source, destination: f.destination, contents: &f.data };
             let _ = self.pc(f.to).handle_receive(now, datagram);
+            if let Some(r) = self.recorded.as_mut() {
+                r.push((f.to, f.data.clone()));
+            }
         }
         for side in [Side::A, Side::B] {
             // 2. Timers.

@@ -1,0 +1,794 @@
+//! Media on the connection's transport: SRTP keyed from the DTLS exporter once DTLS connects, received
+//! RTP routed to its transceiver as RFC 8843 §9.2 and RFC 8829 §6 say (by the MID header extension, then
+//! by the SSRCs the peer signalled or learned, then by a payload type unique to one m-section), RTCP
+//! feedback by SSRC, and the RTP-level calls: [`PeerConnection::write_rtp`], [`PeerConnection::write_rtp_raw`],
+//! [`PeerConnection::write_rtcp`], [`PeerConnection::request_keyframe`].
+//!
+//! A received packet is routed from its header before it is decrypted (the header and its extensions are
+//! in the clear, RFC 3711 §3.1), so a packet that matches nothing leaves SRTP untouched; a routed one is
+//! decrypted once into a shared buffer and the [`RtpPacket`] event is a view into it (a [`Bytes`]): no copy
+//! after decryption, and no allocation per packet once the buffer is warm. What is learned from a packet
+//! (its SSRC's transceiver and rid, its extended sequence number) is kept only once it authenticates.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+
+use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
+
+use super::conn::PeerConnection;
+use super::error::{Error, MediaDrop, RecvError};
+use super::transceiver::{Tag, TransceiverId};
+use super::{Event, TARGET};
+use crate::dtls;
+use crate::rtcp::{self, Compound, RtcpPacket, SdesChunkRepr, SdesType};
+use crate::rtp::{ExtensionForm, ExtensionKind, ExtensionMap, ExtensionValue, Extensions, Header, Packet};
+use crate::srtp;
+use crate::time::Instant;
+use crate::util::VecMap;
+
+/// At most this many received RTP streams (SSRCs) are tracked; packets of more are dropped.
+const MAX_STREAMS: usize = 64;
+/// Received packets are decrypted into buffers of at least this size, shared by the events cut from them.
+const ARENA: usize = 16 * 1024;
+
+/// Which transceivers a payload type routes to (RFC 8843 §9.2: only a payload type one m-section
+/// receives on can route).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PtRoute {
+    One(TransceiverId),
+    Many,
+}
+
+/// A received RTP stream: the transceiver its SSRC was routed to, and what its packets said.
+#[derive(Clone, Debug)]
+struct RecvStream {
+    transceiver: TransceiverId,
+    rid: Option<Tag>,
+    /// A redundancy (RTX) stream: its payload type is an RTX one, or it carries a repaired rid.
+    rtx: bool,
+    /// The highest extended sequence number authenticated.
+    highest: u64,
+}
+
+/// The connection's media state, kept small until media flows: the SRTP profile DTLS negotiated and our
+/// role (the keys themselves are exported from DTLS again when the session is first needed, RFC 5764
+/// §4.2), and the rest in a box made on first use.
+#[derive(Debug, Default)]
+pub(super) struct MediaIo {
+    keys: Option<(srtp::Profile, srtp::Role)>,
+    state: Option<Box<MediaState>>,
+}
+
+/// The SRTP session, the routing tables and the buffers.
+#[derive(Debug, Default)]
+struct MediaState {
+    /// Built when the first packet needs it (a connection that carries no media never makes one).
+    srtp: Option<srtp::Session>,
+    /// Where received packets are decrypted, cut into the `Bytes` events carry; `spare` is the previous
+    /// one, reused once the application has dropped every packet cut from it.
+    arena: BytesMut,
+    spare: BytesMut,
+    out: Vec<u8>,
+    streams: VecMap<u32, RecvStream>,
+    /// Payload types some receiving transceiver has, and where they route (a few entries: looked up only
+    /// for the first packet of an SSRC without a MID).
+    pt_routes: Vec<(u8, PtRoute)>,
+    /// The BUNDLE group's ids of the MID, RID and repaired-RID extensions.
+    mid_id: Option<u8>,
+    rid_id: Option<u8>,
+    rrid_id: Option<u8>,
+    /// FIR command sequence numbers (RFC 5104 §4.3.1.1), one counter for the connection.
+    fir_seq: u8,
+}
+
+impl MediaState {
+    /// Copies `data` into the receive buffer, ready to be decrypted in place and cut off as a `Bytes`.
+    fn load(&mut self, data: &[u8]) {
+        self.arena.clear();
+        if self.arena.capacity() < data.len() && !self.arena.try_reclaim(data.len()) {
+            if self.spare.try_reclaim(data.len().max(ARENA)) {
+                core::mem::swap(&mut self.arena, &mut self.spare);
+            } else {
+                // Both still shared with packets the application holds: a new buffer.
+                self.spare = core::mem::take(&mut self.arena);
+                self.arena.reserve(data.len().max(ARENA));
+            }
+        }
+        self.arena.extend_from_slice(data);
+    }
+}
+
+impl MediaIo {
+    /// The negotiated SRTP profile, once DTLS connected.
+    pub fn profile(&self) -> Option<srtp::Profile> {
+        self.keys.map(|(p, _)| p)
+    }
+
+    /// Notes the SRTP profile DTLS negotiated (use_srtp, RFC 5764 §4.1.2) and our role.
+    pub fn key(&mut self, connected: &dtls::Connected) {
+        let Some(profile) = connected.srtp_profile.and_then(|p| srtp::Profile::from_id(p.0)) else {
+            tracing::debug!(target: TARGET, "DTLS connected without an SRTP profile: no media");
+            return;
+        };
+        let role = match connected.role {
+            dtls::Role::Client => srtp::Role::Client,
+            dtls::Role::Server => srtp::Role::Server,
+        };
+        tracing::debug!(target: TARGET, ?profile, "SRTP profile");
+        self.keys = Some((profile, role));
+    }
+
+    /// Whether SRTP is keyed.
+    fn keyed(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    fn state(&mut self) -> &mut MediaState {
+        self.state.get_or_insert_with(Box::default)
+    }
+
+    /// The state with its SRTP session, built on first use from the DTLS exporter.
+    fn session(&mut self, dtls: Option<&dtls::Dtls>) -> Option<&mut MediaState> {
+        let (profile, role) = self.keys?;
+        let st = self.state.get_or_insert_with(Box::default);
+        if st.srtp.is_none() {
+            let mut block = [0u8; 88];
+            let block = block.get_mut(..profile.keying_material_len())?;
+            dtls?.export_keying_material(b"EXTRACTOR-dtls_srtp", block).ok()?;
+            let config = srtp::Config { max_streams: MAX_STREAMS, ..srtp::Config::default() };
+            match srtp::Session::from_keying_material(profile, block, role, config) {
+                Ok(session) => st.srtp = Some(session),
+                Err(e) => tracing::debug!(target: TARGET, error = %e, "SRTP keying failed"),
+            }
+            block.fill(0);
+        }
+        st.srtp.is_some().then_some(st)
+    }
+
+    /// Gives back the buffers kept for reuse.
+    pub fn trim(&mut self) {
+        if let Some(st) = self.state.as_mut() {
+            st.arena = BytesMut::new();
+            st.spare = BytesMut::new();
+            st.out = Vec::new();
+        }
+    }
+}
+
+/// What an RTP header says before decryption (RFC 3550 §5.1; SRTP leaves it in the clear).
+struct Peek<'a> {
+    payload_type: u8,
+    ssrc: u32,
+    extensions: Extensions<'a>,
+}
+
+fn peek(data: &[u8]) -> Option<Peek<'_>> {
+    let (&[first, second, _, _, _, _, _, _, s0, s1, s2, s3], _) = data.split_first_chunk::<12>()?;
+    if first >> 6 != 2 {
+        return None;
+    }
+    let at = 12 + 4 * usize::from(first & 0x0f);
+    let mut extensions = Extensions::empty();
+    if first & 0x10 != 0 {
+        let &[p0, p1, l0, l1] = data.get(at..)?.first_chunk::<4>()?;
+        let end = at + 4 + 4 * usize::from(u16::from_be_bytes([l0, l1]));
+        let block = data.get(at + 4..end)?;
+        if let Some(form) = ExtensionForm::from_profile(u16::from_be_bytes([p0, p1])) {
+            extensions = Extensions::new(form, block);
+        }
+    } else if data.len() < at {
+        return None;
+    }
+    Some(Peek { payload_type: second & 0x7f, ssrc: u32::from_be_bytes([s0, s1, s2, s3]), extensions })
+}
+
+fn find<'a>(extensions: &Extensions<'a>, id: Option<u8>) -> Option<&'a [u8]> {
+    let id = id?;
+    extensions.clone().filter_map(Result::ok).find(|e| e.id == id).map(|e| e.data)
+}
+
+/// The extended sequence number of `seq` next to the highest one seen (RFC 3550 Appendix A.1): the value
+/// of the same low 16 bits closest to `highest`.
+fn extend_seq(highest: u64, seq: u16) -> u64 {
+    let base = (highest & !0xffff) | u64::from(seq);
+    [base.checked_sub(0x1_0000), Some(base), base.checked_add(0x1_0000)]
+        .into_iter()
+        .flatten()
+        .min_by_key(|c| c.abs_diff(highest))
+        .unwrap_or(base)
+}
+
+/// A received RTP packet, decrypted and routed to its transceiver ([`Event::Rtp`]). The packet is held as
+/// a [`Bytes`] view into the buffer it was decrypted in; [`RtpPacket::payload`] and
+/// [`RtpPacket::extension`] borrow from it and [`RtpPacket::payload_bytes`] shares it, without copying.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RtpPacket {
+    /// The transceiver it was routed to.
+    pub transceiver: TransceiverId,
+    /// Its m-section's mid.
+    pub mid: Tag,
+    /// Its stream's rid (RFC 8852), from this packet or an earlier one of the same SSRC.
+    pub rid: Option<Tag>,
+    /// Its SSRC.
+    pub ssrc: u32,
+    /// Its payload type.
+    pub payload_type: u8,
+    /// Whether it is a retransmission (RTX, RFC 4588): an RTX payload type or a repaired rid. The payload
+    /// then starts with the original sequence number.
+    pub rtx: bool,
+    /// The extended sequence number (RFC 3550 Appendix A.1: rollovers counted from the stream's first
+    /// packet).
+    pub sequence_number: u64,
+    /// The RTP timestamp.
+    pub timestamp: u32,
+    /// The marker bit.
+    pub marker: bool,
+    packet: Bytes,
+    header_len: usize,
+    payload_end: usize,
+    /// The negotiated id of each [`ExtensionKind::ALL`] kind, 0 for none.
+    ext_ids: [u8; 8],
+}
+
+impl RtpPacket {
+    /// The payload (padding removed).
+    pub fn payload(&self) -> &[u8] {
+        self.packet.get(self.header_len..self.payload_end).unwrap_or_default()
+    }
+
+    /// The payload, shared without copying.
+    pub fn payload_bytes(&self) -> Bytes {
+        self.packet.slice(self.header_len.min(self.payload_end)..self.payload_end)
+    }
+
+    /// The whole decrypted packet (header, extensions, payload, padding).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.packet
+    }
+
+    /// The whole decrypted packet, shared without copying.
+    pub fn to_bytes(&self) -> Bytes {
+        self.packet.clone()
+    }
+
+    fn map(&self) -> ExtensionMap {
+        let mut map = ExtensionMap::new();
+        for (kind, id) in ExtensionKind::ALL.into_iter().zip(self.ext_ids) {
+            map.insert(id, kind);
+        }
+        map
+    }
+
+    fn raw_extensions(&self) -> Extensions<'_> {
+        peek(&self.packet).map_or_else(Extensions::empty, |p| p.extensions)
+    }
+
+    /// The value of header extension `kind`, if it was negotiated and the packet carries it.
+    pub fn extension(&self, kind: ExtensionKind) -> Option<ExtensionValue<'_>> {
+        let i = ExtensionKind::ALL.iter().position(|k| *k == kind)?;
+        let id = *self.ext_ids.get(i).filter(|id| **id != 0)?;
+        let data = find(&self.raw_extensions(), Some(id))?;
+        ExtensionValue::decode(kind, data).ok()
+    }
+
+    /// Every header extension the packet carries, typed where negotiated (raw otherwise), borrowed from
+    /// the packet.
+    pub fn extensions(&self) -> impl Iterator<Item = ExtensionValue<'_>> + '_ {
+        let map = self.map();
+        self.raw_extensions().filter_map(Result::ok).map(move |e| map.decode(e))
+    }
+}
+
+impl fmt::Debug for RtpPacket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RtpPacket({}, mid={}, ssrc={:#010x}, pt={}, seq={}, ts={}, {} bytes{}{})",
+            self.transceiver,
+            self.mid,
+            self.ssrc,
+            self.payload_type,
+            self.sequence_number,
+            self.timestamp,
+            self.payload().len(),
+            if self.marker { ", marker" } else { "" },
+            if self.rtx { ", rtx" } else { "" },
+        )
+    }
+}
+
+/// Which key-frame request the peer sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyframeRequestKind {
+    /// Picture loss indication (RFC 4585 §6.3.1).
+    Pli,
+    /// Full intra request (RFC 5104 §4.3.1).
+    Fir,
+}
+
+/// An RTP packet for [`PeerConnection::write_rtp`]: the connection adds the SSRC, the sequence number,
+/// the MID (and RID) header extensions and the ids of the extensions given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutgoingRtp<'a> {
+    /// A negotiated payload type (a codec's, or its RTX's: RTX goes out on the RTX SSRC).
+    pub payload_type: u8,
+    /// The RTP timestamp.
+    pub timestamp: u32,
+    /// The marker bit.
+    pub marker: bool,
+    /// The payload.
+    pub payload: &'a [u8],
+    /// Header extensions by kind; those not negotiated for sending are left out ([`ExtensionValue::Raw`]
+    /// goes out with its own id).
+    pub extensions: &'a [ExtensionValue<'a>],
+    /// The encoding to send on, by rid (simulcast); `None` for the first.
+    pub rid: Option<&'a str>,
+}
+
+impl<'a> OutgoingRtp<'a> {
+    /// A packet with no marker, extensions or rid.
+    pub fn new(payload_type: u8, timestamp: u32, payload: &'a [u8]) -> Self {
+        OutgoingRtp { payload_type, timestamp, marker: false, payload, extensions: &[], rid: None }
+    }
+}
+
+/// What [`PeerConnection::write_rtp`] sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SentRtp {
+    /// The SSRC it went out on.
+    pub ssrc: u32,
+    /// Its sequence number.
+    pub sequence_number: u16,
+}
+
+impl PeerConnection {
+    /// The negotiated SRTP profile, once DTLS connected.
+    pub fn srtp_profile(&self) -> Option<srtp::Profile> {
+        self.media.profile()
+    }
+
+    /// Rebuilds the routing tables after a negotiation: payload types unique to one receiving
+    /// transceiver, the BUNDLE group's MID/RID extension ids, and the streams of transceivers gone.
+    pub(super) fn media_changed(&mut self) {
+        if !self.transceivers.list.iter().any(|t| t.negotiated.is_some()) && self.media.state.is_none() {
+            return;
+        }
+        let m = self.media.state();
+        m.pt_routes.clear();
+        m.mid_id = None;
+        m.rid_id = None;
+        m.rrid_id = None;
+        for t in self.transceivers.list.iter().filter(|t| t.receives()) {
+            let Some(n) = &t.negotiated else { continue };
+            for pt in n.codecs.iter().flat_map(|c| core::iter::once(c.payload_type).chain(c.rtx_payload_type)) {
+                match m.pt_routes.iter_mut().find(|(p, _)| *p == pt) {
+                    None => m.pt_routes.push((pt, PtRoute::One(t.id))),
+                    Some((_, r)) if *r != PtRoute::One(t.id) => *r = PtRoute::Many,
+                    Some(_) => {}
+                }
+            }
+            m.mid_id = m.mid_id.or(n.map.id(ExtensionKind::Mid));
+            m.rid_id = m.rid_id.or(n.map.id(ExtensionKind::RtpStreamId));
+            m.rrid_id = m.rrid_id.or(n.map.id(ExtensionKind::RepairedRtpStreamId));
+        }
+        let live: Vec<TransceiverId> = self.transceivers.list.iter().filter(|t| t.receives()).map(|t| t.id).collect();
+        let gone: Vec<u32> =
+            m.streams.iter().filter(|(_, s)| !live.contains(&s.transceiver)).map(|(ssrc, _)| *ssrc).collect();
+        for ssrc in gone {
+            m.streams.remove(&ssrc);
+        }
+    }
+
+    fn drop_media(&mut self, why: MediaDrop) -> RecvError {
+        let s = &mut self.stats;
+        s.media_dropped += 1;
+        let counter = match why {
+            MediaDrop::NotReady => &mut s.media_not_ready,
+            MediaDrop::Malformed => &mut s.rtp_malformed,
+            MediaDrop::UnknownMid => &mut s.rtp_unknown_mid,
+            MediaDrop::Unroutable => &mut s.rtp_unroutable,
+            MediaDrop::UnknownPayloadType => &mut s.rtp_unknown_payload_type,
+            MediaDrop::NotReceiving => &mut s.rtp_not_receiving,
+            MediaDrop::TooManyStreams => &mut s.rtp_too_many_streams,
+            MediaDrop::AuthFailed => &mut s.srtp_auth_failed,
+            MediaDrop::Replayed => &mut s.srtp_replayed,
+            MediaDrop::RtcpAuthFailed => &mut s.srtcp_auth_failed,
+            MediaDrop::RtcpReplayed => &mut s.srtcp_replayed,
+            MediaDrop::RtcpMalformed => &mut s.rtcp_malformed,
+        };
+        *counter += 1;
+        tracing::trace!(target: TARGET, ?why, "media dropped");
+        RecvError::Media(why)
+    }
+
+    /// The transceiver a packet goes to (RFC 8843 §9.2): by its MID, else by its SSRC (learned or
+    /// signalled), else by a payload type only one m-section receives on.
+    fn route(&self, p: &Peek<'_>) -> Result<TransceiverId, MediaDrop> {
+        let Some(m) = self.media.state.as_deref() else { return Err(MediaDrop::Unroutable) };
+        if let Some(data) = find(&p.extensions, m.mid_id) {
+            let mid = core::str::from_utf8(data).map_err(|_| MediaDrop::UnknownMid)?;
+            return self.transceivers.by_mid(mid).map(|t| t.id).ok_or(MediaDrop::UnknownMid);
+        }
+        if let Some(s) = m.streams.get(&p.ssrc) {
+            return Ok(s.transceiver);
+        }
+        let signalled = self.transceivers.list.iter().find(|t| {
+            t.receives()
+                && t.remote.as_ref().is_some_and(|s| s.ssrcs.iter().any(|&(m, r)| m == p.ssrc || r == Some(p.ssrc)))
+        });
+        if let Some(t) = signalled {
+            return Ok(t.id);
+        }
+        match m.pt_routes.iter().find(|(pt, _)| *pt == p.payload_type) {
+            Some((_, PtRoute::One(t))) => Ok(*t),
+            _ => Err(MediaDrop::Unroutable),
+        }
+    }
+
+    /// Receives an SRTP packet: routes it, decrypts it, and reports it as [`Event::Rtp`].
+    pub(super) fn receive_rtp(&mut self, data: &[u8]) -> Result<(), RecvError> {
+        if !self.media.keyed() {
+            return Err(self.drop_media(MediaDrop::NotReady));
+        }
+        let Some(p) = peek(data) else { return Err(self.drop_media(MediaDrop::Malformed)) };
+        let id = match self.route(&p) {
+            Ok(id) => id,
+            Err(why) => return Err(self.drop_media(why)),
+        };
+        let (ssrc, pt) = (p.ssrc, p.payload_type);
+        let m = self.media.state();
+        let rid = find(&p.extensions, m.rid_id);
+        let rrid = find(&p.extensions, m.rrid_id);
+        let known = m.streams.contains_key(&ssrc);
+        let full = m.streams.len() >= MAX_STREAMS;
+        let Some(t) = self.transceivers.get(id) else { return Err(self.drop_media(MediaDrop::Unroutable)) };
+        let (Some(n), true) = (t.negotiated.as_ref(), t.receives()) else {
+            return Err(self.drop_media(MediaDrop::NotReceiving));
+        };
+        let Some((_, rtx_pt)) = n.codec(pt) else { return Err(self.drop_media(MediaDrop::UnknownPayloadType)) };
+        let mut ext_ids = [0u8; 8];
+        for (slot, kind) in ext_ids.iter_mut().zip(ExtensionKind::ALL) {
+            *slot = n.map.id(kind).unwrap_or(0);
+        }
+        let mid = t.mid.clone().unwrap_or_default();
+        if !known && full {
+            return Err(self.drop_media(MediaDrop::TooManyStreams));
+        }
+
+        // Decrypt into the shared buffer.
+        let (media, dtls) = self.media_parts();
+        let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
+        m.load(data);
+        let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
+        let len = match session.unprotect_rtp_in_place(&mut m.arena[..]) {
+            Ok(len) => len,
+            Err(e) => {
+                m.arena.clear();
+                let why = match e {
+                    srtp::Error::AuthFailed => MediaDrop::AuthFailed,
+                    srtp::Error::Replayed | srtp::Error::TooOld => MediaDrop::Replayed,
+                    srtp::Error::TooManyStreams | srtp::Error::UnknownSsrc(_) => MediaDrop::TooManyStreams,
+                    _ => MediaDrop::Malformed,
+                };
+                return Err(self.drop_media(why));
+            }
+        };
+        m.arena.truncate(len);
+        let packet = m.arena.split().freeze();
+        let Ok(view) = Packet::new_checked(&packet[..]) else { return Err(self.drop_media(MediaDrop::Malformed)) };
+        let (header_len, payload_end) = (view.header_len(), view.header_len() + view.payload().len());
+        let (seq16, timestamp, marker) = (view.sequence_number(), view.timestamp(), view.marker());
+
+        // Authenticated: learn the stream (a MID may move an SSRC to another m-section, RFC 8843 §9.2).
+        if !m.streams.contains_key(&ssrc) {
+            m.streams.insert(ssrc, RecvStream { transceiver: id, rid: None, rtx: false, highest: u64::from(seq16) });
+        }
+        let Some(stream) = m.streams.get_mut(&ssrc) else { return Ok(()) };
+        stream.transceiver = id;
+        // A rid is kept once per stream (a packet repeating it allocates nothing).
+        if let Some(r) = rrid.or(rid).filter(|r| stream.rid.as_ref().is_none_or(|s| s.as_bytes() != *r)) {
+            stream.rid = Tag::from_extension(r).or(stream.rid.take());
+        }
+        stream.rtx |= rrid.is_some();
+        stream.rtx |= rtx_pt;
+        let sequence_number = extend_seq(stream.highest, seq16);
+        stream.highest = stream.highest.max(sequence_number);
+        let event = RtpPacket {
+            transceiver: id,
+            mid,
+            rid: stream.rid.clone(),
+            ssrc,
+            payload_type: pt,
+            rtx: stream.rtx,
+            sequence_number,
+            timestamp,
+            marker,
+            packet,
+            header_len,
+            payload_end,
+            ext_ids,
+        };
+        self.emit(Event::Rtp(event));
+        Ok(())
+    }
+
+    /// Receives an SRTCP packet: decrypts it, hands the compound up ([`Event::Rtcp`], for an RTP session
+    /// layer: reports, NACK, transport-wide feedback) and reports the key-frame requests for our streams
+    /// ([`Event::KeyframeRequest`], routed by the media SSRC they name).
+    pub(super) fn receive_rtcp(&mut self, data: &[u8]) -> Result<(), RecvError> {
+        if !self.media.keyed() {
+            return Err(self.drop_media(MediaDrop::NotReady));
+        }
+        // Nothing negotiated that RTCP could concern: not worth an SRTP session.
+        if !self.transceivers.list.iter().any(|t| t.negotiated.is_some()) {
+            return Err(self.drop_media(MediaDrop::Unroutable));
+        }
+        let (media, dtls) = self.media_parts();
+        let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
+        m.load(data);
+        let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
+        let len = match session.unprotect_rtcp_in_place(&mut m.arena[..]) {
+            Ok(len) => len,
+            Err(e) => {
+                m.arena.clear();
+                let why = match e {
+                    srtp::Error::AuthFailed => MediaDrop::RtcpAuthFailed,
+                    srtp::Error::Replayed | srtp::Error::TooOld => MediaDrop::RtcpReplayed,
+                    _ => MediaDrop::RtcpMalformed,
+                };
+                return Err(self.drop_media(why));
+            }
+        };
+        m.arena.truncate(len);
+        let packet = m.arena.split().freeze();
+        let mut requests: SmallVec<[(u32, KeyframeRequestKind); 4]> = SmallVec::new();
+        for p in Compound::new(&packet) {
+            match p {
+                Ok(RtcpPacket::Pli(p)) => requests.push((p.media_ssrc, KeyframeRequestKind::Pli)),
+                Ok(RtcpPacket::Fir(f)) => requests.extend(f.entries().map(|e| (e.ssrc, KeyframeRequestKind::Fir))),
+                Ok(_) => {}
+                Err(e) => tracing::trace!(target: TARGET, error = %e, "RTCP packet skipped"),
+            }
+        }
+        self.emit(Event::Rtcp(packet));
+        for (ssrc, kind) in requests {
+            let found = self.transceivers.list.iter().find_map(|t| {
+                let e = t.encodings.iter().find(|e| e.ssrc == ssrc)?;
+                Some((t.id, t.mid.clone()?, e.rid.clone()))
+            });
+            match found {
+                Some((transceiver, mid, rid)) => {
+                    self.emit(Event::KeyframeRequest { transceiver, mid, rid, kind });
+                }
+                None => self.stats.rtcp_unroutable += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// Protects `self.media.out` (an RTP packet, or RTCP with `rtcp`) and sends it on the selected pair.
+    fn send_media(&mut self, now: Instant, rtcp: bool) -> Result<(), Error> {
+        let (media, dtls) = self.media_parts();
+        let m = media.session(dtls).ok_or(Error::NotConnected)?;
+        let session = m.srtp.as_mut().ok_or(Error::NotConnected)?;
+        let r = if rtcp { session.protect_rtcp(&mut m.out) } else { session.protect_rtp(&mut m.out) };
+        r.map_err(Error::Srtp)?;
+        self.mark_active();
+        let out = self.media.state.as_deref().map_or(&[][..], |m| &m.out[..]);
+        self.ice.send(now, out).map_err(|_| Error::NotConnected)
+    }
+
+    /// Sends an RTP packet on the transceiver of m-section `mid` (which must be negotiated to send): the
+    /// connection sets the SSRC of the encoding (`rid`) or, for an RTX payload type, its RTX SSRC, the
+    /// next sequence number of that SSRC, and the MID (and RID or repaired RID) extensions with the
+    /// extensions given, under their negotiated ids; then SRTP-protects it. Then drain `poll_transmit`.
+    pub fn write_rtp(&mut self, now: Instant, mid: &str, packet: &OutgoingRtp<'_>) -> Result<SentRtp, Error> {
+        self.touch(now);
+        self.check_open()?;
+        if !self.media.keyed() {
+            return Err(Error::NotConnected);
+        }
+        let t = self.transceivers.list.iter_mut().find(|t| t.has_mid(mid)).ok_or(Error::NoSuchTransceiver)?;
+        if !t.sends() {
+            return Err(Error::NotSending);
+        }
+        let n = t.negotiated.as_ref().ok_or(Error::NotSending)?;
+        let (_, rtx) = n.codec(packet.payload_type).ok_or(Error::InvalidParameter)?;
+        let mut ids: SmallVec<[(u8, ExtensionValue<'_>); 8]> = SmallVec::new();
+        let enc = match packet.rid {
+            Some(rid) => t.encodings.iter_mut().find(|e| e.rid.as_ref().is_some_and(|r| r.as_str() == rid)),
+            None => t.encodings.first_mut(),
+        }
+        .ok_or(Error::InvalidParameter)?;
+        if let (Some(id), Some(mid)) = (n.send_id(ExtensionKind::Mid), t.mid.as_deref()) {
+            ids.push((id, ExtensionValue::Mid(mid)));
+        }
+        if let Some(rid) = enc.rid.as_deref() {
+            let (kind, value) = if rtx {
+                (ExtensionKind::RepairedRtpStreamId, ExtensionValue::RepairedRtpStreamId(rid))
+            } else {
+                (ExtensionKind::RtpStreamId, ExtensionValue::RtpStreamId(rid))
+            };
+            if let Some(id) = n.send_id(kind) {
+                ids.push((id, value));
+            }
+        }
+        for v in packet.extensions {
+            let id = match v {
+                ExtensionValue::Raw(e) => Some(e.id),
+                ExtensionValue::Mid(_) | ExtensionValue::RtpStreamId(_) | ExtensionValue::RepairedRtpStreamId(_) => {
+                    None
+                }
+                v => v.kind().and_then(|k| n.send_id(k)),
+            };
+            if let Some(id) = id.filter(|id| !ids.iter().any(|(i, _)| i == id)) {
+                ids.push((id, *v));
+            }
+        }
+        let (ssrc, seq) = if rtx { (enc.rtx_ssrc, &mut enc.rtx_seq) } else { (enc.ssrc, &mut enc.seq) };
+        let sequence_number = *seq;
+        let header = Header {
+            marker: packet.marker,
+            payload_type: packet.payload_type,
+            sequence_number,
+            timestamp: packet.timestamp,
+            ssrc,
+        };
+        let out = &mut self.media.state().out;
+        out.clear();
+        write_packet(out, &header, &ids, packet.payload).map_err(|_| Error::InvalidParameter)?;
+        *seq = seq.wrapping_add(1);
+        drop(ids);
+        self.send_media(now, false)?;
+        Ok(SentRtp { ssrc, sequence_number })
+    }
+
+    /// Sends an RTP packet exactly as given (pass-through: its SSRC, sequence number and extensions are
+    /// the caller's), SRTP-protected, on the transceiver of m-section `mid` (which must be negotiated to
+    /// send). Then drain `poll_transmit`.
+    pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
+        self.touch(now);
+        self.check_open()?;
+        let t = self.transceivers.by_mid(mid).ok_or(Error::NoSuchTransceiver)?;
+        if !t.sends() {
+            return Err(Error::NotSending);
+        }
+        Packet::new_checked(packet).map_err(|_| Error::InvalidParameter)?;
+        let out = &mut self.media.state().out;
+        out.clear();
+        out.extend_from_slice(packet);
+        self.send_media(now, false)
+    }
+
+    /// Sends a compound RTCP packet as given, SRTCP-protected (for an RTP session layer's reports and
+    /// feedback). Then drain `poll_transmit`.
+    pub fn write_rtcp(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
+        self.touch(now);
+        self.check_open()?;
+        Compound::check_framing(packet).map_err(|_| Error::InvalidParameter)?;
+        let out = &mut self.media.state().out;
+        out.clear();
+        out.extend_from_slice(packet);
+        self.send_media(now, true)
+    }
+
+    /// Asks the peer for a key frame on what it sends to the transceiver of m-section `mid`: a PLI
+    /// (RFC 4585 §6.3.1) when `nack pli` was negotiated, else a FIR (RFC 5104 §4.3.1) when `ccm fir` was,
+    /// for the peer's latest media SSRC (received, else signalled). Without reduced-size RTCP the PLI
+    /// goes in a compound packet after an empty receiver report and our CNAME (RFC 3550 §6.1). Then
+    /// drain `poll_transmit`.
+    pub fn request_keyframe(&mut self, now: Instant, mid: &str) -> Result<(), Error> {
+        use super::codec::Feedback;
+        self.touch(now);
+        self.check_open()?;
+        let t = self.transceivers.by_mid(mid).ok_or(Error::NoSuchTransceiver)?;
+        let n = t.negotiated.as_ref().filter(|_| t.receives()).ok_or(Error::NotReceiving)?;
+        let has = |f: Feedback| n.codecs.iter().any(|c| c.feedback.contains(&f));
+        let pli = has(Feedback::NackPli);
+        if !pli && !has(Feedback::CcmFir) {
+            return Err(Error::NotNegotiated);
+        }
+        let id = t.id;
+        let received = self.media.state.as_deref().and_then(|m| {
+            m.streams.iter().filter(|(_, s)| s.transceiver == id && !s.rtx).map(|(ssrc, _)| *ssrc).last()
+        });
+        let signalled = t.remote.as_ref().and_then(|s| s.ssrcs.first()).map(|&(m, _)| m);
+        let media_ssrc = received.or(signalled).ok_or(Error::NotReceiving)?;
+        let sender = t.encodings.first().map_or(1, |e| e.ssrc);
+        let rsize = n.rtcp_rsize;
+        let cname = self.transceivers.cname(&mut self.rng);
+        let m = self.media.state();
+        m.out.clear();
+        let mut w = rtcp::Writer::new(&mut m.out);
+        let r = (|| {
+            if !rsize {
+                w.receiver_report(sender, &[], &[])?;
+                w.sdes(&[SdesChunkRepr { ssrc: sender, items: &[(SdesType::Cname, cname.as_bytes())] }])?;
+            }
+            if pli {
+                w.pli(sender, media_ssrc)
+            } else {
+                m.fir_seq = m.fir_seq.wrapping_add(1);
+                w.fir(sender, &[rtcp::FirEntry { ssrc: media_ssrc, sequence: m.fir_seq }])
+            }
+        })();
+        r.map_err(|_| Error::InvalidParameter)?;
+        self.send_media(now, true)
+    }
+}
+
+/// Writes an RTP packet with header extensions `ids` into `out`: the one-byte form when every id and
+/// length fits it (RFC 8285 §4.2), else the two-byte form. Allocates nothing beyond `out`.
+fn write_packet(
+    out: &mut Vec<u8>,
+    header: &Header,
+    ids: &[(u8, ExtensionValue<'_>)],
+    payload: &[u8],
+) -> Result<(), crate::rtp::Error> {
+    let mut data = [0u8; 255];
+    let mut one = true;
+    for (id, v) in ids {
+        let n = v.encode(&mut data)?;
+        one &= ExtensionForm::OneByte.can_carry(*id, n);
+    }
+    let mut w = crate::rtp::Writer::new(out, header, &[])?;
+    if !ids.is_empty() {
+        w.start_extensions(if one { ExtensionForm::OneByte } else { ExtensionForm::TwoByte { appbits: 0 } })?;
+        for (id, v) in ids {
+            let n = v.encode(&mut data)?;
+            w.extension(*id, data.get(..n).unwrap_or_default())?;
+        }
+    }
+    w.finish(payload, 0)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_extend_across_rollovers() {
+        assert_eq!(extend_seq(10, 11), 11);
+        assert_eq!(extend_seq(10, 5), 5);
+        assert_eq!(extend_seq(65_535, 0), 65_536);
+        assert_eq!(extend_seq(65_536, 65_535), 65_535);
+        assert_eq!(extend_seq(0x2_0005, 0xfff0), 0x1_fff0);
+        // Never below zero.
+        assert_eq!(extend_seq(3, 0xfff0), 0xfff0);
+    }
+
+    #[test]
+    fn headers_are_read_before_decryption() {
+        let mut map = ExtensionMap::new();
+        map.insert(4, ExtensionKind::Mid);
+        let mut out = Vec::new();
+        let header = Header { payload_type: 96, sequence_number: 1, timestamp: 2, ssrc: 0xabcd, marker: false };
+        write_packet(&mut out, &header, &[(4, ExtensionValue::Mid("v"))], b"x").unwrap();
+        let p = peek(&out).unwrap();
+        assert_eq!((p.payload_type, p.ssrc), (96, 0xabcd));
+        assert_eq!(find(&p.extensions, Some(4)), Some(&b"v"[..]));
+        assert_eq!(find(&p.extensions, Some(5)), None);
+        assert_eq!(find(&p.extensions, None), None);
+        // Truncated or not version 2.
+        assert!(peek(&out[..11]).is_none());
+        assert!(peek(&out[..14]).is_none());
+        let mut bad = out.clone();
+        bad[0] &= 0x3f;
+        assert!(peek(&bad).is_none());
+        // An id above 14 needs the two-byte form.
+        out.clear();
+        write_packet(
+            &mut out,
+            &header,
+            &[(4, ExtensionValue::Mid("v")), (20, ExtensionValue::TransportWideCc(7))],
+            b"",
+        )
+        .unwrap();
+        let p = Packet::new_checked(&out[..]).unwrap();
+        assert_eq!(p.extension_profile(), Some(0x1000));
+        assert_eq!(p.extension(20), Some(&[0, 7][..]));
+    }
+}
