@@ -155,6 +155,7 @@ pub mod pc;
 pub mod rand;
 pub mod record;
 pub mod rtcp;
+pub mod router;
 pub mod rtp;
 pub mod sctp;
 pub mod sdp;
