@@ -157,7 +157,7 @@ use crate::time::Instant;
 const TARGET: &str = "sansrtc::router";
 
 /// Paths (local address, remote address) a connection keeps filed at most.
-pub const MAX_PATHS: usize = 4;
+pub const MAX_PATHS: usize = 3;
 
 /// The router's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -404,10 +404,11 @@ impl<C: Connection> Router<C> {
 
     /// The keys of every connection held.
     pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
-        self.slots.iter().enumerate().filter(|(_, s)| s.entry.is_some()).map(|(i, s)| Key {
-            slot: i as u32,
-            generation: s.generation,
-        })
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.entry.is_some())
+            .map(|(i, s)| Key { slot: i as u32, generation: s.generation })
     }
 
     fn entry(&self, key: Key) -> Option<&Entry<C>> {
@@ -472,10 +473,7 @@ impl<C: Connection> Router<C> {
         let hash = self.hasher.bytes(ufrag.as_bytes());
         let slots = &self.slots;
         let taken = self.ufrags.find(hash, |slot| {
-            slots
-                .get(slot as usize)
-                .and_then(|s| s.entry.as_ref())
-                .is_some_and(|e| e.conn.local_ufrag() == ufrag)
+            slots.get(slot as usize).and_then(|s| s.entry.as_ref()).is_some_and(|e| e.conn.local_ufrag() == ufrag)
         });
         if taken.is_some() {
             return Err(InsertError::UfragInUse(Box::new(conn)));
