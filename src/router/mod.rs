@@ -268,8 +268,10 @@ pub struct Stats {
 #[derive(Debug)]
 struct Entry<C> {
     conn: C,
-    /// The hash its current ufrag is filed under.
-    ufrag_hash: u32,
+    /// The 64-bit keyed hash of its current ufrag: the table files its top 32 bits, and a lookup matches
+    /// on all 64 without reading the connection (a different ufrag with the same 64-bit hash, a 2^-64
+    /// chance, would reach this connection, whose ICE agent rejects it).
+    ufrag_hash: u64,
     /// Its paths, with their hashes; `next_path` is where the next one goes (round robin).
     paths: [Option<(SocketAddr, SocketAddr, u32)>; MAX_PATHS],
     next_path: u8,
@@ -280,6 +282,8 @@ struct Entry<C> {
     in_ev: bool,
     /// It ended: reaped once its transmits and events are taken.
     ending: Option<Reason>,
+    /// Its events are left in it ([`Router::pause_events`]).
+    paused: bool,
 }
 
 #[derive(Debug)]
@@ -330,6 +334,11 @@ fn stun_ufrag(datagram: &[u8]) -> Option<&[u8]> {
         rest = tail.get(alen.next_multiple_of(4)..)?;
     }
     None
+}
+
+/// The part of a ufrag's hash the table files.
+fn top(hash: u64) -> u32 {
+    (hash >> 32) as u32
 }
 
 impl<C: Connection> Router<C> {
@@ -438,13 +447,7 @@ impl<C: Connection> Router<C> {
     fn route_slot(&self, datagram: &Datagram<'_>) -> Option<(u32, bool)> {
         if let Some(ufrag) = stun_ufrag(datagram.contents) {
             let hash = self.hasher.bytes(ufrag);
-            let slots = &self.slots;
-            let slot = self.ufrags.find(hash, |slot| {
-                slots
-                    .get(slot as usize)
-                    .and_then(|s| s.entry.as_ref())
-                    .is_some_and(|e| e.conn.local_ufrag().as_bytes() == ufrag)
-            })?;
+            let slot = self.ufrag_slot(hash, u32::MAX)?;
             return Some((slot, true));
         }
         let (local, remote) = (datagram.destination, datagram.source);
@@ -459,6 +462,15 @@ impl<C: Connection> Router<C> {
         Some((slot, false))
     }
 
+    /// The slot whose ufrag hashes to `hash`, other than `except`.
+    fn ufrag_slot(&self, hash: u64, except: u32) -> Option<u32> {
+        let slots = &self.slots;
+        self.ufrags.find(top(hash), |slot| {
+            slot != except
+                && slots.get(slot as usize).and_then(|s| s.entry.as_ref()).is_some_and(|e| e.ufrag_hash == hash)
+        })
+    }
+
     // ----- connections in and out -----
 
     /// Files a connection (after its signalling has begun: its local ufrag is its first key). It is given
@@ -469,13 +481,8 @@ impl<C: Connection> Router<C> {
             self.stats.refused += 1;
             return Err(InsertError::Full(Box::new(conn)));
         }
-        let ufrag = conn.local_ufrag();
-        let hash = self.hasher.bytes(ufrag.as_bytes());
-        let slots = &self.slots;
-        let taken = self.ufrags.find(hash, |slot| {
-            slots.get(slot as usize).and_then(|s| s.entry.as_ref()).is_some_and(|e| e.conn.local_ufrag() == ufrag)
-        });
-        if taken.is_some() {
+        let hash = self.hasher.bytes(conn.local_ufrag().as_bytes());
+        if self.ufrag_slot(hash, u32::MAX).is_some() {
             return Err(InsertError::UfragInUse(Box::new(conn)));
         }
         let slot = match self.free.pop() {
@@ -485,7 +492,7 @@ impl<C: Connection> Router<C> {
                 (self.slots.len() - 1) as u32
             }
         };
-        if !self.ufrags.insert(hash, slot) {
+        if !self.ufrags.insert(top(hash), slot) {
             // Cannot happen below the bound; refuse rather than hold an unroutable connection.
             self.free.push(slot);
             self.stats.refused += 1;
@@ -501,6 +508,7 @@ impl<C: Connection> Router<C> {
             in_tx: false,
             in_ev: false,
             ending: None,
+            paused: false,
         };
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return Err(InsertError::Full(Box::new(entry.conn)));
@@ -521,7 +529,7 @@ impl<C: Connection> Router<C> {
         let s = self.slots.get_mut(slot as usize)?;
         let entry = s.entry.take()?;
         s.generation = s.generation.wrapping_add(1);
-        self.ufrags.remove(entry.ufrag_hash, slot);
+        self.ufrags.remove(top(entry.ufrag_hash), slot);
         for &(_, _, hash) in entry.paths.iter().flatten() {
             self.paths.remove(hash, slot);
         }
@@ -544,6 +552,19 @@ impl<C: Connection> Router<C> {
         let r = f(&mut self.entry_at(key.slot)?.conn);
         self.sync(key.slot, true);
         Some(r)
+    }
+
+    /// Leaves the connection's events in it (`true`) until called again with `false`: for an application
+    /// that cannot take more from one peer for now. A peer connection keeps the messages it was not asked
+    /// for in SCTP's receive buffer, whose window then closes, so the peer slows down and nothing is
+    /// dropped. A paused connection is not reaped until resumed.
+    pub fn pause_events(&mut self, key: Key, paused: bool) -> Option<()> {
+        self.entry(key)?;
+        self.entry_at(key.slot)?.paused = paused;
+        if !paused {
+            self.sync(key.slot, true);
+        }
+        Some(())
     }
 
     // ----- the loop -----
@@ -577,7 +598,7 @@ impl<C: Connection> Router<C> {
                 self.stats.routed += 1;
                 // An authenticated check: the path it came on leads to this connection.
                 if by_ufrag {
-                    self.file_path(slot, datagram.destination, datagram.source);
+                    self.file_path(slot, datagram.destination, datagram.source, true);
                 }
                 Ok(key)
             }
@@ -667,6 +688,11 @@ impl<C: Connection> Router<C> {
                 self.ev_ready.pop_front();
                 continue;
             };
+            if entry.paused {
+                entry.in_ev = false;
+                self.ev_ready.pop_front();
+                continue;
+            }
             if let Some(e) = entry.conn.poll_event() {
                 return Some((key, Event::Connection(e)));
             }
@@ -679,8 +705,10 @@ impl<C: Connection> Router<C> {
 
     // ----- keys, deadlines, reaping -----
 
-    /// Files a path for `slot` (taking it over from another connection that had it).
-    fn file_path(&mut self, slot: u32, local: SocketAddr, remote: SocketAddr) {
+    /// Files a path for `slot`. An authenticated check (`take_over`) takes it from another connection
+    /// that had it; a selected pair does not (the other connection's check came later, or this one's
+    /// pair is stale), so two connections never take a path back and forth.
+    fn file_path(&mut self, slot: u32, local: SocketAddr, remote: SocketAddr, take_over: bool) {
         let hash = self.hasher.path(local, remote);
         let Some(entry) = self.entry_at(slot) else { return };
         if entry.paths.iter().flatten().any(|&(l, r, _)| l == local && r == remote) {
@@ -695,6 +723,9 @@ impl<C: Connection> Router<C> {
                 .is_some_and(|e| e.paths.iter().flatten().any(|&(l, r, _)| l == local && r == remote))
         });
         if let Some(other) = holder {
+            if !take_over {
+                return;
+            }
             self.paths.remove(hash, other);
             if let Some(e) = self.entry_at(other) {
                 for p in &mut e.paths {
@@ -764,9 +795,9 @@ impl<C: Connection> Router<C> {
         let owes = conn_deadline.is_some_and(|t| t <= now);
         let queue_tx = owes && !entry.in_tx;
         entry.in_tx |= owes;
-        let queue_ev = events && !entry.in_ev;
+        let queue_ev = events && !entry.in_ev && !entry.paused;
         entry.in_ev |= queue_ev;
-        let drained = entry.ending.is_some() && !entry.in_tx && !entry.in_ev;
+        let drained = entry.ending.is_some() && !entry.in_tx && !entry.in_ev && !entry.paused;
         if queue_tx {
             self.tx_ready.push_back(slot);
         }
@@ -777,7 +808,7 @@ impl<C: Connection> Router<C> {
             self.refile_ufrag(slot, old_hash, hash);
         }
         if let Some((local, remote)) = selected {
-            self.file_path(slot, local, remote);
+            self.file_path(slot, local, remote, false);
         }
         if drained {
             self.reap(slot);
@@ -787,13 +818,10 @@ impl<C: Connection> Router<C> {
     }
 
     /// ICE restart: the new ufrag replaces the old one.
-    fn refile_ufrag(&mut self, slot: u32, old_hash: u32, hash: u32) {
-        self.ufrags.remove(old_hash, slot);
-        let slots = &self.slots;
-        let ufrag_of = |s: u32| slots.get(s as usize).and_then(|s| s.entry.as_ref()).map(|e| e.conn.local_ufrag());
-        let mine = ufrag_of(slot);
-        let conflict = self.ufrags.find(hash, |other| other != slot && ufrag_of(other) == mine).is_some();
-        if conflict || !self.ufrags.insert(hash, slot) {
+    fn refile_ufrag(&mut self, slot: u32, old_hash: u64, hash: u64) {
+        self.ufrags.remove(top(old_hash), slot);
+        let conflict = self.ufrag_slot(hash, slot).is_some();
+        if conflict || !self.ufrags.insert(top(hash), slot) {
             self.stats.ufrag_conflicts += 1;
         }
         if let Some(e) = self.entry_at(slot) {

@@ -30,8 +30,8 @@ impl Hasher {
         Hasher { k0, k1: k1 | 1 }
     }
 
-    /// The hash of a byte string (a ufrag).
-    pub(super) fn bytes(&self, data: &[u8]) -> u32 {
+    /// The 64-bit hash of a byte string (a ufrag).
+    pub(super) fn bytes(&self, data: &[u8]) -> u64 {
         let mut h = self.k0 ^ (data.len() as u64).wrapping_mul(SEED_MIX);
         for chunk in data.chunks(8) {
             let mut w = 0u64;
@@ -40,7 +40,7 @@ impl Hasher {
             }
             h = fold(h ^ w, self.k1);
         }
-        Self::finish(fold(h, self.k0 ^ SEED_MIX))
+        fold(h, self.k0 ^ SEED_MIX)
     }
 
     /// The hash of a path: (local address, remote address).
