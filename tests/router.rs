@@ -572,3 +572,53 @@ fn paused_events_stay_in_the_connection_until_resumed() {
     net.run_until(Duration::from_secs(5), "a echoed", |n| n.clients[a].echoed == 20);
     assert_eq!((net.clients[a].corrupt, net.clients[b].corrupt), (0, 0));
 }
+
+#[test]
+fn junk_is_nobodys_and_never_panics() {
+    let cert = Certificate::generate(&mut seed(0, 7));
+    let mut net = Net::new(Duration::from_millis(10), 0.0, 1);
+    let a = net.add_client(&cert);
+    net.run_until(Duration::from_secs(10), "open", |n| n.connected(a) && n.clients[a].echoed == 1);
+    let ufrag = ufrag_of(&net.router, net.clients[a].key.unwrap());
+    let mut rng = seed(8, 8);
+    let good = check(&ufrag, &mut rng);
+    let from: SocketAddr = "203.0.113.1:9".parse().unwrap();
+    let mut mine = 0;
+    let before = net.router.stats();
+    for n in 0..20_000u32 {
+        // Truncations and corruptions of a check naming a live connection, and random STUN-like bytes.
+        let mut data = if n % 2 == 0 {
+            let mut d = good.clone();
+            let cut = rng.below(d.len() as u64 + 1) as usize;
+            d.truncate(cut);
+            d
+        } else {
+            let mut d = vec![0u8; rng.below(120) as usize];
+            rng.fill(&mut d);
+            if d.len() >= 8 {
+                d[0] &= 3;
+                d[4..8].copy_from_slice(&0x2112_A442u32.to_be_bytes());
+            }
+            d
+        };
+        if !data.is_empty() && n % 3 == 0 {
+            let i = rng.below(data.len() as u64) as usize;
+            data[i] ^= 1 << rng.below(8);
+        }
+        let d = Datagram { source: from, destination: server_addr(), contents: &data };
+        match net.router.handle_receive(net.now, d) {
+            Ok(_) => panic!("junk taken"),
+            Err(RouteError::Rejected(..)) => mine += 1,
+            Err(RouteError::NotMine) => {}
+        }
+    }
+    let s = net.router.stats();
+    let unknown = s.unknown_ufrag + s.unknown_path - before.unknown_ufrag - before.unknown_path;
+    assert_eq!((unknown, s.rejected - before.rejected), (20_000 - mine, mine), "every datagram counted once");
+    assert!(mine > 0, "some corrupted checks still named the connection (and it rejected them)");
+    // The connection is unharmed.
+    let now = net.now;
+    let c = &mut net.clients[a];
+    c.pc.send(now, c.chat, message(a, 1), true).unwrap();
+    net.run_until(Duration::from_secs(5), "echo", |n| n.clients[a].echoed == 2);
+}

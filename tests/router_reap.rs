@@ -10,7 +10,8 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use sansrtc::dtls::Certificate;
 use sansrtc::pc::{ChannelOptions, Config, Description, PeerConnection};
 use sansrtc::router::{self, Event, Reason, Router};
-use sansrtc::{Instant, SeededRng};
+use sansrtc::stun::{Attribute, Class, MessageBuilder, MessageType, Method, TransactionId};
+use sansrtc::{Datagram, Instant, SeededRng};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -107,5 +108,47 @@ fn abandoned_sessions_are_reaped_at_the_connect_timeout_and_their_memory_returns
     println!("{SESSIONS} answered sessions: {} bytes each", held / SESSIONS as isize);
     println!("after reaping them: {after} bytes live (baseline {baseline})");
     assert!(after <= baseline, "{} bytes not given back", after - baseline);
+
+    // Once warm, routing allocates nothing: checks for connections (which reject them: no integrity),
+    // checks for unknown ufrags, and datagrams on unknown paths.
+    answer_all(&mut router, now, &offer, &cert, 3);
+    let keys: Vec<_> = router.keys().collect();
+    let ufrags: Vec<String> = keys.iter().map(|k| router.get(*k).unwrap().local_ufrag().to_string()).collect();
+    let mut rng = seed(5, 5);
+    let mut checks: Vec<Vec<u8>> = ufrags.iter().map(|u| check(u, &mut rng)).collect();
+    checks.push(check("unknown", &mut rng));
+    checks.push(vec![23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 1, 0]);
+    let from = "192.0.2.7:40000".parse().unwrap();
+    let to = "10.0.0.1:5000".parse().unwrap();
+    let pass = |router: &mut Router<PeerConnection>| {
+        for data in &checks {
+            let r = router.handle_receive(now, Datagram { source: from, destination: to, contents: data });
+            assert!(r.is_err());
+        }
+        while router.poll_transmit().is_some() {}
+        while router.poll_event().is_some() {}
+    };
+    pass(&mut router);
+    let before = region.change();
+    pass(&mut router);
+    let during = region.change();
+    assert_eq!(
+        during.allocations + during.reallocations,
+        before.allocations + before.reallocations,
+        "allocations while routing {} datagrams",
+        checks.len()
+    );
+    assert_eq!(router.stats().rejected, 2 * SESSIONS as u64);
     drop(router);
+}
+
+/// A STUN binding request whose USERNAME starts with `ufrag` (no integrity).
+fn check(ufrag: &str, rng: &mut SeededRng) -> Vec<u8> {
+    let mut out = Vec::new();
+    let typ = MessageType::new(Method::BINDING, Class::Request);
+    let mut b = MessageBuilder::new(&mut out, typ, TransactionId::random(rng)).unwrap();
+    b.add(Attribute::Username(&format!("{ufrag}:peer"))).unwrap();
+    b.fingerprint().unwrap();
+    b.finish();
+    out
 }

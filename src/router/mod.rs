@@ -125,9 +125,15 @@
 //! answered, and then no ICE) is closed; a connection that closed or failed is removed once its last
 //! datagrams and events have been taken, reported as [`Event::Reaped`], and its memory freed.
 //!
-//! Connections are held boxed, one allocation each, and the router adds about 200 bytes per connection
-//! (its entry, its table and heap slots). At most [`Config::max_connections`] are held;
-//! [`Router::insert`] refuses more.
+//! Connections are held boxed, one allocation each, and the router adds about 330 bytes per connection
+//! (its entry with up to [`MAX_PATHS`] paths, its table, heap and queue slots; [`Router::footprint`]).
+//! At most [`Config::max_connections`] are held; [`Router::insert`] refuses more.
+//!
+//! ## Back-pressure
+//!
+//! An application that cannot take more from one peer for now calls [`Router::pause_events`]: that
+//! connection's events stay in it (a peer connection's untaken messages close its SCTP receive window,
+//! so the peer slows down) while the others' flow on.
 //!
 //! ## Not yet
 //!
@@ -240,6 +246,28 @@ impl<C> fmt::Debug for InsertError<C> {
         }
     }
 }
+
+impl<C> fmt::Display for InsertError<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InsertError::Full(_) => f.write_str("the router holds its maximum of connections"),
+            InsertError::UfragInUse(_) => f.write_str("another connection has the same local ufrag"),
+        }
+    }
+}
+
+impl<C> core::error::Error for InsertError<C> {}
+
+impl<E: fmt::Display> fmt::Display for RouteError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteError::NotMine => f.write_str("no connection claims the datagram"),
+            RouteError::Rejected(key, e) => write!(f, "connection {key} rejected the datagram: {e}"),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> core::error::Error for RouteError<E> {}
 
 /// Counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
