@@ -240,7 +240,7 @@ impl Net {
             self.server_events += 1;
             match event {
                 Event::Connection(PcEvent::Message { id, data, binary }) => {
-                    self.router.update(key, |pc| pc.send(now, id, data, binary).unwrap()).unwrap();
+                    self.router.update(now, key, |pc| pc.send(now, id, data, binary).unwrap()).unwrap();
                 }
                 Event::Reaped(reason) => self.reaped.push((key, reason)),
                 _ => {}
@@ -425,7 +425,7 @@ fn an_ice_restart_changes_the_key() {
     c.set_local_description(now, &offer).unwrap();
     let answer = net
         .router
-        .update(key, |pc| {
+        .update(now, key, |pc| {
             pc.set_remote_description(now, &offer).unwrap();
             let answer = pc.create_answer().unwrap();
             pc.set_local_description(now, &answer).unwrap();
@@ -621,4 +621,51 @@ fn junk_is_nobodys_and_never_panics() {
     let c = &mut net.clients[a];
     c.pc.send(now, c.chat, message(a, 1), true).unwrap();
     net.run_until(Duration::from_secs(5), "echo", |n| n.clients[a].echoed == 2);
+}
+
+#[test]
+fn recorded_connections_are_routed_and_reaped_too() {
+    use sansrtc::record::{RecordOptions, RecordedPeerConnection};
+    let cert = Certificate::generate(&mut seed(0, 9));
+    let now = Instant::ZERO;
+    let mut client = PeerConnection::new(client_config(&cert), seed(1, 9));
+    client.add_local_host(now, client_addr(0)).unwrap();
+    client.end_of_local_candidates(now);
+    client.create_data_channel(now, ChannelOptions::new("chat")).unwrap();
+    let offer = client.create_offer().unwrap();
+    let mut conn = RecordedPeerConnection::new(server_config(&cert), [9; 32], RecordOptions::default());
+    conn.add_local_host(now, server_addr()).unwrap();
+    conn.end_of_local_candidates(now);
+    conn.set_remote_description(now, &offer).unwrap();
+    let answer = conn.create_answer().unwrap();
+    conn.set_local_description(now, &answer).unwrap();
+    let config = router::Config { connect_timeout: Duration::from_secs(5), ..router::Config::default() };
+    let mut router: Router<RecordedPeerConnection> = Router::new(config, seed(2, 9));
+    let key = router.insert(now, conn).unwrap();
+    let ufrag = router.get(key).unwrap().local_ufrag().to_string();
+    let data = check(&ufrag, &mut seed(3, 9));
+    let d = Datagram { source: client_addr(0), destination: server_addr(), contents: &data };
+    assert_eq!(router.route(&d), Some(key));
+    // Nobody connects: given up at 5 s, closed through the recorder (the journal has the call), reaped.
+    let mut now = now;
+    let mut reaped = None;
+    let mut journal = Vec::new();
+    while reaped.is_none() {
+        now = router.poll_timeout().unwrap().max(now);
+        router.handle_timeout(now);
+        while router.poll_transmit().is_some() {}
+        while let Some((k, e)) = router.poll_event() {
+            match e {
+                // The last moment the connection is there: take what its journal holds.
+                Event::Connection(PcEvent::ConnectionState(ConnectionState::Closed)) => {
+                    journal = router.update(now, k, |c| c.take_journal()).unwrap();
+                }
+                Event::Reaped(r) => reaped = Some((k, r, now)),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(reaped, Some((key, Reason::NotConnected, Instant::from_secs(5))));
+    assert!(!journal.is_empty());
+    assert!(router.is_empty());
 }

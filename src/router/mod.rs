@@ -84,7 +84,7 @@
 //!     // 4. Events: echo every message.
 //!     while let Some((key, event)) = router.poll_event() {
 //!         if let Event::Connection(PcEvent::Message { id, data, binary }) = event {
-//!             router.update(key, |pc| pc.send(now, id, data, binary));
+//!             router.update(now, key, |pc| pc.send(now, id, data, binary));
 //!         }
 //!     }
 //!     // 5. Sleep until the next deadline (or datagram).
@@ -574,8 +574,10 @@ impl<C: Connection> Router<C> {
     }
 
     /// Calls `f` on the connection `key` names (to send, close, renegotiate, restart ICE), then files its
-    /// new deadline and keys; `None` if it is gone. Use the same `now` as the router's latest.
-    pub fn update<R>(&mut self, key: Key, f: impl FnOnce(&mut C) -> R) -> Option<R> {
+    /// new deadline and keys; `None` if it is gone. `now` is the time `f` gives the connection. Then drain
+    /// transmits and events (`poll_timeout` says now if the call owes a datagram).
+    pub fn update<R>(&mut self, now: Instant, key: Key, f: impl FnOnce(&mut C) -> R) -> Option<R> {
+        self.touch(now);
         self.entry(key)?;
         let r = f(&mut self.entry_at(key.slot)?.conn);
         self.sync(key.slot, true);
