@@ -112,6 +112,11 @@
 //!   path change is followed; a connection keeps its [`MAX_PATHS`] latest, and an authenticated check
 //!   takes a path over from the connection that held it.
 //!
+//! A connection that runs full ICE on the router's side (rather than ICE lite, the usual choice for a
+//! server with a public address) gets the responses to its own checks routed once the peer's check on
+//! the same path has been accepted; a response that arrives before that is nobody's, and the check is
+//! retransmitted.
+//!
 //! The keys are refreshed after every call the router makes on a connection (an ICE restart files the new
 //! ufrag and drops the old one). Nothing on this path allocates once the tables have grown to their
 //! working size; datagrams no connection claims are counted ([`Stats`]) and returned as
@@ -123,7 +128,14 @@
 //! moving a deadline is O(log n), and [`Router::handle_timeout`] calls only the connections that are due.
 //! A connection that has not connected within [`Config::connect_timeout`] of its insertion (an offer
 //! answered, and then no ICE) is closed; a connection that closed or failed is removed once its last
-//! datagrams and events have been taken, reported as [`Event::Reaped`], and its memory freed.
+//! datagrams and events have been taken, reported as [`Event::Reaped`], and its memory freed. Its last
+//! events (a peer connection's `ConnectionState(Closed)` or `Failed`) come before that, with the
+//! connection still there: the moment to take anything from it (statistics, a journal) with
+//! [`Router::update`].
+//!
+//! The router is generic over [`Connection`], implemented for [`PeerConnection`](crate::pc::PeerConnection)
+//! and [`RecordedPeerConnection`](crate::record::RecordedPeerConnection), so a server can journal the
+//! connections it routes.
 //!
 //! Connections are held boxed, one allocation each, and the router adds about 330 bytes per connection
 //! (its entry with up to [`MAX_PATHS`] paths, its table, heap and queue slots; [`Router::footprint`]).
