@@ -154,6 +154,7 @@ pub mod machine;
 pub mod pc;
 pub mod rand;
 pub mod record;
+pub mod router;
 pub mod rtcp;
 pub mod rtp;
 pub mod sctp;
