@@ -1,0 +1,344 @@
+//! Browser interop with media: headless Chromium and Firefox ESR (fake camera and microphone) offer audio,
+//! video and a data channel to a sansrtc peer connection on loopback. sansrtc answers sendrecv with
+//! tracks of its own, echoes every RTP packet it receives back on its own SSRCs (the browser decodes its
+//! own Opus and VP8 coming back), relays the browser's key-frame requests to the browser's encoder with
+//! `request_keyframe`, and answers "ping" on the channel. The page reports what `getStats()` saw: packets
+//! received on both tracks, video frames decoded, the channel's answer. Each test skips (with a message)
+//! when its browser is absent, or fails under CI (`tests/support/tool.rs`).
+
+use core::net::SocketAddr;
+use core::time::Duration;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use sansrtc::pc::{Config, Description, Event, KeyframeRequestKind, MediaKind, OutgoingRtp, PeerConnection, Track};
+use sansrtc::time::StdAnchor;
+use sansrtc::{Datagram, Machine, PathMachine, SeededRng};
+
+#[path = "support/tool.rs"]
+mod tool;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const FIREFOX: &str = "/usr/bin/firefox-esr";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+const PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>sansrtc media</title><script>
+async function main() {
+  const report = { errors: [] };
+  try {
+    const pc = new RTCPeerConnection();
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240, frameRate: 15 } });
+    for (const t of stream.getTracks()) pc.addTrack(t, stream);
+    const dc = pc.createDataChannel('chat');
+    let pong = null;
+    dc.onopen = () => dc.send('ping');
+    dc.onmessage = (e) => { pong = e.data; };
+    const tracks = [];
+    pc.ontrack = (e) => tracks.push(e.track.kind + ':' + e.streams.map((s) => s.id).join(','));
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((r) => {
+      if (pc.iceGatheringState === 'complete') r();
+      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+    });
+    const res = await fetch('/offer', { method: 'POST', body: pc.localDescription.sdp });
+    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+    const deadline = Date.now() + 40000;
+    let s = {};
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      s = {};
+      (await pc.getStats()).forEach((x) => {
+        if (x.type === 'inbound-rtp') {
+          s[x.kind + 'In'] = x.packetsReceived;
+          if (x.kind === 'video') s.framesDecoded = x.framesDecoded;
+        }
+        if (x.type === 'outbound-rtp') s[x.kind + 'Out'] = x.packetsSent;
+        if (x.type === 'transport') s.srtpCipher = x.srtpCipher;
+      });
+      if (pong && s.framesDecoded >= 30 && s.audioIn >= 100) break;
+    }
+    Object.assign(report, s, { pong, tracks, state: pc.connectionState });
+  } catch (e) {
+    report.errors.push(String(e));
+  }
+  await fetch('/report', { method: 'POST', body: JSON.stringify(report) });
+}
+main();
+</script>"#;
+
+/// A headless browser with fake media devices and its own profile directory; killed on drop.
+struct Browser {
+    child: Child,
+    profile: PathBuf,
+}
+
+impl Browser {
+    fn launch(program: &str, url: &str) -> Browser {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let profile = std::env::temp_dir().join(format!("sansrtc-browser-media-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&profile).expect("profile dir");
+        let log = std::fs::File::create(profile.join("browser.log")).expect("log file");
+        let mut command = Command::new(program);
+        if program == FIREFOX {
+            // Loopback candidates with real addresses, fake devices, no permission prompt.
+            let prefs = [
+                "media.peerconnection.ice.loopback",
+                "media.navigator.permission.disabled",
+                "media.navigator.streams.fake",
+            ];
+            let mut user = String::from("user_pref(\"media.peerconnection.ice.obfuscate_host_addresses\", false);\n");
+            for p in prefs {
+                user.push_str(&format!("user_pref(\"{p}\", true);\n"));
+            }
+            std::fs::write(profile.join("user.js"), user).expect("user.js");
+            command.args(["--headless", "-no-remote", "-profile"]).arg(&profile);
+        } else {
+            command
+                .args([
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--mute-audio",
+                    "--use-fake-device-for-media-stream",
+                    "--use-fake-ui-for-media-stream",
+                    "--autoplay-policy=no-user-gesture-required",
+                    "--allow-loopback-in-peer-connection",
+                    "--disable-features=WebRtcHideLocalIpsWithMdns",
+                    "--remote-debugging-port=0",
+                ])
+                .arg(format!("--user-data-dir={}", profile.display()));
+        }
+        let child = command
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start the browser");
+        Browser { child, profile }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.profile.join("browser.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+enum Request {
+    Offer(String, Sender<String>),
+    Report(String),
+}
+
+/// A minimal HTTP server: GET / gives the page, POST /offer waits for the answer, POST /report hands the
+/// report over.
+fn serve(listener: TcpListener, requests: Sender<Request>) {
+    for stream in listener.incoming().flatten() {
+        let requests = requests.clone();
+        std::thread::spawn(move || {
+            let _ = handle(stream, &requests);
+        });
+    }
+}
+
+fn handle(mut stream: TcpStream, requests: &Sender<Request>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let (method, path) = {
+        let mut parts = line.split_whitespace();
+        (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string())
+    };
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header)?;
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body)?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let (status, kind, reply) = match (method.as_str(), path.as_str()) {
+        ("GET", "/") => ("200 OK", "text/html", PAGE.to_string()),
+        ("POST", "/offer") => {
+            let (tx, rx) = channel();
+            let _ = requests.send(Request::Offer(body, tx));
+            ("200 OK", "application/sdp", rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default())
+        }
+        ("POST", "/report") => {
+            let _ = requests.send(Request::Report(body));
+            ("200 OK", "text/plain", String::new())
+        }
+        _ => ("404 Not Found", "text/plain", String::new()),
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+        reply.len()
+    )
+}
+
+/// A number out of the report (`"key":123`).
+fn json_number(json: &str, key: &str) -> Option<u64> {
+    let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = json[start..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// What the sansrtc side saw.
+#[derive(Debug, Default)]
+struct Seen {
+    rtp_audio: u64,
+    rtp_video: u64,
+    echoed: u64,
+    keyframe_requests_relayed: u64,
+    tracks: Vec<(MediaKind, Vec<String>)>,
+    srtp_profile: Option<String>,
+}
+
+/// The sansrtc side: answers the offer, then runs the README loop on a real UDP socket until the report
+/// comes.
+fn run(requests: &Receiver<Request>, browser: &Browser) -> (String, Seen, String) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    let local: SocketAddr = socket.local_addr().expect("address");
+    let anchor = StdAnchor::starting_now();
+    let now = || anchor.to_instant(std::time::Instant::now());
+    let mut pc = PeerConnection::new(Config::default(), SeededRng::from_seed([77; 32]));
+    pc.add_local_host(now(), local).unwrap();
+    pc.end_of_local_candidates(now());
+    pc.add_track(now(), Track::new(MediaKind::Audio, "echo-audio"), &["echo"]).unwrap();
+    pc.add_track(now(), Track::new(MediaKind::Video, "echo-video"), &["echo"]).unwrap();
+    let mut seen = Seen::default();
+    let mut answer_sdp = String::new();
+    let mut buf = vec![0u8; 2048];
+    let started = std::time::Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "no report from Chromium within {TIMEOUT:?}: {seen:?}\n{:?}\n{}",
+            pc.stats(),
+            browser.log_tail()
+        );
+        match requests.try_recv() {
+            Ok(Request::Offer(offer, reply)) => {
+                pc.set_remote_description(now(), &Description::offer(offer)).expect("Chromium's offer");
+                let answer = pc.create_answer().unwrap();
+                pc.set_local_description(now(), &answer).unwrap();
+                answer_sdp = answer.sdp.clone();
+                let _ = reply.send(answer.sdp);
+            }
+            Ok(Request::Report(report)) => return (report, seen, answer_sdp),
+            Err(_) => {}
+        }
+        // 1. What arrived (waiting at most until the connection's deadline, or 10 ms for the HTTP side).
+        let wait = pc.poll_timeout().map_or(Duration::from_millis(10), |t| {
+            Duration::from_nanos(t.saturating_duration_since(now()).as_nanos().min(10_000_000) as u64)
+        });
+        socket.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).unwrap();
+        while let Ok((n, source)) = socket.recv_from(&mut buf) {
+            let _ = pc.handle_receive(now(), Datagram { source, destination: local, contents: &buf[..n] });
+            socket.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        }
+        // 2. Timers.
+        let t = now();
+        if pc.poll_timeout().is_some_and(|d| d <= t) {
+            pc.handle_timeout(t);
+        }
+        // 3 and 4: events (which may send), then transmits.
+        while let Some(e) = pc.poll_event() {
+            let t = now();
+            match e {
+                Event::Rtp(p) => {
+                    let kind = pc.transceiver(p.transceiver).map(|t| t.kind());
+                    match kind {
+                        Some(MediaKind::Audio) => seen.rtp_audio += 1,
+                        _ => seen.rtp_video += 1,
+                    }
+                    // Echo media (not RTX or padding) on our own SSRC of the same transceiver.
+                    if !p.rtx && !p.payload().is_empty() {
+                        let out = OutgoingRtp {
+                            marker: p.marker,
+                            ..OutgoingRtp::new(p.payload_type, p.timestamp, p.payload())
+                        };
+                        if pc.write_rtp(t, &p.mid, &out).is_ok() {
+                            seen.echoed += 1;
+                        }
+                    }
+                }
+                Event::KeyframeRequest { mid, kind: KeyframeRequestKind::Pli | KeyframeRequestKind::Fir, .. }
+                    if pc.request_keyframe(t, &mid).is_ok() =>
+                {
+                    seen.keyframe_requests_relayed += 1;
+                }
+                Event::Track { kind, stream_ids, .. } => seen.tracks.push((kind, stream_ids)),
+                Event::Message { id, data, binary: false } if &data[..] == b"ping" => {
+                    pc.send_text(t, id, "pong").unwrap();
+                }
+                Event::ConnectionState(sansrtc::pc::ConnectionState::Connected) => {
+                    seen.srtp_profile = pc.srtp_profile().map(|p| format!("{p:?}"));
+                }
+                _ => {}
+            }
+        }
+        while let Some(t) = pc.poll_transmit() {
+            let _ = socket.send_to(t.contents, t.destination);
+        }
+    }
+}
+
+/// One browser's run: the page, the answer, the echo, the report and the checks on both sides.
+fn round_trip(program: &str, install: &str) {
+    if !Path::new(program).exists() {
+        return tool::missing(program, install);
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("http");
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let (tx, rx) = channel();
+    std::thread::spawn(move || serve(listener, tx));
+    let browser = Browser::launch(program, &url);
+    let (report, seen, answer) = run(&rx, &browser);
+    drop(browser);
+    println!("{program}'s report: {report}\nsansrtc saw: {seen:?}");
+    assert!(report.contains("\"errors\":[]"), "page errors: {report}\nanswer:\n{answer}");
+    assert!(report.contains("\"pong\":\"pong\""), "the data channel answered: {report}");
+    assert!(report.contains("\"state\":\"connected\""), "{report}");
+    // The browser got sansrtc's tracks (with their stream), and decoded its own video coming back.
+    assert!(report.contains("audio:echo") && report.contains("video:echo"), "{report}");
+    assert!(json_number(&report, "audioIn").is_some_and(|n| n >= 100), "{report}");
+    assert!(json_number(&report, "framesDecoded").is_some_and(|n| n >= 30), "{report}");
+    // sansrtc got the browser's tracks and packets on both.
+    assert_eq!(seen.tracks.len(), 2, "{seen:?}");
+    assert!(seen.rtp_audio >= 100 && seen.rtp_video >= 30 && seen.echoed > 0, "{seen:?}");
+    assert!(seen.srtp_profile.is_some());
+}
+
+#[test]
+fn chromium_media_round_trip() {
+    round_trip(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`");
+}
+
+#[test]
+fn firefox_media_round_trip() {
+    round_trip(FIREFOX, "`apt-get install firefox-esr` or `bash scripts/setup`");
+}
