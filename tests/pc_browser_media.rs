@@ -1,10 +1,11 @@
-//! Browser interop with media: headless Chromium and Firefox ESR (fake camera and microphone) offer audio,
-//! video and a data channel to a sansrtc peer connection on loopback. sansrtc answers sendrecv with
-//! tracks of its own, echoes every RTP packet it receives back on its own SSRCs (the browser decodes its
-//! own Opus and VP8 coming back), relays the browser's key-frame requests to the browser's encoder with
-//! `request_keyframe`, and answers "ping" on the channel. The page reports what `getStats()` saw: packets
-//! received on both tracks, video frames decoded, the channel's answer. Each test skips (with a message)
-//! when its browser is absent, or fails under CI (`tests/support/tool.rs`).
+//! Browser interop with media: headless Chromium and Firefox ESR (fake camera and microphone) and a sansrtc
+//! peer connection on loopback negotiate audio, video and a data channel, the browser offering or
+//! answering sansrtc's offer. sansrtc sends on tracks of its own (sendrecv), echoes every RTP packet it
+//! receives back on its own SSRCs (the browser decodes its own Opus and VP8 coming back), relays the
+//! browser's key-frame requests to the browser's encoder with `request_keyframe`, and answers "ping" on
+//! the channel. The page reports what `getStats()` saw: packets received on both tracks, video frames
+//! decoded, the channel's answer. Each test skips (with a message) when its browser is absent, or fails
+//! under CI (`tests/support/tool.rs`).
 
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -14,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use sansrtc::pc::{Config, Description, Event, KeyframeRequestKind, MediaKind, OutgoingRtp, PeerConnection, Track};
+use sansrtc::pc::{
+    ChannelOptions, Config, Description, Event, KeyframeRequestKind, MediaKind, OutgoingRtp, PeerConnection, Track,
+};
 use sansrtc::time::StdAnchor;
 use sansrtc::{Datagram, Machine, PathMachine, SeededRng};
 
@@ -31,20 +34,32 @@ async function main() {
   try {
     const pc = new RTCPeerConnection();
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240, frameRate: 15 } });
-    for (const t of stream.getTracks()) pc.addTrack(t, stream);
-    const dc = pc.createDataChannel('chat');
     let pong = null;
-    dc.onopen = () => dc.send('ping');
-    dc.onmessage = (e) => { pong = e.data; };
+    const chat = (dc) => { dc.onopen = () => dc.send('ping'); dc.onmessage = (e) => { pong = e.data; }; };
     const tracks = [];
     pc.ontrack = (e) => tracks.push(e.track.kind + ':' + e.streams.map((s) => s.id).join(','));
-    await pc.setLocalDescription(await pc.createOffer());
-    await new Promise((r) => {
+    const gathered = () => new Promise((r) => {
       if (pc.iceGatheringState === 'complete') r();
       pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
     });
-    const res = await fetch('/offer', { method: 'POST', body: pc.localDescription.sdp });
-    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+    if (location.search === '?answer') {
+      // sansrtc offers; the browser's tracks take the transceivers its offer made (addTrack), and the
+      // channel sansrtc created arrives as a datachannel event.
+      pc.ondatachannel = (e) => { chat(e.channel); if (e.channel.readyState === 'open') e.channel.send('ping'); };
+      const offer = await (await fetch('/offer-from-sansrtc')).text();
+      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      for (const t of stream.getTracks()) pc.addTrack(t, stream);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered();
+      await fetch('/answer', { method: 'POST', body: pc.localDescription.sdp });
+    } else {
+      for (const t of stream.getTracks()) pc.addTrack(t, stream);
+      chat(pc.createDataChannel('chat'));
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered();
+      const res = await fetch('/offer', { method: 'POST', body: pc.localDescription.sdp });
+      await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+    }
     const deadline = Date.now() + 40000;
     let s = {};
     while (Date.now() < deadline) {
@@ -142,7 +157,12 @@ impl Drop for Browser {
 }
 
 enum Request {
+    /// The browser's offer, and where the answer goes.
     Offer(String, Sender<String>),
+    /// The browser asks for sansrtc's offer.
+    FetchOffer(Sender<String>),
+    /// The browser's answer to it.
+    Answer(String),
     Report(String),
 }
 
@@ -180,7 +200,16 @@ fn handle(mut stream: TcpStream, requests: &Sender<Request>) -> std::io::Result<
     reader.read_exact(&mut body)?;
     let body = String::from_utf8_lossy(&body).into_owned();
     let (status, kind, reply) = match (method.as_str(), path.as_str()) {
-        ("GET", "/") => ("200 OK", "text/html", PAGE.to_string()),
+        ("GET", "/" | "/?answer") => ("200 OK", "text/html", PAGE.to_string()),
+        ("GET", "/offer-from-sansrtc") => {
+            let (tx, rx) = channel();
+            let _ = requests.send(Request::FetchOffer(tx));
+            ("200 OK", "application/sdp", rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default())
+        }
+        ("POST", "/answer") => {
+            let _ = requests.send(Request::Answer(body));
+            ("200 OK", "text/plain", String::new())
+        }
         ("POST", "/offer") => {
             let (tx, rx) = channel();
             let _ = requests.send(Request::Offer(body, tx));
@@ -248,6 +277,16 @@ fn run(requests: &Receiver<Request>, browser: &Browser) -> (String, Seen, String
                 answer_sdp = answer.sdp.clone();
                 let _ = reply.send(answer.sdp);
             }
+            Ok(Request::FetchOffer(reply)) => {
+                pc.create_data_channel(now(), ChannelOptions::new("chat")).unwrap();
+                let offer = pc.create_offer().unwrap();
+                pc.set_local_description(now(), &offer).unwrap();
+                let _ = reply.send(offer.sdp);
+            }
+            Ok(Request::Answer(answer)) => {
+                pc.set_remote_description(now(), &Description::answer(answer.clone())).expect("the browser's answer");
+                answer_sdp = answer;
+            }
             Ok(Request::Report(report)) => return (report, seen, answer_sdp),
             Err(_) => {}
         }
@@ -307,13 +346,14 @@ fn run(requests: &Receiver<Request>, browser: &Browser) -> (String, Seen, String
     }
 }
 
-/// One browser's run: the page, the answer, the echo, the report and the checks on both sides.
-fn round_trip(program: &str, install: &str) {
+/// One browser's run: the page, the offer/answer (the browser offers, or with `sansrtc_offers` answers
+/// sansrtc's offer), the echo, the report and the checks on both sides.
+fn round_trip(program: &str, install: &str, sansrtc_offers: bool) {
     if !Path::new(program).exists() {
         return tool::missing(program, install);
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("http");
-    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let url = format!("http://{}/{}", listener.local_addr().unwrap(), if sansrtc_offers { "?answer" } else { "" });
     let (tx, rx) = channel();
     std::thread::spawn(move || serve(listener, tx));
     let browser = Browser::launch(program, &url);
@@ -334,11 +374,21 @@ fn round_trip(program: &str, install: &str) {
 }
 
 #[test]
-fn chromium_media_round_trip() {
-    round_trip(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`");
+fn chromium_offers_media() {
+    round_trip(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`", false);
 }
 
 #[test]
-fn firefox_media_round_trip() {
-    round_trip(FIREFOX, "`apt-get install firefox-esr` or `bash scripts/setup`");
+fn firefox_offers_media() {
+    round_trip(FIREFOX, "`apt-get install firefox-esr` or `bash scripts/setup`", false);
+}
+
+#[test]
+fn chromium_answers_our_media_offer() {
+    round_trip(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`", true);
+}
+
+#[test]
+fn firefox_answers_our_media_offer() {
+    round_trip(FIREFOX, "`apt-get install firefox-esr` or `bash scripts/setup`", true);
 }
