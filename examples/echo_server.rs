@@ -39,6 +39,13 @@
 //! socket of its own on the `--udp` IP (RFC 8656 allows one allocation per client 5-tuple, so connections
 //! cannot share one socket towards the server); `--udp` then only receives wake-ups. The design is
 //! described in `examples/echo_server/peers.rs`. Without the TURN options nothing changes.
+//!
+//! ## Recording
+//!
+//! `--record DIR` journals every peer connection into `DIR/peerN-SESSION.journal`: every datagram, timeout
+//! and call it got, with a digest of everything it gave back. `cargo run --example replay -- FILE` replays
+//! one against the current code and prints its timeline (`docs/journal.md`). A journal holds the session's
+//! secrets and every message: keep the directory private.
 
 use core::net::SocketAddr;
 use std::sync::mpsc::channel;
@@ -54,7 +61,7 @@ mod server;
 fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
     eprintln!(
-        "usage: echo_server --http ADDR [--udp ADDR] [--token T] \
+        "usage: echo_server --http ADDR [--udp ADDR] [--token T] [--record DIR] \
          [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
     );
     std::process::exit(2)
@@ -69,6 +76,7 @@ fn main() {
     let mut turn_credential: Option<String> = None;
     let mut relay_only = false;
     let mut token: Option<String> = None;
+    let mut record: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -80,6 +88,7 @@ fn main() {
             "--turn-credential" => turn_credential = Some(value()),
             "--relay-only" => relay_only = true,
             "--token" => token = Some(value()),
+            "--record" => record = Some(value().into()),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -102,8 +111,11 @@ fn main() {
         })
         .collect();
     let options = server::HttpOptions { token, ice_servers };
+    if let Some(dir) = &record {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| usage(&format!("--record {}: {e}", dir.display())));
+    }
     let mut server =
-        server::Server::start_with_options(&config, &options, turn).unwrap_or_else(|e| usage(&e.to_string()));
+        server::Server::start_recording(&config, &options, turn, record).unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());

@@ -128,6 +128,8 @@
 //! - [`datachannel`]: WebRTC data channels (RFC 8831) and DCEP (RFC 8832) over an SCTP association.
 //! - [`pc`]: the peer connection ([`pc::PeerConnection`]): ICE, DTLS and data channels on one 5-tuple,
 //!   JSEP offer/answer, W3C-like events.
+//! - [`record`]: record and replay: a journal of every call on a peer connection, replayed with every output
+//!   compared ([`record::Replayer`]), and pcapng captures with the DTLS key log ([`record::Capture`]).
 //!
 //! ## Logging
 //!
@@ -151,6 +153,7 @@ pub mod ice;
 pub mod machine;
 pub mod pc;
 pub mod rand;
+pub mod record;
 pub mod rtcp;
 pub mod rtp;
 pub mod sctp;

@@ -143,6 +143,9 @@ fn chromium_echo() {
     let total: f64 = times.iter().sum();
     let max = times.iter().copied().fold(0.0, f64::max);
     println!("{runs} Chromium runs complete: {total:.1} s in all, slowest {max:.1} s");
+    // The page closes its peer connection at the end: the server reports every connection `Closed`, as
+    // Chromium does, never `Failed`.
+    server.assert_closed_cleanly(runs);
 }
 
 /// The offer Chromium made in the test page (captured by this test) parses, round-trips and validates.

@@ -186,6 +186,42 @@ fn echoes_every_message_with_its_type() {
     }
 }
 
+/// `--record DIR`: each connection the server answered leaves a journal that replays identically, and its
+/// timeline holds the client's messages.
+#[test]
+fn recorded_connections_replay_identically() {
+    let dir = std::env::temp_dir().join(format!("sansrtc-echo-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = server::Config { http: "127.0.0.1:0".parse().unwrap(), udp: None };
+    let mut server =
+        server::Server::start_recording(&config, &server::HttpOptions::default(), None, Some(dir.clone())).unwrap();
+    let mut clients = vec![Client::connect(server.http_addr(), 11), Client::connect(server.http_addr(), 12)];
+    run_until(&mut clients, "both channels open", |c| c.iter().all(|c| c.open == 2));
+    for (i, c) in clients.iter_mut().enumerate() {
+        let now = c.anchor.now();
+        c.pc.send_text(now, c.reliable, &format!("recorded {i}")).unwrap();
+    }
+    run_until(&mut clients, "the echoes", |c| c.iter().all(|c| !c.inbox.is_empty()));
+    server.shutdown();
+    let mut journals: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    journals.sort();
+    assert_eq!(journals.len(), 2, "{journals:?}");
+    for path in &journals {
+        let journal = std::fs::read(path).unwrap();
+        let mut replay = sansrtc::record::Replayer::new(&journal).unwrap();
+        let mut messages = Vec::new();
+        while let Some(step) = replay.step().unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+            if let Some(Event::Message { data, .. }) = step.event {
+                messages.push(String::from_utf8(data.to_vec()).unwrap());
+            }
+        }
+        assert_eq!(messages.len(), 1, "{}", path.display());
+        assert!(messages[0].starts_with("recorded "));
+        assert_eq!(replay.peer_connection().connection_state(), sansrtc::pc::ConnectionState::Closed);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn eight_mib_with_flow_control_comes_back_in_order() {
     let server = start_server();

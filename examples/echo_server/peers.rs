@@ -25,16 +25,18 @@ use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write};
 use std::net::UdpSocket;
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use sansrtc::pc::{
     self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
-    PeerConnection, TurnConfig,
+    TurnConfig,
 };
+use sansrtc::record::{RecordOptions, RecordedPeerConnection};
 use sansrtc::{Instant, Machine, PathMachine, SeededRng, StdAnchor};
 
 use super::{Answer, Command, OfferRequest, Refused};
@@ -140,7 +142,10 @@ struct Turn {
 }
 
 struct Peer {
-    pc: PeerConnection,
+    /// Journaled into its file with `--record DIR`; otherwise the wrapper only forwards.
+    pc: RecordedPeerConnection,
+    /// `--record DIR`: the connection's journal file (`DIR/peerN-SESSION.journal`).
+    journal: Option<std::fs::File>,
     name: String,
     /// Echoes waiting for room in the send buffer, per channel.
     pending: HashMap<ChannelId, VecDeque<(Bytes, bool)>>,
@@ -165,6 +170,16 @@ struct Peer {
 }
 
 impl Peer {
+    /// Appends what the journal wrote since the last call to its file.
+    fn save_journal(&mut self) {
+        let Some(file) = self.journal.as_mut() else { return };
+        let bytes = self.pc.take_journal();
+        if let Err(e) = file.write_all(&bytes) {
+            println!("{}: journal not written ({e}); recording stops", self.name);
+            self.journal = None;
+        }
+    }
+
     /// When the connection next needs the loop: its own timers, or giving up on connecting.
     fn deadline(&self) -> Option<Instant> {
         let give_up = self.connecting_since.map(|t| t + CONNECT_TIMEOUT + Duration::from_millis(1));
@@ -235,6 +250,14 @@ pub struct Peers<S: SendTo> {
     next_name: u64,
     unmatched: u64,
     turn: Option<Turn>,
+    /// `--record DIR`: where each connection's journal goes.
+    record: Option<PathBuf>,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.save_journal();
+    }
 }
 
 /// Runs until `stop` is set: answers offers and drives the peer connections.
@@ -249,8 +272,21 @@ pub fn run_with_turn(
     stop: &AtomicBool,
     turn: Option<TurnOptions>,
 ) -> io::Result<()> {
+    run_recording(socket, commands, stop, turn, None)
+}
+
+/// [`run_with_turn`], journaling every connection into `record` (a directory) when it is given: each
+/// file replays with `cargo run --example replay -- FILE` (see `docs/journal.md`).
+pub fn run_recording(
+    socket: UdpSocket,
+    commands: Receiver<Command>,
+    stop: &AtomicBool,
+    turn: Option<TurnOptions>,
+    record: Option<PathBuf>,
+) -> io::Result<()> {
     let local = socket.local_addr()?;
     let mut peers = Peers::new(socket, local)?;
+    peers.record = record;
     if let Some(options) = turn {
         let (to_loop, received) = sync_channel(RECEIVED_MAX);
         peers.turn = Some(Turn { options, to_loop, received });
@@ -311,6 +347,7 @@ impl<S: SendTo> Peers<S> {
             next_name: 1,
             unmatched: 0,
             turn: None,
+            record: None,
         })
     }
 
@@ -474,7 +511,9 @@ impl<S: SendTo> Peers<S> {
             // A server with a public address needs no checks of its own: ICE lite (RFC 8445 §2.5).
             config.ice.lite = true;
         }
-        let mut conn = PeerConnection::new(config, self.rng.fork());
+        // The seed drawn as `fork` would draw it; the journal keeps it.
+        let options = RecordOptions { journal: self.record.is_some(), ..RecordOptions::default() };
+        let mut conn = RecordedPeerConnection::new(config, self.rng.bytes(), options);
         let err = |e: pc::Error| Refused::BadOffer(e.to_string());
         conn.add_local_host(now, local).map_err(err)?;
         conn.end_of_local_candidates(now);
@@ -488,8 +527,16 @@ impl<S: SendTo> Peers<S> {
         let session: String = self.rng.bytes::<16>().iter().map(|b| format!("{b:02x}")).collect();
         let mut labels = HashMap::new();
         labels.insert(neg, "negotiated".to_string());
+        let journal = match &self.record {
+            Some(dir) => Some(
+                std::fs::File::create(dir.join(format!("{name}-{session}.journal")))
+                    .map_err(|e| Refused::Busy(format!("cannot create the journal: {e}")))?,
+            ),
+            None => None,
+        };
         let peer = Peer {
             pc: conn,
+            journal,
             name: name.clone(),
             pending: HashMap::new(),
             pending_bytes: 0,
@@ -698,6 +745,7 @@ impl<S: SendTo> Peers<S> {
                 None => self.socket.send_datagram(t.contents, t.destination),
             };
         }
+        p.save_journal();
         if closed {
             self.remove(i);
         } else {

@@ -172,8 +172,19 @@ impl Server {
         options: &HttpOptions,
         turn: Option<peers::TurnOptions>,
     ) -> io::Result<Server> {
+        Server::start_recording(config, options, turn, None)
+    }
+
+    /// Like [`Server::start_with_options`], journaling every peer connection into the directory `record`
+    /// when it is given (`--record DIR`).
+    pub fn start_recording(
+        config: &Config,
+        options: &HttpOptions,
+        turn: Option<peers::TurnOptions>,
+        record: Option<std::path::PathBuf>,
+    ) -> io::Result<Server> {
         Server::start_full(config, options, move |socket, commands, stop| {
-            peers::run_with_turn(socket, commands, &stop, turn)
+            peers::run_recording(socket, commands, &stop, turn, record)
         })
     }
 

@@ -468,7 +468,7 @@ impl DataChannels {
 
     fn push(&mut self, e: Event) {
         if !self.events.push(e) {
-            tracing::warn!(target: TARGET, "event queue full");
+            tracing::debug!(target: TARGET, "event queue full, event dropped");
         }
     }
 

@@ -408,6 +408,16 @@ impl Dtls {
         }
     }
 
+    /// The NSS key-log entry of this connection (`CLIENT_RANDOM …`), once the master secret is known, when
+    /// [`Config::key_log`] is set: what a capture needs for Wireshark to decrypt it. Also reported once as
+    /// [`Event::KeyLog`].
+    pub fn key_log(&self) -> Option<KeyLog> {
+        if !self.config.key_log {
+            return None;
+        }
+        self.hs.master.map(|master_secret| KeyLog { client_random: self.hs.client_random, master_secret })
+    }
+
     pub(crate) fn emit_key_log(&mut self) {
         if let (true, Some(master)) = (self.config.key_log, self.hs.master) {
             self.events.push(Event::KeyLog(KeyLog { client_random: self.hs.client_random, master_secret: master }));

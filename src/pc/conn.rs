@@ -312,6 +312,7 @@ impl PeerConnection {
         // Here DTLS only ever arrives from addresses ICE has validated (a check answered with our password),
         // so it would only cost a round trip.
         config.cookie_exchange = false;
+        config.key_log = self.config.key_log;
         let mut d = match role {
             dtls::Role::Client => Dtls::client(config, self.rng.fork(), self.now),
             dtls::Role::Server => Dtls::server(config, self.rng.fork()),

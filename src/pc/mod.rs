@@ -517,6 +517,10 @@ pub struct Config {
     /// W3C `iceTransportPolicy`: [`IceTransportPolicy::Relay`] overrides the ICE config's candidate filter
     /// with [`ice::CandidateFilter::RELAY_ONLY`].
     pub ice_transport_policy: IceTransportPolicy,
+    /// Keep the DTLS key log ([`crate::dtls::Config::key_log`]), readable through
+    /// [`crate::dtls::Dtls::key_log`] once the master secret is known, so a capture can be decrypted
+    /// ([`crate::record::Capture`]). Off by default: it exposes the session's secrets.
+    pub key_log: bool,
     /// The codecs the connection sends and receives, in preference order; their payload types are the
     /// ones our offers use (when the BUNDLE group leaves them free). Default [`Codec::defaults`] (a
     /// static table: set `Cow::Owned(vec)` to change it).
@@ -549,6 +553,7 @@ impl Default for Config {
             max_events: 8192,
             turn_servers: alloc::vec::Vec::new(),
             ice_transport_policy: IceTransportPolicy::All,
+            key_log: false,
             codecs: Cow::Borrowed(&codec::DEFAULT_CODECS),
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
             srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),

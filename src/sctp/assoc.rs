@@ -536,7 +536,7 @@ impl Association {
 
     pub(super) fn push_event(&mut self, e: Event) {
         if !self.events.push(e) {
-            tracing::warn!(target: TARGET, "event queue full");
+            tracing::debug!(target: TARGET, "event queue full, event dropped");
         }
     }
 

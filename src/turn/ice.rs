@@ -52,6 +52,17 @@ impl core::error::Error for IceRelayError {}
 /// At most this many TURN servers per agent.
 const MAX_SERVERS: usize = 4;
 
+/// Local gathering, as the caller and the allocations move it on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gathering {
+    /// More local sockets may come.
+    Open,
+    /// The caller said no more are coming; the agent is told once every allocation has settled.
+    Ending,
+    /// The agent was told ([`IceAgent::end_of_local_candidates`]).
+    Ended,
+}
+
 /// One TURN server of an [`IceRelay`] (at most four, held inline).
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
@@ -107,10 +118,8 @@ pub struct IceRelay {
     out: OutQueue<(SocketAddr, SocketAddr)>,
     data: OutQueue<()>,
     events: EventQueue<IceRelayEvent>,
-    /// The caller said no more local sockets are coming.
-    local_end: bool,
-    /// The agent was told (once every allocation settled).
-    agent_told_end: bool,
+    /// Where local gathering stands.
+    gathering: Gathering,
 }
 
 impl IceRelay {
@@ -130,8 +139,7 @@ impl IceRelay {
             out: OutQueue::new(256),
             data: OutQueue::new(256),
             events: EventQueue::new(512),
-            local_end: false,
-            agent_told_end: false,
+            gathering: Gathering::Open,
         }
     }
 
@@ -180,7 +188,7 @@ impl IceRelay {
     /// Whether an allocation is still in progress (gathering waits for it).
     pub fn is_allocating(&self) -> bool {
         self.servers.iter().any(|s| match s {
-            Server::Waiting(..) => !self.local_end,
+            Server::Waiting(..) => self.gathering == Gathering::Open,
             Server::Started(c) => c.is_allocating(),
             Server::GaveUp(_) => false,
         })
@@ -242,7 +250,9 @@ impl IceRelay {
                 self.events.push(IceRelayEvent::Turn(i, TurnEvent::Failed(failure)));
             }
         }
-        self.local_end = true;
+        if self.gathering == Gathering::Open {
+            self.gathering = Gathering::Ending;
+        }
         self.flush();
     }
 
@@ -381,8 +391,8 @@ impl IceRelay {
                 self.events.push(IceRelayEvent::Turn(i, e));
             }
         }
-        if self.local_end && !self.agent_told_end && !self.is_allocating() {
-            self.agent_told_end = true;
+        if self.gathering == Gathering::Ending && !self.is_allocating() {
+            self.gathering = Gathering::Ended;
             self.agent.end_of_local_candidates(now);
         }
         while let Some(e) = self.agent.poll_event() {

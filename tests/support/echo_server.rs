@@ -77,6 +77,19 @@ impl EchoServer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits (up to 10 s) until the log reports `runs` connections `Closed`, and asserts it does, and that
+    /// none reported `Failed`: clients that close cleanly must be seen closed, as browsers see them.
+    pub fn assert_closed_cleanly(&self, runs: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let closed = || self.log_text().matches("connection Closed").count();
+        while closed() < runs && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log = self.log_text();
+        assert_eq!(closed(), runs, "every connection ends closed:\n{}", tail(&log, 60));
+        assert!(!log.contains("connection Failed"), "a clean close reported as a failure:\n{}", tail(&log, 60));
+    }
+
     /// The last lines of its log and trace, for a failure message.
     pub fn tails(&self) -> String {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();

@@ -1,0 +1,436 @@
+//! Call records: one per call made on a recorded peer connection, with its arguments, the running digest of
+//! the outputs so far and (in whole-outputs journals) the call's outcome itself.
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::SocketAddr;
+
+use super::wire::{
+    DIGEST_LEN, JournalError, Reader, put_addr, put_bool, put_bytes, put_duration, put_instant, put_opt, put_str,
+    put_u8, put_u16, put_u32, put_u64,
+};
+use crate::datachannel::{ChannelOptions, Reliability};
+use crate::machine::Datagram;
+use crate::pc::{ChannelId, Description, SdpKind};
+use crate::time::Instant;
+
+/// Record kinds.
+pub mod kind {
+    /// The opening record: seed and configuration.
+    pub const OPEN: u8 = 0x01;
+    pub const RECEIVE: u8 = 0x10;
+    pub const TIMEOUT: u8 = 0x11;
+    pub const POLL_TRANSMIT: u8 = 0x12;
+    pub const POLL_EVENT: u8 = 0x13;
+    pub const ADD_LOCAL_HOST: u8 = 0x20;
+    pub const ADD_STUN_SERVER: u8 = 0x21;
+    pub const END_OF_LOCAL_CANDIDATES: u8 = 0x22;
+    pub const CREATE_OFFER: u8 = 0x23;
+    pub const CREATE_ANSWER: u8 = 0x24;
+    pub const SET_LOCAL_DESCRIPTION: u8 = 0x25;
+    pub const SET_REMOTE_DESCRIPTION: u8 = 0x26;
+    pub const ADD_ICE_CANDIDATE: u8 = 0x27;
+    pub const RESTART_ICE: u8 = 0x28;
+    pub const CREATE_DATA_CHANNEL: u8 = 0x29;
+    pub const SEND: u8 = 0x2a;
+    pub const SET_BUFFERED_AMOUNT_LOW_THRESHOLD: u8 = 0x2b;
+    pub const CLOSE_CHANNEL: u8 = 0x2c;
+    pub const CLOSE: u8 = 0x2d;
+}
+
+/// One call on a [`PeerConnection`](crate::pc::PeerConnection), with its arguments, as journaled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Call<'a> {
+    /// `handle_receive`.
+    Receive {
+        /// `now`.
+        now: Instant,
+        /// The datagram, with the remote address it came from and the local one it arrived on.
+        datagram: Datagram<'a>,
+    },
+    /// `handle_timeout`.
+    Timeout {
+        /// `now`.
+        now: Instant,
+    },
+    /// `poll_transmit`.
+    PollTransmit,
+    /// `poll_event`.
+    PollEvent,
+    /// `add_local_host`.
+    AddLocalHost {
+        /// `now`.
+        now: Instant,
+        /// The socket.
+        addr: SocketAddr,
+    },
+    /// `add_stun_server`.
+    AddStunServer {
+        /// `now`.
+        now: Instant,
+        /// The server.
+        server: SocketAddr,
+    },
+    /// `end_of_local_candidates`.
+    EndOfLocalCandidates {
+        /// `now`.
+        now: Instant,
+    },
+    /// `create_offer`.
+    CreateOffer,
+    /// `create_answer`.
+    CreateAnswer,
+    /// `set_local_description`.
+    SetLocalDescription {
+        /// `now`.
+        now: Instant,
+        /// The description's type.
+        kind: SdpKind,
+        /// Its SDP.
+        sdp: &'a str,
+    },
+    /// `set_remote_description`.
+    SetRemoteDescription {
+        /// `now`.
+        now: Instant,
+        /// The description's type.
+        kind: SdpKind,
+        /// Its SDP.
+        sdp: &'a str,
+    },
+    /// `add_ice_candidate`.
+    AddIceCandidate {
+        /// `now`.
+        now: Instant,
+        /// The candidate line, `None` for end-of-candidates.
+        candidate: Option<&'a str>,
+    },
+    /// `restart_ice`.
+    RestartIce {
+        /// `now`.
+        now: Instant,
+    },
+    /// `create_data_channel`.
+    CreateDataChannel {
+        /// `now`.
+        now: Instant,
+        /// The options.
+        options: ChannelOptions,
+    },
+    /// `send` (also `send_text` and `send_binary`, which are `send` with a copy).
+    Send {
+        /// `now`.
+        now: Instant,
+        /// The channel.
+        channel: ChannelId,
+        /// Binary rather than text.
+        binary: bool,
+        /// The message.
+        data: &'a [u8],
+    },
+    /// `set_buffered_amount_low_threshold`.
+    SetBufferedAmountLowThreshold {
+        /// The channel.
+        channel: ChannelId,
+        /// The threshold.
+        threshold: u64,
+    },
+    /// `close_channel`.
+    CloseChannel {
+        /// `now`.
+        now: Instant,
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// `close`.
+    Close {
+        /// `now`.
+        now: Instant,
+    },
+}
+
+impl Call<'_> {
+    /// The record kind.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Call::Receive { .. } => kind::RECEIVE,
+            Call::Timeout { .. } => kind::TIMEOUT,
+            Call::PollTransmit => kind::POLL_TRANSMIT,
+            Call::PollEvent => kind::POLL_EVENT,
+            Call::AddLocalHost { .. } => kind::ADD_LOCAL_HOST,
+            Call::AddStunServer { .. } => kind::ADD_STUN_SERVER,
+            Call::EndOfLocalCandidates { .. } => kind::END_OF_LOCAL_CANDIDATES,
+            Call::CreateOffer => kind::CREATE_OFFER,
+            Call::CreateAnswer => kind::CREATE_ANSWER,
+            Call::SetLocalDescription { .. } => kind::SET_LOCAL_DESCRIPTION,
+            Call::SetRemoteDescription { .. } => kind::SET_REMOTE_DESCRIPTION,
+            Call::AddIceCandidate { .. } => kind::ADD_ICE_CANDIDATE,
+            Call::RestartIce { .. } => kind::RESTART_ICE,
+            Call::CreateDataChannel { .. } => kind::CREATE_DATA_CHANNEL,
+            Call::Send { .. } => kind::SEND,
+            Call::SetBufferedAmountLowThreshold { .. } => kind::SET_BUFFERED_AMOUNT_LOW_THRESHOLD,
+            Call::CloseChannel { .. } => kind::CLOSE_CHANNEL,
+            Call::Close { .. } => kind::CLOSE,
+        }
+    }
+
+    /// The `now` the call was given, if it takes one.
+    pub fn now(&self) -> Option<Instant> {
+        match *self {
+            Call::Receive { now, .. }
+            | Call::Timeout { now }
+            | Call::AddLocalHost { now, .. }
+            | Call::AddStunServer { now, .. }
+            | Call::EndOfLocalCandidates { now }
+            | Call::SetLocalDescription { now, .. }
+            | Call::SetRemoteDescription { now, .. }
+            | Call::AddIceCandidate { now, .. }
+            | Call::RestartIce { now }
+            | Call::CreateDataChannel { now, .. }
+            | Call::Send { now, .. }
+            | Call::CloseChannel { now, .. }
+            | Call::Close { now } => Some(now),
+            Call::PollTransmit
+            | Call::PollEvent
+            | Call::CreateOffer
+            | Call::CreateAnswer
+            | Call::SetBufferedAmountLowThreshold { .. } => None,
+        }
+    }
+
+    /// Whether the call is a poll (an output taken), rather than an input.
+    pub fn is_poll(&self) -> bool {
+        matches!(self, Call::PollTransmit | Call::PollEvent)
+    }
+
+    /// Appends the arguments (the record body before the digest).
+    pub(super) fn put_args(&self, out: &mut Vec<u8>) {
+        match self {
+            Call::Receive { now, datagram } => {
+                put_instant(out, *now);
+                put_addr(out, datagram.source);
+                put_addr(out, datagram.destination);
+                put_bytes(out, datagram.contents);
+            }
+            Call::Timeout { now }
+            | Call::EndOfLocalCandidates { now }
+            | Call::RestartIce { now }
+            | Call::Close { now } => put_instant(out, *now),
+            Call::PollTransmit | Call::PollEvent | Call::CreateOffer | Call::CreateAnswer => {}
+            Call::AddLocalHost { now, addr: a } | Call::AddStunServer { now, server: a } => {
+                put_instant(out, *now);
+                put_addr(out, *a);
+            }
+            Call::SetLocalDescription { now, kind, sdp } | Call::SetRemoteDescription { now, kind, sdp } => {
+                put_instant(out, *now);
+                put_sdp_kind(out, *kind);
+                put_str(out, sdp);
+            }
+            Call::AddIceCandidate { now, candidate } => {
+                put_instant(out, *now);
+                put_opt(out, *candidate, put_str);
+            }
+            Call::CreateDataChannel { now, options } => {
+                put_instant(out, *now);
+                put_channel_options(out, options);
+            }
+            Call::Send { now, channel, binary, data } => {
+                put_instant(out, *now);
+                put_u32(out, channel.0);
+                put_bool(out, *binary);
+                put_bytes(out, data);
+            }
+            Call::SetBufferedAmountLowThreshold { channel, threshold } => {
+                put_u32(out, channel.0);
+                put_u64(out, *threshold);
+            }
+            Call::CloseChannel { now, channel } => {
+                put_instant(out, *now);
+                put_u32(out, channel.0);
+            }
+        }
+    }
+}
+
+impl<'a> Call<'a> {
+    /// Reads the arguments of a record of kind `k`; `None` for a kind that is not a call.
+    pub(super) fn read_args(k: u8, r: &mut Reader<'a>) -> Result<Option<Call<'a>>, JournalError> {
+        let call = match k {
+            kind::RECEIVE => {
+                let now = r.instant("now")?;
+                let source = r.addr("source address")?;
+                let destination = r.addr("destination address")?;
+                let contents = r.bytes("datagram")?;
+                Call::Receive { now, datagram: Datagram { source, destination, contents } }
+            }
+            kind::TIMEOUT => Call::Timeout { now: r.instant("now")? },
+            kind::POLL_TRANSMIT => Call::PollTransmit,
+            kind::POLL_EVENT => Call::PollEvent,
+            kind::ADD_LOCAL_HOST => Call::AddLocalHost { now: r.instant("now")?, addr: r.addr("local address")? },
+            kind::ADD_STUN_SERVER => {
+                Call::AddStunServer { now: r.instant("now")?, server: r.addr("STUN server address")? }
+            }
+            kind::END_OF_LOCAL_CANDIDATES => Call::EndOfLocalCandidates { now: r.instant("now")? },
+            kind::CREATE_OFFER => Call::CreateOffer,
+            kind::CREATE_ANSWER => Call::CreateAnswer,
+            kind::SET_LOCAL_DESCRIPTION => {
+                let now = r.instant("now")?;
+                let kind = read_sdp_kind(r)?;
+                Call::SetLocalDescription { now, kind, sdp: r.str("SDP")? }
+            }
+            kind::SET_REMOTE_DESCRIPTION => {
+                let now = r.instant("now")?;
+                let kind = read_sdp_kind(r)?;
+                Call::SetRemoteDescription { now, kind, sdp: r.str("SDP")? }
+            }
+            kind::ADD_ICE_CANDIDATE => {
+                let now = r.instant("now")?;
+                Call::AddIceCandidate { now, candidate: r.opt("candidate", |r| r.str("candidate"))? }
+            }
+            kind::RESTART_ICE => Call::RestartIce { now: r.instant("now")? },
+            kind::CREATE_DATA_CHANNEL => {
+                let now = r.instant("now")?;
+                Call::CreateDataChannel { now, options: read_channel_options(r)? }
+            }
+            kind::SEND => {
+                let now = r.instant("now")?;
+                let channel = ChannelId(r.u32("channel")?);
+                let binary = r.bool("binary flag")?;
+                Call::Send { now, channel, binary, data: r.bytes("message")? }
+            }
+            kind::SET_BUFFERED_AMOUNT_LOW_THRESHOLD => Call::SetBufferedAmountLowThreshold {
+                channel: ChannelId(r.u32("channel")?),
+                threshold: r.u64("threshold")?,
+            },
+            kind::CLOSE_CHANNEL => Call::CloseChannel { now: r.instant("now")?, channel: ChannelId(r.u32("channel")?) },
+            kind::CLOSE => Call::Close { now: r.instant("now")? },
+            _ => return Ok(None),
+        };
+        Ok(Some(call))
+    }
+
+    /// The description a description call carries.
+    pub(super) fn description(kind: SdpKind, sdp: &str) -> Description {
+        Description { kind, sdp: alloc::string::String::from(sdp) }
+    }
+}
+
+impl fmt::Display for Call<'_> {
+    /// A one-line summary: the method, `now`, and the arguments (datagrams and messages by length).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Call::Receive { now, datagram } => write!(
+                f,
+                "handle_receive({now}, {} -> {}, {} bytes)",
+                datagram.source,
+                datagram.destination,
+                datagram.contents.len()
+            ),
+            Call::Timeout { now } => write!(f, "handle_timeout({now})"),
+            Call::PollTransmit => f.write_str("poll_transmit()"),
+            Call::PollEvent => f.write_str("poll_event()"),
+            Call::AddLocalHost { now, addr } => write!(f, "add_local_host({now}, {addr})"),
+            Call::AddStunServer { now, server } => write!(f, "add_stun_server({now}, {server})"),
+            Call::EndOfLocalCandidates { now } => write!(f, "end_of_local_candidates({now})"),
+            Call::CreateOffer => f.write_str("create_offer()"),
+            Call::CreateAnswer => f.write_str("create_answer()"),
+            Call::SetLocalDescription { now, kind, sdp } => {
+                write!(f, "set_local_description({now}, {}, {} bytes of SDP)", kind.as_str(), sdp.len())
+            }
+            Call::SetRemoteDescription { now, kind, sdp } => {
+                write!(f, "set_remote_description({now}, {}, {} bytes of SDP)", kind.as_str(), sdp.len())
+            }
+            Call::AddIceCandidate { now, candidate: Some(c) } => write!(f, "add_ice_candidate({now}, {c:?})"),
+            Call::AddIceCandidate { now, candidate: None } => write!(f, "add_ice_candidate({now}, end)"),
+            Call::RestartIce { now } => write!(f, "restart_ice({now})"),
+            Call::CreateDataChannel { now, options } => {
+                write!(f, "create_data_channel({now}, label={:?}, protocol={:?})", options.label, options.protocol)
+            }
+            Call::Send { now, channel, binary, data } => {
+                let kind = if *binary { "binary" } else { "text" };
+                write!(f, "send({now}, {channel}, {kind}, {} bytes)", data.len())
+            }
+            Call::SetBufferedAmountLowThreshold { channel, threshold } => {
+                write!(f, "set_buffered_amount_low_threshold({channel}, {threshold})")
+            }
+            Call::CloseChannel { now, channel } => write!(f, "close_channel({now}, {channel})"),
+            Call::Close { now } => write!(f, "close({now})"),
+        }
+    }
+}
+
+/// One call record as read: the call, where it is, and what the recording saw it give back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// The call's position among the journal's calls, from 0.
+    pub index: u64,
+    /// The byte offset of its record.
+    pub offset: usize,
+    /// The call and its arguments.
+    pub call: Call<'a>,
+    /// The first bytes of the running SHA-256 of every output up to and including this call's.
+    pub digest: [u8; DIGEST_LEN],
+    /// The call's outcome in the canonical encoding (see [`super::render_outcome`]), in whole-outputs
+    /// journals.
+    pub outcome: Option<&'a [u8]>,
+}
+
+fn put_sdp_kind(out: &mut Vec<u8>, kind: SdpKind) {
+    put_u8(
+        out,
+        match kind {
+            SdpKind::Offer => 0,
+            SdpKind::Pranswer => 1,
+            SdpKind::Answer => 2,
+            SdpKind::Rollback => 3,
+        },
+    );
+}
+
+fn read_sdp_kind(r: &mut Reader<'_>) -> Result<SdpKind, JournalError> {
+    let at = r.clone();
+    Ok(match r.u8("SDP type")? {
+        0 => SdpKind::Offer,
+        1 => SdpKind::Pranswer,
+        2 => SdpKind::Answer,
+        3 => SdpKind::Rollback,
+        _ => return Err(at.corrupt("SDP type")),
+    })
+}
+
+fn put_channel_options(out: &mut Vec<u8>, o: &ChannelOptions) {
+    let ChannelOptions { label, protocol, ordered, reliability, priority, negotiated } = o;
+    put_str(out, label);
+    put_str(out, protocol);
+    put_bool(out, *ordered);
+    match reliability {
+        Reliability::Reliable => put_u8(out, 0),
+        Reliability::MaxRetransmits(n) => {
+            put_u8(out, 1);
+            put_u32(out, *n);
+        }
+        Reliability::MaxLifetime(d) => {
+            put_u8(out, 2);
+            put_duration(out, *d);
+        }
+    }
+    put_u16(out, *priority);
+    put_opt(out, *negotiated, put_u16);
+}
+
+fn read_channel_options(r: &mut Reader<'_>) -> Result<ChannelOptions, JournalError> {
+    let label = r.string("channel label")?;
+    let protocol = r.string("channel protocol")?;
+    let ordered = r.bool("channel ordering")?;
+    let at = r.clone();
+    let reliability = match r.u8("channel reliability")? {
+        0 => Reliability::Reliable,
+        1 => Reliability::MaxRetransmits(r.u32("channel reliability")?),
+        2 => Reliability::MaxLifetime(r.duration("channel reliability")?),
+        _ => return Err(at.corrupt("channel reliability")),
+    };
+    let priority = r.u16("channel priority")?;
+    let negotiated = r.opt("negotiated stream id", |r| r.u16("negotiated stream id"))?;
+    Ok(ChannelOptions { label, protocol, ordered, reliability, priority, negotiated })
+}

@@ -1,0 +1,224 @@
+//! Writing a journal (the recorder's side) and reading one back.
+
+use alloc::vec::Vec;
+
+use super::call::{Call, Entry, kind};
+use super::config::{put_config, read_config};
+use super::outcome::chain;
+use super::wire::{self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_frame};
+use crate::pc::Config;
+use crate::rand::Seed;
+
+/// The recorder's side: frames each call with its digest and appends it to the bytes waiting to be taken.
+#[derive(Debug)]
+pub(super) struct Writer {
+    pending: Vec<u8>,
+    whole: bool,
+    chain: [u8; 32],
+    /// Scratch for a record's body, reused.
+    body: Vec<u8>,
+    /// Scratch for a call's outcome, reused; filled by the caller before [`Writer::record`].
+    pub outcome: Vec<u8>,
+    max_pending: usize,
+    stopped: bool,
+    calls: u64,
+}
+
+impl Writer {
+    /// A journal with its header and opening record queued.
+    pub fn new(seed: &Seed, config: &Config, whole: bool, max_pending: usize) -> Self {
+        let mut w = Writer {
+            pending: Vec::new(),
+            whole,
+            chain: [0; 32],
+            body: Vec::new(),
+            outcome: Vec::new(),
+            max_pending,
+            stopped: false,
+            calls: 0,
+        };
+        w.pending.extend_from_slice(&wire::header(whole));
+        w.body.extend_from_slice(seed);
+        put_config(&mut w.body, config);
+        put_frame(&mut w.pending, kind::OPEN, &w.body);
+        w
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
+    pub fn digest(&self) -> [u8; 32] {
+        self.chain
+    }
+
+    /// Journals `call` with the outcome in `self.outcome`. Once the bytes waiting to be taken would pass
+    /// their bound, recording stops for good: what was journaled stays a valid journal, a prefix of the
+    /// session.
+    pub fn record(&mut self, call: &Call<'_>) {
+        if self.stopped {
+            return;
+        }
+        let k = call.kind();
+        self.chain = chain(&self.chain, k, &self.outcome);
+        self.body.clear();
+        call.put_args(&mut self.body);
+        self.body.extend_from_slice(self.chain.get(..DIGEST_LEN).unwrap_or(&[]));
+        if self.whole {
+            self.body.extend_from_slice(&self.outcome);
+        }
+        if self.pending.len().saturating_add(self.body.len() + 11) > self.max_pending {
+            tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
+            self.stopped = true;
+            return;
+        }
+        put_frame(&mut self.pending, k, &self.body);
+        self.calls += 1;
+    }
+
+    pub fn take(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.pending)
+    }
+}
+
+/// A journal being read: its header and opening record checked, its call records read on demand.
+///
+/// ```
+/// # use sansrtc::record::{Journal, RecordOptions, RecordedPeerConnection};
+/// # use sansrtc::pc::Config;
+/// let mut pc = RecordedPeerConnection::new(Config::default(), [7; 32], RecordOptions::default());
+/// pc.end_of_local_candidates(sansrtc::Instant::from_millis(5));
+/// let bytes = pc.take_journal();
+/// let journal = Journal::parse(&bytes)?;
+/// assert_eq!(journal.seed(), &[7; 32]);
+/// for entry in journal.entries() {
+///     let entry = entry?;
+///     println!("#{} {}", entry.index, entry.call);
+/// }
+/// # Ok::<(), sansrtc::record::JournalError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Journal<'a> {
+    bytes: &'a [u8],
+    whole: bool,
+    seed: Seed,
+    config: Config,
+    /// Where the first call record starts.
+    first: usize,
+}
+
+impl<'a> Journal<'a> {
+    /// Checks the header and reads the opening record (seed and configuration).
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, JournalError> {
+        let flags = wire::read_header(bytes)?;
+        let Some(frame) = wire::read_frame(bytes, HEADER_LEN) else {
+            return Err(JournalError::Truncated { offset: HEADER_LEN });
+        };
+        let (mut frame, first) = frame?;
+        if frame.kind != kind::OPEN {
+            return Err(JournalError::Corrupt {
+                offset: frame.offset,
+                what: "the first record is not the opening record",
+            });
+        }
+        let seed = frame.body.array::<32>("seed")?;
+        let config = read_config(&mut frame.body)?;
+        frame.body.finish("bytes after the configuration")?;
+        Ok(Journal { bytes, whole: flags & FLAG_WHOLE != 0, seed, config, first })
+    }
+
+    /// Whether call records carry their outcomes whole.
+    pub fn whole_outputs(&self) -> bool {
+        self.whole
+    }
+
+    /// The seed the connection was built with.
+    pub fn seed(&self) -> &Seed {
+        &self.seed
+    }
+
+    /// The configuration the connection was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The journal's bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The call records, in order. Iteration stops after the first error.
+    pub fn entries(&self) -> Entries<'a> {
+        Entries { bytes: self.bytes, next: self.first, index: 0, whole: self.whole, failed: false }
+    }
+
+    /// The offset of the first call record.
+    pub(super) fn first_offset(&self) -> usize {
+        self.first
+    }
+}
+
+/// The call records of a [`Journal`]; see [`Journal::entries`].
+#[derive(Clone, Debug)]
+pub struct Entries<'a> {
+    bytes: &'a [u8],
+    next: usize,
+    index: u64,
+    whole: bool,
+    failed: bool,
+}
+
+impl<'a> Entries<'a> {
+    /// An iterator starting at `offset` (a record boundary), numbering from `index`.
+    pub(super) fn at(bytes: &'a [u8], offset: usize, index: u64, whole: bool) -> Self {
+        Entries { bytes, next: offset, index, whole, failed: false }
+    }
+
+    /// The offset of the next record.
+    pub fn offset(&self) -> usize {
+        self.next
+    }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let r = wire::read_frame(self.bytes, self.next)?.and_then(|(frame, end)| {
+            let mut body = frame.body;
+            let call = match Call::read_args(frame.kind, &mut body)? {
+                Some(call) => call,
+                None if frame.kind == kind::OPEN => {
+                    return Err(JournalError::Corrupt { offset: frame.offset, what: "a second opening record" });
+                }
+                None => return Err(JournalError::Corrupt { offset: frame.offset, what: "unknown record kind" }),
+            };
+            let digest = body.array::<DIGEST_LEN>("digest")?;
+            let outcome = if self.whole {
+                Some(body.rest())
+            } else {
+                body.finish("bytes after the digest")?;
+                None
+            };
+            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome }, end))
+        });
+        match r {
+            Ok((entry, end)) => {
+                self.next = end;
+                self.index += 1;
+                Some(Ok(entry))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

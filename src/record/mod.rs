@@ -1,0 +1,426 @@
+//! Record and replay: a journal of everything that entered a peer connection, replayed against the current
+//! code with every output compared, and pcapng captures that Wireshark decrypts.
+//!
+//! A [`PeerConnection`] is deterministic: the same seed, configuration and timestamped calls give the same
+//! bytes out. So a session is fully described by its inputs, and a bug seen once (in production, in a
+//! flaky test, with a browser) can be re-run under a debugger as often as needed, or kept as a regression
+//! test that fails the day the code behaves differently.
+//!
+//! - [`RecordedPeerConnection`] wraps a [`PeerConnection`] and has its API: use it instead, and every call
+//!   (datagrams received with their addresses and `now`, timeouts, descriptions, candidates, channel
+//!   create/send/close, close, and every poll) is journaled with a digest of what the call gave back. The
+//!   library does no I/O: [`RecordedPeerConnection::take_journal`] hands out the bytes to append to a file.
+//!   Recording is opt-in and costs nothing when off: a plain [`PeerConnection`] knows nothing of it.
+//! - [`Replayer`] rebuilds the connection from a journal's seed and configuration, makes every call again
+//!   and compares every output (transmits with their addresses, events, return values, the deadline after
+//!   each call) with the recorded ones, reporting the first [`Divergence`] with the inputs before it.
+//!   Unreadable journals (truncated, corrupt, another version) give a [`JournalError`] naming the offset.
+//! - [`Capture`] writes a pcapng file of what the connection sent and received, with the DTLS key log
+//!   embedded; [`RecordOptions::capture`] has [`RecordedPeerConnection`] keep one.
+//!
+//! The format is described in `docs/journal.md`. A journal holds everything the connection knew: its
+//! certificate's private key, ICE passwords, TURN credentials and every message. Keep it as secret as the
+//! session. Journals of a version of the crate replay against another only as long as neither the format
+//! version nor the connection's behaviour changed: a replay that diverges after an upgrade says the code
+//! now behaves differently, which is what it is for.
+//!
+//! ```
+//! use sansrtc::pc::{Config, Event};
+//! use sansrtc::record::{RecordOptions, RecordedPeerConnection, Replayer};
+//! use sansrtc::{Instant, Machine, PathMachine};
+//!
+//! let mut pc = RecordedPeerConnection::new(Config::default(), [1; 32], RecordOptions::default());
+//! let now = Instant::from_millis(10);
+//! pc.add_local_host(now, "192.0.2.1:5000".parse().unwrap())?;
+//! pc.end_of_local_candidates(now);
+//! let offer = pc.create_offer()?;
+//! pc.set_local_description(now, &offer)?;
+//! while let Some(event) = pc.poll_event() {
+//!     if let Event::LocalCandidate { candidate, .. } = event {
+//!         assert!(candidate.contains("192.0.2.1 5000 typ host"));
+//!     }
+//! }
+//! let mut file = Vec::new();
+//! file.extend(pc.take_journal()); // append to a file as the session goes
+//!
+//! let summary = Replayer::new(&file)?.run()?;
+//! assert_eq!(summary.digest, pc.digest());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+// Journals are input like any datagram: no indexing that could panic on them.
+#![deny(clippy::indexing_slicing)]
+
+mod call;
+mod config;
+mod journal;
+mod outcome;
+mod pcap;
+mod replay;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::ops::Deref;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+pub use call::{Call, Entry};
+pub use journal::{Entries, Journal};
+pub use outcome::render_outcome;
+pub use pcap::{Capture, SECRETS_TLS_KEY_LOG};
+pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
+pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
+
+use outcome::{put_channel, put_deadline, put_description, put_event, put_result, put_transmit};
+
+use crate::datachannel::ChannelOptions;
+use crate::dtls::Dtls;
+use crate::machine::{Datagram, Machine, PathMachine, Transmit};
+use crate::pc::{ChannelId, Config, Description, Error, Event, PeerConnection, RecvError};
+use crate::rand::{Seed, SeededRng};
+use crate::time::Instant;
+
+const TARGET: &str = "sansrtc::record";
+
+/// What a [`RecordedPeerConnection`] keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordOptions {
+    /// Keep a journal (default on).
+    pub journal: bool,
+    /// Keep every output whole in the journal rather than only its running digest (default off): a
+    /// divergence then shows the recorded value too, for a journal several times larger.
+    pub whole_outputs: bool,
+    /// Keep a pcapng capture (default off). Turns [`Config::key_log`] on, so the capture carries the DTLS
+    /// key log.
+    pub capture: bool,
+    /// For the capture's timestamps: the wall-clock time (since the Unix epoch) that [`Instant::ZERO`]
+    /// stands for (default zero: timestamps count from 1970).
+    pub capture_epoch: Duration,
+    /// Bound on the bytes waiting in each of the journal and the capture to be taken (default 64 MiB). A
+    /// journal that reaches it stops (what it holds stays a valid journal of the session so far); a capture
+    /// drops packets and counts them.
+    pub max_pending: usize,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions {
+            journal: true,
+            whole_outputs: false,
+            capture: false,
+            capture_epoch: Duration::ZERO,
+            max_pending: 64 << 20,
+        }
+    }
+}
+
+/// A [`PeerConnection`] that journals every call made on it (and, if asked, captures its datagrams).
+///
+/// It has the connection's API, driven the same way (the [module docs](crate::pc) loop), and derefs to the
+/// [`PeerConnection`] for everything that only reads (states, descriptions, statistics). Calls that change
+/// the connection go through the wrapper, so none escapes the journal. Take the journal's bytes with
+/// [`Self::take_journal`] whenever convenient (after each loop turn, say) and append them to a file.
+///
+/// The seed is given, not a generator: the journal must hold it to rebuild the connection. With the
+/// journal and the capture both off (or the journal stopped at its bound) the wrapper only forwards.
+#[derive(Debug)]
+pub struct RecordedPeerConnection {
+    pc: PeerConnection,
+    journal: Option<journal::Writer>,
+    capture: Option<Capture>,
+    /// The latest `now` given.
+    now: Instant,
+    key_logged: bool,
+    /// The last transmit, copied so the journal and capture can see it while the caller borrows it.
+    transmit: Vec<u8>,
+    transmit_addrs: (SocketAddr, SocketAddr),
+}
+
+impl Deref for RecordedPeerConnection {
+    type Target = PeerConnection;
+
+    fn deref(&self) -> &PeerConnection {
+        &self.pc
+    }
+}
+
+/// Journals `call` with the outcome `put` writes and the deadline after it.
+fn log(journal: &mut Option<journal::Writer>, pc: &PeerConnection, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
+    let Some(j) = journal.as_mut().filter(|j| !j.is_stopped()) else { return };
+    j.outcome.clear();
+    put(&mut j.outcome);
+    put_deadline(&mut j.outcome, pc.poll_timeout());
+    j.record(call);
+}
+
+impl RecordedPeerConnection {
+    /// A new connection built as [`PeerConnection::new`] with a generator seeded from `seed`; the journal
+    /// (if kept) opens with the seed and the configuration.
+    pub fn new(mut config: Config, seed: Seed, options: RecordOptions) -> Self {
+        if options.capture {
+            config.key_log = true;
+        }
+        let journal =
+            options.journal.then(|| journal::Writer::new(&seed, &config, options.whole_outputs, options.max_pending));
+        let capture = options.capture.then(|| Capture::new(options.capture_epoch, options.max_pending));
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        RecordedPeerConnection {
+            pc: PeerConnection::new(config, SeededRng::from_seed(seed)),
+            journal,
+            capture,
+            now: Instant::ZERO,
+            key_logged: false,
+            transmit: Vec::new(),
+            transmit_addrs: (unspecified, unspecified),
+        }
+    }
+
+    /// The journal bytes written since the last call (the header and opening record first): append them
+    /// to the journal file. Empty when no journal is kept.
+    pub fn take_journal(&mut self) -> Vec<u8> {
+        self.journal.as_mut().map(journal::Writer::take).unwrap_or_default()
+    }
+
+    /// The capture bytes written since the last call (the pcapng header first): append them to the capture
+    /// file. Empty when no capture is kept.
+    pub fn take_capture(&mut self) -> Vec<u8> {
+        self.capture.as_mut().map(Capture::take).unwrap_or_default()
+    }
+
+    /// The capture, for its counters.
+    pub fn capture(&self) -> Option<&Capture> {
+        self.capture.as_ref()
+    }
+
+    /// The running SHA-256 of every output so far: what [`Summary::digest`] of a replay of this journal
+    /// must equal. Zero when no journal is kept.
+    pub fn digest(&self) -> [u8; 32] {
+        self.journal.as_ref().map_or([0; 32], journal::Writer::digest)
+    }
+
+    /// Calls journaled.
+    pub fn journaled_calls(&self) -> u64 {
+        self.journal.as_ref().map_or(0, journal::Writer::calls)
+    }
+
+    /// Whether the journal stopped at its bound ([`RecordOptions::max_pending`]).
+    pub fn journal_stopped(&self) -> bool {
+        self.journal.as_ref().is_some_and(journal::Writer::is_stopped)
+    }
+
+    /// The connection (also reachable through `Deref`).
+    pub fn peer_connection(&self) -> &PeerConnection {
+        &self.pc
+    }
+
+    /// The connection itself; recording ends.
+    pub fn into_inner(self) -> PeerConnection {
+        self.pc
+    }
+
+    fn touch(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    /// Once DTLS knows its master secret, the capture gets the key log, before the packets it decrypts.
+    fn check_key_log(&mut self) {
+        if self.key_logged {
+            return;
+        }
+        let Some(capture) = self.capture.as_mut() else { return };
+        if let Some(k) = self.pc.dtls().and_then(Dtls::key_log) {
+            capture.key_log(&alloc::format!("{k}"));
+            self.key_logged = true;
+        }
+    }
+
+    /// After a call: the key log if it just became known, then the journal record.
+    fn after(&mut self, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
+        self.check_key_log();
+        log(&mut self.journal, &self.pc, call, put);
+    }
+
+    // ----- the connection's API, journaled -----
+
+    /// [`PeerConnection::add_local_host`].
+    pub fn add_local_host(&mut self, now: Instant, addr: SocketAddr) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.add_local_host(now, addr);
+        self.after(&Call::AddLocalHost { now, addr }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::add_stun_server`].
+    pub fn add_stun_server(&mut self, now: Instant, server: SocketAddr) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.add_stun_server(now, server);
+        self.after(&Call::AddStunServer { now, server }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::end_of_local_candidates`].
+    pub fn end_of_local_candidates(&mut self, now: Instant) {
+        self.touch(now);
+        self.pc.end_of_local_candidates(now);
+        self.after(&Call::EndOfLocalCandidates { now }, |_| {});
+    }
+
+    /// [`PeerConnection::create_offer`].
+    pub fn create_offer(&mut self) -> Result<Description, Error> {
+        let r = self.pc.create_offer();
+        self.after(&Call::CreateOffer, |o| put_description(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::create_answer`].
+    pub fn create_answer(&mut self) -> Result<Description, Error> {
+        let r = self.pc.create_answer();
+        self.after(&Call::CreateAnswer, |o| put_description(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::set_local_description`].
+    pub fn set_local_description(&mut self, now: Instant, desc: &Description) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.set_local_description(now, desc);
+        self.after(&Call::SetLocalDescription { now, kind: desc.kind, sdp: &desc.sdp }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::set_remote_description`].
+    pub fn set_remote_description(&mut self, now: Instant, desc: &Description) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.set_remote_description(now, desc);
+        self.after(&Call::SetRemoteDescription { now, kind: desc.kind, sdp: &desc.sdp }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::add_ice_candidate`].
+    pub fn add_ice_candidate(&mut self, now: Instant, candidate: Option<&str>) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.add_ice_candidate(now, candidate);
+        self.after(&Call::AddIceCandidate { now, candidate }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::restart_ice`].
+    pub fn restart_ice(&mut self, now: Instant) {
+        self.touch(now);
+        self.pc.restart_ice(now);
+        self.after(&Call::RestartIce { now }, |_| {});
+    }
+
+    /// [`PeerConnection::create_data_channel`].
+    pub fn create_data_channel(&mut self, now: Instant, options: ChannelOptions) -> Result<ChannelId, Error> {
+        self.touch(now);
+        let call = Call::CreateDataChannel { now, options: options.clone() };
+        let r = self.pc.create_data_channel(now, options);
+        self.after(&call, |o| put_channel(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::send_text`].
+    pub fn send_text(&mut self, now: Instant, id: ChannelId, text: &str) -> Result<(), Error> {
+        self.send(now, id, Bytes::copy_from_slice(text.as_bytes()), false)
+    }
+
+    /// [`PeerConnection::send_binary`].
+    pub fn send_binary(&mut self, now: Instant, id: ChannelId, data: &[u8]) -> Result<(), Error> {
+        self.send(now, id, Bytes::copy_from_slice(data), true)
+    }
+
+    /// [`PeerConnection::send`].
+    pub fn send(&mut self, now: Instant, id: ChannelId, data: Bytes, binary: bool) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.send(now, id, data.clone(), binary);
+        self.after(&Call::Send { now, channel: id, binary, data: &data }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::set_buffered_amount_low_threshold`].
+    pub fn set_buffered_amount_low_threshold(&mut self, id: ChannelId, threshold: usize) -> Result<(), Error> {
+        let r = self.pc.set_buffered_amount_low_threshold(id, threshold);
+        let call = Call::SetBufferedAmountLowThreshold { channel: id, threshold: threshold as u64 };
+        self.after(&call, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::close_channel`].
+    pub fn close_channel(&mut self, now: Instant, id: ChannelId) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.close_channel(now, id);
+        self.after(&Call::CloseChannel { now, channel: id }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::close`].
+    pub fn close(&mut self, now: Instant) {
+        self.touch(now);
+        self.pc.close(now);
+        self.after(&Call::Close { now }, |_| {});
+    }
+}
+
+impl Machine for RecordedPeerConnection {
+    type Event = Event;
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.touch(now);
+        self.pc.handle_timeout(now);
+        self.after(&Call::Timeout { now }, |_| {});
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        let e = self.pc.poll_event();
+        self.after(&Call::PollEvent, |o| put_event(o, e.as_ref()));
+        e
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.pc.poll_timeout()
+    }
+}
+
+impl PathMachine for RecordedPeerConnection {
+    type Error = RecvError;
+
+    fn handle_receive(&mut self, now: Instant, datagram: Datagram<'_>) -> Result<(), RecvError> {
+        self.touch(now);
+        let r = self.pc.handle_receive(now, datagram);
+        // The key log first: this datagram may be the first the new keys decrypt.
+        self.check_key_log();
+        if let Some(c) = self.capture.as_mut() {
+            c.received(self.now, &datagram);
+        }
+        log(&mut self.journal, &self.pc, &Call::Receive { now, datagram }, |o| put_result(o, &r));
+        r
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        if self.capture.is_none() && self.journal.as_ref().is_none_or(journal::Writer::is_stopped) {
+            // Nothing to keep: no copy.
+            return self.pc.poll_transmit();
+        }
+        let got = match self.pc.poll_transmit() {
+            Some(t) => {
+                self.transmit.clear();
+                self.transmit.extend_from_slice(t.contents);
+                self.transmit_addrs = (t.source, t.destination);
+                true
+            }
+            None => false,
+        };
+        let (source, destination) = self.transmit_addrs;
+        let t = got.then_some(Transmit { source, destination, contents: &self.transmit });
+        if let (Some(c), Some(t)) = (self.capture.as_mut(), t.as_ref()) {
+            c.sent(self.now, t);
+        }
+        log(&mut self.journal, &self.pc, &Call::PollTransmit, |o| put_transmit(o, t.as_ref()));
+        t
+    }
+}
