@@ -61,7 +61,7 @@ mod server;
 fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
     eprintln!(
-        "usage: echo_server --http ADDR [--udp ADDR] [--token T] [--record DIR] \
+        "usage: echo_server --http ADDR [--udp ADDR] [--token T] [--record DIR] [--full-ice] \
          [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
     );
     std::process::exit(2)
@@ -77,6 +77,7 @@ fn main() {
     let mut relay_only = false;
     let mut token: Option<String> = None;
     let mut record: Option<std::path::PathBuf> = None;
+    let mut full_ice = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -89,6 +90,7 @@ fn main() {
             "--relay-only" => relay_only = true,
             "--token" => token = Some(value()),
             "--record" => record = Some(value().into()),
+            "--full-ice" => full_ice = true,
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -114,8 +116,9 @@ fn main() {
     if let Some(dir) = &record {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| usage(&format!("--record {}: {e}", dir.display())));
     }
-    let mut server =
-        server::Server::start_recording(&config, &options, turn, record).unwrap_or_else(|e| usage(&e.to_string()));
+    let peer_options = server::peers::PeerOptions { record, full_ice };
+    let mut server = server::Server::start_recording(&config, &options, turn, peer_options)
+        .unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());

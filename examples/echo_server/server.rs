@@ -30,8 +30,12 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
+#[path = "conn.rs"]
+pub mod conn;
 #[path = "http.rs"]
 mod http;
+#[path = "media.rs"]
+pub mod media;
 #[path = "peers.rs"]
 pub mod peers;
 
@@ -172,19 +176,19 @@ impl Server {
         options: &HttpOptions,
         turn: Option<peers::TurnOptions>,
     ) -> io::Result<Server> {
-        Server::start_recording(config, options, turn, None)
+        Server::start_recording(config, options, turn, peers::PeerOptions::default())
     }
 
-    /// Like [`Server::start_with_options`], journaling every peer connection into the directory `record`
-    /// when it is given (`--record DIR`).
+    /// Like [`Server::start_with_options`], with [`peers::PeerOptions`]: journaling every peer connection
+    /// (`--record DIR`), full ICE (`--full-ice`).
     pub fn start_recording(
         config: &Config,
         options: &HttpOptions,
         turn: Option<peers::TurnOptions>,
-        record: Option<std::path::PathBuf>,
+        peer_options: peers::PeerOptions,
     ) -> io::Result<Server> {
         Server::start_full(config, options, move |socket, commands, stop| {
-            peers::run_recording(socket, commands, &stop, turn, record)
+            peers::run_recording(socket, commands, &stop, turn, peer_options)
         })
     }
 
@@ -470,7 +474,9 @@ fn handle(req: Request, to_udp: &ToUdp<'_>, reports: &Sender<String>, options: &
         let session = session.map(str::to_string);
         return whip(req, endpoint, session.as_deref(), to_udp, options);
     }
-    match (req.method.as_str(), req.path.as_str()) {
+    // The page takes its mode from the query (`/?media`).
+    let path = req.path.split('?').next().unwrap_or_default();
+    match (req.method.as_str(), path) {
         ("GET", "/") | ("GET", "/index.html") => {
             Response::new("200 OK", "text/html; charset=utf-8", PAGE.as_bytes().to_vec())
         }
