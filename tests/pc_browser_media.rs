@@ -35,7 +35,17 @@ async function main() {
     const pc = new RTCPeerConnection();
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240, frameRate: 15 } });
     let pong = null;
-    const chat = (dc) => { dc.onopen = () => dc.send('ping'); dc.onmessage = (e) => { pong = e.data; }; };
+    const t0 = performance.now();
+    const chatLog = [];
+    const note = (what) => chatLog.push(what + '@' + Math.round(performance.now() - t0));
+    const ping = (dc) => { note('ping'); dc.send('ping'); };
+    const chat = (dc) => {
+      dc.onopen = () => { note('open'); ping(dc); };
+      dc.onmessage = (e) => { note('message'); pong = e.data; };
+      dc.onclose = () => note('close');
+      dc.onerror = (e) => note('error ' + (e.error && e.error.message));
+    };
+    pc.onconnectionstatechange = () => note('pc ' + pc.connectionState);
     const tracks = [];
     pc.ontrack = (e) => tracks.push(e.track.kind + ':' + e.streams.map((s) => s.id).join(','));
     const gathered = () => new Promise((r) => {
@@ -45,7 +55,11 @@ async function main() {
     if (location.search === '?answer') {
       // sansrtc offers; the browser's tracks take the transceivers its offer made (addTrack), and the
       // channel sansrtc created arrives as a datachannel event.
-      pc.ondatachannel = (e) => { chat(e.channel); if (e.channel.readyState === 'open') e.channel.send('ping'); };
+      pc.ondatachannel = (e) => {
+        note('datachannel ' + e.channel.readyState);
+        chat(e.channel);
+        if (e.channel.readyState === 'open') ping(e.channel);
+      };
       const offer = await (await fetch('/offer-from-sansrtc')).text();
       await pc.setRemoteDescription({ type: 'offer', sdp: offer });
       for (const t of stream.getTracks()) pc.addTrack(t, stream);
@@ -75,7 +89,7 @@ async function main() {
       });
       if (pong && s.framesDecoded >= 30 && s.audioIn >= 100) break;
     }
-    Object.assign(report, s, { pong, tracks, state: pc.connectionState });
+    Object.assign(report, s, { pong, tracks, state: pc.connectionState, chatLog });
   } catch (e) {
     report.errors.push(String(e));
   }
@@ -244,11 +258,21 @@ struct Seen {
     keyframe_requests_relayed: u64,
     tracks: Vec<(MediaKind, Vec<String>)>,
     srtp_profile: Option<String>,
+    /// Connection and channel events, in order (at most 32).
+    events: Vec<String>,
+}
+
+impl Seen {
+    fn note(&mut self, event: String) {
+        if self.events.len() < 32 {
+            self.events.push(event);
+        }
+    }
 }
 
 /// The sansrtc side: answers the offer, then runs the README loop on a real UDP socket until the report
 /// comes.
-fn run(requests: &Receiver<Request>, browser: &Browser) -> (String, Seen, String) {
+fn run(requests: &Receiver<Request>, browser: &Browser, mut capture: Option<&mut Capture>) -> (String, Seen, String) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
     let local: SocketAddr = socket.local_addr().expect("address");
     let anchor = StdAnchor::starting_now();
@@ -262,7 +286,12 @@ fn run(requests: &Receiver<Request>, browser: &Browser) -> (String, Seen, String
     let mut answer_sdp = String::new();
     let mut buf = vec![0u8; 2048];
     let started = std::time::Instant::now();
+    let mut report = None;
     loop {
+        // Capturing: the page's report waits until every kind of packet was kept (or 20 s have passed).
+        if let Some(r) = report.take_if(|_| capture.as_ref().is_none_or(|c| c.done(started.elapsed()))) {
+            return (r, seen, answer_sdp);
+        }
         assert!(
             started.elapsed() < TIMEOUT,
             "no report from Chromium within {TIMEOUT:?}: {seen:?}\n{:?}\n{}",
@@ -287,7 +316,7 @@ fn run(requests: &Receiver<Request>, browser: &Browser) -> (String, Seen, String
                 pc.set_remote_description(now(), &Description::answer(answer.clone())).expect("the browser's answer");
                 answer_sdp = answer;
             }
-            Ok(Request::Report(report)) => return (report, seen, answer_sdp),
+            Ok(Request::Report(r)) => report = Some(r),
             Err(_) => {}
         }
         // 1. What arrived (waiting at most until the connection's deadline, or 10 ms for the HTTP side).
@@ -307,6 +336,10 @@ fn run(requests: &Receiver<Request>, browser: &Browser) -> (String, Seen, String
         // 3 and 4: events (which may send), then transmits.
         while let Some(e) = pc.poll_event() {
             let t = now();
+            if let Some(c) = capture.as_deref_mut() {
+                c.event(&mut pc, t, &e, &socket);
+                continue;
+            }
             match e {
                 Event::Rtp(p) => {
                     let kind = pc.transceiver(p.transceiver).map(|t| t.kind());
@@ -332,11 +365,20 @@ fn run(requests: &Receiver<Request>, browser: &Browser) -> (String, Seen, String
                 }
                 Event::Track { kind, stream_ids, .. } => seen.tracks.push((kind, stream_ids)),
                 Event::Message { id, data, binary: false } if &data[..] == b"ping" => {
+                    seen.note(format!("ping on {id}"));
                     pc.send_text(t, id, "pong").unwrap();
                 }
-                Event::ConnectionState(sansrtc::pc::ConnectionState::Connected) => {
-                    seen.srtp_profile = pc.srtp_profile().map(|p| format!("{p:?}"));
+                Event::ConnectionState(s) => {
+                    seen.note(format!("{s:?}"));
+                    if s == sansrtc::pc::ConnectionState::Connected {
+                        seen.srtp_profile = pc.srtp_profile().map(|p| format!("{p:?}"));
+                    }
                 }
+                e @ (Event::DataChannel { .. }
+                | Event::ChannelOpen(_)
+                | Event::ChannelClose(_)
+                | Event::Message { .. }
+                | Event::IceConnectionState(_)) => seen.note(format!("{e:?}")),
                 _ => {}
             }
         }
@@ -357,11 +399,11 @@ fn round_trip(program: &str, install: &str, sansrtc_offers: bool) {
     let (tx, rx) = channel();
     std::thread::spawn(move || serve(listener, tx));
     let browser = Browser::launch(program, &url);
-    let (report, seen, answer) = run(&rx, &browser);
+    let (report, seen, answer) = run(&rx, &browser, None);
     drop(browser);
     println!("{program}'s report: {report}\nsansrtc saw: {seen:?}");
     assert!(report.contains("\"errors\":[]"), "page errors: {report}\nanswer:\n{answer}");
-    assert!(report.contains("\"pong\":\"pong\""), "the data channel answered: {report}");
+    assert!(report.contains("\"pong\":\"pong\""), "the data channel answered: {report}\n{seen:?}");
     assert!(report.contains("\"state\":\"connected\""), "{report}");
     // The browser got sansrtc's tracks (with their stream), and decoded its own video coming back.
     assert!(report.contains("audio:echo") && report.contains("video:echo"), "{report}");
@@ -391,4 +433,188 @@ fn chromium_answers_our_media_offer() {
 #[test]
 fn firefox_answers_our_media_offer() {
     round_trip(FIREFOX, "`apt-get install firefox-esr` or `bash scripts/setup`", true);
+}
+
+/// What [`capture_chromium_rtp`] keeps: the first packet of each kind, as the connection delivered it
+/// (decrypted `Event::Rtp` and `Event::Rtcp` bytes).
+#[derive(Default)]
+struct Capture {
+    files: Vec<(&'static str, Vec<u8>)>,
+    video_echoed: u64,
+    /// The transport-wide sequence number of our next echoed packet (so that Chromium sends feedback).
+    twcc: u16,
+    /// Chromium's video SSRC and latest sequence number (for the NACK we send).
+    video: Option<(u32, u16)>,
+    nack_sent: bool,
+}
+
+/// The kinds kept, each in `NAME.bin`.
+const CAPTURED: &[&str] =
+    &["vp8-keyframe-start", "vp8-delta", "opus", "rtx", "rtcp-sr-sdes", "rtcp-twcc", "rtcp-nack", "rtcp-pli"];
+
+impl Capture {
+    fn keep(&mut self, name: &'static str, bytes: &[u8]) {
+        if !self.files.iter().any(|(n, _)| *n == name) {
+            self.files.push((name, bytes.to_vec()));
+        }
+    }
+
+    fn done(&self, elapsed: Duration) -> bool {
+        elapsed > Duration::from_secs(20) || CAPTURED.iter().all(|n| self.files.iter().any(|(f, _)| f == n))
+    }
+
+    /// Keeps what is new, echoes media with transport-wide sequence numbers; one echoed video packet in
+    /// the 100th is never sent (Chromium asks for it again with a NACK, then a PLI), and a NACK of ours
+    /// makes Chromium retransmit one of its packets (RTX).
+    fn event(&mut self, pc: &mut PeerConnection, t: sansrtc::Instant, e: &Event, socket: &UdpSocket) {
+        use sansrtc::pc::RtpPacket;
+        use sansrtc::rtcp::{Compound, RtcpPacket};
+        use sansrtc::rtp::ExtensionValue;
+        let flush = |pc: &mut PeerConnection, send: bool| {
+            while let Some(t) = pc.poll_transmit() {
+                if send {
+                    let _ = socket.send_to(t.contents, t.destination);
+                }
+            }
+        };
+        match e {
+            Event::Rtp(p) => {
+                let p: &RtpPacket = p;
+                let kind = pc.transceiver(p.transceiver).map(|t| t.kind());
+                let payload = p.payload();
+                match kind {
+                    _ if p.rtx && payload.len() > 2 => self.keep("rtx", p.as_bytes()),
+                    Some(MediaKind::Audio) if !payload.is_empty() => self.keep("opus", p.as_bytes()),
+                    Some(MediaKind::Video) if !p.rtx && !payload.is_empty() => {
+                        self.video = Some((p.ssrc, p.sequence_number as u16));
+                        match vp8_start(payload) {
+                            Some(true) => self.keep("vp8-keyframe-start", p.as_bytes()),
+                            Some(false) => self.keep("vp8-delta", p.as_bytes()),
+                            None => {}
+                        }
+                    }
+                    _ => {}
+                }
+                if p.rtx || payload.is_empty() {
+                    return;
+                }
+                flush(pc, true);
+                let ext = [ExtensionValue::TransportWideCc(self.twcc)];
+                let out = OutgoingRtp {
+                    marker: p.marker,
+                    extensions: &ext,
+                    ..OutgoingRtp::new(p.payload_type, p.timestamp, payload)
+                };
+                if pc.write_rtp(t, &p.mid, &out).is_ok() {
+                    self.twcc = self.twcc.wrapping_add(1);
+                    let video = kind == Some(MediaKind::Video);
+                    self.video_echoed += u64::from(video);
+                    // Lost on the way: the 100th echoed video packet.
+                    flush(pc, !(video && self.video_echoed == 100));
+                }
+                if let Some((ssrc, seq)) = self.video.filter(|_| !self.nack_sent && self.video_echoed >= 150) {
+                    let mut nack = Vec::new();
+                    let sender = pc.transceivers().find_map(|t| t.ssrcs().next()).map_or(1, |(_, s, _)| s);
+                    let mut w = sansrtc::rtcp::Writer::new(&mut nack);
+                    w.nack_lost(sender, ssrc, [seq.wrapping_sub(3)]).unwrap();
+                    self.nack_sent = pc.write_rtcp(t, &nack).is_ok();
+                }
+            }
+            Event::Rtcp(bytes) => {
+                let mut kinds = Vec::new();
+                for p in Compound::new(bytes).flatten() {
+                    kinds.push(match p {
+                        RtcpPacket::SenderReport(_) => "sr",
+                        RtcpPacket::Sdes(_) => "sdes",
+                        RtcpPacket::TransportCc(_) => "twcc",
+                        RtcpPacket::Nack(_) => "nack",
+                        RtcpPacket::Pli(_) => "pli",
+                        _ => "other",
+                    });
+                }
+                if kinds.contains(&"sr") && kinds.contains(&"sdes") {
+                    self.keep("rtcp-sr-sdes", bytes);
+                }
+                for (k, name) in [("twcc", "rtcp-twcc"), ("nack", "rtcp-nack"), ("pli", "rtcp-pli")] {
+                    if kinds.contains(&k) {
+                        self.keep(name, bytes);
+                    }
+                }
+            }
+            Event::KeyframeRequest { mid, .. } => {
+                let _ = pc.request_keyframe(t, mid);
+            }
+            Event::Message { id, data, binary: false } if &data[..] == b"ping" => {
+                pc.send_text(t, *id, "pong").unwrap();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a VP8 RTP payload starts a frame (RFC 7741 §4.2: S set, partition 0), and if so whether
+/// that frame is a key frame (the P bit of the VP8 payload header clear, §4.3).
+fn vp8_start(payload: &[u8]) -> Option<bool> {
+    let first = *payload.first()?;
+    if first & 0x10 == 0 || first & 0x07 != 0 {
+        return None;
+    }
+    let mut at = 1;
+    if first & 0x80 != 0 {
+        let x = *payload.get(1)?;
+        at = 2;
+        if x & 0x80 != 0 {
+            at += if payload.get(at)? & 0x80 != 0 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            at += 1;
+        }
+        if x & 0x30 != 0 {
+            at += 1;
+        }
+    }
+    Some(payload.get(at)? & 0x01 == 0)
+}
+
+/// Captures RTP and RTCP as Chromium sends them (decrypted, as `Event::Rtp` and `Event::Rtcp` deliver
+/// them) into `vectors/browser/chromium-rtp/`, with Chromium's offer and sansrtc's answer, for
+/// `tests/browser_rtp_fixtures.rs`. Run by hand to refresh the fixtures:
+/// `cargo test --all-features --test pc_browser_media capture_chromium_rtp -- --ignored`.
+#[test]
+#[ignore = "writes the fixtures in vectors/browser/chromium-rtp/"]
+fn capture_chromium_rtp() {
+    if !Path::new(CHROMIUM).exists() {
+        return tool::missing(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`");
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("http");
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let (tx, rx) = channel();
+    let offers = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (offer_tx, offer_rx) = channel::<Request>();
+    // The offer passes through here on its way, so that it can be saved.
+    let kept = offers.clone();
+    std::thread::spawn(move || {
+        for r in rx {
+            if let Request::Offer(sdp, _) = &r {
+                *kept.lock().unwrap() = sdp.clone();
+            }
+            let _ = offer_tx.send(r);
+        }
+    });
+    std::thread::spawn(move || serve(listener, tx));
+    let browser = Browser::launch(CHROMIUM, &url);
+    let mut capture = Capture::default();
+    let (report, _, answer) = run(&offer_rx, &browser, Some(&mut capture));
+    drop(browser);
+    println!("report: {report}");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/browser/chromium-rtp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("offer.sdp"), offers.lock().unwrap().as_bytes()).unwrap();
+    std::fs::write(dir.join("answer.sdp"), answer.as_bytes()).unwrap();
+    for (name, bytes) in &capture.files {
+        std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
+        println!("{name}: {} bytes", bytes.len());
+    }
+    let missing: Vec<&&str> = CAPTURED.iter().filter(|n| !capture.files.iter().any(|(f, _)| f == *n)).collect();
+    println!("not captured: {missing:?}");
 }
