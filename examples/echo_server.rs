@@ -117,7 +117,7 @@ fn main() {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| usage(&format!("--record {}: {e}", dir.display())));
     }
     let peer_options = server::peers::PeerOptions { record, full_ice };
-    let mut server = server::Server::start_recording(&config, &options, turn, peer_options)
+    let mut server = server::Server::start_with_peer_options(&config, &options, turn, peer_options)
         .unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();
     ctrlc::set_handler(move || {

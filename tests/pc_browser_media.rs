@@ -5,14 +5,16 @@
 //! browser's key-frame requests to the browser's encoder with `request_keyframe`, and answers "ping" on
 //! the channel. The page reports what `getStats()` saw: packets received on both tracks, video frames
 //! decoded, the channel's answer. Each test skips (with a message) when its browser is absent, or fails
-//! under CI (`tests/support/tool.rs`).
+//! under CI (`tests/support/tool.rs`). The browsers are started and killed by `tests/support/browser.rs`.
+//!
+//! `capture_chromium_rtp` (ignored: run it by hand) records the RTP and RTCP fixtures of
+//! `vectors/browser/chromium-rtp/` in such a session.
 
 use core::net::SocketAddr;
 use core::time::Duration;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use sansrtc::pc::{
@@ -21,11 +23,16 @@ use sansrtc::pc::{
 use sansrtc::time::StdAnchor;
 use sansrtc::{Datagram, Machine, PathMachine, SeededRng};
 
+#[allow(dead_code)]
+#[path = "support/browser.rs"]
+mod browser;
+#[allow(dead_code)]
+#[path = "support/echo_server.rs"]
+mod echo_server;
 #[path = "support/tool.rs"]
 mod tool;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const FIREFOX: &str = "/usr/bin/firefox-esr";
+use browser::{Browser, Kind};
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 const PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>sansrtc media</title><script>
@@ -97,78 +104,6 @@ async function main() {
 }
 main();
 </script>"#;
-
-/// A headless browser with fake media devices and its own profile directory; killed on drop.
-struct Browser {
-    child: Child,
-    profile: PathBuf,
-}
-
-impl Browser {
-    fn launch(program: &str, url: &str) -> Browser {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let profile = std::env::temp_dir().join(format!("sansrtc-browser-media-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&profile).expect("profile dir");
-        let log = std::fs::File::create(profile.join("browser.log")).expect("log file");
-        let mut command = Command::new(program);
-        if program == FIREFOX {
-            // Loopback candidates with real addresses, fake devices, no permission prompt.
-            let prefs = [
-                "media.peerconnection.ice.loopback",
-                "media.navigator.permission.disabled",
-                "media.navigator.streams.fake",
-            ];
-            let mut user = String::from("user_pref(\"media.peerconnection.ice.obfuscate_host_addresses\", false);\n");
-            for p in prefs {
-                user.push_str(&format!("user_pref(\"{p}\", true);\n"));
-            }
-            std::fs::write(profile.join("user.js"), user).expect("user.js");
-            command.args(["--headless", "-no-remote", "-profile"]).arg(&profile);
-        } else {
-            command
-                .args([
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-dev-shm-usage",
-                    "--mute-audio",
-                    "--use-fake-device-for-media-stream",
-                    "--use-fake-ui-for-media-stream",
-                    "--autoplay-policy=no-user-gesture-required",
-                    "--allow-loopback-in-peer-connection",
-                    "--disable-features=WebRtcHideLocalIpsWithMdns",
-                    "--remote-debugging-port=0",
-                ])
-                .arg(format!("--user-data-dir={}", profile.display()));
-        }
-        let child = command
-            .arg(url)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("start the browser");
-        Browser { child, profile }
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.profile.join("browser.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
 
 enum Request {
     /// The browser's offer, and where the answer goes.
@@ -390,15 +325,16 @@ fn run(requests: &Receiver<Request>, browser: &Browser, mut capture: Option<&mut
 
 /// One browser's run: the page, the offer/answer (the browser offers, or with `sansrtc_offers` answers
 /// sansrtc's offer), the echo, the report and the checks on both sides.
-fn round_trip(program: &str, install: &str, sansrtc_offers: bool) {
-    if !Path::new(program).exists() {
-        return tool::missing(program, install);
+fn round_trip(kind: Kind, sansrtc_offers: bool) {
+    if !kind.available() {
+        return;
     }
+    let program = kind.program();
     let listener = TcpListener::bind("127.0.0.1:0").expect("http");
     let url = format!("http://{}/{}", listener.local_addr().unwrap(), if sansrtc_offers { "?answer" } else { "" });
     let (tx, rx) = channel();
     std::thread::spawn(move || serve(listener, tx));
-    let browser = Browser::launch(program, &url);
+    let browser = Browser::launch(kind, &url);
     let (report, seen, answer) = run(&rx, &browser, None);
     drop(browser);
     println!("{program}'s report: {report}\nsansrtc saw: {seen:?}");
@@ -417,22 +353,22 @@ fn round_trip(program: &str, install: &str, sansrtc_offers: bool) {
 
 #[test]
 fn chromium_offers_media() {
-    round_trip(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`", false);
+    round_trip(Kind::Chromium, false);
 }
 
 #[test]
 fn firefox_offers_media() {
-    round_trip(FIREFOX, "`apt-get install firefox-esr` or `bash scripts/setup`", false);
+    round_trip(Kind::Firefox, false);
 }
 
 #[test]
 fn chromium_answers_our_media_offer() {
-    round_trip(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`", true);
+    round_trip(Kind::Chromium, true);
 }
 
 #[test]
 fn firefox_answers_our_media_offer() {
-    round_trip(FIREFOX, "`apt-get install firefox-esr` or `bash scripts/setup`", true);
+    round_trip(Kind::Firefox, true);
 }
 
 /// What [`capture_chromium_rtp`] keeps: the first packet of each kind, as the connection delivered it
@@ -583,33 +519,32 @@ fn vp8_start(payload: &[u8]) -> Option<bool> {
 #[test]
 #[ignore = "writes the fixtures in vectors/browser/chromium-rtp/"]
 fn capture_chromium_rtp() {
-    if !Path::new(CHROMIUM).exists() {
-        return tool::missing(CHROMIUM, "`apt-get install chromium` or `bash scripts/setup`");
+    if !Kind::Chromium.available() {
+        return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("http");
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let (tx, rx) = channel();
-    let offers = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let (offer_tx, offer_rx) = channel::<Request>();
     // The offer passes through here on its way, so that it can be saved.
-    let kept = offers.clone();
+    let (copy_tx, copy_rx) = channel::<String>();
     std::thread::spawn(move || {
         for r in rx {
             if let Request::Offer(sdp, _) = &r {
-                *kept.lock().unwrap() = sdp.clone();
+                let _ = copy_tx.send(sdp.clone());
             }
             let _ = offer_tx.send(r);
         }
     });
     std::thread::spawn(move || serve(listener, tx));
-    let browser = Browser::launch(CHROMIUM, &url);
+    let browser = Browser::launch(Kind::Chromium, &url);
     let mut capture = Capture::default();
     let (report, _, answer) = run(&offer_rx, &browser, Some(&mut capture));
     drop(browser);
     println!("report: {report}");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/browser/chromium-rtp");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("offer.sdp"), offers.lock().unwrap().as_bytes()).unwrap();
+    std::fs::write(dir.join("offer.sdp"), copy_rx.try_recv().expect("the offer")).unwrap();
     std::fs::write(dir.join("answer.sdp"), answer.as_bytes()).unwrap();
     for (name, bytes) in &capture.files {
         std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();

@@ -176,12 +176,24 @@ impl Server {
         options: &HttpOptions,
         turn: Option<peers::TurnOptions>,
     ) -> io::Result<Server> {
-        Server::start_recording(config, options, turn, peers::PeerOptions::default())
+        Server::start_recording(config, options, turn, None)
+    }
+
+    /// Like [`Server::start_with_options`], journaling every peer connection into the directory `record`
+    /// when it is given (`--record DIR`).
+    pub fn start_recording(
+        config: &Config,
+        options: &HttpOptions,
+        turn: Option<peers::TurnOptions>,
+        record: Option<std::path::PathBuf>,
+    ) -> io::Result<Server> {
+        let peer_options = peers::PeerOptions { record, ..peers::PeerOptions::default() };
+        Server::start_with_peer_options(config, options, turn, peer_options)
     }
 
     /// Like [`Server::start_with_options`], with [`peers::PeerOptions`]: journaling every peer connection
     /// (`--record DIR`), full ICE (`--full-ice`).
-    pub fn start_recording(
+    pub fn start_with_peer_options(
         config: &Config,
         options: &HttpOptions,
         turn: Option<peers::TurnOptions>,
