@@ -229,7 +229,7 @@ fn run(requests: &Receiver<Request>, browser: &Browser, mut capture: Option<&mut
         }
         assert!(
             started.elapsed() < TIMEOUT,
-            "no report from Chromium within {TIMEOUT:?}: {seen:?}\n{:?}\n{}",
+            "no report from the browser within {TIMEOUT:?}: {seen:?}\n{:?}\n{}",
             pc.stats(),
             browser.log_tail()
         );

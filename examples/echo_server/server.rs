@@ -1,10 +1,11 @@
-//! The echo server behind `examples/echo_server.rs` and `tests/chromium.rs`: an HTTP signalling endpoint
+//! The echo server behind `examples/echo_server.rs` and the browser tests: an HTTP signalling endpoint
 //! on a thread and one UDP socket, driven by one thread, for every peer connection (in TURN mode, a
 //! socket per peer connection: see [`peers`]).
 //!
 //! HTTP endpoints:
 //!
-//! - `GET /`: the test page; `POST /offer` (`application/sdp`): `201 Created` with the answer;
+//! - `GET /`: the test page (`/?media`: with camera and microphone); `POST /offer` (`application/sdp`):
+//!   `201 Created` with the answer;
 //!   `POST /report`: the page's results, printed;
 //! - `GET /stats`: the W3C statistics of every live connection, as JSON (needs the `serde` feature);
 //! - WHIP (RFC 9725) and WHEP: `POST /whip` or `/whep` with an `application/sdp` offer: `201 Created`
