@@ -1,18 +1,31 @@
-//! A data channel echo server for browsers: std UDP, one socket for every peer connection, and a minimal
-//! HTTP signalling endpoint.
+//! An echo server for browsers, for data channels, audio and video: std UDP, one socket for every peer
+//! connection, and a minimal HTTP signalling endpoint.
 //!
 //! ```text
-//! cargo run --release --example echo_server -- --http 127.0.0.1:8080 [--udp ADDR]
+//! cargo run --release --example echo_server -- --http 127.0.0.1:8080 [--udp ADDR] [--full-ice]
 //! ```
 //!
 //! Open `http://127.0.0.1:8080/` in a browser: the page offers four data channels (ordered reliable,
 //! unordered, `maxRetransmits: 0`, and a negotiated one with id 7), POSTs its offer to `/offer`, and checks
 //! that every message it sends comes back byte for byte with the same type, then pushes 32 MiB through the
 //! reliable channel with `bufferedAmount` flow control. Results are shown and POSTed to `/report`, which
-//! this server prints on stdout (`tests/chromium.rs` runs it all in headless Chromium).
+//! this server prints on stdout (`tests/chromium.rs` and `tests/firefox.rs` run it all in headless
+//! browsers).
+//!
+//! ## Media
+//!
+//! Every audio and video track a peer sends comes back to it on the same transceiver (the answer says
+//! `sendrecv`), sent with `write_rtp` as a stream of the server's own (its SSRCs and sequence numbers);
+//! a retransmission is echoed as the packet it repairs, and a key-frame request the peer makes for the
+//! echoed stream is passed on to the peer's own encoder (`request_keyframe` on that transceiver). Reports
+//! and feedback are the peer connection's own work. `http://127.0.0.1:8080/?media` adds the camera and
+//! microphone to the page, which checks that it decodes its own video and audio coming back, next to the
+//! channel checks. See `examples/echo_server/media.rs`. With `--record` media is not echoed (the journal
+//! does not record media calls yet).
 //!
 //! `--udp ADDR` picks the peer connections' UDP socket (default: the HTTP address's IP, any port).
-//! Ctrl-C shuts down cleanly.
+//! `--full-ice` runs full ICE instead of ICE lite, for peers that do not pair their candidates with the
+//! server's address themselves (Firefox with a server on `127.0.0.1`). Ctrl-C shuts down cleanly.
 //!
 //! ## WHIP, WHEP and statistics
 //!
@@ -61,7 +74,7 @@ mod server;
 fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
     eprintln!(
-        "usage: echo_server --http ADDR [--udp ADDR] [--token T] [--record DIR] \
+        "usage: echo_server --http ADDR [--udp ADDR] [--token T] [--record DIR] [--full-ice] \
          [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
     );
     std::process::exit(2)
@@ -77,6 +90,7 @@ fn main() {
     let mut relay_only = false;
     let mut token: Option<String> = None;
     let mut record: Option<std::path::PathBuf> = None;
+    let mut full_ice = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -89,6 +103,7 @@ fn main() {
             "--relay-only" => relay_only = true,
             "--token" => token = Some(value()),
             "--record" => record = Some(value().into()),
+            "--full-ice" => full_ice = true,
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -114,8 +129,9 @@ fn main() {
     if let Some(dir) = &record {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| usage(&format!("--record {}: {e}", dir.display())));
     }
-    let mut server =
-        server::Server::start_recording(&config, &options, turn, record).unwrap_or_else(|e| usage(&e.to_string()));
+    let peer_options = server::peers::PeerOptions { record, full_ice };
+    let mut server = server::Server::start_with_peer_options(&config, &options, turn, peer_options)
+        .unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());

@@ -1,5 +1,6 @@
 //! The echo server (`examples/echo_server.rs`) with its UDP loop on tokio: one task `select!`s on the
-//! socket and a sleep until the connections' next deadline. Same page, same HTTP endpoint, same checks.
+//! socket and a sleep until the connections' next deadline. Same page, same HTTP endpoint, same checks,
+//! same audio and video echo (`examples/echo_server/media.rs`).
 //!
 //! ```text
 //! cargo run --release --example tokio_echo -- --http 127.0.0.1:8080 [--udp ADDR]

@@ -36,9 +36,10 @@ use sansrtc::pc::{
     self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
     TurnConfig,
 };
-use sansrtc::record::{RecordOptions, RecordedPeerConnection};
-use sansrtc::{Instant, Machine, PathMachine, SeededRng, StdAnchor};
+use sansrtc::{Instant, Machine, SeededRng, StdAnchor};
 
+use super::conn::Conn;
+use super::media::MediaEcho;
 use super::{Answer, Command, OfferRequest, Refused};
 
 /// `a=max-message-size` we advertise.
@@ -142,8 +143,8 @@ struct Turn {
 }
 
 struct Peer {
-    /// Journaled into its file with `--record DIR`; otherwise the wrapper only forwards.
-    pc: RecordedPeerConnection,
+    /// Journaled into its file with `--record DIR`.
+    pc: Conn,
     /// `--record DIR`: the connection's journal file (`DIR/peerN-SESSION.journal`).
     journal: Option<std::fs::File>,
     name: String,
@@ -167,6 +168,8 @@ struct Peer {
     session: String,
     /// The deadline filed in [`Peers`]' timer heap for this connection (entries that differ are stale).
     scheduled: Option<Instant>,
+    /// Its audio and video echoed back.
+    media: MediaEcho,
 }
 
 impl Peer {
@@ -252,6 +255,8 @@ pub struct Peers<S: SendTo> {
     turn: Option<Turn>,
     /// `--record DIR`: where each connection's journal goes.
     record: Option<PathBuf>,
+    /// Full ICE rather than ICE lite (see [`PeerOptions::full_ice`]).
+    pub full_ice: bool,
 }
 
 impl Drop for Peer {
@@ -272,21 +277,34 @@ pub fn run_with_turn(
     stop: &AtomicBool,
     turn: Option<TurnOptions>,
 ) -> io::Result<()> {
-    run_recording(socket, commands, stop, turn, None)
+    run_recording(socket, commands, stop, turn, PeerOptions::default())
 }
 
-/// [`run_with_turn`], journaling every connection into `record` (a directory) when it is given: each
-/// file replays with `cargo run --example replay -- FILE` (see `docs/journal.md`).
+/// How the connections run besides TURN.
+#[derive(Clone, Debug, Default)]
+pub struct PeerOptions {
+    /// `--record DIR`: journal every connection into this directory; each file replays with
+    /// `cargo run --example replay -- FILE` (see `docs/journal.md`).
+    pub record: Option<PathBuf>,
+    /// `--full-ice`: run full ICE rather than ICE lite, so that the server checks the peer's candidates
+    /// too and reaches a peer whose candidates its own address cannot be paired with from the peer's
+    /// side (Firefox offers no loopback candidate and will not pair its own with the server's
+    /// `127.0.0.1`; checks from the server find the way as peer-reflexive candidates).
+    pub full_ice: bool,
+}
+
+/// [`run_with_turn`] with [`PeerOptions`].
 pub fn run_recording(
     socket: UdpSocket,
     commands: Receiver<Command>,
     stop: &AtomicBool,
     turn: Option<TurnOptions>,
-    record: Option<PathBuf>,
+    options: PeerOptions,
 ) -> io::Result<()> {
     let local = socket.local_addr()?;
     let mut peers = Peers::new(socket, local)?;
-    peers.record = record;
+    peers.record = options.record;
+    peers.full_ice = options.full_ice;
     if let Some(options) = turn {
         let (to_loop, received) = sync_channel(RECEIVED_MAX);
         peers.turn = Some(Turn { options, to_loop, received });
@@ -348,6 +366,7 @@ impl<S: SendTo> Peers<S> {
             unmatched: 0,
             turn: None,
             record: None,
+            full_ice: false,
         })
     }
 
@@ -507,17 +526,21 @@ impl<S: SendTo> Peers<S> {
                 config.ice_transport_policy = IceTransportPolicy::Relay;
             }
             own = Some(o);
-        } else {
+        } else if !self.full_ice {
             // A server with a public address needs no checks of its own: ICE lite (RFC 8445 §2.5).
             config.ice.lite = true;
         }
         // The seed drawn as `fork` would draw it; the journal keeps it.
-        let options = RecordOptions { journal: self.record.is_some(), ..RecordOptions::default() };
-        let mut conn = RecordedPeerConnection::new(config, self.rng.bytes(), options);
+        let mut conn = Conn::new(config, self.rng.bytes(), self.record.is_some());
         let err = |e: pc::Error| Refused::BadOffer(e.to_string());
         conn.add_local_host(now, local).map_err(err)?;
         conn.end_of_local_candidates(now);
         conn.set_remote_description(now, &Description::offer(offer)).map_err(err)?;
+        // Every audio and video m-section of the offer gets a track of ours: the echo goes back on it.
+        let echoed = match conn.media() {
+            Some(pc) => MediaEcho::add_tracks(pc, now).map_err(err)?,
+            None => 0,
+        };
         let mut negotiated = ChannelOptions::new("negotiated");
         negotiated.negotiated = Some(NEGOTIATED_ID);
         let neg = conn.create_data_channel(now, negotiated).map_err(err)?;
@@ -551,6 +574,7 @@ impl<S: SendTo> Peers<S> {
             reply: None,
             session: session.clone(),
             scheduled: None,
+            media: MediaEcho::default(),
         };
         let turn = peer.own.as_ref().map(|o| o.addr);
         match self.slots.get_mut(slot) {
@@ -565,7 +589,10 @@ impl<S: SendTo> Peers<S> {
         match turn {
             None => {
                 self.by_ufrag.insert(ufrag.clone(), slot);
-                println!("{name}: offer answered (ufrag {ufrag}), {} peer connections", self.count());
+                println!(
+                    "{name}: offer answered (ufrag {ufrag}), {echoed} media tracks echoed, {} peer connections",
+                    self.count()
+                );
             }
             Some(a) => {
                 println!("{name}: offer taken (ufrag {ufrag}), own socket {a}, {} peer connections", self.count())
@@ -583,7 +610,7 @@ impl<S: SendTo> Peers<S> {
             let Some(p) = self.slots.get_mut(r.slot).and_then(Option::as_mut) else { continue };
             let Some(own) = p.own.as_ref().filter(|_| p.id == r.peer_id) else { continue };
             let datagram = sansrtc::Datagram { source: r.from, destination: own.addr, contents: &r.data };
-            let _ = p.pc.handle_receive(now, datagram);
+            p.pc.handle_receive(now, datagram);
             self.flush(r.slot);
         }
     }
@@ -655,7 +682,7 @@ impl<S: SendTo> Peers<S> {
         let now = self.anchor.now();
         let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
         let datagram = sansrtc::Datagram { source: from, destination: self.local, contents: data };
-        let accepted = p.pc.handle_receive(now, datagram).is_ok();
+        let accepted = p.pc.handle_receive(now, datagram);
         // An authenticated check from a new address: file the address for what follows (DTLS).
         if accepted && by_ufrag.is_some() && !p.addrs.contains(&from) && p.addrs.len() < 8 {
             p.addrs.push(from);
@@ -718,6 +745,19 @@ impl<S: SendTo> Peers<S> {
                     closed |= matches!(s, ConnectionState::Closed | ConnectionState::Failed);
                 }
                 Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
+                Event::Track { mid, kind, stream_ids, .. } => {
+                    println!("{}: {kind} track on mid {mid} (streams {stream_ids:?})", p.name);
+                }
+                Event::Rtp(packet) => {
+                    if let Some(pc) = p.pc.media() {
+                        p.media.echo(pc, now, &packet);
+                    }
+                }
+                Event::KeyframeRequest { mid, .. } => {
+                    if let Some(pc) = p.pc.media() {
+                        p.media.relay_keyframe_request(pc, now, &mid);
+                    }
+                }
                 Event::IceCandidateError { server, failure } => {
                     println!("{}: no relay candidate from {server}: {failure}", p.name);
                 }
@@ -765,7 +805,7 @@ impl<S: SendTo> Peers<S> {
                 let _ = own.socket.send_to(t.contents, t.destination);
             }
         }
-        println!("{}: removed after {} messages / {} bytes echoed", p.name, p.messages, p.bytes);
+        println!("{}: removed after {} messages / {} bytes echoed; {}", p.name, p.messages, p.bytes, p.media);
         self.by_ufrag.remove(&p.ufrag);
         self.by_session.remove(&p.session);
         for a in &p.addrs {

@@ -1,10 +1,11 @@
-//! The echo server behind `examples/echo_server.rs` and `tests/chromium.rs`: an HTTP signalling endpoint
+//! The echo server behind `examples/echo_server.rs` and the browser tests: an HTTP signalling endpoint
 //! on a thread and one UDP socket, driven by one thread, for every peer connection (in TURN mode, a
 //! socket per peer connection: see [`peers`]).
 //!
 //! HTTP endpoints:
 //!
-//! - `GET /`: the test page; `POST /offer` (`application/sdp`): `201 Created` with the answer;
+//! - `GET /`: the test page (`/?media`: with camera and microphone); `POST /offer` (`application/sdp`):
+//!   `201 Created` with the answer;
 //!   `POST /report`: the page's results, printed;
 //! - `GET /stats`: the W3C statistics of every live connection, as JSON (needs the `serde` feature);
 //! - WHIP (RFC 9725) and WHEP: `POST /whip` or `/whep` with an `application/sdp` offer: `201 Created`
@@ -30,8 +31,12 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
+#[path = "conn.rs"]
+pub mod conn;
 #[path = "http.rs"]
 mod http;
+#[path = "media.rs"]
+pub mod media;
 #[path = "peers.rs"]
 pub mod peers;
 
@@ -183,8 +188,20 @@ impl Server {
         turn: Option<peers::TurnOptions>,
         record: Option<std::path::PathBuf>,
     ) -> io::Result<Server> {
+        let peer_options = peers::PeerOptions { record, ..peers::PeerOptions::default() };
+        Server::start_with_peer_options(config, options, turn, peer_options)
+    }
+
+    /// Like [`Server::start_with_options`], with [`peers::PeerOptions`]: journaling every peer connection
+    /// (`--record DIR`), full ICE (`--full-ice`).
+    pub fn start_with_peer_options(
+        config: &Config,
+        options: &HttpOptions,
+        turn: Option<peers::TurnOptions>,
+        peer_options: peers::PeerOptions,
+    ) -> io::Result<Server> {
         Server::start_full(config, options, move |socket, commands, stop| {
-            peers::run_recording(socket, commands, &stop, turn, record)
+            peers::run_recording(socket, commands, &stop, turn, peer_options)
         })
     }
 
@@ -470,7 +487,9 @@ fn handle(req: Request, to_udp: &ToUdp<'_>, reports: &Sender<String>, options: &
         let session = session.map(str::to_string);
         return whip(req, endpoint, session.as_deref(), to_udp, options);
     }
-    match (req.method.as_str(), req.path.as_str()) {
+    // The page takes its mode from the query (`/?media`).
+    let path = req.path.split('?').next().unwrap_or_default();
+    match (req.method.as_str(), path) {
         ("GET", "/") | ("GET", "/index.html") => {
             Response::new("200 OK", "text/html; charset=utf-8", PAGE.as_bytes().to_vec())
         }
