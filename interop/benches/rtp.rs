@@ -37,8 +37,9 @@
 //!   CPU time from the incoming datagram to every outgoing datagram (receive, then per subscriber
 //!   `write_rtp` and the transmit) divided by packets × subscribers. str0m forwards the received payload
 //!   `Arc` without copying it, with the incoming sequence number and timestamp.
-//! - **Allocations**: a counting global allocator counts allocations during warm send and receive
-//!   phases; sansrtc must make none (the benchmark fails otherwise), str0m's count is printed.
+//!   A second sansrtc line forwards pass-through with `write_rtp_raw` (the packet as received).
+//! - **Allocations**: a counting global allocator counts allocations during warm send, receive and
+//!   forwarding phases; sansrtc must make none (the benchmark fails otherwise), str0m's count is printed.
 //!
 //! Everything is timed in thread CPU time; the virtual clock moves 100 µs per packet (10,000 packets/s,
 //! about 100 Mbit/s). `SANSRTC_BENCH_QUICK=1` runs few batches and 10 subscribers.
@@ -740,6 +741,9 @@ fn allocations(p: &mut impl Pair) -> (f64, f64) {
 struct Sfu<P> {
     ingress: P,
     egress: Vec<P>,
+    /// sansrtc only: forward each packet as received with `write_rtp_raw` (pass-through: the publisher's
+    /// SSRC, sequence number and extensions) instead of `write_rtp`.
+    raw: bool,
 }
 
 impl Sfu<Ours> {
@@ -756,6 +760,14 @@ impl Sfu<Ours> {
             while let Some(e) = self.ingress.b.poll_event() {
                 let Event::Rtp(p) = e else { continue };
                 for s in &mut self.egress {
+                    if self.raw {
+                        s.a.write_rtp_raw(now, &s.mid, p.as_bytes()).expect("write_rtp_raw");
+                        while let Some(t) = s.a.poll_transmit() {
+                            s.to_b.push(t.source, t.destination, t.contents);
+                        }
+                        forwarded += 1;
+                        continue;
+                    }
                     s.twcc = s.twcc.wrapping_add(1);
                     let ext = [
                         ExtensionValue::TransportWideCc(s.twcc),
@@ -955,12 +967,16 @@ fn main() {
     let mut sfu = Sfu {
         ingress: Ours::connect(&our_certs, 0),
         egress: (1..=subscribers).map(|i| Ours::connect(&our_certs, i)).collect(),
+        raw: false,
     };
     let (o, oa) = forwarding(&mut sfu, |s| s.ingress.elapsed());
+    sfu.raw = true;
+    let (raw, raw_allocs) = forwarding(&mut sfu, |s| s.ingress.elapsed());
     drop(sfu);
     let mut sfu = Sfu {
         ingress: Theirs::connect(&provider, &their_certs, 0),
         egress: (1..=subscribers).map(|i| Theirs::connect(&provider, &their_certs, i)).collect(),
+        raw: false,
     };
     let (t, ta) = forwarding(&mut sfu, |s| s.ingress.elapsed());
     let name = format!("rtp/forward 1 -> {subscribers}, per sub");
@@ -972,4 +988,12 @@ fn main() {
          forwarded packet sansrtc {oa:.2}, str0m {ta:.2}",
         o.ns_per_iter, t.ns_per_iter
     );
+    let name = format!("rtp/forward 1 -> {subscribers} raw, per sub");
+    report(&name, "sansrtc", raw);
+    println!(
+        "{name}: sansrtc write_rtp_raw (pass-through) {:.0} ns per forwarded packet per subscriber, {raw_allocs:.2} \
+         allocations",
+        raw.ns_per_iter
+    );
+    assert_eq!((oa, raw_allocs), (0.0, 0.0), "sansrtc forwards without allocating");
 }
