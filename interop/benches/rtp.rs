@@ -347,7 +347,7 @@ impl Pair for Ours {
 
     fn send(&mut self, n: usize) {
         for _ in 0..n {
-            self.now = self.now + PACKET_INTERVAL;
+            self.now += PACKET_INTERVAL;
             self.write();
             while let Some(t) = self.a.poll_transmit() {
                 self.to_b.push(t.source, t.destination, t.contents);
@@ -454,7 +454,7 @@ impl Theirs {
                 p.advance();
             }
         }
-        let vp8 = p.a.codec_config().find(|c| c.spec().codec == Codec::Vp8).expect("VP8").clone();
+        let vp8 = p.a.codec_config().find(|c| c.spec().codec == Codec::Vp8).copied().expect("VP8");
         assert!(vp8.resend().is_some(), "RTX negotiated");
         p.pt = Some(vp8.pt());
         p.ssrc = Some(p.a.direct_api().stream_tx_by_mid(mid, None).expect("send stream").ssrc());
