@@ -81,6 +81,10 @@ const PAYLOAD: usize = 1200;
 const BATCH: usize = 64;
 /// Virtual time between packets.
 const PACKET_INTERVAL: Duration = Duration::from_micros(100);
+/// Packets each stream carries before measurements start: more than a retransmission history holds
+/// (1,024 packets in str0m's RTX cache and in sansrtc's session layer), so that the figures are those of
+/// a steady state, not of histories still growing.
+const WARM_PACKETS: usize = 1200;
 /// Virtual time a set-up may take before the benchmark gives up.
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -1014,7 +1018,8 @@ fn forward_round<S: Forward>(sfu: &mut S, elapsed: fn(&mut S) -> Duration, count
 /// CPU ns per forwarded packet per subscriber (median of samples), and allocations per forwarded packet
 /// per subscriber.
 fn forwarding<S: Forward>(sfu: &mut S, elapsed: fn(&mut S) -> Duration) -> (Measurement, f64) {
-    for _ in 0..4 {
+    // Every stream's retransmission history filled to its bound first, as in a running SFU.
+    for _ in 0..WARM_PACKETS.div_ceil(FORWARD_BATCH) {
         forward_round(sfu, elapsed, false);
     }
     let (samples, rounds) = if quick() { (3, 2) } else { (11, 6) };
@@ -1050,8 +1055,9 @@ fn main() {
     let mut ours = Ours::connect(&our_certs, 0);
     let mut theirs = Theirs::connect(&provider, &their_certs, 0);
     let mut layered = Ours::connect(&our_certs, 0).with_sessions();
-    // Warm up: the SRTP sessions, the streams, the buffers, the first reports.
-    for _ in 0..if quick() { 8 } else { 40 } {
+    // Warm up: the SRTP sessions, the streams, the buffers, the first reports, and the retransmission
+    // histories filled to their bounds (str0m's and sansrtc's session layer's keep 1,024 packets).
+    for _ in 0..WARM_PACKETS.div_ceil(BATCH) {
         sample(&mut ours, 1);
         sample(&mut theirs, 1);
         sample(&mut layered, 1);
