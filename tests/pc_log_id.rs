@@ -2,8 +2,12 @@
 //! `sansrtc::pc` span whose field `id` is the connection's initial local ICE ufrag, so the lines of two
 //! connections in one process (one subscriber) are told apart, whichever layer wrote them.
 
+extern crate alloc;
+
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+
+use alloc::sync::Arc;
 
 use sansrtc::pc::{Config, Event, PeerConnection};
 use sansrtc::{Instant, Machine, SeededRng};
