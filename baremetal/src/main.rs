@@ -20,8 +20,8 @@ use embedded_alloc::LlffHeap as Heap;
 use sansrtc::pc::{ChannelOptions, Config, Description, Event, PeerConnection};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 
-/// The heap: a peer connection needs about 16 KiB once idle and a few times that during the DTLS
-/// handshake and bursts (see `docs/bare-metal.md`).
+/// The heap: a peer connection sending small messages one at a time peaks at about 15 KiB
+/// (`tests/pc_peak_memory.rs`); bulk transfers need far more (see `docs/bare-metal.md`).
 const HEAP_SIZE: usize = 96 * 1024;
 
 #[global_allocator]
