@@ -6,6 +6,19 @@
 //! global state, so you can run it in your own event loop, replay captures deterministically, or put it on
 //! bare metal (`#![no_std]` + `alloc`).
 //!
+//! ## Where to start
+//!
+//! - **A WebRTC peer** (data channels, media at the RTP level, a browser on the other side):
+//!   [`pc::PeerConnection`]. The repository's `examples/quickstart.rs` runs two of them through a simulated
+//!   NAT, `examples/echo_server.rs` serves browsers (and WHIP) from one UDP socket, and
+//!   `examples/whip_client.rs` publishes a data channel to a WHIP server.
+//! - **One protocol alone** (a STUN server, DTLS-SRTP keys for SIP, SCTP over your own transport, SRTP
+//!   keyed by signalling): [`guide::layers`].
+//! - **How the pieces fit**: [`guide::architecture`] (the pipeline demux → ICE/TURN → DTLS → SCTP/SRTP →
+//!   events, and the poll contract).
+//! - **Embedding it**: in a game engine's network thread, many peers on one socket
+//!   ([`guide::game_engine`]); on a microcontroller with its own UDP layer ([`guide::bare_metal`]).
+//!
 //! ## The loop
 //!
 //! Every machine has the same shape ([`machine`]):
@@ -110,31 +123,45 @@
 //!
 //! ## Modules
 //!
+//! The sans-IO core:
 //! - [`time`]: [`Instant`], monotonic nanoseconds from a caller-chosen epoch.
 //! - [`rand`]: [`SeededRng`], the injected ChaCha20 generator.
 //! - [`machine`]: the contract ([`Machine`], [`PathMachine`], [`DatagramMachine`], [`Transmit`]).
-//! - [`turn`]: the TURN client (RFC 8656): allocations, permissions, channels, ChannelData and stream framing.
-//! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
-//! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
-//! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer; the RTP
-//!   session on its own ([`rtp::session`]: streams, reports, NACK/RTX, PLI/FIR, transport-wide CC).
-//! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
-//! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
-//! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
+//!
+//! The protocols, bottom up:
 //! - [`demux`]: RFC 7983 first-byte demultiplexing of STUN, DTLS, TURN channels and SRTP/SRTCP.
+//! - [`stun`]: STUN messages (RFC 8489), integrity and fingerprint, client transactions.
 //! - [`ice`]: the ICE agent ([`ice::IceAgent`]): full and lite, consent freshness, trickle, restarts.
+//! - [`turn`]: the TURN client (RFC 8656): allocations, permissions, channels, ChannelData and stream framing.
 //! - [`dtls`]: DTLS 1.2 client and server with DTLS-SRTP keying ([`dtls::Dtls`]).
 //! - [`sctp`]: SCTP associations (RFC 9260 over DTLS, RFC 8261) with PR-SCTP, stream reset and zero checksum.
 //! - [`datachannel`]: WebRTC data channels (RFC 8831) and DCEP (RFC 8832) over an SCTP association.
-//! - [`pc`]: the peer connection ([`pc::PeerConnection`]): ICE, DTLS and data channels on one 5-tuple,
-//!   JSEP offer/answer, W3C-like events.
+//! - [`srtp`]: SRTP/SRTCP (RFC 3711, RFC 7714) keyed from DTLS-SRTP, in place and allocation-free.
+//! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer; the RTP
+//!   session on its own ([`rtp::session`]: streams, reports, NACK/RTX, PLI/FIR, transport-wide CC).
+//! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
+//! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
+//!
+//! On top:
+//! - [`pc`]: the peer connection ([`pc::PeerConnection`]): ICE, DTLS, data channels and SRTP media on one
+//!   5-tuple, JSEP offer/answer, W3C-like events and statistics.
 //! - [`record`]: record and replay: a journal of every call on a peer connection, replayed with every output
 //!   compared ([`record::Replayer`]), and pcapng captures with the DTLS key log ([`record::Capture`]).
+//! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
+//! - [`guide`]: the guides and design notes, as pages.
 //!
 //! ## Logging
 //!
 //! Through `tracing`, one target per subsystem (`sansrtc::stun`, `sansrtc::ice`, `sansrtc::dtls`, …), so
-//! one layer can be traced alone.
+//! one layer can be traced alone; nothing at `info` or above is logged per packet. A peer connection's
+//! calls run inside a `pc` span whose field `id` is its initial local ICE ufrag, so the lines of many
+//! connections in one process are told apart (`pc{id=wC8y1Oxv}: sansrtc::ice: selected pair …`).
+//!
+//! ## Features
+//!
+//! - `std` (default): [`StdAnchor`] over `std::time::Instant`, [`SeededRng::from_os`], faster CRC32c and
+//!   P-256. Turn it off for `no_std` targets ([`guide::bare_metal`]).
+//! - `sim`: the network simulator. `serde`: `Serialize` for [`pc::StatsReport`].
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -149,6 +176,7 @@ extern crate std;
 pub mod datachannel;
 pub mod demux;
 pub mod dtls;
+pub mod guide;
 pub mod ice;
 pub mod machine;
 pub mod pc;

@@ -77,6 +77,10 @@ pub struct PeerConnection {
     /// When a datagram last arrived or a message was last sent (see [`IDLE_TRIM`]).
     last_activity: Instant,
     pub(super) stats: Stats,
+    /// The `sansrtc::pc` span (field `id`: the initial local ICE ufrag) entered by every call, so each
+    /// layer's log lines say which connection they belong to. Entered through a clone (a reference count,
+    /// nothing when no subscriber wants it), which leaves `self` free for the call.
+    span: tracing::Span,
 }
 
 impl PeerConnection {
@@ -91,7 +95,9 @@ impl PeerConnection {
         let agent = IceAgent::new(ice_config, rng.fork());
         let ice = IceRelay::with_agent_only(agent).with_transmit_capacity(config.max_transmits);
         let session_id = rng.u64() >> 2;
+        let span = tracing::error_span!(target: TARGET, "pc", id = %ice.agent().local_credentials().ufrag);
         PeerConnection {
+            span,
             events: EventQueue::new(config.max_events),
             last_activity: Instant::ZERO,
             config,
@@ -206,6 +212,7 @@ impl PeerConnection {
     /// [`Event::LocalCandidate`]), and TURN servers waiting for a socket of its family allocate from it.
     /// Then drain transmits and events.
     pub fn add_local_host(&mut self, now: Instant, addr: SocketAddr) -> Result<(), Error> {
+        let _span = self.enter_span();
         self.touch(now);
         self.check_open()?;
         self.add_turn_servers();
@@ -217,6 +224,7 @@ impl PeerConnection {
 
     /// Adds a STUN server for server-reflexive candidates.
     pub fn add_stun_server(&mut self, now: Instant, server: SocketAddr) -> Result<(), Error> {
+        let _span = self.enter_span();
         self.touch(now);
         self.check_open()?;
         self.add_turn_servers();
@@ -231,6 +239,7 @@ impl PeerConnection {
     /// waiting for a host socket of its family gives up ([`Event::IceCandidateError`] with
     /// [`crate::turn::Failure::AddressFamilyNotSupported`]).
     pub fn end_of_local_candidates(&mut self, now: Instant) {
+        let _span = self.enter_span();
         self.touch(now);
         if self.check_open().is_err() {
             return;
@@ -524,6 +533,7 @@ impl PeerConnection {
     /// released. Drain `poll_transmit` once more to send the last datagrams; every open channel reports
     /// [`Event::ChannelClose`].
     pub fn close(&mut self, now: Instant) {
+        let _span = self.enter_span();
         self.touch(now);
         if self.life == Life::Closed {
             return;
@@ -538,6 +548,11 @@ impl PeerConnection {
     }
 
     // ----- internals -----
+
+    /// Enters the connection's log span until the guard drops (`let _span = self.enter_span();`).
+    pub(super) fn enter_span(&self) -> tracing::span::EnteredSpan {
+        self.span.clone().entered()
+    }
 
     pub(super) fn check_open(&self) -> Result<(), Error> {
         if self.life == Life::Closed { Err(Error::Closed) } else { Ok(()) }
@@ -603,6 +618,7 @@ impl Machine for PeerConnection {
     type Event = Event;
 
     fn handle_timeout(&mut self, now: Instant) {
+        let _span = self.enter_span();
         self.touch(now);
         let now = self.now;
         if now.saturating_duration_since(self.last_activity) >= IDLE_TRIM {
@@ -623,6 +639,7 @@ impl Machine for PeerConnection {
     /// the receive window (RFC 9260 §6.2): a slow reader slows the sender down and no event is dropped.
     /// Taking a message can owe the peer a window update; [`Machine::poll_timeout`] then says "now".
     fn poll_event(&mut self) -> Option<Event> {
+        let _span = self.enter_span();
         if let Some(e) = self.events.pop() {
             return Some(e);
         }
@@ -653,6 +670,7 @@ impl PathMachine for PeerConnection {
     type Error = RecvError;
 
     fn handle_receive(&mut self, now: Instant, datagram: Datagram<'_>) -> Result<(), RecvError> {
+        let _span = self.enter_span();
         self.touch(now);
         let now = self.now;
         let kind = classify(datagram.contents);
@@ -695,6 +713,7 @@ impl PathMachine for PeerConnection {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        let _span = self.enter_span();
         self.ice.poll_transmit()
     }
 }

@@ -107,6 +107,12 @@
 //!   variants, and the remote ones) follow W3C §4.4.1: a local description shows the candidates gathered
 //!   since it was set. Provisional answers ([`SdpKind::Pranswer`]) apply the transport and the media like
 //!   an answer.
+//! - **Logging.** Each connection has a `sansrtc::pc` span named `pc` with the field `id`, its initial
+//!   local ICE ufrag (so it comes from the seed, and stays the same after an ICE restart); the
+//!   transport's calls (`handle_receive`, `handle_timeout`, the polls, gathering, `close`) run inside it,
+//!   so every layer's lines read `pc{id=wC8y1Oxv}: sansrtc::ice: …`. The span is at `error` level: any
+//!   filter that lets `sansrtc::pc` warnings through shows it (`sansrtc::ice=trace,sansrtc::pc=error`
+//!   for one layer with the ids).
 //! - **Not yet:** a new DTLS certificate mid-session, more than one BUNDLE group, sections without
 //!   `a=rtcp-mux`, RTCP routed per m-section (beyond key-frame requests, the compound goes up whole),
 //!   per-stream media statistics, receiving simulcast by SSRC without RID header extensions. A rollback
