@@ -56,9 +56,12 @@ mod config;
 mod journal;
 mod outcome;
 mod pcap;
+mod pcap_in;
 mod replay;
 mod wire;
 
+#[cfg(test)]
+mod pcap_in_tests;
 #[cfg(test)]
 mod tests;
 
@@ -73,6 +76,7 @@ pub use call::{Call, Entry};
 pub use journal::{Entries, Journal};
 pub use outcome::render_outcome;
 pub use pcap::{Capture, SECRETS_TLS_KEY_LOG};
+pub use pcap_in::{CaptureError, CaptureReader, CapturedPacket, Fed, FeedSummary, Packets, Skip, feed};
 pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
 pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
 
