@@ -26,11 +26,17 @@ pub struct EchoServer {
 impl EchoServer {
     /// Builds the example in release and starts it on ephemeral ports, its files in `dir`.
     pub fn start(dir: &Path) -> EchoServer {
+        EchoServer::start_with_args(dir, &[])
+    }
+
+    /// As [`EchoServer::start`], with more command-line arguments (`--record DIR`, say).
+    pub fn start_with_args(dir: &Path, args: &[&str]) -> EchoServer {
         let exe = build();
         let log = dir.join("echo_server.log");
         let trace = dir.join("echo_server.trace");
         let mut child = Command::new(&exe)
             .args(["--http", "127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&trace).expect("trace file"))
