@@ -204,6 +204,26 @@ impl Call<'_> {
         matches!(self, Call::PollTransmit | Call::PollEvent)
     }
 
+    /// The length [`Self::put_args`] appends, for the calls on the hot path (datagrams, timeouts, polls,
+    /// sends), so their record can be framed in place; `None` for the others.
+    pub(super) fn args_len(&self) -> Option<usize> {
+        fn addr_len(a: &SocketAddr) -> usize {
+            if a.is_ipv4() { 7 } else { 27 }
+        }
+        fn bytes_len(b: &[u8]) -> usize {
+            super::wire::varint_len(b.len() as u64) + b.len()
+        }
+        match self {
+            Call::Receive { datagram, .. } => {
+                Some(8 + addr_len(&datagram.source) + addr_len(&datagram.destination) + bytes_len(datagram.contents))
+            }
+            Call::Timeout { .. } => Some(8),
+            Call::PollTransmit | Call::PollEvent => Some(0),
+            Call::Send { data, .. } => Some(8 + 4 + 1 + bytes_len(data)),
+            _ => None,
+        }
+    }
+
     /// Appends the arguments (the record body before the digest).
     pub(super) fn put_args(&self, out: &mut Vec<u8>) {
         match self {
@@ -369,7 +389,7 @@ pub struct Entry<'a> {
     pub offset: usize,
     /// The call and its arguments.
     pub call: Call<'a>,
-    /// The first bytes of the running SHA-256 of every output up to and including this call's.
+    /// The first bytes of the running digest of every output up to and including this call's.
     pub digest: [u8; DIGEST_LEN],
     /// The call's outcome in the canonical encoding (see [`super::render_outcome`]), in whole-outputs
     /// journals.

@@ -53,6 +53,7 @@
 
 mod call;
 mod config;
+mod digest;
 mod journal;
 mod outcome;
 mod pcap;
@@ -80,7 +81,7 @@ pub use pcap_in::{CaptureError, CaptureReader, CapturedPacket, Fed, FeedSummary,
 pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
 pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
 
-use outcome::{put_channel, put_deadline, put_description, put_event, put_result, put_transmit};
+use outcome::{put_channel, put_deadline, put_description, put_event_head, put_result, put_transmit_head};
 
 use crate::datachannel::ChannelOptions;
 use crate::dtls::Dtls;
@@ -155,11 +156,26 @@ impl Deref for RecordedPeerConnection {
 
 /// Journals `call` with the outcome `put` writes and the deadline after it.
 fn log(journal: &mut Option<journal::Writer>, pc: &PeerConnection, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
+    log_bulk(journal, pc, call, |o| {
+        put(o);
+        &[]
+    });
+}
+
+/// Journals `call` with the outcome `put` writes, then the bytes it returns (digested where they lie, not
+/// copied, unless the journal keeps outputs whole), then the deadline after it.
+fn log_bulk<'b>(
+    journal: &mut Option<journal::Writer>,
+    pc: &PeerConnection,
+    call: &Call<'_>,
+    put: impl FnOnce(&mut Vec<u8>) -> &'b [u8],
+) {
     let Some(j) = journal.as_mut().filter(|j| !j.is_stopped()) else { return };
     j.outcome.clear();
-    put(&mut j.outcome);
-    put_deadline(&mut j.outcome, pc.poll_timeout());
-    j.record(call);
+    let bulk = put(&mut j.outcome);
+    j.tail.clear();
+    put_deadline(&mut j.tail, pc.poll_timeout());
+    j.record(call, bulk);
 }
 
 impl RecordedPeerConnection {
@@ -190,10 +206,29 @@ impl RecordedPeerConnection {
         self.journal.as_mut().map(journal::Writer::take).unwrap_or_default()
     }
 
+    /// As [`Self::take_journal`], into `out` (cleared first) by swapping buffers: the journal keeps `out`'s
+    /// buffer for what comes next. A caller that passes the same `Vec` every time (writing it out in
+    /// between) neither copies nor allocates once both buffers have grown.
+    pub fn take_journal_into(&mut self, out: &mut Vec<u8>) {
+        match self.journal.as_mut() {
+            Some(j) => j.take_into(out),
+            None => out.clear(),
+        }
+    }
+
     /// The capture bytes written since the last call (the pcapng header first): append them to the capture
     /// file. Empty when no capture is kept.
     pub fn take_capture(&mut self) -> Vec<u8> {
         self.capture.as_mut().map(Capture::take).unwrap_or_default()
+    }
+
+    /// As [`Self::take_capture`], into `out` (cleared first) by swapping buffers, as
+    /// [`Self::take_journal_into`].
+    pub fn take_capture_into(&mut self, out: &mut Vec<u8>) {
+        match self.capture.as_mut() {
+            Some(c) => c.take_into(out),
+            None => out.clear(),
+        }
     }
 
     /// The capture, for its counters.
@@ -201,7 +236,7 @@ impl RecordedPeerConnection {
         self.capture.as_ref()
     }
 
-    /// The running SHA-256 of every output so far: what [`Summary::digest`] of a replay of this journal
+    /// The running digest (see `docs/journal.md`) of every output so far: what [`Summary::digest`] of a replay of this journal
     /// must equal. Zero when no journal is kept.
     pub fn digest(&self) -> [u8; 32] {
         self.journal.as_ref().map_or([0; 32], journal::Writer::digest)
@@ -381,7 +416,8 @@ impl Machine for RecordedPeerConnection {
 
     fn poll_event(&mut self) -> Option<Event> {
         let e = self.pc.poll_event();
-        self.after(&Call::PollEvent, |o| put_event(o, e.as_ref()));
+        self.check_key_log();
+        log_bulk(&mut self.journal, &self.pc, &Call::PollEvent, |o| put_event_head(o, e.as_ref()));
         e
     }
 
@@ -424,7 +460,7 @@ impl PathMachine for RecordedPeerConnection {
         if let (Some(c), Some(t)) = (self.capture.as_mut(), t.as_ref()) {
             c.sent(self.now, t);
         }
-        log(&mut self.journal, &self.pc, &Call::PollTransmit, |o| put_transmit(o, t.as_ref()));
+        log_bulk(&mut self.journal, &self.pc, &Call::PollTransmit, |o| put_transmit_head(o, t.as_ref()));
         t
     }
 }

@@ -10,22 +10,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
-use sha2::{Digest as _, Sha256};
-
 use super::call::kind;
-use super::wire::{JournalError, Reader, put_addr, put_bool, put_bytes, put_str, put_u8, put_u32, put_u64};
+use super::wire::{JournalError, Reader, put_addr, put_bool, put_str, put_u8, put_u32, put_u64, put_varint};
 use crate::machine::Transmit;
 use crate::pc::{ChannelId, Description, Event};
 use crate::time::Instant;
 
-/// The running digest: SHA-256 over the previous digest, the call's kind and its outcome.
-pub fn chain(prev: &[u8; 32], kind: u8, outcome: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update([kind]);
-    h.update(outcome);
-    h.finalize().into()
-}
+pub use super::digest::chain;
 
 /// Appends formatted text with a u32 LE length before it, formatting straight into `out`.
 fn put_text(out: &mut Vec<u8>, args: fmt::Arguments<'_>) {
@@ -86,13 +77,24 @@ pub fn put_channel<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<ChannelId, E>)
 }
 
 pub fn put_transmit(out: &mut Vec<u8>, t: Option<&Transmit<'_>>) {
+    let bulk = put_transmit_head(out, t);
+    out.extend_from_slice(bulk);
+}
+
+/// [`put_transmit`] but for the datagram's bytes, which it returns: the recorder digests them where they
+/// are rather than copy them.
+pub fn put_transmit_head<'t>(out: &mut Vec<u8>, t: Option<&Transmit<'t>>) -> &'t [u8] {
     match t {
-        None => put_u8(out, 0),
+        None => {
+            put_u8(out, 0);
+            &[]
+        }
         Some(t) => {
             put_u8(out, 1);
             put_addr(out, t.source);
             put_addr(out, t.destination);
-            put_bytes(out, t.contents);
+            put_varint(out, t.contents.len() as u64);
+            t.contents
         }
     }
 }
@@ -128,9 +130,16 @@ mod tag {
 
 /// An event: a tag, then its fields (states by name, errors by text, messages whole).
 pub fn put_event(out: &mut Vec<u8>, e: Option<&Event>) {
+    let bulk = put_event_head(out, e);
+    out.extend_from_slice(bulk);
+}
+
+/// [`put_event`] but for a message's bytes, which it returns (empty for other events): the recorder
+/// digests them where they are rather than copy them.
+pub fn put_event_head<'e>(out: &mut Vec<u8>, e: Option<&'e Event>) -> &'e [u8] {
     let Some(e) = e else {
         put_u8(out, 0);
-        return;
+        return &[];
     };
     put_u8(out, 1);
     match e {
@@ -170,7 +179,8 @@ pub fn put_event(out: &mut Vec<u8>, e: Option<&Event>) {
             put_u8(out, tag::MESSAGE);
             put_u32(out, id.0);
             put_bool(out, *binary);
-            put_bytes(out, data);
+            put_varint(out, data.len() as u64);
+            return data;
         }
         Event::BufferedAmountLow(id) => {
             put_u8(out, tag::BUFFERED_AMOUNT_LOW);
@@ -195,6 +205,7 @@ pub fn put_event(out: &mut Vec<u8>, e: Option<&Event>) {
             put_text(out, format_args!("{e:?}"));
         }
     }
+    &[]
 }
 
 // ----- rendering -----

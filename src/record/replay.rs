@@ -108,7 +108,7 @@ pub struct Summary {
     pub events: u64,
     /// The latest `now`.
     pub end: Instant,
-    /// The running SHA-256 over every outcome: equal for two runs exactly when every output was.
+    /// The running digest over every outcome: equal for two runs exactly when every output was.
     pub digest: [u8; 32],
 }
 
