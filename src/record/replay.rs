@@ -125,6 +125,23 @@ pub struct Step<'r, 'a> {
     pub event: Option<Event>,
 }
 
+impl Step<'_, '_> {
+    /// The datagram the connection sent, when the call was a `poll_transmit` that returned one.
+    pub fn transmit(&self) -> Option<crate::machine::Transmit<'_>> {
+        if !matches!(self.entry.call, Call::PollTransmit) {
+            return None;
+        }
+        let mut r = super::wire::Reader::new(self.outcome, 0);
+        if !r.bool("transmit").ok()? {
+            return None;
+        }
+        let source = r.addr("source").ok()?;
+        let destination = r.addr("destination").ok()?;
+        let contents = r.bytes("datagram").ok()?;
+        Some(crate::machine::Transmit { source, destination, contents })
+    }
+}
+
 /// Replays a journal call by call. [`Replayer::run`] goes to the end or the first divergence;
 /// [`Replayer::step`] gives each call with its replayed outcome (for a timeline).
 #[derive(Debug)]
