@@ -1,13 +1,18 @@
 //! Media and recording: a recorded connection that receives audio (the peer offers it, the recorded side
-//! answers) replays identically from its journal, and `examples/pcap_decrypt.rs` turns the journal into a
+//! answers) replays identically from its journal; so does one that adds transceivers and a track, sends
+//! RTP with header extensions, raw RTP and RTCP, asks for a key frame, changes a direction and stops a
+//! transceiver (the media calls are journaled); and `examples/pcap_decrypt.rs` turns the journal into a
 //! pcapng of the RTP and RTCP in the clear, which tshark decodes as RTP with the payloads that were sent.
 
 use core::net::SocketAddr;
 use core::time::Duration;
 use std::process::Command;
 
-use sansrtc::pc::{Config, ConnectionState, Event, MediaKind, OutgoingRtp, PeerConnection, TransceiverInit};
-use sansrtc::record::{CaptureReader, RecordOptions, RecordedPeerConnection, Replayer};
+use sansrtc::pc::{
+    Config, ConnectionState, Direction, Event, ExtensionValue, MediaKind, OutgoingRtp, PeerConnection, Track,
+    TransceiverInit,
+};
+use sansrtc::record::{Call, CaptureReader, Journal, RecordOptions, RecordedPeerConnection, Replayer};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 
 #[path = "support/tool.rs"]
@@ -160,5 +165,108 @@ fn pcap_decrypt_writes_rtp_that_tshark_decodes() {
         assert_eq!(u32::from_str_radix(cols[0].trim_start_matches("0x"), 16).unwrap(), ssrc, "{line}");
         let hex: String = payload(i as u32).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(cols[2].replace(':', ""), hex, "packet {i}'s payload as tshark decodes it");
+    }
+}
+
+#[test]
+fn a_session_sending_media_replays_identically() {
+    let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+    for whole_outputs in [false, true] {
+        let options = RecordOptions { whole_outputs, ..RecordOptions::default() };
+        let mut a = RecordedPeerConnection::new(Config::default(), [0x33; 32], options);
+        let mut b = PeerConnection::new(Config::default(), SeededRng::from_seed([0x44; 32]));
+        let mut now = Instant::from_secs(2);
+        a.add_local_host(now, addr("10.3.0.1:4000")).unwrap();
+        b.add_local_host(now, addr("10.3.0.2:4000")).unwrap();
+        a.end_of_local_candidates(now);
+        b.end_of_local_candidates(now);
+        let init = TransceiverInit { stream_ids: vec!["s".into()], ..TransceiverInit::default() };
+        let audio = a.add_transceiver(now, Track::new(MediaKind::Audio, "mic"), init).unwrap();
+        a.add_track(now, Track::new(MediaKind::Video, "cam"), &["s"]).unwrap();
+        let spare = a.add_transceiver(now, MediaKind::Video, TransceiverInit::default()).unwrap();
+        assert!(a.add_track(now, Track::new(MediaKind::Audio, "mic"), &[]).is_err(), "an error is journaled too");
+        let offer = a.create_offer().unwrap();
+        a.set_local_description(now, &offer).unwrap();
+        b.set_remote_description(now, &offer).unwrap();
+        let answer = b.create_answer().unwrap();
+        b.set_local_description(now, &answer).unwrap();
+        a.set_remote_description(now, &answer).unwrap();
+        let (mut sent, mut got) = (0u32, 0);
+        for _ in 0..3000 {
+            for _ in 0..2 {
+                let out: Vec<_> =
+                    core::iter::from_fn(|| a.poll_transmit().map(|t| (t.source, t.destination, t.contents.to_vec())))
+                        .collect();
+                for (source, destination, data) in out {
+                    let _ = b.handle_receive(now, Datagram { source, destination, contents: &data });
+                }
+                let out: Vec<_> =
+                    core::iter::from_fn(|| b.poll_transmit().map(|t| (t.source, t.destination, t.contents.to_vec())))
+                        .collect();
+                for (source, destination, data) in out {
+                    let _ = a.handle_receive(now, Datagram { source, destination, contents: &data });
+                }
+            }
+            while a.poll_event().is_some() {}
+            while let Some(e) = b.poll_event() {
+                got += u32::from(matches!(e, Event::Rtp(_)));
+            }
+            if a.connection_state() == ConnectionState::Connected && a.srtp_profile().is_some() && sent < PACKETS {
+                let p = payload(sent);
+                let level = [ExtensionValue::AudioLevel { voice: true, level: (sent % 100) as u8 }];
+                let packet =
+                    OutgoingRtp { extensions: &level, marker: sent == 0, ..OutgoingRtp::new(111, 960 * sent, &p) };
+                a.write_rtp(now, "0", &packet).unwrap();
+                a.write_rtp(now, "1", &OutgoingRtp::new(96, 3000 * sent, &p)).unwrap();
+                assert!(a.write_rtp(now, "7", &OutgoingRtp::new(96, 0, &p)).is_err());
+                sent += 1;
+                if sent == 10 {
+                    a.request_keyframe(now, "1").unwrap_or_default();
+                    let mut rr = vec![0x80, 201, 0, 1];
+                    rr.extend_from_slice(&[1, 2, 3, 4]);
+                    a.write_rtcp(now, &rr).unwrap();
+                    let _ = a.write_rtp_raw(now, "0", &[0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 1, 2, 3]);
+                    a.set_direction(now, audio, Direction::SendOnly).unwrap();
+                    a.stop_transceiver(now, spare).unwrap();
+                }
+            }
+            if got >= 2 * PACKETS {
+                break;
+            }
+            now += Duration::from_millis(20);
+            if a.poll_timeout().is_some_and(|t| t <= now) {
+                a.handle_timeout(now);
+            }
+            if b.poll_timeout().is_some_and(|t| t <= now) {
+                b.handle_timeout(now);
+            }
+        }
+        assert!(got >= 2 * PACKETS, "Bob got the audio and the video: {got}");
+        let journal = a.take_journal();
+        let summary = Replayer::new(&journal).unwrap().run().unwrap();
+        assert_eq!(summary.digest, a.digest(), "whole outputs: {whole_outputs}");
+        // Every media call is in the journal, read back as it was made.
+        let calls: Vec<String> = Journal::parse(&journal)
+            .unwrap()
+            .entries()
+            .map(|e| e.unwrap())
+            .filter(|e| {
+                matches!(
+                    e.call,
+                    Call::AddTransceiver { .. }
+                        | Call::AddTrack { .. }
+                        | Call::WriteRtp { .. }
+                        | Call::WriteRtpRaw { .. }
+                        | Call::WriteRtcp { .. }
+                        | Call::RequestKeyframe { .. }
+                        | Call::SetDirection { .. }
+                        | Call::StopTransceiver { .. }
+                )
+            })
+            .map(|e| e.call.to_string())
+            .collect();
+        assert_eq!(calls.len(), 4 + 3 * PACKETS as usize + 5, "{calls:#?}");
+        assert!(calls[0].starts_with("add_transceiver(") && calls[0].contains("track=Some(\"mic\")"), "{}", calls[0]);
+        assert!(calls.iter().any(|c| c.contains("mid 0, pt 111") && c.contains("1 extensions")));
     }
 }

@@ -55,6 +55,7 @@ mod call;
 mod config;
 mod digest;
 mod journal;
+mod media;
 mod outcome;
 mod pcap;
 mod pcap_in;
@@ -81,12 +82,18 @@ pub use pcap_in::{CaptureError, CaptureReader, CapturedPacket, Fed, FeedSummary,
 pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
 pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
 
-use outcome::{put_channel, put_deadline, put_description, put_event_head, put_result, put_transmit_head};
+use outcome::{
+    put_channel, put_deadline, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver,
+    put_transmit_head,
+};
 
 use crate::datachannel::ChannelOptions;
 use crate::dtls::Dtls;
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
-use crate::pc::{ChannelId, Config, Description, Error, Event, PeerConnection, RecvError};
+use crate::pc::{
+    ChannelId, Config, Description, Direction, Error, Event, OutgoingRtp, PeerConnection, RecvError, SentRtp, Track,
+    TrackOrKind, TransceiverId, TransceiverInit,
+};
 use crate::rand::{Seed, SeededRng};
 use crate::time::Instant;
 
@@ -402,6 +409,96 @@ impl RecordedPeerConnection {
         self.touch(now);
         self.pc.close(now);
         self.after(&Call::Close { now }, |_| {});
+    }
+
+    // ----- media -----
+
+    /// [`PeerConnection::add_transceiver`].
+    pub fn add_transceiver(
+        &mut self,
+        now: Instant,
+        what: impl Into<TrackOrKind>,
+        init: TransceiverInit,
+    ) -> Result<TransceiverId, Error> {
+        self.touch(now);
+        let what = what.into();
+        let (kind, track) = match &what {
+            TrackOrKind::Kind(k) => (*k, None),
+            TrackOrKind::Track(t) => (t.kind, Some(t.id.clone())),
+        };
+        let call_init = init.clone();
+        let r = self.pc.add_transceiver(now, what, init);
+        let call = Call::AddTransceiver { now, kind, track: track.as_deref(), init: call_init };
+        self.after(&call, |o| put_transceiver(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::add_track`].
+    pub fn add_track(&mut self, now: Instant, track: Track, stream_ids: &[&str]) -> Result<TransceiverId, Error> {
+        self.touch(now);
+        let (kind, id) = (track.kind, track.id.clone());
+        let r = self.pc.add_track(now, track, stream_ids);
+        let call = Call::AddTrack { now, kind, track: &id, stream_ids: stream_ids.to_vec() };
+        self.after(&call, |o| put_transceiver(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::set_direction`].
+    pub fn set_direction(&mut self, now: Instant, id: TransceiverId, direction: Direction) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.set_direction(now, id, direction);
+        self.after(&Call::SetDirection { now, transceiver: id, direction }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::stop_transceiver`].
+    pub fn stop_transceiver(&mut self, now: Instant, id: TransceiverId) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.stop_transceiver(now, id);
+        self.after(&Call::StopTransceiver { now, transceiver: id }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::write_rtp`].
+    pub fn write_rtp(&mut self, now: Instant, mid: &str, packet: &OutgoingRtp<'_>) -> Result<SentRtp, Error> {
+        self.touch(now);
+        let r = self.pc.write_rtp(now, mid, packet);
+        let call = Call::WriteRtp {
+            now,
+            mid,
+            payload_type: packet.payload_type,
+            timestamp: packet.timestamp,
+            marker: packet.marker,
+            payload: packet.payload,
+            extensions: packet.extensions.to_vec(),
+            rid: packet.rid,
+        };
+        self.after(&call, |o| put_sent_rtp(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::write_rtp_raw`].
+    pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.write_rtp_raw(now, mid, packet);
+        self.after(&Call::WriteRtpRaw { now, mid, packet }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::write_rtcp`].
+    pub fn write_rtcp(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.write_rtcp(now, packet);
+        self.after(&Call::WriteRtcp { now, packet }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::request_keyframe`].
+    pub fn request_keyframe(&mut self, now: Instant, mid: &str) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.request_keyframe(now, mid);
+        self.after(&Call::RequestKeyframe { now, mid }, |o| put_result(o, &r));
+        r
     }
 }
 

@@ -11,9 +11,9 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
 use super::call::kind;
-use super::wire::{JournalError, Reader, put_addr, put_bool, put_str, put_u8, put_u32, put_u64, put_varint};
+use super::wire::{JournalError, Reader, put_addr, put_bool, put_str, put_u8, put_u16, put_u32, put_u64, put_varint};
 use crate::machine::Transmit;
-use crate::pc::{ChannelId, Description, Event};
+use crate::pc::{ChannelId, Description, Event, SentRtp, TransceiverId};
 use crate::time::Instant;
 
 pub use super::digest::chain;
@@ -76,6 +76,35 @@ pub fn put_channel<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<ChannelId, E>)
     }
 }
 
+/// A transceiver id or the error's text.
+pub fn put_transceiver<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<TransceiverId, E>) {
+    match r {
+        Ok(id) => {
+            put_u8(out, 0);
+            put_u32(out, id.0);
+        }
+        Err(e) => {
+            put_u8(out, 1);
+            put_text(out, format_args!("{e}"));
+        }
+    }
+}
+
+/// The SSRC and sequence number a packet went out with, or the error's text.
+pub fn put_sent_rtp<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<SentRtp, E>) {
+    match r {
+        Ok(s) => {
+            put_u8(out, 0);
+            put_u32(out, s.ssrc);
+            put_u16(out, s.sequence_number);
+        }
+        Err(e) => {
+            put_u8(out, 1);
+            put_text(out, format_args!("{e}"));
+        }
+    }
+}
+
 pub fn put_transmit(out: &mut Vec<u8>, t: Option<&Transmit<'_>>) {
     let bulk = put_transmit_head(out, t);
     out.extend_from_slice(bulk);
@@ -123,8 +152,7 @@ mod tag {
     pub const CHANNEL_CLOSE: u8 = 10;
     pub const CHANNEL_ERROR: u8 = 11;
     pub const ICE_CANDIDATE_ERROR: u8 = 12;
-    /// A media event (track, RTP, RTCP, key-frame request), by its `Debug` text: the journal does not
-    /// record media calls yet, so these appear only in a session whose media came from the peer.
+    /// A media event (track, RTP, RTCP, key-frame request), by its `Debug` text.
     pub const MEDIA: u8 = 13;
 }
 
@@ -345,6 +373,16 @@ pub(super) fn render_at(call_kind: u8, outcome: &[u8], base: usize) -> Result<St
         })?,
         kind::CREATE_DATA_CHANNEL => render_error_or(&mut out, &mut r, |out, r| {
             let _ = write!(out, "Ok({})", ChannelId(r.u32("channel")?));
+            Ok(())
+        })?,
+        kind::ADD_TRANSCEIVER | kind::ADD_TRACK => render_error_or(&mut out, &mut r, |out, r| {
+            let _ = write!(out, "Ok({})", TransceiverId(r.u32("transceiver")?));
+            Ok(())
+        })?,
+        kind::WRITE_RTP => render_error_or(&mut out, &mut r, |out, r| {
+            let ssrc = r.u32("SSRC")?;
+            let seq = r.u16("sequence number")?;
+            let _ = write!(out, "Ok(ssrc {ssrc:#010x}, seq {seq})");
             Ok(())
         })?,
         _ => render_error_or(&mut out, &mut r, |out, _| {

@@ -14,11 +14,12 @@ use bytes::Bytes;
 use super::call::{Call, Entry};
 use super::journal::{Entries, Journal};
 use super::outcome::{
-    chain, put_channel, put_deadline, put_description, put_event, put_result, put_transmit, render_outcome,
+    chain, put_channel, put_deadline, put_description, put_event, put_result, put_sent_rtp, put_transceiver,
+    put_transmit, render_outcome,
 };
 use super::wire::{DIGEST_LEN, JournalError};
 use crate::machine::{Machine, PathMachine};
-use crate::pc::{Event, PeerConnection};
+use crate::pc::{Event, OutgoingRtp, PeerConnection, Track, TrackOrKind};
 use crate::rand::SeededRng;
 use crate::time::Instant;
 
@@ -304,6 +305,34 @@ fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> Optio
         }
         Call::CloseChannel { now, channel } => put_result(out, &pc.close_channel(*now, *channel)),
         Call::Close { now } => pc.close(*now),
+        Call::AddTransceiver { now, kind, track, init } => {
+            let what = match track {
+                Some(id) => TrackOrKind::Track(Track::new(*kind, *id)),
+                None => TrackOrKind::Kind(*kind),
+            };
+            put_transceiver(out, &pc.add_transceiver(*now, what, init.clone()));
+        }
+        Call::AddTrack { now, kind, track, stream_ids } => {
+            put_transceiver(out, &pc.add_track(*now, Track::new(*kind, *track), stream_ids));
+        }
+        Call::SetDirection { now, transceiver, direction } => {
+            put_result(out, &pc.set_direction(*now, *transceiver, *direction));
+        }
+        Call::StopTransceiver { now, transceiver } => put_result(out, &pc.stop_transceiver(*now, *transceiver)),
+        Call::WriteRtp { now, mid, payload_type, timestamp, marker, payload, extensions, rid } => {
+            let packet = OutgoingRtp {
+                payload_type: *payload_type,
+                timestamp: *timestamp,
+                marker: *marker,
+                payload,
+                extensions,
+                rid: *rid,
+            };
+            put_sent_rtp(out, &pc.write_rtp(*now, mid, &packet));
+        }
+        Call::WriteRtpRaw { now, mid, packet } => put_result(out, &pc.write_rtp_raw(*now, mid, packet)),
+        Call::WriteRtcp { now, packet } => put_result(out, &pc.write_rtcp(*now, packet)),
+        Call::RequestKeyframe { now, mid } => put_result(out, &pc.request_keyframe(*now, mid)),
     }
     None
 }
