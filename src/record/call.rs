@@ -24,6 +24,10 @@ pub mod kind {
     pub const TIMEOUT: u8 = 0x11;
     pub const POLL_TRANSMIT: u8 = 0x12;
     pub const POLL_EVENT: u8 = 0x13;
+    /// A `poll_transmit` that returned nothing: no body, no digest (the running digest does not move).
+    pub const POLL_TRANSMIT_NONE: u8 = 0x14;
+    /// A `poll_event` that returned nothing: no body, no digest.
+    pub const POLL_EVENT_NONE: u8 = 0x15;
     pub const ADD_LOCAL_HOST: u8 = 0x20;
     pub const ADD_STUN_SERVER: u8 = 0x21;
     pub const END_OF_LOCAL_CANDIDATES: u8 = 0x22;
@@ -504,6 +508,10 @@ pub struct Entry<'a> {
     /// The call's outcome in the canonical encoding (see [`super::render_outcome`]), in whole-outputs
     /// journals.
     pub outcome: Option<&'a [u8]>,
+    /// A poll recorded as returning nothing (record kinds 0x14 and 0x15): the record carries no digest
+    /// (`digest` is zero) and the running digest does not move; a replay checks only that the poll
+    /// returns nothing again.
+    pub nothing: bool,
 }
 
 fn put_sdp_kind(out: &mut Vec<u8>, kind: SdpKind) {

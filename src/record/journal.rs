@@ -113,6 +113,22 @@ impl Writer {
 
     /// The bytes waiting; the next ones go into a buffer as large as these were, so that a caller taking
     /// after each loop turn does not make the journal grow its buffer from nothing every time.
+    /// Journals a poll that returned nothing (record kind `k`, 0x14 or 0x15): two bytes, no digest, and
+    /// the running digest does not move. Most polls return nothing (the loop polls until `None`), so
+    /// this keeps them cheap.
+    pub fn record_nothing(&mut self, k: u8) {
+        if self.stopped {
+            return;
+        }
+        if self.pending.len().saturating_add(2) > self.max_pending {
+            tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
+            self.stopped = true;
+            return;
+        }
+        self.pending.extend_from_slice(&[1, k]);
+        self.calls += 1;
+    }
+
     /// The bytes waiting, swapped into `out` (cleared first), whose buffer the journal reuses: no copy
     /// and, once both buffers have grown, no allocation.
     pub fn take_into(&mut self, out: &mut Vec<u8>) {
@@ -234,6 +250,23 @@ impl<'a> Iterator for Entries<'a> {
         }
         let r = wire::read_frame(self.bytes, self.next)?.and_then(|(frame, end)| {
             let mut body = frame.body;
+            let nothing = match frame.kind {
+                kind::POLL_TRANSMIT_NONE => Some(Call::PollTransmit),
+                kind::POLL_EVENT_NONE => Some(Call::PollEvent),
+                _ => None,
+            };
+            if let Some(call) = nothing {
+                body.finish("bytes in a poll that returned nothing")?;
+                let entry = Entry {
+                    index: self.index,
+                    offset: frame.offset,
+                    call,
+                    digest: [0; DIGEST_LEN],
+                    outcome: None,
+                    nothing: true,
+                };
+                return Ok((entry, end));
+            }
             let call = match Call::read_args(frame.kind, &mut body)? {
                 Some(call) => call,
                 None if frame.kind == kind::OPEN => {
@@ -248,7 +281,7 @@ impl<'a> Iterator for Entries<'a> {
                 body.finish("bytes after the digest")?;
                 None
             };
-            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome }, end))
+            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome, nothing: false }, end))
         });
         match r {
             Ok((entry, end)) => {

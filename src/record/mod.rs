@@ -514,6 +514,12 @@ impl Machine for RecordedPeerConnection {
     fn poll_event(&mut self) -> Option<Event> {
         let e = self.pc.poll_event();
         self.check_key_log();
+        if e.is_none() {
+            if let Some(j) = self.journal.as_mut() {
+                j.record_nothing(call::kind::POLL_EVENT_NONE);
+            }
+            return None;
+        }
         log_bulk(&mut self.journal, &self.pc, &Call::PollEvent, |o| put_event_head(o, e.as_ref()));
         e
     }
@@ -552,6 +558,12 @@ impl PathMachine for RecordedPeerConnection {
             }
             None => false,
         };
+        if !got {
+            if let Some(j) = self.journal.as_mut() {
+                j.record_nothing(call::kind::POLL_TRANSMIT_NONE);
+            }
+            return None;
+        }
         let (source, destination) = self.transmit_addrs;
         let t = got.then_some(Transmit { source, destination, contents: &self.transmit });
         if let (Some(c), Some(t)) = (self.capture.as_mut(), t.as_ref()) {

@@ -220,6 +220,21 @@ impl<'a> Replayer<'a> {
         }
         self.outcome.clear();
         let event = perform(&mut self.pc, &entry.call, &mut self.outcome);
+        if entry.nothing {
+            // Recorded as returning nothing: the outcome must be nothing again; the digest does not move.
+            self.summary.calls += 1;
+            self.summary.end = self.now;
+            if !self.diverged && self.outcome.as_slice() != [0] {
+                self.diverged = true;
+                let unchanged = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
+                let mut d = self.divergence(&entry, unchanged);
+                d.recorded = Some(String::from("None"));
+                return Err(ReplayError::Diverged(Box::new(d)));
+            }
+            // For the timeline: the deadline after it, as other outcomes show it.
+            put_deadline(&mut self.outcome, self.pc.poll_timeout());
+            return Ok(Some(Step { entry, now: self.now, outcome: &self.outcome, event }));
+        }
         put_deadline(&mut self.outcome, self.pc.poll_timeout());
         let kind = entry.call.kind();
         self.chain = chain(&self.chain, kind, &self.outcome);
