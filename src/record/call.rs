@@ -11,7 +11,9 @@ use super::wire::{
 };
 use crate::datachannel::{ChannelOptions, Reliability};
 use crate::machine::Datagram;
-use crate::pc::{ChannelId, Description, SdpKind};
+use crate::pc::{
+    ChannelId, Description, Direction, ExtensionValue, MediaKind, SdpKind, TransceiverId, TransceiverInit,
+};
 use crate::time::Instant;
 
 /// Record kinds.
@@ -22,6 +24,10 @@ pub mod kind {
     pub const TIMEOUT: u8 = 0x11;
     pub const POLL_TRANSMIT: u8 = 0x12;
     pub const POLL_EVENT: u8 = 0x13;
+    /// A `poll_transmit` that returned nothing: no body, no digest (the running digest does not move).
+    pub const POLL_TRANSMIT_NONE: u8 = 0x14;
+    /// A `poll_event` that returned nothing: no body, no digest.
+    pub const POLL_EVENT_NONE: u8 = 0x15;
     pub const ADD_LOCAL_HOST: u8 = 0x20;
     pub const ADD_STUN_SERVER: u8 = 0x21;
     pub const END_OF_LOCAL_CANDIDATES: u8 = 0x22;
@@ -36,6 +42,14 @@ pub mod kind {
     pub const SET_BUFFERED_AMOUNT_LOW_THRESHOLD: u8 = 0x2b;
     pub const CLOSE_CHANNEL: u8 = 0x2c;
     pub const CLOSE: u8 = 0x2d;
+    pub const ADD_TRANSCEIVER: u8 = 0x30;
+    pub const ADD_TRACK: u8 = 0x31;
+    pub const SET_DIRECTION: u8 = 0x32;
+    pub const STOP_TRANSCEIVER: u8 = 0x33;
+    pub const WRITE_RTP: u8 = 0x34;
+    pub const WRITE_RTP_RAW: u8 = 0x35;
+    pub const WRITE_RTCP: u8 = 0x36;
+    pub const REQUEST_KEYFRAME: u8 = 0x37;
 }
 
 /// One call on a [`PeerConnection`](crate::pc::PeerConnection), with its arguments, as journaled.
@@ -148,6 +162,86 @@ pub enum Call<'a> {
         /// `now`.
         now: Instant,
     },
+    /// `add_transceiver`.
+    AddTransceiver {
+        /// `now`.
+        now: Instant,
+        /// The kind (of the track, when one is given).
+        kind: MediaKind,
+        /// The track's id, when a track was given rather than a kind.
+        track: Option<&'a str>,
+        /// The initialisation.
+        init: TransceiverInit,
+    },
+    /// `add_track`.
+    AddTrack {
+        /// `now`.
+        now: Instant,
+        /// The track's kind.
+        kind: MediaKind,
+        /// The track's id.
+        track: &'a str,
+        /// The stream ids.
+        stream_ids: Vec<&'a str>,
+    },
+    /// `set_direction`.
+    SetDirection {
+        /// `now`.
+        now: Instant,
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// The direction.
+        direction: Direction,
+    },
+    /// `stop_transceiver`.
+    StopTransceiver {
+        /// `now`.
+        now: Instant,
+        /// The transceiver.
+        transceiver: TransceiverId,
+    },
+    /// `write_rtp`, with the packet's fields.
+    WriteRtp {
+        /// `now`.
+        now: Instant,
+        /// The m-section.
+        mid: &'a str,
+        /// The payload type.
+        payload_type: u8,
+        /// The RTP timestamp.
+        timestamp: u32,
+        /// The marker bit.
+        marker: bool,
+        /// The payload.
+        payload: &'a [u8],
+        /// The header extensions.
+        extensions: Vec<ExtensionValue<'a>>,
+        /// The encoding's rid.
+        rid: Option<&'a str>,
+    },
+    /// `write_rtp_raw`.
+    WriteRtpRaw {
+        /// `now`.
+        now: Instant,
+        /// The m-section.
+        mid: &'a str,
+        /// The RTP packet.
+        packet: &'a [u8],
+    },
+    /// `write_rtcp`.
+    WriteRtcp {
+        /// `now`.
+        now: Instant,
+        /// The RTCP packet.
+        packet: &'a [u8],
+    },
+    /// `request_keyframe`.
+    RequestKeyframe {
+        /// `now`.
+        now: Instant,
+        /// The m-section.
+        mid: &'a str,
+    },
 }
 
 impl Call<'_> {
@@ -172,6 +266,14 @@ impl Call<'_> {
             Call::SetBufferedAmountLowThreshold { .. } => kind::SET_BUFFERED_AMOUNT_LOW_THRESHOLD,
             Call::CloseChannel { .. } => kind::CLOSE_CHANNEL,
             Call::Close { .. } => kind::CLOSE,
+            Call::AddTransceiver { .. } => kind::ADD_TRANSCEIVER,
+            Call::AddTrack { .. } => kind::ADD_TRACK,
+            Call::SetDirection { .. } => kind::SET_DIRECTION,
+            Call::StopTransceiver { .. } => kind::STOP_TRANSCEIVER,
+            Call::WriteRtp { .. } => kind::WRITE_RTP,
+            Call::WriteRtpRaw { .. } => kind::WRITE_RTP_RAW,
+            Call::WriteRtcp { .. } => kind::WRITE_RTCP,
+            Call::RequestKeyframe { .. } => kind::REQUEST_KEYFRAME,
         }
     }
 
@@ -190,7 +292,15 @@ impl Call<'_> {
             | Call::CreateDataChannel { now, .. }
             | Call::Send { now, .. }
             | Call::CloseChannel { now, .. }
-            | Call::Close { now } => Some(now),
+            | Call::Close { now }
+            | Call::AddTransceiver { now, .. }
+            | Call::AddTrack { now, .. }
+            | Call::SetDirection { now, .. }
+            | Call::StopTransceiver { now, .. }
+            | Call::WriteRtp { now, .. }
+            | Call::WriteRtpRaw { now, .. }
+            | Call::WriteRtcp { now, .. }
+            | Call::RequestKeyframe { now, .. } => Some(now),
             Call::PollTransmit
             | Call::PollEvent
             | Call::CreateOffer
@@ -202,6 +312,26 @@ impl Call<'_> {
     /// Whether the call is a poll (an output taken), rather than an input.
     pub fn is_poll(&self) -> bool {
         matches!(self, Call::PollTransmit | Call::PollEvent)
+    }
+
+    /// The length [`Self::put_args`] appends, for the calls on the hot path (datagrams, timeouts, polls,
+    /// sends), so their record can be framed in place; `None` for the others.
+    pub(super) fn args_len(&self) -> Option<usize> {
+        fn addr_len(a: &SocketAddr) -> usize {
+            if a.is_ipv4() { 7 } else { 27 }
+        }
+        fn bytes_len(b: &[u8]) -> usize {
+            super::wire::varint_len(b.len() as u64) + b.len()
+        }
+        match self {
+            Call::Receive { datagram, .. } => {
+                Some(8 + addr_len(&datagram.source) + addr_len(&datagram.destination) + bytes_len(datagram.contents))
+            }
+            Call::Timeout { .. } => Some(8),
+            Call::PollTransmit | Call::PollEvent => Some(0),
+            Call::Send { data, .. } => Some(8 + 4 + 1 + bytes_len(data)),
+            _ => None,
+        }
     }
 
     /// Appends the arguments (the record body before the digest).
@@ -248,6 +378,9 @@ impl Call<'_> {
             Call::CloseChannel { now, channel } => {
                 put_instant(out, *now);
                 put_u32(out, channel.0);
+            }
+            media => {
+                super::media::put_args(media, out);
             }
         }
     }
@@ -305,7 +438,7 @@ impl<'a> Call<'a> {
             },
             kind::CLOSE_CHANNEL => Call::CloseChannel { now: r.instant("now")?, channel: ChannelId(r.u32("channel")?) },
             kind::CLOSE => Call::Close { now: r.instant("now")? },
-            _ => return Ok(None),
+            k => return super::media::read_args(k, r),
         };
         Ok(Some(call))
     }
@@ -356,6 +489,7 @@ impl fmt::Display for Call<'_> {
             }
             Call::CloseChannel { now, channel } => write!(f, "close_channel({now}, {channel})"),
             Call::Close { now } => write!(f, "close({now})"),
+            media => super::media::display(media, f).unwrap_or(Ok(())),
         }
     }
 }
@@ -369,11 +503,15 @@ pub struct Entry<'a> {
     pub offset: usize,
     /// The call and its arguments.
     pub call: Call<'a>,
-    /// The first bytes of the running SHA-256 of every output up to and including this call's.
+    /// The first bytes of the running digest of every output up to and including this call's.
     pub digest: [u8; DIGEST_LEN],
     /// The call's outcome in the canonical encoding (see [`super::render_outcome`]), in whole-outputs
     /// journals.
     pub outcome: Option<&'a [u8]>,
+    /// A poll recorded as returning nothing (record kinds 0x14 and 0x15): the record carries no digest
+    /// (`digest` is zero) and the running digest does not move; a replay checks only that the poll
+    /// returns nothing again.
+    pub nothing: bool,
 }
 
 fn put_sdp_kind(out: &mut Vec<u8>, kind: SdpKind) {

@@ -4,8 +4,8 @@ use alloc::vec::Vec;
 
 use super::call::{Call, Entry, kind};
 use super::config::{put_config, read_config};
-use super::outcome::chain;
-use super::wire::{self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_frame};
+use super::digest::Chain;
+use super::wire::{self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_frame, put_varint};
 use crate::pc::Config;
 use crate::rand::Seed;
 
@@ -17,8 +17,11 @@ pub(super) struct Writer {
     chain: [u8; 32],
     /// Scratch for a record's body, reused.
     body: Vec<u8>,
-    /// Scratch for a call's outcome, reused; filled by the caller before [`Writer::record`].
+    /// Scratch for a call's outcome, reused; filled by the caller before [`Writer::record`]: the outcome
+    /// is `outcome ‖ bulk ‖ tail`, `bulk` given to `record` where it lies.
     pub outcome: Vec<u8>,
+    /// Scratch for the end of the outcome (the deadline), reused.
+    pub tail: Vec<u8>,
     max_pending: usize,
     stopped: bool,
     calls: u64,
@@ -33,6 +36,7 @@ impl Writer {
             chain: [0; 32],
             body: Vec::new(),
             outcome: Vec::new(),
+            tail: Vec::new(),
             max_pending,
             stopped: false,
             calls: 0,
@@ -56,32 +60,85 @@ impl Writer {
         self.chain
     }
 
-    /// Journals `call` with the outcome in `self.outcome`. Once the bytes waiting to be taken would pass
+    /// Journals `call` with the outcome `self.outcome ‖ bulk ‖ self.tail`. Once the bytes waiting to be taken would pass
     /// their bound, recording stops for good: what was journaled stays a valid journal, a prefix of the
     /// session.
-    pub fn record(&mut self, call: &Call<'_>) {
+    pub fn record(&mut self, call: &Call<'_>, bulk: &[u8]) {
         if self.stopped {
             return;
         }
         let k = call.kind();
-        self.chain = chain(&self.chain, k, &self.outcome);
-        self.body.clear();
-        call.put_args(&mut self.body);
-        self.body.extend_from_slice(self.chain.get(..DIGEST_LEN).unwrap_or(&[]));
-        if self.whole {
-            self.body.extend_from_slice(&self.outcome);
-        }
-        if self.pending.len().saturating_add(self.body.len() + 11) > self.max_pending {
+        let mut c = Chain::new(&self.chain);
+        c.update(&[k]);
+        c.update(&self.outcome);
+        c.update(bulk);
+        c.update(&self.tail);
+        self.chain = c.finish();
+        let digest = self.chain.get(..DIGEST_LEN).unwrap_or(&[]);
+        let outcome_len = self.outcome.len() + bulk.len() + self.tail.len();
+        let outcome_len = if self.whole { outcome_len } else { 0 };
+        // The calls on the hot path are framed in place, their arguments written once; the others go
+        // through the scratch body.
+        let body_len = match call.args_len() {
+            Some(args) => args + DIGEST_LEN + outcome_len,
+            None => {
+                self.body.clear();
+                call.put_args(&mut self.body);
+                self.body.len() + DIGEST_LEN + outcome_len
+            }
+        };
+        if self.pending.len().saturating_add(body_len + 11) > self.max_pending {
             tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
             self.stopped = true;
             return;
         }
-        put_frame(&mut self.pending, k, &self.body);
+        self.pending.reserve(body_len + 11);
+        put_varint(&mut self.pending, body_len as u64 + 1);
+        self.pending.push(k);
+        if let Some(args) = call.args_len() {
+            let at = self.pending.len();
+            call.put_args(&mut self.pending);
+            debug_assert_eq!(self.pending.len() - at, args, "args_len agrees with put_args");
+        } else {
+            self.pending.extend_from_slice(&self.body);
+        }
+        self.pending.extend_from_slice(digest);
+        if self.whole {
+            self.pending.extend_from_slice(&self.outcome);
+            self.pending.extend_from_slice(bulk);
+            self.pending.extend_from_slice(&self.tail);
+        }
         self.calls += 1;
     }
 
+    /// The bytes waiting; the next ones go into a buffer as large as these were, so that a caller taking
+    /// after each loop turn does not make the journal grow its buffer from nothing every time.
+    /// Journals a poll that returned nothing (record kind `k`, 0x14 or 0x15): two bytes, no digest, and
+    /// the running digest does not move. Most polls return nothing (the loop polls until `None`), so
+    /// this keeps them cheap.
+    pub fn record_nothing(&mut self, k: u8) {
+        if self.stopped {
+            return;
+        }
+        if self.pending.len().saturating_add(2) > self.max_pending {
+            tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
+            self.stopped = true;
+            return;
+        }
+        self.pending.extend_from_slice(&[1, k]);
+        self.calls += 1;
+    }
+
+    /// The bytes waiting, swapped into `out` (cleared first), whose buffer the journal reuses: no copy
+    /// and, once both buffers have grown, no allocation.
+    pub fn take_into(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        core::mem::swap(&mut self.pending, out);
+    }
+
     pub fn take(&mut self) -> Vec<u8> {
-        core::mem::take(&mut self.pending)
+        let capacity = self.pending.len().min(self.max_pending);
+        core::mem::replace(&mut self.pending, Vec::with_capacity(capacity))
     }
 }
 
@@ -193,6 +250,23 @@ impl<'a> Iterator for Entries<'a> {
         }
         let r = wire::read_frame(self.bytes, self.next)?.and_then(|(frame, end)| {
             let mut body = frame.body;
+            let nothing = match frame.kind {
+                kind::POLL_TRANSMIT_NONE => Some(Call::PollTransmit),
+                kind::POLL_EVENT_NONE => Some(Call::PollEvent),
+                _ => None,
+            };
+            if let Some(call) = nothing {
+                body.finish("bytes in a poll that returned nothing")?;
+                let entry = Entry {
+                    index: self.index,
+                    offset: frame.offset,
+                    call,
+                    digest: [0; DIGEST_LEN],
+                    outcome: None,
+                    nothing: true,
+                };
+                return Ok((entry, end));
+            }
             let call = match Call::read_args(frame.kind, &mut body)? {
                 Some(call) => call,
                 None if frame.kind == kind::OPEN => {
@@ -207,7 +281,7 @@ impl<'a> Iterator for Entries<'a> {
                 body.finish("bytes after the digest")?;
                 None
             };
-            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome }, end))
+            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome, nothing: false }, end))
         });
         match r {
             Ok((entry, end)) => {

@@ -53,12 +53,17 @@
 
 mod call;
 mod config;
+mod digest;
 mod journal;
+mod media;
 mod outcome;
 mod pcap;
+mod pcap_in;
 mod replay;
 mod wire;
 
+#[cfg(test)]
+mod pcap_in_tests;
 #[cfg(test)]
 mod tests;
 
@@ -73,15 +78,22 @@ pub use call::{Call, Entry};
 pub use journal::{Entries, Journal};
 pub use outcome::render_outcome;
 pub use pcap::{Capture, SECRETS_TLS_KEY_LOG};
+pub use pcap_in::{CaptureError, CaptureReader, CapturedPacket, Fed, FeedSummary, Packets, Skip, feed};
 pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
 pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
 
-use outcome::{put_channel, put_deadline, put_description, put_event, put_result, put_transmit};
+use outcome::{
+    put_channel, put_deadline, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver,
+    put_transmit_head,
+};
 
 use crate::datachannel::ChannelOptions;
 use crate::dtls::Dtls;
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
-use crate::pc::{ChannelId, Config, Description, Error, Event, PeerConnection, RecvError};
+use crate::pc::{
+    ChannelId, Config, Description, Direction, Error, Event, OutgoingRtp, PeerConnection, RecvError, SentRtp, Track,
+    TrackOrKind, TransceiverId, TransceiverInit,
+};
 use crate::rand::{Seed, SeededRng};
 use crate::time::Instant;
 
@@ -151,11 +163,26 @@ impl Deref for RecordedPeerConnection {
 
 /// Journals `call` with the outcome `put` writes and the deadline after it.
 fn log(journal: &mut Option<journal::Writer>, pc: &PeerConnection, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
+    log_bulk(journal, pc, call, |o| {
+        put(o);
+        &[]
+    });
+}
+
+/// Journals `call` with the outcome `put` writes, then the bytes it returns (digested where they lie, not
+/// copied, unless the journal keeps outputs whole), then the deadline after it.
+fn log_bulk<'b>(
+    journal: &mut Option<journal::Writer>,
+    pc: &PeerConnection,
+    call: &Call<'_>,
+    put: impl FnOnce(&mut Vec<u8>) -> &'b [u8],
+) {
     let Some(j) = journal.as_mut().filter(|j| !j.is_stopped()) else { return };
     j.outcome.clear();
-    put(&mut j.outcome);
-    put_deadline(&mut j.outcome, pc.poll_timeout());
-    j.record(call);
+    let bulk = put(&mut j.outcome);
+    j.tail.clear();
+    put_deadline(&mut j.tail, pc.poll_timeout());
+    j.record(call, bulk);
 }
 
 impl RecordedPeerConnection {
@@ -186,10 +213,29 @@ impl RecordedPeerConnection {
         self.journal.as_mut().map(journal::Writer::take).unwrap_or_default()
     }
 
+    /// As [`Self::take_journal`], into `out` (cleared first) by swapping buffers: the journal keeps `out`'s
+    /// buffer for what comes next. A caller that passes the same `Vec` every time (writing it out in
+    /// between) neither copies nor allocates once both buffers have grown.
+    pub fn take_journal_into(&mut self, out: &mut Vec<u8>) {
+        match self.journal.as_mut() {
+            Some(j) => j.take_into(out),
+            None => out.clear(),
+        }
+    }
+
     /// The capture bytes written since the last call (the pcapng header first): append them to the capture
     /// file. Empty when no capture is kept.
     pub fn take_capture(&mut self) -> Vec<u8> {
         self.capture.as_mut().map(Capture::take).unwrap_or_default()
+    }
+
+    /// As [`Self::take_capture`], into `out` (cleared first) by swapping buffers, as
+    /// [`Self::take_journal_into`].
+    pub fn take_capture_into(&mut self, out: &mut Vec<u8>) {
+        match self.capture.as_mut() {
+            Some(c) => c.take_into(out),
+            None => out.clear(),
+        }
     }
 
     /// The capture, for its counters.
@@ -197,7 +243,7 @@ impl RecordedPeerConnection {
         self.capture.as_ref()
     }
 
-    /// The running SHA-256 of every output so far: what [`Summary::digest`] of a replay of this journal
+    /// The running digest (see `docs/journal.md`) of every output so far: what [`Summary::digest`] of a replay of this journal
     /// must equal. Zero when no journal is kept.
     pub fn digest(&self) -> [u8; 32] {
         self.journal.as_ref().map_or([0; 32], journal::Writer::digest)
@@ -364,6 +410,96 @@ impl RecordedPeerConnection {
         self.pc.close(now);
         self.after(&Call::Close { now }, |_| {});
     }
+
+    // ----- media -----
+
+    /// [`PeerConnection::add_transceiver`].
+    pub fn add_transceiver(
+        &mut self,
+        now: Instant,
+        what: impl Into<TrackOrKind>,
+        init: TransceiverInit,
+    ) -> Result<TransceiverId, Error> {
+        self.touch(now);
+        let what = what.into();
+        let (kind, track) = match &what {
+            TrackOrKind::Kind(k) => (*k, None),
+            TrackOrKind::Track(t) => (t.kind, Some(t.id.clone())),
+        };
+        let call_init = init.clone();
+        let r = self.pc.add_transceiver(now, what, init);
+        let call = Call::AddTransceiver { now, kind, track: track.as_deref(), init: call_init };
+        self.after(&call, |o| put_transceiver(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::add_track`].
+    pub fn add_track(&mut self, now: Instant, track: Track, stream_ids: &[&str]) -> Result<TransceiverId, Error> {
+        self.touch(now);
+        let (kind, id) = (track.kind, track.id.clone());
+        let r = self.pc.add_track(now, track, stream_ids);
+        let call = Call::AddTrack { now, kind, track: &id, stream_ids: stream_ids.to_vec() };
+        self.after(&call, |o| put_transceiver(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::set_direction`].
+    pub fn set_direction(&mut self, now: Instant, id: TransceiverId, direction: Direction) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.set_direction(now, id, direction);
+        self.after(&Call::SetDirection { now, transceiver: id, direction }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::stop_transceiver`].
+    pub fn stop_transceiver(&mut self, now: Instant, id: TransceiverId) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.stop_transceiver(now, id);
+        self.after(&Call::StopTransceiver { now, transceiver: id }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::write_rtp`].
+    pub fn write_rtp(&mut self, now: Instant, mid: &str, packet: &OutgoingRtp<'_>) -> Result<SentRtp, Error> {
+        self.touch(now);
+        let r = self.pc.write_rtp(now, mid, packet);
+        let call = Call::WriteRtp {
+            now,
+            mid,
+            payload_type: packet.payload_type,
+            timestamp: packet.timestamp,
+            marker: packet.marker,
+            payload: packet.payload,
+            extensions: packet.extensions.to_vec(),
+            rid: packet.rid,
+        };
+        self.after(&call, |o| put_sent_rtp(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::write_rtp_raw`].
+    pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.write_rtp_raw(now, mid, packet);
+        self.after(&Call::WriteRtpRaw { now, mid, packet }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::write_rtcp`].
+    pub fn write_rtcp(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.write_rtcp(now, packet);
+        self.after(&Call::WriteRtcp { now, packet }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::request_keyframe`].
+    pub fn request_keyframe(&mut self, now: Instant, mid: &str) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.request_keyframe(now, mid);
+        self.after(&Call::RequestKeyframe { now, mid }, |o| put_result(o, &r));
+        r
+    }
 }
 
 impl Machine for RecordedPeerConnection {
@@ -377,7 +513,14 @@ impl Machine for RecordedPeerConnection {
 
     fn poll_event(&mut self) -> Option<Event> {
         let e = self.pc.poll_event();
-        self.after(&Call::PollEvent, |o| put_event(o, e.as_ref()));
+        self.check_key_log();
+        if e.is_none() {
+            if let Some(j) = self.journal.as_mut() {
+                j.record_nothing(call::kind::POLL_EVENT_NONE);
+            }
+            return None;
+        }
+        log_bulk(&mut self.journal, &self.pc, &Call::PollEvent, |o| put_event_head(o, e.as_ref()));
         e
     }
 
@@ -415,12 +558,18 @@ impl PathMachine for RecordedPeerConnection {
             }
             None => false,
         };
+        if !got {
+            if let Some(j) = self.journal.as_mut() {
+                j.record_nothing(call::kind::POLL_TRANSMIT_NONE);
+            }
+            return None;
+        }
         let (source, destination) = self.transmit_addrs;
         let t = got.then_some(Transmit { source, destination, contents: &self.transmit });
         if let (Some(c), Some(t)) = (self.capture.as_mut(), t.as_ref()) {
             c.sent(self.now, t);
         }
-        log(&mut self.journal, &self.pc, &Call::PollTransmit, |o| put_transmit(o, t.as_ref()));
+        log_bulk(&mut self.journal, &self.pc, &Call::PollTransmit, |o| put_transmit_head(o, t.as_ref()));
         t
     }
 }

@@ -10,22 +10,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
-use sha2::{Digest as _, Sha256};
-
 use super::call::kind;
-use super::wire::{JournalError, Reader, put_addr, put_bool, put_bytes, put_str, put_u8, put_u32, put_u64};
+use super::wire::{JournalError, Reader, put_addr, put_bool, put_str, put_u8, put_u16, put_u32, put_u64, put_varint};
 use crate::machine::Transmit;
-use crate::pc::{ChannelId, Description, Event};
+use crate::pc::{ChannelId, Description, Event, SentRtp, TransceiverId};
 use crate::time::Instant;
 
-/// The running digest: SHA-256 over the previous digest, the call's kind and its outcome.
-pub fn chain(prev: &[u8; 32], kind: u8, outcome: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update([kind]);
-    h.update(outcome);
-    h.finalize().into()
-}
+pub use super::digest::chain;
 
 /// Appends formatted text with a u32 LE length before it, formatting straight into `out`.
 fn put_text(out: &mut Vec<u8>, args: fmt::Arguments<'_>) {
@@ -85,14 +76,54 @@ pub fn put_channel<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<ChannelId, E>)
     }
 }
 
+/// A transceiver id or the error's text.
+pub fn put_transceiver<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<TransceiverId, E>) {
+    match r {
+        Ok(id) => {
+            put_u8(out, 0);
+            put_u32(out, id.0);
+        }
+        Err(e) => {
+            put_u8(out, 1);
+            put_text(out, format_args!("{e}"));
+        }
+    }
+}
+
+/// The SSRC and sequence number a packet went out with, or the error's text.
+pub fn put_sent_rtp<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<SentRtp, E>) {
+    match r {
+        Ok(s) => {
+            put_u8(out, 0);
+            put_u32(out, s.ssrc);
+            put_u16(out, s.sequence_number);
+        }
+        Err(e) => {
+            put_u8(out, 1);
+            put_text(out, format_args!("{e}"));
+        }
+    }
+}
+
 pub fn put_transmit(out: &mut Vec<u8>, t: Option<&Transmit<'_>>) {
+    let bulk = put_transmit_head(out, t);
+    out.extend_from_slice(bulk);
+}
+
+/// [`put_transmit`] but for the datagram's bytes, which it returns: the recorder digests them where they
+/// are rather than copy them.
+pub fn put_transmit_head<'t>(out: &mut Vec<u8>, t: Option<&Transmit<'t>>) -> &'t [u8] {
     match t {
-        None => put_u8(out, 0),
+        None => {
+            put_u8(out, 0);
+            &[]
+        }
         Some(t) => {
             put_u8(out, 1);
             put_addr(out, t.source);
             put_addr(out, t.destination);
-            put_bytes(out, t.contents);
+            put_varint(out, t.contents.len() as u64);
+            t.contents
         }
     }
 }
@@ -121,16 +152,22 @@ mod tag {
     pub const CHANNEL_CLOSE: u8 = 10;
     pub const CHANNEL_ERROR: u8 = 11;
     pub const ICE_CANDIDATE_ERROR: u8 = 12;
-    /// A media event (track, RTP, RTCP, key-frame request), by its `Debug` text: the journal does not
-    /// record media calls yet, so these appear only in a session whose media came from the peer.
+    /// A media event (track, RTP, RTCP, key-frame request), by its `Debug` text.
     pub const MEDIA: u8 = 13;
 }
 
 /// An event: a tag, then its fields (states by name, errors by text, messages whole).
 pub fn put_event(out: &mut Vec<u8>, e: Option<&Event>) {
+    let bulk = put_event_head(out, e);
+    out.extend_from_slice(bulk);
+}
+
+/// [`put_event`] but for a message's bytes, which it returns (empty for other events): the recorder
+/// digests them where they are rather than copy them.
+pub fn put_event_head<'e>(out: &mut Vec<u8>, e: Option<&'e Event>) -> &'e [u8] {
     let Some(e) = e else {
         put_u8(out, 0);
-        return;
+        return &[];
     };
     put_u8(out, 1);
     match e {
@@ -170,7 +207,8 @@ pub fn put_event(out: &mut Vec<u8>, e: Option<&Event>) {
             put_u8(out, tag::MESSAGE);
             put_u32(out, id.0);
             put_bool(out, *binary);
-            put_bytes(out, data);
+            put_varint(out, data.len() as u64);
+            return data;
         }
         Event::BufferedAmountLow(id) => {
             put_u8(out, tag::BUFFERED_AMOUNT_LOW);
@@ -195,6 +233,7 @@ pub fn put_event(out: &mut Vec<u8>, e: Option<&Event>) {
             put_text(out, format_args!("{e:?}"));
         }
     }
+    &[]
 }
 
 // ----- rendering -----
@@ -334,6 +373,16 @@ pub(super) fn render_at(call_kind: u8, outcome: &[u8], base: usize) -> Result<St
         })?,
         kind::CREATE_DATA_CHANNEL => render_error_or(&mut out, &mut r, |out, r| {
             let _ = write!(out, "Ok({})", ChannelId(r.u32("channel")?));
+            Ok(())
+        })?,
+        kind::ADD_TRANSCEIVER | kind::ADD_TRACK => render_error_or(&mut out, &mut r, |out, r| {
+            let _ = write!(out, "Ok({})", TransceiverId(r.u32("transceiver")?));
+            Ok(())
+        })?,
+        kind::WRITE_RTP => render_error_or(&mut out, &mut r, |out, r| {
+            let ssrc = r.u32("SSRC")?;
+            let seq = r.u16("sequence number")?;
+            let _ = write!(out, "Ok(ssrc {ssrc:#010x}, seq {seq})");
             Ok(())
         })?,
         _ => render_error_or(&mut out, &mut r, |out, _| {

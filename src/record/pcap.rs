@@ -50,8 +50,6 @@ pub struct Capture {
     max_pending: usize,
     written: u64,
     dropped: u64,
-    /// Reused for each packet.
-    packet: Vec<u8>,
 }
 
 impl Capture {
@@ -59,8 +57,7 @@ impl Capture {
     /// epoch) the caller's [`Instant::ZERO`] stands for. At most `max_pending` bytes wait to be taken;
     /// packets beyond that are dropped and counted ([`Capture::dropped`]), secrets never are.
     pub fn new(epoch: Duration, max_pending: usize) -> Self {
-        let mut c =
-            Capture { out: Vec::new(), epoch, ip_id: 0, max_pending, written: 0, dropped: 0, packet: Vec::new() };
+        let mut c = Capture { out: Vec::new(), epoch, ip_id: 0, max_pending, written: 0, dropped: 0 };
         c.header();
         c
     }
@@ -112,6 +109,13 @@ impl Capture {
         core::mem::take(&mut self.out)
     }
 
+    /// As [`Self::take`], into `out` (cleared first) by swapping buffers: the capture keeps `out`'s buffer
+    /// for what comes next, so a caller passing the same `Vec` every time neither copies nor allocates.
+    pub fn take_into(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        core::mem::swap(&mut self.out, out);
+    }
+
     /// Packets written.
     pub fn written(&self) -> u64 {
         self.written
@@ -128,34 +132,47 @@ impl Capture {
             self.dropped += 1;
             return;
         }
-        self.ip_id = self.ip_id.wrapping_add(1);
-        let mut packet = core::mem::take(&mut self.packet);
-        packet.clear();
-        let ok = ip_udp(&mut packet, d.source, d.destination, d.contents, self.ip_id);
-        if ok {
-            let nanos = self.epoch.as_nanos().saturating_add(u128::from(now.as_nanos()));
-            let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
-            let len = u32::try_from(packet.len()).unwrap_or(u32::MAX);
-            let mut body = Vec::with_capacity(packet.len() + 40);
-            body.extend_from_slice(&0u32.to_le_bytes()); // interface 0
-            body.extend_from_slice(&((nanos >> 32) as u32).to_le_bytes());
-            body.extend_from_slice(&(nanos as u32).to_le_bytes());
-            body.extend_from_slice(&len.to_le_bytes());
-            body.extend_from_slice(&len.to_le_bytes());
-            body.extend_from_slice(&packet);
-            pad(&mut body);
-            let flags: u32 = match direction {
-                Direction::Inbound => 1,
-                Direction::Outbound => 2,
-            };
-            option(&mut body, OPT_EPB_FLAGS, &flags.to_le_bytes());
-            option(&mut body, OPT_END, &[]);
-            block(&mut self.out, EPB, &body);
-            self.written += 1;
-        } else {
+        let ip_len = match (d.source, d.destination) {
+            (SocketAddr::V4(_), SocketAddr::V4(_)) => 20,
+            (SocketAddr::V6(_), SocketAddr::V6(_)) => 40,
+            _ => {
+                self.dropped += 1;
+                return;
+            }
+        };
+        let packet_len = ip_len + 8 + d.contents.len();
+        // The UDP length (and IPv4's total length) must fit 16 bits.
+        let ipv4_header = if ip_len == 20 { 20 } else { 0 };
+        if d.contents.len() + 8 + ipv4_header > usize::from(u16::MAX) {
             self.dropped += 1;
+            return;
         }
-        self.packet = packet;
+        self.ip_id = self.ip_id.wrapping_add(1);
+        // The Enhanced Packet Block written in place: header, fields, packet, padding, options, length.
+        let padded = packet_len.next_multiple_of(4);
+        let total = u32::try_from(12 + 20 + padded + 8 + 4).unwrap_or(u32::MAX);
+        let nanos = self.epoch.as_nanos().saturating_add(u128::from(now.as_nanos()));
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+        let len = u32::try_from(packet_len).unwrap_or(u32::MAX);
+        let out = &mut self.out;
+        out.reserve(total as usize);
+        out.extend_from_slice(&EPB.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes()); // interface 0
+        out.extend_from_slice(&((nanos >> 32) as u32).to_le_bytes());
+        out.extend_from_slice(&(nanos as u32).to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        ip_udp(out, d.source, d.destination, d.contents, self.ip_id);
+        pad(out);
+        let flags: u32 = match direction {
+            Direction::Inbound => 1,
+            Direction::Outbound => 2,
+        };
+        option(out, OPT_EPB_FLAGS, &flags.to_le_bytes());
+        option(out, OPT_END, &[]);
+        out.extend_from_slice(&total.to_le_bytes());
+        self.written += 1;
     }
 }
 

@@ -14,11 +14,12 @@ use bytes::Bytes;
 use super::call::{Call, Entry};
 use super::journal::{Entries, Journal};
 use super::outcome::{
-    chain, put_channel, put_deadline, put_description, put_event, put_result, put_transmit, render_outcome,
+    chain, put_channel, put_deadline, put_description, put_event, put_result, put_sent_rtp, put_transceiver,
+    put_transmit, render_outcome,
 };
 use super::wire::{DIGEST_LEN, JournalError};
 use crate::machine::{Machine, PathMachine};
-use crate::pc::{Event, PeerConnection};
+use crate::pc::{Event, OutgoingRtp, PeerConnection, Track, TrackOrKind};
 use crate::rand::SeededRng;
 use crate::time::Instant;
 
@@ -108,7 +109,7 @@ pub struct Summary {
     pub events: u64,
     /// The latest `now`.
     pub end: Instant,
-    /// The running SHA-256 over every outcome: equal for two runs exactly when every output was.
+    /// The running digest over every outcome: equal for two runs exactly when every output was.
     pub digest: [u8; 32],
 }
 
@@ -123,6 +124,23 @@ pub struct Step<'r, 'a> {
     pub outcome: &'r [u8],
     /// The event, when the call was a `poll_event` that returned one.
     pub event: Option<Event>,
+}
+
+impl Step<'_, '_> {
+    /// The datagram the connection sent, when the call was a `poll_transmit` that returned one.
+    pub fn transmit(&self) -> Option<crate::machine::Transmit<'_>> {
+        if !matches!(self.entry.call, Call::PollTransmit) {
+            return None;
+        }
+        let mut r = super::wire::Reader::new(self.outcome, 0);
+        if !r.bool("transmit").ok()? {
+            return None;
+        }
+        let source = r.addr("source").ok()?;
+        let destination = r.addr("destination").ok()?;
+        let contents = r.bytes("datagram").ok()?;
+        Some(crate::machine::Transmit { source, destination, contents })
+    }
 }
 
 /// Replays a journal call by call. [`Replayer::run`] goes to the end or the first divergence;
@@ -202,6 +220,21 @@ impl<'a> Replayer<'a> {
         }
         self.outcome.clear();
         let event = perform(&mut self.pc, &entry.call, &mut self.outcome);
+        if entry.nothing {
+            // Recorded as returning nothing: the outcome must be nothing again; the digest does not move.
+            self.summary.calls += 1;
+            self.summary.end = self.now;
+            if !self.diverged && self.outcome.as_slice() != [0] {
+                self.diverged = true;
+                let unchanged = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
+                let mut d = self.divergence(&entry, unchanged);
+                d.recorded = Some(String::from("None"));
+                return Err(ReplayError::Diverged(Box::new(d)));
+            }
+            // For the timeline: the deadline after it, as other outcomes show it.
+            put_deadline(&mut self.outcome, self.pc.poll_timeout());
+            return Ok(Some(Step { entry, now: self.now, outcome: &self.outcome, event }));
+        }
         put_deadline(&mut self.outcome, self.pc.poll_timeout());
         let kind = entry.call.kind();
         self.chain = chain(&self.chain, kind, &self.outcome);
@@ -287,6 +320,34 @@ fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> Optio
         }
         Call::CloseChannel { now, channel } => put_result(out, &pc.close_channel(*now, *channel)),
         Call::Close { now } => pc.close(*now),
+        Call::AddTransceiver { now, kind, track, init } => {
+            let what = match track {
+                Some(id) => TrackOrKind::Track(Track::new(*kind, *id)),
+                None => TrackOrKind::Kind(*kind),
+            };
+            put_transceiver(out, &pc.add_transceiver(*now, what, init.clone()));
+        }
+        Call::AddTrack { now, kind, track, stream_ids } => {
+            put_transceiver(out, &pc.add_track(*now, Track::new(*kind, *track), stream_ids));
+        }
+        Call::SetDirection { now, transceiver, direction } => {
+            put_result(out, &pc.set_direction(*now, *transceiver, *direction));
+        }
+        Call::StopTransceiver { now, transceiver } => put_result(out, &pc.stop_transceiver(*now, *transceiver)),
+        Call::WriteRtp { now, mid, payload_type, timestamp, marker, payload, extensions, rid } => {
+            let packet = OutgoingRtp {
+                payload_type: *payload_type,
+                timestamp: *timestamp,
+                marker: *marker,
+                payload,
+                extensions,
+                rid: *rid,
+            };
+            put_sent_rtp(out, &pc.write_rtp(*now, mid, &packet));
+        }
+        Call::WriteRtpRaw { now, mid, packet } => put_result(out, &pc.write_rtp_raw(*now, mid, packet)),
+        Call::WriteRtcp { now, packet } => put_result(out, &pc.write_rtcp(*now, packet)),
+        Call::RequestKeyframe { now, mid } => put_result(out, &pc.request_keyframe(*now, mid)),
     }
     None
 }

@@ -16,7 +16,7 @@ use crate::time::Instant;
 /// read or written in text mode.
 pub const MAGIC: [u8; 8] = *b"\x89SRJ\r\n\x1a\n";
 /// The format version this code writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Header length: magic, version (u16 LE), flags (u16 LE).
 pub const HEADER_LEN: usize = 12;
 /// Header flag: every call record carries its outcome whole, not only its digest.
@@ -120,6 +120,11 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         }
         out.push(byte | 0x80);
     }
+}
+
+/// How many bytes [`put_varint`] appends for `v`.
+pub fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 pub fn put_u8(out: &mut Vec<u8>, v: u8) {

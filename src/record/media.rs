@@ -1,0 +1,254 @@
+//! The media calls of a journal (format version 2): transceivers and tracks, and RTP/RTCP written by the
+//! application. Their arguments' encodings, read back, and one-line renderings.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::call::{Call, kind};
+use super::wire::{
+    JournalError, Reader, put_bool, put_bytes, put_instant, put_opt, put_str, put_u8, put_u32, put_varint,
+};
+use crate::pc::{Direction, ExtensionKind, ExtensionValue, MediaKind, SendEncoding, TransceiverId, TransceiverInit};
+use crate::rtp::Extension;
+
+/// Lists (stream ids, encodings, extensions) longer than this are taken for corruption.
+const MAX_LIST: u64 = 1024;
+
+fn put_kind(out: &mut Vec<u8>, k: MediaKind) {
+    put_u8(out, if k == MediaKind::Audio { 0 } else { 1 });
+}
+
+fn read_kind(r: &mut Reader<'_>) -> Result<MediaKind, JournalError> {
+    let at = r.clone();
+    match r.u8("media kind")? {
+        0 => Ok(MediaKind::Audio),
+        1 => Ok(MediaKind::Video),
+        _ => Err(at.corrupt("media kind")),
+    }
+}
+
+fn put_direction(out: &mut Vec<u8>, d: Direction) {
+    put_u8(
+        out,
+        match d {
+            Direction::SendRecv => 0,
+            Direction::SendOnly => 1,
+            Direction::RecvOnly => 2,
+            Direction::Inactive => 3,
+        },
+    );
+}
+
+fn read_direction(r: &mut Reader<'_>) -> Result<Direction, JournalError> {
+    let at = r.clone();
+    Ok(match r.u8("direction")? {
+        0 => Direction::SendRecv,
+        1 => Direction::SendOnly,
+        2 => Direction::RecvOnly,
+        3 => Direction::Inactive,
+        _ => return Err(at.corrupt("direction")),
+    })
+}
+
+fn put_strs<S: AsRef<str>>(out: &mut Vec<u8>, list: &[S]) {
+    put_varint(out, list.len() as u64);
+    for s in list {
+        put_str(out, s.as_ref());
+    }
+}
+
+fn read_count(r: &mut Reader<'_>, what: &'static str) -> Result<usize, JournalError> {
+    let at = r.clone();
+    let n = r.varint(what)?;
+    if n > MAX_LIST {
+        return Err(at.corrupt(what));
+    }
+    Ok(n as usize)
+}
+
+fn read_strs<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<Vec<&'a str>, JournalError> {
+    let n = read_count(r, what)?;
+    (0..n).map(|_| r.str(what)).collect()
+}
+
+/// An extension: 0 and its kind's URI and encoded value, or 1 and a raw element's id and data.
+fn put_extension(out: &mut Vec<u8>, e: &ExtensionValue<'_>) {
+    let mut buf = [0u8; 255];
+    match (e, e.kind(), e.encode(&mut buf)) {
+        (ExtensionValue::Raw(raw), _, _) => {
+            put_u8(out, 1);
+            put_u8(out, raw.id);
+            put_bytes(out, raw.data);
+        }
+        (_, Some(k), Ok(n)) => {
+            put_u8(out, 0);
+            put_str(out, k.uri());
+            put_bytes(out, buf.get(..n).unwrap_or(&[]));
+        }
+        // A value that does not encode is not sent either; kept as an empty raw element.
+        _ => {
+            put_u8(out, 1);
+            put_u8(out, 0);
+            put_bytes(out, &[]);
+        }
+    }
+}
+
+fn read_extension<'a>(r: &mut Reader<'a>) -> Result<ExtensionValue<'a>, JournalError> {
+    let at = r.clone();
+    match r.u8("extension")? {
+        0 => {
+            let uri = r.str("extension URI")?;
+            let data = r.bytes("extension value")?;
+            let k = ExtensionKind::from_uri(uri).ok_or_else(|| at.corrupt("extension URI"))?;
+            ExtensionValue::decode(k, data).map_err(|_| at.corrupt("extension value"))
+        }
+        1 => {
+            let id = r.u8("extension id")?;
+            let data = r.bytes("extension data")?;
+            Ok(ExtensionValue::Raw(Extension { id, data }))
+        }
+        _ => Err(at.corrupt("extension")),
+    }
+}
+
+/// Appends a media call's arguments; `false` for a call that is not one.
+pub(super) fn put_args(call: &Call<'_>, out: &mut Vec<u8>) -> bool {
+    match call {
+        Call::AddTransceiver { now, kind, track, init } => {
+            put_instant(out, *now);
+            put_kind(out, *kind);
+            put_opt(out, *track, put_str);
+            let TransceiverInit { direction, stream_ids, send_encodings } = init;
+            put_direction(out, *direction);
+            put_strs(out, stream_ids);
+            put_varint(out, send_encodings.len() as u64);
+            for SendEncoding { rid } in send_encodings {
+                put_opt(out, rid.as_deref(), put_str);
+            }
+        }
+        Call::AddTrack { now, kind, track, stream_ids } => {
+            put_instant(out, *now);
+            put_kind(out, *kind);
+            put_str(out, track);
+            put_strs(out, stream_ids);
+        }
+        Call::SetDirection { now, transceiver, direction } => {
+            put_instant(out, *now);
+            put_u32(out, transceiver.0);
+            put_direction(out, *direction);
+        }
+        Call::StopTransceiver { now, transceiver } => {
+            put_instant(out, *now);
+            put_u32(out, transceiver.0);
+        }
+        Call::WriteRtp { now, mid, payload_type, timestamp, marker, payload, extensions, rid } => {
+            put_instant(out, *now);
+            put_str(out, mid);
+            put_u8(out, *payload_type);
+            put_u32(out, *timestamp);
+            put_bool(out, *marker);
+            put_bytes(out, payload);
+            put_varint(out, extensions.len() as u64);
+            for e in extensions {
+                put_extension(out, e);
+            }
+            put_opt(out, *rid, put_str);
+        }
+        Call::WriteRtpRaw { now, mid, packet } => {
+            put_instant(out, *now);
+            put_str(out, mid);
+            put_bytes(out, packet);
+        }
+        Call::WriteRtcp { now, packet } => {
+            put_instant(out, *now);
+            put_bytes(out, packet);
+        }
+        Call::RequestKeyframe { now, mid } => {
+            put_instant(out, *now);
+            put_str(out, mid);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Reads a media call of record kind `k`; `None` for another kind.
+pub(super) fn read_args<'a>(k: u8, r: &mut Reader<'a>) -> Result<Option<Call<'a>>, JournalError> {
+    let call = match k {
+        kind::ADD_TRANSCEIVER => {
+            let now = r.instant("now")?;
+            let kind = read_kind(r)?;
+            let track = r.opt("track", |r| r.str("track"))?;
+            let direction = read_direction(r)?;
+            let stream_ids = read_strs(r, "stream ids")?.into_iter().map(String::from).collect();
+            let n = read_count(r, "encodings")?;
+            let send_encodings = (0..n)
+                .map(|_| Ok(SendEncoding { rid: r.opt("rid", |r| r.string("rid"))? }))
+                .collect::<Result<_, JournalError>>()?;
+            Call::AddTransceiver { now, kind, track, init: TransceiverInit { direction, stream_ids, send_encodings } }
+        }
+        kind::ADD_TRACK => {
+            let now = r.instant("now")?;
+            let kind = read_kind(r)?;
+            let track = r.str("track")?;
+            Call::AddTrack { now, kind, track, stream_ids: read_strs(r, "stream ids")? }
+        }
+        kind::SET_DIRECTION => {
+            let now = r.instant("now")?;
+            let transceiver = TransceiverId(r.u32("transceiver")?);
+            Call::SetDirection { now, transceiver, direction: read_direction(r)? }
+        }
+        kind::STOP_TRANSCEIVER => {
+            Call::StopTransceiver { now: r.instant("now")?, transceiver: TransceiverId(r.u32("transceiver")?) }
+        }
+        kind::WRITE_RTP => {
+            let now = r.instant("now")?;
+            let mid = r.str("mid")?;
+            let payload_type = r.u8("payload type")?;
+            let timestamp = r.u32("timestamp")?;
+            let marker = r.bool("marker")?;
+            let payload = r.bytes("payload")?;
+            let n = read_count(r, "extensions")?;
+            let extensions = (0..n).map(|_| read_extension(r)).collect::<Result<_, _>>()?;
+            let rid = r.opt("rid", |r| r.str("rid"))?;
+            Call::WriteRtp { now, mid, payload_type, timestamp, marker, payload, extensions, rid }
+        }
+        kind::WRITE_RTP_RAW => {
+            let now = r.instant("now")?;
+            let mid = r.str("mid")?;
+            Call::WriteRtpRaw { now, mid, packet: r.bytes("packet")? }
+        }
+        kind::WRITE_RTCP => Call::WriteRtcp { now: r.instant("now")?, packet: r.bytes("packet")? },
+        kind::REQUEST_KEYFRAME => Call::RequestKeyframe { now: r.instant("now")?, mid: r.str("mid")? },
+        _ => return Ok(None),
+    };
+    Ok(Some(call))
+}
+
+/// A media call as one line; `None` for another call.
+pub(super) fn display(call: &Call<'_>, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+    Some(match call {
+        Call::AddTransceiver { now, kind, track, init } => {
+            write!(f, "add_transceiver({now}, {kind:?}, track={track:?}, {:?})", init.direction)
+        }
+        Call::AddTrack { now, kind, track, stream_ids } => {
+            write!(f, "add_track({now}, {kind:?}, {track:?}, streams={stream_ids:?})")
+        }
+        Call::SetDirection { now, transceiver, direction } => {
+            write!(f, "set_direction({now}, {transceiver}, {direction:?})")
+        }
+        Call::StopTransceiver { now, transceiver } => write!(f, "stop_transceiver({now}, {transceiver})"),
+        Call::WriteRtp { now, mid, payload_type, timestamp, payload, extensions, .. } => write!(
+            f,
+            "write_rtp({now}, mid {mid}, pt {payload_type}, ts {timestamp}, {} bytes, {} extensions)",
+            payload.len(),
+            extensions.len()
+        ),
+        Call::WriteRtpRaw { now, mid, packet } => write!(f, "write_rtp_raw({now}, mid {mid}, {} bytes)", packet.len()),
+        Call::WriteRtcp { now, packet } => write!(f, "write_rtcp({now}, {} bytes)", packet.len()),
+        Call::RequestKeyframe { now, mid } => write!(f, "request_keyframe({now}, mid {mid})"),
+        _ => return None,
+    })
+}
