@@ -11,6 +11,7 @@ use core::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[allow(dead_code)]
 #[path = "support/browser.rs"]
 mod browser;
 #[allow(dead_code)]
