@@ -120,6 +120,7 @@ mod error;
 mod media;
 mod negotiate;
 mod rtp;
+mod rtp_session;
 mod signaling;
 mod stats;
 mod transceiver;
@@ -327,6 +328,21 @@ pub enum Event {
     /// [`crate::rtp::session::Session::handle_receive`] takes). Key-frame requests in it are also reported
     /// as [`Event::KeyframeRequest`].
     Rtcp(Bytes),
+    /// A receiver estimated maximum bitrate (REMB, draft-alvestrand-rmcat-remb) the peer sent: raw
+    /// figures for a bandwidth estimator.
+    Remb {
+        /// The SSRC it came from.
+        sender_ssrc: u32,
+        /// The estimate, in bit/s.
+        bitrate: u64,
+        /// The SSRCs it applies to (up to eight).
+        ssrcs: crate::rtp::session::SsrcList,
+    },
+    /// One packet of a transport-wide congestion control feedback the peer sent, matched with what the
+    /// RTP session sent (transport-wide and RTP sequence numbers, send time, size, and arrival time on
+    /// the peer's clock or `None` if it was reported lost): raw figures for a bandwidth estimator. The
+    /// packets of one feedback come in a row and share its `feedback_count`.
+    TransportFeedback(crate::rtp::session::PacketFeedback),
     /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC).
     KeyframeRequest {
         /// The transceiver.
@@ -395,6 +411,10 @@ impl fmt::Debug for Event {
             }
             Event::Rtp(p) => write!(f, "{p:?}"),
             Event::Rtcp(p) => write!(f, "Rtcp({} bytes)", p.len()),
+            Event::Remb { sender_ssrc, bitrate, ssrcs } => {
+                write!(f, "Remb({sender_ssrc:#010x}: {bitrate} b/s for {:?})", ssrcs.as_slice())
+            }
+            Event::TransportFeedback(p) => write!(f, "TransportFeedback({p:?})"),
             Event::KeyframeRequest { transceiver, mid, rid, kind } => {
                 write!(f, "KeyframeRequest({transceiver}, mid={mid}, rid={rid:?}, {kind:?})")
             }
@@ -450,6 +470,14 @@ pub struct Stats {
     pub srtcp_replayed: u64,
     /// SRTCP packets SRTP found malformed.
     pub rtcp_malformed: u64,
+    /// Decrypted RTP the RTP session dropped ([`MediaDrop::Session`]; its [`crate::rtp::session::Stats`]
+    /// say why, see [`PeerConnection::media_stats`]).
+    pub rtp_session_dropped: u64,
+    /// Decrypted RTCP the RTP session dropped ([`MediaDrop::RtcpSession`]).
+    pub rtcp_session_dropped: u64,
+    /// Packets the RTP session owed (reports, feedback, RTX) that could not be sent: no selected pair
+    /// yet, or SRTP refused them.
+    pub media_unsent: u64,
     /// Key-frame requests (PLI, FIR) naming no SSRC of ours (the packet itself was taken).
     pub rtcp_unroutable: u64,
     /// Other first bytes (RFC 7983): ZRTP, TURN channel data, unknown.

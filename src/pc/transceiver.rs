@@ -170,7 +170,6 @@ pub(super) struct Encoding {
     pub ssrc: u32,
     pub rtx_ssrc: u32,
     pub seq: u16,
-    pub rtx_seq: u16,
 }
 
 /// What an offer/answer exchange settled for a transceiver.
@@ -423,11 +422,13 @@ impl Transceivers {
             let ssrc = self.new_ssrc(parent, &taken);
             taken.push(ssrc);
             let rtx_ssrc = self.new_ssrc(parent, &taken);
-            let [a, b, c, d]: [u8; 4] = self.rng(parent).bytes();
+            // Four octets drawn, as when the RTX stream's first sequence number was drawn here too (the
+            // RTP session draws it now), so SSRCs drawn after stay as they were.
+            let [a, b, _, _]: [u8; 4] = self.rng(parent).bytes();
             // RFC 3550 §5.1: the first sequence number is random; kept in the lower half so the first
             // rollover is far away.
-            let (seq, rtx_seq) = (u16::from_be_bytes([a & 0x7f, b]), u16::from_be_bytes([c & 0x7f, d]));
-            encodings.push(Encoding { rid: rid.as_deref().map(Tag::from), ssrc, rtx_ssrc, seq, rtx_seq });
+            let seq = u16::from_be_bytes([a & 0x7f, b]);
+            encodings.push(Encoding { rid: rid.as_deref().map(Tag::from), ssrc, rtx_ssrc, seq });
         }
         self.list.push(Transceiver {
             id,

@@ -263,6 +263,10 @@ pub struct ReceiveStats {
     pub plis_sent: u64,
     /// FIRs sent for this stream.
     pub firs_sent: u64,
+    /// NACK packets sent for this stream.
+    pub nacks_sent: u64,
+    /// Sender reports received for this stream.
+    pub sender_reports: u64,
     /// The last sender report, and when it arrived.
     pub last_sender_report: Option<(SenderInfo, Instant)>,
 }
@@ -289,6 +293,12 @@ pub struct SendStats {
     pub last_report: Option<ReportBlock>,
     /// The latest round-trip time measured from a report about it.
     pub rtt: Option<Duration>,
+    /// The sum of every round-trip time measured from reports about it.
+    pub total_rtt: Duration,
+    /// How many round-trip times were measured from reports about it.
+    pub rtt_measurements: u64,
+    /// Reception reports received about it.
+    pub reports_received: u64,
     /// Octets of memory its retransmission history holds.
     pub history_bytes: usize,
 }

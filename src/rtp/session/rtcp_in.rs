@@ -78,6 +78,7 @@ impl Session {
                         }
                     }
                     stream.last_sr = Some((sr.info, now));
+                    stream.stats.sender_reports += 1;
                     self.event(Event::SenderReport { ssrc: sr.ssrc, info: sr.info });
                 }
                 let matched = self.on_report_blocks(now, sr.ssrc, sr.reports.clone());
@@ -190,8 +191,11 @@ impl Session {
             let rtt = rtt_from(now_mid, block.last_sr, block.delay_since_last_sr);
             if media {
                 stream.stats.last_report = Some(block);
-                if rtt.is_some() {
-                    stream.stats.rtt = rtt;
+                stream.stats.reports_received += 1;
+                if let Some(rtt) = rtt {
+                    stream.stats.rtt = Some(rtt);
+                    stream.stats.total_rtt += rtt;
+                    stream.stats.rtt_measurements += 1;
                 }
             }
             self.event(Event::ReceiverReport { ssrc: block.ssrc, reporter, block });
