@@ -118,6 +118,7 @@ mod conn;
 mod describe;
 mod error;
 mod media;
+mod media_stats;
 mod negotiate;
 mod rtp;
 mod rtp_session;
@@ -141,8 +142,9 @@ pub use error::{Error, MediaDrop, RecvError};
 pub use media::{ExtensionPreference, HeaderExtension};
 pub use rtp::{KeyframeRequestKind, OutgoingRtp, RtpPacket, SentRtp};
 pub use stats::{
-    CandidatePairStats, CertificateStats, DataChannelState, DataChannelStats, DtlsRole, DtlsState, IceCandidateStats,
-    PEER_CONNECTION_ID, PeerConnectionStats, RtcStats, StatsIceRole, StatsReport, TRANSPORT_ID, TransportStats,
+    CandidatePairStats, CertificateStats, CodecStats, DataChannelState, DataChannelStats, DtlsRole, DtlsState,
+    IceCandidateStats, InboundRtpStats, MediaSourceStats, OutboundRtpStats, PEER_CONNECTION_ID, PeerConnectionStats,
+    RemoteInboundRtpStats, RemoteOutboundRtpStats, RtcStats, StatsIceRole, StatsReport, TRANSPORT_ID, TransportStats,
     pair_state_name,
 };
 pub use transceiver::{SendEncoding, Tag, Track, TrackOrKind, Transceiver, TransceiverId, TransceiverInit};

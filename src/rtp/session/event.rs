@@ -241,6 +241,8 @@ pub struct ReceiveStats {
     pub packets: u64,
     /// Payload octets received (originals and repairs).
     pub payload_bytes: u64,
+    /// RTP header octets received (fixed header, CSRCs, extensions, padding), originals and repairs.
+    pub header_bytes: u64,
     /// Extended highest sequence number received (0 before the first valid packet).
     pub highest_sequence: u64,
     /// Packets expected (RFC 3550 §A.3).
@@ -285,8 +287,14 @@ pub struct SendStats {
     pub rtx_packets: u64,
     /// RTX octets sent (whole packets).
     pub rtx_bytes: u64,
+    /// RTP header octets sent (fixed header, CSRCs, extensions, padding).
+    pub header_bytes: u64,
     /// Key frame requests received (PLI and new FIRs).
     pub keyframe_requests: u64,
+    /// PLIs received.
+    pub plis_received: u64,
+    /// New FIRs received.
+    pub firs_received: u64,
     /// NACKed sequence numbers received.
     pub nack_requests: u64,
     /// The latest reception report about it.

@@ -701,6 +701,7 @@ impl Session {
         }
         let timestamp = stream.timestamps.unwrap(packet.timestamp());
         stream.stats.payload_bytes += packet.payload().len() as u64;
+        stream.stats.header_bytes += (packet.header_len() + packet.padding_len()) as u64;
         stream.heard = true;
         let mut nack_due = None;
         if let Some(n) = &mut stream.nack {
@@ -768,6 +769,7 @@ impl Session {
         let restored: &'a [u8] = restored;
         let packet = Packet::new_checked(restored)?;
         stream.stats.payload_bytes += packet.payload().len() as u64;
+        stream.stats.header_bytes += (restored.len() - packet.payload().len()) as u64;
         let timestamp = stream.timestamps.unwrap(packet.timestamp());
         if stream.nack.as_mut().is_some_and(|n| n.on_repaired(ext)) {
             stream.stats.repaired += 1;

@@ -133,6 +133,7 @@ impl Session {
                 let Some(i) = self.send_index(pli.media_ssrc) else { return Err(self.unknown(pli.media_ssrc)) };
                 if let Some(s) = self.send.get_mut(i).and_then(Option::as_mut) {
                     s.stats.keyframe_requests += 1;
+                    s.stats.plis_received += 1;
                 }
                 self.event(Event::KeyframeRequest { ssrc: pli.media_ssrc, kind: KeyframeRequest::Pli });
                 Ok(())
@@ -149,6 +150,7 @@ impl Session {
                     if stream.last_fir != Some(key) {
                         stream.last_fir = Some(key);
                         stream.stats.keyframe_requests += 1;
+                        stream.stats.firs_received += 1;
                         self.event(Event::KeyframeRequest { ssrc: entry.ssrc, kind: KeyframeRequest::Fir });
                     }
                 }
