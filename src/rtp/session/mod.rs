@@ -403,10 +403,14 @@ impl Session {
     /// send stream `packet`'s SSRC: the stream's counters and sender-report clock, and its RTX history,
     /// as [`Session::send_rtp`] would. Its sequence number is the caller's, and becomes the stream's
     /// latest; nothing in the packet is changed (no transport-wide sequence number is added). Returns
-    /// whether the SSRC is one of the send streams (else nothing is recorded).
+    /// whether it was recorded: only a packet of one of the send streams with a media payload type of
+    /// the session is.
     pub fn record_sent(&mut self, now: Instant, packet: &[u8]) -> bool {
         let Ok(p) = Packet::new_checked(packet) else { return false };
         let Some(Route::Send(i)) = self.routes.get(p.ssrc()) else { return false };
+        if !matches!(self.config.payload_types.get(p.payload_type()), PayloadFormat::Media { .. }) {
+            return false;
+        }
         let now = self.touch(now);
         let Some(stream) = self.send.get_mut(i).and_then(Option::as_mut) else { return false };
         stream.on_sent(now, p.sequence_number(), p.timestamp(), p.payload().len(), packet);
