@@ -70,9 +70,10 @@ pub(super) struct MediaIo {
 #[derive(Debug, Default)]
 pub(super) struct MediaState {
     /// Built when the first packet needs it (a connection that carries no media never makes one).
-    pub(super) srtp: Option<srtp::Session>,
-    /// The RTP session, made with the SRTP session ([`super::rtp_session`]).
-    pub(super) rtp: Option<rtp::session::Session>,
+    pub(super) srtp: Option<Box<srtp::Session>>,
+    /// The RTP session, made with the SRTP session ([`super::rtp_session`]). Both are boxed so that a
+    /// connection that negotiated media but carries none stays small.
+    pub(super) rtp: Option<Box<rtp::session::Session>>,
     /// Where received packets are decrypted, cut into the `Bytes` events carry; `spare` is the previous
     /// one, reused once the application has dropped every packet cut from it.
     arena: BytesMut,
@@ -144,7 +145,7 @@ impl MediaIo {
             dtls?.export_keying_material(b"EXTRACTOR-dtls_srtp", block).ok()?;
             let config = srtp::Config { max_streams: MAX_STREAMS, ..srtp::Config::default() };
             match srtp::Session::from_keying_material(profile, block, role, config) {
-                Ok(session) => st.srtp = Some(session),
+                Ok(session) => st.srtp = Some(Box::new(session)),
                 Err(e) => tracing::debug!(target: TARGET, error = %e, "SRTP keying failed"),
             }
             block.fill(0);

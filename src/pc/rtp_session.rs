@@ -107,7 +107,7 @@ impl PeerConnection {
             Ok(s) => {
                 tracing::debug!(target: TARGET, "RTP session made");
                 if let Some(m) = self.media.state.as_deref_mut() {
-                    m.rtp = Some(s);
+                    m.rtp = Some(alloc::boxed::Box::new(s));
                 }
                 self.sync_streams();
             }
@@ -193,7 +193,7 @@ impl PeerConnection {
         let now = self.now();
         loop {
             let Some(m) = self.media.state.as_deref_mut() else { return };
-            let Some(e) = m.rtp.as_mut().and_then(Session::poll_event) else { break };
+            let Some(e) = m.rtp.as_mut().and_then(|s| s.poll_event()) else { break };
             match e {
                 rs::Event::KeyframeRequest { ssrc, kind } => {
                     let kind = match kind {
@@ -261,7 +261,7 @@ impl PeerConnection {
     /// ([`Session::send_stats`], [`Session::receive_stats`]), its counters ([`Session::stats`]: among them
     /// what it dropped, by reason) and its round-trip time.
     pub fn rtp_session(&self) -> Option<&Session> {
-        self.media.state.as_deref()?.rtp.as_ref()
+        self.media.state.as_deref()?.rtp.as_deref()
     }
 
     /// Sets the wall-clock time at [`crate::Instant::ZERO`], as time since the NTP epoch (1900-01-01 UTC),
