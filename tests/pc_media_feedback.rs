@@ -226,7 +226,83 @@ fn losses_are_repaired_and_counted_keyframes_requested_and_rtt_measured() {
     assert!(seen.messages >= 5, "{} messages", seen.messages);
     assert!(rb.inbound_rtp().any(|s| s.kind == "audio"));
     assert_eq!(link.a.stats().media_dropped + link.b.stats().media_dropped, 0);
+
+    // With serde, the entries carry their W3C names.
+    #[cfg(feature = "serde")]
+    for (r, t, keys) in [
+        (&rb, "inbound-rtp", &INBOUND[..]),
+        (&ra, "outbound-rtp", &OUTBOUND[..]),
+        (&ra, "remote-inbound-rtp", &REMOTE_INBOUND[..]),
+        (&rb, "remote-outbound-rtp", &REMOTE_OUTBOUND[..]),
+        (&rb, "codec", &CODEC[..]),
+        (&ra, "media-source", &["id", "timestamp", "kind"][..]),
+    ] {
+        let json = serde_json::to_value(r).unwrap();
+        let e = json.as_array().unwrap().iter().find(|e| e["type"] == t).unwrap_or_else(|| panic!("no {t}"));
+        for k in keys {
+            assert!(e.get(k).is_some(), "{k} missing in {e}");
+        }
+    }
 }
+
+#[cfg(feature = "serde")]
+const INBOUND: [&str; 17] = [
+    "id",
+    "timestamp",
+    "ssrc",
+    "kind",
+    "transportId",
+    "codecId",
+    "mid",
+    "remoteId",
+    "packetsReceived",
+    "bytesReceived",
+    "headerBytesReceived",
+    "packetsLost",
+    "jitter",
+    "nackCount",
+    "pliCount",
+    "firCount",
+    "retransmittedPacketsReceived",
+];
+#[cfg(feature = "serde")]
+const OUTBOUND: [&str; 16] = [
+    "ssrc",
+    "kind",
+    "transportId",
+    "codecId",
+    "mid",
+    "mediaSourceId",
+    "remoteId",
+    "packetsSent",
+    "bytesSent",
+    "headerBytesSent",
+    "retransmittedPacketsSent",
+    "retransmittedBytesSent",
+    "nackCount",
+    "pliCount",
+    "firCount",
+    "timestamp",
+];
+#[cfg(feature = "serde")]
+const REMOTE_INBOUND: [&str; 11] = [
+    "ssrc",
+    "localId",
+    "packetsLost",
+    "jitter",
+    "fractionLost",
+    "roundTripTime",
+    "totalRoundTripTime",
+    "roundTripTimeMeasurements",
+    "reportsReceived",
+    "codecId",
+    "transportId",
+];
+#[cfg(feature = "serde")]
+const REMOTE_OUTBOUND: [&str; 6] =
+    ["ssrc", "localId", "packetsSent", "bytesSent", "remoteTimestamp", "reportsReceived"];
+#[cfg(feature = "serde")]
+const CODEC: [&str; 4] = ["payloadType", "mimeType", "clockRate", "transportId"];
 
 #[test]
 fn transport_wide_feedback_reports_every_packet_as_the_link_delivered_it() {

@@ -1,14 +1,16 @@
 //! Media on the connection's transport: SRTP keyed from the DTLS exporter once DTLS connects, received
 //! RTP routed to its transceiver as RFC 8843 §9.2 and RFC 8829 §6 say (by the MID header extension, then
-//! by the SSRCs the peer signalled or learned, then by a payload type unique to one m-section), RTCP
-//! feedback by SSRC, and the RTP-level calls: [`PeerConnection::write_rtp`], [`PeerConnection::write_rtp_raw`],
-//! [`PeerConnection::write_rtcp`], [`PeerConnection::request_keyframe`].
+//! by the SSRCs the peer signalled or learned, then by a payload type unique to one m-section), then the
+//! connection's RTP session ([`super::rtp_session`]) for RTP and RTCP, and the RTP-level calls:
+//! [`PeerConnection::write_rtp`], [`PeerConnection::write_rtp_raw`], [`PeerConnection::write_rtcp`],
+//! [`PeerConnection::request_keyframe`].
 //!
 //! A received packet is routed from its header before it is decrypted (the header and its extensions are
 //! in the clear, RFC 3711 §3.1), so a packet that matches nothing leaves SRTP untouched; a routed one is
-//! decrypted once into a shared buffer and the [`RtpPacket`] event is a view into it (a [`Bytes`]): no copy
-//! after decryption, and no allocation per packet once the buffer is warm. What is learned from a packet
-//! (its SSRC's transceiver and rid, its extended sequence number) is kept only once it authenticates.
+//! decrypted once into a shared buffer, handed to the RTP session there (mutable: an RTX packet is
+//! restored in place), and the [`RtpPacket`] event is a view into it (a [`Bytes`]): no copy after
+//! decryption, and no allocation per packet once the buffer is warm. What is learned from a packet (its
+//! SSRC's transceiver and rid, a new receive stream of the session) is kept only once it authenticates.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

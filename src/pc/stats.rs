@@ -627,8 +627,11 @@ impl PeerConnection {
     /// with it; `dataChannelsClosed` counts it), then the media entries: a `codec` per negotiated payload
     /// type, a `media-source` per sending transceiver, and once media has flowed (the RTP session exists)
     /// an `outbound-rtp` per stream we send and an `inbound-rtp` per stream we receive, with the
-    /// `remote-inbound-rtp` and `remote-outbound-rtp` entries the peer's reports give (ids and
-    /// cross-references in [`super::media_stats`]). `srtpCipher` is not reported yet;
+    /// `remote-inbound-rtp` and `remote-outbound-rtp` entries the peer's reports give. Their ids:
+    /// `CO<payload type>`, `MS<transceiver>`, `RO<ssrc>`, `RI<ssrc>`, `RRI<ssrc>` (the peer's report on
+    /// our stream, `remoteId` of `RO`), `RRO<ssrc>` (the peer's sender report, `remoteId` of `RI`), SSRCs in
+    /// decimal; each stream entry names its `transportId`, `codecId`, `mid` and `kind`. `srtpCipher` is
+    /// not reported yet;
     /// [`PeerConnection::stats`] counts what the media path dropped and [`PeerConnection::media_stats`]
     /// what the RTP session dropped.
     pub fn stats_report(&self, now: Instant) -> StatsReport {
