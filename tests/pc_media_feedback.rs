@@ -333,3 +333,53 @@ fn transport_wide_feedback_reports_every_packet_as_the_link_delivered_it() {
     let span = arrivals.last().unwrap() - arrivals.first().unwrap();
     assert!(span >= 5_000_000, "arrivals span {span} µs");
 }
+
+#[test]
+fn renegotiation_removes_stopped_streams_and_keeps_running_ones() {
+    let (mut link, chat) = connected(Some(Side::A), 53);
+    link.loss_ppm = 0;
+    let (seen, video_seqs, _) = run(&mut link, chat, 2, None);
+    assert_eq!(seen.video.len(), video_seqs.len());
+    let ssrc_of = |pc: &PeerConnection, mid: &str| pc.transceiver_by_mid(mid).unwrap().ssrcs().next().unwrap().1;
+    let (audio, video) = (ssrc_of(&link.a, AUDIO), ssrc_of(&link.a, VIDEO));
+    let sends = |pc: &PeerConnection| pc.rtp_session().unwrap().send_ssrcs().collect::<Vec<_>>();
+    let receives = |pc: &PeerConnection| pc.rtp_session().unwrap().receive_ssrcs().collect::<Vec<_>>();
+    assert!(sends(&link.a).contains(&audio) && sends(&link.a).contains(&video));
+    assert!(receives(&link.b).contains(&audio) && receives(&link.b).contains(&video));
+    let before = link.b.rtp_session().unwrap().receive_stats(video).unwrap();
+
+    // `a` stops its audio transceiver and renegotiates; video keeps going.
+    let now = link.now;
+    let id = link.a.transceiver_by_mid(AUDIO).unwrap().id();
+    link.a.stop_transceiver(now, id).unwrap();
+    let offer = link.a.create_offer().unwrap();
+    link.a.set_local_description(now, &offer).unwrap();
+    link.b.set_remote_description(now, &offer).unwrap();
+    let answer = link.b.create_answer().unwrap();
+    link.b.set_local_description(now, &answer).unwrap();
+    link.a.set_remote_description(now, &answer).unwrap();
+    assert!(!sends(&link.a).contains(&audio) && sends(&link.a).contains(&video), "{:?}", sends(&link.a));
+    assert!(!receives(&link.b).contains(&audio) && receives(&link.b).contains(&video));
+
+    let start = link.now;
+    let mut got = 0u64;
+    for i in 0..50u32 {
+        let at = start + Duration::from_millis(20 * u64::from(i));
+        while link.next_wake().is_some_and(|w| w <= at) {
+            link.turn(&mut |side, _, _, e| got += u64::from(side == Side::B && matches!(e, Event::Rtp(_))));
+        }
+        link.now = at;
+        link.a.write_rtp(at, VIDEO, &OutgoingRtp::new(96, (1000 + i) * 3000, &[7; 500])).unwrap();
+    }
+    let end = link.now + Duration::from_millis(200);
+    while link.next_wake().is_some_and(|w| w <= end) {
+        link.turn(&mut |side, _, _, e| got += u64::from(side == Side::B && matches!(e, Event::Rtp(_))));
+    }
+    assert_eq!(got, 50);
+    // The video stream's state carried on: no restart, no loss, 50 more packets in sequence.
+    let after = link.b.rtp_session().unwrap().receive_stats(video).unwrap();
+    assert_eq!(after.packets, before.packets + 50);
+    assert_eq!(after.highest_sequence, before.highest_sequence + 50);
+    assert_eq!((after.lost, after.expected), (0, before.expected + 50));
+    assert!(after.sender_reports > before.sender_reports, "reports continue");
+}
