@@ -197,7 +197,9 @@ impl fmt::Debug for Negotiated {
 }
 
 impl Negotiated {
-    pub fn new(codecs: Vec<Codec>, extensions: Vec<HeaderExtension>, rtcp_rsize: bool) -> Negotiated {
+    pub fn new(mut codecs: Vec<Codec>, mut extensions: Vec<HeaderExtension>, rtcp_rsize: bool) -> Negotiated {
+        codecs.shrink_to_fit();
+        extensions.shrink_to_fit();
         let mut map = ExtensionMap::new();
         for e in &extensions {
             map.insert(e.id, e.kind);
@@ -430,6 +432,8 @@ impl Transceivers {
             let seq = u16::from_be_bytes([a & 0x7f, b]);
             encodings.push(Encoding { rid: rid.as_deref().map(Tag::from), ssrc, rtx_ssrc, seq });
         }
+        // One slot at a time: a transceiver is large, and a connection has a few.
+        self.list.reserve_exact(1);
         self.list.push(Transceiver {
             id,
             kind,
