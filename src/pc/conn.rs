@@ -571,6 +571,11 @@ impl PeerConnection {
         self.media.trim();
     }
 
+    /// The latest `now` seen.
+    pub(super) fn now(&self) -> Instant {
+        self.now
+    }
+
     pub(super) fn touch(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
@@ -631,6 +636,7 @@ impl Machine for PeerConnection {
         if let Some(dc) = self.dc.as_mut() {
             dc.handle_timeout(now);
         }
+        self.rtp_session_timeout(now);
         self.flush();
     }
 
@@ -662,7 +668,7 @@ impl Machine for PeerConnection {
     fn poll_timeout(&self) -> Option<Instant> {
         let dtls = self.dtls().and_then(Machine::poll_timeout);
         let dc = self.dc.as_ref().and_then(Machine::poll_timeout);
-        [self.ice.poll_timeout(), dtls, dc].into_iter().flatten().min()
+        [self.ice.poll_timeout(), dtls, dc, self.rtp_session_deadline()].into_iter().flatten().min()
     }
 }
 

@@ -165,6 +165,13 @@ pub enum MediaDrop {
     RtcpReplayed,
     /// SRTCP found the packet malformed.
     RtcpMalformed,
+    /// The RTP session dropped the decrypted RTP packet (counted in its [`crate::rtp::session::Stats`]): an
+    /// RTX packet repairing a sequence number never asked for, a new source on probation, a sequence
+    /// jump, a packet from before the stream's start, our own SSRC.
+    Session(crate::rtp::session::Error),
+    /// The RTP session dropped the decrypted RTCP packet, or every packet of the compound (counted in its
+    /// [`crate::rtp::session::Stats`]): about no stream of ours, a sender report going back in time.
+    RtcpSession(crate::rtp::session::Error),
 }
 
 impl fmt::Display for MediaDrop {
@@ -181,6 +188,8 @@ impl fmt::Display for MediaDrop {
             MediaDrop::Replayed => "SRTP replay",
             MediaDrop::RtcpAuthFailed => "SRTCP authentication failed",
             MediaDrop::RtcpReplayed => "SRTCP replay",
+            MediaDrop::Session(e) => return write!(f, "RTP session: {e}"),
+            MediaDrop::RtcpSession(e) => return write!(f, "RTP session (RTCP): {e}"),
             MediaDrop::RtcpMalformed => "malformed SRTCP",
         })
     }

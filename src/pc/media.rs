@@ -202,6 +202,10 @@ impl Section {
                 _ => {}
             }
         }
+        // Kept for the connection's life: no spare capacity.
+        s.codecs.shrink_to_fit();
+        s.extensions.shrink_to_fit();
+        s.ssrcs.shrink_to_fit();
         Some(s)
     }
 

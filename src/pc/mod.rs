@@ -11,13 +11,18 @@
 //!   passes on the rest only when it comes from an ICE-validated remote address); that rest is
 //!   demultiplexed by its first byte (RFC 7983 §7, [`crate::demux`]): DTLS goes to DTLS, whose application
 //!   data goes to SCTP; SRTP is routed to its transceiver from its header (RFC 8843 §9.2: the MID header
-//!   extension, else the SSRC, else a payload type one m-section alone has), then decrypted and reported as
-//!   [`Event::Rtp`]; SRTCP is decrypted and key-frame requests for our SSRCs reported; anything else, and
-//!   media that routes nowhere or fails SRTP, is dropped and counted ([`MediaDrop`], [`Stats`]);
+//!   extension, else the SSRC, else a payload type one m-section alone has), decrypted, handed to the
+//!   connection's RTP session (statistics, loss tracking, RTX restored in place) and reported as
+//!   [`Event::Rtp`]; SRTCP is decrypted and handed to the RTP session, whose findings become events
+//!   ([`Event::KeyframeRequest`], [`Event::Remb`], [`Event::TransportFeedback`]); anything else, and
+//!   media that routes nowhere, fails SRTP or is refused by the RTP session, is dropped and counted
+//!   ([`MediaDrop`], [`Stats`], [`PeerConnection::media_stats`]);
 //! - **up**: a message goes to SCTP, whose packets go into DTLS records, which go out through ICE on the
 //!   selected pair (through a relay when the pair is relayed); an RTP packet
-//!   ([`PeerConnection::write_rtp`]) gets its SSRC, sequence number and header extensions, is protected by
-//!   SRTP and goes out the same way.
+//!   ([`PeerConnection::write_rtp`]) goes through the RTP session (SSRC, sequence number, transport-wide
+//!   sequence number, RTX history), gets its header extensions, is protected by SRTP and goes out the same
+//!   way; what the RTP session owes (reports, NACK, PLI/FIR, transport-wide feedback, RTX) goes out the
+//!   same way as soon as it is produced, and its timers are part of `poll_timeout`.
 //!
 //! The code is laid out the same way: `conn.rs` holds the machine and the pipeline, `signaling.rs` the JSEP
 //! state and the description calls, `negotiate.rs` what descriptions mean for m-lines and transceivers,
@@ -44,10 +49,14 @@
 //! 5. use media: [`PeerConnection::add_transceiver`] or [`PeerConnection::add_track`] (before an offer, or
 //!    then renegotiate on [`Event::NegotiationNeeded`]), [`Event::Track`] when the peer sends on a
 //!    transceiver, [`PeerConnection::write_rtp`] to send and [`Event::Rtp`] to receive,
-//!    [`PeerConnection::request_keyframe`] and [`Event::KeyframeRequest`]. RTCP reports, NACK/RTX and
-//!    congestion control belong to an RTP session layer above ([`crate::rtp::session`]): feed it
-//!    [`Event::Rtp`] and [`Event::Rtcp`], and send what it gives with [`PeerConnection::write_rtp_raw`]
-//!    (media and RTX, on the transceiver's SSRCs) and [`PeerConnection::write_rtcp`].
+//!    [`PeerConnection::request_keyframe`] and [`Event::KeyframeRequest`]. The connection drives one RTP
+//!    session ([`crate::rtp::session`]) for its transport: RTCP reports and round-trip times, NACK and
+//!    RTX (lost packets arrive repaired, [`RtpPacket::repaired`]), PLI/FIR, transport-wide CC numbering
+//!    and feedback, all as negotiated; [`Event::Remb`] and [`Event::TransportFeedback`] hand the raw
+//!    figures to a bandwidth estimator of the application's; [`PeerConnection::stats_report`] has the W3C
+//!    RTP statistics, [`PeerConnection::rtp_session`] the session itself (read-only). Forwarding keeps
+//!    the caller's SSRC and sequence numbers with [`PeerConnection::write_rtp_raw`];
+//!    [`PeerConnection::write_rtcp`] sends RTCP of the caller's.
 //!
 //! Time must not go backwards; an earlier `now` is treated as the latest seen.
 //!
@@ -83,7 +92,22 @@
 //!   made, else a new `recvonly` one. Renegotiation (adding, stopping, changing direction, adding a data
 //!   channel section) keeps the ICE, DTLS and SCTP state as it is.
 //! - **Media packets.** [`Event::Rtp`] carries an [`RtpPacket`] that shares the buffer its packet was
-//!   decrypted in (a [`Bytes`]): no copy after decryption and, once warm, no allocation per packet.
+//!   decrypted in (a [`Bytes`]): no copy after decryption (an RTX packet is restored in that buffer) and,
+//!   once warm, no allocation per packet in either direction, reports and feedback included.
+//! - **The RTP session.** Made with the SRTP session when the first media packet needs it (a connection
+//!   that negotiated media but never carried any holds neither), from the negotiation: every negotiated
+//!   payload type with its clock rate, RTX `apt` pair and `a=rtcp-fb` (`nack`, `nack pli`), the BUNDLE
+//!   group's extension ids (transport-wide CC only when a codec negotiated `transport-cc`),
+//!   `a=rtcp-rsize`. Send streams are our encodings' SSRCs (with their RTX SSRCs when a codec has RTX);
+//!   receive streams the peer's signalled SSRCs (`a=ssrc`, `a=ssrc-group:FID`) and those learned from an
+//!   authenticated packet routed by MID or payload type (16 send and 32 receive streams at most). A
+//!   renegotiation reconfigures it and adds and removes streams (a removed send stream says BYE); the
+//!   others keep their state. [`PeerConnection::write_rtp_raw`] packets on one of our SSRCs with a
+//!   negotiated media payload type are recorded as sent (counters, sender reports, RTX history, so a NACK
+//!   for them is answered); others are sent unrecorded. RTX of an unsignalled stream (no `a=ssrc-group`)
+//!   is not restored: it arrives as sent, with [`RtpPacket::rtx`]. Sender reports carry NTP time from
+//!   [`PeerConnection::set_ntp_epoch`] (zero by default: round-trip times are right, lip sync with
+//!   other hosts needs the real wall clock).
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -114,8 +138,8 @@
 //!   filter that lets `sansrtc::pc` warnings through shows it (`sansrtc::ice=trace,sansrtc::pc=error`
 //!   for one layer with the ids).
 //! - **Not yet:** a new DTLS certificate mid-session, more than one BUNDLE group, sections without
-//!   `a=rtcp-mux`, RTCP routed per m-section (beyond key-frame requests, the compound goes up whole),
-//!   per-stream media statistics, receiving simulcast by SSRC without RID header extensions. A rollback
+//!   `a=rtcp-mux`, receiving simulcast by SSRC without RID header extensions, RTX of unsignalled streams
+//!   restored, a bandwidth estimator, a jitter buffer. A rollback
 //!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod channels;
@@ -124,8 +148,10 @@ mod conn;
 mod describe;
 mod error;
 mod media;
+mod media_stats;
 mod negotiate;
 mod rtp;
+mod rtp_session;
 mod signaling;
 mod stats;
 mod transceiver;
@@ -146,8 +172,9 @@ pub use error::{Error, MediaDrop, RecvError};
 pub use media::{ExtensionPreference, HeaderExtension};
 pub use rtp::{KeyframeRequestKind, OutgoingRtp, RtpPacket, SentRtp};
 pub use stats::{
-    CandidatePairStats, CertificateStats, DataChannelState, DataChannelStats, DtlsRole, DtlsState, IceCandidateStats,
-    PEER_CONNECTION_ID, PeerConnectionStats, RtcStats, StatsIceRole, StatsReport, TRANSPORT_ID, TransportStats,
+    CandidatePairStats, CertificateStats, CodecStats, DataChannelState, DataChannelStats, DtlsRole, DtlsState,
+    IceCandidateStats, InboundRtpStats, MediaSourceStats, OutboundRtpStats, PEER_CONNECTION_ID, PeerConnectionStats,
+    RemoteInboundRtpStats, RemoteOutboundRtpStats, RtcStats, StatsIceRole, StatsReport, TRANSPORT_ID, TransportStats,
     pair_state_name,
 };
 pub use transceiver::{SendEncoding, Tag, Track, TrackOrKind, Transceiver, TransceiverId, TransceiverInit};
@@ -329,10 +356,25 @@ pub enum Event {
     },
     /// An RTP packet arrived on a transceiver, decrypted and routed by mid, SSRC or payload type.
     Rtp(RtpPacket),
-    /// A compound RTCP packet arrived, decrypted: for an RTP session layer (copy it into the buffer
-    /// [`crate::rtp::session::Session::handle_receive`] takes). Key-frame requests in it are also reported
-    /// as [`Event::KeyframeRequest`].
+    /// A compound RTCP packet arrived, decrypted and taken by the connection's RTP session (what it said
+    /// comes out as [`Event::KeyframeRequest`], [`Event::Remb`], [`Event::TransportFeedback`] and in the
+    /// statistics): the raw compound, for an application that reads more of it (shared, not copied).
     Rtcp(Bytes),
+    /// A receiver estimated maximum bitrate (REMB, draft-alvestrand-rmcat-remb) the peer sent: raw
+    /// figures for a bandwidth estimator.
+    Remb {
+        /// The SSRC it came from.
+        sender_ssrc: u32,
+        /// The estimate, in bit/s.
+        bitrate: u64,
+        /// The SSRCs it applies to (up to eight).
+        ssrcs: crate::rtp::session::SsrcList,
+    },
+    /// One packet of a transport-wide congestion control feedback the peer sent, matched with what the
+    /// RTP session sent (transport-wide and RTP sequence numbers, send time, size, and arrival time on
+    /// the peer's clock or `None` if it was reported lost): raw figures for a bandwidth estimator. The
+    /// packets of one feedback come in a row and share its `feedback_count`.
+    TransportFeedback(crate::rtp::session::PacketFeedback),
     /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC).
     KeyframeRequest {
         /// The transceiver.
@@ -401,6 +443,10 @@ impl fmt::Debug for Event {
             }
             Event::Rtp(p) => write!(f, "{p:?}"),
             Event::Rtcp(p) => write!(f, "Rtcp({} bytes)", p.len()),
+            Event::Remb { sender_ssrc, bitrate, ssrcs } => {
+                write!(f, "Remb({sender_ssrc:#010x}: {bitrate} b/s for {:?})", ssrcs.as_slice())
+            }
+            Event::TransportFeedback(p) => write!(f, "TransportFeedback({p:?})"),
             Event::KeyframeRequest { transceiver, mid, rid, kind } => {
                 write!(f, "KeyframeRequest({transceiver}, mid={mid}, rid={rid:?}, {kind:?})")
             }
@@ -456,6 +502,14 @@ pub struct Stats {
     pub srtcp_replayed: u64,
     /// SRTCP packets SRTP found malformed.
     pub rtcp_malformed: u64,
+    /// Decrypted RTP the RTP session dropped ([`MediaDrop::Session`]; its [`crate::rtp::session::Stats`]
+    /// say why, see [`PeerConnection::media_stats`]).
+    pub rtp_session_dropped: u64,
+    /// Decrypted RTCP the RTP session dropped ([`MediaDrop::RtcpSession`]).
+    pub rtcp_session_dropped: u64,
+    /// Packets the RTP session owed (reports, feedback, RTX) that could not be sent: no selected pair
+    /// yet, or SRTP refused them.
+    pub media_unsent: u64,
     /// Key-frame requests (PLI, FIR) naming no SSRC of ours (the packet itself was taken).
     pub rtcp_unroutable: u64,
     /// Other first bytes (RFC 7983): ZRTP, TURN channel data, unknown.

@@ -1,14 +1,16 @@
 //! Media on the connection's transport: SRTP keyed from the DTLS exporter once DTLS connects, received
 //! RTP routed to its transceiver as RFC 8843 §9.2 and RFC 8829 §6 say (by the MID header extension, then
-//! by the SSRCs the peer signalled or learned, then by a payload type unique to one m-section), RTCP
-//! feedback by SSRC, and the RTP-level calls: [`PeerConnection::write_rtp`], [`PeerConnection::write_rtp_raw`],
-//! [`PeerConnection::write_rtcp`], [`PeerConnection::request_keyframe`].
+//! by the SSRCs the peer signalled or learned, then by a payload type unique to one m-section), then the
+//! connection's RTP session ([`super::rtp_session`]) for RTP and RTCP, and the RTP-level calls:
+//! [`PeerConnection::write_rtp`], [`PeerConnection::write_rtp_raw`], [`PeerConnection::write_rtcp`],
+//! [`PeerConnection::request_keyframe`].
 //!
 //! A received packet is routed from its header before it is decrypted (the header and its extensions are
 //! in the clear, RFC 3711 §3.1), so a packet that matches nothing leaves SRTP untouched; a routed one is
-//! decrypted once into a shared buffer and the [`RtpPacket`] event is a view into it (a [`Bytes`]): no copy
-//! after decryption, and no allocation per packet once the buffer is warm. What is learned from a packet
-//! (its SSRC's transceiver and rid, its extended sequence number) is kept only once it authenticates.
+//! decrypted once into a shared buffer, handed to the RTP session there (mutable: an RTX packet is
+//! restored in place), and the [`RtpPacket`] event is a view into it (a [`Bytes`]): no copy after
+//! decryption, and no allocation per packet once the buffer is warm. What is learned from a packet (its
+//! SSRC's transceiver and rid, a new receive stream of the session) is kept only once it authenticates.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -22,8 +24,11 @@ use super::error::{Error, MediaDrop, RecvError};
 use super::transceiver::{Tag, TransceiverId};
 use super::{Event, TARGET};
 use crate::dtls;
-use crate::rtcp::{self, Compound, RtcpPacket, SdesChunkRepr, SdesType};
-use crate::rtp::{ExtensionForm, ExtensionKind, ExtensionMap, ExtensionValue, Extensions, Header, Packet};
+use crate::rtcp::Compound;
+use crate::rtp;
+#[cfg(test)]
+use crate::rtp::Header;
+use crate::rtp::{ExtensionForm, ExtensionKind, ExtensionMap, ExtensionValue, Extensions, Packet};
 use crate::srtp;
 use crate::time::Instant;
 use crate::util::VecMap;
@@ -43,12 +48,12 @@ enum PtRoute {
 
 /// A received RTP stream: the transceiver its SSRC was routed to, and what its packets said.
 #[derive(Clone, Debug)]
-struct RecvStream {
-    transceiver: TransceiverId,
+pub(super) struct RecvStream {
+    pub(super) transceiver: TransceiverId,
     rid: Option<Tag>,
     /// A redundancy (RTX) stream: its payload type is an RTX one, or it carries a repaired rid.
-    rtx: bool,
-    /// The highest extended sequence number authenticated.
+    pub(super) rtx: bool,
+    /// The highest extended sequence number authenticated (for packets the RTP session does not take).
     highest: u64,
 }
 
@@ -58,20 +63,25 @@ struct RecvStream {
 #[derive(Debug, Default)]
 pub(super) struct MediaIo {
     keys: Option<(srtp::Profile, srtp::Role)>,
-    state: Option<Box<MediaState>>,
+    pub(super) state: Option<Box<MediaState>>,
+    /// The wall clock at `Instant::ZERO` since the NTP epoch, for sender reports.
+    pub(super) ntp_epoch: core::time::Duration,
 }
 
 /// The SRTP session, the routing tables and the buffers.
 #[derive(Debug, Default)]
-struct MediaState {
+pub(super) struct MediaState {
     /// Built when the first packet needs it (a connection that carries no media never makes one).
-    srtp: Option<srtp::Session>,
+    pub(super) srtp: Option<Box<srtp::Session>>,
+    /// The RTP session, made with the SRTP session ([`super::rtp_session`]). Both are boxed so that a
+    /// connection that negotiated media but carries none stays small.
+    pub(super) rtp: Option<Box<rtp::session::Session>>,
     /// Where received packets are decrypted, cut into the `Bytes` events carry; `spare` is the previous
     /// one, reused once the application has dropped every packet cut from it.
     arena: BytesMut,
     spare: BytesMut,
-    out: Vec<u8>,
-    streams: VecMap<u32, RecvStream>,
+    pub(super) out: Vec<u8>,
+    pub(super) streams: VecMap<u32, RecvStream>,
     /// Payload types some receiving transceiver has, and where they route (a few entries: looked up only
     /// for the first packet of an SSRC without a MID).
     pt_routes: Vec<(u8, PtRoute)>,
@@ -79,8 +89,6 @@ struct MediaState {
     mid_id: Option<u8>,
     rid_id: Option<u8>,
     rrid_id: Option<u8>,
-    /// FIR command sequence numbers (RFC 5104 §4.3.1.1), one counter for the connection.
-    fir_seq: u8,
 }
 
 impl MediaState {
@@ -139,7 +147,7 @@ impl MediaIo {
             dtls?.export_keying_material(b"EXTRACTOR-dtls_srtp", block).ok()?;
             let config = srtp::Config { max_streams: MAX_STREAMS, ..srtp::Config::default() };
             match srtp::Session::from_keying_material(profile, block, role, config) {
-                Ok(session) => st.srtp = Some(session),
+                Ok(session) => st.srtp = Some(Box::new(session)),
                 Err(e) => tracing::debug!(target: TARGET, error = %e, "SRTP keying failed"),
             }
             block.fill(0);
@@ -215,11 +223,15 @@ pub struct RtpPacket {
     pub ssrc: u32,
     /// Its payload type.
     pub payload_type: u8,
-    /// Whether it is a retransmission (RTX, RFC 4588): an RTX payload type or a repaired rid. The payload
-    /// then starts with the original sequence number.
+    /// Whether it is a retransmission (RTX, RFC 4588) as it came: an RTX payload type or a repaired rid
+    /// of a stream the RTP session does not know (unsignalled). The payload then starts with the
+    /// original sequence number. RTX of a known stream arrives restored instead (see `repaired`).
     pub rtx: bool,
-    /// The extended sequence number (RFC 3550 Appendix A.1: rollovers counted from the stream's first
-    /// packet).
+    /// It came as an RTX retransmission and the RTP session restored it in place: SSRC, sequence number
+    /// and payload type are the original's.
+    pub repaired: bool,
+    /// The extended sequence number (RFC 3550 Appendix A.1, as the RTP session extends it: rollovers
+    /// counted from the stream's first packet).
     pub sequence_number: u64,
     /// The RTP timestamp.
     pub timestamp: u32,
@@ -341,6 +353,8 @@ pub struct SentRtp {
     pub ssrc: u32,
     /// Its sequence number.
     pub sequence_number: u16,
+    /// Its transport-wide sequence number, when `transport-cc` was negotiated.
+    pub transport_sequence: Option<u16>,
 }
 
 impl PeerConnection {
@@ -379,6 +393,7 @@ impl PeerConnection {
         for ssrc in gone {
             m.streams.remove(&ssrc);
         }
+        self.renegotiate_rtp_session();
     }
 
     fn drop_media(&mut self, why: MediaDrop) -> RecvError {
@@ -397,6 +412,8 @@ impl PeerConnection {
             MediaDrop::RtcpAuthFailed => &mut s.srtcp_auth_failed,
             MediaDrop::RtcpReplayed => &mut s.srtcp_replayed,
             MediaDrop::RtcpMalformed => &mut s.rtcp_malformed,
+            MediaDrop::Session(_) => &mut s.rtp_session_dropped,
+            MediaDrop::RtcpSession(_) => &mut s.rtcp_session_dropped,
         };
         *counter += 1;
         tracing::trace!(target: TARGET, ?why, "media dropped");
@@ -427,7 +444,8 @@ impl PeerConnection {
         }
     }
 
-    /// Receives an SRTP packet: routes it, decrypts it, and reports it as [`Event::Rtp`].
+    /// Receives an SRTP packet: routes it, decrypts it, hands it to the RTP session (statistics, loss
+    /// tracking, RTX restored in place) and reports it as [`Event::Rtp`].
     pub(super) fn receive_rtp(&mut self, data: &[u8]) -> Result<(), RecvError> {
         if !self.media.keyed() {
             return Err(self.drop_media(MediaDrop::NotReady));
@@ -447,7 +465,8 @@ impl PeerConnection {
         let (Some(n), true) = (t.negotiated.as_ref(), t.receives()) else {
             return Err(self.drop_media(MediaDrop::NotReceiving));
         };
-        let Some((_, rtx_pt)) = n.codec(pt) else { return Err(self.drop_media(MediaDrop::UnknownPayloadType)) };
+        let Some((codec, rtx_pt)) = n.codec(pt) else { return Err(self.drop_media(MediaDrop::UnknownPayloadType)) };
+        let learn = (!rtx_pt && rrid.is_none()).then(|| super::rtp_session::receive_config(ssrc, None, codec));
         let mut ext_ids = [0u8; 8];
         for (slot, kind) in ext_ids.iter_mut().zip(ExtensionKind::ALL) {
             *slot = n.map.id(kind).unwrap_or(0);
@@ -476,14 +495,14 @@ impl PeerConnection {
             }
         };
         m.arena.truncate(len);
-        let packet = m.arena.split().freeze();
-        let Ok(view) = Packet::new_checked(&packet[..]) else { return Err(self.drop_media(MediaDrop::Malformed)) };
-        let (header_len, payload_end) = (view.header_len(), view.header_len() + view.payload().len());
-        let (seq16, timestamp, marker) = (view.sequence_number(), view.timestamp(), view.marker());
+        self.ensure_rtp_session();
+        let now = self.now();
+        let Some(m) = self.media.state.as_deref_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
 
         // Authenticated: learn the stream (a MID may move an SSRC to another m-section, RFC 8843 §9.2).
         if !m.streams.contains_key(&ssrc) {
-            m.streams.insert(ssrc, RecvStream { transceiver: id, rid: None, rtx: false, highest: u64::from(seq16) });
+            let highest = Packet::new_checked(&m.arena[..]).map_or(0, |v| u64::from(v.sequence_number()));
+            m.streams.insert(ssrc, RecvStream { transceiver: id, rid: None, rtx: false, highest });
         }
         let Some(stream) = m.streams.get_mut(&ssrc) else { return Ok(()) };
         stream.transceiver = id;
@@ -493,30 +512,116 @@ impl PeerConnection {
         }
         stream.rtx |= rrid.is_some();
         stream.rtx |= rtx_pt;
-        let sequence_number = extend_seq(stream.highest, seq16);
-        stream.highest = stream.highest.max(sequence_number);
-        let event = RtpPacket {
-            transceiver: id,
-            mid,
-            rid: stream.rid.clone(),
-            ssrc,
-            payload_type: pt,
-            rtx: stream.rtx,
-            sequence_number,
-            timestamp,
-            marker,
-            packet,
-            header_len,
-            payload_end,
-            ext_ids,
+        let (stream_rid, stream_rtx, highest) = (stream.rid.clone(), stream.rtx, stream.highest);
+
+        // The RTP session: a stream learned by MID or payload type joins it; RTX of a stream the
+        // session knows is restored in place (the packet then starts two octets in).
+        let mut taken = None;
+        if let Some(rtp) = m.rtp.as_mut() {
+            if let Some(c) = learn.filter(|_| !rtp.has_ssrc(ssrc)) {
+                if let Err(e) = rtp.add_receive_stream(c) {
+                    tracing::debug!(target: TARGET, ssrc, error = %e, "receive stream not added");
+                }
+            }
+            if rtp.has_ssrc(ssrc) {
+                match rtp.handle_receive(now, &mut m.arena[..]) {
+                    Ok(rtp::session::Received::Rtp(r)) => {
+                        let offset = usize::from(r.repaired) * 2;
+                        let header_len = r.packet.header_len();
+                        let payload_end = header_len + r.packet.payload().len();
+                        let p = &r.packet;
+                        taken = Some((
+                            offset,
+                            header_len,
+                            payload_end,
+                            r.ssrc,
+                            p.payload_type(),
+                            r.repaired,
+                            r.sequence,
+                            p.timestamp(),
+                            p.marker(),
+                        ));
+                    }
+                    Ok(_) => {
+                        m.arena.clear();
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        m.arena.clear();
+                        self.flush_rtp_session();
+                        return Err(self.drop_media(MediaDrop::Session(e)));
+                    }
+                }
+            }
+        }
+        let packet = m.arena.split().freeze();
+        let event = match taken {
+            Some((
+                offset,
+                header_len,
+                payload_end,
+                ssrc,
+                payload_type,
+                repaired,
+                sequence_number,
+                timestamp,
+                marker,
+            )) => {
+                let packet = if offset == 0 { packet } else { packet.slice(offset..) };
+                RtpPacket {
+                    transceiver: id,
+                    mid,
+                    rid: stream_rid,
+                    ssrc,
+                    payload_type,
+                    rtx: false,
+                    repaired,
+                    sequence_number,
+                    timestamp,
+                    marker,
+                    packet,
+                    header_len,
+                    payload_end,
+                    ext_ids,
+                }
+            }
+            None => {
+                // Not the session's (RTX of an unsignalled stream): handed up as it came.
+                let Ok(view) = Packet::new_checked(&packet[..]) else {
+                    return Err(self.drop_media(MediaDrop::Malformed));
+                };
+                let (header_len, payload_end) = (view.header_len(), view.header_len() + view.payload().len());
+                let sequence_number = extend_seq(highest, view.sequence_number());
+                let (timestamp, marker) = (view.timestamp(), view.marker());
+                if let Some(s) = m.streams.get_mut(&ssrc) {
+                    s.highest = s.highest.max(sequence_number);
+                }
+                RtpPacket {
+                    transceiver: id,
+                    mid,
+                    rid: stream_rid,
+                    ssrc,
+                    payload_type: pt,
+                    rtx: stream_rtx,
+                    repaired: false,
+                    sequence_number,
+                    timestamp,
+                    marker,
+                    packet,
+                    header_len,
+                    payload_end,
+                    ext_ids,
+                }
+            }
         };
         self.emit(Event::Rtp(event));
+        self.flush_rtp_session();
         Ok(())
     }
 
-    /// Receives an SRTCP packet: decrypts it, hands the compound up ([`Event::Rtcp`], for an RTP session
-    /// layer: reports, NACK, transport-wide feedback) and reports the key-frame requests for our streams
-    /// ([`Event::KeyframeRequest`], routed by the media SSRC they name).
+    /// Receives an SRTCP packet: decrypts it, hands it to the RTP session (reports, NACK answered with
+    /// RTX, key-frame requests, REMB, transport-wide feedback: see [`super::rtp_session`]) and up as
+    /// [`Event::Rtcp`].
     pub(super) fn receive_rtcp(&mut self, data: &[u8]) -> Result<(), RecvError> {
         if !self.media.keyed() {
             return Err(self.drop_media(MediaDrop::NotReady));
@@ -542,29 +647,20 @@ impl PeerConnection {
             }
         };
         m.arena.truncate(len);
+        self.ensure_rtp_session();
+        let now = self.now();
+        let Some(m) = self.media.state.as_deref_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
+        let r = match m.rtp.as_mut() {
+            Some(rtp) => rtp.handle_receive(now, &mut m.arena[..]).map(|_| ()),
+            None => Ok(()),
+        };
         let packet = m.arena.split().freeze();
-        let mut requests: SmallVec<[(u32, KeyframeRequestKind); 4]> = SmallVec::new();
-        for p in Compound::new(&packet) {
-            match p {
-                Ok(RtcpPacket::Pli(p)) => requests.push((p.media_ssrc, KeyframeRequestKind::Pli)),
-                Ok(RtcpPacket::Fir(f)) => requests.extend(f.entries().map(|e| (e.ssrc, KeyframeRequestKind::Fir))),
-                Ok(_) => {}
-                Err(e) => tracing::trace!(target: TARGET, error = %e, "RTCP packet skipped"),
-            }
+        if let Err(e) = r {
+            self.flush_rtp_session();
+            return Err(self.drop_media(MediaDrop::RtcpSession(e)));
         }
         self.emit(Event::Rtcp(packet));
-        for (ssrc, kind) in requests {
-            let found = self.transceivers.list.iter().find_map(|t| {
-                let e = t.encodings.iter().find(|e| e.ssrc == ssrc)?;
-                Some((t.id, t.mid.clone()?, e.rid.clone()))
-            });
-            match found {
-                Some((transceiver, mid, rid)) => {
-                    self.emit(Event::KeyframeRequest { transceiver, mid, rid, kind });
-                }
-                None => self.stats.rtcp_unroutable += 1,
-            }
-        }
+        self.flush_rtp_session();
         Ok(())
     }
 
@@ -580,90 +676,124 @@ impl PeerConnection {
         self.ice.send(now, out).map_err(|_| Error::NotConnected)
     }
 
-    /// Sends an RTP packet on the transceiver of m-section `mid` (which must be negotiated to send): the
-    /// connection sets the SSRC of the encoding (`rid`) or, for an RTX payload type, its RTX SSRC, the
-    /// next sequence number of that SSRC, and the MID (and RID or repaired RID) extensions with the
-    /// extensions given, under their negotiated ids; then SRTP-protects it. Then drain `poll_transmit`.
+    /// Makes the SRTP and RTP sessions if they are not made yet.
+    fn media_ready(&mut self) -> Result<(), Error> {
+        let (media, dtls) = self.media_parts();
+        media.session(dtls).ok_or(Error::NotConnected)?;
+        self.ensure_rtp_session();
+        Ok(())
+    }
+
+    /// Sends an RTP packet on the transceiver of m-section `mid` (which must be negotiated to send),
+    /// through the RTP session: the SSRC of the encoding (`rid`), the stream's next sequence number, the
+    /// transport-wide sequence number when `transport-cc` was negotiated, and the MID (and RID)
+    /// extensions with the extensions given, under their negotiated ids (a
+    /// [`ExtensionValue::TransportWideCc`] given is left out: the session numbers the packet). The session
+    /// keeps a copy for retransmission when RTX was negotiated (RTX payload types are the session's own:
+    /// giving one is [`Error::InvalidParameter`]). Then SRTP-protects it. Then drain `poll_transmit`.
     pub fn write_rtp(&mut self, now: Instant, mid: &str, packet: &OutgoingRtp<'_>) -> Result<SentRtp, Error> {
         self.touch(now);
+        let now = self.now();
         self.check_open()?;
         if !self.media.keyed() {
             return Err(Error::NotConnected);
         }
+        self.media_ready()?;
         let t = self.transceivers.list.iter_mut().find(|t| t.has_mid(mid)).ok_or(Error::NoSuchTransceiver)?;
         if !t.sends() {
             return Err(Error::NotSending);
         }
         let n = t.negotiated.as_ref().ok_or(Error::NotSending)?;
         let (_, rtx) = n.codec(packet.payload_type).ok_or(Error::InvalidParameter)?;
-        let mut ids: SmallVec<[(u8, ExtensionValue<'_>); 8]> = SmallVec::new();
+        if rtx {
+            return Err(Error::InvalidParameter);
+        }
+        let mut values: SmallVec<[ExtensionValue<'_>; 8]> = SmallVec::new();
         let enc = match packet.rid {
             Some(rid) => t.encodings.iter_mut().find(|e| e.rid.as_ref().is_some_and(|r| r.as_str() == rid)),
             None => t.encodings.first_mut(),
         }
         .ok_or(Error::InvalidParameter)?;
-        if let (Some(id), Some(mid)) = (n.send_id(ExtensionKind::Mid), t.mid.as_deref()) {
-            ids.push((id, ExtensionValue::Mid(mid)));
+        if let (Some(_), Some(mid)) = (n.send_id(ExtensionKind::Mid), t.mid.as_deref()) {
+            values.push(ExtensionValue::Mid(mid));
         }
-        if let Some(rid) = enc.rid.as_deref() {
-            let (kind, value) = if rtx {
-                (ExtensionKind::RepairedRtpStreamId, ExtensionValue::RepairedRtpStreamId(rid))
-            } else {
-                (ExtensionKind::RtpStreamId, ExtensionValue::RtpStreamId(rid))
-            };
-            if let Some(id) = n.send_id(kind) {
-                ids.push((id, value));
-            }
+        if let (Some(rid), Some(_)) = (enc.rid.as_deref(), n.send_id(ExtensionKind::RtpStreamId)) {
+            values.push(ExtensionValue::RtpStreamId(rid));
         }
         for v in packet.extensions {
-            let id = match v {
-                ExtensionValue::Raw(e) => Some(e.id),
-                ExtensionValue::Mid(_) | ExtensionValue::RtpStreamId(_) | ExtensionValue::RepairedRtpStreamId(_) => {
-                    None
-                }
-                v => v.kind().and_then(|k| n.send_id(k)),
+            let keep = match v {
+                ExtensionValue::Raw(e) => !values.iter().any(|x| matches!(x, ExtensionValue::Raw(r) if r.id == e.id)),
+                ExtensionValue::Mid(_)
+                | ExtensionValue::RtpStreamId(_)
+                | ExtensionValue::RepairedRtpStreamId(_)
+                | ExtensionValue::TransportWideCc(_) => false,
+                v => v.kind().and_then(|k| n.send_id(k)).is_some(),
             };
-            if let Some(id) = id.filter(|id| !ids.iter().any(|(i, _)| i == id)) {
-                ids.push((id, *v));
+            if keep {
+                values.push(*v);
             }
         }
-        let (ssrc, seq) = if rtx { (enc.rtx_ssrc, &mut enc.rtx_seq) } else { (enc.ssrc, &mut enc.seq) };
-        let sequence_number = *seq;
-        let header = Header {
-            marker: packet.marker,
-            payload_type: packet.payload_type,
-            sequence_number,
-            timestamp: packet.timestamp,
+        let ssrc = enc.ssrc;
+        let m = self.media.state.as_deref_mut().ok_or(Error::NotConnected)?;
+        let session = m.rtp.as_mut().ok_or(Error::NotConnected)?;
+        let outgoing = rtp::session::OutgoingRtp {
             ssrc,
+            payload_type: packet.payload_type,
+            marker: packet.marker,
+            timestamp: packet.timestamp,
+            payload: packet.payload,
+            extensions: &values,
         };
-        let out = &mut self.media.state().out;
-        out.clear();
-        write_packet(out, &header, &ids, packet.payload).map_err(|_| Error::InvalidParameter)?;
-        *seq = seq.wrapping_add(1);
-        drop(ids);
+        let sent = session.send_rtp(now, &outgoing, &mut m.out).map_err(|e| match e {
+            rtp::session::UsageError::NoSuchStream(_) => Error::NotSending,
+            _ => Error::InvalidParameter,
+        })?;
+        drop(values);
+        if let Some(enc) = self
+            .transceivers
+            .list
+            .iter_mut()
+            .find(|t| t.has_mid(mid))
+            .and_then(|t| t.encodings.iter_mut().find(|e| e.ssrc == ssrc))
+        {
+            enc.seq = sent.sequence.wrapping_add(1);
+        }
         self.send_media(now, false)?;
-        Ok(SentRtp { ssrc, sequence_number })
+        self.flush_rtp_session();
+        Ok(SentRtp { ssrc, sequence_number: sent.sequence, transport_sequence: sent.transport_sequence })
     }
 
     /// Sends an RTP packet exactly as given (pass-through: its SSRC, sequence number and extensions are
     /// the caller's), SRTP-protected, on the transceiver of m-section `mid` (which must be negotiated to
-    /// send). Then drain `poll_transmit`.
+    /// send). When its SSRC is one of the connection's send streams the RTP session records it as sent
+    /// ([`crate::rtp::session::Session::record_sent`]: the stream's counters and sender reports, and its
+    /// RTX history, so a NACK for it is answered); other SSRCs (forwarded streams) are sent unrecorded.
+    /// Then drain `poll_transmit`.
     pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
         self.touch(now);
+        let now = self.now();
         self.check_open()?;
         let t = self.transceivers.by_mid(mid).ok_or(Error::NoSuchTransceiver)?;
         if !t.sends() {
             return Err(Error::NotSending);
         }
         Packet::new_checked(packet).map_err(|_| Error::InvalidParameter)?;
-        let out = &mut self.media.state().out;
-        out.clear();
-        out.extend_from_slice(packet);
-        self.send_media(now, false)
+        if self.media.keyed() {
+            self.media_ready()?;
+        }
+        let m = self.media.state();
+        if let Some(s) = m.rtp.as_mut() {
+            s.record_sent(now, packet);
+        }
+        m.out.clear();
+        m.out.extend_from_slice(packet);
+        self.send_media(now, false)?;
+        self.flush_rtp_session();
+        Ok(())
     }
 
-    /// Sends a compound RTCP packet as given, SRTCP-protected (for an RTP session layer's reports and
-    /// feedback). Then drain `poll_transmit`.
+    /// Sends a compound RTCP packet as given, SRTCP-protected (the connection's RTP session sends the
+    /// reports and feedback itself; this is for anything else). Then drain `poll_transmit`.
     pub fn write_rtcp(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
         self.touch(now);
         self.check_open()?;
@@ -674,14 +804,15 @@ impl PeerConnection {
         self.send_media(now, true)
     }
 
-    /// Asks the peer for a key frame on what it sends to the transceiver of m-section `mid`: a PLI
-    /// (RFC 4585 §6.3.1) when `nack pli` was negotiated, else a FIR (RFC 5104 §4.3.1) when `ccm fir` was,
-    /// for the peer's latest media SSRC (received, else signalled). Without reduced-size RTCP the PLI
-    /// goes in a compound packet after an empty receiver report and our CNAME (RFC 3550 §6.1). Then
-    /// drain `poll_transmit`.
+    /// Asks the peer for a key frame on what it sends to the transceiver of m-section `mid`, through the
+    /// RTP session: a PLI (RFC 4585 §6.3.1) when `nack pli` was negotiated, else a FIR (RFC 5104 §4.3.1)
+    /// when `ccm fir` was, for the peer's latest media SSRC (received, else signalled). Without
+    /// reduced-size RTCP it goes in a compound packet after an empty receiver report and our CNAME
+    /// (RFC 3550 §6.1). Then drain `poll_transmit`.
     pub fn request_keyframe(&mut self, now: Instant, mid: &str) -> Result<(), Error> {
         use super::codec::Feedback;
         self.touch(now);
+        let now = self.now();
         self.check_open()?;
         let t = self.transceivers.by_mid(mid).ok_or(Error::NoSuchTransceiver)?;
         let n = t.negotiated.as_ref().filter(|_| t.receives()).ok_or(Error::NotReceiving)?;
@@ -696,29 +827,24 @@ impl PeerConnection {
         });
         let signalled = t.remote.as_ref().and_then(|s| s.ssrcs.first()).map(|&(m, _)| m);
         let media_ssrc = received.or(signalled).ok_or(Error::NotReceiving)?;
-        let sender = t.encodings.first().map_or(1, |e| e.ssrc);
-        let rsize = n.rtcp_rsize;
-        let cname = self.transceivers.cname(&mut self.rng);
-        let m = self.media.state();
-        m.out.clear();
-        let mut w = rtcp::Writer::new(&mut m.out);
-        let r = (|| {
-            if !rsize {
-                w.receiver_report(sender, &[], &[])?;
-                w.sdes(&[SdesChunkRepr { ssrc: sender, items: &[(SdesType::Cname, cname.as_bytes())] }])?;
-            }
-            if pli {
-                w.pli(sender, media_ssrc)
-            } else {
-                m.fir_seq = m.fir_seq.wrapping_add(1);
-                w.fir(sender, &[rtcp::FirEntry { ssrc: media_ssrc, sequence: m.fir_seq }])
-            }
-        })();
-        r.map_err(|_| Error::InvalidParameter)?;
-        self.send_media(now, true)
+        let config = n.codecs.first().map(|c| super::rtp_session::receive_config(media_ssrc, None, c));
+        if !self.media.keyed() {
+            return Err(Error::NotConnected);
+        }
+        self.media_ready()?;
+        let m = self.media.state.as_deref_mut().ok_or(Error::NotConnected)?;
+        let session = m.rtp.as_mut().ok_or(Error::NotConnected)?;
+        if let Some(c) = config.filter(|_| !session.has_ssrc(media_ssrc)) {
+            session.add_receive_stream(c).map_err(|_| Error::NotReceiving)?;
+        }
+        let kind = if pli { rtp::session::KeyframeRequest::Pli } else { rtp::session::KeyframeRequest::Fir };
+        session.request_keyframe(now, media_ssrc, kind).map_err(|_| Error::NotReceiving)?;
+        self.flush_rtp_session();
+        Ok(())
     }
 }
 
+#[cfg(test)]
 /// Writes an RTP packet with header extensions `ids` into `out`: the one-byte form when every id and
 /// length fits it (RFC 8285 §4.2), else the two-byte form. Allocates nothing beyond `out`.
 fn write_packet(

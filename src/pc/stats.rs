@@ -17,6 +17,9 @@ use serde::{Serialize, Serializer};
 use super::ChannelId;
 use super::channels::Phase;
 use super::conn::PeerConnection;
+pub use super::media_stats::{
+    CodecStats, InboundRtpStats, MediaSourceStats, OutboundRtpStats, RemoteInboundRtpStats, RemoteOutboundRtpStats,
+};
 use crate::datachannel::ChannelState;
 use crate::dtls::{self, Fingerprint};
 use crate::ice::{CandidateKind, IceConnectionState, PairState, Role as IceRole};
@@ -38,7 +41,9 @@ pub struct StatsReport {
 
 impl StatsReport {
     /// Every entry: the peer connection, the transport, the candidate pairs, the local and remote
-    /// candidates, the certificates and the data channels, in that order.
+    /// candidates, the certificates, the data channels, then the media entries (codecs, media sources,
+    /// outbound streams each followed by its remote-inbound entry, inbound streams each followed by its
+    /// remote-outbound entry), in that order.
     pub fn iter(&self) -> impl Iterator<Item = &RtcStats> + '_ {
         self.entries.iter()
     }
@@ -99,6 +104,36 @@ impl StatsReport {
         self.entries.iter().filter_map(|e| if let RtcStats::DataChannel(s) = e { Some(s) } else { None })
     }
 
+    /// The `inbound-rtp` entries (streams we receive).
+    pub fn inbound_rtp(&self) -> impl Iterator<Item = &InboundRtpStats> + '_ {
+        self.entries.iter().filter_map(|e| if let RtcStats::InboundRtp(s) = e { Some(s) } else { None })
+    }
+
+    /// The `outbound-rtp` entries (streams we send).
+    pub fn outbound_rtp(&self) -> impl Iterator<Item = &OutboundRtpStats> + '_ {
+        self.entries.iter().filter_map(|e| if let RtcStats::OutboundRtp(s) = e { Some(s) } else { None })
+    }
+
+    /// The `remote-inbound-rtp` entries (the peer's reports on what we send).
+    pub fn remote_inbound_rtp(&self) -> impl Iterator<Item = &RemoteInboundRtpStats> + '_ {
+        self.entries.iter().filter_map(|e| if let RtcStats::RemoteInboundRtp(s) = e { Some(s) } else { None })
+    }
+
+    /// The `remote-outbound-rtp` entries (the peer's sender reports on what it sends).
+    pub fn remote_outbound_rtp(&self) -> impl Iterator<Item = &RemoteOutboundRtpStats> + '_ {
+        self.entries.iter().filter_map(|e| if let RtcStats::RemoteOutboundRtp(s) = e { Some(s) } else { None })
+    }
+
+    /// The `codec` entries.
+    pub fn codecs(&self) -> impl Iterator<Item = &CodecStats> + '_ {
+        self.entries.iter().filter_map(|e| if let RtcStats::Codec(s) = e { Some(s) } else { None })
+    }
+
+    /// The `media-source` entries.
+    pub fn media_sources(&self) -> impl Iterator<Item = &MediaSourceStats> + '_ {
+        self.entries.iter().filter_map(|e| if let RtcStats::MediaSource(s) = e { Some(s) } else { None })
+    }
+
     /// The `data-channel` entry of a channel.
     pub fn data_channel(&self, id: ChannelId) -> Option<&DataChannelStats> {
         let want = data_channel_id(id);
@@ -125,6 +160,18 @@ pub enum RtcStats {
     Certificate(CertificateStats),
     /// `"data-channel"`.
     DataChannel(DataChannelStats),
+    /// `"codec"`.
+    Codec(CodecStats),
+    /// `"inbound-rtp"`.
+    InboundRtp(InboundRtpStats),
+    /// `"outbound-rtp"`.
+    OutboundRtp(OutboundRtpStats),
+    /// `"remote-inbound-rtp"`.
+    RemoteInboundRtp(RemoteInboundRtpStats),
+    /// `"remote-outbound-rtp"`.
+    RemoteOutboundRtp(RemoteOutboundRtpStats),
+    /// `"media-source"`.
+    MediaSource(MediaSourceStats),
 }
 
 impl RtcStats {
@@ -138,6 +185,12 @@ impl RtcStats {
             RtcStats::RemoteCandidate(_) => "remote-candidate",
             RtcStats::Certificate(_) => "certificate",
             RtcStats::DataChannel(_) => "data-channel",
+            RtcStats::Codec(_) => "codec",
+            RtcStats::InboundRtp(_) => "inbound-rtp",
+            RtcStats::OutboundRtp(_) => "outbound-rtp",
+            RtcStats::RemoteInboundRtp(_) => "remote-inbound-rtp",
+            RtcStats::RemoteOutboundRtp(_) => "remote-outbound-rtp",
+            RtcStats::MediaSource(_) => "media-source",
         }
     }
 
@@ -150,6 +203,12 @@ impl RtcStats {
             RtcStats::LocalCandidate(s) | RtcStats::RemoteCandidate(s) => &s.id,
             RtcStats::Certificate(s) => &s.id,
             RtcStats::DataChannel(s) => &s.id,
+            RtcStats::Codec(s) => &s.id,
+            RtcStats::InboundRtp(s) => &s.id,
+            RtcStats::OutboundRtp(s) => &s.id,
+            RtcStats::RemoteInboundRtp(s) => &s.id,
+            RtcStats::RemoteOutboundRtp(s) => &s.id,
+            RtcStats::MediaSource(s) => &s.id,
         }
     }
 
@@ -162,6 +221,12 @@ impl RtcStats {
             RtcStats::LocalCandidate(s) | RtcStats::RemoteCandidate(s) => s.timestamp,
             RtcStats::Certificate(s) => s.timestamp,
             RtcStats::DataChannel(s) => s.timestamp,
+            RtcStats::Codec(s) => s.timestamp,
+            RtcStats::InboundRtp(s) => s.timestamp,
+            RtcStats::OutboundRtp(s) => s.timestamp,
+            RtcStats::RemoteInboundRtp(s) => s.timestamp,
+            RtcStats::RemoteOutboundRtp(s) => s.timestamp,
+            RtcStats::MediaSource(s) => s.timestamp,
         }
     }
 }
@@ -559,8 +624,16 @@ impl PeerConnection {
     /// Entries: `peer-connection`, `transport`, every `candidate-pair` of the current ICE generation,
     /// every `local-candidate` and `remote-candidate`, a `certificate` for ours and (once DTLS has seen it)
     /// the peer's, and a `data-channel` for every channel not closed yet (a closed channel's entry goes
-    /// with it; `dataChannelsClosed` counts it). `srtpCipher` and the media entries (RTP streams) are
-    /// not reported yet; [`PeerConnection::stats`] counts what the media path dropped.
+    /// with it; `dataChannelsClosed` counts it), then the media entries: a `codec` per negotiated payload
+    /// type, a `media-source` per sending transceiver, and once media has flowed (the RTP session exists)
+    /// an `outbound-rtp` per stream we send and an `inbound-rtp` per stream we receive, with the
+    /// `remote-inbound-rtp` and `remote-outbound-rtp` entries the peer's reports give. Their ids:
+    /// `CO<payload type>`, `MS<transceiver>`, `RO<ssrc>`, `RI<ssrc>`, `RRI<ssrc>` (the peer's report on
+    /// our stream, `remoteId` of `RO`), `RRO<ssrc>` (the peer's sender report, `remoteId` of `RI`), SSRCs in
+    /// decimal; each stream entry names its `transportId`, `codecId`, `mid` and `kind`. `srtpCipher` is
+    /// not reported yet;
+    /// [`PeerConnection::stats`] counts what the media path dropped and [`PeerConnection::media_stats`]
+    /// what the RTP session dropped.
     pub fn stats_report(&self, now: Instant) -> StatsReport {
         let timestamp = millis(now);
         let agent = self.ice();
@@ -683,6 +756,7 @@ impl PeerConnection {
                 bytes_received: counters.bytes_received,
             }));
         }
+        self.media_stats_entries(timestamp, &mut entries);
         StatsReport { entries }
     }
 }

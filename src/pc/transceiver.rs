@@ -170,7 +170,6 @@ pub(super) struct Encoding {
     pub ssrc: u32,
     pub rtx_ssrc: u32,
     pub seq: u16,
-    pub rtx_seq: u16,
 }
 
 /// What an offer/answer exchange settled for a transceiver.
@@ -198,7 +197,9 @@ impl fmt::Debug for Negotiated {
 }
 
 impl Negotiated {
-    pub fn new(codecs: Vec<Codec>, extensions: Vec<HeaderExtension>, rtcp_rsize: bool) -> Negotiated {
+    pub fn new(mut codecs: Vec<Codec>, mut extensions: Vec<HeaderExtension>, rtcp_rsize: bool) -> Negotiated {
+        codecs.shrink_to_fit();
+        extensions.shrink_to_fit();
         let mut map = ExtensionMap::new();
         for e in &extensions {
             map.insert(e.id, e.kind);
@@ -423,12 +424,16 @@ impl Transceivers {
             let ssrc = self.new_ssrc(parent, &taken);
             taken.push(ssrc);
             let rtx_ssrc = self.new_ssrc(parent, &taken);
-            let [a, b, c, d]: [u8; 4] = self.rng(parent).bytes();
+            // Four octets drawn, as when the RTX stream's first sequence number was drawn here too (the
+            // RTP session draws it now), so SSRCs drawn after stay as they were.
+            let [a, b, _, _]: [u8; 4] = self.rng(parent).bytes();
             // RFC 3550 §5.1: the first sequence number is random; kept in the lower half so the first
             // rollover is far away.
-            let (seq, rtx_seq) = (u16::from_be_bytes([a & 0x7f, b]), u16::from_be_bytes([c & 0x7f, d]));
-            encodings.push(Encoding { rid: rid.as_deref().map(Tag::from), ssrc, rtx_ssrc, seq, rtx_seq });
+            let seq = u16::from_be_bytes([a & 0x7f, b]);
+            encodings.push(Encoding { rid: rid.as_deref().map(Tag::from), ssrc, rtx_ssrc, seq });
         }
+        // One slot at a time: a transceiver is large, and a connection has a few.
+        self.list.reserve_exact(1);
         self.list.push(Transceiver {
             id,
             kind,

@@ -228,7 +228,12 @@ pub fn put_event_head<'e>(out: &mut Vec<u8>, e: Option<&'e Event>) -> &'e [u8] {
             put_addr(out, *server);
             put_text(out, format_args!("{failure}"));
         }
-        Event::Track { .. } | Event::Rtp(_) | Event::Rtcp(_) | Event::KeyframeRequest { .. } => {
+        Event::Track { .. }
+        | Event::Rtp(_)
+        | Event::Rtcp(_)
+        | Event::KeyframeRequest { .. }
+        | Event::Remb { .. }
+        | Event::TransportFeedback(_) => {
             put_u8(out, tag::MEDIA);
             put_text(out, format_args!("{e:?}"));
         }

@@ -46,6 +46,8 @@ pub struct Link {
     pub delay: Duration,
     /// Loss per datagram, in parts per million.
     pub loss_ppm: u32,
+    /// When set, only datagrams this side sends are lost.
+    pub loss_from: Option<Side>,
     rng: SeededRng,
     flights: BinaryHeap<Reverse<Flight>>,
     seq: u64,
@@ -69,6 +71,7 @@ impl Link {
             now: Instant::ZERO,
             delay,
             loss_ppm: (loss * 1e6) as u32,
+            loss_from: None,
             rng: SeededRng::from_seed(s),
             flights: BinaryHeap::new(),
             seq: 0,
@@ -123,7 +126,8 @@ impl Link {
         }
         for (source, destination, data) in out {
             self.sent += 1;
-            if self.loss_ppm > 0 && (self.rng.u64() % 1_000_000) < u64::from(self.loss_ppm) {
+            let lossy = self.loss_ppm > 0 && self.loss_from.is_none_or(|s| s == side);
+            if lossy && (self.rng.u64() % 1_000_000) < u64::from(self.loss_ppm) {
                 self.lost += 1;
                 continue;
             }

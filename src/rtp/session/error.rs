@@ -4,7 +4,7 @@ use core::fmt;
 
 /// Why a received packet was dropped (it has been counted in [`super::Stats`] and traced). The session's
 /// state is unchanged by a dropped packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Error {
     /// Malformed: not a valid RTP packet.

@@ -241,6 +241,8 @@ pub struct ReceiveStats {
     pub packets: u64,
     /// Payload octets received (originals and repairs).
     pub payload_bytes: u64,
+    /// RTP header octets received (fixed header, CSRCs, extensions, padding), originals and repairs.
+    pub header_bytes: u64,
     /// Extended highest sequence number received (0 before the first valid packet).
     pub highest_sequence: u64,
     /// Packets expected (RFC 3550 §A.3).
@@ -263,6 +265,10 @@ pub struct ReceiveStats {
     pub plis_sent: u64,
     /// FIRs sent for this stream.
     pub firs_sent: u64,
+    /// NACK packets sent for this stream.
+    pub nacks_sent: u64,
+    /// Sender reports received for this stream.
+    pub sender_reports: u64,
     /// The last sender report, and when it arrived.
     pub last_sender_report: Option<(SenderInfo, Instant)>,
 }
@@ -281,14 +287,26 @@ pub struct SendStats {
     pub rtx_packets: u64,
     /// RTX octets sent (whole packets).
     pub rtx_bytes: u64,
+    /// RTP header octets sent (fixed header, CSRCs, extensions, padding).
+    pub header_bytes: u64,
     /// Key frame requests received (PLI and new FIRs).
     pub keyframe_requests: u64,
+    /// PLIs received.
+    pub plis_received: u64,
+    /// New FIRs received.
+    pub firs_received: u64,
     /// NACKed sequence numbers received.
     pub nack_requests: u64,
     /// The latest reception report about it.
     pub last_report: Option<ReportBlock>,
     /// The latest round-trip time measured from a report about it.
     pub rtt: Option<Duration>,
+    /// The sum of every round-trip time measured from reports about it.
+    pub total_rtt: Duration,
+    /// How many round-trip times were measured from reports about it.
+    pub rtt_measurements: u64,
+    /// Reception reports received about it.
+    pub reports_received: u64,
     /// Octets of memory its retransmission history holds.
     pub history_bytes: usize,
 }

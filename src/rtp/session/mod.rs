@@ -356,6 +356,67 @@ impl Session {
         }
     }
 
+    /// The SSRCs of the send streams (media SSRCs, not RTX).
+    pub fn send_ssrcs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.send.iter().flatten().map(|s| s.config.ssrc)
+    }
+
+    /// The SSRCs of the receive streams (media SSRCs, not RTX).
+    pub fn receive_ssrcs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.recv.iter().flatten().map(|s| s.config.ssrc)
+    }
+
+    /// Whether `ssrc` is one of the session's streams (send or receive, media or RTX).
+    pub fn has_ssrc(&self, ssrc: u32) -> bool {
+        self.routes.contains(ssrc)
+    }
+
+    /// Changes what renegotiation may change: the payload types, the header extension map (turning
+    /// transport-wide CC on or off) and reduced-size RTCP. Streams and their state are kept. Allocates the
+    /// transport-wide CC tables when it is first turned on.
+    pub fn reconfigure(
+        &mut self,
+        payload_types: PayloadTypes,
+        extensions: crate::rtp::ExtensionMap,
+        reduced_size: bool,
+    ) {
+        let twcc_id = extensions.id(ExtensionKind::TransportWideCc);
+        if twcc_id.is_some() {
+            if self.twcc_send.is_none() {
+                self.twcc_send = Some(TwccSender::new(self.config.twcc.send_history));
+            }
+            if self.twcc_recv.is_none() {
+                self.twcc_recv = Some(TwccReceiver::new(self.config.twcc.receive_window));
+            }
+        } else {
+            self.twcc_send = None;
+            self.twcc_recv = None;
+            self.timers.clear(Timer::Twcc);
+        }
+        self.twcc_id = twcc_id;
+        self.config.payload_types = payload_types;
+        self.config.extensions = extensions;
+        self.config.rtcp.reduced_size = reduced_size;
+    }
+
+    /// Records a media packet the caller wrote itself (pass-through, forwarding) and is about to send on
+    /// send stream `packet`'s SSRC: the stream's counters and sender-report clock, and its RTX history,
+    /// as [`Session::send_rtp`] would. Its sequence number is the caller's, and becomes the stream's
+    /// latest; nothing in the packet is changed (no transport-wide sequence number is added). Returns
+    /// whether it was recorded: only a packet of one of the send streams with a media payload type of
+    /// the session is.
+    pub fn record_sent(&mut self, now: Instant, packet: &[u8]) -> bool {
+        let Ok(p) = Packet::new_checked(packet) else { return false };
+        let Some(Route::Send(i)) = self.routes.get(p.ssrc()) else { return false };
+        if !matches!(self.config.payload_types.get(p.payload_type()), PayloadFormat::Media { .. }) {
+            return false;
+        }
+        let now = self.touch(now);
+        let Some(stream) = self.send.get_mut(i).and_then(Option::as_mut) else { return false };
+        stream.on_sent(now, p.sequence_number(), p.timestamp(), p.payload().len(), packet);
+        true
+    }
+
     /// Takes `now` into account: never earlier than the latest seen. The first time starts the reports.
     fn touch(&mut self, now: Instant) -> Instant {
         let now = self.now.map_or(now, |n| n.max(now));
@@ -644,6 +705,7 @@ impl Session {
         }
         let timestamp = stream.timestamps.unwrap(packet.timestamp());
         stream.stats.payload_bytes += packet.payload().len() as u64;
+        stream.stats.header_bytes += (packet.header_len() + packet.padding_len()) as u64;
         stream.heard = true;
         let mut nack_due = None;
         if let Some(n) = &mut stream.nack {
@@ -711,6 +773,7 @@ impl Session {
         let restored: &'a [u8] = restored;
         let packet = Packet::new_checked(restored)?;
         stream.stats.payload_bytes += packet.payload().len() as u64;
+        stream.stats.header_bytes += (restored.len() - packet.payload().len()) as u64;
         let timestamp = stream.timestamps.unwrap(packet.timestamp());
         if stream.nack.as_mut().is_some_and(|n| n.on_repaired(ext)) {
             stream.stats.repaired += 1;

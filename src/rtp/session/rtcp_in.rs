@@ -78,6 +78,7 @@ impl Session {
                         }
                     }
                     stream.last_sr = Some((sr.info, now));
+                    stream.stats.sender_reports += 1;
                     self.event(Event::SenderReport { ssrc: sr.ssrc, info: sr.info });
                 }
                 let matched = self.on_report_blocks(now, sr.ssrc, sr.reports.clone());
@@ -132,6 +133,7 @@ impl Session {
                 let Some(i) = self.send_index(pli.media_ssrc) else { return Err(self.unknown(pli.media_ssrc)) };
                 if let Some(s) = self.send.get_mut(i).and_then(Option::as_mut) {
                     s.stats.keyframe_requests += 1;
+                    s.stats.plis_received += 1;
                 }
                 self.event(Event::KeyframeRequest { ssrc: pli.media_ssrc, kind: KeyframeRequest::Pli });
                 Ok(())
@@ -148,6 +150,7 @@ impl Session {
                     if stream.last_fir != Some(key) {
                         stream.last_fir = Some(key);
                         stream.stats.keyframe_requests += 1;
+                        stream.stats.firs_received += 1;
                         self.event(Event::KeyframeRequest { ssrc: entry.ssrc, kind: KeyframeRequest::Fir });
                     }
                 }
@@ -190,8 +193,11 @@ impl Session {
             let rtt = rtt_from(now_mid, block.last_sr, block.delay_since_last_sr);
             if media {
                 stream.stats.last_report = Some(block);
-                if rtt.is_some() {
-                    stream.stats.rtt = rtt;
+                stream.stats.reports_received += 1;
+                if let Some(rtt) = rtt {
+                    stream.stats.rtt = Some(rtt);
+                    stream.stats.total_rtt += rtt;
+                    stream.stats.rtt_measurements += 1;
                 }
             }
             self.event(Event::ReceiverReport { ssrc: block.ssrc, reporter, block });

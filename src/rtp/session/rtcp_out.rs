@@ -237,6 +237,9 @@ impl Session {
                 let packets: u64 = self.scratch.pairs.iter().map(|p| 1 + u64::from(p.blp.count_ones())).sum();
                 let written = Writer::new(&mut self.scratch.packet).nack(self.rtcp_ssrc, ssrc, &self.scratch.pairs);
                 if written.is_ok() && self.queue_scratch(PacketKind::Rtcp) {
+                    if let Some(stream) = self.recv.get_mut(i).and_then(Option::as_mut) {
+                        stream.stats.nacks_sent += 1;
+                    }
                     self.stats.nacks_sent += 1;
                     self.stats.nacked_packets += packets;
                     tracing::trace!(target: TARGET, ssrc, packets, "NACK sent");

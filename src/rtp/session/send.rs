@@ -48,6 +48,7 @@ impl SendStream {
         self.next_seq = seq.wrapping_add(1);
         self.stats.packets += 1;
         self.stats.payload_bytes += payload_len as u64;
+        self.stats.header_bytes += packet.len().saturating_sub(payload_len) as u64;
         self.last_rtp = Some((timestamp, now));
         self.sent_since_report = true;
         if self.config.rtx_ssrc.is_some() {
