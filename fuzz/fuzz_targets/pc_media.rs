@@ -346,7 +346,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let (peer_of_a, a_addr): (SocketAddr, SocketAddr) =
         ("10.0.0.2:5000".parse().unwrap(), "10.0.0.1:5000".parse().unwrap());
     let stranger: SocketAddr = "10.9.9.9:9".parse().unwrap();
-    // Known SSRCs: each side's own (0..4 for a, 4..8 for b), the RTCP-only SSRC 1, and 0.
+    // Known SSRCs: each side's own (media and RTX), then 1 and 0.
     let mut known = ssrcs(&link.a);
     known.extend(ssrcs(&link.b));
     known.extend([1, 0]);
