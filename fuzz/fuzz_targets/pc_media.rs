@@ -259,7 +259,7 @@ impl Link {
     }
 
     fn tick(&mut self, by: Duration) {
-        self.now = self.now + by;
+        self.now += by;
         for pc in [&mut self.a, &mut self.b] {
             if pc.poll_timeout().is_some_and(|t| t <= self.now) {
                 pc.handle_timeout(self.now);
