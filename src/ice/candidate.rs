@@ -66,10 +66,14 @@ pub const fn local_preference(is_ipv6: bool, rank: u16) -> u16 {
 
 /// The pair priority (RFC 8445 §6.1.2.3): `2^32 * min(G, D) + 2 * max(G, D) + (G > D ? 1 : 0)` where `G` is
 /// the controlling agent's candidate priority and `D` the controlled agent's.
+///
+/// A peer's priority may be anything up to `2^32 - 1` (from its SDP or a check's PRIORITY); with both
+/// at the top the formula passes `2^64`, so it saturates there instead of overflowing. Priorities this
+/// agent computes stay below `2^31`, where the sum is exact.
 pub const fn pair_priority(controlling: u32, controlled: u32) -> u64 {
     let (g, d) = (controlling as u64, controlled as u64);
     let (min, max) = if g < d { (g, d) } else { (d, g) };
-    (min << 32) + 2 * max + if g > d { 1 } else { 0 }
+    (min << 32).saturating_add(2 * max).saturating_add(if g > d { 1 } else { 0 })
 }
 
 /// A candidate foundation: 1 to 32 `ice-char`s (RFC 8839 §5.1), stored inline so candidates are `Copy`.
@@ -96,6 +100,7 @@ impl Foundation {
         let mut digits = [0u8; 10];
         let mut i = digits.len();
         loop {
+            // At most 10 digits for a u32: `i` reaches 0 no sooner than the last one is written.
             i -= 1;
             digits[i] = b'0' + (n % 10) as u8;
             n /= 10;

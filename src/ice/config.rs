@@ -51,6 +51,7 @@ impl Credentials {
     /// Random credentials: an 8-char ufrag (48 bits) and a 24-char password (144 bits, over RFC 8445's
     /// 128-bit minimum).
     pub fn random(rng: &mut SeededRng) -> Self {
+        // `& 63` keeps the index within the 64 ice-chars.
         let mut pick =
             |n: usize| -> String { (0..n).map(|_| char::from(ICE_CHARS[(rng.u32() & 63) as usize])).collect() };
         let ufrag = pick(8);

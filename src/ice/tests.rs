@@ -15,6 +15,9 @@ fn priorities_follow_rfc8445() {
     // §6.1.2.3.
     assert_eq!(pair_priority(10, 20), (10u64 << 32) + 40);
     assert_eq!(pair_priority(20, 10), (10u64 << 32) + 40 + 1);
+    // Priorities at the top of the range (a peer may send them) saturate instead of overflowing.
+    assert_eq!(pair_priority(u32::MAX, u32::MAX), u64::MAX);
+    assert_eq!(pair_priority(u32::MAX, 1_000), (1_000u64 << 32) + 2 * u64::from(u32::MAX) + 1);
     // RFC 8421: IPv6 and IPv4 interleaved, IPv6 first.
     let order =
         [local_preference(true, 0), local_preference(false, 0), local_preference(true, 1), local_preference(false, 1)];

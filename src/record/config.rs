@@ -314,7 +314,8 @@ fn put_sctp(out: &mut Vec<u8>, c: &sctp::Config) {
 }
 
 fn read_sctp(r: &mut Reader<'_>) -> Result<sctp::Config, JournalError> {
-    Ok(sctp::Config {
+    let at = r.clone();
+    let config = sctp::Config {
         local_port: r.u16("SCTP port")?,
         remote_port: r.u16("SCTP port")?,
         mtu: r.usize(MAX_MTU, "SCTP MTU")?,
@@ -332,7 +333,13 @@ fn read_sctp(r: &mut Reader<'_>) -> Result<sctp::Config, JournalError> {
         cookie_lifetime: r.duration("SCTP timer")?,
         delayed_ack: r.duration("SCTP timer")?,
         zero_checksum: r.bool("SCTP zero checksum")?,
-    })
+    };
+    // The association keeps its RTO between the two (RFC 9260 §6.3.1); no recording has them the wrong
+    // way round.
+    if config.rto_min > config.rto_max {
+        return Err(at.corrupt("SCTP RTO.Min above RTO.Max"));
+    }
+    Ok(config)
 }
 
 fn put_turn(out: &mut Vec<u8>, t: &TurnConfig) {

@@ -91,6 +91,13 @@ fn configuration_round_trips() {
         let e = read_config(&mut Reader::new(&bytes[..cut], 100)).unwrap_err();
         assert!(matches!(e, JournalError::Corrupt { offset, .. } if offset <= 100 + cut), "{e:?}");
     }
+    // SCTP timers the association cannot keep its RTO between are refused, not handed on to panic there.
+    let mut config = Config::default();
+    (config.sctp.rto_min, config.sctp.rto_max) = (Duration::from_secs(5), Duration::from_secs(2));
+    let mut bytes = Vec::new();
+    put_config(&mut bytes, &config);
+    let e = read_config(&mut Reader::new(&bytes, 0)).unwrap_err();
+    assert!(matches!(e, JournalError::Corrupt { what: "SCTP RTO.Min above RTO.Max", .. }), "{e:?}");
 }
 
 #[test]
