@@ -238,6 +238,9 @@ impl Association {
         let key = rng.bytes();
         let mut config = config;
         config.mtu = config.mtu.clamp(256, 65535);
+        // RTO.Max below RTO.Min would make every RTT sample's clamp meaningless (and `clamp` panic):
+        // the larger bound wins.
+        config.rto_max = config.rto_max.max(config.rto_min);
         let window = (config.receive_window as usize).max(config.max_message_size).max(1500);
         config.receive_window = u32::try_from(window).unwrap_or(u32::MAX);
         Association {

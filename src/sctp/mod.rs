@@ -92,7 +92,7 @@ pub struct Config {
     pub rto_initial: Duration,
     /// RTO.Min. Default 1 s.
     pub rto_min: Duration,
-    /// RTO.Max. Default 60 s.
+    /// RTO.Max. Default 60 s. Taken as RTO.Min if below it.
     pub rto_max: Duration,
     /// Max.Init.Retransmits. Default 8.
     pub max_init_retransmits: u32,

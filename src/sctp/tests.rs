@@ -659,3 +659,25 @@ fn retransmissions_filling_a_hole_are_taken_beyond_the_window() {
     }
     assert!(b.recv.held < 10_000, "{}", b.recv.held);
 }
+
+#[test]
+fn an_rto_max_below_rto_min_is_raised_to_it() {
+    // `clamp(min, max)` with min > max panics: an RTT sample must not reach it.
+    let config = Config { rto_min: Duration::from_secs(5), rto_max: Duration::from_secs(1), ..Config::default() };
+    let mut a = Association::new(config.clone(), SeededRng::from_seed([1; 32]));
+    let mut b = Association::new(config, SeededRng::from_seed([2; 32]));
+    let now = Instant::from_secs(10);
+    a.connect(now);
+    exchange(&mut a, &mut b, now + Duration::from_millis(40));
+    assert!(a.is_established() && b.is_established());
+    a.send(now, 0, 51, Bytes::from_static(b"rtt"), SendOptions::default()).unwrap();
+    exchange(&mut a, &mut b, now + Duration::from_millis(90));
+    let later = now + Duration::from_secs(30);
+    a.send(later, 0, 51, Bytes::from_static(b"more"), SendOptions::default()).unwrap();
+    exchange(&mut a, &mut b, later + Duration::from_millis(30));
+    let mut got = 0;
+    while let Some(e) = b.poll_event() {
+        got += usize::from(matches!(e, Event::Message { .. }));
+    }
+    assert_eq!(got, 2, "both messages arrive");
+}
