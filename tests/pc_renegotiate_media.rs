@@ -108,8 +108,8 @@ struct Log {
     sdps: Vec<(Side, String)>,
     /// For each exchange: messages sent and received when the offer was set, and when the answer was.
     in_flight: Vec<(u32, usize, u32, usize)>,
-    /// RTP B and A received: (receiving side, mid, frame number, extended sequence number).
-    rtp: Vec<(Side, String, u32, u64)>,
+    /// RTP B and A received: (receiving side, mid, frame number, extended sequence number, repaired by RTX).
+    rtp: Vec<(Side, String, u32, u64, bool)>,
 }
 
 impl Log {
@@ -122,7 +122,7 @@ impl Log {
     }
 
     fn rtp_count(&self, side: Side, mid: &str) -> usize {
-        self.rtp.iter().filter(|(s, m, _, _)| *s == side && m == mid).count()
+        self.rtp.iter().filter(|(s, m, _, _, _)| *s == side && m == mid).count()
     }
 }
 
@@ -315,7 +315,7 @@ fn media_renegotiated_five_times_during_a_data_transfer() {
             Event::Rtp(p) => {
                 let n = u32::from_be_bytes(p.payload()[..4].try_into().unwrap());
                 assert_eq!(p.payload(), frame(other(side), n), "frame {n} intact");
-                l.rtp.push((side, p.mid.to_string(), n, p.sequence_number));
+                l.rtp.push((side, p.mid.to_string(), n, p.sequence_number, p.repaired));
             }
             _ => {}
         }
@@ -385,31 +385,51 @@ fn media_renegotiated_five_times_during_a_data_transfer() {
     assert!(l.track(Side::B, "1") && l.track(Side::A, "1") && l.track(Side::B, "2"));
     assert!(l.has(Side::A, |e| matches!(e, Event::Track { stream_ids, .. } if stream_ids == &["b".to_string()])));
 
-    // RTP: each side received only frames the other sent on that mid, each once and in order, most of them
-    // (the link loses 1 %, and nothing repairs media here).
+    // RTP: each side received only frames the other sent on that mid, most of them (the link loses 1 %; the
+    // connection repairs losses it learns of in time with NACK and RTX, so a repaired frame arrives after
+    // later ones). Frames that came first time arrive once and in order, each with the sequence number its
+    // frame number implies; a repaired one fills a gap among them.
     for (to, mid) in [(Side::B, "1"), (Side::A, "1"), (Side::B, "2")] {
         let sent: Vec<u32> =
             l.sent_frames.iter().filter(|(s, m, _)| *s == other(to) && m == mid).map(|f| f.2).collect();
-        let got: Vec<(u32, u64)> =
-            l.rtp.iter().filter(|(s, m, _, _)| *s == to && m == mid).map(|r| (r.2, r.3)).collect();
-        assert!(got.len() * 10 >= sent.len() * 9 && got.len() >= 10, "{to:?} {mid}: {} of {}", got.len(), sent.len());
-        assert!(got.iter().all(|(n, _)| sent.contains(n)), "{to:?} {mid}: a frame nobody sent");
-        assert!(got.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1), "{to:?} {mid}: duplicated or reordered");
+        let got: Vec<(u32, u64, bool)> =
+            l.rtp.iter().filter(|r| r.0 == to && r.1 == mid).map(|r| (r.2, r.3, r.4)).collect();
+        let mut distinct: Vec<u32> = got.iter().map(|g| g.0).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert!(
+            distinct.len() * 10 >= sent.len() * 9 && distinct.len() >= 10,
+            "{to:?} {mid}: {} of {}",
+            distinct.len(),
+            sent.len()
+        );
+        assert!(got.iter().all(|(n, _, _)| sent.contains(n)), "{to:?} {mid}: a frame nobody sent");
+        let first: Vec<(u32, u64)> = got.iter().filter(|g| !g.2).map(|g| (g.0, g.1)).collect();
+        assert!(first.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1), "{to:?} {mid}: duplicated or reordered");
+        for &(n, seq, _) in got.iter().filter(|g| g.2) {
+            assert!(!first.iter().any(|f| f.0 == n), "{to:?} {mid}: frame {n} repaired although it arrived");
+            let (before, after) = (first.iter().rfind(|f| f.0 < n), first.iter().find(|f| f.0 > n));
+            assert!(
+                before.is_none_or(|b| b.1 < seq) && after.is_none_or(|a| seq < a.1),
+                "{to:?} {mid}: repair {n} out of place"
+            );
+        }
     }
     // No RTP on a line after the direction or stop that ended it: A sent nothing on mid 1 after phase 2,
     // B nothing after phase 3; nobody sent on mid 1 once it was rejected.
-    assert_eq!(l.rtp.iter().filter(|(_, m, _, _)| m != "1" && m != "2").count(), 0);
+    assert_eq!(l.rtp.iter().filter(|(_, m, _, _, _)| m != "1" && m != "2").count(), 0);
     assert_eq!(link.a.write_rtp(link.now, "1", &OutgoingRtp::new(96, 0, b"x")), Err(Error::NoSuchTransceiver));
     assert_eq!(link.b.write_rtp(link.now, "1", &OutgoingRtp::new(96, 0, b"x")), Err(Error::NoSuchTransceiver));
     // Media dropped only for a direction just changed: packets the other side sent before the exchange
     // that ended its sending completed (a sender keeps its negotiated direction until then, JSEP §4.2.3),
-    // and a few of them, at most for the 70 ms an exchange and a delivery take. (With no receiving
-    // transceiver left, such a packet counts as unroutable rather than not received.)
+    // and a few of them, at most for the 70 ms an exchange and a delivery take, plus retransmissions of them
+    // that NACKs sent before the change asked for. (With no receiving transceiver left, such a packet
+    // counts as unroutable rather than not received.)
     for (side, pc) in [(Side::A, &link.a), (Side::B, &link.b)] {
         let s = pc.stats();
         let direction = s.rtp_not_receiving + s.rtp_unroutable;
         assert_eq!((s.media_dropped, s.srtp_auth_failed, s.srtp_replayed), (direction, 0, 0), "{side:?} {s:?}");
-        assert!(direction <= 4, "{side:?} {s:?}");
+        assert!(direction <= 8, "{side:?} {s:?}");
     }
 
     // Nothing restarted. No state change after the connection was up; one channel, opened once; no new
