@@ -2,12 +2,12 @@
 //! says `sendrecv`), as a stream of the server's own.
 //!
 //! Each received packet's payload, payload type, timestamp and marker go out with
-//! [`PeerConnection::write_rtp`], which gives them the transceiver's SSRC, the next sequence number of
+//! [`write_rtp`](sansrtc::pc::PeerConnection::write_rtp), which gives them the transceiver's SSRC, the next sequence number of
 //! that SSRC and the negotiated MID extension, so the peer sees a stream of ours rather than its own
 //! packets reflected. A retransmission (RTX) is unwrapped and echoed as the media packet it repairs;
 //! padding-only packets (bandwidth probes) are not echoed. When the peer asks for a key frame of the
 //! echoed stream (PLI or FIR on that transceiver), only its own encoder can make one: the request is
-//! passed on to it with [`PeerConnection::request_keyframe`] on the same transceiver.
+//! passed on to it with [`request_keyframe`](sansrtc::pc::PeerConnection::request_keyframe) on the same transceiver.
 //!
 //! Everything else an RTP session needs (receiver and sender reports, NACK answered from the
 //! retransmission history, transport-wide congestion feedback) is the connection's own work.
@@ -15,7 +15,9 @@
 use core::fmt;
 
 use sansrtc::Instant;
-use sansrtc::pc::{MediaKind, OutgoingRtp, PeerConnection, RtpPacket, Track};
+use sansrtc::pc::{MediaKind, OutgoingRtp, RtpPacket, Track};
+
+use super::conn::Conn;
 
 /// What one connection's media echo did.
 #[derive(Debug, Default)]
@@ -40,7 +42,7 @@ impl MediaEcho {
     /// After the offer is applied: a track of ours on every audio and video transceiver the offer made
     /// (`add_track` takes a transceiver a remote offer created and makes it send), so that the answer
     /// says `sendrecv` where the peer sends and receives. Returns how many.
-    pub fn add_tracks(pc: &mut PeerConnection, now: Instant) -> Result<usize, sansrtc::pc::Error> {
+    pub fn add_tracks(pc: &mut Conn, now: Instant) -> Result<usize, sansrtc::pc::Error> {
         let offered: Vec<(MediaKind, String)> = pc
             .transceivers()
             .filter(|t| t.track_id().is_none() && !t.is_stopping())
@@ -53,7 +55,7 @@ impl MediaEcho {
     }
 
     /// Echoes one received packet on its transceiver. Then drain `poll_transmit`.
-    pub fn echo(&mut self, pc: &mut PeerConnection, now: Instant, packet: &RtpPacket) {
+    pub fn echo(&mut self, pc: &mut Conn, now: Instant, packet: &RtpPacket) {
         let mut payload_type = packet.payload_type;
         let mut payload = packet.payload();
         if packet.rtx {
@@ -94,7 +96,7 @@ impl MediaEcho {
 
     /// The peer asks for a key frame of what we echo on `mid`: asks its encoder for one (a PLI, or a FIR
     /// where only that was negotiated) on the same transceiver. Then drain `poll_transmit`.
-    pub fn relay_keyframe_request(&mut self, pc: &mut PeerConnection, now: Instant, mid: &str) {
+    pub fn relay_keyframe_request(&mut self, pc: &mut Conn, now: Instant, mid: &str) {
         match pc.request_keyframe(now, mid) {
             Ok(()) => self.keyframe_requests += 1,
             Err(_) => self.keyframe_requests_dropped += 1,

@@ -25,7 +25,7 @@ use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
@@ -36,9 +36,9 @@ use sansrtc::pc::{
     self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
     TurnConfig,
 };
-use sansrtc::{Instant, Machine, SeededRng, StdAnchor};
+use sansrtc::{Instant, Machine, PathMachine, SeededRng, StdAnchor};
 
-use super::conn::Conn;
+use super::conn::{Conn, Recording, new_conn};
 use super::media::MediaEcho;
 use super::{Answer, Command, OfferRequest, Refused};
 
@@ -145,8 +145,8 @@ struct Turn {
 struct Peer {
     /// Journaled into its file with `--record DIR`.
     pc: Conn,
-    /// `--record DIR`: the connection's journal file (`DIR/peerN-SESSION.journal`).
-    journal: Option<std::fs::File>,
+    /// `--record DIR`: the connection's journal and capture files (`DIR/peerN-SESSION.journal`, `.pcapng`).
+    recording: Option<Recording>,
     name: String,
     /// Echoes waiting for room in the send buffer, per channel.
     pending: HashMap<ChannelId, VecDeque<(Bytes, bool)>>,
@@ -173,13 +173,12 @@ struct Peer {
 }
 
 impl Peer {
-    /// Appends what the journal wrote since the last call to its file.
+    /// Appends what the journal and the capture wrote since the last call to their files.
     fn save_journal(&mut self) {
-        let Some(file) = self.journal.as_mut() else { return };
-        let bytes = self.pc.take_journal();
-        if let Err(e) = file.write_all(&bytes) {
-            println!("{}: journal not written ({e}); recording stops", self.name);
-            self.journal = None;
+        let Some(recording) = self.recording.as_mut() else { return };
+        if let Err(e) = recording.save(&mut self.pc) {
+            println!("{}: journal or capture not written ({e}); recording stops", self.name);
+            self.recording = None;
         }
     }
 
@@ -255,6 +254,8 @@ pub struct Peers<S: SendTo> {
     turn: Option<Turn>,
     /// `--record DIR`: where each connection's journal goes.
     record: Option<PathBuf>,
+    /// The wall-clock time (since the Unix epoch) of the clock's zero, for the captures' timestamps.
+    epoch: Duration,
     /// Full ICE rather than ICE lite (see [`PeerOptions::full_ice`]).
     pub full_ice: bool,
 }
@@ -354,6 +355,7 @@ impl<S: SendTo> Peers<S> {
             socket,
             local,
             anchor: StdAnchor::starting_now(),
+            epoch: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default(),
             rng,
             slots: Vec::new(),
             free: Vec::new(),
@@ -531,16 +533,13 @@ impl<S: SendTo> Peers<S> {
             config.ice.lite = true;
         }
         // The seed drawn as `fork` would draw it; the journal keeps it.
-        let mut conn = Conn::new(config, self.rng.bytes(), self.record.is_some());
+        let mut conn = new_conn(config, self.rng.bytes(), self.record.is_some(), self.epoch);
         let err = |e: pc::Error| Refused::BadOffer(e.to_string());
         conn.add_local_host(now, local).map_err(err)?;
         conn.end_of_local_candidates(now);
         conn.set_remote_description(now, &Description::offer(offer)).map_err(err)?;
         // Every audio and video m-section of the offer gets a track of ours: the echo goes back on it.
-        let echoed = match conn.media() {
-            Some(pc) => MediaEcho::add_tracks(pc, now).map_err(err)?,
-            None => 0,
-        };
+        let echoed = MediaEcho::add_tracks(&mut conn, now).map_err(err)?;
         let mut negotiated = ChannelOptions::new("negotiated");
         negotiated.negotiated = Some(NEGOTIATED_ID);
         let neg = conn.create_data_channel(now, negotiated).map_err(err)?;
@@ -550,16 +549,16 @@ impl<S: SendTo> Peers<S> {
         let session: String = self.rng.bytes::<16>().iter().map(|b| format!("{b:02x}")).collect();
         let mut labels = HashMap::new();
         labels.insert(neg, "negotiated".to_string());
-        let journal = match &self.record {
+        let recording = match &self.record {
             Some(dir) => Some(
-                std::fs::File::create(dir.join(format!("{name}-{session}.journal")))
+                Recording::create(dir, &format!("{name}-{session}"))
                     .map_err(|e| Refused::Busy(format!("cannot create the journal: {e}")))?,
             ),
             None => None,
         };
         let peer = Peer {
             pc: conn,
-            journal,
+            recording,
             name: name.clone(),
             pending: HashMap::new(),
             pending_bytes: 0,
@@ -610,7 +609,7 @@ impl<S: SendTo> Peers<S> {
             let Some(p) = self.slots.get_mut(r.slot).and_then(Option::as_mut) else { continue };
             let Some(own) = p.own.as_ref().filter(|_| p.id == r.peer_id) else { continue };
             let datagram = sansrtc::Datagram { source: r.from, destination: own.addr, contents: &r.data };
-            p.pc.handle_receive(now, datagram);
+            let _ = p.pc.handle_receive(now, datagram);
             self.flush(r.slot);
         }
     }
@@ -682,7 +681,7 @@ impl<S: SendTo> Peers<S> {
         let now = self.anchor.now();
         let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
         let datagram = sansrtc::Datagram { source: from, destination: self.local, contents: data };
-        let accepted = p.pc.handle_receive(now, datagram);
+        let accepted = p.pc.handle_receive(now, datagram).is_ok();
         // An authenticated check from a new address: file the address for what follows (DTLS).
         if accepted && by_ufrag.is_some() && !p.addrs.contains(&from) && p.addrs.len() < 8 {
             p.addrs.push(from);
@@ -748,16 +747,8 @@ impl<S: SendTo> Peers<S> {
                 Event::Track { mid, kind, stream_ids, .. } => {
                     println!("{}: {kind} track on mid {mid} (streams {stream_ids:?})", p.name);
                 }
-                Event::Rtp(packet) => {
-                    if let Some(pc) = p.pc.media() {
-                        p.media.echo(pc, now, &packet);
-                    }
-                }
-                Event::KeyframeRequest { mid, .. } => {
-                    if let Some(pc) = p.pc.media() {
-                        p.media.relay_keyframe_request(pc, now, &mid);
-                    }
-                }
+                Event::Rtp(packet) => p.media.echo(&mut p.pc, now, &packet),
+                Event::KeyframeRequest { mid, .. } => p.media.relay_keyframe_request(&mut p.pc, now, &mid),
                 Event::IceCandidateError { server, failure } => {
                     println!("{}: no relay candidate from {server}: {failure}", p.name);
                 }
