@@ -215,13 +215,17 @@ fn recorded_connections_replay_identically() {
     for path in &journals {
         let journal = std::fs::read(path).unwrap();
         let mut replay = sansrtc::record::Replayer::new(&journal).unwrap();
-        let mut messages = Vec::new();
+        let (mut messages, mut closed) = (Vec::new(), 0);
         while let Some(step) = replay.step().unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
-            if let Some(Event::Message { data, .. }) = step.event {
-                messages.push(String::from_utf8(data.to_vec()).unwrap());
+            match step.event {
+                Some(Event::Message { data, .. }) => messages.push(String::from_utf8(data.to_vec()).unwrap()),
+                Some(Event::ChannelClose(_)) => closed += 1,
+                _ => {}
             }
         }
         assert_eq!(messages.len(), 1, "{}", path.display());
+        // The journal goes on to the connection's last events: both channels closed after the connection.
+        assert_eq!(closed, 2, "{}", path.display());
         assert!(messages[0].starts_with("recorded "));
         assert_eq!(replay.peer_connection().connection_state(), sansrtc::pc::ConnectionState::Closed);
         let capture = path.with_extension("pcapng");

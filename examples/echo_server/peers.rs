@@ -738,10 +738,6 @@ impl<S: SendTo> Peers<S> {
                     // A failed connection is not closed yet: close it so its allocation is released.
                     router.update(now, key, |pc| pc.close(now));
                 }
-                if matches!(s, ConnectionState::Closed | ConnectionState::Failed) {
-                    // The router reaps it once this is taken: save its journal while it is there.
-                    p.save(router, now);
-                }
             }
             Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
             Event::Track { mid, kind, stream_ids, .. } => {
@@ -775,6 +771,12 @@ impl<S: SendTo> Peers<S> {
                 }
             }
             _ => {}
+        }
+        // An ended connection is reaped once its last events are taken: each of them is saved while the
+        // connection is still there (only the final empty polls are left out of the journal).
+        let ended = |pc: &Conn| matches!(pc.connection_state(), ConnectionState::Closed | ConnectionState::Failed);
+        if p.recording.is_some() && router.get(key).is_some_and(ended) {
+            p.save(router, now);
         }
     }
 }
