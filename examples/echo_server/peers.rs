@@ -21,9 +21,10 @@
 //! wake-ups); the driving thread still owns every connection. The connections run full ICE (a relayed
 //! candidate must be checked from our side too: ICE lite is only for a public host address), and the
 //! answer is sent once gathering is complete, so it carries the relay candidate (no trickle over this
-//! HTTP endpoint). This costs a thread and a socket per connection, hence a lower connection cap. These connections
-//! are in the router too, for their deadlines, events and reaping; what their own sockets receive is
-//! handed to them with [`Router::update`] (the router routes only the shared socket's datagrams).
+//! HTTP endpoint). This costs a thread and a socket per connection, hence a lower connection cap. These
+//! connections are in the router too, for their deadlines, events and reaping; what their own sockets
+//! receive is handed to them with [`Router::update`] (the router routes only the shared socket's
+//! datagrams).
 
 use super::alloc::collections::VecDeque;
 use super::alloc::sync::Arc;
