@@ -20,8 +20,7 @@
 //! echoed stream is passed on to the peer's own encoder (`request_keyframe` on that transceiver). Reports
 //! and feedback are the peer connection's own work. `http://127.0.0.1:8080/?media` adds the camera and
 //! microphone to the page, which checks that it decodes its own video and audio coming back, next to the
-//! channel checks. See `examples/echo_server/media.rs`. With `--record` media is not echoed (the journal
-//! does not record media calls yet).
+//! channel checks. See `examples/echo_server/media.rs`.
 //!
 //! `--udp ADDR` picks the peer connections' UDP socket (default: the HTTP address's IP, any port).
 //! `--full-ice` runs full ICE instead of ICE lite, for peers that do not pair their candidates with the
@@ -56,9 +55,12 @@
 //! ## Recording
 //!
 //! `--record DIR` journals every peer connection into `DIR/peerN-SESSION.journal`: every datagram, timeout
-//! and call it got, with a digest of everything it gave back. `cargo run --example replay -- FILE` replays
-//! one against the current code and prints its timeline (`docs/journal.md`). A journal holds the session's
-//! secrets and every message: keep the directory private.
+//! and call it got (media calls included), with a digest of everything it gave back.
+//! `cargo run --example replay -- FILE` replays one against the current code and prints its timeline
+//! (`docs/journal.md`). Next to it, `DIR/peerN-SESSION.pcapng` captures every datagram the connection sent
+//! and received, with the DTLS key log embedded: `wireshark` or `tshark -r FILE` shows the SCTP and data
+//! channel messages decrypted (`scripts/wireshark/sctp_over_dtls.lua` dissects SCTP inside DTLS). Both hold
+//! the session's secrets and every message: keep the directory private.
 
 use core::net::SocketAddr;
 use std::sync::mpsc::channel;

@@ -20,6 +20,9 @@ use bytes::Bytes;
 use sansrtc::pc::{ChannelId, ChannelOptions, Config, Description, Event, PeerConnection};
 use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
 
+#[path = "support/tool.rs"]
+mod tool;
+
 #[allow(dead_code)]
 #[path = "../examples/loop_echo.rs"]
 mod loop_echo;
@@ -187,7 +190,8 @@ fn echoes_every_message_with_its_type() {
 }
 
 /// `--record DIR`: each connection the server answered leaves a journal that replays identically, and its
-/// timeline holds the client's messages.
+/// timeline holds the client's messages; and a capture next to it, which tshark reads with DTLS decrypted
+/// by the key log it embeds (the data channel's DATA_CHANNEL_OPEN and the echoed message in clear).
 #[test]
 fn recorded_connections_replay_identically() {
     let dir = std::env::temp_dir().join(format!("sansrtc-echo-record-{}", std::process::id()));
@@ -203,23 +207,64 @@ fn recorded_connections_replay_identically() {
     }
     run_until(&mut clients, "the echoes", |c| c.iter().all(|c| !c.inbox.is_empty()));
     server.shutdown();
-    let mut journals: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    journals.sort();
-    assert_eq!(journals.len(), 2, "{journals:?}");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "a journal and a capture per connection: {files:?}");
+    let journals: Vec<_> = files.iter().filter(|p| p.extension().is_some_and(|e| e == "journal")).collect();
+    assert_eq!(journals.len(), 2, "{files:?}");
     for path in &journals {
         let journal = std::fs::read(path).unwrap();
         let mut replay = sansrtc::record::Replayer::new(&journal).unwrap();
-        let mut messages = Vec::new();
+        let (mut messages, mut closed) = (Vec::new(), 0);
         while let Some(step) = replay.step().unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
-            if let Some(Event::Message { data, .. }) = step.event {
-                messages.push(String::from_utf8(data.to_vec()).unwrap());
+            match step.event {
+                Some(Event::Message { data, .. }) => messages.push(String::from_utf8(data.to_vec()).unwrap()),
+                Some(Event::ChannelClose(_)) => closed += 1,
+                _ => {}
             }
         }
         assert_eq!(messages.len(), 1, "{}", path.display());
+        // The journal goes on to the connection's last events: both channels closed after the connection.
+        assert_eq!(closed, 2, "{}", path.display());
         assert!(messages[0].starts_with("recorded "));
         assert_eq!(replay.peer_connection().connection_state(), sansrtc::pc::ConnectionState::Closed);
+        let capture = path.with_extension("pcapng");
+        assert!(files.contains(&capture), "{} next to {}", capture.display(), path.display());
+        check_capture(&capture, &messages[0]);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// tshark reads `file` with DTLS decrypted by its embedded key log: the channel's DATA_CHANNEL_OPEN and
+/// `message` (sent and echoed: PPID 51, UTF-8) in clear. Skipped without tshark, a failure under CI.
+fn check_capture(file: &std::path::Path, message: &str) {
+    if std::process::Command::new("tshark").arg("--version").output().is_err() {
+        tool::missing("tshark", "`bash scripts/setup` (Debian: `apt-get install tshark`)");
+        return;
+    }
+    let tshark = |args: &[&str]| {
+        let lua = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/wireshark/sctp_over_dtls.lua");
+        let out = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(file)
+            .args(["-X", &format!("lua_script:{lua}")])
+            .args(args)
+            .output()
+            .expect("tshark runs");
+        assert!(out.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Wireshark 4.0 names the data channel protocol `rtcdc`; `dcep` is taken should a release name it so.
+    let protocols = std::process::Command::new("tshark").args(["-G", "protocols"]).output().unwrap();
+    let protocols = String::from_utf8_lossy(&protocols.stdout);
+    let dcep = if protocols.lines().any(|l| l.split('\t').nth(2) == Some("dcep")) { "dcep" } else { "rtcdc" };
+    let listing = tshark(&[]);
+    assert!(listing.contains("STUN") && listing.contains("Client Hello"), "{}: {listing}", file.display());
+    let open = tshark(&["-Y", dcep]);
+    assert!(open.contains("DATA_CHANNEL_OPEN"), "{}: {open}", file.display());
+    let texts = tshark(&["-Y", "sctp.data_payload_proto_id == 51", "-T", "fields", "-e", "data.data"]);
+    let hex: String = message.bytes().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(texts.lines().filter(|l| *l == hex).count(), 2, "received and echoed, in {}: {texts}", file.display());
 }
 
 #[test]

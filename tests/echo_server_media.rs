@@ -4,10 +4,11 @@
 //! every packet comes back with its payload, payload type, timestamp and marker, on the server's SSRCs
 //! (the ones its answer signals, not the client's); a retransmission (RTX) comes back as the media
 //! packet it carries; a key-frame request for the echoed video comes back to the client's sender as a
-//! key-frame request; and the channel echo still works on the same connection. Needs nothing installed
-//! (browsers: `tests/chromium.rs`, `tests/firefox.rs`).
+//! key-frame request; and the channel echo still works on the same connection. The same with `--record
+//! DIR`, whose journal then replays identically with the replay example (`examples/replay.rs`), media
+//! calls included. Needs nothing installed (browsers: `tests/chromium.rs`, `tests/firefox.rs`).
 
-// The tokio example includes the examples' logging module.
+// The tokio and replay examples each include the examples' logging module.
 #![allow(clippy::duplicate_mod)]
 
 use core::net::SocketAddr;
@@ -23,6 +24,10 @@ use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
 #[allow(dead_code)]
 #[path = "../examples/tokio_echo.rs"]
 mod tokio_echo;
+
+#[allow(dead_code)]
+#[path = "../examples/replay.rs"]
+mod replay_example;
 
 use tokio_echo::server;
 
@@ -176,6 +181,7 @@ fn media_echo(server: &server::Server) {
     let rtx_pt = rtx_pt.expect("RTX negotiated for video");
     let (audio_mid, video_mid) = (c.mid(c.audio), c.mid(c.video));
     let mut sent = Vec::new();
+    let mut video_sequences = Vec::new();
     for i in 0u32..20 {
         let now = c.anchor.now();
         let a = format!("audio {i}").into_bytes();
@@ -183,16 +189,23 @@ fn media_echo(server: &server::Server) {
         let audio = OutgoingRtp::new(audio_pt, 960 * i, &a);
         c.pc.write_rtp(now, &audio_mid, &audio).unwrap();
         let video = OutgoingRtp { marker: i % 2 == 1, ..OutgoingRtp::new(video_pt, 3000 * i, &v) };
-        c.pc.write_rtp(now, &video_mid, &video).unwrap();
+        let sent_video = c.pc.write_rtp(now, &video_mid, &video).unwrap();
+        video_sequences.push(sent_video.sequence_number);
         sent.push((c.audio, audio_pt, 960 * i, false, a));
         sent.push((c.video, video_pt, 3000 * i, i % 2 == 1, v));
         c.step();
     }
-    // A retransmission: the original sequence number, then the payload it repairs.
-    let mut rtx = vec![0x12, 0x34];
+    // A retransmission on the video's RTX stream (RFC 4588 §4: the original sequence number of a packet
+    // sent before, then the payload it repairs), sent raw: `write_rtp` keeps RTX payload types to the
+    // session's own NACK answers, and the receiver takes repairs of packets it has heard of only.
+    let (_, _, rtx_ssrc) = c.pc.transceiver(c.video).unwrap().ssrcs().next().unwrap();
+    let mut rtx = vec![0x80, rtx_pt, 0x00, 0x01];
+    rtx.extend_from_slice(&99_000u32.to_be_bytes());
+    rtx.extend_from_slice(&rtx_ssrc.to_be_bytes());
+    rtx.extend_from_slice(&video_sequences[10].to_be_bytes());
     rtx.extend_from_slice(b"repaired video");
     let now = c.anchor.now();
-    c.pc.write_rtp(now, &video_mid, &OutgoingRtp::new(rtx_pt, 99_000, &rtx)).unwrap();
+    c.pc.write_rtp_raw(now, &video_mid, &rtx).unwrap();
     sent.push((c.video, video_pt, 99_000, false, b"repaired video".to_vec()));
     c.run_until("every packet back", |c| c.rtp.len() >= sent.len());
     assert_eq!(c.rtp.len(), sent.len(), "nothing more than was sent");
@@ -239,4 +252,44 @@ fn tokio_echo_echoes_audio_and_video() {
     let http: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = server::Server::start_with(&server::Config { http, udp: None }, tokio_echo::udp_loop).unwrap();
     media_echo(&server);
+}
+
+/// `--record DIR`: media is echoed as without it, and the journal, which holds the media calls
+/// (`add_track`, `write_rtp`, `request_keyframe`), replays identically with the replay example.
+#[test]
+fn recorded_echo_server_echoes_audio_and_video_and_replays() {
+    use sansrtc::record::{Call, Journal};
+    let dir = std::env::temp_dir().join(format!("sansrtc-echo-media-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let http: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = server::Config { http, udp: None };
+    let mut server =
+        server::Server::start_recording(&config, &server::HttpOptions::default(), None, Some(dir.clone())).unwrap();
+    media_echo(&server);
+    server.shutdown();
+    let journals: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "journal"))
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    let bytes = std::fs::read(&journals[0]).unwrap();
+    let (mut tracks, mut rtp, mut keyframes) = (0, 0, 0);
+    for entry in Journal::parse(&bytes).unwrap().entries() {
+        match entry.unwrap().call {
+            Call::AddTrack { .. } => tracks += 1,
+            Call::WriteRtp { .. } => rtp += 1,
+            Call::RequestKeyframe { .. } => keyframes += 1,
+            _ => {}
+        }
+    }
+    // Two tracks of the server's own; 41 packets echoed (20 audio, 20 video, one repaired); the client's
+    // key-frame request passed on.
+    assert_eq!((tracks, rtp, keyframes), (2, 41, 1), "media calls in the journal");
+    let mut out = Vec::new();
+    let verdict = replay_example::replay(&bytes, false, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(verdict, replay_example::Verdict::Identical, "{out}");
+    assert!(out.contains("identical: every output matched"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,120 +1,50 @@
-//! The connection behind each peer of the echo server: a [`PeerConnection`], or with `--record DIR` a
-//! [`RecordedPeerConnection`] journaling every call it gets.
+//! The connection behind each peer of the echo server: a [`RecordedPeerConnection`], which with
+//! `--record DIR` journals every call it gets and captures every datagram, and otherwise only forwards to
+//! its [`PeerConnection`](sansrtc::pc::PeerConnection) (no copy, no journal).
 //!
-//! The journal records the data channel API but not yet the media calls (`add_track`, `write_rtp`,
-//! `request_keyframe`), so a recorded connection takes no tracks of its own: it answers the browser's
-//! audio and video `recvonly` and echoes no media. Without `--record` every received track is echoed.
+//! The journal records the media calls too (`add_track`, `write_rtp`, `request_keyframe`), so a recorded
+//! connection echoes audio and video like any other, and its journal replays them.
 
-use core::net::SocketAddr;
-use core::ops::Deref;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
 
-use bytes::Bytes;
-use sansrtc::pc::{self, ChannelId, ChannelOptions, Description, Event, PeerConnection};
+use core::time::Duration;
+use sansrtc::pc;
 use sansrtc::record::{RecordOptions, RecordedPeerConnection};
-use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng, Transmit};
 
-/// A plain or a recorded peer connection.
-pub enum Conn {
-    /// Every call made directly: media echoed.
-    Live(Box<PeerConnection>),
-    /// Every call journaled (`--record`): data channels only.
-    Recorded(Box<RecordedPeerConnection>),
+/// The connection type every peer runs on.
+pub type Conn = RecordedPeerConnection;
+
+/// A connection seeded with `seed`; journaled and captured when `record`, its capture's timestamps
+/// counted from `epoch` (the wall-clock time the loop's `Instant::ZERO` stands for).
+pub fn new_conn(config: pc::Config, seed: [u8; 32], record: bool, epoch: Duration) -> Conn {
+    let options = RecordOptions { journal: record, capture: record, capture_epoch: epoch, ..RecordOptions::default() };
+    RecordedPeerConnection::new(config, seed, options)
 }
 
-/// `$body` with `$pc` bound to whichever connection `$conn` holds (both have the same method names).
-macro_rules! either {
-    ($conn:expr, $pc:ident => $body:expr) => {
-        match $conn {
-            Conn::Live($pc) => $body,
-            Conn::Recorded($pc) => $body,
-        }
-    };
+/// `--record DIR`: where one connection's journal and capture go, `DIR/STEM.journal` and
+/// `DIR/STEM.pcapng`, appended to as the session goes.
+pub struct Recording {
+    journal: File,
+    capture: File,
+    /// Reused for every take: the connection keeps the other buffer (`take_journal_into`).
+    buf: Vec<u8>,
 }
 
-impl Conn {
-    /// A connection seeded with `seed`; journaled when `record`.
-    pub fn new(config: pc::Config, seed: [u8; 32], record: bool) -> Conn {
-        if record {
-            let options = RecordOptions { journal: true, ..RecordOptions::default() };
-            Conn::Recorded(Box::new(RecordedPeerConnection::new(config, seed, options)))
-        } else {
-            Conn::Live(Box::new(PeerConnection::new(config, SeededRng::from_seed(seed))))
-        }
+impl Recording {
+    /// Creates both files.
+    pub fn create(dir: &Path, stem: &str) -> io::Result<Recording> {
+        let journal = File::create(dir.join(format!("{stem}.journal")))?;
+        let capture = File::create(dir.join(format!("{stem}.pcapng")))?;
+        Ok(Recording { journal, capture, buf: Vec::new() })
     }
 
-    /// The connection, for the media calls the journal does not record; `None` when recording.
-    pub fn media(&mut self) -> Option<&mut PeerConnection> {
-        match self {
-            Conn::Live(pc) => Some(pc),
-            Conn::Recorded(_) => None,
-        }
-    }
-
-    /// The journal bytes written since the last call (empty when not recording).
-    pub fn take_journal(&mut self) -> Vec<u8> {
-        match self {
-            Conn::Live(_) => Vec::new(),
-            Conn::Recorded(pc) => pc.take_journal(),
-        }
-    }
-
-    pub fn add_local_host(&mut self, now: Instant, addr: SocketAddr) -> Result<(), pc::Error> {
-        either!(self, pc => pc.add_local_host(now, addr))
-    }
-
-    pub fn end_of_local_candidates(&mut self, now: Instant) {
-        either!(self, pc => pc.end_of_local_candidates(now))
-    }
-
-    pub fn set_remote_description(&mut self, now: Instant, desc: &Description) -> Result<(), pc::Error> {
-        either!(self, pc => pc.set_remote_description(now, desc))
-    }
-
-    pub fn create_answer(&mut self) -> Result<Description, pc::Error> {
-        either!(self, pc => pc.create_answer())
-    }
-
-    pub fn set_local_description(&mut self, now: Instant, desc: &Description) -> Result<(), pc::Error> {
-        either!(self, pc => pc.set_local_description(now, desc))
-    }
-
-    pub fn create_data_channel(&mut self, now: Instant, options: ChannelOptions) -> Result<ChannelId, pc::Error> {
-        either!(self, pc => pc.create_data_channel(now, options))
-    }
-
-    pub fn send(&mut self, now: Instant, id: ChannelId, data: Bytes, binary: bool) -> Result<(), pc::Error> {
-        either!(self, pc => pc.send(now, id, data, binary))
-    }
-
-    pub fn close(&mut self, now: Instant) {
-        either!(self, pc => pc.close(now))
-    }
-
-    /// Whether the connection took the datagram.
-    pub fn handle_receive(&mut self, now: Instant, datagram: Datagram<'_>) -> bool {
-        either!(self, pc => pc.handle_receive(now, datagram).is_ok())
-    }
-
-    pub fn handle_timeout(&mut self, now: Instant) {
-        either!(self, pc => pc.handle_timeout(now))
-    }
-
-    pub fn poll_event(&mut self) -> Option<Event> {
-        either!(self, pc => pc.poll_event())
-    }
-
-    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
-        either!(self, pc => pc.poll_transmit())
-    }
-}
-
-impl Deref for Conn {
-    type Target = PeerConnection;
-
-    fn deref(&self) -> &PeerConnection {
-        match self {
-            Conn::Live(pc) => pc,
-            Conn::Recorded(pc) => pc,
-        }
+    /// Appends what the connection journaled and captured since the last call.
+    pub fn save(&mut self, pc: &mut Conn) -> io::Result<()> {
+        pc.take_journal_into(&mut self.buf);
+        self.journal.write_all(&self.buf)?;
+        pc.take_capture_into(&mut self.buf);
+        self.capture.write_all(&self.buf)
     }
 }

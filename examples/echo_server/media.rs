@@ -2,12 +2,15 @@
 //! says `sendrecv`), as a stream of the server's own.
 //!
 //! Each received packet's payload, payload type, timestamp and marker go out with
-//! [`PeerConnection::write_rtp`], which gives them the transceiver's SSRC, the next sequence number of
-//! that SSRC and the negotiated MID extension, so the peer sees a stream of ours rather than its own
-//! packets reflected. A retransmission (RTX) is unwrapped and echoed as the media packet it repairs;
-//! padding-only packets (bandwidth probes) are not echoed. When the peer asks for a key frame of the
-//! echoed stream (PLI or FIR on that transceiver), only its own encoder can make one: the request is
-//! passed on to it with [`PeerConnection::request_keyframe`] on the same transceiver.
+//! [`write_rtp`](sansrtc::pc::PeerConnection::write_rtp), which gives them the transceiver's SSRC, the
+//! next sequence number of that SSRC and the negotiated MID extension, so the peer sees a stream of ours
+//! rather than its own packets reflected. A retransmission (RTX) is echoed as the media packet it repairs
+//! (the connection restores it); padding-only packets (bandwidth probes) are not echoed. When the peer
+//! asks for a key frame of the echoed stream (PLI or FIR on that transceiver), only its own encoder can
+//! make one: the request is passed on to it with
+//! [`request_keyframe`](sansrtc::pc::PeerConnection::request_keyframe) on the same transceiver. Calls go
+//! through the [`RecordedPeerConnection`](sansrtc::record::RecordedPeerConnection) wrapper, so a
+//! recorded connection journals them.
 //!
 //! Everything else an RTP session needs (receiver and sender reports, NACK answered from the
 //! retransmission history, transport-wide congestion feedback) is the connection's own work.
@@ -15,7 +18,9 @@
 use core::fmt;
 
 use sansrtc::Instant;
-use sansrtc::pc::{MediaKind, OutgoingRtp, PeerConnection, RtpPacket, Track};
+use sansrtc::pc::{MediaKind, OutgoingRtp, RtpPacket, Track};
+
+use super::conn::Conn;
 
 /// What one connection's media echo did.
 #[derive(Debug, Default)]
@@ -24,7 +29,8 @@ pub struct MediaEcho {
     pub audio: u64,
     /// Video packets echoed.
     pub video: u64,
-    /// Retransmissions unwrapped and echoed (counted in `audio`/`video` too).
+    /// Retransmissions echoed as the packets they repair, restored by the connection or unwrapped here
+    /// (counted in `audio`/`video` too).
     pub repaired: u64,
     /// Padding-only packets not echoed.
     pub padding: u64,
@@ -40,7 +46,7 @@ impl MediaEcho {
     /// After the offer is applied: a track of ours on every audio and video transceiver the offer made
     /// (`add_track` takes a transceiver a remote offer created and makes it send), so that the answer
     /// says `sendrecv` where the peer sends and receives. Returns how many.
-    pub fn add_tracks(pc: &mut PeerConnection, now: Instant) -> Result<usize, sansrtc::pc::Error> {
+    pub fn add_tracks(pc: &mut Conn, now: Instant) -> Result<usize, sansrtc::pc::Error> {
         let offered: Vec<(MediaKind, String)> = pc
             .transceivers()
             .filter(|t| t.track_id().is_none() && !t.is_stopping())
@@ -53,9 +59,13 @@ impl MediaEcho {
     }
 
     /// Echoes one received packet on its transceiver. Then drain `poll_transmit`.
-    pub fn echo(&mut self, pc: &mut PeerConnection, now: Instant, packet: &RtpPacket) {
+    pub fn echo(&mut self, pc: &mut Conn, now: Instant, packet: &RtpPacket) {
         let mut payload_type = packet.payload_type;
         let mut payload = packet.payload();
+        if packet.repaired {
+            // RTX of a signalled stream, restored by the connection's RTP session.
+            self.repaired += 1;
+        }
         if packet.rtx {
             // RFC 4588 §4: the original sequence number, then the original payload; the codec whose
             // retransmission payload type this is gives the original payload type.
@@ -94,7 +104,7 @@ impl MediaEcho {
 
     /// The peer asks for a key frame of what we echo on `mid`: asks its encoder for one (a PLI, or a FIR
     /// where only that was negotiated) on the same transceiver. Then drain `poll_transmit`.
-    pub fn relay_keyframe_request(&mut self, pc: &mut PeerConnection, now: Instant, mid: &str) {
+    pub fn relay_keyframe_request(&mut self, pc: &mut Conn, now: Instant, mid: &str) {
         match pc.request_keyframe(now, mid) {
             Ok(()) => self.keyframe_requests += 1,
             Err(_) => self.keyframe_requests_dropped += 1,

@@ -1,8 +1,13 @@
 //! The UDP side: every peer connection on one socket, driven by one thread (or one tokio task).
 //!
-//! Datagrams are routed to their connection in O(1): a STUN binding request by the local ufrag of its
-//! USERNAME (a map on [`PeerConnection::local_ufrag`]), anything else by its source address (a map filled
-//! with the addresses whose checks the connection accepted, and its selected pair's remote address).
+//! The connections live in the library's [`Router`], which finds each datagram's connection in O(1) (a
+//! STUN check by the local ufrag of its USERNAME, anything else by the path it arrives on), keeps every
+//! connection's deadline, gives up on connections that do not connect within
+//! [`router::Config::connect_timeout`], and reaps those that ended. The loop is the router's: input
+//! ([`Router::handle_receive`], [`Router::handle_timeout`]), then one drain of every connection's
+//! transmits and events; what the server does to a connection (echo a message, close it) goes through
+//! [`Router::update`]. The server's own state per connection (echoes waiting, channel labels, the session,
+//! the journal files) sits in a table indexed by the connection's [`Key`].
 //!
 //! ## TURN mode ([`TurnOptions`], std loop only)
 //!
@@ -16,16 +21,18 @@
 //! wake-ups); the driving thread still owns every connection. The connections run full ICE (a relayed
 //! candidate must be checked from our side too: ICE lite is only for a public host address), and the
 //! answer is sent once gathering is complete, so it carries the relay candidate (no trickle over this
-//! HTTP endpoint). This costs a thread and a socket per connection, hence a lower connection cap.
+//! HTTP endpoint). This costs a thread and a socket per connection, hence a lower connection cap. These
+//! connections are in the router too, for their deadlines, events and reaping; what their own sockets
+//! receive is handed to them with [`Router::update`] (the router routes only the shared socket's
+//! datagrams).
 
-use super::alloc::collections::{BinaryHeap, VecDeque};
+use super::alloc::collections::VecDeque;
 use super::alloc::sync::Arc;
-use core::cmp::Reverse;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
@@ -36,9 +43,10 @@ use sansrtc::pc::{
     self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
     TurnConfig,
 };
-use sansrtc::{Instant, Machine, SeededRng, StdAnchor};
+use sansrtc::router::{self, Key, RouteError, Router};
+use sansrtc::{Datagram, Instant, PathMachine, SeededRng, StdAnchor};
 
-use super::conn::Conn;
+use super::conn::{Conn, Recording, new_conn};
 use super::media::MediaEcho;
 use super::{Answer, Command, OfferRequest, Refused};
 
@@ -46,16 +54,14 @@ use super::{Answer, Command, OfferRequest, Refused};
 const MAX_MESSAGE_SIZE: u64 = 262_144;
 /// Echoes are handed to the connection while its channel's buffered amount is below this; later ones wait.
 const SEND_HIGH: usize = 4 * 1024 * 1024;
-/// Echoes waiting per connection above which the server stops taking its events: messages not taken stay
-/// in the connection, counted in its SCTP receive window, so the browser's sends slow down instead of
-/// echoes being dropped or memory growing (back-pressure end to end).
+/// Echoes waiting per connection above which the server pauses its events ([`Router::pause_events`]):
+/// messages not taken stay in the connection, counted in its SCTP receive window, so the browser's sends
+/// slow down instead of echoes being dropped or memory growing (back-pressure end to end).
 const PENDING_HIGH: usize = 1024 * 1024;
 /// Peer connections served at once.
 const MAX_PEERS: usize = 4096;
 /// The negotiated channel every connection pre-creates.
 const NEGOTIATED_ID: u16 = 7;
-/// A connection that has not connected this long after its answer is removed (the browser went away).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Peer connections served at once in TURN mode (a socket and a thread each).
 const MAX_TURN_PEERS: usize = 256;
 /// Datagrams waiting between the own sockets' readers and the driving thread; more are dropped, as a full
@@ -77,7 +83,6 @@ pub struct TurnOptions {
 
 /// A datagram a connection's own socket received, on its way to the driving thread.
 struct Received {
-    slot: usize,
     peer_id: u64,
     from: SocketAddr,
     data: Vec<u8>,
@@ -94,13 +99,7 @@ struct OwnSocket {
 impl OwnSocket {
     /// Binds an ephemeral port on `ip` and starts its reader, which sends what arrives to `to` and wakes
     /// the driving thread with a zero-length datagram to `wake`.
-    fn open(
-        ip: core::net::IpAddr,
-        slot: usize,
-        peer_id: u64,
-        to: SyncSender<Received>,
-        wake: SocketAddr,
-    ) -> io::Result<Self> {
+    fn open(ip: core::net::IpAddr, peer_id: u64, to: SyncSender<Received>, wake: SocketAddr) -> io::Result<Self> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
         let addr = socket.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -113,7 +112,7 @@ impl OwnSocket {
                 match reading.recv_from(&mut buf) {
                     Ok((n, from)) => {
                         let data = buf.get(..n).unwrap_or(&[]).to_vec();
-                        if data.is_empty() || to.try_send(Received { slot, peer_id, from, data }).is_err() {
+                        if data.is_empty() || to.try_send(Received { peer_id, from, data }).is_err() {
                             continue;
                         }
                         let _ = reading.send_to(&[], wake);
@@ -140,25 +139,27 @@ struct Turn {
     options: TurnOptions,
     to_loop: SyncSender<Received>,
     received: Receiver<Received>,
+    /// Connection id → its key, for what the own sockets receive.
+    by_id: HashMap<u64, Key>,
 }
 
+/// The server's own state of one connection (the connection itself is in the router, under `key`).
 struct Peer {
-    /// Journaled into its file with `--record DIR`.
-    pc: Conn,
-    /// `--record DIR`: the connection's journal file (`DIR/peerN-SESSION.journal`).
-    journal: Option<std::fs::File>,
+    key: Key,
+    /// `--record DIR`: the connection's journal and capture files (`DIR/peerN-SESSION.journal`, `.pcapng`).
+    recording: Option<Recording>,
+    /// Recording: bytes journaled or captured since the last save (the key is in `Peers::unsaved`).
+    unsaved: bool,
     name: String,
     /// Echoes waiting for room in the send buffer, per channel.
     pending: HashMap<ChannelId, VecDeque<(Bytes, bool)>>,
     pending_bytes: usize,
+    /// Its events are paused in the router (`pending_bytes` reached [`PENDING_HIGH`]).
+    paused: bool,
     labels: HashMap<ChannelId, String>,
-    addrs: Vec<SocketAddr>,
-    ufrag: String,
-    /// When the answer was made; `None` once connected.
-    connecting_since: Option<Instant>,
     messages: u64,
     bytes: u64,
-    /// Unique per connection (slots are reused).
+    /// Unique per connection, for names and TURN mode's own sockets.
     id: u64,
     /// TURN mode: the connection's own socket.
     own: Option<OwnSocket>,
@@ -166,56 +167,56 @@ struct Peer {
     reply: Option<Sender<Result<Answer, Refused>>>,
     /// The session: the last segment of its WHIP/WHEP URL (random, so that it cannot be guessed).
     session: String,
-    /// The deadline filed in [`Peers`]' timer heap for this connection (entries that differ are stale).
-    scheduled: Option<Instant>,
     /// Its audio and video echoed back.
     media: MediaEcho,
 }
 
 impl Peer {
-    /// Appends what the journal wrote since the last call to its file.
-    fn save_journal(&mut self) {
-        let Some(file) = self.journal.as_mut() else { return };
-        let bytes = self.pc.take_journal();
-        if let Err(e) = file.write_all(&bytes) {
-            println!("{}: journal not written ({e}); recording stops", self.name);
-            self.journal = None;
+    /// Appends what the journal and the capture wrote since the last save to their files.
+    fn save(&mut self, router: &mut Router<Conn>, now: Instant) {
+        self.unsaved = false;
+        let Some(recording) = self.recording.as_mut() else { return };
+        let saved = router.update(now, self.key, |c| recording.save(c));
+        if let Some(Err(e)) = saved {
+            println!("{}: journal or capture not written ({e}); recording stops", self.name);
+            self.recording = None;
         }
     }
 
-    /// When the connection next needs the loop: its own timers, or giving up on connecting.
-    fn deadline(&self) -> Option<Instant> {
-        let give_up = self.connecting_since.map(|t| t + CONNECT_TIMEOUT + Duration::from_millis(1));
-        match (self.pc.poll_timeout(), give_up) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    /// Echoes what waits, in order per channel, while the channel's send buffer has room; resumes the
+    /// connection's events once few enough wait. After an input, or when a send buffer drained.
+    fn echo_waiting(&mut self, router: &mut Router<Conn>, now: Instant) {
+        // Empty messages wait too: look at the queues, not at the bytes.
+        if !self.pending.is_empty() {
+            let (name, pending, pending_bytes) = (&self.name, &mut self.pending, &mut self.pending_bytes);
+            router.update(now, self.key, |pc| {
+                for (&id, q) in pending.iter_mut() {
+                    while let Some((data, _)) = q.front() {
+                        if pc.buffered_amount(id) + data.len() > SEND_HIGH && pc.buffered_amount(id) > 0 {
+                            break;
+                        }
+                        let Some((data, binary)) = q.pop_front() else { break };
+                        let len = data.len();
+                        match pc.send(now, id, data.clone(), binary) {
+                            Ok(()) => *pending_bytes -= len,
+                            Err(pc::Error::DataChannel(_)) if pc.buffered_amount(id) > 0 => {
+                                // Send buffer full after all: wait for acknowledgements.
+                                q.push_front((data, binary));
+                                break;
+                            }
+                            Err(e) => {
+                                println!("{name}: echo on channel {id} failed: {e}");
+                                *pending_bytes -= len;
+                            }
+                        }
+                    }
+                }
+                pending.retain(|_, q| !q.is_empty());
+            });
         }
-    }
-
-    /// Echoes what waits, in order per channel, while the channel's send buffer has room.
-    fn echo_waiting(&mut self, now: Instant) {
-        for (&id, q) in self.pending.iter_mut() {
-            while let Some((data, _)) = q.front() {
-                if self.pc.buffered_amount(id) + data.len() > SEND_HIGH && self.pc.buffered_amount(id) > 0 {
-                    break;
-                }
-                let Some((data, binary)) = q.pop_front() else { break };
-                let len = data.len();
-                match self.pc.send(now, id, data.clone(), binary) {
-                    Ok(()) => {
-                        self.pending_bytes -= len;
-                    }
-                    Err(pc::Error::DataChannel(_)) if self.pc.buffered_amount(id) > 0 => {
-                        // Send buffer full after all: wait for acknowledgements.
-                        q.push_front((data, binary));
-                        break;
-                    }
-                    Err(e) => {
-                        println!("{}: echo on channel {id} failed: {e}", self.name);
-                        self.pending_bytes -= len;
-                    }
-                }
-            }
+        if self.paused && self.pending_bytes < PENDING_HIGH {
+            self.paused = false;
+            router.pause_events(self.key, false);
         }
     }
 }
@@ -232,37 +233,27 @@ impl SendTo for UdpSocket {
     }
 }
 
-/// Every peer connection on one socket, with O(1) routing of datagrams.
+/// Every peer connection on one socket, in the library's router.
 pub struct Peers<S: SendTo> {
     socket: S,
     local: SocketAddr,
     anchor: StdAnchor,
     rng: SeededRng,
-    slots: Vec<Option<Peer>>,
-    /// Empty slots, for reuse.
-    free: Vec<usize>,
-    /// Connections in `slots`.
-    live: usize,
-    /// Every connection's next deadline (earliest first) as (deadline, slot, connection id); entries that
-    /// no longer match the connection's `scheduled` are skipped. Finding what is due costs O(log n), not a
-    /// scan over the connections.
-    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    by_ufrag: HashMap<String, usize>,
-    by_addr: HashMap<SocketAddr, usize>,
-    by_session: HashMap<String, usize>,
+    router: Router<Conn>,
+    /// The server's state of each connection, at its key's index.
+    peers: Vec<Option<Peer>>,
+    by_session: HashMap<String, Key>,
+    /// Recording connections with bytes to save (saved once per drain, not per datagram).
+    unsaved: Vec<Key>,
     next_name: u64,
     unmatched: u64,
     turn: Option<Turn>,
-    /// `--record DIR`: where each connection's journal goes.
+    /// `--record DIR`: where each connection's journal and capture go.
     record: Option<PathBuf>,
+    /// The wall-clock time (since the Unix epoch) of the clock's zero, for the captures' timestamps.
+    epoch: Duration,
     /// Full ICE rather than ICE lite (see [`PeerOptions::full_ice`]).
     pub full_ice: bool,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self.save_journal();
-    }
 }
 
 /// Runs until `stop` is set: answers offers and drives the peer connections.
@@ -307,7 +298,7 @@ pub fn run_recording(
     peers.full_ice = options.full_ice;
     if let Some(options) = turn {
         let (to_loop, received) = sync_channel(RECEIVED_MAX);
-        peers.turn = Some(Turn { options, to_loop, received });
+        peers.turn = Some(Turn { options, to_loop, received, by_id: HashMap::new() });
     }
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
@@ -349,19 +340,19 @@ pub fn run_recording(
 impl<S: SendTo> Peers<S> {
     /// No connections yet; datagrams go out through `socket`, which is bound to `local`.
     pub fn new(socket: S, local: SocketAddr) -> io::Result<Self> {
-        let rng = SeededRng::from_os().map_err(|e| io::Error::other(format!("OS random source: {e}")))?;
+        let mut rng = SeededRng::from_os().map_err(|e| io::Error::other(format!("OS random source: {e}")))?;
+        let config = router::Config { max_connections: MAX_PEERS, ..router::Config::default() };
+        let router = Router::new(config, rng.fork());
         Ok(Peers {
             socket,
             local,
             anchor: StdAnchor::starting_now(),
+            epoch: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default(),
             rng,
-            slots: Vec::new(),
-            free: Vec::new(),
-            live: 0,
-            timers: BinaryHeap::new(),
-            by_ufrag: HashMap::new(),
-            by_addr: HashMap::new(),
+            router,
+            peers: Vec::new(),
             by_session: HashMap::new(),
+            unsaved: Vec::new(),
             next_name: 1,
             unmatched: 0,
             turn: None,
@@ -383,14 +374,18 @@ impl<S: SendTo> Peers<S> {
     /// Closes every connection (sending what closing sends: with TURN, the release of its allocation).
     pub fn close_all(&mut self) {
         let now = self.anchor.now();
-        for i in 0..self.slots.len() {
-            if let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) {
-                p.pc.close(now);
-            }
-            self.flush(i);
+        let keys: Vec<Key> = self.router.keys().collect();
+        let open = keys.len();
+        for key in keys {
+            self.router.update(now, key, |pc| pc.close(now));
         }
-        println!("udp: {} peer connections closed, {} unmatched datagrams dropped", self.count(), self.unmatched);
-        for p in self.slots.iter_mut().flatten() {
+        self.flush();
+        // Connections whose events are paused are not reaped: what they journaled since is saved here.
+        for p in self.peers.iter_mut().flatten() {
+            p.save(&mut self.router, now);
+        }
+        println!("udp: {open} peer connections closed, {} unmatched datagrams dropped", self.unmatched);
+        for p in self.peers.iter_mut().flatten() {
             if let Some(mut own) = p.own.take() {
                 own.stop.store(true, Ordering::Relaxed);
                 if let Some(t) = own.reader.take() {
@@ -398,10 +393,6 @@ impl<S: SendTo> Peers<S> {
                 }
             }
         }
-    }
-
-    fn count(&self) -> usize {
-        self.live
     }
 
     /// Carries out a command from the HTTP side.
@@ -426,15 +417,16 @@ impl<S: SendTo> Peers<S> {
     pub fn stats_json(&self) -> Result<String, String> {
         let now = self.anchor.now();
         let connections: Vec<serde_json::Value> = self
-            .slots
+            .peers
             .iter()
             .flatten()
-            .map(|p| {
+            .filter_map(|p| Some((p, self.router.get(p.key)?)))
+            .map(|(p, pc)| {
                 serde_json::json!({
                     "session": p.session,
                     "name": p.name,
-                    "connectionState": p.pc.connection_state().as_str(),
-                    "stats": p.pc.stats_report(now),
+                    "connectionState": pc.connection_state().as_str(),
+                    "stats": pc.stats_report(now),
                 })
             })
             .collect();
@@ -450,19 +442,15 @@ impl<S: SendTo> Peers<S> {
     }
 
     /// Ends a session (WHIP/WHEP `DELETE`): the connection closes (close_notify, SCTP ABORT, consent
-    /// revoked: RFC 7675 §5.2) and is forgotten. Whether the session existed.
+    /// revoked: RFC 7675 §5.2) and the router reaps it once that is sent. Whether the session existed.
     pub fn delete(&mut self, session: &str) -> bool {
-        let Some(&slot) = self.by_session.get(session) else { return false };
+        let Some(key) = self.by_session.remove(session) else { return false };
         let now = self.anchor.now();
-        let Some(p) = self.slots.get_mut(slot).and_then(Option::as_mut) else { return false };
-        println!("{}: session ended by DELETE", p.name);
-        p.pc.close(now);
-        let id = p.id;
-        // Sends what closing sends and takes the events (the connection reports itself closed).
-        self.flush(slot);
-        if self.slots.get(slot).and_then(Option::as_ref).is_some_and(|p| p.id == id) {
-            self.remove(slot);
+        if let Some(p) = peer(&mut self.peers, key) {
+            println!("{}: session ended by DELETE", p.name);
         }
+        self.router.update(now, key, |pc| pc.close(now));
+        self.flush();
         true
     }
 
@@ -473,11 +461,11 @@ impl<S: SendTo> Peers<S> {
             return;
         }
         match self.open(&req.sdp) {
-            Ok(slot) => {
-                if let Some(p) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+            Ok((key, _)) => {
+                if let Some(p) = peer(&mut self.peers, key) {
                     p.reply = Some(req.reply);
                 }
-                self.flush(slot);
+                self.flush();
             }
             Err(e) => {
                 let _ = req.reply.send(Err(e));
@@ -488,36 +476,24 @@ impl<S: SendTo> Peers<S> {
     /// Answers an offer with a new connection; returns the answer's SDP (not for TURN mode, whose
     /// answers wait for gathering: use [`Peers::offer`]).
     pub fn answer(&mut self, offer: &str) -> Result<Answer, Refused> {
-        let slot = self.open(offer)?;
-        let now = self.anchor.now();
-        let answer = self.slots.get_mut(slot).and_then(Option::as_mut).map(|p| make_answer(p, now));
-        match answer {
-            Some(Ok(answer)) => {
-                self.flush(slot);
-                Ok(answer)
-            }
-            Some(Err(e)) => {
-                self.remove(slot);
-                Err(e)
-            }
-            None => Err(Refused::Busy("no connection".to_string())),
-        }
+        let (_, answer) = self.open(offer)?;
+        self.flush();
+        answer.ok_or_else(|| Refused::Busy("no answer before gathering".to_string()))
     }
 
-    /// A new connection with the offer applied, filed in a slot.
-    fn open(&mut self, offer: &str) -> Result<usize, Refused> {
+    /// A new connection with the offer applied (and outside TURN mode, answered), filed in the router.
+    fn open(&mut self, offer: &str) -> Result<(Key, Option<Answer>), Refused> {
         let max = if self.turn.is_some() { MAX_TURN_PEERS } else { MAX_PEERS };
-        if self.count() >= max {
+        if self.router.len() >= max {
             return Err(Refused::Busy(format!("too many peer connections ({max})")));
         }
         let now = self.anchor.now();
         let mut config = pc::Config { max_message_size: MAX_MESSAGE_SIZE, ..pc::Config::default() };
         let id = self.next_name;
-        let slot = self.free.last().copied().unwrap_or(self.slots.len());
         let mut own = None;
         let mut local = self.local;
         if let Some(turn) = &self.turn {
-            let o = OwnSocket::open(self.local.ip(), slot, id, turn.to_loop.clone(), self.local)
+            let o = OwnSocket::open(self.local.ip(), id, turn.to_loop.clone(), self.local)
                 .map_err(|e| Refused::Busy(format!("cannot open a socket for the connection: {e}")))?;
             local = o.addr;
             let t = &turn.options;
@@ -531,142 +507,111 @@ impl<S: SendTo> Peers<S> {
             config.ice.lite = true;
         }
         // The seed drawn as `fork` would draw it; the journal keeps it.
-        let mut conn = Conn::new(config, self.rng.bytes(), self.record.is_some());
+        let mut conn = new_conn(config, self.rng.bytes(), self.record.is_some(), self.epoch);
         let err = |e: pc::Error| Refused::BadOffer(e.to_string());
         conn.add_local_host(now, local).map_err(err)?;
         conn.end_of_local_candidates(now);
         conn.set_remote_description(now, &Description::offer(offer)).map_err(err)?;
         // Every audio and video m-section of the offer gets a track of ours: the echo goes back on it.
-        let echoed = match conn.media() {
-            Some(pc) => MediaEcho::add_tracks(pc, now).map_err(err)?,
-            None => 0,
-        };
+        let echoed = MediaEcho::add_tracks(&mut conn, now).map_err(err)?;
         let mut negotiated = ChannelOptions::new("negotiated");
         negotiated.negotiated = Some(NEGOTIATED_ID);
         let neg = conn.create_data_channel(now, negotiated).map_err(err)?;
+        let session: String = self.rng.bytes::<16>().iter().map(|b| format!("{b:02x}")).collect();
+        // In TURN mode the answer waits for gathering (`IceGatheringState::Complete`).
+        let answer = match own {
+            None => Some(make_answer(&mut conn, now, &session)?),
+            Some(_) => None,
+        };
         let name = format!("peer{id}");
         self.next_name += 1;
         let ufrag = conn.local_ufrag().to_string();
-        let session: String = self.rng.bytes::<16>().iter().map(|b| format!("{b:02x}")).collect();
-        let mut labels = HashMap::new();
-        labels.insert(neg, "negotiated".to_string());
-        let journal = match &self.record {
-            Some(dir) => Some(
-                std::fs::File::create(dir.join(format!("{name}-{session}.journal")))
-                    .map_err(|e| Refused::Busy(format!("cannot create the journal: {e}")))?,
-            ),
+        let key = self.router.insert(now, conn).map_err(|e| Refused::Busy(e.to_string()))?;
+        let recording = match &self.record {
+            Some(dir) => match Recording::create(dir, &format!("{name}-{session}")) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.router.remove(key);
+                    return Err(Refused::Busy(format!("cannot create the journal: {e}")));
+                }
+            },
             None => None,
         };
+        let mut labels = HashMap::new();
+        labels.insert(neg, "negotiated".to_string());
+        let own_addr = own.as_ref().map(|o| o.addr);
         let peer = Peer {
-            pc: conn,
-            journal,
+            key,
+            recording,
+            unsaved: false,
             name: name.clone(),
             pending: HashMap::new(),
             pending_bytes: 0,
+            paused: false,
             labels,
-            addrs: Vec::new(),
-            ufrag: ufrag.clone(),
-            connecting_since: Some(now),
             messages: 0,
             bytes: 0,
             id,
             own,
             reply: None,
             session: session.clone(),
-            scheduled: None,
             media: MediaEcho::default(),
         };
-        let turn = peer.own.as_ref().map(|o| o.addr);
-        match self.slots.get_mut(slot) {
-            Some(s) => {
-                *s = Some(peer);
-                self.free.pop();
-            }
-            None => self.slots.push(Some(peer)),
+        if self.peers.len() <= key.index() {
+            self.peers.resize_with(key.index() + 1, || None);
         }
-        self.live += 1;
-        self.by_session.insert(session, slot);
-        match turn {
+        if let Some(place) = self.peers.get_mut(key.index()) {
+            *place = Some(peer);
+        }
+        self.by_session.insert(session, key);
+        let count = self.router.len();
+        match own_addr {
             None => {
-                self.by_ufrag.insert(ufrag.clone(), slot);
                 println!(
-                    "{name}: offer answered (ufrag {ufrag}), {echoed} media tracks echoed, {} peer connections",
-                    self.count()
-                );
+                    "{name}: offer answered (ufrag {ufrag}), {echoed} media tracks echoed, {count} peer connections"
+                )
             }
             Some(a) => {
-                println!("{name}: offer taken (ufrag {ufrag}), own socket {a}, {} peer connections", self.count())
+                if let Some(turn) = self.turn.as_mut() {
+                    turn.by_id.insert(id, key);
+                }
+                println!("{name}: offer taken (ufrag {ufrag}), own socket {a}, {count} peer connections")
             }
         }
-        Ok(slot)
+        Ok((key, answer))
     }
 
     /// TURN mode: hands what the connections' own sockets received to them.
     pub fn receive_own(&mut self) {
         let Some(turn) = &self.turn else { return };
         let received: Vec<Received> = turn.received.try_iter().take(4096).collect();
-        let now = self.anchor.now();
-        for r in received {
-            let Some(p) = self.slots.get_mut(r.slot).and_then(Option::as_mut) else { continue };
-            let Some(own) = p.own.as_ref().filter(|_| p.id == r.peer_id) else { continue };
-            let datagram = sansrtc::Datagram { source: r.from, destination: own.addr, contents: &r.data };
-            p.pc.handle_receive(now, datagram);
-            self.flush(r.slot);
-        }
-    }
-
-    /// The earliest deadline of any connection (possibly a stale one, which only wakes the loop early).
-    pub fn deadline(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _, _))| *t)
-    }
-
-    /// Runs the timers that are due.
-    pub fn timeouts(&mut self, now: Instant) {
-        while let Some(&Reverse((t, i, id))) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
-            let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { continue };
-            if p.id != id || p.scheduled != Some(t) {
-                continue; // stale: the connection was removed or rescheduled
-            }
-            p.scheduled = None;
-            let stale = p.connecting_since.is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT);
-            if stale {
-                println!("{}: not connected after {CONNECT_TIMEOUT:?}, closing", p.name);
-                p.pc.close(now);
-                self.flush(i);
-                self.remove(i);
-                continue;
-            }
-            if p.pc.poll_timeout().is_some_and(|t| t <= now) {
-                p.pc.handle_timeout(now);
-            }
-            self.flush(i);
-        }
-    }
-
-    /// Files connection `i`'s next deadline in the timer heap (if it changed).
-    fn schedule(&mut self, i: usize) {
-        let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
-        let next = p.deadline();
-        if next == p.scheduled {
+        if received.is_empty() {
             return;
         }
-        p.scheduled = next;
-        if let Some(t) = next {
-            self.timers.push(Reverse((t, i, p.id)));
+        let now = self.anchor.now();
+        for r in received {
+            let Some(&key) = self.turn.as_ref().and_then(|t| t.by_id.get(&r.peer_id)) else { continue };
+            let Some(own) = peer(&mut self.peers, key).and_then(|p| p.own.as_ref()).map(|o| o.addr) else {
+                continue;
+            };
+            let datagram = Datagram { source: r.from, destination: own, contents: &r.data };
+            self.router.update(now, key, |pc| pc.handle_receive(now, datagram));
+            self.after_input(now, key);
         }
-        // Stale entries leave as they come due; rebuild if they pile up (deadlines that keep moving).
-        if self.timers.len() > 4 * self.live + 64 {
-            self.timers = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, p)| p.as_ref().and_then(|p| p.scheduled.map(|t| Reverse((t, i, p.id)))))
-                .collect();
+        self.flush();
+    }
+
+    /// The earliest deadline of any connection.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.router.poll_timeout()
+    }
+
+    /// Runs the timers that are due (giving up on connections that did not connect in time).
+    pub fn timeouts(&mut self, now: Instant) {
+        if self.router.poll_timeout().is_some_and(|t| t <= now) {
+            self.router.handle_timeout(now);
         }
+        self.flush();
     }
 
     /// Routes one received datagram to its connection (zero-length ones are wake-ups and ignored).
@@ -674,150 +619,186 @@ impl<S: SendTo> Peers<S> {
         if data.is_empty() {
             return; // a wake-up from the HTTP thread
         }
-        let by_ufrag = pc::stun_username_local_ufrag(data).and_then(|u| self.by_ufrag.get(u).copied());
-        let Some(i) = by_ufrag.or_else(|| self.by_addr.get(&from).copied()) else {
-            self.unmatched += 1;
-            return;
-        };
         let now = self.anchor.now();
-        let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
-        let datagram = sansrtc::Datagram { source: from, destination: self.local, contents: data };
-        let accepted = p.pc.handle_receive(now, datagram);
-        // An authenticated check from a new address: file the address for what follows (DTLS).
-        if accepted && by_ufrag.is_some() && !p.addrs.contains(&from) && p.addrs.len() < 8 {
-            p.addrs.push(from);
-            self.by_addr.insert(from, i);
+        let datagram = Datagram { source: from, destination: self.local, contents: data };
+        match self.router.handle_receive(now, datagram) {
+            Ok(key) | Err(RouteError::Rejected(key, _)) => self.after_input(now, key),
+            Err(RouteError::NotMine) => self.unmatched += 1,
         }
-        self.flush(i);
+        self.flush();
     }
 
-    /// The README's loop for connection `i` after an input: sends what it queued, handles its events (while
-    /// the echoes waiting for send-buffer room stay under a mark; beyond it, events stay in the library,
-    /// where untaken messages close SCTP's receive window), moves waiting echoes along (an input too: what
-    /// they queue leaves at once), then files its next deadline, which `poll_timeout` makes "now"
-    /// whenever something is owed.
-    fn flush(&mut self, i: usize) {
+    /// After connection `key` took an input: acknowledgements may have made room for echoes waiting.
+    fn after_input(&mut self, now: Instant, key: Key) {
+        let Some(p) = peer(&mut self.peers, key) else { return };
+        mark_unsaved(&mut self.unsaved, p);
+        p.echo_waiting(&mut self.router, now);
+    }
+
+    /// The README's loop after an input, over every connection at once: sends what they queued, handles
+    /// their events (a connection whose waiting echoes reach [`PENDING_HIGH`] has its events paused:
+    /// they stay in the library, where untaken messages close SCTP's receive window), sends what handling
+    /// them queued, and saves what recording connections journaled. `poll_timeout` then says when next.
+    fn flush(&mut self) {
         let now = self.anchor.now();
-        let Some(p) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
-        let mut closed = false;
-        while let Some(t) = p.pc.poll_transmit() {
-            let sent = match &p.own {
+        // Echoes queue transmits and may free room for more events: a few rounds, then the next turn.
+        for _ in 0..4 {
+            self.send_all();
+            let mut any = false;
+            while let Some((key, event)) = self.router.poll_event() {
+                any = true;
+                self.event(now, key, event);
+            }
+            if !any {
+                break;
+            }
+        }
+        self.send_all();
+        for key in core::mem::take(&mut self.unsaved) {
+            if let Some(p) = peer(&mut self.peers, key) {
+                p.save(&mut self.router, now);
+            }
+        }
+    }
+
+    /// Sends every datagram the connections owe, each from its connection's socket.
+    fn send_all(&mut self) {
+        let Peers { router, peers, socket, unsaved, .. } = self;
+        while let Some((key, t)) = router.poll_transmit() {
+            let p = peer(peers, key);
+            let sent = match p.as_ref().and_then(|p| p.own.as_ref()) {
                 Some(own) => own.socket.send_to(t.contents, t.destination).map(drop),
-                None => self.socket.send_datagram(t.contents, t.destination),
+                None => socket.send_datagram(t.contents, t.destination),
             };
             if let Err(e) = sent {
-                println!("{}: send to {} failed: {e}", p.name, t.destination);
+                println!("{key}: send to {} failed: {e}", t.destination);
             }
-        }
-        while p.pending_bytes < PENDING_HIGH
-            && let Some(ev) = p.pc.poll_event()
-        {
-            match ev {
-                Event::Message { id, data, binary } => {
-                    p.messages += 1;
-                    p.bytes += data.len() as u64;
-                    p.pending_bytes += data.len();
-                    p.pending.entry(id).or_default().push_back((data, binary));
-                    p.echo_waiting(now);
-                }
-                Event::DataChannel { id, label, protocol } => {
-                    let o = p.pc.channel_options(id).cloned();
-                    println!(
-                        "{}: channel {id} {label:?} opened by the peer (protocol {protocol:?}, ordered {:?}, {:?})",
-                        p.name,
-                        o.as_ref().map(|o| o.ordered),
-                        o.as_ref().map(|o| o.reliability)
-                    );
-                    p.labels.insert(id, label);
-                }
-                Event::ChannelOpen(id) => println!("{}: channel {id} {:?} open", p.name, p.labels.get(&id)),
-                Event::ChannelClose(id) => {
-                    println!("{}: channel {id} {:?} closed", p.name, p.labels.get(&id));
-                    if let Some(q) = p.pending.remove(&id) {
-                        p.pending_bytes -= q.iter().map(|(d, _)| d.len()).sum::<usize>();
-                    }
-                }
-                Event::ConnectionState(s) => {
-                    println!("{}: connection {s:?}", p.name);
-                    if s == ConnectionState::Connected {
-                        p.connecting_since = None;
-                    }
-                    closed |= matches!(s, ConnectionState::Closed | ConnectionState::Failed);
-                }
-                Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
-                Event::Track { mid, kind, stream_ids, .. } => {
-                    println!("{}: {kind} track on mid {mid} (streams {stream_ids:?})", p.name);
-                }
-                Event::Rtp(packet) => {
-                    if let Some(pc) = p.pc.media() {
-                        p.media.echo(pc, now, &packet);
-                    }
-                }
-                Event::KeyframeRequest { mid, .. } => {
-                    if let Some(pc) = p.pc.media() {
-                        p.media.relay_keyframe_request(pc, now, &mid);
-                    }
-                }
-                Event::IceCandidateError { server, failure } => {
-                    println!("{}: no relay candidate from {server}: {failure}", p.name);
-                }
-                Event::IceGatheringState(IceGatheringState::Complete) => {
-                    if let Some(reply) = p.reply.take() {
-                        let answer = make_answer(p, now);
-                        match &answer {
-                            Ok(_) => println!("{}: offer answered after gathering", p.name),
-                            Err(e) => {
-                                println!("{}: cannot answer: {e:?}", p.name);
-                                closed = true;
-                            }
-                        }
-                        let _ = reply.send(answer);
-                    }
-                }
-                _ => {}
+            if let Some(p) = p {
+                mark_unsaved(unsaved, p);
             }
-        }
-        // Acknowledgements may have made room for echoes waiting on any channel.
-        p.echo_waiting(now);
-        while let Some(t) = p.pc.poll_transmit() {
-            let _ = match &p.own {
-                Some(own) => own.socket.send_to(t.contents, t.destination).map(drop),
-                None => self.socket.send_datagram(t.contents, t.destination),
-            };
-        }
-        p.save_journal();
-        if closed {
-            self.remove(i);
-        } else {
-            self.schedule(i);
         }
     }
 
-    /// Forgets a connection and its routing entries.
-    fn remove(&mut self, i: usize) {
-        let Some(mut p) = self.slots.get_mut(i).and_then(Option::take) else { return };
-        self.live -= 1;
-        self.free.push(i);
-        if let Some(own) = &p.own {
-            // A failed connection is not closed yet: close it so its allocation is released.
-            p.pc.close(self.anchor.now());
-            while let Some(t) = p.pc.poll_transmit() {
-                let _ = own.socket.send_to(t.contents, t.destination);
+    /// One event from the router.
+    fn event(&mut self, now: Instant, key: Key, event: router::Event<Event>) {
+        let ev = match event {
+            router::Event::Connection(ev) => ev,
+            router::Event::Reaped(reason) => {
+                let Some(p) = self.peers.get_mut(key.index()).and_then(|p| p.take_if(|p| p.key == key)) else {
+                    return;
+                };
+                if reason == router::Reason::NotConnected {
+                    println!("{}: not connected in time, closed", p.name);
+                }
+                if let Some(turn) = self.turn.as_mut() {
+                    turn.by_id.remove(&p.id);
+                }
+                if self.by_session.get(&p.session) == Some(&key) {
+                    self.by_session.remove(&p.session);
+                }
+                println!("{}: removed after {} messages / {} bytes echoed; {}", p.name, p.messages, p.bytes, p.media);
+                return;
             }
+        };
+        let Peers { router, peers, unsaved, .. } = self;
+        let Some(p) = peer(peers, key) else { return };
+        mark_unsaved(unsaved, p);
+        match ev {
+            Event::Message { id, data, binary } => {
+                p.messages += 1;
+                p.bytes += data.len() as u64;
+                p.pending_bytes += data.len();
+                p.pending.entry(id).or_default().push_back((data, binary));
+                p.echo_waiting(router, now);
+                if p.pending_bytes >= PENDING_HIGH && !p.paused {
+                    p.paused = true;
+                    router.pause_events(key, true);
+                }
+            }
+            Event::BufferedAmountLow(_) => p.echo_waiting(router, now),
+            Event::DataChannel { id, label, protocol } => {
+                let o = router.get(key).and_then(|pc| pc.channel_options(id).cloned());
+                println!(
+                    "{}: channel {id} {label:?} opened by the peer (protocol {protocol:?}, ordered {:?}, {:?})",
+                    p.name,
+                    o.as_ref().map(|o| o.ordered),
+                    o.as_ref().map(|o| o.reliability)
+                );
+                p.labels.insert(id, label);
+            }
+            Event::ChannelOpen(id) => println!("{}: channel {id} {:?} open", p.name, p.labels.get(&id)),
+            Event::ChannelClose(id) => {
+                println!("{}: channel {id} {:?} closed", p.name, p.labels.get(&id));
+                if let Some(q) = p.pending.remove(&id) {
+                    p.pending_bytes -= q.iter().map(|(d, _)| d.len()).sum::<usize>();
+                }
+            }
+            Event::ConnectionState(s) => {
+                println!("{}: connection {s:?}", p.name);
+                if s == ConnectionState::Failed && p.own.is_some() {
+                    // A failed connection is not closed yet: close it so its allocation is released.
+                    router.update(now, key, |pc| pc.close(now));
+                }
+            }
+            Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
+            Event::Track { mid, kind, stream_ids, .. } => {
+                println!("{}: {kind} track on mid {mid} (streams {stream_ids:?})", p.name);
+            }
+            Event::Rtp(packet) => {
+                let media = &mut p.media;
+                router.update(now, key, |pc| media.echo(pc, now, &packet));
+            }
+            Event::KeyframeRequest { mid, .. } => {
+                let media = &mut p.media;
+                router.update(now, key, |pc| media.relay_keyframe_request(pc, now, &mid));
+            }
+            Event::IceCandidateError { server, failure } => {
+                println!("{}: no relay candidate from {server}: {failure}", p.name);
+            }
+            Event::IceGatheringState(IceGatheringState::Complete) => {
+                if let Some(reply) = p.reply.take() {
+                    let session = &p.session;
+                    let answer = router
+                        .update(now, key, |pc| make_answer(pc, now, session))
+                        .unwrap_or_else(|| Err(Refused::Busy("the connection is gone".to_string())));
+                    match &answer {
+                        Ok(_) => println!("{}: offer answered after gathering", p.name),
+                        Err(e) => {
+                            println!("{}: cannot answer: {e:?}", p.name);
+                            router.update(now, key, |pc| pc.close(now));
+                        }
+                    }
+                    let _ = reply.send(answer);
+                }
+            }
+            _ => {}
         }
-        println!("{}: removed after {} messages / {} bytes echoed; {}", p.name, p.messages, p.bytes, p.media);
-        self.by_ufrag.remove(&p.ufrag);
-        self.by_session.remove(&p.session);
-        for a in &p.addrs {
-            self.by_addr.remove(a);
+        // An ended connection is reaped once its last events are taken: each of them is saved while the
+        // connection is still there (only the final empty polls are left out of the journal).
+        let ended = |pc: &Conn| matches!(pc.connection_state(), ConnectionState::Closed | ConnectionState::Failed);
+        if p.recording.is_some() && router.get(key).is_some_and(ended) {
+            p.save(router, now);
         }
     }
 }
 
+/// The server's state of connection `key`, if it is still there.
+fn peer(peers: &mut [Option<Peer>], key: Key) -> Option<&mut Peer> {
+    peers.get_mut(key.index()).and_then(Option::as_mut).filter(|p| p.key == key)
+}
+
+/// Files a recording connection for the save at the end of the drain.
+fn mark_unsaved(unsaved: &mut Vec<Key>, p: &mut Peer) {
+    if p.recording.is_some() && !p.unsaved {
+        p.unsaved = true;
+        unsaved.push(p.key);
+    }
+}
+
 /// Creates and applies the answer to the offer the connection holds.
-fn make_answer(p: &mut Peer, now: Instant) -> Result<Answer, Refused> {
+fn make_answer(pc: &mut Conn, now: Instant, session: &str) -> Result<Answer, Refused> {
     let bad = |e: pc::Error| Refused::BadOffer(e.to_string());
-    let answer = p.pc.create_answer().map_err(bad)?;
-    p.pc.set_local_description(now, &answer).map_err(bad)?;
-    Ok(Answer { sdp: answer.sdp, session: p.session.clone() })
+    let answer = pc.create_answer().map_err(bad)?;
+    pc.set_local_description(now, &answer).map_err(bad)?;
+    Ok(Answer { sdp: answer.sdp, session: session.to_string() })
 }
