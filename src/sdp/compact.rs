@@ -1,7 +1,8 @@
 //! SDP text kept compactly: a description a connection must hand back byte for byte later (the W3C
 //! description getters) but rarely reads is held LZ77-encoded against a dictionary of text WebRTC
-//! descriptions are made of (the lines and attribute values browsers and this stack write), so a 3 KiB
-//! audio and video description takes some 700 octets. Lossless for any text.
+//! descriptions are made of (the lines and attribute values browsers and this stack write): a 3 KiB
+//! audio and video description from a browser takes under 1 KiB, one of this stack 0.6 KiB. Lossless
+//! for any text.
 //!
 //! The encoding is a byte stream: an octet below 0x80 is itself; 0xFF escapes the next octet (what is not
 //! ASCII); any other octet `b` copies `b - 0x80 + MIN_MATCH` octets from a 16-bit big-endian distance back
@@ -78,7 +79,8 @@ impl core::fmt::Debug for CompactText {
 }
 
 fn hash(s: &[u8], at: usize) -> usize {
-    let word = s.get(at..at + MIN_MATCH).map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    let word =
+        s.get(at..at + MIN_MATCH).and_then(|w| <[u8; MIN_MATCH]>::try_from(w).ok()).map_or(0, u32::from_le_bytes);
     (word.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
 
@@ -117,7 +119,9 @@ impl CompactText {
                         break;
                     }
                     let from = candidate as usize;
-                    let len = s[from..].iter().zip(&s[at..at + limit]).take_while(|(a, b)| a == b).count();
+                    let (earlier, here) =
+                        (s.get(from..).unwrap_or_default(), s.get(at..at + limit).unwrap_or_default());
+                    let len = earlier.iter().zip(here).take_while(|(a, b)| a == b).count();
                     if len > best_len {
                         (best_len, best_from) = (len, from);
                         if len == limit {
@@ -136,7 +140,7 @@ impl CompactText {
                 }
                 at += best_len;
             } else {
-                let b = s[at];
+                let Some(&b) = s.get(at) else { break };
                 if b >= 0x80 {
                     out.push(ESCAPE);
                 }
