@@ -212,7 +212,7 @@ mod tests {
                 x ^= x >> 17;
                 x ^= x << 5;
                 let c = if round % 2 == 0 {
-                    char::from(b"a=\r\n 0123:"[(x % 10) as usize])
+                    "a=\r\n 0123:".chars().nth((x % 10) as usize).unwrap_or('a')
                 } else {
                     char::from_u32(x % 0x11_0000).unwrap_or('?')
                 };
