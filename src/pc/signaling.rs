@@ -54,7 +54,8 @@ impl Applied {
 #[derive(Debug)]
 pub(super) struct Signaling {
     pub state: SignalingState,
-    /// The transport parameters of the remote description last applied.
+    /// The transport parameters of the remote description last applied (without its candidates, which
+    /// are handed to ICE).
     pub remote: Option<Remote>,
     /// The mid of the section carrying the transport (the BUNDLE tag): what trickled candidates name.
     pub transport_mid: String,
@@ -370,8 +371,10 @@ impl PeerConnection {
         Ok(())
     }
 
-    fn apply_remote(&mut self, now: Instant, remote: Remote, role: ice::Role) -> Result<(), Error> {
+    fn apply_remote(&mut self, now: Instant, mut remote: Remote, role: ice::Role) -> Result<(), Error> {
         let creds = Credentials::new(&remote.ufrag, &remote.pwd).map_err(|_| Error::BadCredentials)?;
+        // Handed to ICE, not kept.
+        let candidates = core::mem::take(&mut remote.candidates);
         if let Some(old) = &self.sig.remote {
             if old.fingerprint != remote.fingerprint && self.dtls().is_some() {
                 // A new certificate would need a new DTLS association: not supported.
@@ -380,7 +383,7 @@ impl PeerConnection {
             if old.ufrag == remote.ufrag && old.pwd == remote.pwd {
                 // Same generation: only add candidates we have not seen.
                 self.ice.with_agent(now, |agent, now| {
-                    for c in &remote.candidates {
+                    for c in &candidates {
                         let _ = agent.add_remote_candidate(now, *c);
                     }
                     if remote.end_of_candidates {
@@ -402,7 +405,7 @@ impl PeerConnection {
         self.sig.restart = Restart::None;
         self.ice.with_agent(now, |agent, now| {
             agent.set_remote_credentials(creds);
-            for c in &remote.candidates {
+            for c in &candidates {
                 if let Err(e) = agent.add_remote_candidate(now, *c) {
                     tracing::debug!(target: super::TARGET, error = %e, "remote candidate refused");
                 }
