@@ -62,17 +62,17 @@ fn description_getters_follow_w3c() {
     link.b.add_local_host(now, b_addr).unwrap();
     link.b.end_of_local_candidates(now);
     link.b.set_remote_description(now, &shown).unwrap();
-    assert_eq!(link.b.pending_remote_description(), Some(&shown));
-    assert_eq!(link.b.remote_description(), Some(&shown));
+    assert_eq!(link.b.pending_remote_description(), Some(shown.clone()));
+    assert_eq!(link.b.remote_description(), Some(shown.clone()));
     let answer = link.b.create_answer().unwrap();
     link.b.set_local_description(now, &answer).unwrap();
     // The exchange settled on b: current descriptions, nothing pending.
-    assert_eq!(link.b.current_remote_description(), Some(&shown));
+    assert_eq!(link.b.current_remote_description(), Some(shown.clone()));
     assert_eq!(link.b.pending_remote_description(), None);
     assert_eq!(link.b.current_local_description().map(|d| d.sdp), Some(answer.sdp.clone()));
     assert_eq!(link.b.pending_local_description(), None);
     link.a.set_remote_description(now, &answer).unwrap();
-    assert_eq!(link.a.current_remote_description(), Some(&answer));
+    assert_eq!(link.a.current_remote_description(), Some(answer.clone()));
     assert_eq!(link.a.current_local_description().map(|d| d.kind), Some(SdpKind::Offer));
     assert_eq!(link.a.pending_local_description(), None);
 
@@ -82,7 +82,7 @@ fn description_getters_follow_w3c() {
     assert!(link.a.pending_local_description().is_some());
     link.a.set_local_description(now, &Description::rollback()).unwrap();
     assert_eq!(link.a.pending_local_description(), None);
-    assert_eq!(link.a.current_remote_description(), Some(&answer));
+    assert_eq!(link.a.current_remote_description(), Some(answer.clone()));
     assert_eq!(link.a.signaling_state(), SignalingState::Stable);
 }
 
@@ -105,7 +105,7 @@ fn provisional_answer_connects_and_the_final_answer_settles() {
     assert_eq!(link.b.signaling_state(), SignalingState::HaveLocalPranswer);
     link.a.set_remote_description(now, &pranswer).unwrap();
     assert_eq!(link.a.signaling_state(), SignalingState::HaveRemotePranswer);
-    assert_eq!(link.a.pending_remote_description(), Some(&pranswer));
+    assert_eq!(link.a.pending_remote_description(), Some(pranswer.clone()));
     assert_eq!(link.a.current_remote_description(), None);
 
     // The transport comes up on the provisional answer: the channel opens and carries a message.
@@ -125,7 +125,7 @@ fn provisional_answer_connects_and_the_final_answer_settles() {
     link.a.set_remote_description(link.now, &answer).unwrap();
     assert_eq!(link.a.signaling_state(), SignalingState::Stable);
     assert_eq!(link.b.signaling_state(), SignalingState::Stable);
-    assert_eq!(link.a.current_remote_description(), Some(&answer));
+    assert_eq!(link.a.current_remote_description(), Some(answer.clone()));
     assert_eq!(link.a.pending_remote_description(), None);
     link.a.send_text(link.now, chat, "after").unwrap();
     events.clear();

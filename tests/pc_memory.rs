@@ -1,7 +1,7 @@
-//! Memory held by an idle, connected peer connection (issue 8 asks for less than 16 KiB), measured with a
-//! counting global allocator: two connections are set up in one process, connected through a data
-//! channel (or with an audio and a video transceiver), left idle, and the bytes still allocated are
-//! divided between them.
+//! Memory held by an idle, connected peer connection (issue 8 asks for less than 16 KiB with a data
+//! channel, less than 24 KiB with an audio and a video transceiver), measured with a counting global
+//! allocator: two connections are set up in one process, connected through a data channel (or with an
+//! audio and a video transceiver), left idle, and the bytes still allocated are divided between them.
 
 use std::alloc::System;
 
@@ -77,8 +77,11 @@ fn idle_connected_peer_connection_memory() {
     // (`bytes_reallocated` is their net, not to be added again).
     let per_connection = (stats.bytes_allocated as isize - stats.bytes_deallocated as isize) / 2;
     println!("live heap per idle connected peer connection: {per_connection} bytes");
-    // Issue 8 asks for less than 16 KiB (about 13 KiB today: the connection's own structure is 9.5 KiB of it).
-    assert!(per_connection < 16 * 1024, "{per_connection} bytes");
+    // Issue 8 asks for less than 16 KiB: about 14.9 KiB today, of which the connection's own structure is
+    // 8.7 KiB (DTLS 3.8 KiB and ICE 2.9 KiB of it, held inline), the data channel layer with its SCTP
+    // association 3.3 KiB, and the two descriptions kept for the W3C getters 0.5 KiB (held compactly).
+    // This bound keeps it from growing.
+    assert!(per_connection < 15 * 1024 + 512, "{per_connection} bytes");
     // The idle connections gave back their buffers; they still work.
     a.send(now, chat, vec![7; 100_000].into(), true).unwrap();
     let mut echoed = false;
@@ -187,12 +190,12 @@ fn idle_connected_peer_connection_with_audio_and_video_memory() {
     println!("live heap per idle connected peer connection with audio and video negotiated: {negotiated} bytes");
     let after_media = idle_media_pair(true);
     println!("the same after two seconds of media both ways: {after_media} bytes");
-    // The media layers add nothing until media flows (the SRTP and RTP sessions are made by the first
-    // packet, and boxed). The 24 KiB asked for is not reached yet: about 27 KiB today, of which the two
-    // descriptions kept for the W3C getters are 6.5 KiB and the transceivers (856 octets each, with
-    // their local and remote sections and negotiated codecs) most of the rest. This bound keeps it from
-    // growing.
-    assert!(negotiated < 28 * 1024, "{negotiated} bytes");
+    // Issue 8 asks for less than 24 KiB. The media layers add nothing until media flows (the SRTP and RTP
+    // sessions are made by the first packet, and boxed), nor does the data channel layer, made only for a
+    // data channel section. About 19 KiB today: the connection's structure, the transceivers (616
+    // octets each, with their local and remote sections and negotiated codecs), and the two
+    // descriptions kept for the W3C getters (1.3 KiB, held compactly; 6.4 KiB as text).
+    assert!(negotiated < 24 * 1024, "{negotiated} bytes");
     // Once media has flowed the RTP session holds its bounded tables (retransmission histories of up to
     // 1 MiB per video stream, NACK windows, transport-wide CC histories).
     assert!(after_media > negotiated && after_media < 2 * 1024 * 1024, "{after_media} bytes");

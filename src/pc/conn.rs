@@ -64,7 +64,8 @@ pub struct PeerConnection {
     pub(super) ice: IceRelay,
     pub(super) certificate: Certificate,
     secure: Secure,
-    pub(super) dc: Option<DataChannels>,
+    /// Boxed: a connection with media alone never makes it.
+    pub(super) dc: Option<alloc::boxed::Box<DataChannels>>,
     pub(super) sig: Signaling,
     pub(super) channels: Channels,
     pub(super) transceivers: Transceivers,
@@ -169,7 +170,7 @@ impl PeerConnection {
 
     /// The data channel layer, once the DTLS role is negotiated.
     pub fn data_channels(&self) -> Option<&DataChannels> {
-        self.dc.as_ref()
+        self.dc.as_deref()
     }
 
     /// The local certificate's fingerprint (what `a=fingerprint` carries).
@@ -303,7 +304,7 @@ impl PeerConnection {
             dtls::Role::Client => datachannel::Role::Client,
             dtls::Role::Server => datachannel::Role::Server,
         };
-        let mut dc = DataChannels::new(Association::new(sctp, self.rng.fork()), dc_role);
+        let mut dc = alloc::boxed::Box::new(DataChannels::new(Association::new(sctp, self.rng.fork()), dc_role));
         let events = &mut self.events;
         self.channels.open_pending(now, &mut dc, &mut |e| {
             events.push(e);
@@ -667,7 +668,7 @@ impl Machine for PeerConnection {
 
     fn poll_timeout(&self) -> Option<Instant> {
         let dtls = self.dtls().and_then(Machine::poll_timeout);
-        let dc = self.dc.as_ref().and_then(Machine::poll_timeout);
+        let dc = self.dc.as_deref().and_then(Machine::poll_timeout);
         [self.ice.poll_timeout(), dtls, dc, self.rtp_session_deadline()].into_iter().flatten().min()
     }
 }

@@ -12,7 +12,7 @@ use super::negotiate::{MLine, Slot, Undo};
 use super::{Description, Event, SdpKind, SignalingState};
 use crate::dtls;
 use crate::ice::{self, Credentials};
-use crate::sdp::{CandidateAttribute, SdpType, SessionDescription, Setup};
+use crate::sdp::{CandidateAttribute, CompactText, SdpType, SessionDescription, Setup};
 use crate::time::Instant;
 
 use super::conn::PeerConnection;
@@ -26,12 +26,36 @@ pub(super) enum Restart {
     Local,
 }
 
+/// A description applied, kept for the W3C getters: its kind and its text, held compactly (a connection
+/// reads it again only when asked for it, or to answer an offer).
+#[derive(Debug)]
+pub(super) struct Applied {
+    pub kind: SdpKind,
+    sdp: CompactText,
+}
+
+impl Applied {
+    fn new(d: &Description) -> Applied {
+        Applied { kind: d.kind, sdp: CompactText::new(&d.sdp) }
+    }
+
+    /// The text as applied.
+    fn text(&self) -> String {
+        self.sdp.text()
+    }
+
+    fn description(&self) -> Description {
+        Description { kind: self.kind, sdp: self.text() }
+    }
+}
+
 /// The signalling side of a connection: the JSEP state, the descriptions, and the remote transport
 /// parameters they carried.
 #[derive(Debug)]
 pub(super) struct Signaling {
     pub state: SignalingState,
-    /// The transport parameters of the remote description last applied.
+    /// The transport parameters of the remote description last applied (without its candidates, which
+    /// are handed to ICE).
     pub remote: Option<Remote>,
     /// The mid of the section carrying the transport (the BUNDLE tag): what trickled candidates name.
     pub transport_mid: String,
@@ -51,10 +75,10 @@ pub(super) struct Signaling {
     pub data_negotiated: bool,
     pub session_id: u64,
     pub session_version: u64,
-    pub current_local: Option<Description>,
-    pub pending_local: Option<Description>,
-    pub current_remote: Option<Description>,
-    pub pending_remote: Option<Description>,
+    pub current_local: Option<Applied>,
+    pub pending_local: Option<Applied>,
+    pub current_remote: Option<Applied>,
+    pub pending_remote: Option<Applied>,
     pub restart: Restart,
 }
 
@@ -82,7 +106,7 @@ impl Signaling {
     }
 
     /// The offer being answered (the pending remote offer).
-    fn remote_offer(&self) -> Option<&Description> {
+    fn remote_offer(&self) -> Option<&Applied> {
         self.pending_remote.as_ref().filter(|d| d.kind == SdpKind::Offer)
     }
 
@@ -121,24 +145,26 @@ impl PeerConnection {
         self.sig.pending_local.as_ref().map(|d| self.with_local_candidates(d))
     }
 
-    /// W3C `remoteDescription`: the pending remote description if there is one, else the current one.
-    pub fn remote_description(&self) -> Option<&Description> {
-        self.sig.pending_remote.as_ref().or(self.sig.current_remote.as_ref())
+    /// W3C `remoteDescription`: the pending remote description if there is one, else the current one, as
+    /// it was applied.
+    pub fn remote_description(&self) -> Option<Description> {
+        self.sig.pending_remote.as_ref().or(self.sig.current_remote.as_ref()).map(Applied::description)
     }
 
     /// W3C `currentRemoteDescription`.
-    pub fn current_remote_description(&self) -> Option<&Description> {
-        self.sig.current_remote.as_ref()
+    pub fn current_remote_description(&self) -> Option<Description> {
+        self.sig.current_remote.as_ref().map(Applied::description)
     }
 
     /// W3C `pendingRemoteDescription`.
-    pub fn pending_remote_description(&self) -> Option<&Description> {
-        self.sig.pending_remote.as_ref()
+    pub fn pending_remote_description(&self) -> Option<Description> {
+        self.sig.pending_remote.as_ref().map(Applied::description)
     }
 
-    fn with_local_candidates(&self, d: &Description) -> Description {
+    fn with_local_candidates(&self, d: &Applied) -> Description {
         let complete = self.gathering == super::IceGatheringState::Complete;
-        let sdp = describe::with_candidates(&d.sdp, self.ice.agent().local_candidates(), self.hide_related(), complete);
+        let text = d.text();
+        let sdp = describe::with_candidates(&text, self.ice.agent().local_candidates(), self.hide_related(), complete);
         Description { kind: d.kind, sdp }
     }
 
@@ -190,7 +216,7 @@ impl PeerConnection {
         if !matches!(self.sig.state, SignalingState::HaveRemoteOffer | SignalingState::HaveLocalPranswer) {
             return Err(Error::InvalidState);
         }
-        let text = self.sig.remote_offer().map(|d| d.sdp.clone()).ok_or(Error::InvalidState)?;
+        let text = self.sig.remote_offer().map(Applied::text).ok_or(Error::InvalidState)?;
         let offer = SessionDescription::parse(&text)?;
         let setup = self.answer_setup();
         let (sections, bundle) = self.answer_sections(&offer);
@@ -228,7 +254,7 @@ impl PeerConnection {
                 self.apply_local_offer(&sdp)?;
                 self.sig.transport_mid = mid;
                 self.ice.with_agent(now, |agent, _| agent.set_role(ice::Role::Controlling));
-                self.sig.pending_local = Some(desc.clone());
+                self.sig.pending_local = Some(Applied::new(desc));
                 self.set_signaling(SignalingState::HaveLocalOffer);
             }
             (
@@ -238,7 +264,7 @@ impl PeerConnection {
                 let sdp = SessionDescription::parse(&desc.sdp)?;
                 sdp.validate_webrtc(SdpType::Answer)?;
                 let mid = self.check_own(&sdp)?;
-                let text = self.sig.remote_offer().map(|d| d.sdp.clone()).ok_or(Error::InvalidState)?;
+                let text = self.sig.remote_offer().map(Applied::text).ok_or(Error::InvalidState)?;
                 let offer = SessionDescription::parse(&text)?;
                 let media = describe::transport_index(&sdp).and_then(|i| sdp.media.get(i));
                 let role = match media.and_then(|m| sdp.setup_for(m)) {
@@ -247,7 +273,7 @@ impl PeerConnection {
                 };
                 self.sig.data_negotiated = self.apply_answer(&offer, &sdp, false)?;
                 self.sig.transport_mid = mid;
-                self.sig.pending_local = Some(desc.clone());
+                self.sig.pending_local = Some(Applied::new(desc));
                 if desc.kind == SdpKind::Answer {
                     self.sig.settle();
                     self.set_signaling(SignalingState::Stable);
@@ -298,7 +324,7 @@ impl PeerConnection {
                 }
                 self.apply_remote_offer(&sdp);
                 self.sig.transport_mid = mid;
-                self.sig.pending_remote = Some(desc.clone());
+                self.sig.pending_remote = Some(Applied::new(desc));
                 self.set_signaling(SignalingState::HaveRemoteOffer);
                 self.report_tracks();
             }
@@ -309,7 +335,7 @@ impl PeerConnection {
                 let sdp = SessionDescription::parse(&desc.sdp)?;
                 sdp.validate_webrtc(SdpType::Answer)?;
                 let remote = describe::parse_remote(&sdp)?;
-                let text = self.sig.pending_local.as_ref().map(|d| d.sdp.clone()).ok_or(Error::InvalidState)?;
+                let text = self.sig.pending_local.as_ref().map(Applied::text).ok_or(Error::InvalidState)?;
                 let offer = SessionDescription::parse(&text)?;
                 if offer.media.len() != sdp.media.len() {
                     return Err(Error::AnswerMismatch);
@@ -323,7 +349,7 @@ impl PeerConnection {
                 self.apply_remote(now, remote, ice::Role::Controlling)?;
                 self.sig.data_negotiated = self.apply_answer(&offer, &sdp, true)?;
                 self.sig.transport_mid = mid;
-                self.sig.pending_remote = Some(desc.clone());
+                self.sig.pending_remote = Some(Applied::new(desc));
                 if desc.kind == SdpKind::Answer {
                     self.sig.settle();
                     self.set_signaling(SignalingState::Stable);
@@ -345,8 +371,10 @@ impl PeerConnection {
         Ok(())
     }
 
-    fn apply_remote(&mut self, now: Instant, remote: Remote, role: ice::Role) -> Result<(), Error> {
+    fn apply_remote(&mut self, now: Instant, mut remote: Remote, role: ice::Role) -> Result<(), Error> {
         let creds = Credentials::new(&remote.ufrag, &remote.pwd).map_err(|_| Error::BadCredentials)?;
+        // Handed to ICE, not kept.
+        let candidates = core::mem::take(&mut remote.candidates);
         if let Some(old) = &self.sig.remote {
             if old.fingerprint != remote.fingerprint && self.dtls().is_some() {
                 // A new certificate would need a new DTLS association: not supported.
@@ -355,7 +383,7 @@ impl PeerConnection {
             if old.ufrag == remote.ufrag && old.pwd == remote.pwd {
                 // Same generation: only add candidates we have not seen.
                 self.ice.with_agent(now, |agent, now| {
-                    for c in &remote.candidates {
+                    for c in &candidates {
                         let _ = agent.add_remote_candidate(now, *c);
                     }
                     if remote.end_of_candidates {
@@ -377,7 +405,7 @@ impl PeerConnection {
         self.sig.restart = Restart::None;
         self.ice.with_agent(now, |agent, now| {
             agent.set_remote_credentials(creds);
-            for c in &remote.candidates {
+            for c in &candidates {
                 if let Err(e) = agent.add_remote_candidate(now, *c) {
                     tracing::debug!(target: super::TARGET, error = %e, "remote candidate refused");
                 }

@@ -16,7 +16,7 @@ use super::conn::PeerConnection;
 use super::error::Error;
 use super::media::{HeaderExtension, Section, has_send};
 use crate::rand::SeededRng;
-use crate::rtp::ExtensionMap;
+use crate::rtp::ExtensionKind;
 use crate::sdp::Direction;
 use crate::time::Instant;
 
@@ -180,7 +180,7 @@ pub(super) struct Negotiated {
     /// The header extensions, with their directions from our point of view.
     pub extensions: Vec<HeaderExtension>,
     /// The ids of the extensions, for reading received packets.
-    pub map: ExtensionMap,
+    pub map: ExtensionIds,
     /// Reduced-size RTCP (RFC 5506).
     pub rtcp_rsize: bool,
 }
@@ -200,10 +200,7 @@ impl Negotiated {
     pub fn new(mut codecs: Vec<Codec>, mut extensions: Vec<HeaderExtension>, rtcp_rsize: bool) -> Negotiated {
         codecs.shrink_to_fit();
         extensions.shrink_to_fit();
-        let mut map = ExtensionMap::new();
-        for e in &extensions {
-            map.insert(e.id, e.kind);
-        }
+        let map = ExtensionIds::new(&extensions);
         Negotiated { codecs, extensions, map, rtcp_rsize }
     }
 
@@ -223,6 +220,35 @@ impl Negotiated {
     /// The id to send extension `kind` with, if it was negotiated for sending.
     pub fn send_id(&self, kind: crate::rtp::ExtensionKind) -> Option<u8> {
         self.extensions.iter().find(|e| e.kind == kind && has_send(e.direction)).map(|e| e.id)
+    }
+}
+
+/// The negotiated extension ids by kind: a few (id, kind) pairs sorted by id, rather than a table of all 256
+/// ids, as [`crate::rtp::ExtensionMap`] would be. Built as that map would be from the same extensions: id
+/// 0 is ignored, and a later mapping of an id or a kind replaces an earlier one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct ExtensionIds(Box<[(u8, ExtensionKind)]>);
+
+impl ExtensionIds {
+    fn new(extensions: &[HeaderExtension]) -> ExtensionIds {
+        let mut ids: Vec<(u8, ExtensionKind)> = Vec::with_capacity(extensions.len());
+        for e in extensions.iter().filter(|e| e.id != 0) {
+            ids.retain(|&(id, kind)| id != e.id && kind != e.kind);
+            ids.push((e.id, e.kind));
+        }
+        ids.sort_unstable_by_key(|&(id, _)| id);
+        ExtensionIds(ids.into_boxed_slice())
+    }
+
+    /// The id `kind` is mapped to.
+    pub fn id(&self, kind: ExtensionKind) -> Option<u8> {
+        self.0.iter().find(|&&(_, k)| k == kind).map(|&(id, _)| id)
+    }
+
+    /// The kind `id` is mapped to.
+    #[cfg(test)]
+    pub fn kind(&self, id: u8) -> Option<ExtensionKind> {
+        self.0.binary_search_by_key(&id, |&(i, _)| i).ok().and_then(|i| self.0.get(i)).map(|&(_, k)| k)
     }
 }
 
@@ -430,6 +456,7 @@ impl Transceivers {
             // RFC 3550 §5.1: the first sequence number is random; kept in the lower half so the first
             // rollover is far away.
             let seq = u16::from_be_bytes([a & 0x7f, b]);
+            crate::util::reserve_compact(&mut encodings);
             encodings.push(Encoding { rid: rid.as_deref().map(Tag::from), ssrc, rtx_ssrc, seq });
         }
         // One slot at a time: a transceiver is large, and a connection has a few.
@@ -625,6 +652,48 @@ impl PeerConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extension_ids_agree_with_the_full_map() {
+        use crate::rtp::ExtensionMap;
+        let ext = |id, kind| HeaderExtension { id, kind, direction: Direction::SendRecv };
+        let cases = [
+            alloc::vec![ext(1, ExtensionKind::Mid), ext(3, ExtensionKind::TransportWideCc)],
+            // A kind given twice keeps its last id; an id given twice its last kind; id 0 is ignored.
+            alloc::vec![
+                ext(4, ExtensionKind::Mid),
+                ext(2, ExtensionKind::AbsSendTime),
+                ext(4, ExtensionKind::RtpStreamId),
+                ext(9, ExtensionKind::AbsSendTime),
+                ext(0, ExtensionKind::TransportWideCc),
+                ext(200, ExtensionKind::Mid),
+            ],
+            Vec::new(),
+        ];
+        let kinds = [
+            ExtensionKind::Mid,
+            ExtensionKind::RtpStreamId,
+            ExtensionKind::AbsSendTime,
+            ExtensionKind::TransportWideCc,
+            ExtensionKind::RepairedRtpStreamId,
+        ];
+        for extensions in cases {
+            let ids = ExtensionIds::new(&extensions);
+            let mut map = ExtensionMap::new();
+            for e in &extensions {
+                map.insert(e.id, e.kind);
+            }
+            for kind in kinds {
+                assert_eq!(ids.id(kind), map.id(kind), "{kind:?} in {extensions:?}");
+            }
+            for id in 0..=255 {
+                assert_eq!(ids.kind(id), map.kind(id), "{id} in {extensions:?}");
+            }
+        }
+        let two = ExtensionIds::new(&[ext(4, ExtensionKind::Mid), ext(2, ExtensionKind::AbsSendTime)]);
+        assert_eq!(two.id(ExtensionKind::Mid), Some(4));
+        assert_eq!(two.kind(2), Some(ExtensionKind::AbsSendTime));
+    }
 
     #[test]
     fn tags_share_and_compare_as_text() {

@@ -63,6 +63,7 @@
 mod attr;
 mod builder;
 mod candidate;
+mod compact;
 mod description;
 mod error;
 mod parse;
@@ -77,6 +78,7 @@ pub use attr::{
 };
 pub use builder::{DescriptionBuilder, SctpParams, TransportParams};
 pub use candidate::{CandidateAddress, CandidateAttribute, CandidateTransport, CandidateType, TcpType};
+pub(crate) use compact::CompactText;
 pub use description::{
     Attribute, AttributeList, Bandwidth, Connection, MediaDescription, MediaKind, Origin, SessionDescription, Timing,
 };
