@@ -36,7 +36,7 @@ impl Write for Captured {
 struct Run {
     /// The two connections' ids (their initial local ufrags).
     ids: [String; 2],
-    /// The lines written from the end of the offer/answer on: the transport at work.
+    /// Every line written: the offer/answer, then the transport at work.
     logs: String,
 }
 
@@ -50,14 +50,13 @@ fn run(filter: &str) -> Run {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    let (ids, negotiated) = {
+    let ids = {
         let _default = subscriber.set_default();
         let mut a = PeerConnection::new(Config::default(), SeededRng::from_seed([1; 32]));
         let mut b = PeerConnection::new(Config::default(), SeededRng::from_seed([2; 32]));
         let ids = [a.local_ufrag().to_owned(), b.local_ufrag().to_owned()];
         let mut now = Instant::ZERO;
         let chat = pc_pair::negotiate(now, &mut a, &mut b);
-        let negotiated = out.0.lock().unwrap().len();
         let (mut remote, mut got_a, mut got_b) = (None, false, false);
         for _ in 0..1000 {
             let moved = pump(now, &mut a, &mut b) | pump(now, &mut b, &mut a);
@@ -88,9 +87,9 @@ fn run(filter: &str) -> Run {
             }
         }
         assert!(got_a && got_b, "a message each way");
-        (ids, negotiated)
+        ids
     };
-    let logs = String::from_utf8(out.0.lock().unwrap()[negotiated..].to_vec()).unwrap();
+    let logs = String::from_utf8(out.0.lock().unwrap().to_vec()).unwrap();
     Run { ids, logs }
 }
 
@@ -101,7 +100,8 @@ fn two_connections_lines_are_told_apart_by_id() {
     let (tag_a, tag_b) = (format!("pc{{id={id_a}}}"), format!("pc{{id={id_b}}}"));
     let sansrtc_lines: Vec<&str> = logs.lines().filter(|l| l.contains(" sansrtc::")).collect();
     assert!(!sansrtc_lines.is_empty(), "debug lines were written:\n{logs}");
-    // Every line the transport wrote (datagrams in, timers, polls) names its connection, and only one.
+    // Every line written (signalling, channel calls, datagrams in, timers, polls) names its connection, and
+    // only one.
     for line in &sansrtc_lines {
         assert!(line.contains(&tag_a) != line.contains(&tag_b), "one connection's id on: {line}");
     }

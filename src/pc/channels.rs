@@ -166,6 +166,7 @@ impl PeerConnection {
     /// before any negotiation emits [`Event::NegotiationNeeded`]. [`Event::ChannelOpen`] follows when it
     /// is open.
     pub fn create_data_channel(&mut self, now: Instant, options: ChannelOptions) -> Result<ChannelId, Error> {
+        let _span = self.enter_span();
         self.touch(now);
         self.check_open()?;
         let phase = match self.dc.as_mut() {
@@ -221,6 +222,7 @@ impl PeerConnection {
 
     /// Sends a message without copying it. Then drain `poll_transmit`.
     pub fn send(&mut self, now: Instant, id: ChannelId, data: Bytes, binary: bool) -> Result<(), Error> {
+        let _span = self.enter_span();
         self.touch(now);
         self.mark_active();
         self.check_open()?;
@@ -251,6 +253,7 @@ impl PeerConnection {
     /// Closes a channel (SCTP stream reset, RFC 8831 §6.7); [`Event::ChannelClose`] follows on both sides.
     /// A channel still waiting for negotiation is dropped at once.
     pub fn close_channel(&mut self, now: Instant, id: ChannelId) -> Result<(), Error> {
+        let _span = self.enter_span();
         self.touch(now);
         let slot = self.channels.get(id).ok_or(Error::NoSuchChannel)?;
         match (slot.stream(), self.dc.as_mut()) {

@@ -193,6 +193,7 @@ impl PeerConnection {
     /// when there is nothing else to offer; all in one BUNDLE group. Allowed in `stable` and
     /// `have-local-offer`.
     pub fn create_offer(&mut self) -> Result<Description, Error> {
+        let _span = self.enter_span();
         self.check_open()?;
         if !matches!(self.sig.state, SignalingState::Stable | SignalingState::HaveLocalOffer) {
             return Err(Error::InvalidState);
@@ -212,6 +213,7 @@ impl PeerConnection {
     /// and `have-local-pranswer`. Set it as [`SdpKind::Answer`], or change its kind to
     /// [`SdpKind::Pranswer`] for a provisional answer.
     pub fn create_answer(&mut self) -> Result<Description, Error> {
+        let _span = self.enter_span();
         self.check_open()?;
         if !matches!(self.sig.state, SignalingState::HaveRemoteOffer | SignalingState::HaveLocalPranswer) {
             return Err(Error::InvalidState);
@@ -241,6 +243,7 @@ impl PeerConnection {
     /// `have-local-pranswer` (doing the same, the final answer still due); a rollback undoes a local
     /// offer. The description must be one this connection created (munging is not supported).
     pub fn set_local_description(&mut self, now: Instant, desc: &Description) -> Result<(), Error> {
+        let _span = self.enter_span();
         self.touch(now);
         self.check_open()?;
         match (desc.kind, self.sig.state) {
@@ -308,6 +311,7 @@ impl PeerConnection {
     /// moves to `stable`; a provisional answer does the same but moves to `have-remote-pranswer`; a
     /// rollback undoes a remote offer. New remote ICE credentials mean an ICE restart.
     pub fn set_remote_description(&mut self, now: Instant, desc: &Description) -> Result<(), Error> {
+        let _span = self.enter_span();
         self.touch(now);
         self.check_open()?;
         match (desc.kind, self.sig.state) {
@@ -423,6 +427,7 @@ impl PeerConnection {
     /// without the `a=` prefix). `None` or an empty string means end-of-candidates (RFC 8838 §13).
     /// TCP and mDNS candidates are ignored.
     pub fn add_ice_candidate(&mut self, now: Instant, candidate: Option<&str>) -> Result<(), Error> {
+        let _span = self.enter_span();
         self.touch(now);
         self.check_open()?;
         match candidate.map(str::trim).filter(|c| !c.is_empty()) {
@@ -444,6 +449,7 @@ impl PeerConnection {
     /// Restarts ICE (new local credentials, RFC 8445 §9): emits [`Event::NegotiationNeeded`]; the next
     /// offer carries the new credentials. Data keeps flowing on the old pair until a new one is selected.
     pub fn restart_ice(&mut self, now: Instant) {
+        let _span = self.enter_span();
         self.touch(now);
         if self.check_open().is_err() {
             return;
