@@ -12,7 +12,7 @@
 //!   they recorded.
 //!
 //! An argument (`cargo bench --bench record -- digest`) runs only the plain figure and the throughput
-//! variants whose name contains it, for profiling one of them.
+//! variants named so or, if none is, whose name contains it, for profiling one of them.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -315,7 +315,8 @@ fn main() {
     ];
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     for (name, options) in variants {
-        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+        let exact = filter.as_deref().is_some_and(|f| variants.iter().any(|(n, _)| *n == f));
+        if filter.as_deref().is_some_and(|f| if exact { name != f } else { !name.contains(f) }) {
             continue;
         }
         let (m, bytes, journal) = throughput::<RecordedPeerConnection>(name, &certs, Some(options));
