@@ -10,6 +10,9 @@
 //!   heartbeats), and a data channel carrying 1 MiB/s for 60 s (a 16 KiB message every 15.625 ms).
 //! - Replay speed: the 60 s data-channel session's journals replayed (`Replayer::run`), against the 60 s
 //!   they recorded.
+//!
+//! An argument (`cargo bench --bench record -- digest`) runs only the plain figure and the throughput
+//! variants named so or, if none is, whose name contains it, for profiling one of them.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -310,7 +313,12 @@ fn main() {
         ("whole-output journals", RecordOptions { whole_outputs: true, ..RecordOptions::default() }),
         ("digest journals + captures", RecordOptions { capture: true, ..RecordOptions::default() }),
     ];
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     for (name, options) in variants {
+        let exact = filter.as_deref().is_some_and(|f| variants.iter().any(|(n, _)| *n == f));
+        if filter.as_deref().is_some_and(|f| if exact { name != f } else { !name.contains(f) }) {
+            continue;
+        }
         let (m, bytes, journal) = throughput::<RecordedPeerConnection>(name, &certs, Some(options));
         let rate = m.mb_per_s(bytes);
         println!(
@@ -321,6 +329,9 @@ fn main() {
         );
     }
 
+    if filter.is_some() {
+        return;
+    }
     let minute = if quick() { Duration::from_secs(6) } else { Duration::from_secs(60) };
     let per_minute = |n: usize| n as f64 * 60.0 / minute.as_secs_f64() / 1e6;
     let mut idle = Pair::<RecordedPeerConnection>::connect(&certs, Some(RecordOptions::default()), false);

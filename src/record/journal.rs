@@ -5,9 +5,11 @@ use alloc::vec::Vec;
 use super::call::{Call, Entry, kind};
 use super::config::{put_config, read_config};
 use super::digest::Chain;
+use super::outcome::put_deadline;
 use super::wire::{self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_frame, put_varint};
 use crate::pc::Config;
 use crate::rand::Seed;
+use crate::time::Instant;
 
 /// The recorder's side: frames each call with its digest and appends it to the bytes waiting to be taken.
 #[derive(Debug)]
@@ -25,6 +27,17 @@ pub(super) struct Writer {
     max_pending: usize,
     stopped: bool,
     calls: u64,
+    /// A record begun whose deadline is still to come.
+    open: Option<Open>,
+}
+
+/// A record begun by [`Writer::begin`]: its outcome digested but for the deadline.
+#[derive(Debug)]
+struct Open {
+    chain: Chain,
+    kind: u8,
+    /// The outcome's length so far.
+    len: usize,
 }
 
 impl Writer {
@@ -40,6 +53,7 @@ impl Writer {
             max_pending,
             stopped: false,
             calls: 0,
+            open: None,
         };
         w.pending.extend_from_slice(&wire::header(whole));
         w.body.extend_from_slice(seed);
@@ -52,17 +66,14 @@ impl Writer {
         self.stopped
     }
 
+    /// Calls journaled, a begun record included.
     pub fn calls(&self) -> u64 {
-        self.calls
+        self.calls + u64::from(self.open.is_some())
     }
 
-    pub fn digest(&self) -> [u8; 32] {
-        self.chain
-    }
-
-    /// Journals `call` with the outcome `self.outcome ‖ bulk ‖ self.tail`. Once the bytes waiting to be taken would pass
-    /// their bound, recording stops for good: what was journaled stays a valid journal, a prefix of the
-    /// session.
+    /// Journals `call` with the outcome `self.outcome ‖ bulk ‖ self.tail`. Once the bytes waiting to be
+    /// taken would pass their bound, recording stops for good: what was journaled stays a valid journal, a
+    /// prefix of the session.
     pub fn record(&mut self, call: &Call<'_>, bulk: &[u8]) {
         if self.stopped {
             return;
@@ -74,39 +85,98 @@ impl Writer {
         c.update(bulk);
         c.update(&self.tail);
         self.chain = c.finish();
-        let digest = self.chain.get(..DIGEST_LEN).unwrap_or(&[]);
         let outcome_len = self.outcome.len() + bulk.len() + self.tail.len();
+        self.frame(k, Some(call), outcome_len, bulk);
+    }
+
+    /// Starts the record of a call without arguments (a poll) whose outcome is `self.outcome ‖ bulk`
+    /// and then a deadline not known yet: [`Writer::settle`] finishes it. The recorder digests a transmit
+    /// this way while the caller still borrows it, without copying it, and reads the deadline after the
+    /// poll when the caller comes back (the connection cannot change in between).
+    pub fn begin(&mut self, k: u8, bulk: &[u8]) {
+        if self.stopped {
+            return;
+        }
+        let mut c = Chain::new(&self.chain);
+        c.update(&[k]);
+        c.update(&self.outcome);
+        c.update(bulk);
+        if self.whole {
+            self.outcome.extend_from_slice(bulk);
+        }
+        let len = self.outcome.len() + if self.whole { 0 } else { bulk.len() };
+        self.open = Some(Open { chain: c, kind: k, len });
+    }
+
+    /// Whether a record started by [`Writer::begin`] waits for its deadline.
+    pub fn is_pending(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Finishes the record [`Writer::begin`] started with the deadline after its call.
+    pub fn settle(&mut self, deadline: Option<Instant>) {
+        let Some(p) = self.open.take() else { return };
+        self.tail.clear();
+        put_deadline(&mut self.tail, deadline);
+        let mut c = p.chain;
+        c.update(&self.tail);
+        self.chain = c.finish();
+        // In whole-outputs journals `self.outcome` already holds the bulk.
+        let outcome_len = p.len + self.tail.len();
+        self.frame(p.kind, None, outcome_len, &[]);
+    }
+
+    /// What [`Writer::digest`] will be once the pending record (if any) is settled with `deadline`.
+    pub fn digest_with(&self, deadline: impl FnOnce() -> Option<Instant>) -> [u8; 32] {
+        let Some(p) = self.open.as_ref() else { return self.chain };
+        let mut tail = Vec::new();
+        put_deadline(&mut tail, deadline());
+        let mut c = p.chain.clone();
+        c.update(&tail);
+        c.finish()
+    }
+
+    /// Appends the record of kind `k` (whose digest is the chain's) with `call`'s arguments (none when
+    /// `None`) and, in whole-outputs journals, the outcome `self.outcome ‖ bulk ‖ self.tail`, of
+    /// `outcome_len` bytes.
+    fn frame(&mut self, k: u8, call: Option<&Call<'_>>, outcome_len: usize, bulk: &[u8]) {
+        let digest = self.chain.get(..DIGEST_LEN).unwrap_or(&[]);
         let outcome_len = if self.whole { outcome_len } else { 0 };
         // The calls on the hot path are framed in place, their arguments written once; the others go
         // through the scratch body.
-        let body_len = match call.args_len() {
-            Some(args) => args + DIGEST_LEN + outcome_len,
-            None => {
+        let args_len = call.map_or(Some(0), Call::args_len);
+        let body_len = match (args_len, call) {
+            (Some(args), _) => args + DIGEST_LEN + outcome_len,
+            (None, Some(call)) => {
                 self.body.clear();
                 call.put_args(&mut self.body);
                 self.body.len() + DIGEST_LEN + outcome_len
             }
+            (None, None) => DIGEST_LEN + outcome_len,
         };
         if self.pending.len().saturating_add(body_len + 11) > self.max_pending {
             tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
             self.stopped = true;
             return;
         }
-        self.pending.reserve(body_len + 11);
-        put_varint(&mut self.pending, body_len as u64 + 1);
-        self.pending.push(k);
-        if let Some(args) = call.args_len() {
-            let at = self.pending.len();
-            call.put_args(&mut self.pending);
-            debug_assert_eq!(self.pending.len() - at, args, "args_len agrees with put_args");
-        } else {
-            self.pending.extend_from_slice(&self.body);
+        let out = &mut self.pending;
+        out.reserve(body_len + 11);
+        put_varint(out, body_len as u64 + 1);
+        out.push(k);
+        match (args_len, call) {
+            (Some(_args), Some(call)) => {
+                let at = out.len();
+                call.put_args(out);
+                debug_assert_eq!(out.len() - at, _args, "args_len agrees with put_args");
+            }
+            (None, Some(_)) => out.extend_from_slice(&self.body),
+            (_, None) => {}
         }
-        self.pending.extend_from_slice(digest);
+        out.extend_from_slice(digest);
         if self.whole {
-            self.pending.extend_from_slice(&self.outcome);
-            self.pending.extend_from_slice(bulk);
-            self.pending.extend_from_slice(&self.tail);
+            out.extend_from_slice(&self.outcome);
+            out.extend_from_slice(bulk);
+            out.extend_from_slice(&self.tail);
         }
         self.calls += 1;
     }

@@ -1,4 +1,4 @@
-//! The media calls of a journal (format version 2): transceivers and tracks, and RTP/RTCP written by the
+//! The media calls of a journal (format version 3): transceivers and tracks, and RTP/RTCP written by the
 //! application. Their arguments' encodings, read back, and one-line renderings.
 
 use alloc::string::String;

@@ -148,9 +148,6 @@ pub struct RecordedPeerConnection {
     /// The latest `now` given.
     now: Instant,
     key_logged: bool,
-    /// The last transmit, copied so the journal and capture can see it while the caller borrows it.
-    transmit: Vec<u8>,
-    transmit_addrs: (SocketAddr, SocketAddr),
 }
 
 impl Deref for RecordedPeerConnection {
@@ -195,21 +192,19 @@ impl RecordedPeerConnection {
         let journal =
             options.journal.then(|| journal::Writer::new(&seed, &config, options.whole_outputs, options.max_pending));
         let capture = options.capture.then(|| Capture::new(options.capture_epoch, options.max_pending));
-        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         RecordedPeerConnection {
             pc: PeerConnection::new(config, SeededRng::from_seed(seed)),
             journal,
             capture,
             now: Instant::ZERO,
             key_logged: false,
-            transmit: Vec::new(),
-            transmit_addrs: (unspecified, unspecified),
         }
     }
 
     /// The journal bytes written since the last call (the header and opening record first): append them
     /// to the journal file. Empty when no journal is kept.
     pub fn take_journal(&mut self) -> Vec<u8> {
+        self.settle();
         self.journal.as_mut().map(journal::Writer::take).unwrap_or_default()
     }
 
@@ -217,6 +212,7 @@ impl RecordedPeerConnection {
     /// buffer for what comes next. A caller that passes the same `Vec` every time (writing it out in
     /// between) neither copies nor allocates once both buffers have grown.
     pub fn take_journal_into(&mut self, out: &mut Vec<u8>) {
+        self.settle();
         match self.journal.as_mut() {
             Some(j) => j.take_into(out),
             None => out.clear(),
@@ -246,7 +242,7 @@ impl RecordedPeerConnection {
     /// The running digest (see `docs/journal.md`) of every output so far: what [`Summary::digest`] of a replay of this journal
     /// must equal. Zero when no journal is kept.
     pub fn digest(&self) -> [u8; 32] {
-        self.journal.as_ref().map_or([0; 32], journal::Writer::digest)
+        self.journal.as_ref().map_or([0; 32], |j| j.digest_with(|| self.pc.poll_timeout()))
     }
 
     /// Calls journaled.
@@ -270,7 +266,16 @@ impl RecordedPeerConnection {
     }
 
     fn touch(&mut self, now: Instant) {
+        self.settle();
         self.now = self.now.max(now);
+    }
+
+    /// Finishes the record of the last `poll_transmit`, if it waits for its deadline: the caller is back,
+    /// done with the transmit it borrowed, and the connection has not changed since.
+    fn settle(&mut self) {
+        if let Some(j) = self.journal.as_mut().filter(|j| j.is_pending()) {
+            j.settle(self.pc.poll_timeout());
+        }
     }
 
     /// Once DTLS knows its master secret, the capture gets the key log, before the packets it decrypts.
@@ -318,6 +323,7 @@ impl RecordedPeerConnection {
 
     /// [`PeerConnection::create_offer`].
     pub fn create_offer(&mut self) -> Result<Description, Error> {
+        self.settle();
         let r = self.pc.create_offer();
         self.after(&Call::CreateOffer, |o| put_description(o, &r));
         r
@@ -325,6 +331,7 @@ impl RecordedPeerConnection {
 
     /// [`PeerConnection::create_answer`].
     pub fn create_answer(&mut self) -> Result<Description, Error> {
+        self.settle();
         let r = self.pc.create_answer();
         self.after(&Call::CreateAnswer, |o| put_description(o, &r));
         r
@@ -390,6 +397,7 @@ impl RecordedPeerConnection {
 
     /// [`PeerConnection::set_buffered_amount_low_threshold`].
     pub fn set_buffered_amount_low_threshold(&mut self, id: ChannelId, threshold: usize) -> Result<(), Error> {
+        self.settle();
         let r = self.pc.set_buffered_amount_low_threshold(id, threshold);
         let call = Call::SetBufferedAmountLowThreshold { channel: id, threshold: threshold as u64 };
         self.after(&call, |o| put_result(o, &r));
@@ -512,6 +520,7 @@ impl Machine for RecordedPeerConnection {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
+        self.settle();
         let e = self.pc.poll_event();
         self.check_key_log();
         if e.is_none() {
@@ -545,31 +554,26 @@ impl PathMachine for RecordedPeerConnection {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        self.settle();
         if self.capture.is_none() && self.journal.as_ref().is_none_or(journal::Writer::is_stopped) {
-            // Nothing to keep: no copy.
             return self.pc.poll_transmit();
         }
-        let got = match self.pc.poll_transmit() {
-            Some(t) => {
-                self.transmit.clear();
-                self.transmit.extend_from_slice(t.contents);
-                self.transmit_addrs = (t.source, t.destination);
-                true
-            }
-            None => false,
-        };
-        if !got {
+        let Some(t) = self.pc.poll_transmit() else {
             if let Some(j) = self.journal.as_mut() {
                 j.record_nothing(call::kind::POLL_TRANSMIT_NONE);
             }
             return None;
+        };
+        if let Some(c) = self.capture.as_mut() {
+            c.sent(self.now, &t);
         }
-        let (source, destination) = self.transmit_addrs;
-        let t = got.then_some(Transmit { source, destination, contents: &self.transmit });
-        if let (Some(c), Some(t)) = (self.capture.as_mut(), t.as_ref()) {
-            c.sent(self.now, t);
+        // Digested where it lies, in the connection's buffer; the deadline after it is read when the
+        // caller comes back (`settle`).
+        if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
+            j.outcome.clear();
+            let bulk = put_transmit_head(&mut j.outcome, Some(&t));
+            j.begin(call::kind::POLL_TRANSMIT, bulk);
         }
-        log_bulk(&mut self.journal, &self.pc, &Call::PollTransmit, |o| put_transmit_head(o, t.as_ref()));
-        t
+        Some(t)
     }
 }
