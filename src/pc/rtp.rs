@@ -467,10 +467,7 @@ impl PeerConnection {
         };
         let Some((codec, rtx_pt)) = n.codec(pt) else { return Err(self.drop_media(MediaDrop::UnknownPayloadType)) };
         let learn = (!rtx_pt && rrid.is_none()).then(|| super::rtp_session::receive_config(ssrc, None, codec));
-        let mut ext_ids = [0u8; 8];
-        for (slot, kind) in ext_ids.iter_mut().zip(ExtensionKind::ALL) {
-            *slot = n.map.id(kind).unwrap_or(0);
-        }
+        let ext_ids = n.map.ids();
         let mid = t.mid.clone().unwrap_or_default();
         if !known && full {
             return Err(self.drop_media(MediaDrop::TooManyStreams));
