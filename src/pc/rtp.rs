@@ -92,18 +92,23 @@ pub(super) struct MediaState {
 }
 
 impl MediaState {
-    /// Copies `data` into the receive buffer, ready to be decrypted in place and cut off as a `Bytes`.
-    fn load(&mut self, data: &[u8]) {
+    /// Empties the receive buffer, with room for `len` octets.
+    fn make_room(&mut self, len: usize) {
         self.arena.clear();
-        if self.arena.capacity() < data.len() && !self.arena.try_reclaim(data.len()) {
-            if self.spare.try_reclaim(data.len().max(ARENA)) {
+        if self.arena.capacity() < len && !self.arena.try_reclaim(len) {
+            if self.spare.try_reclaim(len.max(ARENA)) {
                 core::mem::swap(&mut self.arena, &mut self.spare);
             } else {
                 // Both still shared with packets the application holds: a new buffer.
                 self.spare = core::mem::take(&mut self.arena);
-                self.arena.reserve(data.len().max(ARENA));
+                self.arena.reserve(len.max(ARENA));
             }
         }
+    }
+
+    /// Copies `data` into the receive buffer, ready to be decrypted in place and cut off as a `Bytes`.
+    fn load(&mut self, data: &[u8]) {
+        self.make_room(data.len());
         self.arena.extend_from_slice(data);
     }
 }
@@ -476,9 +481,11 @@ impl PeerConnection {
         // Decrypt into the shared buffer.
         let (media, dtls) = self.media_parts();
         let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
-        m.load(data);
+        // Decrypted from the datagram straight into the buffer: the copy is the cipher's output.
+        m.make_room(data.len());
+        m.arena.resize(data.len(), 0);
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
-        let len = match session.unprotect_rtp_in_place(&mut m.arena[..]) {
+        let len = match session.unprotect_rtp_to(data, &mut m.arena[..]) {
             Ok(len) => len,
             Err(e) => {
                 m.arena.clear();
