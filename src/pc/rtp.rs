@@ -430,8 +430,9 @@ impl PeerConnection {
     fn route(&self, p: &Peek<'_>) -> Result<TransceiverId, MediaDrop> {
         let Some(m) = self.media.state.as_deref() else { return Err(MediaDrop::Unroutable) };
         if let Some(data) = find(&p.extensions, m.mid_id) {
-            let mid = core::str::from_utf8(data).map_err(|_| MediaDrop::UnknownMid)?;
-            return self.transceivers.by_mid(mid).map(|t| t.id).ok_or(MediaDrop::UnknownMid);
+            // Our mids are text: bytes that are not (not UTF-8) match none.
+            let t = self.transceivers.list.iter().find(|t| t.mid.as_ref().is_some_and(|m| m.as_bytes() == data));
+            return t.map(|t| t.id).ok_or(MediaDrop::UnknownMid);
         }
         if let Some(s) = m.streams.get(&p.ssrc) {
             return Ok(s.transceiver);
@@ -470,8 +471,8 @@ impl PeerConnection {
         let (Some(n), true) = (t.negotiated.as_ref(), t.receives()) else {
             return Err(self.drop_media(MediaDrop::NotReceiving));
         };
-        let Some((codec, rtx_pt)) = n.codec(pt) else { return Err(self.drop_media(MediaDrop::UnknownPayloadType)) };
-        let learn = (!rtx_pt && rrid.is_none()).then(|| super::rtp_session::receive_config(ssrc, None, codec));
+        let Some((_, rtx_pt)) = n.codec(pt) else { return Err(self.drop_media(MediaDrop::UnknownPayloadType)) };
+        let learn = !rtx_pt && rrid.is_none();
         let ext_ids = n.map.ids();
         let mid = t.mid.clone().unwrap_or_default();
         if !known && full {
@@ -522,12 +523,17 @@ impl PeerConnection {
         // session knows is restored in place (the packet then starts two octets in).
         let mut taken = None;
         if let Some(rtp) = m.rtp.as_mut() {
-            if let Some(c) = learn.filter(|_| !rtp.has_ssrc(ssrc)) {
-                if let Err(e) = rtp.add_receive_stream(c) {
-                    tracing::debug!(target: TARGET, ssrc, error = %e, "receive stream not added");
+            let mut joined = rtp.has_ssrc(ssrc);
+            if learn && !joined {
+                let c = self.transceivers.get(id).and_then(|t| t.negotiated.as_ref()).and_then(|n| n.codec(pt));
+                if let Some((codec, _)) = c {
+                    match rtp.add_receive_stream(super::rtp_session::receive_config(ssrc, None, codec)) {
+                        Ok(()) => joined = true,
+                        Err(e) => tracing::debug!(target: TARGET, ssrc, error = %e, "receive stream not added"),
+                    }
                 }
             }
-            if rtp.has_ssrc(ssrc) {
+            if joined {
                 match rtp.handle_receive(now, &mut m.arena[..]) {
                     Ok(rtp::session::Received::Rtp(r)) => {
                         let offset = usize::from(r.repaired) * 2;
