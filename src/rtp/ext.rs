@@ -347,11 +347,13 @@ impl ExtensionMap {
             *k = None;
         }
         if let Some(k) = self.kinds.get_mut(usize::from(id)) {
-            if let Some(old) = k.replace(kind) {
-                self.ids[old.index()] = 0;
+            if let Some(old) = k.replace(kind).and_then(|old| self.ids.get_mut(old.index())) {
+                *old = 0;
             }
         }
-        self.ids[kind.index()] = id;
+        if let Some(slot) = self.ids.get_mut(kind.index()) {
+            *slot = id;
+        }
     }
 
     /// Maps `id` to the kind of an SDP extmap URI; returns whether the URI is known.
@@ -372,7 +374,7 @@ impl ExtensionMap {
 
     /// The ID mapped to `kind`.
     pub fn id(&self, kind: ExtensionKind) -> Option<u8> {
-        Some(self.ids[kind.index()]).filter(|&id| id != 0)
+        self.ids.get(kind.index()).copied().filter(|&id| id != 0)
     }
 
     /// The ID of every kind in [`ExtensionKind::ALL`] order, 0 for a kind not mapped.
