@@ -197,6 +197,36 @@ fn peek(data: &[u8]) -> Option<Peek<'_>> {
     Some(Peek { payload_type: second & 0x7f, ssrc: u32::from_be_bytes([s0, s1, s2, s3]), extensions })
 }
 
+/// The MID, RID and repaired-RID extension data of a packet, in one pass over its extensions.
+#[derive(Default)]
+struct Tags<'a> {
+    mid: Option<&'a [u8]>,
+    rid: Option<&'a [u8]>,
+    rrid: Option<&'a [u8]>,
+}
+
+fn tags<'a>(extensions: &Extensions<'a>, m: &MediaState) -> Tags<'a> {
+    let mut t = Tags::default();
+    if m.mid_id.is_none() && m.rid_id.is_none() && m.rrid_id.is_none() {
+        return t;
+    }
+    for e in extensions.clone().filter_map(Result::ok) {
+        let id = Some(e.id);
+        let slot = if id == m.mid_id {
+            &mut t.mid
+        } else if id == m.rid_id {
+            &mut t.rid
+        } else if id == m.rrid_id {
+            &mut t.rrid
+        } else {
+            continue;
+        };
+        // The first element with an id counts, as `find` says.
+        slot.get_or_insert(e.data);
+    }
+    t
+}
+
 fn find<'a>(extensions: &Extensions<'a>, id: Option<u8>) -> Option<&'a [u8]> {
     let id = id?;
     extensions.clone().filter_map(Result::ok).find(|e| e.id == id).map(|e| e.data)
@@ -427,9 +457,9 @@ impl PeerConnection {
 
     /// The transceiver a packet goes to (RFC 8843 §9.2): by its MID, else by its SSRC (learned or
     /// signalled), else by a payload type only one m-section receives on.
-    fn route(&self, p: &Peek<'_>) -> Result<TransceiverId, MediaDrop> {
+    fn route(&self, p: &Peek<'_>, mid: Option<&[u8]>) -> Result<TransceiverId, MediaDrop> {
         let Some(m) = self.media.state.as_deref() else { return Err(MediaDrop::Unroutable) };
-        if let Some(data) = find(&p.extensions, m.mid_id) {
+        if let Some(data) = mid {
             // Our mids are text: bytes that are not (not UTF-8) match none.
             let t = self.transceivers.list.iter().find(|t| t.mid.as_ref().is_some_and(|m| m.as_bytes() == data));
             return t.map(|t| t.id).ok_or(MediaDrop::UnknownMid);
@@ -457,14 +487,14 @@ impl PeerConnection {
             return Err(self.drop_media(MediaDrop::NotReady));
         }
         let Some(p) = peek(data) else { return Err(self.drop_media(MediaDrop::Malformed)) };
-        let id = match self.route(&p) {
+        let found = self.media.state.as_deref().map(|m| tags(&p.extensions, m)).unwrap_or_default();
+        let id = match self.route(&p, found.mid) {
             Ok(id) => id,
             Err(why) => return Err(self.drop_media(why)),
         };
         let (ssrc, pt) = (p.ssrc, p.payload_type);
         let m = self.media.state();
-        let rid = find(&p.extensions, m.rid_id);
-        let rrid = find(&p.extensions, m.rrid_id);
+        let (rid, rrid) = (found.rid, found.rrid);
         let known = m.streams.contains_key(&ssrc);
         let full = m.streams.len() >= MAX_STREAMS;
         let Some(t) = self.transceivers.get(id) else { return Err(self.drop_media(MediaDrop::Unroutable)) };
@@ -908,6 +938,14 @@ mod tests {
         assert_eq!(find(&p.extensions, Some(4)), Some(&b"v"[..]));
         assert_eq!(find(&p.extensions, Some(5)), None);
         assert_eq!(find(&p.extensions, None), None);
+        // One pass finds the MID, RID and repaired RID under the group's ids.
+        let mut m = MediaState { mid_id: Some(4), rid_id: Some(5), ..MediaState::default() };
+        let t = tags(&p.extensions, &m);
+        assert_eq!((t.mid, t.rid, t.rrid), (Some(&b"v"[..]), None, None));
+        m.mid_id = None;
+        m.rrid_id = Some(4);
+        let t = tags(&p.extensions, &m);
+        assert_eq!((t.mid, t.rid, t.rrid), (None, None, Some(&b"v"[..])));
         // Truncated or not version 2.
         assert!(peek(&out[..11]).is_none());
         assert!(peek(&out[..14]).is_none());
