@@ -6,9 +6,10 @@
 //! the same header extensions (Chromium's ids: abs-send-time, transport-wide CC, MID, RID, repaired RID,
 //! video orientation). Every packet carries a 1,200-byte payload.
 //!
-//! - **Send**: write → datagram. sansrtc: `PeerConnection::write_rtp` (the connection sets the SSRC, the
-//!   sequence number and the MID; the caller gives the transport-wide sequence number and abs-send-time,
-//!   which sansrtc does not number itself) then `poll_transmit` until `None`, each datagram copied out.
+//! - **Send**: write → datagram. sansrtc: `PeerConnection::write_rtp` with the payload and abs-send-time
+//!   (the connection's RTP session sets the SSRC, the sequence number, the MID and the transport-wide
+//!   sequence number, records the send for transport-wide feedback and its sender report, and copies the
+//!   packet into the stream's RTX history) then `poll_transmit` until `None`, each datagram copied out.
 //!   str0m: `StreamTx::write_rtp` (a `nackable` packet, the payload an `Arc` shared with no copy) then the
 //!   str0m loop: `poll_output` until `Timeout`, `handle_input(Timeout)` when it is due (str0m releases a
 //!   written packet from its send queue on a timeout), the `Transmit`s kept.
@@ -16,20 +17,17 @@
 //!   (`Event::Rtp`, a view into the decrypted datagram). str0m: `handle_input(Receive)` then
 //!   `poll_output` until `Timeout` (`Event::RtpPacket`).
 //! - **Timers and feedback**: between batches, each side's due timers fire and everything in flight is
-//!   exchanged (reports, transport-wide feedback, consent checks), timed apart and divided by the media
-//!   packets of the batch.
+//!   exchanged (sender and receiver reports, transport-wide feedback, consent checks), timed apart and
+//!   divided by the media packets of the batch.
 //!
-//! Where the work differs: str0m's RTP mode keeps an RTX history of every nackable packet sent, numbers
-//! the transport-wide sequence itself and records each send for its TWCC feedback, keeps RFC 3550
-//! statistics, NACK bookkeeping and a TWCC register of every packet received, and sends sender/receiver
-//! reports and TWCC feedback from its timers. sansrtc's peer connection (as of this benchmark) routes,
-//! protects and unprotects only: NACK, RTX history, TWCC and reports live in its RTP session layer
-//! (`rtp::session`), which the application drives on top; the figures below are therefore the
-//! connection's media path alone, and `timers+feedback` shows what str0m does on top. The `+session`
-//! lines do the same work as str0m: the session layer on both connections, driven by the application as
-//! `tests/pc_rtp_session.rs` does (`Session::send_rtp` numbering the packet and its transport-wide
-//! sequence and keeping it for RTX, then `write_rtp_raw`; each `Event::Rtp` and `Event::Rtcp` copied
-//! into `Session::handle_receive`; the sessions' reports and feedback through `write_rtcp`).
+//! The work is the same on both sides: each connection numbers the transport-wide sequence itself and
+//! records each send for its TWCC feedback, keeps an RTX history of the packets it sends, keeps RFC 3550
+//! statistics, NACK bookkeeping and a TWCC register of every packet received, and sends sender and
+//! receiver reports and TWCC feedback from its timers (sansrtc's in its RTP session layer,
+//! `rtp::session`, which the connection drives). Where it still differs: sansrtc's RTX history copies
+//! each sent packet into a ring of octets (str0m keeps the packet it built, its payload the caller's
+//! `Arc`); sansrtc hands a received packet up as a view into the buffer it was decrypted in, str0m
+//! allocates it.
 //!
 //! Both use the SRTP profile str0m negotiates between two str0m peers, SRTP_AEAD_AES_256_GCM (dimpl's
 //! DTLS server picks it first); sansrtc is configured to offer only that profile. The cipher itself
@@ -61,10 +59,8 @@ use std::time::Duration;
 
 use sansrtc::dtls::{Certificate, SrtpProfile};
 use sansrtc::pc::{
-    Config, ConnectionState, Event, ExtensionKind, ExtensionValue, MediaKind, OutgoingRtp, PeerConnection,
-    TransceiverInit,
+    Config, ConnectionState, Event, ExtensionValue, MediaKind, OutgoingRtp, PeerConnection, TransceiverInit,
 };
-use sansrtc::rtp::session::{self, PacketKind, ReceiveStreamConfig, Received, SendStreamConfig, Session};
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 use sansrtc_interop::bench::{Measurement, compare, measure_cpu, quick, report, thread_cpu_ns};
 use str0m::change::{SdpAnswer, SdpOffer};
@@ -82,8 +78,8 @@ const BATCH: usize = 64;
 /// Virtual time between packets.
 const PACKET_INTERVAL: Duration = Duration::from_micros(100);
 /// Packets each stream carries before measurements start: more than a retransmission history holds
-/// (1,024 packets in str0m's RTX cache and in sansrtc's session layer), so that the figures are those of
-/// a steady state, not of histories still growing.
+/// (1,024 packets in str0m's RTX cache and in sansrtc's RTP session), so that the figures are those of a
+/// steady state, not of histories still growing.
 const WARM_PACKETS: usize = 1200;
 /// Virtual time a set-up may take before the benchmark gives up.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -196,73 +192,11 @@ struct Ours {
     now: Instant,
     mid: String,
     pt: u8,
-    twcc: u16,
     timestamp: u32,
     payload: Vec<u8>,
     to_b: Held,
     to_a: Held,
     connected: bool,
-    /// The RTP session layer (`rtp::session`: NACK, RTX history, transport-wide CC, RFC 3550 reports)
-    /// on top of both connections, driven by the application, when set.
-    sessions: Option<Box<Sessions>>,
-}
-
-/// `a`'s and `b`'s RTP sessions, and the buffers between them and their connections.
-struct Sessions {
-    a: Session,
-    b: Session,
-    ssrc: u32,
-    /// A received packet, copied out of its event for the session to work on in place.
-    buf: Vec<u8>,
-    /// A packet the sending session wrote.
-    out: Vec<u8>,
-}
-
-impl Sessions {
-    fn new(pt: u8, rtx_pt: u8, ssrc: u32, rtx: u32) -> Box<Self> {
-        let session = |cname: &str, seed: u8| {
-            let mut c = session::Config::new(cname, Duration::from_secs(3_900_000_000));
-            c.payload_types.media(pt, 90_000, true, true).expect("pt").rtx(rtx_pt, pt).expect("rtx");
-            // The connection's extension ids (Chromium's, both sides' defaults).
-            c.extensions.insert(2, ExtensionKind::AbsSendTime);
-            c.extensions.insert(3, ExtensionKind::TransportWideCc);
-            c.extensions.insert(4, ExtensionKind::Mid);
-            Session::new(c, SeededRng::from_seed([seed; 32])).expect("session")
-        };
-        let mut a = session("a", 1);
-        let mut b = session("b", 2);
-        a.add_send_stream(SendStreamConfig::video(ssrc, Some(rtx))).expect("send stream");
-        b.add_receive_stream(ReceiveStreamConfig::video(ssrc, Some(rtx))).expect("receive stream");
-        Box::new(Sessions { a, b, ssrc, buf: Vec::with_capacity(1500), out: Vec::with_capacity(1500) })
-    }
-}
-
-/// Hands a received RTP or RTCP packet to `session` (through `buf`); whether it was media.
-fn feed(session: &mut Session, now: Instant, buf: &mut Vec<u8>, packet: &[u8]) -> bool {
-    buf.clear();
-    buf.extend_from_slice(packet);
-    match session.handle_receive(now, buf) {
-        Ok(Received::Rtp(rtp)) => {
-            assert_eq!(rtp.packet.payload().len(), PAYLOAD, "payload length");
-            true
-        }
-        _ => false,
-    }
-}
-
-/// Hands what `session` owes to its connection (RTX through `write_rtp_raw`, RTCP through `write_rtcp`)
-/// and drains its events; whether anything went out.
-fn flush(session: &mut Session, pc: &mut PeerConnection, now: Instant, mid: &str) -> bool {
-    let mut any = false;
-    while let Some(out) = session.poll_transmit() {
-        match out.kind {
-            PacketKind::Rtp => pc.write_rtp_raw(now, mid, out.data()).expect("write_rtp_raw"),
-            PacketKind::Rtcp => pc.write_rtcp(now, out.data()).expect("write_rtcp"),
-        }
-        any = true;
-    }
-    while session.poll_event().is_some() {}
-    any
 }
 
 impl Ours {
@@ -304,13 +238,11 @@ impl Ours {
             now,
             mid,
             pt,
-            twcc: 0,
             timestamp: 0,
             payload: payload(),
             to_b: Held::default(),
             to_a: Held::default(),
             connected: false,
-            sessions: None,
         };
         while !p.connected {
             if !p.exchange() {
@@ -325,24 +257,9 @@ impl Ours {
         p
     }
 
-    /// Adds the RTP session layer on top of both connections.
-    fn with_sessions(mut self) -> Self {
-        let t = self.a.transceivers().next().expect("transceiver");
-        let (_, ssrc, rtx) = t.ssrcs().next().expect("ssrc");
-        let rtx_pt = t.codecs().iter().find(|c| c.payload_type == self.pt).and_then(|c| c.rtx_payload_type);
-        self.sessions = Some(Sessions::new(self.pt, rtx_pt.expect("RTX"), ssrc, rtx));
-        self
-    }
-
     fn events(&mut self) -> usize {
-        let now = self.now;
         while let Some(e) = self.a.poll_event() {
             match e {
-                Event::Rtcp(p) => {
-                    if let Some(s) = self.sessions.as_deref_mut() {
-                        feed(&mut s.a, now, &mut s.buf, &p);
-                    }
-                }
                 Event::ConnectionState(s @ (ConnectionState::Failed | ConnectionState::Closed)) => {
                     panic!("sansrtc sender {s:?}")
                 }
@@ -352,17 +269,9 @@ impl Ours {
         let mut media = 0;
         while let Some(e) = self.b.poll_event() {
             match e {
-                Event::Rtp(p) => match self.sessions.as_deref_mut() {
-                    Some(s) => media += usize::from(feed(&mut s.b, now, &mut s.buf, p.as_bytes())),
-                    None => {
-                        assert_eq!(p.payload().len(), PAYLOAD, "payload length");
-                        media += 1;
-                    }
-                },
-                Event::Rtcp(p) => {
-                    if let Some(s) = self.sessions.as_deref_mut() {
-                        feed(&mut s.b, now, &mut s.buf, &p);
-                    }
+                Event::Rtp(p) => {
+                    assert_eq!(p.payload().len(), PAYLOAD, "payload length");
+                    media += 1;
                 }
                 Event::ConnectionState(s @ (ConnectionState::Failed | ConnectionState::Closed)) => {
                     panic!("sansrtc receiver {s:?}")
@@ -413,19 +322,6 @@ impl Ours {
         if self.b.poll_timeout().is_some_and(|t| t <= now) {
             self.b.handle_timeout(now);
         }
-        if let Some(s) = self.sessions.as_deref_mut() {
-            for session in [&mut s.a, &mut s.b] {
-                if session.poll_timeout().is_some_and(|t| t <= now) {
-                    session.handle_timeout(now);
-                }
-            }
-        }
-    }
-
-    /// Hands what the sessions owe to the connections; whether anything went out.
-    fn flush_sessions(&mut self) -> bool {
-        let Some(s) = self.sessions.as_deref_mut() else { return false };
-        flush(&mut s.a, &mut self.a, self.now, &self.mid) | flush(&mut s.b, &mut self.b, self.now, &self.mid)
     }
 
     /// Nothing in flight (while connecting): jump to the earliest deadline and fire the timers due.
@@ -438,23 +334,11 @@ impl Ours {
         self.events();
     }
 
-    /// The packet `a` writes next, its transport-wide sequence number and abs-send-time filled in.
+    /// The packet `a` writes next, its abs-send-time filled in (the connection numbers its transport-wide
+    /// sequence).
     fn write(&mut self) {
-        self.twcc = self.twcc.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(90);
-        let abs = ExtensionValue::AbsSendTime(abs_send_time(self.elapsed()));
-        if let Some(s) = self.sessions.as_deref_mut() {
-            // The session numbers the packet and its transport-wide sequence and keeps it for RTX.
-            let ext = [ExtensionValue::Mid(&self.mid), abs];
-            let packet = session::OutgoingRtp {
-                extensions: &ext,
-                ..session::OutgoingRtp::new(s.ssrc, self.pt, self.timestamp, &self.payload)
-            };
-            s.a.send_rtp(self.now, &packet, &mut s.out).expect("send_rtp");
-            self.a.write_rtp_raw(self.now, &self.mid, &s.out).expect("write_rtp_raw");
-            return;
-        }
-        let ext = [ExtensionValue::TransportWideCc(self.twcc), abs];
+        let ext = [ExtensionValue::AbsSendTime(abs_send_time(self.elapsed()))];
         let packet = OutgoingRtp { extensions: &ext, ..OutgoingRtp::new(self.pt, self.timestamp, &self.payload) };
         self.a.write_rtp(self.now, &self.mid, &packet).expect("write_rtp");
     }
@@ -486,16 +370,9 @@ impl Pair for Ours {
             let d = Datagram { source: *source, destination: *destination, contents: data };
             let _ = self.b.handle_receive(now, d);
             while let Some(e) = self.b.poll_event() {
-                match (e, self.sessions.as_deref_mut()) {
-                    (Event::Rtp(p), None) => {
-                        assert_eq!(p.payload().len(), PAYLOAD, "payload length");
-                        media += 1;
-                    }
-                    (Event::Rtp(p), Some(s)) => media += usize::from(feed(&mut s.b, now, &mut s.buf, p.as_bytes())),
-                    (Event::Rtcp(p), Some(s)) => {
-                        feed(&mut s.b, now, &mut s.buf, &p);
-                    }
-                    _ => {}
+                if let Event::Rtp(p) = e {
+                    assert_eq!(p.payload().len(), PAYLOAD, "payload length");
+                    media += 1;
                 }
             }
         }
@@ -505,12 +382,7 @@ impl Pair for Ours {
 
     fn tick(&mut self) {
         self.timers();
-        loop {
-            let flushed = self.flush_sessions();
-            if !(self.exchange() || flushed) {
-                break;
-            }
-        }
+        while self.exchange() {}
     }
 }
 
@@ -784,21 +656,14 @@ fn median(mut v: Vec<f64>) -> Measurement {
     Measurement { ns_per_iter: v[v.len() / 2], iterations: v.len() as u64 }
 }
 
-/// Samples the two interleaved (and str0m a third time writing whole batches, and sansrtc with the RTP
-/// session layer on top); the median of each phase, str0m's batched send, and sansrtc's phases with the
-/// session layer.
-fn per_packet(
-    ours: &mut Ours,
-    theirs: &mut Theirs,
-    layered: &mut Ours,
-) -> ([(Measurement, Measurement); 3], Measurement, [Measurement; 3]) {
+/// Samples the two interleaved (and str0m a third time writing whole batches); the median of each phase,
+/// and str0m's batched send.
+fn per_packet(ours: &mut Ours, theirs: &mut Theirs) -> ([(Measurement, Measurement); 3], Measurement) {
     let (samples, rounds) = if quick() { (3, 4) } else { (11, 40) };
     let mut o = Vec::new();
     let mut t = Vec::new();
     let mut b = Vec::new();
-    let mut l = Vec::new();
     for _ in 0..samples {
-        l.push(sample(layered, rounds));
         o.push(sample(ours, rounds));
         t.push(sample(theirs, rounds));
         theirs.batched = true;
@@ -811,8 +676,7 @@ fn per_packet(
         (pick(&o, |p| p.receive), pick(&t, |p| p.receive)),
         (pick(&o, |p| p.feedback), pick(&t, |p| p.feedback)),
     ];
-    let layered = [pick(&l, |p| p.send), pick(&l, |p| p.receive), pick(&l, |p| p.feedback)];
-    (phases, median(b), layered)
+    (phases, median(b))
 }
 
 /// The cipher's share of a packet: bare AES-256-GCM seal, and open of a sealed copy, of one packet (a
@@ -912,11 +776,7 @@ impl Sfu<Ours> {
                         forwarded += 1;
                         continue;
                     }
-                    s.twcc = s.twcc.wrapping_add(1);
-                    let ext = [
-                        ExtensionValue::TransportWideCc(s.twcc),
-                        ExtensionValue::AbsSendTime(abs_send_time(now - s.start)),
-                    ];
+                    let ext = [ExtensionValue::AbsSendTime(abs_send_time(now - s.start))];
                     let out = OutgoingRtp {
                         marker: p.marker,
                         extensions: &ext,
@@ -1054,16 +914,13 @@ fn main() {
 
     let mut ours = Ours::connect(&our_certs, 0);
     let mut theirs = Theirs::connect(&provider, &their_certs, 0);
-    let mut layered = Ours::connect(&our_certs, 0).with_sessions();
     // Warm up: the SRTP sessions, the streams, the buffers, the first reports, and the retransmission
-    // histories filled to their bounds (str0m's and sansrtc's session layer's keep 1,024 packets).
+    // histories filled to their bounds.
     for _ in 0..WARM_PACKETS.div_ceil(BATCH) {
         sample(&mut ours, 1);
         sample(&mut theirs, 1);
-        sample(&mut layered, 1);
     }
-    let ([send, receive, feedback], batched, [l_send, l_receive, l_feedback]) =
-        per_packet(&mut ours, &mut theirs, &mut layered);
+    let ([send, receive, feedback], batched) = per_packet(&mut ours, &mut theirs);
     let [(seal_o, open_o), (seal_t, open_t)] = bare_gcm();
     let mut ratios = Vec::new();
     for (name, (o, t), (bare_o, bare_t)) in [
@@ -1083,21 +940,11 @@ fn main() {
         );
     }
     report("rtp/send, str0m one loop per batch", "str0m", batched);
-    // The same work on both sides: the RTP session layer on sansrtc's connection, driven by the
-    // application (each received packet copied out of its event for the session).
-    let name = "rtp/+session send write->datagram";
-    report(name, "sansrtc", l_send);
-    compare(name, l_send, "str0m", send.1);
-    let name = "rtp/+session receive";
-    report(name, "sansrtc", l_receive);
-    compare(name, l_receive, "str0m", receive.1);
-    let l_total = l_send.ns_per_iter + l_receive.ns_per_iter + l_feedback.ns_per_iter;
     let name = "rtp/timers+feedback per packet";
     println!(
         "{name:<34} sansrtc {:>10.1} ns/pkt    str0m        {:>10.1} ns/pkt",
         feedback.0.ns_per_iter, feedback.1.ns_per_iter
     );
-    println!("{name:<34} sansrtc+session {:>6.1} ns/pkt", l_feedback.ns_per_iter);
     let total = |m: &[(Measurement, Measurement); 3], i: usize| -> f64 {
         m.iter().map(|p| if i == 0 { p.0.ns_per_iter } else { p.1.ns_per_iter }).sum()
     };
@@ -1114,12 +961,6 @@ fn main() {
         ratios[1],
         tt / to,
     );
-    println!(
-        "rtp with the session layer: send {:.2}x, receive {:.2}x, all three phases sansrtc {l_total:.0} ns/pkt: {:.2}x",
-        send.1.ns_per_iter / l_send.ns_per_iter,
-        receive.1.ns_per_iter / l_receive.ns_per_iter,
-        tt / l_total
-    );
 
     let (os, or) = allocations(&mut ours);
     let (ts, tr) = allocations(&mut theirs);
@@ -1127,9 +968,6 @@ fn main() {
         "rtp/allocations per packet (warm)   sansrtc send {os:.2} receive {or:.2}   str0m send {ts:.2} receive {tr:.2}"
     );
     assert_eq!((os, or), (0.0, 0.0), "sansrtc's warm media path allocates nothing per packet");
-    let (ls, lr) = allocations(&mut layered);
-    println!("rtp/allocations per packet (warm)   sansrtc+session send {ls:.2} receive {lr:.2}");
-    assert_eq!((ls, lr), (0.0, 0.0), "the session layer on top allocates nothing per packet");
 
     let subscribers = if quick() { 10 } else { 100 };
     let mut sfu = Sfu {

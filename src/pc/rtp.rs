@@ -92,18 +92,23 @@ pub(super) struct MediaState {
 }
 
 impl MediaState {
-    /// Copies `data` into the receive buffer, ready to be decrypted in place and cut off as a `Bytes`.
-    fn load(&mut self, data: &[u8]) {
+    /// Empties the receive buffer, with room for `len` octets.
+    fn make_room(&mut self, len: usize) {
         self.arena.clear();
-        if self.arena.capacity() < data.len() && !self.arena.try_reclaim(data.len()) {
-            if self.spare.try_reclaim(data.len().max(ARENA)) {
+        if self.arena.capacity() < len && !self.arena.try_reclaim(len) {
+            if self.spare.try_reclaim(len.max(ARENA)) {
                 core::mem::swap(&mut self.arena, &mut self.spare);
             } else {
                 // Both still shared with packets the application holds: a new buffer.
                 self.spare = core::mem::take(&mut self.arena);
-                self.arena.reserve(data.len().max(ARENA));
+                self.arena.reserve(len.max(ARENA));
             }
         }
+    }
+
+    /// Copies `data` into the receive buffer, ready to be decrypted in place and cut off as a `Bytes`.
+    fn load(&mut self, data: &[u8]) {
+        self.make_room(data.len());
         self.arena.extend_from_slice(data);
     }
 }
@@ -190,6 +195,36 @@ fn peek(data: &[u8]) -> Option<Peek<'_>> {
         return None;
     }
     Some(Peek { payload_type: second & 0x7f, ssrc: u32::from_be_bytes([s0, s1, s2, s3]), extensions })
+}
+
+/// The MID, RID and repaired-RID extension data of a packet, in one pass over its extensions.
+#[derive(Default)]
+struct Tags<'a> {
+    mid: Option<&'a [u8]>,
+    rid: Option<&'a [u8]>,
+    rrid: Option<&'a [u8]>,
+}
+
+fn tags<'a>(extensions: &Extensions<'a>, m: &MediaState) -> Tags<'a> {
+    let mut t = Tags::default();
+    if m.mid_id.is_none() && m.rid_id.is_none() && m.rrid_id.is_none() {
+        return t;
+    }
+    for e in extensions.clone().filter_map(Result::ok) {
+        let id = Some(e.id);
+        let slot = if id == m.mid_id {
+            &mut t.mid
+        } else if id == m.rid_id {
+            &mut t.rid
+        } else if id == m.rrid_id {
+            &mut t.rrid
+        } else {
+            continue;
+        };
+        // The first element with an id counts, as `find` says.
+        slot.get_or_insert(e.data);
+    }
+    t
 }
 
 fn find<'a>(extensions: &Extensions<'a>, id: Option<u8>) -> Option<&'a [u8]> {
@@ -422,11 +457,12 @@ impl PeerConnection {
 
     /// The transceiver a packet goes to (RFC 8843 §9.2): by its MID, else by its SSRC (learned or
     /// signalled), else by a payload type only one m-section receives on.
-    fn route(&self, p: &Peek<'_>) -> Result<TransceiverId, MediaDrop> {
+    fn route(&self, p: &Peek<'_>, mid: Option<&[u8]>) -> Result<TransceiverId, MediaDrop> {
         let Some(m) = self.media.state.as_deref() else { return Err(MediaDrop::Unroutable) };
-        if let Some(data) = find(&p.extensions, m.mid_id) {
-            let mid = core::str::from_utf8(data).map_err(|_| MediaDrop::UnknownMid)?;
-            return self.transceivers.by_mid(mid).map(|t| t.id).ok_or(MediaDrop::UnknownMid);
+        if let Some(data) = mid {
+            // Our mids are text: bytes that are not (not UTF-8) match none.
+            let t = self.transceivers.list.iter().find(|t| t.mid.as_ref().is_some_and(|m| m.as_bytes() == data));
+            return t.map(|t| t.id).ok_or(MediaDrop::UnknownMid);
         }
         if let Some(s) = m.streams.get(&p.ssrc) {
             return Ok(s.transceiver);
@@ -451,26 +487,23 @@ impl PeerConnection {
             return Err(self.drop_media(MediaDrop::NotReady));
         }
         let Some(p) = peek(data) else { return Err(self.drop_media(MediaDrop::Malformed)) };
-        let id = match self.route(&p) {
+        let found = self.media.state.as_deref().map(|m| tags(&p.extensions, m)).unwrap_or_default();
+        let id = match self.route(&p, found.mid) {
             Ok(id) => id,
             Err(why) => return Err(self.drop_media(why)),
         };
         let (ssrc, pt) = (p.ssrc, p.payload_type);
         let m = self.media.state();
-        let rid = find(&p.extensions, m.rid_id);
-        let rrid = find(&p.extensions, m.rrid_id);
+        let (rid, rrid) = (found.rid, found.rrid);
         let known = m.streams.contains_key(&ssrc);
         let full = m.streams.len() >= MAX_STREAMS;
         let Some(t) = self.transceivers.get(id) else { return Err(self.drop_media(MediaDrop::Unroutable)) };
         let (Some(n), true) = (t.negotiated.as_ref(), t.receives()) else {
             return Err(self.drop_media(MediaDrop::NotReceiving));
         };
-        let Some((codec, rtx_pt)) = n.codec(pt) else { return Err(self.drop_media(MediaDrop::UnknownPayloadType)) };
-        let learn = (!rtx_pt && rrid.is_none()).then(|| super::rtp_session::receive_config(ssrc, None, codec));
-        let mut ext_ids = [0u8; 8];
-        for (slot, kind) in ext_ids.iter_mut().zip(ExtensionKind::ALL) {
-            *slot = n.map.id(kind).unwrap_or(0);
-        }
+        let Some((_, rtx_pt)) = n.codec(pt) else { return Err(self.drop_media(MediaDrop::UnknownPayloadType)) };
+        let learn = !rtx_pt && rrid.is_none();
+        let ext_ids = n.map.ids();
         let mid = t.mid.clone().unwrap_or_default();
         if !known && full {
             return Err(self.drop_media(MediaDrop::TooManyStreams));
@@ -479,9 +512,11 @@ impl PeerConnection {
         // Decrypt into the shared buffer.
         let (media, dtls) = self.media_parts();
         let Some(m) = media.session(dtls) else { return Err(self.drop_media(MediaDrop::NotReady)) };
-        m.load(data);
+        // Decrypted from the datagram straight into the buffer: the copy is the cipher's output.
+        m.make_room(data.len());
+        m.arena.resize(data.len(), 0);
         let Some(session) = m.srtp.as_mut() else { return Err(self.drop_media(MediaDrop::NotReady)) };
-        let len = match session.unprotect_rtp_in_place(&mut m.arena[..]) {
+        let len = match session.unprotect_rtp_to(data, &mut m.arena[..]) {
             Ok(len) => len,
             Err(e) => {
                 m.arena.clear();
@@ -518,12 +553,17 @@ impl PeerConnection {
         // session knows is restored in place (the packet then starts two octets in).
         let mut taken = None;
         if let Some(rtp) = m.rtp.as_mut() {
-            if let Some(c) = learn.filter(|_| !rtp.has_ssrc(ssrc)) {
-                if let Err(e) = rtp.add_receive_stream(c) {
-                    tracing::debug!(target: TARGET, ssrc, error = %e, "receive stream not added");
+            let mut joined = rtp.has_ssrc(ssrc);
+            if learn && !joined {
+                let c = self.transceivers.get(id).and_then(|t| t.negotiated.as_ref()).and_then(|n| n.codec(pt));
+                if let Some((codec, _)) = c {
+                    match rtp.add_receive_stream(super::rtp_session::receive_config(ssrc, None, codec)) {
+                        Ok(()) => joined = true,
+                        Err(e) => tracing::debug!(target: TARGET, ssrc, error = %e, "receive stream not added"),
+                    }
                 }
             }
-            if rtp.has_ssrc(ssrc) {
+            if joined {
                 match rtp.handle_receive(now, &mut m.arena[..]) {
                     Ok(rtp::session::Received::Rtp(r)) => {
                         let offset = usize::from(r.repaired) * 2;
@@ -898,6 +938,14 @@ mod tests {
         assert_eq!(find(&p.extensions, Some(4)), Some(&b"v"[..]));
         assert_eq!(find(&p.extensions, Some(5)), None);
         assert_eq!(find(&p.extensions, None), None);
+        // One pass finds the MID, RID and repaired RID under the group's ids.
+        let mut m = MediaState { mid_id: Some(4), rid_id: Some(5), ..MediaState::default() };
+        let t = tags(&p.extensions, &m);
+        assert_eq!((t.mid, t.rid, t.rrid), (Some(&b"v"[..]), None, None));
+        m.mid_id = None;
+        m.rrid_id = Some(4);
+        let t = tags(&p.extensions, &m);
+        assert_eq!((t.mid, t.rid, t.rrid), (None, None, Some(&b"v"[..])));
         // Truncated or not version 2.
         assert!(peek(&out[..11]).is_none());
         assert!(peek(&out[..14]).is_none());

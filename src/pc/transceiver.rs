@@ -371,7 +371,8 @@ impl Transceiver {
 
     /// Whether this transceiver can be told apart from others by `mid`.
     pub(super) fn has_mid(&self, mid: &str) -> bool {
-        self.mid.as_ref().is_some_and(|m| m.as_str() == mid)
+        // Compared as bytes: no UTF-8 check of our own tag on every packet.
+        self.mid.as_ref().is_some_and(|m| m.as_bytes() == mid.as_bytes())
     }
 }
 

@@ -164,6 +164,20 @@ impl ExtensionKind {
         ExtensionKind::PlayoutDelay,
     ];
 
+    /// The position of this kind in [`ExtensionKind::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            ExtensionKind::AbsSendTime => 0,
+            ExtensionKind::TransportWideCc => 1,
+            ExtensionKind::Mid => 2,
+            ExtensionKind::RtpStreamId => 3,
+            ExtensionKind::RepairedRtpStreamId => 4,
+            ExtensionKind::AudioLevel => 5,
+            ExtensionKind::VideoOrientation => 6,
+            ExtensionKind::PlayoutDelay => 7,
+        }
+    }
+
     /// The SDP `a=extmap` URI.
     pub fn uri(self) -> &'static str {
         match self {
@@ -307,6 +321,9 @@ impl<'a> ExtensionValue<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExtensionMap {
     kinds: [Option<ExtensionKind>; 256],
+    /// The reverse map, in [`ExtensionKind::ALL`] order (0: not mapped), so that looking up an ID costs
+    /// one index on the per-packet path.
+    ids: [u8; ExtensionKind::ALL.len()],
 }
 
 impl Default for ExtensionMap {
@@ -318,7 +335,7 @@ impl Default for ExtensionMap {
 impl ExtensionMap {
     /// An empty map: every extension decodes as [`ExtensionValue::Raw`].
     pub fn new() -> Self {
-        Self { kinds: [None; 256] }
+        Self { kinds: [None; 256], ids: [0; ExtensionKind::ALL.len()] }
     }
 
     /// Maps `id` to `kind` (ID 0 is reserved and ignored). Replaces an earlier mapping of `id` or `kind`.
@@ -330,7 +347,12 @@ impl ExtensionMap {
             *k = None;
         }
         if let Some(k) = self.kinds.get_mut(usize::from(id)) {
-            *k = Some(kind);
+            if let Some(old) = k.replace(kind).and_then(|old| self.ids.get_mut(old.index())) {
+                *old = 0;
+            }
+        }
+        if let Some(slot) = self.ids.get_mut(kind.index()) {
+            *slot = id;
         }
     }
 
@@ -352,7 +374,12 @@ impl ExtensionMap {
 
     /// The ID mapped to `kind`.
     pub fn id(&self, kind: ExtensionKind) -> Option<u8> {
-        self.kinds.iter().position(|k| *k == Some(kind)).map(|i| i as u8)
+        self.ids.get(kind.index()).copied().filter(|&id| id != 0)
+    }
+
+    /// The ID of every kind in [`ExtensionKind::ALL`] order, 0 for a kind not mapped.
+    pub fn ids(&self) -> [u8; ExtensionKind::ALL.len()] {
+        self.ids
     }
 
     /// Decodes an element: typed if its ID is mapped and its data decodes, raw otherwise.

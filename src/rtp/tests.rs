@@ -216,3 +216,27 @@ fn bad_packets_are_errors_never_panics() {
         }
     }
 }
+
+#[test]
+fn extension_map_reverse_lookup_follows_replacements() {
+    let mut map = ExtensionMap::new();
+    map.insert(3, ExtensionKind::Mid);
+    map.insert(5, ExtensionKind::TransportWideCc);
+    assert_eq!(map.id(ExtensionKind::Mid), Some(3));
+    // The kind moves to another ID: the old one is free.
+    map.insert(4, ExtensionKind::Mid);
+    assert_eq!((map.id(ExtensionKind::Mid), map.kind(3), map.kind(4)), (Some(4), None, Some(ExtensionKind::Mid)));
+    // Another kind takes the ID: the kind it displaced has none.
+    map.insert(4, ExtensionKind::RtpStreamId);
+    assert_eq!(map.id(ExtensionKind::Mid), None);
+    assert_eq!(map.id(ExtensionKind::RtpStreamId), Some(4));
+    map.insert(0, ExtensionKind::AudioLevel);
+    assert_eq!(map.id(ExtensionKind::AudioLevel), None);
+    let mut want = [0u8; 8];
+    want[ExtensionKind::TransportWideCc.index()] = 5;
+    want[ExtensionKind::RtpStreamId.index()] = 4;
+    assert_eq!(map.ids(), want);
+    for (i, kind) in ExtensionKind::ALL.into_iter().enumerate() {
+        assert_eq!(kind.index(), i);
+    }
+}

@@ -242,11 +242,9 @@ impl Context {
         self.record("unprotect_rtp", r)
     }
 
-    fn unprotect_rtp_inner(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        let tag_len = self.rtp.tag_len();
-        let len = buf.len().checked_sub(tag_len).ok_or(Error::TooShort)?;
-        let (body, tag) = buf.split_at_mut_checked(len).ok_or(Error::TooShort)?;
-        let hdr = wire::rtp_header(body)?;
+    /// The stream slot and packet index of a received RTP header, checked against the replay window
+    /// (RFC 3711 §3.3.2), and whether a new stream may be made for it.
+    fn receive_index(&mut self, hdr: &wire::RtpHeader) -> Result<(Option<usize>, u64), Error> {
         let slot = self.slot(hdr.ssrc);
         let index = match slot.and_then(|i| self.streams.get(i)).and_then(|s| s.rtp.as_ref()) {
             Some(st) => {
@@ -263,6 +261,58 @@ impl Context {
                 u64::from(hdr.seq)
             }
         };
+        Ok((slot, index))
+    }
+
+    /// Unprotects the SRTP packet `src` into `dst` (at least `src.len()` minus the tag long): the copy
+    /// is folded into the decryption. Returns the length of the RTP packet at the start of `dst`. On
+    /// error the state is unchanged and `dst` holds nothing meaningful.
+    pub fn unprotect_rtp_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
+        let r = self.unprotect_rtp_to_inner(src, dst);
+        if r.is_ok() {
+            self.stats.rtp_unprotected += 1;
+        }
+        self.record("unprotect_rtp", r)
+    }
+
+    fn unprotect_rtp_to_inner(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
+        let tag_len = self.rtp.tag_len();
+        let len = src.len().checked_sub(tag_len).ok_or(Error::TooShort)?;
+        let (body, tag) = src.split_at_checked(len).ok_or(Error::TooShort)?;
+        let hdr = wire::rtp_header(body)?;
+        let (slot, index) = self.receive_index(&hdr)?;
+        let roc = (index >> 16) as u32;
+        let out = dst.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+        match &self.rtp {
+            Transform::Cm { aes, salt, mac, .. } => {
+                let mut expected = [0u8; 10];
+                let expected = expected.get_mut(..tag_len).ok_or(Error::TooShort)?;
+                Transform::hmac(mac, &[body, &roc.to_be_bytes()], expected);
+                if !tags_equal(expected, tag) {
+                    return Err(Error::AuthFailed);
+                }
+                out.copy_from_slice(body);
+                let payload = out.get_mut(hdr.len..).ok_or(Error::Malformed)?;
+                Transform::cm_apply(aes, salt, hdr.ssrc, index, payload);
+            }
+            t => {
+                let iv = Transform::gcm_iv(t.gcm_salt(), hdr.ssrc, roc, hdr.seq);
+                let (aad, payload) = body.split_at_checked(hdr.len).ok_or(Error::Malformed)?;
+                let (out_header, out_payload) = out.split_at_mut_checked(hdr.len).ok_or(Error::Malformed)?;
+                t.gcm_open_to(&iv, aad, payload, out_payload, tag)?;
+                out_header.copy_from_slice(aad);
+            }
+        }
+        self.commit_rtp(slot, hdr.ssrc, index);
+        Ok(len)
+    }
+
+    fn unprotect_rtp_inner(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        let tag_len = self.rtp.tag_len();
+        let len = buf.len().checked_sub(tag_len).ok_or(Error::TooShort)?;
+        let (body, tag) = buf.split_at_mut_checked(len).ok_or(Error::TooShort)?;
+        let hdr = wire::rtp_header(body)?;
+        let (slot, index) = self.receive_index(&hdr)?;
         let roc = (index >> 16) as u32;
         match &self.rtp {
             Transform::Cm { aes, salt, mac, .. } => {

@@ -210,6 +210,30 @@ impl Transform {
     }
 }
 
+impl Transform {
+    /// GCM open from `data` into `out` (as long): verifies `tag` then decrypts. On failure `out` is
+    /// unchanged.
+    pub(crate) fn gcm_open_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        data: &[u8],
+        out: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), Error> {
+        let nonce = (*iv).into();
+        let tag: [u8; 16] = tag.try_into().map_err(|_| Error::TooShort)?;
+        let tag = tag.into();
+        let buf = aes_gcm::aead::inout::InOutBuf::new(data, out).map_err(|_| Error::BufferTooSmall)?;
+        let r = match self {
+            Transform::Gcm128 { aead, .. } => aead.decrypt_inout_detached(&nonce, aad, buf, &tag),
+            Transform::Gcm256 { aead, .. } => aead.decrypt_inout_detached(&nonce, aad, buf, &tag),
+            Transform::Cm { .. } => return Err(Error::AuthFailed),
+        };
+        r.map_err(|_| Error::AuthFailed)
+    }
+}
+
 /// Compares two tags in time independent of where they differ.
 pub(crate) fn tags_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

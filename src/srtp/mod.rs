@@ -289,6 +289,11 @@ impl Session {
         self.inbound.unprotect_rtp_in_place(buf)
     }
 
+    /// See [`Context::unprotect_rtp_to`].
+    pub fn unprotect_rtp_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
+        self.inbound.unprotect_rtp_to(src, dst)
+    }
+
     /// See [`Context::protect_rtcp`].
     pub fn protect_rtcp(&mut self, buf: &mut alloc::vec::Vec<u8>) -> Result<(), Error> {
         self.outbound.protect_rtcp(buf)

@@ -478,3 +478,27 @@ fn header_and_extensions_stay_readable_in_srtp() {
         assert_eq!(p, plain);
     }
 }
+
+#[test]
+fn unprotect_into_a_separate_buffer_matches_in_place() {
+    for profile in Profile::ALL {
+        let (mut a, mut b) = pair(profile, Config::default());
+        let mut out = vec![0u8; 1500];
+        for seq in 0..20u16 {
+            let plain = rtp(seq, 0x1234, 100 + usize::from(seq));
+            let mut p = plain.clone();
+            a.protect_rtp(&mut p).unwrap();
+            // A forged copy fails and changes nothing: the genuine one still authenticates.
+            let mut forged = p.clone();
+            forged[20] ^= 1;
+            assert_eq!(b.unprotect_rtp_to(&forged, &mut out), Err(Error::AuthFailed), "{profile:?}");
+            // Too small a destination is refused before anything changes.
+            assert_eq!(b.unprotect_rtp_to(&p, &mut [0u8; 20]), Err(Error::BufferTooSmall));
+            let n = b.unprotect_rtp_to(&p, &mut out).unwrap();
+            assert_eq!(&out[..n], &plain[..], "{profile:?}");
+            // Its index is now taken: a replay is refused, in place as into a buffer.
+            assert_eq!(b.unprotect_rtp_to(&p, &mut out), Err(Error::Replayed));
+            assert_eq!(b.unprotect_rtp(&mut p), Err(Error::Replayed));
+        }
+    }
+}
