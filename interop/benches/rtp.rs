@@ -259,11 +259,8 @@ impl Ours {
 
     fn events(&mut self) -> usize {
         while let Some(e) = self.a.poll_event() {
-            match e {
-                Event::ConnectionState(s @ (ConnectionState::Failed | ConnectionState::Closed)) => {
-                    panic!("sansrtc sender {s:?}")
-                }
-                _ => {}
+            if let Event::ConnectionState(s @ (ConnectionState::Failed | ConnectionState::Closed)) = e {
+                panic!("sansrtc sender {s:?}")
             }
         }
         let mut media = 0;

@@ -245,6 +245,18 @@ impl ExtensionIds {
         self.0.iter().find(|&&(_, k)| k == kind).map(|&(id, _)| id)
     }
 
+    /// The id of every kind in [`ExtensionKind::ALL`] order, 0 for a kind not mapped (what
+    /// [`crate::rtp::ExtensionMap::ids`] gives for the same extensions): one pass over a few pairs.
+    pub fn ids(&self) -> [u8; ExtensionKind::ALL.len()] {
+        let mut ids = [0; ExtensionKind::ALL.len()];
+        for &(id, kind) in self.0.iter() {
+            if let Some(slot) = ids.get_mut(kind.index()) {
+                *slot = id;
+            }
+        }
+        ids
+    }
+
     /// The kind `id` is mapped to.
     #[cfg(test)]
     pub fn kind(&self, id: u8) -> Option<ExtensionKind> {
@@ -690,6 +702,7 @@ mod tests {
             for id in 0..=255 {
                 assert_eq!(ids.kind(id), map.kind(id), "{id} in {extensions:?}");
             }
+            assert_eq!(ids.ids(), map.ids(), "every id at once, in {extensions:?}");
         }
         let two = ExtensionIds::new(&[ext(4, ExtensionKind::Mid), ext(2, ExtensionKind::AbsSendTime)]);
         assert_eq!(two.id(ExtensionKind::Mid), Some(4));

@@ -664,7 +664,7 @@ fn retransmissions_filling_a_hole_are_taken_beyond_the_window() {
 fn an_rto_max_below_rto_min_is_raised_to_it() {
     // `clamp(min, max)` with min > max panics: an RTT sample must not reach it.
     let config = Config { rto_min: Duration::from_secs(5), rto_max: Duration::from_secs(1), ..Config::default() };
-    let mut a = Association::new(config.clone(), SeededRng::from_seed([1; 32]));
+    let mut a = Association::new(config, SeededRng::from_seed([1; 32]));
     let mut b = Association::new(config, SeededRng::from_seed([2; 32]));
     let now = Instant::from_secs(10);
     a.connect(now);
