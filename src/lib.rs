@@ -145,8 +145,11 @@
 //! On top:
 //! - [`pc`]: the peer connection ([`pc::PeerConnection`]): ICE, DTLS, data channels and SRTP media on one
 //!   5-tuple, JSEP offer/answer, W3C-like events and statistics.
+//! - [`router`]: many connections on the caller's sockets ([`router::Router`]): O(1) routing by STUN ufrag
+//!   and by path, every deadline in one heap, reaping of closed and abandoned connections.
 //! - [`record`]: record and replay: a journal of every call on a peer connection, replayed with every output
-//!   compared ([`record::Replayer`]), and pcapng captures with the DTLS key log ([`record::Capture`]).
+//!   compared ([`record::Replayer`]), pcapng captures with the DTLS key log ([`record::Capture`]), and
+//!   captures fed back in ([`record::feed`]).
 //! - `sim` (feature `sim`): the deterministic network simulator with virtual time, links and NATs.
 //! - [`guide`]: the guides and design notes, as pages.
 //!

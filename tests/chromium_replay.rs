@@ -21,33 +21,11 @@ mod echo_server;
 mod tool;
 
 use browser::{Browser, Kind};
-use echo_server::{EchoServer, Scratch};
+use echo_server::{EchoServer, Scratch, build_example};
 use sansrtc::record::{Call, Journal};
 
 /// The page gives up after 85 s; the test after this.
 const TIMEOUT: Duration = Duration::from_secs(100);
-
-/// Builds an example of this package in release; returns its executable.
-fn build_example(name: &str) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "-p", "sansrtc", "--example", name, "--message-format=json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo build");
-    assert!(out.status.success(), "cargo build --release --example {name} failed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains(&format!("\"name\":\"{name}\"")))
-        .expect("cargo reported the example's artifact");
-    let key = "\"executable\":\"";
-    let start = line.find(key).expect("an executable") + key.len();
-    let end = line[start..].find('"').expect("end of the path") + start;
-    PathBuf::from(&line[start..end])
-}
 
 /// Runs the replay example on `journal`: its exit code and output.
 fn replay(exe: &Path, journal: &Path) -> (i32, String) {

@@ -6,7 +6,6 @@
 use core::time::Duration;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 #[allow(dead_code)]
@@ -72,35 +71,12 @@ fn publishes_with_a_bearer_token_and_delete_ends_the_session() {
     assert_eq!(get_status(&outcome.session_url, "s3cret"), 404);
 }
 
-/// Builds an example in release (as `tests/support/echo_server.rs` does for the server); returns its
-/// executable.
-fn build_example(name: &str) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "-p", "sansrtc", "--example", name, "--message-format=json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo build");
-    assert!(out.status.success(), "cargo build --release --example {name} failed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains(&format!("\"name\":\"{name}\"")))
-        .expect("cargo reported the artifact");
-    let key = "\"executable\":\"";
-    let start = line.find(key).expect("an executable") + key.len();
-    let end = line[start..].find('"').expect("end of the path") + start;
-    PathBuf::from(&line[start..end])
-}
-
 #[test]
 fn the_example_publishes_to_the_echo_server_binary() {
     let scratch = echo_server::Scratch::new("whip-client");
     let server = echo_server::EchoServer::start(&scratch.0);
     let endpoint = format!("{}whip", server.url);
-    let client = build_example("whip_client");
+    let client = echo_server::build_example("whip_client");
     let out = Command::new(client)
         .args([endpoint.as_str(), "--message", "one", "--message", "two"])
         .env("SANSRTC_LOG", "sansrtc::pc=debug")

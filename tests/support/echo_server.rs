@@ -125,21 +125,26 @@ pub fn tail(text: &str, n: usize) -> String {
 /// Builds `examples/echo_server.rs` in release (`cargo build --release --example echo_server`, the first
 /// time a few minutes); returns the executable.
 fn build() -> PathBuf {
+    build_example("echo_server")
+}
+
+/// Builds an example of this package in release; returns its executable (named by cargo's artifact
+/// message).
+pub fn build_example(name: &str) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let out = Command::new(cargo)
-        .args(["build", "--release", "-p", "sansrtc", "--example", "echo_server", "--message-format=json"])
+        .args(["build", "--release", "-p", "sansrtc", "--example", name, "--message-format=json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
         .expect("run cargo build");
-    assert!(out.status.success(), "cargo build --release --example echo_server failed");
-    // The artifact message of the example names its executable.
+    assert!(out.status.success(), "cargo build --release --example {name} failed");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
         .lines()
-        .find(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"name\":\"echo_server\""))
-        .expect("cargo reported the echo_server artifact");
+        .find(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains(&format!("\"name\":\"{name}\"")))
+        .expect("cargo reported the example's artifact");
     let key = "\"executable\":\"";
     let start = line.find(key).expect("an executable") + key.len();
     let end = line[start..].find('"').expect("end of the path") + start;
