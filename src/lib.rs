@@ -141,6 +141,7 @@
 //!   session on its own ([`rtp::session`]: streams, reports, NACK/RTX, PLI/FIR, transport-wide CC).
 //! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
 //! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
+//! - [`packetize`]: RTP payload formats (Opus, G.711, G.722, VP8, H.264): frames into payloads and back.
 //!
 //! On top:
 //! - [`pc`]: the peer connection ([`pc::PeerConnection`]): ICE, DTLS, data channels and SRTP media on one
@@ -182,6 +183,7 @@ pub mod dtls;
 pub mod guide;
 pub mod ice;
 pub mod machine;
+pub mod packetize;
 pub mod pc;
 pub mod rand;
 pub mod record;
