@@ -255,6 +255,17 @@ struct Out<'e> {
 }
 
 impl Out<'_> {
+    /// Sends or queues one NAL unit: aggregated or single if it fits in a payload, else fragmented (after
+    /// the pending payload).
+    fn send<'a>(&mut self, pending: Pending<'a>, nal: &'a [u8], last: bool) -> Pending<'a> {
+        if nal.len() <= self.max_payload {
+            return self.add(pending, nal);
+        }
+        self.flush(pending, false);
+        self.fragment(nal, last);
+        Pending::Nothing
+    }
+
     /// Adds one NAL unit that fits in a payload: to the pending payload if it fits there too, else after
     /// sending the pending one.
     fn add<'a>(&mut self, pending: Pending<'a>, nal: &'a [u8]) -> Pending<'a> {
@@ -382,18 +393,13 @@ impl Packetizer for H264Packetizer {
             let t = nal.first().map_or(0, |&h| nal_unit_type(h));
             if insert_sps && (t == PPS || t == IDR) {
                 insert_sps = false;
-                pending = out.add(pending, sps);
+                pending = out.send(pending, sps, false);
             }
             if insert_pps && t == IDR {
                 insert_pps = false;
-                pending = out.add(pending, pps);
+                pending = out.send(pending, pps, false);
             }
-            if nal.len() <= max_payload {
-                pending = out.add(pending, nal);
-            } else {
-                out.flush(core::mem::replace(&mut pending, Pending::Nothing), false);
-                out.fragment(nal, nals.peek().is_none());
-            }
+            pending = out.send(pending, nal, nals.peek().is_none());
         }
         out.flush(pending, true);
         let count = out.count;
