@@ -347,8 +347,9 @@ impl Packetizer for H264Packetizer {
         if max_payload < MIN_PAYLOAD {
             return Err(PacketizeError::MtuTooSmall);
         }
-        // First pass: check the types, remember parameter sets, see whether an IDR lacks them.
+        // First pass: check the types, find the parameter sets, see whether an IDR picture lacks them.
         let (mut sps_before_idr, mut pps_before_idr, mut idr) = (false, false, false);
+        let (mut new_sps, mut new_pps) = (None, None);
         let mut any = false;
         for nal in AnnexB::new(frame)? {
             let t = nal.first().map_or(0, |&h| nal_unit_type(h));
@@ -356,20 +357,14 @@ impl Packetizer for H264Packetizer {
                 return Err(PacketizeError::BadFrame);
             }
             any = true;
-            let remember = |set: &mut Vec<u8>| {
-                if nal.len() <= MAX_PARAMETER_SET_SIZE {
-                    set.clear();
-                    set.extend_from_slice(nal);
-                }
-            };
             match t {
                 SPS => {
                     sps_before_idr |= !idr;
-                    remember(&mut self.sps);
+                    new_sps = Some(nal);
                 }
                 PPS => {
                     pps_before_idr |= !idr;
-                    remember(&mut self.pps);
+                    new_pps = Some(nal);
                 }
                 IDR => idr = true,
                 _ => {}
@@ -378,6 +373,7 @@ impl Packetizer for H264Packetizer {
         if !any {
             return Err(PacketizeError::BadFrame);
         }
+        // Only parameter sets of earlier frames are repeated.
         let mut insert_sps = idr && !sps_before_idr && !self.sps.is_empty();
         let mut insert_pps = idr && !pps_before_idr && !self.pps.is_empty();
         if insert_sps || insert_pps {
@@ -404,6 +400,12 @@ impl Packetizer for H264Packetizer {
         out.flush(pending, true);
         let count = out.count;
         self.buf = out.buf;
+        for (set, new) in [(&mut self.sps, new_sps), (&mut self.pps, new_pps)] {
+            if let Some(nal) = new.filter(|nal| nal.len() <= MAX_PARAMETER_SET_SIZE) {
+                set.clear();
+                set.extend_from_slice(nal);
+            }
+        }
         Ok(count)
     }
 }

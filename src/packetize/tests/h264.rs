@@ -138,9 +138,13 @@ fn parameter_sets_before_idr() {
         }
         frame
     };
-    // An IDR with nothing remembered yet is sent as it is.
+    // An IDR with nothing remembered yet is sent as it is, even with parameter sets after it.
     let out = packetize(&mut p, &annex_b(&[IDR_SLICE]), 1200);
     assert_eq!(receive(&out), annex_b(&[IDR_SLICE]));
+    let mut fresh = H264Packetizer::new();
+    let out = packetize(&mut fresh, &annex_b(&[IDR_SLICE, SPS, PPS]), 1200);
+    assert_eq!(receive(&out), annex_b(&[IDR_SLICE, SPS, PPS]));
+    assert_eq!(fresh.parameter_sets(), (SPS, PPS), "remembered for the next IDR picture");
 
     let out = packetize(&mut p, &annex_b(&[SPS, PPS, IDR_SLICE]), 1200);
     assert_eq!(out.len(), 1, "one STAP-A");
