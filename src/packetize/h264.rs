@@ -324,7 +324,8 @@ impl Out<'_> {
             let (chunk, tail) = rest.split_at(super::even_chunk(data.len(), parts, index).min(rest.len()));
             rest = tail;
             let end = index + 1 == parts;
-            let fu = (h & 0x1f) | if index == 0 { 0x80 } else { 0 } | if end { 0x40 } else { 0 };
+            let (start_bit, end_bit) = (if index == 0 { 0x80 } else { 0 }, if end { 0x40 } else { 0 });
+            let fu = start_bit | end_bit | (h & 0x1f);
             self.buf.clear();
             self.buf.extend_from_slice(&[indicator, fu]);
             self.buf.extend_from_slice(chunk);

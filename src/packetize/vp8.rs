@@ -244,7 +244,8 @@ impl Packetizer for Vp8Packetizer {
             let (chunk, tail) = rest.split_at(even_chunk(frame.len(), parts, index).min(rest.len()));
             rest = tail;
             self.buf.clear();
-            self.buf.extend_from_slice(&[X | if index == 0 { S } else { 0 }, I, hi, lo]);
+            let start = if index == 0 { S } else { 0 };
+            self.buf.extend_from_slice(&[X | start, I, hi, lo]);
             self.buf.extend_from_slice(chunk);
             emit(Payload { data: &self.buf, marker: index + 1 == parts });
         }
