@@ -90,20 +90,24 @@ fn is_vcl(t: u8) -> bool {
     (1..=5).contains(&t)
 }
 
-/// The position of the next `00 00 01` in `data`.
+/// The position of the next `00 00 01` in `data`. Eight octets at a time: a start code can only begin in
+/// a word that holds a zero octet, and only such words are searched octet by octet.
 fn find_start_code(data: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(&b) = data.get(i + 2) {
-        if b > 1 {
-            // No start code can end at i + 2 or begin at i, i + 1, i + 2.
-            i += 3;
-        } else if b == 1 && data.get(i..i + 2) == Some(&[0, 0]) {
-            return Some(i);
-        } else {
-            i += 1;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let at = |p: usize| data.get(p..p + 3) == Some(&[0, 0, 1]);
+    let words = data.chunks_exact(8);
+    let tail = words.len() * 8;
+    for (i, word) in words.enumerate() {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(word).unwrap_or([0; 8]));
+        // Non-zero exactly when some octet of `w` is zero.
+        if w.wrapping_sub(ONES) & !w & HIGHS != 0 {
+            if let Some(p) = (i * 8..i * 8 + 8).find(|&p| at(p)) {
+                return Some(p);
+            }
         }
     }
-    None
+    (tail..data.len()).find(|&p| at(p))
 }
 
 /// The NAL units of an Annex-B byte stream, without their start codes and trailing zero octets; empty
@@ -539,34 +543,30 @@ impl Depacketizer for H264Depacketizer {
             FU_A => self.fu_a(payload, frame),
             STAP_A => {
                 self.abandon_fragment();
-                // Check every unit before writing any.
-                let mut keyframe = false;
-                let mut count = 0;
                 let units = match StapA::new(payload) {
                     Ok(units) => units,
                     Err(e) => return Err(self.fail(e, payload.len())),
                 };
-                for nal in units.clone() {
-                    match nal {
-                        Ok(nal) => {
-                            let t = nal.first().map_or(0, |&h| nal_unit_type(h));
-                            keyframe |= t == IDR || t == SPS;
-                            count += 1;
+                // One pass, undone if a unit turns out malformed.
+                let (len_before, after_vcl) = (frame.len(), self.after_vcl);
+                let mut info = PayloadInfo::default();
+                for (i, nal) in units.enumerate() {
+                    let nal = match nal {
+                        Ok(nal) => nal,
+                        Err(e) => {
+                            frame.truncate(len_before);
+                            self.after_vcl = after_vcl;
+                            return Err(self.fail(e, payload.len()));
                         }
-                        Err(e) => return Err(self.fail(e, payload.len())),
-                    }
-                }
-                if count == 0 {
-                    return Err(self.fail(DepacketizeError::Truncated, payload.len()));
-                }
-                let mut frame_start = false;
-                for (i, nal) in units.flatten().enumerate() {
+                    };
+                    let t = nal.first().map_or(0, |&h| nal_unit_type(h));
+                    info.keyframe |= t == IDR || t == SPS;
                     let opens = self.opens_frame(nal);
-                    frame_start |= i == 0 && opens;
+                    info.frame_start |= i == 0 && opens;
                     frame.extend_from_slice(&START_CODE);
                     frame.extend_from_slice(nal);
                 }
-                Ok(PayloadInfo { frame_start, keyframe, ..PayloadInfo::default() })
+                Ok(info)
             }
             t if is_nal_type(t) => {
                 self.abandon_fragment();

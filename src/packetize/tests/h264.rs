@@ -373,3 +373,15 @@ fn round_trip() {
     assert!(payload_types[24] > 10 && payload_types[28] > 10);
     assert!(payload_types[1..24].iter().sum::<usize>() > 10);
 }
+
+/// The word-at-a-time start code search finds what an octet-by-octet search finds, at every alignment.
+#[test]
+fn start_code_search() {
+    let mut rng = SeededRng::from_seed([5; 32]);
+    for round in 0..2000 {
+        let len = rng.below(40) as usize;
+        let data: Vec<u8> = (0..len).map(|_| [0, 0, 0, 1, 2, 0x80][rng.below(6) as usize]).collect();
+        let naive = data.windows(3).position(|w| w == [0, 0, 1]);
+        assert_eq!(super::find_start_code(&data), naive, "round {round}: {data:02x?}");
+    }
+}
