@@ -182,6 +182,7 @@ pub mod dtls;
 pub mod guide;
 pub mod ice;
 pub mod machine;
+pub mod packetize;
 pub mod pc;
 pub mod rand;
 pub mod record;

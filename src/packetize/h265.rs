@@ -1,0 +1,1 @@
+//! H.265 (placeholder).

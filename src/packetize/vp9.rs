@@ -1,0 +1,1 @@
+//! VP9 (placeholder).
