@@ -53,7 +53,6 @@ pub fn write(value: u32, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
 
     #[test]
     fn minimal_encodings_round_trip() {
@@ -86,6 +85,6 @@ mod tests {
         // Ends mid-value.
         assert_eq!(read(&[0x80, 0x80]), Err(DepacketizeError::Truncated));
         assert_eq!(read(&[]), Err(DepacketizeError::Truncated));
-        assert_eq!(read(&vec![0xff; 3]), Err(DepacketizeError::Truncated));
+        assert_eq!(read(&[0xff; 3]), Err(DepacketizeError::Truncated));
     }
 }

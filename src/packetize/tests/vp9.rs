@@ -44,7 +44,16 @@ fn keyframe_header(w: u16, h: u16) -> Vec<u8> {
 fn rfc9628_flexible_mode_descriptor() {
     // Figure 2 (flexible mode): I with M (15-bit picture id), L (one octet: TID|U|SID|D), two P_DIFFs
     // (N on the first), then the VP9 data.
-    let payload = [0xf8, 0x81, 0x23, 0b010_1_001_1, (1 << 1) | 1, 5 << 1, 0xaa, 0xbb];
+    let payload = [
+        0xf8,
+        0x81,
+        0x23,
+        0b0101_0011, // TID 2, U, SID 1, D
+        (1 << 1) | 1,
+        5 << 1,
+        0xaa,
+        0xbb,
+    ];
     let (d, data) = Descriptor::parse(&payload).unwrap();
     assert_eq!(data, [0xaa, 0xbb]);
     assert!(d.flexible && d.inter_predicted && d.begin && !d.end && d.scalability.is_none());
