@@ -249,8 +249,8 @@ enum Source {
 /// units, FUs for units larger than the payload.
 ///
 /// It remembers the last VPS, SPS and PPS (up to 4 KiB each) and, when an access unit with an IRAP
-/// picture lacks one of them, sends the remembered one ahead of the IRAP picture (keeping VPS, SPS, PPS
-/// in that order), so that a receiver joining at any IRAP can decode.
+/// picture lacks one of them, sends the remembered one ahead of the IRAP picture and its prefix SEI
+/// (keeping VPS, SPS, PPS in that order), so that a receiver joining at any IRAP can decode.
 #[derive(Debug, Default)]
 pub struct H265Packetizer {
     parameter_sets: [Vec<u8>; 3],
@@ -288,15 +288,18 @@ impl H265Packetizer {
             self.nals.push(Source::Frame(start, start + nal.len()));
         }
         if irap {
-            // Each missing set goes ahead of the first later set or IRAP unit: VPS, SPS, PPS stay in order.
+            // Each missing set goes ahead of the first later set, prefix SEI or IRAP unit: VPS, SPS, PPS stay
+            // in order, and ahead of SEI messages that may refer to them.
             for (i, &seen) in seen.iter().enumerate() {
                 if seen || self.parameter_sets.get(i).is_none_or(|p| p.is_empty()) {
                     continue;
                 }
                 let kind = nal_type::VPS + i as u8;
                 let at = self.nals.iter().position(|&s| {
-                    NalHeader::parse(source(s, frame, &self.parameter_sets))
-                        .is_ok_and(|h| h.is_irap() || (kind < h.nal_type() && h.nal_type() <= nal_type::PPS))
+                    NalHeader::parse(source(s, frame, &self.parameter_sets)).is_ok_and(|h| {
+                        let t = h.nal_type();
+                        h.is_irap() || t == nal_type::PREFIX_SEI || (kind < t && t <= nal_type::PPS)
+                    })
                 });
                 tracing::trace!(target: TARGET, nal_type = kind, "parameter set repeated ahead of IRAP");
                 self.nals.insert(at.unwrap_or(0), Source::Cached(i));
