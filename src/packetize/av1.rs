@@ -11,7 +11,7 @@
 //!                     N: first packet of a coded video sequence
 //! ```
 //!
-//! Each element not known to be the last is preceded by its length as a [`leb128`](super::leb128). On the
+//! Each element not known to be the last is preceded by its length as a [`leb128`]. On the
 //! wire OBUs carry no `obu_size` field (section 4.4: `obu_has_size_field` SHOULD be 0); temporal delimiters
 //! and tile-list OBUs are not sent and are ignored on receipt (section 5).
 //!
