@@ -138,6 +138,17 @@ fn packetizer_layout_drops_td_and_size_fields() {
 }
 
 #[test]
+fn received_temporal_delimiters_and_tile_lists_are_ignored() {
+    // Section 5: both "MUST be ignored by receivers". W = 3: TD (with a length), tile list, frame.
+    let mut payload = vec![0x30, 0x01, 0x10, 0x03];
+    payload.extend(element(obu_type::TILE_LIST, None, &[1, 2]));
+    payload.extend(element(obu_type::FRAME, None, &[3]));
+    let mut frame = Vec::new();
+    Av1Depacketizer::new().depacketize(&payload, &mut frame).unwrap();
+    assert_eq!(frame, obu(obu_type::FRAME, None, &[3]));
+}
+
+#[test]
 fn packets_do_not_mix_layers() {
     let mut tu = obu(obu_type::FRAME, Some((0, 0)), &[1; 5]);
     tu.extend(obu(obu_type::FRAME, Some((0, 1)), &[2; 5]));
