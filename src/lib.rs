@@ -141,7 +141,8 @@
 //!   session on its own ([`rtp::session`]: streams, reports, NACK/RTX, PLI/FIR, transport-wide CC).
 //! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
 //! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
-//! - [`packetize`]: RTP payload formats (Opus, G.711, G.722, VP8, H.264): frames into payloads and back.
+//! - [`packetize`]: RTP payload formats (Opus, G.711, G.722, VP8, VP9, H.264, H.265, AV1): frames into
+//!   payloads and back.
 //!
 //! On top:
 //! - [`pc`]: the peer connection ([`pc::PeerConnection`]): ICE, DTLS, data channels and SRTP media on one

@@ -19,7 +19,10 @@
 //! - [`g711`]: PCMU and PCMA (RFC 3551 §4.5.14);
 //! - [`g722`]: G.722 (RFC 3551 §4.5.2), whose RTP clock runs at 8000 Hz for 16 kHz audio;
 //! - [`vp8`]: VP8 (RFC 7741);
-//! - [`h264`]: H.264 (RFC 6184) in packetization mode 1, Annex-B frames in and out.
+//! - [`vp9`]: VP9 (RFC 9628), with the scalability structure;
+//! - [`h264`]: H.264 (RFC 6184) in packetization mode 1, Annex-B frames in and out;
+//! - [`h265`]: H.265 (RFC 7798), Annex-B frames in and out;
+//! - [`av1`]: AV1 (the AOM RTP payload format), OBUs with their size fields in and out ([`leb128`] sizes).
 //!
 //! ```
 //! use sansrtc::packetize::{Depacketizer, Packetizer, vp8};
@@ -45,11 +48,15 @@
 
 use core::fmt;
 
+pub mod av1;
 pub mod g711;
 pub mod g722;
 pub mod h264;
+pub mod h265;
+pub mod leb128;
 pub mod opus;
 pub mod vp8;
+pub mod vp9;
 
 /// The `tracing` target of the payload formats.
 pub(crate) const TARGET: &str = "sansrtc::packetize";

@@ -1,0 +1,50 @@
+//! H.265 payloads (RFC 7798): arbitrary payload sequences into the depacketizer and the borrowed packet
+//! parse; arbitrary Annex-B streams through the packetizer and back.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sansrtc::packetize::h265::{H265Depacketizer, H265Packetizer, Packet};
+use sansrtc::packetize::{Depacketizer, Packetizer};
+
+fuzz_target!(|data: &[u8]| {
+    // Payloads, each after a one-byte length; a zero length stands for a lost packet (reset).
+    let mut d = H265Depacketizer::with_max_fragment(4096);
+    let mut frame = Vec::new();
+    let mut rest = data;
+    while let Some((&n, tail)) = rest.split_first() {
+        let (payload, after) = tail.split_at(usize::from(n).min(tail.len()));
+        rest = after;
+        if n == 0 {
+            d.reset();
+            continue;
+        }
+        if let Ok((_, Packet::Aggregation(units))) = Packet::parse(payload) {
+            let _ = units.count();
+        }
+        let (len, errors) = (frame.len(), d.errors());
+        if d.depacketize(payload, &mut frame).is_err() {
+            assert_eq!(frame.len(), len, "nothing appended on error");
+            assert_eq!(d.errors(), errors + 1, "errors counted");
+        }
+    }
+
+    // An Annex-B stream the packetizer accepts comes back the same after a second round (the first
+    // normalises start codes and trailing zeros).
+    let Some((&mtu, stream)) = data.split_first() else { return };
+    let max = 4 + usize::from(mtu);
+    let round = |input: &[u8]| -> Option<Vec<u8>> {
+        let mut p = H265Packetizer::new();
+        let mut d = H265Depacketizer::new();
+        let mut payloads = Vec::new();
+        p.packetize(input, max, &mut |pl| payloads.push(pl.data.to_vec())).ok()?;
+        let mut out = Vec::new();
+        for pl in &payloads {
+            assert!(pl.len() <= max);
+            d.depacketize(pl, &mut out).expect("own payload");
+        }
+        Some(out)
+    };
+    if let Some(once) = round(stream) {
+        assert_eq!(round(&once).as_ref(), Some(&once));
+    }
+});
