@@ -24,10 +24,16 @@ pub mod kind {
     pub const TIMEOUT: u8 = 0x11;
     pub const POLL_TRANSMIT: u8 = 0x12;
     pub const POLL_EVENT: u8 = 0x13;
-    /// A `poll_transmit` that returned nothing: no body, no digest (the running digest does not move).
+    /// A `poll_transmit` that returned nothing, the deadline after it as the previous empty poll found
+    /// it: no body, no digest (the running digest does not move).
     pub const POLL_TRANSMIT_NONE: u8 = 0x14;
-    /// A `poll_event` that returned nothing: no body, no digest.
+    /// A `poll_event` that returned nothing, the deadline unchanged: no body, no digest.
     pub const POLL_EVENT_NONE: u8 = 0x15;
+    /// A `poll_transmit` that returned nothing, the deadline after it moved: its outcome (nothing, then
+    /// the deadline) is digested.
+    pub const POLL_TRANSMIT_DEADLINE: u8 = 0x16;
+    /// A `poll_event` that returned nothing, the deadline moved.
+    pub const POLL_EVENT_DEADLINE: u8 = 0x17;
     pub const ADD_LOCAL_HOST: u8 = 0x20;
     pub const ADD_STUN_SERVER: u8 = 0x21;
     pub const END_OF_LOCAL_CANDIDATES: u8 = 0x22;
@@ -508,10 +514,13 @@ pub struct Entry<'a> {
     /// The call's outcome in the canonical encoding (see [`super::render_outcome`]), in whole-outputs
     /// journals.
     pub outcome: Option<&'a [u8]>,
-    /// A poll recorded as returning nothing (record kinds 0x14 and 0x15): the record carries no digest
-    /// (`digest` is zero) and the running digest does not move; a replay checks only that the poll
-    /// returns nothing again.
+    /// A poll recorded as returning nothing (record kinds 0x14 to 0x17). Kinds 0x14 and 0x15 carry no
+    /// digest (`digest` is zero) and the running digest does not move: a replay checks that the poll
+    /// returns nothing again and the deadline is still the one the previous empty poll recorded. Kinds
+    /// 0x16 and 0x17 record a deadline that moved, in the digest.
     pub nothing: bool,
+    /// The record kind (`Call::kind` but for empty polls, 0x14 to 0x17).
+    pub kind: u8,
 }
 
 fn put_sdp_kind(out: &mut Vec<u8>, kind: SdpKind) {

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use super::call::{Call, Entry, kind};
 use super::config::{put_config, read_config};
-use super::digest::Chain;
+use super::digest::{chain, chain_datagram};
 use super::outcome::put_deadline;
 use super::wire::{self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_frame, put_varint};
 use crate::pc::Config;
@@ -19,25 +19,17 @@ pub(super) struct Writer {
     chain: [u8; 32],
     /// Scratch for a record's body, reused.
     body: Vec<u8>,
-    /// Scratch for a call's outcome, reused; filled by the caller before [`Writer::record`]: the outcome
-    /// is `outcome ‖ bulk ‖ tail`, `bulk` given to `record` where it lies.
-    pub outcome: Vec<u8>,
-    /// Scratch for the end of the outcome (the deadline), reused.
-    pub tail: Vec<u8>,
+    /// Scratch for a call's record kind and outcome, reused: [`Writer::start`] clears it and writes the
+    /// kind; the caller appends the outcome but for its bulk, then calls [`Writer::record`] with the bulk.
+    outcome: Vec<u8>,
+    /// The deadline the last empty poll recorded (`None` before the first).
+    deadline: Option<Option<Instant>>,
+    /// Whether a call other than an empty poll was journaled since the last empty poll: if not, the
+    /// deadline cannot have moved (an empty poll changes nothing) and is not read again.
+    active: bool,
     max_pending: usize,
     stopped: bool,
     calls: u64,
-    /// A record begun whose deadline is still to come.
-    open: Option<Open>,
-}
-
-/// A record begun by [`Writer::begin`]: its outcome digested but for the deadline.
-#[derive(Debug)]
-struct Open {
-    chain: Chain,
-    kind: u8,
-    /// The outcome's length so far.
-    len: usize,
 }
 
 impl Writer {
@@ -49,11 +41,11 @@ impl Writer {
             chain: [0; 32],
             body: Vec::new(),
             outcome: Vec::new(),
-            tail: Vec::new(),
+            deadline: None,
+            active: true,
             max_pending,
             stopped: false,
             calls: 0,
-            open: None,
         };
         w.pending.extend_from_slice(&wire::header(whole));
         w.body.extend_from_slice(seed);
@@ -66,82 +58,107 @@ impl Writer {
         self.stopped
     }
 
-    /// Calls journaled, a begun record included.
+    /// Calls journaled.
     pub fn calls(&self) -> u64 {
-        self.calls + u64::from(self.open.is_some())
+        self.calls
     }
 
-    /// Journals `call` with the outcome `self.outcome ‖ bulk ‖ self.tail`. Once the bytes waiting to be
-    /// taken would pass their bound, recording stops for good: what was journaled stays a valid journal, a
-    /// prefix of the session.
-    pub fn record(&mut self, call: &Call<'_>, bulk: &[u8]) {
+    /// The running digest.
+    pub fn digest(&self) -> [u8; 32] {
+        self.chain
+    }
+
+    /// Starts the outcome of a record of kind `k`: the scratch cleared, the kind written, for the caller
+    /// to append the outcome but for its bulk.
+    pub fn start(&mut self, k: u8) -> &mut Vec<u8> {
+        self.outcome.clear();
+        self.outcome.push(k);
+        &mut self.outcome
+    }
+
+    /// Journals `call` (`None` for a poll, which has no arguments) with the outcome [`Writer::start`]
+    /// began and `bulk` after it, digested where it lies. Once the bytes waiting to be taken would pass
+    /// their bound, recording stops for good: what was journaled stays a valid journal, a prefix of the
+    /// session.
+    pub fn record(&mut self, call: Option<&Call<'_>>, bulk: &[u8]) {
         if self.stopped {
             return;
         }
-        let k = call.kind();
-        let mut c = Chain::new(&self.chain);
-        c.update(&[k]);
-        c.update(&self.outcome);
-        c.update(bulk);
-        c.update(&self.tail);
-        self.chain = c.finish();
-        let outcome_len = self.outcome.len() + bulk.len() + self.tail.len();
-        self.frame(k, Some(call), outcome_len, bulk);
+        self.chain = chain(&self.chain, &self.outcome, bulk);
+        self.frame_outcome(call, bulk);
     }
 
-    /// Starts the record of a call without arguments (a poll) whose outcome is `self.outcome ‖ bulk`
-    /// and then a deadline not known yet: [`Writer::settle`] finishes it. The recorder digests a transmit
-    /// this way while the caller still borrows it, without copying it, and reads the deadline after the
-    /// poll when the caller comes back (the connection cannot change in between).
-    pub fn begin(&mut self, k: u8, bulk: &[u8]) {
+    /// [`Writer::record`] for a `poll_transmit` that returned a datagram, `datagram` (see
+    /// [`chain_datagram`]).
+    pub fn record_transmit(&mut self, datagram: &[u8]) {
         if self.stopped {
             return;
         }
-        let mut c = Chain::new(&self.chain);
-        c.update(&[k]);
-        c.update(&self.outcome);
-        c.update(bulk);
-        if self.whole {
-            self.outcome.extend_from_slice(bulk);
+        self.chain = chain_datagram(&self.chain, &self.outcome, datagram);
+        self.frame_outcome(None, datagram);
+    }
+
+    fn frame_outcome(&mut self, call: Option<&Call<'_>>, bulk: &[u8]) {
+        self.active = true;
+        let outcome = core::mem::take(&mut self.outcome);
+        let (k, head) = outcome.split_first().map_or((0, &[][..]), |(k, h)| (*k, h));
+        self.frame(k, call, head, bulk);
+        self.outcome = outcome;
+    }
+
+    /// Journals a poll that returned nothing (`none` is its record kind, 0x14 or 0x15), with the deadline
+    /// after it. Most polls return nothing (the loop polls until `None`) and most leave the deadline as
+    /// the previous empty poll found it: those are two bytes, no digest, and the running digest does not
+    /// move. When the deadline moved, the record is of kind `none + 2` (0x16 or 0x17) and its outcome,
+    /// the deadline, is digested.
+    /// `deadline` is read only when a call other than an empty poll came since the last empty poll.
+    pub fn record_nothing(&mut self, none: u8, deadline: impl FnOnce() -> Option<Instant>) {
+        if self.stopped {
+            return;
         }
-        let len = self.outcome.len() + if self.whole { 0 } else { bulk.len() };
-        self.open = Some(Open { chain: c, kind: k, len });
+        let deadline = match self.active {
+            true => deadline(),
+            false => self.deadline.flatten(),
+        };
+        if self.deadline == Some(deadline) {
+            self.active = false;
+            if self.pending.len().saturating_add(2) > self.max_pending {
+                self.stop();
+                return;
+            }
+            self.pending.extend_from_slice(&[1, none]);
+            self.calls += 1;
+            return;
+        }
+        self.deadline = Some(deadline);
+        let out = self.start(none + 2);
+        out.push(0);
+        put_deadline(out, deadline);
+        self.record(None, &[]);
+        self.active = false;
     }
 
-    /// Whether a record started by [`Writer::begin`] waits for its deadline.
-    pub fn is_pending(&self) -> bool {
-        self.open.is_some()
+    /// What [`Writer::digest`] will be once a poll that returned nothing is journaled with `deadline`.
+    pub fn digest_after_nothing(&self, none: u8, deadline: Option<Instant>) -> [u8; 32] {
+        if self.stopped || !self.active || self.deadline == Some(deadline) {
+            return self.chain;
+        }
+        let mut head = Vec::with_capacity(11);
+        head.extend_from_slice(&[none + 2, 0]);
+        put_deadline(&mut head, deadline);
+        chain(&self.chain, &head, &[])
     }
 
-    /// Finishes the record [`Writer::begin`] started with the deadline after its call.
-    pub fn settle(&mut self, deadline: Option<Instant>) {
-        let Some(p) = self.open.take() else { return };
-        self.tail.clear();
-        put_deadline(&mut self.tail, deadline);
-        let mut c = p.chain;
-        c.update(&self.tail);
-        self.chain = c.finish();
-        // In whole-outputs journals `self.outcome` already holds the bulk.
-        let outcome_len = p.len + self.tail.len();
-        self.frame(p.kind, None, outcome_len, &[]);
-    }
-
-    /// What [`Writer::digest`] will be once the pending record (if any) is settled with `deadline`.
-    pub fn digest_with(&self, deadline: impl FnOnce() -> Option<Instant>) -> [u8; 32] {
-        let Some(p) = self.open.as_ref() else { return self.chain };
-        let mut tail = Vec::new();
-        put_deadline(&mut tail, deadline());
-        let mut c = p.chain.clone();
-        c.update(&tail);
-        c.finish()
+    fn stop(&mut self) {
+        tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
+        self.stopped = true;
     }
 
     /// Appends the record of kind `k` (whose digest is the chain's) with `call`'s arguments (none when
-    /// `None`) and, in whole-outputs journals, the outcome `self.outcome ‖ bulk ‖ self.tail`, of
-    /// `outcome_len` bytes.
-    fn frame(&mut self, k: u8, call: Option<&Call<'_>>, outcome_len: usize, bulk: &[u8]) {
+    /// `None`) and, in whole-outputs journals, the outcome `head ‖ bulk`.
+    fn frame(&mut self, k: u8, call: Option<&Call<'_>>, head: &[u8], bulk: &[u8]) {
         let digest = self.chain.get(..DIGEST_LEN).unwrap_or(&[]);
-        let outcome_len = if self.whole { outcome_len } else { 0 };
+        let outcome_len = if self.whole { head.len() + bulk.len() } else { 0 };
         // The calls on the hot path are framed in place, their arguments written once; the others go
         // through the scratch body.
         let args_len = call.map_or(Some(0), Call::args_len);
@@ -155,8 +172,7 @@ impl Writer {
             (None, None) => DIGEST_LEN + outcome_len,
         };
         if self.pending.len().saturating_add(body_len + 11) > self.max_pending {
-            tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
-            self.stopped = true;
+            self.stop();
             return;
         }
         let out = &mut self.pending;
@@ -174,28 +190,9 @@ impl Writer {
         }
         out.extend_from_slice(digest);
         if self.whole {
-            out.extend_from_slice(&self.outcome);
+            out.extend_from_slice(head);
             out.extend_from_slice(bulk);
-            out.extend_from_slice(&self.tail);
         }
-        self.calls += 1;
-    }
-
-    /// The bytes waiting; the next ones go into a buffer as large as these were, so that a caller taking
-    /// after each loop turn does not make the journal grow its buffer from nothing every time.
-    /// Journals a poll that returned nothing (record kind `k`, 0x14 or 0x15): two bytes, no digest, and
-    /// the running digest does not move. Most polls return nothing (the loop polls until `None`), so
-    /// this keeps them cheap.
-    pub fn record_nothing(&mut self, k: u8) {
-        if self.stopped {
-            return;
-        }
-        if self.pending.len().saturating_add(2) > self.max_pending {
-            tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
-            self.stopped = true;
-            return;
-        }
-        self.pending.extend_from_slice(&[1, k]);
         self.calls += 1;
     }
 
@@ -206,6 +203,8 @@ impl Writer {
         core::mem::swap(&mut self.pending, out);
     }
 
+    /// The bytes waiting; the next ones go into a buffer as large as these were, so that a caller taking
+    /// after each loop turn does not make the journal grow its buffer from nothing every time.
     pub fn take(&mut self) -> Vec<u8> {
         let capacity = self.pending.len().min(self.max_pending);
         core::mem::replace(&mut self.pending, Vec::with_capacity(capacity))
@@ -325,6 +324,30 @@ impl<'a> Iterator for Entries<'a> {
                 kind::POLL_EVENT_NONE => Some(Call::PollEvent),
                 _ => None,
             };
+            let deadline = match frame.kind {
+                kind::POLL_TRANSMIT_DEADLINE => Some(Call::PollTransmit),
+                kind::POLL_EVENT_DEADLINE => Some(Call::PollEvent),
+                _ => None,
+            };
+            if let Some(call) = deadline {
+                let digest = body.array::<DIGEST_LEN>("digest")?;
+                let outcome = if self.whole {
+                    Some(body.rest())
+                } else {
+                    body.finish("bytes after the digest")?;
+                    None
+                };
+                let entry = Entry {
+                    index: self.index,
+                    offset: frame.offset,
+                    call,
+                    digest,
+                    outcome,
+                    nothing: true,
+                    kind: frame.kind,
+                };
+                return Ok((entry, end));
+            }
             if let Some(call) = nothing {
                 body.finish("bytes in a poll that returned nothing")?;
                 let entry = Entry {
@@ -334,6 +357,7 @@ impl<'a> Iterator for Entries<'a> {
                     digest: [0; DIGEST_LEN],
                     outcome: None,
                     nothing: true,
+                    kind: frame.kind,
                 };
                 return Ok((entry, end));
             }
@@ -351,7 +375,8 @@ impl<'a> Iterator for Entries<'a> {
                 body.finish("bytes after the digest")?;
                 None
             };
-            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome, nothing: false }, end))
+            let kind = frame.kind;
+            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome, nothing: false, kind }, end))
         });
         match r {
             Ok((entry, end)) => {

@@ -83,8 +83,7 @@ pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
 pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
 
 use outcome::{
-    put_channel, put_deadline, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver,
-    put_transmit_head,
+    put_channel, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver, put_transmit_head,
 };
 
 use crate::datachannel::ChannelOptions;
@@ -148,6 +147,10 @@ pub struct RecordedPeerConnection {
     /// The latest `now` given.
     now: Instant,
     key_logged: bool,
+    /// A `poll_transmit` returned nothing and its record waits for the deadline after it, read when the
+    /// caller comes back (the poll's borrow of the connection lasts until then; an empty poll changes
+    /// nothing, so the deadline is the same).
+    nothing_pending: bool,
 }
 
 impl Deref for RecordedPeerConnection {
@@ -158,28 +161,11 @@ impl Deref for RecordedPeerConnection {
     }
 }
 
-/// Journals `call` with the outcome `put` writes and the deadline after it.
-fn log(journal: &mut Option<journal::Writer>, pc: &PeerConnection, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
-    log_bulk(journal, pc, call, |o| {
-        put(o);
-        &[]
-    });
-}
-
-/// Journals `call` with the outcome `put` writes, then the bytes it returns (digested where they lie, not
-/// copied, unless the journal keeps outputs whole), then the deadline after it.
-fn log_bulk<'b>(
-    journal: &mut Option<journal::Writer>,
-    pc: &PeerConnection,
-    call: &Call<'_>,
-    put: impl FnOnce(&mut Vec<u8>) -> &'b [u8],
-) {
+/// Journals `call` with the outcome `put` writes.
+fn log(journal: &mut Option<journal::Writer>, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
     let Some(j) = journal.as_mut().filter(|j| !j.is_stopped()) else { return };
-    j.outcome.clear();
-    let bulk = put(&mut j.outcome);
-    j.tail.clear();
-    put_deadline(&mut j.tail, pc.poll_timeout());
-    j.record(call, bulk);
+    put(j.start(call.kind()));
+    j.record(Some(call), &[]);
 }
 
 impl RecordedPeerConnection {
@@ -198,6 +184,7 @@ impl RecordedPeerConnection {
             capture,
             now: Instant::ZERO,
             key_logged: false,
+            nothing_pending: false,
         }
     }
 
@@ -242,7 +229,11 @@ impl RecordedPeerConnection {
     /// The running digest (see `docs/journal.md`) of every output so far: what [`Summary::digest`] of a replay of this journal
     /// must equal. Zero when no journal is kept.
     pub fn digest(&self) -> [u8; 32] {
-        self.journal.as_ref().map_or([0; 32], |j| j.digest_with(|| self.pc.poll_timeout()))
+        let Some(j) = self.journal.as_ref() else { return [0; 32] };
+        match self.nothing_pending {
+            true => j.digest_after_nothing(call::kind::POLL_TRANSMIT_NONE, self.pc.poll_timeout()),
+            false => j.digest(),
+        }
     }
 
     /// Calls journaled.
@@ -270,11 +261,13 @@ impl RecordedPeerConnection {
         self.now = self.now.max(now);
     }
 
-    /// Finishes the record of the last `poll_transmit`, if it waits for its deadline: the caller is back,
-    /// done with the transmit it borrowed, and the connection has not changed since.
+    /// Finishes the record of the last `poll_transmit` if it returned nothing: the caller is back, and
+    /// the connection has not changed since.
     fn settle(&mut self) {
-        if let Some(j) = self.journal.as_mut().filter(|j| j.is_pending()) {
-            j.settle(self.pc.poll_timeout());
+        if core::mem::take(&mut self.nothing_pending) {
+            if let Some(j) = self.journal.as_mut() {
+                j.record_nothing(call::kind::POLL_TRANSMIT_NONE, || self.pc.poll_timeout());
+            }
         }
     }
 
@@ -293,7 +286,7 @@ impl RecordedPeerConnection {
     /// After a call: the key log if it just became known, then the journal record.
     fn after(&mut self, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
         self.check_key_log();
-        log(&mut self.journal, &self.pc, call, put);
+        log(&mut self.journal, call, put);
     }
 
     // ----- the connection's API, journaled -----
@@ -523,13 +516,14 @@ impl Machine for RecordedPeerConnection {
         self.settle();
         let e = self.pc.poll_event();
         self.check_key_log();
-        if e.is_none() {
-            if let Some(j) = self.journal.as_mut() {
-                j.record_nothing(call::kind::POLL_EVENT_NONE);
+        let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) else { return e };
+        match e.as_ref() {
+            None => j.record_nothing(call::kind::POLL_EVENT_NONE, || self.pc.poll_timeout()),
+            Some(e) => {
+                let bulk = put_event_head(j.start(call::kind::POLL_EVENT), Some(e));
+                j.record(None, bulk);
             }
-            return None;
         }
-        log_bulk(&mut self.journal, &self.pc, &Call::PollEvent, |o| put_event_head(o, e.as_ref()));
         e
     }
 
@@ -549,7 +543,7 @@ impl PathMachine for RecordedPeerConnection {
         if let Some(c) = self.capture.as_mut() {
             c.received(self.now, &datagram);
         }
-        log(&mut self.journal, &self.pc, &Call::Receive { now, datagram }, |o| put_result(o, &r));
+        log(&mut self.journal, &Call::Receive { now, datagram }, |o| put_result(o, &r));
         r
     }
 
@@ -559,20 +553,16 @@ impl PathMachine for RecordedPeerConnection {
             return self.pc.poll_transmit();
         }
         let Some(t) = self.pc.poll_transmit() else {
-            if let Some(j) = self.journal.as_mut() {
-                j.record_nothing(call::kind::POLL_TRANSMIT_NONE);
-            }
+            self.nothing_pending = self.journal.as_ref().is_some_and(|j| !j.is_stopped());
             return None;
         };
         if let Some(c) = self.capture.as_mut() {
             c.sent(self.now, &t);
         }
-        // Digested where it lies, in the connection's buffer; the deadline after it is read when the
-        // caller comes back (`settle`).
+        // Digested where it lies, in the connection's buffer, not copied.
         if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
-            j.outcome.clear();
-            let bulk = put_transmit_head(&mut j.outcome, Some(&t));
-            j.begin(call::kind::POLL_TRANSMIT, bulk);
+            let bulk = put_transmit_head(j.start(call::kind::POLL_TRANSMIT), Some(&t));
+            j.record_transmit(bulk);
         }
         Some(t)
     }

@@ -190,10 +190,19 @@ fn outcomes_render() {
     let mut o = Vec::new();
     let t = Datagram { source: addr("10.0.0.1:1"), destination: addr("10.0.0.2:2"), contents: &[0xab; 60] };
     put_transmit(&mut o, Some(&t));
-    put_deadline(&mut o, Some(Instant::from_millis(1500)));
     let text = render_outcome(kind::POLL_TRANSMIT, &o).unwrap();
     assert!(text.starts_with("Some(10.0.0.1:1 -> 10.0.0.2:2, 60 bytes: abab"), "{text}");
-    assert!(text.ends_with("…); deadline 1.500000000s"), "{text}");
+    assert!(text.ends_with("…)"), "{text}");
+    // Only a poll that returned nothing carries the deadline after it.
+    put_deadline(&mut o, Some(Instant::from_millis(1500)));
+    assert!(render_outcome(kind::POLL_TRANSMIT, &o).is_err());
+    o.clear();
+    put_transmit(&mut o, None);
+    put_deadline(&mut o, Some(Instant::from_millis(1500)));
+    assert_eq!(render_outcome(kind::POLL_TRANSMIT, &o).unwrap(), "None; deadline 1.500000000s");
+    o.truncate(1);
+    put_deadline(&mut o, None);
+    assert_eq!(render_outcome(kind::POLL_EVENT, &o).unwrap(), "None; no deadline");
     let events = [
         Event::ConnectionState(ConnectionState::Connected),
         Event::LocalCandidate { candidate: "candidate:x".into(), mid: "0".into() },
@@ -204,17 +213,16 @@ fn outcomes_render() {
         Event::IceCandidateError { server: addr("192.0.2.1:3478"), failure: crate::turn::Failure::Forbidden },
     ];
     let expected = [
-        "Some(ConnectionState(Connected)); no deadline",
-        "Some(LocalCandidate(0: candidate:x)); no deadline",
-        "Some(NegotiationNeeded); no deadline",
-        "Some(DataChannel(#1, label=\"l\", protocol=\"p\")); no deadline",
-        "Some(Message(#1, text, 2 bytes: 6869)); no deadline",
-        "Some(ChannelError(#2: stream id already in use)); no deadline",
+        "Some(ConnectionState(Connected))",
+        "Some(LocalCandidate(0: candidate:x))",
+        "Some(NegotiationNeeded)",
+        "Some(DataChannel(#1, label=\"l\", protocol=\"p\"))",
+        "Some(Message(#1, text, 2 bytes: 6869))",
+        "Some(ChannelError(#2: stream id already in use))",
     ];
     for (i, e) in events.iter().enumerate() {
         o.clear();
         put_event(&mut o, Some(e));
-        put_deadline(&mut o, None);
         let text = render_outcome(kind::POLL_EVENT, &o).unwrap();
         if let Some(want) = expected.get(i) {
             assert_eq!(&text, want);
@@ -224,9 +232,8 @@ fn outcomes_render() {
     }
     o.clear();
     put_result(&mut o, &Err::<(), _>(crate::pc::Error::InvalidState));
-    put_deadline(&mut o, None);
     let text = render_outcome(kind::SET_REMOTE_DESCRIPTION, &o).unwrap();
-    assert_eq!(text, "Err(not allowed in the current signalling state); no deadline");
+    assert_eq!(text, "Err(not allowed in the current signalling state)");
     // Trailing or missing bytes are errors.
     o.push(0);
     assert!(render_outcome(kind::SET_REMOTE_DESCRIPTION, &o).is_err());
@@ -325,6 +332,43 @@ fn a_recorded_pair_replays_and_a_journal_reads_back() {
     assert_eq!(events, summary.events);
     assert!(events > 10);
     assert_eq!(replay.peer_connection().connection_state(), a.connection_state());
+}
+
+/// The deadline is journaled where a caller following the loop reads it, after an empty poll: a record
+/// of kind 0x16/0x17 when it moved, two bytes when it did not. A deadline that differs on replay diverges
+/// at that poll, whether it was recorded as moved (its digest) or as unchanged.
+#[test]
+fn deadlines_after_empty_polls_are_checked() {
+    let (mut a, _) = pair(RecordOptions { whole_outputs: true, ..RecordOptions::default() }, 2);
+    let journal = a.take_journal();
+    let parsed = Journal::parse(&journal).unwrap();
+    let entries: Vec<_> = parsed.entries().collect::<Result<_, _>>().unwrap();
+    let moved: Vec<_> =
+        entries.iter().filter(|e| matches!(e.kind, kind::POLL_TRANSMIT_DEADLINE | kind::POLL_EVENT_DEADLINE)).collect();
+    let unchanged =
+        entries.iter().filter(|e| matches!(e.kind, kind::POLL_TRANSMIT_NONE | kind::POLL_EVENT_NONE)).count();
+    assert!(moved.len() > 5 && unchanged > 0, "{} moved, {unchanged} unchanged", moved.len());
+    for e in &moved {
+        let text = render_outcome(e.call.kind(), e.outcome.unwrap()).unwrap();
+        assert!(text.starts_with("None; deadline "), "{text}");
+    }
+    // A moved deadline's recorded value changed: the replay diverges there, showing both.
+    let target = moved[moved.len() / 2];
+    let end = entries.iter().find(|e| e.index == target.index + 1).unwrap().offset;
+    let mut damaged = journal.clone();
+    damaged[end - 1] ^= 1; // the deadline's last (most significant) byte
+    let Err(ReplayError::Diverged(d)) = Replayer::new(&damaged).unwrap().run() else { panic!("no divergence") };
+    assert_eq!(d.index, target.index);
+    assert!(d.recorded.as_deref().unwrap().starts_with("None; deadline "), "{d:?}");
+    assert_ne!(d.recorded.as_deref(), Some(d.replayed.as_str()));
+    // Recorded as unchanged (the record shrunk to two bytes) while the replay finds it moved: diverges
+    // at the same poll.
+    let mut shrunk = journal[..target.offset].to_vec();
+    shrunk.extend_from_slice(&[1, target.kind - 2]);
+    shrunk.extend_from_slice(&journal[end..]);
+    let Err(ReplayError::Diverged(d)) = Replayer::new(&shrunk).unwrap().run() else { panic!("no divergence") };
+    assert_eq!(d.index, target.index);
+    assert!(d.recorded.as_deref().unwrap().contains("previous empty poll"), "{d:?}");
 }
 
 #[test]
