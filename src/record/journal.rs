@@ -22,11 +22,6 @@ pub(super) struct Writer {
     /// Scratch for a call's record kind and outcome, reused: [`Writer::start`] clears it and writes the
     /// kind; the caller appends the outcome but for its bulk, then calls [`Writer::record`] with the bulk.
     outcome: Vec<u8>,
-    /// The deadline the last empty poll recorded (`None` before the first).
-    deadline: Option<Option<Instant>>,
-    /// Whether a call other than an empty poll was journaled since the last empty poll: if not, the
-    /// deadline cannot have moved (an empty poll changes nothing) and is not read again.
-    active: bool,
     max_pending: usize,
     stopped: bool,
     calls: u64,
@@ -41,8 +36,6 @@ impl Writer {
             chain: [0; 32],
             body: Vec::new(),
             outcome: Vec::new(),
-            deadline: None,
-            active: true,
             max_pending,
             stopped: false,
             calls: 0,
@@ -99,52 +92,40 @@ impl Writer {
     }
 
     fn frame_outcome(&mut self, call: Option<&Call<'_>>, bulk: &[u8]) {
-        self.active = true;
         let outcome = core::mem::take(&mut self.outcome);
         let (k, head) = outcome.split_first().map_or((0, &[][..]), |(k, h)| (*k, h));
         self.frame(k, call, head, bulk);
         self.outcome = outcome;
     }
 
-    /// Journals a poll that returned nothing (`none` is its record kind, 0x14 or 0x15), with the deadline
-    /// after it. Most polls return nothing (the loop polls until `None`) and most leave the deadline as
-    /// the previous empty poll found it: those are two bytes, no digest, and the running digest does not
-    /// move. When the deadline moved, the record is of kind `none + 2` (0x16 or 0x17) and its outcome,
-    /// the deadline, is digested.
-    /// `deadline` is read only when a call other than an empty poll came since the last empty poll.
-    pub fn record_nothing(&mut self, none: u8, deadline: impl FnOnce() -> Option<Instant>) {
+    /// Journals a poll that returned nothing (record kind `k`, 0x14 or 0x15): two bytes, no digest, and
+    /// the running digest does not move. Most polls return nothing (the loop polls until `None`), so
+    /// this keeps them cheap.
+    pub fn record_nothing(&mut self, k: u8) {
         if self.stopped {
             return;
         }
-        let deadline = match self.active {
-            true => deadline(),
-            false => self.deadline.flatten(),
-        };
-        if self.deadline == Some(deadline) {
-            self.active = false;
-            if self.pending.len().saturating_add(2) > self.max_pending {
-                self.stop();
-                return;
-            }
-            self.pending.extend_from_slice(&[1, none]);
-            self.calls += 1;
+        if self.pending.len().saturating_add(2) > self.max_pending {
+            self.stop();
             return;
         }
-        self.deadline = Some(deadline);
-        let out = self.start(none + 2);
-        out.push(0);
-        put_deadline(out, deadline);
-        self.record(None, &[]);
-        self.active = false;
+        self.pending.extend_from_slice(&[1, k]);
+        self.calls += 1;
     }
 
-    /// What [`Writer::digest`] will be once a poll that returned nothing is journaled with `deadline`.
-    pub fn digest_after_nothing(&self, none: u8, deadline: Option<Instant>) -> [u8; 32] {
-        if self.stopped || !self.active || self.deadline == Some(deadline) {
+    /// Journals a `poll_timeout` that gave `deadline`.
+    pub fn record_deadline(&mut self, deadline: Option<Instant>) {
+        put_deadline(self.start(kind::POLL_TIMEOUT), deadline);
+        self.record(None, &[]);
+    }
+
+    /// What [`Writer::digest`] will be once a `poll_timeout` that gave `deadline` is journaled.
+    pub fn digest_after_deadline(&self, deadline: Option<Instant>) -> [u8; 32] {
+        if self.stopped {
             return self.chain;
         }
-        let mut head = Vec::with_capacity(11);
-        head.extend_from_slice(&[none + 2, 0]);
+        let mut head = Vec::with_capacity(10);
+        head.push(kind::POLL_TIMEOUT);
         put_deadline(&mut head, deadline);
         chain(&self.chain, &head, &[])
     }
@@ -324,30 +305,6 @@ impl<'a> Iterator for Entries<'a> {
                 kind::POLL_EVENT_NONE => Some(Call::PollEvent),
                 _ => None,
             };
-            let deadline = match frame.kind {
-                kind::POLL_TRANSMIT_DEADLINE => Some(Call::PollTransmit),
-                kind::POLL_EVENT_DEADLINE => Some(Call::PollEvent),
-                _ => None,
-            };
-            if let Some(call) = deadline {
-                let digest = body.array::<DIGEST_LEN>("digest")?;
-                let outcome = if self.whole {
-                    Some(body.rest())
-                } else {
-                    body.finish("bytes after the digest")?;
-                    None
-                };
-                let entry = Entry {
-                    index: self.index,
-                    offset: frame.offset,
-                    call,
-                    digest,
-                    outcome,
-                    nothing: true,
-                    kind: frame.kind,
-                };
-                return Ok((entry, end));
-            }
             if let Some(call) = nothing {
                 body.finish("bytes in a poll that returned nothing")?;
                 let entry = Entry {
@@ -357,7 +314,6 @@ impl<'a> Iterator for Entries<'a> {
                     digest: [0; DIGEST_LEN],
                     outcome: None,
                     nothing: true,
-                    kind: frame.kind,
                 };
                 return Ok((entry, end));
             }
@@ -375,8 +331,7 @@ impl<'a> Iterator for Entries<'a> {
                 body.finish("bytes after the digest")?;
                 None
             };
-            let kind = frame.kind;
-            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome, nothing: false, kind }, end))
+            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome, nothing: false }, end))
         });
         match r {
             Ok((entry, end)) => {

@@ -68,6 +68,7 @@ mod pcap_in_tests;
 mod tests;
 
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::net::SocketAddr;
 use core::ops::Deref;
 use core::time::Duration;
@@ -147,10 +148,10 @@ pub struct RecordedPeerConnection {
     /// The latest `now` given.
     now: Instant,
     key_logged: bool,
-    /// A `poll_transmit` returned nothing and its record waits for the deadline after it, read when the
-    /// caller comes back (the poll's borrow of the connection lasts until then; an empty poll changes
-    /// nothing, so the deadline is the same).
-    nothing_pending: bool,
+    /// A deadline `poll_timeout` gave and the journal still owes a record, written at the next call that
+    /// can change the connection (`poll_timeout` only reads, through `&self`; it gives the same until
+    /// then).
+    read: Cell<Option<Option<Instant>>>,
 }
 
 impl Deref for RecordedPeerConnection {
@@ -184,7 +185,7 @@ impl RecordedPeerConnection {
             capture,
             now: Instant::ZERO,
             key_logged: false,
-            nothing_pending: false,
+            read: Cell::new(None),
         }
     }
 
@@ -230,9 +231,9 @@ impl RecordedPeerConnection {
     /// must equal. Zero when no journal is kept.
     pub fn digest(&self) -> [u8; 32] {
         let Some(j) = self.journal.as_ref() else { return [0; 32] };
-        match self.nothing_pending {
-            true => j.digest_after_nothing(call::kind::POLL_TRANSMIT_NONE, self.pc.poll_timeout()),
-            false => j.digest(),
+        match self.read.get() {
+            Some(deadline) => j.digest_after_deadline(deadline),
+            None => j.digest(),
         }
     }
 
@@ -261,12 +262,11 @@ impl RecordedPeerConnection {
         self.now = self.now.max(now);
     }
 
-    /// Finishes the record of the last `poll_transmit` if it returned nothing: the caller is back, and
-    /// the connection has not changed since.
+    /// Journals the deadline the caller read since the last call, if it did.
     fn settle(&mut self) {
-        if core::mem::take(&mut self.nothing_pending) {
+        if let Some(deadline) = self.read.take() {
             if let Some(j) = self.journal.as_mut() {
-                j.record_nothing(call::kind::POLL_TRANSMIT_NONE, || self.pc.poll_timeout());
+                j.record_deadline(deadline);
             }
         }
     }
@@ -518,7 +518,7 @@ impl Machine for RecordedPeerConnection {
         self.check_key_log();
         let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) else { return e };
         match e.as_ref() {
-            None => j.record_nothing(call::kind::POLL_EVENT_NONE, || self.pc.poll_timeout()),
+            None => j.record_nothing(call::kind::POLL_EVENT_NONE),
             Some(e) => {
                 let bulk = put_event_head(j.start(call::kind::POLL_EVENT), Some(e));
                 j.record(None, bulk);
@@ -528,7 +528,11 @@ impl Machine for RecordedPeerConnection {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.pc.poll_timeout()
+        let deadline = self.pc.poll_timeout();
+        if self.read.get().is_none() && self.journal.as_ref().is_some_and(|j| !j.is_stopped()) {
+            self.read.set(Some(deadline));
+        }
+        deadline
     }
 }
 
@@ -553,7 +557,9 @@ impl PathMachine for RecordedPeerConnection {
             return self.pc.poll_transmit();
         }
         let Some(t) = self.pc.poll_transmit() else {
-            self.nothing_pending = self.journal.as_ref().is_some_and(|j| !j.is_stopped());
+            if let Some(j) = self.journal.as_mut() {
+                j.record_nothing(call::kind::POLL_TRANSMIT_NONE);
+            }
             return None;
         };
         if let Some(c) = self.capture.as_mut() {

@@ -3,9 +3,7 @@
 //! compares equal exactly when the call behaved the same.
 //!
 //! An outcome is the call's return value (by call kind: nothing, a `Result`, a description, a channel, a
-//! transmit, an event); a poll that returned nothing is followed by the deadline
-//! [`Machine::poll_timeout`](crate::Machine::poll_timeout) gave right after it, where a caller following
-//! the loop reads it before sleeping. Errors are kept as their `Display` text.
+//! transmit, an event, a deadline). Errors are kept as their `Display` text.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -340,7 +338,7 @@ fn render_event(out: &mut String, r: &mut Reader<'_>) -> Result<(), JournalError
 }
 
 /// Renders the canonical outcome of a call of record kind `call_kind` as one line of text, e.g.
-/// `Some(10.0.0.1:5000 -> 10.0.0.2:5000, 120 bytes: 1603…)` or `None; deadline 1.250000000s`.
+/// `Some(10.0.0.1:5000 -> 10.0.0.2:5000, 120 bytes: 1603…)`.
 pub fn render_outcome(call_kind: u8, outcome: &[u8]) -> Result<String, JournalError> {
     render_at(call_kind, outcome, 0)
 }
@@ -349,8 +347,13 @@ pub fn render_outcome(call_kind: u8, outcome: &[u8]) -> Result<String, JournalEr
 pub(super) fn render_at(call_kind: u8, outcome: &[u8], base: usize) -> Result<String, JournalError> {
     let mut out = String::new();
     let mut r = Reader::new(outcome, base);
-    let mut nothing = false;
     match call_kind {
+        kind::POLL_TIMEOUT => match r.opt("deadline", |r| r.instant("deadline"))? {
+            Some(d) => {
+                let _ = write!(out, "Some({d})");
+            }
+            None => out.push_str("None"),
+        },
         kind::TIMEOUT | kind::END_OF_LOCAL_CANDIDATES | kind::RESTART_ICE | kind::CLOSE => out.push_str("()"),
         kind::POLL_TRANSMIT => {
             if r.bool("transmit")? {
@@ -362,7 +365,6 @@ pub(super) fn render_at(call_kind: u8, outcome: &[u8], base: usize) -> Result<St
                 out.push(')');
             } else {
                 out.push_str("None");
-                nothing = true;
             }
         }
         kind::POLL_EVENT => {
@@ -372,7 +374,6 @@ pub(super) fn render_at(call_kind: u8, outcome: &[u8], base: usize) -> Result<St
                 out.push(')');
             } else {
                 out.push_str("None");
-                nothing = true;
             }
         }
         kind::CREATE_OFFER | kind::CREATE_ANSWER => render_error_or(&mut out, &mut r, |out, r| {
@@ -399,15 +400,6 @@ pub(super) fn render_at(call_kind: u8, outcome: &[u8], base: usize) -> Result<St
             out.push_str("Ok(())");
             Ok(())
         })?,
-    }
-    // An empty poll's deadline.
-    if nothing && !r.is_empty() {
-        match r.opt("deadline", |r| r.instant("deadline"))? {
-            Some(d) => {
-                let _ = write!(out, "; deadline {d}");
-            }
-            None => out.push_str("; no deadline"),
-        }
     }
     r.finish("bytes after the outcome")?;
     Ok(out)

@@ -11,7 +11,7 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use super::call::{Call, Entry, kind};
+use super::call::{Call, Entry};
 use super::digest::chain_datagram;
 use super::journal::{Entries, Journal};
 use super::outcome::{
@@ -158,8 +158,6 @@ pub struct Replayer<'a> {
     recent: VecDeque<(u64, usize)>,
     summary: Summary,
     diverged: bool,
-    /// The deadline the last empty poll found (`None` before the first).
-    deadline: Option<Option<Instant>>,
 }
 
 impl<'a> Replayer<'a> {
@@ -178,7 +176,6 @@ impl<'a> Replayer<'a> {
             recent: VecDeque::with_capacity(RECENT_INPUTS),
             summary: Summary { calls: 0, inputs: 0, transmits: 0, events: 0, end: Instant::ZERO, digest: [0; 32] },
             diverged: false,
-            deadline: None,
         })
     }
 
@@ -224,30 +221,21 @@ impl<'a> Replayer<'a> {
         }
         // The record kind first, then the outcome: what the digest runs over (the bulk apart).
         self.outcome.clear();
-        self.outcome.push(entry.kind);
+        self.outcome.push(entry.call.kind());
         let (event, bulk_len) = perform(&mut self.pc, &entry.call, &mut self.outcome);
         self.summary.calls += 1;
         self.summary.end = self.now;
         if entry.nothing {
-            // Recorded as returning nothing: the outcome must be nothing again, and the deadline after it
-            // the one recorded (by its digest when it moved, else the previous empty poll's).
-            let deadline = self.pc.poll_timeout();
-            let unchanged = self.deadline == Some(deadline);
-            self.deadline = Some(deadline);
-            put_deadline(&mut self.outcome, deadline);
-            let moved = matches!(entry.kind, kind::POLL_TRANSMIT_DEADLINE | kind::POLL_EVENT_DEADLINE);
-            let nothing = self.outcome.get(1) == Some(&0);
-            if !moved {
-                if !self.diverged && !(nothing && unchanged) {
-                    self.diverged = true;
-                    let same = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
-                    let mut d = self.divergence(&entry, same);
-                    d.recorded = Some(String::from("None; the deadline the previous empty poll recorded"));
-                    return Err(ReplayError::Diverged(Box::new(d)));
-                }
-                let outcome = self.outcome.get(1..).unwrap_or_default();
-                return Ok(Some(Step { entry, now: self.now, outcome, event }));
+            // Recorded as returning nothing: the outcome must be nothing again; the digest does not move.
+            let outcome = self.outcome.get(1..).unwrap_or_default();
+            if !self.diverged && outcome != [0] {
+                self.diverged = true;
+                let same = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
+                let mut d = self.divergence(&entry, same);
+                d.recorded = Some(String::from("None"));
+                return Err(ReplayError::Diverged(Box::new(d)));
             }
+            return Ok(Some(Step { entry, now: self.now, outcome, event }));
         }
         let (head, bulk) = self.outcome.split_at(self.outcome.len().saturating_sub(bulk_len).max(1));
         self.chain = match (&entry.call, bulk.is_empty()) {
@@ -310,6 +298,7 @@ fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> (Opti
             put_transmit(out, t.as_ref());
             return (None, t.map_or(0, |t| t.contents.len()));
         }
+        Call::PollTimeout => put_deadline(out, pc.poll_timeout()),
         Call::PollEvent => {
             let e = pc.poll_event();
             let bulk = put_event_head(out, e.as_ref());

@@ -193,16 +193,14 @@ fn outcomes_render() {
     let text = render_outcome(kind::POLL_TRANSMIT, &o).unwrap();
     assert!(text.starts_with("Some(10.0.0.1:1 -> 10.0.0.2:2, 60 bytes: abab"), "{text}");
     assert!(text.ends_with("…)"), "{text}");
-    // Only a poll that returned nothing carries the deadline after it.
     put_deadline(&mut o, Some(Instant::from_millis(1500)));
-    assert!(render_outcome(kind::POLL_TRANSMIT, &o).is_err());
+    assert!(render_outcome(kind::POLL_TRANSMIT, &o).is_err(), "no deadline after a transmit");
     o.clear();
-    put_transmit(&mut o, None);
     put_deadline(&mut o, Some(Instant::from_millis(1500)));
-    assert_eq!(render_outcome(kind::POLL_TRANSMIT, &o).unwrap(), "None; deadline 1.500000000s");
-    o.truncate(1);
+    assert_eq!(render_outcome(kind::POLL_TIMEOUT, &o).unwrap(), "Some(1.500000000s)");
+    o.clear();
     put_deadline(&mut o, None);
-    assert_eq!(render_outcome(kind::POLL_EVENT, &o).unwrap(), "None; no deadline");
+    assert_eq!(render_outcome(kind::POLL_TIMEOUT, &o).unwrap(), "None");
     let events = [
         Event::ConnectionState(ConnectionState::Connected),
         Event::LocalCandidate { candidate: "candidate:x".into(), mid: "0".into() },
@@ -334,41 +332,40 @@ fn a_recorded_pair_replays_and_a_journal_reads_back() {
     assert_eq!(replay.peer_connection().connection_state(), a.connection_state());
 }
 
-/// The deadline is journaled where a caller following the loop reads it, after an empty poll: a record
-/// of kind 0x16/0x17 when it moved, two bytes when it did not. A deadline that differs on replay diverges
-/// at that poll, whether it was recorded as moved (its digest) or as unchanged.
+/// The deadlines the caller read are journaled where it read them, once between two other calls, and
+/// checked on replay: a deadline that differs diverges at that read.
 #[test]
-fn deadlines_after_empty_polls_are_checked() {
+fn deadlines_the_caller_read_are_checked() {
     let (mut a, _) = pair(RecordOptions { whole_outputs: true, ..RecordOptions::default() }, 2);
+    // Reads after the last call are journaled when the journal is taken; repeated reads once.
+    let calls = a.journaled_calls();
+    let deadline = a.poll_timeout();
+    assert_eq!(a.poll_timeout(), deadline);
+    let digest = a.digest();
     let journal = a.take_journal();
+    assert_eq!(a.journaled_calls(), calls + 1);
+    assert_eq!(a.digest(), digest, "the digest counted the read before it was written");
     let parsed = Journal::parse(&journal).unwrap();
     let entries: Vec<_> = parsed.entries().collect::<Result<_, _>>().unwrap();
-    let moved: Vec<_> =
-        entries.iter().filter(|e| matches!(e.kind, kind::POLL_TRANSMIT_DEADLINE | kind::POLL_EVENT_DEADLINE)).collect();
-    let unchanged =
-        entries.iter().filter(|e| matches!(e.kind, kind::POLL_TRANSMIT_NONE | kind::POLL_EVENT_NONE)).count();
-    assert!(moved.len() > 5 && unchanged > 0, "{} moved, {unchanged} unchanged", moved.len());
-    for e in &moved {
-        let text = render_outcome(e.call.kind(), e.outcome.unwrap()).unwrap();
-        assert!(text.starts_with("None; deadline "), "{text}");
-    }
-    // A moved deadline's recorded value changed: the replay diverges there, showing both.
-    let target = moved[moved.len() / 2];
+    let reads: Vec<_> = entries.iter().filter(|e| e.call == Call::PollTimeout).collect();
+    assert!(reads.len() > 5, "{} reads", reads.len());
+    let last = entries.last().unwrap();
+    assert_eq!(last.call, Call::PollTimeout);
+    let want = match deadline {
+        Some(d) => alloc::format!("Some({d})"),
+        None => "None".to_string(),
+    };
+    assert_eq!(render_outcome(kind::POLL_TIMEOUT, last.outcome.unwrap()).unwrap(), want);
+    assert_eq!(Replayer::new(&journal).unwrap().run().unwrap().digest, a.digest());
+    // A recorded deadline changed: the replay diverges at that read, showing both values.
+    let target = reads[reads.len() / 2];
     let end = entries.iter().find(|e| e.index == target.index + 1).unwrap().offset;
     let mut damaged = journal.clone();
     damaged[end - 1] ^= 1; // the deadline's last (most significant) byte
     let Err(ReplayError::Diverged(d)) = Replayer::new(&damaged).unwrap().run() else { panic!("no divergence") };
     assert_eq!(d.index, target.index);
-    assert!(d.recorded.as_deref().unwrap().starts_with("None; deadline "), "{d:?}");
+    assert!(d.recorded.as_deref().unwrap().starts_with("Some("), "{d:?}");
     assert_ne!(d.recorded.as_deref(), Some(d.replayed.as_str()));
-    // Recorded as unchanged (the record shrunk to two bytes) while the replay finds it moved: diverges
-    // at the same poll.
-    let mut shrunk = journal[..target.offset].to_vec();
-    shrunk.extend_from_slice(&[1, target.kind - 2]);
-    shrunk.extend_from_slice(&journal[end..]);
-    let Err(ReplayError::Diverged(d)) = Replayer::new(&shrunk).unwrap().run() else { panic!("no divergence") };
-    assert_eq!(d.index, target.index);
-    assert!(d.recorded.as_deref().unwrap().contains("previous empty poll"), "{d:?}");
 }
 
 #[test]
