@@ -41,8 +41,9 @@ trait Peer: PathMachine<Event = Event, Error = RecvError> + Sized {
     fn set_local_description(&mut self, now: Instant, d: &sansrtc::pc::Description) -> Result<(), Error>;
     fn set_remote_description(&mut self, now: Instant, d: &sansrtc::pc::Description) -> Result<(), Error>;
     fn send(&mut self, now: Instant, id: ChannelId, data: Bytes) -> Result<(), Error>;
-    /// The journal and capture bytes written since the last call, into the two buffers.
-    fn take(&mut self, journal: &mut Vec<u8>, capture: &mut Vec<u8>);
+    /// The journal bytes written since the last call, handed to `journal` piece by piece as a caller
+    /// writing them to a file would, and the capture bytes into `capture`.
+    fn take(&mut self, journal: &mut dyn FnMut(&[u8]), capture: &mut Vec<u8>);
 }
 
 macro_rules! forward {
@@ -81,8 +82,7 @@ impl Peer for PeerConnection {
     fn pc(&self) -> &PeerConnection {
         self
     }
-    fn take(&mut self, journal: &mut Vec<u8>, capture: &mut Vec<u8>) {
-        journal.clear();
+    fn take(&mut self, _: &mut dyn FnMut(&[u8]), capture: &mut Vec<u8>) {
         capture.clear();
     }
     forward!();
@@ -95,8 +95,11 @@ impl Peer for RecordedPeerConnection {
     fn pc(&self) -> &PeerConnection {
         self.peer_connection()
     }
-    fn take(&mut self, journal: &mut Vec<u8>, capture: &mut Vec<u8>) {
-        self.take_journal_into(journal);
+    fn take(&mut self, journal: &mut dyn FnMut(&[u8]), capture: &mut Vec<u8>) {
+        let _ = self.take_journal_with(|b| {
+            journal(b);
+            Ok::<(), ()>(())
+        });
         self.take_capture_into(capture);
     }
     forward!();
@@ -116,7 +119,6 @@ struct Pair<P: Peer> {
     journal_bytes: [usize; 2],
     capture_bytes: usize,
     keep: Option<[Vec<u8>; 2]>,
-    journal_buf: Vec<u8>,
     capture_buf: Vec<u8>,
 }
 
@@ -151,7 +153,6 @@ impl<P: Peer> Pair<P> {
             journal_bytes: [0; 2],
             capture_bytes: 0,
             keep,
-            journal_buf: Vec::new(),
             capture_buf: Vec::new(),
         };
         while !p.open {
@@ -176,16 +177,24 @@ impl<P: Peer> Pair<P> {
         }
     }
 
-    /// Takes the journals and captures as a caller appending them to files would (the same two buffers
-    /// every time, written out and reused).
+    /// Takes the journals and captures as a caller appending them to files would: the journal piece by
+    /// piece (`take_journal_with`, the messages sent where they lie), the capture into the same buffer
+    /// every time, written out and reused.
     fn take(&mut self) {
         for (i, p) in [&mut self.a, &mut self.b].into_iter().enumerate() {
-            p.take(&mut self.journal_buf, &mut self.capture_buf);
-            self.journal_bytes[i] += self.journal_buf.len();
+            let mut len = 0;
+            let mut keep = self.keep.as_mut().map(|k| &mut k[i]);
+            p.take(
+                &mut |b| {
+                    len += b.len();
+                    if let Some(k) = keep.as_mut() {
+                        k.extend_from_slice(b);
+                    }
+                },
+                &mut self.capture_buf,
+            );
+            self.journal_bytes[i] += len;
             self.capture_bytes += self.capture_buf.len();
-            if let Some(keep) = self.keep.as_mut() {
-                keep[i].extend_from_slice(&self.journal_buf);
-            }
         }
     }
 

@@ -8,8 +8,8 @@
 //! version 1) cost more than half the throughput of a recorded connection; the hand-written multiply-fold
 //! hash of version 2 ran at about 6 GB/s, still the largest part of what a digest journal cost.
 //!
-//! Construction (version 4): XXH3-128 (the `xxhash-rust` crate, its SIMD code chosen at compile time;
-//! XXH3's output is fixed by its specification, the same on every machine) of `kind ‖ head` (the
+//! Construction (version 4): XXH3-128 (the `twox-hash` crate, which picks AVX2 or SSE2 at run time
+//! where `std` is on and runs its portable code otherwise; XXH3's output is fixed by its specification, the same on every machine) of `kind ‖ head` (the
 //! outcome but for its bulk), xored, when the outcome has a bulk (a transmit's datagram, a message's
 //! bytes), with XXH3-128 of the bulk seeded with the first digest's two halves xored, gives two 64-bit
 //! words `lo`, `hi`. The bulk is hashed in one pass where it lies (version 3 streamed the whole outcome
@@ -19,7 +19,15 @@
 //! 64 → 128-bit product's halves xored, `K` eight fixed odd constants) give the new 32-byte chain: each
 //! of its 64-bit words depends on every bit of the previous chain and of the XXH3 digest.
 
-use xxhash_rust::xxh3::{xxh3_128, xxh3_128_with_seed};
+use twox_hash::XxHash3_128;
+
+fn xxh3_128(data: &[u8]) -> u128 {
+    XxHash3_128::oneshot(data)
+}
+
+fn xxh3_128_with_seed(data: &[u8], seed: u64) -> u128 {
+    XxHash3_128::oneshot_with_seed(seed, data)
+}
 
 /// Odd 64-bit constants (digits of π and e), one per lane and step.
 const K: [u64; 8] = [

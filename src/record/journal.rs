@@ -2,19 +2,31 @@
 
 use alloc::vec::Vec;
 
+use bytes::Bytes;
+
 use super::call::{Call, Entry, kind};
 use super::config::{put_config, read_config};
 use super::digest::{chain, chain_datagram};
 use super::outcome::put_deadline;
-use super::wire::{self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_frame, put_varint};
+use super::wire::{
+    self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
+};
 use crate::pc::Config;
 use crate::rand::Seed;
 use crate::time::Instant;
+
+/// Messages sent at least this long are kept by reference in the bytes waiting, not copied.
+const SPLICE_MIN: usize = 512;
 
 /// The recorder's side: frames each call with its digest and appends it to the bytes waiting to be taken.
 #[derive(Debug)]
 pub(super) struct Writer {
     pending: Vec<u8>,
+    /// Messages sent, kept by reference rather than copied, each to be spliced in at an offset of
+    /// `pending`: the bytes waiting are `pending[..at_1] ‖ bytes_1 ‖ pending[at_1..at_2] ‖ bytes_2 ‖ …`.
+    spliced: Vec<(usize, Bytes)>,
+    /// Their total length.
+    spliced_len: usize,
     whole: bool,
     chain: [u8; 32],
     /// Scratch for a record's body, reused.
@@ -32,6 +44,8 @@ impl Writer {
     pub fn new(seed: &Seed, config: &Config, whole: bool, max_pending: usize) -> Self {
         let mut w = Writer {
             pending: Vec::new(),
+            spliced: Vec::new(),
+            spliced_len: 0,
             whole,
             chain: [0; 32],
             body: Vec::new(),
@@ -78,7 +92,18 @@ impl Writer {
             return;
         }
         self.chain = chain(&self.chain, &self.outcome, bulk);
-        self.frame_outcome(call, bulk);
+        self.frame_outcome(call, bulk, None);
+    }
+
+    /// [`Writer::record`] for a `send` of `data` (the bytes `call` carries): a large message is kept by
+    /// reference, not copied, until taken.
+    pub fn record_send(&mut self, call: &Call<'_>, data: &Bytes) {
+        if self.stopped {
+            return;
+        }
+        self.chain = chain(&self.chain, &self.outcome, &[]);
+        let by_ref = (data.len() >= SPLICE_MIN).then_some(data);
+        self.frame_outcome(Some(call), &[], by_ref);
     }
 
     /// [`Writer::record`] for a `poll_transmit` that returned a datagram, `datagram` (see
@@ -88,13 +113,13 @@ impl Writer {
             return;
         }
         self.chain = chain_datagram(&self.chain, &self.outcome, datagram);
-        self.frame_outcome(None, datagram);
+        self.frame_outcome(None, datagram, None);
     }
 
-    fn frame_outcome(&mut self, call: Option<&Call<'_>>, bulk: &[u8]) {
+    fn frame_outcome(&mut self, call: Option<&Call<'_>>, bulk: &[u8], by_ref: Option<&Bytes>) {
         let outcome = core::mem::take(&mut self.outcome);
         let (k, head) = outcome.split_first().map_or((0, &[][..]), |(k, h)| (*k, h));
-        self.frame(k, call, head, bulk);
+        self.frame(k, call, head, bulk, by_ref);
         self.outcome = outcome;
     }
 
@@ -105,7 +130,7 @@ impl Writer {
         if self.stopped {
             return;
         }
-        if self.pending.len().saturating_add(2) > self.max_pending {
+        if self.pending_len().saturating_add(2) > self.max_pending {
             self.stop();
             return;
         }
@@ -136,8 +161,9 @@ impl Writer {
     }
 
     /// Appends the record of kind `k` (whose digest is the chain's) with `call`'s arguments (none when
-    /// `None`) and, in whole-outputs journals, the outcome `head ‖ bulk`.
-    fn frame(&mut self, k: u8, call: Option<&Call<'_>>, head: &[u8], bulk: &[u8]) {
+    /// `None`) and, in whole-outputs journals, the outcome `head ‖ bulk`. `by_ref` is the message of a
+    /// `send` call, spliced in rather than copied.
+    fn frame(&mut self, k: u8, call: Option<&Call<'_>>, head: &[u8], bulk: &[u8], by_ref: Option<&Bytes>) {
         let digest = self.chain.get(..DIGEST_LEN).unwrap_or(&[]);
         let outcome_len = if self.whole { head.len() + bulk.len() } else { 0 };
         // The calls on the hot path are framed in place, their arguments written once; the others go
@@ -152,7 +178,7 @@ impl Writer {
             }
             (None, None) => DIGEST_LEN + outcome_len,
         };
-        if self.pending.len().saturating_add(body_len + 11) > self.max_pending {
+        if self.pending_len().saturating_add(body_len + 11) > self.max_pending {
             self.stop();
             return;
         }
@@ -161,6 +187,16 @@ impl Writer {
         put_varint(out, body_len as u64 + 1);
         out.push(k);
         match (args_len, call) {
+            (_, Some(Call::Send { now, channel, binary, data })) if by_ref.is_some() => {
+                put_instant(out, *now);
+                put_u32(out, channel.0);
+                put_bool(out, *binary);
+                put_varint(out, data.len() as u64);
+                if let Some(b) = by_ref {
+                    self.spliced.push((out.len(), b.clone()));
+                    self.spliced_len += b.len();
+                }
+            }
             (Some(_args), Some(call)) => {
                 let at = out.len();
                 call.put_args(out);
@@ -177,16 +213,53 @@ impl Writer {
         self.calls += 1;
     }
 
+    /// The bytes waiting, messages kept by reference included.
+    fn pending_len(&self) -> usize {
+        self.pending.len() + self.spliced_len
+    }
+
+    /// The bytes waiting, in order, handed to `write` piece by piece (messages kept by reference where
+    /// they lie): no copy, no allocation. They are taken even if `write` fails.
+    pub fn take_with<E>(&mut self, mut write: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        let mut from = 0;
+        let mut r = Ok(());
+        for (at, bytes) in self.spliced.drain(..) {
+            if r.is_ok() {
+                r = write(self.pending.get(from..at).unwrap_or_default()).and_then(|()| write(&bytes));
+            }
+            from = at;
+        }
+        if r.is_ok() {
+            r = write(self.pending.get(from..).unwrap_or_default());
+        }
+        self.pending.clear();
+        self.spliced_len = 0;
+        r
+    }
+
     /// The bytes waiting, swapped into `out` (cleared first), whose buffer the journal reuses: no copy
-    /// and, once both buffers have grown, no allocation.
+    /// and, once both buffers have grown, no allocation (but for messages kept by reference, copied in).
     pub fn take_into(&mut self, out: &mut Vec<u8>) {
         out.clear();
-        core::mem::swap(&mut self.pending, out);
+        if self.spliced.is_empty() {
+            core::mem::swap(&mut self.pending, out);
+            return;
+        }
+        out.reserve(self.pending_len());
+        let _ = self.take_with(|b| {
+            out.extend_from_slice(b);
+            Ok::<(), ()>(())
+        });
     }
 
     /// The bytes waiting; the next ones go into a buffer as large as these were, so that a caller taking
     /// after each loop turn does not make the journal grow its buffer from nothing every time.
     pub fn take(&mut self) -> Vec<u8> {
+        if !self.spliced.is_empty() {
+            let mut out = Vec::new();
+            self.take_into(&mut out);
+            return out;
+        }
         let capacity = self.pending.len().min(self.max_pending);
         core::mem::replace(&mut self.pending, Vec::with_capacity(capacity))
     }

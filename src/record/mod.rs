@@ -198,12 +198,26 @@ impl RecordedPeerConnection {
 
     /// As [`Self::take_journal`], into `out` (cleared first) by swapping buffers: the journal keeps `out`'s
     /// buffer for what comes next. A caller that passes the same `Vec` every time (writing it out in
-    /// between) neither copies nor allocates once both buffers have grown.
+    /// between) allocates nothing once both buffers have grown, and copies only the messages sent
+    /// (which the journal keeps by reference; [`Self::take_journal_with`] copies nothing).
     pub fn take_journal_into(&mut self, out: &mut Vec<u8>) {
         self.settle();
         match self.journal.as_mut() {
             Some(j) => j.take_into(out),
             None => out.clear(),
+        }
+    }
+
+    /// The journal bytes written since the last call, handed to `write` piece by piece, in order, to
+    /// append to the journal file (a `BufWriter`'s `write_all`, or gathered for a vectored write): the
+    /// messages sent are handed over where they lie, kept by reference rather than copied, and the
+    /// journal's buffer is reused. Nothing is copied and nothing allocated. The bytes are taken even if
+    /// `write` fails; its first error is returned.
+    pub fn take_journal_with<E>(&mut self, write: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        self.settle();
+        match self.journal.as_mut() {
+            Some(j) => j.take_with(write),
+            None => Ok(()),
         }
     }
 
@@ -384,7 +398,11 @@ impl RecordedPeerConnection {
     pub fn send(&mut self, now: Instant, id: ChannelId, data: Bytes, binary: bool) -> Result<(), Error> {
         self.touch(now);
         let r = self.pc.send(now, id, data.clone(), binary);
-        self.after(&Call::Send { now, channel: id, binary, data: &data }, |o| put_result(o, &r));
+        self.check_key_log();
+        if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
+            put_result(j.start(call::kind::SEND), &r);
+            j.record_send(&Call::Send { now, channel: id, binary, data: &data }, &data);
+        }
         r
     }
 

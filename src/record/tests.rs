@@ -251,6 +251,15 @@ fn pump(now: Instant, from: &mut RecordedPeerConnection, to: &mut RecordedPeerCo
 /// Two recorded connections wired in memory, 20 ms apart, run until `a`'s first channel has carried
 /// `messages` messages each way; returns both.
 fn pair(options: RecordOptions, messages: usize) -> (RecordedPeerConnection, RecordedPeerConnection) {
+    pair_sized(options, messages, 3)
+}
+
+/// [`pair`], `b`'s messages `size` bytes long.
+fn pair_sized(
+    options: RecordOptions,
+    messages: usize,
+    size: usize,
+) -> (RecordedPeerConnection, RecordedPeerConnection) {
     let mut a = RecordedPeerConnection::new(Config::default(), [1; 32], options);
     let mut b = RecordedPeerConnection::new(Config::default(), [2; 32], options);
     let mut now = Instant::from_secs(1);
@@ -289,7 +298,7 @@ fn pair(options: RecordOptions, messages: usize) -> (RecordedPeerConnection, Rec
             && a.channel_stream_id(chat).is_some()
         {
             a.send_text(now, chat, "ping").unwrap();
-            b.send_binary(now, cb, &[sent as u8; 3]).unwrap();
+            b.send_binary(now, cb, &vec![sent as u8; size]).unwrap();
             sent += 1;
         }
         if got_a == messages && got_b == messages {
@@ -366,6 +375,38 @@ fn deadlines_the_caller_read_are_checked() {
     assert_eq!(d.index, target.index);
     assert!(d.recorded.as_deref().unwrap().starts_with("Some("), "{d:?}");
     assert_ne!(d.recorded.as_deref(), Some(d.replayed.as_str()));
+}
+
+/// Large messages sent are kept by reference until taken: taken piece by piece, or copied into one
+/// buffer, the journal is the same bytes, and it replays.
+#[test]
+fn messages_sent_are_journaled_by_reference() {
+    let (_, mut one) = pair_sized(RecordOptions::default(), 4, 3000);
+    let (_, mut two) = pair_sized(RecordOptions::default(), 4, 3000);
+    let whole = one.take_journal();
+    let mut pieces = Vec::new();
+    let mut count = 0;
+    two.take_journal_with(|b| {
+        pieces.push(b.to_vec());
+        count += 1;
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert!(count > 2 * 4, "the four messages handed over where they lie: {count} pieces");
+    assert!(pieces.iter().filter(|p| p.len() == 3000).count() >= 4);
+    assert_eq!(pieces.concat(), whole);
+    assert_eq!(Replayer::new(&whole).unwrap().run().unwrap().digest, one.digest());
+    // Into a reused buffer: the same bytes again, and nothing left behind.
+    let (_, mut three) = pair_sized(RecordOptions::default(), 4, 3000);
+    let mut buf = vec![9; 10];
+    three.take_journal_into(&mut buf);
+    assert_eq!(buf, whole);
+    three.take_journal_into(&mut buf);
+    assert!(buf.is_empty());
+    // An error from the writer is returned; the bytes are taken all the same.
+    let (_, mut four) = pair_sized(RecordOptions::default(), 4, 3000);
+    assert_eq!(four.take_journal_with(|_| Err("disk full")), Err("disk full"));
+    assert!(four.take_journal().is_empty());
 }
 
 #[test]
