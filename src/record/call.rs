@@ -30,6 +30,10 @@ pub mod kind {
     pub const POLL_EVENT_NONE: u8 = 0x15;
     /// A `poll_timeout`: the deadline the caller read.
     pub const POLL_TIMEOUT: u8 = 0x18;
+    /// Set on the kind of an input call's record when the call succeeded plainly (returned `Ok(())`, or
+    /// `()`): the record carries its arguments but no digest or outcome, and the running digest does
+    /// not move; a replay checks that the call succeeds plainly again.
+    pub const SUCCEEDED: u8 = 0x80;
     pub const ADD_LOCAL_HOST: u8 = 0x20;
     pub const ADD_STUN_SERVER: u8 = 0x21;
     pub const END_OF_LOCAL_CANDIDATES: u8 = 0x22;
@@ -521,6 +525,10 @@ pub struct Entry<'a> {
     /// (`digest` is zero) and the running digest does not move; a replay checks only that the poll
     /// returns nothing again.
     pub nothing: bool,
+    /// An input call recorded as succeeding plainly (returning `Ok(())` or `()`; record kind with
+    /// [`kind::SUCCEEDED`] set): no digest, the running digest does not move, and a replay checks that
+    /// the call succeeds plainly again.
+    pub succeeded: bool,
 }
 
 fn put_sdp_kind(out: &mut Vec<u8>, kind: SdpKind) {

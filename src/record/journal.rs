@@ -91,8 +91,18 @@ impl Writer {
         if self.stopped {
             return;
         }
+        if let Some(call) = call.filter(|_| self.plain_success(bulk)) {
+            self.frame(call.kind() | kind::SUCCEEDED, Some(call), &[], &[], None, false);
+            return;
+        }
         self.chain = chain(&self.chain, &self.outcome, bulk);
         self.frame_outcome(call, bulk, None);
+    }
+
+    /// Whether the outcome [`Writer::start`] began (and `bulk`) is a plain success, `Ok(())` or `()`:
+    /// most inputs' (every datagram, timeout and message sent that went well).
+    fn plain_success(&self, bulk: &[u8]) -> bool {
+        bulk.is_empty() && matches!(self.outcome.get(1..), Some([] | [0]))
     }
 
     /// [`Writer::record`] for a `send` of `data` (the bytes `call` carries): a large message is kept by
@@ -101,8 +111,12 @@ impl Writer {
         if self.stopped {
             return;
         }
-        self.chain = chain(&self.chain, &self.outcome, &[]);
         let by_ref = (data.len() >= SPLICE_MIN).then_some(data);
+        if self.plain_success(&[]) {
+            self.frame(call.kind() | kind::SUCCEEDED, Some(call), &[], &[], by_ref, false);
+            return;
+        }
+        self.chain = chain(&self.chain, &self.outcome, &[]);
         self.frame_outcome(Some(call), &[], by_ref);
     }
 
@@ -119,7 +133,7 @@ impl Writer {
     fn frame_outcome(&mut self, call: Option<&Call<'_>>, bulk: &[u8], by_ref: Option<&Bytes>) {
         let outcome = core::mem::take(&mut self.outcome);
         let (k, head) = outcome.split_first().map_or((0, &[][..]), |(k, h)| (*k, h));
-        self.frame(k, call, head, bulk, by_ref);
+        self.frame(k, call, head, bulk, by_ref, true);
         self.outcome = outcome;
     }
 
@@ -162,21 +176,30 @@ impl Writer {
 
     /// Appends the record of kind `k` (whose digest is the chain's) with `call`'s arguments (none when
     /// `None`) and, in whole-outputs journals, the outcome `head ‖ bulk`. `by_ref` is the message of a
-    /// `send` call, spliced in rather than copied.
-    fn frame(&mut self, k: u8, call: Option<&Call<'_>>, head: &[u8], bulk: &[u8], by_ref: Option<&Bytes>) {
-        let digest = self.chain.get(..DIGEST_LEN).unwrap_or(&[]);
-        let outcome_len = if self.whole { head.len() + bulk.len() } else { 0 };
+    /// `send` call, spliced in rather than copied. Without `digested` the record has neither digest nor
+    /// outcome (a plain success).
+    fn frame(
+        &mut self,
+        k: u8,
+        call: Option<&Call<'_>>,
+        head: &[u8],
+        bulk: &[u8],
+        by_ref: Option<&Bytes>,
+        digested: bool,
+    ) {
+        let digest = self.chain.get(..DIGEST_LEN).filter(|_| digested).unwrap_or(&[]);
+        let outcome_len = if self.whole && digested { head.len() + bulk.len() } else { 0 };
         // The calls on the hot path are framed in place, their arguments written once; the others go
         // through the scratch body.
         let args_len = call.map_or(Some(0), Call::args_len);
         let body_len = match (args_len, call) {
-            (Some(args), _) => args + DIGEST_LEN + outcome_len,
+            (Some(args), _) => args + digest.len() + outcome_len,
             (None, Some(call)) => {
                 self.body.clear();
                 call.put_args(&mut self.body);
-                self.body.len() + DIGEST_LEN + outcome_len
+                self.body.len() + digest.len() + outcome_len
             }
-            (None, None) => DIGEST_LEN + outcome_len,
+            (None, None) => digest.len() + outcome_len,
         };
         if self.pending_len().saturating_add(body_len + 11) > self.max_pending {
             self.stop();
@@ -206,7 +229,7 @@ impl Writer {
             (_, None) => {}
         }
         out.extend_from_slice(digest);
-        if self.whole {
+        if self.whole && digested {
             out.extend_from_slice(head);
             out.extend_from_slice(bulk);
         }
@@ -387,16 +410,35 @@ impl<'a> Iterator for Entries<'a> {
                     digest: [0; DIGEST_LEN],
                     outcome: None,
                     nothing: true,
+                    succeeded: false,
                 };
                 return Ok((entry, end));
             }
-            let call = match Call::read_args(frame.kind, &mut body)? {
+            let succeeded = frame.kind & kind::SUCCEEDED != 0 && frame.kind != kind::SUCCEEDED;
+            let call_kind = if succeeded { frame.kind & !kind::SUCCEEDED } else { frame.kind };
+            let call = match Call::read_args(call_kind, &mut body)? {
+                Some(call) if succeeded && call.is_poll() => {
+                    return Err(JournalError::Corrupt { offset: frame.offset, what: "a poll marked as an input" });
+                }
                 Some(call) => call,
                 None if frame.kind == kind::OPEN => {
                     return Err(JournalError::Corrupt { offset: frame.offset, what: "a second opening record" });
                 }
                 None => return Err(JournalError::Corrupt { offset: frame.offset, what: "unknown record kind" }),
             };
+            if succeeded {
+                body.finish("bytes after the arguments")?;
+                let entry = Entry {
+                    index: self.index,
+                    offset: frame.offset,
+                    call,
+                    digest: [0; DIGEST_LEN],
+                    outcome: None,
+                    nothing: false,
+                    succeeded: true,
+                };
+                return Ok((entry, end));
+            }
             let digest = body.array::<DIGEST_LEN>("digest")?;
             let outcome = if self.whole {
                 Some(body.rest())
@@ -404,7 +446,16 @@ impl<'a> Iterator for Entries<'a> {
                 body.finish("bytes after the digest")?;
                 None
             };
-            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome, nothing: false }, end))
+            let entry = Entry {
+                index: self.index,
+                offset: frame.offset,
+                call,
+                digest,
+                outcome,
+                nothing: false,
+                succeeded: false,
+            };
+            Ok((entry, end))
         });
         match r {
             Ok((entry, end)) => {

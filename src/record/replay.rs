@@ -237,6 +237,18 @@ impl<'a> Replayer<'a> {
             }
             return Ok(Some(Step { entry, now: self.now, outcome, event }));
         }
+        if entry.succeeded {
+            // Recorded as succeeding plainly: it must again; the digest does not move.
+            let outcome = self.outcome.get(1..).unwrap_or_default();
+            if !self.diverged && !matches!(outcome, [] | [0]) {
+                self.diverged = true;
+                let same = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
+                let mut d = self.divergence(&entry, same);
+                d.recorded = Some(String::from("Ok(())"));
+                return Err(ReplayError::Diverged(Box::new(d)));
+            }
+            return Ok(Some(Step { entry, now: self.now, outcome, event }));
+        }
         let (head, bulk) = self.outcome.split_at(self.outcome.len().saturating_sub(bulk_len).max(1));
         self.chain = match (&entry.call, bulk.is_empty()) {
             (Call::PollTransmit, false) => chain_datagram(&self.chain, head, bulk),
