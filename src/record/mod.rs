@@ -12,8 +12,8 @@
 //!   library does no I/O: [`RecordedPeerConnection::take_journal`] hands out the bytes to append to a file.
 //!   Recording is opt-in and costs nothing when off: a plain [`PeerConnection`] knows nothing of it.
 //! - [`Replayer`] rebuilds the connection from a journal's seed and configuration, makes every call again
-//!   and compares every output (transmits with their addresses, events, return values, the deadline after
-//!   each call) with the recorded ones, reporting the first [`Divergence`] with the inputs before it.
+//!   and compares every output (transmits with their addresses, events, return values, each deadline the
+//!   caller read from `poll_timeout`) with the recorded ones, reporting the first [`Divergence`] with the inputs before it.
 //!   Unreadable journals (truncated, corrupt, another version) give a [`JournalError`] naming the offset.
 //! - [`Capture`] writes a pcapng file of what the connection sent and received, with the DTLS key log
 //!   embedded; [`RecordOptions::capture`] has [`RecordedPeerConnection`] keep one.
