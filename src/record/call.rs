@@ -28,6 +28,12 @@ pub mod kind {
     pub const POLL_TRANSMIT_NONE: u8 = 0x14;
     /// A `poll_event` that returned nothing: no body, no digest.
     pub const POLL_EVENT_NONE: u8 = 0x15;
+    /// A `poll_timeout`: the deadline the caller read.
+    pub const POLL_TIMEOUT: u8 = 0x18;
+    /// Set on the kind of an input call's record when the call succeeded plainly (returned `Ok(())`, or
+    /// `()`): the record carries its arguments but no digest or outcome, and the running digest does
+    /// not move; a replay checks that the call succeeds plainly again.
+    pub const SUCCEEDED: u8 = 0x80;
     pub const ADD_LOCAL_HOST: u8 = 0x20;
     pub const ADD_STUN_SERVER: u8 = 0x21;
     pub const END_OF_LOCAL_CANDIDATES: u8 = 0x22;
@@ -72,6 +78,9 @@ pub enum Call<'a> {
     PollTransmit,
     /// `poll_event`.
     PollEvent,
+    /// `poll_timeout`: a pure read, journaled where the caller made it (once between two other calls:
+    /// it cannot change in between), so that a replay checks the deadlines the caller saw.
+    PollTimeout,
     /// `add_local_host`.
     AddLocalHost {
         /// `now`.
@@ -251,6 +260,7 @@ impl Call<'_> {
             Call::Receive { .. } => kind::RECEIVE,
             Call::Timeout { .. } => kind::TIMEOUT,
             Call::PollTransmit => kind::POLL_TRANSMIT,
+            Call::PollTimeout => kind::POLL_TIMEOUT,
             Call::PollEvent => kind::POLL_EVENT,
             Call::AddLocalHost { .. } => kind::ADD_LOCAL_HOST,
             Call::AddStunServer { .. } => kind::ADD_STUN_SERVER,
@@ -303,6 +313,7 @@ impl Call<'_> {
             | Call::RequestKeyframe { now, .. } => Some(now),
             Call::PollTransmit
             | Call::PollEvent
+            | Call::PollTimeout
             | Call::CreateOffer
             | Call::CreateAnswer
             | Call::SetBufferedAmountLowThreshold { .. } => None,
@@ -311,7 +322,7 @@ impl Call<'_> {
 
     /// Whether the call is a poll (an output taken), rather than an input.
     pub fn is_poll(&self) -> bool {
-        matches!(self, Call::PollTransmit | Call::PollEvent)
+        matches!(self, Call::PollTransmit | Call::PollEvent | Call::PollTimeout)
     }
 
     /// The length [`Self::put_args`] appends, for the calls on the hot path (datagrams, timeouts, polls,
@@ -328,7 +339,7 @@ impl Call<'_> {
                 Some(8 + addr_len(&datagram.source) + addr_len(&datagram.destination) + bytes_len(datagram.contents))
             }
             Call::Timeout { .. } => Some(8),
-            Call::PollTransmit | Call::PollEvent => Some(0),
+            Call::PollTransmit | Call::PollEvent | Call::PollTimeout => Some(0),
             Call::Send { data, .. } => Some(8 + 4 + 1 + bytes_len(data)),
             _ => None,
         }
@@ -347,7 +358,7 @@ impl Call<'_> {
             | Call::EndOfLocalCandidates { now }
             | Call::RestartIce { now }
             | Call::Close { now } => put_instant(out, *now),
-            Call::PollTransmit | Call::PollEvent | Call::CreateOffer | Call::CreateAnswer => {}
+            Call::PollTransmit | Call::PollEvent | Call::PollTimeout | Call::CreateOffer | Call::CreateAnswer => {}
             Call::AddLocalHost { now, addr: a } | Call::AddStunServer { now, server: a } => {
                 put_instant(out, *now);
                 put_addr(out, *a);
@@ -400,6 +411,7 @@ impl<'a> Call<'a> {
             kind::TIMEOUT => Call::Timeout { now: r.instant("now")? },
             kind::POLL_TRANSMIT => Call::PollTransmit,
             kind::POLL_EVENT => Call::PollEvent,
+            kind::POLL_TIMEOUT => Call::PollTimeout,
             kind::ADD_LOCAL_HOST => Call::AddLocalHost { now: r.instant("now")?, addr: r.addr("local address")? },
             kind::ADD_STUN_SERVER => {
                 Call::AddStunServer { now: r.instant("now")?, server: r.addr("STUN server address")? }
@@ -463,6 +475,7 @@ impl fmt::Display for Call<'_> {
             Call::Timeout { now } => write!(f, "handle_timeout({now})"),
             Call::PollTransmit => f.write_str("poll_transmit()"),
             Call::PollEvent => f.write_str("poll_event()"),
+            Call::PollTimeout => f.write_str("poll_timeout()"),
             Call::AddLocalHost { now, addr } => write!(f, "add_local_host({now}, {addr})"),
             Call::AddStunServer { now, server } => write!(f, "add_stun_server({now}, {server})"),
             Call::EndOfLocalCandidates { now } => write!(f, "end_of_local_candidates({now})"),
@@ -512,6 +525,10 @@ pub struct Entry<'a> {
     /// (`digest` is zero) and the running digest does not move; a replay checks only that the poll
     /// returns nothing again.
     pub nothing: bool,
+    /// An input call recorded as succeeding plainly (returning `Ok(())` or `()`; record kind with
+    /// [`kind::SUCCEEDED`] set): no digest, the running digest does not move, and a replay checks that
+    /// the call succeeds plainly again.
+    pub succeeded: bool,
 }
 
 fn put_sdp_kind(out: &mut Vec<u8>, kind: SdpKind) {

@@ -8,17 +8,26 @@
 //! version 1) cost more than half the throughput of a recorded connection; the hand-written multiply-fold
 //! hash of version 2 ran at about 6 GB/s, still the largest part of what a digest journal cost.
 //!
-//! Construction (version 3): XXH3-128 (the `xxhash-rust` crate, its SIMD code chosen at compile time;
-//! XXH3's output is fixed by its specification, the same on every machine) of `kind ‖ outcome` gives two
-//! 64-bit words `lo`, `hi`; the previous chain's four little-endian words are xored with `lo`, `hi`,
-//! `rotl(lo, 32)`, `rotl(hi, 32)`, then two rounds of `s_i = fold(s_i ^ K[i], s_(i+1+round mod 4) ^
-//! K[7-i]) ^ s_i` (`fold(a, b)` the 64 × 64 → 128-bit product's halves xored, `K` eight fixed odd
-//! constants) give the new 32-byte chain: each of its 64-bit words depends on every bit of the previous
-//! chain and of the XXH3 digest.
+//! Construction (version 4): XXH3-128 (the `twox-hash` crate, which picks AVX2 or SSE2 at run time
+//! where `std` is on and runs its portable code otherwise; XXH3's output is fixed by its specification, the same on every machine) of `kind ‖ head` (the
+//! outcome but for its bulk), xored, when the outcome has a bulk (a transmit's datagram, a message's
+//! bytes), with XXH3-128 of the bulk seeded with the first digest's two halves xored, gives two 64-bit
+//! words `lo`, `hi`. The bulk is hashed in one pass where it lies (version 3 streamed the whole outcome
+//! through XXH3's 600-byte state, which cost more than the hashing on 1,200-byte datagrams). The
+//! previous chain's four little-endian words are xored with `lo`, `hi`, `rotl(lo, 32)`, `rotl(hi, 32)`,
+//! then two rounds of `s_i = fold(s_i ^ K[i], s_(i+1+round mod 4) ^ K[7-i]) ^ s_i` (`fold(a, b)` the 64 ×
+//! 64 → 128-bit product's halves xored, `K` eight fixed odd constants) give the new 32-byte chain: each
+//! of its 64-bit words depends on every bit of the previous chain and of the XXH3 digest.
 
-use core::fmt;
+use twox_hash::XxHash3_128;
 
-use xxhash_rust::xxh3::{Xxh3Default, xxh3_128};
+fn xxh3_128(data: &[u8]) -> u128 {
+    XxHash3_128::oneshot(data)
+}
+
+fn xxh3_128_with_seed(data: &[u8], seed: u64) -> u128 {
+    XxHash3_128::oneshot_with_seed(seed, data)
+}
 
 /// Odd 64-bit constants (digits of π and e), one per lane and step.
 const K: [u64; 8] = [
@@ -39,86 +48,82 @@ fn fold_mul(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// Outcomes up to this length are gathered and hashed in one go (most are a few bytes: a result and a
-/// deadline); longer ones go through XXH3's streaming state. Both give the same XXH3 digest.
-const SMALL: usize = 64;
-
-/// A running digest being extended by one call's kind and outcome: [`Chain::update`] any number of times,
-/// then [`Chain::finish`].
-#[derive(Clone)]
-pub struct Chain {
-    prev: [u8; 32],
-    small: [u8; SMALL],
-    filled: usize,
-    long: Option<Xxh3Default>,
+/// The running digest: the previous digest extended by one record, `head` (the record kind and the
+/// outcome but for its bulk) and `bulk` (a transmit's datagram or a message's bytes, hashed where they
+/// lie, in one pass; empty for other outcomes).
+pub fn chain(prev: &[u8; 32], head: &[u8], bulk: &[u8]) -> [u8; 32] {
+    let mut d = xxh3_128(head);
+    if !bulk.is_empty() {
+        d ^= xxh3_128_with_seed(bulk, (d as u64) ^ ((d >> 64) as u64));
+    }
+    mix(prev, d)
 }
 
-impl fmt::Debug for Chain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Chain").finish_non_exhaustive()
-    }
-}
+/// Records of a datagram condensed at most (more are hashed whole).
+const CONDENSED_RECORDS: usize = 3;
+/// What [`condense`] keeps of a record: its header, explicit nonce and tag.
+const CONDENSED_LEN: usize = 13 + 8 + 16;
 
-impl Chain {
-    /// Starts from the previous digest.
-    pub fn new(prev: &[u8; 32]) -> Chain {
-        Chain { prev: *prev, small: [0; SMALL], filled: 0, long: None }
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        if let Some(h) = self.long.as_mut() {
-            h.update(data);
-            return;
-        }
-        let end = self.filled + data.len();
-        if let Some(dst) = self.small.get_mut(self.filled..end) {
-            dst.copy_from_slice(data);
-            self.filled = end;
-            return;
-        }
-        let mut h = Xxh3Default::new();
-        h.update(self.small.get(..self.filled).unwrap_or(&[]));
-        h.update(data);
-        self.long = Some(h);
-    }
-
-    /// The new digest.
-    pub fn finish(self) -> [u8; 32] {
-        let d = match self.long.as_ref() {
-            Some(h) => h.digest128(),
-            None => xxh3_128(self.small.get(..self.filled).unwrap_or(&[])),
-        };
-        let (lo, hi) = (d as u64, (d >> 64) as u64);
-        let mut s = [0u64; 4];
-        for (w, c) in s.iter_mut().zip(self.prev.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            *w = u64::from_le_bytes(b);
-        }
-        let [a, b, c, e] = s;
-        let mut s = [a ^ lo, b ^ hi, c ^ lo.rotate_left(32), e ^ hi.rotate_left(32)];
-        for round in 0..2 {
-            let t = s;
-            for (i, out) in s.iter_mut().enumerate() {
-                let x = t.get(i).copied().unwrap_or(0);
-                let y = t.get((i + 1 + round) % 4).copied().unwrap_or(0);
-                *out = fold_mul(x ^ K.get(i).copied().unwrap_or(1), y ^ K.get(7 - i).copied().unwrap_or(1)) ^ x;
-            }
-        }
-        let mut out = [0u8; 32];
-        for (o, w) in out.chunks_exact_mut(8).zip(s) {
-            o.copy_from_slice(&w.to_le_bytes());
-        }
-        out
+/// [`chain`] for a transmit, whose datagram is its bulk. A datagram of DTLS 1.2 records all in an epoch
+/// past 0 (the data-channel path) is digested by each record's header, explicit nonce and AEAD tag, not
+/// its ciphertext: every suite sansrtc negotiates is AES-GCM, whose tag authenticates the ciphertext
+/// under a key and nonce that the header and nonce (and the seed) fix, so two runs that sent different
+/// bytes give different tags, as they would different digests. This keeps the digest off the bulk of
+/// what a connection sends; any other datagram is hashed whole.
+pub fn chain_datagram(prev: &[u8; 32], head: &[u8], datagram: &[u8]) -> [u8; 32] {
+    let mut view = [0u8; CONDENSED_LEN * CONDENSED_RECORDS];
+    match condense(datagram, &mut view) {
+        Some(n) => chain(prev, head, view.get(..n).unwrap_or_default()),
+        None => chain(prev, head, datagram),
     }
 }
 
-/// The running digest: the previous digest extended by the call's kind and its outcome.
-pub fn chain(prev: &[u8; 32], kind: u8, outcome: &[u8]) -> [u8; 32] {
-    let mut c = Chain::new(prev);
-    c.update(&[kind]);
-    c.update(outcome);
-    c.finish()
+/// Writes the header, explicit nonce and tag of each record of `datagram` into `view`; `None` unless it
+/// is made of at most [`CONDENSED_RECORDS`] whole DTLS 1.2 records, each in an epoch past 0.
+fn condense(mut datagram: &[u8], view: &mut [u8; CONDENSED_LEN * CONDENSED_RECORDS]) -> Option<usize> {
+    let mut n = 0;
+    while !datagram.is_empty() {
+        let header = datagram.get(..13)?;
+        let (&ty, &[v0, v1, e0, e1]) = (header.first()?, header.get(1..5)?.first_chunk::<4>()?);
+        let len = usize::from(u16::from_be_bytes([*header.get(11)?, *header.get(12)?]));
+        if !(20..=26).contains(&ty) || [v0, v1] != [0xfe, 0xfd] || [e0, e1] == [0, 0] || len < 8 + 16 {
+            return None;
+        }
+        let record = datagram.get(..13 + len)?;
+        let slot = view.get_mut(n..n + CONDENSED_LEN)?;
+        let (h, rest) = slot.split_at_mut(21);
+        h.copy_from_slice(record.get(..21)?);
+        rest.copy_from_slice(record.get(record.len() - 16..)?);
+        n += CONDENSED_LEN;
+        datagram = datagram.get(13 + len..)?;
+    }
+    Some(n)
+}
+
+/// Folds a record's 128-bit XXH3 digest into the previous chain.
+fn mix(prev: &[u8; 32], d: u128) -> [u8; 32] {
+    let (lo, hi) = (d as u64, (d >> 64) as u64);
+    let mut s = [0u64; 4];
+    for (w, c) in s.iter_mut().zip(prev.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        *w = u64::from_le_bytes(b);
+    }
+    let [a, b, c, e] = s;
+    let mut s = [a ^ lo, b ^ hi, c ^ lo.rotate_left(32), e ^ hi.rotate_left(32)];
+    for round in 0..2 {
+        let t = s;
+        for (i, out) in s.iter_mut().enumerate() {
+            let x = t.get(i).copied().unwrap_or(0);
+            let y = t.get((i + 1 + round) % 4).copied().unwrap_or(0);
+            *out = fold_mul(x ^ K.get(i).copied().unwrap_or(1), y ^ K.get(7 - i).copied().unwrap_or(1)) ^ x;
+        }
+    }
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_exact_mut(8).zip(s) {
+        o.copy_from_slice(&w.to_le_bytes());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -129,17 +134,56 @@ mod tests {
 
     use super::*;
 
+    /// A DTLS 1.2 record of `len` body bytes in `epoch`, its bytes from `fill`.
+    fn record(epoch: u16, len: usize, fill: u8) -> Vec<u8> {
+        let mut r = alloc::vec![23, 0xfe, 0xfd];
+        r.extend_from_slice(&epoch.to_be_bytes());
+        r.extend_from_slice(&[0, 0, 0, 0, 0, 7]);
+        r.extend_from_slice(&(len as u16).to_be_bytes());
+        r.extend((0..len).map(|i| fill.wrapping_add(i as u8)));
+        r
+    }
+
     #[test]
-    fn pieces_hash_as_the_whole() {
-        let data: Vec<u8> = (0..200u32).map(|i| (i * 7 + 3) as u8).collect();
-        let whole = chain(&[1; 32], 9, &data);
-        for cut in [0, 1, 31, 32, 33, 64, 150, 199, 200] {
-            let mut c = Chain::new(&[1; 32]);
-            c.update(&[9]);
-            c.update(&data[..cut]);
-            c.update(&data[cut..]);
-            assert_eq!(c.finish(), whole, "cut at {cut}");
+    fn protected_records_are_digested_by_header_nonce_and_tag() {
+        let prev = [5; 32];
+        let one = record(1, 1200, 0);
+        // Header, nonce and tag decide; the ciphertext between them does not enter the digest.
+        let mut same_tag = one.clone();
+        same_tag[13 + 8 + 100] ^= 1;
+        assert_eq!(chain_datagram(&prev, &[0x12], &one), chain_datagram(&prev, &[0x12], &same_tag));
+        for at in [0, 4, 12, 13, 20, one.len() - 16, one.len() - 1] {
+            let mut d = one.clone();
+            d[at] ^= 1;
+            assert_ne!(chain_datagram(&prev, &[0x12], &one), chain_datagram(&prev, &[0x12], &d), "byte {at}");
         }
+        // Two records condense too; epoch 0, a fourth record, a torn record or another version hash whole.
+        let two = [record(1, 100, 1), record(1, 50, 2)].concat();
+        let mut v = [0; CONDENSED_LEN * CONDENSED_RECORDS];
+        assert_eq!(condense(&two, &mut v), Some(2 * CONDENSED_LEN));
+        let four = [record(1, 30, 1), record(1, 30, 2), record(1, 30, 3), record(1, 30, 4)].concat();
+        assert_eq!(condense(&four, &mut v), None);
+        assert_eq!(condense(&record(0, 100, 1), &mut v), None);
+        assert_eq!(condense(&one[..one.len() - 1], &mut v), None);
+        let mut v10 = one.clone();
+        v10[2] = 0xff;
+        assert_eq!(condense(&v10, &mut v), None);
+        for d in [&four[..], &record(0, 100, 1), &one[..one.len() - 1], &v10] {
+            assert_eq!(chain_datagram(&prev, &[0x12], d), chain(&prev, &[0x12], d));
+        }
+    }
+
+    #[test]
+    fn bulk_is_its_own_part() {
+        // Where the head ends and the bulk begins is part of what is digested, and an empty bulk adds
+        // nothing.
+        let data: Vec<u8> = (0..200u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut seen = BTreeSet::new();
+        for cut in [1, 2, 31, 64, 150, 199, 200] {
+            assert!(seen.insert(chain(&[1; 32], &data[..cut], &data[cut..])), "cut at {cut}");
+        }
+        assert_eq!(chain(&[1; 32], &data, &[]), chain(&[1; 32], &data, b""));
+        assert_ne!(chain(&[1; 32], &data[..1], &data[1..]), chain(&[1; 32], &data, &[]));
     }
 
     #[test]
@@ -151,44 +195,27 @@ mod tests {
     }
 
     #[test]
-    fn short_and_long_outcomes_hash_as_one() {
-        // Up to `SMALL` bytes are gathered, past it streamed: the split never shows in the digest.
-        let data: Vec<u8> = (0..3000u32).map(|i| (i * 13 + 5) as u8).collect();
-        for len in [0, 1, SMALL - 1, SMALL, SMALL + 1, 240, 241, 1200, 3000] {
-            let whole = chain(&[3; 32], 0x12, &data[..len]);
-            for cut in [0, 1, SMALL - 2, SMALL, len / 2, len] {
-                let cut = cut.min(len);
-                let mut c = Chain::new(&[3; 32]);
-                c.update(&[0x12]);
-                c.update(&data[..cut]);
-                c.update(&data[cut..len]);
-                assert_eq!(c.finish(), whole, "len {len} cut at {cut}");
-            }
-        }
-    }
-
-    #[test]
     fn every_bit_matters() {
         // Every single-bit change of the input, the previous digest, the kind or the length gives a new
         // digest, and no two of them collide, even in 64 of their bits.
         let data = [0u8; 70];
         let mut seen = BTreeSet::new();
-        assert!(seen.insert(chain(&[0; 32], 0, &data)[..8].to_vec()));
+        assert!(seen.insert(chain(&[0; 32], &[0], &data)[..8].to_vec()));
         for i in 0..data.len() * 8 {
             let mut d = data;
             d[i / 8] ^= 1 << (i % 8);
-            assert!(seen.insert(chain(&[0; 32], 0, &d)[..8].to_vec()), "data bit {i}");
+            assert!(seen.insert(chain(&[0; 32], &[0], &d)[..8].to_vec()), "data bit {i}");
         }
         for i in 0..256 {
             let mut p = [0u8; 32];
             p[i / 8] ^= 1 << (i % 8);
-            assert!(seen.insert(chain(&p, 0, &data)[..8].to_vec()), "previous digest bit {i}");
+            assert!(seen.insert(chain(&p, &[0], &data)[..8].to_vec()), "previous digest bit {i}");
         }
         for k in 1..=255 {
-            assert!(seen.insert(chain(&[0; 32], k, &data)[..8].to_vec()), "kind {k}");
+            assert!(seen.insert(chain(&[0; 32], &[k], &data)[..8].to_vec()), "kind {k}");
         }
         for n in 0..data.len() {
-            assert!(seen.insert(chain(&[0; 32], 0, &data[..n])[..8].to_vec()), "length {n}");
+            assert!(seen.insert(chain(&[0; 32], &[0], &data[..n])[..8].to_vec()), "length {n}");
         }
     }
 
@@ -198,7 +225,7 @@ mod tests {
         let mut ones = [0u32; 256];
         let n = 2000u32;
         for i in 0..n {
-            let d = chain(&[0; 32], 1, &i.to_le_bytes());
+            let d = chain(&[0; 32], &[1], &i.to_le_bytes());
             for (bit, count) in ones.iter_mut().enumerate() {
                 *count += u32::from(d[bit / 8] >> (bit % 8) & 1);
             }

@@ -2,42 +2,41 @@
 
 use alloc::vec::Vec;
 
+use bytes::Bytes;
+
 use super::call::{Call, Entry, kind};
 use super::config::{put_config, read_config};
-use super::digest::Chain;
+use super::digest::{chain, chain_datagram};
 use super::outcome::put_deadline;
-use super::wire::{self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_frame, put_varint};
+use super::wire::{
+    self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
+};
 use crate::pc::Config;
 use crate::rand::Seed;
 use crate::time::Instant;
+
+/// Messages sent at least this long are kept by reference in the bytes waiting, not copied.
+const SPLICE_MIN: usize = 512;
 
 /// The recorder's side: frames each call with its digest and appends it to the bytes waiting to be taken.
 #[derive(Debug)]
 pub(super) struct Writer {
     pending: Vec<u8>,
+    /// Messages sent, kept by reference rather than copied, each to be spliced in at an offset of
+    /// `pending`: the bytes waiting are `pending[..at_1] ‖ bytes_1 ‖ pending[at_1..at_2] ‖ bytes_2 ‖ …`.
+    spliced: Vec<(usize, Bytes)>,
+    /// Their total length.
+    spliced_len: usize,
     whole: bool,
     chain: [u8; 32],
     /// Scratch for a record's body, reused.
     body: Vec<u8>,
-    /// Scratch for a call's outcome, reused; filled by the caller before [`Writer::record`]: the outcome
-    /// is `outcome ‖ bulk ‖ tail`, `bulk` given to `record` where it lies.
-    pub outcome: Vec<u8>,
-    /// Scratch for the end of the outcome (the deadline), reused.
-    pub tail: Vec<u8>,
+    /// Scratch for a call's record kind and outcome, reused: [`Writer::start`] clears it and writes the
+    /// kind; the caller appends the outcome but for its bulk, then calls [`Writer::record`] with the bulk.
+    outcome: Vec<u8>,
     max_pending: usize,
     stopped: bool,
     calls: u64,
-    /// A record begun whose deadline is still to come.
-    open: Option<Open>,
-}
-
-/// A record begun by [`Writer::begin`]: its outcome digested but for the deadline.
-#[derive(Debug)]
-struct Open {
-    chain: Chain,
-    kind: u8,
-    /// The outcome's length so far.
-    len: usize,
 }
 
 impl Writer {
@@ -45,15 +44,15 @@ impl Writer {
     pub fn new(seed: &Seed, config: &Config, whole: bool, max_pending: usize) -> Self {
         let mut w = Writer {
             pending: Vec::new(),
+            spliced: Vec::new(),
+            spliced_len: 0,
             whole,
             chain: [0; 32],
             body: Vec::new(),
             outcome: Vec::new(),
-            tail: Vec::new(),
             max_pending,
             stopped: false,
             calls: 0,
-            open: None,
         };
         w.pending.extend_from_slice(&wire::header(whole));
         w.body.extend_from_slice(seed);
@@ -66,97 +65,144 @@ impl Writer {
         self.stopped
     }
 
-    /// Calls journaled, a begun record included.
+    /// Calls journaled.
     pub fn calls(&self) -> u64 {
-        self.calls + u64::from(self.open.is_some())
+        self.calls
     }
 
-    /// Journals `call` with the outcome `self.outcome ‖ bulk ‖ self.tail`. Once the bytes waiting to be
-    /// taken would pass their bound, recording stops for good: what was journaled stays a valid journal, a
-    /// prefix of the session.
-    pub fn record(&mut self, call: &Call<'_>, bulk: &[u8]) {
+    /// The running digest.
+    pub fn digest(&self) -> [u8; 32] {
+        self.chain
+    }
+
+    /// Starts the outcome of a record of kind `k`: the scratch cleared, the kind written, for the caller
+    /// to append the outcome but for its bulk.
+    pub fn start(&mut self, k: u8) -> &mut Vec<u8> {
+        self.outcome.clear();
+        self.outcome.push(k);
+        &mut self.outcome
+    }
+
+    /// Journals `call` (`None` for a poll, which has no arguments) with the outcome [`Writer::start`]
+    /// began and `bulk` after it, digested where it lies. Once the bytes waiting to be taken would pass
+    /// their bound, recording stops for good: what was journaled stays a valid journal, a prefix of the
+    /// session.
+    pub fn record(&mut self, call: Option<&Call<'_>>, bulk: &[u8]) {
         if self.stopped {
             return;
         }
-        let k = call.kind();
-        let mut c = Chain::new(&self.chain);
-        c.update(&[k]);
-        c.update(&self.outcome);
-        c.update(bulk);
-        c.update(&self.tail);
-        self.chain = c.finish();
-        let outcome_len = self.outcome.len() + bulk.len() + self.tail.len();
-        self.frame(k, Some(call), outcome_len, bulk);
+        if let Some(call) = call.filter(|_| self.plain_success(bulk)) {
+            self.frame(call.kind() | kind::SUCCEEDED, Some(call), &[], &[], None, false);
+            return;
+        }
+        self.chain = chain(&self.chain, &self.outcome, bulk);
+        self.frame_outcome(call, bulk, None);
     }
 
-    /// Starts the record of a call without arguments (a poll) whose outcome is `self.outcome ‖ bulk`
-    /// and then a deadline not known yet: [`Writer::settle`] finishes it. The recorder digests a transmit
-    /// this way while the caller still borrows it, without copying it, and reads the deadline after the
-    /// poll when the caller comes back (the connection cannot change in between).
-    pub fn begin(&mut self, k: u8, bulk: &[u8]) {
+    /// Whether the outcome [`Writer::start`] began (and `bulk`) is a plain success, `Ok(())` or `()`:
+    /// most inputs' (every datagram, timeout and message sent that went well).
+    fn plain_success(&self, bulk: &[u8]) -> bool {
+        bulk.is_empty() && matches!(self.outcome.get(1..), Some([] | [0]))
+    }
+
+    /// [`Writer::record`] for a `send` of `data` (the bytes `call` carries): a large message is kept by
+    /// reference, not copied, until taken.
+    pub fn record_send(&mut self, call: &Call<'_>, data: &Bytes) {
         if self.stopped {
             return;
         }
-        let mut c = Chain::new(&self.chain);
-        c.update(&[k]);
-        c.update(&self.outcome);
-        c.update(bulk);
-        if self.whole {
-            self.outcome.extend_from_slice(bulk);
+        let by_ref = (data.len() >= SPLICE_MIN).then_some(data);
+        if self.plain_success(&[]) {
+            self.frame(call.kind() | kind::SUCCEEDED, Some(call), &[], &[], by_ref, false);
+            return;
         }
-        let len = self.outcome.len() + if self.whole { 0 } else { bulk.len() };
-        self.open = Some(Open { chain: c, kind: k, len });
+        self.chain = chain(&self.chain, &self.outcome, &[]);
+        self.frame_outcome(Some(call), &[], by_ref);
     }
 
-    /// Whether a record started by [`Writer::begin`] waits for its deadline.
-    pub fn is_pending(&self) -> bool {
-        self.open.is_some()
+    /// [`Writer::record`] for a `poll_transmit` that returned a datagram, `datagram` (see
+    /// [`chain_datagram`]).
+    pub fn record_transmit(&mut self, datagram: &[u8]) {
+        if self.stopped {
+            return;
+        }
+        self.chain = chain_datagram(&self.chain, &self.outcome, datagram);
+        self.frame_outcome(None, datagram, None);
     }
 
-    /// Finishes the record [`Writer::begin`] started with the deadline after its call.
-    pub fn settle(&mut self, deadline: Option<Instant>) {
-        let Some(p) = self.open.take() else { return };
-        self.tail.clear();
-        put_deadline(&mut self.tail, deadline);
-        let mut c = p.chain;
-        c.update(&self.tail);
-        self.chain = c.finish();
-        // In whole-outputs journals `self.outcome` already holds the bulk.
-        let outcome_len = p.len + self.tail.len();
-        self.frame(p.kind, None, outcome_len, &[]);
+    fn frame_outcome(&mut self, call: Option<&Call<'_>>, bulk: &[u8], by_ref: Option<&Bytes>) {
+        let outcome = core::mem::take(&mut self.outcome);
+        let (k, head) = outcome.split_first().map_or((0, &[][..]), |(k, h)| (*k, h));
+        self.frame(k, call, head, bulk, by_ref, true);
+        self.outcome = outcome;
     }
 
-    /// What [`Writer::digest`] will be once the pending record (if any) is settled with `deadline`.
-    pub fn digest_with(&self, deadline: impl FnOnce() -> Option<Instant>) -> [u8; 32] {
-        let Some(p) = self.open.as_ref() else { return self.chain };
-        let mut tail = Vec::new();
-        put_deadline(&mut tail, deadline());
-        let mut c = p.chain.clone();
-        c.update(&tail);
-        c.finish()
+    /// Journals a poll that returned nothing (record kind `k`, 0x14 or 0x15): two bytes, no digest, and
+    /// the running digest does not move. Most polls return nothing (the loop polls until `None`), so
+    /// this keeps them cheap.
+    pub fn record_nothing(&mut self, k: u8) {
+        if self.stopped {
+            return;
+        }
+        if self.pending_len().saturating_add(2) > self.max_pending {
+            self.stop();
+            return;
+        }
+        self.pending.extend_from_slice(&[1, k]);
+        self.calls += 1;
+    }
+
+    /// Journals a `poll_timeout` that gave `deadline`.
+    pub fn record_deadline(&mut self, deadline: Option<Instant>) {
+        put_deadline(self.start(kind::POLL_TIMEOUT), deadline);
+        self.record(None, &[]);
+    }
+
+    /// What [`Writer::digest`] will be once a `poll_timeout` that gave `deadline` is journaled.
+    pub fn digest_after_deadline(&self, deadline: Option<Instant>) -> [u8; 32] {
+        if self.stopped {
+            return self.chain;
+        }
+        let mut head = Vec::with_capacity(10);
+        head.push(kind::POLL_TIMEOUT);
+        put_deadline(&mut head, deadline);
+        chain(&self.chain, &head, &[])
+    }
+
+    fn stop(&mut self) {
+        tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
+        self.stopped = true;
     }
 
     /// Appends the record of kind `k` (whose digest is the chain's) with `call`'s arguments (none when
-    /// `None`) and, in whole-outputs journals, the outcome `self.outcome ‖ bulk ‖ self.tail`, of
-    /// `outcome_len` bytes.
-    fn frame(&mut self, k: u8, call: Option<&Call<'_>>, outcome_len: usize, bulk: &[u8]) {
-        let digest = self.chain.get(..DIGEST_LEN).unwrap_or(&[]);
-        let outcome_len = if self.whole { outcome_len } else { 0 };
+    /// `None`) and, in whole-outputs journals, the outcome `head ‖ bulk`. `by_ref` is the message of a
+    /// `send` call, spliced in rather than copied. Without `digested` the record has neither digest nor
+    /// outcome (a plain success).
+    fn frame(
+        &mut self,
+        k: u8,
+        call: Option<&Call<'_>>,
+        head: &[u8],
+        bulk: &[u8],
+        by_ref: Option<&Bytes>,
+        digested: bool,
+    ) {
+        let digest = self.chain.get(..DIGEST_LEN).filter(|_| digested).unwrap_or(&[]);
+        let outcome_len = if self.whole && digested { head.len() + bulk.len() } else { 0 };
         // The calls on the hot path are framed in place, their arguments written once; the others go
         // through the scratch body.
         let args_len = call.map_or(Some(0), Call::args_len);
         let body_len = match (args_len, call) {
-            (Some(args), _) => args + DIGEST_LEN + outcome_len,
+            (Some(args), _) => args + digest.len() + outcome_len,
             (None, Some(call)) => {
                 self.body.clear();
                 call.put_args(&mut self.body);
-                self.body.len() + DIGEST_LEN + outcome_len
+                self.body.len() + digest.len() + outcome_len
             }
-            (None, None) => DIGEST_LEN + outcome_len,
+            (None, None) => digest.len() + outcome_len,
         };
-        if self.pending.len().saturating_add(body_len + 11) > self.max_pending {
-            tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
-            self.stopped = true;
+        if self.pending_len().saturating_add(body_len + 11) > self.max_pending {
+            self.stop();
             return;
         }
         let out = &mut self.pending;
@@ -164,6 +210,16 @@ impl Writer {
         put_varint(out, body_len as u64 + 1);
         out.push(k);
         match (args_len, call) {
+            (_, Some(Call::Send { now, channel, binary, data })) if by_ref.is_some() => {
+                put_instant(out, *now);
+                put_u32(out, channel.0);
+                put_bool(out, *binary);
+                put_varint(out, data.len() as u64);
+                if let Some(b) = by_ref {
+                    self.spliced.push((out.len(), b.clone()));
+                    self.spliced_len += b.len();
+                }
+            }
             (Some(_args), Some(call)) => {
                 let at = out.len();
                 call.put_args(out);
@@ -173,40 +229,60 @@ impl Writer {
             (_, None) => {}
         }
         out.extend_from_slice(digest);
-        if self.whole {
-            out.extend_from_slice(&self.outcome);
+        if self.whole && digested {
+            out.extend_from_slice(head);
             out.extend_from_slice(bulk);
-            out.extend_from_slice(&self.tail);
         }
         self.calls += 1;
+    }
+
+    /// The bytes waiting, messages kept by reference included.
+    fn pending_len(&self) -> usize {
+        self.pending.len() + self.spliced_len
+    }
+
+    /// The bytes waiting, in order, handed to `write` piece by piece (messages kept by reference where
+    /// they lie): no copy, no allocation. They are taken even if `write` fails.
+    pub fn take_with<E>(&mut self, mut write: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        let mut from = 0;
+        let mut r = Ok(());
+        for (at, bytes) in self.spliced.drain(..) {
+            if r.is_ok() {
+                r = write(self.pending.get(from..at).unwrap_or_default()).and_then(|()| write(&bytes));
+            }
+            from = at;
+        }
+        if r.is_ok() {
+            r = write(self.pending.get(from..).unwrap_or_default());
+        }
+        self.pending.clear();
+        self.spliced_len = 0;
+        r
+    }
+
+    /// The bytes waiting, swapped into `out` (cleared first), whose buffer the journal reuses: no copy
+    /// and, once both buffers have grown, no allocation (but for messages kept by reference, copied in).
+    pub fn take_into(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        if self.spliced.is_empty() {
+            core::mem::swap(&mut self.pending, out);
+            return;
+        }
+        out.reserve(self.pending_len());
+        let _ = self.take_with(|b| {
+            out.extend_from_slice(b);
+            Ok::<(), ()>(())
+        });
     }
 
     /// The bytes waiting; the next ones go into a buffer as large as these were, so that a caller taking
     /// after each loop turn does not make the journal grow its buffer from nothing every time.
-    /// Journals a poll that returned nothing (record kind `k`, 0x14 or 0x15): two bytes, no digest, and
-    /// the running digest does not move. Most polls return nothing (the loop polls until `None`), so
-    /// this keeps them cheap.
-    pub fn record_nothing(&mut self, k: u8) {
-        if self.stopped {
-            return;
-        }
-        if self.pending.len().saturating_add(2) > self.max_pending {
-            tracing::debug!(target: super::TARGET, calls = self.calls, "journal bound reached: recording stops");
-            self.stopped = true;
-            return;
-        }
-        self.pending.extend_from_slice(&[1, k]);
-        self.calls += 1;
-    }
-
-    /// The bytes waiting, swapped into `out` (cleared first), whose buffer the journal reuses: no copy
-    /// and, once both buffers have grown, no allocation.
-    pub fn take_into(&mut self, out: &mut Vec<u8>) {
-        out.clear();
-        core::mem::swap(&mut self.pending, out);
-    }
-
     pub fn take(&mut self) -> Vec<u8> {
+        if !self.spliced.is_empty() {
+            let mut out = Vec::new();
+            self.take_into(&mut out);
+            return out;
+        }
         let capacity = self.pending.len().min(self.max_pending);
         core::mem::replace(&mut self.pending, Vec::with_capacity(capacity))
     }
@@ -334,16 +410,35 @@ impl<'a> Iterator for Entries<'a> {
                     digest: [0; DIGEST_LEN],
                     outcome: None,
                     nothing: true,
+                    succeeded: false,
                 };
                 return Ok((entry, end));
             }
-            let call = match Call::read_args(frame.kind, &mut body)? {
+            let succeeded = frame.kind & kind::SUCCEEDED != 0 && frame.kind != kind::SUCCEEDED;
+            let call_kind = if succeeded { frame.kind & !kind::SUCCEEDED } else { frame.kind };
+            let call = match Call::read_args(call_kind, &mut body)? {
+                Some(call) if succeeded && call.is_poll() => {
+                    return Err(JournalError::Corrupt { offset: frame.offset, what: "a poll marked as an input" });
+                }
                 Some(call) => call,
                 None if frame.kind == kind::OPEN => {
                     return Err(JournalError::Corrupt { offset: frame.offset, what: "a second opening record" });
                 }
                 None => return Err(JournalError::Corrupt { offset: frame.offset, what: "unknown record kind" }),
             };
+            if succeeded {
+                body.finish("bytes after the arguments")?;
+                let entry = Entry {
+                    index: self.index,
+                    offset: frame.offset,
+                    call,
+                    digest: [0; DIGEST_LEN],
+                    outcome: None,
+                    nothing: false,
+                    succeeded: true,
+                };
+                return Ok((entry, end));
+            }
             let digest = body.array::<DIGEST_LEN>("digest")?;
             let outcome = if self.whole {
                 Some(body.rest())
@@ -351,7 +446,16 @@ impl<'a> Iterator for Entries<'a> {
                 body.finish("bytes after the digest")?;
                 None
             };
-            Ok((Entry { index: self.index, offset: frame.offset, call, digest, outcome, nothing: false }, end))
+            let entry = Entry {
+                index: self.index,
+                offset: frame.offset,
+                call,
+                digest,
+                outcome,
+                nothing: false,
+                succeeded: false,
+            };
+            Ok((entry, end))
         });
         match r {
             Ok((entry, end)) => {

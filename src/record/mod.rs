@@ -12,8 +12,8 @@
 //!   library does no I/O: [`RecordedPeerConnection::take_journal`] hands out the bytes to append to a file.
 //!   Recording is opt-in and costs nothing when off: a plain [`PeerConnection`] knows nothing of it.
 //! - [`Replayer`] rebuilds the connection from a journal's seed and configuration, makes every call again
-//!   and compares every output (transmits with their addresses, events, return values, the deadline after
-//!   each call) with the recorded ones, reporting the first [`Divergence`] with the inputs before it.
+//!   and compares every output (transmits with their addresses, events, return values, each deadline the
+//!   caller read from `poll_timeout`) with the recorded ones, reporting the first [`Divergence`] with the inputs before it.
 //!   Unreadable journals (truncated, corrupt, another version) give a [`JournalError`] naming the offset.
 //! - [`Capture`] writes a pcapng file of what the connection sent and received, with the DTLS key log
 //!   embedded; [`RecordOptions::capture`] has [`RecordedPeerConnection`] keep one.
@@ -68,6 +68,7 @@ mod pcap_in_tests;
 mod tests;
 
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::net::SocketAddr;
 use core::ops::Deref;
 use core::time::Duration;
@@ -83,8 +84,7 @@ pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
 pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
 
 use outcome::{
-    put_channel, put_deadline, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver,
-    put_transmit_head,
+    put_channel, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver, put_transmit_head,
 };
 
 use crate::datachannel::ChannelOptions;
@@ -148,6 +148,10 @@ pub struct RecordedPeerConnection {
     /// The latest `now` given.
     now: Instant,
     key_logged: bool,
+    /// A deadline `poll_timeout` gave and the journal still owes a record, written at the next call that
+    /// can change the connection (`poll_timeout` only reads, through `&self`; it gives the same until
+    /// then).
+    read: Cell<Option<Option<Instant>>>,
 }
 
 impl Deref for RecordedPeerConnection {
@@ -158,28 +162,11 @@ impl Deref for RecordedPeerConnection {
     }
 }
 
-/// Journals `call` with the outcome `put` writes and the deadline after it.
-fn log(journal: &mut Option<journal::Writer>, pc: &PeerConnection, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
-    log_bulk(journal, pc, call, |o| {
-        put(o);
-        &[]
-    });
-}
-
-/// Journals `call` with the outcome `put` writes, then the bytes it returns (digested where they lie, not
-/// copied, unless the journal keeps outputs whole), then the deadline after it.
-fn log_bulk<'b>(
-    journal: &mut Option<journal::Writer>,
-    pc: &PeerConnection,
-    call: &Call<'_>,
-    put: impl FnOnce(&mut Vec<u8>) -> &'b [u8],
-) {
+/// Journals `call` with the outcome `put` writes.
+fn log(journal: &mut Option<journal::Writer>, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
     let Some(j) = journal.as_mut().filter(|j| !j.is_stopped()) else { return };
-    j.outcome.clear();
-    let bulk = put(&mut j.outcome);
-    j.tail.clear();
-    put_deadline(&mut j.tail, pc.poll_timeout());
-    j.record(call, bulk);
+    put(j.start(call.kind()));
+    j.record(Some(call), &[]);
 }
 
 impl RecordedPeerConnection {
@@ -198,6 +185,7 @@ impl RecordedPeerConnection {
             capture,
             now: Instant::ZERO,
             key_logged: false,
+            read: Cell::new(None),
         }
     }
 
@@ -210,12 +198,26 @@ impl RecordedPeerConnection {
 
     /// As [`Self::take_journal`], into `out` (cleared first) by swapping buffers: the journal keeps `out`'s
     /// buffer for what comes next. A caller that passes the same `Vec` every time (writing it out in
-    /// between) neither copies nor allocates once both buffers have grown.
+    /// between) allocates nothing once both buffers have grown, and copies only the messages sent
+    /// (which the journal keeps by reference; [`Self::take_journal_with`] copies nothing).
     pub fn take_journal_into(&mut self, out: &mut Vec<u8>) {
         self.settle();
         match self.journal.as_mut() {
             Some(j) => j.take_into(out),
             None => out.clear(),
+        }
+    }
+
+    /// The journal bytes written since the last call, handed to `write` piece by piece, in order, to
+    /// append to the journal file (a `BufWriter`'s `write_all`, or gathered for a vectored write): the
+    /// messages sent are handed over where they lie, kept by reference rather than copied, and the
+    /// journal's buffer is reused. Nothing is copied and nothing allocated. The bytes are taken even if
+    /// `write` fails; its first error is returned.
+    pub fn take_journal_with<E>(&mut self, write: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        self.settle();
+        match self.journal.as_mut() {
+            Some(j) => j.take_with(write),
+            None => Ok(()),
         }
     }
 
@@ -242,7 +244,11 @@ impl RecordedPeerConnection {
     /// The running digest (see `docs/journal.md`) of every output so far: what [`Summary::digest`] of a replay of this journal
     /// must equal. Zero when no journal is kept.
     pub fn digest(&self) -> [u8; 32] {
-        self.journal.as_ref().map_or([0; 32], |j| j.digest_with(|| self.pc.poll_timeout()))
+        let Some(j) = self.journal.as_ref() else { return [0; 32] };
+        match self.read.get() {
+            Some(deadline) => j.digest_after_deadline(deadline),
+            None => j.digest(),
+        }
     }
 
     /// Calls journaled.
@@ -270,11 +276,12 @@ impl RecordedPeerConnection {
         self.now = self.now.max(now);
     }
 
-    /// Finishes the record of the last `poll_transmit`, if it waits for its deadline: the caller is back,
-    /// done with the transmit it borrowed, and the connection has not changed since.
+    /// Journals the deadline the caller read since the last call, if it did.
     fn settle(&mut self) {
-        if let Some(j) = self.journal.as_mut().filter(|j| j.is_pending()) {
-            j.settle(self.pc.poll_timeout());
+        if let Some(deadline) = self.read.take() {
+            if let Some(j) = self.journal.as_mut() {
+                j.record_deadline(deadline);
+            }
         }
     }
 
@@ -293,7 +300,7 @@ impl RecordedPeerConnection {
     /// After a call: the key log if it just became known, then the journal record.
     fn after(&mut self, call: &Call<'_>, put: impl FnOnce(&mut Vec<u8>)) {
         self.check_key_log();
-        log(&mut self.journal, &self.pc, call, put);
+        log(&mut self.journal, call, put);
     }
 
     // ----- the connection's API, journaled -----
@@ -391,7 +398,11 @@ impl RecordedPeerConnection {
     pub fn send(&mut self, now: Instant, id: ChannelId, data: Bytes, binary: bool) -> Result<(), Error> {
         self.touch(now);
         let r = self.pc.send(now, id, data.clone(), binary);
-        self.after(&Call::Send { now, channel: id, binary, data: &data }, |o| put_result(o, &r));
+        self.check_key_log();
+        if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
+            put_result(j.start(call::kind::SEND), &r);
+            j.record_send(&Call::Send { now, channel: id, binary, data: &data }, &data);
+        }
         r
     }
 
@@ -523,18 +534,23 @@ impl Machine for RecordedPeerConnection {
         self.settle();
         let e = self.pc.poll_event();
         self.check_key_log();
-        if e.is_none() {
-            if let Some(j) = self.journal.as_mut() {
-                j.record_nothing(call::kind::POLL_EVENT_NONE);
+        let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) else { return e };
+        match e.as_ref() {
+            None => j.record_nothing(call::kind::POLL_EVENT_NONE),
+            Some(e) => {
+                let bulk = put_event_head(j.start(call::kind::POLL_EVENT), Some(e));
+                j.record(None, bulk);
             }
-            return None;
         }
-        log_bulk(&mut self.journal, &self.pc, &Call::PollEvent, |o| put_event_head(o, e.as_ref()));
         e
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.pc.poll_timeout()
+        let deadline = self.pc.poll_timeout();
+        if self.read.get().is_none() && self.journal.as_ref().is_some_and(|j| !j.is_stopped()) {
+            self.read.set(Some(deadline));
+        }
+        deadline
     }
 }
 
@@ -549,7 +565,7 @@ impl PathMachine for RecordedPeerConnection {
         if let Some(c) = self.capture.as_mut() {
             c.received(self.now, &datagram);
         }
-        log(&mut self.journal, &self.pc, &Call::Receive { now, datagram }, |o| put_result(o, &r));
+        log(&mut self.journal, &Call::Receive { now, datagram }, |o| put_result(o, &r));
         r
     }
 
@@ -567,12 +583,10 @@ impl PathMachine for RecordedPeerConnection {
         if let Some(c) = self.capture.as_mut() {
             c.sent(self.now, &t);
         }
-        // Digested where it lies, in the connection's buffer; the deadline after it is read when the
-        // caller comes back (`settle`).
+        // Digested where it lies, in the connection's buffer, not copied.
         if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
-            j.outcome.clear();
-            let bulk = put_transmit_head(&mut j.outcome, Some(&t));
-            j.begin(call::kind::POLL_TRANSMIT, bulk);
+            let bulk = put_transmit_head(j.start(call::kind::POLL_TRANSMIT), Some(&t));
+            j.record_transmit(bulk);
         }
         Some(t)
     }

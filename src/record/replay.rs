@@ -12,9 +12,10 @@ use core::fmt;
 use bytes::Bytes;
 
 use super::call::{Call, Entry};
+use super::digest::chain_datagram;
 use super::journal::{Entries, Journal};
 use super::outcome::{
-    chain, put_channel, put_deadline, put_description, put_event, put_result, put_sent_rtp, put_transceiver,
+    chain, put_channel, put_deadline, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver,
     put_transmit, render_outcome,
 };
 use super::wire::{DIGEST_LEN, JournalError};
@@ -218,34 +219,48 @@ impl<'a> Replayer<'a> {
             self.recent.push_back((entry.index, entry.offset));
             self.summary.inputs += 1;
         }
+        // The record kind first, then the outcome: what the digest runs over (the bulk apart).
         self.outcome.clear();
-        let event = perform(&mut self.pc, &entry.call, &mut self.outcome);
+        self.outcome.push(entry.call.kind());
+        let (event, bulk_len) = perform(&mut self.pc, &entry.call, &mut self.outcome);
+        self.summary.calls += 1;
+        self.summary.end = self.now;
         if entry.nothing {
             // Recorded as returning nothing: the outcome must be nothing again; the digest does not move.
-            self.summary.calls += 1;
-            self.summary.end = self.now;
-            if !self.diverged && self.outcome.as_slice() != [0] {
+            let outcome = self.outcome.get(1..).unwrap_or_default();
+            if !self.diverged && outcome != [0] {
                 self.diverged = true;
-                let unchanged = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
-                let mut d = self.divergence(&entry, unchanged);
+                let same = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
+                let mut d = self.divergence(&entry, same);
                 d.recorded = Some(String::from("None"));
                 return Err(ReplayError::Diverged(Box::new(d)));
             }
-            // For the timeline: the deadline after it, as other outcomes show it.
-            put_deadline(&mut self.outcome, self.pc.poll_timeout());
-            return Ok(Some(Step { entry, now: self.now, outcome: &self.outcome, event }));
+            return Ok(Some(Step { entry, now: self.now, outcome, event }));
         }
-        put_deadline(&mut self.outcome, self.pc.poll_timeout());
-        let kind = entry.call.kind();
-        self.chain = chain(&self.chain, kind, &self.outcome);
+        if entry.succeeded {
+            // Recorded as succeeding plainly: it must again; the digest does not move.
+            let outcome = self.outcome.get(1..).unwrap_or_default();
+            if !self.diverged && !matches!(outcome, [] | [0]) {
+                self.diverged = true;
+                let same = self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
+                let mut d = self.divergence(&entry, same);
+                d.recorded = Some(String::from("Ok(())"));
+                return Err(ReplayError::Diverged(Box::new(d)));
+            }
+            return Ok(Some(Step { entry, now: self.now, outcome, event }));
+        }
+        let (head, bulk) = self.outcome.split_at(self.outcome.len().saturating_sub(bulk_len).max(1));
+        self.chain = match (&entry.call, bulk.is_empty()) {
+            (Call::PollTransmit, false) => chain_datagram(&self.chain, head, bulk),
+            _ => chain(&self.chain, head, bulk),
+        };
         let replayed: [u8; DIGEST_LEN] =
             self.chain.get(..DIGEST_LEN).and_then(|d| d.try_into().ok()).unwrap_or_default();
-        let whole_differs = entry.outcome.is_some_and(|o| o != self.outcome.as_slice());
-        self.summary.calls += 1;
-        self.summary.end = self.now;
+        let outcome = self.outcome.get(1..).unwrap_or_default();
+        let whole_differs = entry.outcome.is_some_and(|o| o != outcome);
         self.summary.digest = self.chain;
         match &entry.call {
-            Call::PollTransmit if self.outcome.first() == Some(&1) => self.summary.transmits += 1,
+            Call::PollTransmit if outcome.first() == Some(&1) => self.summary.transmits += 1,
             Call::PollEvent if event.is_some() => self.summary.events += 1,
             _ => {}
         }
@@ -253,7 +268,7 @@ impl<'a> Replayer<'a> {
             self.diverged = true;
             return Err(ReplayError::Diverged(Box::new(self.divergence(&entry, replayed))));
         }
-        Ok(Some(Step { entry, now: self.now, outcome: &self.outcome, event }))
+        Ok(Some(Step { entry, now: self.now, outcome: self.outcome.get(1..).unwrap_or_default(), event }))
     }
 
     fn divergence(&self, entry: &Entry<'a>, replayed_digest: [u8; DIGEST_LEN]) -> Divergence {
@@ -277,23 +292,31 @@ impl<'a> Replayer<'a> {
             recorded_digest: entry.digest,
             replayed_digest,
             recorded: entry.outcome.map(render),
-            replayed: render(&self.outcome),
+            replayed: render(self.outcome.get(1..).unwrap_or_default()),
             recent_inputs,
         }
     }
 }
 
 /// Makes `call` on `pc` and appends its return value's canonical encoding to `out`. Returns the event
-/// of a `poll_event`.
-fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> Option<Event> {
+/// of a `poll_event` and the length of the outcome's bulk (at its end: a transmit's datagram, a
+/// message's bytes).
+fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> (Option<Event>, usize) {
     match call {
         Call::Receive { now, datagram } => put_result(out, &pc.handle_receive(*now, *datagram)),
         Call::Timeout { now } => pc.handle_timeout(*now),
-        Call::PollTransmit => put_transmit(out, pc.poll_transmit().as_ref()),
+        Call::PollTransmit => {
+            let t = pc.poll_transmit();
+            put_transmit(out, t.as_ref());
+            return (None, t.map_or(0, |t| t.contents.len()));
+        }
+        Call::PollTimeout => put_deadline(out, pc.poll_timeout()),
         Call::PollEvent => {
             let e = pc.poll_event();
-            put_event(out, e.as_ref());
-            return e;
+            let bulk = put_event_head(out, e.as_ref());
+            out.extend_from_slice(bulk);
+            let len = bulk.len();
+            return (e, len);
         }
         Call::AddLocalHost { now, addr } => put_result(out, &pc.add_local_host(*now, *addr)),
         Call::AddStunServer { now, server } => put_result(out, &pc.add_stun_server(*now, *server)),
@@ -349,5 +372,5 @@ fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> Optio
         Call::WriteRtcp { now, packet } => put_result(out, &pc.write_rtcp(*now, packet)),
         Call::RequestKeyframe { now, mid } => put_result(out, &pc.request_keyframe(*now, mid)),
     }
-    None
+    (None, 0)
 }

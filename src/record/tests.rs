@@ -190,10 +190,17 @@ fn outcomes_render() {
     let mut o = Vec::new();
     let t = Datagram { source: addr("10.0.0.1:1"), destination: addr("10.0.0.2:2"), contents: &[0xab; 60] };
     put_transmit(&mut o, Some(&t));
-    put_deadline(&mut o, Some(Instant::from_millis(1500)));
     let text = render_outcome(kind::POLL_TRANSMIT, &o).unwrap();
     assert!(text.starts_with("Some(10.0.0.1:1 -> 10.0.0.2:2, 60 bytes: abab"), "{text}");
-    assert!(text.ends_with("…); deadline 1.500000000s"), "{text}");
+    assert!(text.ends_with("…)"), "{text}");
+    put_deadline(&mut o, Some(Instant::from_millis(1500)));
+    assert!(render_outcome(kind::POLL_TRANSMIT, &o).is_err(), "no deadline after a transmit");
+    o.clear();
+    put_deadline(&mut o, Some(Instant::from_millis(1500)));
+    assert_eq!(render_outcome(kind::POLL_TIMEOUT, &o).unwrap(), "Some(1.500000000s)");
+    o.clear();
+    put_deadline(&mut o, None);
+    assert_eq!(render_outcome(kind::POLL_TIMEOUT, &o).unwrap(), "None");
     let events = [
         Event::ConnectionState(ConnectionState::Connected),
         Event::LocalCandidate { candidate: "candidate:x".into(), mid: "0".into() },
@@ -204,17 +211,16 @@ fn outcomes_render() {
         Event::IceCandidateError { server: addr("192.0.2.1:3478"), failure: crate::turn::Failure::Forbidden },
     ];
     let expected = [
-        "Some(ConnectionState(Connected)); no deadline",
-        "Some(LocalCandidate(0: candidate:x)); no deadline",
-        "Some(NegotiationNeeded); no deadline",
-        "Some(DataChannel(#1, label=\"l\", protocol=\"p\")); no deadline",
-        "Some(Message(#1, text, 2 bytes: 6869)); no deadline",
-        "Some(ChannelError(#2: stream id already in use)); no deadline",
+        "Some(ConnectionState(Connected))",
+        "Some(LocalCandidate(0: candidate:x))",
+        "Some(NegotiationNeeded)",
+        "Some(DataChannel(#1, label=\"l\", protocol=\"p\"))",
+        "Some(Message(#1, text, 2 bytes: 6869))",
+        "Some(ChannelError(#2: stream id already in use))",
     ];
     for (i, e) in events.iter().enumerate() {
         o.clear();
         put_event(&mut o, Some(e));
-        put_deadline(&mut o, None);
         let text = render_outcome(kind::POLL_EVENT, &o).unwrap();
         if let Some(want) = expected.get(i) {
             assert_eq!(&text, want);
@@ -224,9 +230,8 @@ fn outcomes_render() {
     }
     o.clear();
     put_result(&mut o, &Err::<(), _>(crate::pc::Error::InvalidState));
-    put_deadline(&mut o, None);
     let text = render_outcome(kind::SET_REMOTE_DESCRIPTION, &o).unwrap();
-    assert_eq!(text, "Err(not allowed in the current signalling state); no deadline");
+    assert_eq!(text, "Err(not allowed in the current signalling state)");
     // Trailing or missing bytes are errors.
     o.push(0);
     assert!(render_outcome(kind::SET_REMOTE_DESCRIPTION, &o).is_err());
@@ -246,6 +251,15 @@ fn pump(now: Instant, from: &mut RecordedPeerConnection, to: &mut RecordedPeerCo
 /// Two recorded connections wired in memory, 20 ms apart, run until `a`'s first channel has carried
 /// `messages` messages each way; returns both.
 fn pair(options: RecordOptions, messages: usize) -> (RecordedPeerConnection, RecordedPeerConnection) {
+    pair_sized(options, messages, 3)
+}
+
+/// [`pair`], `b`'s messages `size` bytes long.
+fn pair_sized(
+    options: RecordOptions,
+    messages: usize,
+    size: usize,
+) -> (RecordedPeerConnection, RecordedPeerConnection) {
     let mut a = RecordedPeerConnection::new(Config::default(), [1; 32], options);
     let mut b = RecordedPeerConnection::new(Config::default(), [2; 32], options);
     let mut now = Instant::from_secs(1);
@@ -284,7 +298,7 @@ fn pair(options: RecordOptions, messages: usize) -> (RecordedPeerConnection, Rec
             && a.channel_stream_id(chat).is_some()
         {
             a.send_text(now, chat, "ping").unwrap();
-            b.send_binary(now, cb, &[sent as u8; 3]).unwrap();
+            b.send_binary(now, cb, &vec![sent as u8; size]).unwrap();
             sent += 1;
         }
         if got_a == messages && got_b == messages {
@@ -325,6 +339,74 @@ fn a_recorded_pair_replays_and_a_journal_reads_back() {
     assert_eq!(events, summary.events);
     assert!(events > 10);
     assert_eq!(replay.peer_connection().connection_state(), a.connection_state());
+}
+
+/// The deadlines the caller read are journaled where it read them, once between two other calls, and
+/// checked on replay: a deadline that differs diverges at that read.
+#[test]
+fn deadlines_the_caller_read_are_checked() {
+    let (mut a, _) = pair(RecordOptions { whole_outputs: true, ..RecordOptions::default() }, 2);
+    // Reads after the last call are journaled when the journal is taken; repeated reads once.
+    let calls = a.journaled_calls();
+    let deadline = a.poll_timeout();
+    assert_eq!(a.poll_timeout(), deadline);
+    let digest = a.digest();
+    let journal = a.take_journal();
+    assert_eq!(a.journaled_calls(), calls + 1);
+    assert_eq!(a.digest(), digest, "the digest counted the read before it was written");
+    let parsed = Journal::parse(&journal).unwrap();
+    let entries: Vec<_> = parsed.entries().collect::<Result<_, _>>().unwrap();
+    let reads: Vec<_> = entries.iter().filter(|e| e.call == Call::PollTimeout).collect();
+    assert!(reads.len() > 5, "{} reads", reads.len());
+    let last = entries.last().unwrap();
+    assert_eq!(last.call, Call::PollTimeout);
+    let want = match deadline {
+        Some(d) => alloc::format!("Some({d})"),
+        None => "None".to_string(),
+    };
+    assert_eq!(render_outcome(kind::POLL_TIMEOUT, last.outcome.unwrap()).unwrap(), want);
+    assert_eq!(Replayer::new(&journal).unwrap().run().unwrap().digest, a.digest());
+    // A recorded deadline changed: the replay diverges at that read, showing both values.
+    let target = reads[reads.len() / 2];
+    let end = entries.iter().find(|e| e.index == target.index + 1).unwrap().offset;
+    let mut damaged = journal.clone();
+    damaged[end - 1] ^= 1; // the deadline's last (most significant) byte
+    let Err(ReplayError::Diverged(d)) = Replayer::new(&damaged).unwrap().run() else { panic!("no divergence") };
+    assert_eq!(d.index, target.index);
+    assert!(d.recorded.as_deref().unwrap().starts_with("Some("), "{d:?}");
+    assert_ne!(d.recorded.as_deref(), Some(d.replayed.as_str()));
+}
+
+/// Large messages sent are kept by reference until taken: taken piece by piece, or copied into one
+/// buffer, the journal is the same bytes, and it replays.
+#[test]
+fn messages_sent_are_journaled_by_reference() {
+    let (_, mut one) = pair_sized(RecordOptions::default(), 4, 3000);
+    let (_, mut two) = pair_sized(RecordOptions::default(), 4, 3000);
+    let whole = one.take_journal();
+    let mut pieces = Vec::new();
+    let mut count = 0;
+    two.take_journal_with(|b| {
+        pieces.push(b.to_vec());
+        count += 1;
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert!(count > 2 * 4, "the four messages handed over where they lie: {count} pieces");
+    assert!(pieces.iter().filter(|p| p.len() == 3000).count() >= 4);
+    assert_eq!(pieces.concat(), whole);
+    assert_eq!(Replayer::new(&whole).unwrap().run().unwrap().digest, one.digest());
+    // Into a reused buffer: the same bytes again, and nothing left behind.
+    let (_, mut three) = pair_sized(RecordOptions::default(), 4, 3000);
+    let mut buf = vec![9; 10];
+    three.take_journal_into(&mut buf);
+    assert_eq!(buf, whole);
+    three.take_journal_into(&mut buf);
+    assert!(buf.is_empty());
+    // An error from the writer is returned; the bytes are taken all the same.
+    let (_, mut four) = pair_sized(RecordOptions::default(), 4, 3000);
+    assert_eq!(four.take_journal_with(|_| Err("disk full")), Err("disk full"));
+    assert!(four.take_journal().is_empty());
 }
 
 #[test]
