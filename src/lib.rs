@@ -182,6 +182,7 @@ pub mod dtls;
 pub mod guide;
 pub mod ice;
 pub mod machine;
+pub mod media_file;
 pub mod pc;
 pub mod rand;
 pub mod record;
