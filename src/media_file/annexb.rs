@@ -229,6 +229,9 @@ pub struct AnnexBReader {
     seen_vcl: bool,
     /// Dropping NAL units until the next access unit boundary (after an overflow).
     dropping: bool,
+    /// Bytes dropped before the first start code, and whether any was not zero.
+    junk: u64,
+    junk_nonzero: bool,
     max_len: u32,
 }
 
@@ -247,6 +250,8 @@ impl AnnexBReader {
             scan: 0,
             seen_vcl: false,
             dropping: false,
+            junk: 0,
+            junk_nonzero: false,
             max_len: max.max(16),
         }
     }
@@ -265,6 +270,11 @@ impl AnnexBReader {
     pub fn push(&mut self, data: &[u8]) -> usize {
         let keep = self.keep();
         if keep > 0 {
+            if self.au_start.is_none() && !self.dropping {
+                let junk = self.buf.get(..keep).unwrap_or_default();
+                self.junk_nonzero |= junk.iter().any(|&b| b != 0);
+                self.junk += keep as u64;
+            }
             self.buf.drain(..keep);
             self.scan -= keep;
             self.au_start = self.au_start.map(|a| a - keep);
@@ -282,15 +292,13 @@ impl AnnexBReader {
         loop {
             let Some(sc) = next_start_code(&self.buf, self.scan) else {
                 self.scan = self.scan.max(self.buf.len().saturating_sub(2));
-                if self.au_start.is_none() {
-                    // No NAL unit open: what was scanned is not a stream (yet).
+                if self.au_start.is_none() && !self.dropping {
+                    // No NAL unit open yet: what was scanned precedes the first start code.
                     let junk = self.buf.get(..self.scan).unwrap_or_default();
-                    if !self.dropping && junk.iter().any(|&b| b != 0) {
-                        let skipped = junk.len() as u64;
-                        self.buf.drain(..self.scan);
-                        self.scan = 0;
-                        return Some(Err(AnnexBError::NoStartCode { skipped }));
-                    }
+                    self.junk_nonzero |= junk.iter().any(|&b| b != 0);
+                    self.junk += junk.len() as u64;
+                    self.buf.drain(..self.scan);
+                    self.scan = 0;
                 }
                 return self.overflow().map(Err);
             };
@@ -312,10 +320,14 @@ impl AnnexBReader {
                 }
                 None => {
                     let junk = self.buf.get(..sc).unwrap_or_default();
+                    let nonzero = self.junk_nonzero || junk.iter().any(|&b| b != 0);
+                    let skipped = self.junk + sc as u64;
+                    (self.junk, self.junk_nonzero) = (0, false);
                     self.au_start = Some(sc);
                     self.seen_vcl = vcl;
-                    if junk.iter().any(|&b| b != 0) {
-                        return Some(Err(AnnexBError::NoStartCode { skipped: sc as u64 }));
+                    if nonzero {
+                        tracing::debug!(target: TARGET, skipped, "bytes before the first start code");
+                        return Some(Err(AnnexBError::NoStartCode { skipped }));
                     }
                 }
                 Some(start) if starts => {

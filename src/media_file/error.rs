@@ -133,7 +133,7 @@ pub enum AnnexBError {
         /// The bound.
         max: u32,
     },
-    /// Bytes before the first start code (not Annex-B, or the stream was joined mid-NAL); they are dropped.
+    /// Bytes before the first `00 00 01` (not Annex-B, or the stream was joined mid-NAL); they are dropped.
     NoStartCode {
         /// Bytes dropped.
         skipped: u64,
