@@ -47,10 +47,10 @@ pub use ivf::{
     IvfStreamReader, IvfWriter, MAX_HEADER_LEN as IVF_MAX_HEADER_LEN,
 };
 pub use ogg::{
-    DEFAULT_MAX_PACKET_LEN, FLAG_BOS, FLAG_CONTINUED, FLAG_EOS, MAX_PAGE_LEN, OggPacket, OggReader, Page,
-    PageWriter, crc32, crc32_update,
+    DEFAULT_MAX_PACKET_LEN, FLAG_BOS, FLAG_CONTINUED, FLAG_EOS, MAX_PAGE_LEN, OggPacket, OggReader, Page, PageWriter,
+    crc32, crc32_update,
 };
 pub use opus::{
-    DEFAULT_MAX_PAGE_SAMPLES, DEFAULT_PRE_SKIP, MAX_PACKET_SAMPLES, OggOpusReader, OggOpusWriter, OpusHead,
-    OpusPacket, OpusTags, packet_samples as opus_packet_samples,
+    DEFAULT_MAX_PAGE_SAMPLES, DEFAULT_PRE_SKIP, MAX_PACKET_SAMPLES, OggOpusReader, OggOpusWriter, OpusHead, OpusPacket,
+    OpusTags, packet_samples as opus_packet_samples,
 };

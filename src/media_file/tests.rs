@@ -118,7 +118,8 @@ fn ivf_lying_frame_sizes() {
 #[test]
 fn ivf_stream_reader_matches_slice_reader_in_any_chunking() {
     let file = ivf_file(30);
-    let want: Vec<(u64, Vec<u8>)> = IvfReader::new(&file).unwrap().map(|f| f.unwrap()).map(|f| (f.pts, f.data.to_vec())).collect();
+    let want: Vec<(u64, Vec<u8>)> =
+        IvfReader::new(&file).unwrap().map(|f| f.unwrap()).map(|f| (f.pts, f.data.to_vec())).collect();
     for chunk in [1, 2, 5, 11, 12, 13, 100, 4096, file.len()] {
         // A bound just above the largest frame: the buffer fills and push takes less than offered.
         let mut r = IvfStreamReader::with_max_frame_len(500);
@@ -492,7 +493,8 @@ fn opus_writer_pages_and_granules() {
     let mut head = OpusHead::new(1);
     head.pre_skip = 1000;
     let mut file = Vec::new();
-    let mut w = OggOpusWriter::new(&head, &OpusTags::new("sansrtc"), 99, &mut file).unwrap().with_max_page_samples(9600);
+    let mut w =
+        OggOpusWriter::new(&head, &OpusTags::new("sansrtc"), 99, &mut file).unwrap().with_max_page_samples(9600);
     let mut granule = 0;
     let mut want = Vec::new();
     for (i, p) in packets.iter().enumerate() {
