@@ -260,7 +260,8 @@ pub struct IvfStreamReader {
     base: u64,
     header: Option<IvfHeader>,
     max_frame_len: u32,
-    failed: bool,
+    /// The error the reader stopped on.
+    error: Option<IvfError>,
 }
 
 impl Default for IvfStreamReader {
@@ -277,7 +278,7 @@ impl IvfStreamReader {
 
     /// A reader with frames bounded by `max` bytes.
     pub fn with_max_frame_len(max: u32) -> Self {
-        IvfStreamReader { buf: Vec::new(), start: 0, base: 0, header: None, max_frame_len: max, failed: false }
+        IvfStreamReader { buf: Vec::new(), start: 0, base: 0, header: None, max_frame_len: max, error: None }
     }
 
     /// The most bytes the reader buffers.
@@ -294,7 +295,7 @@ impl IvfStreamReader {
     /// frames before pushing again: a full buffer holds a whole frame. After an error it takes everything
     /// (and drops it).
     pub fn push(&mut self, data: &[u8]) -> usize {
-        if self.failed {
+        if self.error.is_some() {
             return data.len();
         }
         if self.start > 0 {
@@ -313,7 +314,7 @@ impl IvfStreamReader {
     /// The next complete frame, an error (once), or `None` when more bytes are needed.
     #[must_use]
     pub fn poll_frame(&mut self) -> Option<Result<IvfFrame<'_>, IvfError>> {
-        if self.failed {
+        if self.error.is_some() {
             return None;
         }
         if self.header.is_none() {
@@ -345,6 +346,9 @@ impl IvfStreamReader {
     /// Call at the end of the input: an error if it ended inside the header or a frame (or the reader
     /// failed before).
     pub fn finish(&self) -> Result<(), IvfError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         let rest = self.buf.get(self.start..).unwrap_or_default();
         let offset = self.base + self.start as u64;
         if self.header.is_none() {
@@ -353,15 +357,12 @@ impl IvfStreamReader {
                 Err(e) => Err(e),
             };
         }
-        if self.failed {
-            return Err(IvfError::Truncated { offset, needed: frame_needs(rest) });
-        }
         if rest.is_empty() { Ok(()) } else { Err(IvfError::Truncated { offset, needed: frame_needs(rest) }) }
     }
 
     fn fail(&mut self, e: IvfError) -> IvfError {
         tracing::debug!(target: TARGET, error = ?e, "IVF stream read stopped");
-        self.failed = true;
+        self.error = Some(e);
         self.buf = Vec::new();
         self.start = 0;
         e

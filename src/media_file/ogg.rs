@@ -423,7 +423,8 @@ impl OggReader {
         Self::with_max_packet_len(DEFAULT_MAX_PACKET_LEN)
     }
 
-    /// A reader with packets bounded by `max` bytes.
+    /// A reader whose packets spanning pages are bounded by `max` bytes (a packet within one page is
+    /// bounded by the page, 65,025 bytes).
     pub fn with_max_packet_len(max: u32) -> Self {
         OggReader {
             buf: Vec::new(),

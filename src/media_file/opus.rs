@@ -372,7 +372,11 @@ impl OggOpusReader {
         loop {
             let slot = match self.ogg.advance()? {
                 Ok(slot) => slot,
-                Err(e) => return Some(Err(e)),
+                Err(e) => {
+                    // Pages may be lost: count again from the next page's granule.
+                    self.running = None;
+                    return Some(Err(e));
+                }
             };
             if slot.bos() && self.head.is_some() {
                 // A chained stream: headers again.

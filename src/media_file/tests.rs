@@ -106,7 +106,7 @@ fn ivf_lying_frame_sizes() {
     assert!(r.poll_frame().unwrap().is_ok());
     assert_eq!(r.poll_frame(), Some(Err(IvfError::FrameTooLarge { offset: last as u64, len: u32::MAX })));
     assert_eq!(r.poll_frame(), None);
-    assert!(r.finish().is_err());
+    assert_eq!(r.finish(), Err(IvfError::FrameTooLarge { offset: last as u64, len: u32::MAX }));
     // A smaller bound applies to real frames too.
     let got: Vec<_> = IvfReader::new(&file).unwrap().with_max_frame_len(40).collect();
     assert_eq!(got[2], Err(IvfError::FrameTooLarge { offset: last as u64, len: 74 }));
@@ -561,6 +561,31 @@ fn opus_reader_counts_back_on_a_stream_joined_late() {
     assert_eq!(errors, []);
     let granules: Vec<_> = got.iter().map(|p| p.2).collect();
     assert_eq!(granules, [Some(96_960), Some(97_920), Some(98_400)]);
+}
+
+#[test]
+fn opus_reader_recounts_after_a_lost_page() {
+    let packets = mixed_packets(40);
+    let mut file = Vec::new();
+    let mut w = OggOpusWriter::new(&OpusHead::new(1), &OpusTags::new("x"), 1, &mut file)
+        .unwrap()
+        .with_max_page_samples(9600);
+    let want: Vec<u64> = packets.iter().map(|p| w.write_packet(p, &mut file).unwrap()).collect();
+    w.finish(&mut file).unwrap();
+    // Drop the fourth audio page whole.
+    let ps = pages(&file);
+    let start: usize = ps[..5].iter().map(|p| p.len()).sum();
+    let lost = ps[5].len();
+    let lost_packets = ps[5].segments().iter().filter(|&&l| l < 255).count();
+    let before: usize = ps[2..5].iter().map(|p| p.segments().iter().filter(|&&l| l < 255).count()).sum();
+    let mut cut = file[..start].to_vec();
+    cut.extend_from_slice(&file[start + lost..]);
+    let (_, got, errors) = read_opus(&cut, 500);
+    assert_eq!(errors, [OggError::PageGap { expected: 5, got: 6 }]);
+    assert_eq!(got.len(), 40 - lost_packets);
+    let mut expected: Vec<Option<u64>> = want.iter().copied().map(Some).collect();
+    expected.drain(before..before + lost_packets);
+    assert_eq!(got.iter().map(|p| p.2).collect::<Vec<_>>(), expected);
 }
 
 #[test]
