@@ -288,7 +288,9 @@ fn annexb_count(encoder: &str, codec: NalCodec, format: &str, bsf: &str, extra: 
             }
         }
     }
-    streamed.extend(reader.finish().map(|au| au.data.to_vec()));
+    while let Some(au) = reader.finish() {
+        streamed.push(au.data.to_vec());
+    }
     assert_eq!(streamed, units.iter().map(|u| u.data.to_vec()).collect::<Vec<_>>());
     assert_eq!(probe(&src, "stream=nb_read_frames", true), "60");
 }

@@ -32,7 +32,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    streamed.extend(r.finish().map(|au| au.data.to_vec()));
+    while let Some(au) = r.finish() {
+        streamed.push(au.data.to_vec());
+    }
     if !overflowed {
         assert_eq!(streamed, units);
     }

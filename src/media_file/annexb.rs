@@ -195,7 +195,7 @@ impl<'a> Iterator for AccessUnits<'a> {
 /// The loop: [`push`](Self::push) a chunk (it takes what fits and says how much), then
 /// [`poll_access_unit`](Self::poll_access_unit) until `None`, then push the rest. An access unit is
 /// complete when the first NAL unit of the next one arrives; at the end of the input
-/// [`finish`](Self::finish) gives the last one. An access unit longer than `max_access_unit_len` is
+/// [`finish`](Self::finish), called until `None`, gives the rest. An access unit longer than `max_access_unit_len` is
 /// reported and dropped, and the reader resumes at the next access unit boundary.
 ///
 /// ```
@@ -214,7 +214,9 @@ impl<'a> Iterator for AccessUnits<'a> {
 ///         units.push(au?.nals().count());
 ///     }
 /// }
-/// units.extend(reader.finish().map(|au| au.nals().count()));
+/// while let Some(au) = reader.finish() {
+///     units.push(au.nals().count());
+/// }
 /// assert_eq!(units, [3, 1]);
 /// # Ok::<(), sansrtc::media_file::AnnexBError>(())
 /// ```
@@ -232,6 +234,8 @@ pub struct AnnexBReader {
     /// Bytes dropped before the first start code, and whether any was not zero.
     junk: u64,
     junk_nonzero: bool,
+    /// The input has ended: NAL headers are judged on the bytes there are.
+    ended: bool,
     max_len: u32,
 }
 
@@ -252,6 +256,7 @@ impl AnnexBReader {
             dropping: false,
             junk: 0,
             junk_nonzero: false,
+            ended: false,
             max_len: max.max(16),
         }
     }
@@ -289,6 +294,15 @@ impl AnnexBReader {
     #[must_use]
     pub fn poll_access_unit(&mut self) -> Option<Result<AccessUnit<'_>, AnnexBError>> {
         let codec = self.codec;
+        match self.poll_range()? {
+            Ok((start, end)) => Some(Ok(AccessUnit { data: self.buf.get(start..end)?, codec })),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// The byte range of the next complete access unit in `buf`.
+    fn poll_range(&mut self) -> Option<Result<(usize, usize), AnnexBError>> {
+        let codec = self.codec;
         loop {
             let Some(sc) = next_start_code(&self.buf, self.scan) else {
                 self.scan = self.scan.max(self.buf.len().saturating_sub(2));
@@ -302,7 +316,9 @@ impl AnnexBReader {
                 }
                 return self.overflow().map(Err);
             };
-            let Some(nal) = self.buf.get(sc + 3..sc + 3 + codec.header_need()) else {
+            let header = sc + 3..(sc + 3 + codec.header_need()).min(self.buf.len());
+            let (Some(nal), true) = (self.buf.get(header.clone()), self.ended || header.len() == codec.header_need())
+            else {
                 // Wait for the NAL header.
                 self.scan = sc;
                 return self.overflow().map(Err);
@@ -333,8 +349,7 @@ impl AnnexBReader {
                 Some(start) if starts => {
                     self.au_start = Some(sc);
                     self.seen_vcl = vcl;
-                    let end = trim_zeros(&self.buf, start, sc);
-                    return Some(Ok(AccessUnit { data: self.buf.get(start..end)?, codec }));
+                    return Some(Ok((start, trim_zeros(&self.buf, start, sc))));
                 }
                 Some(_) => self.seen_vcl |= vcl,
             }
@@ -355,17 +370,25 @@ impl AnnexBReader {
         Some(AnnexBError::AccessUnitTooLarge { max: self.max_len })
     }
 
-    /// Call at the end of the input (after polling): the last access unit, if any.
+    /// Call at the end of the input (after polling), until `None`: the access units still buffered, the
+    /// last one included. After it the reader is done.
     pub fn finish(&mut self) -> Option<AccessUnit<'_>> {
+        self.ended = true;
+        let codec = self.codec;
+        // NAL units too short to have been judged before the end may still start access units.
+        loop {
+            match self.poll_range() {
+                Some(Ok((start, end))) => return Some(AccessUnit { data: self.buf.get(start..end)?, codec }),
+                Some(Err(_)) => {}
+                None => break,
+            }
+        }
         if self.dropping {
             return None;
         }
-        let start = match self.au_start.take() {
-            Some(s) => s,
-            None => next_start_code(&self.buf, 0)?,
-        };
+        let start = self.au_start.take()?;
         let end = trim_zeros(&self.buf, start, self.buf.len());
         self.scan = self.buf.len();
-        Some(AccessUnit { data: self.buf.get(start..end)?, codec: self.codec })
+        Some(AccessUnit { data: self.buf.get(start..end)?, codec })
     }
 }

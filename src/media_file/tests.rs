@@ -567,9 +567,8 @@ fn opus_reader_counts_back_on_a_stream_joined_late() {
 fn opus_reader_recounts_after_a_lost_page() {
     let packets = mixed_packets(40);
     let mut file = Vec::new();
-    let mut w = OggOpusWriter::new(&OpusHead::new(1), &OpusTags::new("x"), 1, &mut file)
-        .unwrap()
-        .with_max_page_samples(9600);
+    let mut w =
+        OggOpusWriter::new(&OpusHead::new(1), &OpusTags::new("x"), 1, &mut file).unwrap().with_max_page_samples(9600);
     let want: Vec<u64> = packets.iter().map(|p| w.write_packet(p, &mut file).unwrap()).collect();
     w.finish(&mut file).unwrap();
     // Drop the fourth audio page whole.
@@ -664,7 +663,7 @@ fn chunked_units(stream: &[u8], codec: NalCodec, chunk: usize, max: u32) -> (Vec
             }
         }
     }
-    if let Some(au) = r.finish() {
+    while let Some(au) = r.finish() {
         units.push(au.nals().map(<[u8]>::to_vec).collect());
     }
     (units, errors)
@@ -725,6 +724,20 @@ fn annexb_h265_access_units() {
     assert!(units[0].is_random_access() && !units[1].is_random_access());
     for chunk in [1, 2, 4, 7, 1000] {
         let (got, _) = chunked_units(&stream, NalCodec::H265, chunk, 1 << 20);
+        assert_eq!(got, want, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn annexb_reader_judges_short_nal_units_at_the_end() {
+    // Two access unit delimiters; the second, one byte long, ends the input (found by fuzzing).
+    let stream = [0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x29, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x01, 0x29];
+    let want: Vec<Vec<Vec<u8>>> = vec![vec![vec![0x29, 0x00, 0x00, 0x04]], vec![vec![0x29]]];
+    let slice: Vec<Vec<Vec<u8>>> =
+        access_units(&stream, NalCodec::H264).map(|au| au.nals().map(<[u8]>::to_vec).collect()).collect();
+    assert_eq!(slice, want);
+    for chunk in [1, 11, 16] {
+        let (got, _) = chunked_units(&stream, NalCodec::H264, chunk, 1 << 20);
         assert_eq!(got, want, "chunk {chunk}");
     }
 }
