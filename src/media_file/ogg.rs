@@ -28,6 +28,7 @@ pub const FLAG_EOS: u8 = 0x04;
 const CRC_OFFSET: usize = 22;
 
 /// The Ogg CRC-32 table: polynomial 0x04c11db7, not reflected (RFC 3533 §6, the libogg framing spec).
+#[allow(clippy::indexing_slicing)] // evaluated at compile time, `i < 256`
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
     let mut i = 0;
@@ -45,6 +46,7 @@ const CRC_TABLE: [u32; 256] = {
 };
 
 /// Continues the Ogg CRC-32 (initial value 0, no final XOR, most significant bit first) over `data`.
+#[allow(clippy::indexing_slicing)] // a `u8` indexes a 256-entry table
 pub fn crc32_update(mut crc: u32, data: &[u8]) -> u32 {
     for &b in data {
         crc = (crc << 8) ^ CRC_TABLE[(((crc >> 24) as u8) ^ b) as usize];

@@ -24,13 +24,20 @@ pub const MAX_PACKET_SAMPLES: u32 = 5760;
 pub fn packet_samples(packet: &[u8]) -> Result<u32, OggError> {
     let toc = *packet.first().ok_or(OggError::BadOpusPacket)?;
     let config = toc >> 3;
-    let frame = match config {
+    let frame = match (config, config & 3) {
         // SILK-only: 10, 20, 40, 60 ms.
-        0..=11 => [480, 960, 1920, 2880][usize::from(config & 3)],
+        (0..=11, 0) => 480,
+        (0..=11, 1) => 960,
+        (0..=11, 2) => 1920,
+        (0..=11, _) => 2880,
         // Hybrid: 10, 20 ms.
-        12..=15 => [480, 960][usize::from(config & 1)],
+        (12..=15, 0 | 2) => 480,
+        (12..=15, _) => 960,
         // CELT-only: 2.5, 5, 10, 20 ms.
-        _ => [120, 240, 480, 960][usize::from(config & 3)],
+        (_, 0) => 120,
+        (_, 1) => 240,
+        (_, 2) => 480,
+        (_, _) => 960,
     };
     let frames = match toc & 3 {
         0 => 1,

@@ -211,7 +211,10 @@ fn ogg_crc_known_values() {
 }
 
 /// Reads every packet of `file` pushed in chunks of `chunk` bytes; errors are collected apart.
-fn read_ogg(file: &[u8], chunk: usize, max_packet: u32) -> (Vec<(Vec<u8>, Option<u64>, bool)>, Vec<OggError>) {
+/// Packets read (data, granule position, EOS) and errors.
+type OggRead = (Vec<(Vec<u8>, Option<u64>, bool)>, Vec<OggError>);
+
+fn read_ogg(file: &[u8], chunk: usize, max_packet: u32) -> OggRead {
     let mut r = OggReader::with_max_packet_len(max_packet);
     let (mut packets, mut errors) = (Vec::new(), Vec::new());
     for mut piece in file.chunks(chunk) {
@@ -465,7 +468,10 @@ fn mixed_packets(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn read_opus(file: &[u8], chunk: usize) -> (OggOpusReader, Vec<(Vec<u8>, u32, Option<u64>)>, Vec<OggError>) {
+/// The reader after the input, the packets (data, samples, granule) and errors.
+type OpusRead = (OggOpusReader, Vec<(Vec<u8>, u32, Option<u64>)>, Vec<OggError>);
+
+fn read_opus(file: &[u8], chunk: usize) -> OpusRead {
     let mut r = OggOpusReader::new();
     let (mut packets, mut errors) = (Vec::new(), Vec::new());
     for mut piece in file.chunks(chunk) {
