@@ -236,6 +236,21 @@ fn ogg_opus_from_ffmpeg() {
     assert_eq!(probe(&dst, "stream=nb_read_frames", true), n.to_string());
     assert_eq!(read_opus_file(&out, 1000).packets, file.packets);
 
+    // A gap filled with TOC-only packets ("no frame", as the writer's documentation advises): ffmpeg
+    // decodes it without complaint and the timeline does not move.
+    let mut out = Vec::new();
+    let mut w = OggOpusWriter::new(head, &OpusTags::new("sansrtc"), 9, &mut out).unwrap();
+    for (i, (data, _, _)) in file.packets.iter().enumerate() {
+        let packet = if (20..30).contains(&i) { &data[..1] } else { &data[..] };
+        w.write_packet(packet, &mut out).unwrap();
+    }
+    w.finish_at(last, &mut out).unwrap();
+    let gap = dir.path("gap.opus");
+    std::fs::write(&gap, &out).unwrap();
+    assert_eq!(decode_errors(&gap), "");
+    let d_gap = probe_f64(&gap, "format=duration");
+    assert!((d_src - d_gap).abs() <= 0.020, "durations {d_src} and {d_gap}");
+
     // The same packets with a pre-skip of our own and no end trimming: ffmpeg puts the first packet the
     // pre-skip before zero and ends the stream at the samples written less the pre-skip.
     for pre_skip in [3840u16, 480] {

@@ -43,8 +43,8 @@ pub use annexb::{
 };
 pub use error::{AnnexBError, IvfError, OggError};
 pub use ivf::{
-    DEFAULT_MAX_FRAME_LEN, FRAME_HEADER_LEN, HEADER_LEN as IVF_HEADER_LEN, IvfFrame, IvfHeader, IvfReader,
-    IvfStreamReader, IvfWriter, MAX_HEADER_LEN as IVF_MAX_HEADER_LEN,
+    DEFAULT_MAX_FRAME_LEN, FRAME_HEADER_LEN as IVF_FRAME_HEADER_LEN, HEADER_LEN as IVF_HEADER_LEN, IvfFrame, IvfHeader,
+    IvfReader, IvfStreamReader, IvfWriter, MAX_HEADER_LEN as IVF_MAX_HEADER_LEN,
 };
 pub use ogg::{
     DEFAULT_MAX_PACKET_LEN, FLAG_BOS, FLAG_CONTINUED, FLAG_EOS, MAX_PAGE_LEN, OggPacket, OggReader, Page, PageWriter,

@@ -196,7 +196,7 @@ impl OpusTags {
         if u64::from(count) * 4 > (packet.len() - pos) as u64 {
             return Err(bad);
         }
-        let mut comments = Vec::with_capacity(count as usize);
+        let mut comments = Vec::with_capacity((count as usize).min(64));
         for _ in 0..count {
             comments.push(string(&mut pos)?);
         }
@@ -282,6 +282,11 @@ impl OggOpusWriter {
     }
 
     /// Adds one Opus packet; writes to `out` any page that closes. Returns the packet's end granule.
+    ///
+    /// Granule positions count the packets written, so a recorder fills a gap in its input (lost packets,
+    /// a sender's DTX pause) with packets too, or the audio after it comes early: the TOC byte alone
+    /// (code 0 with a frame of length 0, "no frame", RFC 6716 §3.2.1 and §3.2.2) makes the decoder conceal
+    /// that frame.
     pub fn write_packet(&mut self, packet: &[u8], out: &mut Vec<u8>) -> Result<u64, OggError> {
         let samples = u64::from(packet_samples(packet)?);
         if self.pages.pending_packets() > 0 && self.page_samples + samples > u64::from(self.max_page_samples) {
