@@ -631,6 +631,57 @@ fn opus_reader_rejects_non_opus_and_bad_packets() {
     assert_eq!((got.len(), errors.len()), (1, 0));
 }
 
+#[test]
+fn every_truncation_and_every_corrupted_byte() {
+    // IVF: cut at every length, both readers: fewer frames, and an error unless the cut falls between
+    // frames.
+    let ivf = ivf_file(6);
+    let all = IvfReader::new(&ivf).unwrap().count();
+    let frame_ends: Vec<usize> = core::iter::once(32)
+        .chain(IvfReader::new(&ivf).unwrap().map(|f| f.unwrap().data.len() + 12).scan(32, |at, n| {
+            *at += n;
+            Some(*at)
+        }))
+        .collect();
+    for cut in 0..ivf.len() {
+        let part = &ivf[..cut];
+        let frames = IvfReader::new(part).map_or(0, |r| r.take_while(Result::is_ok).count());
+        assert!(frames < all);
+        let mut s = IvfStreamReader::new();
+        s.push(part);
+        while s.poll_frame().is_some() {}
+        assert_eq!(s.finish().is_ok(), frame_ends.contains(&cut), "cut {cut}");
+    }
+    // Ogg Opus: cut at every length: fewer packets and an error at the end, unless the cut falls between
+    // pages; corrupt any one byte: the page it is in is reported (CRC or capture), the others come.
+    let mut ogg = Vec::new();
+    let mut w =
+        OggOpusWriter::new(&OpusHead::new(2), &OpusTags::new("x"), 3, &mut ogg).unwrap().with_max_page_samples(2000);
+    for p in mixed_packets(12) {
+        w.write_packet(&p, &mut ogg).unwrap();
+    }
+    w.finish(&mut ogg).unwrap();
+    let boundaries: Vec<usize> = pages(&ogg)
+        .iter()
+        .scan(0, |at, p| {
+            *at += p.len();
+            Some(*at)
+        })
+        .collect();
+    for cut in 0..ogg.len() {
+        let (_, got, errors) = read_opus(&ogg[..cut], 100);
+        assert!(got.len() < 12);
+        assert_eq!(errors.is_empty(), cut == 0 || boundaries.contains(&cut), "cut {cut}");
+    }
+    for at in 0..ogg.len() {
+        let mut bad = ogg.clone();
+        bad[at] ^= 0x41;
+        let (_, got, errors) = read_opus(&bad, 100);
+        assert!(!errors.is_empty(), "byte {at}");
+        assert!(got.len() < 12, "byte {at}");
+    }
+}
+
 // ---------------------------------------------------------------- Annex-B
 
 const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e];
