@@ -179,6 +179,7 @@ const FFMPEG_OPUSHEAD_PAGE: [u8; 47] = [
 #[test]
 fn ogg_crc_known_values() {
     assert_eq!(crc32(b""), 0);
+    assert_eq!(crc32(b"123456789"), 0x89a1_897f);
     for data in [&b"123456789"[..], &[0xff; 1000], &[0x00, 0x01, 0x80], b"OggS"] {
         assert_eq!(crc32(data), crc_bitwise(data));
     }
