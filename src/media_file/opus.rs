@@ -11,8 +11,9 @@ use super::ogg::{OggReader, PageWriter};
 
 const TARGET: &str = "sansrtc::media_file";
 
-/// The pre-skip [`OpusHead::new`] sets: 3840 samples at 48 kHz (80 ms), what RFC 7845 §4.2 asks a
-/// stream that may start from an arbitrary point to allow for decoder convergence.
+/// The pre-skip [`OpusHead::new`] sets: 3840 samples at 48 kHz (80 ms), what RFC 7845 §4.2 recommends
+/// for a stream cut from the middle of an encoder's output (as a recording of a call is), so that the
+/// decoder has converged before its output is kept.
 pub const DEFAULT_PRE_SKIP: u16 = 3840;
 /// The default longest page, in 48 kHz samples (one second).
 pub const DEFAULT_MAX_PAGE_SAMPLES: u32 = 48_000;
