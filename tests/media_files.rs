@@ -128,6 +128,19 @@ fn ivf_round_trip(encoder: &str, fourcc: [u8; 4], extra: &[&str]) {
     stream.finish().unwrap();
     assert_eq!(streamed, frames.iter().map(|f| (f.pts, f.data.to_vec())).collect::<Vec<_>>());
 
+    // And read straight from the file.
+    let mut file = std::fs::File::open(&src).unwrap();
+    let mut stream = IvfStreamReader::new();
+    let mut from_file = 0;
+    while stream.read_from(&mut file).unwrap() > 0 {
+        while let Some(f) = stream.poll_frame() {
+            assert_eq!(f.unwrap().data, frames[from_file].data);
+            from_file += 1;
+        }
+    }
+    stream.finish().unwrap();
+    assert_eq!(from_file, 60);
+
     // Rewrite, with a frame count of 0 in the header until `finish` patches it.
     let mut out = Vec::new();
     let mut writer = IvfWriter::new(&sansrtc::media_file::IvfHeader { frame_count: 0, ..header }, &mut out);
@@ -200,6 +213,17 @@ fn ogg_opus_from_ffmpeg() {
     let bytes = std::fs::read(&src).unwrap();
     let file = read_opus_file(&bytes, bytes.len());
     assert_eq!(read_opus_file(&bytes, 333).packets, file.packets, "chunked reading");
+    let mut from_file = Vec::new();
+    let mut reader = OggOpusReader::new();
+    let mut source = std::fs::File::open(&src).unwrap();
+    while reader.read_from(&mut source).unwrap() > 0 {
+        while let Some(p) = reader.poll_packet() {
+            let p = p.unwrap();
+            from_file.push((p.data.to_vec(), p.samples, p.granule.unwrap()));
+        }
+    }
+    reader.finish().unwrap();
+    assert_eq!(from_file, file.packets, "reading from the file");
     let head = &file.head;
     assert_eq!(head.channels, 1);
     assert!(head.pre_skip > 0);
@@ -307,6 +331,20 @@ fn annexb_count(encoder: &str, codec: NalCodec, format: &str, bsf: &str, extra: 
         streamed.push(au.data.to_vec());
     }
     assert_eq!(streamed, units.iter().map(|u| u.data.to_vec()).collect::<Vec<_>>());
+    let mut source = std::fs::File::open(&src).unwrap();
+    let mut reader = AnnexBReader::new(codec);
+    let mut from_file = 0;
+    while reader.read_from(&mut source).unwrap() > 0 {
+        while let Some(au) = reader.poll_access_unit() {
+            assert_eq!(au.unwrap().data, units[from_file].data);
+            from_file += 1;
+        }
+    }
+    while let Some(au) = reader.finish() {
+        assert_eq!(au.data, units[from_file].data);
+        from_file += 1;
+    }
+    assert_eq!(from_file, 60);
     assert_eq!(probe(&src, "stream=nb_read_frames", true), "60");
 }
 

@@ -273,6 +273,13 @@ impl AnnexBReader {
     /// Takes bytes from the front of `data`, as many as fit, and returns how many. Poll access units
     /// before pushing again.
     pub fn push(&mut self, data: &[u8]) -> usize {
+        let take = self.compact().min(data.len());
+        self.buf.extend_from_slice(data.get(..take).unwrap_or_default());
+        take
+    }
+
+    /// Drops the bytes no longer needed; returns the room left.
+    fn compact(&mut self) -> usize {
         let keep = self.keep();
         if keep > 0 {
             if self.au_start.is_none() && !self.dropping {
@@ -284,9 +291,15 @@ impl AnnexBReader {
             self.scan -= keep;
             self.au_start = self.au_start.map(|a| a - keep);
         }
-        let take = self.capacity().saturating_sub(self.buf.len()).min(data.len());
-        self.buf.extend_from_slice(data.get(..take).unwrap_or_default());
-        take
+        self.capacity().saturating_sub(self.buf.len())
+    }
+
+    /// Reads once from `source` into the buffer, as [`push`](Self::push) would take it, and returns how
+    /// many bytes came (0: the end of `source`: call [`finish`](Self::finish)).
+    #[cfg(feature = "std")]
+    pub fn read_from<R: std::io::Read>(&mut self, source: &mut R) -> std::io::Result<usize> {
+        let room = self.compact();
+        super::read_into(&mut self.buf, room, source)
     }
 
     /// The next complete access unit, an error (the reader goes on after it), or `None` when more bytes

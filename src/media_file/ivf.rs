@@ -298,17 +298,31 @@ impl IvfStreamReader {
         if self.error.is_some() {
             return data.len();
         }
+        let take = self.compact().min(data.len());
+        self.buf.extend_from_slice(data.get(..take).unwrap_or_default());
+        take
+    }
+
+    /// Drops the bytes already read; returns the room left.
+    fn compact(&mut self) -> usize {
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.base += self.start as u64;
             self.start = 0;
         }
-        let room = self.capacity().saturating_sub(self.buf.len());
-        let take = room.min(data.len());
-        if let Some(chunk) = data.get(..take) {
-            self.buf.extend_from_slice(chunk);
+        self.capacity().saturating_sub(self.buf.len())
+    }
+
+    /// Reads once from `source` into the buffer, as [`push`](Self::push) would take it, and returns how
+    /// many bytes came (0: the end of `source`). After an error of the stream it fails with
+    /// `InvalidData`.
+    #[cfg(feature = "std")]
+    pub fn read_from<R: std::io::Read>(&mut self, source: &mut R) -> std::io::Result<usize> {
+        if let Some(e) = self.error {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
         }
-        take
+        let room = self.compact();
+        super::read_into(&mut self.buf, room, source)
     }
 
     /// The next complete frame, an error (once), or `None` when more bytes are needed.

@@ -4,6 +4,8 @@
 //! Like the rest of the crate they do no I/O: readers take bytes (a whole file in a slice, or chunks
 //! pushed as they arrive into a bounded buffer) and hand out frames, packets and access units borrowed
 //! from their input; writers append to a caller-owned `Vec<u8>` that the caller writes wherever it likes.
+//! With the `std` feature the chunked readers also `read_from` any `std::io::Read` into their buffer, and
+//! [`IvfWriter::finish_io`] patches a file written through `std::io`.
 //! Lying sizes, bad CRCs and truncated input give typed errors ([`IvfError`], [`OggError`],
 //! [`AnnexBError`]), never a panic or an allocation the input asks for.
 //!
@@ -37,6 +39,25 @@ mod opus;
 
 #[cfg(test)]
 mod tests;
+
+/// Reads from `source` into the free tail of a reader's buffer (at most `room` bytes, 64 KiB at a time).
+#[cfg(feature = "std")]
+fn read_into<R: std::io::Read>(buf: &mut alloc::vec::Vec<u8>, room: usize, source: &mut R) -> std::io::Result<usize> {
+    use std::io::{Error, ErrorKind};
+    if room == 0 {
+        return Err(Error::new(ErrorKind::InvalidInput, "reader buffer full: poll before reading more"));
+    }
+    let old = buf.len();
+    buf.resize(old + room.min(64 * 1024), 0);
+    let read = loop {
+        match source.read(buf.get_mut(old..).unwrap_or_default()) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    buf.truncate(old + *read.as_ref().unwrap_or(&0));
+    read
+}
 
 pub use annexb::{
     AccessUnit, AccessUnits, AnnexBReader, DEFAULT_MAX_ACCESS_UNIT_LEN, NalCodec, NalUnits, access_units, nal_units,

@@ -465,14 +465,27 @@ impl OggReader {
     /// Takes bytes from the front of `data`, as many as fit, and returns how many. Poll packets before
     /// pushing again.
     pub fn push(&mut self, data: &[u8]) -> usize {
+        let take = self.compact().min(data.len());
+        self.buf.extend_from_slice(data.get(..take).unwrap_or_default());
+        take
+    }
+
+    /// Drops the bytes already read; returns the room left.
+    fn compact(&mut self) -> usize {
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.base += self.start as u64;
             self.start = 0;
         }
-        let take = self.capacity().saturating_sub(self.buf.len()).min(data.len());
-        self.buf.extend_from_slice(data.get(..take).unwrap_or_default());
-        take
+        self.capacity().saturating_sub(self.buf.len())
+    }
+
+    /// Reads once from `source` into the buffer, as [`push`](Self::push) would take it, and returns how
+    /// many bytes came (0: the end of `source`).
+    #[cfg(feature = "std")]
+    pub fn read_from<R: std::io::Read>(&mut self, source: &mut R) -> std::io::Result<usize> {
+        let room = self.compact();
+        super::read_into(&mut self.buf, room, source)
     }
 
     /// The next packet, an error (the reader goes on after it), or `None` when more bytes are needed.

@@ -374,6 +374,13 @@ impl OggOpusReader {
         self.ogg.push(data)
     }
 
+    /// Reads once from `source` into the buffer, as [`push`](Self::push) would take it, and returns how
+    /// many bytes came (0: the end of `source`).
+    #[cfg(feature = "std")]
+    pub fn read_from<R: std::io::Read>(&mut self, source: &mut R) -> std::io::Result<usize> {
+        self.ogg.read_from(source)
+    }
+
     /// Call at the end of the input: an error if it ended inside a page or a packet.
     pub fn finish(&self) -> Result<(), OggError> {
         self.ogg.finish()
