@@ -72,6 +72,5 @@ pub use ogg::{
     crc32, crc32_update,
 };
 pub use opus::{
-    DEFAULT_MAX_PAGE_SAMPLES, DEFAULT_PRE_SKIP, MAX_PACKET_SAMPLES, OggOpusReader, OggOpusWriter, OpusHead, OpusPacket,
-    OpusTags, packet_samples as opus_packet_samples,
+    DEFAULT_MAX_PAGE_SAMPLES, DEFAULT_PRE_SKIP, OggOpusReader, OggOpusWriter, OpusHead, OpusPacket, OpusTags,
 };

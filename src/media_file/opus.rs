@@ -18,11 +18,11 @@ pub const DEFAULT_PRE_SKIP: u16 = 3840;
 /// The default longest page, in 48 kHz samples (one second).
 pub const DEFAULT_MAX_PAGE_SAMPLES: u32 = 48_000;
 /// The longest Opus packet duration: 120 ms at 48 kHz.
-pub const MAX_PACKET_SAMPLES: u32 = 5760;
+const MAX_PACKET_SAMPLES: u32 = 5760;
 
 /// Duration of an Opus packet in 48 kHz samples, from its TOC byte (and frame count byte for code 3),
 /// RFC 6716 §3.1 and §3.2.5.
-pub fn packet_samples(packet: &[u8]) -> Result<u32, OggError> {
+pub(super) fn packet_samples(packet: &[u8]) -> Result<u32, OggError> {
     let toc = *packet.first().ok_or(OggError::BadOpusPacket)?;
     let config = toc >> 3;
     let frame = match (config, config & 3) {

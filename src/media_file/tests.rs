@@ -413,7 +413,7 @@ fn opus_toc_durations() {
 }
 
 fn packet_samples_of(p: &[u8]) -> Result<u32, OggError> {
-    opus_packet_samples(p)
+    super::opus::packet_samples(p)
 }
 
 #[test]
