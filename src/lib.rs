@@ -143,6 +143,8 @@
 //! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
 //! - [`packetize`]: RTP payload formats (Opus, G.711, G.722, VP8, VP9, H.264, H.265, AV1): frames into
 //!   payloads and back.
+//! - [`media_file`]: IVF (VP8, VP9, AV1) and Ogg Opus read and written, H.264/H.265 Annex-B split into
+//!   access units; buffers in, buffers out, bounded.
 //!
 //! On top:
 //! - [`pc`]: the peer connection ([`pc::PeerConnection`]): ICE, DTLS, data channels and SRTP media on one
@@ -184,6 +186,7 @@ pub mod dtls;
 pub mod guide;
 pub mod ice;
 pub mod machine;
+pub mod media_file;
 pub mod packetize;
 pub mod pc;
 pub mod rand;
