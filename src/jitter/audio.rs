@@ -32,14 +32,14 @@ pub struct AudioConfig {
 }
 
 impl AudioConfig {
-    /// The defaults at `clock_rate`: delay 20 ms..400 ms, 3 × jitter, 256 packets, 256 KiB, `max_jump`
+    /// The defaults at `clock_rate`: delay 20 ms..400 ms, 4 × jitter, 256 packets, 256 KiB, `max_jump`
     /// 3000, `reset_after` 4, 20 ms packets.
     pub fn new(clock_rate: u32) -> Self {
         Self {
             clock_rate: clock_rate.max(1),
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(400),
-            jitter_factor: 3,
+            jitter_factor: 4,
             max_packets: 256,
             max_bytes: 256 << 10,
             max_jump: 3000,
@@ -114,7 +114,11 @@ struct Slot {
 enum Head {
     Packet,
     /// Missing places up to `present`; the first is estimated at `timestamp` (`step` per packet).
-    Gap { present: u64, timestamp: u32, step: u32 },
+    Gap {
+        present: u64,
+        timestamp: u32,
+        step: u32,
+    },
 }
 
 /// The audio playout buffer of one RTP stream: packets come out in sequence order, each at its playout
@@ -239,7 +243,8 @@ impl AudioBuffer {
 
     /// The interarrival jitter estimate in RTP clock units, as a receiver report carries it.
     pub fn jitter_rtp(&self) -> u32 {
-        let units = u128::from((self.jitter16 >> 4).unsigned_abs()) * u128::from(self.config.clock_rate) / 1_000_000_000;
+        let units =
+            u128::from((self.jitter16 >> 4).unsigned_abs()) * u128::from(self.config.clock_rate) / 1_000_000_000;
         u32::try_from(units).unwrap_or(u32::MAX)
     }
 
@@ -495,7 +500,12 @@ impl AudioBuffer {
                 self.stats.gaps += 1;
                 self.stats.concealed += count;
                 let packets = u16::try_from(count).unwrap_or(u16::MAX);
-                Some(AudioEvent::Gap { sequence, packets, timestamp, duration: step.saturating_mul(u32::from(packets)) })
+                Some(AudioEvent::Gap {
+                    sequence,
+                    packets,
+                    timestamp,
+                    duration: step.saturating_mul(u32::from(packets)),
+                })
             }
         }
     }

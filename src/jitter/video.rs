@@ -161,6 +161,9 @@ struct Span {
     first: u64,
     last: u64,
     holes: bool,
+    /// The frame's end was seen (its marker, or its last packet before another timestamp): the next place
+    /// starts a frame. Not so when lost places lie between it and the next timestamp.
+    clean_end: bool,
 }
 
 /// The video jitter buffer and frame assembler for one RTP stream, over a depacketizer `D`.
@@ -186,7 +189,7 @@ struct Span {
 /// let mut payloads = Vec::new();
 /// // A VP9 key frame (the first byte's frame marker, version 0, key frame; then anything).
 /// let frame = [0x82, 0x49, 0x83, 0x42, 0x00, 0x01, 0x40, 0x01, 0x40];
-/// packetizer.packetize(&frame, 6, &mut |p| payloads.push((p.data.to_vec(), p.marker))).unwrap();
+/// packetizer.packetize(&frame, 16, &mut |p| payloads.push((p.data.to_vec(), p.marker))).unwrap();
 /// let now = Instant::from_millis(10);
 /// for (i, (payload, marker)) in payloads.iter().enumerate() {
 ///     buffer.handle_receive_parts(now, 100 + i as u16, 9000, *marker, payload);
@@ -234,8 +237,14 @@ impl<D: Depacketizer> VideoBuffer<D> {
     /// An empty buffer. Allocates the ring's slot headers (not their payload buffers, which grow once).
     pub fn new(config: VideoConfig, depacketizer: D) -> Self {
         let size = ring_size(config.max_packets);
-        let empty =
-            Slot { ext: u64::MAX, state: State::Empty, timestamp: 0, marker: false, arrival: Instant::ZERO, data: Vec::new() };
+        let empty = Slot {
+            ext: u64::MAX,
+            state: State::Empty,
+            timestamp: 0,
+            marker: false,
+            arrival: Instant::ZERO,
+            data: Vec::new(),
+        };
         Self {
             config,
             depacketizer,
@@ -342,7 +351,14 @@ impl<D: Depacketizer> VideoBuffer<D> {
     }
 
     /// Takes one RTP packet as its fields: sequence number, timestamp, marker bit and payload.
-    pub fn handle_receive_parts(&mut self, now: Instant, seq: u16, timestamp: u32, marker: bool, payload: &[u8]) -> Arrival {
+    pub fn handle_receive_parts(
+        &mut self,
+        now: Instant,
+        seq: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> Arrival {
         self.tick(now);
         let now = self.now;
         self.stats.packets_received += 1;
@@ -401,7 +417,7 @@ impl<D: Depacketizer> VideoBuffer<D> {
                 for e in self.end..ext {
                     self.set_missing(e, now);
                 }
-                self.end = ext + 1;
+                self.end = self.end.max(ext + 1);
             }
             State::Missing(_) | State::Lost => {}
         }
@@ -521,7 +537,7 @@ impl<D: Depacketizer> VideoBuffer<D> {
             }
             last += 1;
         }
-        let (info, ok) = self.depacketize(Span { first, last, holes: false });
+        let (info, ok) = self.depacketize(Span { first, last, holes: false, clean_end: true });
         if ok && info.is_some_and(|i| i.keyframe && (start_known || i.frame_start)) {
             tracing::debug!(target: TARGET, skipped = first - self.next, "complete key frame behind a gap");
             self.skip_to = Some(first);
@@ -624,7 +640,7 @@ impl<D: Depacketizer> VideoBuffer<D> {
         }
         self.next = span.last + 1;
         self.consumed = true;
-        self.clean_start = true;
+        self.clean_start = span.clean_end;
         self.advance_cursor();
         if self.skip_to.is_some_and(|s| s < self.next) {
             self.skip_to = None;
@@ -651,7 +667,9 @@ impl<D: Depacketizer> VideoBuffer<D> {
     }
 
     fn want_keyframe(&mut self) {
-        let due = self.last_keyframe_request.is_none_or(|t| self.now.saturating_duration_since(t) >= self.config.keyframe_retry);
+        let due = self
+            .last_keyframe_request
+            .is_none_or(|t| self.now.saturating_duration_since(t) >= self.config.keyframe_retry);
         if due {
             self.last_keyframe_request = Some(self.now);
             self.keyframe_pending = true;
@@ -669,8 +687,13 @@ impl<D: Depacketizer> VideoBuffer<D> {
         let mut e = self.next;
         loop {
             match self.state(e) {
-                State::Present if self.slot(e).timestamp != ts => return Some(Span { first: self.next, last: e - 1, holes }),
-                State::Present if self.slot(e).marker => return Some(Span { first: self.next, last: e, holes }),
+                State::Present if self.slot(e).timestamp != ts => {
+                    let clean_end = self.state(e - 1) == State::Present;
+                    return Some(Span { first: self.next, last: e - 1, holes, clean_end });
+                }
+                State::Present if self.slot(e).marker => {
+                    return Some(Span { first: self.next, last: e, holes, clean_end: true });
+                }
                 State::Present => {}
                 State::Lost => holes = true,
                 State::Missing(_) | State::Empty => return None,
