@@ -16,7 +16,8 @@ pub enum Mode {
     /// and asks for one ([`VideoEvent::KeyframeRequest`]).
     Latency,
     /// Wait for retransmissions up to the bound, then give the gap up and emit every frame anyway, marked:
-    /// the frame with the hole as not complete, the frames after it as not decodable until a key frame
+    /// the frame with the hole as not complete (what the depacketizer made of the payloads left; a frame
+    /// of which nothing is left is not emitted), the frames after it as not decodable until a key frame
     /// (for a decoder that conceals errors, or a recorder). A key frame is asked for as in `Latency`.
     Quality,
 }
@@ -123,7 +124,7 @@ pub struct VideoStats {
     pub frames_emitted: u64,
     /// Frames found incomplete (emitted or not).
     pub frames_incomplete: u64,
-    /// Frames not handed out because they could not be decoded (`Latency` mode, or skipped to a key frame).
+    /// Frames not handed out: not decodable in `Latency` mode, or nothing left of them after a loss.
     pub frames_dropped: u64,
     /// Key frame requests handed out.
     pub keyframe_requests: u64,
@@ -649,7 +650,8 @@ impl<D: Depacketizer> VideoBuffer<D> {
         self.chain = decodable.then_some(span.last);
         if !decodable {
             self.want_keyframe();
-            if self.config.mode == Mode::Latency {
+            // Nothing to decode (the payloads after a loss refused without their start), or `Latency`.
+            if self.config.mode == Mode::Latency || self.frame.is_empty() {
                 self.stats.frames_dropped += 1;
                 return Step::Again;
             }
