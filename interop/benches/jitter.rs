@@ -197,16 +197,19 @@ fn main() {
             let st = v.buffer.stats();
             report(&format!("jitter/video {name} {loss}% loss"), "sansrtc", per_packet(m, PACKETS_PER_FRAME as f64));
             println!(
-                "    {} frames out of {} ({:.1} MB), {} repairs waited for, {} gaps given up, {} key frame requests",
+                "    {} frames out of {} ({:.1} MB), {} repairs waited for, {} gaps given up, {} key frame requests, {} packets passed over for a complete key frame",
                 v.frames_out,
                 v.frame,
                 v.bytes_out as f64 / 1e6,
                 v.repaired,
                 st.gaps_given_up,
-                st.keyframe_requests
+                st.keyframe_requests,
+                st.skipped
             );
             assert_eq!(st.gaps_given_up, 0, "every loss is repaired in time");
-            assert!(v.frames_out + 3 >= u64::from(v.frame), "{} of {}", v.frames_out, v.frame);
+            if mode == Mode::Quality || loss == 0 {
+                assert!(v.frames_out + 3 >= u64::from(v.frame), "{} of {}", v.frames_out, v.frame);
+            }
         }
     }
     let mut a = Audio::new();

@@ -36,8 +36,10 @@
 //! # Limits
 //!
 //! Every buffer holds at most `max_packets` packets (a power-of-two ring indexed by extended sequence
-//! number: the window), `max_bytes` bytes of payload, and keeps no packet longer than `max_age`. What
-//! passes a limit is dropped oldest first and counted. A sequence number outside the window (more than
+//! number: the window) and `max_bytes` bytes of payload, and keeps no packet long: the video buffer drops
+//! a packet held `max_age` (a frame whose end never comes), the audio buffer plays every packet at most
+//! `max_delay` after its arrival. What passes a limit is dropped oldest first and counted. Each slot's
+//! payload buffer grows to the largest payload it held and is reused: once warm, no call allocates. A sequence number outside the window (more than
 //! `max_jump` ahead of the oldest packet held, or behind it) is dropped and counted, so a flood of random
 //! or far-jumping sequence numbers cannot grow the buffer; `reset_after` consecutive such packets each
 //! following the previous one (1 to 16 ahead of it) are taken for a restarted stream, and the buffer

@@ -865,3 +865,24 @@ fn audio_loop_never_stalls() {
         .collect();
     assert!(seqs.windows(2).all(|w| w[1].wrapping_sub(w[0]) < 100));
 }
+
+#[test]
+fn the_gap_deadline_follows_the_rtt_and_the_nack_state() {
+    let mut b = video(Mode::Quality);
+    let mut s = Sender::new(1, 0);
+    let f0 = s.frame(3, true);
+    push(&mut b, ms(100), &f0[0]);
+    push(&mut b, ms(110), &f0[2]); // the gap is found now
+    // The defaults: 100 ms RTT, 3 retries, 20 ms margin.
+    assert_eq!(b.poll_timeout(), Some(ms(110 + 420)));
+    b.set_rtt(Duration::from_millis(10));
+    assert_eq!(b.poll_timeout(), Some(ms(110 + 60)));
+    b.set_nack_retries(1);
+    assert_eq!(b.poll_timeout(), Some(ms(110 + 40)));
+    b.handle_timeout(ms(149));
+    assert!(b.poll_event().is_none(), "not before the deadline");
+    b.handle_timeout(ms(150));
+    assert!(matches!(b.poll_event(), Some(VideoEvent::Frame(f)) if !f.complete && f.first_sequence == 1));
+    assert_eq!(b.poll_event(), Some(VideoEvent::KeyframeRequest));
+    assert_eq!(b.stats().gaps_given_up, 1);
+}
