@@ -5,8 +5,10 @@
 //! This file holds a single test so that no other test thread allocates while it measures.
 
 use std::alloc::System;
-use std::collections::VecDeque;
-use std::time::Duration;
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use core::time::Duration;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -170,7 +172,7 @@ impl Audio {
 fn jitter_buffers_allocate_nothing_once_warm() {
     // The counter works: one deliberate allocation is seen.
     let probe = Region::new(GLOBAL);
-    let boxed = std::hint::black_box(Box::new(7u64));
+    let boxed = core::hint::black_box(Box::new(7u64));
     assert_eq!(probe.change().allocations, 1);
     drop(boxed);
 

@@ -186,7 +186,9 @@ fn per_packet(m: Measurement, packets: f64) -> Measurement {
 }
 
 fn main() {
-    println!("jitter: sansrtc alone (no comparison stack: other stacks do not offer their jitter buffer apart)");
+    println!(
+        "jitter: sansrtc alone, ns per packet (no comparison stack: other stacks do not offer their jitter buffer apart)"
+    );
     for (mode, name) in [(Mode::Latency, "latency"), (Mode::Quality, "quality")] {
         for loss in [0, 1] {
             let mut v = Video::new(mode, loss);
@@ -217,7 +219,7 @@ fn main() {
         a.packet();
     }
     let m = measure_cpu(|| a.packet());
-    report("jitter/audio 1% loss, 0..30 ms jitter", "sansrtc", m);
+    report("jitter/audio 1% loss 0-30ms jitter", "sansrtc", m);
     println!(
         "    {} packets played, {} gaps, target delay now {:?}, jitter {:?}",
         a.played,
