@@ -127,7 +127,9 @@ enum Head {
 /// The playout time of a packet is its media time (RTP timestamp) mapped to local time through the
 /// timing reference, plus the target delay, and never later than its arrival plus `max_delay`. The
 /// reference is the smallest recent transit time (arrival minus media time): it follows a faster
-/// packet at once and creeps up by 1/1024 of the difference per packet, following clock drift. The
+/// packet at once and creeps up by 1/1024 of the difference per packet, following clock drift; a transit
+/// more than `max(1 s, 4 × max_delay)` away from it restarts it (a timestamp jump, counted in
+/// [`AudioStats::resyncs`]) instead of counting as jitter. The
 /// target delay is `clamp(jitter_factor × J, min_delay, max_delay)` where `J` is the RFC 3550 (§A.8)
 /// interarrival jitter estimate: it rises with jitter and falls back as `J` decays (gain 1/16 per packet).
 /// A packet arriving after its place was played or concealed is dropped and counted; no decoding happens

@@ -886,3 +886,28 @@ fn the_gap_deadline_follows_the_rtt_and_the_nack_state() {
     assert_eq!(b.poll_event(), Some(VideoEvent::KeyframeRequest));
     assert_eq!(b.stats().gaps_given_up, 1);
 }
+
+#[test]
+fn audio_timestamp_jumps() {
+    let mut b = audio();
+    b.handle_receive_parts(ms(1_000), 1, 0, &[1]);
+    // The next packet claims to be 1.2 s later in media time but arrives 20 ms later.
+    b.handle_receive_parts(ms(1_020), 2, 48_000 + 9_600, &[2]);
+    let mut out = Vec::new();
+    b.handle_timeout(ms(1_020));
+    drain_audio(&mut b, ms(1_020), &mut out);
+    assert_eq!(out, vec![AOut::Packet(ms(1_020), 1)]);
+    // The reference follows the faster packet; the jump counts as jitter (|D| = 1,180 ms, J = D / 16)
+    // and the target rises to 4 J = 295 ms, within max_delay.
+    let due = b.poll_timeout().unwrap();
+    assert_eq!(due, ms(1_020 + 295));
+    b.handle_timeout(due);
+    drain_audio(&mut b, due, &mut out);
+    assert_eq!(out.last(), Some(&AOut::Packet(due, 2)));
+    assert!(b.is_empty());
+    // A jump past the resync threshold (1.6 s) restarts the reference instead of counting as jitter.
+    let jitter = b.jitter();
+    b.handle_receive_parts(ms(1_400), 3, 48_000 * 10, &[3]);
+    assert_eq!((b.jitter(), b.stats().resyncs), (jitter, 1));
+    assert_eq!(b.poll_timeout(), Some(ms(1_400) + b.target_delay()));
+}

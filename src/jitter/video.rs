@@ -28,7 +28,8 @@ pub enum Mode {
 pub struct VideoConfig {
     /// See [`Mode`].
     pub mode: Mode,
-    /// Packets held at most: the window of sequence numbers (rounded up to a power of two, 2..=32768).
+    /// Packets held at most: the window of sequence numbers (rounded up to a power of two, 2..=32768). It
+    /// must hold the largest frame with room to spare: a frame longer than the window never completes.
     pub max_packets: usize,
     /// Payload bytes held at most.
     pub max_bytes: usize,
