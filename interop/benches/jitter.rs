@@ -9,9 +9,10 @@
 //! - **Audio**: a 50 packets/s stream of 100-byte packets at 48 kHz with 0..30 ms of jitter and 1 % loss
 //!   through `AudioBuffer`: `handle_receive`, the playout timeouts, `poll_event` until `None`.
 //!
-//! Time is virtual (the buffers read no clock); figures are thread CPU time per packet received. There is
-//! no comparison stack here: the other Rust stacks keep their jitter buffers inside their peer connections,
-//! not as a part that can be driven alone. `SANSRTC_BENCH_QUICK=1` runs few batches.
+//! Time is virtual (the buffers read no clock); figures are thread CPU time per packet sent. No comparison
+//! stack is run: str0m's buffering lives inside its connection, and webrtc-rs's `SampleBuilder` bounds its
+//! wait in packets rather than time, so neither does the same work. `SANSRTC_BENCH_QUICK=1` runs few
+//! batches.
 
 use std::collections::VecDeque;
 use std::time::Duration;

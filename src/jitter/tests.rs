@@ -254,7 +254,7 @@ fn a_loss_repaired_before_the_deadline() {
 }
 
 #[test]
-fn latency_mode_skips_to_the_next_keyframe_and_asks_for_one() {
+fn latency_mode_takes_a_complete_keyframe_behind_a_gap_at_once() {
     let mut b = video(Mode::Latency);
     b.set_rtt(Duration::from_millis(40));
     b.set_nack_retries(2); // hold 140 ms
@@ -279,9 +279,8 @@ fn latency_mode_skips_to_the_next_keyframe_and_asks_for_one() {
     assert_eq!(got, vec![frames[0][0].ts, frames[4][0].ts, frames[5][0].ts]);
     assert!(out.frames.iter().all(|f| f.complete && f.decodable));
     assert_eq!(out.frames[1].at, ms(33 * 4 + 2), "the key frame waits for nothing");
-    // The gap was given up 140 ms after it was found (35 ms), and a key frame was asked for then.
     assert_eq!(b.stats().gaps_given_up, 0, "skipped, not given up");
-    assert!(out.keyframe_requests.is_empty() || out.keyframe_requests[0] <= ms(35 + 140));
+    assert!(out.keyframe_requests.is_empty(), "the key frame came by itself");
     assert_eq!(b.stats().skipped, 8);
 }
 
