@@ -187,9 +187,7 @@ fn per_packet(m: Measurement, packets: f64) -> Measurement {
 }
 
 fn main() {
-    println!(
-        "jitter: sansrtc alone, ns per packet (no comparison stack: other stacks do not offer their jitter buffer apart)"
-    );
+    println!("jitter: sansrtc alone, ns per packet (no comparison stack is run for this benchmark)");
     for (mode, name) in [(Mode::Latency, "latency"), (Mode::Quality, "quality")] {
         for loss in [0, 1] {
             let mut v = Video::new(mode, loss);
