@@ -492,32 +492,78 @@ fn timestamps_wrap() {
 
 #[test]
 fn a_flood_of_sequence_numbers_keeps_memory_bounded() {
-    let mut c = VideoConfig::new(Mode::Latency);
-    c.max_packets = 64;
-    let mut b = VideoBuffer::new(c, TestDepacketizer::default());
-    let mut rng = SeededRng::from_seed([3; 32]);
-    let mut s = Sender::new(20_000, 0);
-    for p in s.frame(3, true) {
-        push(&mut b, ms(0), &p);
+    for mode in [Mode::Latency, Mode::Quality] {
+        let mut c = VideoConfig::new(mode);
+        c.max_packets = 64;
+        c.max_bytes = 64 * 8;
+        let mut b = VideoBuffer::new(c, TestDepacketizer::default());
+        let mut rng = SeededRng::from_seed([3; 32]);
+        let mut s = Sender::new(20_000, 0);
+        for p in s.frame(3, true) {
+            push(&mut b, ms(0), &p);
+        }
+        let mut now = 1;
+        let mut dropped = 0;
+        let mut payload = [0u8; 8];
+        for i in 0..50_000u32 {
+            let seq = match i % 3 {
+                0 => rng.u32() as u16,
+                1 => 20_000u16.wrapping_add(32_768),
+                _ => 20_000u16.wrapping_add(rng.below(3000) as u16),
+            };
+            // Payloads of any length and header, valid or not.
+            rng.fill(&mut payload);
+            let len = rng.below(9) as usize;
+            let arrival = b.handle_receive_parts(ms(now), seq, rng.u32() % 4, rng.below(2) == 1, &payload[..len]);
+            dropped += u64::from(arrival == Arrival::Dropped);
+            assert!(b.len() <= 64, "{}", b.len());
+            assert!(b.bytes() <= 64 * 8);
+            now += u64::from(i % 10 == 0);
+            if b.poll_timeout().is_some_and(|t| t <= ms(now)) {
+                b.handle_timeout(ms(now));
+            }
+            while let Some(e) = b.poll_event() {
+                if let VideoEvent::Frame(f) = e {
+                    assert!(f.data.len() <= 64 * 8);
+                }
+            }
+        }
+        assert!(b.stats().dropped >= dropped && dropped > 10_000, "{dropped}");
+        assert_eq!(b.capacity(), 64);
     }
-    let mut now = 1;
-    let mut dropped = 0;
-    for i in 0..50_000u32 {
-        let seq = match i % 3 {
-            0 => rng.u32() as u16,
-            1 => 20_000u16.wrapping_add(32_768),
-            _ => 20_000u16.wrapping_add(rng.below(3000) as u16),
-        };
-        let arrival = b.handle_receive_parts(ms(now), seq, rng.u32(), rng.below(2) == 1, &[0, 1, 2, 3]);
-        dropped += u64::from(arrival == Arrival::Dropped);
-        assert!(b.len() <= 64, "{}", b.len());
-        assert!(b.bytes() <= 64 * 4);
-        now += u64::from(i % 100 == 0);
-        b.handle_timeout(ms(now));
-        while b.poll_event().is_some() {}
+}
+
+#[test]
+fn malformed_payloads_make_frames_incomplete() {
+    for mode in [Mode::Latency, Mode::Quality] {
+        let mut b = video(mode);
+        let mut rng = SeededRng::from_seed([4; 32]);
+        let mut s = Sender::new(0, 0);
+        let mut out = Drained::default();
+        let mut broken = 0;
+        for f in 0..200u64 {
+            for mut p in s.frame(4, f % 20 == 0) {
+                if rng.below(40) == 0 {
+                    // A header the payload format refuses.
+                    p.payload[0] = 0x80 | rng.u32() as u8;
+                    broken += 1;
+                }
+                push(&mut b, ms(f * 33), &p);
+            }
+            drain(&mut b, ms(f * 33), &mut out);
+        }
+        let st = b.stats();
+        assert_eq!(st.depacketize_errors, broken);
+        assert!(st.frames_incomplete > 0 && st.keyframe_requests > 0, "{st:?}");
+        assert!(b.is_empty());
+        match mode {
+            Mode::Latency => assert!(out.frames.iter().all(|f| f.complete && f.decodable)),
+            Mode::Quality => {
+                assert_eq!(out.frames.len(), 200);
+                assert_eq!(out.frames.iter().filter(|f| !f.complete).count() as u64, st.frames_incomplete);
+            }
+        }
     }
-    assert!(b.stats().dropped >= dropped && dropped > 10_000, "{dropped}");
-    assert!(b.capacity() == 64);
 }
 
 #[test]
