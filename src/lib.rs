@@ -140,6 +140,8 @@
 //! - [`rtp`]: RTP packets (RFC 3550) and header extensions (RFC 8285), zero-copy view and writer; the RTP
 //!   session on its own ([`rtp::session`]: streams, reports, NACK/RTX, PLI/FIR, transport-wide CC).
 //! - [`rtcp`]: RTCP compound packets: SR, RR, SDES, BYE, APP, XR, NACK, TWCC, PLI, FIR, REMB.
+//! - [`jitter`]: receive-side media buffering: video frame assembly and a jitter buffer that waits for
+//!   retransmissions in time (RTT, NACK state), and an audio playout buffer adapting to measured jitter.
 //! - [`sdp`]: SDP parsing, writing, WebRTC validation and the offer/answer builder.
 //! - [`packetize`]: RTP payload formats (Opus, G.711, G.722, VP8, VP9, H.264, H.265, AV1): frames into
 //!   payloads and back.
@@ -185,6 +187,7 @@ pub mod demux;
 pub mod dtls;
 pub mod guide;
 pub mod ice;
+pub mod jitter;
 pub mod machine;
 pub mod media_file;
 pub mod packetize;
