@@ -119,6 +119,21 @@ pub trait Depacketizer {
     fn reset(&mut self) {}
 }
 
+/// A boxed depacketizer (`Box<dyn Depacketizer>`, chosen at run time by codec) is one too.
+impl<D: Depacketizer + ?Sized> Depacketizer for alloc::boxed::Box<D> {
+    fn depacketize(
+        &mut self,
+        payload: &[u8],
+        frame: &mut alloc::vec::Vec<u8>,
+    ) -> Result<PayloadInfo, DepacketizeError> {
+        (**self).depacketize(payload, frame)
+    }
+
+    fn reset(&mut self) {
+        (**self).reset();
+    }
+}
+
 /// Why a frame could not be packetized (API misuse or a frame the format cannot carry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
