@@ -122,6 +122,9 @@ pub(crate) struct SendState {
     /// Messages queued (not yet completely cut into fragments).
     pub(crate) queued: usize,
     pub(crate) sent: VecDeque<Sent>,
+    /// No fragment in `sent` expires before this (a lower bound; `None`: none has a lifetime), so that
+    /// the search for expired fragments after each SACK costs nothing when none can be due.
+    next_expiry: Option<Instant>,
     /// TSN of the next new fragment.
     pub(crate) next_tsn: u32,
     /// The peer's cumulative ack.
@@ -160,6 +163,7 @@ impl SendState {
             vtime: 0,
             queued: 0,
             sent: VecDeque::new(),
+            next_expiry: None,
             next_tsn: 0,
             cum_acked: 0,
             flight: 0,
@@ -508,6 +512,9 @@ impl SendState {
         if self.rtt_probe.is_none() {
             self.rtt_probe = Some((sent.tsn, now));
         }
+        if let Some(e) = sent.expires {
+            self.next_expiry = Some(self.next_expiry.map_or(e, |n| n.min(e)));
+        }
         self.sent.push_back(sent);
         Some(self.sent.len() - 1)
     }
@@ -765,16 +772,24 @@ impl SendState {
 
     /// Abandons every unacknowledged fragment whose lifetime has passed.
     pub(crate) fn abandon_expired(&mut self, now: Instant) {
+        if self.next_expiry.is_none_or(|e| e > now) {
+            return;
+        }
         let mut i = 0;
+        let mut next = None::<Instant>;
         while i < self.sent.len() {
-            let due = self.sent.get(i).is_some_and(|s| {
-                matches!(s.status, Status::InFlight | Status::Retransmit) && s.expires.is_some_and(|e| e <= now)
-            });
-            if due {
-                self.abandon_message(i);
+            let (live, expires) = self
+                .sent
+                .get(i)
+                .map_or((false, None), |s| (matches!(s.status, Status::InFlight | Status::Retransmit), s.expires));
+            match expires {
+                Some(e) if live && e <= now => self.abandon_message(i),
+                Some(e) if live => next = Some(next.map_or(e, |n| n.min(e))),
+                _ => {}
             }
             i += 1;
         }
+        self.next_expiry = next;
     }
 
     /// T3-rtx expiry (§6.3.3): collapse cwnd and mark everything in flight for retransmission.
