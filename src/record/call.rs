@@ -526,7 +526,7 @@ pub struct Entry<'a> {
     /// returns nothing again.
     pub nothing: bool,
     /// An input call recorded as succeeding plainly (returning `Ok(())` or `()`; record kind with
-    /// [`kind::SUCCEEDED`] set): no digest, the running digest does not move, and a replay checks that
+    /// 0x80 set): no digest, the running digest does not move, and a replay checks that
     /// the call succeeds plainly again.
     pub succeeded: bool,
 }
