@@ -5,10 +5,7 @@
 //! - Throughput, thread CPU time, 4 MiB per iteration: plain `PeerConnection`s, then both sides wrapped in
 //!   `RecordedPeerConnection` keeping digest journals, whole-output journals, and digest journals with
 //!   pcapng captures; the journal and capture bytes are taken after each exchange, as a caller appending
-//!   to files would (and dropped). Each datagram is copied off the wire once: into a reused buffer for a
-//!   plain connection (`handle_receive`), into a `BytesMut` pool for a recorded one
-//!   (`handle_receive_bytes`, whose journal keeps it by reference). The overhead against plain
-//!   connections is the figure to watch; it is also measured interleaved (both pairs taking turns).
+//!   to files would (and dropped). The overhead against plain connections is the figure to watch.
 //! - Journal size per minute: a connected pair left idle for 60 s (keepalives, consent checks,
 //!   heartbeats), and a data channel carrying 1 MiB/s for 60 s (a 16 KiB message every 15.625 ms).
 //! - Replay speed: the 60 s data-channel session's journals replayed (`Replayer::run`), against the 60 s
@@ -21,7 +18,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use sansrtc::dtls::Certificate;
 use sansrtc::pc::{ChannelId, ChannelOptions, Config, Error, Event, PeerConnection, RecvError};
 use sansrtc::record::{RecordOptions, RecordedPeerConnection, Replayer};
@@ -44,17 +41,6 @@ trait Peer: PathMachine<Event = Event, Error = RecvError> + Sized {
     fn set_local_description(&mut self, now: Instant, d: &sansrtc::pc::Description) -> Result<(), Error>;
     fn set_remote_description(&mut self, now: Instant, d: &sansrtc::pc::Description) -> Result<(), Error>;
     fn send(&mut self, now: Instant, id: ChannelId, data: Bytes) -> Result<(), Error>;
-    /// Takes a datagram off the wire (`wire`, copied once, as a socket read would): into `scratch`, or
-    /// into `pool` as `Bytes` for a recorded connection, whose journal then keeps it by reference.
-    fn deliver(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        wire: &[u8],
-        scratch: &mut Vec<u8>,
-        pool: &mut BytesMut,
-    );
     /// The journal bytes written since the last call, handed to `journal` piece by piece as a caller
     /// writing them to a file would, and the capture bytes into `capture`.
     fn take(&mut self, journal: &mut dyn FnMut(&[u8]), capture: &mut Vec<u8>);
@@ -99,19 +85,6 @@ impl Peer for PeerConnection {
     fn take(&mut self, _: &mut dyn FnMut(&[u8]), capture: &mut Vec<u8>) {
         capture.clear();
     }
-    fn deliver(
-        &mut self,
-        now: Instant,
-        s: SocketAddr,
-        d: SocketAddr,
-        wire: &[u8],
-        scratch: &mut Vec<u8>,
-        _: &mut BytesMut,
-    ) {
-        scratch.clear();
-        scratch.extend_from_slice(wire);
-        let _ = self.handle_receive(now, Datagram { source: s, destination: d, contents: scratch });
-    }
     forward!();
 }
 
@@ -129,22 +102,6 @@ impl Peer for RecordedPeerConnection {
         });
         self.take_capture_into(capture);
     }
-    fn deliver(
-        &mut self,
-        now: Instant,
-        s: SocketAddr,
-        d: SocketAddr,
-        wire: &[u8],
-        _: &mut Vec<u8>,
-        pool: &mut BytesMut,
-    ) {
-        if pool.capacity() - pool.len() < wire.len() {
-            // A new chunk once the journal still holds the old one's datagrams; reclaimed once taken.
-            pool.reserve(1 << 20);
-        }
-        pool.extend_from_slice(wire);
-        let _ = self.handle_receive_bytes(now, s, d, pool.split().freeze());
-    }
     forward!();
 }
 
@@ -156,7 +113,6 @@ struct Pair<P: Peer> {
     tx: ChannelId,
     open: bool,
     buf: Vec<u8>,
-    pool: BytesMut,
     got: usize,
     bytes: usize,
     /// Journal and capture bytes taken, and the journals kept when asked.
@@ -192,7 +148,6 @@ impl<P: Peer> Pair<P> {
             tx,
             open: false,
             buf: Vec::with_capacity(1500),
-            pool: BytesMut::with_capacity(1 << 20),
             got: 0,
             bytes: 0,
             journal_bytes: [0; 2],
@@ -250,13 +205,17 @@ impl<P: Peer> Pair<P> {
             let mut any = false;
             while let Some(t) = self.a.poll_transmit() {
                 let (source, destination) = (t.source, t.destination);
-                self.b.deliver(now, source, destination, t.contents, &mut self.buf, &mut self.pool);
+                self.buf.clear();
+                self.buf.extend_from_slice(t.contents);
+                let _ = self.b.handle_receive(now, Datagram { source, destination, contents: &self.buf });
                 self.events();
                 any = true;
             }
             while let Some(t) = self.b.poll_transmit() {
                 let (source, destination) = (t.source, t.destination);
-                self.a.deliver(now, source, destination, t.contents, &mut self.buf, &mut self.pool);
+                self.buf.clear();
+                self.buf.extend_from_slice(t.contents);
+                let _ = self.a.handle_receive(now, Datagram { source, destination, contents: &self.buf });
                 self.events();
                 any = true;
             }

@@ -9,15 +9,13 @@ use super::config::{put_config, read_config};
 use super::digest::{chain, chain_datagram};
 use super::outcome::put_deadline;
 use super::wire::{
-    self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_addr, put_bool, put_frame, put_instant, put_u32,
-    put_varint,
+    self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
 };
 use crate::pc::Config;
 use crate::rand::Seed;
 use crate::time::Instant;
 
-/// Messages sent (and datagrams received as `Bytes`) at least this long are kept by reference in the
-/// bytes waiting, not copied.
+/// Messages sent at least this long are kept by reference in the bytes waiting, not copied.
 const SPLICE_MIN: usize = 512;
 
 /// The recorder's side: frames each call with its digest and appends it to the bytes waiting to be taken.
@@ -109,9 +107,7 @@ impl Writer {
 
     /// [`Writer::record`] for a `send` of `data` (the bytes `call` carries): a large message is kept by
     /// reference, not copied, until taken.
-    /// [`Writer::record`] for an input whose bulk argument, `data`, the caller gave as [`Bytes`] (a
-    /// message sent, a datagram received): kept by reference, not copied, until taken, when it is large.
-    pub fn record_by_ref(&mut self, call: &Call<'_>, data: &Bytes) {
+    pub fn record_send(&mut self, call: &Call<'_>, data: &Bytes) {
         if self.stopped {
             return;
         }
@@ -219,16 +215,6 @@ impl Writer {
                 put_u32(out, channel.0);
                 put_bool(out, *binary);
                 put_varint(out, data.len() as u64);
-                if let Some(b) = by_ref {
-                    self.spliced.push((out.len(), b.clone()));
-                    self.spliced_len += b.len();
-                }
-            }
-            (_, Some(Call::Receive { now, datagram })) if by_ref.is_some() => {
-                put_instant(out, *now);
-                put_addr(out, datagram.source);
-                put_addr(out, datagram.destination);
-                put_varint(out, datagram.contents.len() as u64);
                 if let Some(b) = by_ref {
                     self.spliced.push((out.len(), b.clone()));
                     self.spliced_len += b.len();

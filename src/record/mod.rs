@@ -401,7 +401,7 @@ impl RecordedPeerConnection {
         self.check_key_log();
         if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
             put_result(j.start(call::kind::SEND), &r);
-            j.record_by_ref(&Call::Send { now, channel: id, binary, data: &data }, &data);
+            j.record_send(&Call::Send { now, channel: id, binary, data: &data }, &data);
         }
         r
     }
@@ -517,33 +517,6 @@ impl RecordedPeerConnection {
         self.touch(now);
         let r = self.pc.request_keyframe(now, mid);
         self.after(&Call::RequestKeyframe { now, mid }, |o| put_result(o, &r));
-        r
-    }
-}
-
-impl RecordedPeerConnection {
-    /// [`PathMachine::handle_receive`] for a datagram the caller holds as [`Bytes`] (read into a
-    /// `BytesMut` and frozen, say): the journal keeps it by reference rather than copying it, until
-    /// taken ([`Self::take_journal_with`] hands it out where it lies). The journal is the same as
-    /// `handle_receive`'s.
-    pub fn handle_receive_bytes(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        contents: Bytes,
-    ) -> Result<(), RecvError> {
-        self.touch(now);
-        let datagram = Datagram { source, destination, contents: &contents };
-        let r = self.pc.handle_receive(now, datagram);
-        self.check_key_log();
-        if let Some(c) = self.capture.as_mut() {
-            c.received(self.now, &datagram);
-        }
-        if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
-            put_result(j.start(call::kind::RECEIVE), &r);
-            j.record_by_ref(&Call::Receive { now, datagram }, &contents);
-        }
         r
     }
 }

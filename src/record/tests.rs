@@ -238,17 +238,13 @@ fn outcomes_render() {
     assert!(render_outcome(kind::POLL_EVENT, &[1, 99, 0]).is_err());
 }
 
-/// Delivers what `from` sends to `to`, as `Bytes` (`handle_receive_bytes`) when `bytes`.
-fn pump(now: Instant, from: &mut RecordedPeerConnection, to: &mut RecordedPeerConnection, bytes: bool) {
+fn pump(now: Instant, from: &mut RecordedPeerConnection, to: &mut RecordedPeerConnection) {
     let mut out = Vec::new();
     while let Some(t) = from.poll_transmit() {
         out.push((t.source, t.destination, t.contents.to_vec()));
     }
     for (source, destination, data) in out {
-        let _ = match bytes {
-            true => to.handle_receive_bytes(now, source, destination, bytes::Bytes::from(data)),
-            false => to.handle_receive(now, Datagram { source, destination, contents: &data }),
-        };
+        let _ = to.handle_receive(now, Datagram { source, destination, contents: &data });
     }
 }
 
@@ -263,16 +259,6 @@ fn pair_sized(
     options: RecordOptions,
     messages: usize,
     size: usize,
-) -> (RecordedPeerConnection, RecordedPeerConnection) {
-    pair_with(options, messages, size, false)
-}
-
-/// [`pair_sized`], datagrams delivered as `Bytes` when `bytes`.
-fn pair_with(
-    options: RecordOptions,
-    messages: usize,
-    size: usize,
-    bytes: bool,
 ) -> (RecordedPeerConnection, RecordedPeerConnection) {
     let mut a = RecordedPeerConnection::new(Config::default(), [1; 32], options);
     let mut b = RecordedPeerConnection::new(Config::default(), [2; 32], options);
@@ -291,8 +277,8 @@ fn pair_with(
     let (mut got_a, mut got_b, mut sent) = (0, 0, 0);
     let mut chat_b = None;
     for _ in 0..2000 {
-        pump(now, &mut a, &mut b, bytes);
-        pump(now, &mut b, &mut a, bytes);
+        pump(now, &mut a, &mut b);
+        pump(now, &mut b, &mut a);
         while let Some(e) = a.poll_event() {
             match e {
                 Event::ChannelOpen(_) => {}
@@ -421,27 +407,6 @@ fn messages_sent_are_journaled_by_reference() {
     let (_, mut four) = pair_sized(RecordOptions::default(), 4, 3000);
     assert_eq!(four.take_journal_with(|_| Err("disk full")), Err("disk full"));
     assert!(four.take_journal().is_empty());
-}
-
-/// Datagrams received as `Bytes` are journaled by reference, and the journal is the one
-/// `handle_receive` gives.
-#[test]
-fn datagrams_received_as_bytes_journal_the_same() {
-    let (mut a1, mut b1) = pair_with(RecordOptions::default(), 4, 3000, false);
-    let (mut a2, mut b2) = pair_with(RecordOptions::default(), 4, 3000, true);
-    let mut pieces = 0;
-    let mut taken = Vec::new();
-    a2.take_journal_with(|p| {
-        pieces += 1;
-        taken.extend_from_slice(p);
-        Ok::<(), ()>(())
-    })
-    .unwrap();
-    assert!(pieces > 8, "the large datagrams handed over where they lie: {pieces} pieces");
-    assert_eq!(taken, a1.take_journal());
-    assert_eq!(b2.take_journal(), b1.take_journal());
-    assert_eq!(a2.digest(), a1.digest());
-    assert_eq!(Replayer::new(&taken).unwrap().run().unwrap().digest, a1.digest());
 }
 
 #[test]
