@@ -147,6 +147,7 @@ mod codec;
 mod conn;
 mod describe;
 mod error;
+mod frame;
 mod media;
 mod media_stats;
 mod negotiate;
@@ -169,6 +170,7 @@ use bytes::Bytes;
 pub use codec::{Codec, Feedback, H264Level, H264Params, H264Profile, MediaKind, OpusParams, ProfileLevelId};
 pub use conn::PeerConnection;
 pub use error::{Error, MediaDrop, RecvError};
+pub use frame::{OutgoingFrame, SentFrame};
 pub use media::{ExtensionPreference, HeaderExtension};
 pub use rtp::{KeyframeRequestKind, OutgoingRtp, RtpPacket, SentRtp};
 pub use stats::{
@@ -592,6 +594,10 @@ pub struct Config {
     /// DTLS server picks by its own order. Default all four, AES-GCM first, as Firefox offers them
     /// (Chromium offers the same without the 32-bit tag).
     pub srtp_profiles: Cow<'static, [crate::dtls::SrtpProfile]>,
+    /// The largest SRTP packet (UDP payload) [`PeerConnection::write_frame`] makes, in octets (default
+    /// 1200, what browsers use: it leaves room for IPv6, UDP and a TURN ChannelData header under a
+    /// 1280-octet path MTU). Packets given to [`PeerConnection::write_rtp`] are sent as they are.
+    pub media_mtu: usize,
 }
 
 impl Default for Config {
@@ -617,6 +623,7 @@ impl Default for Config {
             codecs: Cow::Borrowed(&codec::DEFAULT_CODECS),
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
             srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),
+            media_mtu: 1200,
         }
     }
 }
