@@ -131,11 +131,24 @@ enum Packetizers {
 
 impl Packetizers {
     /// A packetizer for `format`; picture ids start at `picture_id`.
+    /// An audio stream's first packet opens a talkspurt (RFC 3551 §4.1: the marker bit).
     fn new(format: Format, picture_id: u16) -> Packetizers {
         match format {
-            Format::Opus => Packetizers::Opus(OpusPacketizer::new()),
-            Format::G711(law) => Packetizers::G711(g711::G711Packetizer::new(law)),
-            Format::G722 => Packetizers::G722(G722Packetizer::new()),
+            Format::Opus => {
+                let mut p = OpusPacketizer::new();
+                p.start_talkspurt();
+                Packetizers::Opus(p)
+            }
+            Format::G711(law) => {
+                let mut p = g711::G711Packetizer::new(law);
+                p.start_talkspurt();
+                Packetizers::G711(p)
+            }
+            Format::G722 => {
+                let mut p = G722Packetizer::new();
+                p.start_talkspurt();
+                Packetizers::G722(p)
+            }
             Format::Vp8 => Packetizers::Vp8(Vp8Packetizer::new(picture_id)),
             Format::Vp9 => Packetizers::Vp9(Vp9Packetizer::new(picture_id)),
             Format::H264 => Packetizers::H264(h264::H264Packetizer::new()),
@@ -250,8 +263,8 @@ impl PeerConnection {
     /// `H264` (packetization mode 1; mode 0 sends each NAL unit in a packet of its own, and a unit larger
     /// than a packet is [`Error::FrameTooLarge`]), `H265`, `AV1` — and sends each payload with
     /// [`PeerConnection::write_rtp`], all with `frame.timestamp` and `frame.extensions`, consecutive
-    /// sequence numbers, and the marker bit where the format says (the last packet of a video frame; the
-    /// first packet of a talkspurt for audio, RFC 3551 §4.1).
+    /// sequence numbers, and the marker bit where the format says (the last packet of a video frame; for
+    /// audio the first packet of a talkspurt, RFC 3551 §4.1, here the stream's first packet).
     ///
     /// Payloads are sized so that each SRTP packet fits [`super::Config::media_mtu`]: the MTU less the RTP
     /// header, the header extensions the packets carry (MID, RID, transport-wide CC, those given), the
