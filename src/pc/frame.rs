@@ -336,7 +336,8 @@ impl PeerConnection {
         self.media_ready()?;
 
         let m = self.media.state.as_deref_mut().ok_or(Error::NotConnected)?;
-        let found = m.frames.iter().position(|p| p.transceiver == id && p.ssrc == ssrc && p.payload_type == payload_type);
+        let found =
+            m.frames.iter().position(|p| p.transceiver == id && p.ssrc == ssrc && p.payload_type == payload_type);
         let mut p = match found {
             Some(i) if m.frames.get(i).is_some_and(|p| p.format == format) => m.frames.swap_remove(i),
             found => {
