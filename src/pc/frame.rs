@@ -284,20 +284,55 @@ impl PeerConnection {
     /// Then drain `poll_transmit`.
     ///
     /// ```
-    /// # use sansrtc::pc::{Config, Error, MediaKind, OutgoingFrame, PeerConnection, TransceiverInit};
-    /// # use sansrtc::{Instant, SeededRng};
-    /// let now = Instant::ZERO;
-    /// let mut pc = PeerConnection::new(Config::default(), SeededRng::from_seed([1; 32]));
-    /// pc.add_transceiver(now, MediaKind::Video, TransceiverInit::default())?;
-    /// // ... offer/answer, ICE and DTLS connect (see `tests/pc_frames.rs`); then, for each encoded frame:
-    /// let frame = [0x10u8; 3000]; // a VP8 key frame
-    /// match pc.write_frame(now, "0", &OutgoingFrame::new(90_000, &frame)) {
-    ///     Ok(sent) => assert_eq!(sent.packets, 3),
-    ///     // Not negotiated yet here.
-    ///     Err(e) => assert_eq!(e, Error::NotConnected),
+    /// use sansrtc::packetize::{Depacketizer, vp8::Vp8Depacketizer};
+    /// use sansrtc::pc::{Config, Direction, Event, MediaKind, OutgoingFrame, PeerConnection, TransceiverInit};
+    /// use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
+    ///
+    /// let mut now = Instant::ZERO;
+    /// let mut a = PeerConnection::new(Config::default(), SeededRng::from_seed([1; 32]));
+    /// let mut b = PeerConnection::new(Config::default(), SeededRng::from_seed([2; 32]));
+    /// a.add_transceiver(now, MediaKind::Video, TransceiverInit::with_direction(Direction::SendOnly))?;
+    /// # a.add_local_host(now, "10.0.0.1:5000".parse().unwrap())?;
+    /// # b.add_local_host(now, "10.0.0.2:5000".parse().unwrap())?;
+    /// # a.end_of_local_candidates(now);
+    /// # b.end_of_local_candidates(now);
+    /// # let offer = a.create_offer()?;
+    /// # a.set_local_description(now, &offer)?;
+    /// # b.set_remote_description(now, &offer)?;
+    /// # let answer = b.create_answer()?;
+    /// # b.set_local_description(now, &answer)?;
+    /// # a.set_remote_description(now, &answer)?;
+    /// # fn pump(now: Instant, from: &mut PeerConnection, to: &mut PeerConnection) -> bool {
+    /// #     let mut moved = false;
+    /// #     while let Some(t) = from.poll_transmit() {
+    /// #         let (source, destination, contents) = (t.source, t.destination, t.contents.to_vec());
+    /// #         let _ = to.handle_receive(now, Datagram { source, destination, contents: &contents });
+    /// #         moved = true;
+    /// #     }
+    /// #     moved
+    /// # }
+    /// # while a.srtp_profile().is_none() || b.srtp_profile().is_none() {
+    /// #     if !(pump(now, &mut a, &mut b) | pump(now, &mut b, &mut a)) {
+    /// #         now = [a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min().unwrap().max(now);
+    /// #         a.handle_timeout(now);
+    /// #         b.handle_timeout(now);
+    /// #     }
+    /// # }
+    /// # while b.poll_event().is_some() {}
+    /// // ... the offer/answer and the README loop until both are connected; then, for each encoded frame:
+    /// let frame = vec![0x10u8; 3000]; // a VP8 key frame
+    /// let sent = a.write_frame(now, "0", &OutgoingFrame::new(90_000, &frame))?;
+    /// assert_eq!(sent.packets, 3);
+    /// # pump(now, &mut a, &mut b);
+    /// // ... `a`'s transmits go out; `b` gets them as `Event::Rtp` and puts the frame back together.
+    /// let (mut depacketizer, mut received) = (Vp8Depacketizer::new(), Vec::new());
+    /// while let Some(event) = b.poll_event() {
+    ///     if let Event::Rtp(packet) = event {
+    ///         depacketizer.depacketize(packet.payload(), &mut received).expect("well formed");
+    ///     }
     /// }
-    /// // Then send what `poll_transmit` gives.
-    /// # Ok::<(), Error>(())
+    /// assert_eq!(received, frame);
+    /// # Ok::<(), sansrtc::pc::Error>(())
     /// ```
     pub fn write_frame(&mut self, now: Instant, mid: &str, frame: &OutgoingFrame<'_>) -> Result<SentFrame, Error> {
         self.touch(now);

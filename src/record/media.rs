@@ -172,7 +172,7 @@ pub(super) fn put_args(call: &Call<'_>, out: &mut Vec<u8>) -> bool {
         Call::WriteFrame { now, mid, payload_type, timestamp, data, extensions, rid } => {
             put_instant(out, *now);
             put_str(out, mid);
-            put_opt(out, *payload_type, |out, pt| put_u8(out, pt));
+            put_opt(out, *payload_type, put_u8);
             put_u32(out, *timestamp);
             put_bytes(out, data);
             put_varint(out, extensions.len() as u64);
