@@ -66,6 +66,21 @@ fn connected(seed: u8, b_config: Config, a_video: &[Codec]) -> (PeerConnection, 
     (a, b, now)
 }
 
+/// A new offer from `a` answered by `b`.
+fn renegotiate(now: Instant, a: &mut PeerConnection, b: &mut PeerConnection) {
+    let offer = a.create_offer().unwrap();
+    a.set_local_description(now, &offer).unwrap();
+    b.set_remote_description(now, &offer).unwrap();
+    let answer = b.create_answer().unwrap();
+    b.set_local_description(now, &answer).unwrap();
+    a.set_remote_description(now, &answer).unwrap();
+    // (What the sessions say about the change, a BYE for a paused stream, goes across first.)
+    pump(now, a, b);
+    pump(now, b, a);
+    while a.poll_event().is_some() {}
+    while b.poll_event().is_some() {}
+}
+
 /// Deterministic bytes with no zero octet (so no Annex-B start code appears inside a NAL unit).
 fn bytes(seed: u32, len: usize) -> Vec<u8> {
     (0..len).map(|k| ((k as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8 | 1).collect()
@@ -149,6 +164,22 @@ fn vp8_and_opus_frames_arrive_byte_identical() {
         }
         last_seq = Some(packets.last().unwrap().sequence_number);
     }
+
+    // A pause (inactive, renegotiated) and back: the stream's packetizer is kept, its picture ids run on.
+    let video = a.transceiver_by_mid("1").unwrap().id();
+    for direction in [Direction::Inactive, Direction::SendOnly] {
+        a.set_direction(now, video, direction).unwrap();
+        renegotiate(now, &mut a, &mut b);
+        if direction == Direction::Inactive {
+            assert_eq!(a.write_frame(now, "1", &OutgoingFrame::new(0, &[1])), Err(Error::NotSending));
+            assert!(a.poll_transmit().is_none());
+        }
+    }
+    let data = bytes(99, 2_000);
+    let (_, packets, _) = send(now, &mut a, &mut b, "1", &OutgoingFrame::new(500_000, &data));
+    let (got, infos) = depacketize(&mut vp8d, &packets);
+    assert_eq!(got, data);
+    assert_eq!(infos[0].picture_id, Some((last_picture.unwrap() + 1) & 0x7fff), "picture ids run on");
 
     // The payload size is the MTU less the overhead: the RTP header (12), the extension block (MID,
     // transport-wide CC and video orientation in the one-byte form: 4 + 8), the AES-GCM tag (16) and the

@@ -6,7 +6,7 @@
 //! reused, so the state a format carries from frame to frame lives on: the VP8 and VP9 picture ids (whose
 //! start is drawn from the connection's generator), the H.264 and H.265 parameter sets repeated ahead of
 //! a key frame sent without them, the AV1 sequence header. A renegotiation forgets the packetizers of
-//! streams and payload types that no longer send.
+//! stopped transceivers, of streams gone and of payload types no longer negotiated.
 
 use crate::packetize::{
     PacketizeError, Packetizer, Payload, av1::Av1Packetizer, g711, g722::G722Packetizer, h264, h265::H265Packetizer,
@@ -434,14 +434,16 @@ impl PeerConnection {
         sent.ok_or(Error::Packetize(PacketizeError::BadFrame))
     }
 
-    /// After a negotiation: forgets the packetizers of streams and payload types that no longer send.
+    /// After a negotiation: forgets the packetizers of stopped transceivers, of streams gone and of payload
+    /// types no longer negotiated. A transceiver that only pauses (`inactive`, `recvonly`) keeps them, so
+    /// its picture ids run on when it sends again.
     pub(super) fn prune_frame_packetizers(&mut self) {
         let Some(m) = self.media.state.as_deref_mut() else { return };
         let list = &self.transceivers.list;
         m.frames.retain(|p| {
             list.iter().any(|t| {
                 t.id == p.transceiver
-                    && t.sends()
+                    && !t.stopped
                     && t.encodings.iter().any(|e| e.ssrc == p.ssrc)
                     && t.negotiated.as_ref().is_some_and(|n| matches!(n.codec(p.payload_type), Some((_, false))))
             })
