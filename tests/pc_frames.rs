@@ -2,14 +2,15 @@
 //! Opus (and H.264 in packetization modes 1 and 0) packetized by the sender, depacketized by the receiver
 //! with `sansrtc::packetize` into the same bytes; markers, timestamps, sequence numbers, picture ids and
 //! every datagram's size checked; H.264 parameter sets repeated ahead of a later IDR picture sent without
-//! them; and calls that must fail failing with nothing sent.
+//! them; calls that must fail failing with nothing sent; and `FrameAssembler` putting received packets
+//! back into the frames sent, dropping those that lost a packet.
 
 use core::net::SocketAddr;
 
 use sansrtc::packetize::{Depacketizer, PacketizeError, h264, opus, vp8};
 use sansrtc::pc::{
-    Codec, Config, ConnectionState, Direction, Error, Event, ExtensionKind, ExtensionValue, MediaKind, OutgoingFrame,
-    PeerConnection, RtpPacket, SentFrame, TransceiverInit,
+    AssemblerStats, Codec, Config, ConnectionState, Direction, Error, Event, ExtensionKind, ExtensionValue,
+    FrameAssembler, MediaKind, OutgoingFrame, PeerConnection, RtpPacket, SentFrame, TransceiverInit,
 };
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 
@@ -245,11 +246,14 @@ fn h264_frames_arrive_with_parameter_sets_repeated() {
         (annex_b(&[&idr2]), annex_b(&[&sps, &pps, &idr2])),
     ];
     let mut d = h264::H264Depacketizer::new();
+    let mut assembler = FrameAssembler::new(b.transceiver_by_mid("1").unwrap().codecs());
     for (i, (input, expected)) in frames.iter().enumerate() {
         let (sent, packets, _) = send(now, &mut a, &mut b, "1", &OutgoingFrame::new(i as u32 * 3_000, input));
         assert_eq!(sent.payload_type, 108);
         let (got, infos) = depacketize(&mut d, &packets);
         assert_eq!(&got, expected, "frame {i}");
+        let assembled: Vec<_> = packets.iter().filter_map(|p| assembler.push(p).map(|f| f.data.to_vec())).collect();
+        assert_eq!(assembled, vec![expected.clone()], "frame {i} through the assembler");
         // (The depacketizer sees a frame start after a coded slice: not on the stream's first payload.)
         assert!(i == 0 || infos[0].frame_start, "frame {i}");
         assert_eq!(infos[0].keyframe, i == 0 || i == 3);
@@ -347,4 +351,79 @@ fn refused_frames_send_nothing() {
     let sent = a.write_frame(now, "1", &frame).unwrap();
     assert_eq!(sent.packets, 1);
     assert_eq!(pump(now, &mut a, &mut b).len(), 1);
+}
+
+/// Every packet `a` has for `b`, except those `lose` picks (by index), delivered; what `b` received on `mid`.
+fn deliver(now: Instant, a: &mut PeerConnection, b: &mut PeerConnection, mid: &str, lose: &[usize]) -> Vec<RtpPacket> {
+    let mut datagrams = Vec::new();
+    while let Some(t) = a.poll_transmit() {
+        datagrams.push((t.source, t.destination, t.contents.to_vec()));
+    }
+    for (i, (source, destination, contents)) in datagrams.into_iter().enumerate() {
+        if !lose.contains(&i) {
+            let _ = b.handle_receive(now, Datagram { source, destination, contents: &contents });
+        }
+    }
+    core::iter::from_fn(|| b.poll_event())
+        .filter_map(|e| if let Event::Rtp(p) = e { Some(p) } else { None })
+        .filter(|p| p.mid == mid)
+        .collect()
+}
+
+#[test]
+fn the_assembler_gives_back_the_frames_sent() {
+    let (mut a, mut b, now) = connected(6, Config::default(), &[]);
+    let mut video = FrameAssembler::new(b.transceiver_by_mid("1").unwrap().codecs());
+    let mut audio = FrameAssembler::new(b.transceiver_by_mid("0").unwrap().codecs());
+    // Frame 3 loses its second packet, frame 6 its last (the marker): each is dropped, the stream resumes
+    // with the next frame.
+    let mut out: Vec<(u32, Vec<u8>, bool)> = Vec::new();
+    for i in 0..10u32 {
+        let mut data = bytes(i, 1 + i as usize * 1_500);
+        data[0] = if i % 5 == 0 { 0x10 } else { 0x11 }; // VP8 P bit: key frames 0 and 5
+        let sent = a.write_frame(now, "1", &OutgoingFrame::new(i * 3_000, &data)).unwrap();
+        let lose = match i {
+            3 => vec![1],
+            6 => vec![sent.packets - 1],
+            _ => vec![],
+        };
+        for p in deliver(now, &mut a, &mut b, "1", &lose) {
+            if let Some(f) = video.push(&p) {
+                assert_eq!((f.ssrc, f.payload_type), (sent.ssrc, 96));
+                out.push((f.timestamp, f.data.to_vec(), f.keyframe));
+            }
+        }
+        if ![3, 6].contains(&i) {
+            let (ts, got, key) = out.last().unwrap();
+            assert_eq!((*ts, got, *key), (i * 3_000, &data, i % 5 == 0), "frame {i}");
+        }
+    }
+    assert_eq!(out.len(), 8);
+    assert_eq!(video.stats(), AssemblerStats { frames: 8, frames_dropped: 2, ..AssemblerStats::default() });
+    // A packet delivered twice comes late the second time: dropped, counted.
+    let data = bytes(77, 100);
+    a.write_frame(now, "1", &OutgoingFrame::new(90_000, &data)).unwrap();
+    let packets = deliver(now, &mut a, &mut b, "1", &[]);
+    assert_eq!(video.push(&packets[0]).map(|f| f.data.to_vec()), Some(data));
+    assert_eq!(video.push(&packets[0]), None);
+    assert_eq!(video.stats().late_packets, 1);
+
+    // Audio: every packet is a frame, whatever its marker.
+    for i in 0..3u32 {
+        let mut data = bytes(i, 50);
+        data[0] = 0x78;
+        a.write_frame(now, "0", &OutgoingFrame::new(i * 960, &data)).unwrap();
+        let packets = deliver(now, &mut a, &mut b, "0", &[]);
+        let f = audio.push(&packets[0]).unwrap();
+        assert_eq!((f.data, f.packets, f.timestamp), (&data[..], 1, i * 960));
+    }
+    // Packets of a payload type the assembler was not given are counted, not assembled.
+    let mut other = FrameAssembler::new(&[]);
+    assert_eq!(other.push(&deliver_one(now, &mut a, &mut b)), None);
+    assert_eq!(other.stats().unhandled_packets, 1);
+}
+
+fn deliver_one(now: Instant, a: &mut PeerConnection, b: &mut PeerConnection) -> RtpPacket {
+    a.write_frame(now, "1", &OutgoingFrame::new(180_000, &[0x10, 1, 2])).unwrap();
+    deliver(now, a, b, "1", &[]).remove(0)
 }

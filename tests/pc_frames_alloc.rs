@@ -1,15 +1,16 @@
 //! `PeerConnection::write_frame` on a warm connection allocates nothing per frame: the packetizers are
 //! kept and their buffers reused, and each payload goes through `write_rtp`'s allocation-free path.
 //! Measured with a counting global allocator over VP8 frames of a steady size and Opus packets, the
-//! receiver taking every packet (and dropping it before the next arrives, so its buffer is reused).
+//! receiver taking every packet (and dropping it before the next arrives, so its buffer is reused) and
+//! putting the frames back together with a `FrameAssembler` each for audio and video.
 
 use std::alloc::System;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 use sansrtc::pc::{
-    Config, ConnectionState, Direction, Event, ExtensionValue, MediaKind, OutgoingFrame, PeerConnection,
-    TransceiverInit,
+    Config, ConnectionState, Direction, Event, ExtensionValue, FrameAssembler, MediaKind, OutgoingFrame,
+    PeerConnection, TransceiverInit,
 };
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 
@@ -68,10 +69,13 @@ fn warm_frames_allocate_nothing() {
     let mut audio = vec![0x5au8; 160];
     audio[0] = 0x78; // Opus TOC: 20 ms, one frame
     let level = [ExtensionValue::AudioLevel { voice: true, level: 30 }];
-    // Allocations inside write_frame, and packets received.
+    // Allocations inside write_frame, packets received, frames assembled whole.
     let write_allocs = core::cell::Cell::new(0u64);
     let received = core::cell::Cell::new(0usize);
-    let step = |i: u32, now: Instant, a: &mut PeerConnection, b: &mut PeerConnection, buf: &mut Vec<u8>| {
+    let frames = core::cell::Cell::new(0usize);
+    let mut audio_frames = FrameAssembler::new(b.transceiver_by_mid("0").unwrap().codecs());
+    let mut video_frames = FrameAssembler::new(b.transceiver_by_mid("1").unwrap().codecs());
+    let mut step = |i: u32, now: Instant, a: &mut PeerConnection, b: &mut PeerConnection, buf: &mut Vec<u8>| {
         let region = Region::new(GLOBAL);
         let sent_audio =
             a.write_frame(now, "0", &OutgoingFrame { extensions: &level, ..OutgoingFrame::new(i * 960, &audio) });
@@ -93,6 +97,11 @@ fn warm_frames_allocate_nothing() {
             if let Event::Rtp(p) = e {
                 received.set(received.get() + 1);
                 assert!(p.payload().len() <= 1_200);
+                let assembler = if p.mid == "0" { &mut audio_frames } else { &mut video_frames };
+                if let Some(f) = assembler.push(&p) {
+                    assert_eq!(f.data, if p.mid == "0" { &audio[..] } else { &video[..] });
+                    frames.set(frames.get() + 1);
+                }
             }
         }
     };
@@ -104,6 +113,7 @@ fn warm_frames_allocate_nothing() {
     }
     let warm_writes = write_allocs.get();
     let before = received.get();
+    let frames_before = frames.get();
     let region = Region::new(GLOBAL);
     for i in 400..1400 {
         now += core::time::Duration::from_millis(20);
@@ -112,14 +122,17 @@ fn warm_frames_allocate_nothing() {
     let all = region.change();
     let writes = write_allocs.get() - warm_writes;
     let got = received.get() - before;
+    let assembled = frames.get() - frames_before;
     println!(
         "1000 video frames (5 packets each) and 1000 Opus packets written warm: {writes} allocations in \
-         write_frame; {} allocations, {} bytes in all (sending, receiving, timers); {got} packets received",
+         write_frame; {} allocations, {} bytes in all (sending, receiving, assembling, timers); {got} packets \
+         received, {assembled} frames assembled",
         all.allocations + all.reallocations,
         all.bytes_allocated
     );
     assert!(warm_writes > 0, "the first frames make the packetizers (the counter counts)");
     assert_eq!(got, 6_000, "every packet arrives");
+    assert_eq!(assembled, 2_000, "every frame is put back together");
     assert_eq!(writes, 0, "write_frame allocates once warm");
     assert_eq!(all.allocations + all.reallocations, 0, "{all:?}");
 }

@@ -70,7 +70,7 @@ pub struct SentFrame {
 
 /// The payload format of a codec, by its rtpmap name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     Opus,
     G711(g711::Law),
     G722,
@@ -85,7 +85,8 @@ enum Format {
 }
 
 impl Format {
-    fn of(codec: &Codec) -> Option<Format> {
+    /// The format of `codec`, if it has one here.
+    pub(super) fn of(codec: &Codec) -> Option<Format> {
         let is = |name: &str| codec.name.eq_ignore_ascii_case(name);
         Some(if is("opus") {
             Format::Opus

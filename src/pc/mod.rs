@@ -28,7 +28,7 @@
 //! state and the description calls, `negotiate.rs` what descriptions mean for m-lines and transceivers,
 //! `describe.rs` the mapping between SDP and the transport, `media.rs` and `codec.rs` the audio and video
 //! m-section model, `transceiver.rs` the transceivers, `rtp.rs` SRTP and RTP routing, `frame.rs` frames
-//! packetized for sending, `channels.rs` the channel handles and calls, `stats.rs` the W3C statistics
+//! packetized for sending, `assemble.rs` received packets put back into frames, `channels.rs` the channel handles and calls, `stats.rs` the W3C statistics
 //! ([`PeerConnection::stats_report`]).
 //!
 //! The caller's loop is the crate's usual one:
@@ -122,9 +122,10 @@
 //!   retransmission. It returns a [`SentFrame`] (SSRC, payload type, packet count, first and last sequence
 //!   numbers). Packetizers live per transceiver, encoding and payload type from first use, so VP8/VP9
 //!   picture ids (starting from the connection's generator) run on and H.264/H.265 parameter sets are
-//!   repeated ahead of a key frame sent without them; once warm, a frame allocates nothing. Receiving
-//!   stays packet by packet: feed [`RtpPacket::payload`] to the matching
-//!   [`Depacketizer`](crate::packetize::Depacketizer).
+//!   repeated ahead of a key frame sent without them; once warm, a frame allocates nothing. On the
+//!   receiving side a [`FrameAssembler`] (one per transceiver, from its negotiated codecs) takes the
+//!   [`Event::Rtp`] packets in order and gives back [`ReceivedFrame`]s; it is no jitter buffer: a frame
+//!   that lost a packet is dropped and the stream resumes at the next frame start.
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -159,6 +160,7 @@
 //!   restored, a bandwidth estimator, a jitter buffer. A rollback
 //!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
+mod assemble;
 mod channels;
 mod codec;
 mod conn;
@@ -184,6 +186,7 @@ use core::fmt;
 
 use bytes::Bytes;
 
+pub use assemble::{AssemblerStats, DEFAULT_MAX_FRAME_SIZE, FrameAssembler, MAX_ASSEMBLED_STREAMS, ReceivedFrame};
 pub use codec::{Codec, Feedback, H264Level, H264Params, H264Profile, MediaKind, OpusParams, ProfileLevelId};
 pub use conn::PeerConnection;
 pub use error::{Error, MediaDrop, RecvError};
