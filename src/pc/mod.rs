@@ -28,8 +28,8 @@
 //! state and the description calls, `negotiate.rs` what descriptions mean for m-lines and transceivers,
 //! `describe.rs` the mapping between SDP and the transport, `media.rs` and `codec.rs` the audio and video
 //! m-section model, `transceiver.rs` the transceivers, `rtp.rs` SRTP and RTP routing, `frame.rs` frames
-//! packetized for sending, `assemble.rs` received packets put back into frames, `channels.rs` the channel handles and calls, `stats.rs` the W3C statistics
-//! ([`PeerConnection::stats_report`]).
+//! packetized for sending, `assemble.rs` received packets put back into frames, `channels.rs` the channel
+//! handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
 //!
 //! The caller's loop is the crate's usual one:
 //!
