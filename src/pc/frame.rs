@@ -380,7 +380,11 @@ impl PeerConnection {
                 if let Some(i) = found {
                     m.frames.swap_remove(i);
                 }
-                let picture_id = (self.rng.u32() & 0x7fff) as u16;
+                // A picture id may start at a random value (RFC 7741 §4.2; VP9 likewise).
+                let picture_id = match format {
+                    Format::Vp8 | Format::Vp9 => (self.rng.u32() & 0x7fff) as u16,
+                    _ => 0,
+                };
                 tracing::debug!(target: super::TARGET, %id, ssrc, payload_type, ?format, "packetizer made");
                 FramePacketizer {
                     transceiver: id,
