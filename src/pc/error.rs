@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::packetize::PacketizeError;
 use crate::sdp::SdpError;
 use crate::{datachannel, dtls, ice, srtp, turn};
 
@@ -51,6 +52,16 @@ pub enum Error {
     NotNegotiated,
     /// SRTP refused to protect a packet.
     Srtp(srtp::Error),
+    /// The codec of the payload type has no payload format here
+    /// ([`super::PeerConnection::write_frame`] packetizes Opus, G.711, G.722, VP8, VP9, H.264 in
+    /// packetization mode 0 or 1, H.265 and AV1).
+    UnsupportedCodec,
+    /// The frame could not be packetized: empty, not in the bitstream format the codec's payload format
+    /// reads, or the MTU leaves too little room for its payload header.
+    Packetize(PacketizeError),
+    /// A NAL unit of an H.264 frame in packetization mode 0 does not fit one packet (mode 0 has no
+    /// fragmentation, RFC 6184 §6.2).
+    FrameTooLarge,
 }
 
 impl fmt::Display for Error {
@@ -76,6 +87,9 @@ impl fmt::Display for Error {
             Error::NotReceiving => f.write_str("transceiver not receiving"),
             Error::NotNegotiated => f.write_str("feedback not negotiated"),
             Error::Srtp(e) => write!(f, "SRTP: {e}"),
+            Error::UnsupportedCodec => f.write_str("no payload format for the codec"),
+            Error::Packetize(e) => write!(f, "frame not packetized: {e}"),
+            Error::FrameTooLarge => f.write_str("NAL unit larger than a packet in packetization mode 0"),
         }
     }
 }

@@ -27,8 +27,9 @@
 //! The code is laid out the same way: `conn.rs` holds the machine and the pipeline, `signaling.rs` the JSEP
 //! state and the description calls, `negotiate.rs` what descriptions mean for m-lines and transceivers,
 //! `describe.rs` the mapping between SDP and the transport, `media.rs` and `codec.rs` the audio and video
-//! m-section model, `transceiver.rs` the transceivers, `rtp.rs` SRTP and RTP routing, `channels.rs` the
-//! channel handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
+//! m-section model, `transceiver.rs` the transceivers, `rtp.rs` SRTP and RTP routing, `frame.rs` frames
+//! packetized for sending, `assemble.rs` received packets put back into frames, `channels.rs` the channel
+//! handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
 //!
 //! The caller's loop is the crate's usual one:
 //!
@@ -56,7 +57,8 @@
 //!    figures to a bandwidth estimator of the application's; [`PeerConnection::stats_report`] has the W3C
 //!    RTP statistics, [`PeerConnection::rtp_session`] the session itself (read-only). Forwarding keeps
 //!    the caller's SSRC and sequence numbers with [`PeerConnection::write_rtp_raw`];
-//!    [`PeerConnection::write_rtcp`] sends RTCP of the caller's.
+//!    [`PeerConnection::write_rtcp`] sends RTCP of the caller's. [`PeerConnection::write_frame`] sends a
+//!    whole encoded frame (see *Frames* below).
 //!
 //! Time must not go backwards; an earlier `now` is treated as the latest seen.
 //!
@@ -108,6 +110,22 @@
 //!   is not restored: it arrives as sent, with [`RtpPacket::rtx`]. Sender reports carry NTP time from
 //!   [`PeerConnection::set_ntp_epoch`] (zero by default: round-trip times are right, lip sync with
 //!   other hosts needs the real wall clock).
+//! - **Frames.** [`PeerConnection::write_frame`] takes an encoded frame ([`OutgoingFrame`]: the payload
+//!   type or `None` for the transceiver's first codec, the RTP timestamp, the bytes, the header extensions
+//!   for every packet, the rid) and packetizes it with the payload format ([`crate::packetize`]) of the
+//!   negotiated codec, chosen by its rtpmap name: Opus, PCMU, PCMA, G.722, VP8, VP9, H.264 (packetization
+//!   mode 1; mode 0 sends each NAL unit alone and refuses one that does not fit), H.265, AV1; another codec
+//!   is [`Error::UnsupportedCodec`]. Each payload goes out through [`PeerConnection::write_rtp`] with the
+//!   frame's timestamp, the marker where the format puts it (a video frame's last packet, an audio
+//!   stream's first), and is sized so that the SRTP packet fits [`Config::media_mtu`] (1200 by default)
+//!   with the RTP header, the header extensions, the SRTP tag and the two octets of an RTX
+//!   retransmission. It returns a [`SentFrame`] (SSRC, payload type, packet count, first and last sequence
+//!   numbers). Packetizers live per transceiver, encoding and payload type from first use, so VP8/VP9
+//!   picture ids (starting from the connection's generator) run on and H.264/H.265 parameter sets are
+//!   repeated ahead of a key frame sent without them; once warm, a frame allocates nothing. On the
+//!   receiving side a [`FrameAssembler`] (one per transceiver, from its negotiated codecs) takes the
+//!   [`Event::Rtp`] packets in order and gives back [`ReceivedFrame`]s; it is no jitter buffer: a frame
+//!   that lost a packet is dropped and the stream resumes at the next frame start.
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -142,11 +160,13 @@
 //!   restored, a bandwidth estimator, a jitter buffer. A rollback
 //!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
+mod assemble;
 mod channels;
 mod codec;
 mod conn;
 mod describe;
 mod error;
+mod frame;
 mod media;
 mod media_stats;
 mod negotiate;
@@ -166,9 +186,11 @@ use core::fmt;
 
 use bytes::Bytes;
 
+pub use assemble::{AssemblerStats, DEFAULT_MAX_FRAME_SIZE, FrameAssembler, MAX_ASSEMBLED_STREAMS, ReceivedFrame};
 pub use codec::{Codec, Feedback, H264Level, H264Params, H264Profile, MediaKind, OpusParams, ProfileLevelId};
 pub use conn::PeerConnection;
 pub use error::{Error, MediaDrop, RecvError};
+pub use frame::{OutgoingFrame, SentFrame};
 pub use media::{ExtensionPreference, HeaderExtension};
 pub use rtp::{KeyframeRequestKind, OutgoingRtp, RtpPacket, SentRtp};
 pub use stats::{
@@ -592,6 +614,10 @@ pub struct Config {
     /// DTLS server picks by its own order. Default all four, AES-GCM first, as Firefox offers them
     /// (Chromium offers the same without the 32-bit tag).
     pub srtp_profiles: Cow<'static, [crate::dtls::SrtpProfile]>,
+    /// The largest SRTP packet (UDP payload) [`PeerConnection::write_frame`] makes, in octets (default
+    /// 1200, what browsers use: it leaves room for IPv6, UDP and a TURN ChannelData header under a
+    /// 1280-octet path MTU). Packets given to [`PeerConnection::write_rtp`] are sent as they are.
+    pub media_mtu: usize,
 }
 
 impl Default for Config {
@@ -617,6 +643,7 @@ impl Default for Config {
             codecs: Cow::Borrowed(&codec::DEFAULT_CODECS),
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
             srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),
+            media_mtu: 1200,
         }
     }
 }

@@ -89,6 +89,9 @@ pub(super) struct MediaState {
     mid_id: Option<u8>,
     rid_id: Option<u8>,
     rrid_id: Option<u8>,
+    /// The packetizers of [`PeerConnection::write_frame`] (a few: one per sending stream and payload type
+    /// used, pruned by renegotiation).
+    pub(super) frames: Vec<super::frame::FramePacketizer>,
 }
 
 impl MediaState {
@@ -134,7 +137,7 @@ impl MediaIo {
     }
 
     /// Whether SRTP is keyed.
-    fn keyed(&self) -> bool {
+    pub(super) fn keyed(&self) -> bool {
         self.keys.is_some()
     }
 
@@ -429,6 +432,7 @@ impl PeerConnection {
             m.streams.remove(&ssrc);
         }
         self.renegotiate_rtp_session();
+        self.prune_frame_packetizers();
     }
 
     fn drop_media(&mut self, why: MediaDrop) -> RecvError {
@@ -717,7 +721,7 @@ impl PeerConnection {
     }
 
     /// Makes the SRTP and RTP sessions if they are not made yet.
-    fn media_ready(&mut self) -> Result<(), Error> {
+    pub(super) fn media_ready(&mut self) -> Result<(), Error> {
         let (media, dtls) = self.media_parts();
         media.session(dtls).ok_or(Error::NotConnected)?;
         self.ensure_rtp_session();

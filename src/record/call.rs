@@ -56,6 +56,7 @@ pub mod kind {
     pub const WRITE_RTP_RAW: u8 = 0x35;
     pub const WRITE_RTCP: u8 = 0x36;
     pub const REQUEST_KEYFRAME: u8 = 0x37;
+    pub const WRITE_FRAME: u8 = 0x38;
 }
 
 /// One call on a [`PeerConnection`](crate::pc::PeerConnection), with its arguments, as journaled.
@@ -251,6 +252,23 @@ pub enum Call<'a> {
         /// The m-section.
         mid: &'a str,
     },
+    /// `write_frame`, with the frame's fields.
+    WriteFrame {
+        /// `now`.
+        now: Instant,
+        /// The m-section.
+        mid: &'a str,
+        /// The payload type, `None` for the transceiver's first codec.
+        payload_type: Option<u8>,
+        /// The RTP timestamp.
+        timestamp: u32,
+        /// The encoded frame.
+        data: &'a [u8],
+        /// The header extensions.
+        extensions: Vec<ExtensionValue<'a>>,
+        /// The encoding's rid.
+        rid: Option<&'a str>,
+    },
 }
 
 impl Call<'_> {
@@ -284,6 +302,7 @@ impl Call<'_> {
             Call::WriteRtpRaw { .. } => kind::WRITE_RTP_RAW,
             Call::WriteRtcp { .. } => kind::WRITE_RTCP,
             Call::RequestKeyframe { .. } => kind::REQUEST_KEYFRAME,
+            Call::WriteFrame { .. } => kind::WRITE_FRAME,
         }
     }
 
@@ -310,7 +329,8 @@ impl Call<'_> {
             | Call::WriteRtp { now, .. }
             | Call::WriteRtpRaw { now, .. }
             | Call::WriteRtcp { now, .. }
-            | Call::RequestKeyframe { now, .. } => Some(now),
+            | Call::RequestKeyframe { now, .. }
+            | Call::WriteFrame { now, .. } => Some(now),
             Call::PollTransmit
             | Call::PollEvent
             | Call::PollTimeout

@@ -38,6 +38,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         codecs,
         header_extensions,
         srtp_profiles,
+        media_mtu,
     } = config;
     put_ice(out, ice);
     put_opt(out, certificate.as_ref(), |out, c| {
@@ -74,7 +75,8 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
     let defaults = Config::default();
     let media_default = *codecs == defaults.codecs
         && *header_extensions == defaults.header_extensions
-        && *srtp_profiles == defaults.srtp_profiles;
+        && *srtp_profiles == defaults.srtp_profiles
+        && *media_mtu == defaults.media_mtu;
     put_bool(out, media_default);
 }
 
@@ -123,6 +125,7 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         codecs: defaults.codecs,
         header_extensions: defaults.header_extensions,
         srtp_profiles: defaults.srtp_profiles,
+        media_mtu: defaults.media_mtu,
         ice,
         certificate,
         answer_setup,

@@ -1,5 +1,5 @@
-//! The media calls of a journal (format version 3): transceivers and tracks, and RTP/RTCP written by the
-//! application. Their arguments' encodings, read back, and one-line renderings.
+//! The media calls of a journal (format version 3): transceivers and tracks, and RTP/RTCP and frames
+//! written by the application. Their arguments' encodings, read back, and one-line renderings.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -169,6 +169,18 @@ pub(super) fn put_args(call: &Call<'_>, out: &mut Vec<u8>) -> bool {
             put_instant(out, *now);
             put_str(out, mid);
         }
+        Call::WriteFrame { now, mid, payload_type, timestamp, data, extensions, rid } => {
+            put_instant(out, *now);
+            put_str(out, mid);
+            put_opt(out, *payload_type, put_u8);
+            put_u32(out, *timestamp);
+            put_bytes(out, data);
+            put_varint(out, extensions.len() as u64);
+            for e in extensions {
+                put_extension(out, e);
+            }
+            put_opt(out, *rid, put_str);
+        }
         _ => return false,
     }
     true
@@ -222,6 +234,17 @@ pub(super) fn read_args<'a>(k: u8, r: &mut Reader<'a>) -> Result<Option<Call<'a>
         }
         kind::WRITE_RTCP => Call::WriteRtcp { now: r.instant("now")?, packet: r.bytes("packet")? },
         kind::REQUEST_KEYFRAME => Call::RequestKeyframe { now: r.instant("now")?, mid: r.str("mid")? },
+        kind::WRITE_FRAME => {
+            let now = r.instant("now")?;
+            let mid = r.str("mid")?;
+            let payload_type = r.opt("payload type", |r| r.u8("payload type"))?;
+            let timestamp = r.u32("timestamp")?;
+            let data = r.bytes("frame")?;
+            let n = read_count(r, "extensions")?;
+            let extensions = (0..n).map(|_| read_extension(r)).collect::<Result<_, _>>()?;
+            let rid = r.opt("rid", |r| r.str("rid"))?;
+            Call::WriteFrame { now, mid, payload_type, timestamp, data, extensions, rid }
+        }
         _ => return Ok(None),
     };
     Ok(Some(call))
@@ -249,6 +272,12 @@ pub(super) fn display(call: &Call<'_>, f: &mut fmt::Formatter<'_>) -> Option<fmt
         Call::WriteRtpRaw { now, mid, packet } => write!(f, "write_rtp_raw({now}, mid {mid}, {} bytes)", packet.len()),
         Call::WriteRtcp { now, packet } => write!(f, "write_rtcp({now}, {} bytes)", packet.len()),
         Call::RequestKeyframe { now, mid } => write!(f, "request_keyframe({now}, mid {mid})"),
+        Call::WriteFrame { now, mid, payload_type, timestamp, data, extensions, .. } => write!(
+            f,
+            "write_frame({now}, mid {mid}, pt {payload_type:?}, ts {timestamp}, {} bytes, {} extensions)",
+            data.len(),
+            extensions.len()
+        ),
         _ => return None,
     })
 }

@@ -496,6 +496,28 @@ impl RecordedPeerConnection {
         r
     }
 
+    /// [`PeerConnection::write_frame`].
+    pub fn write_frame(
+        &mut self,
+        now: Instant,
+        mid: &str,
+        frame: &crate::pc::OutgoingFrame<'_>,
+    ) -> Result<crate::pc::SentFrame, Error> {
+        self.touch(now);
+        let r = self.pc.write_frame(now, mid, frame);
+        let call = Call::WriteFrame {
+            now,
+            mid,
+            payload_type: frame.payload_type,
+            timestamp: frame.timestamp,
+            data: frame.data,
+            extensions: frame.extensions.to_vec(),
+            rid: frame.rid,
+        };
+        self.after(&call, |o| outcome::put_sent_frame(o, &r));
+        r
+    }
+
     /// [`PeerConnection::write_rtp_raw`].
     pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
         self.touch(now);

@@ -12,7 +12,7 @@ use core::fmt::{self, Write as _};
 use super::call::kind;
 use super::wire::{JournalError, Reader, put_addr, put_bool, put_str, put_u8, put_u16, put_u32, put_u64, put_varint};
 use crate::machine::Transmit;
-use crate::pc::{ChannelId, Description, Event, SentRtp, TransceiverId};
+use crate::pc::{ChannelId, Description, Event, SentFrame, SentRtp, TransceiverId};
 use crate::time::Instant;
 
 pub use super::digest::chain;
@@ -96,6 +96,25 @@ pub fn put_sent_rtp<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<SentRtp, E>) 
             put_u8(out, 0);
             put_u32(out, s.ssrc);
             put_u16(out, s.sequence_number);
+        }
+        Err(e) => {
+            put_u8(out, 1);
+            put_text(out, format_args!("{e}"));
+        }
+    }
+}
+
+/// The frame `write_frame` sent (SSRC, payload type, packet count, first and last sequence numbers), or
+/// the error's text.
+pub fn put_sent_frame<E: fmt::Display>(out: &mut Vec<u8>, r: &Result<SentFrame, E>) {
+    match r {
+        Ok(s) => {
+            put_u8(out, 0);
+            put_u32(out, s.ssrc);
+            put_u8(out, s.payload_type);
+            put_varint(out, s.packets as u64);
+            put_u16(out, s.first_sequence_number);
+            put_u16(out, s.last_sequence_number);
         }
         Err(e) => {
             put_u8(out, 1);
@@ -394,6 +413,15 @@ pub(super) fn render_at(call_kind: u8, outcome: &[u8], base: usize) -> Result<St
             let ssrc = r.u32("SSRC")?;
             let seq = r.u16("sequence number")?;
             let _ = write!(out, "Ok(ssrc {ssrc:#010x}, seq {seq})");
+            Ok(())
+        })?,
+        kind::WRITE_FRAME => render_error_or(&mut out, &mut r, |out, r| {
+            let ssrc = r.u32("SSRC")?;
+            let pt = r.u8("payload type")?;
+            let packets = r.varint("packet count")?;
+            let first = r.u16("first sequence number")?;
+            let last = r.u16("last sequence number")?;
+            let _ = write!(out, "Ok(ssrc {ssrc:#010x}, pt {pt}, {packets} packets, seq {first}..={last})");
             Ok(())
         })?,
         _ => render_error_or(&mut out, &mut r, |out, _| {

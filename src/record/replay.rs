@@ -371,6 +371,16 @@ fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> (Opti
         Call::WriteRtpRaw { now, mid, packet } => put_result(out, &pc.write_rtp_raw(*now, mid, packet)),
         Call::WriteRtcp { now, packet } => put_result(out, &pc.write_rtcp(*now, packet)),
         Call::RequestKeyframe { now, mid } => put_result(out, &pc.request_keyframe(*now, mid)),
+        Call::WriteFrame { now, mid, payload_type, timestamp, data, extensions, rid } => {
+            let frame = crate::pc::OutgoingFrame {
+                payload_type: *payload_type,
+                timestamp: *timestamp,
+                data,
+                extensions,
+                rid: *rid,
+            };
+            super::outcome::put_sent_frame(out, &pc.write_frame(*now, mid, &frame));
+        }
     }
     (None, 0)
 }
