@@ -106,9 +106,13 @@ pub fn setup(socket: &UdpSocket, size: usize, stats: &SocketStats) {
 }
 
 /// Received datagrams, up to [`BATCH`] per `recvmmsg` call, each buffer reused from call to call.
+///
+/// The message headers are made anew for each call: the kernel shrinks a header's control and address
+/// lengths to what it wrote, and `nix` does not restore them, so a header reused after a datagram with no
+/// control message would have no room for the next one's drop count (and one reused after an IPv4 address
+/// none for an IPv6 one).
 #[cfg(target_os = "linux")]
 pub struct Batch {
-    headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
     buffers: Vec<Vec<u8>>,
     /// The last call's datagrams: where from and how long (`None`: an address that is not IP).
     got: Vec<Option<(core::net::SocketAddr, usize)>>,
@@ -116,27 +120,23 @@ pub struct Batch {
 
 #[cfg(target_os = "linux")]
 impl Batch {
-    /// Buffers for [`BATCH`] datagrams of up to 64 KiB, with room for the drop counter's control message.
+    /// Buffers for [`BATCH`] datagrams of up to 64 KiB.
     pub fn new() -> Batch {
-        let cmsg = nix::cmsg_space!(u32);
-        Batch {
-            headers: nix::sys::socket::MultiHeaders::preallocate(BATCH, Some(cmsg)),
-            buffers: vec![vec![0u8; MAX_DATAGRAM]; BATCH],
-            got: Vec::with_capacity(BATCH),
-        }
+        Batch { buffers: vec![vec![0u8; MAX_DATAGRAM]; BATCH], got: Vec::with_capacity(BATCH) }
     }
 
     /// Receives what is queued, up to [`BATCH`] datagrams: when `wait`, waits for the first (up to the
     /// socket's read timeout: then `WouldBlock`), else returns `WouldBlock` at once if none is queued.
     /// Records the drop counts that come with them in `stats`. Returns how many arrived.
     pub fn receive(&mut self, socket: &UdpSocket, wait: bool, stats: &SocketStats) -> io::Result<usize> {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmmsg};
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
         use std::io::IoSliceMut;
         use std::os::fd::AsRawFd;
         let flags = if wait { MsgFlags::MSG_WAITFORONE } else { MsgFlags::MSG_DONTWAIT };
         let mut slices: Vec<[IoSliceMut<'_>; 1]> =
             self.buffers.iter_mut().map(|b| [IoSliceMut::new(b.as_mut_slice())]).collect();
-        let results = recvmmsg(socket.as_raw_fd(), &mut self.headers, slices.iter_mut(), flags, None)?;
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, Some(nix::cmsg_space!(u32)));
+        let results = recvmmsg(socket.as_raw_fd(), &mut headers, slices.iter_mut(), flags, None)?;
         self.got.clear();
         for r in results {
             let from = r.address.and_then(|a| {
