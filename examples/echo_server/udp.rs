@@ -119,6 +119,13 @@ pub struct Batch {
 }
 
 #[cfg(target_os = "linux")]
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch::new()
+    }
+}
+
+#[cfg(target_os = "linux")]
 impl Batch {
     /// Buffers for [`BATCH`] datagrams of up to 64 KiB.
     pub fn new() -> Batch {
