@@ -488,7 +488,7 @@ fn tokio_echo_serves_many_clients() {
 fn a_full_receive_buffer_drops_are_counted() {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let stats = server::udp::SocketStats::default();
-    server::udp::setup(&socket, 16 * 1024, &stats);
+    assert_eq!(server::udp::setup(&socket, 16 * 1024, &stats), Vec::<String>::new());
     let to = socket.local_addr().unwrap();
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     for _ in 0..1000 {

@@ -7,7 +7,8 @@
 //! - `GET /`: the test page (`/?media`: with camera and microphone); `POST /offer` (`application/sdp`):
 //!   `201 Created` with the answer;
 //!   `POST /report`: the page's results, printed;
-//! - `GET /stats`: the W3C statistics of every live connection, as JSON (needs the `serde` feature);
+//! - `GET /stats`: the W3C statistics of every live connection and the UDP socket's receive buffer and
+//!   drops (see [`udp`]), as JSON (needs the `serde` feature);
 //! - WHIP (RFC 9725) and WHEP: `POST /whip` or `/whep` with an `application/sdp` offer: `201 Created`
 //!   with the answer and the session's URL in `Location` (`/whip/<session>`), plus a
 //!   `Link: <turn:…>; rel="ice-server"` per configured ICE server; `DELETE` on the session URL closes the
@@ -243,7 +244,7 @@ impl Server {
         let http_addr = listener.local_addr()?;
         let udp_bind = config.udp.unwrap_or_else(|| SocketAddr::new(http_addr.ip(), 0));
         let socket = UdpSocket::bind(udp_bind)?;
-        udp::setup(&socket, udp::RECEIVE_BUFFER, &socket_stats);
+        let socket_problems = udp::setup(&socket, udp::RECEIVE_BUFFER, &socket_stats);
         let udp_addr = socket.local_addr()?;
         let waker = UdpSocket::bind(SocketAddr::new(wake_ip(udp_addr), 0))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -273,6 +274,9 @@ impl Server {
             socket_stats.receive_buffer(),
             udp::RECEIVE_BUFFER
         );
+        for problem in socket_problems {
+            println!("udp: {problem}");
+        }
         Ok(Server { http_addr, udp_addr, stop, waker, reports, threads, socket_stats })
     }
 

@@ -83,11 +83,13 @@ impl SocketStats {
 
 /// Asks for a receive buffer of `size` bytes (past the system's cap with `SO_RCVBUFFORCE` when the
 /// process is allowed to, on Linux) and records the size the kernel settled on in `stats`. On Linux,
-/// also turns on the drop counter. What cannot be set leaves the defaults: nothing here fails the server.
-pub fn setup(socket: &UdpSocket, size: usize, stats: &SocketStats) {
+/// also turns on the drop counter. What cannot be set leaves the defaults: nothing here fails the server;
+/// what could not be done is returned, to be said.
+pub fn setup(socket: &UdpSocket, size: usize, stats: &SocketStats) -> Vec<String> {
+    let mut problems = Vec::new();
     let sock = socket2::SockRef::from(socket);
     if let Err(e) = sock.set_recv_buffer_size(size) {
-        println!("udp: receive buffer of {size} bytes not set: {e}");
+        problems.push(format!("receive buffer of {size} bytes not set: {e}"));
     }
     #[cfg(target_os = "linux")]
     {
@@ -99,10 +101,11 @@ pub fn setup(socket: &UdpSocket, size: usize, stats: &SocketStats) {
         }
         match setsockopt(socket, sockopt::RxqOvfl, &1) {
             Ok(()) => stats.start_counting(),
-            Err(e) => println!("udp: no drop counter (SO_RXQ_OVFL: {e})"),
+            Err(e) => problems.push(format!("no drop counter (SO_RXQ_OVFL: {e})")),
         }
     }
     stats.note_receive_buffer(socket);
+    problems
 }
 
 /// Received datagrams, up to [`BATCH`] per `recvmmsg` call, each buffer reused from call to call.
