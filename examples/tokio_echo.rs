@@ -50,8 +50,13 @@ pub fn udp_loop(
     rt.block_on(async move {
         socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
+        // The server set the receive buffer up (`examples/echo_server/udp.rs`); `/stats` reports its size
+        // (the drops are counted by the std loop only).
+        let socket_stats = server::udp::SocketStats::default();
+        socket_stats.note_receive_buffer(&socket);
         let socket = Arc::new(tokio::net::UdpSocket::from_std(socket)?);
         let mut peers = Peers::new(Tokio(socket.clone()), local)?;
+        peers.socket_stats = Arc::new(socket_stats);
         let mut buf = vec![0u8; 65_536];
         while !stop.load(Ordering::Relaxed) {
             while let Ok(command) = commands.try_recv() {

@@ -335,7 +335,7 @@ fn a_thousand_peers_on_one_socket_with_every_echo_intact() {
     }
     println!("{N} offers answered in {:?}", start.elapsed());
     run_for(&mut clients, "every channel open", Duration::from_secs(150), |c| c.iter().all(|c| c.open == 2));
-    println!("{N} peer connections open after {:?}", start.elapsed());
+    println!("{N} peer connections open after {:?}, {:?} dropped", start.elapsed(), server.receive_drops());
     for (i, c) in clients.iter_mut().enumerate() {
         let now = c.anchor.now();
         let (reliable, negotiated) = (c.reliable, c.negotiated);
@@ -343,7 +343,7 @@ fn a_thousand_peers_on_one_socket_with_every_echo_intact() {
         c.pc.send(now, negotiated, Bytes::from(vec![i as u8; 1000 + i]), true).unwrap();
     }
     run_for(&mut clients, "every echo", Duration::from_secs(120), |c| c.iter().all(|c| c.inbox.len() == 2));
-    println!("{N} x 2 echoes back after {:?}", start.elapsed());
+    println!("{N} x 2 echoes back after {:?}, {:?} dropped", start.elapsed(), server.receive_drops());
     for (i, c) in clients.iter_mut().enumerate() {
         let mut got: Vec<(ChannelId, Bytes, bool)> = c.inbox.drain(..).collect();
         got.sort_by_key(|(id, ..)| *id == c.negotiated);
@@ -353,9 +353,73 @@ fn a_thousand_peers_on_one_socket_with_every_echo_intact() {
         ];
         assert_eq!(got, want, "peer {i}'s echoes, intact and with their types");
     }
+    // Then ping-pongs from all of them at once: ROUNDS messages of 1 KiB each, the next sent when the
+    // previous one's echo is back, every echo intact, and not one datagram lost to the server socket's
+    // receive buffer on the way (1,000 peers with a message in flight each overflow the default buffer).
+    const ROUNDS: usize = 20;
+    let message = |i: usize, k: usize| Bytes::from((0..1024).map(|j| (i * 7 + k * 13 + j) as u8).collect::<Vec<u8>>());
+    let send = |c: &mut Client, i: usize, k: usize| {
+        let now = c.anchor.now();
+        let ch = if k % 2 == 0 { c.reliable } else { c.negotiated };
+        c.pc.send(now, ch, message(i, k), true).unwrap();
+    };
+    let pings = StdInstant::now();
+    for (i, c) in clients.iter_mut().enumerate() {
+        send(c, i, 0);
+    }
+    let mut echoed = vec![0usize; N];
+    run_for(&mut clients, "every ping-pong", Duration::from_secs(120), |c| {
+        for (i, c) in c.iter_mut().enumerate() {
+            while let Some((id, data, binary)) = c.inbox.pop_front() {
+                let k = echoed[i];
+                let ch = if k % 2 == 0 { c.reliable } else { c.negotiated };
+                assert!(id == ch && binary && data == message(i, k), "peer {i}: echo {k} intact, on its channel");
+                echoed[i] += 1;
+                if echoed[i] < ROUNDS {
+                    send(c, i, echoed[i]);
+                }
+            }
+        }
+        echoed.iter().all(|&n| n == ROUNDS)
+    });
+    println!("{N} x {ROUNDS} ping-pongs of 1 KiB after {:?}", pings.elapsed());
+    // The acknowledgements of the last echoes reach the server, carrying its latest drop count.
+    let settle = StdInstant::now();
+    run_for(&mut clients, "the last acknowledgements", Duration::from_secs(5), |_| {
+        settle.elapsed() > Duration::from_millis(300)
+    });
+    let drops = server.receive_drops();
+    println!("receive buffer {} bytes, {drops:?} datagrams dropped", server.receive_buffer());
+    // Linux reports twice the buffer it grants: 8 MiB is 4 MiB of datagrams, which this takes without a
+    // drop (1 MiB drops about 2,000, the default 208 KiB about 8,500); the system caps what it grants at
+    // `net.core.rmem_max` (unless the process may force it).
+    #[cfg(target_os = "linux")]
+    if server.receive_buffer() < 8 * 1024 * 1024 {
+        let granted = server.receive_buffer();
+        tool::missing(
+            &format!("a UDP receive buffer of 4 MiB (net.core.rmem_max granted {} bytes)", granted / 2),
+            "`sysctl -w net.core.rmem_max=8388608` (as root)",
+        );
+    } else {
+        assert_eq!(drops, Some(0), "the server's socket dropped datagrams (its receive buffer was full)");
+        let port = server.udp_addr().port();
+        assert_eq!(socket_drops(port), Some(0), "the kernel's drop count of the server's socket (port {port})");
+    }
     // All of them at once: still connected after the last echo.
     let connected = clients.iter().filter(|c| c.pc.connection_state() == sansrtc::pc::ConnectionState::Connected);
     assert_eq!(connected.count(), N);
+}
+
+/// The kernel's count of datagrams dropped by the IPv4 UDP socket bound to `port` (the last column of
+/// `/proc/net/udp`), if there is one.
+#[cfg(target_os = "linux")]
+fn socket_drops(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    let local = format!(":{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1)?.ends_with(&local).then(|| fields.last()?.parse().ok())?
+    })
 }
 
 #[test]
@@ -415,4 +479,38 @@ fn tokio_echo_serves_many_clients() {
         let n: Vec<_> = got.iter().filter(|m| m.0 == c.negotiated).map(|m| (m.1.clone(), m.2)).collect();
         assert_eq!(n, vec![(Bytes::new(), false), (Bytes::from(format!("client {i}")), false)]);
     }
+}
+
+/// The drop counter the server reads: a socket with a tiny receive buffer, flooded before it is read,
+/// reports as many drops in its datagrams' control messages as the kernel counts for it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_receive_buffer_drops_are_counted() {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let stats = server::udp::SocketStats::default();
+    assert_eq!(server::udp::setup(&socket, 16 * 1024, &stats), Vec::<String>::new());
+    let to = socket.local_addr().unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..1000 {
+        sender.send_to(&[7u8; 1024], to).unwrap();
+    }
+    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut batch = server::udp::Batch::new();
+    let (mut received, mut wait) = (0, true);
+    while let Ok(n) = batch.receive(&socket, wait, &stats) {
+        received += n;
+        wait = false;
+    }
+    // One more, after the drops, carries the count.
+    sender.send_to(&[7u8; 1024], to).unwrap();
+    received += batch.receive(&socket, true, &stats).unwrap();
+    let kernel = socket_drops(to.port()).unwrap();
+    println!(
+        "receive buffer {} bytes: {received} received, {:?} dropped, kernel {kernel}",
+        stats.receive_buffer(),
+        stats.drops()
+    );
+    assert!(kernel > 0);
+    assert_eq!(stats.drops(), Some(kernel as u32));
+    assert_eq!(received as u64 + kernel, 1001);
 }

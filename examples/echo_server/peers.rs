@@ -48,6 +48,7 @@ use sansrtc::{Datagram, Instant, PathMachine, SeededRng, StdAnchor};
 
 use super::conn::{Conn, Recording, new_conn};
 use super::media::MediaEcho;
+use super::udp::SocketStats;
 use super::{Answer, Command, OfferRequest, Refused};
 
 /// `a=max-message-size` we advertise.
@@ -67,6 +68,10 @@ const MAX_TURN_PEERS: usize = 256;
 /// Datagrams waiting between the own sockets' readers and the driving thread; more are dropped, as a full
 /// socket buffer would.
 const RECEIVED_MAX: usize = 4096;
+/// `recvmmsg` calls per turn of the loop at most (Linux): up to this many batches of queued datagrams are
+/// taken before the timers run again.
+#[cfg(target_os = "linux")]
+const DRAIN_BATCHES: usize = 9;
 
 /// TURN mode: every peer connection allocates a relayed address on this server (see the module docs).
 #[derive(Clone, Debug)]
@@ -254,6 +259,8 @@ pub struct Peers<S: SendTo> {
     epoch: Duration,
     /// Full ICE rather than ICE lite (see [`PeerOptions::full_ice`]).
     pub full_ice: bool,
+    /// The shared socket's receive buffer and drops, for `/stats` and the closing line.
+    pub socket_stats: Arc<SocketStats>,
 }
 
 /// Runs until `stop` is set: answers offers and drives the peer connections.
@@ -268,7 +275,7 @@ pub fn run_with_turn(
     stop: &AtomicBool,
     turn: Option<TurnOptions>,
 ) -> io::Result<()> {
-    run_recording(socket, commands, stop, turn, PeerOptions::default())
+    run_recording(socket, commands, stop, turn, PeerOptions::default(), Arc::default())
 }
 
 /// How the connections run besides TURN.
@@ -284,22 +291,28 @@ pub struct PeerOptions {
     pub full_ice: bool,
 }
 
-/// [`run_with_turn`] with [`PeerOptions`].
+/// [`run_with_turn`] with [`PeerOptions`]; the drops the socket's receive buffer counts go to
+/// `socket_stats` (Linux).
 pub fn run_recording(
     socket: UdpSocket,
     commands: Receiver<Command>,
     stop: &AtomicBool,
     turn: Option<TurnOptions>,
     options: PeerOptions,
+    socket_stats: Arc<SocketStats>,
 ) -> io::Result<()> {
     let local = socket.local_addr()?;
     let mut peers = Peers::new(socket, local)?;
     peers.record = options.record;
     peers.full_ice = options.full_ice;
+    peers.socket_stats = socket_stats;
+    #[cfg(target_os = "linux")]
+    let mut batch = super::udp::Batch::new();
     if let Some(options) = turn {
         let (to_loop, received) = sync_channel(RECEIVED_MAX);
         peers.turn = Some(Turn { options, to_loop, received, by_id: HashMap::new() });
     }
+    #[cfg(not(target_os = "linux"))]
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
         while let Ok(command) = commands.try_recv() {
@@ -315,6 +328,9 @@ pub fn run_recording(
             .unwrap_or(Duration::from_secs(1))
             .clamp(Duration::from_millis(1), Duration::from_secs(1));
         peers.socket.set_read_timeout(Some(wait))?;
+        #[cfg(target_os = "linux")]
+        receive_batches(&mut peers, &mut batch)?;
+        #[cfg(not(target_os = "linux"))]
         match peers.socket.recv_from(&mut buf) {
             Ok((n, from)) => {
                 peers.receive(from, buf.get(..n).unwrap_or(&[]));
@@ -334,6 +350,30 @@ pub fn run_recording(
         }
     }
     peers.close_all();
+    Ok(())
+}
+
+/// Batches of datagrams, one `recvmmsg` call each: waits for the first (up to the socket's read timeout),
+/// then drains what else is already queued, up to [`DRAIN_BATCHES`] calls, before the timers' turn.
+#[cfg(target_os = "linux")]
+fn receive_batches(peers: &mut Peers<UdpSocket>, batch: &mut super::udp::Batch) -> io::Result<()> {
+    let stats = peers.socket_stats.clone();
+    for call in 0..DRAIN_BATCHES {
+        let received = match batch.receive(&peers.socket, call == 0, &stats) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for i in 0..received {
+            if let Some((from, data)) = batch.datagram(i) {
+                peers.receive(from, data);
+            }
+        }
+        if received < super::udp::BATCH {
+            return Ok(()); // the queue is empty (or nearly)
+        }
+    }
     Ok(())
 }
 
@@ -358,6 +398,7 @@ impl<S: SendTo> Peers<S> {
             turn: None,
             record: None,
             full_ice: false,
+            socket_stats: Arc::default(),
         })
     }
 
@@ -384,7 +425,11 @@ impl<S: SendTo> Peers<S> {
         for p in self.peers.iter_mut().flatten() {
             p.save(&mut self.router, now);
         }
-        println!("udp: {open} peer connections closed, {} unmatched datagrams dropped", self.unmatched);
+        println!(
+            "udp: {open} peer connections closed, {} unmatched datagrams dropped; {}",
+            self.unmatched,
+            self.socket_stats.summary()
+        );
         for p in self.peers.iter_mut().flatten() {
             if let Some(mut own) = p.own.take() {
                 own.stop.store(true, Ordering::Relaxed);
@@ -412,7 +457,8 @@ impl<S: SendTo> Peers<S> {
     }
 
     /// The W3C statistics of every live connection, as JSON:
-    /// `{"timestamp": ms, "connections": [{"session", "name", "connectionState", "stats": [...]}]}`.
+    /// `{"timestamp": ms, "udp": {"receiveBuffer", "receiveBufferDrops"}, "connections": [{"session", "name",
+    /// "connectionState", "stats": [...]}]}` (`receiveBufferDrops`: `null` where not counted).
     #[cfg(feature = "serde")]
     pub fn stats_json(&self) -> Result<String, String> {
         let now = self.anchor.now();
@@ -431,8 +477,12 @@ impl<S: SendTo> Peers<S> {
             })
             .collect();
         let timestamp = now.as_nanos() as f64 / 1e6;
-        serde_json::to_string(&serde_json::json!({ "timestamp": timestamp, "connections": connections }))
-            .map_err(|e| e.to_string())
+        let socket = serde_json::json!({
+            "receiveBuffer": self.socket_stats.receive_buffer(),
+            "receiveBufferDrops": self.socket_stats.drops(),
+        });
+        let stats = serde_json::json!({ "timestamp": timestamp, "udp": socket, "connections": connections });
+        serde_json::to_string(&stats).map_err(|e| e.to_string())
     }
 
     /// Without the `serde` feature there is no JSON writer for the statistics.

@@ -7,7 +7,8 @@
 //! - `GET /`: the test page (`/?media`: with camera and microphone); `POST /offer` (`application/sdp`):
 //!   `201 Created` with the answer;
 //!   `POST /report`: the page's results, printed;
-//! - `GET /stats`: the W3C statistics of every live connection, as JSON (needs the `serde` feature);
+//! - `GET /stats`: the W3C statistics of every live connection and the UDP socket's receive buffer and
+//!   drops (see [`udp`]), as JSON (needs the `serde` feature);
 //! - WHIP (RFC 9725) and WHEP: `POST /whip` or `/whep` with an `application/sdp` offer: `201 Created`
 //!   with the answer and the session's URL in `Location` (`/whip/<session>`), plus a
 //!   `Link: <turn:…>; rel="ice-server"` per configured ICE server; `DELETE` on the session URL closes the
@@ -39,6 +40,8 @@ mod http;
 pub mod media;
 #[path = "peers.rs"]
 pub mod peers;
+#[path = "udp.rs"]
+pub mod udp;
 
 use http::{Request, Response};
 
@@ -157,18 +160,19 @@ pub struct Server {
     waker: UdpSocket,
     reports: Receiver<String>,
     threads: Vec<JoinHandle<()>>,
+    socket_stats: Arc<udp::SocketStats>,
 }
 
 impl Server {
     /// Binds both sockets and starts the threads, the UDP one running [`peers::run`].
     pub fn start(config: &Config) -> io::Result<Server> {
-        Server::start_with(config, |socket, commands, stop| peers::run(socket, commands, &stop))
+        Server::start_with_turn(config, None)
     }
 
     /// Like [`Server::start`], in TURN mode when `turn` is given: every peer connection allocates a relayed
     /// address from a socket of its own (see [`peers`]).
     pub fn start_with_turn(config: &Config, turn: Option<peers::TurnOptions>) -> io::Result<Server> {
-        Server::start_with(config, move |socket, commands, stop| peers::run_with_turn(socket, commands, &stop, turn))
+        Server::start_with_options(config, &HttpOptions::default(), turn)
     }
 
     /// Like [`Server::start_with_turn`], with HTTP options (a bearer token, ICE servers to announce).
@@ -200,8 +204,10 @@ impl Server {
         turn: Option<peers::TurnOptions>,
         peer_options: peers::PeerOptions,
     ) -> io::Result<Server> {
-        Server::start_full(config, options, move |socket, commands, stop| {
-            peers::run_recording(socket, commands, &stop, turn, peer_options)
+        let socket_stats = Arc::new(udp::SocketStats::default());
+        let counted = socket_stats.clone();
+        Server::start_counting(config, options, socket_stats, move |socket, commands, stop| {
+            peers::run_recording(socket, commands, &stop, turn, peer_options, counted)
         })
     }
 
@@ -220,10 +226,25 @@ impl Server {
     where
         F: FnOnce(UdpSocket, Receiver<Command>, Arc<AtomicBool>) -> io::Result<()> + Send + 'static,
     {
+        Server::start_counting(config, options, Arc::default(), udp_loop)
+    }
+
+    /// [`Server::start_full`], the socket's figures in `socket_stats`: its receive buffer, set up here
+    /// ([`udp::setup`]), and its drops, which the UDP loop counts (or not).
+    fn start_counting<F>(
+        config: &Config,
+        options: &HttpOptions,
+        socket_stats: Arc<udp::SocketStats>,
+        udp_loop: F,
+    ) -> io::Result<Server>
+    where
+        F: FnOnce(UdpSocket, Receiver<Command>, Arc<AtomicBool>) -> io::Result<()> + Send + 'static,
+    {
         let listener = TcpListener::bind(config.http)?;
         let http_addr = listener.local_addr()?;
         let udp_bind = config.udp.unwrap_or_else(|| SocketAddr::new(http_addr.ip(), 0));
         let socket = UdpSocket::bind(udp_bind)?;
+        let socket_problems = udp::setup(&socket, udp::RECEIVE_BUFFER, &socket_stats);
         let udp_addr = socket.local_addr()?;
         let waker = UdpSocket::bind(SocketAddr::new(wake_ip(udp_addr), 0))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -248,7 +269,15 @@ impl Server {
             http::serve(listener, move || stop_http.load(Ordering::Relaxed), handler);
         })?);
         println!("echo server: http://{http_addr}/  udp {udp_addr}");
-        Ok(Server { http_addr, udp_addr, stop, waker, reports, threads })
+        println!(
+            "udp: receive buffer {} bytes (asked for {}; capped by the system, reported doubled by Linux)",
+            socket_stats.receive_buffer(),
+            udp::RECEIVE_BUFFER
+        );
+        for problem in socket_problems {
+            println!("udp: {problem}");
+        }
+        Ok(Server { http_addr, udp_addr, stop, waker, reports, threads, socket_stats })
     }
 
     /// The bound HTTP address.
@@ -259,6 +288,18 @@ impl Server {
     /// The bound UDP address.
     pub fn udp_addr(&self) -> SocketAddr {
         self.udp_addr
+    }
+
+    /// The UDP socket's receive buffer, in bytes, as the kernel reports it (on Linux twice the data it
+    /// holds).
+    pub fn receive_buffer(&self) -> usize {
+        self.socket_stats.receive_buffer()
+    }
+
+    /// Datagrams the UDP socket dropped because its receive buffer was full, as of the last one received;
+    /// `None` where they are not counted (not Linux, or a UDP loop of its own: [`Server::start_with`]).
+    pub fn receive_drops(&self) -> Option<u32> {
+        self.socket_stats.drops()
     }
 
     /// The JSON bodies POSTed to `/report`, in order.

@@ -18,6 +18,8 @@ pub struct EchoServer {
     child: Child,
     /// `http://127.0.0.1:PORT/`.
     pub url: String,
+    /// The UDP socket's address (`127.0.0.1:PORT`), when its first line said it.
+    pub udp: Option<core::net::SocketAddr>,
     log: PathBuf,
     trace: PathBuf,
     reports: Receiver<String>,
@@ -59,18 +61,32 @@ impl EchoServer {
                 }
             }
         });
-        let server = |url| EchoServer { child, url, log: log.clone(), trace: trace.clone(), reports };
+        let server = |url, udp| EchoServer { child, url, udp, log: log.clone(), trace: trace.clone(), reports };
         let first = match first_rx.recv_timeout(Duration::from_secs(10)) {
             Ok(line) => line,
             Err(_) => {
-                let s = server(String::new());
+                let s = server(String::new(), None);
                 panic!("the echo server did not start:\n{}", s.tails())
             }
         };
         // "echo server: http://127.0.0.1:PORT/  udp 127.0.0.1:PORT"
         let url = first.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_string);
         let url = url.unwrap_or_else(|| panic!("no URL in the echo server's first line: {first:?}"));
-        server(url)
+        let udp = first.split_once(" udp ").and_then(|(_, addr)| addr.trim().parse().ok());
+        server(url, udp)
+    }
+
+    /// Datagrams its UDP socket dropped so far because the receive buffer was full: the kernel's count,
+    /// the last column of `/proc/net/udp` (the server reads the same count from its datagrams'
+    /// `SO_RXQ_OVFL` control messages). `None` off Linux or if the socket is not found.
+    pub fn receive_drops(&self) -> Option<u64> {
+        let port = self.udp?.port();
+        let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+        let local = format!(":{port:04X}");
+        table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1)?.ends_with(&local).then(|| fields.last()?.parse().ok())?
+        })
     }
 
     /// The JSON bodies POSTed to `/report`, in order.
