@@ -134,16 +134,18 @@ fn main() {
     println!("save_to_disk: {why}; finishing the files");
     let Recording { video, audio, .. } = recording;
     let size = video.size;
-    let (skipped, plis) = (video.skipped, video.keyframe_requests);
+    let (skipped, plis, stats) = (video.skipped, video.keyframe_requests, video.stats());
     let frames = video.finish().unwrap_or_else(|e| fail(&video_path.display().to_string(), e));
     let (concealed, dropped) = (audio.concealed, audio.dropped);
     let packets = audio.finish().unwrap_or_else(|e| fail(&audio_path.display().to_string(), e));
     println!(
         "save_to_disk: wrote {frames} video frames ({}x{}) to {}, {skipped} skipped before the first key frame, \
-         {plis} key frames asked for",
+         {} dropped by the jitter buffer ({} gaps given up), {plis} key frames asked for",
         size.0,
         size.1,
-        video_path.display()
+        video_path.display(),
+        stats.frames_dropped,
+        stats.gaps_given_up,
     );
     println!(
         "save_to_disk: wrote {packets} audio packets to {}, {concealed} concealed, {dropped} dropped",

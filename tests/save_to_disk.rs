@@ -17,6 +17,10 @@
 //!   ffmpeg must decode them.
 //!
 //! Skips (with a message) when Chromium or ffmpeg is missing, or fails under CI (`tests/support/tool.rs`).
+//!
+//! Without a browser: the recorder's Ogg granule positions follow the RTP timestamps across a gap, a
+//! late packet and a jump (`recorder_audio_follows_rtp_timestamps`), and the VP8 key frame header gives
+//! the IVF frame size (`recorder_vp8_keyframe_size`).
 
 use core::time::Duration;
 use std::io::{BufRead, BufReader, Write};
@@ -31,6 +35,9 @@ mod browser;
 #[allow(dead_code)]
 #[path = "support/echo_server.rs"]
 mod echo_server;
+#[allow(dead_code)]
+#[path = "../examples/save_to_disk/recorder.rs"]
+mod recorder;
 #[path = "support/tool.rs"]
 mod tool;
 
@@ -142,6 +149,14 @@ impl Recorder {
             .unwrap_or_else(|| panic!("no frame count in the log:\n{}", self.tails()))
     }
 
+    /// Audio packets the example says it wrote (`wrote N audio packets`).
+    fn audio_packets_written(&self) -> u64 {
+        let log = self.log_text();
+        let line = log.lines().find_map(|l| l.split("wrote ").nth(1).filter(|r| r.contains(" audio packets")));
+        line.and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no audio packet count in the log:\n{}", self.tails()))
+    }
+
     fn tails(&self) -> String {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
         format!(
@@ -213,6 +228,17 @@ fn pts_strictly_increase(file: &Path) -> u64 {
     pts.last().copied().unwrap_or(0)
 }
 
+/// The duration ffprobe gives an Ogg file (from its granule positions), in seconds.
+fn ogg_seconds(file: &Path) -> f64 {
+    let o = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("run ffprobe");
+    let out = String::from_utf8_lossy(&o.stdout);
+    out.trim().parse().unwrap_or_else(|_| panic!("ffprobe {}: {out:?}", file.display()))
+}
+
 /// Both files decode, and the IVF file holds at least `MIN_FRAMES`, exactly the frames the example wrote.
 /// Returns (frames written, ffprobe's count).
 fn check_files(recorder: &Recorder) -> (u64, u64) {
@@ -274,11 +300,23 @@ fn save_to_disk_chromium() {
             tail(&log, 20)
         );
         let (written, counted) = check_files(&recorder);
+        // On loopback next to nothing is lost for good: the file holds (nearly) every frame sent, and
+        // the audio of the whole recording.
         let sent = browser::json_number(&report, "framesSent").unwrap_or(0);
+        assert!(written * 10 >= sent * 9, "run {run}: {written} frames written of {sent} sent:\n{}", recorder.tails());
+        let audio_sent = browser::json_number(&report, "audioPacketsSent").unwrap_or(0);
+        let audio_written = recorder.audio_packets_written();
+        assert!(
+            audio_written >= 200 && audio_written * 10 >= audio_sent * 9,
+            "run {run}: {audio_written} audio packets written of {audio_sent} sent:\n{}",
+            recorder.tails()
+        );
+        let seconds = ogg_seconds(&recorder.audio);
+        assert!(seconds >= 4.0, "run {run}: the Ogg file lasts {seconds} s");
         println!(
-            "run {run}/{runs}: {elapsed:.1?} from launch to exit; Chromium sent {sent} frames; {written} written, \
-             ffprobe counts {counted}; {}",
-            log.lines().find(|l| l.contains("audio packets")).unwrap_or("")
+            "run {run}/{runs}: {elapsed:.1?} from launch to exit; Chromium sent {sent} frames and {audio_sent} audio \
+             packets; {written} frames written, ffprobe counts {counted}; {audio_written} audio packets written, \
+             {seconds:.2} s of Ogg Opus"
         );
     }
 }
@@ -308,4 +346,57 @@ fn save_to_disk_sigterm() {
     assert!(log.contains("stopped by a signal"), "not ended by the signal:\n{}", tail(&log, 20));
     let (written, counted) = check_files(&recorder);
     println!("SIGTERM after {:.1?}: {written} frames written, ffprobe counts {counted}", started.elapsed());
+}
+
+/// Audio written with its RTP timestamps: a gap of two packets is filled with two "no frame" packets, a
+/// late packet is dropped, a 10 s jump is filled up to 1 s; the granule positions read back count it all.
+#[test]
+fn recorder_audio_follows_rtp_timestamps() {
+    use sansrtc::media_file::OggOpusReader;
+    use sansrtc::pc::TransceiverId;
+
+    let dir = Scratch::new("save-to-disk-audio");
+    let path = dir.0.join("gaps.ogg");
+    let mut audio = recorder::AudioRecorder::create(&path, 7).expect("create");
+    let stream = recorder::Stream { transceiver: TransceiverId(0), mid: "0".into(), payload_type: 111 };
+    audio.bind(stream, 2).expect("bind");
+    // TOC 0xfc: CELT fullband, 20 ms (960 samples), stereo, one frame.
+    let packet = [0xfc, 0xff, 0xfe];
+    for ts in [1000u32, 1960, 4840, 1960, 4840 + 960 + 480_000] {
+        audio.write(ts, &packet).expect("write");
+    }
+    assert_eq!((audio.packets, audio.concealed, audio.dropped), (4, 2 + 50, 1));
+    audio.finish().expect("finish");
+
+    let mut reader = OggOpusReader::new();
+    let file = std::fs::read(&path).expect("read");
+    assert_eq!(reader.push(&file), file.len());
+    let mut packets = Vec::new();
+    while let Some(p) = reader.poll_packet() {
+        let p = p.expect("packet");
+        packets.push((p.data.to_vec(), p.granule));
+    }
+    reader.finish().expect("complete stream");
+    assert_eq!(reader.head().map(|h| h.channels), Some(2));
+    let concealment: Vec<usize> =
+        packets.iter().enumerate().filter(|(_, (d, _))| d == &[0xfc]).map(|(i, _)| i).collect();
+    let expected: Vec<usize> = [2, 3].into_iter().chain(5..55).collect();
+    assert_eq!(concealment, expected, "concealment packets after the gap and the jump");
+    assert_eq!(packets.len(), 56);
+    assert_eq!(packets.last().and_then(|(_, g)| *g), Some(56 * 960), "the last granule counts every packet");
+}
+
+/// The size in a VP8 key frame's header (14 bits each, scaling bits masked off); none for an inter frame
+/// or a frame too short.
+#[test]
+fn recorder_vp8_keyframe_size() {
+    let key = [0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x42, 0xe0, 0x01, 0x00];
+    assert_eq!(recorder::vp8_keyframe_size(&key), Some((640, 480)));
+    let mut inter = key;
+    inter[0] |= 1;
+    assert_eq!(recorder::vp8_keyframe_size(&inter), None);
+    let mut bad_start = key;
+    bad_start[4] = 0;
+    assert_eq!(recorder::vp8_keyframe_size(&bad_start), None);
+    assert_eq!(recorder::vp8_keyframe_size(&key[..9]), None);
 }

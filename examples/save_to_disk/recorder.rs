@@ -18,7 +18,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use sansrtc::Instant;
-use sansrtc::jitter::{Mode, VideoBuffer, VideoConfig, VideoEvent};
+use sansrtc::jitter::{Mode, VideoBuffer, VideoConfig, VideoEvent, VideoStats};
 use sansrtc::media_file::{IvfHeader, IvfWriter, OggOpusWriter, OpusHead, OpusTags};
 use sansrtc::packetize::vp8::Vp8Depacketizer;
 use sansrtc::pc::{PeerConnection, RtpPacket, TransceiverId};
@@ -88,6 +88,11 @@ impl VideoRecorder {
     /// Whether the recorder has a stream.
     pub fn is_bound(&self) -> bool {
         self.stream.is_some()
+    }
+
+    /// The jitter buffer's counters.
+    pub fn stats(&self) -> VideoStats {
+        self.buffer.stats()
     }
 
     /// The buffer's next deadline.
@@ -274,15 +279,20 @@ impl AudioRecorder {
         if !self.stream.as_ref().is_some_and(|s| s.takes(packet)) {
             return Ok(());
         }
+        self.write(packet.timestamp, packet.payload())
+    }
+
+    /// Writes one Opus packet of the stream with its RTP timestamp, after the concealment packets a gap
+    /// before it needs (nothing before [`AudioRecorder::bind`]).
+    pub fn write(&mut self, timestamp: u32, payload: &[u8]) -> io::Result<()> {
         let Some(writer) = self.writer.as_mut() else { return Ok(()) };
-        let payload = packet.payload();
         if payload.is_empty() {
             self.dropped += 1;
             return Ok(());
         }
         self.out.clear();
         if let Some((expected, toc)) = self.next {
-            let ahead = packet.timestamp.wrapping_sub(expected);
+            let ahead = timestamp.wrapping_sub(expected);
             if ahead >= 0x8000_0000 {
                 // Behind what was written (late or duplicate): its place is taken.
                 self.dropped += 1;
@@ -302,7 +312,7 @@ impl AudioRecorder {
             Ok(after) => {
                 let samples = u32::try_from(after - before).unwrap_or(0);
                 let toc = payload.first().copied().unwrap_or(0);
-                self.next = Some((packet.timestamp.wrapping_add(samples), toc));
+                self.next = Some((timestamp.wrapping_add(samples), toc));
                 self.packets += 1;
             }
             // Not an Opus packet (a TOC that does not parse): dropped.
