@@ -12,8 +12,9 @@
 //! `/report` (printed on stdout as `report: {…}`) and closes the connection. Then `ffplay out.ivf`,
 //! `ffplay out.ogg`.
 //!
-//! One recording per run, one peer connection on one UDP socket (`--udp ADDR`, default the HTTP address's
-//! IP and any port), ICE lite; a second offer while recording is answered `409 Conflict`. Video goes
+//! Defaults: `--http 127.0.0.1:8080`, `--video output.ivf`, `--audio output.ogg`. One recording per run,
+//! one peer connection on one UDP socket (`--udp ADDR`, default the HTTP address's IP and any port), ICE
+//! lite; a second offer while recording is answered `409 Conflict`. Video goes
 //! through the crate's jitter buffer ([`sansrtc::jitter::VideoBuffer`]): reordered, retransmissions
 //! waited for, only decodable frames written, from the first key frame on, a key frame asked for (PLI)
 //! when the buffer gives a frame up. The IVF header takes its size from that key frame; time base
