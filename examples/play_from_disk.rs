@@ -30,12 +30,14 @@
 //! (the browser's candidates come in its offer). Logs: `SANSRTC_LOG=sansrtc::pc=debug` (a
 //! `tracing-subscriber` filter). Ctrl-C closes the connection and exits.
 
+extern crate alloc;
+
+use alloc::sync::Arc;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::io;
 use std::net::{TcpListener, UdpSocket};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use sansrtc::media_file::IvfHeader;
@@ -308,7 +310,7 @@ impl Player {
         };
         let (video_mid, name) =
             negotiated(video).ok_or_else(|| format!("the offer's video has no {}", self.files.codec))?;
-        let audio_mid = audio.and_then(|id| negotiated(id)).map(|(mid, _)| mid);
+        let audio_mid = audio.and_then(negotiated).map(|(mid, _)| mid);
         self.sessions += 1;
         println!(
             "peer{}: answered: {name} on mid {video_mid}{}",

@@ -18,6 +18,10 @@ mod browser;
 #[allow(dead_code)]
 #[path = "support/echo_server.rs"]
 mod echo_server;
+/// The example's file reading and pacing, with its unit tests.
+#[allow(dead_code)]
+#[path = "../examples/play_from_disk/media.rs"]
+mod media;
 #[path = "support/tool.rs"]
 mod tool;
 
@@ -142,6 +146,14 @@ fn chromium_decodes_a_file_played_from_disk() {
         &video,
     );
     ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440", "-t", SECONDS, "-c:a", "libopus"], &audio);
+
+    // What the example will play: 60 frames over 2 s at the 90 kHz clock, and about 2 s of Opus at 48 kHz
+    // (the encoder's pre-skip and last packet make it a little longer).
+    let (ivf, header) = media::Media::ivf(std::fs::read(&video).expect("IVF")).expect("an IVF file");
+    assert_eq!((&header.fourcc, header.width, header.height), (b"VP80", 320, 240));
+    assert_eq!((ivf.frames.len(), ivf.span), (60, 180_000));
+    let ogg = media::Media::ogg_opus(&std::fs::read(&audio).expect("Ogg")).expect("an Ogg Opus file");
+    assert!((96_000..=96_000 + 2 * 3840).contains(&ogg.span), "Opus span {} ticks", ogg.span);
 
     let player = Player::start(&scratch.0, &video, &audio);
     let url = format!("{}?frames={FRAMES}", player.url);

@@ -10,11 +10,14 @@
 //! increasing across loops. [`Playback::restart`] (a key-frame request) starts a pass at the first frame
 //! now, its timestamp continuing from where the clock is.
 
+use core::ops::Range;
 use core::time::Duration;
-use std::ops::Range;
 
 use sansrtc::Instant;
 use sansrtc::media_file::{IvfHeader, IvfReader, OggOpusReader};
+
+/// A frame later than this is not sent late: playback moves on to now (see [`Playback::take_due`]).
+const MAX_LATE: Duration = Duration::from_secs(1);
 
 /// One encoded frame: where it sits in the file's bytes, and when (ticks of the RTP clock from the start).
 pub struct Frame {
@@ -162,7 +165,7 @@ impl Playback {
     }
 
     /// The next frame if it is due at `now`, with its RTP timestamp; moves on past it (to the next pass
-    /// at the end of the file).
+    /// at the end of the file). A frame more than [`MAX_LATE`] late shifts the playback to now.
     pub fn take_due<'m>(&mut self, media: &'m Media, now: Instant) -> Option<(u32, &'m [u8])> {
         if self.next >= media.frames.len() {
             // The end of the file: the next pass starts where this one ends.
@@ -172,8 +175,16 @@ impl Playback {
             self.loops += 1;
         }
         let frame = media.frames.get(self.next)?;
-        if self.origin + media.duration(frame.at) > now {
+        let due = self.origin + media.duration(frame.at);
+        if due > now {
             return None;
+        }
+        let late = now.saturating_duration_since(due);
+        if late > MAX_LATE {
+            // The process was held up (suspended, starved): go on from here rather than send the backlog
+            // in a burst, the clock and the RTP timestamps moving on together.
+            self.origin += late;
+            self.base += media.ticks(late);
         }
         self.next += 1;
         let ticks = self.base + frame.at;
@@ -193,5 +204,62 @@ impl Playback {
         self.base = base;
         self.next = 0;
         self.restarts += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three frames of 30 fps video at the 90 kHz clock: at 0, 3000 and 6000 ticks.
+    fn video() -> Media {
+        let frames = (0..3u64).map(|i| Frame { at: i * 3000, range: i as usize..i as usize + 1 }).collect();
+        Media { clock_rate: 90_000, bytes: vec![0, 1, 2], frames, span: 9000 }
+    }
+
+    /// Takes every frame due at `now`: (RTP timestamp, first byte).
+    fn due(p: &mut Playback, m: &Media, now: Instant) -> Vec<(u32, u8)> {
+        core::iter::from_fn(|| p.take_due(m, now)).map(|(ts, data)| (ts, data[0])).collect()
+    }
+
+    #[test]
+    fn frames_are_paced_and_loop_with_increasing_timestamps() {
+        let m = video();
+        let t0 = Instant::from_secs(10);
+        let mut p = Playback::new(t0, u32::MAX - 3000);
+        assert_eq!(due(&mut p, &m, t0), [(u32::MAX - 3000, 0)]);
+        assert_eq!(p.due(&m), t0 + Duration::from_nanos(33_333_333));
+        assert_eq!(due(&mut p, &m, t0 + Duration::from_millis(40)), [(u32::MAX, 1)]);
+        // Past the end: the second pass goes on where the first ends (9000 ticks, 100 ms), wrapping.
+        let later = due(&mut p, &m, t0 + Duration::from_millis(100));
+        assert_eq!(later, [(2999, 2), (5999, 0)]);
+        assert_eq!(p.loops, 1);
+    }
+
+    #[test]
+    fn a_restart_sends_the_first_frame_now_with_a_later_timestamp() {
+        let m = video();
+        let t0 = Instant::from_secs(10);
+        let mut p = Playback::new(t0, 0);
+        assert_eq!(due(&mut p, &m, t0 + Duration::from_millis(40)), [(0, 0), (3000, 1)]);
+        p.restart(&m, t0 + Duration::from_millis(50));
+        // The clock's time (50 ms: 4500 ticks), the first frame at once.
+        assert_eq!(due(&mut p, &m, t0 + Duration::from_millis(50)), [(4500, 0)]);
+        // A restart right after a frame went out still moves the timestamp on.
+        p.restart(&m, t0 + Duration::from_millis(50));
+        assert_eq!(due(&mut p, &m, t0 + Duration::from_millis(50)), [(4501, 0)]);
+        assert_eq!(p.restarts, 2);
+    }
+
+    #[test]
+    fn a_long_stall_skips_ahead_instead_of_bursting() {
+        let m = video();
+        let t0 = Instant::from_secs(10);
+        let mut p = Playback::new(t0, 0);
+        assert_eq!(due(&mut p, &m, t0), [(0, 0)]);
+        // An hour later: one frame, stamped with the clock, not 36,000 passes.
+        let sent = due(&mut p, &m, t0 + Duration::from_secs(3600));
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, 90_000 * 3600);
     }
 }
