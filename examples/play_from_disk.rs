@@ -361,7 +361,9 @@ impl Player {
                 _ => {}
             }
         }
-        s.send_due(&self.files, now);
+        if ended.is_none() {
+            s.send_due(&self.files, now);
+        }
         self.flush();
         if let Some(state) = ended {
             self.end(now, &format!("connection {state:?}"));
