@@ -110,7 +110,8 @@ fn main() {
     );
     let files = Files { video, codec, audio };
     if let Err(e) = run(http, udp, files) {
-        usage(&e.to_string());
+        eprintln!("play_from_disk: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -249,8 +250,15 @@ impl Player {
                     }
                     self.socket.set_nonblocking(false)?;
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                // A timeout, a signal (Ctrl-C: the loop looks at `stop`), an ICMP error from a peer gone.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                            | io::ErrorKind::ConnectionRefused
+                    ) => {}
                 Err(e) => return Err(e),
             }
         }
