@@ -139,7 +139,8 @@ fn transfer(codec: &Codec, frames: &[&[u8]], depacketizer: Box<dyn Depacketizer>
         l.a.connection_state() == ConnectionState::Connected && l.b.connection_state() == ConnectionState::Connected
     };
     assert!(link.run(Duration::from_secs(30), &mut |_, _, _, _| {}, up), "connected");
-    let mid = link.a.transceiver_by_mid("0").map(|_| "0").expect("the video transceiver is mid 0");
+    let mid = link.a.transceiver(video).and_then(|t| t.mid()).expect("the video transceiver has a mid").to_owned();
+    let mid = mid.as_str();
     assert_eq!(
         link.b.transceiver_by_mid(mid).unwrap().codecs()[0].payload_type,
         codec.payload_type,
@@ -329,7 +330,8 @@ fn expected_av1(mut tu: &[u8]) -> Vec<u8> {
 
 /// An H.264 access unit as the depacketizer writes it (`sansrtc::packetize::h264`): the same NAL units
 /// behind four-octet start codes, with the last SPS and PPS put ahead of an IDR picture sent without
-/// them. `params` keeps the last parameter sets seen.
+/// them (ffmpeg's `h264_mp4toannexb` already repeats them ahead of each IDR picture, so for its files the
+/// NAL units come out unchanged). `params` keeps the last parameter sets seen.
 fn expected_h264(au: &[u8], params: &mut (Vec<u8>, Vec<u8>)) -> Vec<u8> {
     let nals: Vec<&[u8]> = nal_units(au).collect();
     let kind = |n: &[u8]| n[0] & 0x1f;
