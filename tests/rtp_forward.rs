@@ -240,7 +240,7 @@ impl Gst {
     /// The output caps of the decoder (`width=(int)W, height=(int)H`), once it has negotiated them.
     fn decoded_size(&self) -> Option<(u64, u64)> {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let line = log.lines().find(|l| l.contains("GstVp8Dec") && l.contains(".GstPad:src: caps = video/x-raw"))?;
+        let line = log.lines().find(|l| l.contains("vp8dec0.GstPad:src: caps = video/x-raw"))?;
         let field = |key: &str| -> Option<u64> {
             let rest = line.split(&format!("{key}=(int)")).nth(1)?;
             rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
@@ -334,7 +334,9 @@ fn gstreamer_receives_chromium() {
     assert!(size.is_some_and(|(w, h)| w > 0 && h > 0), "decoded size {size:?}");
 
     // The SDP file as ffmpeg reads it, on the same ports (GStreamer has let go of the video one).
+    let ffmpeg_started = Instant::now();
     let (finished, out) = ffmpeg_reads(&sdp, &dir.0.join("ffmpeg.log"));
+    let ffmpeg_time = ffmpeg_started.elapsed();
     drop(browser);
     let context = || format!("ffmpeg:\n{}\n{}", tail(&out, 30), forwarder.tails());
     assert!(out.contains("Video: vp8") && out.contains("Audio: opus"), "streams of the SDP file: {}", context());
@@ -348,7 +350,7 @@ fn gstreamer_receives_chromium() {
     assert!(decoded >= 20, "ffmpeg decoded {decoded} frames: {}", context());
     println!(
         "GStreamer decoded {frames} frames ({size:?}) in {elapsed:.1?} from launch; ffmpeg decoded {decoded} frames \
-         from the SDP file"
+         from the SDP file in {ffmpeg_time:.1?}"
     );
 }
 
