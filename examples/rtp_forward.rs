@@ -65,7 +65,7 @@ use core::time::Duration;
 use std::io;
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use sansrtc::pc::{
     Codec, Config, ConnectionState, Description, Direction, Event, MediaKind, OutgoingRtp, PeerConnection, RtpPacket,
@@ -472,11 +472,8 @@ impl Bridge {
             }
             // Cleared before the queue is taken: a packet queued after this wakes the loop again.
             pending.store(false, Ordering::Release);
-            loop {
-                match plain.try_recv() {
-                    Ok(p) => self.to_browser(&p),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
+            while let Ok(p) = plain.try_recv() {
+                self.send_plain(&p);
             }
             self.drive(self.clock.now());
         }
@@ -496,7 +493,7 @@ impl Bridge {
     }
 
     /// A plain RTP datagram for the browser: on the lane's transceiver, if it sends.
-    fn to_browser(&mut self, p: &Plain) {
+    fn send_plain(&mut self, p: &Plain) {
         let now = self.clock.now();
         let Bridge { video, audio, session, dropped_in, .. } = self;
         let lane = if p.kind == MediaKind::Video { video } else { audio };

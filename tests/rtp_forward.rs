@@ -11,21 +11,25 @@
 //!   opens the SDP file the example wrote (`-protocol_whitelist file,udp,rtp -i out.sdp`), must find
 //!   VP8 video and Opus audio in it, and decode 20 frames, also within a bound.
 //! - `chromium_receives_gstreamer`: `videotestsrc ! vp8enc ! rtpvp8pay ! udpsink` sends plain RTP to the
-//!   example's `--recv-video` port; Chromium's page must decode at least [`MIN_FRAMES`] frames of it
-//!   (`getStats` `framesDecoded`) as VP8, and the example must say, when stopped with SIGINT, that it sent
-//!   them to the browser.
+//!   example's `--recv-video` port, and `audiotestsrc ! opusenc ! rtpopuspay ! udpsink` to its
+//!   `--recv-audio` port; Chromium's page must decode at least [`MIN_FRAMES`] frames of the video
+//!   (`getStats` `framesDecoded`) as VP8 at the test pattern's 320×240 and receive Opus packets, and the
+//!   example must say, when stopped with SIGINT, that it sent the video packets to the browser.
 //!
 //! Skips (with a message) when Chromium, GStreamer or ffmpeg is missing, and fails under CI
 //! (`tests/support/tool.rs`). Without any of them: the example's SDP file writer, sequence rewriting,
 //! RTX and padding handling, plain RTP admission and key-frame schedule (`forward::tests`).
 
+extern crate alloc;
+
+use alloc::sync::Arc;
+use core::net::SocketAddr;
+use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Instant;
 
@@ -56,12 +60,25 @@ const FFMPEG_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Whether GStreamer and the elements the tests use are installed.
 fn gstreamer_available() -> bool {
-    let elements = ["udpsrc", "udpsink", "rtpjitterbuffer", "rtpvp8depay", "rtpvp8pay", "vp8dec", "vp8enc", "fakesink"];
+    let elements = [
+        "udpsrc",
+        "udpsink",
+        "rtpjitterbuffer",
+        "rtpvp8depay",
+        "rtpvp8pay",
+        "vp8dec",
+        "vp8enc",
+        "fakesink",
+        "videotestsrc",
+        "audiotestsrc",
+        "opusenc",
+        "rtpopuspay",
+    ];
     let ok = Command::new("gst-launch-1.0").arg("--version").output().is_ok_and(|o| o.status.success())
         && elements.iter().all(|e| Command::new("gst-inspect-1.0").arg(e).output().is_ok_and(|o| o.status.success()));
     if !ok {
         tool::missing(
-            "gst-launch-1.0 with udpsrc, rtpjitterbuffer, rtpvp8pay/depay and vp8enc/dec",
+            "gst-launch-1.0 with udpsrc, rtpjitterbuffer, rtpvp8pay/depay, vp8enc/dec, opusenc and rtpopuspay",
             "`apt-get install gstreamer1.0-tools gstreamer1.0-plugins-good` or `bash scripts/setup`",
         );
     }
@@ -360,16 +377,21 @@ fn chromium_receives_gstreamer() {
         return;
     }
     let dir = Scratch::new("rtp-forward-gst-out");
-    let mut forwarder = Forwarder::start(&dir.0, &["--recv-video", "127.0.0.1:0"]);
-    let port = forwarder
-        .wait_line("rtp_forward: video RTP in on ", Duration::from_secs(5))
-        .and_then(|addr| addr.trim().parse::<std::net::SocketAddr>().ok())
-        .unwrap_or_else(|| panic!("no plain RTP port:\n{}", forwarder.tails()))
-        .port();
+    let mut forwarder = Forwarder::start(&dir.0, &["--recv-video", "127.0.0.1:0", "--recv-audio", "127.0.0.1:0"]);
+    let port = |kind: &str| {
+        forwarder
+            .wait_line(&format!("rtp_forward: {kind} RTP in on "), Duration::from_secs(5))
+            .and_then(|addr| addr.trim().parse::<SocketAddr>().ok())
+            .unwrap_or_else(|| panic!("no plain RTP port for {kind}:\n{}", forwarder.tails()))
+            .port()
+    };
+    let (video_port, audio_port) = (port("video"), port("audio"));
     let started = Instant::now();
+    // Two branches: VP8 (a key frame every half second) and Opus.
     let pipeline = format!(
         "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 \
-         ! vp8enc deadline=1 keyframe-max-dist=15 ! rtpvp8pay mtu=1200 ! udpsink host=127.0.0.1 port={port}"
+         ! vp8enc deadline=1 keyframe-max-dist=15 ! rtpvp8pay mtu=1200 ! udpsink host=127.0.0.1 port={video_port} \
+         audiotestsrc is-live=true ! opusenc ! rtpopuspay mtu=1200 ! udpsink host=127.0.0.1 port={audio_port}"
     );
     let gst = Gst::start(&dir.0, "gst-send", &pipeline);
     let browser = Browser::launch(Kind::Chromium, &format!("{}?frames={MIN_FRAMES}", forwarder.url));
@@ -396,6 +418,8 @@ fn chromium_receives_gstreamer() {
         (Some(320), Some(240)),
         "the test pattern's size: {report}"
     );
+    let audio = json_number(&report, "audioPacketsReceived").unwrap_or(0);
+    assert!(audio > 0, "no Opus packets reached Chromium: {report}\n{}", forwarder.tails());
     // Stopped with Ctrl-C, it says what it sent to the browser.
     let status = forwarder.interrupt(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "rtp_forward on SIGINT: {status:?}\n{}", forwarder.tails());
@@ -408,5 +432,8 @@ fn chromium_receives_gstreamer() {
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(sent >= decoded, "{sent} plain RTP packets sent to the browser for {decoded} frames:\n{log}");
-    println!("Chromium decoded {decoded} frames of GStreamer's VP8 in {elapsed:.1?}; {sent} packets forwarded");
+    println!(
+        "Chromium decoded {decoded} frames of GStreamer's VP8 in {elapsed:.1?} and received {audio} Opus packets; \
+         {sent} video packets forwarded"
+    );
 }

@@ -22,10 +22,10 @@
 //! payload are dropped, so are packets older than the newest one (the connection numbers what it sends
 //! in the order it sends it), and a new source is followed as above, its timestamps continuing.
 
+use alloc::collections::VecDeque;
 use core::fmt::Write as _;
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::collections::VecDeque;
 
 use sansrtc::Instant;
 use sansrtc::rtp::{Header, Packet, Writer};
