@@ -9,7 +9,10 @@
 //!   `udpsrc ! rtpjitterbuffer ! rtpvp8depay ! vp8dec ! fakesink`, which must decode at least
 //!   [`MIN_FRAMES`] frames (counted from `fakesink`'s `-v` messages) within [`TIMEOUT`]. Then ffmpeg
 //!   opens the SDP file the example wrote (`-protocol_whitelist file,udp,rtp -i out.sdp`), must find
-//!   VP8 video and Opus audio in it, and decode 20 frames, also within a bound.
+//!   VP8 video and Opus audio in it, and decode 20 frames, also within a bound. Then the test reads the
+//!   stream itself for 3 s: one SSRC, payload type 96, not one sequence number missing (Chromium's
+//!   retransmissions sent as bandwidth probes come out once, as duplicates dropped); and the example,
+//!   stopped with SIGINT, must have asked for a key frame at the start and every second since.
 //! - `chromium_receives_gstreamer`: `videotestsrc ! vp8enc ! rtpvp8pay ! udpsink` sends plain RTP to the
 //!   example's `--recv-video` port, and `audiotestsrc ! opusenc ! rtpopuspay ! udpsink` to its
 //!   `--recv-audio` port; Chromium's page must decode at least [`MIN_FRAMES`] frames of the video
@@ -301,6 +304,48 @@ fn ffmpeg_reads(sdp: &Path, out: &Path) -> (bool, String) {
     (finished, std::fs::read_to_string(out).unwrap_or_default())
 }
 
+/// What arrives on `port` for `period` (then what is numbered within it, for another [`SETTLE`]): the
+/// SSRCs and payload types seen, packets, and the sequence numbers missing between the first and the
+/// last (extended across wraps).
+fn sniff(port: u16, period: Duration) -> (Vec<u32>, Vec<u8>, u64, u64) {
+    let socket = UdpSocket::bind(("127.0.0.1", port)).expect("bind the video port");
+    socket.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+    let (mut ssrcs, mut types, mut seqs) = (Vec::new(), Vec::new(), Vec::<i64>::new());
+    let mut buf = [0u8; 2048];
+    let started = Instant::now();
+    let mut last: Option<i64> = None;
+    let mut cutoff = None;
+    while started.elapsed() < period + SETTLE {
+        let Ok(n) = socket.recv(&mut buf) else { continue };
+        let Ok(p) = sansrtc::rtp::Packet::new_checked(&buf[..n]) else { panic!("not RTP: {:?}", &buf[..n]) };
+        let seq = match last {
+            None => i64::from(p.sequence_number()),
+            Some(l) => l + i64::from(p.sequence_number().wrapping_sub(l as u16) as i16),
+        };
+        if started.elapsed() >= period && cutoff.is_none() {
+            cutoff = seqs.iter().copied().max();
+        }
+        if cutoff.is_some_and(|c| seq > c) {
+            continue;
+        }
+        last = Some(last.map_or(seq, |l| l.max(seq)));
+        if !ssrcs.contains(&p.ssrc()) {
+            ssrcs.push(p.ssrc());
+        }
+        if !types.contains(&p.payload_type()) {
+            types.push(p.payload_type());
+        }
+        seqs.push(seq);
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    let span = seqs.last().zip(seqs.first()).map_or(0, |(l, f)| l - f + 1) as u64;
+    (ssrcs, types, seqs.len() as u64, span - seqs.len() as u64)
+}
+
+/// After [`sniff`]'s period, how long a retransmission may take to fill a gap.
+const SETTLE: Duration = Duration::from_millis(500);
+
 #[test]
 fn gstreamer_receives_chromium() {
     if !Kind::Chromium.available() || !gstreamer_available() || !ffmpeg_available() {
@@ -354,7 +399,6 @@ fn gstreamer_receives_chromium() {
     let ffmpeg_started = Instant::now();
     let (finished, out) = ffmpeg_reads(&sdp, &dir.0.join("ffmpeg.log"));
     let ffmpeg_time = ffmpeg_started.elapsed();
-    drop(browser);
     let context = || format!("ffmpeg:\n{}\n{}", tail(&out, 30), forwarder.tails());
     assert!(out.contains("Video: vp8") && out.contains("Audio: opus"), "streams of the SDP file: {}", context());
     assert!(finished, "ffmpeg did not decode {FFMPEG_FRAMES} frames within {FFMPEG_TIMEOUT:?}: {}", context());
@@ -365,9 +409,31 @@ fn gstreamer_receives_chromium() {
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(decoded >= 20, "ffmpeg decoded {decoded} frames: {}", context());
+
+    // The stream itself for 3 s: one SSRC, the SDP file's payload type, no number missing.
+    let (ssrcs, types, packets, missing) = sniff(video_port, Duration::from_secs(3));
+    drop(browser);
+    assert!(packets >= 30, "{packets} packets in 3 s:\n{}", forwarder.tails());
+    assert_eq!((ssrcs.len(), types.as_slice()), (1, &[96u8][..]), "SSRCs {ssrcs:x?}, payload types {types:?}");
+    assert_eq!(missing, 0, "{missing} sequence numbers missing of {packets}:\n{}", forwarder.tails());
+
+    // What it forwarded, as it says when stopped.
+    let mut forwarder = forwarder;
+    let status = forwarder.interrupt(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "rtp_forward on SIGINT: {status:?}\n{}", forwarder.tails());
+    let log = forwarder.log_text();
+    let summary = log.lines().find_map(|l| l.strip_prefix("rtp_forward: video: ")).unwrap_or_default().to_string();
+    let keyframes = summary
+        .split(" key frames asked for")
+        .next()
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    // One at the start and one a second after.
+    assert!(keyframes >= 3, "key frames asked for: {summary}");
     println!(
         "GStreamer decoded {frames} frames ({size:?}) in {elapsed:.1?} from launch; ffmpeg decoded {decoded} frames \
-         from the SDP file in {ffmpeg_time:.1?}"
+         from the SDP file in {ffmpeg_time:.1?}; {packets} packets in 3 s, none missing, one SSRC; video: {summary}"
     );
 }
 
