@@ -36,8 +36,9 @@
 //! video / audio transceiver (the answer then says `sendrecv`), with the negotiated payload type and the
 //! connection's own SSRC and sequence numbers
 //! ([`write_rtp`](sansrtc::pc::PeerConnection::write_rtp)); packets older than the newest are dropped, so
-//! are RTCP and padding-only packets. Keep the packets within 1200 octets, and send key frames often:
-//! the tool cannot hear the browser's key-frame requests.
+//! are RTCP and padding-only packets. Keep the packets within 1200 octets (`mtu=1200`, `pkt_size=1200`):
+//! the connection adds its header extensions and the SRTP tag, and the datagram must still fit the path.
+//! Send key frames often: the tool cannot hear the browser's key-frame requests.
 //!
 //! ```text
 //! gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=30/1 \
@@ -49,7 +50,10 @@
 //!
 //! Defaults: `--http 127.0.0.1:8080`; the connection's UDP socket on the HTTP address's IP, any port
 //! (`--udp ADDR`); `--video-codec VP8` (or `VP9`, `H264`, `AV1`: the only video codec answered, and the
-//! one in the SDP file); audio is Opus. One connection at a time, ICE lite; a new offer replaces the
+//! one in the SDP file, on Chromium's payload type for it: 98, 108, 45). VP8 and H.264 play in ffmpeg,
+//! ffplay and GStreamer (`rtph264depay ! avdec_h264`); VP9 in GStreamer (`rtpvp9depay ! vp9dec`), not in
+//! Debian's ffmpeg 5, whose RTP VP9 input is experimental and rejects Chromium's stream; AV1 needs a tool
+//! with an AV1 RTP depacketizer. Audio is Opus. One connection at a time, ICE lite; a new offer replaces the
 //! connection before it. A port given as 0 (`--recv-video 127.0.0.1:0`) is picked by the system and
 //! printed. `SANSRTC_LOG` selects log lines (see `examples/support/log.rs`); Ctrl-C closes the connection
 //! and exits, printing what was forwarded. `tests/rtp_forward.rs` runs it with headless Chromium and
@@ -60,12 +64,12 @@ extern crate alloc;
 use alloc::borrow::Cow;
 use alloc::sync::Arc;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 use std::io;
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
 
 use sansrtc::pc::{
     Codec, Config, ConnectionState, Description, Direction, Event, MediaKind, OutgoingRtp, PeerConnection, RtpPacket,
@@ -234,6 +238,7 @@ fn run(args: Args) -> io::Result<()> {
     // The plain RTP ports, each read on a thread of its own into one bounded queue.
     let (plain_tx, plain) = sync_channel::<Plain>(QUEUE);
     let pending = Arc::new(AtomicBool::new(false));
+    let overflow = Arc::new(AtomicU64::new(0));
     for (kind, addr, lane) in
         [(MediaKind::Video, args.recv_video, &mut video), (MediaKind::Audio, args.recv_audio, &mut audio)]
     {
@@ -241,10 +246,11 @@ fn run(args: Args) -> io::Result<()> {
         let port = UdpSocket::bind(addr)?;
         println!("rtp_forward: {kind} RTP in on {}", port.local_addr()?);
         lane.recv = Some(Inbound::new(lane.codec.clock_rate));
-        let (tx, pending, waker) = (plain_tx.clone(), pending.clone(), waker.clone());
+        let queue = Queue { tx: plain_tx.clone(), pending: pending.clone(), overflow: overflow.clone() };
+        let waker = waker.clone();
         std::thread::Builder::new()
             .name(format!("{kind} in"))
-            .spawn(move || read_plain(&port, kind, &tx, &pending, &waker, local))?;
+            .spawn(move || read_plain(&port, kind, &queue, &waker, local))?;
     }
     drop(plain_tx);
     let mut bridge = Bridge {
@@ -260,8 +266,15 @@ fn run(args: Args) -> io::Result<()> {
     };
     bridge.run(&offers_rx, &plain, &pending, &stop)?;
     bridge.end(bridge.clock.now(), "Ctrl-C");
-    for lane in [&bridge.video, &bridge.audio] {
+    for lane in [&bridge.video, &bridge.audio].into_iter().filter(|l| l.send.is_some() || l.recv.is_some()) {
         println!("rtp_forward: {}", lane.summary());
+    }
+    if bridge.video.recv.is_some() || bridge.audio.recv.is_some() {
+        println!(
+            "rtp_forward: plain RTP in: {} packets with no connection sending to take them, {} dropped on a full queue",
+            bridge.dropped_in,
+            overflow.load(Ordering::Relaxed)
+        );
     }
     Ok(())
 }
@@ -279,16 +292,18 @@ fn handle(req: Request, offers: &Sender<Offer>, waker: &UdpSocket, udp: SocketAd
     }
 }
 
+/// The queue from the plain RTP ports to the connection's thread.
+struct Queue {
+    tx: SyncSender<Plain>,
+    /// Set when the connection's thread has been woken and has not taken the queue yet.
+    pending: Arc<AtomicBool>,
+    /// Datagrams dropped on a full queue.
+    overflow: Arc<AtomicU64>,
+}
+
 /// Reads one plain RTP port into the queue. The connection's thread is woken by a datagram only when it
 /// has taken everything queued before (`pending` clear), not once per packet.
-fn read_plain(
-    port: &UdpSocket,
-    kind: MediaKind,
-    queue: &SyncSender<Plain>,
-    pending: &AtomicBool,
-    waker: &UdpSocket,
-    wake: SocketAddr,
-) {
+fn read_plain(port: &UdpSocket, kind: MediaKind, queue: &Queue, waker: &UdpSocket, wake: SocketAddr) {
     let mut buf = vec![0u8; 2048];
     loop {
         let n = match port.recv_from(&mut buf) {
@@ -299,13 +314,15 @@ fn read_plain(
                 return;
             }
         };
-        // A full queue drops the datagram (counted by the connection's thread as a gap); a closed one ends.
-        if let Err(std::sync::mpsc::TrySendError::Disconnected(_)) =
-            queue.try_send(Plain { kind, data: buf.get(..n).unwrap_or_default().to_vec() })
-        {
-            return;
+        // A full queue drops the datagram (the browser sees a loss); a closed one ends the thread.
+        match queue.tx.try_send(Plain { kind, data: buf.get(..n).unwrap_or_default().to_vec() }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                queue.overflow.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => return,
         }
-        if !pending.swap(true, Ordering::AcqRel) {
+        if !queue.pending.swap(true, Ordering::AcqRel) {
             let _ = waker.send_to(&[], wake);
         }
     }
@@ -425,7 +442,7 @@ struct Bridge {
     audio: Lane,
     session: Option<Session>,
     sessions: u64,
-    /// Plain RTP datagrams that came while no connection could take them.
+    /// Plain RTP packets that came while no connection was sending on their transceiver.
     dropped_in: u64,
 }
 
