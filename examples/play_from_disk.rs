@@ -53,6 +53,10 @@ mod log;
 #[path = "echo_server/http.rs"]
 mod http;
 
+#[path = "support/signal.rs"]
+mod signal;
+use signal::Offer;
+
 #[path = "play_from_disk/media.rs"]
 mod media;
 
@@ -61,8 +65,6 @@ use media::{Media, Playback};
 
 /// The page served at `GET /`; `/*AUDIO*/false` is replaced by whether there is audio.
 const PAGE: &str = include_str!("play_from_disk/page.html");
-/// Largest SDP offer accepted.
-const MAX_SDP: usize = 64 * 1024;
 
 fn usage(msg: &str) -> ! {
     eprintln!("play_from_disk: {msg}");
@@ -123,12 +125,6 @@ struct Files {
     audio: Option<Media>,
 }
 
-/// An offer from the HTTP thread, and where its answer goes.
-struct Offer {
-    sdp: String,
-    reply: Sender<Result<String, String>>,
-}
-
 /// Binds the sockets, serves HTTP on a thread and runs the peer connection on this one until Ctrl-C.
 fn run(http: SocketAddr, udp: Option<SocketAddr>, files: Files) -> io::Result<()> {
     let listener = TcpListener::bind(http)?;
@@ -136,7 +132,7 @@ fn run(http: SocketAddr, udp: Option<SocketAddr>, files: Files) -> io::Result<()
     let socket = UdpSocket::bind(udp.unwrap_or_else(|| SocketAddr::new(http.ip(), 0)))?;
     let local = socket.local_addr()?;
     // Wake-ups (a zero-length datagram: an offer is waiting, or Ctrl-C) come from this socket.
-    let waker = Arc::new(UdpSocket::bind(SocketAddr::new(local.ip(), 0))?);
+    let waker = Arc::new(UdpSocket::bind(SocketAddr::new(signal::wake_ip(local), 0))?);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let (stop, waker) = (stop.clone(), waker.clone());
@@ -158,27 +154,7 @@ fn handle(req: Request, page: &str, offers: &Sender<Offer>, waker: &UdpSocket, u
     let path = req.path.split('?').next().unwrap_or_default();
     match (req.method.as_str(), path) {
         ("GET", "/" | "/index.html") => Response::new("200 OK", "text/html; charset=utf-8", page.as_bytes().to_vec()),
-        ("POST", "/offer") => {
-            if !req.has_content_type("application/sdp") {
-                return Response::text("415 Unsupported Media Type", "POST /offer takes application/sdp\n");
-            }
-            if req.body.len() > MAX_SDP {
-                return Response::text("413 Content Too Large", format!("an offer is at most {MAX_SDP} bytes\n"));
-            }
-            let Ok(sdp) = String::from_utf8(req.body) else {
-                return Response::text("400 Bad Request", "the offer is not UTF-8\n");
-            };
-            let (reply, answer) = channel();
-            if offers.send(Offer { sdp, reply }).is_err() {
-                return Response::text("503 Service Unavailable", "shutting down\n");
-            }
-            let _ = waker.send_to(&[], udp);
-            match answer.recv_timeout(Duration::from_secs(10)) {
-                Ok(Ok(sdp)) => Response::new("201 Created", "application/sdp", sdp.into_bytes()),
-                Ok(Err(e)) => Response::text("400 Bad Request", format!("{e}\n")),
-                Err(_) => Response::text("503 Service Unavailable", "no answer\n"),
-            }
-        }
+        ("POST", "/offer") => signal::post_offer(req, offers, waker, udp),
         ("POST", "/report") => {
             println!("report: {}", String::from_utf8_lossy(&req.body).replace('\n', " "));
             Response::text("204 No Content", "")
@@ -228,7 +204,7 @@ impl Player {
         while !stop.load(Ordering::Relaxed) {
             while let Ok(offer) = offers.try_recv() {
                 let answer = self.answer(&offer.sdp);
-                let _ = offer.reply.send(answer);
+                let _ = offer.reply.send(answer.map_err(|e| Response::text("400 Bad Request", format!("{e}\n"))));
             }
             let now = self.anchor.now();
             self.drive(now);

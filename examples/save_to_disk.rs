@@ -30,7 +30,7 @@ extern crate alloc;
 
 use alloc::borrow::Cow;
 use alloc::sync::Arc;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::net::{TcpListener, UdpSocket};
@@ -49,6 +49,10 @@ mod log;
 #[path = "echo_server/http.rs"]
 mod http;
 
+#[path = "support/signal.rs"]
+mod signal;
+use signal::{Offer, wake_ip};
+
 #[path = "save_to_disk/recorder.rs"]
 mod recorder;
 
@@ -57,8 +61,6 @@ use recorder::{AudioRecorder, Stream, VideoRecorder};
 
 /// The page served at `GET /`.
 const PAGE: &str = include_str!("save_to_disk/page.html");
-/// Largest SDP offer accepted.
-const MAX_SDP: usize = 64 * 1024;
 /// The longest the UDP loop sleeps when nothing is due (it also checks the stop flag and the offers).
 const IDLE: Duration = Duration::from_millis(100);
 
@@ -71,12 +73,6 @@ fn usage(msg: &str) -> ! {
     eprintln!("save_to_disk: {msg}");
     eprintln!("usage: save_to_disk [--http ADDR] [--udp ADDR] [--video OUT.ivf] [--audio OUT.ogg]");
     std::process::exit(2)
-}
-
-/// An offer from the HTTP thread, and where its answer goes (`Err`: the status and why).
-struct Offer {
-    sdp: String,
-    reply: Sender<Result<String, Response>>,
 }
 
 fn main() {
@@ -159,41 +155,12 @@ fn handle(req: Request, offers: &Sender<Offer>, waker: &UdpSocket, udp_addr: Soc
     let path = req.path.split('?').next().unwrap_or("");
     match (req.method.as_str(), path) {
         ("GET", "/") => Response::new("200 OK", "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
-        ("POST", "/offer") => {
-            if !req.has_content_type("application/sdp") {
-                return Response::text("415 Unsupported Media Type", "an offer is application/sdp\n");
-            }
-            if req.body.len() > MAX_SDP {
-                return Response::text("413 Content Too Large", "offer too large\n");
-            }
-            let Ok(sdp) = String::from_utf8(req.body) else {
-                return Response::text("400 Bad Request", "the offer is not UTF-8\n");
-            };
-            let (reply, answer) = channel();
-            if offers.send(Offer { sdp, reply }).is_err() {
-                return Response::text("503 Service Unavailable", "shutting down\n");
-            }
-            let _ = waker.send_to(&[], udp_addr);
-            match answer.recv_timeout(Duration::from_secs(10)) {
-                Ok(Ok(sdp)) => Response::new("201 Created", "application/sdp", sdp.into_bytes()),
-                Ok(Err(resp)) => resp,
-                Err(_) => Response::text("503 Service Unavailable", "no answer\n"),
-            }
-        }
+        ("POST", "/offer") => signal::post_offer(req, offers, waker, udp_addr),
         ("POST", "/report") => {
             println!("report: {}", String::from_utf8_lossy(&req.body).replace('\n', " "));
             Response::text("204 No Content", "")
         }
         _ => Response::text("404 Not Found", "not found\n"),
-    }
-}
-
-/// The address to send wake-up datagrams from: loopback when the socket listens on every address.
-fn wake_ip(udp: SocketAddr) -> IpAddr {
-    match udp.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => Ipv4Addr::LOCALHOST.into(),
-        ip if ip.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
     }
 }
 
