@@ -11,9 +11,11 @@
 //! The test prints a table (steady-state utilization, p95 queuing delay, convergence after each step,
 //! Jain's fairness) and asserts bounds. `CC_EVAL_SVG=1` also writes `docs/cc-variable-capacity.svg`.
 
-use std::collections::VecDeque;
-use std::fmt::Write as _;
-use std::time::Duration;
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use core::fmt::Write as _;
+use core::time::Duration;
 
 use sansrtc::Instant;
 use sansrtc::cc::{BandwidthEstimator, Class, Config, Event, Paced, Pacer, PacerConfig, SentPacket};
@@ -251,7 +253,7 @@ impl Scenario {
                 for (i, f) in flows.iter_mut().enumerate() {
                     let target = if now < f.start { 0.0 } else { f.bwe.target_bitrate() as f64 };
                     out.targets[i].push((secs(now), target));
-                    out.delivered[i].push(std::mem::take(&mut f.delivered_now));
+                    out.delivered[i].push(core::mem::take(&mut f.delivered_now));
                 }
             }
             // 2. The next moment anything is due.

@@ -57,7 +57,7 @@ impl LinkCapacity {
 
 /// Square root without `std` (a bit-level guess and Newton steps); 0 for anything not positive.
 pub(super) fn sqrt(x: f64) -> f64 {
-    if !(x > 0.0) || !x.is_finite() {
+    if x.is_nan() || x <= 0.0 || !x.is_finite() {
         return 0.0;
     }
     let mut y = f64::from_bits((x.to_bits() >> 1) + (1023u64 << 51));
