@@ -553,15 +553,19 @@ fn rfc8867_evaluation() {
         v.dropped_queue, v.frames_dropped, fixed_results[1].3
     );
 
-    // What is reached (goals: utilization >= 85 %, p95 queuing delay < 100 ms, Jain >= 0.9).
-    assert!(util_all >= 0.80, "variable capacity utilization {util_all}");
-    assert!(p95_v < 150.0, "variable capacity p95 delay {p95_v}");
-    assert!(convs.iter().all(Option::is_some), "{convs:?}");
+    // The goals (utilization >= 85 %, p95 queuing delay < 100 ms, Jain >= 0.9) are met in every case;
+    // the bounds below are what is reached, with a little room.
+    assert!(util_all >= 0.85 && utils.iter().all(|u| *u >= 0.85), "variable capacity utilization {utils:?}");
+    assert!(p95_v < 100.0, "variable capacity p95 delay {p95_v}");
+    let limits = [2.0, 15.0, 5.0, 8.0];
+    assert!(convs.iter().zip(limits).all(|(c, l)| c.is_some_and(|c| c <= l)), "{convs:?}");
     for (u, d, c, _) in &fixed_results {
-        assert!(*u >= 0.80 && *d < 100.0 && c.is_some(), "{u} {d} {c:?}");
+        assert!(*u >= 0.85 && *d < 100.0 && c.is_some_and(|c| c <= 2.0), "{u} {d} {c:?}");
     }
-    assert!(tu >= 0.80 && td < 150.0 && tj >= 0.9 && tc.is_some(), "{tu} {td} {tj} {tc:?}");
-    assert!(lu >= 0.80 && ld < 150.0 && lj >= 0.9 && lc.is_some(), "{lu} {ld} {lj} {lc:?}");
+    assert!(tu >= 0.85 && td < 100.0 && tj >= 0.9 && tc.is_some_and(|c| c <= 30.0), "{tu} {td} {tj} {tc:?}");
+    // A late joiner takes a long time to get its share (the incumbent's queue hides it): bounded here,
+    // and the goal of Jain >= 0.9 over the last minute is met.
+    assert!(lu >= 0.85 && ld < 100.0 && lj >= 0.9 && lc.is_some_and(|c| c <= 80.0), "{lu} {ld} {lj} {lc:?}");
 }
 
 impl Scenario {
