@@ -222,8 +222,9 @@ impl Pacer {
     /// refuses it (counted). Then read [`Pacer::poll_timeout`].
     pub fn enqueue(&mut self, now: Instant, token: u64, size: usize, class: Class) -> Result<(), QueueFull> {
         self.advance(now);
+        let bound = self.config.queue_packets.get(class.index()).copied().unwrap_or(0);
         let Some(q) = self.queues.get_mut(class.index()) else { return Err(QueueFull) };
-        if q.len() >= q.capacity().max(1) {
+        if q.len() >= bound {
             self.stats.refused += 1;
             tracing::debug!(target: TARGET, ?class, "pacer queue full: packet refused");
             return Err(QueueFull);
