@@ -1,21 +1,6 @@
 //! The pacer: spaces packets at the target rate × a pacing factor (2.5, as libwebrtc), audio first, then
 //! retransmissions, then video, each class a bounded FIFO; sends probe clusters at their own rate, with
 //! padding when there is no media to probe with.
-//!
-//! It holds no packet bytes: the caller enqueues a token (its own handle on the packet) with the size
-//! and class, and gets the token back from [`Pacer::poll_transmit`] when the packet is due. Sans-IO like
-//! every machine in the crate:
-//!
-//! 1. [`Pacer::enqueue`] packets as the encoder makes them, [`Pacer::set_target`] when the estimate
-//!    changes, [`Pacer::start_probe`] for each probe cluster the estimator asks for.
-//! 2. [`Pacer::handle_timeout`] when `now` reaches [`Pacer::poll_timeout`].
-//! 3. [`Pacer::poll_transmit`] until `None`: send each packet (or make a padding packet of the size
-//!    asked), then report it to the estimator with its probe cluster.
-//! 4. Sleep until [`Pacer::poll_timeout`] (or the next packet to enqueue).
-//!
-//! Time is injected and never made up: everything happens at the latest `now` given; an earlier `now`
-//! counts as the latest. `poll_timeout` is the latest `now` while a packet may go, so the loop above never
-//! stalls, and `None` when nothing is queued or probing.
 
 use alloc::collections::VecDeque;
 use core::time::Duration;
@@ -140,7 +125,23 @@ pub struct PacerStats {
     pub probes_dropped: u64,
 }
 
-/// The pacer. See the [module docs](self) for the loop.
+/// The pacer: packets spaced at the target × the pacing factor, audio and retransmissions first, probe
+/// clusters at their own rate.
+///
+/// It holds no packet bytes: the caller enqueues a token (its own handle on the packet) with the size
+/// and class, and gets the token back from [`Pacer::poll_transmit`] when the packet is due. Sans-IO like
+/// every machine in the crate:
+///
+/// 1. [`Pacer::enqueue`] packets as the encoder makes them, [`Pacer::set_target`] when the estimate
+///    changes, [`Pacer::start_probe`] for each probe cluster the estimator asks for.
+/// 2. [`Pacer::handle_timeout`] when `now` reaches [`Pacer::poll_timeout`].
+/// 3. [`Pacer::poll_transmit`] until `None`: send each packet (or make a padding packet of the size
+///    asked), then report it to the estimator with its probe cluster.
+/// 4. Sleep until [`Pacer::poll_timeout`] (or the next packet to enqueue).
+///
+/// Time is injected and never made up: everything happens at the latest `now` given; an earlier `now`
+/// counts as the latest. `poll_timeout` is the latest `now` while a packet may go, so the loop above never
+/// stalls, and `None` when nothing is queued or probing.
 #[derive(Clone, Debug)]
 pub struct Pacer {
     config: PacerConfig,
