@@ -568,6 +568,27 @@ fn rfc8867_evaluation() {
     assert!(lu >= 0.85 && ld < 100.0 && lj >= 0.9 && lc.is_some_and(|c| c <= 80.0), "{lu} {ld} {lj} {lc:?}");
 }
 
+#[test]
+fn the_simulation_is_deterministic() {
+    let run = || {
+        Scenario {
+            name: "5 % loss, two flows",
+            capacity: vec![(0, 1_500_000), (10, 700_000)],
+            one_way: Duration::from_millis(25),
+            loss: 0.05,
+            flows: vec![0, 3],
+            secs: 20,
+            seed: 7,
+        }
+        .run()
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.targets, b.targets);
+    assert_eq!(a.delivered, b.delivered);
+    assert_eq!((a.lost_random, a.dropped_queue), (b.lost_random, b.dropped_queue));
+    assert!(a.lost_random > 0 && a.targets[1].iter().any(|t| t.1 > 0.0));
+}
+
 impl Scenario {
     fn clone_shape(&self) -> Scenario {
         Scenario { name: self.name, capacity: self.capacity.clone(), flows: self.flows.clone(), ..*self }
