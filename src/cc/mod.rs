@@ -24,8 +24,8 @@
 //! Inside: inter-arrival groups (5 ms), the trendline filter, the over-use detector with its adaptive
 //! threshold and AIMD rate control make the delay-based rate; the loss-based cap follows the draft's
 //! 2 %/10 % rule; REMB and the configured bounds clamp the result. Probing sets the rate from a cluster's
-//! acknowledged rate; while the sender is application-limited the rate does not grow, and never beyond
-//! 1.5 × what the feedback acknowledged.
+//! acknowledged rate; while the sender is application-limited the rate does not grow (unless
+//! [`Config::alr_probing`] measures more), and never beyond 1.5 × what the feedback acknowledged.
 //!
 //! ```
 //! use core::time::Duration;
@@ -108,14 +108,18 @@ pub struct Config {
     pub max_bitrate: u64,
     /// Sent packets remembered for matching feedback (a power of two, 64..=32768).
     pub send_history: usize,
-    /// Probe at start, after a large drop and while application-limited.
+    /// Probe at start and after a large drop.
     pub probing: bool,
+    /// Also probe at 2 × the estimate every 5 s while application-limited (off by default, as in
+    /// libwebrtc, which turns it on for screen sharing): keeps the estimate current for a sender that
+    /// may burst, at the cost of padding.
+    pub alr_probing: bool,
 }
 
 impl Config {
-    /// Bounds and start rate (bit/s), a 4096-packet history, probing on.
+    /// Bounds and start rate (bit/s), a 4096-packet history, probing on, application-limited probing off.
     pub fn new(min_bitrate: u64, start_bitrate: u64, max_bitrate: u64) -> Self {
-        Self { min_bitrate, start_bitrate, max_bitrate, send_history: 4096, probing: true }
+        Self { min_bitrate, start_bitrate, max_bitrate, send_history: 4096, probing: true, alr_probing: false }
     }
 }
 
@@ -548,7 +552,8 @@ impl BandwidthEstimator {
         if self.config.probing {
             let mut out: Option<ProbeCluster> = None;
             let normal = self.detector.usage() == Usage::Normal;
-            self.probes.process(now, self.target as f64, normal, self.alr.since(), &mut |c| out = Some(c));
+            let alr = self.alr.since().filter(|_| self.config.alr_probing);
+            self.probes.process(now, self.target as f64, normal, alr, &mut |c| out = Some(c));
             if let Some(c) = out {
                 self.emit_probe(c);
             }

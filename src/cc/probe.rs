@@ -4,8 +4,8 @@
 //! At start two clusters go out at 3 × and 6 × the start rate; while a result reaches 70 % of what was
 //! probed the next probe doubles it (up to the maximum). After a large drop (the estimate below 66 % of
 //! what it was), one probe at 85 % of the earlier rate checks whether the path recovered, once the delay
-//! signal is normal again. While application-limited, a probe at 2 × the estimate every 5 s keeps it
-//! current. A result is the lower of the cluster's send and receive rates, and only counts when at least
+//! signal is normal again. While application-limited (if asked for), a probe at 2 × the estimate every
+//! 5 s keeps it current. A result is the lower of the cluster's send and receive rates, and only counts when at least
 //! 80 % of the cluster's packets and octets were reported received.
 
 use crate::time::Instant;
