@@ -73,7 +73,7 @@ impl Detector {
                 Some(t) => t + send_delta_ms,
             };
             self.time_over_ms = Some(over);
-            self.count += 1;
+            self.count = self.count.saturating_add(1);
             if over > OVERUSE_TIME_MS && self.count > 1 && trend >= self.previous_trend {
                 self.time_over_ms = Some(0.0);
                 self.count = 0;

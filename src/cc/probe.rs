@@ -191,8 +191,8 @@ impl ProbeResults {
     /// A received packet of cluster `id`; returns the cluster's result (bit/s) once it is complete.
     pub(super) fn on_packet(&mut self, id: u32, send: i64, arrival: i64, size: u32) -> Option<f64> {
         let m = self.clusters.iter_mut().flatten().find(|m| m.id == id && !m.done)?;
-        m.packets += 1;
-        m.bytes += u64::from(size);
+        m.packets = m.packets.saturating_add(1);
+        m.bytes = m.bytes.saturating_add(u64::from(size));
         if send < m.first_send {
             m.first_send = send;
         }
@@ -216,8 +216,8 @@ impl ProbeResults {
             return None; // not yet spread out, or not a cluster
         }
         m.done = true;
-        let send_rate = (m.bytes - u64::from(m.last_send_size)) as f64 * 8e6 / send_us as f64;
-        let recv_rate = (m.bytes - u64::from(m.first_arrival_size)) as f64 * 8e6 / recv_us as f64;
+        let send_rate = m.bytes.saturating_sub(u64::from(m.last_send_size)) as f64 * 8e6 / send_us as f64;
+        let recv_rate = m.bytes.saturating_sub(u64::from(m.first_arrival_size)) as f64 * 8e6 / recv_us as f64;
         if recv_rate > 2.0 * send_rate {
             return None; // arrived faster than sent: the measurement is broken
         }
