@@ -440,11 +440,11 @@ impl BandwidthEstimator {
             self.stats.feedback_packets += 1;
             newest_sent = Some(newest_sent.map_or(rec.sent_at, |t| t.max(rec.sent_at)));
             let Some(arrival) = p.arrival_us else {
-                lost += 1;
+                lost = lost.saturating_add(1);
                 self.stats.lost_packets += 1;
                 continue;
             };
-            received += 1;
+            received = received.saturating_add(1);
             if let Some(last) = self.last_arrival_us {
                 let jump = arrival.saturating_sub(last);
                 if !(-ARRIVAL_JUMP_US..=ARRIVAL_JUMP_US).contains(&jump) {
