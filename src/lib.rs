@@ -182,6 +182,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod cc;
 pub mod datachannel;
 pub mod demux;
 pub mod dtls;
