@@ -12,10 +12,14 @@
 //!   request that comes sooner is held back and sent when the interval ends (one for all of them), so
 //!   that many viewers cannot flood the publisher, and none is forgotten;
 //! - [`Timeline`]: the RTP timestamps a viewer sees, continuous across publishers (a new publisher's
-//!   stream starts after the previous one's last timestamp, by the wall-clock time in between).
+//!   stream starts after the previous one's last timestamp, by the wall-clock time in between);
+//! - [`SequenceCheck`]: the publisher's packets in order, so that each is forwarded once and in order.
 //!
-//! Sequence numbers need no rewriting here: `write_rtp` numbers each viewer's packets itself, without
-//! gaps for what is not forwarded.
+//! Sequence numbers need no rewriting here: `write_rtp` numbers each viewer's packets itself, in the
+//! order they are written. So a packet is forwarded only when it is newer than every one before it: a
+//! duplicate, or a retransmission that comes after later packets went out, would land out of place in
+//! the viewer's numbering. A video packet lost on the publisher's way instead leaves a frame the viewers
+//! cannot decode: their video waits for the next key frame, which is requested (once for all of them).
 
 use core::time::Duration;
 
@@ -205,6 +209,45 @@ impl Timeline {
     }
 }
 
+/// Where a packet falls in its stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Next after the newest so far (or the first of a new SSRC).
+    Next,
+    /// Newer than the newest so far, with this many missing in between.
+    Gap(u64),
+    /// Not newer than the newest so far: a duplicate, or late.
+    Late,
+}
+
+/// The newest extended sequence number of a stream, by SSRC.
+#[derive(Debug, Default)]
+pub struct SequenceCheck {
+    newest: Option<(u32, u64)>,
+}
+
+impl SequenceCheck {
+    /// Where extended sequence number `seq` of SSRC `ssrc` falls; a new SSRC starts afresh.
+    pub fn check(&mut self, ssrc: u32, seq: u64) -> Order {
+        match self.newest {
+            Some((s, newest)) if s == ssrc => {
+                if seq <= newest {
+                    return Order::Late;
+                }
+                self.newest = Some((ssrc, seq));
+                match seq - newest - 1 {
+                    0 => Order::Next,
+                    missing => Order::Gap(missing),
+                }
+            }
+            _ => {
+                self.newest = Some((ssrc, seq));
+                Order::Next
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,7 +255,8 @@ mod tests {
 
     fn h264(payload_type: u8, profile_level_id: &str, mode: u8) -> Codec {
         let mut c = Codec::h264(payload_type, profile_level_id, payload_type + 1);
-        c.fmtp = format!("level-asymmetry-allowed=1;packetization-mode={mode};profile-level-id={profile_level_id}").into();
+        c.fmtp =
+            format!("level-asymmetry-allowed=1;packetization-mode={mode};profile-level-id={profile_level_id}").into();
         c
     }
 
@@ -324,6 +368,23 @@ mod tests {
         }
         assert_eq!(sent, l.sent);
         assert!((20..=21).contains(&sent), "{sent} requests in 10 s");
+    }
+
+    #[test]
+    fn packets_are_taken_in_order_once() {
+        let mut c = SequenceCheck::default();
+        assert_eq!(c.check(7, 100), Order::Next);
+        assert_eq!(c.check(7, 101), Order::Next);
+        // A duplicate, and one that comes after newer ones: late.
+        assert_eq!(c.check(7, 101), Order::Late);
+        assert_eq!(c.check(7, 104), Order::Gap(2));
+        assert_eq!(c.check(7, 102), Order::Late);
+        assert_eq!(c.check(7, 105), Order::Next);
+        // Across a 16-bit wrap the extended numbers go on.
+        assert_eq!(c.check(7, 0x1_0000), Order::Gap(0x1_0000 - 106));
+        // A new SSRC starts afresh, even with lower numbers.
+        assert_eq!(c.check(8, 5), Order::Next);
+        assert_eq!(c.check(8, 6), Order::Next);
     }
 
     #[test]

@@ -37,7 +37,8 @@ use sansrtc::{Datagram, Instant, SeededRng};
 use smallvec::SmallVec;
 
 use super::forward::{
-    KEYFRAME_REQUEST_INTERVAL, KeyframeGate, Limited, RequestLimiter, Timeline, map_payload_type, starts_keyframe,
+    KEYFRAME_REQUEST_INTERVAL, KeyframeGate, Limited, Order, RequestLimiter, SequenceCheck, Timeline, map_payload_type,
+    starts_keyframe,
 };
 
 /// Viewers served at once.
@@ -75,6 +76,7 @@ struct PubTrack {
     kind: MediaKind,
     codecs: Vec<Codec>,
     limiter: RequestLimiter,
+    order: SequenceCheck,
 }
 
 /// The publisher.
@@ -84,10 +86,13 @@ struct Publisher {
     /// Counts publishers: a viewer's streams change source when it changes.
     generation: u32,
     tracks: Vec<PubTrack>,
-    /// Packets received and forwarded, retransmissions restored, padding skipped.
+    /// Packets received and forwarded, retransmissions restored, padding skipped, packets late (or
+    /// duplicated), packets lost on the way (video).
     packets: u64,
     repaired: u64,
     padding: u64,
+    late: u64,
+    lost: u64,
 }
 
 impl Publisher {
@@ -144,6 +149,8 @@ pub struct Sfu {
     options: Options,
     router: Router<PeerConnection>,
     publisher: Option<Publisher>,
+    /// Publishers replaced and closed, until they are reaped (for their names).
+    replaced: Vec<(Key, String)>,
     viewers: HashMap<Key, Viewer>,
     generations: u32,
     publishers: u64,
@@ -163,6 +170,7 @@ impl Sfu {
             options,
             router,
             publisher: None,
+            replaced: Vec::new(),
             viewers: HashMap::new(),
             generations: 0,
             publishers: 0,
@@ -250,13 +258,26 @@ impl Sfu {
                         kind,
                         codecs,
                         limiter: RequestLimiter::new(KEYFRAME_REQUEST_INTERVAL),
+                        order: SequenceCheck::default(),
                     })
                     .collect();
-                let new =
-                    Publisher { key, name, generation: self.generations, tracks, packets: 0, repaired: 0, padding: 0 };
+                let new = Publisher {
+                    key,
+                    name,
+                    generation: self.generations,
+                    tracks,
+                    packets: 0,
+                    repaired: 0,
+                    padding: 0,
+                    late: 0,
+                    lost: 0,
+                };
                 if let Some(old) = self.publisher.replace(new) {
                     println!("{}: replaced by a new publisher; closing", old.name);
                     self.router.update(now, old.key, |pc| pc.close(now));
+                    // Reaped soon (closed): a few at most.
+                    self.replaced.truncate(8);
+                    self.replaced.push((old.key, old.name));
                 }
                 // Every viewer's video waits for the new publisher's key frame.
                 for v in self.viewers.values_mut() {
@@ -351,11 +372,15 @@ impl Sfu {
                 let requests: u64 = p.tracks.iter().map(|t| t.limiter.sent).sum();
                 let merged: u64 = p.tracks.iter().map(|t| t.limiter.merged).sum();
                 println!(
-                    "{}: gone ({reason:?}): {} packets forwarded ({} repaired, {} padding skipped); {} key-frame \
-                     requests sent to it, {} merged by the rate limit",
-                    p.name, p.packets, p.repaired, p.padding, requests, merged
+                    "{}: gone ({reason:?}): {} packets forwarded ({} repaired, {} padding skipped, {} late or \
+                     duplicated not forwarded, {} video packets lost); {} key-frame requests sent to it, {} merged \
+                     by the rate limit",
+                    p.name, p.packets, p.repaired, p.padding, p.late, p.lost, requests, merged
                 );
             }
+        } else if let Some(i) = self.replaced.iter().position(|(k, _)| *k == key) {
+            let (_, name) = self.replaced.swap_remove(i);
+            println!("{name}: gone ({reason:?})");
         } else if let Some(v) = self.viewers.remove(&key) {
             let count = |o: &Option<Out>| o.as_ref().map_or((0, 0, 0), |o| (o.forwarded, o.unmapped, o.refused));
             let (a, v_) = (count(&v.audio), count(&v.video));
@@ -414,7 +439,10 @@ impl Sfu {
         match (&self.publisher, self.viewers.get(&key)) {
             (Some(p), _) if p.key == key => p.name.clone(),
             (_, Some(v)) => v.name.clone(),
-            _ => format!("connection {key}"),
+            _ => match self.replaced.iter().find(|(k, _)| *k == key) {
+                Some((_, name)) => name.clone(),
+                None => format!("connection {key}"),
+            },
         }
     }
 
@@ -453,26 +481,50 @@ impl Sfu {
     /// Forwards one packet of the publisher to every viewer.
     fn forward(&mut self, now: Instant, packet: &RtpPacket) {
         let Sfu { publisher, viewers, router, .. } = self;
-        let Some(Publisher { tracks, generation, packets, repaired, padding, .. }) = publisher.as_mut() else {
+        let Some(Publisher { key: pkey, name, tracks, generation, packets, repaired, padding, late, lost }) =
+            publisher.as_mut()
+        else {
             return;
         };
-        let Some(track) = tracks.iter().find(|t| t.mid == packet.mid.as_str()) else { return };
-        let mut payload = packet.payload();
-        let mut codec = track.codecs.iter().find(|c| c.payload_type == packet.payload_type);
+        let Some(track) = tracks.iter_mut().find(|t| t.mid == packet.mid.as_str()) else { return };
+        if packet.rtx {
+            // An RTX packet the connection could not restore (its stream was not signalled): it would
+            // come after the packets sent since its original, so it goes nowhere (see `SequenceCheck`).
+            *late += 1;
+            return;
+        }
+        // Every packet counts for the order, padding too (it takes sequence numbers).
+        let order = track.order.check(packet.ssrc, packet.sequence_number);
         if packet.repaired {
             *repaired += 1;
         }
-        if packet.rtx {
-            // An RTX packet the connection could not restore (its stream was not signalled): RFC 4588 §4,
-            // the original sequence number, then the original payload, of the codec whose RTX this is.
-            codec = track.codecs.iter().find(|c| c.rtx_payload_type == Some(packet.payload_type));
-            payload = payload.get(2..).unwrap_or_default();
-            *repaired += 1;
+        let payload = packet.payload();
+        let Some(codec) = track.codecs.iter().find(|c| c.payload_type == packet.payload_type) else { return };
+        if order == Order::Late {
+            *late += 1;
+            return;
         }
-        let Some(codec) = codec else { return };
         if payload.is_empty() {
             *padding += 1;
             return;
+        }
+        if let (Order::Gap(missing), MediaKind::Video) = (order, track.kind) {
+            // The frame it was part of cannot be decoded: every viewer waits for the next key frame.
+            *lost += missing;
+            for v in viewers.values_mut() {
+                if let Some(gate) = v.video.as_mut().and_then(|o| o.gate.as_mut()) {
+                    gate.close();
+                    gate.asked(now);
+                }
+            }
+            let outcome = match track.limiter.request(now) {
+                Limited::Send => match router.update(now, *pkey, |pc| pc.request_keyframe(now, &track.mid)) {
+                    Some(Ok(())) => "key-frame request sent",
+                    _ => "key-frame request failed",
+                },
+                Limited::Held => "key-frame request held by the rate limit",
+            };
+            println!("{name}: {missing} video packets lost on the way; the viewers wait for a key frame ({outcome})");
         }
         *packets += 1;
         let kind = track.kind;
@@ -507,11 +559,15 @@ impl Sfu {
                 continue;
             };
             if let Some(gate) = out.gate.as_mut() {
+                let was_open = gate.is_open();
                 if !gate.pass(keyframe) {
                     if gate.wants_request(now) {
                         waiting.push(vkey);
                     }
                     continue;
+                }
+                if !was_open {
+                    println!("{}: video from a key frame of {name} on", v.name);
                 }
             }
             let timestamp = out.timeline.rewrite(now, source, packet.timestamp);
@@ -537,8 +593,9 @@ impl Sfu {
             Some(p) => {
                 let _ = write!(
                     s,
-                    "\"publisher\":{{\"name\":\"{}\",\"packets\":{},\"repaired\":{},\"tracks\":[",
-                    p.name, p.packets, p.repaired
+                    "\"publisher\":{{\"name\":\"{}\",\"packets\":{},\"repaired\":{},\"late\":{},\"lost\":{},\
+                     \"tracks\":[",
+                    p.name, p.packets, p.repaired, p.late, p.lost
                 );
                 for (i, t) in p.tracks.iter().enumerate() {
                     let _ = write!(

@@ -1,0 +1,469 @@
+//! `examples/broadcast.rs` against headless Chromium: the example (built in release, started as a process
+//! on 127.0.0.1) forwards one Chromium publisher's fake camera and microphone to three viewers that come
+//! at different times:
+//!
+//! 1. a Chromium viewer that joins *before* the publisher: it decodes once the publisher comes, then
+//!    leaves (and is reaped);
+//! 2. a Chromium viewer that joins later: a key-frame request goes to the publisher on its behalf, and it
+//!    decodes at once;
+//! 3. a sansrtc viewer in the test that joins last: its video, put back together with `FrameAssembler`,
+//!    starts at a key frame, its sequence numbers have no gaps and its timestamps only go up, and ffmpeg
+//!    decodes every frame from the IVF file it makes of them; its audio is the publisher's Opus. A burst of
+//!    its own key-frame requests is passed on through the rate limit, not as a flood.
+//!
+//! Bounded in time, loopback only. Skips when Chromium (or ffmpeg) is missing, fails under CI
+//! (`tests/support/tool.rs`). The forwarding's pure parts have their unit tests in
+//! `examples/broadcast/forward.rs`, included here.
+
+use core::time::Duration;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Instant;
+
+#[allow(dead_code)]
+#[path = "support/browser.rs"]
+mod browser;
+#[allow(dead_code)]
+#[path = "support/echo_server.rs"]
+mod echo_server;
+/// The forwarding's pure parts (payload-type mapping, key-frame detection and gate, rate limit of the
+/// key-frame requests, timestamps across publishers), with their unit tests.
+#[allow(dead_code)]
+#[path = "../examples/broadcast/forward.rs"]
+mod forward;
+#[path = "support/tool.rs"]
+mod tool;
+
+use sansrtc::media_file::{IvfHeader, IvfWriter};
+use sansrtc::pc::{Config, Description, Direction, Event, FrameAssembler, MediaKind, PeerConnection, TransceiverInit};
+use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
+
+use browser::{Browser, Kind, json_number, json_str};
+use echo_server::{Scratch, build_example, tail};
+
+/// Bound on each step: start, connect, decode.
+const STEP: Duration = Duration::from_secs(60);
+/// Video frames each viewer must decode.
+const FRAMES: u64 = 60;
+
+/// The example, killed on drop; its stdout in `broadcast.log`, its stderr in `broadcast.trace`.
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    trace: PathBuf,
+    reports: Receiver<String>,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let exe = build_example("broadcast");
+        let log = dir.join("broadcast.log");
+        let trace = dir.join("broadcast.trace");
+        let mut child = Command::new(exe)
+            .args(["--http", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&trace).expect("trace file"))
+            .spawn()
+            .expect("start broadcast");
+        let stdout = child.stdout.take().expect("stdout");
+        let (url_tx, url_rx) = channel();
+        let (report_tx, reports) = channel();
+        let log_path = log.clone();
+        std::thread::spawn(move || {
+            let mut file = std::fs::File::create(&log_path).expect("log file");
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = writeln!(file, "{line}");
+                let _ = file.flush();
+                // "broadcast: http://127.0.0.1:PORT/  udp 127.0.0.1:PORT"
+                if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                    let _ = url_tx.send(url.to_string());
+                }
+                if let Some(report) = line.strip_prefix("report: ") {
+                    let _ = report_tx.send(report.to_string());
+                }
+            }
+        });
+        let mut server = Server { child, url: String::new(), log, trace, reports };
+        match url_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(url) => server.url = url,
+            Err(_) => panic!("broadcast did not start:\n{}", server.tails()),
+        }
+        server
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to [`STEP`]) for a log line containing every one of `parts`; returns it.
+    fn wait_for_line(&self, parts: &[&str]) -> String {
+        let deadline = Instant::now() + STEP;
+        loop {
+            if let Some(line) = self.log_text().lines().find(|l| parts.iter().all(|p| l.contains(p))) {
+                return line.to_string();
+            }
+            assert!(Instant::now() < deadline, "no log line with {parts:?} within {STEP:?}:\n{}", self.tails());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The next report, from the page with `role`.
+    fn report(&self, role: &str, browser: &Browser) -> String {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.reports.recv_timeout(left) {
+                Ok(r) if json_str(&r, "role") == Some(role) => return r,
+                Ok(_) => {}
+                Err(_) => {
+                    panic!("no {role} report within {STEP:?}; Chromium:\n{}\n{}", browser.log_tail(), self.tails())
+                }
+            }
+        }
+    }
+
+    /// `GET /stats`.
+    fn stats(&self) -> String {
+        let (status, body) = http(&self.url, "GET", "/stats", "", "");
+        assert!(status.starts_with("HTTP/1.1 200"), "GET /stats: {status}");
+        body
+    }
+
+    fn tails(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!("broadcast log:\n{}\nbroadcast trace:\n{}", tail(&read(&self.log), 40), tail(&read(&self.trace), 20))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request to the example; returns the status line and the body.
+fn http(url: &str, method: &str, path: &str, content_type: &str, body: &str) -> (String, String) {
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).expect("connect to the example");
+    stream.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
+/// Checks a viewer page's report: no error, `FRAMES` VP8 frames decoded at the fake camera's size, Opus
+/// received.
+fn check_viewer_report(report: &str, server: &Server) {
+    let context = || format!("report: {report}\n{}", server.tails());
+    let number = |key| json_number(report, key).unwrap_or_else(|| panic!("no {key} in the report: {}", context()));
+    assert!(report.contains("\"errors\":[]"), "page errors: {}", context());
+    assert!(report.contains("\"ok\":true"), "the page did not get what it waited for: {}", context());
+    assert_eq!(json_str(report, "videoCodec"), Some("video/VP8"), "{}", context());
+    assert!(number("framesDecoded") >= FRAMES, "frames decoded: {}", context());
+    assert_eq!((number("frameWidth"), number("frameHeight")), (320, 240), "{}", context());
+    assert!(number("audioPacketsReceived") > 0, "audio: {}", context());
+    assert_eq!(json_str(report, "audioCodec"), Some("audio/opus"), "{}", context());
+}
+
+/// Whether RTP timestamp `b` is after `a` (RFC 3550 arithmetic: half the space ahead).
+fn after(a: u32, b: u32) -> bool {
+    b != a && b.wrapping_sub(a) < 1 << 31
+}
+
+fn ffmpeg_available() -> bool {
+    let found = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !found {
+        tool::missing("ffmpeg", "`apt-get install ffmpeg`");
+    }
+    found
+}
+
+/// What the sansrtc viewer received.
+#[derive(Default)]
+struct Received {
+    /// Each video frame: RTP timestamp, key frame.
+    frames: Vec<(u32, bool)>,
+    /// Every video packet's extended sequence number, in arrival order.
+    video_seqs: Vec<u64>,
+    audio_frames: usize,
+}
+
+/// A sansrtc viewer in the test: offers to receive video and audio, joins through `POST /view`, puts the
+/// video frames back together and writes them to an IVF file.
+struct SansrtcViewer {
+    socket: UdpSocket,
+    local: core::net::SocketAddr,
+    anchor: StdAnchor,
+    pc: PeerConnection,
+    video_mid: String,
+    video_in: FrameAssembler,
+    audio_in: FrameAssembler,
+    ivf: Vec<u8>,
+    writer: IvfWriter,
+    first_ts: Option<u32>,
+    got: Received,
+}
+
+impl SansrtcViewer {
+    fn join(server: &Server) -> SansrtcViewer {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+        let local = socket.local_addr().expect("address");
+        let anchor = StdAnchor::starting_now();
+        let now = anchor.now();
+        let mut pc = PeerConnection::new(Config::default(), SeededRng::from_seed([9; 32]));
+        let recvonly = || TransceiverInit::with_direction(Direction::RecvOnly);
+        pc.add_transceiver(now, MediaKind::Video, recvonly()).expect("video transceiver");
+        pc.add_transceiver(now, MediaKind::Audio, recvonly()).expect("audio transceiver");
+        pc.add_local_host(now, local).expect("host");
+        pc.end_of_local_candidates(now);
+        let offer = pc.create_offer().expect("offer");
+        pc.set_local_description(now, &offer).expect("local offer");
+        let (status, answer) = http(&server.url, "POST", "/view", "application/sdp", &offer.sdp);
+        assert!(status.starts_with("HTTP/1.1 201"), "the offer was not answered: {status} {answer}");
+        pc.set_remote_description(now, &Description::answer(answer)).expect("the example's answer");
+        let mid = |kind| pc.transceivers().find(|t| t.kind() == kind).and_then(|t| t.mid()).map(str::to_string);
+        let (video_mid, audio_mid) = (mid(MediaKind::Video).expect("video mid"), mid(MediaKind::Audio).expect("audio"));
+        let codecs = |m: &str| pc.transceiver_by_mid(m).map(|t| t.codecs().to_vec()).unwrap_or_default();
+        let video_codecs = codecs(&video_mid);
+        assert!(video_codecs.first().is_some_and(|c| c.name == "VP8"), "VP8 first: {video_codecs:?}");
+        let (video_in, audio_in) = (FrameAssembler::new(&video_codecs), FrameAssembler::new(&codecs(&audio_mid)));
+        let header = IvfHeader {
+            fourcc: IvfHeader::VP8,
+            width: 320,
+            height: 240,
+            timebase_rate: 90_000,
+            timebase_scale: 1,
+            frame_count: 0,
+        };
+        let mut ivf = Vec::new();
+        let writer = IvfWriter::new(&header, &mut ivf);
+        SansrtcViewer {
+            socket,
+            local,
+            anchor,
+            pc,
+            video_mid,
+            video_in,
+            audio_in,
+            ivf,
+            writer,
+            first_ts: None,
+            got: Received::default(),
+        }
+    }
+
+    /// Runs the README loop until `done` says so (asked at most every 50 ms), within [`STEP`].
+    fn run_until(&mut self, server: &Server, what: &str, mut done: impl FnMut(&Received) -> bool) {
+        let started = Instant::now();
+        let mut asked = Instant::now();
+        let mut buf = vec![0u8; 2048];
+        while !done(&self.got) {
+            asked += Duration::from_millis(50);
+            while Instant::now() < asked {
+                assert!(
+                    started.elapsed() < STEP,
+                    "{what}: not within {STEP:?}: {} video frames, {} audio packets\n{}",
+                    self.got.frames.len(),
+                    self.got.audio_frames,
+                    server.tails()
+                );
+                self.turn(&mut buf);
+            }
+        }
+    }
+
+    /// One turn: a datagram (or a short wait), timers, events, transmits.
+    fn turn(&mut self, buf: &mut [u8]) {
+        let now = || self.anchor.now();
+        let wait = self.pc.poll_timeout().map_or(Duration::from_millis(5), |t| t.saturating_duration_since(now()));
+        let wait = wait.clamp(Duration::from_millis(1), Duration::from_millis(5));
+        self.socket.set_read_timeout(Some(wait)).expect("timeout");
+        if let Ok((n, source)) = self.socket.recv_from(buf) {
+            let datagram = Datagram { source, destination: self.local, contents: &buf[..n] };
+            let _ = self.pc.handle_receive(now(), datagram);
+        }
+        let t = now();
+        if self.pc.poll_timeout().is_some_and(|d| d <= t) {
+            self.pc.handle_timeout(t);
+        }
+        while let Some(event) = self.pc.poll_event() {
+            let Event::Rtp(packet) = event else { continue };
+            if packet.mid.as_str() == self.video_mid {
+                self.got.video_seqs.push(packet.sequence_number);
+                if let Some(f) = self.video_in.push(&packet) {
+                    let first = *self.first_ts.get_or_insert(f.timestamp);
+                    let pts = u64::from(f.timestamp.wrapping_sub(first));
+                    self.writer.write_frame(pts, f.data, &mut self.ivf).expect("IVF frame");
+                    self.got.frames.push((f.timestamp, f.keyframe));
+                }
+            } else if self.audio_in.push(&packet).is_some() {
+                self.got.audio_frames += 1;
+            }
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        while let Some(t) = self.pc.poll_transmit() {
+            let _ = self.socket.send_to(t.contents, t.destination);
+        }
+    }
+
+    /// `n` key-frame requests (PLI) at once.
+    fn request_keyframes(&mut self, n: usize) {
+        for _ in 0..n {
+            self.pc.request_keyframe(self.anchor.now(), &self.video_mid).expect("a PLI");
+        }
+        self.flush();
+    }
+
+    /// Closes the connection; returns the IVF file of the video frames.
+    fn close(mut self) -> Vec<u8> {
+        self.pc.close(self.anchor.now());
+        self.flush();
+        self.writer.finish(&mut self.ivf).expect("IVF frame count");
+        self.ivf
+    }
+}
+
+/// Decodes `file` with ffmpeg; returns the frames it decoded (ffmpeg must report no error).
+fn ffmpeg_decode(file: &Path) -> u64 {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "framemd5", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ffmpeg");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "ffmpeg decoding {}: {stderr}", file.display());
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with('#')).count() as u64
+}
+
+/// A count in the `/stats` JSON of the publisher's video track.
+fn video_count(stats: &str, key: &str) -> u64 {
+    let video = stats.split("\"kind\":\"video\"").nth(1).unwrap_or_else(|| panic!("no publisher video: {stats}"));
+    json_number(video, key).unwrap_or_else(|| panic!("no {key}: {stats}"))
+}
+
+#[test]
+fn chromium_publisher_to_viewers_joining_before_and_after() {
+    if !Kind::Chromium.available() || !ffmpeg_available() {
+        return;
+    }
+    let scratch = Scratch::new("broadcast");
+    let server = Server::start(&scratch.0);
+    let started = Instant::now();
+    let publish = format!("{}?publish&frames=100000&timeout=600000", server.url);
+
+    // 1. A viewer before there is a publisher; it leaves once it has decoded, and is reaped.
+    let viewer1 = Browser::launch(Kind::Chromium, &format!("{}?view&frames={FRAMES}&leave", server.url));
+    server.wait_for_line(&["viewer1: connection Connected"]);
+    let publisher1 = Browser::launch(Kind::Chromium, &publish);
+    server.wait_for_line(&["publisher1: connection Connected"]);
+    let report1 = server.report("viewer", &viewer1);
+    println!("viewer 1 after {:?}: {report1}", started.elapsed());
+    check_viewer_report(&report1, &server);
+    server.wait_for_line(&["viewer1: video from a key frame of publisher1 on"]);
+    println!("{}", server.wait_for_line(&["viewer1: gone (Closed)"]));
+    drop(viewer1);
+
+    // 2. A Chromium viewer that joins later: a key-frame request goes to the publisher for it.
+    let viewer2 =
+        Browser::launch(Kind::Chromium, &format!("{}?view&frames={FRAMES}&repeat&timeout=600000", server.url));
+    let asked = server.wait_for_line(&["viewer2: key-frame request on its behalf (joined)"]);
+    println!("{asked}");
+    assert!(asked.contains("sent to publisher1") || asked.contains("held by the rate limit"), "{asked}");
+    let report2 = server.report("viewer", &viewer2);
+    println!("viewer 2 after {:?}: {report2}", started.elapsed());
+    check_viewer_report(&report2, &server);
+
+    // 3. A sansrtc viewer, last: a request for it too; its own burst of five goes through the rate limit.
+    let before = server.stats();
+    let mut viewer3 = SansrtcViewer::join(&server);
+    viewer3.run_until(&server, "20 frames", |r| r.frames.len() >= 20);
+    println!("{}", server.wait_for_line(&["viewer3: key-frame request on its behalf (joined)"]));
+    viewer3.request_keyframes(5);
+    viewer3.run_until(&server, "the five requests and 60 frames", |r| {
+        r.frames.len() as u64 >= FRAMES
+            && r.audio_frames >= 50
+            && server.log_text().matches("viewer3: its Pli passed on").count() == 5
+    });
+    let after_burst = server.stats();
+    println!("stats before viewer 3: {before}\nstats after its burst: {after_burst}");
+    // Its request on joining and its five cost the publisher three at most (one on joining, one for the
+    // first of the burst, one for the four held), however they fell in the 500 ms windows.
+    let sent = video_count(&after_burst, "keyframeRequestsSent") - video_count(&before, "keyframeRequestsSent");
+    assert!((1..=3).contains(&sent), "{sent} key-frame requests sent to the publisher for six: {after_burst}");
+    let log = server.log_text();
+    let held = log.lines().filter(|l| l.starts_with("viewer3: its Pli passed on") && l.contains("held")).count();
+    assert!(held >= 4, "requests held by the rate limit:\n{}", tail(&log, 60));
+
+    // 4. A new publisher replaces the first: both viewers go on, from its first key frame.
+    let frames_before = viewer3.got.frames.len();
+    let publisher2 = Browser::launch(Kind::Chromium, &publish);
+    viewer3.run_until(&server, "the new publisher", |_| {
+        server.log_text().contains("viewer3: video from a key frame of publisher2 on")
+    });
+    println!("{}", server.wait_for_line(&["publisher1: replaced by a new publisher"]));
+    let switched_at = viewer3.got.frames.len();
+    viewer3
+        .run_until(&server, "60 frames of the new publisher", |r| r.frames.len() as u64 >= switched_at as u64 + FRAMES);
+    server.wait_for_line(&["viewer2: video from a key frame of publisher2 on"]);
+    while server.reports.try_recv().is_ok() {}
+    let first = server.report("viewer", &viewer2);
+    let second = server.report("viewer", &viewer2);
+    println!("viewer 2 after the switch: {second}");
+    check_viewer_report(&second, &server);
+    let decoded = |r: &str| json_number(r, "framesDecoded").unwrap_or_default();
+    assert!(decoded(&second) >= decoded(&first) + FRAMES, "viewer 2 decodes the new publisher: {first}\n{second}");
+
+    // The sansrtc viewer's whole stream, across both publishers: from a key frame, its sequence numbers
+    // without a gap, its timestamps only going up, and ffmpeg decodes every frame.
+    let got = core::mem::take(&mut viewer3.got);
+    let ivf = viewer3.close();
+    let context = || format!("frames (timestamp, key): {:?}\n{}", got.frames, server.tails());
+    assert!(frames_before < switched_at, "{}", context());
+    assert!(got.frames[0].1, "the first frame a late viewer gets is a key frame: {}", context());
+    assert!(
+        got.frames[frames_before..=switched_at].iter().any(|f| f.1),
+        "the new publisher's key frame: {}",
+        context()
+    );
+    assert!(got.frames.windows(2).all(|w| after(w[0].0, w[1].0)), "timestamps only go up: {}", context());
+    // (A packet lost on the way and retransmitted arrives late: the numbers are compared as a set.)
+    let mut seqs = got.video_seqs.clone();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let first_seq = seqs[0];
+    assert_eq!(first_seq, got.video_seqs[0], "{}", context());
+    let all: Vec<u64> = (first_seq..first_seq + seqs.len() as u64).collect();
+    assert_eq!(seqs, all, "video sequence numbers without gaps: {}", context());
+    let file = scratch.0.join("viewer3.ivf");
+    std::fs::write(&file, &ivf).expect("write the IVF");
+    let decoded = ffmpeg_decode(&file);
+    assert_eq!(decoded, got.frames.len() as u64, "ffmpeg decodes every frame: {}", context());
+    println!("{}", server.wait_for_line(&["viewer3: gone (Closed)"]));
+    drop((viewer2, publisher1, publisher2));
+    println!(
+        "{} video frames ({} after the switch) and {} Opus packets to viewer 3, all decoded by ffmpeg; {:?} in all",
+        got.frames.len(),
+        got.frames.len() - switched_at,
+        got.audio_frames,
+        started.elapsed()
+    );
+}
