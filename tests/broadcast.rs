@@ -59,12 +59,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    /// Starts the example with `args` besides `--http`.
+    fn start(dir: &Path, args: &[&str]) -> Server {
         let exe = build_example("broadcast");
         let log = dir.join("broadcast.log");
         let trace = dir.join("broadcast.trace");
         let mut child = Command::new(exe)
             .args(["--http", "127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&trace).expect("trace file"))
@@ -168,11 +170,16 @@ fn http(url: &str, method: &str, path: &str, content_type: &str, body: &str) -> 
 /// Checks a viewer page's report: no error, `FRAMES` VP8 frames decoded at the fake camera's size, Opus
 /// received.
 fn check_viewer_report(report: &str, server: &Server) {
+    check_viewer_codec(report, server, "video/VP8");
+}
+
+/// [`check_viewer_report`] with the video codec `video`.
+fn check_viewer_codec(report: &str, server: &Server, video: &str) {
     let context = || format!("report: {report}\n{}", server.tails());
     let number = |key| json_number(report, key).unwrap_or_else(|| panic!("no {key} in the report: {}", context()));
     assert!(report.contains("\"errors\":[]"), "page errors: {}", context());
     assert!(report.contains("\"ok\":true"), "the page did not get what it waited for: {}", context());
-    assert_eq!(json_str(report, "videoCodec"), Some("video/VP8"), "{}", context());
+    assert_eq!(json_str(report, "videoCodec"), Some(video), "{}", context());
     assert!(number("framesDecoded") >= FRAMES, "frames decoded: {}", context());
     assert_eq!((number("frameWidth"), number("frameHeight")), (320, 240), "{}", context());
     assert!(number("audioPacketsReceived") > 0, "audio: {}", context());
@@ -366,7 +373,7 @@ fn chromium_publisher_to_viewers_joining_before_and_after() {
         return;
     }
     let scratch = Scratch::new("broadcast");
-    let server = Server::start(&scratch.0);
+    let server = Server::start(&scratch.0, &[]);
     let started = Instant::now();
     let publish = format!("{}?publish&frames=100000&timeout=600000", server.url);
 
@@ -466,4 +473,27 @@ fn chromium_publisher_to_viewers_joining_before_and_after() {
         got.audio_frames,
         started.elapsed()
     );
+}
+
+/// `--video h264`: the publisher is asked for H.264 when its browser offers it (Debian's Chromium does,
+/// with OpenH264), else VP8; a Chromium viewer decodes whichever it sends, forwarded with the viewer's own
+/// H.264 payload type, with key frames found in H.264 payloads (an IDR or SPS) to start it.
+#[test]
+fn chromium_h264_when_the_publisher_offers_it() {
+    if !Kind::Chromium.available() {
+        return;
+    }
+    let scratch = Scratch::new("broadcast-h264");
+    let server = Server::start(&scratch.0, &["--video", "h264"]);
+    let publisher = Browser::launch(Kind::Chromium, &format!("{}?publish&frames=100000&timeout=600000", server.url));
+    let answered = server.wait_for_line(&["publisher1: offer answered"]);
+    println!("{answered}");
+    server.wait_for_line(&["publisher1: connection Connected"]);
+    let viewer = Browser::launch(Kind::Chromium, &format!("{}?view&frames={FRAMES}", server.url));
+    let report = server.report("viewer", &viewer);
+    println!("{report}");
+    let h264 = answered.contains("video on mid 1 (H264");
+    check_viewer_codec(&report, &server, if h264 { "video/H264" } else { "video/VP8" });
+    server.wait_for_line(&["viewer1: video from a key frame of publisher1 on"]);
+    drop((viewer, publisher));
 }
