@@ -15,6 +15,8 @@
 //! (`tests/support/tool.rs`). The forwarding's pure parts have their unit tests in
 //! `examples/broadcast/forward.rs`, included here.
 
+extern crate alloc;
+
 use core::time::Duration;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, UdpSocket};

@@ -13,14 +13,20 @@
 //!   that many viewers cannot flood the publisher, and none is forgotten;
 //! - [`Timeline`]: the RTP timestamps a viewer sees, continuous across publishers (a new publisher's
 //!   stream starts after the previous one's last timestamp, by the wall-clock time in between);
-//! - [`SequenceCheck`]: the publisher's packets in order, so that each is forwarded once and in order.
+//! - [`Reorder`]: the publisher's packets put in sequence-number order, each once, before they are
+//!   forwarded.
 //!
 //! Sequence numbers need no rewriting here: `write_rtp` numbers each viewer's packets itself, in the
-//! order they are written. So a packet is forwarded only when it is newer than every one before it: a
-//! duplicate, or a retransmission that comes after later packets went out, would land out of place in
-//! the viewer's numbering. A video packet lost on the publisher's way instead leaves a frame the viewers
-//! cannot decode: their video waits for the next key frame, which is requested (once for all of them).
+//! order they are written. So the packets must be written in the publisher's order: a packet lost on the
+//! publisher's way holds back those after it until its retransmission comes (the publisher's connection
+//! asks for it with a NACK and restores the RTX packet), at most [`REORDER_WAIT`] (video) and
+//! [`REORDER_MAX`] packets; a duplicate (Chromium probes the bandwidth with retransmissions of packets
+//! already sent) or a packet later than that is dropped. A packet that does not come in time is given up:
+//! the frame it was part of cannot be decoded, so the viewers' video waits for the next key frame, which
+//! is requested (once for all of them). A viewer's own losses are its connection's: it NACKs, and its
+//! connection answers from its retransmission history.
 
+use alloc::collections::{BTreeMap, VecDeque};
 use core::time::Duration;
 
 use sansrtc::Instant;
@@ -209,42 +215,119 @@ impl Timeline {
     }
 }
 
-/// Where a packet falls in its stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Order {
-    /// Next after the newest so far (or the first of a new SSRC).
-    Next,
-    /// Newer than the newest so far, with this many missing in between.
-    Gap(u64),
-    /// Not newer than the newest so far: a duplicate, or late.
-    Late,
+/// Video packets wait this long at most for one lost before them (its retransmission).
+pub const REORDER_WAIT: Duration = Duration::from_millis(200);
+/// Packets held back at most per stream; one more gives up on the oldest gap.
+pub const REORDER_MAX: usize = 512;
+
+/// What a [`Reorder`] gives out, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Release<T> {
+    /// The next packet.
+    Packet(T),
+    /// This many packets were given up on before the next one.
+    Lost(u64),
 }
 
-/// The newest extended sequence number of a stream, by SSRC.
-#[derive(Debug, Default)]
-pub struct SequenceCheck {
-    newest: Option<(u32, u64)>,
+/// A stream's packets (by extended sequence number) put back in order, each once: a packet after a
+/// missing one waits until the missing one comes, for at most the wait given and [`REORDER_MAX`]
+/// packets. Push packets, [`Reorder::handle_timeout`] at [`Reorder::poll_timeout`], and take what is
+/// released with [`Reorder::poll`] until `None` after each call.
+#[derive(Debug)]
+pub struct Reorder<T> {
+    wait: Duration,
+    ssrc: Option<u32>,
+    /// The next sequence number to give out.
+    next: u64,
+    held: BTreeMap<u64, T>,
+    /// Since when the oldest gap has been waited for.
+    gap_since: Option<Instant>,
+    ready: VecDeque<Release<T>>,
+    /// Duplicates and packets that came too late, dropped.
+    pub late: u64,
+    /// Packets given up on.
+    pub lost: u64,
 }
 
-impl SequenceCheck {
-    /// Where extended sequence number `seq` of SSRC `ssrc` falls; a new SSRC starts afresh.
-    pub fn check(&mut self, ssrc: u32, seq: u64) -> Order {
-        match self.newest {
-            Some((s, newest)) if s == ssrc => {
-                if seq <= newest {
-                    return Order::Late;
-                }
-                self.newest = Some((ssrc, seq));
-                match seq - newest - 1 {
-                    0 => Order::Next,
-                    missing => Order::Gap(missing),
-                }
-            }
-            _ => {
-                self.newest = Some((ssrc, seq));
-                Order::Next
-            }
+impl<T> Reorder<T> {
+    /// A stream whose gaps are waited for `wait` at most.
+    pub fn new(wait: Duration) -> Self {
+        Reorder {
+            wait,
+            ssrc: None,
+            next: 0,
+            held: BTreeMap::new(),
+            gap_since: None,
+            ready: VecDeque::new(),
+            late: 0,
+            lost: 0,
         }
+    }
+
+    /// A packet of SSRC `ssrc` with extended sequence number `seq`, received at `now`. A new SSRC
+    /// releases what the old one held and starts afresh.
+    pub fn push(&mut self, now: Instant, ssrc: u32, seq: u64, packet: T) {
+        if self.ssrc != Some(ssrc) {
+            let held = core::mem::take(&mut self.held);
+            self.ready.extend(held.into_values().map(Release::Packet));
+            self.ssrc = Some(ssrc);
+            self.next = seq;
+            self.gap_since = None;
+        }
+        if seq < self.next || self.held.contains_key(&seq) {
+            self.late += 1;
+            return;
+        }
+        if seq > self.next && self.held.len() >= REORDER_MAX {
+            self.skip(now);
+        }
+        self.held.insert(seq, packet);
+        self.release(now);
+    }
+
+    /// Moves the run of packets from `next` on to the ready queue; notes when a gap starts waiting.
+    fn release(&mut self, now: Instant) {
+        while let Some(entry) = self.held.first_entry() {
+            if *entry.key() != self.next {
+                break;
+            }
+            self.ready.push_back(Release::Packet(entry.remove()));
+            self.next += 1;
+        }
+        self.gap_since = match (self.held.is_empty(), self.gap_since) {
+            (true, _) => None,
+            (false, Some(since)) => Some(since),
+            (false, None) => Some(now),
+        };
+    }
+
+    /// Gives up on the oldest gap.
+    fn skip(&mut self, now: Instant) {
+        let Some(&first) = self.held.keys().next() else { return };
+        let missing = first - self.next;
+        self.lost += missing;
+        self.ready.push_back(Release::Lost(missing));
+        self.next = first;
+        // The next gap, if any, waits from now.
+        self.gap_since = None;
+        self.release(now);
+    }
+
+    /// When the oldest gap is given up on.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.gap_since.map(|since| since + self.wait)
+    }
+
+    /// Gives up on a gap that waited long enough.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.poll_timeout().is_some_and(|t| t <= now) {
+            self.skip(now);
+        }
+    }
+
+    /// What is released, in order.
+    pub fn poll(&mut self) -> Option<Release<T>> {
+        self.ready.pop_front()
     }
 }
 
@@ -370,21 +453,82 @@ mod tests {
         assert!((20..=21).contains(&sent), "{sent} requests in 10 s");
     }
 
+    fn drain(r: &mut Reorder<u64>) -> Vec<Release<u64>> {
+        core::iter::from_fn(|| r.poll()).collect()
+    }
+
     #[test]
-    fn packets_are_taken_in_order_once() {
-        let mut c = SequenceCheck::default();
-        assert_eq!(c.check(7, 100), Order::Next);
-        assert_eq!(c.check(7, 101), Order::Next);
-        // A duplicate, and one that comes after newer ones: late.
-        assert_eq!(c.check(7, 101), Order::Late);
-        assert_eq!(c.check(7, 104), Order::Gap(2));
-        assert_eq!(c.check(7, 102), Order::Late);
-        assert_eq!(c.check(7, 105), Order::Next);
-        // Across a 16-bit wrap the extended numbers go on.
-        assert_eq!(c.check(7, 0x1_0000), Order::Gap(0x1_0000 - 106));
-        // A new SSRC starts afresh, even with lower numbers.
-        assert_eq!(c.check(8, 5), Order::Next);
-        assert_eq!(c.check(8, 6), Order::Next);
+    fn packets_go_out_in_order_once_and_a_gap_waits_for_its_retransmission() {
+        use Release::{Lost, Packet};
+        let t0 = Instant::from_secs(2);
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut r = Reorder::new(REORDER_WAIT);
+        r.push(t0, 7, 100, 100);
+        r.push(t0, 7, 101, 101);
+        assert_eq!(drain(&mut r), [Packet(100), Packet(101)]);
+        assert_eq!(r.poll_timeout(), None);
+        // 102 is lost on the way: 103 and 104 wait for it.
+        r.push(ms(1), 7, 103, 103);
+        r.push(ms(2), 7, 104, 104);
+        assert_eq!(drain(&mut r), []);
+        assert_eq!(r.poll_timeout(), Some(ms(201)));
+        // Its retransmission comes: all three go, in order.
+        r.push(ms(30), 7, 102, 102);
+        assert_eq!(drain(&mut r), [Packet(102), Packet(103), Packet(104)]);
+        assert_eq!(r.poll_timeout(), None);
+        // Duplicates (a bandwidth probe resending 103) and late packets are dropped.
+        r.push(ms(31), 7, 103, 103);
+        r.push(ms(31), 7, 50, 50);
+        r.push(ms(32), 7, 106, 106);
+        r.push(ms(33), 7, 106, 106);
+        assert_eq!(r.late, 3);
+        // 105 never comes: given up on after the wait, then 106 goes.
+        r.handle_timeout(ms(231));
+        assert_eq!(drain(&mut r), []);
+        r.handle_timeout(ms(232));
+        assert_eq!(drain(&mut r), [Lost(1), Packet(106)]);
+        assert_eq!((r.lost, r.poll_timeout()), (1, None));
+        // Its retransmission after all: too late.
+        r.push(ms(240), 7, 105, 105);
+        assert_eq!((drain(&mut r), r.late), (vec![], 4));
+        // Two gaps: the second waits from when the first was given up on.
+        r.push(ms(300), 7, 108, 108);
+        r.push(ms(310), 7, 110, 110);
+        r.handle_timeout(ms(500));
+        assert_eq!(drain(&mut r), [Lost(1), Packet(108)]);
+        assert_eq!(r.poll_timeout(), Some(ms(700)));
+        r.push(ms(600), 7, 109, 109);
+        assert_eq!(drain(&mut r), [Packet(109), Packet(110)]);
+        // A new SSRC releases what was held and starts from its own numbers.
+        r.push(ms(700), 7, 112, 112);
+        r.push(ms(701), 8, 5, 5);
+        r.push(ms(702), 8, 6, 6);
+        assert_eq!(drain(&mut r), [Packet(112), Packet(5), Packet(6)]);
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn what_is_held_is_bounded() {
+        let t0 = Instant::from_secs(2);
+        let mut r = Reorder::new(REORDER_WAIT);
+        r.push(t0, 1, 0, 0);
+        assert_eq!(drain(&mut r), [Release::Packet(0)]);
+        // 1 is missing; a flood of later packets fills the buffer, and the next one gives up on the gap.
+        for seq in 2..2 + REORDER_MAX as u64 {
+            r.push(t0, 1, seq, seq);
+        }
+        assert_eq!(drain(&mut r), []);
+        r.push(t0, 1, 10_000, 10_000);
+        let out = drain(&mut r);
+        assert_eq!(out.first(), Some(&Release::Lost(1)));
+        assert_eq!(out.len(), 1 + REORDER_MAX);
+        assert_eq!(r.held.len(), 1);
+        // Far ahead numbers do not grow memory: each gives up on one gap at most.
+        for seq in (20_000..30_000).step_by(2) {
+            r.push(t0, 1, seq, seq);
+            assert!(r.held.len() <= REORDER_MAX);
+            drain(&mut r);
+        }
     }
 
     #[test]

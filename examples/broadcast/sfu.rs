@@ -26,6 +26,7 @@
 
 use core::fmt::Write as _;
 use core::net::SocketAddr;
+use core::time::Duration;
 use std::collections::HashMap;
 
 use sansrtc::pc::{
@@ -37,8 +38,8 @@ use sansrtc::{Datagram, Instant, SeededRng};
 use smallvec::SmallVec;
 
 use super::forward::{
-    KEYFRAME_REQUEST_INTERVAL, KeyframeGate, Limited, Order, RequestLimiter, SequenceCheck, Timeline, map_payload_type,
-    starts_keyframe,
+    KEYFRAME_REQUEST_INTERVAL, KeyframeGate, Limited, REORDER_WAIT, Release, Reorder, RequestLimiter, Timeline,
+    map_payload_type, starts_keyframe,
 };
 
 /// Viewers served at once.
@@ -76,7 +77,8 @@ struct PubTrack {
     kind: MediaKind,
     codecs: Vec<Codec>,
     limiter: RequestLimiter,
-    order: SequenceCheck,
+    /// Its packets in order, each once (audio does not wait for retransmissions: none come).
+    reorder: Reorder<RtpPacket>,
 }
 
 /// The publisher.
@@ -86,8 +88,8 @@ struct Publisher {
     /// Counts publishers: a viewer's streams change source when it changes.
     generation: u32,
     tracks: Vec<PubTrack>,
-    /// Packets received and forwarded, retransmissions restored, padding skipped, packets late (or
-    /// duplicated), packets lost on the way (video).
+    /// Packets received and forwarded, retransmissions restored, padding skipped, retransmissions not
+    /// restored (dropped), packets lost on the way.
     packets: u64,
     repaired: u64,
     padding: u64,
@@ -96,6 +98,11 @@ struct Publisher {
 }
 
 impl Publisher {
+    /// Packets dropped as duplicates or too late, over every track.
+    fn late(&self) -> u64 {
+        self.late + self.tracks.iter().map(|t| t.reorder.late).sum::<u64>()
+    }
+
     fn video(&mut self) -> Option<&mut PubTrack> {
         self.tracks.iter_mut().find(|t| t.kind == MediaKind::Video)
     }
@@ -258,7 +265,10 @@ impl Sfu {
                         kind,
                         codecs,
                         limiter: RequestLimiter::new(KEYFRAME_REQUEST_INTERVAL),
-                        order: SequenceCheck::default(),
+                        reorder: Reorder::new(match kind {
+                            MediaKind::Audio => Duration::ZERO,
+                            MediaKind::Video => REORDER_WAIT,
+                        }),
                     })
                     .collect();
                 let new = Publisher {
@@ -325,14 +335,23 @@ impl Sfu {
 
     /// The earliest deadline: a connection's, or a held key-frame request's.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let held = self.publisher.iter().flat_map(|p| &p.tracks).filter_map(|t| t.limiter.poll_timeout()).min();
+        let tracks = self.publisher.iter().flat_map(|p| &p.tracks);
+        let held = tracks.flat_map(|t| [t.limiter.poll_timeout(), t.reorder.poll_timeout()]).flatten().min();
         [self.router.poll_timeout(), held].into_iter().flatten().min()
     }
 
-    /// Runs what is due at `now`: the connections' timers and held key-frame requests.
+    /// Runs what is due at `now`: the connections' timers, held key-frame requests, and packets that
+    /// waited long enough for one lost before them.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.router.poll_timeout().is_some_and(|t| t <= now) {
             self.router.handle_timeout(now);
+        }
+        let Some(p) = self.publisher.as_mut() else { return };
+        for t in &mut p.tracks {
+            t.reorder.handle_timeout(now);
+        }
+        for i in 0..p.tracks.len() {
+            self.release(now, i);
         }
         let Some(p) = self.publisher.as_mut() else { return };
         for t in &mut p.tracks {
@@ -375,7 +394,14 @@ impl Sfu {
                     "{}: gone ({reason:?}): {} packets forwarded ({} repaired, {} padding skipped, {} late or \
                      duplicated not forwarded, {} video packets lost); {} key-frame requests sent to it, {} merged \
                      by the rate limit",
-                    p.name, p.packets, p.repaired, p.padding, p.late, p.lost, requests, merged
+                    p.name,
+                    p.packets,
+                    p.repaired,
+                    p.padding,
+                    p.late(),
+                    p.lost,
+                    requests,
+                    merged
                 );
             }
         } else if let Some(i) = self.replaced.iter().position(|(k, _)| *k == key) {
@@ -405,7 +431,7 @@ impl Sfu {
     fn event(&mut self, now: Instant, key: Key, ev: Event) {
         let is_publisher = self.publisher.as_ref().is_some_and(|p| p.key == key);
         match ev {
-            Event::Rtp(packet) if is_publisher => self.forward(now, &packet),
+            Event::Rtp(packet) if is_publisher => self.take(now, packet),
             Event::ConnectionState(state) => {
                 let name = self.name(key);
                 println!("{name}: connection {state:?}");
@@ -478,53 +504,75 @@ impl Sfu {
         println!("{name}: key-frame request on its behalf ({why}): {outcome}");
     }
 
-    /// Forwards one packet of the publisher to every viewer.
-    fn forward(&mut self, now: Instant, packet: &RtpPacket) {
+    /// Takes one packet of the publisher into its track's [`Reorder`] and forwards what that releases.
+    fn take(&mut self, now: Instant, packet: RtpPacket) {
+        let Some(p) = self.publisher.as_mut() else { return };
+        let Some(i) = p.tracks.iter().position(|t| t.mid == packet.mid.as_str()) else { return };
+        if packet.rtx {
+            // An RTX packet the connection could not restore (its stream was not signalled): its
+            // original's place in the order is unknown, so it goes nowhere.
+            p.late += 1;
+            return;
+        }
+        if packet.repaired {
+            p.repaired += 1;
+        }
+        // Every packet goes through the order, padding too (it takes sequence numbers).
+        if let Some(t) = p.tracks.get_mut(i) {
+            t.reorder.push(now, packet.ssrc, packet.sequence_number, packet);
+        }
+        self.release(now, i);
+    }
+
+    /// Forwards what track `i`'s [`Reorder`] released, in order; a packet given up on makes the viewers'
+    /// video wait for a key frame.
+    fn release(&mut self, now: Instant, i: usize) {
+        loop {
+            let Some(p) = self.publisher.as_mut() else { return };
+            let Some(t) = p.tracks.get_mut(i) else { return };
+            match t.reorder.poll() {
+                Some(Release::Packet(packet)) => self.forward(now, i, &packet),
+                Some(Release::Lost(missing)) if t.kind == MediaKind::Video => self.lost(now, i, missing),
+                Some(Release::Lost(missing)) => p.lost += missing,
+                None => return,
+            }
+        }
+    }
+
+    /// `missing` video packets of track `i` will not come: the frame they were part of cannot be
+    /// decoded, so every viewer's video waits for the next key frame, requested once for all of them.
+    fn lost(&mut self, now: Instant, i: usize, missing: u64) {
+        let Some(p) = self.publisher.as_mut() else { return };
+        p.lost += missing;
+        for v in self.viewers.values_mut() {
+            if let Some(gate) = v.video.as_mut().and_then(|o| o.gate.as_mut()) {
+                gate.close();
+                gate.asked(now);
+            }
+        }
+        let Some(t) = p.tracks.get_mut(i) else { return };
+        let outcome = match t.limiter.request(now) {
+            Limited::Send => match self.router.update(now, p.key, |pc| pc.request_keyframe(now, &t.mid)) {
+                Some(Ok(())) => "key-frame request sent",
+                _ => "key-frame request failed",
+            },
+            Limited::Held => "key-frame request held by the rate limit",
+        };
+        println!("{}: {missing} video packets lost on the way; the viewers wait for a key frame ({outcome})", p.name);
+    }
+
+    /// Forwards one packet of the publisher's track `i`, in order, to every viewer.
+    fn forward(&mut self, now: Instant, i: usize, packet: &RtpPacket) {
         let Sfu { publisher, viewers, router, .. } = self;
-        let Some(Publisher { key: pkey, name, tracks, generation, packets, repaired, padding, late, lost }) =
-            publisher.as_mut()
-        else {
+        let Some(Publisher { name, tracks, generation, packets, padding, .. }) = publisher.as_mut() else {
             return;
         };
-        let Some(track) = tracks.iter_mut().find(|t| t.mid == packet.mid.as_str()) else { return };
-        if packet.rtx {
-            // An RTX packet the connection could not restore (its stream was not signalled): it would
-            // come after the packets sent since its original, so it goes nowhere (see `SequenceCheck`).
-            *late += 1;
-            return;
-        }
-        // Every packet counts for the order, padding too (it takes sequence numbers).
-        let order = track.order.check(packet.ssrc, packet.sequence_number);
-        if packet.repaired {
-            *repaired += 1;
-        }
+        let Some(track) = tracks.get(i) else { return };
         let payload = packet.payload();
         let Some(codec) = track.codecs.iter().find(|c| c.payload_type == packet.payload_type) else { return };
-        if order == Order::Late {
-            *late += 1;
-            return;
-        }
         if payload.is_empty() {
             *padding += 1;
             return;
-        }
-        if let (Order::Gap(missing), MediaKind::Video) = (order, track.kind) {
-            // The frame it was part of cannot be decoded: every viewer waits for the next key frame.
-            *lost += missing;
-            for v in viewers.values_mut() {
-                if let Some(gate) = v.video.as_mut().and_then(|o| o.gate.as_mut()) {
-                    gate.close();
-                    gate.asked(now);
-                }
-            }
-            let outcome = match track.limiter.request(now) {
-                Limited::Send => match router.update(now, *pkey, |pc| pc.request_keyframe(now, &track.mid)) {
-                    Some(Ok(())) => "key-frame request sent",
-                    _ => "key-frame request failed",
-                },
-                Limited::Held => "key-frame request held by the rate limit",
-            };
-            println!("{name}: {missing} video packets lost on the way; the viewers wait for a key frame ({outcome})");
         }
         *packets += 1;
         let kind = track.kind;
@@ -595,7 +643,11 @@ impl Sfu {
                     s,
                     "\"publisher\":{{\"name\":\"{}\",\"packets\":{},\"repaired\":{},\"late\":{},\"lost\":{},\
                      \"tracks\":[",
-                    p.name, p.packets, p.repaired, p.late, p.lost
+                    p.name,
+                    p.packets,
+                    p.repaired,
+                    p.late(),
+                    p.lost
                 );
                 for (i, t) in p.tracks.iter().enumerate() {
                     let _ = write!(
