@@ -40,7 +40,9 @@ mod forward;
 mod tool;
 
 use sansrtc::media_file::{IvfHeader, IvfWriter};
-use sansrtc::pc::{Config, Description, Direction, Event, FrameAssembler, MediaKind, PeerConnection, TransceiverInit};
+use sansrtc::pc::{
+    Config, Description, Direction, Event, FrameAssembler, MediaKind, OutgoingFrame, PeerConnection, TransceiverInit,
+};
 use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
 
 use browser::{Browser, Kind, json_number, json_str};
@@ -206,6 +208,8 @@ fn ffmpeg_available() -> bool {
 struct Received {
     /// Each video frame: RTP timestamp, key frame.
     frames: Vec<(u32, bool)>,
+    /// Each video frame's octets 1 to 4 (the frame number [`SansrtcPublisher`] writes there).
+    numbers: Vec<u32>,
     /// Every video packet's extended sequence number, in arrival order.
     video_seqs: Vec<u64>,
     audio_frames: usize,
@@ -276,7 +280,18 @@ impl SansrtcViewer {
     }
 
     /// Runs the README loop until `done` says so (asked at most every 50 ms), within [`STEP`].
-    fn run_until(&mut self, server: &Server, what: &str, mut done: impl FnMut(&Received) -> bool) {
+    fn run_until(&mut self, server: &Server, what: &str, done: impl FnMut(&Received) -> bool) {
+        self.run_with(server, what, None, done);
+    }
+
+    /// [`SansrtcViewer::run_until`], turning `publisher` too.
+    fn run_with(
+        &mut self,
+        server: &Server,
+        what: &str,
+        mut publisher: Option<&mut SansrtcPublisher>,
+        mut done: impl FnMut(&Received) -> bool,
+    ) {
         let started = Instant::now();
         let mut asked = Instant::now();
         let mut buf = vec![0u8; 2048];
@@ -291,6 +306,9 @@ impl SansrtcViewer {
                     server.tails()
                 );
                 self.turn(&mut buf);
+                if let Some(p) = publisher.as_deref_mut() {
+                    p.turn(&mut buf);
+                }
             }
         }
     }
@@ -318,6 +336,8 @@ impl SansrtcViewer {
                     let pts = u64::from(f.timestamp.wrapping_sub(first));
                     self.writer.write_frame(pts, f.data, &mut self.ivf).expect("IVF frame");
                     self.got.frames.push((f.timestamp, f.keyframe));
+                    let number = f.data.get(1..5).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                    self.got.numbers.push(number);
                 }
             } else if self.audio_in.push(&packet).is_some() {
                 self.got.audio_frames += 1;
@@ -498,4 +518,171 @@ fn chromium_h264_when_the_publisher_offers_it() {
     check_viewer_codec(&report, &server, if h264 { "video/H264" } else { "video/VP8" });
     server.wait_for_line(&["viewer1: video from a key frame of publisher1 on"]);
     drop((viewer, publisher));
+}
+
+/// A sansrtc publisher in the test: sends made-up VP8 frames of three packets at 30 fps (a key frame
+/// first and whenever asked for one), each numbered in its octets 1 to 4, and can drop one of its RTP
+/// datagrams on the way.
+struct SansrtcPublisher {
+    socket: UdpSocket,
+    local: core::net::SocketAddr,
+    anchor: StdAnchor,
+    pc: PeerConnection,
+    mid: String,
+    number: u32,
+    timestamp: u32,
+    next_at: Instant,
+    keyframe: bool,
+    /// RTP datagrams sent; the one with this count is dropped.
+    rtp_sent: u64,
+    drop_at: Option<u64>,
+    dropped: u64,
+    requests: u64,
+}
+
+impl SansrtcPublisher {
+    fn join(server: &Server, seed: u8, number: u32, timestamp: u32) -> SansrtcPublisher {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+        let local = socket.local_addr().expect("address");
+        let anchor = StdAnchor::starting_now();
+        let now = anchor.now();
+        let mut pc = PeerConnection::new(Config::default(), SeededRng::from_seed([seed; 32]));
+        let init = TransceiverInit::with_direction(Direction::SendOnly);
+        let id = pc.add_transceiver(now, MediaKind::Video, init).expect("video transceiver");
+        pc.add_local_host(now, local).expect("host");
+        pc.end_of_local_candidates(now);
+        let offer = pc.create_offer().expect("offer");
+        pc.set_local_description(now, &offer).expect("local offer");
+        let (status, answer) = http(&server.url, "POST", "/publish", "application/sdp", &offer.sdp);
+        assert!(status.starts_with("HTTP/1.1 201"), "the offer was not answered: {status} {answer}");
+        pc.set_remote_description(now, &Description::answer(answer)).expect("the example's answer");
+        let t = pc.transceiver(id).expect("transceiver");
+        assert_eq!(t.codecs().first().map(|c| &*c.name), Some("VP8"), "VP8 asked for: {:?}", t.codecs());
+        let mid = t.mid().expect("mid").to_string();
+        SansrtcPublisher {
+            socket,
+            local,
+            anchor,
+            pc,
+            mid,
+            number,
+            timestamp,
+            next_at: Instant::now(),
+            keyframe: true,
+            rtp_sent: 0,
+            drop_at: None,
+            dropped: 0,
+            requests: 0,
+        }
+    }
+
+    /// One turn: a datagram (or 1 ms), timers, events, the frame due, transmits.
+    fn turn(&mut self, buf: &mut [u8]) {
+        self.socket.set_read_timeout(Some(Duration::from_millis(1))).expect("timeout");
+        if let Ok((n, source)) = self.socket.recv_from(buf) {
+            let datagram = Datagram { source, destination: self.local, contents: &buf[..n] };
+            let _ = self.pc.handle_receive(self.anchor.now(), datagram);
+        }
+        let now = self.anchor.now();
+        if self.pc.poll_timeout().is_some_and(|d| d <= now) {
+            self.pc.handle_timeout(now);
+        }
+        while let Some(event) = self.pc.poll_event() {
+            if let Event::KeyframeRequest { .. } = event {
+                self.requests += 1;
+                self.keyframe = true;
+            }
+        }
+        if Instant::now() >= self.next_at {
+            self.next_at += Duration::from_millis(33);
+            // The VP8 payload header's P bit (the low bit of the first octet) is clear on key frames.
+            let mut frame = vec![if self.keyframe { 0x10 } else { 0x11 }];
+            frame.extend_from_slice(&self.number.to_le_bytes());
+            frame.extend((0..3000u32).map(|i| (i ^ self.number) as u8));
+            if self.pc.write_frame(now, &self.mid, &OutgoingFrame::new(self.timestamp, &frame)).is_ok() {
+                self.keyframe = false;
+            }
+            self.number += 1;
+            self.timestamp = self.timestamp.wrapping_add(3000);
+        }
+        while let Some(t) = self.pc.poll_transmit() {
+            // RTP (RFC 5761: not an RTCP packet type) after DTLS (RFC 7983: 128 to 191).
+            let rtp = matches!(t.contents.first(), Some(128..=191)) && !matches!(t.contents.get(1), Some(192..=223));
+            if rtp {
+                self.rtp_sent += 1;
+                if Some(self.rtp_sent) == self.drop_at {
+                    self.dropped += 1;
+                    continue;
+                }
+            }
+            let _ = self.socket.send_to(t.contents, t.destination);
+        }
+    }
+
+    fn close(mut self) {
+        self.pc.close(self.anchor.now());
+        while let Some(t) = self.pc.poll_transmit() {
+            let _ = self.socket.send_to(t.contents, t.destination);
+        }
+    }
+}
+
+/// The numbers of frames from `from` on are consecutive.
+fn consecutive(numbers: &[u32]) -> bool {
+    numbers.windows(2).all(|w| w[1] == w[0].wrapping_add(1))
+}
+
+/// Without a browser: a sansrtc viewer joins before any publisher; a sansrtc publisher comes, and one of
+/// its video packets is lost on its way to the server: the packets after it wait for its retransmission,
+/// which the publisher's connection asks for (NACK) and restores, so the viewer gets every frame, in
+/// order, with no key frame asked for. The publisher leaves (reaped); a second one comes later, and the
+/// viewer goes on from its first key frame, its timestamps still increasing and its sequence numbers
+/// without a gap.
+#[test]
+fn a_publisher_loss_is_repaired_and_publishers_come_and_go() {
+    let scratch = Scratch::new("broadcast-sansrtc");
+    let server = Server::start(&scratch.0, &[]);
+    let mut viewer = SansrtcViewer::join(&server);
+    viewer.run_until(&server, "the viewer connected", |_| server.log_text().contains("viewer1: connection Connected"));
+
+    let mut publisher = SansrtcPublisher::join(&server, 21, 0, 1_000_000);
+    publisher.drop_at = Some(40);
+    viewer.run_with(&server, "60 frames of the first publisher", Some(&mut publisher), |r| {
+        r.frames.len() as u64 >= FRAMES
+    });
+    let stats = server.stats();
+    println!("{stats}");
+    let context = |v: &SansrtcViewer| format!("frames {:?} {:?}\n{}", v.got.numbers, v.got.frames, server.tails());
+    assert_eq!(publisher.dropped, 1, "one RTP datagram dropped");
+    assert!(viewer.got.frames[0].1, "{}", context(&viewer));
+    assert!(consecutive(&viewer.got.numbers), "every frame, in order: {}", context(&viewer));
+    assert!(json_number(&stats, "repaired").is_some_and(|n| n >= 1), "the loss was repaired: {stats}");
+    assert_eq!(json_number(&stats, "lost"), Some(0), "{stats}");
+    assert!(!server.log_text().contains("lost on the way"), "{}", server.tails());
+    assert_eq!(publisher.requests, 0, "no key frame asked for: {}", server.tails());
+
+    // The publisher leaves: reaped; the viewer stays.
+    publisher.close();
+    viewer.run_until(&server, "the publisher gone", |_| server.log_text().contains("publisher1: gone (Closed)"));
+    let first_count = viewer.got.frames.len();
+
+    // A second publisher, with numbers and timestamps of its own.
+    let mut publisher = SansrtcPublisher::join(&server, 22, 1000, 7);
+    viewer.run_with(&server, "30 frames of the second publisher", Some(&mut publisher), |r| {
+        r.frames.len() >= first_count + 30
+    });
+    publisher.close();
+    let got = core::mem::take(&mut viewer.got);
+    drop(viewer.close());
+    let context = || format!("frames {:?} {:?}\n{}", got.numbers, got.frames, server.tails());
+    let second = &got.numbers[first_count..];
+    assert!(second[0] >= 1000 && got.frames[first_count].1, "from the second one's key frame: {}", context());
+    assert!(consecutive(second), "{}", context());
+    assert!(got.frames.windows(2).all(|w| after(w[0].0, w[1].0)), "timestamps only go up: {}", context());
+    let mut seqs = got.video_seqs.clone();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let all: Vec<u64> = (seqs[0]..seqs[0] + seqs.len() as u64).collect();
+    assert_eq!(seqs, all, "sequence numbers without a gap across publishers: {}", context());
+    println!("{}", server.wait_for_line(&["viewer1: gone (Closed)"]));
 }
