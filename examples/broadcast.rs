@@ -16,7 +16,9 @@
 //!
 //! Packets are forwarded, not re-encoded: each viewer's connection has its own payload types, SSRCs,
 //! sequence numbers and header-extension ids, and each publisher packet is written to every viewer with
-//! [`write_rtp`](sansrtc::pc::PeerConnection::write_rtp) on the viewer's transceiver. A viewer's video
+//! [`write_rtp`](sansrtc::pc::PeerConnection::write_rtp) on the viewer's transceiver, in the
+//! publisher's order (a packet lost on the publisher's way holds the next ones back until its
+//! retransmission comes, 200 ms at most). A viewer's video
 //! starts at a key frame; a viewer that joins gets a key-frame request sent to the publisher on its
 //! behalf, and the viewers' own requests are passed on, at most one per 500 ms to the publisher. The
 //! publisher sends VP8 (`--video h264`: H.264 when its browser offers it) and Opus. A new publisher

@@ -11,8 +11,16 @@
 //!    decodes every frame from the IVF file it makes of them; its audio is the publisher's Opus. A burst of
 //!    its own key-frame requests is passed on through the rate limit, not as a flood.
 //!
-//! Bounded in time, loopback only. Skips when Chromium (or ffmpeg) is missing, fails under CI
-//! (`tests/support/tool.rs`). The forwarding's pure parts have their unit tests in
+//! Then a new Chromium publisher replaces the first, and both remaining viewers go on from its first key
+//! frame (the Chromium one decodes 60 more frames, the sansrtc one's timestamps keep increasing). With
+//! `--video h264`, the publisher sends H.264 when Chromium offers it, and a Chromium viewer decodes it.
+//!
+//! Without a browser, sansrtc publishers and a sansrtc viewer show that a packet lost on the publisher's
+//! way is repaired (NACK, RTX restored) before forwarding, so the viewer gets every frame in order, and
+//! that publishers may leave and come while the viewer stays.
+//!
+//! Bounded in time, loopback only. The browser tests skip when Chromium (or ffmpeg) is missing and fail
+//! under CI (`tests/support/tool.rs`). The forwarding's pure parts have their unit tests in
 //! `examples/broadcast/forward.rs`, included here.
 
 extern crate alloc;

@@ -8,8 +8,10 @@
 //! - **Viewers.** Each offer is answered `sendonly`, a track of ours on the offer's first audio and first
 //!   video transceiver, with the codecs we can forward. A viewer may come before the publisher: it gets
 //!   media once there is some.
-//! - **Forwarding.** Each packet the publisher sends ([`Event::Rtp`]; a retransmission arrives as the
-//!   packet it repairs, restored by the connection) goes to every viewer with
+//! - **Forwarding.** The packets the publisher sends ([`Event::Rtp`]; a retransmission arrives as the
+//!   packet it repairs, restored by the connection) are put back in order, each once ([`Reorder`]: a
+//!   packet after a lost one waits up to [`REORDER_WAIT`] for its retransmission; one that never comes
+//!   makes the viewers' video wait for a key frame). Each then goes to every viewer with
 //!   [`PeerConnection::write_rtp`]: its payload untouched, its payload type the viewer's for the same
 //!   format ([`map_payload_type`]), its timestamp on the viewer's [`Timeline`], the audio-level,
 //!   orientation and playout-delay extensions carried over (the viewer's connection writes them with its
@@ -23,6 +25,11 @@
 //!
 //! Connections that end are reaped by the router; what the server knows of them goes with them. What
 //! happens is printed, one line per event (none per packet); [`Sfu::stats_json`] gives the counts.
+//!
+//! The loop is the README's over the router ([`Sfu::receive`], [`Sfu::handle_timeout`] at
+//! [`Sfu::poll_timeout`], [`Sfu::drain_transmits`], [`Sfu::drain_events`], the transmits again): the
+//! deadline covers the connections', the held key-frame requests' and the packets waiting for a
+//! retransmission, and forwarding happens while the events are drained, its transmits sent right after.
 
 use core::fmt::Write as _;
 use core::net::SocketAddr;
