@@ -278,6 +278,12 @@ impl<T> Reorder<T> {
             self.late += 1;
             return;
         }
+        if seq == self.next && self.held.is_empty() {
+            // In order, nothing waiting (the usual case): straight out, nothing allocated.
+            self.ready.push_back(Release::Packet(packet));
+            self.next += 1;
+            return;
+        }
         if seq > self.next && self.held.len() >= REORDER_MAX {
             self.skip(now);
         }
