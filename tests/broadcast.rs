@@ -49,7 +49,8 @@ mod tool;
 
 use sansrtc::media_file::{IvfHeader, IvfWriter};
 use sansrtc::pc::{
-    Config, Description, Direction, Event, FrameAssembler, MediaKind, OutgoingFrame, PeerConnection, TransceiverInit,
+    Config, Description, Direction, Event, FrameAssembler, MediaKind, OutgoingFrame, PeerConnection, RtpPacket,
+    TransceiverInit,
 };
 use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
 
@@ -221,6 +222,8 @@ struct Received {
     /// Every video packet's extended sequence number, in arrival order.
     video_seqs: Vec<u64>,
     audio_frames: usize,
+    /// Video packets that came as retransmissions (restored by the connection).
+    repaired: usize,
 }
 
 /// A sansrtc viewer in the test: offers to receive video and audio, joins through `POST /view`, puts the
@@ -236,6 +239,12 @@ struct SansrtcViewer {
     ivf: Vec<u8>,
     writer: IvfWriter,
     first_ts: Option<u32>,
+    /// The video packets put back in order before the assembler (the example's own [`forward::Reorder`]):
+    /// a retransmission comes after the packets that followed its original.
+    video_order: forward::Reorder<RtpPacket>,
+    /// RTP datagrams received; the one with this count is dropped.
+    rtp_received: u64,
+    drop_at: Option<u64>,
     got: Received,
 }
 
@@ -283,6 +292,9 @@ impl SansrtcViewer {
             ivf,
             writer,
             first_ts: None,
+            video_order: forward::Reorder::new(forward::REORDER_WAIT),
+            rtp_received: 0,
+            drop_at: None,
             got: Received::default(),
         }
     }
@@ -328,8 +340,14 @@ impl SansrtcViewer {
         let wait = wait.clamp(Duration::from_millis(1), Duration::from_millis(5));
         self.socket.set_read_timeout(Some(wait)).expect("timeout");
         if let Ok((n, source)) = self.socket.recv_from(buf) {
-            let datagram = Datagram { source, destination: self.local, contents: &buf[..n] };
-            let _ = self.pc.handle_receive(now(), datagram);
+            let data = &buf[..n];
+            if is_rtp(data) {
+                self.rtp_received += 1;
+            }
+            if !is_rtp(data) || Some(self.rtp_received) != self.drop_at {
+                let datagram = Datagram { source, destination: self.local, contents: data };
+                let _ = self.pc.handle_receive(now(), datagram);
+            }
         }
         let t = now();
         if self.pc.poll_timeout().is_some_and(|d| d <= t) {
@@ -339,16 +357,22 @@ impl SansrtcViewer {
             let Event::Rtp(packet) = event else { continue };
             if packet.mid.as_str() == self.video_mid {
                 self.got.video_seqs.push(packet.sequence_number);
-                if let Some(f) = self.video_in.push(&packet) {
-                    let first = *self.first_ts.get_or_insert(f.timestamp);
-                    let pts = u64::from(f.timestamp.wrapping_sub(first));
-                    self.writer.write_frame(pts, f.data, &mut self.ivf).expect("IVF frame");
-                    self.got.frames.push((f.timestamp, f.keyframe));
-                    let number = f.data.get(1..5).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                    self.got.numbers.push(number);
-                }
+                self.got.repaired += usize::from(packet.repaired);
+                self.video_order.push(t, packet.ssrc, packet.sequence_number, packet);
             } else if self.audio_in.push(&packet).is_some() {
                 self.got.audio_frames += 1;
+            }
+        }
+        self.video_order.handle_timeout(t);
+        while let Some(released) = self.video_order.poll() {
+            let forward::Release::Packet(packet) = released else { continue };
+            if let Some(f) = self.video_in.push(&packet) {
+                let first = *self.first_ts.get_or_insert(f.timestamp);
+                let pts = u64::from(f.timestamp.wrapping_sub(first));
+                self.writer.write_frame(pts, f.data, &mut self.ivf).expect("IVF frame");
+                self.got.frames.push((f.timestamp, f.keyframe));
+                let number = f.data.get(1..5).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                self.got.numbers.push(number);
             }
         }
         self.flush();
@@ -614,9 +638,7 @@ impl SansrtcPublisher {
             self.timestamp = self.timestamp.wrapping_add(3000);
         }
         while let Some(t) = self.pc.poll_transmit() {
-            // RTP (RFC 5761: not an RTCP packet type) after DTLS (RFC 7983: 128 to 191).
-            let rtp = matches!(t.contents.first(), Some(128..=191)) && !matches!(t.contents.get(1), Some(192..=223));
-            if rtp {
+            if is_rtp(t.contents) {
                 self.rtp_sent += 1;
                 if Some(self.rtp_sent) == self.drop_at {
                     self.dropped += 1;
@@ -635,7 +657,12 @@ impl SansrtcPublisher {
     }
 }
 
-/// The numbers of frames from `from` on are consecutive.
+/// Whether a datagram is RTP: after DTLS (RFC 7983: 128 to 191), not an RTCP packet type (RFC 5761).
+fn is_rtp(data: &[u8]) -> bool {
+    matches!(data.first(), Some(128..=191)) && !matches!(data.get(1), Some(192..=223))
+}
+
+/// Whether the frame numbers are consecutive.
 fn consecutive(numbers: &[u32]) -> bool {
     numbers.windows(2).all(|w| w[1] == w[0].wrapping_add(1))
 }
@@ -643,7 +670,8 @@ fn consecutive(numbers: &[u32]) -> bool {
 /// Without a browser: a sansrtc viewer joins before any publisher; a sansrtc publisher comes, and one of
 /// its video packets is lost on its way to the server: the packets after it wait for its retransmission,
 /// which the publisher's connection asks for (NACK) and restores, so the viewer gets every frame, in
-/// order, with no key frame asked for. The publisher leaves (reaped); a second one comes later, and the
+/// order, with no key frame asked for. One lost on the viewer's way is retransmitted by the viewer's own
+/// connection on the server. The publisher leaves (reaped); a second one comes later, and the
 /// viewer goes on from its first key frame, its timestamps still increasing and its sequence numbers
 /// without a gap.
 #[test]
@@ -656,6 +684,9 @@ fn a_publisher_loss_is_repaired_and_publishers_come_and_go() {
 
     let mut publisher = SansrtcPublisher::join(&server, 21, 0, 1_000_000);
     publisher.drop_at = Some(40);
+    // And one on the viewer's way, later: its connection NACKs it, and the viewer's connection on the
+    // server answers from its own retransmission history (the publisher is not asked).
+    viewer.drop_at = Some(100);
     viewer.run_with(&server, "60 frames of the first publisher", Some(&mut publisher), |r| {
         r.frames.len() as u64 >= FRAMES
     });
@@ -669,6 +700,12 @@ fn a_publisher_loss_is_repaired_and_publishers_come_and_go() {
     assert_eq!(json_number(&stats, "lost"), Some(0), "{stats}");
     assert!(!server.log_text().contains("lost on the way"), "{}", server.tails());
     assert_eq!(publisher.requests, 0, "no key frame asked for: {}", server.tails());
+    assert!(
+        viewer.rtp_received > 100 && viewer.got.repaired >= 1,
+        "the viewer's loss was repaired: {}",
+        context(&viewer)
+    );
+    assert_eq!((viewer.video_order.lost, json_number(&stats, "repaired")), (0, Some(1)), "{}", context(&viewer));
 
     // The publisher leaves: reaped; the viewer stays.
     publisher.close();
