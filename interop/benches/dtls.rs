@@ -1,7 +1,8 @@
-//! DTLS 1.2: a full mutual-auth handshake (client + server in memory, cookie exchange, ECDHE P-256, ECDSA
-//! P-256, AES-128-GCM) for sansrtc and for `dimpl` (feature `rust-crypto`, certificates loaded from DER) in
-//! the same run; record protection + unprotection of 1200-byte application records against bare
-//! AES-128-GCM encrypt + decrypt (and dimpl's record path).
+//! DTLS 1.2: a full mutual-auth handshake (client + server in memory, cookie exchange, ECDHE on X25519 and
+//! on P-256, ECDSA P-256, AES-128-GCM) for sansrtc and for `dimpl` (feature `rust-crypto`, certificates
+//! loaded from DER) in the same run, timed in thread CPU time (client + server); record protection +
+//! unprotection of 1200-byte application records against bare AES-128-GCM encrypt + decrypt (and dimpl's
+//! record path).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -9,9 +10,9 @@ use std::time::Instant as StdInstant;
 
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, KeyInit};
-use sansrtc::dtls::{Certificate, CipherSuite, Config, Dtls};
+use sansrtc::dtls::{Certificate, CipherSuite, Config, Dtls, NamedGroup};
 use sansrtc::{DatagramMachine, Instant, SeededRng};
-use sansrtc_interop::bench::{compare, measure, report};
+use sansrtc_interop::bench::{compare, measure, measure_cpu, report};
 
 const RECORD: usize = 1200;
 
@@ -21,12 +22,15 @@ struct Sansrtc {
 }
 
 impl Sansrtc {
-    fn new() -> Sansrtc {
+    /// Both ends configured with the one key exchange `group`.
+    fn new(group: NamedGroup) -> Sansrtc {
         let mut rng = SeededRng::from_seed([1; 32]);
         let mut client_cfg = Config::new(Certificate::generate(&mut rng));
         let mut server_cfg = Config::new(Certificate::generate(&mut rng));
-        client_cfg.cipher_suites = vec![CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256];
-        server_cfg.cipher_suites = vec![CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256];
+        for cfg in [&mut client_cfg, &mut server_cfg] {
+            cfg.cipher_suites = vec![CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256];
+            cfg.groups = vec![group];
+        }
         Sansrtc { client_cfg, server_cfg }
     }
 
@@ -53,6 +57,7 @@ impl Sansrtc {
             }
             assert!(!c.is_closed() && !s.is_closed());
         }
+        assert_eq!(c.group(), self.client_cfg.groups.first().copied());
         (c, s)
     }
 }
@@ -64,7 +69,8 @@ struct Dimpl {
 }
 
 impl Dimpl {
-    fn new() -> Dimpl {
+    /// Both ends configured with the one key exchange `group`.
+    fn new(group: dimpl::NamedGroup) -> Dimpl {
         // The same kind of certificates, made by sansrtc and handed over as DER (cert + PKCS#8 key).
         let mut rng = SeededRng::from_seed([2; 32]);
         let der = |c: Certificate| dimpl::DtlsCertificate {
@@ -73,7 +79,7 @@ impl Dimpl {
         };
         let config = dimpl::Config::builder()
             .dtls12_cipher_suites(&[dimpl::crypto::Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256])
-            .kx_groups(&[dimpl::NamedGroup::Secp256r1])
+            .kx_groups(&[group])
             .require_client_certificate(true)
             .use_server_cookie(true)
             .build()
@@ -120,25 +126,33 @@ impl Dimpl {
 }
 
 fn main() {
-    let ours = Sansrtc::new();
-    let theirs = Dimpl::new();
-
-    let mut n = 0u64;
-    let hs_ours = measure(|| {
-        n += 1;
-        let (c, s) = ours.handshake(n);
-        c.is_connected() && s.is_connected()
-    });
-    let hs_theirs = measure(|| {
-        let (c, s) = theirs.handshake();
-        black_box((c, s));
-    });
-    compare("dtls/handshake (mutual, P-256)", hs_ours, "dimpl", hs_theirs);
-    println!(
-        "dtls/handshake CPU per pair: sansrtc {:.0} µs, dimpl {:.0} µs",
-        hs_ours.ns_per_iter / 1e3,
-        hs_theirs.ns_per_iter / 1e3
-    );
+    // Handshakes, one row per key exchange group: sansrtc and dimpl with the same settings.
+    let groups = [
+        ("dtls/handshake 1.2 X25519", NamedGroup::X25519, dimpl::NamedGroup::X25519),
+        ("dtls/handshake 1.2 P-256", NamedGroup::SECP256R1, dimpl::NamedGroup::Secp256r1),
+    ];
+    for (name, ours_group, theirs_group) in groups {
+        let ours = Sansrtc::new(ours_group);
+        let theirs = Dimpl::new(theirs_group);
+        let mut n = 0u64;
+        let hs_ours = measure_cpu(|| {
+            n += 1;
+            let (c, s) = ours.handshake(n);
+            c.is_connected() && s.is_connected()
+        });
+        let hs_theirs = measure_cpu(|| {
+            let (c, s) = theirs.handshake();
+            black_box((c, s));
+        });
+        compare(name, hs_ours, "dimpl", hs_theirs);
+        println!(
+            "{name} CPU per pair (client + server): sansrtc {:.0} µs, dimpl {:.0} µs",
+            hs_ours.ns_per_iter / 1e3,
+            hs_theirs.ns_per_iter / 1e3
+        );
+    }
+    let ours = Sansrtc::new(NamedGroup::X25519);
+    let theirs = Dimpl::new(dimpl::NamedGroup::X25519);
 
     // Records: protect on one side, unprotect on the other.
     let (mut c, mut s) = ours.handshake(u64::MAX);
