@@ -23,7 +23,7 @@
 //! master secret (required), use_srtp with the four profiles of [`SrtpProfile::ALL`], mutual certificate
 //! authentication, HelloVerifyRequest cookies, fragmentation to a caller-set MTU, retransmission,
 //! a 64-record replay window. Not supported: renegotiation, resumption, DTLS 1.3 (a 1.3 offer is answered
-//! with 1.2).
+//! with 1.2; its key schedule and record layer exist as tested building blocks in [`v13`]).
 //!
 //! ```
 //! use sansrtc::dtls::{Certificate, Config, Dtls, Event};
@@ -55,6 +55,7 @@ mod der;
 mod error;
 mod handshake;
 mod reassembly;
+pub mod v13;
 pub mod wire;
 
 #[cfg(test)]

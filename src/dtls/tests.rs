@@ -303,7 +303,8 @@ fn offered_groups(wire: &[(bool, Vec<u8>)]) -> Vec<u16> {
 fn x25519_is_preferred_and_p256_still_negotiated_in_both_roles() {
     let (x, p256) = (NamedGroup::X25519, NamedGroup::SECP256R1);
     // (client groups, server groups, what the client offers, the group chosen, its public key length)
-    let cases: [(&[NamedGroup], &[NamedGroup], &[u16], NamedGroup, usize); 5] = [
+    type Case<'a> = (&'a [NamedGroup], &'a [NamedGroup], &'a [u16], NamedGroup, usize);
+    let cases: [Case<'_>; 5] = [
         (&[x, p256], &[x, p256], &[29, 23], x, 32),
         (&[p256], &[x, p256], &[23], p256, 65),
         (&[x, p256], &[p256], &[29, 23], p256, 65),
