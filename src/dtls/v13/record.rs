@@ -337,20 +337,32 @@ impl RecordProtection {
         let header = UnifiedHeader { epoch_bits: (epoch & 3) as u8, cid, seq: seq as u16, seq_16, length_present };
         let start = out.len();
         header.emit(out, (inner_len + TAG_LEN) as u16);
-        let header_len = out.len() - start;
-        let mut body = Vec::with_capacity(inner_len + TAG_LEN);
-        body.extend_from_slice(content);
-        body.push(content_type.0);
-        body.resize(inner_len, 0);
-        self.seal_in_place(seq, out.get(start..).unwrap_or(&[]), &mut body);
-        let mask = self.sn.mask(&body)?;
-        out.extend_from_slice(&body);
+        let body_at = out.len();
+        out.extend_from_slice(content);
+        out.push(content_type.0);
+        out.resize(body_at + inner_len, 0);
+        // Encrypted in place after the header, which is the additional data: no allocation per record.
+        let (head, body) = out.split_at_mut(body_at);
+        let aad = head.get(start..).unwrap_or(&[]);
+        let nonce: Nonce<aes_gcm::aead::consts::U12> = self.nonce(seq).into();
+        let tag = match &self.gcm {
+            Gcm::A128(g) => g.encrypt_inout_detached(&nonce, aad, body.into()),
+            Gcm::A256(g) => g.encrypt_inout_detached(&nonce, aad, body.into()),
+        };
+        // Encryption fails only above 2^36 bytes; records are below 2^14 + 256.
+        out.extend_from_slice(&tag.unwrap_or_default());
+        let mask = match self.sn.mask(out.get(body_at..).unwrap_or(&[])) {
+            Ok(m) => m,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        };
         let seq_at = start + 1 + cid.len();
         let seq_len = if seq_16 { 2 } else { 1 };
         if let Some(field) = out.get_mut(seq_at..seq_at + seq_len) {
             field.iter_mut().zip(mask).for_each(|(b, m)| *b ^= m);
         }
-        debug_assert_eq!(out.len() - start, header_len + inner_len + TAG_LEN);
         Ok(())
     }
 
