@@ -172,8 +172,9 @@ fn check_server_flight(flight: &[Vec<u8>]) {
     let srtp = sh.extensions.find(sansrtc::dtls::wire::ExtensionType::USE_SRTP).unwrap();
     assert_eq!(srtp, [0, 2, 0, 7, 0]);
     assert!(sh.extensions.find(sansrtc::dtls::wire::ExtensionType::SUPPORTED_VERSIONS).is_none());
+    // Chromium offers x25519 (after the hybrid X25519MLKEM768 we do not support): X25519 is chosen.
     let ske = ServerKeyExchange::parse(&msgs[2].1).unwrap();
-    assert_eq!(ske.group.0, 23);
+    assert_eq!((ske.group.0, ske.public.len()), (29, 32));
     assert!(flight.iter().all(|d| d.len() <= 1200));
 }
 
@@ -278,9 +279,40 @@ fn unacceptable_client_hellos_fail_with_alerts() {
     refused_hello(client_hello(0xfefd, &[0xc02b], &other_srtp, &[]), Error::NoCommonSrtpProfile, hf);
     let no_srtp: Vec<_> = standard_exts().into_iter().filter(|(t, _)| *t != USE_SRTP).collect();
     refused_hello(client_hello(0xfefd, &[0xc02b], &no_srtp, &[]), Error::NoCommonSrtpProfile, hf);
-    let mut x25519_only = standard_exts();
-    x25519_only[2] = (GROUPS, vec16(&u16s(&[29])));
-    refused_hello(client_hello(0xfefd, &[0xc02b], &x25519_only, &[]), Error::NoCommonGroup, hf);
+    let mut p384_only = standard_exts();
+    p384_only[2] = (GROUPS, vec16(&u16s(&[24])));
+    refused_hello(client_hello(0xfefd, &[0xc02b], &p384_only, &[]), Error::NoCommonGroup, hf);
+    let mut bad_groups = standard_exts();
+    bad_groups[2] = (GROUPS, vec16(&[0, 29, 0]));
+    let mut s = server(false);
+    let body = client_hello(0xfefd, &[0xc02b], &bad_groups, &[]);
+    assert!(s.handle_receive(Instant::ZERO, &hs_record(0xfefd, 0, 0, 1, 0, body.len() as u32, 0, &body)).is_err());
+}
+
+/// The key exchange group a server chooses for a ClientHello offering `groups` (or no supported_groups).
+fn chosen_group(groups: Option<&[u16]>) -> (u16, usize) {
+    let mut exts = standard_exts();
+    match groups {
+        Some(g) => exts[2] = (GROUPS, vec16(&u16s(g))),
+        None => {
+            exts.remove(2);
+        }
+    }
+    let mut s = server(false);
+    let body = client_hello(0xfefd, &[0xc02b], &exts, &[]);
+    s.handle_receive(Instant::ZERO, &hs_record(0xfefd, 0, 0, 1, 0, body.len() as u32, 0, &body)).unwrap();
+    let msgs = messages(&drain(&mut s));
+    let ske = ServerKeyExchange::parse(&msgs[2].1).unwrap();
+    (ske.group.0, ske.public.len())
+}
+
+#[test]
+fn server_picks_x25519_when_offered_else_p256() {
+    assert_eq!(chosen_group(Some(&[29])), (29, 32));
+    assert_eq!(chosen_group(Some(&[23, 29])), (29, 32), "our preference, not the client's order");
+    assert_eq!(chosen_group(Some(&[0x11ec, 24, 23])), (23, 65));
+    assert_eq!(chosen_group(Some(&[0x0a0a, 0x11ec, 29, 23])), (29, 32), "GREASE and unknown groups skipped");
+    assert_eq!(chosen_group(None), (23, 65), "no supported_groups: secp256r1");
 }
 
 /// A connected client/server pair over a clean in-memory exchange.

@@ -1,6 +1,7 @@
 //! Interop with OpenSSL's DTLS 1.2 (`openssl s_server` / `openssl s_client`) on 127.0.0.1, both roles, every
 //! SRTP profile OpenSSL supports: equal DTLS-SRTP keying material on both sides and application data both
-//! ways. OpenSSL is started and killed by the test; each run is bounded in time. Without `openssl` the tests
+//! ways; the key exchange on X25519 by default and on P-256 when either side asks for it, the group
+//! checked on both sides (ours from `Connected`, OpenSSL's from its own output). OpenSSL is started and killed by the test; each run is bounded in time. Without `openssl` the tests
 //! are skipped, or fail under CI (`tests/support/tool.rs`).
 
 use core::net::SocketAddr;
@@ -12,7 +13,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Instant as StdInstant;
 
-use sansrtc::dtls::{Certificate, CipherSuite, Config, Dtls, Event, Fingerprint, SrtpProfile};
+use sansrtc::dtls::{Certificate, CipherSuite, Config, Dtls, Event, Fingerprint, NamedGroup, SrtpProfile};
 use sansrtc::{DatagramMachine, Machine, SeededRng, StdAnchor};
 
 #[path = "support/tool.rs"]
@@ -33,8 +34,11 @@ fn openssl_available() -> bool {
     Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success())
 }
 
+/// A fresh directory, unique in this process even for equal tags (tests run in parallel).
 fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sansrtc-dtls-openssl-{}-{tag}", std::process::id()));
+    static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("sansrtc-dtls-openssl-{}-{tag}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -131,7 +135,21 @@ struct Outcome {
     ours: String,
     theirs: String,
     key_log: Option<String>,
+    group: NamedGroup,
+    /// OpenSSL's output lines read up to the end of the exchange.
+    seen: Vec<String>,
 }
+
+/// How one run is set up: our suites and groups, OpenSSL's `-groups`, and the group that must win.
+#[derive(Clone, Copy)]
+struct Setup {
+    suite: Option<CipherSuite>,
+    our_groups: Option<&'static [NamedGroup]>,
+    openssl_groups: Option<&'static str>,
+    expect: NamedGroup,
+}
+
+const DEFAULT: Setup = Setup { suite: None, our_groups: None, openssl_groups: None, expect: NamedGroup::X25519 };
 
 /// Drives `dtls` against the running OpenSSL until connected, then exchanges data both ways.
 fn exercise(
@@ -198,22 +216,30 @@ fn exercise(
     dtls.close();
     pump(&mut dtls, &sock, &mut peer, &anchor, &mut events);
     let key_log = events.iter().find_map(|e| if let Event::KeyLog(k) = e { Some(k.to_string()) } else { None });
-    Outcome { ours: hex(keying.material()), theirs, key_log }
+    Outcome { ours: hex(keying.material()), theirs, key_log, group: connected.group, seen }
 }
 
-fn our_config(seed: u8, profile: SrtpProfile, suite: Option<CipherSuite>) -> (Config, SeededRng) {
+fn our_config(seed: u8, profile: SrtpProfile, setup: Setup) -> (Config, SeededRng) {
     let mut rng = SeededRng::from_seed([seed; 32]);
     let mut cfg = Config::new(Certificate::generate(&mut rng));
     cfg.key_log = true;
     cfg.srtp_profiles = vec![profile];
-    if let Some(s) = suite {
+    if let Some(s) = setup.suite {
         cfg.cipher_suites = vec![s];
+    }
+    if let Some(g) = setup.our_groups {
+        cfg.groups = g.to_vec();
     }
     (cfg, rng)
 }
 
-fn against_openssl_server(profile: SrtpProfile, suite: Option<CipherSuite>) {
-    let dir = tempdir(&format!("srv-{}", profile.0));
+/// `-groups LIST` when the setup names OpenSSL's groups.
+fn groups_args(setup: Setup) -> Vec<String> {
+    setup.openssl_groups.map(|g| vec!["-groups".to_string(), g.to_string()]).unwrap_or_default()
+}
+
+fn against_openssl_server(profile: SrtpProfile, setup: Setup) {
+    let dir = tempdir(&format!("srv-{}-{}", profile.0, setup.expect.0));
     let fp = openssl_cert(&dir);
     let port = free_port();
     let len = profile.keying_material_len().unwrap().to_string();
@@ -221,6 +247,8 @@ fn against_openssl_server(profile: SrtpProfile, suite: Option<CipherSuite>) {
         .args(["s_server", "-dtls1_2", "-accept", &format!("127.0.0.1:{port}")])
         .args(["-cert", "cert.pem", "-key", "key.pem", "-verify", "1", "-use_srtp", profile.name().unwrap()])
         .args(["-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", &len, "-keylogfile", "keylog.txt"])
+        .args(["-trace", "-msgfile", "trace.txt"])
+        .args(groups_args(setup))
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -234,7 +262,7 @@ fn against_openssl_server(profile: SrtpProfile, suite: Option<CipherSuite>) {
     wait_line(&rx, &mut seen, StdInstant::now() + Duration::from_secs(5), |l| l.contains("ACCEPT"))
         .expect("s_server up");
 
-    let (cfg, mut rng) = our_config(profile.0 as u8, profile, suite);
+    let (cfg, mut rng) = our_config(profile.0 as u8, profile, setup);
     let anchor_now = sansrtc::Instant::ZERO;
     let mut dtls = Dtls::client(cfg, rng.fork(), anchor_now);
     dtls.set_remote_fingerprint(fp);
@@ -245,16 +273,22 @@ fn against_openssl_server(profile: SrtpProfile, suite: Option<CipherSuite>) {
     let theirs = std::fs::read_to_string(dir.join("keylog.txt")).unwrap();
     let ours = out.key_log.expect("key log event");
     assert!(theirs.lines().any(|l| l.trim() == ours), "{ours} not in {theirs}");
+    // The group: ours from Connected, OpenSSL's from the ServerKeyExchange it traced.
+    assert_eq!(out.group, setup.expect);
+    let trace = std::fs::read_to_string(dir.join("trace.txt")).unwrap();
+    let curves: Vec<&str> = trace.lines().filter(|l| l.contains("named_curve:")).map(str::trim).collect();
+    let want = format!("({})", setup.expect.0);
+    assert!(curves.len() == 1 && curves[0].ends_with(&want), "openssl sent {curves:?}, expected {}", setup.expect);
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn against_openssl_client(profile: SrtpProfile) {
-    let dir = tempdir(&format!("cli-{}", profile.0));
+fn against_openssl_client(profile: SrtpProfile, setup: Setup) {
+    let dir = tempdir(&format!("cli-{}-{}", profile.0, setup.expect.0));
     let fp = openssl_cert(&dir);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
-    let (cfg, mut rng) = our_config(0x40 + profile.0 as u8, profile, None);
+    let (cfg, mut rng) = our_config(0x40 + profile.0 as u8, profile, setup);
     let mut dtls = Dtls::server(cfg, rng.fork());
     dtls.set_remote_fingerprint(fp);
     let len = profile.keying_material_len().unwrap().to_string();
@@ -262,6 +296,7 @@ fn against_openssl_client(profile: SrtpProfile) {
         .args(["s_client", "-dtls1_2", "-connect", &format!("127.0.0.1:{port}")])
         .args(["-cert", "cert.pem", "-key", "key.pem", "-use_srtp", profile.name().unwrap()])
         .args(["-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", &len])
+        .args(groups_args(setup))
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -273,6 +308,11 @@ fn against_openssl_client(profile: SrtpProfile) {
     let guard = Guard(child);
     let out = exercise(dtls, sock, None, &rx, &mut stdin, profile);
     assert_eq!(out.ours, out.theirs, "keying material differs ({})", profile);
+    // The group: ours from Connected, OpenSSL's from its "Server Temp Key" line.
+    assert_eq!(out.group, setup.expect);
+    let temp_key = out.seen.iter().find(|l| l.starts_with("Server Temp Key:")).expect("openssl printed the temp key");
+    let want = if setup.expect == NamedGroup::X25519 { "X25519" } else { "prime256v1" };
+    assert!(temp_key.contains(want), "{temp_key}, expected {want}");
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -283,9 +323,27 @@ fn sansrtc_client_against_openssl_server_every_profile() {
         return tool::missing("openssl", "`apt-get install openssl` or `bash scripts/setup`");
     }
     for profile in SrtpProfile::ALL {
-        against_openssl_server(profile, None);
+        against_openssl_server(profile, DEFAULT);
     }
-    against_openssl_server(SrtpProfile::AES128_CM_SHA1_80, Some(CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384));
+    let aes256 = Setup { suite: Some(CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384), ..DEFAULT };
+    against_openssl_server(SrtpProfile::AES128_CM_SHA1_80, aes256);
+}
+
+/// P-256 is still negotiated when we offer only it, or when OpenSSL allows only it.
+const P256_SETUPS: [Setup; 2] = [
+    Setup { our_groups: Some(&[NamedGroup::SECP256R1]), expect: NamedGroup::SECP256R1, ..DEFAULT },
+    Setup { openssl_groups: Some("P-256"), expect: NamedGroup::SECP256R1, ..DEFAULT },
+];
+
+#[test]
+fn p256_against_openssl_in_both_roles() {
+    if !openssl_available() {
+        return tool::missing("openssl", "`apt-get install openssl` or `bash scripts/setup`");
+    }
+    for setup in P256_SETUPS {
+        against_openssl_server(SrtpProfile::AEAD_AES_128_GCM, setup);
+        against_openssl_client(SrtpProfile::AEAD_AES_128_GCM, setup);
+    }
 }
 
 #[test]
@@ -294,6 +352,6 @@ fn sansrtc_server_against_openssl_client_every_profile() {
         return tool::missing("openssl", "`apt-get install openssl` or `bash scripts/setup`");
     }
     for profile in SrtpProfile::ALL {
-        against_openssl_client(profile);
+        against_openssl_client(profile, DEFAULT);
     }
 }

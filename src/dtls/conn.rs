@@ -8,14 +8,14 @@ use core::time::Duration;
 use p256::ecdsa::VerifyingKey;
 
 use super::cert::Fingerprint;
-use super::crypto::{AEAD_OVERHEAD, EcdhKey, RecordCipher};
+use super::crypto::{AEAD_OVERHEAD, KeyShare, RecordCipher};
 use super::error::Error;
 use super::reassembly::{Insert, Reassembler};
 use super::wire::handshake::{HEADER_LEN as HS_HEADER, HandshakeHeader, HandshakeIter};
 use super::wire::record::{HEADER_LEN as REC_HEADER, write_header};
 use super::wire::{
-    ALERT_FATAL, ALERT_WARNING, AlertDescription, CipherSuite, ContentType, DTLS1_2, HandshakeType, Record, RecordIter,
-    SrtpProfile,
+    ALERT_FATAL, ALERT_WARNING, AlertDescription, CipherSuite, ContentType, DTLS1_2, HandshakeType, NamedGroup, Record,
+    RecordIter, SrtpProfile,
 };
 use super::{Config, Connected, Event, KeyLog, Role, SrtpKeying, Stats};
 use crate::machine::{DatagramMachine, Machine};
@@ -80,7 +80,9 @@ pub(crate) struct HsData {
     pub(crate) server_random: [u8; 32],
     pub(crate) suite: Option<CipherSuite>,
     pub(crate) srtp: Option<SrtpProfile>,
-    pub(crate) ecdh: Option<EcdhKey>,
+    pub(crate) ecdh: Option<KeyShare>,
+    /// The ECDHE group, once chosen (server) or learned from the ServerKeyExchange (client).
+    pub(crate) group: Option<NamedGroup>,
     pub(crate) peer_key: Option<VerifyingKey>,
     pub(crate) peer_fingerprint: Option<Fingerprint>,
     /// The peer's certificate (DER), kept for statistics (W3C `RTCCertificateStats`).
@@ -282,6 +284,11 @@ impl Dtls {
         self.hs.suite.filter(|_| self.is_connected())
     }
 
+    /// The group of the ECDHE key exchange, once connected.
+    pub fn group(&self) -> Option<NamedGroup> {
+        self.hs.group.filter(|_| self.is_connected())
+    }
+
     /// The DER certificate the peer presented, once its Certificate message arrived.
     pub fn peer_certificate(&self) -> Option<&[u8]> {
         self.hs.peer_certificate.as_deref()
@@ -383,7 +390,7 @@ impl Dtls {
             self.fail(Error::FingerprintMismatch);
             return;
         }
-        let Some(suite) = self.hs.suite else { return };
+        let (Some(suite), Some(group)) = (self.hs.suite, self.hs.group) else { return };
         let keying = self.hs.srtp.and_then(|p| {
             let len = p.keying_material_len()?;
             let mut block = [0u8; 88];
@@ -395,10 +402,11 @@ impl Dtls {
         // The handshake's reassembly buffers are not needed any more (a retransmitted Finished is only
         // recognised by its sequence number).
         self.reasm.release();
-        tracing::debug!(target: TARGET, role = ?self.role, suite = %suite, "connected");
+        tracing::debug!(target: TARGET, role = ?self.role, suite = %suite, group = %group, "connected");
         self.events.push(Event::Connected(Connected {
             role: self.role,
             cipher_suite: suite,
+            group,
             srtp_profile: self.hs.srtp,
             keying,
             peer_fingerprint: peer,

@@ -1,6 +1,6 @@
 //! The TLS 1.2 key schedule and record protection for the two ECDHE-ECDSA AES-GCM suites: PRF (RFC 5246
 //! §5), extended master secret (RFC 7627), key block (RFC 5246 §6.3), AES-GCM records (RFC 5288), the RFC
-//! 5705 exporter, ECDHE on P-256 and ECDSA P-256/SHA-256 signatures.
+//! 5705 exporter, ECDHE on X25519 (RFC 7748) and P-256, and ECDSA P-256/SHA-256 signatures.
 
 use alloc::vec::Vec;
 
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256, Sha384};
 use super::der;
 use super::error::Error;
 use super::wire::record::{additional_data, write_header};
-use super::wire::{CipherSuite, ContentType, Record};
+use super::wire::{CipherSuite, ContentType, NamedGroup, Record};
 
 /// The PRF hash of a suite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,6 +295,82 @@ impl EcdhKey {
         let mut out = [0u8; 32];
         out.copy_from_slice(shared.raw_secret_bytes());
         Ok(out)
+    }
+}
+
+/// An ephemeral X25519 key (RFC 7748 §6.1), its secret drawn from the connection's seeded generator.
+pub struct X25519Key {
+    secret: x25519_dalek::StaticSecret,
+    public: [u8; 32],
+}
+
+impl X25519Key {
+    /// A fresh key from `rng`.
+    pub fn generate(rng: &mut crate::rand::SeededRng) -> X25519Key {
+        X25519Key::from_secret(rng.bytes())
+    }
+
+    /// A key from 32 secret bytes (clamped by X25519 itself, RFC 7748 §5).
+    pub fn from_secret(bytes: [u8; 32]) -> X25519Key {
+        let secret = x25519_dalek::StaticSecret::from(bytes);
+        let public = x25519_dalek::PublicKey::from(&secret).to_bytes();
+        X25519Key { secret, public }
+    }
+
+    /// The 32-byte public key (the u-coordinate, little-endian).
+    pub fn public(&self) -> &[u8; 32] {
+        &self.public
+    }
+
+    /// The premaster secret: X25519(secret, peer) (RFC 8422 §5.11). A peer key of the wrong length is
+    /// malformed; a low-order peer key, which makes the result all zeros, is refused (RFC 7748 §6.1).
+    pub fn agree(&self, peer: &[u8]) -> Result<[u8; 32], Error> {
+        let peer: [u8; 32] = peer.try_into().map_err(|_| Error::BadKeyShare)?;
+        let shared = self.secret.diffie_hellman(&x25519_dalek::PublicKey::from(peer));
+        if !shared.was_contributory() {
+            return Err(Error::BadKeyShare);
+        }
+        Ok(shared.to_bytes())
+    }
+}
+
+/// An ephemeral ECDHE key in one of the groups we support.
+pub enum KeyShare {
+    /// secp256r1.
+    P256(EcdhKey),
+    /// x25519.
+    X25519(X25519Key),
+}
+
+impl KeyShare {
+    /// The groups we can key-exchange on, in our default preference order.
+    pub const SUPPORTED: [NamedGroup; 2] = [NamedGroup::X25519, NamedGroup::SECP256R1];
+
+    /// A fresh key in `group`, or `None` for a group we do not support.
+    pub fn generate(group: NamedGroup, rng: &mut crate::rand::SeededRng) -> Option<KeyShare> {
+        match group {
+            NamedGroup::X25519 => Some(KeyShare::X25519(X25519Key::generate(rng))),
+            NamedGroup::SECP256R1 => Some(KeyShare::P256(EcdhKey::generate(rng))),
+            _ => None,
+        }
+    }
+
+    /// The public key as it goes on the wire: 32 bytes for X25519, the 65-byte uncompressed point for P-256
+    /// (RFC 8422 §5.4: X25519 has no point format byte).
+    pub fn public(&self) -> &[u8] {
+        match self {
+            KeyShare::P256(k) => k.public(),
+            KeyShare::X25519(k) => k.public(),
+        }
+    }
+
+    /// The premaster secret with the peer's public key in the same group; [`Error::BadKeyShare`] for a key
+    /// that is not one.
+    pub fn agree(&self, peer: &[u8]) -> Result<[u8; 32], Error> {
+        match self {
+            KeyShare::P256(k) => k.agree(peer).map_err(|_| Error::BadKeyShare),
+            KeyShare::X25519(k) => k.agree(peer),
+        }
     }
 }
 

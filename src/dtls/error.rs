@@ -38,8 +38,12 @@ pub enum Error {
     NoCommonSrtpProfile,
     /// The peer does not support the extended master secret (RFC 7627), which we require.
     NoExtendedMasterSecret,
-    /// The peer offers no elliptic curve we support (secp256r1).
+    /// The peer offers no key exchange group we are configured for (x25519, secp256r1), or chose one we did
+    /// not offer.
     NoCommonGroup,
+    /// The peer's ECDHE public key is not a key of the negotiated group: the wrong length, a point off the
+    /// curve, or a low-order X25519 point that makes the shared secret all zeros (RFC 7748 §6.1).
+    BadKeyShare,
     /// The peer's certificate could not be parsed or holds no P-256 key.
     BadCertificate,
     /// The peer's certificate fingerprint differs from the expected one.
@@ -76,6 +80,7 @@ impl Error {
                 AlertDescription::HANDSHAKE_FAILURE
             }
             Error::NoCommonSrtpProfile => AlertDescription::HANDSHAKE_FAILURE,
+            Error::BadKeyShare => AlertDescription::ILLEGAL_PARAMETER,
             Error::BadCertificate | Error::FingerprintMismatch => AlertDescription::BAD_CERTIFICATE,
             Error::BadSignature | Error::BadFinished => AlertDescription::DECRYPT_ERROR,
             _ => return None,
@@ -100,7 +105,8 @@ impl fmt::Display for Error {
             Error::NoCommonCipherSuite => f.write_str("no common cipher suite"),
             Error::NoCommonSrtpProfile => f.write_str("no common SRTP protection profile"),
             Error::NoExtendedMasterSecret => f.write_str("peer does not support extended master secret"),
-            Error::NoCommonGroup => f.write_str("no common elliptic curve"),
+            Error::NoCommonGroup => f.write_str("no common key exchange group"),
+            Error::BadKeyShare => f.write_str("peer key exchange public key invalid"),
             Error::BadCertificate => f.write_str("peer certificate unusable"),
             Error::FingerprintMismatch => f.write_str("peer certificate fingerprint does not match the expected one"),
             Error::BadSignature => f.write_str("peer signature does not verify"),

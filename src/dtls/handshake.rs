@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 
 use super::cert::{Fingerprint, peer_public_key};
 use super::conn::{Dtls, State, TARGET};
-use super::crypto::{self, EcdhKey, PrfHash};
+use super::crypto::{self, KeyShare, PrfHash};
 use super::error::Error;
 use super::wire::handshake::{
     ClientHello, HelloVerifyRequest, ServerHello, ServerKeyExchange, emit_certificate, emit_certificate_request,
@@ -43,12 +43,21 @@ impl Dtls {
         self.new_flight();
         let mut body = Vec::with_capacity(160);
         let random = self.hs.client_random;
+        // Our groups, then secp256r1 for our ECDSA certificate if the key exchange does not list it
+        // (supported_groups names the signature curves too in TLS 1.2, RFC 8422 §5.1.1).
+        let mut groups: smallvec::SmallVec<[NamedGroup; 2]> = smallvec::SmallVec::new();
+        for g in self.config.groups.iter().chain([&NamedGroup::SECP256R1]) {
+            if KeyShare::SUPPORTED.contains(g) && !groups.contains(g) {
+                groups.push(*g);
+            }
+        }
         ClientHello::emit(
             &mut body,
             DTLS1_2,
             &random,
             &self.hs.cookie,
             &self.config.cipher_suites,
+            &groups,
             &self.config.srtp_profiles,
         );
         // The transcript starts at the ClientHello the ServerHello answers (RFC 6347 §4.2.1): keep it
@@ -109,12 +118,20 @@ impl Dtls {
         if ext.find(ExtensionType::EXTENDED_MASTER_SECRET).is_none() {
             return Err(Error::NoExtendedMasterSecret);
         }
-        if let Some(groups) = ext.find(ExtensionType::SUPPORTED_GROUPS) {
-            let list = parse_u16_vec(groups)?;
-            if !u16_list(list).any(|g| g == NamedGroup::SECP256R1.0) {
-                return Err(Error::NoCommonGroup);
-            }
-        }
+        // Our first configured group the client offers (RFC 8422 §5.1.1). A client without
+        // supported_groups gets secp256r1, the curve every ECDHE client implements.
+        let offered = ext.find(ExtensionType::SUPPORTED_GROUPS).map(parse_u16_vec).transpose()?;
+        let group = self
+            .config
+            .groups
+            .iter()
+            .copied()
+            .filter(|g| KeyShare::SUPPORTED.contains(g))
+            .find(|g| match offered {
+                Some(list) => u16_list(list).any(|o| o == g.0),
+                None => *g == NamedGroup::SECP256R1,
+            })
+            .ok_or(Error::NoCommonGroup)?;
         if let Some(formats) = ext.find(ExtensionType::EC_POINT_FORMATS) {
             let mut r = super::wire::Reader::new(formats);
             if !r.vec8()?.contains(&0) {
@@ -149,6 +166,7 @@ impl Dtls {
         self.hs.client_random = *ch.random;
         self.hs.suite = Some(suite);
         self.hs.srtp = srtp;
+        self.hs.group = Some(group);
         self.hs.server_random = self.rng.bytes();
         self.hs.transcript.clear();
         write_message(&mut self.hs.transcript, HandshakeType::CLIENT_HELLO, seq, body);
@@ -157,7 +175,7 @@ impl Dtls {
         self.peer_flight_end = Some(seq);
         // Our message_seq continues from the ClientHello's (RFC 6347 §4.2.2).
         self.next_send_seq = seq;
-        tracing::debug!(target: TARGET, suite = %suite, ?srtp, "ClientHello accepted");
+        tracing::debug!(target: TARGET, suite = %suite, %group, ?srtp, "ClientHello accepted");
 
         // Flight 4.
         self.new_flight();
@@ -168,9 +186,9 @@ impl Dtls {
         let mut cert = Vec::with_capacity(self.config.certificate.der().len() + 6);
         emit_certificate(&mut cert, self.config.certificate.der());
         self.queue_handshake(HandshakeType::CERTIFICATE, cert, true);
-        let ecdh = EcdhKey::generate(&mut self.rng);
+        let ecdh = KeyShare::generate(group, &mut self.rng).ok_or(Error::NoCommonGroup)?;
         let mut ske = Vec::with_capacity(160);
-        ServerKeyExchange::emit_params(&mut ske, ecdh.public());
+        ServerKeyExchange::emit_params(&mut ske, group, ecdh.public());
         let mut signed = Vec::with_capacity(64 + ske.len());
         signed.extend_from_slice(&self.hs.client_random);
         signed.extend_from_slice(&self.hs.server_random);
@@ -308,7 +326,8 @@ impl Dtls {
 
     fn on_server_key_exchange(&mut self, seq: u16, body: &[u8]) -> Result<(), Error> {
         let ske = ServerKeyExchange::parse(body)?;
-        if ske.group != NamedGroup::SECP256R1 {
+        // The server must pick one of the groups we offered for the key exchange.
+        if !self.config.groups.contains(&ske.group) || !KeyShare::SUPPORTED.contains(&ske.group) {
             return Err(Error::NoCommonGroup);
         }
         if ske.scheme != SignatureScheme::ECDSA_SECP256R1_SHA256 {
@@ -320,10 +339,13 @@ impl Dtls {
         signed.extend_from_slice(ske.params);
         let key = self.hs.peer_key.as_ref().ok_or(Error::UnexpectedMessage)?;
         crypto::verify(key, &signed, ske.signature)?;
-        // Derive the premaster secret now; the public point is checked on the curve here.
-        let ecdh = EcdhKey::generate(&mut self.rng);
-        let pms = ecdh.agree(ske.public).map_err(|_| Error::NoCommonGroup)?;
+        // Derive the premaster secret now; the peer's key is checked here (on the curve for secp256r1,
+        // 32 bytes and not of low order for x25519).
+        let ecdh = KeyShare::generate(ske.group, &mut self.rng).ok_or(Error::NoCommonGroup)?;
+        let pms = ecdh.agree(ske.public)?;
+        tracing::debug!(target: TARGET, group = %ske.group, "ServerKeyExchange");
         self.hs.ecdh = Some(ecdh);
+        self.hs.group = Some(ske.group);
         self.hs.master = None;
         self.pms = Some(pms);
         write_message(&mut self.hs.transcript, HandshakeType::SERVER_KEY_EXCHANGE, seq, body);
@@ -376,10 +398,10 @@ impl Dtls {
             emit_certificate(&mut cert, self.config.certificate.der());
             self.queue_handshake(HandshakeType::CERTIFICATE, cert, true);
         }
-        let public = *self.hs.ecdh.as_ref().ok_or(Error::UnexpectedMessage)?.public();
+        let public = self.hs.ecdh.as_ref().ok_or(Error::UnexpectedMessage)?.public();
         let mut cke = Vec::with_capacity(66);
         cke.push(public.len() as u8);
-        cke.extend_from_slice(&public);
+        cke.extend_from_slice(public);
         self.queue_handshake(HandshakeType::CLIENT_KEY_EXCHANGE, cke, true);
         self.derive_secrets(&pms)?;
         if self.hs.cert_requested {
@@ -398,7 +420,7 @@ impl Dtls {
 
     fn on_client_key_exchange(&mut self, seq: u16, body: &[u8]) -> Result<(), Error> {
         let public = parse_client_key_exchange(body)?;
-        let pms = self.hs.ecdh.as_ref().ok_or(Error::UnexpectedMessage)?.agree(public).map_err(|_| Error::Malformed)?;
+        let pms = self.hs.ecdh.as_ref().ok_or(Error::UnexpectedMessage)?.agree(public)?;
         write_message(&mut self.hs.transcript, HandshakeType::CLIENT_KEY_EXCHANGE, seq, body);
         self.derive_secrets(&pms)?;
         self.state = State::ServerExpectCertificateVerify;

@@ -18,11 +18,12 @@
 //! backwards (an earlier `now` counts as the latest seen). [`Dtls::send`] protects application data once
 //! connected; [`Dtls::close`] sends close_notify.
 //!
-//! Supported: ECDHE-ECDSA with AES-128-GCM/SHA-256 and AES-256-GCM/SHA-384 on secp256r1, the extended
+//! Supported: ECDHE-ECDSA with AES-128-GCM/SHA-256 and AES-256-GCM/SHA-384, the key exchange on X25519
+//! (RFC 7748, RFC 8422; preferred) or secp256r1 as [`Config::groups`] says, ECDSA on secp256r1, the extended
 //! master secret (required), use_srtp with the four profiles of [`SrtpProfile::ALL`], mutual certificate
 //! authentication, HelloVerifyRequest cookies, fragmentation to a caller-set MTU, retransmission,
 //! a 64-record replay window. Not supported: renegotiation, resumption, DTLS 1.3 (a 1.3 offer is answered
-//! with 1.2).
+//! with 1.2; its key schedule and record layer exist as tested building blocks in [`v13`]).
 //!
 //! ```
 //! use sansrtc::dtls::{Certificate, Config, Dtls, Event};
@@ -54,6 +55,7 @@ mod der;
 mod error;
 mod handshake;
 mod reassembly;
+pub mod v13;
 pub mod wire;
 
 #[cfg(test)]
@@ -66,7 +68,7 @@ use core::time::Duration;
 pub use cert::{Certificate, Fingerprint, peer_public_key};
 pub use conn::Dtls;
 pub use error::Error;
-pub use wire::{AlertDescription, CipherSuite, SrtpProfile};
+pub use wire::{AlertDescription, CipherSuite, NamedGroup, SrtpProfile};
 
 /// Which end of the handshake we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +88,13 @@ pub struct Config {
     pub srtp_profiles: Vec<SrtpProfile>,
     /// Cipher suites in preference order. Default: AES-128-GCM then AES-256-GCM.
     pub cipher_suites: Vec<CipherSuite>,
+    /// ECDHE key exchange groups in preference order, from [`NamedGroup::X25519`] and
+    /// [`NamedGroup::SECP256R1`] (others are ignored). Default: X25519 then secp256r1. A client offers them
+    /// in this order in supported_groups (and lists secp256r1 last even when it is not here, since that
+    /// extension also names the curve of our ECDSA certificate, RFC 8422 §5.1.1) and refuses a server's
+    /// choice outside them; a server takes the first of them the client offers. With none in common the
+    /// handshake fails with [`Error::NoCommonGroup`].
+    pub groups: Vec<NamedGroup>,
     /// Largest datagram we send (handshake flights are fragmented to fit). Default 1200.
     pub mtu: usize,
     /// First retransmission timeout (RFC 6347 §4.2.4.1: 1 s).
@@ -111,6 +120,7 @@ impl Config {
                 CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256,
                 CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384,
             ],
+            groups: alloc::vec![NamedGroup::X25519, NamedGroup::SECP256R1],
             mtu: 1200,
             initial_rto: Duration::from_secs(1),
             max_rto: Duration::from_secs(60),
@@ -192,6 +202,8 @@ pub struct Connected {
     pub role: Role,
     /// The negotiated cipher suite.
     pub cipher_suite: CipherSuite,
+    /// The group of the ECDHE key exchange.
+    pub group: NamedGroup,
     /// The negotiated SRTP profile, if use_srtp was configured.
     pub srtp_profile: Option<SrtpProfile>,
     /// The DTLS-SRTP keying material (label "EXTRACTOR-dtls_srtp"), split per RFC 5764 §4.2.

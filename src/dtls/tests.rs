@@ -133,6 +133,9 @@ fn assert_connected(p: &Pair) -> (Connected, Connected) {
     let s = Pair::connected(&p.server_events).expect("server connected");
     assert_eq!(c.srtp_profile, s.srtp_profile);
     assert_eq!(c.cipher_suite, s.cipher_suite);
+    assert_eq!(c.group, s.group);
+    assert_eq!(p.client.group(), Some(c.group));
+    assert_eq!(p.server.group(), Some(s.group));
     let (ck, sk) = (c.keying.expect("client keying"), s.keying.expect("server keying"));
     assert_eq!(ck.material(), sk.material());
     assert_eq!(ck.material().len(), c.srtp_profile.and_then(|p| p.keying_material_len()).unwrap_or(0));
@@ -157,6 +160,7 @@ fn handshake_in_memory_exports_equal_keys_and_carries_data() {
     let (c, s) = assert_connected(&p);
     assert_eq!(c.srtp_profile, Some(SrtpProfile::AEAD_AES_128_GCM));
     assert_eq!(c.cipher_suite, CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256);
+    assert_eq!(c.group, NamedGroup::X25519);
     assert_eq!(c.peer_fingerprint, p.server.config.certificate.fingerprint());
     assert_eq!(s.peer_fingerprint, p.client.config.certificate.fingerprint());
     // Cookie exchange happened: the first server datagram is a HelloVerifyRequest.
@@ -268,6 +272,132 @@ fn fingerprint_set_after_handshake_delays_connected() {
     client.set_remote_fingerprint(sfp);
     assert!(client.is_connected());
     assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+}
+
+/// The ServerKeyExchange's group and public key length in the server's flight on `wire`.
+fn server_key_exchange(wire: &[(bool, Vec<u8>)]) -> (NamedGroup, usize) {
+    for (_, d) in wire.iter().filter(|(to_server, _)| !to_server) {
+        for rec in wire::RecordIter::new(d).map_while(Result::ok).filter(|r| r.epoch() == 0) {
+            for (h, body) in wire::handshake::HandshakeIter::new(rec.fragment()).map_while(Result::ok) {
+                if h.msg_type == wire::HandshakeType::SERVER_KEY_EXCHANGE && h.fragment_length == h.length {
+                    let ske = wire::ServerKeyExchange::parse(body).unwrap();
+                    return (ske.group, ske.public.len());
+                }
+            }
+        }
+    }
+    panic!("no ServerKeyExchange on the wire");
+}
+
+/// The groups the client's last ClientHello offered, in order.
+fn offered_groups(wire: &[(bool, Vec<u8>)]) -> Vec<u16> {
+    let (_, d) = wire.iter().find(|(to_server, _)| *to_server).unwrap();
+    let rec = wire::RecordIter::new(d).next().unwrap().unwrap();
+    let (_, body) = wire::handshake::HandshakeIter::new(rec.fragment()).next().unwrap().unwrap();
+    let ch = wire::ClientHello::parse(body).unwrap();
+    let list = ch.extensions.find(wire::ExtensionType::SUPPORTED_GROUPS).unwrap();
+    wire::handshake::u16_list(wire::handshake::parse_u16_vec(list).unwrap()).collect()
+}
+
+#[test]
+fn x25519_is_preferred_and_p256_still_negotiated_in_both_roles() {
+    let (x, p256) = (NamedGroup::X25519, NamedGroup::SECP256R1);
+    // (client groups, server groups, what the client offers, the group chosen, its public key length)
+    type Case<'a> = (&'a [NamedGroup], &'a [NamedGroup], &'a [u16], NamedGroup, usize);
+    let cases: [Case<'_>; 5] = [
+        (&[x, p256], &[x, p256], &[29, 23], x, 32),
+        (&[p256], &[x, p256], &[23], p256, 65),
+        (&[x, p256], &[p256], &[29, 23], p256, 65),
+        // The server's preference decides.
+        (&[x, p256], &[p256, x], &[29, 23], p256, 65),
+        (&[p256, x], &[x, p256], &[23, 29], x, 32),
+    ];
+    for (i, (cg, sg, offered, chosen, key_len)) in cases.into_iter().enumerate() {
+        let (a, b) = certs(40 + i as u8);
+        let (mut cc, mut sc) = (Config::new(a), Config::new(b));
+        cc.groups = cg.to_vec();
+        sc.groups = sg.to_vec();
+        let mut p = Pair::new(40 + i as u8, cc, sc);
+        let mut net = Net::clean();
+        p.run(&mut net, Duration::from_secs(5));
+        let (c, s) = assert_connected(&p);
+        assert_eq!((c.group, s.group), (chosen, chosen), "case {i}");
+        assert_eq!(offered_groups(&net.wire), offered, "case {i}");
+        assert_eq!(server_key_exchange(&net.wire), (chosen, key_len), "case {i}");
+        exchange_data(&mut p);
+    }
+}
+
+#[test]
+fn no_common_group_fails_with_handshake_failure() {
+    let hf = Error::PeerAlert(AlertDescription::HANDSHAKE_FAILURE);
+    // A server without X25519 answers an X25519-only client with secp256r1 (offered for the certificate):
+    // the client refuses it.
+    let (a, b) = certs(50);
+    let (mut cc, mut sc) = (Config::new(a), Config::new(b));
+    cc.groups = vec![NamedGroup::X25519];
+    sc.groups = vec![NamedGroup::SECP256R1];
+    let mut p = Pair::new(50, cc, sc);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_eq!(Pair::closed(&p.client_events), Some(Error::NoCommonGroup));
+    assert_eq!(Pair::closed(&p.server_events), Some(hf));
+    // An X25519-only server and a secp256r1-only client.
+    let (a, b) = certs(51);
+    let (mut cc, mut sc) = (Config::new(a), Config::new(b));
+    cc.groups = vec![NamedGroup::SECP256R1];
+    sc.groups = vec![NamedGroup::X25519];
+    let mut p = Pair::new(51, cc, sc);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_eq!(Pair::closed(&p.server_events), Some(Error::NoCommonGroup));
+    assert_eq!(Pair::closed(&p.client_events), Some(hf));
+}
+
+#[test]
+fn low_order_x25519_client_key_is_refused_with_illegal_parameter() {
+    for (seed, bad_key) in [
+        (52u8, [0u8; 32]),
+        (53, {
+            let mut one = [0u8; 32];
+            one[0] = 1;
+            one
+        }),
+    ] {
+        let (a, b) = certs(seed);
+        let (cfp, sfp) = (a.fingerprint(), b.fingerprint());
+        let mut c = Dtls::client(Config::new(a), SeededRng::from_seed([seed; 32]), Instant::ZERO);
+        let mut sc = Config::new(b);
+        sc.cookie_exchange = false;
+        let mut s = Dtls::server(sc, SeededRng::from_seed([!seed; 32]));
+        c.set_remote_fingerprint(sfp);
+        s.set_remote_fingerprint(cfp);
+        let mut refused = None;
+        for _ in 0..4 {
+            while let Some(d) = c.poll_transmit() {
+                let mut d = d.to_vec();
+                // The ClientKeyExchange: header (type 16, length 33, unfragmented), then a 32-byte key.
+                let at = (0..d.len().saturating_sub(45)).find(|&i| {
+                    d[i] == 16 && d[i + 1..i + 4] == [0, 0, 33] && d[i + 9..i + 12] == [0, 0, 33] && d[i + 12] == 32
+                });
+                if let Some(i) = at {
+                    d[i + 13..i + 45].copy_from_slice(&bad_key);
+                    refused = Some(s.handle_receive(Instant::ZERO, &d));
+                } else {
+                    let _ = s.handle_receive(Instant::ZERO, &d);
+                }
+            }
+            while let Some(d) = s.poll_transmit() {
+                let d = d.to_vec();
+                if d[0] == 21 {
+                    assert_eq!(d[13..15], [2, AlertDescription::ILLEGAL_PARAMETER.0]);
+                }
+                let _ = c.handle_receive(Instant::ZERO, &d);
+            }
+        }
+        assert_eq!(refused, Some(Err(Error::BadKeyShare)));
+        assert!(s.is_closed() && !s.is_connected());
+        assert_eq!(s.close_reason(), Some(Error::BadKeyShare));
+        assert_eq!(c.close_reason(), Some(Error::PeerAlert(AlertDescription::ILLEGAL_PARAMETER)));
+    }
 }
 
 #[test]
@@ -391,6 +521,79 @@ fn ecdh_known_answer() {
     bad[64] ^= 1;
     assert!(i.agree(&bad).is_err());
     assert!(i.agree(&r.public()[..33]).is_err());
+}
+
+fn arr(v: &[u8]) -> [u8; 32] {
+    v.try_into().unwrap()
+}
+
+#[test]
+fn x25519_known_answers() {
+    let v = kv(include_str!("../../vectors/dtls/x25519_rfc7748.txt"));
+    // §5.2: the function itself (the u-coordinate's top bit is ignored, §5).
+    for i in 1..=2 {
+        let k = crypto::X25519Key::from_secret(arr(&v[std::format!("k{i}").as_str()]));
+        assert_eq!(k.agree(&v[std::format!("u{i}").as_str()]).unwrap()[..], v[std::format!("out{i}").as_str()][..]);
+    }
+    // §5.2 iterated: k ← X25519(k, u), u ← old k, from k = u = 9.
+    let (mut k, mut u) = ([0u8; 32], [0u8; 32]);
+    k[0] = 9;
+    u[0] = 9;
+    for n in 1..=1000 {
+        let out = crypto::X25519Key::from_secret(k).agree(&u).unwrap();
+        u = k;
+        k = out;
+        if n == 1 {
+            assert_eq!(k[..], v["iter1"][..]);
+        }
+    }
+    assert_eq!(k[..], v["iter1000"][..]);
+    // §6.1: both public keys and the shared secret.
+    let alice = crypto::X25519Key::from_secret(arr(&v["alice_private"]));
+    let bob = crypto::X25519Key::from_secret(arr(&v["bob_private"]));
+    assert_eq!(alice.public()[..], v["alice_public"][..]);
+    assert_eq!(bob.public()[..], v["bob_public"][..]);
+    assert_eq!(alice.agree(bob.public()).unwrap()[..], v["shared"][..]);
+    assert_eq!(bob.agree(alice.public()).unwrap()[..], v["shared"][..]);
+    // §6.1: a low-order peer key makes the secret all zeros, which is refused; so is a wrong length.
+    let mut order8 = [0u8; 32];
+    order8.copy_from_slice(&hex32("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"));
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    for low in [[0u8; 32], one, order8] {
+        assert_eq!(alice.agree(&low), Err(Error::BadKeyShare));
+    }
+    assert_eq!(alice.agree(&bob.public()[..31]), Err(Error::BadKeyShare));
+    assert_eq!(alice.agree(&[bob.public().as_slice(), &[0]].concat()), Err(Error::BadKeyShare));
+    // Through the group-agnostic key share too, for both groups.
+    let mut rng = SeededRng::from_seed([3; 32]);
+    for g in [NamedGroup::X25519, NamedGroup::SECP256R1] {
+        let (a, b) =
+            (crypto::KeyShare::generate(g, &mut rng).unwrap(), crypto::KeyShare::generate(g, &mut rng).unwrap());
+        assert_eq!(a.agree(b.public()).unwrap(), b.agree(a.public()).unwrap());
+        assert_eq!(a.public().len(), if g == NamedGroup::X25519 { 32 } else { 65 });
+    }
+    assert!(crypto::KeyShare::generate(NamedGroup::SECP384R1, &mut rng).is_none());
+}
+
+/// The 1,000,000-iteration result of RFC 7748 §5.2 (about a minute; `cargo test -- --ignored`).
+#[test]
+#[ignore = "slow: one million X25519 operations"]
+fn x25519_million_iterations() {
+    let v = kv(include_str!("../../vectors/dtls/x25519_rfc7748.txt"));
+    let (mut k, mut u) = ([0u8; 32], [0u8; 32]);
+    k[0] = 9;
+    u[0] = 9;
+    for _ in 0..1_000_000 {
+        let out = x25519_dalek::x25519(k, u);
+        u = k;
+        k = out;
+    }
+    assert_eq!(k[..], v["iter1000000"][..]);
+}
+
+fn hex32(s: &str) -> Vec<u8> {
+    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
 }
 
 #[test]

@@ -416,11 +416,11 @@ fn recording_off_and_a_bounded_journal() {
     assert!(a.take_journal().is_empty());
     assert_eq!(a.digest(), [0; 32]);
     // A bound reached mid-session: recording stops and what was written is a valid, shorter journal.
-    let bounded = RecordOptions { max_pending: 4096, ..RecordOptions::default() };
+    let bounded = RecordOptions { max_pending: 3072, ..RecordOptions::default() };
     let (mut a, _) = pair(bounded, 2);
     assert!(a.journal_stopped());
     let journal = a.take_journal();
-    assert!(journal.len() <= 4096);
+    assert!(journal.len() <= 3072);
     let summary = Replayer::new(&journal).unwrap().run().unwrap();
     assert_eq!(summary.calls, a.journaled_calls());
     assert!(summary.calls > 10);

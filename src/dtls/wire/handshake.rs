@@ -224,7 +224,7 @@ impl<'a> ClientHello<'a> {
         u16_list(self.cipher_suites).map(CipherSuite)
     }
 
-    /// Appends a ClientHello body.
+    /// Appends a ClientHello body offering `groups` in supported_groups, in that order.
     #[allow(clippy::too_many_arguments)]
     pub fn emit(
         out: &mut Vec<u8>,
@@ -232,6 +232,7 @@ impl<'a> ClientHello<'a> {
         random: &[u8; 32],
         cookie: &[u8],
         suites: &[CipherSuite],
+        groups: &[NamedGroup],
         srtp: &[SrtpProfile],
     ) {
         put_u16(out, version);
@@ -248,7 +249,14 @@ impl<'a> ClientHello<'a> {
         put_u16(out, 0);
         put_ext(out, ExtensionType::EXTENDED_MASTER_SECRET, &[]);
         put_ext(out, ExtensionType::RENEGOTIATION_INFO, &[0]);
-        put_ext(out, ExtensionType::SUPPORTED_GROUPS, &[0, 2, 0, NamedGroup::SECP256R1.0 as u8]);
+        if !groups.is_empty() {
+            let mut d = Vec::with_capacity(2 + 2 * groups.len());
+            put_u16(&mut d, (groups.len() * 2) as u16);
+            for g in groups {
+                put_u16(&mut d, g.0);
+            }
+            put_ext(out, ExtensionType::SUPPORTED_GROUPS, &d);
+        }
         put_ext(out, ExtensionType::EC_POINT_FORMATS, &[1, 0]);
         let sig = SignatureScheme::ECDSA_SECP256R1_SHA256.0.to_be_bytes();
         put_ext(out, ExtensionType::SIGNATURE_ALGORITHMS, &[0, 2, sig[0], sig[1]]);
@@ -390,7 +398,8 @@ pub fn emit_certificate(out: &mut Vec<u8>, der: &[u8]) {
     out.extend_from_slice(der);
 }
 
-/// An ECDHE ServerKeyExchange with named curve and signature (RFC 8422 §5.4).
+/// An ECDHE ServerKeyExchange with named curve and signature (RFC 8422 §5.4). The public key is opaque
+/// here: 65 bytes uncompressed for secp256r1, 32 bytes for x25519.
 #[derive(Clone, Copy, Debug)]
 pub struct ServerKeyExchange<'a> {
     /// The named curve.
@@ -423,10 +432,10 @@ impl<'a> ServerKeyExchange<'a> {
         Ok(ServerKeyExchange { group, public, params, scheme, signature })
     }
 
-    /// Appends the ServerECDHParams for secp256r1 and `public`.
-    pub fn emit_params(out: &mut Vec<u8>, public: &[u8]) {
+    /// Appends the ServerECDHParams (named_curve) for `group` and its encoded `public` key (RFC 8422 §5.4).
+    pub fn emit_params(out: &mut Vec<u8>, group: NamedGroup, public: &[u8]) {
         out.push(3);
-        put_u16(out, NamedGroup::SECP256R1.0);
+        put_u16(out, group.0);
         out.push(public.len() as u8);
         out.extend_from_slice(public);
     }
@@ -469,7 +478,7 @@ pub fn emit_certificate_request(out: &mut Vec<u8>) {
     put_u16(out, 0); // no CAs
 }
 
-/// Parses an ECDHE ClientKeyExchange body: the client's public point.
+/// Parses an ECDHE ClientKeyExchange body: the client's public key (RFC 8422 §5.7).
 pub fn parse_client_key_exchange(body: &[u8]) -> Result<&[u8], Error> {
     let mut r = Reader::new(body);
     let p = r.vec8()?;

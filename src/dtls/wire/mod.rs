@@ -49,6 +49,8 @@ codepoint! {
         HANDSHAKE = 22, "handshake";
         /// application_data
         APPLICATION_DATA = 23, "application_data";
+        /// ack (DTLS 1.3, RFC 9147 §7)
+        ACK = 26, "ack";
     }
 }
 

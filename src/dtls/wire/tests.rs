@@ -8,7 +8,15 @@ use super::*;
 fn client_hello_body() -> Vec<u8> {
     let mut body = Vec::new();
     let suites = [CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256];
-    ClientHello::emit(&mut body, DTLS1_2, &[0x5a; 32], &[1, 2, 3], &suites, &[SrtpProfile::AEAD_AES_128_GCM]);
+    ClientHello::emit(
+        &mut body,
+        DTLS1_2,
+        &[0x5a; 32],
+        &[1, 2, 3],
+        &suites,
+        &[NamedGroup::X25519, NamedGroup::SECP256R1],
+        &[SrtpProfile::AEAD_AES_128_GCM],
+    );
     body
 }
 
@@ -20,6 +28,8 @@ fn client_hello_random_is_a_checked_array() {
     assert_eq!(random, &[0x5a; 32]);
     assert_eq!((ch.version, ch.cookie), (DTLS1_2, &[1, 2, 3][..]));
     assert_eq!(ch.suites().collect::<Vec<_>>(), [CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256]);
+    let groups = handshake::parse_u16_vec(ch.extensions.find(ExtensionType::SUPPORTED_GROUPS).unwrap()).unwrap();
+    assert_eq!(handshake::u16_list(groups).collect::<Vec<_>>(), [29, 23], "x25519 first");
 }
 
 #[test]
