@@ -278,6 +278,7 @@ impl PeerConnection {
     ///
     /// Errors, with nothing sent: [`Error::NoSuchTransceiver`], [`Error::NotSending`],
     /// [`Error::InvalidParameter`] (a payload type not negotiated, or an RTX one; an unknown rid),
+    /// [`Error::EncodingInactive`] (an encoding turned off with [`PeerConnection::set_encoding_active`]),
     /// [`Error::UnsupportedCodec`] (a codec without a payload format here, telephone-event for one),
     /// [`Error::Packetize`] (an empty frame, a bitstream the format cannot read, an MTU too small),
     /// [`Error::FrameTooLarge`], [`Error::NotConnected`] before SRTP is keyed. A transport failure while
@@ -359,6 +360,9 @@ impl PeerConnection {
             None => t.encodings.first(),
         }
         .ok_or(Error::InvalidParameter)?;
+        if !enc.active {
+            return Err(Error::EncodingInactive);
+        }
         let format = Format::of(codec).ok_or(Error::UnsupportedCodec)?;
         if frame.data.is_empty() {
             return Err(Error::Packetize(PacketizeError::BadFrame));

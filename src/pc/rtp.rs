@@ -50,7 +50,7 @@ enum PtRoute {
 #[derive(Clone, Debug)]
 pub(super) struct RecvStream {
     pub(super) transceiver: TransceiverId,
-    rid: Option<Tag>,
+    pub(super) rid: Option<Tag>,
     /// A redundancy (RTX) stream: its payload type is an RTX one, or it carries a repaired rid.
     pub(super) rtx: bool,
     /// The highest extended sequence number authenticated (for packets the RTP session does not take).
@@ -356,6 +356,9 @@ pub enum KeyframeRequestKind {
     Pli,
     /// Full intra request (RFC 5104 §4.3.1).
     Fir,
+    /// Not from the peer: the application turned the encoding on
+    /// ([`PeerConnection::set_encoding_active`]), and its receivers need a key frame to start decoding.
+    EncodingActivated,
 }
 
 /// An RTP packet for [`PeerConnection::write_rtp`]: the connection adds the SSRC, the sequence number,
@@ -729,7 +732,8 @@ impl PeerConnection {
     }
 
     /// Sends an RTP packet on the transceiver of m-section `mid` (which must be negotiated to send),
-    /// through the RTP session: the SSRC of the encoding (`rid`), the stream's next sequence number, the
+    /// through the RTP session: the SSRC of the encoding (`rid`; one turned off is
+    /// [`Error::EncodingInactive`]), the stream's next sequence number, the
     /// transport-wide sequence number when `transport-cc` was negotiated, and the MID (and RID)
     /// extensions with the extensions given, under their negotiated ids (a
     /// [`ExtensionValue::TransportWideCc`] given is left out: the session numbers the packet). The session
@@ -758,6 +762,9 @@ impl PeerConnection {
             None => t.encodings.first_mut(),
         }
         .ok_or(Error::InvalidParameter)?;
+        if !enc.active {
+            return Err(Error::EncodingInactive);
+        }
         if let (Some(_), Some(mid)) = (n.send_id(ExtensionKind::Mid), t.mid.as_deref()) {
             values.push(ExtensionValue::Mid(mid));
         }
