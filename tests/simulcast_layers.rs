@@ -7,9 +7,11 @@
 //! `Error::EncodingInactive`), leaves the RTP session with a BYE and gets no more sender reports; turned
 //! on again it asks the application for a key frame and resumes with the next sequence number.
 
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
 use core::cell::RefCell;
 use core::time::Duration;
-use std::collections::BTreeMap;
 
 use sansrtc::pc::{
     Config, ConnectionState, Direction, Error, Event, FrameAssembler, KeyframeRequestKind, MediaKind, OutgoingFrame,
