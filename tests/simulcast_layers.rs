@@ -1,8 +1,8 @@
 //! Simulcast between two sansrtc peer connections driven by the README loop (`support/readme_loop.rs`),
 //! over a link with 10 ms of delay that loses 5 % of what the sender sends: three VP8 encodings with rids
 //! `q`, `h` and `f` offered with `a=simulcast:send` and received with `a=simulcast:recv`; each layer
-//! arrives on its own SSRC, bound to its rid, and its retransmissions (RTX on an SSRC no `a=ssrc` line
-//! announced) are routed to it by repaired rid;
+//! arrives on its own SSRC, bound to its rid, and its losses are repaired by its retransmissions (RTX on
+//! an SSRC no `a=ssrc-group` announced, bound to the layer by the repaired-rid extension);
 //! a layer turned off with `set_encoding_active` sends nothing (frames refused with
 //! `Error::EncodingInactive`), leaves the RTP session with a BYE and gets no more sender reports; turned
 //! on again it asks the application for a key frame and resumes with the next sequence number.
@@ -35,13 +35,16 @@ fn pc(seed: u8) -> PeerConnection {
 /// What B's application saw, and the key-frame requests A's got.
 #[derive(Default)]
 struct Seen {
-    /// Per rid (from the packet event): (SSRC, sequence number, RTX) of every packet; for RTX the
-    /// original sequence number it carries.
+    /// Per rid (from the packet event): (SSRC, extended sequence number, repaired) of every packet.
     packets: BTreeMap<String, Vec<(u32, u64, bool)>>,
+    /// Retransmissions handed up as they came (not restored).
+    unrestored: usize,
     /// Frames B assembled per SSRC: (RTP timestamp, size).
     frames: BTreeMap<u32, Vec<(u32, usize)>>,
     /// SSRCs named in an RTCP BYE that reached B.
     byes: Vec<u32>,
+    /// The sequence number (16 bits) of the first packet A sent on each rid, and the packets it sent.
+    sent: BTreeMap<String, (u16, usize)>,
     /// (rid, kind) of each key-frame request A's application got.
     keyframe_requests: Vec<(Option<String>, KeyframeRequestKind)>,
 }
@@ -82,15 +85,13 @@ fn run_for(link: &mut Link, seen: &RefCell<Seen>, assembler: &mut FrameAssembler
             }
             (Side::B, Event::Rtp(p)) => {
                 let rid = p.rid.as_deref().unwrap_or("-").to_string();
-                let seq = match p.payload() {
-                    [a, b, ..] if p.rtx => u64::from(u16::from_be_bytes([*a, *b])),
-                    _ => p.sequence_number,
-                };
-                seen.packets.entry(rid).or_default().push((p.ssrc, seq, p.rtx));
-                if !p.rtx {
-                    if let Some(f) = assembler.push(&p) {
-                        seen.frames.entry(f.ssrc).or_default().push((f.timestamp, f.data.len()));
-                    }
+                if p.rtx {
+                    seen.unrestored += 1;
+                    return;
+                }
+                seen.packets.entry(rid).or_default().push((p.ssrc, p.sequence_number, p.repaired));
+                if let Some(f) = assembler.push(&p) {
+                    seen.frames.entry(f.ssrc).or_default().push((f.timestamp, f.data.len()));
                 }
             }
             (Side::B, Event::Rtcp(bytes)) => {
@@ -146,7 +147,10 @@ fn send_frames(
             };
             let data = vp8(*ts, len, i == 0);
             let frame = OutgoingFrame { rid: Some(rid), ..OutgoingFrame::new(*ts, &data) };
-            link.a.write_frame(link.now, "0", &frame).unwrap_or_else(|e| panic!("frame on {rid}: {e}"));
+            let sent = link.a.write_frame(link.now, "0", &frame).unwrap_or_else(|e| panic!("frame on {rid}: {e}"));
+            let mut seen = seen.borrow_mut();
+            let entry = seen.sent.entry(rid.to_string()).or_insert((sent.first_sequence_number, 0));
+            entry.1 += sent.packets;
         }
         *ts = ts.wrapping_add(2_970);
         run_for(link, seen, asm, FRAME);
@@ -186,7 +190,6 @@ fn three_layers_arrive_routed_by_rid_and_turn_off_and_on() {
     let ssrcs: Vec<(String, u32, u32)> =
         link.a.transceiver(video).unwrap().ssrcs().map(|(rid, s, rtx)| (rid.unwrap().to_string(), s, rtx)).collect();
     let ssrc_of: BTreeMap<String, u32> = ssrcs.iter().map(|(r, s, _)| (r.clone(), *s)).collect();
-    let rtx_of: BTreeMap<String, u32> = ssrcs.iter().map(|(r, _, x)| (r.clone(), *x)).collect();
     assert_eq!(ssrc_of.len(), 3);
 
     // 1. All three layers, 5 % of A's datagrams lost.
@@ -200,22 +203,35 @@ fn three_layers_arrive_routed_by_rid_and_turn_off_and_on() {
         let seen = seen.borrow();
         for rid in RIDS {
             let packets = &seen.packets[rid];
-            // Each layer on its own SSRC, the one A's encoding has, bound to its rid; its
-            // retransmissions on its own RTX SSRC, bound to it by the repaired rid.
-            assert!(packets.iter().all(|p| p.0 == if p.2 { rtx_of[rid] } else { ssrc_of[rid] }), "{rid}: {packets:?}");
-            let rtx = packets.iter().filter(|p| p.2).count();
-            println!("layer {rid}: {} packets ({rtx} of them RTX)", packets.len());
+            // Each layer on its own SSRC, the one A's encoding has, bound to its rid; repairs restored
+            // onto it (a repair bound to another layer would show that layer's SSRC).
+            assert!(packets.iter().all(|p| p.0 == ssrc_of[rid]), "{rid}: {packets:?}");
+            let repaired = packets.iter().filter(|p| p.2).count();
+            println!("layer {rid}: {} packets ({repaired} repaired by RTX)", packets.len());
         }
-        let rtx: usize = RIDS.iter().map(|r| seen.packets[*r].iter().filter(|p| p.2).count()).sum();
-        assert!(rtx > 0 && link.lost > 0, "{rtx} retransmissions for {} lost", link.lost);
-        // Every layer's packets came, first time or retransmitted: 1, 3 and 7 packets a frame.
+        assert_eq!(seen.unrestored, 0, "every retransmission bound to its layer and restored");
+        let repaired: usize = RIDS.iter().map(|r| seen.packets[*r].iter().filter(|p| p.2).count()).sum();
+        assert!(repaired > 0 && link.lost > 0, "{repaired} repaired for {} lost", link.lost);
+        // Every layer's packets came, first time or repaired (1, 3 and 7 packets a frame), but those lost
+        // before the first or after the last that arrived: no receiver can see those gaps.
         for (rid, per_frame) in [("q", 1), ("h", 3), ("f", 7)] {
-            let mut seqs: Vec<u16> = seen.packets[rid].iter().map(|p| p.1 as u16).collect();
+            let mut seqs: Vec<u64> = seen.packets[rid].iter().map(|p| p.1).collect();
             seqs.sort_unstable();
             seqs.dedup();
-            assert_eq!(seqs.len(), 60 * per_frame, "{rid}");
-            let first = seen.packets[rid].iter().find(|p| !p.2).unwrap().1 as u16;
-            assert!(seqs.iter().all(|s| s.wrapping_sub(first) < 60 * per_frame as u16), "{rid}: contiguous");
+            let (first_sent, sent) = seen.sent[rid];
+            assert_eq!(sent, 60 * per_frame, "{rid}");
+            let (first, last) = (seqs[0] as u16, *seqs.last().unwrap() as u16);
+            let before = usize::from(first.wrapping_sub(first_sent));
+            let after = usize::from(first_sent.wrapping_add(sent as u16 - 1).wrapping_sub(last));
+            assert!(before <= 2 && after <= 2, "{rid}: {before} lost before the first, {after} after the last");
+            assert_eq!(seqs.last().unwrap() - seqs[0] + 1, seqs.len() as u64, "{rid}: contiguous: {seqs:?}");
+            assert_eq!(before + seqs.len() + after, sent, "{rid}");
+        }
+        // The session knows each layer's RTX SSRC now: bound by the repaired rid.
+        let session = link.b.rtp_session().unwrap();
+        for rid in RIDS {
+            let stats = session.receive_stats(ssrc_of[rid]).unwrap();
+            assert_eq!(stats.rtx_packets > 0, seen.packets[rid].iter().any(|p| p.2), "{rid}: {stats:?}");
         }
         // The frames of each layer came back whole with the layer's size (those that lost a packet
         // still missing when it came are dropped by the assembler, which does not reorder).
@@ -236,7 +252,7 @@ fn three_layers_arrive_routed_by_rid_and_turn_off_and_on() {
     let h = ssrc_of["h"];
     let before = outbound(&link.a, "h");
     let h_packets = seen.borrow().packets["h"].len();
-    let last_h = seen.borrow().packets["h"].iter().filter(|p| !p.2).map(|p| p.1).max().unwrap();
+    let last_h = seen.borrow().packets["h"].iter().map(|p| p.1).max().unwrap();
     let sr_before = link.b.rtp_session().unwrap().receive_stats(h).unwrap().sender_reports;
     link.a.set_encoding_active(link.now, video, Some("h"), false).unwrap();
     assert_eq!(link.a.transceiver(video).unwrap().encoding_active(Some("h")), Some(false));
@@ -273,7 +289,7 @@ fn three_layers_arrive_routed_by_rid_and_turn_off_and_on() {
     run_for(&mut link, &seen, &mut asm, Duration::from_millis(500));
     {
         let seen = seen.borrow();
-        let resumed: Vec<u64> = seen.packets["h"][h_packets..].iter().filter(|p| !p.2).map(|p| p.1).collect();
+        let resumed: Vec<u64> = seen.packets["h"][h_packets..].iter().map(|p| p.1).collect();
         assert_eq!(resumed.len(), 30 * 3);
         assert_eq!(*resumed.iter().min().unwrap(), last_h + 1, "continuous sequence numbers");
         assert!(seen.packets["h"][h_packets..].iter().all(|p| p.0 == h), "the same SSRC");

@@ -570,6 +570,21 @@ impl PeerConnection {
                     }
                 }
             }
+            // RTX that no `a=ssrc-group:FID` announced, naming its stream by repaired rid (RFC 8852 §3.2,
+            // a simulcast layer's): bound to the stream of that rid on this transceiver, once that stream
+            // is known, so that it is restored and its padding counted for transport-wide feedback.
+            if let (Some(r), false) = (rrid, joined) {
+                let media = m.streams.iter().find_map(|(s, st)| {
+                    let same = !st.rtx && st.transceiver == id && st.rid.as_ref().is_some_and(|x| x.as_bytes() == r);
+                    same.then_some(*s)
+                });
+                if let Some(media) = media.filter(|s| *s != ssrc && rtp.has_ssrc(*s)) {
+                    match rtp.bind_receive_rtx(media, ssrc) {
+                        Ok(()) => joined = true,
+                        Err(e) => tracing::debug!(target: TARGET, ssrc, media, error = %e, "RTX not bound"),
+                    }
+                }
+            }
             if joined {
                 match rtp.handle_receive(now, &mut m.arena[..]) {
                     Ok(rtp::session::Received::Rtp(r)) => {
