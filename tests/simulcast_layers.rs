@@ -51,6 +51,11 @@ struct Seen {
 
 /// A simulcast sender A and a receiver B, connected.
 fn connected() -> (Link, TransceiverId) {
+    connected_with(|answer| answer)
+}
+
+/// As [`connected`], with B's answer changed by `munge` before A applies it.
+fn connected_with(munge: impl Fn(String) -> String) -> (Link, TransceiverId) {
     let mut link = Link::new(pc(31), pc(32), Duration::from_millis(10), 0.0, 31);
     let now = link.now;
     link.a.add_local_host(now, readme_loop::A.parse().unwrap()).unwrap();
@@ -70,6 +75,7 @@ fn connected() -> (Link, TransceiverId) {
     let answer = link.b.create_answer().unwrap();
     assert!(answer.sdp.contains("a=simulcast:recv q;h;f\r\n"), "{}", answer.sdp);
     link.b.set_local_description(now, &answer).unwrap();
+    let answer = sansrtc::pc::Description::answer(munge(answer.sdp));
     link.a.set_remote_description(now, &answer).unwrap();
     (link, video)
 }
@@ -304,4 +310,60 @@ fn three_layers_arrive_routed_by_rid_and_turn_off_and_on() {
     link.a.set_encoding_active(now, video, None, true).unwrap();
     drain_a(&mut link, &seen);
     assert_eq!(activations(&seen).len(), 1, "turning an active encoding on does nothing");
+}
+
+/// An answer accepting two of the three layers (`a=simulcast:recv q;f`) lets A send those two, with
+/// their rids; one accepting none (no `a=simulcast`, no `a=rid`: Chromium's answer to a simulcast offer)
+/// lets A send the first encoding alone, without a rid (RFC 8853 §5.3). Frames for a layer not accepted
+/// are refused with `Error::InvalidParameter`, and nothing goes out on its SSRC.
+#[test]
+fn the_answer_decides_which_layers_are_sent() {
+    let two =
+        |sdp: String| sdp.replace("a=rid:h recv\r\n", "").replace("a=simulcast:recv q;h;f", "a=simulcast:recv q;f");
+    let none = |sdp: String| {
+        sdp.lines()
+            .filter(|l| !l.starts_with("a=rid:") && !l.starts_with("a=simulcast:"))
+            .map(|l| format!("{l}\r\n"))
+            .collect()
+    };
+    for (name, munge, sent, rids) in [
+        ("two", &two as &dyn Fn(String) -> String, &["q", "f"][..], &[Some("q"), Some("f")][..]),
+        ("none", &none, &["q"][..], &[None][..]),
+    ] {
+        let (mut link, video) = connected_with(munge);
+        let seen = RefCell::new(Seen::default());
+        let codecs = link.b.transceiver_by_mid("0").unwrap().codecs().to_vec();
+        let mut asm = FrameAssembler::new(&codecs);
+        let ok = link.run(Duration::from_secs(5), &mut |_, _, _, _| {}, |l| {
+            l.a.srtp_profile().is_some() && l.b.srtp_profile().is_some()
+        });
+        assert!(ok, "{name}: connected");
+        let t = link.a.transceiver(video).unwrap();
+        let negotiated: Vec<&str> =
+            RIDS.iter().copied().filter(|r| t.encoding_negotiated(Some(r)) == Some(true)).collect();
+        assert_eq!(negotiated, sent, "{name}");
+        let ssrc_of: BTreeMap<String, u32> = t.ssrcs().map(|(rid, ssrc, _)| (rid.unwrap().to_string(), ssrc)).collect();
+        let mut ts = 0;
+        send_frames(&mut link, &seen, &mut asm, sent, 10, &mut ts);
+        for rid in RIDS.iter().filter(|r| !sent.contains(r)) {
+            let data = vp8(0, 100, true);
+            let frame = OutgoingFrame { rid: Some(rid), ..OutgoingFrame::new(ts, &data) };
+            assert_eq!(link.a.write_frame(link.now, "0", &frame), Err(Error::InvalidParameter), "{name}: {rid}");
+        }
+        run_for(&mut link, &seen, &mut asm, Duration::from_millis(200));
+        let seen = seen.borrow();
+        // B got each accepted layer on its SSRC, with its rid when simulcast was negotiated.
+        let got: Vec<Option<&str>> = seen.packets.keys().map(|k| (k != "-").then_some(k.as_str())).collect();
+        let mut want = rids.to_vec();
+        want.sort();
+        assert_eq!(got, want, "{name}");
+        for rid in sent {
+            let key = if rids == [None] { "-" } else { rid };
+            assert!(seen.packets[key].iter().all(|p| p.0 == ssrc_of[*rid]), "{name}: {rid}");
+            assert_eq!(seen.packets[key].len(), seen.sent[*rid].1, "{name}: {rid}");
+        }
+        let session = link.a.rtp_session().unwrap();
+        let streams: Vec<u32> = session.send_ssrcs().collect();
+        assert_eq!(streams.len(), sent.len(), "{name}: send streams {streams:?}");
+    }
 }

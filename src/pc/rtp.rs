@@ -776,6 +776,7 @@ impl PeerConnection {
             Some(rid) => t.encodings.iter_mut().find(|e| e.rid.as_ref().is_some_and(|r| r.as_str() == rid)),
             None => t.encodings.first_mut(),
         }
+        .filter(|e| e.negotiated)
         .ok_or(Error::InvalidParameter)?;
         if !enc.active {
             return Err(Error::EncodingInactive);
@@ -783,7 +784,8 @@ impl PeerConnection {
         if let (Some(_), Some(mid)) = (n.send_id(ExtensionKind::Mid), t.mid.as_deref()) {
             values.push(ExtensionValue::Mid(mid));
         }
-        if let (Some(rid), Some(_)) = (enc.rid.as_deref(), n.send_id(ExtensionKind::RtpStreamId)) {
+        let rid = enc.rid.as_deref().filter(|_| enc.send_rid);
+        if let (Some(rid), Some(_)) = (rid, n.send_id(ExtensionKind::RtpStreamId)) {
             values.push(ExtensionValue::RtpStreamId(rid));
         }
         for v in packet.extensions {

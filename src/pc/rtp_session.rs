@@ -143,8 +143,9 @@ impl PeerConnection {
         for t in &self.transceivers.list {
             let Some(codec) = t.negotiated.as_ref().and_then(|n| n.codecs.first()) else { continue };
             if t.sends() {
-                // An encoding turned off has no stream: it sends nothing, not even reports.
-                for e in t.encodings.iter().filter(|e| e.active) {
+                // An encoding turned off, or one the answer did not accept, has no stream: it sends
+                // nothing, not even reports.
+                for e in t.encodings.iter().filter(|e| e.active && e.negotiated) {
                     let rtx = codec_rtx(t).then_some(e.rtx_ssrc);
                     let mut c = SendStreamConfig::video(e.ssrc, rtx);
                     c.clock_rate = codec.clock_rate.max(1);

@@ -174,6 +174,12 @@ pub(super) struct Encoding {
     pub seq: u16,
     /// W3C `RTCRtpEncodingParameters.active`: off, it has no stream in the RTP session and sends nothing.
     pub active: bool,
+    /// The last answer lets it send (RFC 8853 §5.3: a simulcast layer the answer did not accept is not
+    /// sent); true until an answer says.
+    pub negotiated: bool,
+    /// Its rid goes out in the RtpStreamId extension: simulcast was negotiated (or it is the only
+    /// encoding and has a rid).
+    pub send_rid: bool,
     /// What its streams in the RTP session sent before it was last turned off (a stream turned off
     /// leaves the session), for the statistics.
     pub sent_before: SentTotals,
@@ -384,6 +390,15 @@ impl Transceiver {
         self.encoding(rid).map(|e| e.active)
     }
 
+    /// Whether the last answer lets the encoding `rid` (`None`: the first) be sent: with simulcast
+    /// offered, the answer's `a=rid … recv` lines name the layers it accepts, and an answer without any
+    /// (as Chromium's) leaves the first encoding alone, sent without its rid (RFC 8853 §5.3). Frames for
+    /// an encoding not negotiated are refused with [`Error::InvalidParameter`]. `None` if it has no such
+    /// encoding.
+    pub fn encoding_negotiated(&self, rid: Option<&str>) -> Option<bool> {
+        self.encoding(rid).map(|e| e.negotiated)
+    }
+
     /// The encoding `rid`, or the first for `None`.
     pub(super) fn encoding(&self, rid: Option<&str>) -> Option<&Encoding> {
         match rid {
@@ -497,6 +512,8 @@ impl Transceivers {
                 rtx_ssrc,
                 seq,
                 active: true,
+                negotiated: true,
+                send_rid: rid.is_some(),
                 sent_before: SentTotals::default(),
             });
         }
