@@ -18,10 +18,13 @@
 //!
 //! Skips when Chromium or ffmpeg is missing, fails under CI (`tests/support/tool.rs`).
 
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use core::net::SocketAddr;
 use core::time::Duration;
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant as WallInstant;
