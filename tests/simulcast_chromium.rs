@@ -350,6 +350,7 @@ fn chromium_sends_three_layers_routed_by_rid() {
     drop(browser);
     println!("answer:\n{answer}");
     println!("report: {report}");
+    println!("report after {:?}", started.elapsed());
     println!("{} of {} RTP datagrams dropped on purpose", peer.dropped, peer.rtp_datagrams);
     for (rid, l) in &layers {
         println!(
@@ -447,7 +448,26 @@ fn chromium_receives_sansrtc_simulcast() {
         let file = scratch.0.join(format!("{rid}.ivf"));
         let pattern = format!("testsrc=size={size}:rate=30");
         ffmpeg(
-            &["-f", "lavfi", "-i", &pattern, "-t", "2", "-c:v", "libvpx", "-g", "30", "-b:v", "1M", "-f", "ivf"],
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                &pattern,
+                "-t",
+                "2",
+                "-c:v",
+                "libvpx",
+                "-g",
+                "30",
+                "-b:v",
+                "1M",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-f",
+                "ivf",
+            ],
             &file,
         );
         let data = std::fs::read(&file).expect("IVF");
@@ -542,6 +562,7 @@ fn chromium_receives_sansrtc_simulcast() {
     let report = report.unwrap_or_default();
     drop(browser);
     println!("report: {report}");
+    println!("report after {:?}", started.elapsed());
     println!("frames sent per rid {sent:?}, key-frame requests per rid {requests:?}, refused {refused:?}");
     assert!(report.contains("\"ok\":true") && report.contains("\"errors\":[]"), "{report}");
     assert!(refused.is_empty(), "{refused:?}");
