@@ -409,7 +409,9 @@ pub enum Event {
     /// the peer's clock or `None` if it was reported lost): raw figures for a bandwidth estimator. The
     /// packets of one feedback come in a row and share its `feedback_count`.
     TransportFeedback(crate::rtp::session::PacketFeedback),
-    /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC).
+    /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC), or an encoding
+    /// was turned on again ([`PeerConnection::set_encoding_active`], kind
+    /// [`KeyframeRequestKind::EncodingActivated`]): its next frame should be a key frame.
     KeyframeRequest {
         /// The transceiver.
         transceiver: TransceiverId,
