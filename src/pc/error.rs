@@ -62,6 +62,9 @@ pub enum Error {
     /// A NAL unit of an H.264 frame in packetization mode 0 does not fit one packet (mode 0 has no
     /// fragmentation, RFC 6184 §6.2).
     FrameTooLarge,
+    /// The encoding is turned off ([`super::PeerConnection::set_encoding_active`]): nothing is sent on it
+    /// until it is turned on again.
+    EncodingInactive,
 }
 
 impl fmt::Display for Error {
@@ -90,6 +93,7 @@ impl fmt::Display for Error {
             Error::UnsupportedCodec => f.write_str("no payload format for the codec"),
             Error::Packetize(e) => write!(f, "frame not packetized: {e}"),
             Error::FrameTooLarge => f.write_str("NAL unit larger than a packet in packetization mode 0"),
+            Error::EncodingInactive => f.write_str("encoding turned off"),
         }
     }
 }

@@ -277,7 +277,9 @@ impl PeerConnection {
     /// steady size allocates nothing.
     ///
     /// Errors, with nothing sent: [`Error::NoSuchTransceiver`], [`Error::NotSending`],
-    /// [`Error::InvalidParameter`] (a payload type not negotiated, or an RTX one; an unknown rid),
+    /// [`Error::InvalidParameter`] (a payload type not negotiated, or an RTX one; an unknown rid, or one
+    /// the answer did not accept),
+    /// [`Error::EncodingInactive`] (an encoding turned off with [`PeerConnection::set_encoding_active`]),
     /// [`Error::UnsupportedCodec`] (a codec without a payload format here, telephone-event for one),
     /// [`Error::Packetize`] (an empty frame, a bitstream the format cannot read, an MTU too small),
     /// [`Error::FrameTooLarge`], [`Error::NotConnected`] before SRTP is keyed. A transport failure while
@@ -358,14 +360,18 @@ impl PeerConnection {
             Some(rid) => t.encodings.iter().find(|e| e.rid.as_ref().is_some_and(|r| r.as_str() == rid)),
             None => t.encodings.first(),
         }
+        .filter(|e| e.negotiated)
         .ok_or(Error::InvalidParameter)?;
+        if !enc.active {
+            return Err(Error::EncodingInactive);
+        }
         let format = Format::of(codec).ok_or(Error::UnsupportedCodec)?;
         if frame.data.is_empty() {
             return Err(Error::Packetize(PacketizeError::BadFrame));
         }
         let (id, ssrc, payload_type) = (t.id, enc.ssrc, codec.payload_type);
         let overhead = RTP_HEADER
-            + extension_block_len(n, t.mid.as_deref(), enc.rid.as_deref(), frame.extensions)
+            + extension_block_len(n, t.mid.as_deref(), enc.rid.as_deref().filter(|_| enc.send_rid), frame.extensions)
             + self.media.profile().map_or(0, |p| p.rtp_overhead())
             + if codec.rtx_payload_type.is_some() { RTX_HEADER } else { 0 };
         let max_payload = self.config.media_mtu.saturating_sub(overhead);

@@ -17,7 +17,8 @@ use serde::Serialize;
 use super::codec::{Codec, MediaKind};
 use super::conn::PeerConnection;
 use super::stats::{RtcStats, TRANSPORT_ID};
-use super::transceiver::Transceiver;
+use super::transceiver::{Encoding, Transceiver};
+use crate::rtp::session::SendStats;
 
 /// W3C `RTCCodecStats`: one per negotiated payload type (RTX payload types are not listed).
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +64,10 @@ pub struct InboundRtpStats {
     /// `mid`.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub mid: Option<String>,
+    /// The rid the stream carries (RFC 8852 RtpStreamId, simulcast), as learned from its packets (not a
+    /// W3C member of `inbound-rtp`: `rid`).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub rid: Option<String>,
     /// `remoteId`: the `remote-outbound-rtp` entry, once a sender report arrived.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub remote_id: Option<String>,
@@ -132,6 +137,8 @@ pub struct OutboundRtpStats {
     pub pli_count: u64,
     /// `firCount`: FIRs received.
     pub fir_count: u64,
+    /// `active`: whether the encoding is turned on ([`PeerConnection::set_encoding_active`]).
+    pub active: bool,
 }
 
 /// W3C `RTCRemoteInboundRtpStreamStats`: what the peer's reception reports say of a stream we send.
@@ -215,6 +222,35 @@ pub struct MediaSourceStats {
     pub track_identifier: Option<String>,
 }
 
+/// What an encoding's streams sent before it was last turned off
+/// ([`PeerConnection::set_encoding_active`] removes its stream from the RTP session): added to the
+/// counters of the stream that replaces it, so `outbound-rtp` counts the encoding's whole life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct SentTotals {
+    packets: u64,
+    payload_bytes: u64,
+    header_bytes: u64,
+    rtx_packets: u64,
+    rtx_bytes: u64,
+    nack_requests: u64,
+    plis_received: u64,
+    firs_received: u64,
+}
+
+impl SentTotals {
+    /// Adds a stream's counters.
+    pub(super) fn add(&mut self, s: &SendStats) {
+        self.packets += s.packets;
+        self.payload_bytes += s.payload_bytes;
+        self.header_bytes += s.header_bytes;
+        self.rtx_packets += s.rtx_packets;
+        self.rtx_bytes += s.rtx_bytes;
+        self.nack_requests += s.nack_requests;
+        self.plis_received += s.plis_received;
+        self.firs_received += s.firs_received;
+    }
+}
+
 fn first_codec(t: &Transceiver) -> Option<&Codec> {
     t.negotiated.as_ref().and_then(|n| n.codecs.first())
 }
@@ -229,6 +265,38 @@ fn mime_type(c: &Codec) -> String {
         MediaKind::Video => "video",
     };
     format!("{kind}/{}", c.name)
+}
+
+/// An `outbound-rtp` entry for encoding `e` of `t` with the counters `sent`.
+fn outbound(
+    timestamp: f64,
+    t: Option<&Transceiver>,
+    e: Option<&Encoding>,
+    sent: &SentTotals,
+    remote_id: Option<String>,
+) -> OutboundRtpStats {
+    let ssrc = e.map_or(0, |e| e.ssrc);
+    OutboundRtpStats {
+        id: format!("RO{ssrc}"),
+        timestamp,
+        ssrc,
+        kind: t.map_or("video", |t| t.kind.as_str()),
+        transport_id: TRANSPORT_ID.into(),
+        codec_id: t.and_then(first_codec).map(codec_id),
+        mid: t.and_then(|t| t.mid.as_ref()).map(|m| String::from(m.as_str())),
+        rid: e.and_then(|e| e.rid.as_ref()).map(|r| String::from(r.as_str())),
+        media_source_id: t.map_or_else(String::new, |t| format!("MS{}", t.id.0)),
+        remote_id,
+        packets_sent: sent.packets,
+        bytes_sent: sent.payload_bytes,
+        header_bytes_sent: sent.header_bytes,
+        retransmitted_packets_sent: sent.rtx_packets,
+        retransmitted_bytes_sent: sent.rtx_bytes,
+        nack_count: sent.nack_requests,
+        pli_count: sent.plis_received,
+        fir_count: sent.firs_received,
+        active: e.is_none_or(|e| e.active),
+    }
 }
 
 /// Seconds between 1900 and 1970 (RFC 868), for NTP times as Unix milliseconds.
@@ -264,12 +332,20 @@ impl PeerConnection {
             }));
         }
         let Some(session) = self.rtp_session() else { return };
+        // The encodings turned off: no stream in the session, their counters kept.
+        for (t, e) in
+            self.transceivers.list.iter().filter(|t| t.sends()).flat_map(|t| t.encodings.iter().map(move |e| (t, e)))
+        {
+            if !e.active && e.sent_before != SentTotals::default() {
+                entries.push(RtcStats::OutboundRtp(outbound(timestamp, Some(t), Some(e), &e.sent_before, None)));
+            }
+        }
         for ssrc in session.send_ssrcs() {
             let Some(s) = session.send_stats(ssrc) else { continue };
             let owner =
                 self.transceivers.list.iter().find_map(|t| Some((t, t.encodings.iter().find(|e| e.ssrc == ssrc)?)));
-            let (t, rid) = match owner {
-                Some((t, e)) => (Some(t), e.rid.as_ref().map(|r| String::from(r.as_str()))),
+            let (t, e) = match owner {
+                Some((t, e)) => (Some(t), Some(e)),
                 None => (None, None),
             };
             let codec = t.and_then(first_codec);
@@ -293,26 +369,12 @@ impl PeerConnection {
                     reports_received: s.reports_received,
                 }
             });
-            entries.push(RtcStats::OutboundRtp(OutboundRtpStats {
-                id: format!("RO{ssrc}"),
-                timestamp,
-                ssrc,
-                kind,
-                transport_id: TRANSPORT_ID.into(),
-                codec_id: codec.map(codec_id),
-                mid: t.and_then(|t| t.mid.as_ref()).map(|m| String::from(m.as_str())),
-                rid,
-                media_source_id: t.map_or_else(String::new, |t| format!("MS{}", t.id.0)),
-                remote_id: remote.as_ref().map(|r| r.id.clone()),
-                packets_sent: s.packets,
-                bytes_sent: s.payload_bytes,
-                header_bytes_sent: s.header_bytes,
-                retransmitted_packets_sent: s.rtx_packets,
-                retransmitted_bytes_sent: s.rtx_bytes,
-                nack_count: s.nack_requests,
-                pli_count: s.plis_received,
-                fir_count: s.firs_received,
-            }));
+            let mut sent = e.map_or_else(SentTotals::default, |e| e.sent_before);
+            sent.add(&s);
+            let mut entry = outbound(timestamp, t, e, &sent, remote.as_ref().map(|r| r.id.clone()));
+            entry.ssrc = ssrc;
+            entry.id = format!("RO{ssrc}");
+            entries.push(RtcStats::OutboundRtp(entry));
             if let Some(r) = remote {
                 entries.push(RtcStats::RemoteInboundRtp(r));
             }
@@ -320,7 +382,8 @@ impl PeerConnection {
         let media = self.media.state.as_deref();
         for ssrc in session.receive_ssrcs() {
             let Some(s) = session.receive_stats(ssrc) else { continue };
-            let learned = media.and_then(|m| m.streams.get(&ssrc)).map(|s| s.transceiver);
+            let stream = media.and_then(|m| m.streams.get(&ssrc));
+            let learned = stream.map(|s| s.transceiver);
             let t = self.transceivers.list.iter().find(|t| {
                 Some(t.id) == learned || t.remote.as_ref().is_some_and(|r| r.ssrcs.iter().any(|&(m, _)| m == ssrc))
             });
@@ -352,6 +415,7 @@ impl PeerConnection {
                 transport_id: TRANSPORT_ID.into(),
                 codec_id: codec.map(codec_id),
                 mid: t.and_then(|t| t.mid.as_ref()).map(|m| String::from(m.as_str())),
+                rid: stream.and_then(|s| s.rid.as_ref()).map(|r| String::from(r.as_str())),
                 remote_id: remote.as_ref().map(|r| r.id.clone()),
                 packets_received: s.packets,
                 bytes_received: s.payload_bytes,

@@ -107,7 +107,9 @@
 //!   others keep their state. [`PeerConnection::write_rtp_raw`] packets on one of our SSRCs with a
 //!   negotiated media payload type are recorded as sent (counters, sender reports, RTX history, so a NACK
 //!   for them is answered); others are sent unrecorded. RTX of an unsignalled stream (no `a=ssrc-group`)
-//!   is not restored: it arrives as sent, with [`RtpPacket::rtx`]. Sender reports carry NTP time from
+//!   that names its stream with the repaired-rid extension (a simulcast layer's) is bound to the stream
+//!   of that rid once that stream has been seen, then restored and its padding probes counted for
+//!   transport-wide feedback; other RTX of unsignalled streams arrives as sent, with [`RtpPacket::rtx`]. Sender reports carry NTP time from
 //!   [`PeerConnection::set_ntp_epoch`] (zero by default: round-trip times are right, lip sync with
 //!   other hosts needs the real wall clock).
 //! - **Frames.** [`PeerConnection::write_frame`] takes an encoded frame ([`OutgoingFrame`]: the payload
@@ -126,6 +128,16 @@
 //!   receiving side a [`FrameAssembler`] (one per transceiver, from its negotiated codecs) takes the
 //!   [`Event::Rtp`] packets in order and gives back [`ReceivedFrame`]s; it is no jitter buffer: a frame
 //!   that lost a packet is dropped and the stream resumes at the next frame start.
+//! - **Simulcast.** A transceiver made with several [`SendEncoding`]s (each with a rid) offers them with
+//!   `a=rid … send` and `a=simulcast:send`; the answer decides which are sent (RFC 8853 §5.3): the rids
+//!   its `a=rid … recv` lines accept, each with its rid in the RtpStreamId extension (and its
+//!   retransmissions with the repaired rid), or, when it accepts none (Chromium's answer), the first
+//!   encoding alone without a rid ([`Transceiver::encoding_negotiated`]). Answering a simulcast offer,
+//!   the answer receives the offered rids and each layer's SSRC is bound to its rid from its packets
+//!   ([`RtpPacket::rid`], `inbound-rtp`). [`PeerConnection::set_encoding_active`] turns an encoding off
+//!   (its frames refused with [`Error::EncodingInactive`], its stream gone from the RTP session with a
+//!   BYE) and on again (same SSRCs, sequence numbers going on, a [`Event::KeyframeRequest`] of kind
+//!   [`KeyframeRequestKind::EncodingActivated`]).
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -157,7 +169,7 @@
 //!   for one layer with the ids).
 //! - **Not yet:** a new DTLS certificate mid-session, more than one BUNDLE group, sections without
 //!   `a=rtcp-mux`, receiving simulcast by SSRC without RID header extensions, RTX of unsignalled streams
-//!   restored, a bandwidth estimator, a jitter buffer. A rollback
+//!   without a repaired rid restored, a bandwidth estimator, a jitter buffer. A rollback
 //!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod assemble;
@@ -397,7 +409,9 @@ pub enum Event {
     /// the peer's clock or `None` if it was reported lost): raw figures for a bandwidth estimator. The
     /// packets of one feedback come in a row and share its `feedback_count`.
     TransportFeedback(crate::rtp::session::PacketFeedback),
-    /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC).
+    /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC), or an encoding
+    /// was turned on again ([`PeerConnection::set_encoding_active`], kind
+    /// [`KeyframeRequestKind::EncodingActivated`]): its next frame should be a key frame.
     KeyframeRequest {
         /// The transceiver.
         transceiver: TransceiverId,

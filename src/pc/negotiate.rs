@@ -556,6 +556,7 @@ impl PeerConnection {
                         ans.codecs.iter().filter(|c| supported.iter().any(|s| s.same_format(c))).cloned().collect();
                     let rsize = ans.rtcp_rsize && offer.media.get(i).is_some_and(|m| m.attributes.rtcp_rsize());
                     t.negotiated = Some(Negotiated::new(codecs, extensions, rsize));
+                    settle_encodings(t, we_offered.then_some(&ans));
                     t.current_direction = Some(current);
                     t.has_sent |= has_send(current);
                 }
@@ -606,6 +607,21 @@ impl PeerConnection {
 }
 
 /// A transceiver whose m-section was rejected: stopped for good.
+/// Which encodings an answer lets a transceiver send (RFC 8853 §5.3, RFC 8829 §5.10): with one encoding,
+/// that one; when we offered several, those whose rids the answer's `a=rid … recv` lines accept, or only
+/// the first (sent without a rid) when the answer accepts none, as Chromium's does; when we answered, the
+/// first, the only one our answer signals.
+fn settle_encodings(t: &mut Transceiver, answer: Option<&Section>) {
+    let accepted: Vec<&str> =
+        answer.map(|a| a.rids.iter().filter(|r| !r.send).map(|r| r.id.as_str()).collect()).unwrap_or_default();
+    let one = t.encodings.len() == 1;
+    let simulcast = !one && !accepted.is_empty();
+    for (i, e) in t.encodings.iter_mut().enumerate() {
+        e.negotiated = if simulcast { e.rid.as_deref().is_some_and(|r| accepted.contains(&r)) } else { i == 0 };
+        e.send_rid = e.rid.is_some() && (simulcast || one);
+    }
+}
+
 fn stop(t: &mut Transceiver) {
     t.stopping = true;
     t.stopped = true;

@@ -50,7 +50,7 @@ enum PtRoute {
 #[derive(Clone, Debug)]
 pub(super) struct RecvStream {
     pub(super) transceiver: TransceiverId,
-    rid: Option<Tag>,
+    pub(super) rid: Option<Tag>,
     /// A redundancy (RTX) stream: its payload type is an RTX one, or it carries a repaired rid.
     pub(super) rtx: bool,
     /// The highest extended sequence number authenticated (for packets the RTP session does not take).
@@ -356,6 +356,9 @@ pub enum KeyframeRequestKind {
     Pli,
     /// Full intra request (RFC 5104 §4.3.1).
     Fir,
+    /// Not from the peer: the application turned the encoding on
+    /// ([`PeerConnection::set_encoding_active`]), and its receivers need a key frame to start decoding.
+    EncodingActivated,
 }
 
 /// An RTP packet for [`PeerConnection::write_rtp`]: the connection adds the SSRC, the sequence number,
@@ -567,6 +570,21 @@ impl PeerConnection {
                     }
                 }
             }
+            // RTX that no `a=ssrc-group:FID` announced, naming its stream by repaired rid (RFC 8852 §3.2,
+            // a simulcast layer's): bound to the stream of that rid on this transceiver, once that stream
+            // is known, so that it is restored and its padding counted for transport-wide feedback.
+            if let (Some(r), false) = (rrid, joined) {
+                let media = m.streams.iter().find_map(|(s, st)| {
+                    let same = !st.rtx && st.transceiver == id && st.rid.as_ref().is_some_and(|x| x.as_bytes() == r);
+                    same.then_some(*s)
+                });
+                if let Some(media) = media.filter(|s| *s != ssrc && rtp.has_ssrc(*s)) {
+                    match rtp.bind_receive_rtx(media, ssrc) {
+                        Ok(()) => joined = true,
+                        Err(e) => tracing::debug!(target: TARGET, ssrc, media, error = %e, "RTX not bound"),
+                    }
+                }
+            }
             if joined {
                 match rtp.handle_receive(now, &mut m.arena[..]) {
                     Ok(rtp::session::Received::Rtp(r)) => {
@@ -729,7 +747,8 @@ impl PeerConnection {
     }
 
     /// Sends an RTP packet on the transceiver of m-section `mid` (which must be negotiated to send),
-    /// through the RTP session: the SSRC of the encoding (`rid`), the stream's next sequence number, the
+    /// through the RTP session: the SSRC of the encoding (`rid`; one turned off is
+    /// [`Error::EncodingInactive`]), the stream's next sequence number, the
     /// transport-wide sequence number when `transport-cc` was negotiated, and the MID (and RID)
     /// extensions with the extensions given, under their negotiated ids (a
     /// [`ExtensionValue::TransportWideCc`] given is left out: the session numbers the packet). The session
@@ -757,11 +776,16 @@ impl PeerConnection {
             Some(rid) => t.encodings.iter_mut().find(|e| e.rid.as_ref().is_some_and(|r| r.as_str() == rid)),
             None => t.encodings.first_mut(),
         }
+        .filter(|e| e.negotiated)
         .ok_or(Error::InvalidParameter)?;
+        if !enc.active {
+            return Err(Error::EncodingInactive);
+        }
         if let (Some(_), Some(mid)) = (n.send_id(ExtensionKind::Mid), t.mid.as_deref()) {
             values.push(ExtensionValue::Mid(mid));
         }
-        if let (Some(rid), Some(_)) = (enc.rid.as_deref(), n.send_id(ExtensionKind::RtpStreamId)) {
+        let rid = enc.rid.as_deref().filter(|_| enc.send_rid);
+        if let (Some(rid), Some(_)) = (rid, n.send_id(ExtensionKind::RtpStreamId)) {
             values.push(ExtensionValue::RtpStreamId(rid));
         }
         for v in packet.extensions {

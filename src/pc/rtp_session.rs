@@ -5,8 +5,8 @@
 //! - **Configuration**: the payload types of every negotiated transceiver with their clock rates, RTX
 //!   (`apt`) pairs and `a=rtcp-fb` (`nack`, `nack pli`), the BUNDLE group's header extension ids
 //!   (transport-wide CC only when some codec negotiated `transport-cc`), `a=rtcp-rsize`.
-//! - **Streams**: a send stream (with its RTX SSRC when a codec has RTX) per encoding of each sending
-//!   transceiver; a receive stream per SSRC the peer signalled (`a=ssrc`, `a=ssrc-group:FID`) and per
+//! - **Streams**: a send stream (with its RTX SSRC when a codec has RTX) per active encoding of each
+//!   sending transceiver; a receive stream per SSRC the peer signalled (`a=ssrc`, `a=ssrc-group:FID`) and per
 //!   SSRC learned from an authenticated packet routed by MID or payload type. A renegotiation adds and
 //!   removes streams (a removed send stream says BYE); the streams that stay keep their state.
 //! - **Output**: what the session transmits (reports, NACK, PLI/FIR, transport-wide feedback, RTX) is
@@ -143,7 +143,9 @@ impl PeerConnection {
         for t in &self.transceivers.list {
             let Some(codec) = t.negotiated.as_ref().and_then(|n| n.codecs.first()) else { continue };
             if t.sends() {
-                for e in &t.encodings {
+                // An encoding turned off, or one the answer did not accept, has no stream: it sends
+                // nothing, not even reports.
+                for e in t.encodings.iter().filter(|e| e.active && e.negotiated) {
                     let rtx = codec_rtx(t).then_some(e.rtx_ssrc);
                     let mut c = SendStreamConfig::video(e.ssrc, rtx);
                     c.clock_rate = codec.clock_rate.max(1);

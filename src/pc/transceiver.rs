@@ -15,6 +15,8 @@ use super::codec::{Codec, MediaKind};
 use super::conn::PeerConnection;
 use super::error::Error;
 use super::media::{HeaderExtension, Section, has_send};
+use super::media_stats::SentTotals;
+use super::rtp::KeyframeRequestKind;
 use crate::rand::SeededRng;
 use crate::rtp::ExtensionKind;
 use crate::sdp::Direction;
@@ -170,6 +172,17 @@ pub(super) struct Encoding {
     pub ssrc: u32,
     pub rtx_ssrc: u32,
     pub seq: u16,
+    /// W3C `RTCRtpEncodingParameters.active`: off, it has no stream in the RTP session and sends nothing.
+    pub active: bool,
+    /// The last answer lets it send (RFC 8853 §5.3: a simulcast layer the answer did not accept is not
+    /// sent); true until an answer says.
+    pub negotiated: bool,
+    /// Its rid goes out in the RtpStreamId extension: simulcast was negotiated (or it is the only
+    /// encoding and has a rid).
+    pub send_rid: bool,
+    /// What its streams in the RTP session sent before it was last turned off (a stream turned off
+    /// leaves the session), for the statistics.
+    pub sent_before: SentTotals,
 }
 
 /// What an offer/answer exchange settled for a transceiver.
@@ -371,6 +384,29 @@ impl Transceiver {
         self.remote.as_ref().map_or(&[], |s| s.ssrcs.as_slice())
     }
 
+    /// Whether the encoding `rid` (`None`: the first) is active (W3C `RTCRtpEncodingParameters.active`,
+    /// set with [`PeerConnection::set_encoding_active`]); `None` if it has no such encoding.
+    pub fn encoding_active(&self, rid: Option<&str>) -> Option<bool> {
+        self.encoding(rid).map(|e| e.active)
+    }
+
+    /// Whether the last answer lets the encoding `rid` (`None`: the first) be sent: with simulcast
+    /// offered, the answer's `a=rid … recv` lines name the layers it accepts, and an answer without any
+    /// (as Chromium's) leaves the first encoding alone, sent without its rid (RFC 8853 §5.3). Frames for
+    /// an encoding not negotiated are refused with [`Error::InvalidParameter`]. `None` if it has no such
+    /// encoding.
+    pub fn encoding_negotiated(&self, rid: Option<&str>) -> Option<bool> {
+        self.encoding(rid).map(|e| e.negotiated)
+    }
+
+    /// The encoding `rid`, or the first for `None`.
+    pub(super) fn encoding(&self, rid: Option<&str>) -> Option<&Encoding> {
+        match rid {
+            Some(rid) => self.encodings.iter().find(|e| e.rid.as_ref().is_some_and(|r| r.as_str() == rid)),
+            None => self.encodings.first(),
+        }
+    }
+
     /// Whether the negotiated direction lets us send.
     pub(super) fn sends(&self) -> bool {
         !self.stopped && !self.stopping && self.current_direction.is_some_and(has_send)
@@ -470,7 +506,16 @@ impl Transceivers {
             // rollover is far away.
             let seq = u16::from_be_bytes([a & 0x7f, b]);
             crate::util::reserve_compact(&mut encodings);
-            encodings.push(Encoding { rid: rid.as_deref().map(Tag::from), ssrc, rtx_ssrc, seq });
+            encodings.push(Encoding {
+                rid: rid.as_deref().map(Tag::from),
+                ssrc,
+                rtx_ssrc,
+                seq,
+                active: true,
+                negotiated: true,
+                send_rid: rid.is_some(),
+                sent_before: SentTotals::default(),
+            });
         }
         // One slot at a time: a transceiver is large, and a connection has a few.
         self.list.reserve_exact(1);
@@ -632,6 +677,60 @@ impl PeerConnection {
             t.stopped = true;
         }
         self.update_negotiation_needed();
+        Ok(())
+    }
+
+    /// Turns one of a transceiver's encodings on or off (W3C `RTCRtpEncodingParameters.active`, as
+    /// `setParameters` sets it), by rid (`None`: the first encoding): a simulcast layer the receivers no
+    /// longer need, or one the available bandwidth cannot carry. Takes effect at once, with no
+    /// renegotiation; the description does not change.
+    ///
+    /// Turned off, the encoding sends nothing: [`PeerConnection::write_frame`] and
+    /// [`PeerConnection::write_rtp`] refuse it with [`Error::EncodingInactive`] (nothing is sent, nothing
+    /// counted), and its stream leaves the RTP session with an RTCP BYE (RFC 3550 §6.6, as libwebrtc does
+    /// for a layer turned off), so no sender report names it any more. Turned on again, its stream
+    /// returns with the same SSRCs and the sequence numbers go on from the last one sent, and
+    /// [`super::Event::KeyframeRequest`] with [`KeyframeRequestKind::EncodingActivated`] asks the
+    /// application for a key frame on it (when the transceiver is negotiated to send). Its
+    /// `outbound-rtp` statistics stay, with `active` false while it is off. Turning an encoding to the
+    /// state it is in does nothing. Errors: [`Error::NoSuchTransceiver`], [`Error::TransceiverStopped`],
+    /// [`Error::InvalidParameter`] for a rid it does not have. Then drain `poll_transmit` (the BYE) and
+    /// `poll_event`.
+    pub fn set_encoding_active(
+        &mut self,
+        now: Instant,
+        id: TransceiverId,
+        rid: Option<&str>,
+        active: bool,
+    ) -> Result<(), Error> {
+        self.touch(now);
+        self.check_open()?;
+        let t = self.transceivers.get(id).ok_or(Error::NoSuchTransceiver)?;
+        if t.is_stopping() {
+            return Err(Error::TransceiverStopped);
+        }
+        let e = t.encoding(rid).ok_or(Error::InvalidParameter)?;
+        if e.active == active {
+            return Ok(());
+        }
+        let (ssrc, tag, mid, sends) = (e.ssrc, e.rid.clone(), t.mid.clone(), t.sends());
+        // What the stream sent so far, before it leaves the session.
+        let sent = self.rtp_session().and_then(|s| s.send_stats(ssrc));
+        let Some(e) = self.transceivers.get_mut(id).and_then(|t| t.encodings.iter_mut().find(|e| e.ssrc == ssrc))
+        else {
+            return Err(Error::NoSuchTransceiver);
+        };
+        e.active = active;
+        if let Some(sent) = sent.filter(|_| !active) {
+            e.sent_before.add(&sent);
+        }
+        tracing::debug!(target: super::TARGET, %id, rid = tag.as_deref(), ssrc, active, "encoding turned on or off");
+        // The session follows the encodings: a stream removed (with its BYE) or added back.
+        self.renegotiate_rtp_session();
+        if let (true, true, Some(mid)) = (active, sends, mid) {
+            let kind = KeyframeRequestKind::EncodingActivated;
+            self.emit(super::Event::KeyframeRequest { transceiver: id, mid, rid: tag, kind });
+        }
         Ok(())
     }
 

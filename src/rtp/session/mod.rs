@@ -526,6 +526,31 @@ impl Session {
         Ok(slot)
     }
 
+    /// Binds `rtx_ssrc` as the RTX stream (RFC 4588) of the receive stream `ssrc` once the pairing is
+    /// learned, for a stream that was added without one (no `a=ssrc-group:FID` announced it; a simulcast
+    /// layer's retransmissions name their layer with the repaired-rid extension, RFC 8852 §3.2): its
+    /// retransmissions are then restored and its padding counted for transport-wide feedback. The stream
+    /// keeps its state. Errors: [`UsageError::NoSuchStream`], [`UsageError::SsrcInUse`] when `rtx_ssrc` is
+    /// taken or the stream has an RTX SSRC already, [`UsageError::TooManyStreams`].
+    pub fn bind_receive_rtx(&mut self, ssrc: u32, rtx_ssrc: u32) -> Result<(), UsageError> {
+        let Some(Route::Receive(i)) = self.routes.get(ssrc) else { return Err(UsageError::NoSuchStream(ssrc)) };
+        if self.routes.contains(rtx_ssrc) || rtx_ssrc == self.rtcp_ssrc {
+            return Err(UsageError::SsrcInUse(rtx_ssrc));
+        }
+        let Some(stream) = self.recv.get_mut(i).and_then(Option::as_mut) else {
+            return Err(UsageError::NoSuchStream(ssrc));
+        };
+        if let Some(old) = stream.config.rtx_ssrc {
+            return Err(UsageError::SsrcInUse(old));
+        }
+        if !self.routes.insert(rtx_ssrc, Route::ReceiveRtx(i)) {
+            return Err(UsageError::TooManyStreams);
+        }
+        stream.config.rtx_ssrc = Some(rtx_ssrc);
+        tracing::debug!(target: TARGET, ssrc, rtx_ssrc, "RTX stream bound");
+        Ok(())
+    }
+
     /// Removes a receive stream.
     pub fn remove_receive_stream(&mut self, ssrc: u32) -> Result<(), UsageError> {
         let Some(Route::Receive(i)) = self.routes.get(ssrc) else { return Err(UsageError::NoSuchStream(ssrc)) };

@@ -497,3 +497,36 @@ fn streams_and_ssrcs_are_checked() {
     assert!(matches!(s.send_rtp(Instant::from_secs(1), &rtp, &mut out), Err(UsageError::Rtp(_))));
     assert!(out.is_empty());
 }
+
+#[test]
+fn rtx_bound_after_the_stream_repairs_from_then_on() {
+    // The receiver knows the media stream but not its RTX SSRC (no FID group): a retransmission is
+    // refused as an unknown SSRC until the pairing is bound, then losses are repaired.
+    let mut p = Pair::new(config("a"), config("b"));
+    p.a.add_send_stream(SendStreamConfig::video(VIDEO, Some(VIDEO_RTX))).unwrap();
+    p.b.add_receive_stream(ReceiveStreamConfig::video(VIDEO, None)).unwrap();
+    p.drop_ab = Box::new(|d| media_seq(d, VIDEO).is_some_and(|s| s % 7 == 3));
+    send_video(&mut p, 10, 5);
+    p.run_for(Duration::from_millis(200));
+    assert!(p.b_errors.iter().any(|e| matches!(e, Error::UnknownSsrc(VIDEO_RTX))), "{:?}", p.b_errors);
+    assert_eq!(p.b.receive_stats(VIDEO).unwrap().repaired, 0);
+
+    // Refused: an unknown stream, an SSRC taken (the stream's own, our RTCP SSRC), a second binding.
+    assert_eq!(p.b.bind_receive_rtx(0x4242, VIDEO_RTX), Err(UsageError::NoSuchStream(0x4242)));
+    assert_eq!(p.b.bind_receive_rtx(VIDEO, VIDEO), Err(UsageError::SsrcInUse(VIDEO)));
+    let rtcp = p.b.rtcp_ssrc();
+    assert_eq!(p.b.bind_receive_rtx(VIDEO, rtcp), Err(UsageError::SsrcInUse(rtcp)));
+    p.b.bind_receive_rtx(VIDEO, VIDEO_RTX).unwrap();
+    assert_eq!(p.b.bind_receive_rtx(VIDEO, 0x5555), Err(UsageError::SsrcInUse(VIDEO_RTX)));
+    let before = p.b.receive_stats(VIDEO).unwrap();
+
+    p.b_errors.clear();
+    send_video(&mut p, 20, 5);
+    p.run_for(Duration::from_secs(1));
+    let after = p.b.receive_stats(VIDEO).unwrap();
+    assert!(after.repaired > before.repaired + 10, "{before:?}\n{after:?}");
+    // Originals and repairs since the binding: all 100 packets but the last (whose loss no later packet
+    // shows), and the losses from before the binding that NACK was still asking for.
+    assert!(after.packets - before.packets + after.repaired - before.repaired >= 99, "{after:?}");
+    assert!(!p.b_errors.iter().any(|e| matches!(e, Error::UnknownSsrc(_))), "{:?}", p.b_errors);
+}
