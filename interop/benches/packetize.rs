@@ -15,7 +15,11 @@
 //!   scratch buffer) and allocates nothing; str0m returns a `Vec<Vec<u8>>` (one allocation per payload
 //!   plus the list), which the same copy then reads and drops. The copy is on both sides because str0m
 //!   does it too: its send path copies each queued payload into the packet buffer
-//!   (`streams/send.rs`, `poll_packet`).
+//!   (`streams/send.rs`, `poll_packet`). For VP8 a `packetize_parts` row follows: the same payloads taken
+//!   as descriptor and a run borrowed from the frame, the copy writing both into the packet buffer, so
+//!   sansrtc copies the frame's bytes once (into the packet) where `packetize` copies them twice (into its
+//!   scratch buffer, then into the packet); str0m's side is unchanged (it copies twice too: into each
+//!   `Vec`, then into the packet).
 //! - **Depacketize**: every payload of the frame, in order, appended to one reused frame buffer which both
 //!   sides clear per frame, descriptors stripped (and start codes restored for H.264); str0m's
 //!   `CodecExtra` is reset per frame. Both depacketizers read sansrtc's payloads. A `memcpy` line
@@ -60,6 +64,15 @@ fn write_payload(out: &mut Vec<u8>, payload: &[u8]) {
 fn sansrtc_packetize(p: &mut dyn sansrtc::packetize::Packetizer, frame: &[u8], out: &mut Vec<u8>) -> usize {
     out.clear();
     p.packetize(frame, MTU, &mut |payload| write_payload(out, payload.data)).unwrap_or(0)
+}
+
+fn sansrtc_packetize_parts(p: &mut dyn sansrtc::packetize::Packetizer, frame: &[u8], out: &mut Vec<u8>) -> usize {
+    out.clear();
+    p.packetize_parts(frame, MTU, &mut |payload| {
+        write_payload(out, payload.header);
+        write_payload(out, payload.body);
+    })
+    .unwrap_or(0)
 }
 
 fn str0m_packetize(p: &mut dyn s0::Packetizer, frame: &[u8], out: &mut Vec<u8>) -> usize {
@@ -107,9 +120,10 @@ fn str0m_depacketize(d: &mut dyn s0::Depacketizer, payloads: &[Vec<u8>], out: &m
     out.len()
 }
 
-/// One format's four measurements.
+/// One format's measurements (`parts`: also `packetize_parts`, for formats that override it).
 fn run(
     name: &str,
+    parts: bool,
     frame: &[u8],
     expected: &[u8],
     ours: (&mut dyn sansrtc::packetize::Packetizer, &mut dyn sansrtc::packetize::Depacketizer),
@@ -134,6 +148,12 @@ fn run(
     let a = measure_cpu(|| sansrtc_packetize(op, black_box(frame), &mut out));
     let b = measure_cpu(|| str0m_packetize(tp, black_box(frame), &mut out));
     compare(&format!("{name}/packetize"), a, "str0m", b);
+    if parts {
+        assert_eq!(sansrtc_packetize_parts(op, frame, &mut out), our_payloads.len());
+        assert_eq!(out.len(), our_payloads.iter().map(Vec::len).sum::<usize>());
+        let a = measure_cpu(|| sansrtc_packetize_parts(op, black_box(frame), &mut out));
+        compare(&format!("{name}/packetize_parts"), a, "str0m", b);
+    }
 
     match td {
         Some(td) => {
@@ -173,6 +193,7 @@ fn run_all() {
     let vp8_frame = filler(20_000, 1);
     run(
         "vp8 20 kB frame",
+        true,
         &vp8_frame,
         &vp8_frame,
         (&mut vp8::Vp8Packetizer::new(1), &mut vp8::Vp8Depacketizer::new()),
@@ -188,6 +209,7 @@ fn run_all() {
     let key = annex_b(&[&sps, &pps, &idr]);
     run(
         "h264 SPS+PPS+30 kB IDR",
+        false,
         &key,
         &key,
         (&mut h264::H264Packetizer::new(), &mut h264::H264Depacketizer::new()),
@@ -203,6 +225,7 @@ fn run_all() {
     let delta = annex_b(&slices.iter().map(Vec::as_slice).collect::<Vec<_>>());
     run(
         "h264 4 x 300 B slices",
+        false,
         &delta,
         &delta,
         (&mut h264::H264Packetizer::new(), &mut h264::H264Depacketizer::new()),
@@ -213,6 +236,7 @@ fn run_all() {
     packet[0] = 31 << 3;
     run(
         "opus 120 B packet",
+        false,
         &packet,
         &packet,
         (&mut opus::OpusPacketizer::new(), &mut opus::OpusDepacketizer::new()),

@@ -13,7 +13,7 @@
 
 use alloc::vec::Vec;
 
-use super::{DepacketizeError, Depacketizer, PacketizeError, Packetizer, Payload, PayloadInfo, TARGET};
+use super::{DepacketizeError, Depacketizer, PacketizeError, Packetizer, Payload, PayloadInfo, PayloadParts, TARGET};
 
 /// A picture id as sent: 7 bits (M=0) or 15 bits (M=1). Receivers must accept both, and a change of
 /// width mid-stream (§4.2).
@@ -236,35 +236,59 @@ impl Packetizer for Vp8Packetizer {
         max_payload: usize,
         emit: &mut dyn FnMut(Payload<'_>),
     ) -> Result<usize, PacketizeError> {
-        if frame.is_empty() {
-            return Err(PacketizeError::BadFrame);
-        }
-        if max_payload < MIN_PAYLOAD {
-            return Err(PacketizeError::MtuTooSmall);
-        }
-        let capacity = max_payload - 4;
-        let parts = frame.len().div_ceil(capacity);
-        // Nearly equal sizes: the first `longer` payloads carry one octet more (divided once per frame).
-        let (base, longer) = (frame.len() / parts, frame.len() % parts);
-        let [hi, lo] = (self.picture_id | 0x8000).to_be_bytes();
-        // The descriptor is written once; only the S bit changes after the first payload.
-        self.buf.clear();
-        self.buf.reserve(4 + base + 1);
-        self.buf.extend_from_slice(&[X | S, I, hi, lo]);
-        let mut rest = frame;
-        for index in 0..parts {
-            let (chunk, tail) = rest.split_at((base + usize::from(index < longer)).min(rest.len()));
-            rest = tail;
-            self.buf.truncate(4);
-            self.buf.extend_from_slice(chunk);
-            emit(Payload { data: &self.buf, marker: index + 1 == parts });
-            if let Some(first) = self.buf.first_mut() {
-                *first = X;
-            }
-        }
+        let buf = &mut self.buf;
+        let parts = split(frame, max_payload, self.picture_id, |descriptor, data, marker| {
+            buf.clear();
+            buf.extend_from_slice(descriptor);
+            buf.extend_from_slice(data);
+            emit(Payload { data: buf, marker });
+        })?;
         self.picture_id = (self.picture_id + 1) & 0x7fff;
         Ok(parts)
     }
+
+    /// The same payloads, each as its 4-octet descriptor and a run of `frame`: nothing is copied.
+    fn packetize_parts(
+        &mut self,
+        frame: &[u8],
+        max_payload: usize,
+        emit: &mut dyn FnMut(PayloadParts<'_>),
+    ) -> Result<usize, PacketizeError> {
+        let parts = split(frame, max_payload, self.picture_id, |header, body, marker| {
+            emit(PayloadParts { header, body, marker });
+        })?;
+        self.picture_id = (self.picture_id + 1) & 0x7fff;
+        Ok(parts)
+    }
+}
+
+/// The payloads of one frame, as a descriptor and a run of the frame each: `frame` cut into
+/// `ceil(len / (max_payload - 4))` runs whose lengths differ by one octet at most, the longer first.
+#[inline]
+fn split(
+    frame: &[u8],
+    max_payload: usize,
+    picture_id: u16,
+    mut each: impl FnMut(&[u8], &[u8], bool),
+) -> Result<usize, PacketizeError> {
+    if frame.is_empty() {
+        return Err(PacketizeError::BadFrame);
+    }
+    if max_payload < MIN_PAYLOAD {
+        return Err(PacketizeError::MtuTooSmall);
+    }
+    let parts = frame.len().div_ceil(max_payload - 4);
+    // The first `longer` runs carry one octet more (divided once per frame, not per payload).
+    let (base, longer) = (frame.len() / parts, frame.len() % parts);
+    let [hi, lo] = (picture_id | 0x8000).to_be_bytes();
+    let (first, next) = ([X | S, I, hi, lo], [X, I, hi, lo]);
+    let mut rest = frame;
+    for index in 0..parts {
+        let (run, tail) = rest.split_at((base + usize::from(index < longer)).min(rest.len()));
+        rest = tail;
+        each(if index == 0 { &first } else { &next }, run, index + 1 == parts);
+    }
+    Ok(parts)
 }
 
 /// RTP payloads back into VP8 frames.
