@@ -10,11 +10,11 @@
 //! - **Opus**: one 120-byte packet.
 //!
 //! What each side does, per timed iteration:
-//! - **Packetize**: the frame into payloads, and every payload copied into one reused packet buffer, as a
-//!   sender writes it after the RTP header. sansrtc hands each payload to a callback (borrowing its
+//! - **Packetize**: the frame into payloads, and every payload written after a 12-byte RTP header into
+//!   one reused packet buffer, as a sender writes it. sansrtc hands each payload to a callback (borrowing its
 //!   scratch buffer) and allocates nothing; str0m returns a `Vec<Vec<u8>>` (one allocation per payload
-//!   plus the list), which the same copy then reads and drops. The copy is on both sides because str0m
-//!   does it too: its send path copies each queued payload into the packet buffer
+//!   plus the list), which the same writing then reads and drops. The copy into the packet is on both
+//!   sides because str0m makes it too: its send path copies each queued payload into its packet buffer
 //!   (`streams/send.rs`, `poll_packet`). For VP8 a `packetize_parts` row follows: the same payloads taken
 //!   as descriptor and a run borrowed from the frame, the copy writing both into the packet buffer, so
 //!   sansrtc copies the frame's bytes once (into the packet) where `packetize` copies them twice (into its
@@ -38,6 +38,7 @@ use str0m::format::CodecExtra;
 use str0m::unversioned as s0;
 
 const MTU: usize = 1200;
+const RTP_HEADER: usize = 12;
 
 /// Deterministic filler without zero bytes (no start code emulation in H.264 NAL units).
 fn filler(len: usize, seed: u32) -> Vec<u8> {
@@ -56,32 +57,38 @@ fn annex_b(nals: &[&[u8]]) -> Vec<u8> {
     nals.iter().flat_map(|n| [0u8, 0, 0, 1].iter().chain(n.iter())).copied().collect()
 }
 
-/// The packet buffer's work on each payload: copy it after the RTP header.
-fn write_payload(out: &mut Vec<u8>, payload: &[u8]) {
-    out.extend_from_slice(payload);
-}
-
-fn sansrtc_packetize(p: &mut dyn sansrtc::packetize::Packetizer, frame: &[u8], out: &mut Vec<u8>) -> usize {
-    out.clear();
-    p.packetize(frame, MTU, &mut |payload| write_payload(out, payload.data)).unwrap_or(0)
-}
-
-fn sansrtc_packetize_parts(p: &mut dyn sansrtc::packetize::Packetizer, frame: &[u8], out: &mut Vec<u8>) -> usize {
-    out.clear();
-    p.packetize_parts(frame, MTU, &mut |payload| {
-        write_payload(out, payload.header);
-        write_payload(out, payload.body);
-    })
-    .unwrap_or(0)
-}
-
-fn str0m_packetize(p: &mut dyn s0::Packetizer, frame: &[u8], out: &mut Vec<u8>) -> usize {
-    out.clear();
-    let Ok(payloads) = p.packetize(MTU, frame) else { return 0 };
-    for payload in &payloads {
-        write_payload(out, payload);
+/// What a sender does with each payload: writes it after the 12-octet RTP header of the one packet
+/// buffer it reuses (str0m's `poll_packet` in `streams/send.rs` does, as sansrtc's RTP session does with
+/// its output buffer). Returns the payload's length.
+fn write_packet(packet: &mut Vec<u8>, parts: &[&[u8]]) -> usize {
+    packet.truncate(RTP_HEADER);
+    for part in parts {
+        packet.extend_from_slice(part);
     }
-    payloads.len()
+    black_box(&packet[..]).len() - RTP_HEADER
+}
+
+fn packet_buffer() -> Vec<u8> {
+    let mut packet = Vec::with_capacity(1500);
+    packet.resize(RTP_HEADER, 0x80);
+    packet
+}
+
+/// Each function returns the payload octets written.
+fn sansrtc_packetize(p: &mut dyn sansrtc::packetize::Packetizer, frame: &[u8], packet: &mut Vec<u8>) -> usize {
+    let mut written = 0;
+    p.packetize(frame, MTU, &mut |payload| written += write_packet(packet, &[payload.data])).map_or(0, |_| written)
+}
+
+fn sansrtc_packetize_parts(p: &mut dyn sansrtc::packetize::Packetizer, frame: &[u8], packet: &mut Vec<u8>) -> usize {
+    let mut written = 0;
+    p.packetize_parts(frame, MTU, &mut |payload| written += write_packet(packet, &[payload.header, payload.body]))
+        .map_or(0, |_| written)
+}
+
+fn str0m_packetize(p: &mut dyn s0::Packetizer, frame: &[u8], packet: &mut Vec<u8>) -> usize {
+    let Ok(payloads) = p.packetize(MTU, frame) else { return 0 };
+    payloads.iter().map(|payload| write_packet(packet, &[payload])).sum()
 }
 
 /// The floor: each payload appended whole, nothing parsed.
@@ -138,20 +145,28 @@ fn run(
     assert_eq!(sansrtc_depacketize(od, &our_payloads, &mut out), expected.len());
     assert_eq!(out, expected, "{name}: sansrtc round trip");
 
-    // Both sides copy out every payload (sansrtc's picture id moves on per frame, so its bytes differ
-    // from the first run's in the descriptors only).
-    assert_eq!(sansrtc_packetize(op, frame, &mut out), our_payloads.len());
-    assert_eq!(out.len(), our_payloads.iter().map(Vec::len).sum::<usize>());
-    assert_eq!(str0m_packetize(tp, frame, &mut out), their_payloads.len());
-    assert!(out == their_payloads.concat(), "{name}: str0m's payloads copied out");
+    // What is written: every payload, whole (the payloads themselves were checked above; sansrtc's
+    // picture id moves on per frame, so its descriptors differ from the first run's).
+    let mut packet = packet_buffer();
+    let total = |payloads: &[Vec<u8>]| payloads.iter().map(Vec::len).sum::<usize>();
+    assert_eq!(sansrtc_packetize(op, frame, &mut packet), total(&our_payloads));
+    assert_eq!(str0m_packetize(tp, frame, &mut packet), total(&their_payloads));
+    if parts {
+        let (mut whole, mut split) = (Vec::new(), Vec::new());
+        op.packetize(frame, MTU, &mut |payload| whole.push(payload.data.to_vec())).expect("packetized");
+        op.packetize_parts(frame, MTU, &mut |payload| split.push([payload.header, payload.body].concat()))
+            .expect("packetized");
+        assert_eq!(split.len(), whole.len());
+        // The next frame's payloads: the same data after descriptors whose picture id is one more.
+        assert!(split.iter().zip(&whole).all(|(s, w)| s.len() == w.len() && s[4..] == w[4..] && s[3] != w[3]));
+        assert_eq!(sansrtc_packetize_parts(op, frame, &mut packet), total(&our_payloads));
+    }
 
-    let a = measure_cpu(|| sansrtc_packetize(op, black_box(frame), &mut out));
-    let b = measure_cpu(|| str0m_packetize(tp, black_box(frame), &mut out));
+    let a = measure_cpu(|| sansrtc_packetize(op, black_box(frame), &mut packet));
+    let b = measure_cpu(|| str0m_packetize(tp, black_box(frame), &mut packet));
     compare(&format!("{name}/packetize"), a, "str0m", b);
     if parts {
-        assert_eq!(sansrtc_packetize_parts(op, frame, &mut out), our_payloads.len());
-        assert_eq!(out.len(), our_payloads.iter().map(Vec::len).sum::<usize>());
-        let a = measure_cpu(|| sansrtc_packetize_parts(op, black_box(frame), &mut out));
+        let a = measure_cpu(|| sansrtc_packetize_parts(op, black_box(frame), &mut packet));
         compare(&format!("{name}/packetize_parts"), a, "str0m", b);
     }
 
