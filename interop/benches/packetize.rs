@@ -11,21 +11,25 @@
 //!
 //! What each side does, per timed iteration:
 //! - **Packetize**: the frame into payloads, and every payload written after a 12-byte RTP header into
-//!   one reused packet buffer, as a sender writes it. sansrtc hands each payload to a callback (borrowing its
-//!   scratch buffer) and allocates nothing; str0m returns a `Vec<Vec<u8>>` (one allocation per payload
+//!   one reused packet buffer, as a sender writes it. sansrtc hands each payload to a callback (borrowing
+//!   its scratch buffer) and allocates nothing; str0m returns a `Vec<Vec<u8>>` (one allocation per payload
 //!   plus the list), which the same writing then reads and drops. The copy into the packet is on both
-//!   sides because str0m makes it too: its send path copies each queued payload into its packet buffer
-//!   (`streams/send.rs`, `poll_packet`). For VP8 a `packetize_parts` row follows: the same payloads taken
-//!   as descriptor and a run borrowed from the frame, the copy writing both into the packet buffer, so
-//!   sansrtc copies the frame's bytes once (into the packet) where `packetize` copies them twice (into its
-//!   scratch buffer, then into the packet); str0m's side is unchanged (it copies twice too: into each
-//!   `Vec`, then into the packet).
+//!   sides because both stacks make it: str0m's send path copies each queued payload into its packet
+//!   buffer (`streams/send.rs`, `poll_packet`), sansrtc's RTP session writes the payload it is given into
+//!   its output buffer. So both copy the frame's bytes twice: into a payload buffer, then into the packet.
+//!   This row is the `Packetizer::packetize` that sansrtc's peer connection calls.
+//! - **VP8 `packetize_parts`**: the same payloads taken as the 4-byte descriptor and a run borrowed from
+//!   the frame, both written into the packet buffer: sansrtc copies the frame's bytes once. str0m's side
+//!   is the `packetize` row's (it has no such call).
 //! - **Depacketize**: every payload of the frame, in order, appended to one reused frame buffer which both
-//!   sides clear per frame, descriptors stripped (and start codes restored for H.264); str0m's
-//!   `CodecExtra` is reset per frame. Both depacketizers read sansrtc's payloads. A `memcpy` line
-//!   follows: the same payloads appended whole with `extend_from_slice` and nothing else, the floor both
-//!   sides sit on (the bytes have to be copied once). str0m's Opus depacketizer is not public in 0.24;
-//!   its body is that same `extend_from_slice`, so the Opus row compares against the floor.
+//!   sides clear per frame, descriptors stripped (and start codes restored for H.264, where both sides
+//!   gather FU-A fragments in a reassembly buffer before appending the NAL unit); str0m's `CodecExtra` is
+//!   reset per frame. Both depacketizers read sansrtc's payloads. A `memcpy` line follows: the same
+//!   payloads appended whole with `extend_from_slice` and nothing else, the floor under both sides (the
+//!   bytes have to be copied once; descriptors included, a few bytes more than either copies). str0m's
+//!   Opus depacketizer is not public in 0.24; its body is that same `extend_from_slice`, without a look at
+//!   the packet, so the Opus row compares sansrtc (which checks the packet against RFC 6716 §3.4 R1 to R5
+//!   before copying) against the floor.
 //!
 //! Every output is checked against the frame before timing. Timed in thread CPU time. Set
 //! `SANSRTC_BENCH_REPEAT=N` to run the whole set N times in one process (the figures' spread).
