@@ -187,6 +187,11 @@ fn packetizer_limits() {
     assert_eq!(p.next_picture_id(), 0, "failures do not use up a picture id");
     // The smallest payload carries one octet of data each.
     assert_eq!(p.packetize(&[1, 2, 3], MIN_PAYLOAD, &mut |pl| assert_eq!(pl.data.len(), 5)), Ok(3));
+    // A limit far above the frame: one payload, and the scratch buffer sized by the frame, not the limit.
+    let mut one = Vec::new();
+    assert_eq!(p.packetize(&[1, 2, 3], usize::MAX, &mut |pl| one.push(pl.data.to_vec())), Ok(1));
+    assert_eq!(one, [vec![0x90, 0x80, 0x80, 0x01, 1, 2, 3]]);
+    assert!(p.buf.capacity() < 1024);
 }
 
 /// The packetizer's payloads, exactly: descriptors with X, I, M, S on the first, sizes split evenly.
