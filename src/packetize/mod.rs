@@ -5,7 +5,9 @@
 //! of the frame the same timestamp). A [`Depacketizer`] takes the payloads of received packets, in
 //! sequence-number order, and appends the codec bitstream they carry to a frame buffer the caller owns,
 //! reporting what each payload says about its frame ([`PayloadInfo`]: start, key frame, picture id,
-//! layers). Both reuse their buffers: once warm, neither allocates.
+//! layers). Both reuse their buffers: once warm, neither allocates. A sender that writes payloads straight
+//! into its packets can take each one as a header and a body borrowed from the frame
+//! ([`Packetizer::packetize_parts`]), and so copy the frame's bytes once.
 //!
 //! Each format also has a borrowed view of its payload header (the VP8 payload descriptor, the NAL units
 //! of an H.264 aggregation packet...), so that a forwarding unit can read key frames, layers and picture
@@ -76,6 +78,31 @@ pub struct Payload<'a> {
     pub marker: bool,
 }
 
+/// One RTP payload in two parts, for a caller that writes it straight into its packet: the payload
+/// format's header, written by the packetizer, then a body borrowed from the frame. The payload is `header`
+/// followed by `body`; either may be empty. See [`Packetizer::packetize_parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadParts<'a> {
+    /// The payload descriptor or header (or, from the default method, the whole payload).
+    pub header: &'a [u8],
+    /// The frame's bytes after it, borrowed from the frame.
+    pub body: &'a [u8],
+    /// The last payload of the frame: set the RTP marker bit.
+    pub marker: bool,
+}
+
+impl PayloadParts<'_> {
+    /// The payload's length: header and body.
+    pub fn len(&self) -> usize {
+        self.header.len() + self.body.len()
+    }
+
+    /// Whether both parts are empty (a packetizer never emits such a payload).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Splits encoded frames into RTP payloads.
 pub trait Packetizer {
     /// Splits one encoded frame (codec bitstream as the encoder produced it; Annex-B for H.264/H.265, a
@@ -88,6 +115,21 @@ pub trait Packetizer {
         max_payload: usize,
         emit: &mut dyn FnMut(Payload<'_>),
     ) -> Result<usize, PacketizeError>;
+
+    /// The same payloads as [`Packetizer::packetize`] (same count, markers and errors, and the same state
+    /// change, such as a picture id moving on), each handed over as a header and a body borrowed from
+    /// `frame` ([`PayloadParts`]). A caller that writes `header` then `body` into its packet copies the
+    /// frame's bytes once, where `packetize` copies them twice (into the packetizer's scratch buffer, then
+    /// into the packet). The default goes through `packetize`: the whole payload as `header`, `body` empty;
+    /// formats whose payloads are a header before a run of the frame's bytes (VP8) override it.
+    fn packetize_parts(
+        &mut self,
+        frame: &[u8],
+        max_payload: usize,
+        emit: &mut dyn FnMut(PayloadParts<'_>),
+    ) -> Result<usize, PacketizeError> {
+        self.packetize(frame, max_payload, &mut |p| emit(PayloadParts { header: p.data, body: &[], marker: p.marker }))
+    }
 }
 
 /// What one RTP payload says about the frame it belongs to.

@@ -187,6 +187,11 @@ fn packetizer_limits() {
     assert_eq!(p.next_picture_id(), 0, "failures do not use up a picture id");
     // The smallest payload carries one octet of data each.
     assert_eq!(p.packetize(&[1, 2, 3], MIN_PAYLOAD, &mut |pl| assert_eq!(pl.data.len(), 5)), Ok(3));
+    // A limit far above the frame: one payload, and the scratch buffer sized by the frame, not the limit.
+    let mut one = Vec::new();
+    assert_eq!(p.packetize(&[1, 2, 3], usize::MAX, &mut |pl| one.push(pl.data.to_vec())), Ok(1));
+    assert_eq!(one, [vec![0x90, 0x80, 0x80, 0x01, 1, 2, 3]]);
+    assert!(p.buf.capacity() < 1024);
 }
 
 /// The packetizer's payloads, exactly: descriptors with X, I, M, S on the first, sizes split evenly.
@@ -247,4 +252,56 @@ fn round_trip() {
     }
     assert!(expected_id < 0x7ff0, "the picture id wrapped");
     assert_eq!(d.errors(), 0);
+}
+
+/// `packetize_parts` hands over the same payloads as `packetize` (descriptor, then a run borrowed from the
+/// frame), with the same markers, count, errors and picture id sequence.
+#[test]
+fn parts_are_the_same_payloads() {
+    let mut rng = SeededRng::from_seed([9; 32]);
+    let mut whole = Vp8Packetizer::new(0x7ffe);
+    let mut parts = Vp8Packetizer::new(0x7ffe);
+    for &size in &[1usize, 2, 5, 1196, 1197, 3000, 20_000] {
+        for &mtu in &[MIN_PAYLOAD, 7, 1200] {
+            let mut frame = vec![0u8; size];
+            rng.fill(&mut frame);
+            let mut expected: Vec<(Vec<u8>, bool)> = Vec::new();
+            let n = whole.packetize(&frame, mtu, &mut |p| expected.push((p.data.to_vec(), p.marker))).unwrap();
+            let mut got: Vec<(Vec<u8>, bool)> = Vec::new();
+            let frame_bytes = frame.as_ptr_range();
+            let m = parts
+                .packetize_parts(&frame, mtu, &mut |p| {
+                    assert_eq!(p.header.len(), 4);
+                    assert!(frame_bytes.contains(&p.body.as_ptr()), "the body borrows the frame");
+                    got.push(([p.header, p.body].concat(), p.marker));
+                })
+                .unwrap();
+            assert_eq!((m, got), (n, expected), "size {size} mtu {mtu}");
+            assert_eq!(parts.next_picture_id(), whole.next_picture_id());
+        }
+    }
+    assert!(parts.next_picture_id() < 0x7ffe, "the picture id wrapped");
+    let mut emitted = 0;
+    assert_eq!(parts.packetize_parts(&[], 1200, &mut |_| emitted += 1), Err(PacketizeError::BadFrame));
+    assert_eq!(parts.packetize_parts(&[1], MIN_PAYLOAD - 1, &mut |_| emitted += 1), Err(PacketizeError::MtuTooSmall));
+    assert_eq!(emitted, 0);
+    assert_eq!(parts.next_picture_id(), whole.next_picture_id(), "failures do not use up a picture id");
+}
+
+/// The trait's default `packetize_parts` (a format that does not override it): each whole payload as the
+/// header, an empty body.
+#[test]
+fn default_parts_are_whole_payloads() {
+    let frame = [0xf8u8, 1, 2, 3];
+    let mut p = crate::packetize::opus::OpusPacketizer::new();
+    let mut got = Vec::new();
+    assert_eq!(
+        p.packetize_parts(&frame, 1200, &mut |pl| got.push((pl.header.to_vec(), pl.body.len(), pl.marker))),
+        Ok(1)
+    );
+    let mut q = crate::packetize::opus::OpusPacketizer::new();
+    let mut expected = Vec::new();
+    assert_eq!(q.packetize(&frame, 1200, &mut |pl| expected.push((pl.data.to_vec(), 0, pl.marker))), Ok(1));
+    assert_eq!(got, expected);
+    assert_eq!(got[0].0, frame);
 }
