@@ -3,7 +3,7 @@
 //! server's minimal HTTP signalling.
 //!
 //! ```text
-//! cargo run --release --example broadcast -- --http 127.0.0.1:8080 [--udp ADDR] [--video vp8|h264]
+//! cargo run --release --example broadcast -- --http 127.0.0.1:8080 [--udp ADDR] [--video vp8|h264] [--reorder-wait MS]
 //! ```
 //!
 //! Open `http://127.0.0.1:8080/?publish` in one browser tab (camera and microphone) and
@@ -65,14 +65,14 @@ const MAX_SDP: usize = 64 * 1024;
 
 fn usage(msg: &str) -> ! {
     eprintln!("broadcast: {msg}");
-    eprintln!("usage: broadcast --http ADDR [--udp ADDR] [--video vp8|h264]");
+    eprintln!("usage: broadcast --http ADDR [--udp ADDR] [--video vp8|h264] [--reorder-wait MS]");
     std::process::exit(2)
 }
 
 fn main() {
     log::init();
     let (mut http, mut udp) = (None, None);
-    let mut options = Options { video: VideoCodec::Vp8 };
+    let mut options = Options { video: VideoCodec::Vp8, reorder_wait: forward::REORDER_WAIT };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -85,6 +85,10 @@ fn main() {
                     "h264" => VideoCodec::H264,
                     other => usage(&format!("--video {other}: vp8 or h264")),
                 }
+            }
+            "--reorder-wait" => {
+                let ms = value().parse::<u64>().unwrap_or_else(|_| usage("--reorder-wait takes milliseconds"));
+                options.reorder_wait = Duration::from_millis(ms);
             }
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),

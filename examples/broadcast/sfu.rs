@@ -10,7 +10,7 @@
 //!   media once there is some.
 //! - **Forwarding.** The packets the publisher sends ([`Event::Rtp`]; a retransmission arrives as the
 //!   packet it repairs, restored by the connection) are put back in order, each once ([`Reorder`]: a
-//!   packet after a lost one waits up to [`REORDER_WAIT`] for its retransmission; one that never comes
+//!   packet after a lost one waits up to `Options::reorder_wait` for its retransmission; one that never comes
 //!   makes the viewers' video wait for a key frame). Each then goes to every viewer with
 //!   [`PeerConnection::write_rtp`]: its payload untouched, its payload type the viewer's for the same
 //!   format ([`map_payload_type`]), its timestamp on the viewer's [`Timeline`], the audio-level,
@@ -45,8 +45,8 @@ use sansrtc::{Datagram, Instant, SeededRng};
 use smallvec::SmallVec;
 
 use super::forward::{
-    KEYFRAME_REQUEST_INTERVAL, KeyframeGate, Limited, REORDER_WAIT, Release, Reorder, RequestLimiter, Timeline,
-    map_payload_type, starts_keyframe,
+    KEYFRAME_REQUEST_INTERVAL, KeyframeGate, Limited, Release, Reorder, RequestLimiter, Timeline, map_payload_type,
+    starts_keyframe,
 };
 
 /// Viewers served at once.
@@ -66,6 +66,9 @@ pub enum VideoCodec {
 pub struct Options {
     /// The codec the publisher is asked to send.
     pub video: VideoCodec,
+    /// How long a video packet after a lost one waits for the lost one's retransmission
+    /// (`forward::REORDER_WAIT`, 200 ms, by default).
+    pub reorder_wait: Duration,
 }
 
 /// Who an offer comes from.
@@ -274,7 +277,7 @@ impl Sfu {
                         limiter: RequestLimiter::new(KEYFRAME_REQUEST_INTERVAL),
                         reorder: Reorder::new(match kind {
                             MediaKind::Audio => Duration::ZERO,
-                            MediaKind::Video => REORDER_WAIT,
+                            MediaKind::Video => self.options.reorder_wait,
                         }),
                     })
                     .collect();
