@@ -27,6 +27,28 @@ fn pump(now: Instant, from: &mut PeerConnection, to: &mut PeerConnection) -> Vec
     sizes
 }
 
+/// Whether a datagram is RTCP (RFC 5761 §4: packet types 192–223 in the second octet).
+fn is_rtcp(d: &[u8]) -> bool {
+    d.get(1).is_some_and(|b| (192..=223).contains(b))
+}
+
+/// The datagrams `a` sends from `now` until its pacer has let go of everything written: the pacer
+/// spreads a frame's packets at the pacing rate, so `a` is run at its `poll_timeout` meanwhile.
+fn paced(now: Instant, a: &mut PeerConnection) -> Vec<(SocketAddr, SocketAddr, Vec<u8>, Instant)> {
+    let mut out = Vec::new();
+    let mut t = now;
+    loop {
+        while let Some(x) = a.poll_transmit() {
+            out.push((x.source, x.destination, x.contents.to_vec(), t));
+        }
+        if !a.pacer().is_some_and(|p| p.queued_packets() > 0) {
+            return out;
+        }
+        t = a.poll_timeout().unwrap().max(t);
+        a.handle_timeout(t);
+    }
+}
+
 /// `a` (sending audio and video) and `b` (receiving both), offered by `a` with `a_video` as its video
 /// codecs (empty: the configured ones) and answered by `b`, connected.
 fn connected(seed: u8, b_config: Config, a_video: &[Codec]) -> (PeerConnection, PeerConnection, Instant) {
@@ -97,7 +119,13 @@ fn send(
     frame: &OutgoingFrame<'_>,
 ) -> (SentFrame, Vec<RtpPacket>, Vec<usize>) {
     let sent = a.write_frame(now, mid, frame).unwrap();
-    let sizes = pump(now, a, b);
+    let mut sizes = Vec::new();
+    for (source, destination, contents, at) in paced(now, a) {
+        if !is_rtcp(&contents) {
+            sizes.push(contents.len());
+        }
+        let _ = b.handle_receive(at, Datagram { source, destination, contents: &contents });
+    }
     assert!(sizes.iter().all(|&s| s <= MTU), "a datagram above the MTU: {sizes:?}");
     let mut packets = Vec::new();
     while let Some(e) = b.poll_event() {
@@ -355,13 +383,13 @@ fn refused_frames_send_nothing() {
 
 /// Every packet `a` has for `b`, except those `lose` picks (by index), delivered; what `b` received on `mid`.
 fn deliver(now: Instant, a: &mut PeerConnection, b: &mut PeerConnection, mid: &str, lose: &[usize]) -> Vec<RtpPacket> {
-    let mut datagrams = Vec::new();
-    while let Some(t) = a.poll_transmit() {
-        datagrams.push((t.source, t.destination, t.contents.to_vec()));
-    }
-    for (i, (source, destination, contents)) in datagrams.into_iter().enumerate() {
-        if !lose.contains(&i) {
-            let _ = b.handle_receive(now, Datagram { source, destination, contents: &contents });
+    // `lose` counts RTP datagrams only.
+    let mut rtp = 0;
+    for (source, destination, contents, at) in paced(now, a) {
+        let lost = !is_rtcp(&contents) && lose.contains(&rtp);
+        rtp += usize::from(!is_rtcp(&contents));
+        if !lost {
+            let _ = b.handle_receive(at, Datagram { source, destination, contents: &contents });
         }
     }
     core::iter::from_fn(|| b.poll_event())

@@ -163,6 +163,7 @@
 mod assemble;
 mod channels;
 mod codec;
+mod congestion;
 mod conn;
 mod describe;
 mod error;
@@ -397,6 +398,20 @@ pub enum Event {
     /// the peer's clock or `None` if it was reported lost): raw figures for a bandwidth estimator. The
     /// packets of one feedback come in a row and share its `feedback_count`.
     TransportFeedback(crate::rtp::session::PacketFeedback),
+    /// The bandwidth estimator's send target moved materially (3 % or more, or onto a bound): what the
+    /// encoders should produce, all streams together, headers included (libwebrtc's
+    /// `TargetTransferRate`; W3C `availableOutgoingBitrate`). Made from the peer's transport-wide
+    /// feedback (and REMB, an upper bound); see [`PeerConnection::target_bitrate`].
+    TargetBitrate {
+        /// The target, in bit/s.
+        bitrate_bps: u64,
+        /// The loss fraction the estimator last measured, as RTCP writes it (0–255 for 0–1).
+        loss_fraction: u8,
+        /// The round-trip time the estimator uses.
+        rtt: core::time::Duration,
+        /// How long the packets waiting in the pacer take to leave at the pacing rate.
+        queue_delay: core::time::Duration,
+    },
     /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC).
     KeyframeRequest {
         /// The transceiver.
@@ -469,6 +484,10 @@ impl fmt::Debug for Event {
                 write!(f, "Remb({sender_ssrc:#010x}: {bitrate} b/s for {:?})", ssrcs.as_slice())
             }
             Event::TransportFeedback(p) => write!(f, "TransportFeedback({p:?})"),
+            Event::TargetBitrate { bitrate_bps, loss_fraction, rtt, queue_delay } => write!(
+                f,
+                "TargetBitrate({bitrate_bps} b/s, loss {loss_fraction}/256, rtt {rtt:?}, queue {queue_delay:?})"
+            ),
             Event::KeyframeRequest { transceiver, mid, rid, kind } => {
                 write!(f, "KeyframeRequest({transceiver}, mid={mid}, rid={rid:?}, {kind:?})")
             }
@@ -532,6 +551,8 @@ pub struct Stats {
     /// Packets the RTP session owed (reports, feedback, RTX) that could not be sent: no selected pair
     /// yet, or SRTP refused them.
     pub media_unsent: u64,
+    /// RTP packets dropped because the pacer's queue for their class was full.
+    pub media_paced_dropped: u64,
     /// Key-frame requests (PLI, FIR) naming no SSRC of ours (the packet itself was taken).
     pub rtcp_unroutable: u64,
     /// Other first bytes (RFC 7983): ZRTP, TURN channel data, unknown.
@@ -618,6 +639,15 @@ pub struct Config {
     /// 1200, what browsers use: it leaves room for IPv6, UDP and a TURN ChannelData header under a
     /// 1280-octet path MTU). Packets given to [`PeerConnection::write_rtp`] are sent as they are.
     pub media_mtu: usize,
+    /// The bandwidth estimator's bounds and start rate (used when transport-wide CC is negotiated).
+    /// Default 30 kbit/s to 10 Mbit/s, starting at 300 kbit/s (libwebrtc's start rate), probing at the
+    /// start.
+    pub bandwidth: crate::cc::Config,
+    /// The pacer for media sent with transport-wide CC; `None` sends each packet as it is written. On
+    /// by default ([`crate::cc::PacerConfig::default`]: 2.5 × the target, audio and retransmissions
+    /// first), as libwebrtc always paces: a frame's packets are spread instead of leaving in one burst
+    /// that fills the bottleneck's queue and reads as over-use.
+    pub pacer: Option<crate::cc::PacerConfig>,
 }
 
 impl Default for Config {
@@ -644,6 +674,8 @@ impl Default for Config {
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
             srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),
             media_mtu: 1200,
+            bandwidth: crate::cc::Config::new(30_000, 300_000, 10_000_000),
+            pacer: Some(crate::cc::PacerConfig::default()),
         }
     }
 }

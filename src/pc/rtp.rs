@@ -708,6 +708,16 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// Protects the RTP packet in `self.media.out` in place.
+    fn protect_rtp(&mut self) -> Result<(), Error> {
+        let (media, dtls) = self.media_parts();
+        let m = media.session(dtls).ok_or(Error::NotConnected)?;
+        let session = m.srtp.as_mut().ok_or(Error::NotConnected)?;
+        session.protect_rtp(&mut m.out).map_err(Error::Srtp)?;
+        self.mark_active();
+        Ok(())
+    }
+
     /// Protects `self.media.out` (an RTP packet, or RTCP with `rtcp`) and sends it on the selected pair.
     fn send_media(&mut self, now: Instant, rtcp: bool) -> Result<(), Error> {
         let (media, dtls) = self.media_parts();
@@ -778,6 +788,7 @@ impl PeerConnection {
             }
         }
         let ssrc = enc.ssrc;
+        let class = if t.kind == super::MediaKind::Audio { crate::cc::Class::Audio } else { crate::cc::Class::Video };
         let m = self.media.state.as_deref_mut().ok_or(Error::NotConnected)?;
         let session = m.rtp.as_mut().ok_or(Error::NotConnected)?;
         let outgoing = rtp::session::OutgoingRtp {
@@ -802,7 +813,8 @@ impl PeerConnection {
         {
             enc.seq = sent.sequence.wrapping_add(1);
         }
-        self.send_media(now, false)?;
+        self.protect_rtp()?;
+        self.send_rtp_paced(now, class, sent.transport_sequence);
         self.flush_rtp_session();
         Ok(SentRtp { ssrc, sequence_number: sent.sequence, transport_sequence: sent.transport_sequence })
     }
