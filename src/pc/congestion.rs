@@ -23,22 +23,28 @@
 //! when a packet is written, so audio or a retransmission sent ahead of queued video goes out of
 //! transport-wide order; the estimator takes send times from when each packet leaves, and its arrival
 //! grouping ignores a packet sent before its group, as libwebrtc's does. Probe clusters are sent with
-//! queued media at the probe's rate; padding for probes is not sent (the RTP session makes no padding
-//! packets), so a probe with nothing queued measures nothing.
+//! queued media at the probe's rate, and with padding-only packets on a video stream's RTX SSRC when
+//! nothing is queued (as libwebrtc probes; without a video stream with RTX a probe measures only the
+//! media it carries).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::conn::PeerConnection;
-use super::{Event, TARGET};
+use super::{Event, MediaKind, TARGET};
 use crate::cc::{self, BandwidthEstimator, Class, Paced, Pacer, PacerConfig, SentPacket};
 use crate::rtp::session::PacketFeedback;
+use crate::rtp::{ExtensionKind, ExtensionValue};
 use crate::time::Instant;
 
 /// Feedback packets of one transport-wide feedback buffered before they go to the estimator (a feedback
 /// reports up to the RTP session's `max_per_feedback`, 400 by default; a longer one goes in parts).
 const MAX_FEEDBACK: usize = 512;
+
+/// The padding in one padding-only packet at most (octets; RFC 3550 counts it in one octet; libwebrtc
+/// sends 224).
+const PADDING_MAX: usize = 224;
 
 /// What each waiting packet's buffer is made with: a packet up to the common 1500-octet MTU.
 const SLOT_CAPACITY: usize = 1500;
@@ -61,7 +67,7 @@ pub(super) struct Congestion {
     max_slots: usize,
     /// The packets of the feedback being read.
     feedback: Vec<PacketFeedback>,
-    /// Padding a probe asked for and that was not sent.
+    /// Padding a probe asked for and that was not sent (no video stream with RTX).
     padding_skipped: u64,
     /// The BUNDLE group's transport-wide CC extension id (to read a retransmission's number).
     twcc_id: Option<u8>,
@@ -230,10 +236,12 @@ impl PeerConnection {
 
     /// Sends what the pacer lets go at `now`, each packet recorded with the estimator as it leaves.
     fn release_paced(&mut self, now: Instant) {
-        let Some(cc) = self.cc.as_deref_mut() else { return };
-        let Some(pacer) = cc.pacer.as_mut() else { return };
-        pacer.handle_timeout(now);
-        while let Some(p) = pacer.poll_transmit() {
+        if let Some(p) = self.cc.as_deref_mut().and_then(|c| c.pacer.as_mut()) {
+            p.handle_timeout(now);
+        }
+        loop {
+            let Some(cc) = self.cc.as_deref_mut() else { return };
+            let Some(p) = cc.pacer.as_mut().and_then(Pacer::poll_transmit) else { break };
             match p {
                 Paced::Packet { token, size, probe_cluster, .. } => {
                     let Some(slot) = usize::try_from(token).ok().and_then(|i| cc.slots.get(i)) else { continue };
@@ -244,10 +252,61 @@ impl PeerConnection {
                     cc.free.push(token as usize);
                     cc.bwe.handle_sent(now, SentPacket { transport_sequence, size, probe_cluster });
                 }
-                Paced::Padding { .. } => cc.padding_skipped += 1,
+                Paced::Padding { size, probe_cluster } => self.send_padding(now, size, probe_cluster),
             }
         }
         self.after_congestion();
+    }
+
+    /// Padding for a probe cluster: `size` octets in padding-only packets on the RTX stream of the first
+    /// video encoding that has one (as libwebrtc probes), each recorded with the estimator as sent.
+    /// Without such a stream nothing is sent (counted).
+    fn send_padding(&mut self, now: Instant, size: usize, cluster: u32) {
+        let found = self.transceivers.list.iter().filter(|t| t.sends() && t.kind == MediaKind::Video).find_map(|t| {
+            let n = t.negotiated.as_ref()?;
+            let codec = n.codecs.iter().find(|c| c.rtx_payload_type.is_some())?;
+            let ssrc = t.encodings.first()?.ssrc;
+            let mid = n.send_id(ExtensionKind::Mid).and(t.mid.clone());
+            Some((ssrc, codec.payload_type, mid))
+        });
+        let Some((ssrc, payload_type, mid)) = found else {
+            if let Some(cc) = self.cc.as_deref_mut() {
+                cc.padding_skipped += 1;
+            }
+            return;
+        };
+        let mut left = size;
+        while left > 0 {
+            let Some(m) = self.media.state.as_deref_mut() else { return };
+            let (Some(session), Some(srtp)) = (m.rtp.as_mut(), m.srtp.as_mut()) else { return };
+            let mid_value = mid.as_ref().map(|t| ExtensionValue::Mid(t.as_str()));
+            let extensions = mid_value.as_slice();
+            let padding = u8::try_from(left.clamp(1, PADDING_MAX)).unwrap_or(u8::MAX);
+            let sent = match session.send_padding(now, ssrc, payload_type, padding, extensions, &mut m.out) {
+                Ok(sent) => sent,
+                Err(e) => {
+                    tracing::debug!(target: TARGET, error = %e, "no padding");
+                    return;
+                }
+            };
+            if srtp.protect_rtp(&mut m.out).is_err() {
+                self.stats.media_unsent += 1;
+                return;
+            }
+            if self.ice.send(now, &m.out).is_err() {
+                self.stats.media_unsent += 1;
+            }
+            let wire = m.out.len();
+            left = left.saturating_sub(wire);
+            if let Some(cc) = self.cc.as_deref_mut() {
+                let packet = SentPacket {
+                    transport_sequence: sent.transport_sequence,
+                    size: wire,
+                    probe_cluster: Some(cluster),
+                };
+                cc.bwe.handle_sent(now, packet);
+            }
+        }
     }
 
     /// The estimator's events: targets and probes to the pacer, the target to the application.
