@@ -641,7 +641,9 @@ pub struct Config {
     pub media_mtu: usize,
     /// The bandwidth estimator's bounds and start rate (used when transport-wide CC is negotiated).
     /// Default 30 kbit/s to 10 Mbit/s, starting at 300 kbit/s (libwebrtc's start rate), probing at the
-    /// start.
+    /// start. Probes are padded with padding-only packets on the first video encoding's RTX stream: an
+    /// application writing packets of its own on that RTX SSRC ([`PeerConnection::write_rtp_raw`])
+    /// should turn `probing` off, or their sequence numbers would collide.
     pub bandwidth: crate::cc::Config,
     /// The pacer for media sent with transport-wide CC; `None` sends each packet as it is written. On
     /// by default ([`crate::cc::PacerConfig::default`]: 2.5 × the target, audio and retransmissions

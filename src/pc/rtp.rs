@@ -744,7 +744,9 @@ impl PeerConnection {
     /// extensions with the extensions given, under their negotiated ids (a
     /// [`ExtensionValue::TransportWideCc`] given is left out: the session numbers the packet). The session
     /// keeps a copy for retransmission when RTX was negotiated (RTX payload types are the session's own:
-    /// giving one is [`Error::InvalidParameter`]). Then SRTP-protects it. Then drain `poll_transmit`.
+    /// giving one is [`Error::InvalidParameter`]). Then SRTP-protects it and, with pacing
+    /// ([`super::Config::pacer`]), queues it in the pacer (audio first), which lets it go at once or from
+    /// a later `handle_timeout`. Then drain `poll_transmit` and read `poll_timeout`.
     pub fn write_rtp(&mut self, now: Instant, mid: &str, packet: &OutgoingRtp<'_>) -> Result<SentRtp, Error> {
         self.touch(now);
         let now = self.now();
@@ -824,7 +826,8 @@ impl PeerConnection {
     /// send). When its SSRC is one of the connection's send streams the RTP session records it as sent
     /// ([`crate::rtp::session::Session::record_sent`]: the stream's counters and sender reports, and its
     /// RTX history, so a NACK for it is answered); other SSRCs (forwarded streams) are sent unrecorded.
-    /// Then drain `poll_transmit`.
+    /// With pacing ([`super::congestion`]) it waits its turn with the transceiver's other packets. Then
+    /// drain `poll_transmit` and read `poll_timeout`.
     pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
         self.touch(now);
         let now = self.now();
@@ -833,6 +836,7 @@ impl PeerConnection {
         if !t.sends() {
             return Err(Error::NotSending);
         }
+        let class = if t.kind == super::MediaKind::Audio { crate::cc::Class::Audio } else { crate::cc::Class::Video };
         Packet::new_checked(packet).map_err(|_| Error::InvalidParameter)?;
         if self.media.keyed() {
             self.media_ready()?;
@@ -843,7 +847,9 @@ impl PeerConnection {
         }
         m.out.clear();
         m.out.extend_from_slice(packet);
-        self.send_media(now, false)?;
+        // Paced in order with the transceiver's other packets (without a transport-wide number of ours).
+        self.protect_rtp()?;
+        self.send_rtp_paced(now, class, None);
         self.flush_rtp_session();
         Ok(())
     }
