@@ -215,6 +215,11 @@ fn the_target_converges_on_the_bottleneck_and_follows_a_step_down() {
     assert!(utilization >= 0.85, "throughput {:.1} % of the capacity", utilization * 100.0);
     assert!(p95 < 150.0, "p95 queuing delay {p95:.1} ms");
     assert!(stats.1.packets > 0 && stats.0.feedback_packets > 0, "paced, and fed from feedback");
+    // The receiver's feedback: every 50 ms while packets arrive.
+    let feedback = run.pc(run.b, |pc, _| pc.media_stats().unwrap().twcc_sent);
+    let per_second = feedback as f64 / (run.sim.now() - t0).as_secs_f64();
+    println!("{feedback} transport-wide feedback packets from the receiver ({per_second:.1} a second)");
+    assert!((15.0..=21.0).contains(&per_second), "{per_second:.1} feedback packets a second");
     // The candidate-pair statistics show the estimate.
     let report = run.pc(run.a, |pc, now| pc.stats_report(now));
     let available = report.iter().find_map(|s| match s {

@@ -146,4 +146,6 @@ fn warm_frames_allocate_nothing() {
     assert_eq!(assembled, 2_000, "every frame is put back together");
     assert_eq!(writes, 0, "write_frame allocates once warm");
     assert_eq!(all.allocations + all.reallocations, 0, "{all:?}");
+    // With pacing on (the default): every packet went through the pacer.
+    assert!(a.pacer().is_some_and(|p| p.stats().packets >= 6_000), "{:?}", a.pacer().map(|p| p.stats()));
 }

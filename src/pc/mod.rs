@@ -53,8 +53,9 @@
 //!    [`PeerConnection::request_keyframe`] and [`Event::KeyframeRequest`]. The connection drives one RTP
 //!    session ([`crate::rtp::session`]) for its transport: RTCP reports and round-trip times, NACK and
 //!    RTX (lost packets arrive repaired, [`RtpPacket::repaired`]), PLI/FIR, transport-wide CC numbering
-//!    and feedback, all as negotiated; [`Event::Remb`] and [`Event::TransportFeedback`] hand the raw
-//!    figures to a bandwidth estimator of the application's; [`PeerConnection::stats_report`] has the W3C
+//!    and feedback, all as negotiated; with transport-wide CC a bandwidth estimator and a pacer (see
+//!    *Congestion control* below) give [`Event::TargetBitrate`] for the encoders ([`Event::Remb`] and
+//!    [`Event::TransportFeedback`] still hand the raw figures on); [`PeerConnection::stats_report`] has the W3C
 //!    RTP statistics, [`PeerConnection::rtp_session`] the session itself (read-only). Forwarding keeps
 //!    the caller's SSRC and sequence numbers with [`PeerConnection::write_rtp_raw`];
 //!    [`PeerConnection::write_rtcp`] sends RTCP of the caller's. [`PeerConnection::write_frame`] sends a
@@ -126,6 +127,19 @@
 //!   receiving side a [`FrameAssembler`] (one per transceiver, from its negotiated codecs) takes the
 //!   [`Event::Rtp`] packets in order and gives back [`ReceivedFrame`]s; it is no jitter buffer: a frame
 //!   that lost a packet is dropped and the stream resumes at the next frame start.
+//! - **Congestion control.** When transport-wide CC is negotiated, the connection runs
+//!   [`crate::cc`]'s [`BandwidthEstimator`](crate::cc::BandwidthEstimator) (GCC) and
+//!   [`Pacer`](crate::cc::Pacer), made with the RTP session (`congestion.rs`): every RTP packet written
+//!   and every RTX answer is protected and queued in the pacer (audio, then retransmissions, then video;
+//!   [`Config::pacer`], on by default as in libwebrtc; `None` sends each packet as it is written), let go
+//!   at 2.5 × the target from `handle_timeout` (its next release time is part of `poll_timeout`), and
+//!   recorded with the estimator as it leaves, its whole protected size with its transport-wide sequence
+//!   number. The peer's transport-wide feedback (sent every 50 ms by our receiving side), REMB (an upper
+//!   bound) and the RTCP round-trip time feed the estimator; [`Event::TargetBitrate`] reports a material
+//!   change of the target, [`PeerConnection::target_bitrate`] reads it and the candidate-pair statistics
+//!   carry it as `availableOutgoingBitrate`. Probes go out at their own rate with queued media and
+//!   padding-only packets on the first video encoding's RTX stream ([`Config::bandwidth`]). Without
+//!   transport-wide CC there is nothing to estimate from, and packets go out as they are written.
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -157,7 +171,7 @@
 //!   for one layer with the ids).
 //! - **Not yet:** a new DTLS certificate mid-session, more than one BUNDLE group, sections without
 //!   `a=rtcp-mux`, receiving simulcast by SSRC without RID header extensions, RTX of unsignalled streams
-//!   restored, a bandwidth estimator, a jitter buffer. A rollback
+//!   restored, a jitter buffer. A rollback
 //!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod assemble;

@@ -826,7 +826,7 @@ impl PeerConnection {
     /// send). When its SSRC is one of the connection's send streams the RTP session records it as sent
     /// ([`crate::rtp::session::Session::record_sent`]: the stream's counters and sender reports, and its
     /// RTX history, so a NACK for it is answered); other SSRCs (forwarded streams) are sent unrecorded.
-    /// With pacing ([`super::congestion`]) it waits its turn with the transceiver's other packets. Then
+    /// With pacing ([`super::Config::pacer`]) it waits its turn with the transceiver's other packets. Then
     /// drain `poll_transmit` and read `poll_timeout`.
     pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
         self.touch(now);
