@@ -16,7 +16,8 @@ use core::time::Duration;
 
 use readme_loop::{Link, Side};
 use sansrtc::pc::{
-    Config, ConnectionState, Direction, Event, MediaKind, OutgoingFrame, PeerConnection, RtcStats, TransceiverInit,
+    Codec, Config, ConnectionState, Direction, Event, Feedback, MediaKind, OutgoingFrame, PeerConnection, RtcStats,
+    TransceiverInit,
 };
 use sansrtc::sim::{HostId, LinkConfig, Net, Sim};
 use sansrtc::{Instant, Machine, PathMachine};
@@ -403,4 +404,49 @@ fn the_readme_loop_never_stalls_with_pacing() {
     assert!(targets > 0, "the target was reported");
     assert_eq!(received, written, "every packet arrived: nothing stalled in the pacer");
     assert_eq!(link.a.stats().media_paced_dropped, 0);
+}
+
+#[test]
+fn without_transport_wide_feedback_nothing_is_paced() {
+    // The answerer's codecs lack `transport-cc`: no feedback to estimate from.
+    let mut a = PeerConnection::new(Config::default(), sansrtc::SeededRng::from_seed([23; 32]));
+    let codecs: Vec<Codec> = Codec::defaults()
+        .into_iter()
+        .map(|mut c| {
+            c.feedback = c.feedback.iter().copied().filter(|f| *f != Feedback::TransportCc).collect::<Vec<_>>().into();
+            c
+        })
+        .collect();
+    let b_config = Config { codecs: codecs.into(), ..Config::default() };
+    let b = PeerConnection::new(b_config, sansrtc::SeededRng::from_seed([24; 32]));
+    let now = Instant::ZERO;
+    a.add_local_host(now, readme_loop::A.parse().unwrap()).unwrap();
+    a.end_of_local_candidates(now);
+    let mut link = Link::new(a, b, DELAY, 0.0, 23);
+    link.b.add_local_host(now, readme_loop::B.parse().unwrap()).unwrap();
+    link.b.end_of_local_candidates(now);
+    let send = TransceiverInit::with_direction(Direction::SendOnly);
+    link.a.add_transceiver(now, MediaKind::Video, send).unwrap();
+    let offer = link.a.create_offer().unwrap();
+    link.a.set_local_description(now, &offer).unwrap();
+    link.b.set_remote_description(now, &offer).unwrap();
+    let answer = link.b.create_answer().unwrap();
+    assert!(!answer.sdp.contains("transport-cc"), "{}", answer.sdp);
+    link.b.set_local_description(now, &answer).unwrap();
+    link.a.set_remote_description(now, &answer).unwrap();
+    let up = |l: &Link| {
+        l.a.connection_state() == ConnectionState::Connected && l.b.connection_state() == ConnectionState::Connected
+    };
+    assert!(link.run(Duration::from_secs(30), &mut |_, _, _, _| {}, up));
+    let now = link.now;
+    let mut frame = vec![0x22u8; 60_000];
+    frame[0] = 0x10;
+    let sent = link.a.write_frame(now, "0", &OutgoingFrame::new(90_000, &frame)).unwrap();
+    let ssrc = link.a.transceiver_by_mid("0").unwrap().ssrcs().next().unwrap().1;
+    // Every packet of the frame goes out at once, as written.
+    let out: Vec<u32> =
+        core::iter::from_fn(|| link.a.poll_transmit().map(|t| rtp_ssrc(t.contents))).flatten().collect();
+    assert_eq!(out.iter().filter(|s| **s == ssrc).count(), sent.packets);
+    assert!(link.a.pacer().is_none() && link.a.bandwidth_estimator().is_none());
+    assert_eq!(link.a.target_bitrate(), Config::default().bandwidth.start_bitrate);
 }

@@ -145,7 +145,20 @@ impl PeerConnection {
     /// transport-wide CC is negotiated under extension id `twcc_id`.
     pub(super) fn ensure_congestion(&mut self, twcc_id: Option<u8>) {
         if let Some(cc) = self.cc.as_deref_mut() {
-            cc.twcc_id = twcc_id.or(cc.twcc_id);
+            if twcc_id.is_some() {
+                cc.twcc_id = twcc_id;
+                return;
+            }
+            // A renegotiation took transport-wide CC away: no more feedback to estimate from. What waits
+            // in the pacer goes out now, in its order, and packets go out as they are written again.
+            if let Some(p) = cc.pacer.as_mut() {
+                p.set_target(u64::MAX);
+            }
+            let now = self.now();
+            self.release_paced(now);
+            // (Only a probe cluster in progress could still hold some back.)
+            let left = self.cc.take().and_then(|c| c.pacer.map(|p| p.queued_packets())).unwrap_or(0);
+            self.stats.media_paced_dropped += left as u64;
             return;
         }
         if twcc_id.is_none() {
