@@ -174,8 +174,8 @@ impl PeerConnection {
         }
     }
 
-    /// The transport-wide sequence number of a plain RTP packet the RTP session made (an RTX
-    /// retransmission), read before it is protected.
+    /// The transport-wide sequence number of an RTP packet the RTP session made (an RTX
+    /// retransmission), read from its header (in the clear under SRTP).
     pub(super) fn transport_sequence_of(&self, packet: &[u8]) -> Option<u16> {
         let id = self.cc.as_deref()?.twcc_id?;
         let p = crate::rtp::Packet::new_checked(packet).ok()?;
