@@ -27,6 +27,30 @@ fn pump(now: Instant, from: &mut PeerConnection, to: &mut PeerConnection) -> Vec
     sizes
 }
 
+/// The SSRC of an RTP datagram (in the clear under SRTP); `None` for RTCP (RFC 5761 §4: packet types
+/// 192–223 in the second octet).
+fn media_ssrc(d: &[u8]) -> Option<u32> {
+    let &[_, second, _, _, _, _, _, _, s0, s1, s2, s3] = d.first_chunk::<12>()?;
+    (!(192..=223).contains(&second)).then_some(u32::from_be_bytes([s0, s1, s2, s3]))
+}
+
+/// The datagrams `a` sends from `now` until its pacer has let go of everything written: the pacer
+/// spreads a frame's packets at the pacing rate, so `a` is run at its `poll_timeout` meanwhile.
+fn paced(now: Instant, a: &mut PeerConnection) -> Vec<(SocketAddr, SocketAddr, Vec<u8>, Instant)> {
+    let mut out = Vec::new();
+    let mut t = now;
+    loop {
+        while let Some(x) = a.poll_transmit() {
+            out.push((x.source, x.destination, x.contents.to_vec(), t));
+        }
+        if a.pacer().is_none_or(|p| p.queued_packets() == 0) {
+            return out;
+        }
+        t = a.poll_timeout().unwrap().max(t);
+        a.handle_timeout(t);
+    }
+}
+
 /// `a` (sending audio and video) and `b` (receiving both), offered by `a` with `a_video` as its video
 /// codecs (empty: the configured ones) and answered by `b`, connected.
 fn connected(seed: u8, b_config: Config, a_video: &[Codec]) -> (PeerConnection, PeerConnection, Instant) {
@@ -97,7 +121,13 @@ fn send(
     frame: &OutgoingFrame<'_>,
 ) -> (SentFrame, Vec<RtpPacket>, Vec<usize>) {
     let sent = a.write_frame(now, mid, frame).unwrap();
-    let sizes = pump(now, a, b);
+    let mut sizes = Vec::new();
+    for (source, destination, contents, at) in paced(now, a) {
+        if media_ssrc(&contents) == Some(sent.ssrc) {
+            sizes.push(contents.len());
+        }
+        let _ = b.handle_receive(at, Datagram { source, destination, contents: &contents });
+    }
     assert!(sizes.iter().all(|&s| s <= MTU), "a datagram above the MTU: {sizes:?}");
     let mut packets = Vec::new();
     while let Some(e) = b.poll_event() {
@@ -348,20 +378,22 @@ fn refused_frames_send_nothing() {
     assert_eq!(b.write_frame(now, "1", &frame), Err(Error::NotSending));
     assert!(b.poll_transmit().is_none());
     // And a good frame still goes out afterwards, its sequence numbers untouched by the refusals.
-    let sent = a.write_frame(now, "1", &frame).unwrap();
+    let (sent, _, sizes) = send(now, &mut a, &mut b, "1", &frame);
     assert_eq!(sent.packets, 1);
-    assert_eq!(pump(now, &mut a, &mut b).len(), 1);
+    assert_eq!(sizes.len(), 1);
 }
 
 /// Every packet `a` has for `b`, except those `lose` picks (by index), delivered; what `b` received on `mid`.
 fn deliver(now: Instant, a: &mut PeerConnection, b: &mut PeerConnection, mid: &str, lose: &[usize]) -> Vec<RtpPacket> {
-    let mut datagrams = Vec::new();
-    while let Some(t) = a.poll_transmit() {
-        datagrams.push((t.source, t.destination, t.contents.to_vec()));
-    }
-    for (i, (source, destination, contents)) in datagrams.into_iter().enumerate() {
-        if !lose.contains(&i) {
-            let _ = b.handle_receive(now, Datagram { source, destination, contents: &contents });
+    // `lose` counts the media stream's datagrams only (not RTCP, nor the padding of a bandwidth probe).
+    let ssrc = a.transceiver_by_mid(mid).unwrap().ssrcs().next().unwrap().1;
+    let mut rtp = 0;
+    for (source, destination, contents, at) in paced(now, a) {
+        let media = media_ssrc(&contents) == Some(ssrc);
+        let lost = media && lose.contains(&rtp);
+        rtp += usize::from(media);
+        if !lost {
+            let _ = b.handle_receive(at, Datagram { source, destination, contents: &contents });
         }
     }
     core::iter::from_fn(|| b.poll_event())

@@ -116,6 +116,10 @@ fn a_warm_media_path_allocates_nothing_per_packet() {
     assert!(received >= 4000 - 2 && repaired >= 38, "{received} received, {repaired} repaired");
     assert!(sa.twcc_received > 0 && sb.twcc_received > 0 && sa.reports_sent > 0, "{sa:?}");
     assert_eq!(stats.allocations + stats.reallocations, 0, "{stats:?}");
+    // With pacing on (the default): every packet went through the pacer.
+    for pc in [&a, &b] {
+        assert!(pc.pacer().is_some_and(|p| p.stats().packets >= 4000), "{:?}", pc.pacer().map(|p| p.stats()));
+    }
 }
 
 /// `from` sends an audio and a video packet to `to`; video packet 7 of every 50 is lost.

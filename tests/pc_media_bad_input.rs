@@ -143,6 +143,9 @@ impl Setup {
 
     /// A clean audio and video frame still arrives at `b`, with the next sequence numbers.
     fn clean_frame_flows(&mut self) {
+        // A frame's time later (the pacer spaces a frame sent at the same instant as the last one).
+        let until = self.link.now + Duration::from_millis(20);
+        advance(&mut self.link, until);
         while self.link.b.poll_event().is_some() {}
         let before = self.link.b.rtp_session().unwrap().receive_stats(self.video).unwrap();
         self.send_frame();
@@ -262,6 +265,8 @@ fn hostile_media_is_dropped_counted_and_changes_nothing() {
     // SRTP: forged packets (a flipped bit in the tag, or in the authenticated header), then the genuine
     // ones they were made from (still taken: a forgery moves no replay window), then those again
     // (replays).
+    let until = s.link.now + Duration::from_millis(20);
+    advance(&mut s.link, until);
     s.send_frame();
     let clean = take(&mut s.link.a);
     let before = (s.snapshot(), s.link.b.stats());

@@ -70,6 +70,9 @@ pub struct PeerConnection {
     pub(super) channels: Channels,
     pub(super) transceivers: Transceivers,
     pub(super) media: MediaIo,
+    /// The bandwidth estimator and pacer, made with the RTP session when transport-wide CC is
+    /// negotiated ([`super::congestion`]).
+    pub(super) cc: Option<alloc::boxed::Box<super::congestion::Congestion>>,
     pub(super) gathering: IceGatheringState,
     ice_state: IceConnectionState,
     state: ConnectionState,
@@ -112,6 +115,7 @@ impl PeerConnection {
             channels: Channels::default(),
             transceivers: Transceivers::default(),
             media: MediaIo::default(),
+            cc: None,
             gathering: IceGatheringState::New,
             ice_state: IceConnectionState::New,
             state: ConnectionState::New,
@@ -638,6 +642,7 @@ impl Machine for PeerConnection {
             dc.handle_timeout(now);
         }
         self.rtp_session_timeout(now);
+        self.congestion_timeout(now);
         self.flush();
     }
 
@@ -669,7 +674,10 @@ impl Machine for PeerConnection {
     fn poll_timeout(&self) -> Option<Instant> {
         let dtls = self.dtls().and_then(Machine::poll_timeout);
         let dc = self.dc.as_deref().and_then(Machine::poll_timeout);
-        [self.ice.poll_timeout(), dtls, dc, self.rtp_session_deadline()].into_iter().flatten().min()
+        [self.ice.poll_timeout(), dtls, dc, self.rtp_session_deadline(), self.congestion_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

@@ -53,8 +53,9 @@
 //!    [`PeerConnection::request_keyframe`] and [`Event::KeyframeRequest`]. The connection drives one RTP
 //!    session ([`crate::rtp::session`]) for its transport: RTCP reports and round-trip times, NACK and
 //!    RTX (lost packets arrive repaired, [`RtpPacket::repaired`]), PLI/FIR, transport-wide CC numbering
-//!    and feedback, all as negotiated; [`Event::Remb`] and [`Event::TransportFeedback`] hand the raw
-//!    figures to a bandwidth estimator of the application's; [`PeerConnection::stats_report`] has the W3C
+//!    and feedback, all as negotiated; with transport-wide CC a bandwidth estimator and a pacer (see
+//!    *Congestion control* below) give [`Event::TargetBitrate`] for the encoders ([`Event::Remb`] and
+//!    [`Event::TransportFeedback`] still hand the raw figures on); [`PeerConnection::stats_report`] has the W3C
 //!    RTP statistics, [`PeerConnection::rtp_session`] the session itself (read-only). Forwarding keeps
 //!    the caller's SSRC and sequence numbers with [`PeerConnection::write_rtp_raw`];
 //!    [`PeerConnection::write_rtcp`] sends RTCP of the caller's. [`PeerConnection::write_frame`] sends a
@@ -138,6 +139,19 @@
 //!   (its frames refused with [`Error::EncodingInactive`], its stream gone from the RTP session with a
 //!   BYE) and on again (same SSRCs, sequence numbers going on, a [`Event::KeyframeRequest`] of kind
 //!   [`KeyframeRequestKind::EncodingActivated`]).
+//! - **Congestion control.** When transport-wide CC is negotiated, the connection runs
+//!   [`crate::cc`]'s [`BandwidthEstimator`](crate::cc::BandwidthEstimator) (GCC) and
+//!   [`Pacer`](crate::cc::Pacer), made with the RTP session (`congestion.rs`): every RTP packet written
+//!   and every RTX answer is protected and queued in the pacer (audio, then retransmissions, then video;
+//!   [`Config::pacer`], on by default as in libwebrtc; `None` sends each packet as it is written), let go
+//!   at 2.5 × the target from `handle_timeout` (its next release time is part of `poll_timeout`), and
+//!   recorded with the estimator as it leaves, its whole protected size with its transport-wide sequence
+//!   number. The peer's transport-wide feedback (sent every 50 ms by our receiving side), REMB (an upper
+//!   bound) and the RTCP round-trip time feed the estimator; [`Event::TargetBitrate`] reports a material
+//!   change of the target, [`PeerConnection::target_bitrate`] reads it and the candidate-pair statistics
+//!   carry it as `availableOutgoingBitrate`. Probes go out at their own rate with queued media and
+//!   padding-only packets on the first video encoding's RTX stream ([`Config::bandwidth`]). Without
+//!   transport-wide CC there is nothing to estimate from, and packets go out as they are written.
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -169,12 +183,13 @@
 //!   for one layer with the ids).
 //! - **Not yet:** a new DTLS certificate mid-session, more than one BUNDLE group, sections without
 //!   `a=rtcp-mux`, receiving simulcast by SSRC without RID header extensions, RTX of unsignalled streams
-//!   without a repaired rid restored, a bandwidth estimator, a jitter buffer. A rollback
+//!   without a repaired rid restored, a jitter buffer. A rollback
 //!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod assemble;
 mod channels;
 mod codec;
+mod congestion;
 mod conn;
 mod describe;
 mod error;
@@ -409,6 +424,20 @@ pub enum Event {
     /// the peer's clock or `None` if it was reported lost): raw figures for a bandwidth estimator. The
     /// packets of one feedback come in a row and share its `feedback_count`.
     TransportFeedback(crate::rtp::session::PacketFeedback),
+    /// The bandwidth estimator's send target moved materially (3 % or more, or onto a bound): what the
+    /// encoders should produce, all streams together, headers included (libwebrtc's
+    /// `TargetTransferRate`; W3C `availableOutgoingBitrate`). Made from the peer's transport-wide
+    /// feedback (and REMB, an upper bound); see [`PeerConnection::target_bitrate`].
+    TargetBitrate {
+        /// The target, in bit/s.
+        bitrate_bps: u64,
+        /// The loss fraction the estimator last measured, as RTCP writes it (0–255 for 0–1).
+        loss_fraction: u8,
+        /// The round-trip time the estimator uses.
+        rtt: core::time::Duration,
+        /// How long the packets waiting in the pacer take to leave at the pacing rate.
+        queue_delay: core::time::Duration,
+    },
     /// The peer asks for a key frame on one of our streams (a PLI or FIR naming its SSRC), or an encoding
     /// was turned on again ([`PeerConnection::set_encoding_active`], kind
     /// [`KeyframeRequestKind::EncodingActivated`]): its next frame should be a key frame.
@@ -483,6 +512,10 @@ impl fmt::Debug for Event {
                 write!(f, "Remb({sender_ssrc:#010x}: {bitrate} b/s for {:?})", ssrcs.as_slice())
             }
             Event::TransportFeedback(p) => write!(f, "TransportFeedback({p:?})"),
+            Event::TargetBitrate { bitrate_bps, loss_fraction, rtt, queue_delay } => write!(
+                f,
+                "TargetBitrate({bitrate_bps} b/s, loss {loss_fraction}/256, rtt {rtt:?}, queue {queue_delay:?})"
+            ),
             Event::KeyframeRequest { transceiver, mid, rid, kind } => {
                 write!(f, "KeyframeRequest({transceiver}, mid={mid}, rid={rid:?}, {kind:?})")
             }
@@ -546,6 +579,8 @@ pub struct Stats {
     /// Packets the RTP session owed (reports, feedback, RTX) that could not be sent: no selected pair
     /// yet, or SRTP refused them.
     pub media_unsent: u64,
+    /// RTP packets dropped because the pacer's queue for their class was full.
+    pub media_paced_dropped: u64,
     /// Key-frame requests (PLI, FIR) naming no SSRC of ours (the packet itself was taken).
     pub rtcp_unroutable: u64,
     /// Other first bytes (RFC 7983): ZRTP, TURN channel data, unknown.
@@ -632,6 +667,17 @@ pub struct Config {
     /// 1200, what browsers use: it leaves room for IPv6, UDP and a TURN ChannelData header under a
     /// 1280-octet path MTU). Packets given to [`PeerConnection::write_rtp`] are sent as they are.
     pub media_mtu: usize,
+    /// The bandwidth estimator's bounds and start rate (used when transport-wide CC is negotiated).
+    /// Default 30 kbit/s to 10 Mbit/s, starting at 300 kbit/s (libwebrtc's start rate), probing at the
+    /// start. Probes are padded with padding-only packets on the first video encoding's RTX stream: an
+    /// application writing packets of its own on that RTX SSRC ([`PeerConnection::write_rtp_raw`])
+    /// should turn `probing` off, or their sequence numbers would collide.
+    pub bandwidth: crate::cc::Config,
+    /// The pacer for media sent with transport-wide CC; `None` sends each packet as it is written. On
+    /// by default ([`crate::cc::PacerConfig::default`]: 2.5 × the target, audio and retransmissions
+    /// first), as libwebrtc always paces: a frame's packets are spread instead of leaving in one burst
+    /// that fills the bottleneck's queue and reads as over-use.
+    pub pacer: Option<crate::cc::PacerConfig>,
 }
 
 impl Default for Config {
@@ -658,6 +704,8 @@ impl Default for Config {
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
             srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),
             media_mtu: 1200,
+            bandwidth: crate::cc::Config::new(30_000, 300_000, 10_000_000),
+            pacer: Some(crate::cc::PacerConfig::default()),
         }
     }
 }

@@ -726,6 +726,16 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// Protects the RTP packet in `self.media.out` in place.
+    fn protect_rtp(&mut self) -> Result<(), Error> {
+        let (media, dtls) = self.media_parts();
+        let m = media.session(dtls).ok_or(Error::NotConnected)?;
+        let session = m.srtp.as_mut().ok_or(Error::NotConnected)?;
+        session.protect_rtp(&mut m.out).map_err(Error::Srtp)?;
+        self.mark_active();
+        Ok(())
+    }
+
     /// Protects `self.media.out` (an RTP packet, or RTCP with `rtcp`) and sends it on the selected pair.
     fn send_media(&mut self, now: Instant, rtcp: bool) -> Result<(), Error> {
         let (media, dtls) = self.media_parts();
@@ -753,7 +763,9 @@ impl PeerConnection {
     /// extensions with the extensions given, under their negotiated ids (a
     /// [`ExtensionValue::TransportWideCc`] given is left out: the session numbers the packet). The session
     /// keeps a copy for retransmission when RTX was negotiated (RTX payload types are the session's own:
-    /// giving one is [`Error::InvalidParameter`]). Then SRTP-protects it. Then drain `poll_transmit`.
+    /// giving one is [`Error::InvalidParameter`]). Then SRTP-protects it and, with pacing
+    /// ([`super::Config::pacer`]), queues it in the pacer (audio first), which lets it go at once or from
+    /// a later `handle_timeout`. Then drain `poll_transmit` and read `poll_timeout`.
     pub fn write_rtp(&mut self, now: Instant, mid: &str, packet: &OutgoingRtp<'_>) -> Result<SentRtp, Error> {
         self.touch(now);
         let now = self.now();
@@ -802,6 +814,7 @@ impl PeerConnection {
             }
         }
         let ssrc = enc.ssrc;
+        let class = if t.kind == super::MediaKind::Audio { crate::cc::Class::Audio } else { crate::cc::Class::Video };
         let m = self.media.state.as_deref_mut().ok_or(Error::NotConnected)?;
         let session = m.rtp.as_mut().ok_or(Error::NotConnected)?;
         let outgoing = rtp::session::OutgoingRtp {
@@ -826,7 +839,8 @@ impl PeerConnection {
         {
             enc.seq = sent.sequence.wrapping_add(1);
         }
-        self.send_media(now, false)?;
+        self.protect_rtp()?;
+        self.send_rtp_paced(now, class, sent.transport_sequence);
         self.flush_rtp_session();
         Ok(SentRtp { ssrc, sequence_number: sent.sequence, transport_sequence: sent.transport_sequence })
     }
@@ -836,7 +850,8 @@ impl PeerConnection {
     /// send). When its SSRC is one of the connection's send streams the RTP session records it as sent
     /// ([`crate::rtp::session::Session::record_sent`]: the stream's counters and sender reports, and its
     /// RTX history, so a NACK for it is answered); other SSRCs (forwarded streams) are sent unrecorded.
-    /// Then drain `poll_transmit`.
+    /// With pacing ([`super::Config::pacer`]) it waits its turn with the transceiver's other packets. Then
+    /// drain `poll_transmit` and read `poll_timeout`.
     pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
         self.touch(now);
         let now = self.now();
@@ -845,6 +860,7 @@ impl PeerConnection {
         if !t.sends() {
             return Err(Error::NotSending);
         }
+        let class = if t.kind == super::MediaKind::Audio { crate::cc::Class::Audio } else { crate::cc::Class::Video };
         Packet::new_checked(packet).map_err(|_| Error::InvalidParameter)?;
         if self.media.keyed() {
             self.media_ready()?;
@@ -855,7 +871,9 @@ impl PeerConnection {
         }
         m.out.clear();
         m.out.extend_from_slice(packet);
-        self.send_media(now, false)?;
+        // Paced in order with the transceiver's other packets (without a transport-wide number of ours).
+        self.protect_rtp()?;
+        self.send_rtp_paced(now, class, None);
         self.flush_rtp_session();
         Ok(())
     }

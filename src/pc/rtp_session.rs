@@ -27,6 +27,8 @@ use crate::rtp::session::{
 };
 use crate::time::Instant;
 
+/// How often the receiving side sends transport-wide feedback.
+const TWCC_INTERVAL: core::time::Duration = core::time::Duration::from_millis(50);
 /// Send streams (media SSRCs) the connection's session holds at most.
 pub(super) const MAX_SEND_STREAMS: usize = 16;
 /// Receive streams (media SSRCs) the connection's session holds at most.
@@ -94,6 +96,7 @@ impl PeerConnection {
             return;
         }
         let n = self.negotiation();
+        let twcc_id = n.extensions.id(ExtensionKind::TransportWideCc);
         let cname = self.transceivers.cname(&mut self.rng);
         let mut config = rs::Config::new(&cname, self.media.ntp_epoch);
         config.payload_types = n.payload_types;
@@ -102,6 +105,9 @@ impl PeerConnection {
         config.unknown_ssrcs = UnknownSsrcs::Reject;
         config.max_send_streams = MAX_SEND_STREAMS;
         config.max_receive_streams = MAX_RECEIVE_STREAMS;
+        // Feedback every 50 ms: the interval libwebrtc's receivers reach at video rates, and what the
+        // bandwidth estimator needs to follow a change quickly (docs/cc.md).
+        config.twcc.interval = TWCC_INTERVAL;
         let rng = self.rng.fork();
         match Session::new(config, rng) {
             Ok(s) => {
@@ -109,6 +115,7 @@ impl PeerConnection {
                 if let Some(m) = self.media.state.as_deref_mut() {
                     m.rtp = Some(alloc::boxed::Box::new(s));
                 }
+                self.ensure_congestion(twcc_id);
                 self.sync_streams();
             }
             Err(e) => tracing::debug!(target: TARGET, error = %e, "RTP session not made"),
@@ -121,9 +128,11 @@ impl PeerConnection {
             return;
         }
         let n = self.negotiation();
+        let twcc_id = n.extensions.id(ExtensionKind::TransportWideCc);
         if let Some(s) = self.media.state.as_deref_mut().and_then(|m| m.rtp.as_mut()) {
             s.reconfigure(n.payload_types, n.extensions, n.reduced_size);
         }
+        self.ensure_congestion(twcc_id);
         self.sync_streams();
         self.flush_rtp_session();
     }
@@ -214,24 +223,33 @@ impl PeerConnection {
                     }
                 }
                 rs::Event::Remb { sender_ssrc, bitrate, ssrcs } => {
+                    self.congestion_remb(bitrate);
                     self.emit(Event::Remb { sender_ssrc, bitrate, ssrcs });
                 }
                 rs::Event::TransportFeedback(f) => {
+                    self.congestion_feedback(f);
                     self.emit(Event::TransportFeedback(f));
                 }
                 _ => {}
             }
         }
-        let Some(m) = self.media.state.as_deref_mut() else { return };
-        let (Some(session), Some(srtp)) = (m.rtp.as_mut(), m.srtp.as_mut()) else { return };
-        while let Some(out) = session.poll_transmit() {
+        let rtt = self.rtp_session().and_then(Session::rtt);
+        self.congestion_after_rtcp(rtt);
+        loop {
+            let Some(m) = self.media.state.as_deref_mut() else { return };
+            let (Some(session), Some(srtp)) = (m.rtp.as_mut(), m.srtp.as_mut()) else { return };
+            let Some(out) = session.poll_transmit() else { break };
             m.out.clear();
             m.out.extend_from_slice(out.data());
-            let r = match out.kind {
-                PacketKind::Rtp => srtp.protect_rtp(&mut m.out),
-                PacketKind::Rtcp => srtp.protect_rtcp(&mut m.out),
-            };
+            let rtx = out.kind == PacketKind::Rtp;
+            let r = if rtx { srtp.protect_rtp(&mut m.out) } else { srtp.protect_rtcp(&mut m.out) };
             match r {
+                // A retransmission goes through the pacer (ahead of video) with its transport-wide
+                // number, read from its header (SRTP leaves it in the clear).
+                Ok(()) if rtx => {
+                    let seq = self.media.state.as_deref().and_then(|m| self.transport_sequence_of(&m.out));
+                    self.send_rtp_paced(now, crate::cc::Class::Retransmission, seq);
+                }
                 Ok(()) => {
                     if self.ice.send(now, &m.out).is_err() {
                         self.stats.media_unsent += 1;

@@ -331,6 +331,10 @@ pub struct CandidatePairStats {
     pub responses_received: u64,
     /// `consentRequestsSent`.
     pub consent_requests_sent: u64,
+    /// `availableOutgoingBitrate`, in bit/s: the bandwidth estimator's target, on the selected pair
+    /// once media flows with transport-wide CC.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub available_outgoing_bitrate: Option<f64>,
 }
 
 /// W3C `RTCIceCandidateStats` (`local-candidate` and `remote-candidate`).
@@ -693,6 +697,7 @@ impl PeerConnection {
             remote_certificate_id: remote_cert.as_ref().map(|c| c.id.clone()),
         }));
 
+        let available = self.available_outgoing_bitrate();
         for p in &pairs {
             let s = &p.stats;
             entries.push(RtcStats::CandidatePair(CandidatePairStats {
@@ -714,6 +719,7 @@ impl PeerConnection {
                 responses_sent: s.responses_sent,
                 responses_received: s.responses_received,
                 consent_requests_sent: s.consent_requests_sent,
+                available_outgoing_bitrate: available.filter(|_| p.selected).map(|b| b as f64),
             }));
         }
         for (i, c) in agent.local_candidates().iter().enumerate() {

@@ -39,6 +39,8 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         header_extensions,
         srtp_profiles,
         media_mtu,
+        bandwidth,
+        pacer,
     } = config;
     put_ice(out, ice);
     put_opt(out, certificate.as_ref(), |out, c| {
@@ -76,7 +78,9 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
     let media_default = *codecs == defaults.codecs
         && *header_extensions == defaults.header_extensions
         && *srtp_profiles == defaults.srtp_profiles
-        && *media_mtu == defaults.media_mtu;
+        && *media_mtu == defaults.media_mtu
+        && *bandwidth == defaults.bandwidth
+        && *pacer == defaults.pacer;
     put_bool(out, media_default);
 }
 
@@ -126,6 +130,8 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         header_extensions: defaults.header_extensions,
         srtp_profiles: defaults.srtp_profiles,
         media_mtu: defaults.media_mtu,
+        bandwidth: defaults.bandwidth,
+        pacer: defaults.pacer,
         ice,
         certificate,
         answer_setup,

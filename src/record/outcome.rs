@@ -252,7 +252,8 @@ pub fn put_event_head<'e>(out: &mut Vec<u8>, e: Option<&'e Event>) -> &'e [u8] {
         | Event::Rtcp(_)
         | Event::KeyframeRequest { .. }
         | Event::Remb { .. }
-        | Event::TransportFeedback(_) => {
+        | Event::TransportFeedback(_)
+        | Event::TargetBitrate { .. } => {
             put_u8(out, tag::MEDIA);
             put_text(out, format_args!("{e:?}"));
         }

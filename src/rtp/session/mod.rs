@@ -102,6 +102,7 @@ mod error;
 mod event;
 mod history;
 mod nack;
+mod padding;
 mod receive;
 mod report;
 mod rtcp_in;
