@@ -278,11 +278,13 @@ impl PeerConnection {
         let found = self.transceivers.list.iter().filter(|t| t.sends() && t.kind == MediaKind::Video).find_map(|t| {
             let n = t.negotiated.as_ref()?;
             let codec = n.codecs.iter().find(|c| c.rtx_payload_type.is_some())?;
-            let ssrc = t.encodings.first()?.ssrc;
+            let first = t.encodings.first()?;
             let mid = n.send_id(ExtensionKind::Mid).and(t.mid.clone());
-            Some((ssrc, codec.payload_type, mid))
+            // A simulcast layer's RTX names its layer (RFC 8852 §3.2), for a receiver with no FID group.
+            let rrid = n.send_id(ExtensionKind::RepairedRtpStreamId).and(first.rid.clone());
+            Some((first.ssrc, codec.payload_type, mid, rrid))
         });
-        let Some((ssrc, payload_type, mid)) = found else {
+        let Some((ssrc, payload_type, mid, rrid)) = found else {
             if let Some(cc) = self.cc.as_deref_mut() {
                 cc.padding_skipped += 1;
             }
@@ -292,13 +294,20 @@ impl PeerConnection {
         while left > 0 {
             let Some(m) = self.media.state.as_deref_mut() else { return };
             let (Some(session), Some(srtp)) = (m.rtp.as_mut(), m.srtp.as_mut()) else { return };
-            let mid_value = mid.as_ref().map(|t| ExtensionValue::Mid(t.as_str()));
-            let extensions = mid_value.as_slice();
+            let values = [
+                mid.as_ref().map(|t| ExtensionValue::Mid(t.as_str())),
+                rrid.as_ref().map(|t| ExtensionValue::RepairedRtpStreamId(t.as_str())),
+            ];
+            let extensions: smallvec::SmallVec<[ExtensionValue<'_>; 2]> = values.into_iter().flatten().collect();
+            let extensions = extensions.as_slice();
             let padding = u8::try_from(left.clamp(1, PADDING_MAX)).unwrap_or(u8::MAX);
             let sent = match session.send_padding(now, ssrc, payload_type, padding, extensions, &mut m.out) {
                 Ok(sent) => sent,
                 Err(e) => {
                     tracing::debug!(target: TARGET, error = %e, "no padding");
+                    if let Some(cc) = self.cc.as_deref_mut() {
+                        cc.padding_skipped += 1;
+                    }
                     return;
                 }
             };

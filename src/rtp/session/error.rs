@@ -89,6 +89,10 @@ pub enum UsageError {
     Rtp(crate::rtp::Error),
     /// A configuration value out of range (named).
     BadConfig(&'static str),
+    /// Padding asked for on the RTX stream of send stream `ssrc` before that stream sent any media: the
+    /// padding would carry a made-up timestamp, and the receiver could not yet tie the RTX stream to
+    /// its media (libwebrtc does not pad before the first media packet either).
+    NoMediaSentYet(u32),
 }
 
 impl From<crate::rtp::Error> for UsageError {
@@ -106,6 +110,7 @@ impl fmt::Display for UsageError {
             UsageError::BadPayloadType(pt) => write!(f, "payload type {pt} above 127"),
             UsageError::Rtp(e) => write!(f, "cannot write RTP packet: {e}"),
             UsageError::BadConfig(what) => write!(f, "bad configuration: {what}"),
+            UsageError::NoMediaSentYet(s) => write!(f, "stream {s:#010x} has sent no media yet"),
         }
     }
 }

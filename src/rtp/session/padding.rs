@@ -14,7 +14,8 @@ impl Session {
     /// `payload_type` (a media payload type with RTX), the RTX stream's next sequence number, the
     /// stream's newest RTP timestamp, the transport-wide sequence number when TWCC is on, and
     /// `extensions` (the MID, for routing). For probing the path at a rate the media does not fill.
-    /// Then protect and send it.
+    /// Then protect and send it. Refused with [`UsageError::NoMediaSentYet`] until the stream has sent
+    /// a media packet.
     pub fn send_padding(
         &mut self,
         now: Instant,
@@ -31,8 +32,8 @@ impl Session {
             return Err(UsageError::NoSuchStream(ssrc));
         };
         let Some(rtx_ssrc) = stream.config.rtx_ssrc else { return Err(UsageError::NoSuchStream(ssrc)) };
+        let Some((timestamp, _)) = stream.last_rtp else { return Err(UsageError::NoMediaSentYet(ssrc)) };
         let seq = stream.rtx_seq;
-        let timestamp = stream.last_rtp.map_or(0, |(ts, _)| ts);
         let twcc = match (self.twcc_id, &self.twcc_send) {
             (Some(id), Some(t)) => Some((id, t.newest().map_or(0, |n| n + 1) as u16)),
             _ => None,

@@ -530,3 +530,21 @@ fn rtx_bound_after_the_stream_repairs_from_then_on() {
     assert!(after.packets - before.packets + after.repaired - before.repaired >= 99, "{after:?}");
     assert!(!p.b_errors.iter().any(|e| matches!(e, Error::UnknownSsrc(_))), "{:?}", p.b_errors);
 }
+
+#[test]
+fn padding_waits_for_the_first_media_packet_then_rides_its_timestamp() {
+    // Before any media, the RTX stream has no timestamp to carry and the receiver cannot tie it to its
+    // stream: refused. After one media packet: a padding-only RTX packet with that packet's timestamp.
+    let mut p = Pair::new(config("a"), config("b"));
+    p.a.add_send_stream(SendStreamConfig::video(VIDEO, Some(VIDEO_RTX))).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(p.a.send_padding(p.now, VIDEO, 96, 200, &[], &mut out), Err(UsageError::NoMediaSentYet(VIDEO)));
+    assert!(out.is_empty());
+
+    let payload = [7u8; 100];
+    p.a.send_rtp(p.now, &OutgoingRtp::new(VIDEO, 96, 123_456, &payload), &mut out).unwrap();
+    p.a.send_padding(p.now, VIDEO, 96, 200, &[], &mut out).unwrap();
+    let rtp = crate::rtp::Packet::new_checked(&out[..]).unwrap();
+    assert_eq!((rtp.ssrc(), rtp.timestamp(), rtp.payload().len()), (VIDEO_RTX, 123_456, 0));
+    assert_eq!(rtp.padding_len(), 200, "padding only");
+}
