@@ -167,6 +167,7 @@ mod conn;
 mod describe;
 mod error;
 mod frame;
+mod mdns;
 mod media;
 mod media_stats;
 mod negotiate;
@@ -544,6 +545,11 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Datagrams from a TURN server its client rejected (see [`crate::turn::TurnClient::stats`]).
     pub turn_dropped: u64,
+    /// Datagrams from port 5353 the mDNS resolver rejected (see [`PeerConnection::mdns_resolver`]).
+    pub mdns_dropped: u64,
+    /// Remote `.local` candidates never added to ICE: their name did not resolve in time or resolved
+    /// ambiguously, could not be asked for, or resolution is off ([`Config::resolve_mdns`]).
+    pub mdns_unresolved: u64,
 }
 
 /// Which candidates ICE may use, as W3C `RTCIceTransportPolicy`.
@@ -618,6 +624,12 @@ pub struct Config {
     /// 1200, what browsers use: it leaves room for IPv6, UDP and a TURN ChannelData header under a
     /// 1280-octet path MTU). Packets given to [`PeerConnection::write_rtp`] are sent as they are.
     pub media_mtu: usize,
+    /// Resolve remote candidates whose address is a `<UUID>.local` name (draft-ietf-mmusic-mdns-ice-candidates,
+    /// as browsers send their host candidates) with mDNS queries sent through `poll_transmit` (default
+    /// `true`). The candidate is added to ICE once its name resolves (within 5 s); see
+    /// [`PeerConnection::mdns_resolver`]. Off, such candidates are ignored (and counted in
+    /// [`Stats::mdns_unresolved`]).
+    pub resolve_mdns: bool,
 }
 
 impl Default for Config {
@@ -644,6 +656,7 @@ impl Default for Config {
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
             srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),
             media_mtu: 1200,
+            resolve_mdns: true,
         }
     }
 }
