@@ -7,9 +7,11 @@
 
 #![cfg(feature = "sim")]
 
-use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
 
 use sansrtc::ice::CandidateKind;
 use sansrtc::mdns::wire::{self, Message, RecordType};
