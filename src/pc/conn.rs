@@ -201,7 +201,7 @@ impl PeerConnection {
 
     /// Whether `datagram` belongs to this connection: a STUN message whose USERNAME starts with our ufrag,
     /// or anything from the selected pair's remote address, a known remote candidate or one of our TURN
-    /// servers. O(number of remote candidates); for many connections on one socket prefer a map on
+    /// servers, or an mDNS response (from port 5353) while a `.local` candidate's name is being resolved. O(number of remote candidates); for many connections on one socket prefer a map on
     /// [`Self::local_ufrag`] and [`Self::remote_address`].
     pub fn accepts(&self, datagram: &Datagram<'_>) -> bool {
         if let Some(ufrag) = super::stun_username_local_ufrag(datagram.contents) {

@@ -142,6 +142,16 @@
 //!   [`Event::IceCandidateError`]. With [`IceTransportPolicy::Relay`] only relay candidates are gathered,
 //!   offered and paired, and their related address (our server-reflexive address) is signalled as
 //!   `raddr 0.0.0.0 rport 9` (RFC 8829 §3.5.3, RFC 8839 §5.1).
+//! - **mDNS candidates.** A remote candidate whose address is a `<UUID>.local` name (browsers hide
+//!   their host addresses so, draft-ietf-mmusic-mdns-ice-candidates) is held while the connection's
+//!   [`crate::mdns::Resolver`] asks for the name: an A and AAAA query from the first host socket of each
+//!   family to 224.0.0.251:5353 / \[ff02::fb\]:5353, handed out by `poll_transmit` like any datagram,
+//!   retransmitted after 1 s and 3 s, given up after 5 s ([`Stats::mdns_unresolved`]). The answer comes
+//!   back through `handle_receive`: a datagram from port 5353 that is not STUN and not from a known
+//!   remote candidate goes to the resolver before the RFC 7983 demux. Once resolved, the candidate goes
+//!   to ICE with the address (a peer-reflexive candidate of that address becomes it). Names are asked
+//!   for only in the UUID form, not with the relay-only policy, and not at all with
+//!   [`Config::resolve_mdns`] off. [`PeerConnection::mdns_resolver`] has the resolver's counters.
 //! - **Ending.** [`PeerConnection::close`] ends in `closed`; so does the peer's DTLS close_notify or
 //!   SCTP ABORT/SHUTDOWN (as browsers report it): every channel closes, ICE stops. ICE failure and DTLS
 //!   fatal alerts end in `failed`.
