@@ -41,7 +41,10 @@ pub enum Error {
     NotAnIceName,
     /// The resolver already has its maximum of outstanding queries.
     TooManyQueries,
-    /// The resolver has no socket to send from: give one with
+    /// The responder already hides its maximum of addresses
+    /// ([`MAX_NAMES`](super::MAX_NAMES)).
+    TooManyNames,
+    /// The resolver (or responder) has no socket to send from: give one with
     /// [`Resolver::set_source`](super::Resolver::set_source).
     NoSource,
 }
@@ -63,6 +66,7 @@ impl fmt::Display for Error {
             Error::BadSourcePort => "source port is not 5353",
             Error::NotAnIceName => "not a <UUID>.local name",
             Error::TooManyQueries => "too many outstanding queries",
+            Error::TooManyNames => "too many hidden addresses",
             Error::NoSource => "no socket to send queries from",
         })
     }

@@ -10,7 +10,9 @@
 //!   writers for queries and answers;
 //! - [`Resolver`]: the sans-IO resolver machine (`query`, `handle_receive`, `handle_timeout`,
 //!   `poll_transmit`, `poll_event`, `poll_timeout`), with retransmission backoff, a bounded wait, a
-//!   bounded TTL-honouring cache and bounded outstanding queries.
+//!   bounded TTL-honouring cache and bounded outstanding queries;
+//! - [`Responder`]: the hiding side, a random `<UUIDv4>.local` name per local address and answers to
+//!   the queries for it (the caller puts the name in its candidates).
 //!
 //! The peer connection composes a resolver for remote `.local` candidates ([`crate::pc::Config::resolve_mdns`]).
 //!
@@ -30,6 +32,7 @@
 
 mod error;
 mod resolver;
+mod responder;
 pub mod wire;
 
 #[cfg(test)]
@@ -37,5 +40,6 @@ mod tests;
 
 pub use error::Error;
 pub use resolver::{Config, Event, Resolver, Stats, is_ice_name};
+pub use responder::{LEGACY_TTL, MAX_NAMES, Responder, ResponderStats, TTL, random_name};
 
 const TARGET: &str = "sansrtc::mdns";

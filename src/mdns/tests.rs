@@ -4,7 +4,7 @@ use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
 use super::wire::{self, Message, RecordType, Section};
-use super::{Config, Error, Event, Resolver, is_ice_name};
+use super::{Config, Error, Event, Resolver, Responder, is_ice_name};
 use crate::machine::{Datagram, Machine, PathMachine};
 use crate::rand::SeededRng;
 use crate::time::Instant;
@@ -579,4 +579,91 @@ fn time_going_backwards_is_ignored() {
     let _ = transmits(&mut r);
     // The second query's clock is the latest seen, not the earlier `now`.
     assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+}
+
+// ----- responder -----
+
+const GROUP_SOCKET: &str = "192.168.1.20:5353";
+
+#[test]
+fn hidden_names_are_uuid_v4_and_stable_per_address() {
+    let mut rng = SeededRng::from_seed([9; 32]);
+    let mut r = Responder::new();
+    let a = String::from(r.hide(&mut rng, ip("192.168.1.20")).unwrap());
+    let b = String::from(r.hide(&mut rng, ip("fe80::20")).unwrap());
+    assert!(is_ice_name(&a) && is_ice_name(&b) && a != b);
+    assert_eq!(a.as_bytes()[14], b'4', "version 4: {a}");
+    assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "RFC 9562 variant: {a}");
+    assert_eq!(r.hide(&mut rng, ip("192.168.1.20")).unwrap(), a);
+    assert_eq!(r.address_of(&a.to_uppercase()), Some(ip("192.168.1.20")));
+    for i in 2..super::MAX_NAMES {
+        r.hide(&mut rng, IpAddr::from([10, 0, 0, i as u8])).unwrap();
+    }
+    assert_eq!(r.hide(&mut rng, ip("10.1.1.1")), Err(Error::TooManyNames));
+}
+
+#[test]
+fn the_resolver_resolves_what_the_responder_hides() {
+    let mut rng = SeededRng::from_seed([10; 32]);
+    let mut responder = Responder::new();
+    responder.set_source(sa(GROUP_SOCKET));
+    let name = String::from(responder.hide(&mut rng, ip("192.168.1.20")).unwrap());
+    let mut r = resolver();
+    let now = Instant::from_secs(1);
+    r.query(now, &name).unwrap();
+    for (source, destination, bytes) in transmits(&mut r) {
+        // The group delivers it to the responder's socket.
+        assert_eq!(destination, sa("224.0.0.251:5353"));
+        responder.handle_receive(now, Datagram { source, destination: sa(GROUP_SOCKET), contents: &bytes }).unwrap();
+    }
+    assert_eq!(responder.poll_timeout(), Some(now));
+    let t = responder.poll_transmit().unwrap();
+    // A one-shot query (source port 5000): answered to the querier alone, question repeated, TTL 10 s.
+    assert_eq!((t.source, t.destination), (sa(GROUP_SOCKET), sa(SRC4)));
+    let reply = t.contents.to_vec();
+    let msg = Message::new_checked(&reply[..]).unwrap();
+    assert_eq!(msg.question_count(), 1);
+    assert_eq!(msg.records().next().unwrap().unwrap().ttl, super::LEGACY_TTL);
+    assert!(responder.poll_transmit().is_none());
+    r.handle_receive(now, Datagram { source: sa(GROUP_SOCKET), destination: sa(SRC4), contents: &reply }).unwrap();
+    assert_eq!(events(&mut r), [Event::Resolved { name: name.clone(), addr: ip("192.168.1.20") }]);
+    assert_eq!(responder.stats().answered, 1);
+}
+
+#[test]
+fn the_responder_answers_only_its_names_and_families() {
+    let mut rng = SeededRng::from_seed([11; 32]);
+    let mut responder = Responder::new();
+    responder.set_source(sa(GROUP_SOCKET));
+    let name = String::from(responder.hide(&mut rng, ip("192.168.1.20")).unwrap());
+    let now = Instant::from_secs(1);
+    let peer = sa("192.168.1.30:5353");
+    let mut q = Vec::new();
+    let ask = |responder: &mut Responder, q: &[u8], source: SocketAddr| {
+        responder.handle_receive(now, Datagram { source, destination: sa(GROUP_SOCKET), contents: q })
+    };
+    // Another name, and AAAA for an IPv4 address: nothing.
+    wire::emit_query(&mut q, OTHER, &[RecordType::A], false).unwrap();
+    ask(&mut responder, &q, peer).unwrap();
+    wire::emit_query(&mut q, &name, &[RecordType::AAAA], false).unwrap();
+    ask(&mut responder, &q, peer).unwrap();
+    assert_eq!(responder.stats().not_ours, 2);
+    assert!(responder.poll_transmit().is_none());
+    // From port 5353: QM to the group, QU to the querier; both with TTL 120 and id 0.
+    wire::emit_query(&mut q, &name, &[RecordType::A], false).unwrap();
+    ask(&mut responder, &q, peer).unwrap();
+    wire::emit_query(&mut q, &name, &[RecordType::A], true).unwrap();
+    ask(&mut responder, &q, peer).unwrap();
+    let to: Vec<_> = core::iter::from_fn(|| responder.poll_transmit().map(|t| t.destination)).collect();
+    assert_eq!(to, [sa("224.0.0.251:5353"), peer]);
+    // Malformed queries and floods: dropped, counted, the queue bounded.
+    let looping: Vec<u8> = header(0, 0, [1, 0, 0, 0]).into_iter().chain([0xc0, 12, 0, 1, 0, 1]).collect();
+    assert_eq!(ask(&mut responder, &looping, peer), Err(Error::BadPointer));
+    wire::emit_query(&mut q, &name, &[RecordType::A], false).unwrap();
+    for _ in 0..1000 {
+        ask(&mut responder, &q, peer).unwrap();
+    }
+    let sent = core::iter::from_fn(|| responder.poll_transmit().map(|_| ())).count();
+    assert_eq!(sent, 32);
+    assert_eq!((responder.stats().malformed, responder.stats().dropped), (1, 1000 - 32));
 }
