@@ -316,3 +316,27 @@ fn a_trickled_name_resolves_too_and_junk_from_port_5353_is_counted() {
     assert!(run.connect(Duration::from_secs(10)));
     let _ = &run.events_a;
 }
+
+#[test]
+fn held_candidates_are_bounded_and_other_names_are_not_asked_for() {
+    let mut run = Run::new(6, Answering::Never, Config::default());
+    run.negotiate();
+    let t0 = run.sim.now();
+    // Not `<UUID>.local` (the draft: resolve no other names), then 20 more names than can wait.
+    run.alice(|pc, now| {
+        pc.add_ice_candidate(now, Some("candidate:1 1 udp 2122260223 printer.local 7000 typ host")).unwrap()
+    });
+    assert_eq!(run.alice_pc(|pc| pc.stats().mdns_unresolved), 1);
+    for i in 0..20 {
+        let c = format!("candidate:1 1 udp 2122260223 9b2f7c1e-4d3a-4b5c-8e6f-0a1b2c3d{i:04x}.local 7000 typ host");
+        run.alice(|pc, now| pc.add_ice_candidate(now, Some(&c)).unwrap());
+    }
+    // Bob's name and 15 of these wait (16 at most); the other 5 are dropped at once.
+    let (pending, unresolved) = run.alice_pc(|pc| (pc.mdns_resolver().pending(), pc.stats().mdns_unresolved));
+    assert_eq!((pending, unresolved), (16, 1 + 5));
+    run.sim.run_until(t0 + Duration::from_secs(6));
+    run.settle();
+    let (pending, unresolved) = run.alice_pc(|pc| (pc.mdns_resolver().pending(), pc.stats().mdns_unresolved));
+    assert_eq!((pending, unresolved), (0, 1 + 20 + 1));
+    assert_eq!(run.alice_pc(|pc| pc.mdns_resolver().poll_timeout()), None);
+}

@@ -196,6 +196,14 @@ impl PeerConnection {
                         }
                         let mut c = self.mdns.held.swap_remove(i).candidate;
                         c.address = SocketAddr::new(addr, c.address.port());
+                        if let (SocketAddr::V6(a), Some(SocketAddr::V6(source))) =
+                            (&mut c.address, self.mdns.resolver.sources().find(SocketAddr::is_ipv6))
+                        {
+                            // A link-local address is reachable through the interface the query left on.
+                            if a.ip().is_unicast_link_local() {
+                                a.set_scope_id(source.scope_id());
+                            }
+                        }
                         c.base = c.address;
                         tracing::debug!(target: TARGET, name, candidate = %c, "mDNS candidate resolved");
                         match self.ice.add_remote_candidate(now, c) {
