@@ -190,6 +190,7 @@ pub mod guide;
 pub mod ice;
 pub mod jitter;
 pub mod machine;
+pub mod mdns;
 pub mod media_file;
 pub mod packetize;
 pub mod pc;

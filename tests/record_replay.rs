@@ -302,8 +302,9 @@ fn damaged_journals_are_typed_errors_with_offsets() {
     // Cut in the header or the opening record.
     assert_eq!(Replayer::new(&journal[..10]).unwrap_err(), JournalError::Truncated { offset: 0 });
     assert_eq!(Replayer::new(&journal[..40]).unwrap_err(), JournalError::Truncated { offset: 12 });
-    // Another version (1 and 2, whose digests were SHA-256 and a multiply-fold hash, or a later one).
-    for version in [1, 2, 4] {
+    // Another version (1 and 2, whose digests were SHA-256 and a multiply-fold hash, 3 without the mDNS
+    // switch in its configuration, or a later one).
+    for version in [1, 2, 3, 5] {
         let mut other = journal.clone();
         other[8] = version;
         let found = u16::from(version);

@@ -8,6 +8,7 @@ use core::net::SocketAddr;
 
 use super::channels::Channels;
 use super::error::{Error, RecvError};
+use super::mdns::Mdns;
 use super::rtp::MediaIo;
 use super::signaling::Signaling;
 use super::transceiver::Transceivers;
@@ -81,6 +82,8 @@ pub struct PeerConnection {
     /// When a datagram last arrived or a message was last sent (see [`IDLE_TRIM`]).
     last_activity: Instant,
     pub(super) stats: Stats,
+    /// The mDNS resolver of remote `.local` candidates, and the candidates waiting on it.
+    pub(super) mdns: Mdns,
     /// The `sansrtc::pc` span (field `id`: the initial local ICE ufrag) entered by every call, so each
     /// layer's log lines say which connection they belong to. Entered through a clone (a reference count,
     /// nothing when no subscriber wants it), which leaves `self` free for the call.
@@ -100,6 +103,7 @@ impl PeerConnection {
         let ice = IceRelay::with_agent_only(agent).with_transmit_capacity(config.max_transmits);
         let session_id = rng.u64() >> 2;
         let span = tracing::error_span!(target: TARGET, "pc", id = %ice.agent().local_credentials().ufrag);
+        let mdns = Mdns::new(config.resolve_mdns);
         PeerConnection {
             span,
             events: EventQueue::new(config.max_events),
@@ -121,6 +125,7 @@ impl PeerConnection {
             state: ConnectionState::New,
             life: Life::Open,
             stats: Stats::default(),
+            mdns,
         }
     }
 
@@ -200,7 +205,7 @@ impl PeerConnection {
 
     /// Whether `datagram` belongs to this connection: a STUN message whose USERNAME starts with our ufrag,
     /// or anything from the selected pair's remote address, a known remote candidate or one of our TURN
-    /// servers. O(number of remote candidates); for many connections on one socket prefer a map on
+    /// servers, or an mDNS response (from port 5353) while a `.local` candidate's name is being resolved. O(number of remote candidates); for many connections on one socket prefer a map on
     /// [`Self::local_ufrag`] and [`Self::remote_address`].
     pub fn accepts(&self, datagram: &Datagram<'_>) -> bool {
         if let Some(ufrag) = super::stun_username_local_ufrag(datagram.contents) {
@@ -209,6 +214,7 @@ impl PeerConnection {
         self.remote_address() == Some(datagram.source)
             || self.ice.agent().remote_candidates().iter().any(|c| c.address == datagram.source)
             || self.ice.accepts_turn(datagram)
+            || self.mdns.wants(datagram)
     }
 
     // ----- gathering -----
@@ -222,6 +228,7 @@ impl PeerConnection {
         self.check_open()?;
         self.add_turn_servers();
         self.ice.add_local_host(now, addr)?;
+        self.ask_mdns(now);
         self.set_gathering(IceGatheringState::Gathering);
         self.flush();
         Ok(())
@@ -643,6 +650,7 @@ impl Machine for PeerConnection {
         }
         self.rtp_session_timeout(now);
         self.congestion_timeout(now);
+        self.mdns_timeout(now);
         self.flush();
     }
 
@@ -674,10 +682,17 @@ impl Machine for PeerConnection {
     fn poll_timeout(&self) -> Option<Instant> {
         let dtls = self.dtls().and_then(Machine::poll_timeout);
         let dc = self.dc.as_deref().and_then(Machine::poll_timeout);
-        [self.ice.poll_timeout(), dtls, dc, self.rtp_session_deadline(), self.congestion_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.ice.poll_timeout(),
+            dtls,
+            dc,
+            self.rtp_session_deadline(),
+            self.congestion_deadline(),
+            self.mdns.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -688,6 +703,12 @@ impl PathMachine for PeerConnection {
         let _span = self.enter_span();
         self.touch(now);
         let now = self.now;
+        if self.is_mdns_response(&datagram) && self.life != Life::Closed {
+            // Before the RFC 7983 demux: see `super::mdns`.
+            let r = self.receive_mdns(now, datagram);
+            self.flush();
+            return r;
+        }
         let kind = classify(datagram.contents);
         let for_turn = matches!(kind, PacketKind::Stun | PacketKind::TurnChannel) && self.ice.accepts_turn(&datagram);
         if self.life == Life::Closed && !for_turn {
@@ -729,6 +750,9 @@ impl PathMachine for PeerConnection {
 
     fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
         let _span = self.enter_span();
+        if self.mdns.has_transmit() {
+            return self.mdns.poll_transmit();
+        }
         self.ice.poll_transmit()
     }
 }

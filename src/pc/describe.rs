@@ -26,6 +26,8 @@ pub(super) struct Remote {
     pub sctp_port: u16,
     pub max_message_size: u64,
     pub candidates: Vec<Candidate>,
+    /// Candidates whose address is a `.local` name, to resolve first ([`super::mdns`]).
+    pub mdns: Vec<(String, Candidate)>,
     pub end_of_candidates: bool,
     /// The mid of the section carrying the transport (the BUNDLE tag).
     pub mid: String,
@@ -114,6 +116,7 @@ pub(super) fn parse_remote(sdp: &SessionDescription<'_>) -> Result<Remote, Error
         .map(DtlsFingerprint)
         .ok_or(Error::NoSupportedFingerprint)?;
     let mut candidates = Vec::new();
+    let mut mdns = Vec::new();
     let mut end_of_candidates = sdp.attributes.end_of_candidates();
     let bundled: Vec<&str> = sdp.bundle_mids().collect();
     for m in sdp.media.iter().filter(|m| !m.is_rejected()) {
@@ -123,6 +126,10 @@ pub(super) fn parse_remote(sdp: &SessionDescription<'_>) -> Result<Remote, Error
         }
         end_of_candidates |= m.attributes.end_of_candidates();
         for c in m.attributes.candidates() {
+            if let Some((name, c)) = super::mdns::held_candidate(&c) {
+                mdns.push((name.to_string(), c));
+                continue;
+            }
             if let Ok(Some(c)) = ice_candidate(&c) {
                 if !candidates.iter().any(|k: &Candidate| k.address == c.address) {
                     crate::util::reserve_compact(&mut candidates);
@@ -142,6 +149,7 @@ pub(super) fn parse_remote(sdp: &SessionDescription<'_>) -> Result<Remote, Error
         // RFC 8841 §6: without the attribute, 64 KiB; 0 means no limit.
         max_message_size: data.and_then(|d| d.attributes.max_message_size()).unwrap_or(65_536),
         candidates,
+        mdns,
         end_of_candidates,
         mid: media.mid().unwrap_or("0").to_string(),
     })

@@ -136,6 +136,8 @@ pub enum RecvError {
     Closed,
     /// A TURN client rejected a datagram from its server.
     Turn(turn::Error),
+    /// The mDNS resolver rejected a datagram from port 5353.
+    Mdns(crate::mdns::Error),
 }
 
 impl fmt::Display for RecvError {
@@ -148,6 +150,7 @@ impl fmt::Display for RecvError {
             RecvError::Unknown => f.write_str("unknown protocol"),
             RecvError::Closed => f.write_str("peer connection closed"),
             RecvError::Turn(e) => write!(f, "TURN: {e}"),
+            RecvError::Mdns(e) => write!(f, "mDNS: {e}"),
         }
     }
 }

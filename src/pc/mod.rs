@@ -168,6 +168,16 @@
 //!   [`Event::IceCandidateError`]. With [`IceTransportPolicy::Relay`] only relay candidates are gathered,
 //!   offered and paired, and their related address (our server-reflexive address) is signalled as
 //!   `raddr 0.0.0.0 rport 9` (RFC 8829 §3.5.3, RFC 8839 §5.1).
+//! - **mDNS candidates.** A remote candidate whose address is a `<UUID>.local` name (browsers hide
+//!   their host addresses so, draft-ietf-mmusic-mdns-ice-candidates) is held while the connection's
+//!   [`crate::mdns::Resolver`] asks for the name: an A and AAAA query from the first host socket of each
+//!   family to 224.0.0.251:5353 / \[ff02::fb\]:5353, handed out by `poll_transmit` like any datagram,
+//!   retransmitted after 1 s and 3 s, given up after 5 s ([`Stats::mdns_unresolved`]). The answer comes
+//!   back through `handle_receive`: a datagram from port 5353 that is not STUN and not from a known
+//!   remote candidate goes to the resolver before the RFC 7983 demux. Once resolved, the candidate goes
+//!   to ICE with the address (a peer-reflexive candidate of that address becomes it). Names are asked
+//!   for only in the UUID form, not with the relay-only policy, and not at all with
+//!   [`Config::resolve_mdns`] off. [`PeerConnection::mdns_resolver`] has the resolver's counters.
 //! - **Ending.** [`PeerConnection::close`] ends in `closed`; so does the peer's DTLS close_notify or
 //!   SCTP ABORT/SHUTDOWN (as browsers report it): every channel closes, ICE stops. ICE failure and DTLS
 //!   fatal alerts end in `failed`.
@@ -194,6 +204,7 @@ mod conn;
 mod describe;
 mod error;
 mod frame;
+mod mdns;
 mod media;
 mod media_stats;
 mod negotiate;
@@ -593,6 +604,11 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Datagrams from a TURN server its client rejected (see [`crate::turn::TurnClient::stats`]).
     pub turn_dropped: u64,
+    /// Datagrams from port 5353 the mDNS resolver rejected (see [`PeerConnection::mdns_resolver`]).
+    pub mdns_dropped: u64,
+    /// Remote `.local` candidates never added to ICE: their name did not resolve in time or resolved
+    /// ambiguously, could not be asked for, or resolution is off ([`Config::resolve_mdns`]).
+    pub mdns_unresolved: u64,
 }
 
 /// Which candidates ICE may use, as W3C `RTCIceTransportPolicy`.
@@ -678,6 +694,12 @@ pub struct Config {
     /// first), as libwebrtc always paces: a frame's packets are spread instead of leaving in one burst
     /// that fills the bottleneck's queue and reads as over-use.
     pub pacer: Option<crate::cc::PacerConfig>,
+    /// Resolve remote candidates whose address is a `<UUID>.local` name (draft-ietf-mmusic-mdns-ice-candidates,
+    /// as browsers send their host candidates) with mDNS queries sent through `poll_transmit` (default
+    /// `true`). The candidate is added to ICE once its name resolves (within 5 s); see
+    /// [`PeerConnection::mdns_resolver`]. Off, such candidates are ignored (and counted in
+    /// [`Stats::mdns_unresolved`]).
+    pub resolve_mdns: bool,
 }
 
 impl Default for Config {
@@ -706,6 +728,7 @@ impl Default for Config {
             media_mtu: 1200,
             bandwidth: crate::cc::Config::new(30_000, 300_000, 10_000_000),
             pacer: Some(crate::cc::PacerConfig::default()),
+            resolve_mdns: true,
         }
     }
 }

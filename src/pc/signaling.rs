@@ -377,8 +377,9 @@ impl PeerConnection {
 
     fn apply_remote(&mut self, now: Instant, mut remote: Remote, role: ice::Role) -> Result<(), Error> {
         let creds = Credentials::new(&remote.ufrag, &remote.pwd).map_err(|_| Error::BadCredentials)?;
-        // Handed to ICE, not kept.
+        // Handed to ICE (or to mDNS resolution first), not kept.
         let candidates = core::mem::take(&mut remote.candidates);
+        let mdns = core::mem::take(&mut remote.mdns);
         if let Some(old) = &self.sig.remote {
             if old.fingerprint != remote.fingerprint && self.dtls().is_some() {
                 // A new certificate would need a new DTLS association: not supported.
@@ -394,6 +395,9 @@ impl PeerConnection {
                         agent.end_of_remote_candidates(now);
                     }
                 });
+                for (name, c) in mdns {
+                    self.hold_mdns_candidate(now, &name, c);
+                }
                 self.sig.remote = Some(remote);
                 return Ok(());
             }
@@ -418,6 +422,9 @@ impl PeerConnection {
                 agent.end_of_remote_candidates(now);
             }
         });
+        for (name, c) in mdns {
+            self.hold_mdns_candidate(now, &name, c);
+        }
         self.set_remote_fingerprint(remote.fingerprint);
         self.sig.remote = Some(remote);
         Ok(())
@@ -425,7 +432,8 @@ impl PeerConnection {
 
     /// Adds a trickled remote candidate (W3C `addIceCandidate`): the `candidate:…` string (with or
     /// without the `a=` prefix). `None` or an empty string means end-of-candidates (RFC 8838 §13).
-    /// TCP and mDNS candidates are ignored.
+    /// A candidate whose address is a `.local` name is added once the name resolves
+    /// ([`super::Config::resolve_mdns`]); TCP candidates are ignored.
     pub fn add_ice_candidate(&mut self, now: Instant, candidate: Option<&str>) -> Result<(), Error> {
         let _span = self.enter_span();
         self.touch(now);
@@ -434,7 +442,9 @@ impl PeerConnection {
             None => self.ice.with_agent(now, |agent, now| agent.end_of_remote_candidates(now)),
             Some(text) => {
                 let parsed = CandidateAttribute::parse(text).map_err(|_| Error::BadCandidate)?;
-                if let Some(c) = describe::ice_candidate(&parsed)? {
+                if let Some((name, c)) = super::mdns::held_candidate(&parsed) {
+                    self.hold_mdns_candidate(now, name, c);
+                } else if let Some(c) = describe::ice_candidate(&parsed)? {
                     match self.ice.add_remote_candidate(now, c) {
                         Ok(()) | Err(ice::ApiError::Duplicate) => {}
                         Err(e) => return Err(Error::Ice(e)),

@@ -41,6 +41,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         media_mtu,
         bandwidth,
         pacer,
+        resolve_mdns,
     } = config;
     put_ice(out, ice);
     put_opt(out, certificate.as_ref(), |out, c| {
@@ -72,6 +73,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         },
     );
     put_bool(out, *key_log);
+    put_bool(out, *resolve_mdns);
     // The media configuration is not journaled yet: a journal says whether it was the default, and one
     // that was not cannot be replayed (read_config refuses it).
     let defaults = Config::default();
@@ -120,6 +122,7 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         _ => return Err(at.corrupt("ICE transport policy")),
     };
     let key_log = r.bool("key log")?;
+    let resolve_mdns = r.bool("resolve mDNS")?;
     let at = r.clone();
     if !r.bool("default media configuration")? {
         return Err(at.corrupt("media configuration (only the default is journaled)"));
@@ -142,6 +145,7 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         turn_servers,
         ice_transport_policy,
         key_log,
+        resolve_mdns,
     })
 }
 
