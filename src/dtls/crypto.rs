@@ -355,6 +355,14 @@ impl KeyShare {
         }
     }
 
+    /// Its group.
+    pub fn group(&self) -> NamedGroup {
+        match self {
+            KeyShare::P256(_) => NamedGroup::SECP256R1,
+            KeyShare::X25519(_) => NamedGroup::X25519,
+        }
+    }
+
     /// The public key as it goes on the wire: 32 bytes for X25519, the 65-byte uncompressed point for P-256
     /// (RFC 8422 §5.4: X25519 has no point format byte).
     pub fn public(&self) -> &[u8] {

@@ -79,6 +79,19 @@ pub enum Role {
     Server,
 }
 
+/// Which DTLS versions a machine negotiates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Versions {
+    /// DTLS 1.2 only: a 1.3 offer is answered with 1.2.
+    Dtls12,
+    /// DTLS 1.3 only: a peer without it fails with a protocol_version alert.
+    Dtls13,
+    /// Both, preferring 1.3. A client offers 1.3 then 1.2 (supported_versions); a server answers 1.3 when
+    /// it is offered, else 1.2 with the downgrade sentinel in its random (RFC 8446 §4.1.3), which a client
+    /// offering 1.3 checks.
+    Both,
+}
+
 /// Connection settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -106,6 +119,8 @@ pub struct Config {
     /// Server: answer a ClientHello without a valid cookie with a HelloVerifyRequest (RFC 6347 §4.2.1).
     /// Default true.
     pub cookie_exchange: bool,
+    /// The DTLS versions we speak. Default: [`Versions::Dtls12`].
+    pub versions: Versions,
     /// Emit [`Event::KeyLog`] with the NSS key-log line once the master secret is known. Default false.
     pub key_log: bool,
 }
@@ -126,6 +141,7 @@ impl Config {
             max_rto: Duration::from_secs(60),
             max_retransmits: 10,
             cookie_exchange: true,
+            versions: Versions::Dtls12,
             key_log: false,
         }
     }

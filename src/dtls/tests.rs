@@ -128,7 +128,7 @@ impl Pair {
     }
 }
 
-fn assert_connected(p: &Pair) -> (Connected, Connected) {
+pub(crate) fn assert_connected(p: &Pair) -> (Connected, Connected) {
     let c = Pair::connected(&p.client_events).expect("client connected");
     let s = Pair::connected(&p.server_events).expect("server connected");
     assert_eq!(c.srtp_profile, s.srtp_profile);
@@ -142,7 +142,7 @@ fn assert_connected(p: &Pair) -> (Connected, Connected) {
     (c, s)
 }
 
-fn exchange_data(p: &mut Pair) {
+pub(crate) fn exchange_data(p: &mut Pair) {
     let mut net = Net::clean();
     p.client.send(b"hello from client").unwrap();
     p.server.send(b"hello from server").unwrap();

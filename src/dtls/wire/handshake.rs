@@ -101,6 +101,10 @@ pub struct Extensions<'a> {
 }
 
 impl<'a> Extensions<'a> {
+    /// The extensions in `raw` (a block without its length prefix).
+    pub fn from_raw(raw: &'a [u8]) -> Extensions<'a> {
+        Extensions { raw }
+    }
     /// Iterates the extensions, yielding `(type, data)`.
     pub fn iter(&self) -> ExtensionIter<'a> {
         ExtensionIter { r: Reader::new(self.raw) }
@@ -122,6 +126,9 @@ impl<'a> Extensions<'a> {
                 ExtensionType::USE_SRTP => 8,
                 ExtensionType::EXTENDED_MASTER_SECRET => 16,
                 ExtensionType::RENEGOTIATION_INFO => 32,
+                ExtensionType::SUPPORTED_VERSIONS => 64,
+                ExtensionType::KEY_SHARE => 128,
+                ExtensionType::COOKIE => 256,
                 _ => 0,
             };
             if seen & bit != 0 {
@@ -234,6 +241,7 @@ impl<'a> ClientHello<'a> {
         suites: &[CipherSuite],
         groups: &[NamedGroup],
         srtp: &[SrtpProfile],
+        extra: &[u8],
     ) {
         put_u16(out, version);
         out.extend_from_slice(random);
@@ -269,6 +277,7 @@ impl<'a> ClientHello<'a> {
             d.push(0); // no MKI
             put_ext(out, ExtensionType::USE_SRTP, &d);
         }
+        out.extend_from_slice(extra);
         let ext_len = (out.len() - ext_at - 2) as u16;
         super::set_u16(out, ext_at, ext_len);
     }
