@@ -272,7 +272,7 @@ impl Dtls {
         let i = usize::from(epoch - 2);
         let Some(v) = self.v13.as_mut() else { return Err(Error::WrongEpoch(epoch)) };
         let Some(prot) = v.read.get(i).and_then(Option::as_ref) else {
-            if !v.active || v.pending.len() >= MAX_PENDING {
+            if v.pending.len() >= MAX_PENDING {
                 return Err(Error::WrongEpoch(epoch));
             }
             let mut raw = Vec::with_capacity(rec.header_bytes.len() + rec.encrypted.len());
