@@ -148,7 +148,7 @@ impl ReplayWindow {
     }
 }
 
-/// A DTLS 1.2 connection, client or server, as a sans-IO machine. See the [module docs](super) for the loop.
+/// A DTLS 1.2 or 1.3 connection, client or server, as a sans-IO machine. See the [module docs](super) for the loop.
 ///
 /// Events and received data are pure reads; `poll_timeout` returns the latest `now` given while datagrams
 /// wait in `poll_transmit` (after [`Dtls::send`], [`Dtls::close`], a handshake step), else the flight timer.
@@ -644,7 +644,7 @@ impl Dtls {
 
     fn handle_datagram(&mut self, datagram: &[u8]) -> Result<(), Error> {
         self.stats.datagrams_received += 1;
-        if self.v13.is_some() {
+        if super::v13::ENABLED && self.v13.is_some() {
             return self.handle_datagram13(datagram);
         }
         let mut result = Ok(());

@@ -344,12 +344,14 @@ pub enum KeyShare {
 
 impl KeyShare {
     /// The groups we can key-exchange on, in our default preference order.
-    pub const SUPPORTED: [NamedGroup; 2] = [NamedGroup::X25519, NamedGroup::SECP256R1];
+    /// (X25519 only with the `x25519` feature.)
+    pub const SUPPORTED: &'static [NamedGroup] =
+        if cfg!(feature = "x25519") { &[NamedGroup::X25519, NamedGroup::SECP256R1] } else { &[NamedGroup::SECP256R1] };
 
     /// A fresh key in `group`, or `None` for a group we do not support.
     pub fn generate(group: NamedGroup, rng: &mut crate::rand::SeededRng) -> Option<KeyShare> {
         match group {
-            NamedGroup::X25519 => Some(KeyShare::X25519(X25519Key::generate(rng))),
+            NamedGroup::X25519 if cfg!(feature = "x25519") => Some(KeyShare::X25519(X25519Key::generate(rng))),
             NamedGroup::SECP256R1 => Some(KeyShare::P256(EcdhKey::generate(rng))),
             _ => None,
         }

@@ -95,7 +95,7 @@ impl Dtls {
             self.reasm.clear();
             return Err(self.fail_alert(Error::UnsupportedVersion(ch.version), AlertDescription::PROTOCOL_VERSION));
         }
-        if self.config.versions != Versions::Dtls12 && offers_dtls13(&ch.extensions)? {
+        if self.versions() != Versions::Dtls12 && offers_dtls13(&ch.extensions)? {
             return match self.on_client_hello13(seq, body, &ch) {
                 Ok(()) => Ok(()),
                 Err(Error::BadCookie) => {
@@ -105,7 +105,7 @@ impl Dtls {
                 Err(e) => Err(self.fail(e)),
             };
         }
-        if self.config.versions == Versions::Dtls13 {
+        if self.versions() == Versions::Dtls13 {
             self.reasm.clear();
             return Err(self.fail_alert(Error::UnsupportedVersion(ch.version), AlertDescription::PROTOCOL_VERSION));
         }
@@ -189,7 +189,7 @@ impl Dtls {
         self.hs.srtp = srtp;
         self.hs.group = Some(group);
         self.hs.server_random = self.rng.bytes();
-        if self.config.versions != Versions::Dtls12 {
+        if self.versions() != Versions::Dtls12 {
             // We speak 1.3 but negotiate 1.2: say so where a 1.3 client looks (RFC 8446 §4.1.3).
             if let Some(tail) = self.hs.server_random.get_mut(24..) {
                 tail.copy_from_slice(&DOWNGRADE_TLS12);

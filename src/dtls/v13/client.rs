@@ -43,7 +43,7 @@ impl Dtls {
     /// The cipher suites and extensions a ClientHello adds for DTLS 1.3, when our configuration offers it:
     /// fresh key shares for our groups (kept), supported_versions, the HelloRetryRequest cookie.
     pub(crate) fn client_hello13_parts(&mut self, suites: &mut Vec<CipherSuite>, extra: &mut Vec<u8>) {
-        let versions: &[u16] = match self.config.versions {
+        let versions: &[u16] = match self.versions() {
             Versions::Dtls12 => return,
             Versions::Dtls13 => &[DTLS1_3],
             Versions::Both => &[DTLS1_3, DTLS1_2],
@@ -55,7 +55,7 @@ impl Dtls {
                 ours.push(s);
             }
         }
-        if self.config.versions == Versions::Dtls13 {
+        if self.versions() == Versions::Dtls13 {
             suites.clear();
         }
         suites.splice(0..0, ours);
@@ -82,7 +82,7 @@ impl Dtls {
     /// A ServerHello (or HelloRetryRequest) reached a client that offered 1.3. `Ok(false)`: it is a 1.2
     /// ServerHello for the 1.2 code (the downgrade sentinel was checked).
     pub(crate) fn on_server_hello13(&mut self, seq: u16, body: &[u8], sh: &ServerHello<'_>) -> Result<bool, Error> {
-        if self.v13.is_none() {
+        if !super::ENABLED || self.v13.is_none() {
             return Ok(false);
         }
         let hrr = *sh.random == HRR_RANDOM;
@@ -92,7 +92,7 @@ impl Dtls {
                 return Err(self.fail_alert(Error::Malformed, AlertDescription::ILLEGAL_PARAMETER));
             }
             // 1.2. We offered 1.3: a 1.3-capable server would have said so (RFC 8446 §4.1.3).
-            if self.config.versions == Versions::Dtls13 {
+            if self.versions() == Versions::Dtls13 {
                 return Err(self.fail_alert(Error::UnsupportedVersion(sh.version), AlertDescription::PROTOCOL_VERSION));
             }
             if sh.random.ends_with(&DOWNGRADE_TLS12) {

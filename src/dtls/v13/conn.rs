@@ -98,7 +98,12 @@ pub(crate) fn write_tls_message(out: &mut Vec<u8>, ty: HandshakeType, body: &[u8
 impl Dtls {
     /// Whether DTLS 1.3 was negotiated.
     pub(crate) fn is13(&self) -> bool {
-        self.v13.as_ref().is_some_and(|v| v.active)
+        super::ENABLED && self.v13.as_ref().is_some_and(|v| v.active)
+    }
+
+    /// The versions we speak: the configured ones, or 1.2 alone without the `dtls13` feature.
+    pub(crate) fn versions(&self) -> crate::dtls::Versions {
+        if super::ENABLED { self.config.versions } else { crate::dtls::Versions::Dtls12 }
     }
 
     /// Packs the flight into datagrams: epoch 0 messages in DTLSPlaintext records, the others protected

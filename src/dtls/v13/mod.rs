@@ -10,6 +10,9 @@
 //! - [`messages`]: the 1.3 handshake message bodies and extensions, and the ACK record.
 //! - `conn`, `client`, `server`: the 1.3 record layer of the machine, ACKs, and the handshake of each role.
 
+/// Whether the `dtls13` feature is on: without it no 1.3 path is reachable and the linker drops them.
+pub(crate) const ENABLED: bool = cfg!(feature = "dtls13");
+
 mod client;
 pub(crate) mod conn;
 pub mod key_schedule;
