@@ -96,12 +96,14 @@ pub(crate) fn write_tls_message(out: &mut Vec<u8>, ty: HandshakeType, body: &[u8
 }
 
 impl Dtls {
-    /// Whether DTLS 1.3 was negotiated.
+    /// Whether DTLS 1.3 was negotiated. Inlined so that without the feature every 1.3 branch folds away.
+    #[inline(always)]
     pub(crate) fn is13(&self) -> bool {
         super::ENABLED && self.v13.as_ref().is_some_and(|v| v.active)
     }
 
     /// The versions we speak: the configured ones, or 1.2 alone without the `dtls13` feature.
+    #[inline(always)]
     pub(crate) fn versions(&self) -> crate::dtls::Versions {
         if super::ENABLED { self.config.versions } else { crate::dtls::Versions::Dtls12 }
     }
