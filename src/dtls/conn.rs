@@ -919,6 +919,12 @@ impl Machine for Dtls {
                         continue;
                     }
                     if self.retransmits >= self.config.max_retransmits {
+                        if self.state == State::Established {
+                            // A DTLS 1.3 client whose final flight was never acknowledged: the server
+                            // authenticated us before it could ACK, and we are connected; stop re-sending.
+                            self.new_flight();
+                            continue;
+                        }
                         self.close_with(Error::HandshakeTimeout);
                         continue;
                     }

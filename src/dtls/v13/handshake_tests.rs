@@ -319,3 +319,47 @@ fn client_hello_with_duplicate_extensions_or_lying_versions_is_refused() {
         assert!(server.poll_timeout().is_none() || server.is_closed(), "case {i}");
     }
 }
+
+#[test]
+fn unacknowledged_final_flight_is_retransmitted_then_given_up_without_closing() {
+    let (cc, sc) = configs(80, Versions::Both, Versions::Both);
+    let (cfp, sfp) = (cc.certificate.fingerprint(), sc.certificate.fingerprint());
+    let mut now = crate::time::Instant::from_secs(1);
+    let mut client = crate::dtls::Dtls::client(cc, crate::rand::SeededRng::from_seed([1; 32]), now);
+    let mut server = crate::dtls::Dtls::server(sc, crate::rand::SeededRng::from_seed([2; 32]));
+    client.set_remote_fingerprint(sfp);
+    server.set_remote_fingerprint(cfp);
+    // Until the client is connected, everything is delivered; the server's ACK never is.
+    for _ in 0..4 {
+        while let Some(d) = client.poll_transmit() {
+            let d = d.to_vec();
+            let _ = server.handle_receive(now, &d);
+        }
+        if client.is_connected() {
+            break;
+        }
+        while let Some(d) = server.poll_transmit() {
+            let d = d.to_vec();
+            let _ = client.handle_receive(now, &d);
+        }
+    }
+    assert!(client.is_connected() && server.is_connected());
+    while server.poll_transmit().is_some() {}
+    // The final flight is re-sent on the timer, up to the budget, and then the client stops, connected.
+    let mut resent = 0;
+    while let Some(t) = client.poll_timeout() {
+        now = t;
+        client.handle_timeout(now);
+        while client.poll_transmit().is_some() {
+            resent += 1;
+        }
+        assert!(resent < 100);
+    }
+    assert_eq!(client.stats().retransmissions, u64::from(client.config.max_retransmits));
+    assert!(resent >= client.config.max_retransmits as usize);
+    assert!(client.is_connected() && !client.is_closed());
+    client.send(b"still here").unwrap();
+    let d = client.poll_transmit().unwrap().to_vec();
+    server.handle_receive(now, &d).unwrap();
+    assert_eq!(server.poll_data(), Some(&b"still here"[..]));
+}
