@@ -81,6 +81,7 @@ fn server(cookie: bool) -> Dtls {
     let mut rng = SeededRng::from_seed([21; 32]);
     let mut cfg = Config::new(Certificate::generate(&mut rng));
     cfg.cookie_exchange = cookie;
+    cfg.versions = sansrtc::dtls::Versions::Dtls12;
     Dtls::server(cfg, rng.fork())
 }
 
