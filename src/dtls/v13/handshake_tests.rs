@@ -307,7 +307,17 @@ fn client_hello_with_duplicate_extensions_or_lying_versions_is_refused() {
     // Offers 1.3 but sends no key_share at all.
     let mut no_share = Vec::new();
     put_ext(&mut no_share, ExtensionType::SUPPORTED_VERSIONS, &[2, 0xfe, 0xfc]);
-    for (i, extra) in [dup, lying_empty, lying_odd, no_share].iter().enumerate() {
+    // Any extension type twice, even one we do not read (RFC 8446 §4.2).
+    let mut dup_unknown = Vec::new();
+    crate::dtls::v13::messages::emit_client_hello_ext(
+        &mut dup_unknown,
+        &[DTLS1_3],
+        &[(NamedGroup::X25519, &share)],
+        &[],
+    );
+    put_ext(&mut dup_unknown, ExtensionType(0x1234), &[]);
+    put_ext(&mut dup_unknown, ExtensionType(0x1234), &[1]);
+    for (i, extra) in [dup, lying_empty, lying_odd, no_share, dup_unknown].iter().enumerate() {
         let mut server = crate::dtls::Dtls::server(sc.clone(), crate::rand::SeededRng::from_seed([3; 32]));
         let r = server.handle_receive(crate::time::Instant::from_secs(1), &hello(extra));
         assert!(r.is_err(), "case {i}");

@@ -113,32 +113,23 @@ impl<'a> Extensions<'a> {
     pub fn find(&self, ty: ExtensionType) -> Option<&'a [u8]> {
         self.iter().map_while(Result::ok).find(|(t, _)| *t == ty).map(|(_, d)| d)
     }
-    /// Checks the block parses completely (no truncated extension) and has no duplicates of the types we
-    /// read.
+    /// Checks the block parses completely (no truncated extension), has at most [`MAX_EXTENSIONS`]
+    /// extensions and no type twice (RFC 8446 §4.2).
     pub fn validate(&self) -> Result<(), Error> {
-        let mut seen: u32 = 0;
+        let mut seen: smallvec::SmallVec<[u16; 24]> = smallvec::SmallVec::new();
         for e in self.iter() {
             let (ty, _) = e?;
-            let bit = match ty {
-                ExtensionType::SUPPORTED_GROUPS => 1,
-                ExtensionType::EC_POINT_FORMATS => 2,
-                ExtensionType::SIGNATURE_ALGORITHMS => 4,
-                ExtensionType::USE_SRTP => 8,
-                ExtensionType::EXTENDED_MASTER_SECRET => 16,
-                ExtensionType::RENEGOTIATION_INFO => 32,
-                ExtensionType::SUPPORTED_VERSIONS => 64,
-                ExtensionType::KEY_SHARE => 128,
-                ExtensionType::COOKIE => 256,
-                _ => 0,
-            };
-            if seen & bit != 0 {
+            if seen.contains(&ty.0) || seen.len() >= MAX_EXTENSIONS {
                 return Err(Error::Malformed);
             }
-            seen |= bit;
+            seen.push(ty.0);
         }
         Ok(())
     }
 }
+
+/// Most extensions one hello may carry (browsers send about 20).
+pub const MAX_EXTENSIONS: usize = 64;
 
 /// Iterator over `(ExtensionType, data)` pairs.
 #[derive(Clone, Debug)]
