@@ -81,6 +81,7 @@ fn server(cookie: bool) -> Dtls {
     let mut rng = SeededRng::from_seed([21; 32]);
     let mut cfg = Config::new(Certificate::generate(&mut rng));
     cfg.cookie_exchange = cookie;
+    cfg.versions = sansrtc::dtls::Versions::Dtls12;
     Dtls::server(cfg, rng.fork())
 }
 
@@ -452,4 +453,70 @@ fn srtp_profile_names_are_openssls() {
     assert_eq!(SrtpProfile::from_name("SRTP_AEAD_AES_256_GCM").unwrap().keying_material_len(), Some(88));
     assert_eq!(SrtpProfile::AES128_CM_SHA1_32.keying_material_len(), Some(60));
     assert_eq!(SrtpProfile::from_name("nope"), None);
+}
+
+/// A server speaking DTLS 1.3 answers Chromium's 1.3 offer (GREASE, an X25519MLKEM768 share it does not
+/// take, the X25519 share it does) in 1.3: a HelloRetryRequest with a cookie when cookies are on, else a
+/// ServerHello selecting 1.3 and X25519, the rest of its flight in protected epoch-2 records.
+#[test]
+fn chromium_13_client_hello_gets_a_13_answer() {
+    use sansrtc::dtls::Versions;
+    use sansrtc::dtls::v13::messages::{HRR_RANDOM, ServerHelloExt};
+    let server13 = |cookie: bool| {
+        let mut rng = SeededRng::from_seed([21; 32]);
+        let mut cfg = Config::new(Certificate::generate(&mut rng));
+        cfg.cookie_exchange = cookie;
+        cfg.versions = Versions::Both;
+        Dtls::server(cfg, rng.fork())
+    };
+    let mut s = server13(true);
+    send_fragmented_ch(&mut s, &chromium_client_hello(&[]), 0, 0);
+    let hrr = drain(&mut s);
+    let msgs = messages(&hrr);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].0, HandshakeType::SERVER_HELLO);
+    let sh = ServerHello::parse(&msgs[0].1).unwrap();
+    assert_eq!(*sh.random, HRR_RANDOM);
+    let ext = ServerHelloExt::parse(&sh.extensions, true).unwrap();
+    assert_eq!(ext.version, Some(0xfefc));
+    assert!(ext.cookie.is_some_and(|c| !c.is_empty()));
+    assert_eq!(ext.share, None, "Chromium sent an X25519 share: no group to ask for");
+
+    let mut s = server13(false);
+    send_fragmented_ch(&mut s, &chromium_client_hello(&[]), 0, 0);
+    let flight = drain(&mut s);
+    // Split into records: DTLSPlaintext (13-byte header) and unified headers (one byte, a 16-bit sequence
+    // number, a length: what we write).
+    let (mut plain, mut protected) = (Vec::new(), Vec::new());
+    for d in &flight {
+        let mut rest = &d[..];
+        while let Some(&b) = rest.first() {
+            let (hdr, len) = if b & 0xe0 == 0x20 {
+                (5, u16::from_be_bytes([rest[3], rest[4]]) as usize)
+            } else {
+                (13, u16::from_be_bytes([rest[11], rest[12]]) as usize)
+            };
+            let (rec, tail) = rest.split_at(hdr + len);
+            if b & 0xe0 == 0x20 {
+                protected.push(b)
+            } else {
+                plain.push(rec.to_vec())
+            }
+            rest = tail;
+        }
+    }
+    let msgs = messages(&plain);
+    assert_eq!(msgs.len(), 1, "only the ServerHello is in plaintext");
+    let sh = ServerHello::parse(&msgs[0].1).unwrap();
+    assert_eq!(sh.cipher_suite, CipherSuite::TLS13_AES_128_GCM_SHA256);
+    let ext = ServerHelloExt::parse(&sh.extensions, false).unwrap();
+    assert_eq!(ext.version, Some(0xfefc));
+    let (group, key) = ext.share.unwrap();
+    assert_eq!((group.0, key.len()), (29, 32));
+    // EncryptedExtensions … Finished: unified headers of epoch 2 (0b001_0_1_1_10: a 16-bit sequence number
+    // and a length).
+    assert!(protected.len() >= 5, "{protected:?}");
+    assert!(protected.iter().all(|&b| b == 0x2e));
+    assert!(flight.iter().all(|d| d.len() <= 1200));
+    assert!(!s.is_closed());
 }

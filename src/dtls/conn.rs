@@ -62,6 +62,16 @@ pub(crate) enum State {
     ServerExpectClientKeyExchange,
     ServerExpectCertificateVerify,
     ServerExpectFinished,
+    /// DTLS 1.3 client, after its ServerHello (RFC 8446 §4.3–4.4 order).
+    C13ExpectEncryptedExtensions,
+    C13ExpectCertificateRequest,
+    C13ExpectCertificate,
+    C13ExpectCertificateVerify,
+    C13ExpectFinished,
+    /// DTLS 1.3 server, after its flight.
+    S13ExpectCertificate,
+    S13ExpectCertificateVerify,
+    S13ExpectFinished,
     Established,
     Closed,
 }
@@ -138,7 +148,7 @@ impl ReplayWindow {
     }
 }
 
-/// A DTLS 1.2 connection, client or server, as a sans-IO machine. See the [module docs](super) for the loop.
+/// A DTLS 1.2 or 1.3 connection, client or server, as a sans-IO machine. See the [module docs](super) for the loop.
 ///
 /// Events and received data are pure reads; `poll_timeout` returns the latest `now` given while datagrams
 /// wait in `poll_transmit` (after [`Dtls::send`], [`Dtls::close`], a handshake step), else the flight timer.
@@ -151,19 +161,19 @@ pub struct Dtls {
     pub(crate) reasm: Reassembler,
     // record layer
     pub(crate) write_epoch: u16,
-    write_seq: [u64; 2],
+    pub(crate) write_seq: [u64; 2],
     pub(crate) write_cipher: Option<RecordCipher>,
     pub(crate) read_cipher: Option<RecordCipher>,
-    replay: ReplayWindow,
+    pub(crate) replay: ReplayWindow,
     pending_records: Vec<Vec<u8>>,
     pub(crate) last_record_seq: u64,
     // flights
     pub(crate) flight: Vec<FlightMsg>,
-    flight_timer: bool,
+    pub(crate) flight_timer: bool,
     pub(crate) next_send_seq: u16,
     rto: Duration,
     retransmits: u32,
-    timers: Timers<DtlsTimer, 1>,
+    pub(crate) timers: Timers<DtlsTimer, 1>,
     /// message_seq of the last message of the peer's last complete flight: a retransmission of it makes us
     /// re-send our current flight (RFC 6347 §4.2.4).
     pub(crate) peer_flight_end: Option<u16>,
@@ -172,19 +182,21 @@ pub struct Dtls {
     /// When a peer retransmission last made us re-send (rate limit: one flight per burst).
     last_triggered_resend: Option<Instant>,
     // io
-    out: OutQueue<()>,
-    recv: OutQueue<()>,
+    pub(crate) out: OutQueue<()>,
+    pub(crate) recv: OutQueue<()>,
     pub(crate) events: EventQueue<Event>,
-    now: Instant,
+    pub(crate) now: Instant,
     pub(crate) cookie_secret: [u8; 32],
     pub(crate) expected_fingerprint: Option<Fingerprint>,
     /// The client's premaster secret between ServerKeyExchange and its Finished flight.
     pub(crate) pms: Option<[u8; 32]>,
     connected_reported: bool,
-    data_event: bool,
+    pub(crate) data_event: bool,
     pub(crate) stats: Stats,
     /// Why the connection closed, once it has.
     close_reason: Option<Error>,
+    /// DTLS 1.3 state: present while a 1.3 offer is out (client) and once 1.3 is negotiated.
+    pub(crate) v13: Option<Box<super::v13::conn::V13>>,
 }
 
 impl core::fmt::Debug for Dtls {
@@ -231,6 +243,7 @@ impl Dtls {
             data_event: false,
             stats: Stats::default(),
             close_reason: None,
+            v13: None,
         }
     }
 
@@ -284,6 +297,12 @@ impl Dtls {
         self.hs.suite.filter(|_| self.is_connected())
     }
 
+    /// The negotiated version once connected: [`DTLS1_3`](super::wire::DTLS1_3) (0xfefc) or
+    /// [`DTLS1_2`] (0xfefd), as W3C stats' `tlsVersion` shows it.
+    pub fn protocol_version(&self) -> Option<u16> {
+        self.is_connected().then(|| if self.is13() { super::wire::DTLS1_3 } else { DTLS1_2 })
+    }
+
     /// The group of the ECDHE key exchange, once connected.
     pub fn group(&self) -> Option<NamedGroup> {
         self.hs.group.filter(|_| self.is_connected())
@@ -330,6 +349,9 @@ impl Dtls {
         if data.len() > MAX_PLAINTEXT {
             return Err(Error::TooLarge);
         }
+        if self.is13() {
+            return self.send13(data);
+        }
         let Some(cipher) = self.write_cipher.as_ref() else { return Err(Error::NotConnected) };
         let seq = next_seq(&mut self.write_seq, 1);
         let ok = self
@@ -362,6 +384,12 @@ impl Dtls {
 
     /// The RFC 5705 exporter (no context) once connected; e.g. label "EXTRACTOR-dtls_srtp".
     pub fn export_keying_material(&self, label: &[u8], out: &mut [u8]) -> Result<(), Error> {
+        if self.is13() {
+            if self.state != State::Established {
+                return Err(Error::NotConnected);
+            }
+            return self.export13(label, out);
+        }
         let (Some(master), Some(suite)) = (self.hs.master.as_ref(), self.hs.suite) else {
             return Err(Error::NotConnected);
         };
@@ -471,6 +499,10 @@ impl Dtls {
 
     /// Sends one record alone in a datagram at the current write epoch.
     fn send_record(&mut self, ty: ContentType, payload: &[u8]) {
+        if self.is13() {
+            self.send_record13(ty, payload);
+            return;
+        }
         let epoch = self.write_epoch;
         let seq = next_seq(&mut self.write_seq, epoch);
         let cipher = if epoch == 1 { self.write_cipher.as_ref() } else { None };
@@ -495,6 +527,7 @@ impl Dtls {
     /// Starts a new flight: the previous one is acknowledged by the peer's progress.
     pub(crate) fn new_flight(&mut self) {
         self.flight.clear();
+        self.clear_sent13();
         self.rto = self.config.initial_rto;
         self.retransmits = 0;
         self.timers.clear(DtlsTimer::Retransmit);
@@ -528,7 +561,11 @@ impl Dtls {
 
     /// Packs the flight into datagrams of at most `mtu` bytes, fragmenting handshake messages (RFC 6347
     /// §4.2.3). Every record gets a fresh sequence number, retransmissions included.
-    fn emit_flight(&mut self) {
+    pub(crate) fn emit_flight(&mut self) {
+        if self.is13() {
+            self.emit_flight13();
+            return;
+        }
         let mtu = self.config.mtu.max(REC_HEADER + HS_HEADER + AEAD_OVERHEAD + 16);
         let mut dgram: Vec<u8> = Vec::with_capacity(mtu);
         let mut plain: Vec<u8> = Vec::with_capacity(mtu);
@@ -590,8 +627,12 @@ impl Dtls {
         }
     }
 
-    fn retransmit(&mut self) {
+    pub(crate) fn retransmit(&mut self) {
         if self.flight.is_empty() {
+            // A DTLS 1.3 server's last word is its ACK of the client's final flight.
+            if self.is13() && self.state == State::Established {
+                self.send_ack13();
+            }
             return;
         }
         self.stats.retransmissions += 1;
@@ -603,6 +644,9 @@ impl Dtls {
 
     fn handle_datagram(&mut self, datagram: &[u8]) -> Result<(), Error> {
         self.stats.datagrams_received += 1;
+        if super::v13::ENABLED && self.v13.is_some() {
+            return self.handle_datagram13(datagram);
+        }
         let mut result = Ok(());
         let mut resend = false;
         for rec in RecordIter::new(datagram) {
@@ -626,14 +670,19 @@ impl Dtls {
         if resend && self.state != State::Closed {
             self.retransmit();
         }
+        self.finish_datagram();
+        result
+    }
+
+    /// Reports received data once per datagram.
+    pub(crate) fn finish_datagram(&mut self) {
         if self.data_event && self.is_connected() {
             self.events.push(Event::Data);
         }
         self.data_event = false;
-        result
     }
 
-    fn handle_record(&mut self, rec: &Record<'_>, resend: &mut bool) -> Result<(), Error> {
+    pub(crate) fn handle_record(&mut self, rec: &Record<'_>, resend: &mut bool) -> Result<(), Error> {
         let ty = rec.content_type();
         self.last_record_seq = rec.sequence();
         match rec.epoch() {
@@ -675,7 +724,13 @@ impl Dtls {
         }
     }
 
-    fn handle_plaintext(&mut self, epoch: u16, ty: ContentType, data: &[u8], resend: &mut bool) -> Result<(), Error> {
+    pub(crate) fn handle_plaintext(
+        &mut self,
+        epoch: u16,
+        ty: ContentType,
+        data: &[u8],
+        resend: &mut bool,
+    ) -> Result<(), Error> {
         match ty {
             ContentType::HANDSHAKE => {
                 let mut result = Ok(());
@@ -791,6 +846,10 @@ impl Dtls {
                 return Err(Error::Closed);
             }
         }
+        if self.is13() {
+            self.replay_pending13();
+            return Ok(());
+        }
         if self.read_cipher.is_some() && !self.pending_records.is_empty() {
             let pending = core::mem::take(&mut self.pending_records);
             let mut resend = false;
@@ -839,7 +898,7 @@ pub(crate) fn write_record(
     }
 }
 
-fn next_seq(seqs: &mut [u64; 2], epoch: u16) -> u64 {
+pub(crate) fn next_seq(seqs: &mut [u64; 2], epoch: u16) -> u64 {
     let slot = seqs.get_mut(usize::from(epoch.min(1))).map_or(0, |s| {
         let v = *s;
         *s += 1;
@@ -860,6 +919,12 @@ impl Machine for Dtls {
                         continue;
                     }
                     if self.retransmits >= self.config.max_retransmits {
+                        if self.state == State::Established {
+                            // A DTLS 1.3 client whose final flight was never acknowledged: the server
+                            // authenticated us before it could ACK, and we are connected; stop re-sending.
+                            self.new_flight();
+                            continue;
+                        }
                         self.close_with(Error::HandshakeTimeout);
                         continue;
                     }

@@ -299,11 +299,13 @@ impl EcdhKey {
 }
 
 /// An ephemeral X25519 key (RFC 7748 §6.1), its secret drawn from the connection's seeded generator.
+#[cfg_attr(not(feature = "x25519"), allow(dead_code))]
 pub struct X25519Key {
     secret: x25519_dalek::StaticSecret,
     public: [u8; 32],
 }
 
+#[cfg_attr(not(feature = "x25519"), allow(dead_code))]
 impl X25519Key {
     /// A fresh key from `rng`.
     pub fn generate(rng: &mut crate::rand::SeededRng) -> X25519Key {
@@ -339,19 +341,32 @@ pub enum KeyShare {
     /// secp256r1.
     P256(EcdhKey),
     /// x25519.
+    #[cfg(feature = "x25519")]
     X25519(X25519Key),
 }
 
 impl KeyShare {
     /// The groups we can key-exchange on, in our default preference order.
-    pub const SUPPORTED: [NamedGroup; 2] = [NamedGroup::X25519, NamedGroup::SECP256R1];
+    /// (X25519 only with the `x25519` feature.)
+    pub const SUPPORTED: &'static [NamedGroup] =
+        if cfg!(feature = "x25519") { &[NamedGroup::X25519, NamedGroup::SECP256R1] } else { &[NamedGroup::SECP256R1] };
 
     /// A fresh key in `group`, or `None` for a group we do not support.
     pub fn generate(group: NamedGroup, rng: &mut crate::rand::SeededRng) -> Option<KeyShare> {
         match group {
+            #[cfg(feature = "x25519")]
             NamedGroup::X25519 => Some(KeyShare::X25519(X25519Key::generate(rng))),
             NamedGroup::SECP256R1 => Some(KeyShare::P256(EcdhKey::generate(rng))),
             _ => None,
+        }
+    }
+
+    /// Its group.
+    pub fn group(&self) -> NamedGroup {
+        match self {
+            KeyShare::P256(_) => NamedGroup::SECP256R1,
+            #[cfg(feature = "x25519")]
+            KeyShare::X25519(_) => NamedGroup::X25519,
         }
     }
 
@@ -360,6 +375,7 @@ impl KeyShare {
     pub fn public(&self) -> &[u8] {
         match self {
             KeyShare::P256(k) => k.public(),
+            #[cfg(feature = "x25519")]
             KeyShare::X25519(k) => k.public(),
         }
     }
@@ -369,6 +385,7 @@ impl KeyShare {
     pub fn agree(&self, peer: &[u8]) -> Result<[u8; 32], Error> {
         match self {
             KeyShare::P256(k) => k.agree(peer).map_err(|_| Error::BadKeyShare),
+            #[cfg(feature = "x25519")]
             KeyShare::X25519(k) => k.agree(peer),
         }
     }

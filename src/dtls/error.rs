@@ -60,6 +60,8 @@ pub enum Error {
     PeerClosed,
     /// The handshake did not complete within the retransmission budget.
     HandshakeTimeout,
+    /// A 1.3-capable server's ServerHello negotiated 1.2 with the downgrade sentinel (RFC 8446 §4.1.3).
+    Downgrade,
     // --- API misuse ---
     /// The connection is not established (send before connected, or after close).
     NotConnected,
@@ -80,7 +82,7 @@ impl Error {
                 AlertDescription::HANDSHAKE_FAILURE
             }
             Error::NoCommonSrtpProfile => AlertDescription::HANDSHAKE_FAILURE,
-            Error::BadKeyShare => AlertDescription::ILLEGAL_PARAMETER,
+            Error::BadKeyShare | Error::Downgrade => AlertDescription::ILLEGAL_PARAMETER,
             Error::BadCertificate | Error::FingerprintMismatch => AlertDescription::BAD_CERTIFICATE,
             Error::BadSignature | Error::BadFinished => AlertDescription::DECRYPT_ERROR,
             _ => return None,
@@ -114,6 +116,7 @@ impl fmt::Display for Error {
             Error::BadCookie => f.write_str("missing or invalid cookie"),
             Error::PeerAlert(a) => write!(f, "peer sent fatal alert {a}"),
             Error::PeerClosed => f.write_str("peer closed the connection"),
+            Error::Downgrade => f.write_str("downgrade from DTLS 1.3 detected"),
             Error::HandshakeTimeout => f.write_str("handshake timed out"),
             Error::NotConnected => f.write_str("connection not established"),
             Error::Closed => f.write_str("connection closed"),

@@ -24,10 +24,12 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use super::Versions;
 use super::cert::{Fingerprint, peer_public_key};
 use super::conn::{Dtls, State, TARGET};
 use super::crypto::{self, KeyShare, PrfHash};
 use super::error::Error;
+use super::v13::messages::{DOWNGRADE_TLS12, offers_dtls13};
 use super::wire::handshake::{
     ClientHello, HelloVerifyRequest, ServerHello, ServerKeyExchange, emit_certificate, emit_certificate_request,
     emit_signed, parse_certificate, parse_certificate_request, parse_client_key_exchange, parse_signed, parse_u16_vec,
@@ -51,15 +53,20 @@ impl Dtls {
                 groups.push(*g);
             }
         }
+        let mut suites = self.config.cipher_suites.clone();
+        let mut extra = Vec::new();
+        self.client_hello13_parts(&mut suites, &mut extra);
         ClientHello::emit(
             &mut body,
             DTLS1_2,
             &random,
             &self.hs.cookie,
-            &self.config.cipher_suites,
+            &suites,
             &groups,
             &self.config.srtp_profiles,
+            &extra,
         );
+        self.keep_client_hello13(&body);
         // The transcript starts at the ClientHello the ServerHello answers (RFC 6347 §4.2.1): keep it
         // aside until then.
         self.hs.client_hello.clear();
@@ -85,6 +92,20 @@ impl Dtls {
         let ch = ClientHello::parse(body)?;
         // DTLS versions count down: 1.2 is 0xfefd, 1.0 is 0xfeff. A 1.3 offer carries 1.2 here.
         if ch.version > DTLS1_2 {
+            self.reasm.clear();
+            return Err(self.fail_alert(Error::UnsupportedVersion(ch.version), AlertDescription::PROTOCOL_VERSION));
+        }
+        if self.versions() != Versions::Dtls12 && offers_dtls13(&ch.extensions)? {
+            return match self.on_client_hello13(seq, body, &ch) {
+                Ok(()) => Ok(()),
+                Err(Error::BadCookie) => {
+                    self.reasm.clear();
+                    Err(Error::BadCookie)
+                }
+                Err(e) => Err(self.fail(e)),
+            };
+        }
+        if self.versions() == Versions::Dtls13 {
             self.reasm.clear();
             return Err(self.fail_alert(Error::UnsupportedVersion(ch.version), AlertDescription::PROTOCOL_VERSION));
         }
@@ -168,6 +189,12 @@ impl Dtls {
         self.hs.srtp = srtp;
         self.hs.group = Some(group);
         self.hs.server_random = self.rng.bytes();
+        if self.versions() != Versions::Dtls12 {
+            // We speak 1.3 but negotiate 1.2: say so where a 1.3 client looks (RFC 8446 §4.1.3).
+            if let Some(tail) = self.hs.server_random.get_mut(24..) {
+                tail.copy_from_slice(&DOWNGRADE_TLS12);
+            }
+        }
         self.hs.transcript.clear();
         write_message(&mut self.hs.transcript, HandshakeType::CLIENT_HELLO, seq, body);
         self.reasm.rebase(seq.wrapping_add(1));
@@ -208,6 +235,9 @@ impl Dtls {
 
     /// One complete, in-order handshake message.
     pub(crate) fn on_message(&mut self, epoch: u16, ty: HandshakeType, seq: u16, body: &[u8]) -> Result<(), Error> {
+        if self.is13() {
+            return self.on_message13(epoch, ty, seq, body);
+        }
         // Only Finished travels under the new epoch in an initial handshake.
         let want_epoch = u16::from(ty == HandshakeType::FINISHED);
         if epoch != want_epoch {
@@ -261,6 +291,9 @@ impl Dtls {
 
     fn on_server_hello(&mut self, seq: u16, body: &[u8]) -> Result<(), Error> {
         let sh = ServerHello::parse(body)?;
+        if self.on_server_hello13(seq, body, &sh)? {
+            return Ok(());
+        }
         if sh.version != DTLS1_2 {
             return Err(self.fail_alert(Error::UnsupportedVersion(sh.version), AlertDescription::PROTOCOL_VERSION));
         }

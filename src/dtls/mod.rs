@@ -1,5 +1,5 @@
-//! DTLS 1.2 (RFC 6347 over RFC 5246) for WebRTC: client and server as one sans-IO machine, DTLS-SRTP keying
-//! (RFC 5764), certificates authenticated by fingerprint (RFC 8122).
+//! DTLS 1.2 (RFC 6347 over RFC 5246) and DTLS 1.3 (RFC 9147 over RFC 8446) for WebRTC: client and server as
+//! one sans-IO machine, DTLS-SRTP keying (RFC 5764), certificates authenticated by fingerprint (RFC 8122).
 //!
 //! [`Dtls`] is a [`DatagramMachine`](crate::DatagramMachine). Drive it with the crate's loop:
 //!
@@ -22,8 +22,15 @@
 //! (RFC 7748, RFC 8422; preferred) or secp256r1 as [`Config::groups`] says, ECDSA on secp256r1, the extended
 //! master secret (required), use_srtp with the four profiles of [`SrtpProfile::ALL`], mutual certificate
 //! authentication, HelloVerifyRequest cookies, fragmentation to a caller-set MTU, retransmission,
-//! a 64-record replay window. Not supported: renegotiation, resumption, DTLS 1.3 (a 1.3 offer is answered
-//! with 1.2; its key schedule and record layer exist as tested building blocks in [`v13`]).
+//! a 64-record replay window.
+//!
+//! DTLS 1.3 ([`v13`], with the `dtls13` feature, on by default) as [`Config::versions`] allows: the same
+//! suites' 1.3 counterparts (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384), key shares on X25519 and
+//! secp256r1, a HelloRetryRequest carrying a stateless cookie (or asking for the server's group), mutual
+//! certificate authentication, the unified record header with encrypted record numbers, epochs 0, 2 and 3,
+//! the client's final flight retransmitted until the server's ACK, the RFC 8446 exporter for DTLS-SRTP,
+//! version negotiation with the downgrade sentinel. Not supported in 1.3: KeyUpdate (a peer's is ignored),
+//! connection IDs, 0-RTT, resumption, the key log. Not supported at all: renegotiation, resumption.
 //!
 //! ```
 //! use sansrtc::dtls::{Certificate, Config, Dtls, Event};
@@ -79,6 +86,19 @@ pub enum Role {
     Server,
 }
 
+/// Which DTLS versions a machine negotiates. Without the `dtls13` feature every value means 1.2 only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Versions {
+    /// DTLS 1.2 only: a 1.3 offer is answered with 1.2.
+    Dtls12,
+    /// DTLS 1.3 only: a peer without it fails with a protocol_version alert.
+    Dtls13,
+    /// Both, preferring 1.3. A client offers 1.3 then 1.2 (supported_versions); a server answers 1.3 when
+    /// it is offered, else 1.2 with the downgrade sentinel in its random (RFC 8446 §4.1.3), which a client
+    /// offering 1.3 checks.
+    Both,
+}
+
 /// Connection settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -93,7 +113,8 @@ pub struct Config {
     /// in this order in supported_groups (and lists secp256r1 last even when it is not here, since that
     /// extension also names the curve of our ECDSA certificate, RFC 8422 §5.1.1) and refuses a server's
     /// choice outside them; a server takes the first of them the client offers. With none in common the
-    /// handshake fails with [`Error::NoCommonGroup`].
+    /// handshake fails with [`Error::NoCommonGroup`]. In DTLS 1.3 a client sends a key share for each.
+    /// X25519 needs the `x25519` feature (on by default).
     pub groups: Vec<NamedGroup>,
     /// Largest datagram we send (handshake flights are fragmented to fit). Default 1200.
     pub mtu: usize,
@@ -106,6 +127,9 @@ pub struct Config {
     /// Server: answer a ClientHello without a valid cookie with a HelloVerifyRequest (RFC 6347 §4.2.1).
     /// Default true.
     pub cookie_exchange: bool,
+    /// The DTLS versions we speak. Default: [`Versions::Dtls12`] for now: DTLS 1.3 has no KeyUpdate and no
+    /// key log yet.
+    pub versions: Versions,
     /// Emit [`Event::KeyLog`] with the NSS key-log line once the master secret is known. Default false.
     pub key_log: bool,
 }
@@ -126,6 +150,7 @@ impl Config {
             max_rto: Duration::from_secs(60),
             max_retransmits: 10,
             cookie_exchange: true,
+            versions: Versions::Dtls12,
             key_log: false,
         }
     }

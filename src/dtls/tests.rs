@@ -40,6 +40,13 @@ pub(crate) struct Pair {
     pub server_events: Vec<Event>,
 }
 
+/// A DTLS 1.2 configuration: the tests here are about 1.2, whatever the default.
+pub(crate) fn config12(certificate: Certificate) -> Config {
+    let mut c = Config::new(certificate);
+    c.versions = Versions::Dtls12;
+    c
+}
+
 pub(crate) fn certs(seed: u8) -> (Certificate, Certificate) {
     let mut rng = SeededRng::from_seed([seed; 32]);
     (Certificate::generate(&mut rng), Certificate::generate(&mut rng))
@@ -58,7 +65,7 @@ impl Pair {
 
     pub fn default_pair(seed: u8) -> Pair {
         let (a, b) = certs(seed);
-        Pair::new(seed, Config::new(a), Config::new(b))
+        Pair::new(seed, config12(a), config12(b))
     }
 
     fn collect(&mut self, net: &mut Net) {
@@ -128,7 +135,7 @@ impl Pair {
     }
 }
 
-fn assert_connected(p: &Pair) -> (Connected, Connected) {
+pub(crate) fn assert_connected(p: &Pair) -> (Connected, Connected) {
     let c = Pair::connected(&p.client_events).expect("client connected");
     let s = Pair::connected(&p.server_events).expect("server connected");
     assert_eq!(c.srtp_profile, s.srtp_profile);
@@ -142,7 +149,7 @@ fn assert_connected(p: &Pair) -> (Connected, Connected) {
     (c, s)
 }
 
-fn exchange_data(p: &mut Pair) {
+pub(crate) fn exchange_data(p: &mut Pair) {
     let mut net = Net::clean();
     p.client.send(b"hello from client").unwrap();
     p.server.send(b"hello from server").unwrap();
@@ -176,8 +183,8 @@ fn handshake_in_memory_exports_equal_keys_and_carries_data() {
 fn handshake_without_cookie_and_aes256_and_each_profile() {
     for (i, profile) in SrtpProfile::ALL.into_iter().enumerate() {
         let (a, b) = certs(10 + i as u8);
-        let mut cc = Config::new(a);
-        let mut sc = Config::new(b);
+        let mut cc = config12(a);
+        let mut sc = config12(b);
         sc.cookie_exchange = false;
         cc.cipher_suites = vec![CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384];
         cc.srtp_profiles = vec![profile];
@@ -199,8 +206,8 @@ fn lossy_reordering_duplicating_small_mtu_still_connects() {
     // timer that takes minutes of virtual time, hence the generous limit.
     for seed in 0..48u8 {
         let (a, b) = certs(seed);
-        let mut cc = Config::new(a);
-        let mut sc = Config::new(b);
+        let mut cc = config12(a);
+        let mut sc = config12(b);
         cc.mtu = 500;
         sc.mtu = 500;
         let mut p = Pair::new(seed, cc, sc);
@@ -254,8 +261,8 @@ fn fingerprint_set_after_handshake_delays_connected() {
     let sfp = b.fingerprint();
     let cfp = a.fingerprint();
     let now = Instant::from_secs(1);
-    let mut client = Dtls::client(Config::new(a), SeededRng::from_seed([1; 32]), now);
-    let mut server = Dtls::server(Config::new(b), SeededRng::from_seed([2; 32]));
+    let mut client = Dtls::client(config12(a), SeededRng::from_seed([1; 32]), now);
+    let mut server = Dtls::server(config12(b), SeededRng::from_seed([2; 32]));
     server.set_remote_fingerprint(cfp);
     for _ in 0..10 {
         while let Some(d) = client.poll_transmit() {
@@ -314,7 +321,7 @@ fn x25519_is_preferred_and_p256_still_negotiated_in_both_roles() {
     ];
     for (i, (cg, sg, offered, chosen, key_len)) in cases.into_iter().enumerate() {
         let (a, b) = certs(40 + i as u8);
-        let (mut cc, mut sc) = (Config::new(a), Config::new(b));
+        let (mut cc, mut sc) = (config12(a), config12(b));
         cc.groups = cg.to_vec();
         sc.groups = sg.to_vec();
         let mut p = Pair::new(40 + i as u8, cc, sc);
@@ -334,7 +341,7 @@ fn no_common_group_fails_with_handshake_failure() {
     // A server without X25519 answers an X25519-only client with secp256r1 (offered for the certificate):
     // the client refuses it.
     let (a, b) = certs(50);
-    let (mut cc, mut sc) = (Config::new(a), Config::new(b));
+    let (mut cc, mut sc) = (config12(a), config12(b));
     cc.groups = vec![NamedGroup::X25519];
     sc.groups = vec![NamedGroup::SECP256R1];
     let mut p = Pair::new(50, cc, sc);
@@ -343,7 +350,7 @@ fn no_common_group_fails_with_handshake_failure() {
     assert_eq!(Pair::closed(&p.server_events), Some(hf));
     // An X25519-only server and a secp256r1-only client.
     let (a, b) = certs(51);
-    let (mut cc, mut sc) = (Config::new(a), Config::new(b));
+    let (mut cc, mut sc) = (config12(a), config12(b));
     cc.groups = vec![NamedGroup::SECP256R1];
     sc.groups = vec![NamedGroup::X25519];
     let mut p = Pair::new(51, cc, sc);
@@ -364,8 +371,8 @@ fn low_order_x25519_client_key_is_refused_with_illegal_parameter() {
     ] {
         let (a, b) = certs(seed);
         let (cfp, sfp) = (a.fingerprint(), b.fingerprint());
-        let mut c = Dtls::client(Config::new(a), SeededRng::from_seed([seed; 32]), Instant::ZERO);
-        let mut sc = Config::new(b);
+        let mut c = Dtls::client(config12(a), SeededRng::from_seed([seed; 32]), Instant::ZERO);
+        let mut sc = config12(b);
         sc.cookie_exchange = false;
         let mut s = Dtls::server(sc, SeededRng::from_seed([!seed; 32]));
         c.set_remote_fingerprint(sfp);
@@ -403,8 +410,8 @@ fn low_order_x25519_client_key_is_refused_with_illegal_parameter() {
 #[test]
 fn no_common_srtp_profile_fails() {
     let (a, b) = certs(6);
-    let mut cc = Config::new(a);
-    let mut sc = Config::new(b);
+    let mut cc = config12(a);
+    let mut sc = config12(b);
     cc.srtp_profiles = vec![SrtpProfile::AES128_CM_SHA1_32];
     sc.srtp_profiles = vec![SrtpProfile::AEAD_AES_128_GCM];
     let mut p = Pair::new(6, cc, sc);
@@ -428,7 +435,7 @@ fn close_notify_closes_both() {
 #[test]
 fn handshake_times_out_without_peer() {
     let (a, _) = certs(9);
-    let mut cfg = Config::new(a);
+    let mut cfg = config12(a);
     cfg.max_retransmits = 3;
     let mut c = Dtls::client(cfg, SeededRng::from_seed([9; 32]), Instant::ZERO);
     // The ClientHello is owed at once, and said so.
@@ -450,9 +457,9 @@ fn handshake_times_out_without_peer() {
 #[test]
 fn key_log_line_is_emitted() {
     let (a, b) = certs(11);
-    let mut cc = Config::new(a);
+    let mut cc = config12(a);
     cc.key_log = true;
-    let mut p = Pair::new(11, cc, Config::new(b));
+    let mut p = Pair::new(11, cc, config12(b));
     p.run(&mut Net::clean(), Duration::from_secs(5));
     let line = p
         .client_events
@@ -739,7 +746,7 @@ fn renegotiation_is_refused_with_a_warning() {
 #[test]
 fn time_going_backwards_is_treated_as_the_latest_instant() {
     let (a, _) = certs(13);
-    let mut c = Dtls::client(Config::new(a), SeededRng::from_seed([13; 32]), Instant::from_secs(10));
+    let mut c = Dtls::client(config12(a), SeededRng::from_seed([13; 32]), Instant::from_secs(10));
     while c.poll_transmit().is_some() {}
     assert_eq!(c.poll_timeout(), Some(Instant::from_secs(11)));
     // An earlier `now` fires nothing and moves nothing.

@@ -26,7 +26,7 @@
 //! key with "sn" (RFC 9147 §4.2.3), Finished from "finished" (§4.4.4), the next application secret of a
 //! KeyUpdate from "traffic upd" (§7.2), exported keying material from "exporter" (§7.5).
 //!
-//! A building block: the DTLS machine ([`Dtls`](crate::dtls::Dtls)) still negotiates DTLS 1.2 only.
+//! The DTLS machine ([`Dtls`](crate::dtls::Dtls)) uses it once DTLS 1.3 is negotiated.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256, Sha384};

@@ -1,5 +1,4 @@
-//! DTLS 1.3 building blocks (RFC 9147 over TLS 1.3, RFC 8446), tested on their own and not yet wired into
-//! the [`Dtls`](crate::dtls::Dtls) machine, which negotiates DTLS 1.2 only:
+//! DTLS 1.3 (RFC 9147 over TLS 1.3, RFC 8446) inside the [`Dtls`](crate::dtls::Dtls) machine:
 //!
 //! - [`key_schedule`]: HKDF, HKDF-Expand-Label with the `"tls13 "` or `"dtls13"` label prefix, the early,
 //!   handshake and master secrets, traffic secrets, keys and IVs (and DTLS 1.3's record number keys),
@@ -8,9 +7,20 @@
 //! - [`record`]: the unified header of protected records, record number encryption, reconstruction of
 //!   sequence numbers and epochs from their low bits, and AES-GCM record protection with the per-record
 //!   nonce. Checked against the protected records of RFC 8448 §3 (TLS 1.3 framing, same AEAD and nonce).
+//! - [`messages`]: the 1.3 handshake message bodies and extensions, and the ACK record.
+//! - `conn`, `client`, `server`: the 1.3 record layer of the machine, ACKs, and the handshake of each role.
 
+/// Whether the `dtls13` feature is on: without it no 1.3 path is reachable and the linker drops them.
+pub(crate) const ENABLED: bool = cfg!(feature = "dtls13");
+
+mod client;
+pub(crate) mod conn;
 pub mod key_schedule;
+pub mod messages;
 pub mod record;
+mod server;
 
+#[cfg(test)]
+mod handshake_tests;
 #[cfg(test)]
 mod tests;

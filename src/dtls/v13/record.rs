@@ -18,7 +18,7 @@
 //! The additional data is the header as sent but with the sequence number before its encryption; the
 //! nonce is the write IV XOR the 64-bit sequence number (the epoch is not in it, unlike DTLS 1.2).
 //!
-//! A building block: the DTLS machine ([`Dtls`](crate::dtls::Dtls)) still negotiates DTLS 1.2 only.
+//! The DTLS machine ([`Dtls`](crate::dtls::Dtls)) uses it once DTLS 1.3 is negotiated.
 
 use alloc::vec::Vec;
 

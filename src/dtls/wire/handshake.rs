@@ -101,6 +101,10 @@ pub struct Extensions<'a> {
 }
 
 impl<'a> Extensions<'a> {
+    /// The extensions in `raw` (a block without its length prefix).
+    pub fn from_raw(raw: &'a [u8]) -> Extensions<'a> {
+        Extensions { raw }
+    }
     /// Iterates the extensions, yielding `(type, data)`.
     pub fn iter(&self) -> ExtensionIter<'a> {
         ExtensionIter { r: Reader::new(self.raw) }
@@ -109,29 +113,23 @@ impl<'a> Extensions<'a> {
     pub fn find(&self, ty: ExtensionType) -> Option<&'a [u8]> {
         self.iter().map_while(Result::ok).find(|(t, _)| *t == ty).map(|(_, d)| d)
     }
-    /// Checks the block parses completely (no truncated extension) and has no duplicates of the types we
-    /// read.
+    /// Checks the block parses completely (no truncated extension), has at most [`MAX_EXTENSIONS`]
+    /// extensions and no type twice (RFC 8446 §4.2).
     pub fn validate(&self) -> Result<(), Error> {
-        let mut seen: u32 = 0;
+        let mut seen: smallvec::SmallVec<[u16; 24]> = smallvec::SmallVec::new();
         for e in self.iter() {
             let (ty, _) = e?;
-            let bit = match ty {
-                ExtensionType::SUPPORTED_GROUPS => 1,
-                ExtensionType::EC_POINT_FORMATS => 2,
-                ExtensionType::SIGNATURE_ALGORITHMS => 4,
-                ExtensionType::USE_SRTP => 8,
-                ExtensionType::EXTENDED_MASTER_SECRET => 16,
-                ExtensionType::RENEGOTIATION_INFO => 32,
-                _ => 0,
-            };
-            if seen & bit != 0 {
+            if seen.contains(&ty.0) || seen.len() >= MAX_EXTENSIONS {
                 return Err(Error::Malformed);
             }
-            seen |= bit;
+            seen.push(ty.0);
         }
         Ok(())
     }
 }
+
+/// Most extensions one hello may carry (browsers send about 20).
+pub const MAX_EXTENSIONS: usize = 64;
 
 /// Iterator over `(ExtensionType, data)` pairs.
 #[derive(Clone, Debug)]
@@ -234,6 +232,7 @@ impl<'a> ClientHello<'a> {
         suites: &[CipherSuite],
         groups: &[NamedGroup],
         srtp: &[SrtpProfile],
+        extra: &[u8],
     ) {
         put_u16(out, version);
         out.extend_from_slice(random);
@@ -269,6 +268,7 @@ impl<'a> ClientHello<'a> {
             d.push(0); // no MKI
             put_ext(out, ExtensionType::USE_SRTP, &d);
         }
+        out.extend_from_slice(extra);
         let ext_len = (out.len() - ext_at - 2) as u16;
         super::set_u16(out, ext_at, ext_len);
     }

@@ -79,6 +79,14 @@ codepoint! {
         CLIENT_KEY_EXCHANGE = 16, "client_key_exchange";
         /// finished
         FINISHED = 20, "finished";
+        /// new_session_ticket (TLS 1.3)
+        NEW_SESSION_TICKET = 4, "new_session_ticket";
+        /// encrypted_extensions (TLS 1.3)
+        ENCRYPTED_EXTENSIONS = 8, "encrypted_extensions";
+        /// key_update (TLS 1.3)
+        KEY_UPDATE = 24, "key_update";
+        /// message_hash (TLS 1.3 §4.4.1: the hashed first ClientHello after a HelloRetryRequest)
+        MESSAGE_HASH = 254, "message_hash";
     }
 }
 
@@ -89,6 +97,10 @@ codepoint! {
         ECDHE_ECDSA_AES_128_GCM_SHA256 = 0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256";
         /// TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 (RFC 5289)
         ECDHE_ECDSA_AES_256_GCM_SHA384 = 0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384";
+        /// TLS_AES_128_GCM_SHA256 (TLS 1.3, RFC 8446)
+        TLS13_AES_128_GCM_SHA256 = 0x1301, "TLS_AES_128_GCM_SHA256";
+        /// TLS_AES_256_GCM_SHA384 (TLS 1.3, RFC 8446)
+        TLS13_AES_256_GCM_SHA384 = 0x1302, "TLS_AES_256_GCM_SHA384";
         /// TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746)
         EMPTY_RENEGOTIATION_INFO_SCSV = 0x00FF, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV";
     }
@@ -107,9 +119,11 @@ codepoint! {
         USE_SRTP = 14, "use_srtp";
         /// extended_master_secret (RFC 7627)
         EXTENDED_MASTER_SECRET = 23, "extended_master_secret";
-        /// supported_versions (RFC 8446; DTLS 1.3 offers, ignored by a 1.2 server)
+        /// supported_versions (RFC 8446 §4.2.1)
         SUPPORTED_VERSIONS = 43, "supported_versions";
-        /// key_share (RFC 8446; ignored)
+        /// cookie (RFC 8446 §4.2.2)
+        COOKIE = 44, "cookie";
+        /// key_share (RFC 8446 §4.2.8)
         KEY_SHARE = 51, "key_share";
         /// renegotiation_info (RFC 5746)
         RENEGOTIATION_INFO = 0xff01, "renegotiation_info";
@@ -221,6 +235,8 @@ pub const ALERT_FATAL: u8 = 2;
 pub const DTLS1_0: u16 = 0xfeff;
 /// DTLS 1.2 version on the wire (`{254, 253}`).
 pub const DTLS1_2: u16 = 0xfefd;
+/// DTLS 1.3 (RFC 9147 §5.3), only ever in supported_versions.
+pub const DTLS1_3: u16 = 0xfefc;
 
 /// A bounds-checked big-endian reader over a byte slice (every read returns `Error::Truncated` on short
 /// input; nothing panics).

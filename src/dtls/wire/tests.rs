@@ -16,6 +16,7 @@ fn client_hello_body() -> Vec<u8> {
         &suites,
         &[NamedGroup::X25519, NamedGroup::SECP256R1],
         &[SrtpProfile::AEAD_AES_128_GCM],
+        &[],
     );
     body
 }

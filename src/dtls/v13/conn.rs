@@ -1,0 +1,392 @@
+//! The DTLS 1.3 side of the [`Dtls`] machine: its record layer (unified headers, epochs 2 and 3, replay
+//! windows), flight emission, ACKs (RFC 9147 §7), application data and the exporter. The handshake
+//! handlers live in `client.rs` and `server.rs`; flights, timers and reassembly are the machine's own.
+
+use alloc::vec::Vec;
+
+use super::key_schedule::{HashAlg, KeySchedule, LabelPrefix, Secret, TrafficKeys, export};
+use super::messages::{MAX_ACK_ENTRIES, emit_ack, parse_ack};
+use super::record::{CiphertextRecord, RecordProtection, TAG_LEN, UnifiedHeader, is_ciphertext};
+use crate::dtls::conn::{Dtls, FlightMsg, ReplayWindow, State, TARGET, next_seq};
+use crate::dtls::crypto::KeyShare;
+use crate::dtls::error::Error;
+use crate::dtls::wire::handshake::{HEADER_LEN as HS_HEADER, HandshakeHeader};
+use crate::dtls::wire::record::{HEADER_LEN as REC_HEADER, write_header};
+use crate::dtls::wire::{CipherSuite, ContentType, DTLS1_2, HandshakeType, Record};
+
+/// Records of an epoch whose keys we do not have yet, held until they exist (reordering).
+const MAX_PENDING: usize = 8;
+/// Record numbers of the current flight remembered to match ACKs against.
+const MAX_SENT_RECORDS: usize = 64;
+/// Unified header as we write it: first byte, 16-bit sequence number, length.
+const UNIFIED_HEADER: usize = 5;
+
+/// The label prefix of every DTLS 1.3 key derivation (RFC 9147 §5.9).
+pub(crate) const PREFIX: LabelPrefix = LabelPrefix::Dtls13;
+
+/// DTLS 1.3 state of a connection.
+#[derive(Default)]
+pub(crate) struct V13 {
+    /// 1.3 is negotiated (else a client's 1.3 offer is out and the server may still answer 1.2).
+    pub(crate) active: bool,
+    /// The client's key shares of its current ClientHello.
+    pub(crate) shares: Vec<KeyShare>,
+    /// The client's current ClientHello as TLS 1.3 hashes it (type, 24-bit length, body).
+    pub(crate) client_hello: Vec<u8>,
+    /// The HelloRetryRequest cookie to echo.
+    pub(crate) cookie: Vec<u8>,
+    /// The transcript (TLS 1.3 message framing: RFC 9147 §5.2 leaves the DTLS fields out).
+    pub(crate) transcript: Vec<u8>,
+    pub(crate) suite: Option<CipherSuite>,
+    pub(crate) schedule: Option<KeySchedule>,
+    /// client/server handshake traffic secrets.
+    pub(crate) hs_secrets: Option<(Secret, Secret)>,
+    /// client/server application traffic secrets.
+    pub(crate) app_secrets: Option<(Secret, Secret)>,
+    pub(crate) exporter: Option<Secret>,
+    /// The CertificateRequest context to echo (client).
+    pub(crate) cert_context: Vec<u8>,
+    /// Write and read protection of epochs 2 and 3.
+    write: [Option<RecordProtection>; 2],
+    read: [Option<RecordProtection>; 2],
+    write_seq: [u64; 2],
+    read_next: [u64; 2],
+    replay: [ReplayWindow; 2],
+    pending: Vec<Vec<u8>>,
+    /// Record numbers (epoch, sequence) of the current flight as sent.
+    sent: Vec<(u64, u64)>,
+    /// Record numbers of the peer's epoch-2 handshake records, for our ACK.
+    received: Vec<(u64, u64)>,
+    scratch: Vec<u8>,
+}
+
+impl V13 {
+    /// The suite's hash and key length.
+    pub(crate) fn hash(&self) -> (HashAlg, usize) {
+        match self.suite {
+            Some(CipherSuite::TLS13_AES_256_GCM_SHA384) => (HashAlg::Sha384, 32),
+            _ => (HashAlg::Sha256, 16),
+        }
+    }
+
+    /// The transcript hash so far.
+    pub(crate) fn transcript_hash(&self) -> Secret {
+        self.hash().0.digest(&self.transcript)
+    }
+
+    /// Installs the keys of `secret` for writing (or reading) `epoch` (2 or 3).
+    pub(crate) fn install(&mut self, epoch: u16, secret: &Secret, write: bool) -> Result<(), Error> {
+        let (hash, key_len) = self.hash();
+        let keys = TrafficKeys::derive(hash, PREFIX, secret, key_len)?;
+        let prot = RecordProtection::new(&keys)?;
+        let slot = if write { &mut self.write } else { &mut self.read };
+        let i = usize::from(epoch.saturating_sub(2).min(1));
+        if let Some(s) = slot.get_mut(i) {
+            *s = Some(prot);
+        }
+        Ok(())
+    }
+}
+
+/// Appends a handshake message as TLS 1.3 hashes it.
+pub(crate) fn write_tls_message(out: &mut Vec<u8>, ty: HandshakeType, body: &[u8]) {
+    out.push(ty.0);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(body);
+}
+
+impl Dtls {
+    /// Whether DTLS 1.3 was negotiated. Inlined so that without the feature every 1.3 branch folds away.
+    #[inline(always)]
+    pub(crate) fn is13(&self) -> bool {
+        super::ENABLED && self.v13.as_ref().is_some_and(|v| v.active)
+    }
+
+    /// The versions we speak: the configured ones, or 1.2 alone without the `dtls13` feature.
+    #[inline(always)]
+    pub(crate) fn versions(&self) -> crate::dtls::Versions {
+        if super::ENABLED { self.config.versions } else { crate::dtls::Versions::Dtls12 }
+    }
+
+    /// Packs the flight into datagrams: epoch 0 messages in DTLSPlaintext records, the others protected
+    /// under their epoch's keys with the unified header, fragmenting to the MTU.
+    pub(crate) fn emit_flight13(&mut self) {
+        let Some(mut v) = self.v13.take() else { return };
+        let mtu = self.config.mtu.max(REC_HEADER + HS_HEADER + TAG_LEN + 64);
+        let mut dgram: Vec<u8> = Vec::with_capacity(mtu);
+        let mut plain: Vec<u8> = Vec::with_capacity(mtu);
+        let flight = core::mem::take(&mut self.flight);
+        for msg in &flight {
+            let FlightMsg::Handshake { epoch, msg_type, seq: mseq, body } = msg else { continue };
+            let overhead = if *epoch == 0 { REC_HEADER + HS_HEADER } else { UNIFIED_HEADER + HS_HEADER + 1 + TAG_LEN };
+            let mut off = 0usize;
+            loop {
+                let left = body.len() - off;
+                let room = mtu.saturating_sub(dgram.len() + overhead);
+                if room < left.clamp(1, 32) && !dgram.is_empty() {
+                    let _ = self.out.push((), &dgram);
+                    dgram.clear();
+                    continue;
+                }
+                let n = left.min(room.max(1));
+                plain.clear();
+                HandshakeHeader {
+                    msg_type: *msg_type,
+                    length: body.len() as u32,
+                    message_seq: *mseq,
+                    fragment_offset: off as u32,
+                    fragment_length: n as u32,
+                }
+                .write(&mut plain);
+                plain.extend_from_slice(body.get(off..off + n).unwrap_or(&[]));
+                if *epoch == 0 {
+                    let rseq = next_seq(&mut self.write_seq, 0);
+                    write_header(&mut dgram, ContentType::HANDSHAKE, DTLS1_2, 0, rseq, plain.len() as u16);
+                    dgram.extend_from_slice(&plain);
+                } else {
+                    v.seal(&mut dgram, *epoch, ContentType::HANDSHAKE, &plain);
+                }
+                off += n;
+                if off >= body.len() {
+                    break;
+                }
+            }
+        }
+        self.flight = flight;
+        self.v13 = Some(v);
+        if !dgram.is_empty() {
+            let _ = self.out.push((), &dgram);
+        }
+    }
+
+    /// Sends one protected record alone in a datagram at the highest epoch we can write.
+    pub(crate) fn send_record13(&mut self, ty: ContentType, payload: &[u8]) {
+        let Some(v) = self.v13.as_mut() else { return };
+        let epoch = if v.write[1].is_some() {
+            3
+        } else if v.write[0].is_some() {
+            2
+        } else {
+            let seq = next_seq(&mut self.write_seq, 0);
+            let _ = self.out.push_with((), |buf| {
+                write_header(buf, ty, DTLS1_2, 0, seq, payload.len() as u16);
+                buf.extend_from_slice(payload);
+                Ok::<(), Error>(())
+            });
+            return;
+        };
+        let _ = self.out.push_with((), |buf| {
+            v.seal(buf, epoch, ty, payload);
+            Ok::<(), Error>(())
+        });
+    }
+
+    /// Protects application data in epoch 3.
+    pub(crate) fn send13(&mut self, data: &[u8]) -> Result<(), Error> {
+        let Some(v) = self.v13.as_mut() else { return Err(Error::NotConnected) };
+        if v.write[1].is_none() {
+            return Err(Error::NotConnected);
+        }
+        let ok = self
+            .out
+            .push_with((), |buf| {
+                v.seal(buf, 3, ContentType::APPLICATION_DATA, data);
+                Ok::<(), Error>(())
+            })
+            .unwrap_or(false);
+        if ok { Ok(()) } else { Err(Error::BufferFull) }
+    }
+
+    /// Acknowledges the peer's epoch-2 handshake records (the server, after the client's Finished).
+    pub(crate) fn send_ack13(&mut self) {
+        let Some(v) = self.v13.as_ref() else { return };
+        let mut body = Vec::with_capacity(2 + 16 * v.received.len());
+        emit_ack(&mut body, &v.received);
+        tracing::trace!(target: TARGET, records = v.received.len(), "sending ACK");
+        self.send_record13(ContentType::ACK, &body);
+    }
+
+    /// The DTLS-SRTP (or any RFC 8446 §7.5) exporter, no context.
+    pub(crate) fn export13(&self, label: &[u8], out: &mut [u8]) -> Result<(), Error> {
+        let v = self.v13.as_ref().ok_or(Error::NotConnected)?;
+        let ex = v.exporter.as_ref().ok_or(Error::NotConnected)?;
+        export(v.hash().0, PREFIX, ex, label, &[], out)
+    }
+
+    /// A datagram while a 1.3 offer is out or 1.3 is negotiated: DTLSPlaintext records go the 1.2 way
+    /// (epoch 0 only once 1.3 is on), DTLSCiphertext records are opened with their epoch's keys.
+    pub(crate) fn handle_datagram13(&mut self, datagram: &[u8]) -> Result<(), Error> {
+        let mut result = Ok(());
+        let mut resend = false;
+        let mut rest = datagram;
+        while let Some(&first) = rest.first() {
+            if self.state == State::Closed {
+                break;
+            }
+            let r = if is_ciphertext(first) {
+                match UnifiedHeader::parse_prefix(rest, 0) {
+                    Ok((rec, tail)) => {
+                        rest = tail;
+                        self.handle_ciphertext13(&rec, &mut resend)
+                    }
+                    Err(e) => {
+                        rest = &[];
+                        Err(e)
+                    }
+                }
+            } else {
+                match Record::parse_prefix(rest) {
+                    Ok((rec, tail)) => {
+                        rest = tail;
+                        let epoch0 = rec.epoch() == 0;
+                        // Once 1.3 keys exist, an unprotected alert could be forged: ignore it.
+                        let has_keys = self.v13.as_ref().is_some_and(|v| v.read.iter().any(Option::is_some));
+                        if self.is13() && (!epoch0 || (has_keys && rec.content_type() == ContentType::ALERT)) {
+                            Err(Error::WrongEpoch(rec.epoch()))
+                        } else {
+                            self.handle_record(&rec, &mut resend)
+                        }
+                    }
+                    Err(e) => {
+                        rest = &[];
+                        Err(e)
+                    }
+                }
+            };
+            if let Err(e) = r {
+                if self.state != State::Closed {
+                    self.stats.records_dropped += 1;
+                    tracing::trace!(target: TARGET, error = %e, "record dropped");
+                }
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        if resend && self.state != State::Closed {
+            self.retransmit();
+        }
+        self.finish_datagram();
+        result
+    }
+
+    fn handle_ciphertext13(&mut self, rec: &CiphertextRecord<'_>, resend: &mut bool) -> Result<(), Error> {
+        let epoch: u16 = match rec.header.epoch_bits {
+            2 => 2,
+            3 => 3,
+            e => return Err(Error::WrongEpoch(e.into())),
+        };
+        let i = usize::from(epoch - 2);
+        let Some(v) = self.v13.as_mut() else { return Err(Error::WrongEpoch(epoch)) };
+        let Some(prot) = v.read.get(i).and_then(Option::as_ref) else {
+            if v.pending.len() >= MAX_PENDING {
+                return Err(Error::WrongEpoch(epoch));
+            }
+            let mut raw = Vec::with_capacity(rec.header_bytes.len() + rec.encrypted.len());
+            raw.extend_from_slice(rec.header_bytes);
+            raw.extend_from_slice(rec.encrypted);
+            v.pending.push(raw);
+            return Ok(());
+        };
+        let mut plain = core::mem::take(&mut v.scratch);
+        let expected = v.read_next.get(i).copied().unwrap_or(0);
+        let opened = prot.open(rec, expected, &mut plain);
+        let opened = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                v.scratch = plain;
+                return Err(e);
+            }
+        };
+        let window = v.replay.get_mut(i).ok_or(Error::WrongEpoch(epoch))?;
+        if let Err(e) = window.check(opened.seq) {
+            v.scratch = plain;
+            return Err(e);
+        }
+        window.accept(opened.seq);
+        if let Some(n) = v.read_next.get_mut(i) {
+            *n = (*n).max(opened.seq + 1);
+        }
+        if epoch == 2 && opened.content_type == ContentType::HANDSHAKE && v.received.len() < MAX_ACK_ENTRIES {
+            v.received.push((2, opened.seq));
+        }
+        let r = match opened.content_type {
+            ContentType::APPLICATION_DATA if epoch == 3 => {
+                if self.recv.push((), &plain) {
+                    self.data_event = true;
+                } else {
+                    self.stats.data_dropped += 1;
+                }
+                Ok(())
+            }
+            ContentType::ACK => self.on_ack13(&plain),
+            ContentType::HANDSHAKE | ContentType::ALERT => {
+                self.handle_plaintext(epoch, opened.content_type, &plain, resend)
+            }
+            other => Err(Error::UnknownContentType(other.0)),
+        };
+        if let Some(v) = self.v13.as_mut() {
+            v.scratch = plain;
+        }
+        r
+    }
+
+    /// An ACK: when it covers records of our current flight, the flight arrived (RFC 9147 §7.1). An ACK naming
+    /// a record we never sent is dropped whole.
+    fn on_ack13(&mut self, body: &[u8]) -> Result<(), Error> {
+        let Some(v) = self.v13.as_ref() else { return Err(Error::UnexpectedMessage) };
+        let mut ours = 0usize;
+        for (n, rn) in parse_ack(body)?.enumerate() {
+            if n >= MAX_ACK_ENTRIES || !v.sent.contains(&rn) {
+                return Err(Error::UnexpectedMessage);
+            }
+            ours += 1;
+        }
+        // Only the client's final flight waits for an ACK; the server's is answered by that flight.
+        if ours > 0 && self.state == State::Established && !self.flight.is_empty() {
+            tracing::trace!(target: TARGET, "final flight acknowledged");
+            self.new_flight();
+        }
+        Ok(())
+    }
+
+    /// Records held for keys that may now exist.
+    pub(crate) fn replay_pending13(&mut self) {
+        let Some(v) = self.v13.as_mut() else { return };
+        if v.pending.is_empty() || !v.read.iter().any(Option::is_some) {
+            return;
+        }
+        let pending = core::mem::take(&mut v.pending);
+        let mut resend = false;
+        for raw in &pending {
+            if let Ok((rec, _)) = UnifiedHeader::parse_prefix(raw, 0) {
+                if self.handle_ciphertext13(&rec, &mut resend).is_err() {
+                    self.stats.records_dropped += 1;
+                }
+            }
+        }
+    }
+
+    /// Forgets the record numbers of the previous flight (a new one starts).
+    pub(crate) fn clear_sent13(&mut self) {
+        if let Some(v) = self.v13.as_mut() {
+            v.sent.clear();
+        }
+    }
+}
+
+impl V13 {
+    /// Seals one record of `epoch` (2 or 3) into `out` and remembers its record number.
+    fn seal(&mut self, out: &mut Vec<u8>, epoch: u16, ty: ContentType, content: &[u8]) {
+        let i = usize::from(epoch.saturating_sub(2).min(1));
+        let (Some(Some(prot)), Some(seq)) = (self.write.get(i), self.write_seq.get_mut(i)) else { return };
+        let s = *seq;
+        *seq += 1;
+        if prot.seal(out, epoch.into(), s, &[], true, true, ty, content, 0).is_ok() {
+            if self.sent.len() >= MAX_SENT_RECORDS {
+                self.sent.remove(0);
+            }
+            self.sent.push((epoch.into(), s));
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! DTLS 1.3 handshakes between two machines: both roles, HelloRetryRequest, version negotiation and
+//! fallback, loss, and bad input.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::dtls::tests::{Net, Pair, assert_connected, certs, exchange_data};
+use crate::dtls::wire::{CipherSuite, DTLS1_2, DTLS1_3, NamedGroup, SrtpProfile};
+use crate::dtls::{Config, Error, Versions};
+use crate::machine::{DatagramMachine, Machine};
+
+fn configs(seed: u8, client: Versions, server: Versions) -> (Config, Config) {
+    let (a, b) = certs(seed);
+    let (mut cc, mut sc) = (Config::new(a), Config::new(b));
+    cc.versions = client;
+    sc.versions = server;
+    (cc, sc)
+}
+
+fn pair(seed: u8, client: Versions, server: Versions) -> Pair {
+    let (cc, sc) = configs(seed, client, server);
+    Pair::new(seed, cc, sc)
+}
+
+#[test]
+fn dtls13_handshake_exports_equal_keys_and_carries_data() {
+    let mut p = pair(1, Versions::Both, Versions::Both);
+    let mut net = Net::clean();
+    p.run(&mut net, Duration::from_secs(5));
+    let (c, s) = assert_connected(&p);
+    assert_eq!(p.client.protocol_version(), Some(DTLS1_3));
+    assert_eq!(p.server.protocol_version(), Some(DTLS1_3));
+    assert_eq!(c.cipher_suite, CipherSuite::TLS13_AES_128_GCM_SHA256);
+    assert_eq!(c.group, NamedGroup::X25519);
+    assert_eq!(c.srtp_profile, Some(SrtpProfile::AEAD_AES_128_GCM));
+    assert_eq!(c.peer_fingerprint, p.server.config.certificate.fingerprint());
+    assert_eq!(s.peer_fingerprint, p.client.config.certificate.fingerprint());
+    // The cookie exchange is a HelloRetryRequest: a plaintext ServerHello with the magic random.
+    let first = net.wire.iter().find(|(to_server, _)| !to_server).unwrap();
+    assert_eq!(first.1[0], 22);
+    assert_eq!(first.1[13], 2);
+    assert_eq!(first.1[27..59], crate::dtls::v13::messages::HRR_RANDOM);
+    // The server's last word is an ACK (content type 26) under epoch 3, after which nothing is pending.
+    assert_eq!(p.client.flight.len(), 0, "the final flight was acknowledged");
+    // Both exporters agree with one computed from the other side.
+    let mut a = [0u8; 32];
+    let mut b = [0u8; 32];
+    p.client.export_keying_material(b"EXPORTER-test", &mut a).unwrap();
+    p.server.export_keying_material(b"EXPORTER-test", &mut b).unwrap();
+    assert_eq!(a, b);
+    exchange_data(&mut p);
+}
+
+#[test]
+fn dtls13_without_cookie_aes256_p256_each_profile() {
+    for (i, profile) in SrtpProfile::ALL.into_iter().enumerate() {
+        let (mut cc, mut sc) = configs(20 + i as u8, Versions::Dtls13, Versions::Both);
+        sc.cookie_exchange = false;
+        cc.cipher_suites = vec![CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384];
+        cc.groups = vec![NamedGroup::SECP256R1];
+        cc.srtp_profiles = vec![profile];
+        let mut p = Pair::new(3, cc, sc);
+        let mut net = Net::clean();
+        p.run(&mut net, Duration::from_secs(5));
+        let (c, _) = assert_connected(&p);
+        assert_eq!(c.srtp_profile, Some(profile));
+        assert_eq!(c.cipher_suite, CipherSuite::TLS13_AES_256_GCM_SHA384);
+        assert_eq!(c.group, NamedGroup::SECP256R1);
+        // No cookie: the first answer is the ServerHello with its flight, no HelloRetryRequest.
+        assert!(
+            !net.wire.iter().any(|(to_server, d)| !to_server
+                && d.len() > 59
+                && d[27..59] == crate::dtls::v13::messages::HRR_RANDOM)
+        );
+        exchange_data(&mut p);
+    }
+}
+
+#[test]
+fn hello_retry_request_asks_for_the_servers_group() {
+    // The client offers shares for X25519 only; the server wants P-256 first.
+    let (mut cc, mut sc) = configs(4, Versions::Both, Versions::Both);
+    cc.groups = vec![NamedGroup::X25519, NamedGroup::SECP256R1];
+    sc.groups = vec![NamedGroup::SECP256R1];
+    sc.cookie_exchange = false;
+    let mut p = Pair::new(4, cc, sc);
+    let mut net = Net::clean();
+    p.run(&mut net, Duration::from_secs(5));
+    let (c, _) = assert_connected(&p);
+    assert_eq!(c.group, NamedGroup::SECP256R1);
+    exchange_data(&mut p);
+}
+
+#[test]
+fn version_negotiation_and_fallback_to_12() {
+    let cases = [
+        (Versions::Both, Versions::Both, Some(DTLS1_3)),
+        (Versions::Dtls13, Versions::Both, Some(DTLS1_3)),
+        (Versions::Both, Versions::Dtls13, Some(DTLS1_3)),
+        (Versions::Dtls13, Versions::Dtls13, Some(DTLS1_3)),
+        (Versions::Both, Versions::Dtls12, Some(DTLS1_2)),
+        (Versions::Dtls12, Versions::Both, Some(DTLS1_2)),
+        (Versions::Dtls12, Versions::Dtls12, Some(DTLS1_2)),
+        (Versions::Dtls13, Versions::Dtls12, None),
+        (Versions::Dtls12, Versions::Dtls13, None),
+    ];
+    for (i, (cv, sv, want)) in cases.into_iter().enumerate() {
+        let mut p = pair(30 + i as u8, cv, sv);
+        let mut net = Net::clean();
+        p.run(&mut net, Duration::from_secs(5));
+        match want {
+            Some(v) => {
+                assert_connected(&p);
+                assert_eq!(p.client.protocol_version(), Some(v), "case {i}");
+                assert_eq!(p.server.protocol_version(), Some(v), "case {i}");
+                exchange_data(&mut p);
+            }
+            None => {
+                assert!(!p.client.is_connected() && !p.server.is_connected(), "case {i}");
+                assert!(p.client.is_closed() || p.server.is_closed(), "case {i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn downgrade_sentinel_is_set_by_a_13_server_and_refused_by_a_13_client() {
+    // A server speaking 1.3 that negotiates 1.2 marks its random.
+    let mut p = pair(40, Versions::Dtls12, Versions::Both);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_connected(&p);
+    assert!(p.client.hs.server_random.ends_with(b"DOWNGRD\x01"));
+    // A 1.2-only server does not.
+    let mut p = pair(41, Versions::Dtls12, Versions::Dtls12);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert!(!p.client.hs.server_random.ends_with(b"DOWNGRD\x01"));
+
+    // A 1.3-capable client given a 1.2 ServerHello with the sentinel (as if an attacker had removed 1.3
+    // from its offer) refuses it with illegal_parameter.
+    let (cc, sc) = configs(42, Versions::Both, Versions::Both);
+    let mut victim = crate::dtls::Dtls::client(cc.clone(), crate::rand::SeededRng::from_seed([1; 32]), p.now);
+    let mut stripped = cc;
+    stripped.versions = Versions::Dtls12;
+    let mut honest_client = crate::dtls::Dtls::client(stripped, crate::rand::SeededRng::from_seed([1; 32]), p.now);
+    let mut server = crate::dtls::Dtls::server(sc, crate::rand::SeededRng::from_seed([2; 32]));
+    let now = p.now;
+    while victim.poll_transmit().is_some() {}
+    // Cookie round, then the ServerHello flight of the 1.3 server answering a 1.2-only hello.
+    for _ in 0..2 {
+        while let Some(d) = honest_client.poll_transmit() {
+            let d = d.to_vec();
+            let _ = server.handle_receive(now, &d);
+        }
+        while let Some(d) = server.poll_transmit() {
+            let d = d.to_vec();
+            if d[13] == 2 {
+                // The ServerHello flight: hand it to the victim, whose ClientHello had offered 1.3.
+                let _ = victim.handle_receive(now, &d);
+            } else {
+                let _ = honest_client.handle_receive(now, &d);
+            }
+        }
+    }
+    assert_eq!(victim.close_reason(), Some(Error::Downgrade));
+    let alert = victim.poll_transmit().expect("alert");
+    assert_eq!(alert[0], 21);
+    assert_eq!(alert[alert.len() - 1], 47);
+}
+
+#[test]
+fn dtls13_lossy_reordering_duplicating_small_mtu_still_connects() {
+    let mut retransmissions = 0;
+    for seed in 0..48u8 {
+        let (mut cc, mut sc) = configs(seed, Versions::Both, Versions::Both);
+        cc.mtu = 500;
+        sc.mtu = 500;
+        let mut p = Pair::new(seed, cc, sc);
+        let mut net = Net::lossy(seed);
+        p.run(&mut net, Duration::from_secs(400));
+        assert!(net.wire.iter().all(|(_, d)| d.len() <= 500), "seed {seed}");
+        assert_connected(&p);
+        assert_eq!(p.client.protocol_version(), Some(DTLS1_3), "seed {seed}");
+        retransmissions += p.client.stats().retransmissions + p.server.stats().retransmissions;
+    }
+    assert!(retransmissions > 0);
+}
+
+#[test]
+fn dtls13_wrong_fingerprint_fails() {
+    let (cc, sc) = configs(50, Versions::Both, Versions::Both);
+    let mut p = Pair::new(50, cc, sc);
+    let other = certs(99).0.fingerprint();
+    p.client.set_remote_fingerprint(other);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_eq!(Pair::closed(&p.client_events), Some(Error::FingerprintMismatch));
+    assert!(!p.server.is_connected());
+}
+
+#[test]
+fn dtls13_close_notify_closes_both() {
+    let mut p = pair(51, Versions::Both, Versions::Both);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_connected(&p);
+    p.client.close();
+    p.run(&mut Net::clean(), Duration::from_secs(1));
+    assert_eq!(Pair::closed(&p.server_events), Some(Error::PeerClosed));
+}
+
+/// Datagrams a connected 1.3 pair exchanged, for forging.
+fn connected_pair(seed: u8) -> (Pair, Vec<(bool, Vec<u8>)>) {
+    let mut p = pair(seed, Versions::Both, Versions::Both);
+    let mut net = Net::clean();
+    p.run(&mut net, Duration::from_secs(5));
+    assert_connected(&p);
+    (p, net.wire)
+}
+
+#[test]
+fn forged_epochs_sequence_numbers_and_acks_are_dropped() {
+    let (mut p, wire) = connected_pair(60);
+    let now = p.now;
+    p.client.send(b"x").unwrap();
+    let data = p.client.poll_transmit().unwrap().to_vec();
+    // The genuine record is accepted once, a replay is dropped.
+    p.server.handle_receive(now, &data).unwrap();
+    assert_eq!(p.server.poll_data(), Some(&b"x"[..]));
+    assert!(p.server.handle_receive(now, &data).is_err());
+    assert_eq!(p.server.poll_data(), None);
+    // Every epoch bit pattern, flipped sequence bytes and a flipped tag: dropped, no state change.
+    for forge in 0..6 {
+        let mut d = data.clone();
+        match forge {
+            0..=3 => d[0] = (d[0] & !3) | forge as u8,
+            4 => d[1] ^= 0x40,
+            _ => {
+                let n = d.len();
+                d[n - 1] ^= 1;
+            }
+        }
+        let before = p.server.stats().records_dropped;
+        let _ = p.server.handle_receive(now, &d);
+        assert!(p.server.is_connected(), "forge {forge}");
+        assert_eq!(p.server.poll_data(), None, "forge {forge}");
+        assert!(p.server.stats().records_dropped > before || forge == 3, "forge {forge}");
+    }
+    // An ACK for records never sent: sealed properly by the server, but naming a record the client never
+    // sent. The client drops it and stays connected.
+    let mut body = Vec::new();
+    crate::dtls::v13::messages::emit_ack(&mut body, &[(2, 999_999)]);
+    p.server.send_record13(crate::dtls::wire::ContentType::ACK, &body);
+    let ack = p.server.poll_transmit().unwrap().to_vec();
+    let before = p.client.stats().records_dropped;
+    assert!(p.client.handle_receive(now, &ack).is_err());
+    assert_eq!(p.client.stats().records_dropped, before + 1);
+    assert!(p.client.is_connected());
+    // Replaying every handshake datagram of the session at both ends: no panic, still connected.
+    for (to_server, d) in &wire {
+        let dst = if *to_server { &mut p.server } else { &mut p.client };
+        let _ = dst.handle_receive(now, d);
+    }
+    assert!(p.client.is_connected() && p.server.is_connected());
+    while p.client.poll_transmit().is_some() {}
+    while p.server.poll_transmit().is_some() {}
+    exchange_data(&mut p);
+}
+
+#[test]
+fn client_hello_with_duplicate_extensions_or_lying_versions_is_refused() {
+    use crate::dtls::wire::handshake::{ClientHello, put_ext, write_message};
+    use crate::dtls::wire::{ExtensionType, HandshakeType};
+    let (_, sc) = configs(70, Versions::Both, Versions::Both);
+    let hello = |extra: &[u8]| {
+        let mut body = Vec::new();
+        ClientHello::emit(
+            &mut body,
+            DTLS1_2,
+            &[7; 32],
+            &[],
+            &[CipherSuite::TLS13_AES_128_GCM_SHA256],
+            &[NamedGroup::X25519],
+            &[SrtpProfile::AEAD_AES_128_GCM],
+            extra,
+        );
+        let mut msg = Vec::new();
+        write_message(&mut msg, HandshakeType::CLIENT_HELLO, 0, &body);
+        let mut rec = Vec::new();
+        crate::dtls::wire::record::write_header(
+            &mut rec,
+            crate::dtls::wire::ContentType::HANDSHAKE,
+            DTLS1_2,
+            0,
+            0,
+            msg.len() as u16,
+        );
+        rec.extend_from_slice(&msg);
+        rec
+    };
+    let share = [0x09u8; 32];
+    let mut dup = Vec::new();
+    crate::dtls::v13::messages::emit_client_hello_ext(&mut dup, &[DTLS1_3], &[(NamedGroup::X25519, &share)], &[]);
+    put_ext(&mut dup, ExtensionType::SUPPORTED_VERSIONS, &[2, 0xfe, 0xfc]);
+    let mut lying_empty = Vec::new();
+    put_ext(&mut lying_empty, ExtensionType::SUPPORTED_VERSIONS, &[0]);
+    let mut lying_odd = Vec::new();
+    put_ext(&mut lying_odd, ExtensionType::SUPPORTED_VERSIONS, &[3, 0xfe, 0xfc, 0xfe]);
+    // Offers 1.3 but sends no key_share at all.
+    let mut no_share = Vec::new();
+    put_ext(&mut no_share, ExtensionType::SUPPORTED_VERSIONS, &[2, 0xfe, 0xfc]);
+    // Any extension type twice, even one we do not read (RFC 8446 §4.2).
+    let mut dup_unknown = Vec::new();
+    crate::dtls::v13::messages::emit_client_hello_ext(
+        &mut dup_unknown,
+        &[DTLS1_3],
+        &[(NamedGroup::X25519, &share)],
+        &[],
+    );
+    put_ext(&mut dup_unknown, ExtensionType(0x1234), &[]);
+    put_ext(&mut dup_unknown, ExtensionType(0x1234), &[1]);
+    for (i, extra) in [dup, lying_empty, lying_odd, no_share, dup_unknown].iter().enumerate() {
+        let mut server = crate::dtls::Dtls::server(sc.clone(), crate::rand::SeededRng::from_seed([3; 32]));
+        let r = server.handle_receive(crate::time::Instant::from_secs(1), &hello(extra));
+        assert!(r.is_err(), "case {i}");
+        assert!(!server.is_connected(), "case {i}");
+        // Either silence or one fatal alert, never a ServerHello.
+        while let Some(d) = server.poll_transmit() {
+            assert_eq!(d[0], 21, "case {i}: only an alert");
+        }
+        assert!(server.poll_timeout().is_none() || server.is_closed(), "case {i}");
+    }
+}
+
+#[test]
+fn unacknowledged_final_flight_is_retransmitted_then_given_up_without_closing() {
+    let (cc, sc) = configs(80, Versions::Both, Versions::Both);
+    let (cfp, sfp) = (cc.certificate.fingerprint(), sc.certificate.fingerprint());
+    let mut now = crate::time::Instant::from_secs(1);
+    let mut client = crate::dtls::Dtls::client(cc, crate::rand::SeededRng::from_seed([1; 32]), now);
+    let mut server = crate::dtls::Dtls::server(sc, crate::rand::SeededRng::from_seed([2; 32]));
+    client.set_remote_fingerprint(sfp);
+    server.set_remote_fingerprint(cfp);
+    // Until the client is connected, everything is delivered; the server's ACK never is.
+    for _ in 0..4 {
+        while let Some(d) = client.poll_transmit() {
+            let d = d.to_vec();
+            let _ = server.handle_receive(now, &d);
+        }
+        if client.is_connected() {
+            break;
+        }
+        while let Some(d) = server.poll_transmit() {
+            let d = d.to_vec();
+            let _ = client.handle_receive(now, &d);
+        }
+    }
+    assert!(client.is_connected() && server.is_connected());
+    while server.poll_transmit().is_some() {}
+    // The final flight is re-sent on the timer, up to the budget, and then the client stops, connected.
+    let mut resent = 0;
+    while let Some(t) = client.poll_timeout() {
+        now = t;
+        client.handle_timeout(now);
+        while client.poll_transmit().is_some() {
+            resent += 1;
+        }
+        assert!(resent < 100);
+    }
+    assert_eq!(client.stats().retransmissions, u64::from(client.config.max_retransmits));
+    assert!(resent >= client.config.max_retransmits as usize);
+    assert!(client.is_connected() && !client.is_closed());
+    client.send(b"still here").unwrap();
+    let d = client.poll_transmit().unwrap().to_vec();
+    server.handle_receive(now, &d).unwrap();
+    assert_eq!(server.poll_data(), Some(&b"still here"[..]));
+}
