@@ -690,8 +690,8 @@ impl PeerConnection {
             },
             selected_candidate_pair_id: pairs.iter().find(|p| p.selected).map(|p| pair_id(p.local.0, p.remote.0)),
             selected_candidate_pair_changes: ice.selected_pair_changes,
-            // DTLS 1.2 is the only version spoken; W3C writes the two version bytes in hex.
-            tls_version: cipher.map(|_| "FEFD"),
+            // W3C writes the two version bytes in hex: FEFD for DTLS 1.2, FEFC for 1.3.
+            tls_version: dtls.and_then(dtls::Dtls::protocol_version).map(|v| if v == 0xfefc { "FEFC" } else { "FEFD" }),
             dtls_cipher: cipher.and_then(dtls::CipherSuite::name),
             local_certificate_id: local_cert.id.clone(),
             remote_certificate_id: remote_cert.as_ref().map(|c| c.id.clone()),
