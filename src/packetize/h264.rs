@@ -616,15 +616,16 @@ impl H264Depacketizer {
             };
             let len = usize::from(u16::from_be_bytes([*hi, *lo]));
             let Some((nal, tail)) = tail.split_at_checked(len) else { break DepacketizeError::BadLength };
-            let Some(&h) = nal.first() else { break DepacketizeError::Malformed };
-            let t = nal_unit_type(h);
-            if !is_nal_type(t) {
-                break DepacketizeError::Malformed;
-            }
+            let t = match nal.first() {
+                Some(&h) if is_nal_type(nal_unit_type(h)) => nal_unit_type(h),
+                _ => break DepacketizeError::Malformed,
+            };
             info.keyframe |= t == IDR || t == SPS;
-            let opens = self.opens_frame(nal);
-            info.frame_start |= first && opens;
-            first = false;
+            if first {
+                info.frame_start = self.after_vcl && can_open_access_unit(nal);
+                first = false;
+            }
+            self.after_vcl = is_vcl(t);
             frame.extend_from_slice(&START_CODE);
             frame.extend_from_slice(nal);
             rest = tail;
