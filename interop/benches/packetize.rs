@@ -25,10 +25,10 @@
 //! - **Depacketize**: every payload of the frame, in order, appended to one reused frame buffer which both
 //!   sides clear per frame, descriptors stripped (and start codes restored for H.264: sansrtc appends
 //!   each FU-A fragment straight to the frame, str0m gathers them in a reassembly buffer before appending
-//!   the NAL unit); str0m's `CodecExtra` is
-//!   reset per frame. Both depacketizers read sansrtc's payloads. A `memcpy` line follows: the same
-//!   payloads appended whole with `extend_from_slice` and nothing else, the floor under both sides (the
-//!   bytes have to be copied once; descriptors included, a few bytes more than either copies). str0m's
+//!   the NAL unit); str0m's `CodecExtra` is reset per frame. Both depacketizers read sansrtc's payloads.
+//!   A `memcpy` line follows: the same payloads appended whole with `extend_from_slice` and nothing else,
+//!   the floor under both sides (the bytes have to be copied once; descriptors included, a few bytes more
+//!   than either copies). str0m's
 //!   Opus depacketizer is not public in 0.24; its body is that same `extend_from_slice`, without a look at
 //!   the packet, so the Opus row compares sansrtc (which checks the packet against RFC 6716 §3.4 R1 to R5
 //!   before copying) against the floor.
