@@ -34,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
         match d.depacketize(payload, &mut frame) {
             Ok(info) => assert!(!info.keyframe || payload_is_keyframe(payload)),
             Err(_) => {
-                assert_eq!(frame.len(), before, "nothing appended on error");
+                // An abandoned FU-A run is cut off the frame: never longer than before.
+                assert!(frame.len() <= before, "nothing appended on error");
                 failures += 1;
             }
         }

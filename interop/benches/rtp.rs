@@ -42,6 +42,12 @@
 //!   `write_rtp` and the transmit) divided by packets × subscribers. str0m forwards the received payload
 //!   `Arc` without copying it, with the incoming sequence number and timestamp. A second sansrtc line
 //!   forwards pass-through with `write_rtp_raw` (the packet as received).
+//! - **Frames**: sansrtc only, `PeerConnection::write_frame` of a 20,000-byte VP8 frame (18 packets)
+//!   then `poll_transmit` until `None`, each datagram copied out, per frame. `write_frame` writes each
+//!   payload's descriptor and a run borrowed from the frame straight into the packet
+//!   (`Packetizer::packetize_parts`); the line after it is the former path on the same connection, which
+//!   `write_frame` took before: `Packetizer::packetize` into the packetizer's scratch buffer, then
+//!   `write_rtp` with each whole payload (the frame's bytes copied once more).
 //! - **Allocations**: a counting global allocator counts allocations during warm send, receive and
 //!   forwarding phases; sansrtc must make none (the benchmark fails otherwise), str0m's count is printed.
 //!
@@ -59,7 +65,8 @@ use std::time::Duration;
 
 use sansrtc::dtls::{Certificate, SrtpProfile};
 use sansrtc::pc::{
-    Config, ConnectionState, Event, ExtensionValue, MediaKind, OutgoingRtp, PeerConnection, TransceiverInit,
+    Config, ConnectionState, Event, ExtensionValue, MediaKind, OutgoingFrame, OutgoingRtp, PeerConnection,
+    TransceiverInit,
 };
 use sansrtc::{Datagram, Instant, Machine, PathMachine, SeededRng};
 use sansrtc_interop::bench::{Measurement, compare, measure_cpu, quick, report, thread_cpu_ns};
@@ -896,6 +903,73 @@ fn forwarding<S: Forward>(sfu: &mut S, elapsed: fn(&mut S) -> Duration) -> (Meas
 
 // ---------------------------------------------------------------------------------------------------
 
+/// The frame rows: `write_frame` of a 20 kB VP8 frame to datagrams, and the former path (`packetize`,
+/// then `write_rtp` per payload), measured in turn, twice, each keeping its faster round.
+fn frames(certs: &(Certificate, Certificate)) {
+    use sansrtc::packetize::Packetizer as _;
+    const FRAME: usize = 20_000;
+    let mut ours = Ours::connect(certs, 0);
+    let data: Vec<u8> = (0..FRAME as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 | 1).collect();
+    let mut former = sansrtc::packetize::vp8::Vp8Packetizer::new(1);
+    fn drain(o: &mut Ours) -> usize {
+        let mut n = 0;
+        while let Some(t) = o.a.poll_transmit() {
+            o.to_b.push(t.source, t.destination, t.contents);
+            n += 1;
+        }
+        // The media is not delivered (only `a`'s send side is measured); timers, consent checks and
+        // reports flow both ways when due, on both rows alike.
+        o.to_b.len = 0;
+        if o.a.poll_timeout().into_iter().chain(o.b.poll_timeout()).any(|t| t <= o.now) {
+            o.tick();
+        }
+        n
+    }
+    // The packets write_frame makes of the frame under the connection's media MTU.
+    ours.now += PACKET_INTERVAL * 20;
+    let packets = ours.a.write_frame(ours.now, &ours.mid, &OutgoingFrame::new(0, &data)).expect("write_frame").packets;
+    let write_frame = |o: &mut Ours| {
+        o.now += PACKET_INTERVAL * 20;
+        o.timestamp = o.timestamp.wrapping_add(3000);
+        let f =
+            o.a.write_frame(o.now, &o.mid, &OutgoingFrame::new(o.timestamp, black_box(&data))).expect("write_frame");
+        assert_eq!(f.packets, packets);
+        drain(o)
+    };
+    let mut former_path = |o: &mut Ours, max_payload: usize| {
+        o.now += PACKET_INTERVAL * 20;
+        o.timestamp = o.timestamp.wrapping_add(3000);
+        let (a, now, mid, pt, ts) = (&mut o.a, o.now, &o.mid, o.pt, o.timestamp);
+        former
+            .packetize(black_box(&data), max_payload, &mut |p| {
+                let packet = OutgoingRtp { marker: p.marker, ..OutgoingRtp::new(pt, ts, p.data) };
+                a.write_rtp(now, mid, &packet).expect("write_rtp");
+            })
+            .expect("packetize");
+        drain(o)
+    };
+    assert_eq!(drain(&mut ours), packets);
+    assert_eq!(write_frame(&mut ours), packets, "a datagram per packet");
+    // VP8 splits a frame into as many payloads as the limit needs, of even size: the former path's limit
+    // is the largest of write_frame's payloads (its 4-byte descriptor included), so both send the same.
+    let max_payload = FRAME.div_ceil(packets) + 4;
+    assert_eq!(former_path(&mut ours, max_payload), packets, "as many datagrams on the former path");
+    let faster = |x: Measurement, y: Measurement| if y.ns_per_iter < x.ns_per_iter { y } else { x };
+    let a = measure_cpu(|| write_frame(&mut ours));
+    let b = measure_cpu(|| former_path(&mut ours, max_payload));
+    let a = faster(a, measure_cpu(|| write_frame(&mut ours)));
+    let b = faster(b, measure_cpu(|| former_path(&mut ours, max_payload)));
+    let name = "rtp/write_frame vp8 20 kB";
+    compare(name, a, "former path", b);
+    println!(
+        "{name}: write_frame (packetize_parts) {:.0} ns per frame, {:.0} ns per packet; former path (packetize, \
+         write_rtp) {:.0} ns per frame",
+        a.ns_per_iter,
+        a.ns_per_iter / packets as f64,
+        b.ns_per_iter
+    );
+}
+
 fn main() {
     let mut rng = SeededRng::from_seed([7; 32]);
     let our_certs = (Certificate::generate(&mut rng), Certificate::generate(&mut rng));
@@ -908,6 +982,8 @@ fn main() {
         "RTP over a connected pair, VP8 + RTX + transport-cc, {PAYLOAD}-byte payloads, SRTP_AEAD_AES_256_GCM \
          on both; thread CPU time per packet"
     );
+
+    frames(&our_certs);
 
     let mut ours = Ours::connect(&our_certs, 0);
     let mut theirs = Theirs::connect(&provider, &their_certs, 0);

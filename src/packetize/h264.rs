@@ -8,8 +8,10 @@
 //! them, so that a receiver joining at any key frame can decode it.
 //!
 //! [`H264Depacketizer`] undoes all three and writes the NAL units back as Annex-B with four-octet start
-//! codes. It reassembles FU-A fragments in a buffer of its own, bounded ([`DEFAULT_MAX_NAL_SIZE`] by
-//! default), and appends a fragmented NAL unit to the frame only once its last fragment has arrived.
+//! codes. It appends FU-A fragments straight to the caller's frame as they arrive, so a fragmented NAL
+//! unit is copied once, bounded ([`DEFAULT_MAX_NAL_SIZE`] by default); a run abandoned before its last
+//! fragment (a lost fragment, another payload, an error, [`Depacketizer::reset`]) is cut off the frame
+//! again, so that a frame never holds part of a NAL unit.
 //! STAP-B, MTAP and FU-B belong to the interleaved mode and are [`DepacketizeError::Unsupported`].
 //!
 //! [`StapA`] iterates the NAL units of an aggregation packet without copying, and [`payload_is_keyframe`]
@@ -18,7 +20,7 @@
 
 use alloc::vec::Vec;
 
-use super::{DepacketizeError, Depacketizer, PacketizeError, Packetizer, Payload, PayloadInfo, TARGET};
+use super::{DepacketizeError, Depacketizer, PacketizeError, Packetizer, Payload, PayloadInfo, PayloadParts, TARGET};
 
 /// NAL unit types (H.264 Table 7-1) and the RFC 6184 payload structures (Table 1).
 pub mod nal_type {
@@ -250,10 +252,17 @@ impl H264Packetizer {
     }
 }
 
+/// The caller's callback: whole payloads ([`Packetizer::packetize`]) or headers and bodies
+/// ([`Packetizer::packetize_parts`]).
+enum Emit<'e> {
+    Whole(&'e mut dyn FnMut(Payload<'_>)),
+    Parts(&'e mut dyn FnMut(PayloadParts<'_>)),
+}
+
 /// The scratch buffer and the caller's callback, with the payload count.
 struct Out<'e> {
     buf: Vec<u8>,
-    emit: &'e mut dyn FnMut(Payload<'_>),
+    emit: Emit<'e>,
     count: usize,
     max_payload: usize,
 }
@@ -307,11 +316,17 @@ impl Out<'_> {
         self.buf.extend_from_slice(nal);
     }
 
+    /// Sends the pending payload: a single NAL unit as it is (the body of a [`PayloadParts`]), a STAP-A
+    /// from the scratch buffer (the header of a [`PayloadParts`]).
     fn flush(&mut self, pending: Pending<'_>, marker: bool) {
-        match pending {
-            Pending::Nothing => return,
-            Pending::Single(nal) => (self.emit)(Payload { data: nal, marker }),
-            Pending::Aggregate => (self.emit)(Payload { data: &self.buf, marker }),
+        match (pending, &mut self.emit) {
+            (Pending::Nothing, _) => return,
+            (Pending::Single(nal), Emit::Whole(emit)) => emit(Payload { data: nal, marker }),
+            (Pending::Single(nal), Emit::Parts(emit)) => emit(PayloadParts { header: &[], body: nal, marker }),
+            (Pending::Aggregate, Emit::Whole(emit)) => emit(Payload { data: &self.buf, marker }),
+            (Pending::Aggregate, Emit::Parts(emit)) => {
+                emit(PayloadParts { header: &self.buf, body: &[], marker });
+            }
         }
         self.count += 1;
     }
@@ -329,11 +344,17 @@ impl Out<'_> {
             rest = tail;
             let end = index + 1 == parts;
             let (start_bit, end_bit) = (if index == 0 { 0x80 } else { 0 }, if end { 0x40 } else { 0 });
-            let fu = start_bit | end_bit | (h & 0x1f);
-            self.buf.clear();
-            self.buf.extend_from_slice(&[indicator, fu]);
-            self.buf.extend_from_slice(chunk);
-            (self.emit)(Payload { data: &self.buf, marker: last && end });
+            let header = [indicator, start_bit | end_bit | (h & 0x1f)];
+            let marker = last && end;
+            match &mut self.emit {
+                Emit::Whole(emit) => {
+                    self.buf.clear();
+                    self.buf.extend_from_slice(&header);
+                    self.buf.extend_from_slice(chunk);
+                    emit(Payload { data: &self.buf, marker });
+                }
+                Emit::Parts(emit) => emit(PayloadParts { header: &header, body: chunk, marker }),
+            }
             self.count += 1;
         }
     }
@@ -349,6 +370,26 @@ impl Packetizer for H264Packetizer {
         max_payload: usize,
         emit: &mut dyn FnMut(Payload<'_>),
     ) -> Result<usize, PacketizeError> {
+        self.split(frame, max_payload, Emit::Whole(emit))
+    }
+
+    /// The payloads of [`H264Packetizer::packetize`] in two parts: a single NAL unit packet as its body
+    /// alone, a FU-A fragment as its two header octets and a body borrowed from the NAL unit, a STAP-A
+    /// (built in the scratch buffer) as its header alone. A repeated SPS or PPS is borrowed from the
+    /// packetizer.
+    fn packetize_parts(
+        &mut self,
+        frame: &[u8],
+        max_payload: usize,
+        emit: &mut dyn FnMut(PayloadParts<'_>),
+    ) -> Result<usize, PacketizeError> {
+        self.split(frame, max_payload, Emit::Parts(emit))
+    }
+}
+
+impl H264Packetizer {
+    /// [`Packetizer::packetize`] and [`Packetizer::packetize_parts`].
+    fn split(&mut self, frame: &[u8], max_payload: usize, emit: Emit<'_>) -> Result<usize, PacketizeError> {
         if max_payload < MIN_PAYLOAD {
             return Err(PacketizeError::MtuTooSmall);
         }
@@ -415,12 +456,33 @@ impl Packetizer for H264Packetizer {
     }
 }
 
+/// A FU-A run being reassembled: its fragments so far are at the end of the caller's frame.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Where the run's start code begins in the frame.
+    start: usize,
+    /// The frame's length after the run's last fragment so far: the run is still where it was written
+    /// only if the frame has this length (and the start code and header at `start`).
+    end: usize,
+    /// The NAL unit's header octet.
+    header: u8,
+    /// Ended by [`Depacketizer::reset`]: cut off at the next call if still in the frame, not counted.
+    reset: bool,
+}
+
+impl Run {
+    /// Whether the run's octets are still the end of `frame` (the caller has not cleared or replaced it).
+    fn in_frame(&self, frame: &[u8]) -> bool {
+        let [a, b, c, d] = START_CODE;
+        frame.len() == self.end && frame.get(self.start..self.start + 5) == Some(&[a, b, c, d, self.header])
+    }
+}
+
 /// RTP payloads back into an Annex-B stream.
 #[derive(Debug)]
 pub struct H264Depacketizer {
-    /// The NAL unit being reassembled from FU-A fragments (header octet first), when `in_fragment`.
-    fragment: Vec<u8>,
-    in_fragment: bool,
+    /// The FU-A run being reassembled, if any.
+    run: Option<Run>,
     max_nal_size: usize,
     /// The last NAL unit written was a coded slice (or none since the last reset): a NAL unit that can open
     /// an access unit then does.
@@ -443,7 +505,7 @@ impl H264Depacketizer {
     /// A depacketizer that reassembles NAL units of up to `max` octets from FU-A fragments; a longer run is
     /// dropped with [`DepacketizeError::BadFragment`].
     pub fn with_max_nal_size(max: usize) -> Self {
-        H264Depacketizer { fragment: Vec::new(), in_fragment: false, max_nal_size: max, after_vcl: true, errors: 0 }
+        H264Depacketizer { run: None, max_nal_size: max, after_vcl: true, errors: 0 }
     }
 
     /// Malformed payloads seen, FU-A runs abandoned included.
@@ -457,12 +519,20 @@ impl H264Depacketizer {
         e
     }
 
+    /// Ends the current run, if any: its fragments are cut off the frame (when the frame still ends with
+    /// them). Returns whether a run was open, `reset` aside.
+    fn cut(&mut self, frame: &mut Vec<u8>) -> bool {
+        let Some(run) = self.run.take() else { return false };
+        if run.in_frame(frame) {
+            frame.truncate(run.start);
+        }
+        !run.reset
+    }
+
     /// A payload that is not the FU-A continuing the current run ends the run: the fragments so far are
-    /// dropped and counted.
-    fn abandon_fragment(&mut self) {
-        if self.in_fragment {
-            self.in_fragment = false;
-            self.fragment.clear();
+    /// cut off the frame and counted.
+    fn abandon_fragment(&mut self, frame: &mut Vec<u8>) {
+        if self.cut(frame) {
             self.errors += 1;
             tracing::debug!(target: TARGET, "FU-A run without its end dropped");
         }
@@ -481,95 +551,118 @@ impl H264Depacketizer {
         };
         let (start, end, t) = (fu & 0x80 != 0, fu & 0x40 != 0, nal_unit_type(*fu));
         if !is_nal_type(t) || (start && end) {
-            self.abandon_fragment();
+            self.abandon_fragment(frame);
             return Err(self.fail(DepacketizeError::Malformed, payload.len()));
         }
         let header = (indicator & 0xe0) | t;
         let mut info = PayloadInfo::default();
         if start {
-            let restarted = self.in_fragment;
-            self.in_fragment = false;
-            self.fragment.clear();
+            // A start while a run is open: that run never ended; this one begins anew.
+            self.abandon_fragment(frame);
             if 1 + data.len() > self.max_nal_size {
                 return Err(self.fail(DepacketizeError::BadFragment, payload.len()));
             }
-            self.fragment.push(header);
-            self.fragment.extend_from_slice(data);
-            self.in_fragment = true;
-            if restarted {
-                // The previous run never ended; this start begins a new one.
-                return Err(self.fail(DepacketizeError::BadFragment, payload.len()));
-            }
+            let at = frame.len();
+            frame.reserve(START_CODE.len() + 1 + data.len());
+            frame.extend_from_slice(&START_CODE);
+            frame.push(header);
+            frame.extend_from_slice(data);
+            self.run = Some(Run { start: at, end: frame.len(), header, reset: false });
             info.keyframe = t == IDR || t == SPS;
             let head = [header, data.first().copied().unwrap_or(0)];
             info.frame_start = self.opens_frame(&head);
         } else {
-            let continues = self.in_fragment && self.fragment.first().is_some_and(|&h| nal_unit_type(h) == t);
-            if !continues {
-                self.abandon_fragment();
+            let run = match self.run {
+                Some(run) if !run.reset && nal_unit_type(run.header) == t && run.in_frame(frame) => run,
+                _ => {
+                    self.abandon_fragment(frame);
+                    return Err(self.fail(DepacketizeError::BadFragment, payload.len()));
+                }
+            };
+            // The NAL unit so far: its header and the fragments' data.
+            let nal_len = run.end - run.start - START_CODE.len();
+            if nal_len + data.len() > self.max_nal_size {
+                self.cut(frame);
                 return Err(self.fail(DepacketizeError::BadFragment, payload.len()));
             }
-            if self.fragment.len() + data.len() > self.max_nal_size {
-                self.in_fragment = false;
-                self.fragment.clear();
-                return Err(self.fail(DepacketizeError::BadFragment, payload.len()));
-            }
-            self.fragment.extend_from_slice(data);
+            frame.extend_from_slice(data);
+            self.run = Some(Run { end: frame.len(), ..run });
         }
         if end {
-            frame.extend_from_slice(&START_CODE);
-            frame.extend_from_slice(&self.fragment);
-            self.in_fragment = false;
-            self.fragment.clear();
+            self.run = None;
         }
         Ok(info)
+    }
+
+    /// The NAL units of a STAP-A, each behind a start code, in one pass that is undone if a unit turns out
+    /// malformed.
+    fn stap_a(&mut self, payload: &[u8], frame: &mut Vec<u8>) -> Result<PayloadInfo, DepacketizeError> {
+        let mut rest = match payload {
+            [] => return Err(self.fail(DepacketizeError::Empty, 0)),
+            [_] => return Err(self.fail(DepacketizeError::Truncated, payload.len())),
+            [_, rest @ ..] => rest,
+        };
+        let (len_before, after_vcl) = (frame.len(), self.after_vcl);
+        // Each unit's 2-octet size becomes a 4-octet start code; every unit takes at least 3 octets.
+        frame.reserve(rest.len() + rest.len() / 3 * 2);
+        let mut info = PayloadInfo::default();
+        let mut first = true;
+        let error = loop {
+            let [hi, lo, tail @ ..] = rest else {
+                if rest.is_empty() {
+                    return Ok(info);
+                }
+                break DepacketizeError::Truncated;
+            };
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            let Some((nal, tail)) = tail.split_at_checked(len) else { break DepacketizeError::BadLength };
+            let t = match nal.first() {
+                Some(&h) if is_nal_type(nal_unit_type(h)) => nal_unit_type(h),
+                _ => break DepacketizeError::Malformed,
+            };
+            info.keyframe |= t == IDR || t == SPS;
+            if first {
+                info.frame_start = self.after_vcl && can_open_access_unit(nal);
+                first = false;
+            }
+            self.after_vcl = is_vcl(t);
+            frame.extend_from_slice(&START_CODE);
+            frame.extend_from_slice(nal);
+            rest = tail;
+        };
+        frame.truncate(len_before);
+        self.after_vcl = after_vcl;
+        Err(self.fail(error, payload.len()))
     }
 }
 
 impl Depacketizer for H264Depacketizer {
-    /// Appends the NAL units of a single NAL unit packet or a STAP-A, each behind a start code, or feeds a
-    /// FU-A fragment to the reassembly (the NAL unit is appended with its last fragment).
+    /// Appends the NAL units of a single NAL unit packet or a STAP-A, each behind a start code, or a FU-A
+    /// fragment (the first behind a start code and the NAL header the FU-A carries).
     ///
-    /// A FU-A start while a run is open is [`DepacketizeError::BadFragment`] (the old run is dropped, the new
-    /// one kept); a continuation or end without a start is [`DepacketizeError::BadFragment`]; any other
-    /// payload while a run is open drops the run (counted) and is handled normally. `keyframe` is an IDR
-    /// slice or SPS in the payload (at the start of a FU-A); `frame_start` a first NAL unit that can open an
-    /// access unit (a parameter set, delimiter, SEI or the first slice of a picture) after a coded slice.
+    /// A FU-A continuation or end without a start is [`DepacketizeError::BadFragment`]; any other payload
+    /// while a run is open (a new start included) drops the run (counted, its fragments cut off the frame)
+    /// and is handled normally. A frame taken while a run is open (a marker on a fragment that is not the
+    /// last) holds the fragments so far. A run continues only in the frame it began in, unchanged in between
+    /// by the caller. `keyframe` is an IDR slice or SPS in the payload (at the start of a FU-A);
+    /// `frame_start` a first NAL unit that can open an access unit (a parameter set, delimiter, SEI or the
+    /// first slice of a picture) after a coded slice.
     fn depacketize(&mut self, payload: &[u8], frame: &mut Vec<u8>) -> Result<PayloadInfo, DepacketizeError> {
+        if self.run.is_some_and(|run| run.reset) {
+            self.cut(frame);
+        }
         let Some(&header) = payload.first() else {
             return Err(self.fail(DepacketizeError::Empty, 0));
         };
         match nal_unit_type(header) {
             FU_A => self.fu_a(payload, frame),
             STAP_A => {
-                self.abandon_fragment();
-                let units = match StapA::new(payload) {
-                    Ok(units) => units,
-                    Err(e) => return Err(self.fail(e, payload.len())),
-                };
-                // One pass, undone if a unit turns out malformed.
-                let (len_before, after_vcl) = (frame.len(), self.after_vcl);
-                let mut info = PayloadInfo::default();
-                for (i, nal) in units.enumerate() {
-                    let nal = match nal {
-                        Ok(nal) => nal,
-                        Err(e) => {
-                            frame.truncate(len_before);
-                            self.after_vcl = after_vcl;
-                            return Err(self.fail(e, payload.len()));
-                        }
-                    };
-                    let t = nal.first().map_or(0, |&h| nal_unit_type(h));
-                    info.keyframe |= t == IDR || t == SPS;
-                    let opens = self.opens_frame(nal);
-                    info.frame_start |= i == 0 && opens;
-                    frame.extend_from_slice(&START_CODE);
-                    frame.extend_from_slice(nal);
-                }
-                Ok(info)
+                self.abandon_fragment(frame);
+                self.stap_a(payload, frame)
             }
             t if is_nal_type(t) => {
-                self.abandon_fragment();
+                self.abandon_fragment(frame);
+                frame.reserve(START_CODE.len() + payload.len());
                 frame.extend_from_slice(&START_CODE);
                 frame.extend_from_slice(payload);
                 Ok(PayloadInfo {
@@ -579,19 +672,22 @@ impl Depacketizer for H264Depacketizer {
                 })
             }
             nal_type::STAP_B | nal_type::MTAP16 | nal_type::MTAP24 | nal_type::FU_B => {
-                self.abandon_fragment();
+                self.abandon_fragment(frame);
                 Err(self.fail(DepacketizeError::Unsupported, payload.len()))
             }
             _ => {
-                self.abandon_fragment();
+                self.abandon_fragment(frame);
                 Err(self.fail(DepacketizeError::Malformed, payload.len()))
             }
         }
     }
 
+    /// Forgets the FU-A run, if any, without counting it: its fragments are cut off the frame at the next
+    /// call, if the frame still ends with them.
     fn reset(&mut self) {
-        self.in_fragment = false;
-        self.fragment.clear();
+        if let Some(run) = &mut self.run {
+            run.reset = true;
+        }
         self.after_vcl = true;
     }
 }

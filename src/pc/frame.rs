@@ -1,6 +1,7 @@
 //! Encoded frames on a transceiver: [`PeerConnection::write_frame`] packetizes a frame with the payload
-//! format of its negotiated codec ([`crate::packetize`]) and sends each payload through
-//! [`PeerConnection::write_rtp`].
+//! format of its negotiated codec ([`crate::packetize`]) and sends each payload as
+//! [`PeerConnection::write_rtp`] does, its header and body ([`Packetizer::packetize_parts`]) written straight
+//! into the packet, so that the frame's bytes are copied once.
 //!
 //! The packetizers are kept per transceiver, encoding (SSRC) and payload type, made on first use and
 //! reused, so the state a format carries from frame to frame lives on: the VP8 and VP9 picture ids (whose
@@ -9,8 +10,8 @@
 //! stopped transceivers, of streams gone and of payload types no longer negotiated.
 
 use crate::packetize::{
-    PacketizeError, Packetizer, Payload, av1::Av1Packetizer, g711, g722::G722Packetizer, h264, h265::H265Packetizer,
-    opus::OpusPacketizer, vp8::Vp8Packetizer, vp9::Vp9Packetizer,
+    PacketizeError, Packetizer, PayloadParts, av1::Av1Packetizer, g711, g722::G722Packetizer, h264,
+    h265::H265Packetizer, opus::OpusPacketizer, vp8::Vp8Packetizer, vp9::Vp9Packetizer,
 };
 use crate::rtp::{ExtensionForm, ExtensionKind, ExtensionValue};
 use crate::time::Instant;
@@ -159,22 +160,25 @@ impl Packetizers {
         }
     }
 
-    fn packetize(
+    /// The frame's payloads, each as a header and a body ([`Packetizer::packetize_parts`]), for writing
+    /// straight into its packet: formats whose payloads are a header before a run of the frame (VP8,
+    /// H.264) copy nothing here.
+    fn packetize_parts(
         &mut self,
         frame: &[u8],
         max_payload: usize,
-        emit: &mut dyn FnMut(Payload<'_>),
+        emit: &mut dyn FnMut(PayloadParts<'_>),
     ) -> Result<usize, Error> {
         let r = match self {
-            Packetizers::Opus(p) => p.packetize(frame, max_payload, emit),
-            Packetizers::G711(p) => p.packetize(frame, max_payload, emit),
-            Packetizers::G722(p) => p.packetize(frame, max_payload, emit),
-            Packetizers::Vp8(p) => p.packetize(frame, max_payload, emit),
-            Packetizers::Vp9(p) => p.packetize(frame, max_payload, emit),
-            Packetizers::H264(p) => p.packetize(frame, max_payload, emit),
+            Packetizers::Opus(p) => p.packetize_parts(frame, max_payload, emit),
+            Packetizers::G711(p) => p.packetize_parts(frame, max_payload, emit),
+            Packetizers::G722(p) => p.packetize_parts(frame, max_payload, emit),
+            Packetizers::Vp8(p) => p.packetize_parts(frame, max_payload, emit),
+            Packetizers::Vp9(p) => p.packetize_parts(frame, max_payload, emit),
+            Packetizers::H264(p) => p.packetize_parts(frame, max_payload, emit),
             Packetizers::H264SingleNal => return single_nal_units(frame, max_payload, emit),
-            Packetizers::H265(p) => p.packetize(frame, max_payload, emit),
-            Packetizers::Av1(p) => p.packetize(frame, max_payload, emit),
+            Packetizers::H265(p) => p.packetize_parts(frame, max_payload, emit),
+            Packetizers::Av1(p) => p.packetize_parts(frame, max_payload, emit),
         };
         r.map_err(Error::Packetize)
     }
@@ -183,7 +187,7 @@ impl Packetizers {
 /// H.264 packetization mode 0 (RFC 6184 §6.2): each NAL unit of the access unit as a single NAL unit
 /// packet, the marker on the last. Every unit is checked before any is handed on: one larger than
 /// `max_payload` is [`Error::FrameTooLarge`] (mode 0 cannot fragment).
-fn single_nal_units(frame: &[u8], max_payload: usize, emit: &mut dyn FnMut(Payload<'_>)) -> Result<usize, Error> {
+fn single_nal_units(frame: &[u8], max_payload: usize, emit: &mut dyn FnMut(PayloadParts<'_>)) -> Result<usize, Error> {
     let units = h264::AnnexB::new(frame).map_err(Error::Packetize)?;
     let mut count = 0;
     for nal in units.clone() {
@@ -200,7 +204,7 @@ fn single_nal_units(frame: &[u8], max_payload: usize, emit: &mut dyn FnMut(Paylo
         return Err(Error::Packetize(PacketizeError::BadFrame));
     }
     for (i, nal) in units.enumerate() {
-        emit(Payload { data: nal, marker: i + 1 == count });
+        emit(PayloadParts { header: &[], body: nal, marker: i + 1 == count });
     }
     Ok(count)
 }
@@ -404,7 +408,8 @@ impl PeerConnection {
 
         let mut sent: Option<SentFrame> = None;
         let mut failed: Option<Error> = None;
-        let r = p.packetizer.packetize(frame.data, max_payload, &mut |payload| {
+        // Each payload's header and body go straight into the packet: the frame is copied once.
+        let r = p.packetizer.packetize_parts(frame.data, max_payload, &mut |payload| {
             if failed.is_some() {
                 return;
             }
@@ -412,11 +417,11 @@ impl PeerConnection {
                 payload_type,
                 timestamp: frame.timestamp,
                 marker: payload.marker,
-                payload: payload.data,
+                payload: payload.body,
                 extensions: frame.extensions,
                 rid: frame.rid,
             };
-            match self.write_rtp(now, mid, &packet) {
+            match self.write_rtp_parts(now, mid, payload.header, &packet) {
                 Ok(s) => match &mut sent {
                     Some(f) => {
                         f.packets += 1;

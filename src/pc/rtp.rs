@@ -767,6 +767,18 @@ impl PeerConnection {
     /// ([`super::Config::pacer`]), queues it in the pacer (audio first), which lets it go at once or from
     /// a later `handle_timeout`. Then drain `poll_transmit` and read `poll_timeout`.
     pub fn write_rtp(&mut self, now: Instant, mid: &str, packet: &OutgoingRtp<'_>) -> Result<SentRtp, Error> {
+        self.write_rtp_parts(now, mid, &[], packet)
+    }
+
+    /// [`PeerConnection::write_rtp`] with the payload in two parts, `head` then `packet.payload` (a payload
+    /// format's header and a run of the frame), each written into the packet once.
+    pub(super) fn write_rtp_parts(
+        &mut self,
+        now: Instant,
+        mid: &str,
+        head: &[u8],
+        packet: &OutgoingRtp<'_>,
+    ) -> Result<SentRtp, Error> {
         self.touch(now);
         let now = self.now();
         self.check_open()?;
@@ -825,7 +837,7 @@ impl PeerConnection {
             payload: packet.payload,
             extensions: &values,
         };
-        let sent = session.send_rtp(now, &outgoing, &mut m.out).map_err(|e| match e {
+        let sent = session.send_rtp_parts(now, head, &outgoing, &mut m.out).map_err(|e| match e {
             rtp::session::UsageError::NoSuchStream(_) => Error::NotSending,
             _ => Error::InvalidParameter,
         })?;

@@ -308,7 +308,7 @@ impl<'a> Repr<'a> {
             w.raw_extension_block(profile, data)?;
         }
         let start = w.start;
-        let out = w.finish_with(self.payload)?;
+        let out = w.finish_with(&[], self.payload)?;
         if !self.padding.is_empty() {
             set_flag(out, start, 0x20);
             out.extend_from_slice(self.padding);
@@ -417,8 +417,14 @@ impl<'b> Writer<'b> {
     /// Closes the extension block (zero padding to 32 bits), appends the payload and `padding` octets of
     /// RTP padding (P bit; 0 for none). Returns the packet length.
     pub fn finish(self, payload: &[u8], padding: u8) -> Result<usize, Error> {
+        self.finish_parts(&[], payload, padding)
+    }
+
+    /// [`Writer::finish`] with the payload in two parts, `head` then `body` (a payload format's header and
+    /// a run of the frame, as [`crate::packetize::PayloadParts`] hands them): each copied once, into place.
+    pub fn finish_parts(self, head: &[u8], body: &[u8], padding: u8) -> Result<usize, Error> {
         let start = self.start;
-        let out = self.finish_with(payload)?;
+        let out = self.finish_with(head, body)?;
         if padding > 0 {
             set_flag(out, start, 0x20);
             out.resize(out.len() + usize::from(padding) - 1, 0);
@@ -427,7 +433,7 @@ impl<'b> Writer<'b> {
         Ok(out.len() - start)
     }
 
-    fn finish_with(self, payload: &[u8]) -> Result<&'b mut Vec<u8>, Error> {
+    fn finish_with(self, head: &[u8], body: &[u8]) -> Result<&'b mut Vec<u8>, Error> {
         if let Some((at, _)) = self.ext {
             let data_len = self.out.len() - at - 4;
             let words = data_len.div_ceil(4);
@@ -437,7 +443,9 @@ impl<'b> Writer<'b> {
                 *length = len.to_be_bytes();
             }
         }
-        self.out.extend_from_slice(payload);
+        self.out.reserve(head.len() + body.len());
+        self.out.extend_from_slice(head);
+        self.out.extend_from_slice(body);
         Ok(self.out)
     }
 }

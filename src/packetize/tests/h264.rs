@@ -73,7 +73,7 @@ fn rfc6184_fu_a() {
     let mut frame = Vec::new();
     let first = d.depacketize(&out[0].0, &mut frame).unwrap();
     assert!(first.keyframe && first.frame_start);
-    assert!(frame.is_empty(), "appended only once complete");
+    assert_eq!(frame, [0, 0, 0, 1, 0x65, 0x88, 2, 3, 4], "appended as it arrives");
     let middle = d.depacketize(&out[1].0, &mut frame).unwrap();
     assert!(!middle.keyframe && !middle.frame_start);
     d.depacketize(&out[2].0, &mut frame).unwrap();
@@ -234,15 +234,21 @@ fn bad_payloads() {
     }
     assert_eq!(frame, [0xee], "nothing appended");
 
-    // A FU-A start after a FU-A start: an error; the first run is dropped, the second completes.
+    // A FU-A start after a FU-A start: the first run is dropped (counted, cut off the frame), the second
+    // completes.
     d.depacketize(&[0x7c, 0x85, 1, 2], &mut frame).unwrap();
-    check((&mut d, &mut frame, &mut errors), &[0x7c, 0x81, 3, 4], DepacketizeError::BadFragment, 1);
+    assert_eq!(frame, [0xee, 0, 0, 0, 1, 0x65, 1, 2], "fragments appended as they arrive");
+    d.depacketize(&[0x7c, 0x81, 3, 4], &mut frame).unwrap();
+    errors += 1;
+    assert_eq!(d.errors(), errors);
+    assert_eq!(frame, [0xee, 0, 0, 0, 1, 0x61, 3, 4]);
     d.depacketize(&[0x7c, 0x41, 5], &mut frame).unwrap();
     assert_eq!(frame, [0xee, 0, 0, 0, 1, 0x61, 3, 4, 5]);
     // A continuation of another type than the run's start ends the run.
     frame.truncate(1);
     d.depacketize(&[0x7c, 0x85, 1, 2], &mut frame).unwrap();
     check((&mut d, &mut frame, &mut errors), &[0x7c, 0x41, 3], DepacketizeError::BadFragment, 2);
+    assert_eq!(frame, [0xee], "the run cut off the frame");
     check((&mut d, &mut frame, &mut errors), &[0x7c, 0x45, 3], DepacketizeError::BadFragment, 1);
     // A single NAL unit during a run drops the run (counted) and is delivered.
     d.depacketize(&[0x7c, 0x85, 1, 2], &mut frame).unwrap();
@@ -255,6 +261,23 @@ fn bad_payloads() {
     d.depacketize(&[0x7c, 0x85, 1, 2], &mut frame).unwrap();
     d.reset();
     check((&mut d, &mut frame, &mut errors), &[0x7c, 0x45, 3], DepacketizeError::BadFragment, 1);
+    assert_eq!(frame, [0xee]);
+    // After reset() the run is cut off before the next payload is appended.
+    d.depacketize(&[0x7c, 0x85, 1, 2], &mut frame).unwrap();
+    d.reset();
+    d.depacketize(&[0x41, 0x9a], &mut frame).unwrap();
+    assert_eq!(d.errors(), errors);
+    assert_eq!(frame, [0xee, 0, 0, 0, 1, 0x41, 0x9a]);
+    // A run continues only in the frame it began in: a frame the caller cleared in between ends it.
+    frame.truncate(1);
+    d.depacketize(&[0x7c, 0x85, 1, 2], &mut frame).unwrap();
+    frame.truncate(1);
+    check((&mut d, &mut frame, &mut errors), &[0x7c, 0x45, 3], DepacketizeError::BadFragment, 2);
+    assert_eq!(frame, [0xee]);
+    // A run that grows past the bound is cut off the frame.
+    let mut d = H264Depacketizer::with_max_nal_size(4);
+    d.depacketize(&[0x7c, 0x85, 1, 2], &mut frame).unwrap();
+    assert_eq!(d.depacketize(&[0x7c, 0x05, 3, 4], &mut frame), Err(DepacketizeError::BadFragment));
     assert_eq!(frame, [0xee]);
 }
 
@@ -301,11 +324,13 @@ fn random_nal(rng: &mut SeededRng, t: u8, min: usize, spread: u64) -> Vec<u8> {
 /// Random Annex-B access units (random NAL units of types and sizes a camera encoder produces, 3- and
 /// 4-octet start codes) through many payload sizes: the stream comes back with 4-octet start codes and the
 /// remembered parameter sets ahead of IDR pictures sent without them, no payload exceeds the limit, the
-/// marker is on the last payload only.
+/// marker is on the last payload only. A second packetizer's `packetize_parts` hands over the same
+/// payloads, each FU-A's data and each single NAL unit borrowed from the frame.
 #[test]
 fn round_trip() {
     let mut rng = SeededRng::from_seed([4; 32]);
     let mut p = H264Packetizer::new();
+    let mut parts = H264Packetizer::new();
     let mut d = H264Depacketizer::new();
     let (mut sps, mut pps): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
     let sizes = [1usize, 2, 3, 10, 100, 1000, 1199, 1200, 1201, 3000, 10_000];
@@ -354,6 +379,26 @@ fn round_trip() {
         let mut payloads: Vec<(Vec<u8>, bool)> = Vec::new();
         let n = p.packetize(&stream, mtu, &mut |pl| payloads.push((pl.data.to_vec(), pl.marker))).unwrap();
         assert_eq!(n, payloads.len());
+        let mut joined: Vec<(Vec<u8>, bool)> = Vec::new();
+        // Borrowed from the frame, or from the parameter sets the packetizer repeats.
+        let sources = [stream.as_ptr_range(), parts.sps.as_ptr_range(), parts.pps.as_ptr_range()];
+        let within = |body: &[u8]| {
+            sources
+                .iter()
+                .any(|r| r.contains(&body.as_ptr()) && r.contains(&body.as_ptr().wrapping_add(body.len() - 1)))
+        };
+        let n_parts = parts
+            .packetize_parts(&stream, mtu, &mut |pl| {
+                let t = pl.header.first().or(pl.body.first()).map_or(0, |&h| nal_unit_type(h));
+                match t {
+                    FU_A => assert!(pl.header.len() == 2 && within(pl.body), "round {round}: FU-A data borrowed"),
+                    STAP_A => assert!(pl.body.is_empty()),
+                    _ => assert!(pl.header.is_empty() && !pl.body.is_empty()),
+                }
+                joined.push(([pl.header, pl.body].concat(), pl.marker));
+            })
+            .unwrap();
+        assert_eq!((n_parts, &joined), (n, &payloads), "round {round}: packetize_parts");
         let mut frame = Vec::new();
         let mut keyframe = false;
         for (i, (payload, marker)) in payloads.iter().enumerate() {

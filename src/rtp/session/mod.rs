@@ -571,6 +571,18 @@ impl Session {
     /// map has it), and `rtp.extensions`. The packet is kept for retransmission if the stream has RTX.
     /// Then drain transmits and read the timeout.
     pub fn send_rtp(&mut self, now: Instant, rtp: &OutgoingRtp<'_>, out: &mut Vec<u8>) -> Result<SentRtp, UsageError> {
+        self.send_rtp_parts(now, &[], rtp, out)
+    }
+
+    /// [`Session::send_rtp`] with the payload in two parts, `head` then `rtp.payload` (a payload format's
+    /// header and a run of the frame, [`crate::packetize::PayloadParts`]), each written into `out` once.
+    pub fn send_rtp_parts(
+        &mut self,
+        now: Instant,
+        head: &[u8],
+        rtp: &OutgoingRtp<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<SentRtp, UsageError> {
         let now = self.touch(now);
         if rtp.payload_type > 127 {
             return Err(UsageError::BadPayloadType(rtp.payload_type));
@@ -591,12 +603,12 @@ impl Session {
             timestamp: rtp.timestamp,
             ssrc: rtp.ssrc,
         };
-        let written = write_media(out, &header, &self.config.extensions, twcc, rtp);
+        let written = write_media(out, &header, &self.config.extensions, twcc, head, rtp);
         if let Err(e) = written {
             out.clear();
             return Err(e.into());
         }
-        stream.on_sent(now, seq, rtp.timestamp, rtp.payload.len(), out);
+        stream.on_sent(now, seq, rtp.timestamp, head.len() + rtp.payload.len(), out);
         let transport_sequence = match &mut self.twcc_send {
             Some(t) if twcc.is_some() => Some(t.assign(now, rtp.ssrc, seq, out.len())),
             _ => None,
@@ -909,6 +921,7 @@ fn write_media(
     header: &Header,
     map: &crate::rtp::ExtensionMap,
     twcc: Option<(u8, u16)>,
+    head: &[u8],
     rtp: &OutgoingRtp<'_>,
 ) -> Result<(), crate::rtp::Error> {
     out.clear();
@@ -937,7 +950,7 @@ fn write_media(
             w.extension_value(map, v)?;
         }
     }
-    w.finish(rtp.payload, 0)?;
+    w.finish_parts(head, rtp.payload, 0)?;
     Ok(())
 }
 
