@@ -41,7 +41,7 @@ impl Session {
         let header = Header { marker: false, payload_type: rtx_pt, sequence_number: seq, timestamp, ssrc: rtx_ssrc };
         let rtp =
             OutgoingRtp { ssrc: rtx_ssrc, payload_type: rtx_pt, marker: false, timestamp, payload: &[], extensions };
-        if let Err(e) = write_media(out, &header, &self.config.extensions, twcc, &rtp) {
+        if let Err(e) = write_media(out, &header, &self.config.extensions, twcc, &[], &rtp) {
             out.clear();
             return Err(e.into());
         }
