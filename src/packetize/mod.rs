@@ -52,6 +52,7 @@
 use core::fmt;
 
 pub mod av1;
+pub mod dtmf;
 pub mod g711;
 pub mod g722;
 pub mod h264;
