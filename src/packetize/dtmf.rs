@@ -306,7 +306,8 @@ impl DtmfSender {
         let (base, ts) = self.clock.unwrap_or((Instant::ZERO, 0));
         let forward = at.saturating_duration_since(base);
         let backward = base.saturating_duration_since(at);
-        ts.wrapping_add(samples(forward, self.clock_rate) as u32).wrapping_sub(samples(backward, self.clock_rate) as u32)
+        ts.wrapping_add(samples(forward, self.clock_rate) as u32)
+            .wrapping_sub(samples(backward, self.clock_rate) as u32)
     }
 
     /// W3C `insertDTMF(tones, duration, interToneGap)`: replaces what is queued with `tones` (a tone
@@ -569,7 +570,13 @@ impl DtmfReceiver {
                 // A new event closes the one before (its end reports lost).
                 self.finish(false);
                 self.current = Some(Current {
-                    digit: Digit { event: r.event, timestamp, duration: u32::from(r.duration), volume: r.volume, ended: false },
+                    digit: Digit {
+                        event: r.event,
+                        timestamp,
+                        duration: u32::from(r.duration),
+                        volume: r.volume,
+                        ended: false,
+                    },
                     last: self.now,
                 });
             }

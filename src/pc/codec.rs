@@ -123,8 +123,9 @@ pub struct Codec {
 const VIDEO_FEEDBACK: &[Feedback] = &Feedback::ALL;
 
 /// The codecs of [`Codec::defaults`], static so that a default configuration allocates nothing for them.
-pub(super) static DEFAULT_CODECS: [Codec; 12] = [
+pub(super) static DEFAULT_CODECS: [Codec; 13] = [
     Codec::opus(),
+    Codec::red(),
     Codec::g722(),
     Codec::pcmu(),
     Codec::pcma(),
@@ -182,6 +183,12 @@ impl Codec {
         Codec::audio_with(111, "opus", 48_000, 2, "minptime=10;useinbandfec=1", &[Feedback::TransportCc])
     }
 
+    /// Redundant Opus (RFC 2198) on payload type 63, every block Opus on 111 (`a=fmtp:63 111/111`), as
+    /// Chromium offers it. In a description its fmtp names the Opus payload type of that description.
+    pub const fn red() -> Codec {
+        Codec::audio(63, "red", 48_000, 2, "111/111")
+    }
+
     /// G.722 on its static payload type 9 (its RTP clock is 8000 Hz, RFC 3551 §4.5.2).
     pub const fn g722() -> Codec {
         Codec::audio(9, "G722", 8_000, 1, "")
@@ -233,7 +240,7 @@ impl Codec {
         Codec::video(payload_type, "H265", "level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST", rtx)
     }
 
-    /// What [`super::Config::default`] supports, in preference order: Opus, G.722, PCMU, PCMA and DTMF
+    /// What [`super::Config::default`] supports, in preference order: Opus, RED for Opus, G.722, PCMU, PCMA and DTMF
     /// events (with Opus's and G.711's clock rates) for audio; VP8, VP9 (profiles 0 and 2), H.264
     /// (Constrained Baseline and Baseline, level 3.1, packetization mode 1) and AV1 for video, each with
     /// RTX. The payload types are Chromium's.
@@ -253,6 +260,20 @@ impl Codec {
     /// Whether this is a DTMF (`telephone-event`) format.
     pub fn is_telephone_event(&self) -> bool {
         self.is("telephone-event")
+    }
+
+    /// Whether this is RED (`red`, RFC 2198).
+    pub fn is_red(&self) -> bool {
+        self.is("red")
+    }
+
+    /// The payload types a RED format's blocks carry (its fmtp, `111/111`: RFC 2198 §5), or `None` if
+    /// it is not RED or its fmtp is not a `/`-separated list of payload types.
+    pub fn red_payload_types(&self) -> Option<impl Iterator<Item = u8> + '_> {
+        if !self.is_red() || self.fmtp.split('/').any(|p| p.trim().parse::<u8>().is_err()) {
+            return None;
+        }
+        Some(self.fmtp.split('/').filter_map(|p| p.trim().parse().ok()))
     }
 
     /// Opus's parameters (RFC 7587 §7), for an Opus codec.
@@ -336,7 +357,8 @@ impl Codec {
     /// carries the answer's level (RFC 6184 §8.2.2): with level asymmetry allowed on both sides, the
     /// highest level we receive; otherwise the lower of the two.
     pub fn answer(&self, offered: &Codec) -> Codec {
-        let mut fmtp = self.fmtp.clone();
+        // RED's fmtp names payload types of the offer, which the answer keeps.
+        let mut fmtp = if self.is_red() { offered.fmtp.clone() } else { self.fmtp.clone() };
         if let (Some(ours), Some(theirs)) = (self.h264_params(), offered.h264_params()) {
             let level = if ours.level_asymmetry_allowed && theirs.level_asymmetry_allowed {
                 ours.profile_level_id.level()
@@ -366,6 +388,19 @@ impl Codec {
             alloc::format!("{}/{}", self.name, self.clock_rate)
         }
     }
+}
+
+/// Keeps each RED format of `codecs` only when every payload type its fmtp names is an Opus format of
+/// `codecs` (RED for another codec, or for nothing negotiated, is not sent or understood here); with
+/// `opus_pt`, first points its fmtp at that Opus payload type (an offer whose Opus payload type moved).
+pub(super) fn settle_red(codecs: &mut Vec<Codec>, opus_pt: Option<u8>) {
+    if let Some(pt) = opus_pt {
+        for c in codecs.iter_mut().filter(|c| c.is_red()) {
+            c.fmtp = Cow::Owned(alloc::format!("{pt}/{pt}"));
+        }
+    }
+    let opus: Vec<u8> = codecs.iter().filter(|c| c.is("opus")).map(|c| c.payload_type).collect();
+    codecs.retain(|c| !c.is_red() || c.red_payload_types().is_some_and(|mut pts| pts.all(|pt| opus.contains(&pt))));
 }
 
 /// The `key=value` pairs of an fmtp parameter string (`;`-separated, spaces around them ignored). A
@@ -650,8 +685,8 @@ mod tests {
     #[test]
     fn other_formats() {
         assert!(Codec::vp9(98, 0, 99).same_format(&Codec { fmtp: "".into(), ..Codec::vp9(120, 0, 121) }));
-        assert_eq!(Codec::defaults()[7], Codec::vp9(98, 0, 99));
-        assert_eq!(Codec::defaults()[9], Codec::h264(108, "42e01f", 109));
+        assert_eq!(Codec::defaults()[8], Codec::vp9(98, 0, 99));
+        assert_eq!(Codec::defaults()[10], Codec::h264(108, "42e01f", 109));
         assert!(!Codec::vp9(98, 0, 99).same_format(&Codec::vp9(100, 2, 101)));
         assert!(Codec::av1(45, 46).same_format(&Codec { fmtp: "level-idx=8".into(), ..Codec::av1(99, 100) }));
         assert!(!Codec::av1(45, 46).same_format(&Codec { fmtp: "profile=1".into(), ..Codec::av1(99, 100) }));

@@ -638,6 +638,7 @@ impl Machine for PeerConnection {
             dc.handle_timeout(now);
         }
         self.rtp_session_timeout(now);
+        self.audio_timeout(now);
         self.flush();
     }
 
@@ -669,7 +670,8 @@ impl Machine for PeerConnection {
     fn poll_timeout(&self) -> Option<Instant> {
         let dtls = self.dtls().and_then(Machine::poll_timeout);
         let dc = self.dc.as_deref().and_then(Machine::poll_timeout);
-        [self.ice.poll_timeout(), dtls, dc, self.rtp_session_deadline()].into_iter().flatten().min()
+        let media = [self.rtp_session_deadline(), self.audio_deadline()];
+        [self.ice.poll_timeout(), dtls, dc].into_iter().chain(media).flatten().min()
     }
 }
 

@@ -161,6 +161,7 @@
 //!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod assemble;
+mod audio;
 mod channels;
 mod codec;
 mod conn;
@@ -201,6 +202,7 @@ pub use stats::{
 };
 pub use transceiver::{SendEncoding, Tag, Track, TrackOrKind, Transceiver, TransceiverId, TransceiverInit};
 
+pub use crate::packetize::dtmf::Digit;
 pub use crate::rtp::{ExtensionKind, ExtensionValue};
 pub use crate::sdp::Direction;
 
@@ -376,8 +378,33 @@ pub enum Event {
         /// The peer's stream ids for it (`a=msid`).
         stream_ids: Vec<String>,
     },
-    /// An RTP packet arrived on a transceiver, decrypted and routed by mid, SSRC or payload type.
+    /// An RTP packet arrived on a transceiver, decrypted and routed by mid, SSRC or payload type. A RED
+    /// packet (RFC 2198) comes as the packets it carries, each once: the copies of earlier packets that
+    /// were lost ([`RtpPacket::recovered`]), then its primary.
     Rtp(RtpPacket),
+    /// A DTMF event (RFC 4733 telephone-event) the peer sent, reported once: when its end report
+    /// arrived, or when the next event began or 250 ms passed without a report if every end report was
+    /// lost ([`Digit::ended`] false).
+    Dtmf {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Tag,
+        /// The SSRC it came on.
+        ssrc: u32,
+        /// The event: its code ([`Digit::tone`] for the character), RTP timestamp and duration.
+        digit: Digit,
+    },
+    /// W3C `tonechange` of [`PeerConnection::insert_dtmf`]: a tone (or a `,` pause) starts, or (`None`)
+    /// every tone was sent.
+    DtmfToneChange {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Tag,
+        /// The tone starting, `None` at the end.
+        tone: Option<char>,
+    },
     /// A compound RTCP packet arrived, decrypted and taken by the connection's RTP session (what it said
     /// comes out as [`Event::KeyframeRequest`], [`Event::Remb`], [`Event::TransportFeedback`] and in the
     /// statistics): the raw compound, for an application that reads more of it (shared, not copied).
@@ -464,6 +491,12 @@ impl fmt::Debug for Event {
                 write!(f, "Track({transceiver}, mid={mid}, {kind}, streams={stream_ids:?})")
             }
             Event::Rtp(p) => write!(f, "{p:?}"),
+            Event::Dtmf { transceiver, mid, ssrc, digit } => {
+                write!(f, "Dtmf({transceiver}, mid={mid}, ssrc={ssrc:#010x}, {digit:?})")
+            }
+            Event::DtmfToneChange { transceiver, mid, tone } => {
+                write!(f, "DtmfToneChange({transceiver}, mid={mid}, {tone:?})")
+            }
             Event::Rtcp(p) => write!(f, "Rtcp({} bytes)", p.len()),
             Event::Remb { sender_ssrc, bitrate, ssrcs } => {
                 write!(f, "Remb({sender_ssrc:#010x}: {bitrate} b/s for {:?})", ssrcs.as_slice())
@@ -618,6 +651,12 @@ pub struct Config {
     /// 1200, what browsers use: it leaves room for IPv6, UDP and a TURN ChannelData header under a
     /// 1280-octet path MTU). Packets given to [`PeerConnection::write_rtp`] are sent as they are.
     pub media_mtu: usize,
+    /// How many earlier payloads each Opus packet sent repeats in RED (RFC 2198) where RED is negotiated
+    /// on the transceiver: 0 (default) sends Opus as it is; 1 is what Chromium sends; at most
+    /// [`crate::packetize::red::MAX_DISTANCE`]. Received RED is unwrapped whatever this says. To have
+    /// a browser send RED, put RED first in the transceiver's codec preferences
+    /// ([`PeerConnection::set_codec_preferences`]).
+    pub red_distance: usize,
 }
 
 impl Default for Config {
@@ -644,6 +683,7 @@ impl Default for Config {
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
             srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),
             media_mtu: 1200,
+            red_distance: 0,
         }
     }
 }

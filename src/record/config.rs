@@ -39,6 +39,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         header_extensions,
         srtp_profiles,
         media_mtu,
+        red_distance,
     } = config;
     put_ice(out, ice);
     put_opt(out, certificate.as_ref(), |out, c| {
@@ -76,7 +77,8 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
     let media_default = *codecs == defaults.codecs
         && *header_extensions == defaults.header_extensions
         && *srtp_profiles == defaults.srtp_profiles
-        && *media_mtu == defaults.media_mtu;
+        && *media_mtu == defaults.media_mtu
+        && *red_distance == defaults.red_distance;
     put_bool(out, media_default);
 }
 
@@ -126,6 +128,7 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         header_extensions: defaults.header_extensions,
         srtp_profiles: defaults.srtp_profiles,
         media_mtu: defaults.media_mtu,
+        red_distance: defaults.red_distance,
         ice,
         certificate,
         answer_setup,

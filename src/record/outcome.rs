@@ -252,7 +252,9 @@ pub fn put_event_head<'e>(out: &mut Vec<u8>, e: Option<&'e Event>) -> &'e [u8] {
         | Event::Rtcp(_)
         | Event::KeyframeRequest { .. }
         | Event::Remb { .. }
-        | Event::TransportFeedback(_) => {
+        | Event::TransportFeedback(_)
+        | Event::Dtmf { .. }
+        | Event::DtmfToneChange { .. } => {
             put_u8(out, tag::MEDIA);
             put_text(out, format_args!("{e:?}"));
         }

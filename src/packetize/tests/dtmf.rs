@@ -105,8 +105,10 @@ fn sender_makes_the_rfc_packet_train() {
     tx.insert(at(0), "1#", ms(120), ms(70)).unwrap();
     assert_eq!(tx.tone_buffer(), b"1#");
     let (packets, changes) = drive(&mut tx, 0);
-    let summary: Vec<(u64, u32, bool, u8, bool, u16)> =
-        packets.iter().map(|(t, p)| (*t, p.timestamp, p.marker, p.event.event, p.event.end, p.event.duration)).collect();
+    let summary: Vec<(u64, u32, bool, u8, bool, u16)> = packets
+        .iter()
+        .map(|(t, p)| (*t, p.timestamp, p.marker, p.event.event, p.event.end, p.event.duration))
+        .collect();
     assert_eq!(
         summary,
         [
@@ -143,7 +145,12 @@ fn sender_bounds_pauses_sync_and_long_tones() {
     let (packets, changes) = drive(&mut tx, 1000);
     // 40 ms tones (clamped), a 30 ms gap (clamped), the comma's 2 s pause.
     assert_eq!(packets[0].1.timestamp, 480_000);
-    assert!(packets.iter().filter(|(_, p)| p.event.event == 5 && p.event.end).all(|(t, p)| *t == 1040 && p.event.duration == 1920));
+    assert!(
+        packets
+            .iter()
+            .filter(|(_, p)| p.event.event == 5 && p.event.end)
+            .all(|(t, p)| *t == 1040 && p.event.duration == 1920)
+    );
     assert_eq!(changes[1], (1070, ToneChange::Tone(',')));
     assert_eq!(changes[2], (3070, ToneChange::Tone('6')));
     assert_eq!(packets.iter().find(|(_, p)| p.event.event == 6).unwrap().1.timestamp, 480_000 + 2070 * 48);
