@@ -92,7 +92,8 @@ impl AudioState {
 }
 
 impl PeerConnection {
-    /// Reports a received packet: a RED one as the packets it carries (those not delivered before), a
+    /// Reports a received packet: a RED one as the packets it carries (those not delivered before; one
+    /// with padding alone as it came), a
     /// telephone-event one as it is and, through its stream's receiver, as [`Event::Dtmf`] once per
     /// event; any other as it is.
     pub(super) fn deliver_rtp(&mut self, packet: RtpPacket) {
@@ -134,6 +135,11 @@ impl PeerConnection {
     /// Splits a RED packet with its stream's decoder; each block of a negotiated non-RED format goes up
     /// as an [`Event::Rtp`] sharing the packet's buffer.
     fn deliver_red(&mut self, packet: RtpPacket) {
+        // Padding alone (bandwidth probes): nothing to unwrap, up as it came.
+        if packet.payload().is_empty() {
+            self.emit(Event::Rtp(packet));
+            return;
+        }
         let payload_start = packet.payload_start();
         let m = self.media.state();
         let Some(dec) = entry(&mut m.audio.red_rx, packet.ssrc, RedDecoder::new) else { return };
