@@ -482,8 +482,9 @@ struct Current {
     last: Instant,
 }
 
-/// How many finished events a receiver remembers (their repeated end reports are dropped).
-const FINISHED: usize = 8;
+/// How many finished events a receiver remembers (their repeated end reports are dropped): two packets'
+/// worth of packed events, so a packet repeated whole is recognised.
+const FINISHED: usize = 2 * MAX_EVENTS;
 
 /// Receives telephone events of one stream and reports each once (see the [module docs](self)).
 #[derive(Debug, Clone)]
@@ -493,7 +494,7 @@ pub struct DtmfReceiver {
     /// (timestamp, event) of events reported, newest at `next - 1`.
     finished: [Option<(u32, u8)>; FINISHED],
     next: usize,
-    digits: heapless_queue::Queue<Digit, 8>,
+    digits: heapless_queue::Queue<Digit, MAX_EVENTS>,
     errors: u64,
     now: Instant,
 }

@@ -143,7 +143,7 @@ impl<'a> RedPayload<'a> {
     }
 
     /// The redundant blocks, in header order (oldest first, as senders write them).
-    pub fn redundant(&self) -> impl Iterator<Item = RedBlock<'a>> + 'a {
+    pub fn redundant(&self) -> impl Iterator<Item = RedBlock<'a>> + Clone + 'a {
         let payload = self.payload;
         let mut data_at = self.headers_len();
         (0..self.redundant).map(move |i| {

@@ -16,7 +16,7 @@ use super::rtp::{OutgoingRtp, RtpPacket};
 use super::transceiver::TransceiverId;
 use super::{Event, TARGET};
 use crate::packetize::dtmf::{Digit, DtmfReceiver, DtmfSender, ToneChange};
-use crate::packetize::red::{RedDecoder, RedEncoder};
+use crate::packetize::red::{RedDecoder, RedEncoder, Unwrapped};
 use crate::time::Instant;
 
 /// At most this many received streams have a RED decoder, and as many a DTMF receiver (the oldest is
@@ -143,11 +143,8 @@ impl PeerConnection {
         let payload_start = packet.payload_start();
         let m = self.media.state();
         let Some(dec) = entry(&mut m.audio.red_rx, packet.ssrc, RedDecoder::new) else { return };
-        // (payload type, timestamp, sequence number, offset, length, recovered)
-        let mut blocks: SmallVec<[(u8, u32, u64, usize, usize, bool); 4]> = SmallVec::new();
-        let r = dec.receive(packet.sequence_number, packet.timestamp, packet.payload(), &mut |u| {
-            blocks.push((u.payload_type, u.timestamp, u.sequence_number, u.offset, u.data.len(), u.recovered));
-        });
+        let mut blocks: SmallVec<[Unwrapped<'_>; 4]> = SmallVec::new();
+        let r = dec.receive(packet.sequence_number, packet.timestamp, packet.payload(), &mut |u| blocks.push(u));
         if r.is_err() {
             self.stats.rtp_malformed += 1;
             return;
@@ -156,15 +153,16 @@ impl PeerConnection {
         let Some(n) = negotiated else { return };
         let known: SmallVec<[bool; 4]> = blocks
             .iter()
-            .map(|b| n.codec(b.0).is_some_and(|(c, rtx)| !rtx && !c.is_red() && !c.is_telephone_event()))
+            .map(|b| n.codec(b.payload_type).is_some_and(|(c, rtx)| !rtx && !c.is_red() && !c.is_telephone_event()))
             .collect();
-        for (&(payload_type, timestamp, sequence_number, offset, len, recovered), known) in blocks.iter().zip(known) {
+        for (b, known) in blocks.iter().zip(known) {
             if !known {
-                tracing::debug!(target: TARGET, payload_type, "RED block of a format not negotiated dropped");
+                tracing::debug!(target: TARGET, payload_type = b.payload_type, "RED block of a format not negotiated dropped");
                 continue;
             }
-            let start = payload_start + offset;
-            let p = packet.unwrapped(payload_type, timestamp, sequence_number, start..start + len, recovered);
+            let start = payload_start + b.offset;
+            let range = start..start + b.data.len();
+            let p = packet.unwrapped(b.payload_type, b.timestamp, b.sequence_number, range, b.recovered);
             self.emit(Event::Rtp(p));
         }
     }

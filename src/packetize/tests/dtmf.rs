@@ -78,7 +78,10 @@ fn random_round_trips_and_bytes() {
 
 /// Runs a sender until idle, following poll_timeout to the letter; returns (time, packet) and the tone
 /// changes.
-fn drive(tx: &mut DtmfSender, from: u64) -> (Vec<(u64, DtmfPacket)>, Vec<(u64, ToneChange)>) {
+/// Packets and tone changes, each with the millisecond it came at.
+type Timed<T> = Vec<(u64, T)>;
+
+fn drive(tx: &mut DtmfSender, from: u64) -> (Timed<DtmfPacket>, Timed<ToneChange>) {
     let mut packets = Vec::new();
     let mut changes = Vec::new();
     let mut now = at(from);
@@ -240,4 +243,21 @@ fn receiver_closes_an_event_on_the_next_and_reads_packed_events() {
     assert_eq!((rx.poll_event(), rx.poll_timeout()), (None, None));
     assert_eq!(rx.handle_receive(at(120), 0, &[1, 2]), Err(DtmfError::BadLength));
     assert_eq!(rx.errors(), 1);
+}
+
+/// A packet of sixteen packed events, sent three times (as end reports are): each reported once.
+#[test]
+fn a_full_packet_repeated_is_reported_once() {
+    let mut rx = DtmfReceiver::new(ms(250));
+    let mut payload = Vec::new();
+    for event in 0..MAX_EVENTS as u8 {
+        TelephoneEvent { event, end: true, volume: 10, duration: 400 }.write(&mut payload);
+    }
+    let mut got = Vec::new();
+    for i in 0..3 {
+        rx.handle_receive(at(i * 20), 1000, &payload).unwrap();
+        got.extend(core::iter::from_fn(|| rx.poll_event()).map(|d| (d.event, d.timestamp)));
+    }
+    let expected: Vec<(u8, u32)> = (0..MAX_EVENTS as u32).map(|e| (e as u8, 1000 + e * 400)).collect();
+    assert_eq!(got, expected);
 }
