@@ -2,7 +2,7 @@
 //! payload, so that a lost packet is recovered from the next one. WebRTC uses it for Opus
 //! (`a=rtpmap:63 red/48000/2`, `a=fmtp:63 111/111`: every block is Opus on payload type 111).
 //!
-//! The wire format (§3) is read and written by [`RedPayload`] and [`write`], apart from any state: a
+//! The wire format (§3) is read and written by [`RedPayload`] and [`write()`], apart from any state: a
 //! 4-octet header per redundant block (F bit set, block payload type, 14-bit timestamp offset, 10-bit
 //! block length), a 1-octet header for the primary (F clear, payload type), then the blocks in header
 //! order, the primary last, running to the end.

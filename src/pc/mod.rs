@@ -29,7 +29,8 @@
 //! `describe.rs` the mapping between SDP and the transport, `media.rs` and `codec.rs` the audio and video
 //! m-section model, `transceiver.rs` the transceivers, `rtp.rs` SRTP and RTP routing, `frame.rs` frames
 //! packetized for sending, `assemble.rs` received packets put back into frames, `channels.rs` the channel
-//! handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
+//! handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]), `audio.rs` RED and
+//! DTMF on the RTP path.
 //!
 //! The caller's loop is the crate's usual one:
 //!
@@ -126,6 +127,16 @@
 //!   receiving side a [`FrameAssembler`] (one per transceiver, from its negotiated codecs) takes the
 //!   [`Event::Rtp`] packets in order and gives back [`ReceivedFrame`]s; it is no jitter buffer: a frame
 //!   that lost a packet is dropped and the stream resumes at the next frame start.
+//! - **RED and DTMF.** RED for Opus (RFC 2198, `red/48000/2` with `a=fmtp:<pt> <opus>/<opus>`) is among
+//!   the default codecs, after Opus, and is negotiated only where it protects an Opus format of the same
+//!   section. A received RED packet comes up as the Opus packets it carries ([`crate::packetize::red`]:
+//!   the primary, and the redundant copies of packets that never arrived, [`RtpPacket::recovered`]),
+//!   each once, sharing the decrypted buffer. Sent Opus goes out in RED when [`Config::red_distance`] is
+//!   set; to have the peer send RED, put [`Codec::red`] first in the transceiver's codec preferences
+//!   (Chromium then does). [`PeerConnection::insert_dtmf`] sends W3C `insertDTMF` tones as RFC 4733
+//!   telephone events on the negotiated `telephone-event` format of the audio's clock rate
+//!   ([`crate::packetize::dtmf`]), paced through `poll_timeout`, with [`Event::DtmfToneChange`];
+//!   received telephone events still come up as [`Event::Rtp`], and each digit once as [`Event::Dtmf`].
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
