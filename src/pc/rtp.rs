@@ -822,9 +822,10 @@ impl PeerConnection {
         let ssrc = enc.ssrc;
         let audio = t.kind == super::MediaKind::Audio;
         // Opus goes out in RED (RFC 2198) where RED for it is negotiated and asked for.
-        let red =
-            n.codecs.iter().find(|c| c.red_payload_types().is_some_and(|mut p| p.all(|p| p == packet.payload_type)));
-        let red = red.map(|c| c.payload_type).filter(|_| self.config.red_distance > 0);
+        let protects =
+            |c: &&super::Codec| c.red_payload_types().is_some_and(|mut p| p.all(|p| p == packet.payload_type));
+        let asked = audio && self.config.red_distance > 0;
+        let red = asked.then(|| n.codecs.iter().find(protects).map(|c| c.payload_type)).flatten();
         let telephone_event = n.codec(packet.payload_type).is_some_and(|(c, _)| c.is_telephone_event());
         let (distance, max_len) = (self.config.red_distance, self.config.media_mtu.saturating_sub(RED_OVERHEAD));
         let m = self.media.state.as_deref_mut().ok_or(Error::NotConnected)?;
