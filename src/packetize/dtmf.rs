@@ -530,9 +530,8 @@ impl DtmfReceiver {
                 *slot = Some((c.digit.timestamp, c.digit.event));
             }
             self.next = (self.next + 1) % FINISHED;
-            if self.digits.push(c.digit).is_some() {
-                tracing::debug!(target: TARGET, "DTMF digit queue full: oldest dropped");
-            }
+            // Room for a packet's worth of events: the connection takes them after each packet.
+            let _ = self.digits.push(c.digit);
         }
     }
 

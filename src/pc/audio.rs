@@ -15,7 +15,7 @@ use super::error::Error;
 use super::rtp::{OutgoingRtp, RtpPacket};
 use super::transceiver::TransceiverId;
 use super::{Event, TARGET};
-use crate::packetize::dtmf::{Digit, DtmfReceiver, DtmfSender, ToneChange};
+use crate::packetize::dtmf::{Digit, DtmfPacket, DtmfReceiver, DtmfSender, ToneChange};
 use crate::packetize::red::{RedDecoder, RedEncoder, Unwrapped};
 use crate::time::Instant;
 
@@ -34,9 +34,15 @@ pub(super) struct AudioState {
     red_tx: Vec<(u32, RedEncoder)>,
     dtmf_rx: Vec<(u32, TransceiverId, DtmfReceiver)>,
     dtmf_tx: Vec<DtmfSend>,
+    send_timeout: Option<SendTimeout>,
     /// The newest audio packet sent per SSRC: (SSRC, RTP timestamp, when), the clock DTMF follows.
     clocks: Vec<(u32, u32, Instant)>,
 }
+
+/// What `handle_timeout` calls for the DTMF senders: set by [`PeerConnection::insert_dtmf`], so that a
+/// program that never sends DTMF does not link the senders and the RTP send path into `handle_timeout`
+/// (the bare-metal firmware, data channels only, has a flash budget).
+type SendTimeout = fn(&mut PeerConnection, Instant);
 
 /// A transceiver's DTMF sender.
 #[derive(Debug)]
@@ -157,7 +163,8 @@ impl PeerConnection {
             .collect();
         for (b, known) in blocks.iter().zip(known) {
             if !known {
-                tracing::debug!(target: TARGET, payload_type = b.payload_type, "RED block of a format not negotiated dropped");
+                // A block of a format not negotiated (RED inside RED, telephone events): dropped.
+                self.stats.rtp_unknown_payload_type += 1;
                 continue;
             }
             let start = payload_start + b.offset;
@@ -187,17 +194,27 @@ impl PeerConnection {
         self.media.state.as_deref()?.audio.deadline()
     }
 
-    /// Fires what is due of DTMF: packets of the tones being sent (through [`PeerConnection::write_rtp`]),
-    /// tone changes, digits whose end reports were lost.
+    /// Fires what is due of DTMF: digits whose end reports were lost, and (once `insert_dtmf` was
+    /// called) the packets and tone changes of the tones being sent.
     pub(super) fn audio_timeout(&mut self, now: Instant) {
         let Some(m) = self.media.state.as_deref_mut() else { return };
-        if m.audio.dtmf_tx.is_empty() && m.audio.dtmf_rx.is_empty() {
+        if m.audio.dtmf_rx.is_empty() && m.audio.send_timeout.is_none() {
             return;
         }
         for (_, _, rx) in &mut m.audio.dtmf_rx {
             rx.handle_timeout(now);
         }
-        let mut packets: SmallVec<[(TransceiverId, u8, crate::packetize::dtmf::DtmfPacket); 8]> = SmallVec::new();
+        if let Some(send_timeout) = m.audio.send_timeout {
+            send_timeout(self, now);
+        }
+        self.take_digits();
+    }
+
+    /// The senders' part of [`PeerConnection::audio_timeout`]: their packets go out through
+    /// [`PeerConnection::write_rtp`], their tone changes become events.
+    fn dtmf_send_timeout(&mut self, now: Instant) {
+        let Some(m) = self.media.state.as_deref_mut() else { return };
+        let mut packets: SmallVec<[(TransceiverId, u8, DtmfPacket); 8]> = SmallVec::new();
         let mut changes: SmallVec<[(TransceiverId, ToneChange); 2]> = SmallVec::new();
         for s in &mut m.audio.dtmf_tx {
             s.sender.handle_timeout(now);
@@ -225,7 +242,6 @@ impl PeerConnection {
                 tracing::debug!(target: TARGET, error = %e, "DTMF packet not sent");
             }
         }
-        self.take_digits();
     }
 
     /// W3C `RTCDTMFSender.insertDTMF(tones, duration, interToneGap)` on the transceiver of m-section
@@ -267,6 +283,7 @@ impl PeerConnection {
         let ssrc = t.encodings.first().map(|e| e.ssrc);
         let initial = self.rng.u32();
         let m = self.media.state();
+        m.audio.send_timeout = Some(PeerConnection::dtmf_send_timeout);
         let clock = m.audio.clocks.iter().find(|c| Some(c.0) == ssrc).copied();
         let i = match m.audio.dtmf_tx.iter().position(|s| s.transceiver == id) {
             Some(i) => i,
@@ -278,7 +295,9 @@ impl PeerConnection {
         };
         let s = m.audio.dtmf_tx.get_mut(i).ok_or(Error::InvalidParameter)?;
         if s.payload_type != payload_type || s.clock_rate != clock_rate {
-            *s = DtmfSend { transceiver: id, payload_type, clock_rate, sender: DtmfSender::new(clock_rate, initial) };
+            s.payload_type = payload_type;
+            s.clock_rate = clock_rate;
+            s.sender = DtmfSender::new(clock_rate, initial);
         }
         if let Some((_, ts, at)) = clock.filter(|_| audio_clock == Some(clock_rate)) {
             s.sender.sync(at, ts);
