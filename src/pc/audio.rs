@@ -15,8 +15,8 @@ use super::error::Error;
 use super::rtp::{OutgoingRtp, RtpPacket};
 use super::transceiver::TransceiverId;
 use super::{Event, TARGET};
-use crate::packetize::dtmf::{Digit, DtmfPacket, DtmfReceiver, DtmfSender, ToneChange};
-use crate::packetize::red::{RedDecoder, RedEncoder, Unwrapped};
+use crate::packetize::dtmf::{DtmfPacket, DtmfReceiver, DtmfSender, ToneChange};
+use crate::packetize::red::{RedDecoder, RedEncoder};
 use crate::time::Instant;
 
 /// At most this many received streams have a RED decoder, and as many a DTMF receiver (the oldest is
@@ -148,42 +148,38 @@ impl PeerConnection {
         }
         let payload_start = packet.payload_start();
         let m = self.media.state();
-        let Some(dec) = entry(&mut m.audio.red_rx, packet.ssrc, RedDecoder::new) else { return };
-        let mut blocks: SmallVec<[Unwrapped<'_>; 4]> = SmallVec::new();
-        let r = dec.receive(packet.sequence_number, packet.timestamp, packet.payload(), &mut |u| blocks.push(u));
-        if r.is_err() {
-            self.stats.rtp_malformed += 1;
-            return;
-        }
-        let negotiated = self.transceivers.get(packet.transceiver).and_then(|t| t.negotiated.as_ref());
-        let Some(n) = negotiated else { return };
-        let known: SmallVec<[bool; 4]> = blocks
-            .iter()
-            .map(|b| n.codec(b.payload_type).is_some_and(|(c, rtx)| !rtx && !c.is_red() && !c.is_telephone_event()))
-            .collect();
-        for (b, known) in blocks.iter().zip(known) {
-            if !known {
+        // The stream's decoder, taken out while its blocks go up as events (and put back after).
+        let Some(slot) = entry(&mut m.audio.red_rx, packet.ssrc, RedDecoder::new) else { return };
+        let mut dec = core::mem::take(slot);
+        let r = dec.receive(packet.sequence_number, packet.timestamp, packet.payload(), &mut |b| {
+            let negotiated = self.transceivers.get(packet.transceiver).and_then(|t| t.negotiated.as_ref());
+            let codec = negotiated.and_then(|n| n.codec(b.payload_type));
+            if !codec.is_some_and(|(c, rtx)| !rtx && !c.is_red() && !c.is_telephone_event()) {
                 // A block of a format not negotiated (RED inside RED, telephone events): dropped.
                 self.stats.rtp_unknown_payload_type += 1;
-                continue;
+                return;
             }
             let start = payload_start + b.offset;
             let range = start..start + b.data.len();
             let p = packet.unwrapped(b.payload_type, b.timestamp, b.sequence_number, range, b.recovered);
             self.emit(Event::Rtp(p));
+        });
+        if r.is_err() {
+            self.stats.rtp_malformed += 1;
+        }
+        if let Some(slot) =
+            self.media.state.as_deref_mut().and_then(|m| m.audio.red_rx.iter_mut().find(|e| e.0 == packet.ssrc))
+        {
+            slot.1 = dec;
         }
     }
 
     /// Reports the digits the DTMF receivers have.
     fn take_digits(&mut self) {
-        let Some(m) = self.media.state.as_deref_mut() else { return };
-        let mut digits: SmallVec<[(TransceiverId, u32, Digit); 2]> = SmallVec::new();
-        for (ssrc, t, rx) in &mut m.audio.dtmf_rx {
-            while let Some(d) = rx.poll_event() {
-                digits.push((*t, *ssrc, d));
-            }
-        }
-        for (transceiver, ssrc, digit) in digits {
+        loop {
+            let Some(m) = self.media.state.as_deref_mut() else { return };
+            let next = m.audio.dtmf_rx.iter_mut().find_map(|(ssrc, t, rx)| Some((*t, *ssrc, rx.poll_event()?)));
+            let Some((transceiver, ssrc, digit)) = next else { return };
             let mid = self.transceivers.get(transceiver).and_then(|t| t.mid.clone()).unwrap_or_default();
             self.emit(Event::Dtmf { transceiver, mid, ssrc, digit });
         }

@@ -267,13 +267,26 @@ impl Codec {
         self.is("red")
     }
 
-    /// The payload types a RED format's blocks carry (its fmtp, `111/111`: RFC 2198 §5), or `None` if
-    /// it is not RED or its fmtp is not a `/`-separated list of payload types.
-    pub fn red_payload_types(&self) -> Option<impl Iterator<Item = u8> + '_> {
-        if !self.is_red() || self.fmtp.split('/').any(|p| p.trim().parse::<u8>().is_err()) {
-            return None;
+    /// Whether this is RED whose blocks are all of payload type `pt`: its fmtp (RFC 2198 §5) a
+    /// `/`-separated list naming `pt` alone (`111/111` in WebRTC).
+    pub fn red_protects(&self, pt: u8) -> bool {
+        if !self.is_red() {
+            return false;
         }
-        Some(self.fmtp.split('/').filter_map(|p| p.trim().parse().ok()))
+        // Read by hand rather than with `split`, which a firmware would link for this alone.
+        let (mut value, mut digits) = (0u16, 0u8);
+        for b in self.fmtp.bytes().chain([b'/']) {
+            match b {
+                b'0'..=b'9' if digits < 3 => {
+                    value = value * 10 + u16::from(b - b'0');
+                    digits += 1;
+                }
+                b'/' if digits > 0 && value == u16::from(pt) => (value, digits) = (0, 0),
+                b' ' => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Opus's parameters (RFC 7587 §7), for an Opus codec.
@@ -390,8 +403,8 @@ impl Codec {
     }
 }
 
-/// Keeps each RED format of `codecs` only when every payload type its fmtp names is an Opus format of
-/// `codecs` (RED for another codec, or for nothing negotiated, is not sent or understood here); with
+/// Keeps each RED format of `codecs` only when its fmtp names an Opus format of `codecs` alone (RED for
+/// another codec, or for nothing negotiated, is not sent or understood here); with
 /// `opus_pt`, first points its fmtp at that Opus payload type (an offer whose Opus payload type moved).
 pub(super) fn settle_red(codecs: &mut Vec<Codec>, opus_pt: Option<u8>) {
     if let Some(pt) = opus_pt {
@@ -400,7 +413,7 @@ pub(super) fn settle_red(codecs: &mut Vec<Codec>, opus_pt: Option<u8>) {
         }
     }
     let opus: Vec<u8> = codecs.iter().filter(|c| c.is("opus")).map(|c| c.payload_type).collect();
-    codecs.retain(|c| !c.is_red() || c.red_payload_types().is_some_and(|mut pts| pts.all(|pt| opus.contains(&pt))));
+    codecs.retain(|c| !c.is_red() || opus.iter().any(|pt| c.red_protects(*pt)));
 }
 
 /// The `key=value` pairs of an fmtp parameter string (`;`-separated, spaces around them ignored). A
@@ -701,6 +714,24 @@ mod tests {
         assert!(!Codec::opus().same_format(&Codec { channels: 1, ..Codec::opus() }));
         assert!(!Codec::telephone_event(110, 48_000).same_format(&Codec::telephone_event(126, 8_000)));
         assert!(!Codec::pcmu().same_format(&Codec::pcma()));
+    }
+
+    #[test]
+    fn red_names_its_blocks_format() {
+        let red = |fmtp: &'static str| Codec { fmtp: Cow::Borrowed(fmtp), ..Codec::red() };
+        assert!(Codec::red().red_protects(111) && !Codec::red().red_protects(112));
+        assert!(red("109/109/109").red_protects(109) && red(" 96 / 96 ").red_protects(96));
+        for bad in ["", "/", "111/", "111/112", "1111/1111", "111;111", "x/111"] {
+            assert!(!red(bad).red_protects(111), "{bad:?}");
+        }
+        assert!(!Codec::opus().red_protects(111));
+        // Kept only when it protects an Opus format of the same list, and pointed at it when asked.
+        let mut codecs = alloc::vec![Codec { payload_type: 109, ..Codec::opus() }, Codec::red(), Codec::g722()];
+        settle_red(&mut codecs, None);
+        assert_eq!(codecs.len(), 2);
+        let mut codecs = alloc::vec![Codec { payload_type: 109, ..Codec::opus() }, Codec::red()];
+        settle_red(&mut codecs, Some(109));
+        assert_eq!(codecs[1].fmtp, "109/109");
     }
 
     #[test]

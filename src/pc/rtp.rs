@@ -822,8 +822,7 @@ impl PeerConnection {
         let ssrc = enc.ssrc;
         let audio = t.kind == super::MediaKind::Audio;
         // Opus goes out in RED (RFC 2198) where RED for it is negotiated and asked for.
-        let protects =
-            |c: &&super::Codec| c.red_payload_types().is_some_and(|mut p| p.all(|p| p == packet.payload_type));
+        let protects = |c: &&super::Codec| c.red_protects(packet.payload_type);
         let asked = audio && self.config.red_distance > 0;
         let red = asked.then(|| n.codecs.iter().find(protects).map(|c| c.payload_type)).flatten();
         let telephone_event = n.codec(packet.payload_type).is_some_and(|(c, _)| c.is_telephone_event());
