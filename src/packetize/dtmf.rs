@@ -539,14 +539,8 @@ impl DtmfReceiver {
     /// counted and returned as an error.
     pub fn handle_receive(&mut self, now: Instant, timestamp: u32, payload: &[u8]) -> Result<(), DtmfError> {
         self.now = self.now.max(now);
-        let reports = match events(payload) {
-            Ok(r) => r,
-            Err(e) => {
-                self.errors += 1;
-                tracing::debug!(target: TARGET, error = %e, "malformed telephone-event payload");
-                return Err(e);
-            }
-        };
+        // Counted, not logged: the caller (the peer connection counts it as malformed RTP) decides.
+        let reports = events(payload).inspect_err(|_| self.errors += 1)?;
         // §2.5.1.5: packed events follow one another from the packet's timestamp.
         let mut start = timestamp;
         for r in reports {

@@ -28,8 +28,6 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::TARGET;
-
 /// At most this many blocks (redundant ones and the primary) are read from one payload; more is
 /// [`RedError::TooManyBlocks`]. Chromium sends at most 10 (nine redundant), RFC 2198 sets no limit.
 pub const MAX_BLOCKS: usize = 32;
@@ -429,14 +427,8 @@ impl RedDecoder {
         payload: &'a [u8],
         emit: &mut dyn FnMut(Unwrapped<'a>),
     ) -> Result<usize, RedError> {
-        let red = match RedPayload::new_checked(payload) {
-            Ok(red) => red,
-            Err(e) => {
-                self.errors += 1;
-                tracing::debug!(target: TARGET, error = %e, "malformed RED payload");
-                return Err(e);
-            }
-        };
+        // Counted, not logged: the caller (the peer connection counts it as malformed RTP) decides.
+        let red = RedPayload::new_checked(payload).inspect_err(|_| self.errors += 1)?;
         let count = red.redundant_count() as u64;
         let mut n = 0;
         for (i, block) in red.redundant().enumerate() {

@@ -127,7 +127,9 @@ impl PeerConnection {
                     }
                 };
                 if let Some((_, _, rx)) = m.audio.dtmf_rx.get_mut(i) {
-                    let _ = rx.handle_receive(now, ts, packet.payload());
+                    if rx.handle_receive(now, ts, packet.payload()).is_err() {
+                        self.stats.rtp_malformed += 1;
+                    }
                 }
                 self.emit(Event::Rtp(packet));
                 self.take_digits();
