@@ -91,9 +91,19 @@ impl AudioState {
 
     /// The earliest DTMF deadline.
     pub(super) fn deadline(&self) -> Option<Instant> {
-        let tx = self.dtmf_tx.iter().filter_map(|s| s.sender.poll_timeout());
-        let rx = self.dtmf_rx.iter().filter_map(|(_, _, r)| r.poll_timeout());
-        tx.chain(rx).min()
+        let mut earliest: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t.filter(|t| earliest.is_none_or(|e| *t < e)) {
+                earliest = Some(t);
+            }
+        };
+        for s in &self.dtmf_tx {
+            consider(s.sender.poll_timeout());
+        }
+        for (_, _, r) in &self.dtmf_rx {
+            consider(r.poll_timeout());
+        }
+        earliest
     }
 }
 

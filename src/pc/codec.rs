@@ -412,8 +412,14 @@ pub(super) fn settle_red(codecs: &mut Vec<Codec>, opus_pt: Option<u8>) {
             c.fmtp = Cow::Owned(alloc::format!("{pt}/{pt}"));
         }
     }
-    let opus: Vec<u8> = codecs.iter().filter(|c| c.is("opus")).map(|c| c.payload_type).collect();
-    codecs.retain(|c| !c.is_red() || opus.iter().any(|pt| c.red_protects(*pt)));
+    let mut i = 0;
+    while let Some(c) = codecs.get(i) {
+        if c.is_red() && !codecs.iter().any(|o| o.is("opus") && c.red_protects(o.payload_type)) {
+            codecs.remove(i);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// The `key=value` pairs of an fmtp parameter string (`;`-separated, spaces around them ignored). A

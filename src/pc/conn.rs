@@ -670,8 +670,8 @@ impl Machine for PeerConnection {
     fn poll_timeout(&self) -> Option<Instant> {
         let dtls = self.dtls().and_then(Machine::poll_timeout);
         let dc = self.dc.as_deref().and_then(Machine::poll_timeout);
-        let media = [self.rtp_session_deadline(), self.audio_deadline()];
-        [self.ice.poll_timeout(), dtls, dc].into_iter().chain(media).flatten().min()
+        let (rtp, audio) = (self.rtp_session_deadline(), self.audio_deadline());
+        [self.ice.poll_timeout(), dtls, dc, rtp, audio].into_iter().flatten().min()
     }
 }
 
