@@ -32,7 +32,7 @@ pub(super) const DTMF_TIMEOUT: Duration = Duration::from_millis(250);
 pub(super) struct AudioState {
     red_rx: Vec<(u32, RedDecoder)>,
     red_tx: Vec<(u32, RedEncoder)>,
-    dtmf_rx: Vec<(u32, TransceiverId, DtmfReceiver)>,
+    dtmf_rx: Vec<(u32, (TransceiverId, DtmfReceiver))>,
     dtmf_tx: Vec<DtmfSend>,
     send_timeout: Option<SendTimeout>,
     /// The newest audio packet sent per SSRC: (SSRC, RTP timestamp, when), the clock DTMF follows.
@@ -53,15 +53,21 @@ struct DtmfSend {
     sender: DtmfSender,
 }
 
-/// Finds or makes the entry of `key` in a bounded list (the oldest dropped when full).
+/// Finds or makes the entry of `key` in a list bounded at [`MAX_STREAMS`] (when full, a new key takes
+/// the first entry's place).
 fn entry<K: PartialEq + Copy, V>(list: &mut Vec<(K, V)>, key: K, make: impl FnOnce() -> V) -> Option<&mut V> {
-    if !list.iter().any(|(k, _)| *k == key) {
-        if list.len() >= MAX_STREAMS {
-            list.remove(0);
+    match list.iter().position(|(k, _)| *k == key) {
+        Some(i) => list.get_mut(i).map(|(_, v)| v),
+        None if list.len() < MAX_STREAMS => {
+            list.push((key, make()));
+            list.last_mut().map(|(_, v)| v)
         }
-        list.push((key, make()));
+        None => {
+            let first = list.first_mut()?;
+            *first = (key, make());
+            Some(&mut first.1)
+        }
     }
-    list.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 impl AudioState {
@@ -100,7 +106,7 @@ impl AudioState {
         for s in &self.dtmf_tx {
             consider(s.sender.poll_timeout());
         }
-        for (_, _, r) in &self.dtmf_rx {
+        for (_, (_, r)) in &self.dtmf_rx {
             consider(r.poll_timeout());
         }
         earliest
@@ -126,17 +132,8 @@ impl PeerConnection {
                 let now = self.now();
                 let (ssrc, transceiver, ts) = (packet.ssrc, packet.transceiver, packet.timestamp);
                 let m = self.media.state();
-                let i = match m.audio.dtmf_rx.iter().position(|(s, _, _)| *s == ssrc) {
-                    Some(i) => i,
-                    None => {
-                        if m.audio.dtmf_rx.len() >= MAX_STREAMS {
-                            m.audio.dtmf_rx.remove(0);
-                        }
-                        m.audio.dtmf_rx.push((ssrc, transceiver, DtmfReceiver::new(DTMF_TIMEOUT)));
-                        m.audio.dtmf_rx.len() - 1
-                    }
-                };
-                if let Some((_, _, rx)) = m.audio.dtmf_rx.get_mut(i) {
+                let make = || (transceiver, DtmfReceiver::new(DTMF_TIMEOUT));
+                if let Some((_, rx)) = entry(&mut m.audio.dtmf_rx, ssrc, make) {
                     if rx.handle_receive(now, ts, packet.payload()).is_err() {
                         self.stats.rtp_malformed += 1;
                     }
@@ -190,7 +187,7 @@ impl PeerConnection {
     fn take_digits(&mut self) {
         loop {
             let Some(m) = self.media.state.as_deref_mut() else { return };
-            let next = m.audio.dtmf_rx.iter_mut().find_map(|(ssrc, t, rx)| Some((*t, *ssrc, rx.poll_event()?)));
+            let next = m.audio.dtmf_rx.iter_mut().find_map(|(ssrc, (t, rx))| Some((*t, *ssrc, rx.poll_event()?)));
             let Some((transceiver, ssrc, digit)) = next else { return };
             let mid = self.transceivers.get(transceiver).and_then(|t| t.mid.clone()).unwrap_or_default();
             self.emit(Event::Dtmf { transceiver, mid, ssrc, digit });
@@ -209,7 +206,7 @@ impl PeerConnection {
         if m.audio.dtmf_rx.is_empty() && m.audio.send_timeout.is_none() {
             return;
         }
-        for (_, _, rx) in &mut m.audio.dtmf_rx {
+        for (_, (_, rx)) in &mut m.audio.dtmf_rx {
             rx.handle_timeout(now);
         }
         if let Some(send_timeout) = m.audio.send_timeout {
