@@ -246,7 +246,7 @@ fn odd_remote_offers() {
     let audio = b.transceiver_by_mid("0").unwrap().id();
     // A re-offer says mid 0 is video now.
     let reoffer = offer
-        .replacen("m=audio 9 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126", "m=video 9 UDP/TLS/RTP/SAVPF 96", 1)
+        .replacen("m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 110 126", "m=video 9 UDP/TLS/RTP/SAVPF 96", 1)
         .replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:96 VP8/90000");
     assert!(reoffer != offer);
     b.set_remote_description(NOW, &Description::offer(reoffer)).unwrap();
@@ -265,7 +265,7 @@ fn rejecting_the_bundle_tag_rejects_its_group() {
     a.create_data_channel(NOW, sansrtc::pc::ChannelOptions::new("x")).unwrap();
     let offer = a.create_offer().unwrap().sdp;
     let offer = offer
-        .replacen("m=audio 9 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126", "m=audio 9 UDP/TLS/RTP/SAVPF 111", 1)
+        .replacen("m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 110 126", "m=audio 9 UDP/TLS/RTP/SAVPF 111", 1)
         .replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:111 speex/48000/2");
     let offer: String = offer
         .lines()

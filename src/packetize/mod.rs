@@ -25,6 +25,9 @@
 //! - [`h264`]: H.264 (RFC 6184) in packetization mode 1, Annex-B frames in and out;
 //! - [`h265`]: H.265 (RFC 7798), Annex-B frames in and out;
 //! - [`av1`]: AV1 (the AOM RTP payload format), OBUs with their size fields in and out ([`leb128`] sizes).
+//! - [`red`]: redundant audio (RFC 2198), which WebRTC uses to protect Opus;
+//! - [`dtmf`]: telephone events (RFC 4733), with a sender that paces a tone string and a receiver that
+//!   reports each digit once.
 //!
 //! ```
 //! use sansrtc::packetize::{Depacketizer, Packetizer, vp8};
@@ -51,12 +54,14 @@
 use core::fmt;
 
 pub mod av1;
+pub mod dtmf;
 pub mod g711;
 pub mod g722;
 pub mod h264;
 pub mod h265;
 pub mod leb128;
 pub mod opus;
+pub mod red;
 pub mod vp8;
 pub mod vp9;
 

@@ -123,8 +123,9 @@ pub struct Codec {
 const VIDEO_FEEDBACK: &[Feedback] = &Feedback::ALL;
 
 /// The codecs of [`Codec::defaults`], static so that a default configuration allocates nothing for them.
-pub(super) static DEFAULT_CODECS: [Codec; 12] = [
+pub(super) static DEFAULT_CODECS: [Codec; 13] = [
     Codec::opus(),
+    Codec::red(),
     Codec::g722(),
     Codec::pcmu(),
     Codec::pcma(),
@@ -182,6 +183,12 @@ impl Codec {
         Codec::audio_with(111, "opus", 48_000, 2, "minptime=10;useinbandfec=1", &[Feedback::TransportCc])
     }
 
+    /// Redundant Opus (RFC 2198) on payload type 63, every block Opus on 111 (`a=fmtp:63 111/111`), as
+    /// Chromium offers it. In a description its fmtp names the Opus payload type of that description.
+    pub const fn red() -> Codec {
+        Codec::audio(63, "red", 48_000, 2, "111/111")
+    }
+
     /// G.722 on its static payload type 9 (its RTP clock is 8000 Hz, RFC 3551 §4.5.2).
     pub const fn g722() -> Codec {
         Codec::audio(9, "G722", 8_000, 1, "")
@@ -233,7 +240,7 @@ impl Codec {
         Codec::video(payload_type, "H265", "level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST", rtx)
     }
 
-    /// What [`super::Config::default`] supports, in preference order: Opus, G.722, PCMU, PCMA and DTMF
+    /// What [`super::Config::default`] supports, in preference order: Opus, RED for Opus, G.722, PCMU, PCMA and DTMF
     /// events (with Opus's and G.711's clock rates) for audio; VP8, VP9 (profiles 0 and 2), H.264
     /// (Constrained Baseline and Baseline, level 3.1, packetization mode 1) and AV1 for video, each with
     /// RTX. The payload types are Chromium's.
@@ -253,6 +260,33 @@ impl Codec {
     /// Whether this is a DTMF (`telephone-event`) format.
     pub fn is_telephone_event(&self) -> bool {
         self.is("telephone-event")
+    }
+
+    /// Whether this is RED (`red`, RFC 2198).
+    pub fn is_red(&self) -> bool {
+        self.is("red")
+    }
+
+    /// Whether this is RED whose blocks are all of payload type `pt`: its fmtp (RFC 2198 §5) a
+    /// `/`-separated list naming `pt` alone (`111/111` in WebRTC).
+    pub fn red_protects(&self, pt: u8) -> bool {
+        if !self.is_red() {
+            return false;
+        }
+        // Read by hand rather than with `split`, which a firmware would link for this alone.
+        let (mut value, mut digits) = (0u16, 0u8);
+        for b in self.fmtp.bytes().chain([b'/']) {
+            match b {
+                b'0'..=b'9' if digits < 3 => {
+                    value = value * 10 + u16::from(b - b'0');
+                    digits += 1;
+                }
+                b'/' if digits > 0 && value == u16::from(pt) => (value, digits) = (0, 0),
+                b' ' => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Opus's parameters (RFC 7587 §7), for an Opus codec.
@@ -336,7 +370,8 @@ impl Codec {
     /// carries the answer's level (RFC 6184 §8.2.2): with level asymmetry allowed on both sides, the
     /// highest level we receive; otherwise the lower of the two.
     pub fn answer(&self, offered: &Codec) -> Codec {
-        let mut fmtp = self.fmtp.clone();
+        // RED's fmtp names payload types of the offer, which the answer keeps.
+        let mut fmtp = if self.is_red() { offered.fmtp.clone() } else { self.fmtp.clone() };
         if let (Some(ours), Some(theirs)) = (self.h264_params(), offered.h264_params()) {
             let level = if ours.level_asymmetry_allowed && theirs.level_asymmetry_allowed {
                 ours.profile_level_id.level()
@@ -364,6 +399,25 @@ impl Codec {
             alloc::format!("{}/{}/{}", self.name, self.clock_rate, self.channels)
         } else {
             alloc::format!("{}/{}", self.name, self.clock_rate)
+        }
+    }
+}
+
+/// Keeps each RED format of `codecs` only when its fmtp names an Opus format of `codecs` alone (RED for
+/// another codec, or for nothing negotiated, is not sent or understood here); with
+/// `opus_pt`, first points its fmtp at that Opus payload type (an offer whose Opus payload type moved).
+pub(super) fn settle_red(codecs: &mut Vec<Codec>, opus_pt: Option<u8>) {
+    if let Some(pt) = opus_pt {
+        for c in codecs.iter_mut().filter(|c| c.is_red()) {
+            c.fmtp = Cow::Owned(alloc::format!("{pt}/{pt}"));
+        }
+    }
+    let mut i = 0;
+    while let Some(c) = codecs.get(i) {
+        if c.is_red() && !codecs.iter().any(|o| o.is("opus") && c.red_protects(o.payload_type)) {
+            codecs.remove(i);
+        } else {
+            i += 1;
         }
     }
 }
@@ -650,8 +704,8 @@ mod tests {
     #[test]
     fn other_formats() {
         assert!(Codec::vp9(98, 0, 99).same_format(&Codec { fmtp: "".into(), ..Codec::vp9(120, 0, 121) }));
-        assert_eq!(Codec::defaults()[7], Codec::vp9(98, 0, 99));
-        assert_eq!(Codec::defaults()[9], Codec::h264(108, "42e01f", 109));
+        assert_eq!(Codec::defaults()[8], Codec::vp9(98, 0, 99));
+        assert_eq!(Codec::defaults()[10], Codec::h264(108, "42e01f", 109));
         assert!(!Codec::vp9(98, 0, 99).same_format(&Codec::vp9(100, 2, 101)));
         assert!(Codec::av1(45, 46).same_format(&Codec { fmtp: "level-idx=8".into(), ..Codec::av1(99, 100) }));
         assert!(!Codec::av1(45, 46).same_format(&Codec { fmtp: "profile=1".into(), ..Codec::av1(99, 100) }));
@@ -666,6 +720,24 @@ mod tests {
         assert!(!Codec::opus().same_format(&Codec { channels: 1, ..Codec::opus() }));
         assert!(!Codec::telephone_event(110, 48_000).same_format(&Codec::telephone_event(126, 8_000)));
         assert!(!Codec::pcmu().same_format(&Codec::pcma()));
+    }
+
+    #[test]
+    fn red_names_its_blocks_format() {
+        let red = |fmtp: &'static str| Codec { fmtp: Cow::Borrowed(fmtp), ..Codec::red() };
+        assert!(Codec::red().red_protects(111) && !Codec::red().red_protects(112));
+        assert!(red("109/109/109").red_protects(109) && red(" 96 / 96 ").red_protects(96));
+        for bad in ["", "/", "111/", "111/112", "1111/1111", "111;111", "x/111"] {
+            assert!(!red(bad).red_protects(111), "{bad:?}");
+        }
+        assert!(!Codec::opus().red_protects(111));
+        // Kept only when it protects an Opus format of the same list, and pointed at it when asked.
+        let mut codecs = alloc::vec![Codec { payload_type: 109, ..Codec::opus() }, Codec::red(), Codec::g722()];
+        settle_red(&mut codecs, None);
+        assert_eq!(codecs.len(), 2);
+        let mut codecs = alloc::vec![Codec { payload_type: 109, ..Codec::opus() }, Codec::red()];
+        settle_red(&mut codecs, Some(109));
+        assert_eq!(codecs[1].fmtp, "109/109");
     }
 
     #[test]

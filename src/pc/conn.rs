@@ -651,6 +651,7 @@ impl Machine for PeerConnection {
         self.rtp_session_timeout(now);
         self.congestion_timeout(now);
         self.mdns_timeout(now);
+        self.audio_timeout(now);
         self.flush();
     }
 
@@ -689,6 +690,7 @@ impl Machine for PeerConnection {
             self.rtp_session_deadline(),
             self.congestion_deadline(),
             self.mdns.poll_timeout(),
+            self.audio_deadline(),
         ]
         .into_iter()
         .flatten()

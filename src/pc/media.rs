@@ -313,7 +313,8 @@ impl Section {
 }
 
 /// The primary codecs of an m-section this stack can read, in m-line order, with RTX attached by `apt`
-/// (RFC 4588 §8.1). RTX whose primary is not known, `red`, `ulpfec` and other formats are left out.
+/// (RFC 4588 §8.1). RTX whose primary is not known, `ulpfec` and other formats are left out, and `red`
+/// unless its blocks are an Opus format of the section.
 fn parse_codecs(kind: MediaKind, m: &MediaDescription<'_>) -> Vec<Codec> {
     let a = &m.attributes;
     let fmtp_of = |pt: u8| a.fmtps().find(|f| f.format.parse::<u8>().ok() == Some(pt)).map(|f| f.params);
@@ -374,8 +375,10 @@ fn parse_codecs(kind: MediaKind, m: &MediaDescription<'_>) -> Vec<Codec> {
             c.rtx_payload_type = Some(pt);
         }
     }
-    // Codecs this stack cannot handle at all (red, ulpfec, flexfec, CN) are not formats of ours.
-    codecs.retain(|c| !matches!(c.name.to_ascii_lowercase().as_str(), "red" | "ulpfec" | "flexfec-03" | "cn"));
+    // Codecs this stack cannot handle at all (ulpfec, flexfec, CN) are not formats of ours; RED is, when
+    // it protects an Opus format of the section.
+    codecs.retain(|c| !matches!(c.name.to_ascii_lowercase().as_str(), "ulpfec" | "flexfec-03" | "cn"));
+    super::codec::settle_red(&mut codecs, None);
     codecs
 }
 
@@ -430,6 +433,7 @@ pub(super) fn answer_codecs(offered: &[Codec], supported: &[Codec], preferences:
             }
         }
     }
+    super::codec::settle_red(&mut out, None);
     out
 }
 

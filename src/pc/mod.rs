@@ -29,7 +29,8 @@
 //! `describe.rs` the mapping between SDP and the transport, `media.rs` and `codec.rs` the audio and video
 //! m-section model, `transceiver.rs` the transceivers, `rtp.rs` SRTP and RTP routing, `frame.rs` frames
 //! packetized for sending, `assemble.rs` received packets put back into frames, `channels.rs` the channel
-//! handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]).
+//! handles and calls, `stats.rs` the W3C statistics ([`PeerConnection::stats_report`]), `audio.rs` RED and
+//! DTMF on the RTP path.
 //!
 //! The caller's loop is the crate's usual one:
 //!
@@ -152,6 +153,16 @@
 //!   carry it as `availableOutgoingBitrate`. Probes go out at their own rate with queued media and
 //!   padding-only packets on the first video encoding's RTX stream ([`Config::bandwidth`]). Without
 //!   transport-wide CC there is nothing to estimate from, and packets go out as they are written.
+//! - **RED and DTMF.** RED for Opus (RFC 2198, `red/48000/2` with `a=fmtp:<pt> <opus>/<opus>`) is among
+//!   the default codecs, after Opus, and is negotiated only where it protects an Opus format of the same
+//!   section. A received RED packet comes up as the Opus packets it carries ([`crate::packetize::red`]:
+//!   the primary, and the redundant copies of packets that never arrived, [`RtpPacket::recovered`]),
+//!   each once, sharing the decrypted buffer. Sent Opus goes out in RED when [`Config::red_distance`] is
+//!   set; to have the peer send RED, put [`Codec::red`] first in the transceiver's codec preferences
+//!   (Chromium then does). [`PeerConnection::insert_dtmf`] sends W3C `insertDTMF` tones as RFC 4733
+//!   telephone events on the negotiated `telephone-event` format of the audio's clock rate
+//!   ([`crate::packetize::dtmf`]), paced through `poll_timeout`, with [`Event::DtmfToneChange`];
+//!   received telephone events still come up as [`Event::Rtp`], and each digit once as [`Event::Dtmf`].
 //! - **Many peers, one socket.** [`PeerConnection::accepts`] says whether a datagram is for this
 //!   connection; for an O(1) lookup the caller keys a map on [`PeerConnection::local_ufrag`] (matched
 //!   against [`stun_username_local_ufrag`] of an incoming STUN request) and, once connected, on
@@ -197,6 +208,7 @@
 //!   of a remote offer leaves the ICE candidates and credentials it carried applied to the agent.
 
 mod assemble;
+mod audio;
 mod channels;
 mod codec;
 mod congestion;
@@ -239,6 +251,7 @@ pub use stats::{
 };
 pub use transceiver::{SendEncoding, Tag, Track, TrackOrKind, Transceiver, TransceiverId, TransceiverInit};
 
+pub use crate::packetize::dtmf::Digit;
 pub use crate::rtp::{ExtensionKind, ExtensionValue};
 pub use crate::sdp::Direction;
 
@@ -414,8 +427,33 @@ pub enum Event {
         /// The peer's stream ids for it (`a=msid`).
         stream_ids: Vec<String>,
     },
-    /// An RTP packet arrived on a transceiver, decrypted and routed by mid, SSRC or payload type.
+    /// An RTP packet arrived on a transceiver, decrypted and routed by mid, SSRC or payload type. A RED
+    /// packet (RFC 2198) comes as the packets it carries, each once: the copies of earlier packets that
+    /// were lost ([`RtpPacket::recovered`]), then its primary.
     Rtp(RtpPacket),
+    /// A DTMF event (RFC 4733 telephone-event) the peer sent, reported once: when its end report
+    /// arrived, or when the next event began or 250 ms passed without a report if every end report was
+    /// lost ([`Digit::ended`] false).
+    Dtmf {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Tag,
+        /// The SSRC it came on.
+        ssrc: u32,
+        /// The event: its code ([`Digit::tone`] for the character), RTP timestamp and duration.
+        digit: Digit,
+    },
+    /// W3C `tonechange` of [`PeerConnection::insert_dtmf`]: a tone (or a `,` pause) starts, or (`None`)
+    /// every tone was sent.
+    DtmfToneChange {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Tag,
+        /// The tone starting, `None` at the end.
+        tone: Option<char>,
+    },
     /// A compound RTCP packet arrived, decrypted and taken by the connection's RTP session (what it said
     /// comes out as [`Event::KeyframeRequest`], [`Event::Remb`], [`Event::TransportFeedback`] and in the
     /// statistics): the raw compound, for an application that reads more of it (shared, not copied).
@@ -518,6 +556,12 @@ impl fmt::Debug for Event {
                 write!(f, "Track({transceiver}, mid={mid}, {kind}, streams={stream_ids:?})")
             }
             Event::Rtp(p) => write!(f, "{p:?}"),
+            Event::Dtmf { transceiver, mid, ssrc, digit } => {
+                write!(f, "Dtmf({transceiver}, mid={mid}, ssrc={ssrc:#010x}, {digit:?})")
+            }
+            Event::DtmfToneChange { transceiver, mid, tone } => {
+                write!(f, "DtmfToneChange({transceiver}, mid={mid}, {tone:?})")
+            }
             Event::Rtcp(p) => write!(f, "Rtcp({} bytes)", p.len()),
             Event::Remb { sender_ssrc, bitrate, ssrcs } => {
                 write!(f, "Remb({sender_ssrc:#010x}: {bitrate} b/s for {:?})", ssrcs.as_slice())
@@ -700,6 +744,12 @@ pub struct Config {
     /// [`PeerConnection::mdns_resolver`]. Off, such candidates are ignored (and counted in
     /// [`Stats::mdns_unresolved`]).
     pub resolve_mdns: bool,
+    /// How many earlier payloads each Opus packet sent repeats in RED (RFC 2198) where RED is negotiated
+    /// on the transceiver: 0 (default) sends Opus as it is; 1 is what Chromium sends; at most
+    /// [`crate::packetize::red::MAX_DISTANCE`]. Received RED is unwrapped whatever this says. To have
+    /// a browser send RED, put RED first in the transceiver's codec preferences
+    /// ([`PeerConnection::set_codec_preferences`]).
+    pub red_distance: usize,
 }
 
 impl Default for Config {
@@ -729,6 +779,7 @@ impl Default for Config {
             bandwidth: crate::cc::Config::new(30_000, 300_000, 10_000_000),
             pacer: Some(crate::cc::PacerConfig::default()),
             resolve_mdns: true,
+            red_distance: 0,
         }
     }
 }

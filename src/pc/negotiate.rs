@@ -238,6 +238,9 @@ impl PeerConnection {
             };
             codecs.push(c);
         }
+        // RED's fmtp names the Opus payload type of this offer.
+        let opus = codecs.iter().find(|c| c.opus_params().is_some()).map(|c| c.payload_type);
+        super::codec::settle_red(&mut codecs, opus);
         s.codecs = codecs;
         s.extensions = match &t.negotiated {
             Some(n) => n.extensions.clone(),

@@ -35,6 +35,9 @@ use crate::util::VecMap;
 
 /// At most this many received RTP streams (SSRCs) are tracked; packets of more are dropped.
 const MAX_STREAMS: usize = 64;
+/// Room left in [`super::Config::media_mtu`] for the RTP header, header extensions and SRTP tag when
+/// RED sizes its payloads.
+const RED_OVERHEAD: usize = 100;
 /// Received packets are decrypted into buffers of at least this size, shared by the events cut from them.
 const ARENA: usize = 16 * 1024;
 
@@ -92,6 +95,8 @@ pub(super) struct MediaState {
     /// The packetizers of [`PeerConnection::write_frame`] (a few: one per sending stream and payload type
     /// used, pruned by renegotiation).
     pub(super) frames: Vec<super::frame::FramePacketizer>,
+    /// RED decoders and encoders, DTMF senders and receivers ([`super::audio`]).
+    pub(super) audio: super::audio::AudioState,
 }
 
 impl MediaState {
@@ -141,7 +146,7 @@ impl MediaIo {
         self.keys.is_some()
     }
 
-    fn state(&mut self) -> &mut MediaState {
+    pub(super) fn state(&mut self) -> &mut MediaState {
         self.state.get_or_insert_with(Box::default)
     }
 
@@ -275,6 +280,11 @@ pub struct RtpPacket {
     pub timestamp: u32,
     /// The marker bit.
     pub marker: bool,
+    /// It was recovered from the redundancy of a later RED packet (RFC 2198): its own packet was not
+    /// received. Its payload type and timestamp are the block's, its sequence number inferred from the
+    /// block's place (one packet per block), and [`RtpPacket::as_bytes`] is the RED packet that carried
+    /// it.
+    pub recovered: bool,
     packet: Bytes,
     header_len: usize,
     payload_end: usize,
@@ -293,7 +303,36 @@ impl RtpPacket {
         self.packet.slice(self.header_len.min(self.payload_end)..self.payload_end)
     }
 
-    /// The whole decrypted packet (header, extensions, payload, padding).
+    /// Where the payload starts in the packet.
+    pub(super) fn payload_start(&self) -> usize {
+        self.header_len
+    }
+
+    /// A packet a RED packet carried: the block at `range` of this packet, with its own payload type,
+    /// timestamp and sequence number (sharing the buffer).
+    pub(super) fn unwrapped(
+        &self,
+        payload_type: u8,
+        timestamp: u32,
+        sequence_number: u64,
+        range: core::ops::Range<usize>,
+        recovered: bool,
+    ) -> RtpPacket {
+        let end = range.end.min(self.payload_end);
+        RtpPacket {
+            payload_type,
+            timestamp,
+            sequence_number,
+            marker: self.marker && !recovered,
+            recovered,
+            header_len: range.start.min(end),
+            payload_end: end,
+            ..self.clone()
+        }
+    }
+
+    /// The whole decrypted packet (header, extensions, payload, padding); for a packet a RED packet
+    /// carried, the RED packet.
     pub fn as_bytes(&self) -> &[u8] {
         &self.packet
     }
@@ -335,7 +374,7 @@ impl fmt::Debug for RtpPacket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "RtpPacket({}, mid={}, ssrc={:#010x}, pt={}, seq={}, ts={}, {} bytes{}{})",
+            "RtpPacket({}, mid={}, ssrc={:#010x}, pt={}, seq={}, ts={}, {} bytes{}{}{})",
             self.transceiver,
             self.mid,
             self.ssrc,
@@ -345,6 +384,7 @@ impl fmt::Debug for RtpPacket {
             self.payload().len(),
             if self.marker { ", marker" } else { "" },
             if self.rtx { ", rtx" } else { "" },
+            if self.recovered { ", recovered" } else { "" },
         )
     }
 }
@@ -641,6 +681,7 @@ impl PeerConnection {
                     sequence_number,
                     timestamp,
                     marker,
+                    recovered: false,
                     packet,
                     header_len,
                     payload_end,
@@ -669,6 +710,7 @@ impl PeerConnection {
                     sequence_number,
                     timestamp,
                     marker,
+                    recovered: false,
                     packet,
                     header_len,
                     payload_end,
@@ -676,7 +718,7 @@ impl PeerConnection {
                 }
             }
         };
-        self.emit(Event::Rtp(event));
+        self.deliver_rtp(event);
         self.flush_rtp_session();
         Ok(())
     }
@@ -826,15 +868,40 @@ impl PeerConnection {
             }
         }
         let ssrc = enc.ssrc;
-        let class = if t.kind == super::MediaKind::Audio { crate::cc::Class::Audio } else { crate::cc::Class::Video };
+        let audio = t.kind == super::MediaKind::Audio;
+        let class = if audio { crate::cc::Class::Audio } else { crate::cc::Class::Video };
+        // Opus goes out in RED (RFC 2198) where RED for it is negotiated and asked for.
+        let protects = |c: &&super::Codec| c.red_protects(packet.payload_type);
+        let asked = audio && self.config.red_distance > 0;
+        let red = asked.then(|| n.codecs.iter().find(protects).map(|c| c.payload_type)).flatten();
+        let telephone_event = n.codec(packet.payload_type).is_some_and(|(c, _)| c.is_telephone_event());
+        let (distance, max_len) = (self.config.red_distance, self.config.media_mtu.saturating_sub(RED_OVERHEAD));
         let m = self.media.state.as_deref_mut().ok_or(Error::NotConnected)?;
+        if audio && !telephone_event {
+            m.audio.sent(ssrc, packet.timestamp, now);
+        }
+        // RED wraps the whole payload: audio formats hand it over as one part (`head` from `write_frame`,
+        // or `payload`); a payload in two parts goes out as it is.
+        let whole = match (head.is_empty(), packet.payload.is_empty()) {
+            (true, _) => Some(packet.payload),
+            (false, true) => Some(head),
+            (false, false) => None,
+        };
+        let wrapped = red.zip(whole).and_then(|(red, whole)| {
+            let p = m.audio.red_encode(ssrc, distance, max_len, packet.payload_type, packet.timestamp, whole)?;
+            Some((red, p))
+        });
+        let (payload_type, head, payload) = match wrapped {
+            Some((red, p)) => (red, &[][..], p),
+            None => (packet.payload_type, head, packet.payload),
+        };
         let session = m.rtp.as_mut().ok_or(Error::NotConnected)?;
         let outgoing = rtp::session::OutgoingRtp {
             ssrc,
-            payload_type: packet.payload_type,
+            payload_type,
             marker: packet.marker,
             timestamp: packet.timestamp,
-            payload: packet.payload,
+            payload,
             extensions: &values,
         };
         let sent = session.send_rtp_parts(now, head, &outgoing, &mut m.out).map_err(|e| match e {

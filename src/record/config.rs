@@ -42,6 +42,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         bandwidth,
         pacer,
         resolve_mdns,
+        red_distance,
     } = config;
     put_ice(out, ice);
     put_opt(out, certificate.as_ref(), |out, c| {
@@ -82,7 +83,8 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         && *srtp_profiles == defaults.srtp_profiles
         && *media_mtu == defaults.media_mtu
         && *bandwidth == defaults.bandwidth
-        && *pacer == defaults.pacer;
+        && *pacer == defaults.pacer
+        && *red_distance == defaults.red_distance;
     put_bool(out, media_default);
 }
 
@@ -135,6 +137,7 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         media_mtu: defaults.media_mtu,
         bandwidth: defaults.bandwidth,
         pacer: defaults.pacer,
+        red_distance: defaults.red_distance,
         ice,
         certificate,
         answer_setup,

@@ -253,7 +253,9 @@ pub fn put_event_head<'e>(out: &mut Vec<u8>, e: Option<&'e Event>) -> &'e [u8] {
         | Event::KeyframeRequest { .. }
         | Event::Remb { .. }
         | Event::TransportFeedback(_)
-        | Event::TargetBitrate { .. } => {
+        | Event::TargetBitrate { .. }
+        | Event::Dtmf { .. }
+        | Event::DtmfToneChange { .. } => {
             put_u8(out, tag::MEDIA);
             put_text(out, format_args!("{e:?}"));
         }
