@@ -78,7 +78,8 @@ fn opus(i: u32) -> Vec<u8> {
 
 #[test]
 fn red_recovers_lost_opus_packets_once() {
-    let sender = Config { red_distance: 2, ..Config::default() };
+    // Unpaced, so that what A has to send right after a write is that packet (the test drops it there).
+    let sender = Config { red_distance: 2, pacer: None, ..Config::default() };
     let mut link = link(7, sender, Config::default());
     let answer = negotiate(&mut link);
     assert!(answer.contains("a=rtpmap:63 red/48000/2\r\n") && answer.contains("a=fmtp:63 111/111\r\n"), "{answer}");
@@ -239,5 +240,37 @@ fn dtmf_digits_survive_a_lossy_link_once_each() {
         println!("seed {seed}: {got:?}, {} of {} datagrams lost", link.lost, link.sent);
         assert_eq!(tones, "2468", "each digit once (seed {seed})");
         assert!(got.iter().all(|d| d.1 > 0 && d.1 <= 9_600));
+    }
+}
+
+#[test]
+fn red_wraps_frames_written_with_write_frame() {
+    // `write_frame` hands the packetized Opus payload over in one part; it travels as RED and comes out
+    // as the same Opus packets.
+    let sender = Config { red_distance: 1, ..Config::default() };
+    let mut link = link(9, sender, Config::default());
+    negotiate(&mut link);
+    let seen = Seen::default();
+    run(&mut link, &seen, Duration::from_secs(10), |_, l| connected(l));
+    for i in 0..10u32 {
+        let now = link.now;
+        let frame = opus(i);
+        link.a.write_frame(now, "0", &sansrtc::pc::OutgoingFrame::new(8_000 + i * 960, &frame)).unwrap();
+        settle(&mut link, &seen, Duration::from_millis(20));
+    }
+    settle(&mut link, &seen, Duration::from_millis(200));
+    let got: Vec<(u32, Vec<u8>, u8)> = seen
+        .borrow()
+        .iter()
+        .filter_map(|(side, _, e)| match e {
+            Event::Rtp(p) if *side == Side::B => Some((p.timestamp, p.payload().to_vec(), p.as_bytes()[1] & 0x7f)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got.len(), 10, "{got:?}");
+    for (ts, payload, wire_pt) in &got {
+        let i = (ts - 8_000) / 960;
+        assert_eq!(payload, &opus(i), "packet {i}");
+        assert_eq!(*wire_pt, 63, "packet {i} travelled as RED");
     }
 }
