@@ -63,7 +63,7 @@ fn run(ours: &mut Dtls, theirs: &mut Peer, start: StdInstant) -> Vec<Event> {
         if ours.is_connected() && theirs.connected && theirs.keys.is_some() && to_us.is_empty() {
             break;
         }
-        now = now + Duration::from_millis(50);
+        now += Duration::from_millis(50);
     }
     events
 }
