@@ -330,7 +330,16 @@ impl PeerConnection {
     /// let frame = vec![0x10u8; 3000]; // a VP8 key frame
     /// let sent = a.write_frame(now, "0", &OutgoingFrame::new(90_000, &frame))?;
     /// assert_eq!(sent.packets, 3);
-    /// # pump(now, &mut a, &mut b);
+    /// # // The pacer lets the packets go over the next milliseconds: follow `poll_timeout`.
+    /// # for _ in 0..1000 {
+    /// #     pump(now, &mut a, &mut b);
+    /// #     let Some(t) = a.poll_timeout() else { break };
+    /// #     if t > now + core::time::Duration::from_millis(50) {
+    /// #         break;
+    /// #     }
+    /// #     now = t.max(now);
+    /// #     a.handle_timeout(now);
+    /// # }
     /// // ... `a`'s transmits go out; `b` gets them as `Event::Rtp` and puts the frame back together.
     /// let (mut depacketizer, mut received) = (Vp8Depacketizer::new(), Vec::new());
     /// while let Some(event) = b.poll_event() {
