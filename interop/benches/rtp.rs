@@ -215,6 +215,8 @@ impl Ours {
         let config = |cert: &Certificate| Config {
             certificate: Some(cert.clone()),
             srtp_profiles: Cow::Borrowed(&[SrtpProfile::AEAD_AES_256_GCM]),
+            // Unpaced, as str0m's RTP mode: every row measures write → datagram at once.
+            pacer: None,
             ..Config::default()
         };
         let now = Instant::from_secs(1);
