@@ -444,19 +444,22 @@ impl Dtls {
         }
     }
 
-    /// The NSS key-log entry of this connection (`CLIENT_RANDOM …`), once the master secret is known, when
-    /// [`Config::key_log`] is set: what a capture needs for Wireshark to decrypt it. Also reported once as
-    /// [`Event::KeyLog`].
+    /// The NSS key log of this connection, when [`Config::key_log`] is set: DTLS 1.2's `CLIENT_RANDOM` line
+    /// once the master secret is known, DTLS 1.3's five secrets once the application traffic secrets are.
+    /// What a capture needs for Wireshark to decrypt it. Also reported once as [`Event::KeyLog`].
     pub fn key_log(&self) -> Option<KeyLog> {
         if !self.config.key_log {
             return None;
         }
-        self.hs.master.map(|master_secret| KeyLog { client_random: self.hs.client_random, master_secret })
+        if self.is13() {
+            return self.v13.as_deref().and_then(|v| v.key_log(self.hs.client_random));
+        }
+        self.hs.master.map(|master| KeyLog::dtls12(self.hs.client_random, master))
     }
 
     pub(crate) fn emit_key_log(&mut self) {
         if let (true, Some(master)) = (self.config.key_log, self.hs.master) {
-            self.events.push(Event::KeyLog(KeyLog { client_random: self.hs.client_random, master_secret: master }));
+            self.events.push(Event::KeyLog(Box::new(KeyLog::dtls12(self.hs.client_random, master))));
         }
     }
 

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use super::key_schedule::{HashAlg, KeySchedule, LabelPrefix, Secret, TrafficKeys, export};
 use super::messages::{MAX_ACK_ENTRIES, emit_ack, parse_ack};
 use super::record::{CiphertextRecord, RecordProtection, TAG_LEN, UnifiedHeader, is_ciphertext};
+use crate::dtls::KeyLog;
 use crate::dtls::conn::{Dtls, FlightMsg, ReplayWindow, State, TARGET, next_seq};
 use crate::dtls::crypto::KeyShare;
 use crate::dtls::error::Error;
@@ -85,6 +86,23 @@ impl V13 {
             *s = Some(prot);
         }
         Ok(())
+    }
+}
+
+impl V13 {
+    /// The NSS key log (RFC 8446 secrets, keyed by the client random), once the application traffic secrets
+    /// and the exporter secret are known.
+    pub(crate) fn key_log(&self, client_random: [u8; 32]) -> Option<KeyLog> {
+        let (ch, sh) = self.hs_secrets.as_ref()?;
+        let (ca, sa) = self.app_secrets.as_ref()?;
+        let ex = self.exporter.as_ref()?;
+        let mut k = KeyLog::empty(client_random);
+        k.push("CLIENT_HANDSHAKE_TRAFFIC_SECRET", ch.as_bytes());
+        k.push("SERVER_HANDSHAKE_TRAFFIC_SECRET", sh.as_bytes());
+        k.push("CLIENT_TRAFFIC_SECRET_0", ca.as_bytes());
+        k.push("SERVER_TRAFFIC_SECRET_0", sa.as_bytes());
+        k.push("EXPORTER_SECRET", ex.as_bytes());
+        Some(k)
     }
 }
 

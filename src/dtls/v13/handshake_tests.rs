@@ -373,3 +373,98 @@ fn unacknowledged_final_flight_is_retransmitted_then_given_up_without_closing() 
     server.handle_receive(now, &d).unwrap();
     assert_eq!(server.poll_data(), Some(&b"still here"[..]));
 }
+
+/// The secrets of a key log, by label, from its lines (checking each is keyed by `client_random`).
+fn key_log_secrets(log: &str, client_random: &[u8; 32]) -> Vec<(alloc::string::String, Vec<u8>)> {
+    let random: alloc::string::String = client_random.iter().map(|b| alloc::format!("{b:02x}")).collect();
+    log.lines()
+        .map(|line| {
+            let mut parts = line.split(' ');
+            let (label, r, secret) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+            assert_eq!(parts.next(), None, "{line}");
+            assert_eq!(r, random, "{line}");
+            let bytes = (0..secret.len() / 2).map(|i| u8::from_str_radix(&secret[2 * i..2 * i + 2], 16).unwrap());
+            (label.into(), bytes.collect())
+        })
+        .collect()
+}
+
+#[test]
+fn dtls13_key_log_has_the_five_secrets_that_decrypt_the_records() {
+    use super::key_schedule::{HashAlg, LabelPrefix, Secret, TrafficKeys, export};
+    use super::record::{RecordProtection, UnifiedHeader};
+    use crate::dtls::Event;
+    use crate::dtls::wire::ContentType;
+
+    for (seed, suite, hash, key_len) in [
+        (40, CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256, HashAlg::Sha256, 16),
+        (41, CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384, HashAlg::Sha384, 32),
+    ] {
+        let (mut cc, mut sc) = configs(seed, Versions::Both, Versions::Both);
+        cc.key_log = true;
+        sc.key_log = true;
+        cc.cipher_suites = vec![suite];
+        let mut p = Pair::new(seed, cc, sc);
+        p.run(&mut Net::clean(), Duration::from_secs(5));
+        assert_connected(&p);
+        let random = p.client.hs.client_random;
+        let log = alloc::format!("{}", p.client.key_log().unwrap());
+        // Both ends log the same lines, reported once as an event too.
+        assert_eq!(log, alloc::format!("{}", p.server.key_log().unwrap()));
+        let events: Vec<_> =
+            p.client_events.iter().filter_map(|e| if let Event::KeyLog(k) = e { Some(**k) } else { None }).collect();
+        assert_eq!(events, [p.client.key_log().unwrap()]);
+        let secrets = key_log_secrets(&log, &random);
+        let labels: Vec<&str> = secrets.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                "CLIENT_TRAFFIC_SECRET_0",
+                "SERVER_TRAFFIC_SECRET_0",
+                "EXPORTER_SECRET"
+            ]
+        );
+        // The key schedule's values.
+        let v = p.client.v13.as_deref().unwrap();
+        let (ch, sh) = v.hs_secrets.unwrap();
+        let (ca, sa) = v.app_secrets.unwrap();
+        let ex = v.exporter.unwrap();
+        for ((_, logged), secret) in secrets.iter().zip([ch, sh, ca, sa, ex]) {
+            assert_eq!(logged.len(), hash.output_len());
+            assert_eq!(&logged[..], secret.as_bytes());
+        }
+        // The exporter secret gives the connection's exported keying material.
+        let (mut ours, mut logged) = ([0u8; 30], [0u8; 30]);
+        p.client.export_keying_material(b"EXTRACTOR-dtls_srtp", &mut ours).unwrap();
+        let ex = Secret::from_slice(&secrets[4].1).unwrap();
+        export(hash, LabelPrefix::Dtls13, &ex, b"EXTRACTOR-dtls_srtp", &[], &mut logged).unwrap();
+        assert_eq!(ours, logged);
+        // The application traffic secrets decrypt what each side sends, as a capture reader would.
+        let mut net = Net::clean();
+        p.client.send(b"from the client").unwrap();
+        p.server.send(b"from the server").unwrap();
+        p.run(&mut net, Duration::from_secs(1));
+        for (to_server, secret, text) in
+            [(true, &secrets[2].1, &b"from the client"[..]), (false, &secrets[3].1, &b"from the server"[..])]
+        {
+            let keys =
+                TrafficKeys::derive(hash, LabelPrefix::Dtls13, &Secret::from_slice(secret).unwrap(), key_len).unwrap();
+            let prot = RecordProtection::new(&keys).unwrap();
+            let mut found = false;
+            for (_, d) in net.wire.iter().filter(|(t, _)| *t == to_server) {
+                let mut rest = &d[..];
+                while !rest.is_empty() {
+                    let Ok((rec, r)) = UnifiedHeader::parse_prefix(rest, 0) else { break };
+                    rest = r;
+                    let mut plain = Vec::new();
+                    if let Ok(o) = prot.open(&rec, 0, &mut plain) {
+                        found |= o.content_type == ContentType::APPLICATION_DATA && plain == text;
+                    }
+                }
+            }
+            assert!(found, "the logged secret decrypts the application data sent to_server={to_server}");
+        }
+    }
+}
