@@ -39,12 +39,17 @@ const EVENT_LIMIT: usize = 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DtlsTimer {
     Retransmit,
+    /// Re-sends our unacknowledged DTLS 1.3 KeyUpdate.
+    KeyUpdate,
 }
 
 impl TimerKind for DtlsTimer {
-    const ALL: &'static [Self] = &[DtlsTimer::Retransmit];
+    const ALL: &'static [Self] = &[DtlsTimer::Retransmit, DtlsTimer::KeyUpdate];
     fn index(self) -> usize {
-        0
+        match self {
+            DtlsTimer::Retransmit => 0,
+            DtlsTimer::KeyUpdate => 1,
+        }
     }
 }
 
@@ -173,7 +178,7 @@ pub struct Dtls {
     pub(crate) next_send_seq: u16,
     rto: Duration,
     retransmits: u32,
-    pub(crate) timers: Timers<DtlsTimer, 1>,
+    pub(crate) timers: Timers<DtlsTimer, 2>,
     /// message_seq of the last message of the peer's last complete flight: a retransmission of it makes us
     /// re-send our current flight (RFC 6347 §4.2.4).
     pub(crate) peer_flight_end: Option<u16>,
@@ -444,19 +449,37 @@ impl Dtls {
         }
     }
 
-    /// The NSS key-log entry of this connection (`CLIENT_RANDOM …`), once the master secret is known, when
-    /// [`Config::key_log`] is set: what a capture needs for Wireshark to decrypt it. Also reported once as
-    /// [`Event::KeyLog`].
+    /// Updates our DTLS 1.3 write keys (RFC 9147 §8, RFC 8446 §4.6.3): sends a KeyUpdate, re-sent on a timer
+    /// until acknowledged, after which records go out under the next epoch's keys. One update is in flight at
+    /// a time (a call while one is outstanding does nothing). Also done automatically before the AEAD usage
+    /// limit. Then drain [`Dtls::poll_transmit`] and re-read [`Dtls::poll_timeout`].
+    ///
+    /// Returns [`Error::NotConnected`] unless a DTLS 1.3 connection is established.
+    pub fn update_keys(&mut self, now: Instant) -> Result<(), Error> {
+        self.set_now(now);
+        if !self.is13() || !self.is_connected() {
+            return Err(Error::NotConnected);
+        }
+        self.start_key_update13(false);
+        Ok(())
+    }
+
+    /// The NSS key log of this connection, when [`Config::key_log`] is set: DTLS 1.2's `CLIENT_RANDOM` line
+    /// once the master secret is known, DTLS 1.3's five secrets once the application traffic secrets are.
+    /// What a capture needs for Wireshark to decrypt it. Also reported once as [`Event::KeyLog`].
     pub fn key_log(&self) -> Option<KeyLog> {
         if !self.config.key_log {
             return None;
         }
-        self.hs.master.map(|master_secret| KeyLog { client_random: self.hs.client_random, master_secret })
+        if self.is13() {
+            return self.v13.as_deref().and_then(|v| v.key_log(self.hs.client_random));
+        }
+        self.hs.master.map(|master| KeyLog::dtls12(self.hs.client_random, master))
     }
 
     pub(crate) fn emit_key_log(&mut self) {
         if let (true, Some(master)) = (self.config.key_log, self.hs.master) {
-            self.events.push(Event::KeyLog(KeyLog { client_random: self.hs.client_random, master_secret: master }));
+            self.events.push(Event::KeyLog(Box::new(KeyLog::dtls12(self.hs.client_random, master))));
         }
     }
 
@@ -933,6 +956,7 @@ impl Machine for Dtls {
                     self.retransmit();
                     self.timers.set(DtlsTimer::Retransmit, self.now + self.rto);
                 }
+                DtlsTimer::KeyUpdate => self.retransmit_key_update13(),
             }
         }
     }

@@ -68,6 +68,7 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
@@ -237,25 +238,74 @@ pub struct Connected {
     pub peer_fingerprint: Fingerprint,
 }
 
-/// One NSS key-log entry: `CLIENT_RANDOM <client random> <master secret>` (hex), for Wireshark.
+/// The NSS key log of a connection, for Wireshark: DTLS 1.2 has one line, `CLIENT_RANDOM <client random>
+/// <master secret>`; DTLS 1.3 has five, `CLIENT_HANDSHAKE_TRAFFIC_SECRET`, `SERVER_HANDSHAKE_TRAFFIC_SECRET`,
+/// `CLIENT_TRAFFIC_SECRET_0`, `SERVER_TRAFFIC_SECRET_0` and `EXPORTER_SECRET`, each keyed by the client random
+/// (all hex). `Display` writes the lines separated by newlines (no final newline).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct KeyLog {
     /// The ClientHello random.
     pub client_random: [u8; 32],
-    /// The master secret.
-    pub master_secret: [u8; 48],
+    secrets: [KeyLogSecret; 5],
+    count: u8,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct KeyLogSecret {
+    label: &'static str,
+    bytes: [u8; 48],
+    len: u8,
+}
+
+impl KeyLog {
+    /// The DTLS 1.2 entry: `CLIENT_RANDOM` and the master secret.
+    pub(crate) fn dtls12(client_random: [u8; 32], master_secret: [u8; 48]) -> KeyLog {
+        let mut k = KeyLog::empty(client_random);
+        k.push("CLIENT_RANDOM", &master_secret);
+        k
+    }
+
+    pub(crate) fn empty(client_random: [u8; 32]) -> KeyLog {
+        let none = KeyLogSecret { label: "", bytes: [0; 48], len: 0 };
+        KeyLog { client_random, secrets: [none; 5], count: 0 }
+    }
+
+    /// Adds a line (secrets longer than 48 bytes, or a sixth line, are left out: no suite has them).
+    pub(crate) fn push(&mut self, label: &'static str, secret: &[u8]) {
+        let mut bytes = [0; 48];
+        let (Some(slot), Some(dst)) = (self.secrets.get_mut(usize::from(self.count)), bytes.get_mut(..secret.len()))
+        else {
+            return;
+        };
+        dst.copy_from_slice(secret);
+        *slot = KeyLogSecret { label, bytes, len: secret.len() as u8 };
+        self.count += 1;
+    }
+
+    /// The entries: label (`CLIENT_RANDOM`, `CLIENT_HANDSHAKE_TRAFFIC_SECRET`, …) and secret.
+    pub fn secrets(&self) -> impl Iterator<Item = (&'static str, &[u8])> + '_ {
+        self.secrets
+            .iter()
+            .take(usize::from(self.count))
+            .map(|s| (s.label, s.bytes.get(..usize::from(s.len)).unwrap_or(&[])))
+    }
 }
 
 impl fmt::Display for KeyLog {
-    /// The NSS key-log line (no newline).
+    /// The NSS key-log lines, newline-separated (no final newline).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CLIENT_RANDOM ")?;
-        for b in self.client_random {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str(" ")?;
-        for b in self.master_secret {
-            write!(f, "{b:02x}")?;
+        for (i, (label, secret)) in self.secrets().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{label} ")?;
+            for b in self.client_random {
+                write!(f, "{b:02x}")?;
+            }
+            f.write_str(" ")?;
+            for b in secret {
+                write!(f, "{b:02x}")?;
+            }
         }
         Ok(())
     }
@@ -283,8 +333,9 @@ pub enum Event {
         /// Why.
         reason: Error,
     },
-    /// The NSS key-log line for this connection (only when [`Config::key_log`] is set).
-    KeyLog(KeyLog),
+    /// The NSS key log of this connection (only when [`Config::key_log`] is set): for DTLS 1.2 once the
+    /// master secret is known, for DTLS 1.3 once the application traffic secrets are.
+    KeyLog(Box<KeyLog>),
 }
 
 /// Counters of what was dropped or retransmitted.

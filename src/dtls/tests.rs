@@ -99,11 +99,16 @@ impl Pair {
 
     /// Runs until both are connected (or closed), or `limit` of virtual time passes.
     pub fn run(&mut self, net: &mut Net, limit: Duration) {
+        let done = |d: &Dtls| d.is_connected() || d.is_closed();
+        self.run_until(net, limit, |p| done(&p.client) && done(&p.server) && p.in_flight.is_empty());
+    }
+
+    /// Runs until `done`, or `limit` of virtual time passes, or nothing is left to do.
+    pub fn run_until(&mut self, net: &mut Net, limit: Duration, done: impl Fn(&Pair) -> bool) {
         let end = self.now + limit;
         loop {
             self.collect(net);
-            let done = |d: &Dtls| d.is_connected() || d.is_closed();
-            if done(&self.client) && done(&self.server) && self.in_flight.is_empty() {
+            if done(self) {
                 return;
             }
             let next_delivery = self.in_flight.iter().map(|(t, _, _)| *t).min();

@@ -335,6 +335,11 @@ impl Dtls {
         let app = schedule.application_traffic_secrets(h.as_bytes())?;
         v.exporter = Some(schedule.exporter_master_secret(h.as_bytes())?);
         v.app_secrets = Some((app.client, app.server));
+        if self.config.key_log {
+            if let Some(k) = v.key_log(self.hs.client_random) {
+                self.events.push(crate::dtls::Event::KeyLog(Box::new(k)));
+            }
+        }
         Ok(())
     }
 

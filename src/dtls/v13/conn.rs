@@ -4,13 +4,14 @@
 
 use alloc::vec::Vec;
 
-use super::key_schedule::{HashAlg, KeySchedule, LabelPrefix, Secret, TrafficKeys, export};
+use super::key_schedule::{HashAlg, KeySchedule, LabelPrefix, Secret, TrafficKeys, export, next_traffic_secret};
 use super::messages::{MAX_ACK_ENTRIES, emit_ack, parse_ack};
 use super::record::{CiphertextRecord, RecordProtection, TAG_LEN, UnifiedHeader, is_ciphertext};
-use crate::dtls::conn::{Dtls, FlightMsg, ReplayWindow, State, TARGET, next_seq};
+use crate::dtls::KeyLog;
+use crate::dtls::conn::{Dtls, DtlsTimer, FlightMsg, ReplayWindow, State, TARGET, next_seq};
 use crate::dtls::crypto::KeyShare;
 use crate::dtls::error::Error;
-use crate::dtls::wire::handshake::{HEADER_LEN as HS_HEADER, HandshakeHeader};
+use crate::dtls::wire::handshake::{HEADER_LEN as HS_HEADER, HandshakeHeader, HandshakeIter};
 use crate::dtls::wire::record::{HEADER_LEN as REC_HEADER, write_header};
 use crate::dtls::wire::{CipherSuite, ContentType, DTLS1_2, HandshakeType, Record};
 
@@ -20,6 +21,21 @@ const MAX_PENDING: usize = 8;
 const MAX_SENT_RECORDS: usize = 64;
 /// Unified header as we write it: first byte, 16-bit sequence number, length.
 const UNIFIED_HEADER: usize = 5;
+/// Records protected under one application traffic key before we update it: the AES-GCM confidentiality
+/// limit of RFC 9001 §6.6 (2^23), below RFC 8446 §5.5's 2^24.5 that RFC 9147 §4.5.3 points to.
+pub(crate) const KEY_UPDATE_LIMIT: u64 = 1 << 23;
+/// Record numbers of our outstanding KeyUpdate (each retransmission is a new record) matched against ACKs.
+const MAX_KEY_UPDATE_RECORDS: usize = 8;
+
+/// Our KeyUpdate waiting for its ACK (RFC 9147 §8): until then we keep writing with the current keys.
+pub(crate) struct KeyUpdateOut {
+    /// The handshake message as sent (DTLS handshake header and the one-byte body).
+    message: [u8; HS_HEADER + 1],
+    /// Record numbers it was sent in.
+    pub(crate) records: Vec<(u64, u64)>,
+    /// Retransmissions so far.
+    pub(crate) tries: u32,
+}
 
 /// The label prefix of every DTLS 1.3 key derivation (RFC 9147 §5.9).
 pub(crate) const PREFIX: LabelPrefix = LabelPrefix::Dtls13;
@@ -52,6 +68,21 @@ pub(crate) struct V13 {
     write_seq: [u64; 2],
     read_next: [u64; 2],
     replay: [ReplayWindow; 2],
+    /// Epochs of the application keys in slot 1: 3, then one more per KeyUpdate (RFC 9147 §8).
+    pub(crate) app_read_epoch: u64,
+    pub(crate) app_write_epoch: u64,
+    /// The current application traffic secrets: ours (writing) and the peer's (reading).
+    write_secret: Option<Secret>,
+    read_secret: Option<Secret>,
+    /// The previous application read epoch's keys, replay window and next expected sequence number, for its
+    /// late records.
+    prev_read: Option<(RecordProtection, ReplayWindow, u64)>,
+    /// Our outstanding KeyUpdate.
+    pub(crate) key_update: Option<KeyUpdateOut>,
+    /// Records written under the current application write keys.
+    pub(crate) records_written: u64,
+    /// Records per write key before an automatic KeyUpdate (0: [`KEY_UPDATE_LIMIT`]).
+    pub(crate) key_update_limit: u64,
     pending: Vec<Vec<u8>>,
     /// Record numbers (epoch, sequence) of the current flight as sent.
     sent: Vec<(u64, u64)>,
@@ -79,12 +110,38 @@ impl V13 {
         let (hash, key_len) = self.hash();
         let keys = TrafficKeys::derive(hash, PREFIX, secret, key_len)?;
         let prot = RecordProtection::new(&keys)?;
+        if epoch == 3 {
+            if write {
+                self.app_write_epoch = 3;
+                self.write_secret = Some(*secret);
+            } else {
+                self.app_read_epoch = 3;
+                self.read_secret = Some(*secret);
+            }
+        }
         let slot = if write { &mut self.write } else { &mut self.read };
         let i = usize::from(epoch.saturating_sub(2).min(1));
         if let Some(s) = slot.get_mut(i) {
             *s = Some(prot);
         }
         Ok(())
+    }
+}
+
+impl V13 {
+    /// The NSS key log (RFC 8446 secrets, keyed by the client random), once the application traffic secrets
+    /// and the exporter secret are known.
+    pub(crate) fn key_log(&self, client_random: [u8; 32]) -> Option<KeyLog> {
+        let (ch, sh) = self.hs_secrets.as_ref()?;
+        let (ca, sa) = self.app_secrets.as_ref()?;
+        let ex = self.exporter.as_ref()?;
+        let mut k = KeyLog::empty(client_random);
+        k.push("CLIENT_HANDSHAKE_TRAFFIC_SECRET", ch.as_bytes());
+        k.push("SERVER_HANDSHAKE_TRAFFIC_SECRET", sh.as_bytes());
+        k.push("CLIENT_TRAFFIC_SECRET_0", ca.as_bytes());
+        k.push("SERVER_TRAFFIC_SECRET_0", sa.as_bytes());
+        k.push("EXPORTER_SECRET", ex.as_bytes());
+        Some(k)
     }
 }
 
@@ -194,6 +251,11 @@ impl Dtls {
                 Ok::<(), Error>(())
             })
             .unwrap_or(false);
+        let limit = if v.key_update_limit == 0 { KEY_UPDATE_LIMIT } else { v.key_update_limit };
+        if v.records_written >= limit && v.key_update.is_none() {
+            tracing::debug!(target: TARGET, records = v.records_written, "AEAD usage limit near: updating keys");
+            self.start_key_update13(false);
+        }
         if ok { Ok(()) } else { Err(Error::BufferFull) }
     }
 
@@ -271,14 +333,22 @@ impl Dtls {
     }
 
     fn handle_ciphertext13(&mut self, rec: &CiphertextRecord<'_>, resend: &mut bool) -> Result<(), Error> {
-        let epoch: u16 = match rec.header.epoch_bits {
-            2 => 2,
-            3 => 3,
-            e => return Err(Error::WrongEpoch(e.into())),
+        let Some(v) = self.v13.as_mut() else { return Err(Error::WrongEpoch(rec.header.epoch_bits.into())) };
+        let bits = u64::from(rec.header.epoch_bits);
+        // Application epochs first (epoch 6 shares epoch 2's two bits), then the handshake's.
+        let app = v.read[1].is_some();
+        let (epoch, full_epoch, prev) = if app && bits == v.app_read_epoch & 3 {
+            (3u16, v.app_read_epoch, false)
+        } else if app && v.prev_read.is_some() && bits == v.app_read_epoch.wrapping_sub(1) & 3 {
+            (3, v.app_read_epoch.wrapping_sub(1), true)
+        } else if bits == 2 || (bits == 3 && !app) {
+            (bits as u16, bits, false)
+        } else {
+            return Err(Error::WrongEpoch(bits as u16));
         };
         let i = usize::from(epoch - 2);
-        let Some(v) = self.v13.as_mut() else { return Err(Error::WrongEpoch(epoch)) };
-        let Some(prot) = v.read.get(i).and_then(Option::as_ref) else {
+        let keys = if prev { v.prev_read.as_ref().map(|p| &p.0) } else { v.read.get(i).and_then(Option::as_ref) };
+        let Some(prot) = keys else {
             if v.pending.len() >= MAX_PENDING {
                 return Err(Error::WrongEpoch(epoch));
             }
@@ -289,7 +359,10 @@ impl Dtls {
             return Ok(());
         };
         let mut plain = core::mem::take(&mut v.scratch);
-        let expected = v.read_next.get(i).copied().unwrap_or(0);
+        let expected = match &v.prev_read {
+            Some(p) if prev => p.2,
+            _ => v.read_next.get(i).copied().unwrap_or(0),
+        };
         let opened = prot.open(rec, expected, &mut plain);
         let opened = match opened {
             Ok(o) => o,
@@ -298,19 +371,30 @@ impl Dtls {
                 return Err(e);
             }
         };
-        let window = v.replay.get_mut(i).ok_or(Error::WrongEpoch(epoch))?;
+        let window = match v.prev_read.as_mut() {
+            Some(p) if prev => &mut p.1,
+            _ => v.replay.get_mut(i).ok_or(Error::WrongEpoch(epoch))?,
+        };
         if let Err(e) = window.check(opened.seq) {
             v.scratch = plain;
             return Err(e);
         }
         window.accept(opened.seq);
-        if let Some(n) = v.read_next.get_mut(i) {
+        let next = match v.prev_read.as_mut() {
+            Some(p) if prev => Some(&mut p.2),
+            _ => v.read_next.get_mut(i),
+        };
+        if let Some(n) = next {
             *n = (*n).max(opened.seq + 1);
         }
         if epoch == 2 && opened.content_type == ContentType::HANDSHAKE && v.received.len() < MAX_ACK_ENTRIES {
             v.received.push((2, opened.seq));
         }
+        let key_update = epoch == 3
+            && opened.content_type == ContentType::HANDSHAKE
+            && plain.first() == Some(&HandshakeType::KEY_UPDATE.0);
         let r = match opened.content_type {
+            _ if key_update => self.on_key_update13(&plain, (full_epoch, opened.seq), !prev),
             ContentType::APPLICATION_DATA if epoch == 3 => {
                 if self.recv.push((), &plain) {
                     self.data_event = true;
@@ -331,16 +415,151 @@ impl Dtls {
         r
     }
 
+    /// A KeyUpdate (RFC 8446 §4.6.3, RFC 9147 §8) in record `record`: acknowledged whatever its epoch; one in
+    /// the current read epoch moves reading to the next epoch (the peer writes with it once it has our ACK),
+    /// keeping the old keys for late records. A copy in the previous epoch (our ACK was lost) is only
+    /// acknowledged again, so a flood of KeyUpdates changes the keys once per epoch the peer really moves to.
+    fn on_key_update13(&mut self, message: &[u8], record: (u64, u64), current: bool) -> Result<(), Error> {
+        let mut it = HandshakeIter::new(message);
+        let (h, body) = it.next().ok_or(Error::Malformed)??;
+        if it.next().is_some() || h.length != 1 || h.fragment_offset != 0 || h.fragment_length != 1 {
+            return Err(Error::Malformed);
+        }
+        let update_requested = match body {
+            [0] => false,
+            [1] => true,
+            _ => return Err(Error::Malformed),
+        };
+        let mut ack = Vec::with_capacity(2 + 16);
+        emit_ack(&mut ack, &[record]);
+        self.send_record13(ContentType::ACK, &ack);
+        if !current {
+            tracing::trace!(target: TARGET, role = ?self.role, epoch = record.0, "KeyUpdate again: ACK re-sent");
+            return Ok(());
+        }
+        let Some(v) = self.v13.as_mut() else { return Err(Error::UnexpectedMessage) };
+        let (hash, key_len) = v.hash();
+        let secret = v.read_secret.as_ref().ok_or(Error::UnexpectedMessage)?;
+        let next = next_traffic_secret(hash, PREFIX, secret)?;
+        let prot = RecordProtection::new(&TrafficKeys::derive(hash, PREFIX, &next, key_len)?)?;
+        let (Some(slot), Some(window), Some(expected)) =
+            (v.read.get_mut(1), v.replay.get_mut(1), v.read_next.get_mut(1))
+        else {
+            return Err(Error::UnexpectedMessage);
+        };
+        let old = slot.replace(prot).ok_or(Error::UnexpectedMessage)?;
+        v.prev_read = Some((old, core::mem::take(window), core::mem::take(expected)));
+        v.read_secret = Some(next);
+        v.app_read_epoch += 1;
+        tracing::debug!(target: TARGET, role = ?self.role, epoch = v.app_read_epoch, update_requested, "peer updated its keys");
+        if update_requested {
+            self.start_key_update13(false);
+        }
+        Ok(())
+    }
+
+    /// Sends a KeyUpdate unless one is outstanding; the write keys change when it is acknowledged.
+    pub(crate) fn start_key_update13(&mut self, update_requested: bool) {
+        let Some(v) = self.v13.as_mut() else { return };
+        if v.key_update.is_some() || v.write[1].is_none() {
+            return;
+        }
+        let mut message = [0u8; HS_HEADER + 1];
+        let mut header = Vec::with_capacity(HS_HEADER);
+        HandshakeHeader {
+            msg_type: HandshakeType::KEY_UPDATE,
+            length: 1,
+            message_seq: self.next_send_seq,
+            fragment_offset: 0,
+            fragment_length: 1,
+        }
+        .write(&mut header);
+        self.next_send_seq = self.next_send_seq.wrapping_add(1);
+        if let Some(dst) = message.get_mut(..HS_HEADER) {
+            dst.copy_from_slice(header.get(..HS_HEADER).unwrap_or(&[0; HS_HEADER]));
+        }
+        message[HS_HEADER] = u8::from(update_requested);
+        v.key_update = Some(KeyUpdateOut { message, records: Vec::new(), tries: 0 });
+        tracing::debug!(target: TARGET, role = ?self.role, epoch = v.app_write_epoch, "sending KeyUpdate");
+        self.send_key_update13();
+    }
+
+    /// Sends our outstanding KeyUpdate in a new record and arms its timer.
+    fn send_key_update13(&mut self) {
+        let Some(v) = self.v13.as_mut() else { return };
+        let Some(ku) = v.key_update.as_ref() else { return };
+        let message = ku.message;
+        let tries = ku.tries;
+        let _ = self.out.push_with((), |buf| {
+            v.seal(buf, 3, ContentType::HANDSHAKE, &message);
+            Ok::<(), Error>(())
+        });
+        let last = v.sent.last().copied();
+        if let (Some(ku), Some(rn)) = (v.key_update.as_mut(), last) {
+            if ku.records.len() >= MAX_KEY_UPDATE_RECORDS {
+                ku.records.remove(0);
+            }
+            ku.records.push(rn);
+        }
+        let rto = (self.config.initial_rto * 2u32.saturating_pow(tries.min(16))).min(self.config.max_rto);
+        self.timers.set(DtlsTimer::KeyUpdate, self.now + rto);
+    }
+
+    /// The KeyUpdate timer: re-send, up to the retransmission budget, then give up on this update (the
+    /// connection keeps its current keys; the next [`Dtls::update_keys`] or usage limit tries again).
+    pub(crate) fn retransmit_key_update13(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        let max = self.config.max_retransmits;
+        let Some(v) = self.v13.as_mut() else { return };
+        let Some(ku) = v.key_update.as_mut() else { return };
+        if ku.tries >= max {
+            tracing::debug!(target: TARGET, "KeyUpdate never acknowledged: given up");
+            v.key_update = None;
+            return;
+        }
+        ku.tries += 1;
+        self.stats.retransmissions += 1;
+        self.send_key_update13();
+    }
+
+    /// Our KeyUpdate was acknowledged: write with the next epoch's keys (RFC 9147 §8).
+    fn key_update_acked13(&mut self) -> Result<(), Error> {
+        let Some(v) = self.v13.as_mut() else { return Err(Error::UnexpectedMessage) };
+        let (hash, key_len) = v.hash();
+        let secret = v.write_secret.as_ref().ok_or(Error::UnexpectedMessage)?;
+        let next = next_traffic_secret(hash, PREFIX, secret)?;
+        let prot = RecordProtection::new(&TrafficKeys::derive(hash, PREFIX, &next, key_len)?)?;
+        if let (Some(slot), Some(seq)) = (v.write.get_mut(1), v.write_seq.get_mut(1)) {
+            *slot = Some(prot);
+            *seq = 0;
+        }
+        v.write_secret = Some(next);
+        v.app_write_epoch += 1;
+        v.records_written = 0;
+        v.key_update = None;
+        self.timers.clear(DtlsTimer::KeyUpdate);
+        tracing::debug!(target: TARGET, role = ?self.role, epoch = v.app_write_epoch, "KeyUpdate acknowledged: new write keys");
+        Ok(())
+    }
+
     /// An ACK: when it covers records of our current flight, the flight arrived (RFC 9147 §7.1). An ACK naming
     /// a record we never sent is dropped whole.
     fn on_ack13(&mut self, body: &[u8]) -> Result<(), Error> {
         let Some(v) = self.v13.as_ref() else { return Err(Error::UnexpectedMessage) };
         let mut ours = 0usize;
+        let mut key_update = false;
         for (n, rn) in parse_ack(body)?.enumerate() {
-            if n >= MAX_ACK_ENTRIES || !v.sent.contains(&rn) {
+            let of_key_update = v.key_update.as_ref().is_some_and(|k| k.records.contains(&rn));
+            if n >= MAX_ACK_ENTRIES || !(of_key_update || v.sent.contains(&rn)) {
                 return Err(Error::UnexpectedMessage);
             }
+            key_update |= of_key_update;
             ours += 1;
+        }
+        if key_update {
+            self.key_update_acked13()?;
         }
         // Only the client's final flight waits for an ACK; the server's is answered by that flight.
         if ours > 0 && self.state == State::Established && !self.flight.is_empty() {
@@ -382,11 +601,15 @@ impl V13 {
         let (Some(Some(prot)), Some(seq)) = (self.write.get(i), self.write_seq.get_mut(i)) else { return };
         let s = *seq;
         *seq += 1;
-        if prot.seal(out, epoch.into(), s, &[], true, true, ty, content, 0).is_ok() {
+        let epoch = if i == 1 { self.app_write_epoch.max(3) } else { u64::from(epoch) };
+        if prot.seal(out, epoch, s, &[], true, true, ty, content, 0).is_ok() {
+            if i == 1 {
+                self.records_written += 1;
+            }
             if self.sent.len() >= MAX_SENT_RECORDS {
                 self.sent.remove(0);
             }
-            self.sent.push((epoch.into(), s));
+            self.sent.push((epoch, s));
         }
     }
 }

@@ -199,7 +199,11 @@ fn dtls13_wrong_fingerprint_fails() {
 
 #[test]
 fn dtls13_close_notify_closes_both() {
-    let mut p = pair(51, Versions::Both, Versions::Both);
+    // A short retransmission timeout, so that lost KeyUpdates are re-sent within the chat.
+    let (mut cc, mut sc) = configs(51, Versions::Both, Versions::Both);
+    cc.initial_rto = Duration::from_millis(100);
+    sc.initial_rto = Duration::from_millis(100);
+    let mut p = Pair::new(51, cc, sc);
     p.run(&mut Net::clean(), Duration::from_secs(5));
     assert_connected(&p);
     p.client.close();
@@ -372,4 +376,280 @@ fn unacknowledged_final_flight_is_retransmitted_then_given_up_without_closing() 
     let d = client.poll_transmit().unwrap().to_vec();
     server.handle_receive(now, &d).unwrap();
     assert_eq!(server.poll_data(), Some(&b"still here"[..]));
+}
+
+/// The secrets of a key log, by label, from its lines (checking each is keyed by `client_random`).
+fn key_log_secrets(log: &str, client_random: &[u8; 32]) -> Vec<(alloc::string::String, Vec<u8>)> {
+    let random: alloc::string::String = client_random.iter().map(|b| alloc::format!("{b:02x}")).collect();
+    log.lines()
+        .map(|line| {
+            let mut parts = line.split(' ');
+            let (label, r, secret) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+            assert_eq!(parts.next(), None, "{line}");
+            assert_eq!(r, random, "{line}");
+            let bytes = (0..secret.len() / 2).map(|i| u8::from_str_radix(&secret[2 * i..2 * i + 2], 16).unwrap());
+            (label.into(), bytes.collect())
+        })
+        .collect()
+}
+
+#[test]
+fn dtls13_key_log_has_the_five_secrets_that_decrypt_the_records() {
+    use super::key_schedule::{HashAlg, LabelPrefix, Secret, TrafficKeys, export};
+    use super::record::{RecordProtection, UnifiedHeader};
+    use crate::dtls::Event;
+    use crate::dtls::wire::ContentType;
+
+    for (seed, suite, hash, key_len) in [
+        (40, CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256, HashAlg::Sha256, 16),
+        (41, CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384, HashAlg::Sha384, 32),
+    ] {
+        let (mut cc, mut sc) = configs(seed, Versions::Both, Versions::Both);
+        cc.key_log = true;
+        sc.key_log = true;
+        cc.cipher_suites = vec![suite];
+        let mut p = Pair::new(seed, cc, sc);
+        p.run(&mut Net::clean(), Duration::from_secs(5));
+        assert_connected(&p);
+        let random = p.client.hs.client_random;
+        let log = alloc::format!("{}", p.client.key_log().unwrap());
+        // Both ends log the same lines, reported once as an event too.
+        assert_eq!(log, alloc::format!("{}", p.server.key_log().unwrap()));
+        let events: Vec<_> =
+            p.client_events.iter().filter_map(|e| if let Event::KeyLog(k) = e { Some(**k) } else { None }).collect();
+        assert_eq!(events, [p.client.key_log().unwrap()]);
+        let secrets = key_log_secrets(&log, &random);
+        let labels: Vec<&str> = secrets.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                "CLIENT_TRAFFIC_SECRET_0",
+                "SERVER_TRAFFIC_SECRET_0",
+                "EXPORTER_SECRET"
+            ]
+        );
+        // The key schedule's values.
+        let v = p.client.v13.as_deref().unwrap();
+        let (ch, sh) = v.hs_secrets.unwrap();
+        let (ca, sa) = v.app_secrets.unwrap();
+        let ex = v.exporter.unwrap();
+        for ((_, logged), secret) in secrets.iter().zip([ch, sh, ca, sa, ex]) {
+            assert_eq!(logged.len(), hash.output_len());
+            assert_eq!(&logged[..], secret.as_bytes());
+        }
+        // The exporter secret gives the connection's exported keying material.
+        let (mut ours, mut logged) = ([0u8; 30], [0u8; 30]);
+        p.client.export_keying_material(b"EXTRACTOR-dtls_srtp", &mut ours).unwrap();
+        let ex = Secret::from_slice(&secrets[4].1).unwrap();
+        export(hash, LabelPrefix::Dtls13, &ex, b"EXTRACTOR-dtls_srtp", &[], &mut logged).unwrap();
+        assert_eq!(ours, logged);
+        // The application traffic secrets decrypt what each side sends, as a capture reader would.
+        let mut net = Net::clean();
+        p.client.send(b"from the client").unwrap();
+        p.server.send(b"from the server").unwrap();
+        p.run(&mut net, Duration::from_secs(1));
+        for (to_server, secret, text) in
+            [(true, &secrets[2].1, &b"from the client"[..]), (false, &secrets[3].1, &b"from the server"[..])]
+        {
+            let keys =
+                TrafficKeys::derive(hash, LabelPrefix::Dtls13, &Secret::from_slice(secret).unwrap(), key_len).unwrap();
+            let prot = RecordProtection::new(&keys).unwrap();
+            let mut found = false;
+            for (_, d) in net.wire.iter().filter(|(t, _)| *t == to_server) {
+                let mut rest = &d[..];
+                while !rest.is_empty() {
+                    let Ok((rec, r)) = UnifiedHeader::parse_prefix(rest, 0) else { break };
+                    rest = r;
+                    let mut plain = Vec::new();
+                    if let Ok(o) = prot.open(&rec, 0, &mut plain) {
+                        found |= o.content_type == ContentType::APPLICATION_DATA && plain == text;
+                    }
+                }
+            }
+            assert!(found, "the logged secret decrypts the application data sent to_server={to_server}");
+        }
+    }
+}
+
+/// Both sides send `rounds` numbered messages, one each per 20 ms, the client updating its keys every
+/// `client_every` rounds and the server every `server_every`; a message not yet received is sent again every
+/// round (as a reliable layer above would). Returns once both sides have every message, with what each
+/// received (duplicates included).
+fn chat_across_key_updates(
+    p: &mut Pair,
+    net: &mut Net,
+    rounds: u32,
+    client_every: u32,
+    server_every: u32,
+    resend: bool,
+) -> (Vec<u32>, Vec<u32>) {
+    let (mut at_server, mut at_client) = (Vec::new(), Vec::new());
+    let drain = |d: &mut crate::dtls::Dtls, into: &mut Vec<u32>| {
+        while let Some(m) = d.poll_data() {
+            into.push(u32::from_be_bytes(m.try_into().unwrap()));
+        }
+    };
+    let mut round = 0u32;
+    while round < rounds * 4 {
+        let now = p.now;
+        if round < rounds {
+            if round % client_every == client_every - 1 {
+                p.client.update_keys(now).unwrap();
+            }
+            if round % server_every == server_every - 1 {
+                p.server.update_keys(now).unwrap();
+            }
+        }
+        for n in 0..=round.min(rounds - 1) {
+            let first = n == round;
+            if first || (resend && !at_server.contains(&n)) {
+                p.client.send(&n.to_be_bytes()).unwrap();
+            }
+            if first || (resend && !at_client.contains(&n)) {
+                p.server.send(&n.to_be_bytes()).unwrap();
+            }
+        }
+        let end = p.now + Duration::from_millis(20);
+        p.run_until(net, Duration::from_millis(20), |p| p.now >= end);
+        p.now = p.now.max(end);
+        drain(&mut p.server, &mut at_server);
+        drain(&mut p.client, &mut at_client);
+        let all = |v: &Vec<u32>| (0..rounds).all(|n| v.contains(&n));
+        if round >= rounds && all(&at_server) && all(&at_client) {
+            break;
+        }
+        round += 1;
+    }
+    (at_server, at_client)
+}
+
+fn epochs(d: &crate::dtls::Dtls) -> (u64, u64) {
+    let v = d.v13.as_deref().unwrap();
+    (v.app_write_epoch, v.app_read_epoch)
+}
+
+#[test]
+fn key_updates_on_a_reordering_network_lose_no_record() {
+    let mut p = pair(50, Versions::Both, Versions::Both);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_connected(&p);
+    assert_eq!(epochs(&p.client), (3, 3));
+    // Reordering and duplication but no loss: every message arrives without being sent again, records of an
+    // epoch arriving after the next epoch's are still read with the previous keys.
+    let mut net = Net { loss: 0, dup: 20, reorder: 40, ..Net::lossy(50) };
+    let (at_server, at_client) = chat_across_key_updates(&mut p, &mut net, 60, 7, 11, false);
+    for got in [&at_server, &at_client] {
+        let mut sorted = got.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, (0..60).collect::<Vec<_>>());
+        assert_eq!(got.len(), 60, "each record read once (duplicates are replays)");
+    }
+    // 60 / 7 and 60 / 11 updates, each acknowledged: the writer's epoch is the reader's.
+    let (c, s) = (epochs(&p.client), epochs(&p.server));
+    assert_eq!(c, (3 + 8, 3 + 5));
+    assert_eq!(s, (3 + 5, 3 + 8));
+    assert!(p.client.v13.as_deref().unwrap().key_update.is_none());
+    assert!(!p.client.is_closed() && !p.server.is_closed());
+}
+
+#[test]
+fn key_updates_under_loss_keep_data_flowing() {
+    // A short retransmission timeout, so that lost KeyUpdates are re-sent within the chat.
+    let (mut cc, mut sc) = configs(51, Versions::Both, Versions::Both);
+    cc.initial_rto = Duration::from_millis(100);
+    sc.initial_rto = Duration::from_millis(100);
+    let mut p = Pair::new(51, cc, sc);
+    p.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_connected(&p);
+    let mut net = Net::lossy(51);
+    let (at_server, at_client) = chat_across_key_updates(&mut p, &mut net, 200, 5, 9, true);
+    for got in [&at_server, &at_client] {
+        assert!((0..200).all(|n| got.contains(&n)), "every message arrives: {got:?}");
+    }
+    // Every update eventually acknowledged (lost KeyUpdates re-sent, lost ACKs answered again), both sides
+    // agreeing on each direction's epoch. (A KeyUpdate unlucky several times waits out a doubling timeout,
+    // during which further requests wait for it: how many complete in the chat depends on the losses.)
+    let mut quiet = Net::clean();
+    let end = p.now + Duration::from_secs(30);
+    p.run_until(&mut quiet, Duration::from_secs(30), |p| p.now >= end);
+    let (c, s) = (epochs(&p.client), epochs(&p.server));
+    assert_eq!((c.0, c.1), (s.1, s.0));
+    assert!(c.0 > 3 && s.0 > 3, "client {c:?}, server {s:?}");
+    assert!(p.client.v13.as_deref().unwrap().key_update.is_none());
+    assert!(p.server.v13.as_deref().unwrap().key_update.is_none());
+    assert!(p.client.stats().retransmissions + p.server.stats().retransmissions > 0);
+    // One more update each, then data under the new keys.
+    let now = p.now;
+    p.client.update_keys(now).unwrap();
+    p.server.update_keys(now).unwrap();
+    let end = p.now + Duration::from_secs(1);
+    p.run_until(&mut quiet, Duration::from_secs(1), |p| p.now >= end);
+    assert_eq!(epochs(&p.client), (c.0 + 1, c.1 + 1));
+    assert_eq!(epochs(&p.server), (s.0 + 1, s.1 + 1));
+    exchange_data_13(&mut p, &mut quiet);
+}
+
+#[test]
+fn a_keyupdate_flood_changes_the_keys_once_per_epoch() {
+    let (mut p, _) = connected_pair(52);
+    // Three KeyUpdates in one epoch (as a peer re-sending, or misbehaving) and their copies.
+    let mut net = Net::clean();
+    for _ in 0..3 {
+        p.client.start_key_update13(true);
+        p.client.v13.as_deref_mut().unwrap().key_update = None;
+    }
+    let sent: Vec<Vec<u8>> = core::iter::from_fn(|| p.client.poll_transmit().map(<[u8]>::to_vec)).collect();
+    assert_eq!(sent.len(), 3);
+    for _ in 0..50 {
+        for d in &sent {
+            let _ = p.server.handle_receive(p.now, d);
+        }
+    }
+    // The server reads the next epoch once, and its own update (requested) is one, not three.
+    assert_eq!(epochs(&p.server).1, 4);
+    let v = p.server.v13.as_deref().unwrap();
+    assert!(v.key_update.is_some());
+    assert_eq!(v.key_update.as_ref().unwrap().records.len(), 1);
+    // Every copy was acknowledged, within the bounded transmit queue.
+    let acks = core::iter::from_fn(|| p.server.poll_transmit().map(<[u8]>::to_vec)).count();
+    assert!(acks > 3 && acks <= 150, "{acks}");
+    // Data still flows both ways.
+    p.client.v13.as_deref_mut().unwrap().key_update = None;
+    exchange_data_13(&mut p, &mut net);
+}
+
+fn exchange_data_13(p: &mut Pair, net: &mut Net) {
+    p.client.send(b"hello from client").unwrap();
+    p.server.send(b"hello from server").unwrap();
+    let end = p.now + Duration::from_secs(2);
+    p.run_until(net, Duration::from_secs(2), |p| p.now >= end);
+    let got = core::iter::from_fn(|| p.server.poll_data().map(<[u8]>::to_vec)).collect::<Vec<_>>();
+    assert!(got.contains(&b"hello from client".to_vec()), "{got:?}");
+    assert_eq!(p.client.poll_data(), Some(&b"hello from server"[..]));
+}
+
+#[test]
+fn keys_update_automatically_before_the_usage_limit() {
+    let (mut p, _) = connected_pair(53);
+    assert_eq!(super::conn::KEY_UPDATE_LIMIT, 1 << 23);
+    p.client.v13.as_deref_mut().unwrap().key_update_limit = 10;
+    let mut net = Net::clean();
+    for i in 0..35u32 {
+        p.client.send(&i.to_be_bytes()).unwrap();
+        let end = p.now + Duration::from_millis(30);
+        p.run_until(&mut net, Duration::from_millis(30), |p| p.now >= end);
+    }
+    let got = core::iter::from_fn(|| p.server.poll_data().map(<[u8]>::to_vec)).count();
+    assert_eq!(got, 35);
+    // Records count the ACK-eliciting KeyUpdates too; at least three updates in 35 records.
+    assert!(epochs(&p.client).0 >= 6, "{:?}", epochs(&p.client));
+    assert_eq!(epochs(&p.client).0, epochs(&p.server).1);
+    assert!(p.client.v13.as_deref().unwrap().records_written <= 10);
+    // A 1.2 connection has no KeyUpdate.
+    let mut p12 = pair(54, Versions::Dtls12, Versions::Both);
+    p12.run(&mut Net::clean(), Duration::from_secs(5));
+    assert_eq!(p12.client.update_keys(p12.now), Err(Error::NotConnected));
 }
