@@ -5,7 +5,9 @@
 //! - [`layers`]: one protocol at a time (STUN, DTLS with SRTP, SRTP, SCTP), with compiled examples.
 //! - [`game_engine`]: a peer connection per player in a game engine's network thread.
 //! - [`bare_metal`]: a port with no operating system: features, flash and memory figures, clock, seed.
-//! - Design notes: [`dtls_notes`], [`sctp_notes`], [`rtp_session_notes`], [`journal_format`].
+//! - [`recording_walkthrough`]: recording a browser session, replaying it after a change, reading the capture.
+//! - Design notes: [`dtls_notes`], [`sctp_notes`], [`rtp_session_notes`], [`journal_format`],
+//!   [`congestion_control`].
 
 #[doc = include_str!("../docs/architecture.md")]
 pub mod architecture {}
@@ -30,3 +32,9 @@ pub mod rtp_session_notes {}
 
 #[doc = include_str!("../docs/journal.md")]
 pub mod journal_format {}
+
+#[doc = include_str!("../docs/recording-walkthrough.md")]
+pub mod recording_walkthrough {}
+
+#[doc = include_str!("../docs/cc.md")]
+pub mod congestion_control {}
