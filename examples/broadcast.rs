@@ -54,6 +54,9 @@ mod http;
 mod forward;
 #[path = "broadcast/sfu.rs"]
 mod sfu;
+/// The receive step the UDP examples share.
+#[path = "support/udp.rs"]
+mod udp;
 
 use http::{Request, Response};
 use sfu::{Options, Role, Sfu, VideoCodec};
@@ -167,35 +170,7 @@ fn drive(socket: UdpSocket, mut sfu: Sfu, commands: &Receiver<Command>, stop: &A
             .poll_timeout()
             .map_or(Duration::from_secs(1), |t| t.saturating_duration_since(anchor.now()))
             .clamp(Duration::from_millis(1), Duration::from_secs(1));
-        socket.set_read_timeout(Some(wait))?;
-        match socket.recv_from(&mut buf) {
-            Ok((n, source)) => {
-                // Zero-length datagrams are wake-ups.
-                if n > 0 {
-                    sfu.receive(anchor.now(), source, buf.get(..n).unwrap_or_default());
-                }
-                // Whatever else is queued, before the timers again.
-                socket.set_nonblocking(true)?;
-                for _ in 0..256 {
-                    match socket.recv_from(&mut buf) {
-                        Ok((n, source)) if n > 0 => sfu.receive(anchor.now(), source, buf.get(..n).unwrap_or_default()),
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
-                }
-                socket.set_nonblocking(false)?;
-            }
-            // A timeout, a signal (Ctrl-C: the loop looks at `stop`), an ICMP error from a peer gone.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::ConnectionRefused
-                ) => {}
-            Err(e) => return Err(e),
-        }
+        udp::receive_step(&socket, &mut buf, wait, |source, data| sfu.receive(anchor.now(), source, data))?;
     }
     println!("broadcast: Ctrl-C, closing");
     let now = anchor.now();

@@ -55,6 +55,9 @@ mod http;
 
 #[path = "support/signal.rs"]
 mod signal;
+/// The receive step the UDP examples share.
+#[path = "support/udp.rs"]
+mod udp;
 use signal::Offer;
 
 #[path = "play_from_disk/media.rs"]
@@ -201,6 +204,8 @@ impl Player {
     /// The README loop: input (a datagram, or a deadline), then frames due, events and transmits.
     fn run(&mut self, offers: &Receiver<Offer>, stop: &AtomicBool) -> io::Result<()> {
         let mut buf = vec![0u8; 65_536];
+        // A second handle on the socket, so that receiving can borrow the connection mutably.
+        let socket = self.socket.try_clone()?;
         while !stop.load(Ordering::Relaxed) {
             while let Ok(offer) = offers.try_recv() {
                 let answer = self.answer(&offer.sdp);
@@ -212,31 +217,7 @@ impl Player {
                 .deadline()
                 .map_or(Duration::from_secs(1), |t| t.saturating_duration_since(self.anchor.now()))
                 .clamp(Duration::from_millis(1), Duration::from_secs(1));
-            self.socket.set_read_timeout(Some(wait))?;
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, source)) => {
-                    self.receive(source, buf.get(..n).unwrap_or_default());
-                    // Whatever else is queued, before timers and frames again.
-                    self.socket.set_nonblocking(true)?;
-                    for _ in 0..256 {
-                        match self.socket.recv_from(&mut buf) {
-                            Ok((n, source)) => self.receive(source, buf.get(..n).unwrap_or_default()),
-                            Err(_) => break,
-                        }
-                    }
-                    self.socket.set_nonblocking(false)?;
-                }
-                // A timeout, a signal (Ctrl-C: the loop looks at `stop`), an ICMP error from a peer gone.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                            | io::ErrorKind::ConnectionRefused
-                    ) => {}
-                Err(e) => return Err(e),
-            }
+            udp::receive_step(&socket, &mut buf, wait, |source, data| self.receive(source, data))?;
         }
         println!("play_from_disk: Ctrl-C, closing");
         self.end(self.anchor.now(), "closed");

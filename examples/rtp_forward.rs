@@ -89,6 +89,9 @@ mod http;
 /// `POST /offer` handed to the connection's thread.
 #[path = "support/signal.rs"]
 mod signal;
+/// The receive step the UDP examples share.
+#[path = "support/udp.rs"]
+mod udp;
 
 #[path = "rtp_forward/forward.rs"]
 mod forward;
@@ -456,6 +459,8 @@ impl Bridge {
         stop: &AtomicBool,
     ) -> io::Result<()> {
         let mut buf = vec![0u8; 65_536];
+        // A second handle on the socket, so that receiving can borrow the bridge mutably.
+        let socket = self.socket.try_clone()?;
         while !stop.load(Ordering::Relaxed) {
             while let Ok(offer) = offers.try_recv() {
                 let answer = self.answer(&offer.sdp);
@@ -463,30 +468,8 @@ impl Bridge {
             }
             let now = self.clock.now();
             let wait = self.deadline().map_or(IDLE, |t| t.saturating_duration_since(now));
-            self.socket.set_read_timeout(Some(wait.clamp(Duration::from_micros(100), IDLE)))?;
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, source)) => {
-                    self.receive(source, buf.get(..n).unwrap_or_default());
-                    // Whatever else is queued, before timers again.
-                    self.socket.set_nonblocking(true)?;
-                    for _ in 0..256 {
-                        match self.socket.recv_from(&mut buf) {
-                            Ok((n, source)) => self.receive(source, buf.get(..n).unwrap_or_default()),
-                            Err(_) => break,
-                        }
-                    }
-                    self.socket.set_nonblocking(false)?;
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                            | io::ErrorKind::ConnectionRefused
-                    ) => {}
-                Err(e) => return Err(e),
-            }
+            let wait = wait.clamp(Duration::from_micros(100), IDLE);
+            udp::receive_step(&socket, &mut buf, wait, |source, data| self.receive(source, data))?;
             // Cleared before the queue is taken: a packet queued after this wakes the loop again.
             pending.store(false, Ordering::Release);
             while let Ok(p) = plain.try_recv() {
