@@ -26,6 +26,7 @@ use alloc::vec::Vec;
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::{Aes128Enc, Aes256Enc};
 use aes_gcm::aead::AeadInOut;
+use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Tag};
 #[cfg(feature = "dtls13")]
 use chacha20poly1305::ChaCha20Poly1305;
@@ -308,13 +309,14 @@ impl Cipher {
         tag.unwrap_or_default()
     }
 
+    /// Decrypts `buf`'s input into its output (the same slice, or another of its length).
     #[inline]
-    fn open(&self, nonce: &Nonce12, aad: &[u8], buf: &mut [u8], tag: &Tag16) -> Result<(), Error> {
+    fn open(&self, nonce: &Nonce12, aad: &[u8], buf: InOutBuf<'_, '_, u8>, tag: &Tag16) -> Result<(), Error> {
         let r = match self {
-            Cipher::A128(g, _) => g.decrypt_inout_detached(nonce, aad, buf.into(), tag),
-            Cipher::A256(g, _) => g.decrypt_inout_detached(nonce, aad, buf.into(), tag),
+            Cipher::A128(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
+            Cipher::A256(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
             #[cfg(feature = "dtls13")]
-            Cipher::ChaCha(g, _) => g.decrypt_inout_detached(nonce, aad, buf.into(), tag),
+            Cipher::ChaCha(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
         };
         r.map_err(|_| Error::BadRecordMac)
     }
@@ -376,7 +378,7 @@ impl RecordProtection {
         };
         let (ct, tag) = buf.split_at_mut(ct_len);
         let tag = Tag16::try_from(&*tag).unwrap_or_default();
-        if self.cipher.open(&self.nonce(seq).into(), aad, ct, &tag).is_err() {
+        if self.cipher.open(&self.nonce(seq).into(), aad, ct.into(), &tag).is_err() {
             buf.clear();
             return Err(Error::BadRecordMac);
         }
@@ -437,13 +439,20 @@ impl RecordProtection {
         Ok(())
     }
 
-    /// Deprotects `record` into `out` (cleared first): decrypts the record number, reconstructs the full
-    /// sequence number around `expected_seq` (one plus the highest deprotected in this epoch), opens the
+    /// Deprotects `record` into `out` (replacing what it held): decrypts the record number, reconstructs the
+    /// full sequence number around `expected_seq` (one plus the highest deprotected in this epoch), opens the
     /// AEAD with the header (plain record number) as additional data, and strips the padding. Any failure is
     /// [`Error::BadRecordMac`] or [`Error::Malformed`] (an inner plaintext of zeros only) and leaves `out`
     /// empty; the caller drops the record (RFC 9147 §4.5.2).
     pub fn open(&self, record: &CiphertextRecord<'_>, expected_seq: u64, out: &mut Vec<u8>) -> Result<Opened, Error> {
-        out.clear();
+        let r = self.open_into(record, expected_seq, out);
+        if r.is_err() {
+            out.clear();
+        }
+        r
+    }
+
+    fn open_into(&self, record: &CiphertextRecord<'_>, expected_seq: u64, out: &mut Vec<u8>) -> Result<Opened, Error> {
         let h = &record.header;
         let mask = self.cipher.mask(record.encrypted)?;
         let (low, bits) = if h.seq_16 {
@@ -465,18 +474,16 @@ impl RecordProtection {
         } else {
             *aad.get_mut(seq_at).ok_or(Error::Malformed)? = low as u8;
         }
-        // Only the ciphertext is copied out; the tag is read where it lies.
+        // Decrypted from where it lies into `out`, no copy first; a reused `out` is not zeroed either.
         let ct_len = record.encrypted.len().checked_sub(TAG_LEN).ok_or(Error::BadRecordMac)?;
         let (ct, tag) = record.encrypted.split_at(ct_len);
         let tag = Tag16::try_from(tag).map_err(|_| Error::BadRecordMac)?;
-        out.extend_from_slice(ct);
-        if let Err(e) = self.cipher.open(&self.nonce(seq).into(), aad, out, &tag) {
-            out.clear();
-            return Err(e);
-        }
+        out.truncate(ct_len);
+        out.resize(ct_len, 0);
+        let buf = InOutBuf::new(ct, out.as_mut_slice()).map_err(|_| Error::BadRecordMac)?;
+        self.cipher.open(&self.nonce(seq).into(), aad, buf, &tag)?;
         // DTLSInnerPlaintext: content ‖ type ‖ zeros; the type is the last non-zero byte (RFC 8446 §5.4).
         let Some(type_at) = out.iter().rposition(|&b| b != 0) else {
-            out.clear();
             return Err(Error::Malformed);
         };
         let content_type = ContentType(out.get(type_at).copied().unwrap_or(0));
