@@ -585,10 +585,13 @@ impl V13 {
             if i == 1 {
                 self.records_written += 1;
             }
-            if self.sent.len() >= MAX_SENT_RECORDS {
-                self.sent.remove(0);
+            // Only handshake records (flights, KeyUpdates) are acknowledged; data records are not remembered.
+            if ty == ContentType::HANDSHAKE {
+                if self.sent.len() >= MAX_SENT_RECORDS {
+                    self.sent.remove(0);
+                }
+                self.sent.push((epoch, s));
             }
-            self.sent.push((epoch, s));
         }
     }
 }

@@ -463,9 +463,17 @@ impl RecordProtection {
             ((h.seq as u8 ^ m0).into(), 8)
         };
         let seq = reconstruct_seq(expected_seq, low, bits);
-        // The additional data: the header with the decrypted record number.
-        let mut aad = [0u8; MAX_HEADER_LEN];
+        // The additional data: the header with the decrypted record number (on the stack; headers without a
+        // connection ID, the usual case, in a small buffer).
+        let (mut short, mut long);
         let hl = record.header_bytes.len();
+        let aad: &mut [u8] = if hl <= 8 {
+            short = [0u8; 8];
+            &mut short
+        } else {
+            long = [0u8; MAX_HEADER_LEN];
+            &mut long
+        };
         let aad = aad.get_mut(..hl).ok_or(Error::Malformed)?;
         aad.copy_from_slice(record.header_bytes);
         let seq_at = 1 + h.cid.len();

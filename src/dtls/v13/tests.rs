@@ -421,7 +421,7 @@ fn refuse_tampering(aead: Aead) {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    let s: std::string::String = s.split_whitespace().collect();
+    let s: alloc::string::String = s.split_whitespace().collect();
     (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
 }
 
