@@ -418,7 +418,9 @@ impl RecordProtection {
         let body_at = out.len();
         out.extend_from_slice(content);
         out.push(content_type.0);
-        out.resize(body_at + inner_len, 0);
+        if padding > 0 {
+            out.resize(body_at + inner_len, 0);
+        }
         // Encrypted in place after the header, which is the additional data: no allocation per record.
         let (head, body) = out.split_at_mut(body_at);
         let aad = head.get(start..).unwrap_or(&[]);
