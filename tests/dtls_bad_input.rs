@@ -520,3 +520,38 @@ fn chromium_13_client_hello_gets_a_13_answer() {
     assert!(flight.iter().all(|d| d.len() <= 1200));
     assert!(!s.is_closed());
 }
+
+/// Chromium offers TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384 and TLS_CHACHA20_POLY1305_SHA256: a 1.3
+/// server takes the first of its own suites that is offered, AES-128-GCM by default, else as configured.
+#[test]
+fn chromium_13_client_hello_gets_the_servers_preferred_suite() {
+    use sansrtc::dtls::Versions;
+    let default_suites = {
+        let mut rng = SeededRng::from_seed([21; 32]);
+        Config::new(Certificate::generate(&mut rng)).cipher_suites
+    };
+    assert!(default_suites.contains(&CipherSuite::TLS13_CHACHA20_POLY1305_SHA256));
+    for (suites, expected) in [
+        (default_suites, CipherSuite::TLS13_AES_128_GCM_SHA256),
+        (
+            vec![CipherSuite::TLS13_CHACHA20_POLY1305_SHA256, CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256],
+            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (vec![CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384], CipherSuite::TLS13_AES_256_GCM_SHA384),
+    ] {
+        let mut rng = SeededRng::from_seed([21; 32]);
+        let mut cfg = Config::new(Certificate::generate(&mut rng));
+        cfg.cookie_exchange = false;
+        cfg.versions = Versions::Both;
+        cfg.cipher_suites = suites;
+        let mut s = Dtls::server(cfg, rng.fork());
+        send_fragmented_ch(&mut s, &chromium_client_hello(&[]), 0, 0);
+        let flight = drain(&mut s);
+        // The ServerHello is the first record of the first datagram, in plaintext.
+        let rec = RecordIter::new(&flight[0]).next().unwrap().unwrap();
+        let (h, body) = HandshakeIter::new(rec.fragment()).next().unwrap().unwrap();
+        assert_eq!(h.msg_type, HandshakeType::SERVER_HELLO);
+        assert_eq!(ServerHello::parse(body).unwrap().cipher_suite, expected);
+        assert!(!s.is_closed());
+    }
+}

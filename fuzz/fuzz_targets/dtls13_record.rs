@@ -6,17 +6,21 @@
 
 use libfuzzer_sys::fuzz_target;
 use sansrtc::dtls::v13::key_schedule::{HashAlg, LabelPrefix, Secret, TrafficKeys};
-use sansrtc::dtls::v13::record::{RecordProtection, UnifiedHeader, reconstruct_epoch, reconstruct_seq};
+use sansrtc::dtls::v13::record::{Aead, RecordProtection, UnifiedHeader, reconstruct_epoch, reconstruct_seq};
 use sansrtc::dtls::wire::ContentType;
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the connection ID length, the key size and the expected sequence number.
+    // The first byte picks the connection ID length, the AEAD and the expected sequence number.
     let Some((&ctl, data)) = data.split_first() else { return };
     let cid_len = usize::from(ctl & 0x07);
-    let key_len = if ctl & 0x80 != 0 { 32 } else { 16 };
+    let aead = match ctl >> 6 {
+        0 | 1 => Aead::Aes128Gcm,
+        2 => Aead::Aes256Gcm,
+        _ => Aead::ChaCha20Poly1305,
+    };
     let Ok(secret) = Secret::from_slice(&[ctl; 32]) else { return };
-    let Ok(keys) = TrafficKeys::derive(HashAlg::Sha256, LabelPrefix::Dtls13, &secret, key_len) else { return };
-    let Ok(protection) = RecordProtection::new(&keys) else { return };
+    let Ok(keys) = TrafficKeys::derive(HashAlg::Sha256, LabelPrefix::Dtls13, &secret, aead.key_len()) else { return };
+    let Ok(protection) = RecordProtection::new(aead, &keys) else { return };
     let expected = u64::from(ctl) << (ctl & 0x1f);
 
     let mut rest = data;

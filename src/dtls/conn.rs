@@ -10,6 +10,7 @@ use p256::ecdsa::VerifyingKey;
 use super::cert::Fingerprint;
 use super::crypto::{AEAD_OVERHEAD, KeyShare, RecordCipher};
 use super::error::Error;
+use super::fragment::Packer;
 use super::reassembly::{Insert, Reassembler};
 use super::wire::handshake::{HEADER_LEN as HS_HEADER, HandshakeHeader, HandshakeIter};
 use super::wire::record::{HEADER_LEN as REC_HEADER, write_header};
@@ -590,64 +591,35 @@ impl Dtls {
             return;
         }
         let mtu = self.config.mtu.max(REC_HEADER + HS_HEADER + AEAD_OVERHEAD + 16);
-        let mut dgram: Vec<u8> = Vec::with_capacity(mtu);
-        let mut plain: Vec<u8> = Vec::with_capacity(mtu);
+        let mut packer = Packer::new(mtu);
         let flight = core::mem::take(&mut self.flight);
+        let out = &mut self.out;
+        let mut flush = |d: &[u8]| {
+            let _ = out.push((), d);
+        };
         for msg in &flight {
             match msg {
                 FlightMsg::ChangeCipherSpec => {
-                    if dgram.len() + REC_HEADER + 1 > mtu {
-                        self.flush(&mut dgram);
-                    }
+                    packer.make_room(REC_HEADER + 1, &mut flush);
                     let seq = next_seq(&mut self.write_seq, 0);
-                    write_record(&mut dgram, None, ContentType::CHANGE_CIPHER_SPEC, 0, seq, &[1]);
+                    write_record(packer.datagram(), None, ContentType::CHANGE_CIPHER_SPEC, 0, seq, &[1]);
                 }
                 FlightMsg::Handshake { epoch, msg_type, seq: mseq, body } => {
-                    let cipher = if *epoch == 1 {
-                        self.write_cipher.as_ref().or(self.hs.pending_write.as_deref())
-                    } else {
-                        None
+                    let epoch = *epoch;
+                    let cipher =
+                        if epoch == 1 { self.write_cipher.as_ref().or(self.hs.pending_write.as_deref()) } else { None };
+                    let overhead = REC_HEADER + if epoch == 1 { AEAD_OVERHEAD } else { 0 };
+                    let write_seq = &mut self.write_seq;
+                    let mut seal = |d: &mut Vec<u8>, fragment: &[u8]| {
+                        let rseq = next_seq(write_seq, epoch);
+                        write_record(d, cipher, ContentType::HANDSHAKE, epoch, rseq, fragment);
                     };
-                    let overhead = REC_HEADER + HS_HEADER + if *epoch == 1 { AEAD_OVERHEAD } else { 0 };
-                    let mut off = 0usize;
-                    loop {
-                        let left = body.len() - off;
-                        let room = mtu.saturating_sub(dgram.len() + overhead);
-                        if room < left.clamp(1, 32) && !dgram.is_empty() {
-                            let _ = self.out.push((), &dgram);
-                            dgram.clear();
-                            continue;
-                        }
-                        let n = left.min(room.max(1));
-                        plain.clear();
-                        HandshakeHeader {
-                            msg_type: *msg_type,
-                            length: body.len() as u32,
-                            message_seq: *mseq,
-                            fragment_offset: off as u32,
-                            fragment_length: n as u32,
-                        }
-                        .write(&mut plain);
-                        plain.extend_from_slice(body.get(off..off + n).unwrap_or(&[]));
-                        let rseq = next_seq(&mut self.write_seq, *epoch);
-                        write_record(&mut dgram, cipher, ContentType::HANDSHAKE, *epoch, rseq, &plain);
-                        off += n;
-                        if off >= body.len() {
-                            break;
-                        }
-                    }
+                    packer.message(*msg_type, *mseq, body, overhead, &mut flush, &mut seal);
                 }
             }
         }
+        packer.flush(&mut flush);
         self.flight = flight;
-        self.flush(&mut dgram);
-    }
-
-    fn flush(&mut self, dgram: &mut Vec<u8>) {
-        if !dgram.is_empty() {
-            let _ = self.out.push((), dgram);
-            dgram.clear();
-        }
     }
 
     pub(crate) fn retransmit(&mut self) {

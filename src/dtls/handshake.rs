@@ -53,7 +53,8 @@ impl Dtls {
                 groups.push(*g);
             }
         }
-        let mut suites = self.config.cipher_suites.clone();
+        // 1.2 suites here; the 1.3 ones are put in front when 1.3 is offered.
+        let mut suites: Vec<CipherSuite> = self.config.cipher_suites.iter().copied().filter(|s| is_tls12(*s)).collect();
         let mut extra = Vec::new();
         self.client_hello13_parts(&mut suites, &mut extra);
         ClientHello::emit(
@@ -133,6 +134,7 @@ impl Dtls {
             .cipher_suites
             .iter()
             .copied()
+            .filter(|s| is_tls12(*s))
             .find(|s| ch.suites().any(|c| c == *s))
             .ok_or(Error::NoCommonCipherSuite)?;
         let ext = ch.extensions;
@@ -297,7 +299,10 @@ impl Dtls {
         if sh.version != DTLS1_2 {
             return Err(self.fail_alert(Error::UnsupportedVersion(sh.version), AlertDescription::PROTOCOL_VERSION));
         }
-        if !self.config.cipher_suites.contains(&sh.cipher_suite) || sh.compression_method != 0 {
+        if !is_tls12(sh.cipher_suite)
+            || !self.config.cipher_suites.contains(&sh.cipher_suite)
+            || sh.compression_method != 0
+        {
             return Err(Error::NoCommonCipherSuite);
         }
         let ext = sh.extensions;
@@ -489,4 +494,10 @@ impl Dtls {
         self.maybe_connected();
         Ok(())
     }
+}
+
+/// Whether `suite` is one of the DTLS 1.2 suites we implement (the TLS 1.3 suites in the configuration
+/// only count when 1.3 is negotiated).
+fn is_tls12(suite: CipherSuite) -> bool {
+    matches!(suite, CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256 | CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384)
 }

@@ -60,6 +60,7 @@ mod conn;
 pub(crate) mod crypto;
 mod der;
 mod error;
+mod fragment;
 mod handshake;
 mod reassembly;
 pub mod v13;
@@ -107,7 +108,10 @@ pub struct Config {
     pub certificate: Certificate,
     /// SRTP protection profiles in preference order (empty: no use_srtp). Default: [`SrtpProfile::ALL`].
     pub srtp_profiles: Vec<SrtpProfile>,
-    /// Cipher suites in preference order. Default: AES-128-GCM then AES-256-GCM.
+    /// Cipher suites in preference order: a client offers them in this order, a server takes the first of
+    /// them the client offers. A DTLS 1.2 suite also stands for the TLS 1.3 suite of the same AEAD when 1.3
+    /// is negotiated; TLS_CHACHA20_POLY1305_SHA256 is a 1.3 suite only (and needs the `dtls13` feature).
+    /// Default: AES-128-GCM, AES-256-GCM, then ChaCha20-Poly1305 (1.3 only), the order browsers prefer.
     pub cipher_suites: Vec<CipherSuite>,
     /// ECDHE key exchange groups in preference order, from [`NamedGroup::X25519`] and
     /// [`NamedGroup::SECP256R1`] (others are ignored). Default: X25519 then secp256r1. A client offers them
@@ -144,6 +148,7 @@ impl Config {
             cipher_suites: alloc::vec![
                 CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256,
                 CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384,
+                CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
             ],
             groups: alloc::vec![NamedGroup::X25519, NamedGroup::SECP256R1],
             mtu: 1200,

@@ -6,11 +6,12 @@ use alloc::vec::Vec;
 
 use super::key_schedule::{HashAlg, KeySchedule, LabelPrefix, Secret, TrafficKeys, export, next_traffic_secret};
 use super::messages::{MAX_ACK_ENTRIES, emit_ack, parse_ack};
-use super::record::{CiphertextRecord, RecordProtection, TAG_LEN, UnifiedHeader, is_ciphertext};
+use super::record::{Aead, CiphertextRecord, RecordProtection, TAG_LEN, UnifiedHeader, is_ciphertext};
 use crate::dtls::KeyLog;
 use crate::dtls::conn::{Dtls, DtlsTimer, FlightMsg, ReplayWindow, State, TARGET, next_seq};
 use crate::dtls::crypto::KeyShare;
 use crate::dtls::error::Error;
+use crate::dtls::fragment::Packer;
 use crate::dtls::wire::handshake::{HEADER_LEN as HS_HEADER, HandshakeHeader, HandshakeIter};
 use crate::dtls::wire::record::{HEADER_LEN as REC_HEADER, write_header};
 use crate::dtls::wire::{CipherSuite, ContentType, DTLS1_2, HandshakeType, Record};
@@ -92,12 +93,9 @@ pub(crate) struct V13 {
 }
 
 impl V13 {
-    /// The suite's hash and key length.
-    pub(crate) fn hash(&self) -> (HashAlg, usize) {
-        match self.suite {
-            Some(CipherSuite::TLS13_AES_256_GCM_SHA384) => (HashAlg::Sha384, 32),
-            _ => (HashAlg::Sha256, 16),
-        }
+    /// The suite's hash and AEAD (SHA-256 and AES-128-GCM until a suite is chosen).
+    pub(crate) fn hash(&self) -> (HashAlg, Aead) {
+        self.suite.and_then(Aead::of_suite).unwrap_or((HashAlg::Sha256, Aead::Aes128Gcm))
     }
 
     /// The transcript hash so far.
@@ -107,9 +105,9 @@ impl V13 {
 
     /// Installs the keys of `secret` for writing (or reading) `epoch` (2 or 3).
     pub(crate) fn install(&mut self, epoch: u16, secret: &Secret, write: bool) -> Result<(), Error> {
-        let (hash, key_len) = self.hash();
-        let keys = TrafficKeys::derive(hash, PREFIX, secret, key_len)?;
-        let prot = RecordProtection::new(&keys)?;
+        let (hash, aead) = self.hash();
+        let keys = TrafficKeys::derive(hash, PREFIX, secret, aead.key_len())?;
+        let prot = RecordProtection::new(aead, &keys)?;
         if epoch == 3 {
             if write {
                 self.app_write_epoch = 3;
@@ -170,50 +168,31 @@ impl Dtls {
     pub(crate) fn emit_flight13(&mut self) {
         let Some(mut v) = self.v13.take() else { return };
         let mtu = self.config.mtu.max(REC_HEADER + HS_HEADER + TAG_LEN + 64);
-        let mut dgram: Vec<u8> = Vec::with_capacity(mtu);
-        let mut plain: Vec<u8> = Vec::with_capacity(mtu);
+        let mut packer = Packer::new(mtu);
         let flight = core::mem::take(&mut self.flight);
+        let out = &mut self.out;
+        let mut flush = |d: &[u8]| {
+            let _ = out.push((), d);
+        };
         for msg in &flight {
             let FlightMsg::Handshake { epoch, msg_type, seq: mseq, body } = msg else { continue };
-            let overhead = if *epoch == 0 { REC_HEADER + HS_HEADER } else { UNIFIED_HEADER + HS_HEADER + 1 + TAG_LEN };
-            let mut off = 0usize;
-            loop {
-                let left = body.len() - off;
-                let room = mtu.saturating_sub(dgram.len() + overhead);
-                if room < left.clamp(1, 32) && !dgram.is_empty() {
-                    let _ = self.out.push((), &dgram);
-                    dgram.clear();
-                    continue;
-                }
-                let n = left.min(room.max(1));
-                plain.clear();
-                HandshakeHeader {
-                    msg_type: *msg_type,
-                    length: body.len() as u32,
-                    message_seq: *mseq,
-                    fragment_offset: off as u32,
-                    fragment_length: n as u32,
-                }
-                .write(&mut plain);
-                plain.extend_from_slice(body.get(off..off + n).unwrap_or(&[]));
-                if *epoch == 0 {
-                    let rseq = next_seq(&mut self.write_seq, 0);
-                    write_header(&mut dgram, ContentType::HANDSHAKE, DTLS1_2, 0, rseq, plain.len() as u16);
-                    dgram.extend_from_slice(&plain);
-                } else {
-                    v.seal(&mut dgram, *epoch, ContentType::HANDSHAKE, &plain);
-                }
-                off += n;
-                if off >= body.len() {
-                    break;
-                }
+            let epoch = *epoch;
+            if epoch == 0 {
+                let write_seq = &mut self.write_seq;
+                let mut seal = |d: &mut Vec<u8>, fragment: &[u8]| {
+                    let rseq = next_seq(write_seq, 0);
+                    write_header(d, ContentType::HANDSHAKE, DTLS1_2, 0, rseq, fragment.len() as u16);
+                    d.extend_from_slice(fragment);
+                };
+                packer.message(*msg_type, *mseq, body, REC_HEADER, &mut flush, &mut seal);
+            } else {
+                let mut seal = |d: &mut Vec<u8>, fragment: &[u8]| v.seal(d, epoch, ContentType::HANDSHAKE, fragment);
+                packer.message(*msg_type, *mseq, body, UNIFIED_HEADER + 1 + TAG_LEN, &mut flush, &mut seal);
             }
         }
+        packer.flush(&mut flush);
         self.flight = flight;
         self.v13 = Some(v);
-        if !dgram.is_empty() {
-            let _ = self.out.push((), &dgram);
-        }
     }
 
     /// Sends one protected record alone in a datagram at the highest epoch we can write.
@@ -438,10 +417,10 @@ impl Dtls {
             return Ok(());
         }
         let Some(v) = self.v13.as_mut() else { return Err(Error::UnexpectedMessage) };
-        let (hash, key_len) = v.hash();
+        let (hash, aead) = v.hash();
         let secret = v.read_secret.as_ref().ok_or(Error::UnexpectedMessage)?;
         let next = next_traffic_secret(hash, PREFIX, secret)?;
-        let prot = RecordProtection::new(&TrafficKeys::derive(hash, PREFIX, &next, key_len)?)?;
+        let prot = RecordProtection::new(aead, &TrafficKeys::derive(hash, PREFIX, &next, aead.key_len())?)?;
         let (Some(slot), Some(window), Some(expected)) =
             (v.read.get_mut(1), v.replay.get_mut(1), v.read_next.get_mut(1))
         else {
@@ -527,10 +506,10 @@ impl Dtls {
     /// Our KeyUpdate was acknowledged: write with the next epoch's keys (RFC 9147 §8).
     fn key_update_acked13(&mut self) -> Result<(), Error> {
         let Some(v) = self.v13.as_mut() else { return Err(Error::UnexpectedMessage) };
-        let (hash, key_len) = v.hash();
+        let (hash, aead) = v.hash();
         let secret = v.write_secret.as_ref().ok_or(Error::UnexpectedMessage)?;
         let next = next_traffic_secret(hash, PREFIX, secret)?;
-        let prot = RecordProtection::new(&TrafficKeys::derive(hash, PREFIX, &next, key_len)?)?;
+        let prot = RecordProtection::new(aead, &TrafficKeys::derive(hash, PREFIX, &next, aead.key_len())?)?;
         if let (Some(slot), Some(seq)) = (v.write.get_mut(1), v.write_seq.get_mut(1)) {
             *slot = Some(prot);
             *seq = 0;
@@ -606,10 +585,13 @@ impl V13 {
             if i == 1 {
                 self.records_written += 1;
             }
-            if self.sent.len() >= MAX_SENT_RECORDS {
-                self.sent.remove(0);
+            // Only handshake records (flights, KeyUpdates) are acknowledged; data records are not remembered.
+            if ty == ContentType::HANDSHAKE {
+                if self.sent.len() >= MAX_SENT_RECORDS {
+                    self.sent.remove(0);
+                }
+                self.sent.push((epoch, s));
             }
-            self.sent.push((epoch, s));
         }
     }
 }

@@ -77,6 +77,57 @@ fn dtls13_without_cookie_aes256_p256_each_profile() {
     }
 }
 
+/// Each 1.3 suite end to end, with and without the cookie exchange: a client offering only that suite gets
+/// it from a server configured with all three (a server given only ChaCha20 by a client picks it), and a
+/// server configured with only that suite picks it among the three a default client offers (AES-128-GCM
+/// first). Both ends agree on suite and exporter, records are protected under it, data flows both ways,
+/// and a KeyUpdate each way moves both to the next keys of the suite.
+#[test]
+fn dtls13_each_suite_connects_both_ways_and_carries_data() {
+    for (i, suite) in [
+        CipherSuite::TLS13_AES_128_GCM_SHA256,
+        CipherSuite::TLS13_AES_256_GCM_SHA384,
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (j, only_client) in [true, false].into_iter().enumerate() {
+            let seed = 60 + 2 * i as u8 + j as u8;
+            let (mut cc, mut sc) = configs(seed, Versions::Dtls13, Versions::Both);
+            assert_eq!(
+                super::messages::tls13_suite(cc.cipher_suites[0]),
+                Some(CipherSuite::TLS13_AES_128_GCM_SHA256),
+                "AES-128-GCM is offered first"
+            );
+            if only_client {
+                cc.cipher_suites = vec![suite];
+            } else {
+                sc.cipher_suites = vec![suite];
+            }
+            sc.cookie_exchange = j == 0;
+            let mut p = Pair::new(seed, cc, sc);
+            let mut net = Net::clean();
+            p.run(&mut net, Duration::from_secs(5));
+            let (c, s) = assert_connected(&p);
+            assert_eq!((c.cipher_suite, s.cipher_suite), (suite, suite), "{suite:?} only_client={only_client}");
+            assert_eq!(p.client.protocol_version(), Some(DTLS1_3));
+            let (mut a, mut b) = ([0u8; 60], [0u8; 60]);
+            p.client.export_keying_material(b"EXTRACTOR-dtls_srtp", &mut a).unwrap();
+            p.server.export_keying_material(b"EXTRACTOR-dtls_srtp", &mut b).unwrap();
+            assert_eq!(a, b);
+            exchange_data(&mut p);
+            let now = p.now;
+            p.client.update_keys(now).unwrap();
+            p.server.update_keys(now).unwrap();
+            let mut net = Net::clean();
+            p.run(&mut net, Duration::from_secs(2));
+            assert_eq!((epochs(&p.client), epochs(&p.server)), ((4, 4), (4, 4)), "{suite:?}");
+            exchange_data(&mut p);
+        }
+    }
+}
+
 #[test]
 fn hello_retry_request_asks_for_the_servers_group() {
     // The client offers shares for X25519 only; the server wants P-256 first.
@@ -396,13 +447,14 @@ fn key_log_secrets(log: &str, client_random: &[u8; 32]) -> Vec<(alloc::string::S
 #[test]
 fn dtls13_key_log_has_the_five_secrets_that_decrypt_the_records() {
     use super::key_schedule::{HashAlg, LabelPrefix, Secret, TrafficKeys, export};
-    use super::record::{RecordProtection, UnifiedHeader};
+    use super::record::{Aead, RecordProtection, UnifiedHeader};
     use crate::dtls::Event;
     use crate::dtls::wire::ContentType;
 
-    for (seed, suite, hash, key_len) in [
-        (40, CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256, HashAlg::Sha256, 16),
-        (41, CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384, HashAlg::Sha384, 32),
+    for (seed, suite, hash, aead) in [
+        (40, CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256, HashAlg::Sha256, Aead::Aes128Gcm),
+        (41, CipherSuite::ECDHE_ECDSA_AES_256_GCM_SHA384, HashAlg::Sha384, Aead::Aes256Gcm),
+        (42, CipherSuite::TLS13_CHACHA20_POLY1305_SHA256, HashAlg::Sha256, Aead::ChaCha20Poly1305),
     ] {
         let (mut cc, mut sc) = configs(seed, Versions::Both, Versions::Both);
         cc.key_log = true;
@@ -453,9 +505,9 @@ fn dtls13_key_log_has_the_five_secrets_that_decrypt_the_records() {
         for (to_server, secret, text) in
             [(true, &secrets[2].1, &b"from the client"[..]), (false, &secrets[3].1, &b"from the server"[..])]
         {
-            let keys =
-                TrafficKeys::derive(hash, LabelPrefix::Dtls13, &Secret::from_slice(secret).unwrap(), key_len).unwrap();
-            let prot = RecordProtection::new(&keys).unwrap();
+            let secret = Secret::from_slice(secret).unwrap();
+            let keys = TrafficKeys::derive(hash, LabelPrefix::Dtls13, &secret, aead.key_len()).unwrap();
+            let prot = RecordProtection::new(aead, &keys).unwrap();
             let mut found = false;
             for (_, d) in net.wire.iter().filter(|(t, _)| *t == to_server) {
                 let mut rest = &d[..];

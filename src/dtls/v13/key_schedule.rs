@@ -360,6 +360,18 @@ impl TrafficKeys {
         Ok(k)
     }
 
+    /// Keys given as they are (published vectors): write key and record number key of one length (16 or 32
+    /// bytes), and the write IV.
+    pub fn from_parts(key: &[u8], iv: [u8; 12], sn_key: &[u8]) -> Result<TrafficKeys, Error> {
+        if (key.len() != 16 && key.len() != 32) || sn_key.len() != key.len() {
+            return Err(Error::InvalidKey);
+        }
+        let mut k = TrafficKeys { key: [0; 32], sn_key: [0; 32], key_len: key.len() as u8, iv };
+        k.key.get_mut(..key.len()).ok_or(Error::InvalidKey)?.copy_from_slice(key);
+        k.sn_key.get_mut(..key.len()).ok_or(Error::InvalidKey)?.copy_from_slice(sn_key);
+        Ok(k)
+    }
+
     /// The write key.
     pub fn key(&self) -> &[u8] {
         self.key.get(..usize::from(self.key_len)).unwrap_or(&[])

@@ -21,9 +21,12 @@ pub const HRR_RANDOM: [u8; 32] = [
 /// §4.1.3).
 pub const DOWNGRADE_TLS12: [u8; 8] = *b"DOWNGRD\x01";
 
-/// The TLS 1.3 suite of the same AEAD as a configured suite (either generation).
+/// The TLS 1.3 suite of the same AEAD as a configured suite (either generation). ChaCha20-Poly1305 is a
+/// 1.3 suite only here (and needs the `dtls13` feature).
 pub fn tls13_suite(suite: CipherSuite) -> Option<CipherSuite> {
     match suite {
+        #[cfg(feature = "dtls13")]
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => Some(CipherSuite::TLS13_CHACHA20_POLY1305_SHA256),
         CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256 | CipherSuite::TLS13_AES_128_GCM_SHA256 => {
             Some(CipherSuite::TLS13_AES_128_GCM_SHA256)
         }

@@ -4,9 +4,12 @@
 //!   handshake and master secrets, traffic secrets, keys and IVs (and DTLS 1.3's record number keys),
 //!   Finished, KeyUpdate, resumption and the exporter. Checked against every secret, key and IV of RFC 8448
 //!   §3 and against OpenSSL's exporter.
-//! - [`record`]: the unified header of protected records, record number encryption, reconstruction of
-//!   sequence numbers and epochs from their low bits, and AES-GCM record protection with the per-record
-//!   nonce. Checked against the protected records of RFC 8448 §3 (TLS 1.3 framing, same AEAD and nonce).
+//! - [`record`]: the unified header of protected records, record number encryption (AES-ECB or the
+//!   ChaCha20 block), reconstruction of sequence numbers and epochs from their low bits, and record
+//!   protection with the per-record nonce under TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384 or
+//!   TLS_CHACHA20_POLY1305_SHA256. Checked against the protected records of RFC 8448 §3 (TLS 1.3 framing,
+//!   same AEAD and nonce), RFC 8439's ChaCha20 block and AEAD vectors, and masks recomputed from RFC 9147
+//!   §4.2.3's description.
 //! - [`messages`]: the 1.3 handshake message bodies and extensions, and the ACK record.
 //! - `conn`, `client`, `server`: the 1.3 record layer of the machine, ACKs, and the handshake of each role.
 

@@ -1,6 +1,7 @@
 //! The DTLS 1.3 record layer (RFC 9147 §4): the unified header of protected records, record number
 //! encryption (§4.2.3), reconstruction of the full sequence number and epoch from their low bits (§4.2.2),
-//! and AEAD record protection with the per-record nonce (RFC 8446 §5.2–5.3, AES-128-GCM and AES-256-GCM).
+//! and AEAD record protection with the per-record nonce (RFC 8446 §5.2–5.3: AES-128-GCM, AES-256-GCM and
+//! ChaCha20-Poly1305).
 //!
 //! ```text
 //!  0 1 2 3 4 5 6 7
@@ -9,7 +10,7 @@
 //! +-+-+-+-+-+-+-+-+   E: low two bits of the epoch
 //! | Connection ID |   (if C; its length is negotiated, not on the wire)
 //! |  8 or 16 bit  |
-//! |Sequence Number|   (encrypted: XORed with AES-ECB(sn_key, ciphertext[0..16]))
+//! |Sequence Number|   (encrypted: XORed with AES-ECB(sn_key, ciphertext[0..16]) or ChaCha20's block)
 //! | 16 bit Length |   (if L; else the record runs to the end of the datagram)
 //! +-+-+-+-+-+-+-+-+
 //! | encrypted DTLSInnerPlaintext: content ‖ type ‖ zero padding, then the AEAD tag
@@ -25,11 +26,14 @@ use alloc::vec::Vec;
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::{Aes128Enc, Aes256Enc};
 use aes_gcm::aead::AeadInOut;
-use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce, Tag};
+use aes_gcm::aead::inout::InOutBuf;
+use aes_gcm::{Aes128Gcm, Aes256Gcm, Tag};
+#[cfg(feature = "dtls13")]
+use chacha20poly1305::ChaCha20Poly1305;
 
-use super::key_schedule::TrafficKeys;
+use super::key_schedule::{HashAlg, TrafficKeys};
 use crate::dtls::error::Error;
-use crate::dtls::wire::ContentType;
+use crate::dtls::wire::{CipherSuite, ContentType};
 
 /// The three fixed high bits of a unified header, `001`.
 pub const FIXED_BITS: u8 = 0b0010_0000;
@@ -189,52 +193,141 @@ pub fn reconstruct_epoch(current: u64, epoch_bits: u8) -> Option<u64> {
     current.checked_sub(back)
 }
 
-/// Record number encryption (RFC 9147 §4.2.3) for AES-based AEADs: the mask is AES-ECB(sn_key,
-/// ciphertext[0..16]).
-// Unboxed like the AEAD beside it.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone)]
-enum SnCipher {
-    A128(Aes128Enc),
-    A256(Aes256Enc),
+/// The AEAD of a TLS 1.3 cipher suite (RFC 8446 §B.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aead {
+    /// AEAD_AES_128_GCM (TLS_AES_128_GCM_SHA256).
+    Aes128Gcm,
+    /// AEAD_AES_256_GCM (TLS_AES_256_GCM_SHA384).
+    Aes256Gcm,
+    /// AEAD_CHACHA20_POLY1305 (TLS_CHACHA20_POLY1305_SHA256, RFC 8439); needs the `dtls13` feature.
+    ChaCha20Poly1305,
 }
 
-impl SnCipher {
-    fn new(key: &[u8]) -> Result<SnCipher, Error> {
-        match key.len() {
-            16 => Ok(SnCipher::A128(Aes128Enc::new_from_slice(key).map_err(|_| Error::InvalidKey)?)),
-            32 => Ok(SnCipher::A256(Aes256Enc::new_from_slice(key).map_err(|_| Error::InvalidKey)?)),
-            _ => Err(Error::InvalidKey),
-        }
-    }
-
-    fn mask(&self, encrypted: &[u8]) -> Result<[u8; 16], Error> {
-        let sample: [u8; SN_SAMPLE_LEN] =
-            encrypted.get(..SN_SAMPLE_LEN).and_then(|s| s.try_into().ok()).ok_or(Error::BadRecordMac)?;
-        let mut block = sample.into();
+impl Aead {
+    /// The key length in bytes (of the write key and of the record number key alike).
+    pub fn key_len(self) -> usize {
         match self {
-            SnCipher::A128(c) => c.encrypt_block(&mut block),
-            SnCipher::A256(c) => c.encrypt_block(&mut block),
+            Aead::Aes128Gcm => 16,
+            Aead::Aes256Gcm | Aead::ChaCha20Poly1305 => 32,
         }
-        Ok(block.into())
+    }
+
+    /// The hash and AEAD of a TLS 1.3 cipher suite we implement.
+    pub fn of_suite(suite: CipherSuite) -> Option<(HashAlg, Aead)> {
+        match suite {
+            CipherSuite::TLS13_AES_128_GCM_SHA256 => Some((HashAlg::Sha256, Aead::Aes128Gcm)),
+            CipherSuite::TLS13_AES_256_GCM_SHA384 => Some((HashAlg::Sha384, Aead::Aes256Gcm)),
+            #[cfg(feature = "dtls13")]
+            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => Some((HashAlg::Sha256, Aead::ChaCha20Poly1305)),
+            _ => None,
+        }
     }
 }
 
+/// The AEAD of one direction and epoch with its record number cipher (RFC 9147 §4.2.3): AES-ECB under the
+/// sn_key for the AES suites, the ChaCha20 block function under the sn_key for ChaCha20-Poly1305.
 // Unboxed on purpose: one per direction and epoch, and the record path should not chase a pointer.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
-enum Gcm {
-    A128(Aes128Gcm),
-    A256(Aes256Gcm),
+enum Cipher {
+    A128(Aes128Gcm, Aes128Enc),
+    A256(Aes256Gcm, Aes256Enc),
+    #[cfg(feature = "dtls13")]
+    ChaCha(ChaCha20Poly1305, [u8; 32]),
 }
 
-/// Protection of the records of one direction and epoch: AES-GCM with the per-record nonce, and record
+/// AEAD_AES_128_GCM, AEAD_AES_256_GCM and AEAD_CHACHA20_POLY1305 share nonce and tag types (RFC 5116).
+type Nonce12 = aes_gcm::Nonce<aes_gcm::aead::consts::U12>;
+type Tag16 = Tag<aes_gcm::aead::consts::U16>;
+
+impl Cipher {
+    fn new(aead: Aead, keys: &TrafficKeys) -> Result<Cipher, Error> {
+        let (key, sn) = (keys.key(), keys.sn_key());
+        if key.len() != aead.key_len() || sn.len() != aead.key_len() {
+            return Err(Error::InvalidKey);
+        }
+        let bad = |_| Error::InvalidKey;
+        Ok(match aead {
+            Aead::Aes128Gcm => {
+                Cipher::A128(Aes128Gcm::new_from_slice(key).map_err(bad)?, Aes128Enc::new_from_slice(sn).map_err(bad)?)
+            }
+            Aead::Aes256Gcm => {
+                Cipher::A256(Aes256Gcm::new_from_slice(key).map_err(bad)?, Aes256Enc::new_from_slice(sn).map_err(bad)?)
+            }
+            #[cfg(feature = "dtls13")]
+            Aead::ChaCha20Poly1305 => {
+                let mut sn_key = [0u8; 32];
+                sn_key.copy_from_slice(sn);
+                Cipher::ChaCha(ChaCha20Poly1305::new_from_slice(key).map_err(bad)?, sn_key)
+            }
+            #[cfg(not(feature = "dtls13"))]
+            Aead::ChaCha20Poly1305 => return Err(Error::InvalidKey),
+        })
+    }
+
+    /// The record number mask from the first 16 bytes of the encrypted record (RFC 9147 §4.2.3):
+    /// AES-ECB(sn_key, sample), or ChaCha20(sn_key, counter = sample[0..4] little-endian, nonce =
+    /// sample[4..16]) applied to zeros. Records too short to sample are refused.
+    #[inline]
+    fn mask(&self, encrypted: &[u8]) -> Result<[u8; 16], Error> {
+        let sample: &[u8; SN_SAMPLE_LEN] = encrypted.first_chunk().ok_or(Error::BadRecordMac)?;
+        match self {
+            Cipher::A128(_, c) => {
+                let mut block = (*sample).into();
+                c.encrypt_block(&mut block);
+                Ok(block.into())
+            }
+            Cipher::A256(_, c) => {
+                let mut block = (*sample).into();
+                c.encrypt_block(&mut block);
+                Ok(block.into())
+            }
+            #[cfg(feature = "dtls13")]
+            Cipher::ChaCha(_, key) => {
+                use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+                let (counter, nonce) = sample.split_first_chunk::<4>().ok_or(Error::BadRecordMac)?;
+                let nonce: &[u8; 12] = nonce.first_chunk().ok_or(Error::BadRecordMac)?;
+                let mut c = chacha20::ChaCha20::new(key.into(), nonce.into());
+                c.seek(u64::from(u32::from_le_bytes(*counter)) * 64);
+                let mut block = [0u8; 16];
+                c.apply_keystream(&mut block);
+                Ok(block)
+            }
+        }
+    }
+
+    #[inline]
+    fn seal(&self, nonce: &Nonce12, aad: &[u8], buf: &mut [u8]) -> Tag16 {
+        // Encryption fails only above 2^36 bytes (GCM) or 2^38 (ChaCha20); records are below 2^14 + 256.
+        let tag = match self {
+            Cipher::A128(g, _) => g.encrypt_inout_detached(nonce, aad, buf.into()),
+            Cipher::A256(g, _) => g.encrypt_inout_detached(nonce, aad, buf.into()),
+            #[cfg(feature = "dtls13")]
+            Cipher::ChaCha(g, _) => g.encrypt_inout_detached(nonce, aad, buf.into()),
+        };
+        tag.unwrap_or_default()
+    }
+
+    /// Decrypts `buf`'s input into its output (the same slice, or another of its length).
+    #[inline]
+    fn open(&self, nonce: &Nonce12, aad: &[u8], buf: InOutBuf<'_, '_, u8>, tag: &Tag16) -> Result<(), Error> {
+        let r = match self {
+            Cipher::A128(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
+            Cipher::A256(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
+            #[cfg(feature = "dtls13")]
+            Cipher::ChaCha(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
+        };
+        r.map_err(|_| Error::BadRecordMac)
+    }
+}
+
+/// Protection of the records of one direction and epoch: the AEAD with the per-record nonce, and record
 /// number encryption. Its `Debug` shows no keys.
 #[derive(Clone)]
 pub struct RecordProtection {
-    gcm: Gcm,
+    cipher: Cipher,
     iv: [u8; 12],
-    sn: SnCipher,
 }
 
 impl core::fmt::Debug for RecordProtection {
@@ -253,35 +346,27 @@ pub struct Opened {
 }
 
 impl RecordProtection {
-    /// Protection with a traffic secret's keys (AES-128-GCM for 16-byte keys, AES-256-GCM for 32).
-    pub fn new(keys: &TrafficKeys) -> Result<RecordProtection, Error> {
-        let gcm = match keys.key().len() {
-            16 => Gcm::A128(Aes128Gcm::new_from_slice(keys.key()).map_err(|_| Error::InvalidKey)?),
-            32 => Gcm::A256(Aes256Gcm::new_from_slice(keys.key()).map_err(|_| Error::InvalidKey)?),
-            _ => return Err(Error::InvalidKey),
-        };
-        Ok(RecordProtection { gcm, iv: keys.iv, sn: SnCipher::new(keys.sn_key())? })
+    /// Protection with a traffic secret's keys for `aead` (keys of its length, else
+    /// [`Error::InvalidKey`]; so is ChaCha20-Poly1305 without the `dtls13` feature).
+    pub fn new(aead: Aead, keys: &TrafficKeys) -> Result<RecordProtection, Error> {
+        Ok(RecordProtection { cipher: Cipher::new(aead, keys)?, iv: keys.iv })
     }
 
     /// The per-record nonce: the 64-bit sequence number, left-padded to 12 bytes, XOR the write IV (RFC 8446
     /// §5.3).
+    #[inline]
     pub fn nonce(&self, seq: u64) -> [u8; 12] {
         let mut n = self.iv;
-        for (b, s) in n.iter_mut().skip(4).zip(seq.to_be_bytes()) {
-            *b ^= s;
-        }
+        let (_, low) = n.split_at_mut(4);
+        let x = u64::from_be_bytes(low.try_into().unwrap_or([0; 8])) ^ seq;
+        low.copy_from_slice(&x.to_be_bytes());
         n
     }
 
     /// Encrypts `buf` in place with `aad` and record number `seq`, then appends the tag.
     pub fn seal_in_place(&self, seq: u64, aad: &[u8], buf: &mut Vec<u8>) {
-        let nonce: Nonce<aes_gcm::aead::consts::U12> = self.nonce(seq).into();
-        let tag = match &self.gcm {
-            Gcm::A128(g) => g.encrypt_inout_detached(&nonce, aad, buf.as_mut_slice().into()),
-            Gcm::A256(g) => g.encrypt_inout_detached(&nonce, aad, buf.as_mut_slice().into()),
-        };
-        // Encryption fails only above 2^36 bytes; records are below 2^14 + 256.
-        buf.extend_from_slice(&tag.unwrap_or_default());
+        let tag = self.cipher.seal(&self.nonce(seq).into(), aad, buf.as_mut_slice());
+        buf.extend_from_slice(&tag);
     }
 
     /// Decrypts `buf` (ciphertext ‖ tag) in place with `aad` and record number `seq` and removes the tag. On
@@ -291,21 +376,13 @@ impl RecordProtection {
             buf.clear();
             return Err(Error::BadRecordMac);
         };
-        let tag = buf.get(ct_len..).and_then(|t| Tag::<aes_gcm::aead::consts::U16>::try_from(t).ok());
-        let Some(tag) = tag else {
-            buf.clear();
-            return Err(Error::BadRecordMac);
-        };
-        buf.truncate(ct_len);
-        let nonce: Nonce<aes_gcm::aead::consts::U12> = self.nonce(seq).into();
-        let r = match &self.gcm {
-            Gcm::A128(g) => g.decrypt_inout_detached(&nonce, aad, buf.as_mut_slice().into(), &tag),
-            Gcm::A256(g) => g.decrypt_inout_detached(&nonce, aad, buf.as_mut_slice().into(), &tag),
-        };
-        if r.is_err() {
+        let (ct, tag) = buf.split_at_mut(ct_len);
+        let tag = Tag16::try_from(&*tag).unwrap_or_default();
+        if self.cipher.open(&self.nonce(seq).into(), aad, ct.into(), &tag).is_err() {
             buf.clear();
             return Err(Error::BadRecordMac);
         }
+        buf.truncate(ct_len);
         Ok(())
     }
 
@@ -336,22 +413,20 @@ impl RecordProtection {
         }
         let header = UnifiedHeader { epoch_bits: (epoch & 3) as u8, cid, seq: seq as u16, seq_16, length_present };
         let start = out.len();
+        out.reserve(header.len() + inner_len + TAG_LEN);
         header.emit(out, (inner_len + TAG_LEN) as u16);
         let body_at = out.len();
         out.extend_from_slice(content);
         out.push(content_type.0);
-        out.resize(body_at + inner_len, 0);
+        if padding > 0 {
+            out.resize(body_at + inner_len, 0);
+        }
         // Encrypted in place after the header, which is the additional data: no allocation per record.
         let (head, body) = out.split_at_mut(body_at);
         let aad = head.get(start..).unwrap_or(&[]);
-        let nonce: Nonce<aes_gcm::aead::consts::U12> = self.nonce(seq).into();
-        let tag = match &self.gcm {
-            Gcm::A128(g) => g.encrypt_inout_detached(&nonce, aad, body.into()),
-            Gcm::A256(g) => g.encrypt_inout_detached(&nonce, aad, body.into()),
-        };
-        // Encryption fails only above 2^36 bytes; records are below 2^14 + 256.
-        out.extend_from_slice(&tag.unwrap_or_default());
-        let mask = match self.sn.mask(out.get(body_at..).unwrap_or(&[])) {
+        let tag = self.cipher.seal(&self.nonce(seq).into(), aad, body);
+        out.extend_from_slice(&tag);
+        let mask = match self.cipher.mask(out.get(body_at..).unwrap_or(&[])) {
             Ok(m) => m,
             Err(e) => {
                 out.truncate(start);
@@ -366,15 +441,22 @@ impl RecordProtection {
         Ok(())
     }
 
-    /// Deprotects `record` into `out` (cleared first): decrypts the record number, reconstructs the full
-    /// sequence number around `expected_seq` (one plus the highest deprotected in this epoch), opens the
+    /// Deprotects `record` into `out` (replacing what it held): decrypts the record number, reconstructs the
+    /// full sequence number around `expected_seq` (one plus the highest deprotected in this epoch), opens the
     /// AEAD with the header (plain record number) as additional data, and strips the padding. Any failure is
     /// [`Error::BadRecordMac`] or [`Error::Malformed`] (an inner plaintext of zeros only) and leaves `out`
     /// empty; the caller drops the record (RFC 9147 §4.5.2).
     pub fn open(&self, record: &CiphertextRecord<'_>, expected_seq: u64, out: &mut Vec<u8>) -> Result<Opened, Error> {
-        out.clear();
+        let r = self.open_into(record, expected_seq, out);
+        if r.is_err() {
+            out.clear();
+        }
+        r
+    }
+
+    fn open_into(&self, record: &CiphertextRecord<'_>, expected_seq: u64, out: &mut Vec<u8>) -> Result<Opened, Error> {
         let h = &record.header;
-        let mask = self.sn.mask(record.encrypted)?;
+        let mask = self.cipher.mask(record.encrypted)?;
         let (low, bits) = if h.seq_16 {
             let [m0, m1, ..] = mask;
             (h.seq ^ u16::from_be_bytes([m0, m1]), 16)
@@ -383,9 +465,17 @@ impl RecordProtection {
             ((h.seq as u8 ^ m0).into(), 8)
         };
         let seq = reconstruct_seq(expected_seq, low, bits);
-        // The additional data: the header with the decrypted record number.
-        let mut aad = [0u8; MAX_HEADER_LEN];
+        // The additional data: the header with the decrypted record number (on the stack; headers without a
+        // connection ID, the usual case, in a small buffer).
+        let (mut short, mut long);
         let hl = record.header_bytes.len();
+        let aad: &mut [u8] = if hl <= 8 {
+            short = [0u8; 8];
+            &mut short
+        } else {
+            long = [0u8; MAX_HEADER_LEN];
+            &mut long
+        };
         let aad = aad.get_mut(..hl).ok_or(Error::Malformed)?;
         aad.copy_from_slice(record.header_bytes);
         let seq_at = 1 + h.cid.len();
@@ -394,11 +484,16 @@ impl RecordProtection {
         } else {
             *aad.get_mut(seq_at).ok_or(Error::Malformed)? = low as u8;
         }
-        out.extend_from_slice(record.encrypted);
-        self.open_in_place(seq, aad, out)?;
+        // Decrypted from where it lies into `out`, no copy first; a reused `out` is not zeroed either.
+        let ct_len = record.encrypted.len().checked_sub(TAG_LEN).ok_or(Error::BadRecordMac)?;
+        let (ct, tag) = record.encrypted.split_at(ct_len);
+        let tag = Tag16::try_from(tag).map_err(|_| Error::BadRecordMac)?;
+        out.truncate(ct_len);
+        out.resize(ct_len, 0);
+        let buf = InOutBuf::new(ct, out.as_mut_slice()).map_err(|_| Error::BadRecordMac)?;
+        self.cipher.open(&self.nonce(seq).into(), aad, buf, &tag)?;
         // DTLSInnerPlaintext: content ‖ type ‖ zeros; the type is the last non-zero byte (RFC 8446 §5.4).
         let Some(type_at) = out.iter().rposition(|&b| b != 0) else {
-            out.clear();
             return Err(Error::Malformed);
         };
         let content_type = ContentType(out.get(type_at).copied().unwrap_or(0));

@@ -16,6 +16,7 @@ use super::messages::{
     HRR_RANDOM, client_share, emit_certificate, emit_certificate_request, emit_encrypted_extensions, emit_server_hello,
     parse_cookie, tls13_suite,
 };
+use super::record::Aead;
 use crate::dtls::conn::{Dtls, State, TARGET};
 use crate::dtls::crypto::{self, KeyShare};
 use crate::dtls::error::Error;
@@ -55,7 +56,7 @@ impl Dtls {
         }
         let share = client_share(ext.find(ExtensionType::KEY_SHARE).ok_or(Error::Malformed)?, group)?;
         let srtp = self.offered_srtp(ext.find(ExtensionType::USE_SRTP))?;
-        let hash = if suite == CipherSuite::TLS13_AES_256_GCM_SHA384 { HashAlg::Sha384 } else { HashAlg::Sha256 };
+        let hash = Aead::of_suite(suite).map_or(HashAlg::Sha256, |(h, _)| h);
 
         // The cookie: a valid one rebuilds the transcript's start; without one, a HelloRetryRequest when
         // configured or when the client sent no share for our group.

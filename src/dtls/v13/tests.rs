@@ -30,6 +30,10 @@ fn rfc8448() -> HashMap<&'static str, Vec<u8>> {
 
 const H: HashAlg = HashAlg::Sha256;
 const TLS: LabelPrefix = LabelPrefix::Tls13;
+#[cfg(feature = "dtls13")]
+const AEADS: &[Aead] = &[Aead::Aes128Gcm, Aead::Aes256Gcm, Aead::ChaCha20Poly1305];
+#[cfg(not(feature = "dtls13"))]
+const AEADS: &[Aead] = &[Aead::Aes128Gcm, Aead::Aes256Gcm];
 
 #[test]
 fn hkdf_rfc5869() {
@@ -198,7 +202,7 @@ fn exporter_matches_openssl() {
 
 /// The TLS 1.3 record header (RFC 8446 §5.2): the additional data of a TLS record.
 fn tls_open(keys: &TrafficKeys, seq: u64, record: &[u8]) -> Vec<u8> {
-    let p = RecordProtection::new(keys).unwrap();
+    let p = RecordProtection::new(Aead::Aes128Gcm, keys).unwrap();
     let mut buf = record[5..].to_vec();
     p.open_in_place(seq, &record[..5], &mut buf).unwrap();
     // Re-sealing gives the same bytes.
@@ -238,13 +242,13 @@ fn rfc8448_records_open_and_seal_with_the_per_record_nonce() {
         assert_eq!(content, &v[payload][..], "{rec}");
         assert_eq!(tail, [ty.0], "{rec}");
         // The wrong record number or key fails.
-        let p = RecordProtection::new(k).unwrap();
+        let p = RecordProtection::new(Aead::Aes128Gcm, k).unwrap();
         let mut buf = v[rec][5..].to_vec();
         assert_eq!(p.open_in_place(seq + 1, &v[rec][..5], &mut buf), Err(Error::BadRecordMac));
         assert!(buf.is_empty());
     }
     // The nonce is the IV XOR the left-padded record number.
-    let p = RecordProtection::new(&s_ap).unwrap();
+    let p = RecordProtection::new(Aead::Aes128Gcm, &s_ap).unwrap();
     let mut n = s_ap.iv;
     n[11] ^= 2;
     assert_eq!(p.nonce(2), n);
@@ -332,9 +336,9 @@ fn sequence_number_and_epoch_reconstruction() {
 
 #[test]
 fn dtls13_records_seal_open_with_record_number_encryption() {
-    for key_len in [16, 32] {
-        let keys = dtls_keys(1, key_len);
-        let p = RecordProtection::new(&keys).unwrap();
+    for &aead in AEADS {
+        let keys = dtls_keys(1, aead.key_len());
+        let p = RecordProtection::new(aead, &keys).unwrap();
         let mut wire = Vec::new();
         let mut plain = Vec::new();
         let mut encrypted_differs = 0;
@@ -366,9 +370,15 @@ fn dtls13_records_seal_open_with_record_number_encryption() {
 
 #[test]
 fn dtls13_records_refuse_tampering_short_records_and_wrong_keys() {
-    let keys = dtls_keys(2, 16);
-    let p = RecordProtection::new(&keys).unwrap();
-    let other = RecordProtection::new(&dtls_keys(3, 16)).unwrap();
+    for &aead in AEADS {
+        refuse_tampering(aead);
+    }
+}
+
+fn refuse_tampering(aead: Aead) {
+    let keys = dtls_keys(2, aead.key_len());
+    let p = RecordProtection::new(aead, &keys).unwrap();
+    let other = RecordProtection::new(aead, &dtls_keys(3, aead.key_len())).unwrap();
     let mut wire = Vec::new();
     p.seal(&mut wire, 3, 77, &[], true, true, ContentType::HANDSHAKE, b"finished", 0).unwrap();
     let mut out = Vec::new();
@@ -408,4 +418,130 @@ fn dtls13_records_refuse_tampering_short_records_and_wrong_keys() {
         Err(Error::TooLarge)
     );
     assert!(p.seal(&mut Vec::new(), 0, 0, &[0; 256], true, true, ContentType::ACK, &[], 0).is_err());
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: alloc::string::String = s.split_whitespace().collect();
+    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+}
+
+/// The ChaCha20 block function written out from RFC 8439 §2.3 (quarter rounds on a 4x4 state of
+/// little-endian words), to check record number masks against something other than the code under test.
+fn chacha20_block(key: &[u8; 32], counter: u32, nonce: &[u8; 12]) -> [u8; 64] {
+    fn qr(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
+        s[a] = s[a].wrapping_add(s[b]);
+        s[d] = (s[d] ^ s[a]).rotate_left(16);
+        s[c] = s[c].wrapping_add(s[d]);
+        s[b] = (s[b] ^ s[c]).rotate_left(12);
+        s[a] = s[a].wrapping_add(s[b]);
+        s[d] = (s[d] ^ s[a]).rotate_left(8);
+        s[c] = s[c].wrapping_add(s[d]);
+        s[b] = (s[b] ^ s[c]).rotate_left(7);
+    }
+    let word = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap());
+    let mut init = [0u32; 16];
+    init[..4].copy_from_slice(&[0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]);
+    for i in 0..8 {
+        init[4 + i] = word(&key[4 * i..4 * i + 4]);
+    }
+    init[12] = counter;
+    for i in 0..3 {
+        init[13 + i] = word(&nonce[4 * i..4 * i + 4]);
+    }
+    let mut s = init;
+    for _ in 0..10 {
+        qr(&mut s, 0, 4, 8, 12);
+        qr(&mut s, 1, 5, 9, 13);
+        qr(&mut s, 2, 6, 10, 14);
+        qr(&mut s, 3, 7, 11, 15);
+        qr(&mut s, 0, 5, 10, 15);
+        qr(&mut s, 1, 6, 11, 12);
+        qr(&mut s, 2, 7, 8, 13);
+        qr(&mut s, 3, 4, 9, 14);
+    }
+    let mut out = [0u8; 64];
+    for i in 0..16 {
+        out[4 * i..4 * i + 4].copy_from_slice(&s[i].wrapping_add(init[i]).to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn chacha20_block_function_matches_rfc8439() {
+    // RFC 8439 §2.3.2: key 00..1f, nonce 000000090000004a00000000, block counter 1.
+    let key: [u8; 32] = core::array::from_fn(|i| i as u8);
+    let nonce: [u8; 12] = hex("000000090000004a00000000").try_into().unwrap();
+    let block = chacha20_block(&key, 1, &nonce);
+    assert_eq!(block[..16], hex("10f1e7e4d13b5915500fdd1fa32071c4")[..]);
+}
+
+/// Record number encryption (RFC 9147 §4.2.3) recomputed from the RFC's words: the mask is AES-ECB(sn_key,
+/// Ciphertext[0..16]) for the AES suites, and for ChaCha20 the block function with the first 4 ciphertext
+/// bytes as the (little-endian) block counter and the next 12 as the nonce. Unmasking the record number on
+/// the wire with it gives the sequence number sealed.
+#[test]
+fn record_number_mask_is_the_one_rfc9147_describes() {
+    use aes::cipher::{BlockCipherEncrypt, KeyInit};
+    for &aead in AEADS {
+        let keys = dtls_keys(7, aead.key_len());
+        let p = RecordProtection::new(aead, &keys).unwrap();
+        for seq in [0u64, 1, 0x1234, 0xbeef, 70_000] {
+            let mut wire = Vec::new();
+            p.seal(&mut wire, 3, seq, &[], true, true, ContentType::APPLICATION_DATA, b"mask me", 0).unwrap();
+            // first byte, 16-bit sequence number, length, then the encrypted record.
+            let sample: [u8; 16] = wire[5..21].try_into().unwrap();
+            let mask: [u8; 16] = match aead {
+                Aead::Aes128Gcm => {
+                    let mut b = sample.into();
+                    aes::Aes128Enc::new_from_slice(keys.sn_key()).unwrap().encrypt_block(&mut b);
+                    b.into()
+                }
+                Aead::Aes256Gcm => {
+                    let mut b = sample.into();
+                    aes::Aes256Enc::new_from_slice(keys.sn_key()).unwrap().encrypt_block(&mut b);
+                    b.into()
+                }
+                Aead::ChaCha20Poly1305 => {
+                    let counter = u32::from_le_bytes(sample[..4].try_into().unwrap());
+                    let block =
+                        chacha20_block(keys.sn_key().try_into().unwrap(), counter, &sample[4..].try_into().unwrap());
+                    block[..16].try_into().unwrap()
+                }
+            };
+            let on_wire = u16::from_be_bytes([wire[1], wire[2]]);
+            assert_eq!(on_wire ^ u16::from_be_bytes([mask[0], mask[1]]), seq as u16, "{aead:?} seq {seq}");
+        }
+    }
+}
+
+/// RFC 8439 §2.8.2: AEAD_CHACHA20_POLY1305 with key 80..9f and nonce 070000004041424344454647 (our write IV,
+/// record number 0) over "Ladies and Gentlemen of the class of '99: ..." with additional data
+/// 50515253c0c1c2c3c4c5c6c7.
+#[test]
+#[cfg(feature = "dtls13")]
+fn chacha20_poly1305_record_protection_matches_rfc8439() {
+    let key: [u8; 32] = core::array::from_fn(|i| 0x80 + i as u8);
+    let iv: [u8; 12] = hex("070000004041424344454647").try_into().unwrap();
+    let keys = TrafficKeys::from_parts(&key, iv, &[0; 32]).unwrap();
+    let p = RecordProtection::new(Aead::ChaCha20Poly1305, &keys).unwrap();
+    let aad = hex("50515253c0c1c2c3c4c5c6c7");
+    let text: &[u8] = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+    let mut buf = text.to_vec();
+    p.seal_in_place(0, &aad, &mut buf);
+    assert_eq!(buf.len(), text.len() + TAG_LEN);
+    assert_eq!(buf[..16], hex("d31a8d34648e60db7b86afbc53ef7ec2")[..]);
+    assert_eq!(buf[text.len()..], hex("1ae10b594f09e26a7e902ecbd0600691")[..]);
+    p.open_in_place(0, &aad, &mut buf).unwrap();
+    assert_eq!(buf, text);
+    // The suites map to their hash and AEAD.
+    use crate::dtls::wire::CipherSuite;
+    assert_eq!(
+        Aead::of_suite(CipherSuite::TLS13_CHACHA20_POLY1305_SHA256),
+        Some((HashAlg::Sha256, Aead::ChaCha20Poly1305))
+    );
+    assert_eq!(Aead::of_suite(CipherSuite::TLS13_AES_256_GCM_SHA384), Some((HashAlg::Sha384, Aead::Aes256Gcm)));
+    assert_eq!(Aead::of_suite(CipherSuite::ECDHE_ECDSA_AES_128_GCM_SHA256), None);
+    // Keys of the wrong length are refused.
+    assert!(RecordProtection::new(Aead::ChaCha20Poly1305, &dtls_keys(1, 16)).is_err());
+    assert!(RecordProtection::new(Aead::Aes128Gcm, &dtls_keys(1, 32)).is_err());
 }
