@@ -944,13 +944,13 @@ fn write_media(
     let mut w = Writer::new(out, header, &[])?;
     if twcc.is_some() || !rtp.extensions.is_empty() {
         let mut form = ExtensionForm::OneByte;
-        let mut data = [0u8; 255];
         for v in rtp.extensions {
             let id = match v {
                 ExtensionValue::Raw(e) => Some(e.id),
                 v => v.kind().and_then(|k| map.id(k)),
             };
-            let len = v.encode(&mut data)?;
+            // The length alone decides the form; `extension_value` below encodes (and checks) it once.
+            let len = v.encoded_len();
             if id.is_some_and(|id| !ExtensionForm::OneByte.can_carry(id, len)) {
                 form = ExtensionForm::TwoByte { appbits: 0 };
             }
