@@ -27,7 +27,8 @@ struct Slot {
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot { seq: u64::MAX, missing: false, received: false, detected: Instant::ZERO, sent: None, retries: 0 };
+    const EMPTY: Slot =
+        Slot { seq: u64::MAX, missing: false, received: false, detected: Instant::ZERO, sent: None, retries: 0 };
 }
 
 /// Timing of a NACK pass.
