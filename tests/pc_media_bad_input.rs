@@ -177,6 +177,29 @@ fn rtp(ssrc: u32, pt: u8, seq: u16, mid: Option<(u8, &str)>, payload: &[u8]) -> 
     out
 }
 
+/// RTX resending a packet that arrived (as Chromium probes the bandwidth): taken and counted, not handed
+/// up as a second `Event::Rtp`.
+#[test]
+fn retransmissions_of_packets_received_are_not_handed_up_again() {
+    let mut s = setup();
+    s.clean_frame_flows();
+    while s.link.b.poll_event().is_some() {}
+    let before = (s.snapshot(), s.link.b.media_stats().unwrap());
+    let high = before.0.b_video.unwrap().highest_sequence as u16;
+    let mut body = high.to_be_bytes().to_vec();
+    body.extend_from_slice(&[2; 900]);
+    let r = s.raw_rtp(Side::A, VIDEO, &rtp(s.video_rtx, 97, 1001, None, &body));
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    let events: Vec<Event> = core::iter::from_fn(|| s.link.b.poll_event()).collect();
+    assert!(!events.iter().any(|e| matches!(e, Event::Rtp(_))), "{events:?}");
+    let after = (s.snapshot(), s.link.b.media_stats().unwrap());
+    assert_eq!(after.1.rtx_duplicates - before.1.rtx_duplicates, 1);
+    assert_eq!(after.1.rtx_received - before.1.rtx_received, 1);
+    let (v0, v1) = (before.0.b_video.unwrap(), after.0.b_video.unwrap());
+    assert_eq!((v1.rtx_packets - v0.rtx_packets, v1.highest_sequence), (1, v0.highest_sequence));
+    s.clean_frame_flows();
+}
+
 #[test]
 fn hostile_media_is_dropped_counted_and_changes_nothing() {
     let mut s = setup();

@@ -11,8 +11,8 @@
 //!   opens the SDP file the example wrote (`-protocol_whitelist file,udp,rtp -i out.sdp`), must find
 //!   VP8 video and Opus audio in it, and decode 20 frames, also within a bound. Then the test reads the
 //!   stream itself for 3 s: one SSRC, payload type 96, not one sequence number missing (Chromium's
-//!   retransmissions sent as bandwidth probes come out once, as duplicates dropped); and the example,
-//!   stopped with SIGINT, must have asked for a key frame at the start and every second since.
+//!   retransmissions sent as bandwidth probes come out once: the connection does not hand them up); and
+//!   the example, stopped with SIGINT, must have asked for a key frame at the start and every second since.
 //! - `chromium_receives_gstreamer`: `videotestsrc ! vp8enc ! rtpvp8pay ! udpsink` sends plain RTP to the
 //!   example's `--recv-video` port, and `audiotestsrc ! opusenc ! rtpopuspay ! udpsink` to its
 //!   `--recv-audio` port; Chromium's page must decode at least [`MIN_FRAMES`] frames of the video

@@ -191,7 +191,7 @@ fn run(seed: u64) {
     assert_eq!((rs.repaired, rs.unrepairable, rs.missing), (lost.len() as u64, 0, 0));
     assert_eq!(rs.lost, lost.len() as i64);
     let (sa, sb) = (a.session.stats(), b.session.stats());
-    assert_eq!(sb.rtx_received, lost.len() as u64 + sb.rtx_spurious);
+    assert_eq!(sb.rtx_received, lost.len() as u64 + sb.rtx_spurious + sb.rtx_duplicates);
     assert!(sa.rtx_sent >= lost.len() as u64, "some RTX packets were lost too and sent again");
     assert!(sb.nacked_packets > lost.len() as u64, "NACKs lost or unanswered in time are repeated");
 

@@ -20,8 +20,10 @@
 //! order they are written. So the packets must be written in the publisher's order: a packet lost on the
 //! publisher's way holds back those after it until its retransmission comes (the publisher's connection
 //! asks for it with a NACK and restores the RTX packet), at most [`REORDER_WAIT`] (video) and
-//! [`REORDER_MAX`] packets; a duplicate (Chromium probes the bandwidth with retransmissions of packets
-//! already sent) or a packet later than that is dropped. A packet that does not come in time is given up:
+//! [`REORDER_MAX`] packets; a packet later than that is dropped. Duplicates do not get this far: the
+//! publisher's connection counts a packet it had received already (Chromium probes the bandwidth with
+//! retransmissions of packets already sent) and does not hand it up again. A packet that does not come
+//! in time is given up:
 //! the frame it was part of cannot be decoded, so the viewers' video waits for the next key frame, which
 //! is requested (once for all of them). A viewer's own losses are its connection's: it NACKs, and its
 //! connection answers from its retransmission history.
@@ -229,9 +231,10 @@ pub enum Release<T> {
     Lost(u64),
 }
 
-/// A stream's packets (by extended sequence number) put back in order, each once: a packet after a
-/// missing one waits until the missing one comes, for at most the wait given and [`REORDER_MAX`]
-/// packets. Push packets, [`Reorder::handle_timeout`] at [`Reorder::poll_timeout`], and take what is
+/// A stream's packets (by extended sequence number) put back in order: a packet after a missing one
+/// waits until the missing one comes, for at most the wait given and [`REORDER_MAX`] packets; one behind
+/// what was given out already is dropped (the connection hands each packet up once, so that is one too
+/// late). Push packets, [`Reorder::handle_timeout`] at [`Reorder::poll_timeout`], and take what is
 /// released with [`Reorder::poll`] until `None` after each call.
 #[derive(Debug)]
 pub struct Reorder<T> {
@@ -243,7 +246,7 @@ pub struct Reorder<T> {
     /// Since when the oldest gap has been waited for.
     gap_since: Option<Instant>,
     ready: VecDeque<Release<T>>,
-    /// Duplicates and packets that came too late, dropped.
+    /// Packets that came too late (behind what was given out), dropped.
     pub late: u64,
     /// Packets given up on.
     pub lost: u64,
@@ -274,7 +277,7 @@ impl<T> Reorder<T> {
             self.next = seq;
             self.gap_since = None;
         }
-        if seq < self.next || self.held.contains_key(&seq) {
+        if seq < self.next {
             self.late += 1;
             return;
         }
@@ -482,12 +485,11 @@ mod tests {
         r.push(ms(30), 7, 102, 102);
         assert_eq!(drain(&mut r), [Packet(102), Packet(103), Packet(104)]);
         assert_eq!(r.poll_timeout(), None);
-        // Duplicates (a bandwidth probe resending 103) and late packets are dropped.
+        // Packets behind what went out are dropped.
         r.push(ms(31), 7, 103, 103);
         r.push(ms(31), 7, 50, 50);
         r.push(ms(32), 7, 106, 106);
-        r.push(ms(33), 7, 106, 106);
-        assert_eq!(r.late, 3);
+        assert_eq!(r.late, 2);
         // 105 never comes: given up on after the wait, then 106 goes.
         r.handle_timeout(ms(231));
         assert_eq!(drain(&mut r), []);
@@ -496,7 +498,7 @@ mod tests {
         assert_eq!((r.lost, r.poll_timeout()), (1, None));
         // Its retransmission after all: too late.
         r.push(ms(240), 7, 105, 105);
-        assert_eq!((drain(&mut r), r.late), (vec![], 4));
+        assert_eq!((drain(&mut r), r.late), (vec![], 3));
         // Two gaps: the second waits from when the first was given up on.
         r.push(ms(300), 7, 108, 108);
         r.push(ms(310), 7, 110, 110);

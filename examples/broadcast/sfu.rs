@@ -108,7 +108,7 @@ struct Publisher {
 }
 
 impl Publisher {
-    /// Packets dropped as duplicates or too late, over every track.
+    /// Packets dropped as too late (or as RTX not restored), over every track.
     fn late(&self) -> u64 {
         self.late + self.tracks.iter().map(|t| t.reorder.late).sum::<u64>()
     }
@@ -401,8 +401,8 @@ impl Sfu {
                 let requests: u64 = p.tracks.iter().map(|t| t.limiter.sent).sum();
                 let merged: u64 = p.tracks.iter().map(|t| t.limiter.merged).sum();
                 println!(
-                    "{}: gone ({reason:?}): {} packets forwarded ({} repaired, {} padding skipped, {} late or \
-                     duplicated not forwarded, {} video packets lost); {} key-frame requests sent to it, {} merged \
+                    "{}: gone ({reason:?}): {} packets forwarded ({} repaired, {} padding skipped, {} late not \
+                     forwarded, {} video packets lost); {} key-frame requests sent to it, {} merged \
                      by the rate limit",
                     p.name,
                     p.packets,

@@ -7,7 +7,9 @@
 //! and sequence numbers and timestamps that run on without a jump, whatever the browser does:
 //! - a retransmission the connection restored (RTX, RFC 4588) is the original packet and is forwarded as
 //!   it; one it could not restore (its [`Sequence::Retransmission`] carries the original sequence number)
-//!   is put back in place the same way; a packet already forwarded is not forwarded twice;
+//!   is put back in place the same way; a packet already forwarded is not forwarded twice (the
+//!   connection already drops a restored retransmission of a packet it had received, as Chromium's
+//!   bandwidth probes are; what is left to catch here is a retransmission it could not restore);
 //! - a packet with no payload (padding, a bandwidth probe) is not forwarded, and the sequence numbers
 //!   after it close up over it, so that the tool sees no loss where there was none. Only a padding packet
 //!   that arrives after later packets were forwarded leaves its number as a gap;

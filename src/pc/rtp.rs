@@ -271,7 +271,8 @@ pub struct RtpPacket {
     /// original sequence number. RTX of a known stream arrives restored instead (see `repaired`).
     pub rtx: bool,
     /// It came as an RTX retransmission and the RTP session restored it in place: SSRC, sequence number
-    /// and payload type are the original's.
+    /// and payload type are the original's. A retransmission of a packet that had arrived already (a
+    /// bandwidth probe) is counted and not handed up (the session's `rtx_duplicates`).
     pub repaired: bool,
     /// The extended sequence number (RFC 3550 Appendix A.1, as the RTP session extends it: rollovers
     /// counted from the stream's first packet).

@@ -288,6 +288,18 @@ impl<'a> ExtensionValue<'a> {
         })
     }
 
+    /// The octets [`ExtensionValue::encode`] writes (without encoding it; an empty MID or RID, which
+    /// `encode` refuses, is 0).
+    pub(crate) fn encoded_len(&self) -> usize {
+        match *self {
+            ExtensionValue::AbsSendTime(_) | ExtensionValue::PlayoutDelay { .. } => 3,
+            ExtensionValue::TransportWideCc(_) => 2,
+            ExtensionValue::Mid(s) | ExtensionValue::RtpStreamId(s) | ExtensionValue::RepairedRtpStreamId(s) => s.len(),
+            ExtensionValue::AudioLevel { .. } | ExtensionValue::VideoOrientation { .. } => 1,
+            ExtensionValue::Raw(e) => e.data.len(),
+        }
+    }
+
     /// Encodes the value's data into `out`, returning how many octets it took (at most 255).
     pub fn encode(&self, out: &mut [u8; 255]) -> Result<usize, Error> {
         let put = |out: &mut [u8; 255], d: &[u8]| -> Result<usize, Error> {

@@ -156,6 +156,18 @@ pub enum Received<'a> {
         /// The RTX SSRC.
         ssrc: u32,
     },
+    /// An RTP packet (an original, or a retransmission restored from RTX) of a packet this stream had
+    /// received already: Chromium probes the bandwidth with retransmissions of packets that were not
+    /// lost. Counted (statistics, receiver reports, transport-wide feedback) and not handed up again.
+    /// Told only for streams with NACK, within its window.
+    Duplicate {
+        /// The (original) SSRC.
+        ssrc: u32,
+        /// Its extended sequence number.
+        sequence: u64,
+        /// It came as an RTX retransmission.
+        repaired: bool,
+    },
     /// An RTCP compound packet; what it said comes out as events.
     Rtcp {
         /// Packets of the compound dropped as bad or unknown (counted in [`Stats`]).
@@ -213,8 +225,13 @@ pub struct Stats {
     pub rtx_suppressed: u64,
     /// RTX packets received and restored.
     pub rtx_received: u64,
-    /// Restored packets that were not missing (already received, or given up).
+    /// Restored packets that were neither missing nor received (given up, out of the NACK window, or of
+    /// a stream without NACK): handed up all the same.
     pub rtx_spurious: u64,
+    /// Restored packets already received ([`Received::Duplicate`]): not handed up.
+    pub rtx_duplicates: u64,
+    /// Originals already received ([`Received::Duplicate`]): not handed up.
+    pub duplicates: u64,
     /// RTX packets without a retransmission (padding).
     pub rtx_padding: u64,
     /// Transport-wide CC feedback packets received.

@@ -93,16 +93,18 @@ impl PacketHistory {
             self.entries.push_back(Entry { seq, sent_at: now, start: self.end, len: 0, last_resent: None });
             return;
         }
-        let mut start = self.end;
-        if start % cap + len > cap {
-            start = (start / cap + 1) * cap; // do not straddle the end of the ring
-        }
+        // One division per packet: where the end falls in the ring.
+        let rem = self.end % cap;
+        let (start, at) = if rem + len > cap {
+            (self.end - rem + cap, 0) // do not straddle the end of the ring
+        } else {
+            (self.end, rem as usize)
+        };
         let end = start + len;
         // Evict what the new octets overwrite: everything starting before `end - cap`.
         while self.entries.front().is_some_and(|e| e.len > 0 && e.start < end - cap.min(end)) {
             self.entries.pop_front();
         }
-        let at = (start % cap) as usize;
         let needed = at + packet.len();
         if self.buf.len() < needed {
             let grown = (self.buf.len() * 2).max(needed).min(self.config.max_bytes);

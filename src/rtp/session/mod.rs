@@ -9,7 +9,9 @@
 //! ## The loop
 //!
 //! 1. [`Session::handle_receive`] each RTP or RTCP packet that arrived (after SRTP/SRTCP unprotection).
-//!    RTP comes back as [`Received::Rtp`], restored in place if it was an RTX retransmission.
+//!    RTP comes back as [`Received::Rtp`], restored in place if it was an RTX retransmission; a packet
+//!    the stream had received already (a retransmission probing the bandwidth, a duplicate) comes back
+//!    as [`Received::Duplicate`], counted and not to be handed up again.
 //! 2. [`Session::handle_timeout`] once `now` reaches [`Session::poll_timeout`]: reports, NACKs and
 //!    transport-wide feedback are due on timers.
 //! 3. [`Session::poll_transmit`] until `None`: RTCP compounds and RTX packets to protect and send.
@@ -134,6 +136,7 @@ use crate::rtp::{ExtensionForm, ExtensionKind, ExtensionValue, Header, Packet, W
 use crate::time::Instant;
 use crate::util::{EventQueue, OutQueue, TimerKind, Timers};
 
+use nack::Repair;
 use receive::ReceiveStream;
 use send::SendStream;
 use ssrc_map::SsrcMap;
@@ -629,7 +632,10 @@ impl Session {
     ///
     /// RTP comes back as [`Received::Rtp`], a view of the packet in `packet`. An RTX retransmission is
     /// restored in place: the original header is moved two octets up over the OSN, so the restored packet
-    /// is `packet[2..]`, with the original SSRC, sequence number and payload type. RTCP is reported
+    /// is `packet[2..]`, with the original SSRC, sequence number and payload type. A packet of a stream
+    /// with NACK that the stream had received already (tracked within its NACK window), original or
+    /// restored, comes back as [`Received::Duplicate`] (counted in its statistics, the receiver
+    /// reports and transport-wide feedback, not to be handed on again). RTCP is reported
     /// through events. An `Err` means the packet was dropped and counted; nothing else changed. Then
     /// drain transmits and events and read the timeout.
     pub fn handle_receive<'a>(&mut self, now: Instant, packet: &'a mut [u8]) -> Result<Received<'a>, Error> {
@@ -746,9 +752,11 @@ impl Session {
         stream.stats.header_bytes += (packet.header_len() + packet.padding_len()) as u64;
         stream.heard = true;
         let mut nack_due = None;
+        let mut duplicate = false;
         if let Some(n) = &mut stream.nack {
             let arrival = n.on_received(now, valid.ext, reorder);
             given_up += arrival.given_up;
+            duplicate = arrival.duplicate;
             nack_due = n.due;
         }
         let ssrc = stream.config.ssrc;
@@ -759,6 +767,10 @@ impl Session {
             self.arm_nack(due);
         }
         self.record_twcc(now, transport_sequence, ssrc);
+        if duplicate {
+            self.stats.duplicates += 1;
+            return Ok(Received::Duplicate { ssrc, sequence: valid.ext, repaired: false });
+        }
         Ok(Received::Rtp(ReceivedRtp {
             packet,
             ssrc,
@@ -813,13 +825,17 @@ impl Session {
         stream.stats.payload_bytes += packet.payload().len() as u64;
         stream.stats.header_bytes += (restored.len() - packet.payload().len()) as u64;
         let timestamp = stream.timestamps.unwrap(packet.timestamp());
-        if stream.nack.as_mut().is_some_and(|n| n.on_repaired(ext)) {
-            stream.stats.repaired += 1;
-        } else {
-            self.stats.rtx_spurious += 1;
+        let repair = stream.nack.as_mut().map_or(Repair::Other, |n| n.on_repaired(ext));
+        match repair {
+            Repair::Missing => stream.stats.repaired += 1,
+            Repair::Duplicate => self.stats.rtx_duplicates += 1,
+            Repair::Other => self.stats.rtx_spurious += 1,
         }
         self.stats.rtx_received += 1;
         self.record_twcc(now, transport_sequence, media_ssrc);
+        if repair == Repair::Duplicate {
+            return Ok(Received::Duplicate { ssrc: media_ssrc, sequence: ext, repaired: true });
+        }
         Ok(Received::Rtp(ReceivedRtp {
             packet,
             ssrc: media_ssrc,
@@ -928,13 +944,13 @@ fn write_media(
     let mut w = Writer::new(out, header, &[])?;
     if twcc.is_some() || !rtp.extensions.is_empty() {
         let mut form = ExtensionForm::OneByte;
-        let mut data = [0u8; 255];
         for v in rtp.extensions {
             let id = match v {
                 ExtensionValue::Raw(e) => Some(e.id),
                 v => v.kind().and_then(|k| map.id(k)),
             };
-            let len = v.encode(&mut data)?;
+            // The length alone decides the form; `extension_value` below encodes (and checks) it once.
+            let len = v.encoded_len();
             if id.is_some_and(|id| !ExtensionForm::OneByte.can_carry(id, len)) {
                 form = ExtensionForm::TwoByte { appbits: 0 };
             }

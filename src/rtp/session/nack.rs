@@ -19,13 +19,16 @@ use crate::time::Instant;
 struct Slot {
     seq: u64,
     missing: bool,
+    /// It arrived (as an original or a repair); a slot neither missing nor received was given up.
+    received: bool,
     detected: Instant,
     sent: Option<Instant>,
     retries: u8,
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot { seq: u64::MAX, missing: false, detected: Instant::ZERO, sent: None, retries: 0 };
+    const EMPTY: Slot =
+        Slot { seq: u64::MAX, missing: false, received: false, detected: Instant::ZERO, sent: None, retries: 0 };
 }
 
 /// Timing of a NACK pass.
@@ -46,10 +49,23 @@ pub(super) struct NackTiming {
 pub(super) struct Arrival {
     /// It was missing (a late original, or a repair).
     pub(super) was_missing: bool,
+    /// It had arrived already (a duplicate).
+    pub(super) duplicate: bool,
     /// Missing packets given up because the window moved past them (or a gap wider than the window).
     pub(super) given_up: u32,
     /// Packets newly found missing.
     pub(super) new_missing: u32,
+}
+
+/// What a packet at or before the highest received was to the tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Repair {
+    /// Missing: now it is not.
+    Missing,
+    /// Received already: a duplicate (a retransmission of a packet that was not lost, a bandwidth probe).
+    Duplicate,
+    /// Neither: given up, or out of the window (nothing known of it).
+    Other,
 }
 
 #[derive(Clone, Debug)]
@@ -88,7 +104,7 @@ impl NackTracker {
         let Some(high) = self.highest else {
             self.highest = Some(seq);
             if let Some(s) = self.slot(seq) {
-                *s = Slot { seq, ..Slot::EMPTY };
+                *s = Slot { seq, received: true, ..Slot::EMPTY };
             }
             return arrival;
         };
@@ -105,7 +121,7 @@ impl NackTracker {
                 let missing = s != seq;
                 let Some(slot) = self.slot(s) else { continue };
                 let was = slot.missing;
-                *slot = Slot { seq: s, missing, detected: now, sent: None, retries: 0 };
+                *slot = Slot { seq: s, missing, received: !missing, detected: now, sent: None, retries: 0 };
                 if was {
                     arrival.given_up += 1;
                     self.missing -= 1;
@@ -121,30 +137,39 @@ impl NackTracker {
                 self.due = Some(self.due.map_or(at, |d| d.min(at)));
             }
         } else if high - seq < window {
-            if let Some(slot) = self.slot(seq).filter(|s| s.seq == seq && s.missing) {
-                slot.missing = false;
-                self.missing -= 1;
-                arrival.was_missing = true;
+            match self.mark_received(seq) {
+                Repair::Missing => arrival.was_missing = true,
+                Repair::Duplicate => arrival.duplicate = true,
+                Repair::Other => {}
             }
         }
         arrival
     }
 
-    /// A repaired packet `seq` arrived: it is no longer missing. Returns whether it was missing. Never
-    /// moves the window (a repair of a packet not asked for changes nothing).
-    pub(super) fn on_repaired(&mut self, seq: u64) -> bool {
+    /// Marks `seq` (within the window, at or before the highest) received; what it was.
+    fn mark_received(&mut self, seq: u64) -> Repair {
+        let Some(slot) = self.slot(seq).filter(|s| s.seq == seq) else { return Repair::Other };
+        if slot.received {
+            return Repair::Duplicate;
+        }
+        slot.received = true;
+        if slot.missing {
+            slot.missing = false;
+            self.missing -= 1;
+            Repair::Missing
+        } else {
+            Repair::Other
+        }
+    }
+
+    /// A repaired packet `seq` arrived: it is no longer missing. Never moves the window (a repair of a
+    /// packet not asked for changes nothing).
+    pub(super) fn on_repaired(&mut self, seq: u64) -> Repair {
         let window = self.slots.len() as u64;
         if !self.highest.is_some_and(|h| seq <= h && h - seq < window) {
-            return false;
+            return Repair::Other;
         }
-        match self.slot(seq).filter(|s| s.seq == seq && s.missing) {
-            Some(slot) => {
-                slot.missing = false;
-                self.missing -= 1;
-                true
-            }
-            None => false,
-        }
+        self.mark_received(seq)
     }
 
     /// Forgets everything (a stream restart); returns how many missing packets were given up.

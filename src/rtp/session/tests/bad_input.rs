@@ -198,6 +198,7 @@ fn rtx(osn: u16, rtx_seq: u16, payload: &[u8]) -> Vec<u8> {
 fn rtx_for_a_packet_never_sent_is_dropped() {
     let mut p = warm();
     let high = p.b.receive_stats(VIDEO).unwrap().highest_sequence as u16;
+    let before_received = p.b.stats().rtp_received;
     let now = p.now;
     for osn in [high.wrapping_add(1), high.wrapping_add(1000), high.wrapping_add(30_000)] {
         assert_dropped(&mut p.b, now, rtx(osn, 5, b"forged"), Error::RepairNotRequested);
@@ -206,11 +207,24 @@ fn rtx_for_a_packet_never_sent_is_dropped() {
     let mut bad_pt = rtx(high, 5, b"x");
     bad_pt[1] = 98;
     assert_dropped(&mut p.b, now, bad_pt, Error::UnknownPayloadType(98));
-    // A repair of a packet that was received (not missing) is delivered but counted spurious.
+    assert_eq!(p.b.stats().rtx_spurious, 3);
+    // A repair of a packet that was received (a bandwidth probe resending it) is counted, not handed up
+    // again; so is an original received twice. Both count for the stream's statistics.
+    let before = p.b.receive_stats(VIDEO).unwrap();
     let mut dup = rtx(high, 6, b"again");
     let got = p.b.handle_receive(now, &mut dup).unwrap();
-    assert!(matches!(got, Received::Rtp(r) if r.repaired && r.sequence as u16 == high));
-    assert_eq!(p.b.stats().rtx_spurious, 4);
+    assert_eq!(got, Received::Duplicate { ssrc: VIDEO, sequence: before.highest_sequence, repaired: true });
+    let mut original = Vec::new();
+    let h = Header { marker: false, payload_type: 96, sequence_number: high, timestamp: 0, ssrc: VIDEO };
+    crate::rtp::Writer::new(&mut original, &h, &[]).unwrap().finish(b"again", 0).unwrap();
+    let got = p.b.handle_receive(now, &mut original).unwrap();
+    assert_eq!(got, Received::Duplicate { ssrc: VIDEO, sequence: before.highest_sequence, repaired: false });
+    let (stats, after) = (p.b.stats(), p.b.receive_stats(VIDEO).unwrap());
+    assert_eq!((stats.rtx_spurious, stats.rtx_duplicates, stats.duplicates), (3, 1, 1));
+    assert_eq!(stats.rtp_received, before_received);
+    assert_eq!((after.rtx_packets, after.packets), (before.rtx_packets + 1, before.packets + 1));
+    assert_eq!(after.payload_bytes, before.payload_bytes + 10);
+    assert_eq!((after.repaired, after.missing), (before.repaired, before.missing));
     // A padding-only RTX packet (a probe) is not a repair.
     let mut probe = Vec::new();
     let h = Header { marker: false, payload_type: 97, sequence_number: 7, timestamp: 0, ssrc: VIDEO_RTX };

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::super::history::{Lookup, PacketHistory};
-use super::super::nack::{NackTiming, NackTracker, push_packed};
+use super::super::nack::{NackTiming, NackTracker, Repair, push_packed};
 use super::super::receive::{Jitter, SeqState, TimestampUnwrapper, clamp_lost};
 use super::super::report::{self, Membership, Schedule};
 use super::super::send::write_rtx;
@@ -183,8 +183,10 @@ fn nack_tracker_waits_retries_and_gives_up() {
     t.poll(t0 + ms(64), &timing(), &mut pairs, 10);
     assert!(pairs.is_empty());
     // 103 arrives late (reordered or repaired); only 102 is asked for again.
-    assert!(t.on_repaired(103));
-    assert!(!t.on_repaired(103), "a second repair is spurious");
+    assert_eq!(t.on_repaired(103), Repair::Missing);
+    assert_eq!(t.on_repaired(103), Repair::Duplicate, "a second repair is a duplicate");
+    assert_eq!(t.on_repaired(101), Repair::Duplicate, "so is a retransmission of one never lost");
+    assert!(t.on_received(t0 + ms(64), 104, ms(5)).duplicate, "and an original received twice");
     t.poll(t0 + ms(65), &timing(), &mut pairs, 10);
     assert_eq!(lost(&pairs), [102]);
     pairs.clear();
@@ -195,6 +197,9 @@ fn nack_tracker_waits_retries_and_gives_up() {
     assert_eq!(t.poll(t0 + ms(185), &timing(), &mut pairs, 10), 1);
     assert!(pairs.is_empty());
     assert_eq!((t.missing(), t.due), (0, None));
+    // Given up, then it comes after all: not a duplicate (it was never handed up), once.
+    assert_eq!(t.on_repaired(102), Repair::Other);
+    assert_eq!(t.on_repaired(102), Repair::Duplicate);
 }
 
 #[test]
@@ -214,8 +219,8 @@ fn nack_tracker_window_age_and_packing() {
     assert_eq!((a.given_up, a.new_missing), (14 + 66, 15));
     assert_eq!(t.missing(), 15);
     // A repair out of the window or ahead of the highest changes nothing.
-    assert!(!t.on_repaired(50));
-    assert!(!t.on_repaired(101));
+    assert_eq!(t.on_repaired(50), Repair::Other);
+    assert_eq!(t.on_repaired(101), Repair::Other);
     // Too old: given up at max_age whatever the retries.
     let mut pairs = Vec::new();
     assert_eq!(t.poll(t0 + ms(1000), &timing(), &mut pairs, 100), 15);
