@@ -40,6 +40,8 @@ mod http;
 pub mod media;
 #[path = "peers.rs"]
 pub mod peers;
+#[path = "tcp.rs"]
+pub mod tcp;
 #[path = "udp.rs"]
 pub mod udp;
 
