@@ -839,7 +839,14 @@ impl<S: SendTo> Peers<S> {
                     router.update(now, key, |pc| pc.close(now));
                 }
             }
-            Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
+            Event::IceConnectionState(s) => {
+                // The path in use: UDP or ICE-TCP, and the peer's address.
+                let path = router.get(key).and_then(|pc| pc.ice().selected_pair());
+                match path {
+                    Some((l, r)) => println!("{}: ICE {s:?} via {} {}", p.name, l.transport.as_str(), r.address),
+                    None => println!("{}: ICE {s:?}", p.name),
+                }
+            }
             Event::Track { mid, kind, stream_ids, .. } => {
                 println!("{}: {kind} track on mid {mid} (streams {stream_ids:?})", p.name);
             }
