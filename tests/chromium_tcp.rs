@@ -196,9 +196,9 @@ fn inside_namespace() {
     assert!(failed.is_empty(), "failed checks: {failed:#?}\n{}", context());
     assert!(report.contains("\"errors\":[]"), "page errors: {}", context());
     assert_eq!(report.matches("\"pass\":true").count(), DATA_CHECKS, "every check ran and passed: {}", context());
-    // Chromium offered TCP active candidates, the answer a passive one.
-    let offer = browser::json_str(&report, "offer").unwrap_or_default().to_lowercase();
-    assert!(offer.contains(" tcp ") && offer.contains("tcptype active"), "offer: {offer}");
+    // The answer carries the passive candidate. (Chromium's offer, taken after gathering, lists no
+    // candidate in this setup: the server, ICE lite, learns Chromium's end of the connection from its
+    // checks, as a peer-reflexive active candidate.)
     let answer = browser::json_str(&report, "answer").unwrap_or_default().to_lowercase();
     assert!(answer.contains(&format!("{SERVER_IP} ")) && answer.contains("tcptype passive"), "answer: {answer}");
     // The server's connection ran over TCP, and UDP really was dropped.

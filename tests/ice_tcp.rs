@@ -450,3 +450,36 @@ fn peer_connections_run_dtls_and_a_data_channel_over_tcp() {
     let remote = stats.remote_candidates().find(|c| c.protocol == "tcp");
     assert!(remote.is_some(), "the peer-reflexive TCP candidate shows in the statistics");
 }
+
+/// Chromium's TCP candidates as it trickles them: `tcptype active` with port 9 is kept as an active
+/// remote candidate (it pairs with nothing of ours but a passive candidate's connections); simultaneous
+/// open is ignored; UDP and TCP candidates at one address are two candidates.
+#[test]
+fn chromium_tcp_candidates_are_parsed_with_their_direction() {
+    let now = Instant::from_secs(1);
+    let mut a = PeerConnection::new(sansrtc::pc::Config::default(), SeededRng::from_seed([41; 32]));
+    let mut b = PeerConnection::new(sansrtc::pc::Config::default(), SeededRng::from_seed([42; 32]));
+    let _ = a.create_data_channel(now, ChannelOptions::new("chat")).unwrap();
+    let offer = a.create_offer().unwrap();
+    a.set_local_description(now, &offer).unwrap();
+    b.set_remote_description(now, &offer).unwrap();
+    for line in [
+        "candidate:2999745851 1 tcp 1518280447 192.168.1.5 9 typ host tcptype active generation 0 network-id 1",
+        "candidate:1 1 udp 2122260223 192.168.1.5 9 typ host generation 0 network-id 1",
+        "candidate:3 1 tcp 1518214911 192.168.1.5 50000 typ host tcptype passive generation 0",
+        "candidate:4 1 tcp 1518214911 192.168.1.5 50001 typ host tcptype so generation 0",
+        "candidate:5 1 tcp 1518214911 192.168.1.5 50002 typ host generation 0",
+    ] {
+        b.add_ice_candidate(now, Some(line)).unwrap();
+    }
+    let mut got: Vec<(SocketAddr, Transport)> =
+        b.ice().remote_candidates().iter().map(|c| (c.address, c.transport)).collect();
+    got.sort();
+    let mut want = vec![
+        (addr("192.168.1.5:9"), Transport::Udp),
+        (addr("192.168.1.5:9"), Transport::Tcp(TcpType::Active)),
+        (addr("192.168.1.5:50000"), Transport::Tcp(TcpType::Passive)),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+}

@@ -280,7 +280,7 @@ pub fn run_with_turn(
     stop: &AtomicBool,
     turn: Option<TurnOptions>,
 ) -> io::Result<()> {
-    run_recording(socket, commands, stop, turn, PeerOptions::default(), Arc::default())
+    run_recording(socket, commands, stop, turn, PeerOptions::default(), Arc::default(), None)
 }
 
 /// How the connections run besides TURN.
@@ -300,7 +300,7 @@ pub struct PeerOptions {
 }
 
 /// [`run_with_turn`] with [`PeerOptions`]; the drops the socket's receive buffer counts go to
-/// `socket_stats` (Linux).
+/// `socket_stats` (Linux); `tcp` is the listening socket of [`PeerOptions::tcp`], bound by the caller.
 pub fn run_recording(
     socket: UdpSocket,
     commands: Receiver<Command>,
@@ -308,17 +308,16 @@ pub fn run_recording(
     turn: Option<TurnOptions>,
     options: PeerOptions,
     socket_stats: Arc<SocketStats>,
+    tcp: Option<std::net::TcpListener>,
 ) -> io::Result<()> {
     let local = socket.local_addr()?;
     let mut peers = Peers::new(socket, local)?;
     peers.record = options.record;
     peers.full_ice = options.full_ice;
-    if let (Some(addr), None) = (options.tcp, &turn) {
+    if let (Some(listener), None) = (tcp, &turn) {
         let wake = SocketAddr::new(super::wake_ip(local), local.port());
         let stop_tcp = Arc::new(AtomicBool::new(false));
-        let side = super::tcp::TcpSide::start(addr, wake, stop_tcp.clone())?;
-        println!("tcp: ICE-TCP passive candidate {}", side.listen);
-        peers.tcp = Some(side);
+        peers.tcp = Some(super::tcp::TcpSide::start(listener, wake, stop_tcp.clone())?);
         peers.tcp_stop = Some(stop_tcp);
     }
     peers.socket_stats = socket_stats;

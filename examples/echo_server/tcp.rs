@@ -64,10 +64,9 @@ pub struct TcpSide {
 }
 
 impl TcpSide {
-    /// Binds `addr` and starts accepting; readers wake the driving thread by sending a zero-length
+    /// Starts accepting on `listener`; readers wake the driving thread by sending a zero-length
     /// datagram to `wake`. Threads end when `stop` is set.
-    pub fn start(addr: SocketAddr, wake: SocketAddr, stop: Arc<AtomicBool>) -> io::Result<TcpSide> {
-        let listener = TcpListener::bind(addr)?;
+    pub fn start(listener: TcpListener, wake: SocketAddr, stop: Arc<AtomicBool>) -> io::Result<TcpSide> {
         let listen = listener.local_addr()?;
         listener.set_nonblocking(true)?;
         let streams: Arc<Mutex<HashMap<SocketAddr, TcpStream>>> = Arc::default();
