@@ -10,9 +10,11 @@
 //! works (RFC 6544 §4.2); a TCP reset in the middle of a session stops the data until an ICE restart
 //! brings a new connection; two peer connections run DTLS and a data channel over TCP alone.
 
+extern crate alloc;
+
+use alloc::collections::VecDeque;
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::collections::VecDeque;
 
 use sansrtc::ice::framing::{FrameDecoder, frame_header};
 use sansrtc::ice::{Config, IceAgent, IceConnectionState, Role, TcpType, Transport};
@@ -159,7 +161,7 @@ impl Net {
                 loop {
                     let conn = &mut self.conns[ci];
                     let pipe = if up { &mut conn.up } else { &mut conn.down };
-                    if !pipe.segments.front().is_some_and(|s| s.0 <= now) {
+                    if pipe.segments.front().is_none_or(|s| s.0 > now) {
                         break;
                     }
                     let (_, bytes) = pipe.segments.pop_front().unwrap();
@@ -217,7 +219,7 @@ impl Net {
         if let Some(next) = next {
             self.now = self.now.max(next);
         } else {
-            self.now = self.now + Duration::from_millis(50);
+            self.now += Duration::from_millis(50);
         }
         self.deliver(a, b);
         if a.poll_timeout().is_some_and(|t| t <= self.now) {

@@ -120,12 +120,12 @@ impl Transport {
     /// pairs with nothing: it only answers the connections the peer opens (pairs for those are made when
     /// their checks arrive).
     pub const fn pairs_with(self, remote: Transport) -> bool {
-        match (self, remote) {
-            (Transport::Udp, Transport::Udp) => true,
-            (Transport::Tcp(TcpType::Active), Transport::Tcp(TcpType::Passive)) => true,
-            (Transport::Tcp(TcpType::SimultaneousOpen), Transport::Tcp(TcpType::SimultaneousOpen)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, remote),
+            (Transport::Udp, Transport::Udp)
+                | (Transport::Tcp(TcpType::Active), Transport::Tcp(TcpType::Passive))
+                | (Transport::Tcp(TcpType::SimultaneousOpen), Transport::Tcp(TcpType::SimultaneousOpen))
+        )
     }
 }
 
