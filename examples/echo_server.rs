@@ -23,6 +23,9 @@
 //! channel checks. See `examples/echo_server/media.rs`.
 //!
 //! `--udp ADDR` picks the peer connections' UDP socket (default: the HTTP address's IP, any port).
+//! `--tcp ADDR` also listens for ICE-TCP (RFC 6544, RFC 4571 framing) on ADDR: every answer carries a
+//! `tcp … typ host tcptype passive` candidate there, ranked below the UDP one, so a browser whose UDP is
+//! blocked connects over TCP (`examples/echo_server/tcp.rs`; not with TURN).
 //! `--full-ice` runs full ICE instead of ICE lite, for peers that do not pair their candidates with the
 //! server's address themselves (Firefox with a server on `127.0.0.1`). Ctrl-C shuts down cleanly.
 //!
@@ -76,7 +79,7 @@ mod server;
 fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
     eprintln!(
-        "usage: echo_server --http ADDR [--udp ADDR] [--token T] [--record DIR] [--full-ice] \
+        "usage: echo_server --http ADDR [--udp ADDR] [--tcp ADDR] [--token T] [--record DIR] [--full-ice] \
          [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
     );
     std::process::exit(2)
@@ -93,6 +96,7 @@ fn main() {
     let mut token: Option<String> = None;
     let mut record: Option<std::path::PathBuf> = None;
     let mut full_ice = false;
+    let mut tcp: Option<SocketAddr> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -106,6 +110,7 @@ fn main() {
             "--token" => token = Some(value()),
             "--record" => record = Some(value().into()),
             "--full-ice" => full_ice = true,
+            "--tcp" => tcp = Some(value().parse().unwrap_or_else(|_| usage("bad --tcp address"))),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -131,7 +136,10 @@ fn main() {
     if let Some(dir) = &record {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| usage(&format!("--record {}: {e}", dir.display())));
     }
-    let peer_options = server::peers::PeerOptions { record, full_ice };
+    if tcp.is_some() && turn.is_some() {
+        usage("--tcp does not go with TURN mode");
+    }
+    let peer_options = server::peers::PeerOptions { record, full_ice, tcp };
     let mut server = server::Server::start_with_peer_options(&config, &options, turn, peer_options)
         .unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();

@@ -39,6 +39,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use sansrtc::ice::TcpType;
 use sansrtc::pc::{
     self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
     TurnConfig,
@@ -259,6 +260,10 @@ pub struct Peers<S: SendTo> {
     epoch: Duration,
     /// Full ICE rather than ICE lite (see [`PeerOptions::full_ice`]).
     pub full_ice: bool,
+    /// `--tcp`: the listening socket every connection advertises as a passive ICE-TCP candidate.
+    pub tcp: Option<super::tcp::TcpSide>,
+    /// Stops the TCP side's threads.
+    tcp_stop: Option<Arc<AtomicBool>>,
     /// The shared socket's receive buffer and drops, for `/stats` and the closing line.
     pub socket_stats: Arc<SocketStats>,
 }
@@ -275,7 +280,7 @@ pub fn run_with_turn(
     stop: &AtomicBool,
     turn: Option<TurnOptions>,
 ) -> io::Result<()> {
-    run_recording(socket, commands, stop, turn, PeerOptions::default(), Arc::default())
+    run_recording(socket, commands, stop, turn, PeerOptions::default(), Arc::default(), None)
 }
 
 /// How the connections run besides TURN.
@@ -289,10 +294,13 @@ pub struct PeerOptions {
     /// side (Firefox offers no loopback candidate and will not pair its own with the server's
     /// `127.0.0.1`; checks from the server find the way as peer-reflexive candidates).
     pub full_ice: bool,
+    /// `--tcp ADDR`: also listen for ICE-TCP (RFC 6544) connections on this address, offered to every
+    /// peer as a passive candidate (see `examples/echo_server/tcp.rs`). Not in TURN mode.
+    pub tcp: Option<SocketAddr>,
 }
 
 /// [`run_with_turn`] with [`PeerOptions`]; the drops the socket's receive buffer counts go to
-/// `socket_stats` (Linux).
+/// `socket_stats` (Linux); `tcp` is the listening socket of [`PeerOptions::tcp`], bound by the caller.
 pub fn run_recording(
     socket: UdpSocket,
     commands: Receiver<Command>,
@@ -300,11 +308,18 @@ pub fn run_recording(
     turn: Option<TurnOptions>,
     options: PeerOptions,
     socket_stats: Arc<SocketStats>,
+    tcp: Option<std::net::TcpListener>,
 ) -> io::Result<()> {
     let local = socket.local_addr()?;
     let mut peers = Peers::new(socket, local)?;
     peers.record = options.record;
     peers.full_ice = options.full_ice;
+    if let (Some(listener), None) = (tcp, &turn) {
+        let wake = SocketAddr::new(super::wake_ip(local), local.port());
+        let stop_tcp = Arc::new(AtomicBool::new(false));
+        peers.tcp = Some(super::tcp::TcpSide::start(listener, wake, stop_tcp.clone())?);
+        peers.tcp_stop = Some(stop_tcp);
+    }
     peers.socket_stats = socket_stats;
     #[cfg(target_os = "linux")]
     let mut batch = super::udp::Batch::new();
@@ -319,6 +334,7 @@ pub fn run_recording(
             peers.command(command);
         }
         peers.receive_own();
+        peers.receive_tcp();
         let now = peers.anchor.now();
         peers.timeouts(now);
         // Sleep in the socket until the earliest deadline (or a datagram, or a wake-up from the HTTP thread).
@@ -350,6 +366,9 @@ pub fn run_recording(
         }
     }
     peers.close_all();
+    if let Some(stop) = &peers.tcp_stop {
+        stop.store(true, Ordering::Relaxed);
+    }
     Ok(())
 }
 
@@ -398,6 +417,8 @@ impl<S: SendTo> Peers<S> {
             turn: None,
             record: None,
             full_ice: false,
+            tcp: None,
+            tcp_stop: None,
             socket_stats: Arc::default(),
         })
     }
@@ -560,6 +581,9 @@ impl<S: SendTo> Peers<S> {
         let mut conn = new_conn(config, self.rng.bytes(), self.record.is_some(), self.epoch);
         let err = |e: pc::Error| Refused::BadOffer(e.to_string());
         conn.add_local_host(now, local).map_err(err)?;
+        if let (Some(tcp), None) = (&self.tcp, &own) {
+            conn.add_local_tcp(now, tcp.listen, TcpType::Passive).map_err(err)?;
+        }
         conn.end_of_local_candidates(now);
         conn.set_remote_description(now, &Description::offer(offer)).map_err(err)?;
         // Every audio and video m-section of the offer gets a track of ours: the echo goes back on it.
@@ -651,6 +675,26 @@ impl<S: SendTo> Peers<S> {
         self.flush();
     }
 
+    /// `--tcp`: hands the frames the connections' streams carried to the router, each as a datagram from
+    /// the browser's end of its connection to the listening address.
+    pub fn receive_tcp(&mut self) {
+        let Some(tcp) = &self.tcp else { return };
+        let frames = tcp.take();
+        if frames.is_empty() {
+            return;
+        }
+        let listen = tcp.listen;
+        let now = self.anchor.now();
+        for f in frames {
+            let datagram = Datagram { source: f.from, destination: listen, contents: &f.data };
+            match self.router.handle_receive(now, datagram) {
+                Ok(key) | Err(RouteError::Rejected(key, _)) => self.after_input(now, key),
+                Err(RouteError::NotMine) => self.unmatched += 1,
+            }
+        }
+        self.flush();
+    }
+
     /// The earliest deadline of any connection.
     pub fn deadline(&self) -> Option<Instant> {
         self.router.poll_timeout()
@@ -713,12 +757,16 @@ impl<S: SendTo> Peers<S> {
 
     /// Sends every datagram the connections owe, each from its connection's socket.
     fn send_all(&mut self) {
-        let Peers { router, peers, socket, unsaved, .. } = self;
+        let Peers { router, peers, socket, unsaved, tcp, .. } = self;
         while let Some((key, t)) = router.poll_transmit() {
             let p = peer(peers, key);
-            let sent = match p.as_ref().and_then(|p| p.own.as_ref()) {
-                Some(own) => own.socket.send_to(t.contents, t.destination).map(drop),
-                None => socket.send_datagram(t.contents, t.destination),
+            let sent = match (p.as_ref().and_then(|p| p.own.as_ref()), tcp.as_ref()) {
+                (Some(own), _) => own.socket.send_to(t.contents, t.destination).map(drop),
+                (None, Some(tcp)) if t.source == tcp.listen => {
+                    tcp.send(t.destination, t.contents);
+                    Ok(())
+                }
+                (None, _) => socket.send_datagram(t.contents, t.destination),
             };
             if let Err(e) = sent {
                 println!("{key}: send to {} failed: {e}", t.destination);
@@ -790,7 +838,14 @@ impl<S: SendTo> Peers<S> {
                     router.update(now, key, |pc| pc.close(now));
                 }
             }
-            Event::IceConnectionState(s) => println!("{}: ICE {s:?}", p.name),
+            Event::IceConnectionState(s) => {
+                // The path in use: UDP or ICE-TCP, and the peer's address.
+                let path = router.get(key).and_then(|pc| pc.ice().selected_pair());
+                match path {
+                    Some((l, r)) => println!("{}: ICE {s:?} via {} {}", p.name, l.transport.as_str(), r.address),
+                    None => println!("{}: ICE {s:?}", p.name),
+                }
+            }
             Event::Track { mid, kind, stream_ids, .. } => {
                 println!("{}: {kind} track on mid {mid} (streams {stream_ids:?})", p.name);
             }

@@ -40,6 +40,8 @@ mod http;
 pub mod media;
 #[path = "peers.rs"]
 pub mod peers;
+#[path = "tcp.rs"]
+pub mod tcp;
 #[path = "udp.rs"]
 pub mod udp;
 
@@ -206,9 +208,19 @@ impl Server {
     ) -> io::Result<Server> {
         let socket_stats = Arc::new(udp::SocketStats::default());
         let counted = socket_stats.clone();
-        Server::start_counting(config, options, socket_stats, move |socket, commands, stop| {
-            peers::run_recording(socket, commands, &stop, turn, peer_options, counted)
-        })
+        // `--tcp`: bound here, so that a port 0 is known before the connections' thread starts.
+        let tcp = match peer_options.tcp {
+            Some(addr) if turn.is_none() => Some(TcpListener::bind(addr)?),
+            _ => None,
+        };
+        let tcp_addr = tcp.as_ref().map(TcpListener::local_addr).transpose()?;
+        let server = Server::start_counting(config, options, socket_stats, move |socket, commands, stop| {
+            peers::run_recording(socket, commands, &stop, turn, peer_options, counted, tcp)
+        })?;
+        if let Some(addr) = tcp_addr {
+            println!("tcp: ICE-TCP passive candidate {addr}");
+        }
+        Ok(server)
     }
 
     /// Like [`Server::start`], with another driver for the UDP socket (`examples/tokio_echo.rs`). It runs

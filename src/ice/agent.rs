@@ -10,7 +10,8 @@ use alloc::vec::Vec;
 
 use super::TARGET;
 use super::candidate::{
-    COMPONENT_RTP, Candidate, CandidateKind, Foundation, FoundationKey, local_preference, priority,
+    COMPONENT_RTP, Candidate, CandidateKind, Foundation, FoundationKey, TcpType, Transport, local_preference, priority,
+    tcp_other_preference, tcp_priority,
 };
 use super::checklist::{CheckList, CheckListState, DataCounters, Pair, PairState, Txn, priority_for};
 use super::config::{Config, Credentials, Nat1To1Kind, Role};
@@ -68,6 +69,8 @@ struct Socket {
     rank: u16,
     /// Declared with `add_local_host` (a socket of the caller's, usable for STUN gathering).
     host: bool,
+    /// UDP, or the TCP direction of a base declared with `add_local_tcp`.
+    transport: Transport,
 }
 
 /// A server-reflexive gathering transaction (RFC 8445 §5.1.1.2).
@@ -312,7 +315,7 @@ impl IceAgent {
         if addr.port() == 0 || addr.ip().is_unspecified() {
             return Err(ApiError::InvalidCandidate);
         }
-        if self.sockets.iter().any(|s| s.addr == addr && s.host) {
+        if self.sockets.iter().any(|s| s.addr == addr && (s.host || s.transport.is_tcp())) {
             return Err(ApiError::Duplicate);
         }
         self.socket_rank(addr).ok_or(ApiError::LimitReached)?;
@@ -347,6 +350,36 @@ impl IceAgent {
         }
         self.after_change();
         Ok(host)
+    }
+
+    /// Declares a local TCP host candidate (RFC 6544). `Passive`: `addr` is a listening socket; the
+    /// peer's connections to it are named `(addr, peer address)`. `Active`: `addr` names the source of the
+    /// connections this agent's checks open (its IP is the interface's; the candidate is advertised with
+    /// port 9, §4.5); a transmit from it to an address with no connection yet asks the caller to connect
+    /// there. `SimultaneousOpen` is refused ([`ApiError::InvalidCandidate`]). `addr` may not also be a
+    /// UDP socket's ([`ApiError::Duplicate`]). Filtered out like any host candidate.
+    pub fn add_local_tcp(&mut self, now: Instant, addr: SocketAddr, tcp_type: TcpType) -> Result<Candidate, ApiError> {
+        self.touch(now);
+        if self.closed {
+            return Err(ApiError::Closed);
+        }
+        if addr.port() == 0 || addr.ip().is_unspecified() || tcp_type == TcpType::SimultaneousOpen {
+            return Err(ApiError::InvalidCandidate);
+        }
+        if !self.config.candidate_filter.host {
+            return Err(ApiError::Filtered);
+        }
+        if self.sockets.iter().any(|s| s.addr == addr) {
+            return Err(ApiError::Duplicate);
+        }
+        self.socket_rank_of(addr, Transport::Tcp(tcp_type)).ok_or(ApiError::LimitReached)?;
+        let advertised = match tcp_type {
+            TcpType::Active => SocketAddr::new(addr.ip(), 9),
+            _ => addr,
+        };
+        let c = self.push_local(CandidateKind::Host, advertised, addr, None, None)?;
+        self.after_change();
+        Ok(c)
     }
 
     /// Adds a local candidate the caller obtained elsewhere: a relay candidate from a TURN client
@@ -444,7 +477,11 @@ impl IceAgent {
         }
         let mut c = candidate;
         c.base = c.address;
-        if let Some(i) = self.remotes.iter().position(|r| r.address == c.address) {
+        if c.transport == Transport::Tcp(TcpType::SimultaneousOpen) {
+            return Err(ApiError::InvalidCandidate);
+        }
+        let same = |r: &Candidate| r.address == c.address && r.transport.is_tcp() == c.transport.is_tcp();
+        if let Some(i) = self.remotes.iter().position(same) {
             let Some(known) = self.remotes.get_mut(i) else { return Err(ApiError::InvalidCandidate) };
             if known.kind != CandidateKind::PeerReflexive {
                 return Err(ApiError::Duplicate);
@@ -919,16 +956,30 @@ impl IceAgent {
         self.sockets.iter().any(|s| s.addr == base && s.host)
     }
 
-    /// The RFC 8421 rank of `addr` among the bases of its family, registering it when new.
+    /// The transport of the base `base` (UDP for a base the caller never declared as TCP).
+    pub(super) fn transport_of(&self, base: SocketAddr) -> Transport {
+        self.sockets.iter().find(|s| s.addr == base).map_or(Transport::Udp, |s| s.transport)
+    }
+
+    /// The RFC 8421 rank of `addr` among the UDP bases of its family, registering it when new.
     fn socket_rank(&mut self, addr: SocketAddr) -> Option<u16> {
+        self.socket_rank_of(addr, Transport::Udp)
+    }
+
+    /// The rank of `addr` among the bases of its family and transport protocol, registering it when new.
+    fn socket_rank_of(&mut self, addr: SocketAddr, transport: Transport) -> Option<u16> {
         if let Some(s) = self.sockets.iter().find(|s| s.addr == addr) {
             return Some(s.rank);
         }
         if self.sockets.len() >= self.config.max_local_candidates {
             return None;
         }
-        let rank = self.sockets.iter().filter(|s| s.addr.is_ipv4() == addr.is_ipv4()).count() as u16;
-        self.sockets.push(Socket { addr, rank, host: false });
+        let rank = self
+            .sockets
+            .iter()
+            .filter(|s| s.addr.is_ipv4() == addr.is_ipv4() && s.transport.is_tcp() == transport.is_tcp())
+            .count() as u16;
+        self.sockets.push(Socket { addr, rank, host: false, transport });
         Some(rank)
     }
 
@@ -958,17 +1009,18 @@ impl IceAgent {
             return Err(ApiError::LimitReached);
         }
         let rank = self.socket_rank(base).ok_or(ApiError::LimitReached)?;
-        let foundation =
-            self.foundation_for(FoundationKey { kind, base_ip: base.ip(), server_ip: server.map(|s| s.ip()) });
-        let c = Candidate {
+        let transport = self.transport_of(base);
+        let foundation = self.foundation_for(FoundationKey {
+            tcp: transport.is_tcp(),
             kind,
-            address,
-            base,
-            priority: priority(kind, local_preference(base.is_ipv6(), rank), COMPONENT_RTP),
-            foundation,
-            component: COMPONENT_RTP,
-            related,
+            base_ip: base.ip(),
+            server_ip: server.map(|s| s.ip()),
+        });
+        let priority = match transport {
+            Transport::Udp => priority(kind, local_preference(base.is_ipv6(), rank), COMPONENT_RTP),
+            Transport::Tcp(t) => tcp_priority(kind, t, tcp_other_preference(base.is_ipv6(), rank), COMPONENT_RTP),
         };
+        let c = Candidate { kind, address, base, priority, foundation, component: COMPONENT_RTP, related, transport };
         crate::util::reserve_compact(&mut self.locals);
         self.locals.push(c);
         let li = self.locals.len() - 1;
@@ -989,7 +1041,10 @@ impl IceAgent {
     /// and keeping only the best of redundant pairs (§6.1.2.4).
     fn form_pair(&mut self, li: usize, ri: usize) {
         let (Some(l), Some(r)) = (self.locals.get(li).copied(), self.remotes.get(ri).copied()) else { return };
-        if l.kind == CandidateKind::PeerReflexive || l.base.is_ipv4() != r.address.is_ipv4() {
+        if l.kind == CandidateKind::PeerReflexive
+            || l.base.is_ipv4() != r.address.is_ipv4()
+            || !l.transport.pairs_with(r.transport)
+        {
             return;
         }
         let new = Pair::new(li, &l, ri, &r, self.role);

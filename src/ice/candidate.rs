@@ -1,4 +1,5 @@
-//! Candidates: types, priorities (RFC 8445 §5.1.2) and foundations (§5.1.1.3).
+//! Candidates: types, transports (UDP, or TCP per RFC 6544), priorities (RFC 8445 §5.1.2, RFC 6544 §4.2)
+//! and foundations (§5.1.1.3).
 
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
@@ -43,6 +44,119 @@ impl fmt::Display for CandidateKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A TCP candidate's direction (RFC 6544 §4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TcpType {
+    /// Opens connections; advertised with port 9 (it does not accept any).
+    Active,
+    /// Accepts connections.
+    Passive,
+    /// Simultaneous open: both ends connect at once.
+    SimultaneousOpen,
+}
+
+impl TcpType {
+    /// The SDP token (`active`, `passive`, `so`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TcpType::Active => "active",
+            TcpType::Passive => "passive",
+            TcpType::SimultaneousOpen => "so",
+        }
+    }
+
+    /// The direction a connection has at the other end (RFC 6544 §6.2): an active candidate pairs with a
+    /// passive one, simultaneous open with simultaneous open.
+    pub const fn opposite(self) -> TcpType {
+        match self {
+            TcpType::Active => TcpType::Passive,
+            TcpType::Passive => TcpType::Active,
+            TcpType::SimultaneousOpen => TcpType::SimultaneousOpen,
+        }
+    }
+
+    /// The direction preference (RFC 6544 §4.2): for host and relayed candidates active 6, passive 4,
+    /// S-O 2; for server-reflexive (NAT-assisted) ones S-O 6, active 4, passive 2.
+    pub const fn direction_preference(self, kind: CandidateKind) -> u16 {
+        match (kind, self) {
+            (CandidateKind::ServerReflexive | CandidateKind::PeerReflexive, TcpType::SimultaneousOpen) => 6,
+            (CandidateKind::ServerReflexive | CandidateKind::PeerReflexive, TcpType::Active) => 4,
+            (CandidateKind::ServerReflexive | CandidateKind::PeerReflexive, TcpType::Passive) => 2,
+            (_, TcpType::Active) => 6,
+            (_, TcpType::Passive) => 4,
+            (_, TcpType::SimultaneousOpen) => 2,
+        }
+    }
+}
+
+/// The transport of a candidate: UDP datagrams, or a TCP connection carrying RFC 4571 frames
+/// (RFC 6544; see [`super::framing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// UDP.
+    Udp,
+    /// TCP, with the candidate's direction.
+    Tcp(TcpType),
+}
+
+impl Transport {
+    /// Whether this is TCP.
+    pub const fn is_tcp(self) -> bool {
+        matches!(self, Transport::Tcp(_))
+    }
+
+    /// The SDP transport token (`udp`, `tcp`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp(_) => "tcp",
+        }
+    }
+
+    /// Whether a local candidate of this transport forms a pair with a remote one of `remote`'s
+    /// (RFC 6544 §6.2): UDP with UDP, active with passive, S-O with S-O. A local passive candidate
+    /// pairs with nothing: it only answers the connections the peer opens (pairs for those are made when
+    /// their checks arrive).
+    pub const fn pairs_with(self, remote: Transport) -> bool {
+        matches!(
+            (self, remote),
+            (Transport::Udp, Transport::Udp)
+                | (Transport::Tcp(TcpType::Active), Transport::Tcp(TcpType::Passive))
+                | (Transport::Tcp(TcpType::SimultaneousOpen), Transport::Tcp(TcpType::SimultaneousOpen))
+        )
+    }
+}
+
+/// The type preference of a TCP candidate: below every UDP candidate but relayed ones, as RFC 6544 §4.2
+/// recommends for RTP ("UDP candidates are preferred over TCP candidates") while keeping relays last:
+/// host 90, peer-reflexive 85, server-reflexive 80, relay 0 (UDP: 126, 110, 100, 0).
+pub const fn tcp_type_preference(kind: CandidateKind) -> u32 {
+    match kind {
+        CandidateKind::Host => 90,
+        CandidateKind::PeerReflexive => 85,
+        CandidateKind::ServerReflexive => 80,
+        CandidateKind::Relay => 0,
+    }
+}
+
+/// The priority of a TCP candidate (RFC 6544 §4.2): the RFC 8445 formula with
+/// [`tcp_type_preference`] and the local preference `2^13 * direction-pref + other-pref`, where
+/// `other_preference` (at most 8191) orders the addresses as [`local_preference`] does for UDP.
+pub const fn tcp_priority(kind: CandidateKind, tcp_type: TcpType, other_preference: u16, component: u16) -> u32 {
+    let component = if component > 256 { 256 } else { component };
+    let other = if other_preference > 8191 { 8191 } else { other_preference };
+    let local = ((tcp_type.direction_preference(kind) as u32) << 13) + other as u32;
+    (tcp_type_preference(kind) << 24) + (local << 8) + (256 - component as u32)
+}
+
+/// The other-preference of the `rank`-th TCP address of its family: [`local_preference`]'s interleaving of
+/// families within the 13 bits RFC 6544 §4.2 leaves.
+pub const fn tcp_other_preference(is_ipv6: bool, rank: u16) -> u16 {
+    let slot = (rank as u32) * 2 + if is_ipv6 { 0 } else { 1 };
+    let slot = if slot > 8191 { 8191 } else { slot };
+    (8191 - slot) as u16
 }
 
 /// The component every candidate belongs to: rtcp-mux and BUNDLE leave only RTP (component 1).
@@ -156,12 +270,32 @@ pub struct Candidate {
     /// The related address for SDP (`raddr`/`rport`): the base of a reflexive candidate, the mapped
     /// address of a relay one, or `None`.
     pub related: Option<SocketAddr>,
+    /// UDP, or TCP with its direction (RFC 6544). A local TCP candidate's `base` names the caller's
+    /// listening socket (passive) or the source of the connections it opens (active); see
+    /// [`super::IceAgent::add_local_tcp`].
+    pub transport: Transport,
 }
 
 impl Candidate {
     /// A remote candidate as signalled (e.g. from an SDP `a=candidate` line).
     pub fn remote(kind: CandidateKind, address: SocketAddr, priority: u32, foundation: Foundation) -> Self {
-        Candidate { kind, address, base: address, priority, foundation, component: COMPONENT_RTP, related: None }
+        Candidate {
+            kind,
+            address,
+            base: address,
+            priority,
+            foundation,
+            component: COMPONENT_RTP,
+            related: None,
+            transport: Transport::Udp,
+        }
+    }
+
+    /// The same candidate on another transport (a remote TCP candidate from SDP: `tcp … tcptype …`).
+    #[must_use]
+    pub const fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 }
 
@@ -169,9 +303,10 @@ impl fmt::Display for Candidate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "candidate:{} {} udp {} {} {} typ {}",
+            "candidate:{} {} {} {} {} {} typ {}",
             self.foundation,
             self.component,
+            self.transport.as_str(),
             self.priority,
             self.address.ip(),
             self.address.port(),
@@ -180,14 +315,19 @@ impl fmt::Display for Candidate {
         if let Some(r) = self.related {
             write!(f, " raddr {} rport {}", r.ip(), r.port())?;
         }
+        if let Transport::Tcp(t) = self.transport {
+            write!(f, " tcptype {}", t.as_str())?;
+        }
         Ok(())
     }
 }
 
 /// What makes two local candidates share a foundation (RFC 8445 §5.1.1.3): same type, same base IP, same
-/// STUN/TURN server IP (for relay candidates, the relayed address stands in for it), UDP in every case.
+/// STUN/TURN server IP (for relay candidates, the relayed address stands in for it), same transport
+/// protocol (UDP, or TCP of any direction).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FoundationKey {
+    pub(crate) tcp: bool,
     pub(crate) kind: CandidateKind,
     pub(crate) base_ip: IpAddr,
     pub(crate) server_ip: Option<IpAddr>,

@@ -22,6 +22,16 @@
 //! ## Choices worth knowing
 //!
 //! - **One component, one data stream** (rtcp-mux, BUNDLE): every candidate has component id 1.
+//! - **ICE-TCP** (RFC 6544): [`IceAgent::add_local_tcp`] declares a passive candidate (a listening
+//!   socket, for a server) or an active one (the connections a client opens, advertised with port 9).
+//!   The caller owns the connections; a connection is named by its two ends like a UDP path
+//!   (`(base, peer)`: the listening or active base, and the peer's address), and its bytes are split into
+//!   RFC 4571 frames by a [`framing::FrameDecoder`] and fed as datagrams. A transmit from a TCP base goes
+//!   out framed on the connection to its destination (opening it first from an active base). TCP
+//!   candidates rank below UDP ones but relays (RFC 6544 §4.2); an active local candidate pairs with
+//!   passive remote ones, a passive one only answers the connections the peer opens (§6.2), whose
+//!   sources become peer-reflexive active candidates. A base names one socket: a TCP base may not
+//!   also be a UDP one.
 //! - **Pruning** (RFC 8445 §6.1.2.4): a server-reflexive local candidate is paired through its base, so
 //!   with its host candidate present the host pair is kept and the server-reflexive one is redundant; with
 //!   host candidates filtered out it stands in for the base. Peer-reflexive local candidates are never
@@ -82,12 +92,16 @@ mod checklist;
 mod config;
 mod error;
 mod event;
+pub mod framing;
 
 #[cfg(test)]
 mod tests;
 
 pub use agent::{IceAgent, Incoming};
-pub use candidate::{COMPONENT_RTP, Candidate, CandidateKind, Foundation, local_preference, pair_priority, priority};
+pub use candidate::{
+    COMPONENT_RTP, Candidate, CandidateKind, Foundation, TcpType, Transport, local_preference, pair_priority, priority,
+    tcp_other_preference, tcp_priority, tcp_type_preference,
+};
 pub use checklist::{CheckListState, PairState};
 pub use config::{CandidateFilter, Config, Credentials, Nat1To1, Nat1To1Kind, Role};
 pub use error::{ApiError, IceError};

@@ -6,7 +6,7 @@
 
 use super::{IceAgent, Incoming};
 use crate::ice::TARGET;
-use crate::ice::candidate::{Candidate, CandidateKind, Foundation};
+use crate::ice::candidate::{Candidate, CandidateKind, Foundation, Transport};
 use crate::ice::checklist::{CheckListState, Pair, PairState};
 use crate::ice::config::Role;
 use crate::ice::error::IceError;
@@ -155,14 +155,22 @@ impl IceAgent {
         }
 
         // Remote candidate: known, or peer-reflexive from PRIORITY (§7.3.1.3).
-        let ri = match self.remotes.iter().position(|r| r.address == d.source) {
+        // Over TCP the peer's end of the connection is a peer-reflexive candidate of the opposite
+        // direction (RFC 6544 §7.2): the peer connected from an ephemeral port.
+        let transport = match self.locals.get(li).map(|l| l.transport) {
+            Some(Transport::Tcp(t)) => Transport::Tcp(t.opposite()),
+            _ => Transport::Udp,
+        };
+        let same = |r: &Candidate| r.address == d.source && r.transport.is_tcp() == transport.is_tcp();
+        let ri = match self.remotes.iter().position(same) {
             Some(i) => Some(i),
             None if self.remotes.len() < self.config.max_remote_candidates && msg.priority().is_some() => {
                 self.next_prflx = self.next_prflx.wrapping_add(1);
                 let f = Foundation::from_number(self.next_prflx.wrapping_add(1_000_000));
                 let prio = msg.priority().unwrap_or(0);
                 crate::util::reserve_compact(&mut self.remotes);
-                self.remotes.push(Candidate::remote(CandidateKind::PeerReflexive, d.source, prio, f));
+                let c = Candidate::remote(CandidateKind::PeerReflexive, d.source, prio, f).with_transport(transport);
+                self.remotes.push(c);
                 Some(self.remotes.len() - 1)
             }
             None => None,

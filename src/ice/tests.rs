@@ -1,5 +1,7 @@
 use core::net::SocketAddr;
 
+use alloc::string::ToString;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use super::candidate::FoundationKey;
@@ -32,7 +34,8 @@ fn foundations_are_ice_chars() {
     assert!(Foundation::new("a b").is_none());
     assert!(Foundation::new(&"x".repeat(33)).is_none());
     assert_eq!(Foundation::new("abc+/1").unwrap().as_str(), "abc+/1");
-    let _ = FoundationKey { kind: CandidateKind::Host, base_ip: "1.2.3.4".parse().unwrap(), server_ip: None };
+    let _ =
+        FoundationKey { tcp: false, kind: CandidateKind::Host, base_ip: "1.2.3.4".parse().unwrap(), server_ip: None };
 }
 
 #[test]
@@ -430,4 +433,143 @@ fn queued_transmits_are_announced_by_poll_timeout() {
     assert_eq!(a.poll_timeout(), Some(now), "taking events changes nothing");
     assert_eq!(transmits(&mut a).len(), 1);
     assert!(a.poll_timeout().is_some_and(|t| t > now));
+}
+
+// ----- ICE-TCP (RFC 6544) and RFC 4571 framing -----
+
+#[test]
+fn tcp_priorities_follow_rfc6544_and_rank_below_udp() {
+    // §4.2: local preference = 2^13 * direction-pref + other-pref; host active 6, passive 4.
+    let p = tcp_priority(CandidateKind::Host, TcpType::Passive, 8191, 1);
+    assert_eq!(p, (90 << 24) | (((4 << 13) + 8191) << 8) | 255);
+    assert_eq!(tcp_priority(CandidateKind::Host, TcpType::Active, 0, 1), (90 << 24) | ((6 << 13) << 8) | 255);
+    // Server-reflexive: S-O 6, active 4, passive 2.
+    assert_eq!(TcpType::SimultaneousOpen.direction_preference(CandidateKind::ServerReflexive), 6);
+    assert_eq!(TcpType::Passive.direction_preference(CandidateKind::ServerReflexive), 2);
+    // Every TCP candidate but relays is below every UDP one but relays.
+    let best_tcp = tcp_priority(CandidateKind::Host, TcpType::Active, 8191, 1);
+    assert!(best_tcp < priority(CandidateKind::ServerReflexive, 0, 1));
+    assert!(
+        tcp_priority(CandidateKind::ServerReflexive, TcpType::Passive, 0, 1)
+            > priority(CandidateKind::Relay, 65_535, 1)
+    );
+    // Out-of-range other-preference is clamped to its 13 bits.
+    assert_eq!(tcp_priority(CandidateKind::Host, TcpType::Active, 65_535, 1), best_tcp);
+    let order = [tcp_other_preference(true, 0), tcp_other_preference(false, 0), tcp_other_preference(false, 1)];
+    assert!(order.windows(2).all(|w| w[0] > w[1]));
+    assert_eq!(tcp_other_preference(false, 60_000), 0);
+}
+
+#[test]
+fn tcp_candidates_are_declared_advertised_and_paired_by_direction() {
+    let now = crate::Instant::ZERO;
+    let mut a = IceAgent::new(Config { role: Role::Controlling, ..Config::default() }, SeededRng::from_seed([1; 32]));
+    let udp: SocketAddr = "10.0.0.2:6000".parse().unwrap();
+    let active: SocketAddr = "10.0.0.2:9".parse().unwrap();
+    let passive: SocketAddr = "10.0.0.2:443".parse().unwrap();
+    a.add_local_host(now, udp).unwrap();
+    let act = a.add_local_tcp(now, active, TcpType::Active).unwrap();
+    assert_eq!(act.address.port(), 9);
+    assert_eq!(act.transport, Transport::Tcp(TcpType::Active));
+    assert!(act.to_string().ends_with("10.0.0.2 9 typ host tcptype active"), "{act}");
+    assert!(act.to_string().contains(" 1 tcp "), "{act}");
+    let pas = a.add_local_tcp(now, passive, TcpType::Passive).unwrap();
+    assert!(pas.to_string().ends_with("10.0.0.2 443 typ host tcptype passive"), "{pas}");
+    assert!(pas.priority < act.priority, "active is preferred (§4.2)");
+    assert_ne!(pas.foundation, a.local_candidates()[0].foundation, "TCP and UDP foundations differ");
+    // A base names one socket.
+    assert_eq!(a.add_local_tcp(now, udp, TcpType::Passive), Err(ApiError::Duplicate));
+    assert_eq!(a.add_local_host(now, passive), Err(ApiError::Duplicate));
+    assert_eq!(
+        a.add_local_tcp(now, "10.0.0.2:1".parse().unwrap(), TcpType::SimultaneousOpen),
+        Err(ApiError::InvalidCandidate)
+    );
+
+    let b = IceAgent::new(Config { role: Role::Controlled, ..Config::default() }, SeededRng::from_seed([2; 32]));
+    a.set_remote_credentials(b.local_credentials().clone());
+    let f = Foundation::new("1").unwrap();
+    let r_udp = Candidate::remote(CandidateKind::Host, "10.0.0.1:5000".parse().unwrap(), 2_000_000_000, f);
+    let r_passive = Candidate::remote(CandidateKind::Host, "10.0.0.1:443".parse().unwrap(), 1_500_000_000, f)
+        .with_transport(Transport::Tcp(TcpType::Passive));
+    let r_active = Candidate::remote(CandidateKind::Host, "10.0.0.1:9".parse().unwrap(), 1_600_000_000, f)
+        .with_transport(Transport::Tcp(TcpType::Active));
+    // A TCP candidate at the address of a UDP one is another candidate.
+    let r_same = Candidate::remote(CandidateKind::Host, "10.0.0.1:5000".parse().unwrap(), 1_400_000_000, f)
+        .with_transport(Transport::Tcp(TcpType::Passive));
+    for c in [r_udp, r_passive, r_active, r_same] {
+        a.add_remote_candidate(now, c).unwrap();
+    }
+    let mut pairs: Vec<(SocketAddr, SocketAddr)> = a.pairs().map(|(l, r, _, _)| (l.base, r.address)).collect();
+    pairs.sort();
+    // UDP with UDP; the active base with both passive candidates; nothing from the passive base, nothing
+    // to the remote active one.
+    let mut want: Vec<(SocketAddr, SocketAddr)> = vec![
+        (udp, "10.0.0.1:5000".parse().unwrap()),
+        (active, "10.0.0.1:443".parse().unwrap()),
+        (active, "10.0.0.1:5000".parse().unwrap()),
+    ];
+    want.sort();
+    assert_eq!(pairs, want);
+}
+
+#[test]
+fn rfc4571_decoder_reassembles_byte_by_byte() {
+    let mut stream = Vec::new();
+    assert!(framing::emit_frame(&mut stream, b"hello"));
+    assert!(framing::emit_frame(&mut stream, &[7u8; 1500]));
+    assert!(framing::emit_frame(&mut stream, b"x"));
+    assert!(!framing::emit_frame(&mut stream, &vec![0u8; 65_536]));
+    assert_eq!(framing::frame_header(65_535), Some([0xFF, 0xFF]));
+    let mut d = framing::FrameDecoder::new(2048);
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    for b in &stream {
+        assert_eq!(d.push(core::slice::from_ref(b)), 1);
+        while let Some(f) = d.next_frame() {
+            got.push(f.to_vec());
+        }
+        assert!(d.buffered() <= 2 + 2048);
+    }
+    assert_eq!(got, vec![b"hello".to_vec(), vec![7u8; 1500], b"x".to_vec()]);
+    assert_eq!(d.stats().frames, 3);
+    assert_eq!(d.buffered(), 0);
+}
+
+#[test]
+fn rfc4571_decoder_skips_lying_lengths_and_stays_bounded() {
+    let mut d = framing::FrameDecoder::new(100);
+    // A frame claiming 60,000 bytes, then a good one after those bytes, then an empty frame.
+    let mut stream = vec![0xEA, 0x60];
+    stream.extend(core::iter::repeat_n(0xAAu8, 60_000));
+    framing::emit_frame(&mut stream, b"ok");
+    stream.extend_from_slice(&[0, 0]);
+    framing::emit_frame(&mut stream, b"next");
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    let mut rest: &[u8] = &stream;
+    let mut max_buffered = 0;
+    while !rest.is_empty() {
+        let n = d.push(rest.get(..4096.min(rest.len())).unwrap());
+        rest = &rest[n..];
+        max_buffered = max_buffered.max(d.buffered());
+        while let Some(f) = d.next_frame() {
+            got.push(f.to_vec());
+        }
+    }
+    assert_eq!(got, vec![b"ok".to_vec(), b"next".to_vec()]);
+    let s = d.stats();
+    assert_eq!((s.frames, s.oversized, s.empty, s.bytes_skipped), (2, 1, 1, 60_000));
+    assert!(max_buffered <= 102, "{max_buffered}");
+
+    // A peer that never completes a frame holds at most 2 + max_frame bytes; a reset forgets them.
+    let mut d = framing::FrameDecoder::new(100);
+    assert_eq!(d.push(&[0, 100]), 2);
+    assert_eq!(d.push(&[1u8; 500]), 100);
+    assert_eq!(d.push(&[1u8; 500]), 0);
+    assert_eq!(d.buffered(), 102);
+    assert_eq!(d.next_frame().map(<[u8]>::len), Some(100));
+    d.push(&[0, 50, 1]);
+    assert!(d.next_frame().is_none());
+    d.reset();
+    assert_eq!(d.buffered(), 0);
+    d.push(&[0, 1, 9]);
+    assert_eq!(d.next_frame(), Some(&[9u8][..]));
 }

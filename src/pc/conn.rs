@@ -234,6 +234,29 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// Declares a local TCP host candidate (ICE-TCP, RFC 6544; see [`crate::ice::IceAgent::add_local_tcp`]):
+    /// `Passive` for a listening socket (a server), `Active` for the connections this side opens (a
+    /// client; advertised with port 9). The caller owns the connections and keeps the datagram shape:
+    /// it splits each connection's bytes into RFC 4571 frames ([`crate::ice::framing::FrameDecoder`], one
+    /// per connection) and hands each frame to `handle_receive` with the peer's address as `source` and
+    /// `addr` as `destination`; a transmit whose `source` is `addr` goes out on the connection to its
+    /// `destination` behind [`crate::ice::framing::frame_header`] (from an `Active` base, connecting there
+    /// first if no connection exists). Then drain transmits and events.
+    pub fn add_local_tcp(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        tcp_type: crate::ice::TcpType,
+    ) -> Result<(), Error> {
+        let _span = self.enter_span();
+        self.touch(now);
+        self.check_open()?;
+        self.ice.add_local_tcp(now, addr, tcp_type)?;
+        self.set_gathering(IceGatheringState::Gathering);
+        self.flush();
+        Ok(())
+    }
+
     /// Adds a STUN server for server-reflexive candidates.
     pub fn add_stun_server(&mut self, now: Instant, server: SocketAddr) -> Result<(), Error> {
         let _span = self.enter_span();

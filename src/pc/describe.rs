@@ -12,7 +12,8 @@ use crate::dtls::{Certificate, Fingerprint as DtlsFingerprint};
 use crate::ice::{self, Candidate, CandidateKind, Credentials};
 use crate::sdp::{
     Attribute, CandidateAddress, CandidateAttribute, CandidateTransport, CandidateType, DescriptionBuilder,
-    Fingerprint, HashFunction, MediaDescription, SctpParams, SessionDescription, Setup, TransportParams,
+    Fingerprint, HashFunction, MediaDescription, SctpParams, SessionDescription, Setup, TcpType as SdpTcpType,
+    TransportParams,
 };
 
 /// What a remote description says about the transport.
@@ -51,7 +52,7 @@ pub(super) fn sdp_candidate(c: &Candidate, hide_related: bool) -> CandidateAttri
     CandidateAttribute {
         foundation: c.foundation.as_str(),
         component: c.component,
-        transport: CandidateTransport::Udp,
+        transport: if c.transport.is_tcp() { CandidateTransport::Tcp } else { CandidateTransport::Udp },
         priority: c.priority,
         address: CandidateAddress::Ip(c.address.ip()),
         port: c.address.port(),
@@ -63,15 +64,29 @@ pub(super) fn sdp_candidate(c: &Candidate, hide_related: bool) -> CandidateAttri
         },
         related_address: related.map(|r| CandidateAddress::Ip(r.ip())),
         related_port: related.map(|r| r.port()),
-        tcp_type: None,
+        tcp_type: match c.transport {
+            ice::Transport::Udp => None,
+            ice::Transport::Tcp(ice::TcpType::Active) => Some(SdpTcpType::Active),
+            ice::Transport::Tcp(ice::TcpType::Passive) => Some(SdpTcpType::Passive),
+            ice::Transport::Tcp(ice::TcpType::SimultaneousOpen) => Some(SdpTcpType::So),
+        },
         extensions: "",
     }
 }
 
-/// An ICE candidate from its SDP form; `Ok(None)` for candidates this stack does not use (TCP, mDNS
-/// names, other components), which are ignored as RFC 8839 §5.1 allows.
+/// An ICE candidate from its SDP form; `Ok(None)` for candidates this stack does not use (transports
+/// other than UDP and TCP, TCP without a `tcptype` or with simultaneous open, mDNS names, other
+/// components), which are ignored as RFC 8839 §5.1 allows. TCP candidates (RFC 6544 §4.5) keep their
+/// direction; Chromium's `tcptype active` ones (port 9) pair with nothing here, but tell which transport
+/// its connections to a passive candidate use.
 pub(super) fn ice_candidate(c: &CandidateAttribute<'_>) -> Result<Option<Candidate>, Error> {
-    if c.transport != CandidateTransport::Udp || c.component != ice::COMPONENT_RTP {
+    let transport = match (c.transport, c.tcp_type) {
+        (CandidateTransport::Udp, _) => ice::Transport::Udp,
+        (CandidateTransport::Tcp, Some(SdpTcpType::Active)) => ice::Transport::Tcp(ice::TcpType::Active),
+        (CandidateTransport::Tcp, Some(SdpTcpType::Passive)) => ice::Transport::Tcp(ice::TcpType::Passive),
+        _ => return Ok(None),
+    };
+    if c.component != ice::COMPONENT_RTP {
         return Ok(None);
     }
     let CandidateAddress::Ip(ip) = c.address else { return Ok(None) };
@@ -83,7 +98,7 @@ pub(super) fn ice_candidate(c: &CandidateAttribute<'_>) -> Result<Option<Candida
         CandidateType::Other(_) => return Ok(None),
     };
     let foundation = ice::Foundation::new(c.foundation).ok_or(Error::BadCandidate)?;
-    Ok(Some(Candidate::remote(kind, SocketAddr::new(ip, c.port), c.priority, foundation)))
+    Ok(Some(Candidate::remote(kind, SocketAddr::new(ip, c.port), c.priority, foundation).with_transport(transport)))
 }
 
 /// The first data channel section that is not rejected.

@@ -34,7 +34,9 @@
 //!
 //! The caller's loop is the crate's usual one:
 //!
-//! 1. declare the local sockets with [`PeerConnection::add_local_host`] (then
+//! 1. declare the local sockets with [`PeerConnection::add_local_host`] (and TCP ones for ICE-TCP with
+//!    [`PeerConnection::add_local_tcp`]: the caller owns the connections, feeds each RFC 4571 frame as a
+//!    datagram and frames each transmit from a TCP base, see [`crate::ice::framing`]; then
 //!    [`PeerConnection::end_of_local_candidates`]);
 //! 2. signal: [`PeerConnection::create_offer`] / [`PeerConnection::create_answer`],
 //!    [`PeerConnection::set_local_description`], [`PeerConnection::set_remote_description`],

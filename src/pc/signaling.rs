@@ -433,7 +433,8 @@ impl PeerConnection {
     /// Adds a trickled remote candidate (W3C `addIceCandidate`): the `candidate:…` string (with or
     /// without the `a=` prefix). `None` or an empty string means end-of-candidates (RFC 8838 §13).
     /// A candidate whose address is a `.local` name is added once the name resolves
-    /// ([`super::Config::resolve_mdns`]); TCP candidates are ignored.
+    /// ([`super::Config::resolve_mdns`]); TCP candidates (RFC 6544) are
+    /// kept with their direction (`tcptype active` or `passive`; simultaneous open is ignored).
     pub fn add_ice_candidate(&mut self, now: Instant, candidate: Option<&str>) -> Result<(), Error> {
         let _span = self.enter_span();
         self.touch(now);

@@ -351,7 +351,7 @@ pub struct IceCandidateStats {
     pub address: IpAddr,
     /// `port`.
     pub port: u16,
-    /// `protocol`: always `"udp"`.
+    /// `protocol`: `"udp"` or `"tcp"`.
     pub protocol: &'static str,
     /// `candidateType`: `host`, `srflx`, `prflx` or `relay`.
     pub candidate_type: CandidateKind,
@@ -611,7 +611,7 @@ fn candidate_stats(timestamp: f64, id: String, c: &crate::ice::Candidate) -> Ice
         transport_id: TRANSPORT_ID.into(),
         address: c.address.ip(),
         port: c.address.port(),
-        protocol: "udp",
+        protocol: c.transport.as_str(),
         candidate_type: c.kind,
         priority: c.priority,
         foundation: c.foundation.as_str().into(),

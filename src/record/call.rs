@@ -57,6 +57,7 @@ pub mod kind {
     pub const WRITE_RTCP: u8 = 0x36;
     pub const REQUEST_KEYFRAME: u8 = 0x37;
     pub const WRITE_FRAME: u8 = 0x38;
+    pub const ADD_LOCAL_TCP: u8 = 0x39;
 }
 
 /// One call on a [`PeerConnection`](crate::pc::PeerConnection), with its arguments, as journaled.
@@ -88,6 +89,15 @@ pub enum Call<'a> {
         now: Instant,
         /// The socket.
         addr: SocketAddr,
+    },
+    /// `add_local_tcp`.
+    AddLocalTcp {
+        /// `now`.
+        now: Instant,
+        /// The listening socket (passive) or the active base.
+        addr: SocketAddr,
+        /// The candidate's direction.
+        tcp_type: crate::ice::TcpType,
     },
     /// `add_stun_server`.
     AddStunServer {
@@ -281,6 +291,7 @@ impl Call<'_> {
             Call::PollTimeout => kind::POLL_TIMEOUT,
             Call::PollEvent => kind::POLL_EVENT,
             Call::AddLocalHost { .. } => kind::ADD_LOCAL_HOST,
+            Call::AddLocalTcp { .. } => kind::ADD_LOCAL_TCP,
             Call::AddStunServer { .. } => kind::ADD_STUN_SERVER,
             Call::EndOfLocalCandidates { .. } => kind::END_OF_LOCAL_CANDIDATES,
             Call::CreateOffer => kind::CREATE_OFFER,
@@ -312,6 +323,7 @@ impl Call<'_> {
             Call::Receive { now, .. }
             | Call::Timeout { now }
             | Call::AddLocalHost { now, .. }
+            | Call::AddLocalTcp { now, .. }
             | Call::AddStunServer { now, .. }
             | Call::EndOfLocalCandidates { now }
             | Call::SetLocalDescription { now, .. }
@@ -383,6 +395,15 @@ impl Call<'_> {
                 put_instant(out, *now);
                 put_addr(out, *a);
             }
+            Call::AddLocalTcp { now, addr, tcp_type } => {
+                put_instant(out, *now);
+                put_addr(out, *addr);
+                out.push(match tcp_type {
+                    crate::ice::TcpType::Active => 0,
+                    crate::ice::TcpType::Passive => 1,
+                    crate::ice::TcpType::SimultaneousOpen => 2,
+                });
+            }
             Call::SetLocalDescription { now, kind, sdp } | Call::SetRemoteDescription { now, kind, sdp } => {
                 put_instant(out, *now);
                 put_sdp_kind(out, *kind);
@@ -433,6 +454,15 @@ impl<'a> Call<'a> {
             kind::POLL_EVENT => Call::PollEvent,
             kind::POLL_TIMEOUT => Call::PollTimeout,
             kind::ADD_LOCAL_HOST => Call::AddLocalHost { now: r.instant("now")?, addr: r.addr("local address")? },
+            kind::ADD_LOCAL_TCP => {
+                let (now, addr) = (r.instant("now")?, r.addr("local address")?);
+                let tcp_type = match r.u8("TCP type")? {
+                    0 => crate::ice::TcpType::Active,
+                    1 => crate::ice::TcpType::Passive,
+                    _ => crate::ice::TcpType::SimultaneousOpen,
+                };
+                Call::AddLocalTcp { now, addr, tcp_type }
+            }
             kind::ADD_STUN_SERVER => {
                 Call::AddStunServer { now: r.instant("now")?, server: r.addr("STUN server address")? }
             }
@@ -497,6 +527,9 @@ impl fmt::Display for Call<'_> {
             Call::PollEvent => f.write_str("poll_event()"),
             Call::PollTimeout => f.write_str("poll_timeout()"),
             Call::AddLocalHost { now, addr } => write!(f, "add_local_host({now}, {addr})"),
+            Call::AddLocalTcp { now, addr, tcp_type } => {
+                write!(f, "add_local_tcp({now}, {addr}, {})", tcp_type.as_str())
+            }
             Call::AddStunServer { now, server } => write!(f, "add_stun_server({now}, {server})"),
             Call::EndOfLocalCandidates { now } => write!(f, "end_of_local_candidates({now})"),
             Call::CreateOffer => f.write_str("create_offer()"),

@@ -313,6 +313,19 @@ impl RecordedPeerConnection {
         r
     }
 
+    /// [`PeerConnection::add_local_tcp`].
+    pub fn add_local_tcp(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        tcp_type: crate::ice::TcpType,
+    ) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.add_local_tcp(now, addr, tcp_type);
+        self.after(&Call::AddLocalTcp { now, addr, tcp_type }, |o| put_result(o, &r));
+        r
+    }
+
     /// [`PeerConnection::add_stun_server`].
     pub fn add_stun_server(&mut self, now: Instant, server: SocketAddr) -> Result<(), Error> {
         self.touch(now);

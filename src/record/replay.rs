@@ -319,6 +319,7 @@ fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> (Opti
             return (e, len);
         }
         Call::AddLocalHost { now, addr } => put_result(out, &pc.add_local_host(*now, *addr)),
+        Call::AddLocalTcp { now, addr, tcp_type } => put_result(out, &pc.add_local_tcp(*now, *addr, *tcp_type)),
         Call::AddStunServer { now, server } => put_result(out, &pc.add_stun_server(*now, *server)),
         Call::EndOfLocalCandidates { now } => pc.end_of_local_candidates(*now),
         Call::CreateOffer => put_description(out, &pc.create_offer()),

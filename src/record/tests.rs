@@ -112,6 +112,16 @@ fn calls_round_trip() {
         Call::PollTransmit,
         Call::PollEvent,
         Call::AddLocalHost { now: Instant::ZERO, addr: addr("10.0.0.1:5000") },
+        Call::AddLocalTcp {
+            now: Instant::from_secs(1),
+            addr: addr("10.0.0.1:443"),
+            tcp_type: crate::ice::TcpType::Passive,
+        },
+        Call::AddLocalTcp {
+            now: Instant::from_secs(1),
+            addr: addr("10.0.0.1:9"),
+            tcp_type: crate::ice::TcpType::Active,
+        },
         Call::AddStunServer { now: Instant::from_secs(2), server: addr("[2001:db8::1]:3478") },
         Call::EndOfLocalCandidates { now: Instant::from_secs(3) },
         Call::CreateOffer,

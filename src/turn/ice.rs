@@ -9,7 +9,7 @@ use core::net::SocketAddr;
 use super::TARGET;
 use super::client::{TurnClient, TurnConfig, TurnEvent};
 use super::error::{Error, Failure};
-use crate::ice::{ApiError, Candidate, CandidateKind, IceAgent, IceError, IceEvent, Incoming};
+use crate::ice::{ApiError, Candidate, CandidateKind, IceAgent, IceError, IceEvent, Incoming, TcpType};
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::rand::SeededRng;
 use crate::time::Instant;
@@ -224,6 +224,15 @@ impl IceRelay {
         if r.is_ok() {
             self.start_servers(Some(addr));
         }
+        self.flush();
+        r
+    }
+
+    /// Declares a local TCP host candidate ([`IceAgent::add_local_tcp`]); TURN allocations are not made
+    /// from TCP bases.
+    pub fn add_local_tcp(&mut self, now: Instant, addr: SocketAddr, tcp_type: TcpType) -> Result<Candidate, ApiError> {
+        self.touch(now);
+        let r = self.agent.add_local_tcp(self.now, addr, tcp_type);
         self.flush();
         r
     }
