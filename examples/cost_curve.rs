@@ -25,6 +25,10 @@
 //! single-threaded runtime: one task per peer connection, each `select!`ing on its socket, its
 //! connection's deadline, its next message and the phase changing. Linux only (it reads `/proc`).
 
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
 use core::cell::{Cell, RefCell};
 use core::future::Future;
 use core::net::{IpAddr, SocketAddr};
@@ -33,7 +37,6 @@ use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::rc::Rc;
 use std::time::Instant as StdInstant;
 
 use bytes::Bytes;
@@ -246,7 +249,7 @@ async fn client(i: usize, shared: Rc<Shared>, settings: Rc<Settings>, cert: Cert
     let mut open = false;
     let mut next_send: Option<StdInstant> = None;
     let (mut sent, mut echoed) = (0usize, 0usize);
-    let mut in_flight: std::collections::VecDeque<StdInstant> = std::collections::VecDeque::new();
+    let mut in_flight: VecDeque<StdInstant> = VecDeque::new();
     let mut buf = vec![0u8; 65_536];
     let mut phase = shared.phase.get();
     loop {

@@ -23,11 +23,16 @@
 //! closed. Distinct ports make the owner explicit. How this extends to many machines behind a UDP load
 //! balancer is in `docs/scale.md`, with the measured scaling from one engine to two.
 
+// The HTTP module is loaded twice: inside the echo server's module, where it is private, and here.
+#![allow(clippy::duplicate_mod)]
+
+extern crate alloc;
+
+use alloc::sync::Arc;
 use core::net::{IpAddr, SocketAddr};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use core::time::Duration;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::sync::Arc;
 use std::sync::mpsc::{Sender, channel};
 
 /// `SANSRTC_LOG` filter for tracing output (see `examples/support/log.rs`).
