@@ -32,6 +32,7 @@ use alloc::sync::Arc;
 use core::net::{IpAddr, SocketAddr};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use core::time::Duration;
+use std::io;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::mpsc::{Sender, channel};
 
@@ -83,43 +84,7 @@ fn main() {
     if engines == 0 {
         usage("--engines must be at least 1");
     }
-    let listener = TcpListener::bind(http).unwrap_or_else(|e| usage(&format!("--http {http}: {e}")));
-    let http = listener.local_addr().unwrap_or(http);
-    let ip = udp_ip.unwrap_or(http.ip());
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut threads = Vec::new();
-    let mut shards = Vec::new();
-    for i in 0..engines {
-        let port = if base_port == 0 { 0 } else { base_port.saturating_add(i as u16) };
-        let socket =
-            UdpSocket::bind(SocketAddr::new(ip, port)).unwrap_or_else(|e| usage(&format!("UDP {ip}:{port}: {e}")));
-        let stats = server::udp::SocketStats::default();
-        for problem in server::udp::setup(&socket, server::udp::RECEIVE_BUFFER, &stats) {
-            println!("engine {i}: {problem}");
-        }
-        let addr = socket.local_addr().unwrap_or_else(|e| usage(&e.to_string()));
-        let (commands, received) = channel();
-        let stop = stop.clone();
-        let thread = std::thread::Builder::new().name(format!("engine{i}")).spawn(move || {
-            if let Err(e) = server::peers::run(socket, received, &stop) {
-                println!("engine {i} failed: {e}");
-            }
-        });
-        threads.push(thread.unwrap_or_else(|e| usage(&format!("cannot start engine {i}: {e}"))));
-        println!("engine {i}: udp {addr}");
-        shards.push(Engine { commands, addr });
-    }
-    let shards = Arc::new(shards);
-    let waker = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).unwrap_or_else(|e| usage(&e.to_string())));
-    let next = Arc::new(AtomicUsize::new(0));
-    let (stop_http, shards_http, waker_http) = (stop.clone(), shards.clone(), waker.clone());
-    let front = std::thread::Builder::new().name("http".into()).spawn(move || {
-        let handler = move |req: http::Request| handle(req, &shards_http, &waker_http, &next);
-        http::serve(listener, move || stop_http.load(Ordering::Relaxed), handler);
-    });
-    let front = front.unwrap_or_else(|e| usage(&format!("cannot start the HTTP thread: {e}")));
-    println!("sharded echo server: http://{http}/  {engines} engines");
-
+    let mut sharded = Sharded::start(http, engines, udp_ip, base_port).unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());
@@ -127,15 +92,81 @@ fn main() {
     .unwrap_or_else(|e| usage(&format!("cannot install the Ctrl-C handler: {e}")));
     let _ = rx.recv();
     println!("sharded echo server: Ctrl-C, shutting down");
-    stop.store(true, Ordering::Relaxed);
-    for e in shards.iter() {
-        let _ = waker.send_to(&[], e.addr);
+    sharded.shutdown();
+}
+
+/// A running sharded server: its engines' threads and the HTTP thread, stopped on
+/// [`Sharded::shutdown`] or drop.
+pub struct Sharded {
+    /// The HTTP address.
+    pub http: SocketAddr,
+    /// Each engine's UDP address, by engine number.
+    pub engines: Vec<SocketAddr>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<UdpSocket>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Sharded {
+    /// Binds the HTTP listener and `engines` UDP sockets (on `udp_ip`, default the HTTP address's IP; on
+    /// ports `base_port + i`, or any free ports when `base_port` is 0) and starts a thread for each.
+    pub fn start(http: SocketAddr, engines: usize, udp_ip: Option<IpAddr>, base_port: u16) -> io::Result<Sharded> {
+        let listener = TcpListener::bind(http)?;
+        let http = listener.local_addr()?;
+        let ip = udp_ip.unwrap_or(http.ip());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let mut shards = Vec::new();
+        for i in 0..engines {
+            let port = if base_port == 0 { 0 } else { base_port.saturating_add(i as u16) };
+            let socket = UdpSocket::bind(SocketAddr::new(ip, port))?;
+            let stats = server::udp::SocketStats::default();
+            for problem in server::udp::setup(&socket, server::udp::RECEIVE_BUFFER, &stats) {
+                println!("engine {i}: {problem}");
+            }
+            let addr = socket.local_addr()?;
+            let (commands, received) = channel();
+            let stop = stop.clone();
+            threads.push(std::thread::Builder::new().name(format!("engine{i}")).spawn(move || {
+                if let Err(e) = server::peers::run(socket, received, &stop) {
+                    println!("engine {i} failed: {e}");
+                }
+            })?);
+            println!("engine {i}: udp {addr}");
+            shards.push(Engine { commands, addr });
+        }
+        let addrs = shards.iter().map(|e| e.addr).collect();
+        let waker = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0))?);
+        let next = Arc::new(AtomicUsize::new(0));
+        let (stop_http, waker_http) = (stop.clone(), waker.clone());
+        let shards = Arc::new(shards);
+        threads.push(std::thread::Builder::new().name("http".into()).spawn(move || {
+            let handler = move |req: http::Request| handle(req, &shards, &waker_http, &next);
+            http::serve(listener, move || stop_http.load(Ordering::Relaxed), handler);
+        })?);
+        println!("sharded echo server: http://{http}/  {engines} engines");
+        Ok(Sharded { http, engines: addrs, stop, waker, threads })
     }
-    let _ = TcpStream::connect_timeout(&http, Duration::from_secs(1));
-    for t in threads {
-        let _ = t.join();
+
+    /// Stops every thread and waits for them.
+    pub fn shutdown(&mut self) {
+        if self.stop.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        for addr in &self.engines {
+            let _ = self.waker.send_to(&[], *addr);
+        }
+        let _ = TcpStream::connect_timeout(&self.http, Duration::from_secs(1));
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
-    let _ = front.join();
+}
+
+impl Drop for Sharded {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
 }
 
 /// The HTTP side: the test page, `POST /offer` given to the next engine in turn, `POST /report` printed.
