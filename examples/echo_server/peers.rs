@@ -60,8 +60,9 @@ const SEND_HIGH: usize = 4 * 1024 * 1024;
 /// messages not taken stay in the connection, counted in its SCTP receive window, so the browser's sends
 /// slow down instead of echoes being dropped or memory growing (back-pressure end to end).
 const PENDING_HIGH: usize = 1024 * 1024;
-/// Peer connections served at once.
-const MAX_PEERS: usize = 4096;
+/// Peer connections served at once: each idle one holds about 16 KiB of heap (`tests/pc_memory.rs`),
+/// so the cap bounds the server's memory near 256 MiB; `docs/scale.md` measures 10,000 at once.
+const MAX_PEERS: usize = 16_384;
 /// The negotiated channel every connection pre-creates.
 const NEGOTIATED_ID: u16 = 7;
 /// Peer connections served at once in TURN mode (a socket and a thread each).
