@@ -279,6 +279,12 @@ impl Dtls {
         self.out.trim();
         self.recv.trim();
         self.events.trim();
+        if let Some(v) = self.v13.as_mut() {
+            v.trim();
+        }
+        if self.flight.is_empty() {
+            self.flight = Vec::new();
+        }
     }
 
     /// Whether the handshake completed and the peer is authenticated.

@@ -363,7 +363,8 @@ impl Dtls {
         let (client, server) = v.app_secrets.ok_or(Error::UnexpectedMessage)?;
         v.install(3, &client, true)?;
         v.install(3, &server, false)?;
-        v.transcript = Vec::new();
+        // Epoch 2 stays until the server acknowledges our flight (RFC 9147 §7.1).
+        v.handshake_done(true, true);
         self.v13 = Some(Box::new(core::mem::take(v)));
         // Retransmitted until the server's ACK (RFC 9147 §7.1).
         self.send_flight(true);

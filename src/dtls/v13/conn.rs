@@ -62,9 +62,13 @@ pub(crate) struct V13 {
     pub(crate) exporter: Option<Secret>,
     /// The CertificateRequest context to echo (client).
     pub(crate) cert_context: Vec<u8>,
-    /// Write and read protection of epochs 2 and 3.
+    /// Write and read protection of epochs 2 and 3 (their keys on the heap: a connection holds only the
+    /// ones it has). Epoch 2's go once the handshake no longer needs them ([`V13::handshake_done`]).
     write: [Option<RecordProtection>; 2],
     read: [Option<RecordProtection>; 2],
+    /// Epoch 2's keys were dropped: its records are old retransmissions, not records to keep until keys
+    /// exist.
+    epoch2_dropped: bool,
     write_seq: [u64; 2],
     read_next: [u64; 2],
     replay: [ReplayWindow; 2],
@@ -125,6 +129,43 @@ impl V13 {
             *s = Some(prot);
         }
         Ok(())
+    }
+
+    /// The handshake is over for us: what only it used goes (the key shares, the ClientHello, the cookie,
+    /// the transcript, the certificate request context). Epoch 2's write keys go too unless `keep_write`,
+    /// and its read keys unless `keep_read`: a client keeps both until the server acknowledges its final
+    /// flight; a server drops both with the client's Finished.
+    pub(crate) fn handshake_done(&mut self, keep_write: bool, keep_read: bool) {
+        self.shares = Vec::new();
+        self.client_hello = Vec::new();
+        self.cookie = Vec::new();
+        self.transcript = Vec::new();
+        self.cert_context = Vec::new();
+        self.schedule = None;
+        if !keep_write {
+            self.write[0] = None;
+        }
+        if !keep_read {
+            self.read[0] = None;
+        }
+        self.epoch2_dropped |= !keep_read;
+    }
+
+    /// Whether epoch 2's keys (either direction) are still held.
+    #[cfg(test)]
+    pub(crate) fn has_epoch2_keys(&self) -> bool {
+        self.write[0].is_some() || self.read[0].is_some()
+    }
+
+    /// Gives back the buffers kept for reuse when nothing is waiting in them (an idle connection).
+    pub(crate) fn trim(&mut self) {
+        self.scratch = Vec::new();
+        if self.pending.is_empty() {
+            self.pending = Vec::new();
+        }
+        if self.sent.is_empty() {
+            self.sent = Vec::new();
+        }
     }
 }
 
@@ -349,6 +390,13 @@ impl Dtls {
         let i = usize::from(epoch - 2);
         let keys = if prev { v.prev_read.as_ref().map(|p| &p.0) } else { v.read.get(i).and_then(Option::as_ref) };
         let Some(prot) = keys else {
+            if epoch == 2 && v.epoch2_dropped {
+                // The handshake is over. At a server this is the client's final flight again: our ACK
+                // was lost, and the ACK we sent names records of that flight, so it is sent again as it
+                // was (RFC 9147 §7.1) without the epoch's keys. One per datagram at most.
+                *resend |= self.role == crate::dtls::Role::Server;
+                return Err(Error::WrongEpoch(epoch));
+            }
             if v.pending.len() >= MAX_PENDING {
                 return Err(Error::WrongEpoch(epoch));
             }
@@ -565,6 +613,10 @@ impl Dtls {
         if ours > 0 && self.state == State::Established && !self.flight.is_empty() {
             tracing::trace!(target: TARGET, "final flight acknowledged");
             self.new_flight();
+            // The server has our Finished: epoch 2 is over for us.
+            if let Some(v) = self.v13.as_mut() {
+                v.handshake_done(false, false);
+            }
         }
         Ok(())
     }
@@ -606,10 +658,13 @@ impl V13 {
             if i == 1 {
                 self.records_written += 1;
             }
-            if self.sent.len() >= MAX_SENT_RECORDS {
-                self.sent.remove(0);
+            // Only handshake records are acknowledged (RFC 9147 §7): application data is not remembered.
+            if ty == ContentType::HANDSHAKE {
+                if self.sent.len() >= MAX_SENT_RECORDS {
+                    self.sent.remove(0);
+                }
+                self.sent.push((epoch, s));
             }
-            self.sent.push((epoch, s));
         }
     }
 }

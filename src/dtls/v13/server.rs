@@ -256,7 +256,9 @@ impl Dtls {
                 self.peer_flight_end = Some(seq);
                 let (client_app, _) = v.app_secrets.ok_or(Error::UnexpectedMessage)?;
                 v.install(3, &client_app, false)?;
-                v.transcript = Vec::new();
+                // Epoch 2 is over: a retransmission of the client's flight (our ACK was lost) is answered
+                // with the same ACK without being read (see `handle_ciphertext13`).
+                v.handshake_done(false, false);
                 self.v13 = Some(Box::new(core::mem::take(v)));
                 self.new_flight();
                 self.write_epoch = 3;
