@@ -638,7 +638,8 @@ impl Machine for PeerConnection {
         let _span = self.enter_span();
         self.touch(now);
         let now = self.now;
-        if now.saturating_duration_since(self.last_activity) >= IDLE_TRIM {
+        let idle = now.saturating_duration_since(self.last_activity) >= IDLE_TRIM;
+        if idle {
             self.trim();
         }
         self.ice.handle_timeout(now);
@@ -653,6 +654,11 @@ impl Machine for PeerConnection {
         self.mdns_timeout(now);
         self.audio_timeout(now);
         self.flush();
+        if idle {
+            // What the timers just sent (a heartbeat, a keepalive) leaves no buffer behind in the layers
+            // it went through; ICE's queue is trimmed on the next call, once it has been drained.
+            self.trim();
+        }
     }
 
     /// The next event. Data channel events are taken from the data channel layer only as the
