@@ -717,6 +717,8 @@ impl PathMachine for PeerConnection {
             self.flush();
             return r;
         }
+        // A keepalive on an idle connection (consent check, heartbeat) leaves no buffer behind either.
+        let idle = now.saturating_duration_since(self.last_activity) >= IDLE_TRIM;
         let kind = classify(datagram.contents);
         let for_turn = matches!(kind, PacketKind::Stun | PacketKind::TurnChannel) && self.ice.accepts_turn(&datagram);
         if self.life == Life::Closed && !for_turn {
@@ -748,11 +750,16 @@ impl PathMachine for PeerConnection {
                 Err(RecvError::Unknown)
             }
         };
-        if r.is_ok() {
-            // Only what the layers took keeps the connection from trimming its buffers: junk does not.
+        if r.is_ok() && kind != PacketKind::Stun {
+            // Only what the layers above ICE took keeps the connection from trimming its buffers: junk
+            // does not, nor do ICE's checks and consent answers (an idle connection gets one every few
+            // seconds, and they go through none of those buffers).
             self.mark_active();
         }
         self.flush();
+        if idle {
+            self.trim();
+        }
         r
     }
 
