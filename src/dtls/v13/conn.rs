@@ -2,6 +2,7 @@
 //! windows), flight emission, ACKs (RFC 9147 §7), application data and the exporter. The handshake
 //! handlers live in `client.rs` and `server.rs`; flights, timers and reassembly are the machine's own.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::key_schedule::{HashAlg, KeySchedule, LabelPrefix, Secret, TrafficKeys, export, next_traffic_secret};
@@ -54,11 +55,11 @@ pub(crate) struct V13 {
     /// The transcript (TLS 1.3 message framing: RFC 9147 §5.2 leaves the DTLS fields out).
     pub(crate) transcript: Vec<u8>,
     pub(crate) suite: Option<CipherSuite>,
-    pub(crate) schedule: Option<KeySchedule>,
+    pub(crate) schedule: Option<Box<KeySchedule>>,
     /// client/server handshake traffic secrets.
-    pub(crate) hs_secrets: Option<(Secret, Secret)>,
+    pub(crate) hs_secrets: Option<Box<(Secret, Secret)>>,
     /// client/server application traffic secrets.
-    pub(crate) app_secrets: Option<(Secret, Secret)>,
+    pub(crate) app_secrets: Option<Box<(Secret, Secret)>>,
     pub(crate) exporter: Option<Secret>,
     /// The CertificateRequest context to echo (client).
     pub(crate) cert_context: Vec<u8>,
@@ -132,16 +133,21 @@ impl V13 {
     }
 
     /// The handshake is over for us: what only it used goes (the key shares, the ClientHello, the cookie,
-    /// the transcript, the certificate request context). Epoch 2's write keys go too unless `keep_write`,
+    /// the transcript, the certificate request context, and the handshake and application traffic
+    /// secrets unless `key_log` needs them). Epoch 2's write keys go too unless `keep_write`,
     /// and its read keys unless `keep_read`: a client keeps both until the server acknowledges its final
     /// flight; a server drops both with the client's Finished.
-    pub(crate) fn handshake_done(&mut self, keep_write: bool, keep_read: bool) {
+    pub(crate) fn handshake_done(&mut self, keep_write: bool, keep_read: bool, key_log: bool) {
         self.shares = Vec::new();
         self.client_hello = Vec::new();
         self.cookie = Vec::new();
         self.transcript = Vec::new();
         self.cert_context = Vec::new();
         self.schedule = None;
+        if !key_log {
+            self.hs_secrets = None;
+            self.app_secrets = None;
+        }
         if !keep_write {
             self.write[0] = None;
         }
@@ -173,8 +179,8 @@ impl V13 {
     /// The NSS key log (RFC 8446 secrets, keyed by the client random), once the application traffic secrets
     /// and the exporter secret are known.
     pub(crate) fn key_log(&self, client_random: [u8; 32]) -> Option<KeyLog> {
-        let (ch, sh) = self.hs_secrets.as_ref()?;
-        let (ca, sa) = self.app_secrets.as_ref()?;
+        let (ch, sh) = self.hs_secrets.as_deref()?;
+        let (ca, sa) = self.app_secrets.as_deref()?;
         let ex = self.exporter.as_ref()?;
         let mut k = KeyLog::empty(client_random);
         k.push("CLIENT_HANDSHAKE_TRAFFIC_SECRET", ch.as_bytes());
@@ -614,8 +620,9 @@ impl Dtls {
             tracing::trace!(target: TARGET, "final flight acknowledged");
             self.new_flight();
             // The server has our Finished: epoch 2 is over for us.
+            let key_log = self.config.key_log;
             if let Some(v) = self.v13.as_mut() {
-                v.handshake_done(false, false);
+                v.handshake_done(false, false, key_log);
             }
         }
         Ok(())

@@ -487,8 +487,8 @@ fn dtls13_key_log_has_the_five_secrets_that_decrypt_the_records() {
         );
         // The key schedule's values.
         let v = p.client.v13.as_deref().unwrap();
-        let (ch, sh) = v.hs_secrets.unwrap();
-        let (ca, sa) = v.app_secrets.unwrap();
+        let (ch, sh) = *v.hs_secrets.as_deref().unwrap();
+        let (ca, sa) = *v.app_secrets.as_deref().unwrap();
         let ex = v.exporter.unwrap();
         for ((_, logged), secret) in secrets.iter().zip([ch, sh, ca, sa, ex]) {
             assert_eq!(logged.len(), hash.output_len());
