@@ -371,6 +371,7 @@ impl Dtls {
         self.write_epoch = 3;
         self.state = State::Established;
         self.hs.ecdh = None;
+        self.hs.peer_key = None;
         tracing::debug!(target: TARGET, role = ?self.role, "DTLS 1.3 handshake complete");
         self.maybe_connected();
         Ok(())

@@ -263,6 +263,8 @@ impl Dtls {
                 self.new_flight();
                 self.write_epoch = 3;
                 self.state = State::Established;
+                self.hs.ecdh = None;
+                self.hs.peer_key = None;
                 self.send_ack13();
                 tracing::debug!(target: TARGET, role = ?self.role, "DTLS 1.3 handshake complete");
                 self.maybe_connected();
