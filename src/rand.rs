@@ -22,15 +22,37 @@ pub type Seed = [u8; 32];
 ///
 /// Implements `rand_core`'s [`TryRng`] and [`TryCryptoRng`] (and so `Rng` and `CryptoRng`), so it can be
 /// handed to the RustCrypto key generators directly.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It holds the seed and its position in the stream (48 octets), not ChaCha20's 256-octet output buffer:
+/// every layer of every connection owns one and draws rarely (identifiers, keys, timer jitter), so each
+/// draw recomputes the block it reads from instead. The stream is `rand_chacha`'s `ChaCha20Rng`, word
+/// for word.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SeededRng {
-    inner: ChaCha20Rng,
+    seed: Seed,
+    /// The offset in the stream, in 32-bit words (`ChaCha20Rng::get_word_pos`).
+    word_pos: u128,
+}
+
+impl core::fmt::Debug for SeededRng {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SeededRng").field("word_pos", &self.word_pos).finish_non_exhaustive()
+    }
 }
 
 impl SeededRng {
     /// A generator whose whole output is fixed by `seed`.
     pub fn from_seed(seed: Seed) -> Self {
-        SeededRng { inner: ChaCha20Rng::from_seed(seed) }
+        SeededRng { seed, word_pos: 0 }
+    }
+
+    /// Draws from the ChaCha20 stream at the current position, and moves past what `draw` took.
+    fn draw<T>(&mut self, draw: impl FnOnce(&mut ChaCha20Rng) -> T) -> T {
+        let mut rng = ChaCha20Rng::from_seed(self.seed);
+        rng.set_word_pos(self.word_pos);
+        let out = draw(&mut rng);
+        self.word_pos = rng.get_word_pos();
+        out
     }
 
     /// A generator seeded with 32 bytes drawn from `rng`.
@@ -56,17 +78,17 @@ impl SeededRng {
 
     /// The next uniformly random `u32`.
     pub fn u32(&mut self) -> u32 {
-        self.inner.next_u32()
+        self.draw(|r| r.next_u32())
     }
 
     /// The next uniformly random `u64`.
     pub fn u64(&mut self) -> u64 {
-        self.inner.next_u64()
+        self.draw(|r| r.next_u64())
     }
 
     /// Fills `out` with random bytes.
     pub fn fill(&mut self, out: &mut [u8]) {
-        self.inner.fill_bytes(out);
+        self.draw(|r| r.fill_bytes(out));
     }
 
     /// `N` random bytes.
@@ -103,15 +125,16 @@ impl TryRng for SeededRng {
     type Error = Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        self.inner.try_next_u32()
+        Ok(self.u32())
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.inner.try_next_u64()
+        Ok(self.u64())
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.inner.try_fill_bytes(dst)
+        self.fill(dst);
+        Ok(())
     }
 }
 
@@ -138,6 +161,29 @@ mod tests {
         let mut rng = SeededRng::from_seed([0; 32]);
         let first: [u8; 8] = rng.bytes();
         assert_eq!(first, [0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90]);
+    }
+
+    #[test]
+    fn the_stream_is_chacha20rngs_word_for_word() {
+        // Mixed draws (odd byte counts consume whole words; u64s straddle ChaCha20Rng's 64-word buffer),
+        // taken from the compact generator and from `ChaCha20Rng` itself.
+        let mut ours = SeededRng::from_seed([5; 32]);
+        let mut reference = ChaCha20Rng::from_seed([5; 32]);
+        for i in 0..500usize {
+            match i % 4 {
+                0 => assert_eq!(ours.u32(), reference.next_u32()),
+                1 => assert_eq!(ours.u64(), reference.next_u64()),
+                _ => {
+                    let (mut a, mut b) = ([0u8; 77], [0u8; 77]);
+                    let n = i % 77;
+                    ours.fill(&mut a[..n]);
+                    reference.fill_bytes(&mut b[..n]);
+                    assert_eq!(a, b);
+                }
+            }
+            assert_eq!(ours.word_pos, reference.get_word_pos());
+        }
+        assert!(core::mem::size_of::<SeededRng>() <= 48);
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! template, RFC 5280 §4.1), loading a DER certificate with its PKCS#8 or SEC1 key, the SHA-256 fingerprint
 //! in SDP `a=fingerprint` form (RFC 8122 §5), and extracting a peer's P-256 key from its certificate.
 
+use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use bytes::Bytes;
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::elliptic_curve::Generate;
 use sha2::{Digest, Sha256};
@@ -68,18 +69,20 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
-/// Our certificate and its private key.
+/// Our certificate and its private key, shared between clones: the connections made with one
+/// certificate hold it once (a reference count each).
 #[derive(Clone)]
-pub struct Certificate {
-    /// Shared between clones: every connection of a server holds the same bytes once.
-    der: Bytes,
+pub struct Certificate(Arc<CertificateData>);
+
+struct CertificateData {
+    der: Box<[u8]>,
     key: SigningKey,
     fingerprint: Fingerprint,
 }
 
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Certificate").field("fingerprint", &self.fingerprint).finish_non_exhaustive()
+        f.debug_struct("Certificate").field("fingerprint", &self.0.fingerprint).finish_non_exhaustive()
     }
 }
 
@@ -148,7 +151,7 @@ impl Certificate {
         let mut der = Vec::with_capacity(body.len() + 4);
         put(&mut der, tag::SEQUENCE, &body);
         let fingerprint = Fingerprint::of_der(&der);
-        Certificate { der: Bytes::from(der), key, fingerprint }
+        Certificate(Arc::new(CertificateData { der: der.into(), key, fingerprint }))
     }
 
     /// Loads a DER certificate and its DER private key (PKCS#8 `PrivateKeyInfo` or SEC1 `ECPrivateKey`,
@@ -160,17 +163,18 @@ impl Certificate {
         if &public != key.verifying_key() {
             return Err(Error::InvalidKey);
         }
-        Ok(Certificate { der: Bytes::copy_from_slice(cert_der), key, fingerprint: Fingerprint::of_der(cert_der) })
+        let fingerprint = Fingerprint::of_der(cert_der);
+        Ok(Certificate(Arc::new(CertificateData { der: cert_der.into(), key, fingerprint })))
     }
 
     /// The certificate, DER.
     pub fn der(&self) -> &[u8] {
-        &self.der
+        &self.0.der
     }
 
     /// The certificate's SHA-256 fingerprint.
     pub fn fingerprint(&self) -> Fingerprint {
-        self.fingerprint
+        self.0.fingerprint
     }
 
     /// The private key as PKCS#8 DER (RFC 5958, RFC 5915 inside).
@@ -189,10 +193,10 @@ impl Certificate {
 
     /// The private key as SEC1 `ECPrivateKey` DER (RFC 5915).
     pub fn private_key_sec1_der(&self) -> Vec<u8> {
-        let point = self.key.verifying_key().to_sec1_point(false);
+        let point = self.0.key.verifying_key().to_sec1_point(false);
         let mut ec = Vec::new();
         put_uint(&mut ec, &[1]);
-        put(&mut ec, tag::OCTET_STRING, &self.key.to_bytes());
+        put(&mut ec, tag::OCTET_STRING, &self.0.key.to_bytes());
         let mut params = Vec::new();
         put(&mut params, tag::OID, OID_PRIME256V1);
         put(&mut ec, tag::CONTEXT_0, &params);
@@ -208,7 +212,7 @@ impl Certificate {
     }
 
     pub(crate) fn signing_key(&self) -> &SigningKey {
-        &self.key
+        &self.0.key
     }
 }
 

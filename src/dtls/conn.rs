@@ -96,10 +96,11 @@ pub(crate) struct HsData {
     pub(crate) server_random: [u8; 32],
     pub(crate) suite: Option<CipherSuite>,
     pub(crate) srtp: Option<SrtpProfile>,
-    pub(crate) ecdh: Option<KeyShare>,
+    /// Boxed, as the peer's key: both go with the handshake.
+    pub(crate) ecdh: Option<Box<KeyShare>>,
     /// The ECDHE group, once chosen (server) or learned from the ServerKeyExchange (client).
     pub(crate) group: Option<NamedGroup>,
-    pub(crate) peer_key: Option<VerifyingKey>,
+    pub(crate) peer_key: Option<Box<VerifyingKey>>,
     pub(crate) peer_fingerprint: Option<Fingerprint>,
     /// The peer's certificate (DER), kept for statistics (W3C `RTCCertificateStats`).
     pub(crate) peer_certificate: Option<Box<[u8]>>,
@@ -280,6 +281,12 @@ impl Dtls {
         self.out.trim();
         self.recv.trim();
         self.events.trim();
+        if let Some(v) = self.v13.as_mut() {
+            v.trim();
+        }
+        if self.flight.is_empty() {
+            self.flight = Vec::new();
+        }
     }
 
     /// Whether the handshake completed and the peer is authenticated.

@@ -224,7 +224,7 @@ impl Dtls {
         signed.extend_from_slice(&ske);
         let sig = crypto::sign(self.config.certificate.signing_key(), &signed)?;
         emit_signed(&mut ske, SignatureScheme::ECDSA_SECP256R1_SHA256, &sig);
-        self.hs.ecdh = Some(ecdh);
+        self.hs.ecdh = Some(Box::new(ecdh));
         self.queue_handshake(HandshakeType::SERVER_KEY_EXCHANGE, ske, true);
         let mut cr = Vec::with_capacity(8);
         emit_certificate_request(&mut cr);
@@ -351,7 +351,7 @@ impl Dtls {
                 return Err(Error::FingerprintMismatch);
             }
         }
-        self.hs.peer_key = Some(key);
+        self.hs.peer_key = Some(Box::new(key));
         self.hs.peer_fingerprint = Some(fp);
         self.hs.peer_certificate = Some(der.into());
         write_message(&mut self.hs.transcript, HandshakeType::CERTIFICATE, seq, body);
@@ -382,7 +382,7 @@ impl Dtls {
         let ecdh = KeyShare::generate(ske.group, &mut self.rng).ok_or(Error::NoCommonGroup)?;
         let pms = ecdh.agree(ske.public)?;
         tracing::debug!(target: TARGET, group = %ske.group, "ServerKeyExchange");
-        self.hs.ecdh = Some(ecdh);
+        self.hs.ecdh = Some(Box::new(ecdh));
         self.hs.group = Some(ske.group);
         self.hs.master = None;
         self.pms = Some(pms);
@@ -486,6 +486,7 @@ impl Dtls {
         self.state = State::Established;
         // Free what only the handshake needed (the exporter keeps the master secret and randoms).
         self.hs.ecdh = None;
+        self.hs.peer_key = None;
         self.hs.transcript = Vec::new();
         self.hs.client_hello = Vec::new();
         self.hs.cookie = Vec::new();

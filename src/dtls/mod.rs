@@ -132,8 +132,8 @@ pub struct Config {
     /// Server: answer a ClientHello without a valid cookie with a HelloVerifyRequest (RFC 6347 §4.2.1).
     /// Default true.
     pub cookie_exchange: bool,
-    /// The DTLS versions we speak. Default: [`Versions::Dtls12`] for now: DTLS 1.3 has no KeyUpdate and no
-    /// key log yet.
+    /// The DTLS versions we speak. Default: [`Versions::Both`] (1.3 preferred, 1.2 accepted) with the
+    /// `dtls13` feature, [`Versions::Dtls12`] without it.
     pub versions: Versions,
     /// Emit [`Event::KeyLog`] with the NSS key-log line once the master secret is known. Default false.
     pub key_log: bool,
@@ -156,6 +156,9 @@ impl Config {
             max_rto: Duration::from_secs(60),
             max_retransmits: 10,
             cookie_exchange: true,
+            #[cfg(feature = "dtls13")]
+            versions: Versions::Both,
+            #[cfg(not(feature = "dtls13"))]
             versions: Versions::Dtls12,
             key_log: false,
         }

@@ -249,6 +249,13 @@ impl IceAgent {
     pub fn trim(&mut self) {
         self.transmits.trim();
         self.events.trim();
+        // Lists that stopped growing once the pair was selected keep no spare room.
+        self.sockets.shrink_to_fit();
+        self.foundations.shrink_to_fit();
+        self.gathers.shrink_to_fit();
+        if self.list.triggered.is_empty() {
+            self.list.triggered = alloc::collections::VecDeque::new();
+        }
     }
 
     /// Counters.

@@ -661,7 +661,8 @@ impl Machine for PeerConnection {
         let _span = self.enter_span();
         self.touch(now);
         let now = self.now;
-        if now.saturating_duration_since(self.last_activity) >= IDLE_TRIM {
+        let idle = now.saturating_duration_since(self.last_activity) >= IDLE_TRIM;
+        if idle {
             self.trim();
         }
         self.ice.handle_timeout(now);
@@ -676,6 +677,11 @@ impl Machine for PeerConnection {
         self.mdns_timeout(now);
         self.audio_timeout(now);
         self.flush();
+        if idle {
+            // What the timers just sent (a heartbeat, a keepalive) leaves no buffer behind in the layers
+            // it went through; ICE's queue is trimmed on the next call, once it has been drained.
+            self.trim();
+        }
     }
 
     /// The next event. Data channel events are taken from the data channel layer only as the
@@ -734,6 +740,8 @@ impl PathMachine for PeerConnection {
             self.flush();
             return r;
         }
+        // A keepalive on an idle connection (consent check, heartbeat) leaves no buffer behind either.
+        let idle = now.saturating_duration_since(self.last_activity) >= IDLE_TRIM;
         let kind = classify(datagram.contents);
         let for_turn = matches!(kind, PacketKind::Stun | PacketKind::TurnChannel) && self.ice.accepts_turn(&datagram);
         if self.life == Life::Closed && !for_turn {
@@ -765,11 +773,16 @@ impl PathMachine for PeerConnection {
                 Err(RecvError::Unknown)
             }
         };
-        if r.is_ok() {
-            // Only what the layers took keeps the connection from trimming its buffers: junk does not.
+        if r.is_ok() && kind != PacketKind::Stun {
+            // Only what the layers above ICE took keeps the connection from trimming its buffers: junk
+            // does not, nor do ICE's checks and consent answers (an idle connection gets one every few
+            // seconds, and they go through none of those buffers).
             self.mark_active();
         }
         self.flush();
+        if idle {
+            self.trim();
+        }
         r
     }
 

@@ -113,7 +113,7 @@ pub struct IceRelay {
     agent: IceAgent,
     servers: Vec<Server>,
     /// Seeds the TURN clients added with [`IceRelay::add_turn_server`].
-    rng: Option<SeededRng>,
+    rng: Option<alloc::boxed::Box<SeededRng>>,
     now: Instant,
     out: OutQueue<(SocketAddr, SocketAddr)>,
     data: OutQueue<()>,
@@ -125,7 +125,7 @@ pub struct IceRelay {
 impl IceRelay {
     /// Wraps `agent`; `rng` seeds the TURN clients added later.
     pub fn new(agent: IceAgent, rng: SeededRng) -> Self {
-        IceRelay { rng: Some(rng), ..IceRelay::with_agent_only(agent) }
+        IceRelay { rng: Some(alloc::boxed::Box::new(rng)), ..IceRelay::with_agent_only(agent) }
     }
 
     /// Wraps `agent` without a generator of its own: TURN servers come with theirs
@@ -200,7 +200,7 @@ impl IceRelay {
     /// is forked from the one given to [`IceRelay::new`] (or seeded with zeros without one: use
     /// [`IceRelay::add_turn_server_with`] then).
     pub fn add_turn_server(&mut self, now: Instant, config: TurnConfig) -> Result<usize, Error> {
-        let rng = self.rng.as_mut().map_or_else(|| SeededRng::from_seed([0; 32]), SeededRng::fork);
+        let rng = self.rng.as_mut().map_or_else(|| SeededRng::from_seed([0; 32]), |r| r.fork());
         self.add_turn_server_with(now, config, rng)
     }
 

@@ -170,8 +170,8 @@ impl Dtls {
         let secrets = schedule.handshake_traffic_secrets(v.transcript_hash().as_bytes())?;
         v.install(2, &secrets.client, true)?;
         v.install(2, &secrets.server, false)?;
-        v.hs_secrets = Some((secrets.client, secrets.server));
-        v.schedule = Some(schedule);
+        v.hs_secrets = Some(Box::new((secrets.client, secrets.server)));
+        v.schedule = Some(Box::new(schedule));
         v.shares.clear();
         v.cookie.clear();
         v.active = true;
@@ -278,7 +278,7 @@ impl Dtls {
                 return Err(Error::FingerprintMismatch);
             }
         }
-        self.hs.peer_key = Some(key);
+        self.hs.peer_key = Some(Box::new(key));
         self.hs.peer_fingerprint = Some(fp);
         self.hs.peer_certificate = Some(der.into());
         write_tls_message(&mut v.transcript, HandshakeType::CERTIFICATE, body);
@@ -300,7 +300,7 @@ impl Dtls {
 
     /// The peer's Finished, keyed by its handshake traffic secret.
     pub(crate) fn peer_finished13(&mut self, v: &mut V13, body: &[u8], from_server: bool) -> Result<(), Error> {
-        let (client, server) = v.hs_secrets.ok_or(Error::UnexpectedMessage)?;
+        let (client, server) = v.hs_secrets.as_deref().copied().ok_or(Error::UnexpectedMessage)?;
         let base = if from_server { server } else { client };
         let expected = verify_data(v.hash().0, PREFIX, &base, v.transcript_hash().as_bytes())?;
         if body != expected.as_bytes() {
@@ -318,7 +318,7 @@ impl Dtls {
         emit_signed(&mut cv, SignatureScheme::ECDSA_SECP256R1_SHA256, &sig);
         write_tls_message(&mut v.transcript, HandshakeType::CERTIFICATE_VERIFY, &cv);
         self.queue_handshake(HandshakeType::CERTIFICATE_VERIFY, cv, false);
-        let (client, srv) = v.hs_secrets.ok_or(Error::UnexpectedMessage)?;
+        let (client, srv) = v.hs_secrets.as_deref().copied().ok_or(Error::UnexpectedMessage)?;
         let base = if server { srv } else { client };
         let fin = verify_data(v.hash().0, PREFIX, &base, v.transcript_hash().as_bytes())?;
         write_tls_message(&mut v.transcript, HandshakeType::FINISHED, fin.as_bytes());
@@ -334,7 +334,7 @@ impl Dtls {
         schedule.enter_master()?;
         let app = schedule.application_traffic_secrets(h.as_bytes())?;
         v.exporter = Some(schedule.exporter_master_secret(h.as_bytes())?);
-        v.app_secrets = Some((app.client, app.server));
+        v.app_secrets = Some(Box::new((app.client, app.server)));
         if self.config.key_log {
             if let Some(k) = v.key_log(self.hs.client_random) {
                 self.events.push(crate::dtls::Event::KeyLog(Box::new(k)));
@@ -355,21 +355,23 @@ impl Dtls {
             self.queue_handshake(HandshakeType::CERTIFICATE, cert, false);
             self.own_verify_finished13(v, false)?;
         } else {
-            let (client, _) = v.hs_secrets.ok_or(Error::UnexpectedMessage)?;
+            let (client, _) = v.hs_secrets.as_deref().copied().ok_or(Error::UnexpectedMessage)?;
             let fin = verify_data(v.hash().0, PREFIX, &client, v.transcript_hash().as_bytes())?;
             write_tls_message(&mut v.transcript, HandshakeType::FINISHED, fin.as_bytes());
             self.queue_handshake(HandshakeType::FINISHED, fin.as_bytes().to_vec(), false);
         }
-        let (client, server) = v.app_secrets.ok_or(Error::UnexpectedMessage)?;
+        let (client, server) = v.app_secrets.as_deref().copied().ok_or(Error::UnexpectedMessage)?;
         v.install(3, &client, true)?;
         v.install(3, &server, false)?;
-        v.transcript = Vec::new();
+        // Epoch 2 stays until the server acknowledges our flight (RFC 9147 §7.1).
+        v.handshake_done(true, true, self.config.key_log);
         self.v13 = Some(Box::new(core::mem::take(v)));
         // Retransmitted until the server's ACK (RFC 9147 §7.1).
         self.send_flight(true);
         self.write_epoch = 3;
         self.state = State::Established;
         self.hs.ecdh = None;
+        self.hs.peer_key = None;
         tracing::debug!(target: TARGET, role = ?self.role, "DTLS 1.3 handshake complete");
         self.maybe_connected();
         Ok(())

@@ -2,6 +2,7 @@
 //! windows), flight emission, ACKs (RFC 9147 §7), application data and the exporter. The handshake
 //! handlers live in `client.rs` and `server.rs`; flights, timers and reassembly are the machine's own.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::key_schedule::{HashAlg, KeySchedule, LabelPrefix, Secret, TrafficKeys, export, next_traffic_secret};
@@ -55,17 +56,21 @@ pub(crate) struct V13 {
     /// The transcript (TLS 1.3 message framing: RFC 9147 §5.2 leaves the DTLS fields out).
     pub(crate) transcript: Vec<u8>,
     pub(crate) suite: Option<CipherSuite>,
-    pub(crate) schedule: Option<KeySchedule>,
+    pub(crate) schedule: Option<Box<KeySchedule>>,
     /// client/server handshake traffic secrets.
-    pub(crate) hs_secrets: Option<(Secret, Secret)>,
+    pub(crate) hs_secrets: Option<Box<(Secret, Secret)>>,
     /// client/server application traffic secrets.
-    pub(crate) app_secrets: Option<(Secret, Secret)>,
+    pub(crate) app_secrets: Option<Box<(Secret, Secret)>>,
     pub(crate) exporter: Option<Secret>,
     /// The CertificateRequest context to echo (client).
     pub(crate) cert_context: Vec<u8>,
-    /// Write and read protection of epochs 2 and 3.
+    /// Write and read protection of epochs 2 and 3 (their keys on the heap: a connection holds only the
+    /// ones it has). Epoch 2's go once the handshake no longer needs them ([`V13::handshake_done`]).
     write: [Option<RecordProtection>; 2],
     read: [Option<RecordProtection>; 2],
+    /// Epoch 2's keys were dropped: its records are old retransmissions, not records to keep until keys
+    /// exist.
+    epoch2_dropped: bool,
     write_seq: [u64; 2],
     read_next: [u64; 2],
     replay: [ReplayWindow; 2],
@@ -124,14 +129,56 @@ impl V13 {
         }
         Ok(())
     }
+
+    /// The handshake is over for us: what only it used goes (the key shares, the ClientHello, the cookie,
+    /// the transcript, the certificate request context, and the handshake and application traffic
+    /// secrets unless `key_log` needs them). Epoch 2's write keys go too unless `keep_write`,
+    /// and its read keys unless `keep_read`: a client keeps both until the server acknowledges its final
+    /// flight; a server drops both with the client's Finished.
+    pub(crate) fn handshake_done(&mut self, keep_write: bool, keep_read: bool, key_log: bool) {
+        self.shares = Vec::new();
+        self.client_hello = Vec::new();
+        self.cookie = Vec::new();
+        self.transcript = Vec::new();
+        self.cert_context = Vec::new();
+        self.schedule = None;
+        if !key_log {
+            self.hs_secrets = None;
+            self.app_secrets = None;
+        }
+        if !keep_write {
+            self.write[0] = None;
+        }
+        if !keep_read {
+            self.read[0] = None;
+        }
+        self.epoch2_dropped |= !keep_read;
+    }
+
+    /// Whether epoch 2's keys (either direction) are still held.
+    #[cfg(test)]
+    pub(crate) fn has_epoch2_keys(&self) -> bool {
+        self.write[0].is_some() || self.read[0].is_some()
+    }
+
+    /// Gives back the buffers kept for reuse when nothing is waiting in them (an idle connection).
+    pub(crate) fn trim(&mut self) {
+        self.scratch = Vec::new();
+        if self.pending.is_empty() {
+            self.pending = Vec::new();
+        }
+        if self.sent.is_empty() {
+            self.sent = Vec::new();
+        }
+    }
 }
 
 impl V13 {
     /// The NSS key log (RFC 8446 secrets, keyed by the client random), once the application traffic secrets
     /// and the exporter secret are known.
     pub(crate) fn key_log(&self, client_random: [u8; 32]) -> Option<KeyLog> {
-        let (ch, sh) = self.hs_secrets.as_ref()?;
-        let (ca, sa) = self.app_secrets.as_ref()?;
+        let (ch, sh) = self.hs_secrets.as_deref()?;
+        let (ca, sa) = self.app_secrets.as_deref()?;
         let ex = self.exporter.as_ref()?;
         let mut k = KeyLog::empty(client_random);
         k.push("CLIENT_HANDSHAKE_TRAFFIC_SECRET", ch.as_bytes());
@@ -328,6 +375,13 @@ impl Dtls {
         let i = usize::from(epoch - 2);
         let keys = if prev { v.prev_read.as_ref().map(|p| &p.0) } else { v.read.get(i).and_then(Option::as_ref) };
         let Some(prot) = keys else {
+            if epoch == 2 && v.epoch2_dropped {
+                // The handshake is over. At a server this is the client's final flight again: our ACK
+                // was lost, and the ACK we sent names records of that flight, so it is sent again as it
+                // was (RFC 9147 §7.1) without the epoch's keys. One per datagram at most.
+                *resend |= self.role == crate::dtls::Role::Server;
+                return Err(Error::WrongEpoch(epoch));
+            }
             if v.pending.len() >= MAX_PENDING {
                 return Err(Error::WrongEpoch(epoch));
             }
@@ -544,6 +598,11 @@ impl Dtls {
         if ours > 0 && self.state == State::Established && !self.flight.is_empty() {
             tracing::trace!(target: TARGET, "final flight acknowledged");
             self.new_flight();
+            // The server has our Finished: epoch 2 is over for us.
+            let key_log = self.config.key_log;
+            if let Some(v) = self.v13.as_mut() {
+                v.handshake_done(false, false, key_log);
+            }
         }
         Ok(())
     }

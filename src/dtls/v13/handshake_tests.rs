@@ -429,6 +429,61 @@ fn unacknowledged_final_flight_is_retransmitted_then_given_up_without_closing() 
     assert_eq!(server.poll_data(), Some(&b"still here"[..]));
 }
 
+#[test]
+fn lost_ack_of_the_final_flight_is_answered_again_once_epoch_2_is_gone() {
+    let (cc, sc) = configs(81, Versions::Both, Versions::Both);
+    let (cfp, sfp) = (cc.certificate.fingerprint(), sc.certificate.fingerprint());
+    let mut now = crate::time::Instant::from_secs(1);
+    let mut client = crate::dtls::Dtls::client(cc, crate::rand::SeededRng::from_seed([3; 32]), now);
+    let mut server = crate::dtls::Dtls::server(sc, crate::rand::SeededRng::from_seed([4; 32]));
+    client.set_remote_fingerprint(sfp);
+    server.set_remote_fingerprint(cfp);
+    // Everything is delivered until the client is connected; the server's ACK of its final flight is lost.
+    for _ in 0..4 {
+        while let Some(d) = client.poll_transmit() {
+            let d = d.to_vec();
+            let _ = server.handle_receive(now, &d);
+        }
+        if client.is_connected() {
+            break;
+        }
+        while let Some(d) = server.poll_transmit() {
+            let d = d.to_vec();
+            let _ = client.handle_receive(now, &d);
+        }
+    }
+    assert!(client.is_connected() && server.is_connected());
+    while server.poll_transmit().is_some() {}
+    let epoch2 = |d: &crate::dtls::Dtls| d.v13.as_ref().is_some_and(|v| v.has_epoch2_keys());
+    // The server, done, holds no epoch 2 keys; the client keeps them for its unacknowledged flight.
+    assert!(!epoch2(&server) && epoch2(&client) && !client.flight.is_empty());
+    // The flight is re-sent on the timer; the server cannot read it any more but answers with its ACK.
+    now = client.poll_timeout().unwrap();
+    client.handle_timeout(now);
+    while let Some(d) = client.poll_transmit() {
+        let d = d.to_vec();
+        assert!(server.handle_receive(now, &d).is_err(), "epoch 2 is not read any more");
+    }
+    let mut acks = 0;
+    while let Some(d) = server.poll_transmit() {
+        let d = d.to_vec();
+        client.handle_receive(now, &d).unwrap();
+        acks += 1;
+    }
+    assert!(acks >= 1);
+    assert!(client.flight.is_empty() && !epoch2(&client), "flight acknowledged, epoch 2 dropped");
+    assert_eq!(client.stats().retransmissions, 1);
+    // Data still flows both ways.
+    client.send(b"ping").unwrap();
+    let d = client.poll_transmit().unwrap().to_vec();
+    server.handle_receive(now, &d).unwrap();
+    assert_eq!(server.poll_data(), Some(&b"ping"[..]));
+    server.send(b"pong").unwrap();
+    let d = server.poll_transmit().unwrap().to_vec();
+    client.handle_receive(now, &d).unwrap();
+    assert_eq!(client.poll_data(), Some(&b"pong"[..]));
+}
+
 /// The secrets of a key log, by label, from its lines (checking each is keyed by `client_random`).
 fn key_log_secrets(log: &str, client_random: &[u8; 32]) -> Vec<(alloc::string::String, Vec<u8>)> {
     let random: alloc::string::String = client_random.iter().map(|b| alloc::format!("{b:02x}")).collect();
@@ -484,8 +539,8 @@ fn dtls13_key_log_has_the_five_secrets_that_decrypt_the_records() {
         );
         // The key schedule's values.
         let v = p.client.v13.as_deref().unwrap();
-        let (ch, sh) = v.hs_secrets.unwrap();
-        let (ca, sa) = v.app_secrets.unwrap();
+        let (ch, sh) = *v.hs_secrets.as_deref().unwrap();
+        let (ca, sa) = *v.app_secrets.as_deref().unwrap();
         let ex = v.exporter.unwrap();
         for ((_, logged), secret) in secrets.iter().zip([ch, sh, ca, sa, ex]) {
             assert_eq!(logged.len(), hash.output_len());

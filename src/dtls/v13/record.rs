@@ -21,6 +21,7 @@
 //!
 //! The DTLS machine ([`Dtls`](crate::dtls::Dtls)) uses it once DTLS 1.3 is negotiated.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
@@ -227,14 +228,14 @@ impl Aead {
 
 /// The AEAD of one direction and epoch with its record number cipher (RFC 9147 §4.2.3): AES-ECB under the
 /// sn_key for the AES suites, the ChaCha20 block function under the sn_key for ChaCha20-Poly1305.
-// Unboxed on purpose: one per direction and epoch, and the record path should not chase a pointer.
-#[allow(clippy::large_enum_variant)]
+// Boxed: each suite's key schedules are of their own size (AES-128's 250 octets smaller than AES-256's), and
+// a connection holds only the epochs it has keys for; a pointer more on the record path, no allocation.
 #[derive(Clone)]
 enum Cipher {
-    A128(Aes128Gcm, Aes128Enc),
-    A256(Aes256Gcm, Aes256Enc),
+    A128(Box<(Aes128Gcm, Aes128Enc)>),
+    A256(Box<(Aes256Gcm, Aes256Enc)>),
     #[cfg(feature = "dtls13")]
-    ChaCha(ChaCha20Poly1305, [u8; 32]),
+    ChaCha(Box<(ChaCha20Poly1305, [u8; 32])>),
 }
 
 /// AEAD_AES_128_GCM, AEAD_AES_256_GCM and AEAD_CHACHA20_POLY1305 share nonce and tag types (RFC 5116).
@@ -249,17 +250,19 @@ impl Cipher {
         }
         let bad = |_| Error::InvalidKey;
         Ok(match aead {
-            Aead::Aes128Gcm => {
-                Cipher::A128(Aes128Gcm::new_from_slice(key).map_err(bad)?, Aes128Enc::new_from_slice(sn).map_err(bad)?)
-            }
-            Aead::Aes256Gcm => {
-                Cipher::A256(Aes256Gcm::new_from_slice(key).map_err(bad)?, Aes256Enc::new_from_slice(sn).map_err(bad)?)
-            }
+            Aead::Aes128Gcm => Cipher::A128(Box::new((
+                Aes128Gcm::new_from_slice(key).map_err(bad)?,
+                Aes128Enc::new_from_slice(sn).map_err(bad)?,
+            ))),
+            Aead::Aes256Gcm => Cipher::A256(Box::new((
+                Aes256Gcm::new_from_slice(key).map_err(bad)?,
+                Aes256Enc::new_from_slice(sn).map_err(bad)?,
+            ))),
             #[cfg(feature = "dtls13")]
             Aead::ChaCha20Poly1305 => {
                 let mut sn_key = [0u8; 32];
                 sn_key.copy_from_slice(sn);
-                Cipher::ChaCha(ChaCha20Poly1305::new_from_slice(key).map_err(bad)?, sn_key)
+                Cipher::ChaCha(Box::new((ChaCha20Poly1305::new_from_slice(key).map_err(bad)?, sn_key)))
             }
             #[cfg(not(feature = "dtls13"))]
             Aead::ChaCha20Poly1305 => return Err(Error::InvalidKey),
@@ -273,18 +276,19 @@ impl Cipher {
     fn mask(&self, encrypted: &[u8]) -> Result<[u8; 16], Error> {
         let sample: &[u8; SN_SAMPLE_LEN] = encrypted.first_chunk().ok_or(Error::BadRecordMac)?;
         match self {
-            Cipher::A128(_, c) => {
+            Cipher::A128(k) => {
                 let mut block = (*sample).into();
-                c.encrypt_block(&mut block);
+                k.1.encrypt_block(&mut block);
                 Ok(block.into())
             }
-            Cipher::A256(_, c) => {
+            Cipher::A256(k) => {
                 let mut block = (*sample).into();
-                c.encrypt_block(&mut block);
+                k.1.encrypt_block(&mut block);
                 Ok(block.into())
             }
             #[cfg(feature = "dtls13")]
-            Cipher::ChaCha(_, key) => {
+            Cipher::ChaCha(k) => {
+                let key = &k.1;
                 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
                 let (counter, nonce) = sample.split_first_chunk::<4>().ok_or(Error::BadRecordMac)?;
                 let nonce: &[u8; 12] = nonce.first_chunk().ok_or(Error::BadRecordMac)?;
@@ -301,10 +305,10 @@ impl Cipher {
     fn seal(&self, nonce: &Nonce12, aad: &[u8], buf: &mut [u8]) -> Tag16 {
         // Encryption fails only above 2^36 bytes (GCM) or 2^38 (ChaCha20); records are below 2^14 + 256.
         let tag = match self {
-            Cipher::A128(g, _) => g.encrypt_inout_detached(nonce, aad, buf.into()),
-            Cipher::A256(g, _) => g.encrypt_inout_detached(nonce, aad, buf.into()),
+            Cipher::A128(k) => k.0.encrypt_inout_detached(nonce, aad, buf.into()),
+            Cipher::A256(k) => k.0.encrypt_inout_detached(nonce, aad, buf.into()),
             #[cfg(feature = "dtls13")]
-            Cipher::ChaCha(g, _) => g.encrypt_inout_detached(nonce, aad, buf.into()),
+            Cipher::ChaCha(k) => k.0.encrypt_inout_detached(nonce, aad, buf.into()),
         };
         tag.unwrap_or_default()
     }
@@ -313,10 +317,10 @@ impl Cipher {
     #[inline]
     fn open(&self, nonce: &Nonce12, aad: &[u8], buf: InOutBuf<'_, '_, u8>, tag: &Tag16) -> Result<(), Error> {
         let r = match self {
-            Cipher::A128(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
-            Cipher::A256(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
+            Cipher::A128(k) => k.0.decrypt_inout_detached(nonce, aad, buf, tag),
+            Cipher::A256(k) => k.0.decrypt_inout_detached(nonce, aad, buf, tag),
             #[cfg(feature = "dtls13")]
-            Cipher::ChaCha(g, _) => g.decrypt_inout_detached(nonce, aad, buf, tag),
+            Cipher::ChaCha(k) => k.0.decrypt_inout_detached(nonce, aad, buf, tag),
         };
         r.map_err(|_| Error::BadRecordMac)
     }

@@ -199,8 +199,8 @@ impl Dtls {
         let secrets = schedule.handshake_traffic_secrets(v.transcript_hash().as_bytes())?;
         v.install(2, &secrets.server, true)?;
         v.install(2, &secrets.client, false)?;
-        v.hs_secrets = Some((secrets.client, secrets.server));
-        v.schedule = Some(schedule);
+        v.hs_secrets = Some(Box::new((secrets.client, secrets.server)));
+        v.schedule = Some(Box::new(schedule));
         self.reasm.rebase(seq.wrapping_add(1));
         self.peer_flight_start = Some(seq);
         self.peer_flight_end = Some(seq);
@@ -225,7 +225,7 @@ impl Dtls {
         self.queue_handshake(HandshakeType::CERTIFICATE, cert, false);
         self.own_verify_finished13(&mut v, true)?;
         self.derive_application13(&mut v)?;
-        let (_, server_app) = v.app_secrets.ok_or(Error::UnexpectedMessage)?;
+        let (_, server_app) = v.app_secrets.as_deref().copied().ok_or(Error::UnexpectedMessage)?;
         v.install(3, &server_app, true)?;
         self.v13 = Some(v);
         self.send_flight(true);
@@ -255,13 +255,17 @@ impl Dtls {
             (State::S13ExpectFinished, HandshakeType::FINISHED) => {
                 self.peer_finished13(v, body, false)?;
                 self.peer_flight_end = Some(seq);
-                let (client_app, _) = v.app_secrets.ok_or(Error::UnexpectedMessage)?;
+                let (client_app, _) = v.app_secrets.as_deref().copied().ok_or(Error::UnexpectedMessage)?;
                 v.install(3, &client_app, false)?;
-                v.transcript = Vec::new();
+                // Epoch 2 is over: a retransmission of the client's flight (our ACK was lost) is answered
+                // with the same ACK without being read (see `handle_ciphertext13`).
+                v.handshake_done(false, false, self.config.key_log);
                 self.v13 = Some(Box::new(core::mem::take(v)));
                 self.new_flight();
                 self.write_epoch = 3;
                 self.state = State::Established;
+                self.hs.ecdh = None;
+                self.hs.peer_key = None;
                 self.send_ack13();
                 tracing::debug!(target: TARGET, role = ?self.role, "DTLS 1.3 handshake complete");
                 self.maybe_connected();
