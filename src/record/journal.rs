@@ -11,6 +11,7 @@ use super::outcome::put_deadline;
 use super::wire::{
     self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
 };
+use crate::machine::Datagram;
 use crate::pc::Config;
 use crate::rand::Seed;
 use crate::time::Instant;
@@ -118,6 +119,26 @@ impl Writer {
         }
         self.chain = chain(&self.chain, &self.outcome, &[]);
         self.frame_outcome(Some(call), &[], by_ref);
+    }
+
+    /// [`Writer::record`] for a `handle_receive` that succeeded plainly (nearly every datagram): its
+    /// arguments framed straight into the bytes waiting, the datagram copied once.
+    pub fn record_received(&mut self, now: Instant, datagram: &Datagram<'_>) {
+        if self.stopped {
+            return;
+        }
+        let call = Call::Receive { now, datagram: *datagram };
+        let Some(args) = call.args_len() else { return };
+        if self.pending_len().saturating_add(args + 11) > self.max_pending {
+            self.stop();
+            return;
+        }
+        let out = &mut self.pending;
+        out.reserve(args + 11);
+        put_varint(out, args as u64 + 1);
+        out.push(kind::RECEIVE | kind::SUCCEEDED);
+        call.put_args(out);
+        self.calls += 1;
     }
 
     /// [`Writer::record`] for a `poll_transmit` that returned a datagram, `datagram` (see

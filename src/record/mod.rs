@@ -285,11 +285,29 @@ impl RecordedPeerConnection {
         }
     }
 
+    /// Journals what `poll_event` gave.
+    fn journal_event(&mut self, e: Option<&Event>) {
+        self.check_key_log();
+        let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) else { return };
+        match e {
+            None => j.record_nothing(call::kind::POLL_EVENT_NONE),
+            Some(e) => {
+                let bulk = put_event_head(j.start(call::kind::POLL_EVENT), Some(e));
+                j.record(None, bulk);
+            }
+        }
+    }
+
     /// Once DTLS knows its master secret, the capture gets the key log, before the packets it decrypts.
+    #[inline]
     fn check_key_log(&mut self) {
-        if self.key_logged {
+        if self.key_logged || self.capture.is_none() {
             return;
         }
+        self.log_key();
+    }
+
+    fn log_key(&mut self) {
         let Some(capture) = self.capture.as_mut() else { return };
         if let Some(k) = self.pc.dtls().and_then(Dtls::key_log) {
             capture.key_log(&alloc::format!("{k}"));
@@ -555,15 +573,9 @@ impl Machine for RecordedPeerConnection {
     fn poll_event(&mut self) -> Option<Event> {
         self.settle();
         let e = self.pc.poll_event();
-        self.check_key_log();
-        let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) else { return e };
-        match e.as_ref() {
-            None => j.record_nothing(call::kind::POLL_EVENT_NONE),
-            Some(e) => {
-                let bulk = put_event_head(j.start(call::kind::POLL_EVENT), Some(e));
-                j.record(None, bulk);
-            }
-        }
+        // One way out, the event journaled by reference: an event is large, and a second path out made
+        // the compiler copy it on every poll.
+        self.journal_event(e.as_ref());
         e
     }
 
@@ -587,7 +599,10 @@ impl PathMachine for RecordedPeerConnection {
         if let Some(c) = self.capture.as_mut() {
             c.received(self.now, &datagram);
         }
-        log(&mut self.journal, &Call::Receive { now, datagram }, |o| put_result(o, &r));
+        match (&r, self.journal.as_mut()) {
+            (Ok(()), Some(j)) => j.record_received(now, &datagram),
+            _ => log(&mut self.journal, &Call::Receive { now, datagram }, |o| put_result(o, &r)),
+        }
         r
     }
 

@@ -172,11 +172,11 @@ pub fn put_str(out: &mut Vec<u8>, s: &str) {
 /// Family byte 4 (address, port BE) or 6 (address, port BE, flow info, scope id), so an address comes
 /// back equal, scope and all.
 pub fn put_addr(out: &mut Vec<u8>, a: SocketAddr) {
+    // Each address in one piece: it is written for every datagram received and sent.
     match a {
         SocketAddr::V4(a) => {
-            out.push(4);
-            out.extend_from_slice(&a.ip().octets());
-            out.extend_from_slice(&a.port().to_be_bytes());
+            let ([b0, b1, b2, b3], [p0, p1]) = (a.ip().octets(), a.port().to_be_bytes());
+            out.extend_from_slice(&[4, b0, b1, b2, b3, p0, p1]);
         }
         SocketAddr::V6(a) => {
             out.push(6);
