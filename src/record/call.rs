@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 use core::net::SocketAddr;
+use core::time::Duration;
 
 use super::wire::{
     DIGEST_LEN, JournalError, Reader, put_addr, put_bool, put_bytes, put_duration, put_instant, put_opt, put_str,
@@ -57,6 +58,9 @@ pub mod kind {
     pub const WRITE_RTCP: u8 = 0x36;
     pub const REQUEST_KEYFRAME: u8 = 0x37;
     pub const WRITE_FRAME: u8 = 0x38;
+    pub const SET_ENCODING_ACTIVE: u8 = 0x39;
+    pub const INSERT_DTMF: u8 = 0x3a;
+    pub const SET_NTP_EPOCH: u8 = 0x3b;
 }
 
 /// One call on a [`PeerConnection`](crate::pc::PeerConnection), with its arguments, as journaled.
@@ -269,6 +273,35 @@ pub enum Call<'a> {
         /// The encoding's rid.
         rid: Option<&'a str>,
     },
+    /// `set_encoding_active`.
+    SetEncodingActive {
+        /// `now`.
+        now: Instant,
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// The encoding's rid (`None`: the first encoding).
+        rid: Option<&'a str>,
+        /// On rather than off.
+        active: bool,
+    },
+    /// `insert_dtmf`.
+    InsertDtmf {
+        /// `now`.
+        now: Instant,
+        /// The m-section.
+        mid: &'a str,
+        /// The tones.
+        tones: &'a str,
+        /// How long each tone sounds.
+        duration: Duration,
+        /// The gap between tones.
+        gap: Duration,
+    },
+    /// `set_ntp_epoch`.
+    SetNtpEpoch {
+        /// The wall-clock time at `Instant::ZERO`, since the NTP epoch.
+        epoch: Duration,
+    },
 }
 
 impl Call<'_> {
@@ -303,6 +336,9 @@ impl Call<'_> {
             Call::WriteRtcp { .. } => kind::WRITE_RTCP,
             Call::RequestKeyframe { .. } => kind::REQUEST_KEYFRAME,
             Call::WriteFrame { .. } => kind::WRITE_FRAME,
+            Call::SetEncodingActive { .. } => kind::SET_ENCODING_ACTIVE,
+            Call::InsertDtmf { .. } => kind::INSERT_DTMF,
+            Call::SetNtpEpoch { .. } => kind::SET_NTP_EPOCH,
         }
     }
 
@@ -330,13 +366,16 @@ impl Call<'_> {
             | Call::WriteRtpRaw { now, .. }
             | Call::WriteRtcp { now, .. }
             | Call::RequestKeyframe { now, .. }
-            | Call::WriteFrame { now, .. } => Some(now),
+            | Call::WriteFrame { now, .. }
+            | Call::SetEncodingActive { now, .. }
+            | Call::InsertDtmf { now, .. } => Some(now),
             Call::PollTransmit
             | Call::PollEvent
             | Call::PollTimeout
             | Call::CreateOffer
             | Call::CreateAnswer
-            | Call::SetBufferedAmountLowThreshold { .. } => None,
+            | Call::SetBufferedAmountLowThreshold { .. }
+            | Call::SetNtpEpoch { .. } => None,
         }
     }
 

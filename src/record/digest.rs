@@ -8,7 +8,7 @@
 //! version 1) cost more than half the throughput of a recorded connection; the hand-written multiply-fold
 //! hash of version 2 ran at about 6 GB/s, still the largest part of what a digest journal cost.
 //!
-//! Construction (version 4): XXH3-128 (the `twox-hash` crate, which picks AVX2 or SSE2 at run time
+//! Construction (version 4; version 5 hashes a transmit's head with its condensed records in one piece): XXH3-128 (the `twox-hash` crate, which picks AVX2 or SSE2 at run time
 //! where `std` is on and runs its portable code otherwise; XXH3's output is fixed by its specification, the same on every machine) of `kind ‖ head` (the
 //! outcome but for its bulk), xored, when the outcome has a bulk (a transmit's datagram, a message's
 //! bytes), with XXH3-128 of the bulk seeded with the first digest's two halves xored, gives two 64-bit
@@ -64,23 +64,30 @@ const CONDENSED_RECORDS: usize = 3;
 /// What [`condense`] keeps of a record: its header, explicit nonce and tag.
 const CONDENSED_LEN: usize = 13 + 8 + 16;
 
+/// The longest head [`chain_datagram`] digests in one piece with a condensed datagram (a transmit's head
+/// between IPv6 addresses is 59 bytes).
+const HEAD_MAX: usize = 64;
+
 /// [`chain`] for a transmit, whose datagram is its bulk. A datagram of DTLS 1.2 records all in an epoch
 /// past 0 (the data-channel path) is digested by each record's header, explicit nonce and AEAD tag, not
 /// its ciphertext: every suite sansrtc negotiates is AES-GCM, whose tag authenticates the ciphertext
 /// under a key and nonce that the header and nonce (and the seed) fix, so two runs that sent different
-/// bytes give different tags, as they would different digests. This keeps the digest off the bulk of
-/// what a connection sends; any other datagram is hashed whole.
+/// bytes give different tags, as they would different digests. The head and what is kept of the
+/// records are hashed as one string, in one pass (the head's encoding says where it ends). This keeps
+/// the digest off the bulk of what a connection sends; any other datagram is hashed whole.
 pub fn chain_datagram(prev: &[u8; 32], head: &[u8], datagram: &[u8]) -> [u8; 32] {
-    let mut view = [0u8; CONDENSED_LEN * CONDENSED_RECORDS];
-    match condense(datagram, &mut view) {
-        Some(n) => chain(prev, head, view.get(..n).unwrap_or_default()),
+    let mut view = [0u8; HEAD_MAX + CONDENSED_LEN * CONDENSED_RECORDS];
+    let Some((h, records)) = view.split_at_mut_checked(head.len()) else { return chain(prev, head, datagram) };
+    h.copy_from_slice(head);
+    match condense(datagram, records) {
+        Some(n) => mix(prev, xxh3_128(view.get(..head.len() + n).unwrap_or_default())),
         None => chain(prev, head, datagram),
     }
 }
 
 /// Writes the header, explicit nonce and tag of each record of `datagram` into `view`; `None` unless it
 /// is made of at most [`CONDENSED_RECORDS`] whole DTLS 1.2 records, each in an epoch past 0.
-fn condense(mut datagram: &[u8], view: &mut [u8; CONDENSED_LEN * CONDENSED_RECORDS]) -> Option<usize> {
+fn condense(mut datagram: &[u8], view: &mut [u8]) -> Option<usize> {
     let mut n = 0;
     while !datagram.is_empty() {
         let header = datagram.get(..13)?;
@@ -160,14 +167,15 @@ mod tests {
         // Two records condense too; epoch 0, a fourth record, a torn record or another version hash whole.
         let two = [record(1, 100, 1), record(1, 50, 2)].concat();
         let mut v = [0; CONDENSED_LEN * CONDENSED_RECORDS];
-        assert_eq!(condense(&two, &mut v), Some(2 * CONDENSED_LEN));
+        let v = &mut v[..];
+        assert_eq!(condense(&two, v), Some(2 * CONDENSED_LEN));
         let four = [record(1, 30, 1), record(1, 30, 2), record(1, 30, 3), record(1, 30, 4)].concat();
-        assert_eq!(condense(&four, &mut v), None);
-        assert_eq!(condense(&record(0, 100, 1), &mut v), None);
-        assert_eq!(condense(&one[..one.len() - 1], &mut v), None);
+        assert_eq!(condense(&four, v), None);
+        assert_eq!(condense(&record(0, 100, 1), v), None);
+        assert_eq!(condense(&one[..one.len() - 1], v), None);
         let mut v10 = one.clone();
         v10[2] = 0xff;
-        assert_eq!(condense(&v10, &mut v), None);
+        assert_eq!(condense(&v10, v), None);
         for d in [&four[..], &record(0, 100, 1), &one[..one.len() - 1], &v10] {
             assert_eq!(chain_datagram(&prev, &[0x12], d), chain(&prev, &[0x12], d));
         }

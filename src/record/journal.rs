@@ -161,6 +161,7 @@ impl Writer {
     /// Journals a poll that returned nothing (record kind `k`, 0x14 or 0x15): two bytes, no digest, and
     /// the running digest does not move. Most polls return nothing (the loop polls until `None`), so
     /// this keeps them cheap.
+    #[inline]
     pub fn record_nothing(&mut self, k: u8) {
         if self.stopped {
             return;

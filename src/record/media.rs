@@ -1,5 +1,5 @@
-//! The media calls of a journal (format version 3): transceivers and tracks, and RTP/RTCP and frames
-//! written by the application. Their arguments' encodings, read back, and one-line renderings.
+//! The media calls of a journal (format version 3; encodings on and off, DTMF and the NTP epoch since
+//! version 5): transceivers and tracks, and RTP/RTCP and frames written by the application. Their arguments' encodings, read back, and one-line renderings.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -7,7 +7,7 @@ use core::fmt;
 
 use super::call::{Call, kind};
 use super::wire::{
-    JournalError, Reader, put_bool, put_bytes, put_instant, put_opt, put_str, put_u8, put_u32, put_varint,
+    JournalError, Reader, put_bool, put_bytes, put_duration, put_instant, put_opt, put_str, put_u8, put_u32, put_varint,
 };
 use crate::pc::{Direction, ExtensionKind, ExtensionValue, MediaKind, SendEncoding, TransceiverId, TransceiverInit};
 use crate::rtp::Extension;
@@ -181,6 +181,20 @@ pub(super) fn put_args(call: &Call<'_>, out: &mut Vec<u8>) -> bool {
             }
             put_opt(out, *rid, put_str);
         }
+        Call::SetEncodingActive { now, transceiver, rid, active } => {
+            put_instant(out, *now);
+            put_u32(out, transceiver.0);
+            put_opt(out, *rid, put_str);
+            put_bool(out, *active);
+        }
+        Call::InsertDtmf { now, mid, tones, duration, gap } => {
+            put_instant(out, *now);
+            put_str(out, mid);
+            put_str(out, tones);
+            put_duration(out, *duration);
+            put_duration(out, *gap);
+        }
+        Call::SetNtpEpoch { epoch } => put_duration(out, *epoch),
         _ => return false,
     }
     true
@@ -245,6 +259,20 @@ pub(super) fn read_args<'a>(k: u8, r: &mut Reader<'a>) -> Result<Option<Call<'a>
             let rid = r.opt("rid", |r| r.str("rid"))?;
             Call::WriteFrame { now, mid, payload_type, timestamp, data, extensions, rid }
         }
+        kind::SET_ENCODING_ACTIVE => {
+            let now = r.instant("now")?;
+            let transceiver = TransceiverId(r.u32("transceiver")?);
+            let rid = r.opt("rid", |r| r.str("rid"))?;
+            Call::SetEncodingActive { now, transceiver, rid, active: r.bool("active flag")? }
+        }
+        kind::INSERT_DTMF => {
+            let now = r.instant("now")?;
+            let mid = r.str("mid")?;
+            let tones = r.str("tones")?;
+            let duration = r.duration("tone duration")?;
+            Call::InsertDtmf { now, mid, tones, duration, gap: r.duration("tone gap")? }
+        }
+        kind::SET_NTP_EPOCH => Call::SetNtpEpoch { epoch: r.duration("NTP epoch")? },
         _ => return Ok(None),
     };
     Ok(Some(call))
@@ -278,6 +306,13 @@ pub(super) fn display(call: &Call<'_>, f: &mut fmt::Formatter<'_>) -> Option<fmt
             data.len(),
             extensions.len()
         ),
+        Call::SetEncodingActive { now, transceiver, rid, active } => {
+            write!(f, "set_encoding_active({now}, {transceiver}, rid {rid:?}, {active})")
+        }
+        Call::InsertDtmf { now, mid, tones, duration, gap } => {
+            write!(f, "insert_dtmf({now}, mid {mid}, {tones:?}, {duration:?}, gap {gap:?})")
+        }
+        Call::SetNtpEpoch { epoch } => write!(f, "set_ntp_epoch({epoch:?})"),
         _ => return None,
     })
 }

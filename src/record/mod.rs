@@ -536,6 +536,42 @@ impl RecordedPeerConnection {
         r
     }
 
+    /// [`PeerConnection::set_encoding_active`].
+    pub fn set_encoding_active(
+        &mut self,
+        now: Instant,
+        id: TransceiverId,
+        rid: Option<&str>,
+        active: bool,
+    ) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.set_encoding_active(now, id, rid, active);
+        self.after(&Call::SetEncodingActive { now, transceiver: id, rid, active }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::insert_dtmf`].
+    pub fn insert_dtmf(
+        &mut self,
+        now: Instant,
+        mid: &str,
+        tones: &str,
+        duration: Duration,
+        gap: Duration,
+    ) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.insert_dtmf(now, mid, tones, duration, gap);
+        self.after(&Call::InsertDtmf { now, mid, tones, duration, gap }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::set_ntp_epoch`].
+    pub fn set_ntp_epoch(&mut self, epoch: Duration) {
+        self.settle();
+        self.pc.set_ntp_epoch(epoch);
+        self.after(&Call::SetNtpEpoch { epoch }, |_| {});
+    }
+
     /// [`PeerConnection::write_rtp_raw`].
     pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
         self.touch(now);
@@ -572,11 +608,14 @@ impl Machine for RecordedPeerConnection {
 
     fn poll_event(&mut self) -> Option<Event> {
         self.settle();
-        let e = self.pc.poll_event();
-        // One way out, the event journaled by reference: an event is large, and a second path out made
-        // the compiler copy it on every poll.
-        self.journal_event(e.as_ref());
-        e
+        // Most polls return nothing: that answer is given as such, not as the event slot the
+        // connection filled (some 150 bytes, which returning it through here copied on every poll).
+        let Some(e) = self.pc.poll_event() else {
+            self.journal_event(None);
+            return None;
+        };
+        self.journal_event(Some(&e));
+        Some(e)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
