@@ -90,6 +90,9 @@ pub fn chain_datagram(prev: &[u8; 32], head: &[u8], datagram: &[u8]) -> [u8; 32]
 fn condense(mut datagram: &[u8], view: &mut [u8]) -> Option<usize> {
     let mut n = 0;
     while !datagram.is_empty() {
+        if n == CONDENSED_LEN * CONDENSED_RECORDS {
+            return None;
+        }
         let header = datagram.get(..13)?;
         let (&ty, &[v0, v1, e0, e1]) = (header.first()?, header.get(1..5)?.first_chunk::<4>()?);
         let len = usize::from(u16::from_be_bytes([*header.get(11)?, *header.get(12)?]));
@@ -164,6 +167,8 @@ mod tests {
             d[at] ^= 1;
             assert_ne!(chain_datagram(&prev, &[0x12], &one), chain_datagram(&prev, &[0x12], &d), "byte {at}");
         }
+        // The head counts too.
+        assert_ne!(chain_datagram(&prev, &[0x12], &one), chain_datagram(&prev, &[0x12, 0], &one));
         // Two records condense too; epoch 0, a fourth record, a torn record or another version hash whole.
         let two = [record(1, 100, 1), record(1, 50, 2)].concat();
         let mut v = [0; CONDENSED_LEN * CONDENSED_RECORDS];

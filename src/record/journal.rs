@@ -9,7 +9,7 @@ use super::config::{put_config, read_config};
 use super::digest::{chain, chain_datagram};
 use super::outcome::put_deadline;
 use super::wire::{
-    self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
+    self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, Head, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
 };
 use crate::machine::Datagram;
 use crate::pc::Config;
@@ -127,18 +127,36 @@ impl Writer {
         if self.stopped {
             return;
         }
-        let call = Call::Receive { now, datagram: *datagram };
-        let Some(args) = call.args_len() else { return };
-        if self.pending_len().saturating_add(args + 11) > self.max_pending {
+        let data = datagram.contents;
+        let mut head = Head::new();
+        let mut args = Head::new();
+        args.put(&now.as_nanos().to_le_bytes());
+        args.addr(datagram.source);
+        args.addr(datagram.destination);
+        args.varint(data.len() as u64);
+        head.varint((1 + args.len() + data.len()) as u64);
+        head.put(&[kind::RECEIVE | kind::SUCCEEDED]);
+        head.put(args.bytes());
+        let total = head.len() + data.len();
+        if self.pending_len().saturating_add(total) > self.max_pending {
             self.stop();
             return;
         }
-        let out = &mut self.pending;
-        out.reserve(args + 11);
-        put_varint(out, args as u64 + 1);
-        out.push(kind::RECEIVE | kind::SUCCEEDED);
-        call.put_args(out);
+        let at = self.pending.len();
+        self.pending.reserve(total);
+        self.pending.extend_from_slice(head.bytes());
+        self.pending.extend_from_slice(data);
         self.calls += 1;
+        #[cfg(debug_assertions)]
+        {
+            // The same bytes as the general framing writes.
+            let mut reference = Vec::new();
+            Call::Receive { now, datagram: *datagram }.put_args(&mut reference);
+            let mut framed = Vec::new();
+            put_frame(&mut framed, kind::RECEIVE | kind::SUCCEEDED, &reference);
+            debug_assert_eq!(self.pending.get(at..), Some(&framed[..]), "receive record framing");
+        }
+        let _ = at;
     }
 
     /// [`Writer::record`] for a `poll_transmit` that returned a datagram, `datagram` (see
@@ -148,7 +166,21 @@ impl Writer {
             return;
         }
         self.chain = chain_datagram(&self.chain, &self.outcome, datagram);
-        self.frame_outcome(None, datagram, None);
+        if self.whole {
+            self.frame_outcome(None, datagram, None);
+            return;
+        }
+        // Length, kind and digest, in one piece.
+        let mut record = [0u8; 2 + DIGEST_LEN];
+        let (framing, digest) = record.split_at_mut(2);
+        framing.copy_from_slice(&[1 + DIGEST_LEN as u8, kind::POLL_TRANSMIT]);
+        digest.copy_from_slice(self.chain.get(..DIGEST_LEN).unwrap_or(&[0; DIGEST_LEN]));
+        if self.pending_len().saturating_add(record.len()) > self.max_pending {
+            self.stop();
+            return;
+        }
+        self.pending.extend_from_slice(&record);
+        self.calls += 1;
     }
 
     fn frame_outcome(&mut self, call: Option<&Call<'_>>, bulk: &[u8], by_ref: Option<&Bytes>) {

@@ -188,6 +188,68 @@ pub fn put_addr(out: &mut Vec<u8>, a: SocketAddr) {
     }
 }
 
+/// A record's first bytes assembled on the stack, to be appended in one piece: the records written for
+/// every datagram are framed with two copies (this and the datagram), not a dozen small appends.
+pub struct Head {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl Head {
+    pub fn new() -> Self {
+        Head { buf: [0; 96], len: 0 }
+    }
+
+    /// Appends `b` (dropped if it does not fit: callers stay far below the 96 bytes).
+    #[inline]
+    pub fn put(&mut self, b: &[u8]) {
+        if let Some(d) = self.buf.get_mut(self.len..self.len + b.len()) {
+            d.copy_from_slice(b);
+            self.len += b.len();
+        }
+    }
+
+    /// As [`put_varint`].
+    #[inline]
+    pub fn varint(&mut self, mut v: u64) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.put(&[byte]);
+                return;
+            }
+            self.put(&[byte | 0x80]);
+        }
+    }
+
+    /// As [`put_addr`].
+    #[inline]
+    pub fn addr(&mut self, a: SocketAddr) {
+        match a {
+            SocketAddr::V4(a) => {
+                let ([b0, b1, b2, b3], [p0, p1]) = (a.ip().octets(), a.port().to_be_bytes());
+                self.put(&[4, b0, b1, b2, b3, p0, p1]);
+            }
+            SocketAddr::V6(a) => {
+                self.put(&[6]);
+                self.put(&a.ip().octets());
+                self.put(&a.port().to_be_bytes());
+                self.put(&a.flowinfo().to_le_bytes());
+                self.put(&a.scope_id().to_le_bytes());
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
 pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(ip) => {
