@@ -1,8 +1,8 @@
 //! Media and recording: a recorded connection that receives audio (the peer offers it, the recorded side
 //! answers) replays identically from its journal; so does one that adds transceivers and a track, sends
 //! RTP with header extensions, raw RTP and RTCP, asks for a key frame, changes a direction and stops a
-//! transceiver (the media calls are journaled); one that sets the NTP epoch, plays DTMF tones and turns
-//! an encoding off and on again replays identically too, and differently without its DTMF call; and `examples/pcap_decrypt.rs` turns the journal into a
+//! transceiver (the media calls are journaled); one that sets the NTP epoch and codec preferences, plays
+//! DTMF tones and turns an encoding off and on again replays identically too, and differently without its DTMF call; and `examples/pcap_decrypt.rs` turns the journal into a
 //! pcapng of the RTP and RTCP in the clear, which tshark decodes as RTP with the payloads that were sent.
 
 use core::net::SocketAddr;
@@ -274,9 +274,9 @@ fn a_session_sending_media_replays_identically() {
 }
 
 #[test]
-fn encodings_dtmf_and_the_ntp_epoch_are_journaled_and_replayed() {
-    // Alice (recorded) sends audio and video; she sets the NTP epoch, plays DTMF tones, turns her video
-    // encoding off and on again, and makes two of these calls fail. The replay makes every call again:
+fn encodings_dtmf_codecs_and_the_ntp_epoch_are_journaled_and_replayed() {
+    // Alice (recorded) sends audio and video; she sets the NTP epoch, offers VP8 alone, plays DTMF tones,
+    // turns her video encoding off and on again, and makes three of these calls fail. The replay makes every call again:
     // one left out changes what Alice sends (tones, a BYE, sender reports), so the digests would differ.
     let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
     let mut a = RecordedPeerConnection::new(Config::default(), [0x55; 32], RecordOptions::default());
@@ -289,7 +289,13 @@ fn encodings_dtmf_and_the_ntp_epoch_are_journaled_and_replayed() {
     b.end_of_local_candidates(now);
     a.add_transceiver(now, MediaKind::Audio, TransceiverInit::default()).unwrap();
     let video = a.add_transceiver(now, MediaKind::Video, TransceiverInit::default()).unwrap();
+    let codecs = Config::default().codecs;
+    let vp8: Vec<_> = codecs.iter().filter(|c| c.name == "VP8").cloned().collect();
+    let opus: Vec<_> = codecs.iter().filter(|c| c.name == "opus").cloned().collect();
+    a.set_codec_preferences(video, &vp8).unwrap();
+    assert!(a.set_codec_preferences(video, &opus).is_err(), "an audio codec on a video transceiver");
     let offer = a.create_offer().unwrap();
+    assert!(offer.sdp.contains("VP8/90000") && !offer.sdp.contains("VP9/90000"), "only VP8 offered");
     a.set_local_description(now, &offer).unwrap();
     b.set_remote_description(now, &offer).unwrap();
     let answer = b.create_answer().unwrap();
@@ -353,14 +359,23 @@ fn encodings_dtmf_and_the_ntp_epoch_are_journaled_and_replayed() {
         .unwrap()
         .entries()
         .map(|e| e.unwrap())
-        .filter(|e| matches!(e.call, Call::SetNtpEpoch { .. } | Call::InsertDtmf { .. } | Call::SetEncodingActive { .. }))
+        .filter(|e| {
+            matches!(
+                e.call,
+                Call::SetNtpEpoch { .. }
+                    | Call::InsertDtmf { .. }
+                    | Call::SetEncodingActive { .. }
+                    | Call::SetCodecPreferences { .. }
+            )
+        })
         .map(|e| e.call.to_string())
         .collect();
-    assert_eq!(calls.len(), 6, "{calls:#?}");
+    assert_eq!(calls.len(), 8, "{calls:#?}");
     assert_eq!(calls[0], "set_ntp_epoch(3900000000s)");
-    assert!(calls[1].starts_with("insert_dtmf(") && calls[1].contains("\"1#\", 100ms, gap 50ms"), "{}", calls[1]);
-    assert!(calls[3].starts_with("set_encoding_active(") && calls[3].ends_with("rid None, false)"), "{}", calls[3]);
-    assert!(calls[5].ends_with("rid None, true)"), "{}", calls[5]);
+    assert_eq!(calls[1], format!("set_codec_preferences({video}, [96 VP8/90000])"));
+    assert!(calls[3].starts_with("insert_dtmf(") && calls[3].contains("\"1#\", 100ms, gap 50ms"), "{}", calls[3]);
+    assert!(calls[5].starts_with("set_encoding_active(") && calls[5].ends_with("rid None, false)"), "{}", calls[5]);
+    assert!(calls[7].ends_with("rid None, true)"), "{}", calls[7]);
 
     // A journal whose DTMF call is taken out replays differently: the call is what made the tones.
     let parsed = Journal::parse(&journal).unwrap();

@@ -13,7 +13,7 @@ use super::wire::{
 use crate::datachannel::{ChannelOptions, Reliability};
 use crate::machine::Datagram;
 use crate::pc::{
-    ChannelId, Description, Direction, ExtensionValue, MediaKind, SdpKind, TransceiverId, TransceiverInit,
+    ChannelId, Codec, Description, Direction, ExtensionValue, MediaKind, SdpKind, TransceiverId, TransceiverInit,
 };
 use crate::time::Instant;
 
@@ -61,6 +61,7 @@ pub mod kind {
     pub const SET_ENCODING_ACTIVE: u8 = 0x39;
     pub const INSERT_DTMF: u8 = 0x3a;
     pub const SET_NTP_EPOCH: u8 = 0x3b;
+    pub const SET_CODEC_PREFERENCES: u8 = 0x3c;
 }
 
 /// One call on a [`PeerConnection`](crate::pc::PeerConnection), with its arguments, as journaled.
@@ -302,6 +303,13 @@ pub enum Call<'a> {
         /// The wall-clock time at `Instant::ZERO`, since the NTP epoch.
         epoch: Duration,
     },
+    /// `set_codec_preferences`.
+    SetCodecPreferences {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// The codecs, in order.
+        codecs: Vec<Codec>,
+    },
 }
 
 impl Call<'_> {
@@ -339,6 +347,7 @@ impl Call<'_> {
             Call::SetEncodingActive { .. } => kind::SET_ENCODING_ACTIVE,
             Call::InsertDtmf { .. } => kind::INSERT_DTMF,
             Call::SetNtpEpoch { .. } => kind::SET_NTP_EPOCH,
+            Call::SetCodecPreferences { .. } => kind::SET_CODEC_PREFERENCES,
         }
     }
 
@@ -375,7 +384,8 @@ impl Call<'_> {
             | Call::CreateOffer
             | Call::CreateAnswer
             | Call::SetBufferedAmountLowThreshold { .. }
-            | Call::SetNtpEpoch { .. } => None,
+            | Call::SetNtpEpoch { .. }
+            | Call::SetCodecPreferences { .. } => None,
         }
     }
 

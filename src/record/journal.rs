@@ -1,17 +1,18 @@
 //! Writing a journal (the recorder's side) and reading one back.
 
 use alloc::vec::Vec;
+use core::net::SocketAddr;
 
 use bytes::Bytes;
 
 use super::call::{Call, Entry, kind};
 use super::config::{put_config, read_config};
-use super::digest::{chain, chain_datagram};
-use super::outcome::put_deadline;
+use super::digest::{TransmitView, chain, chain_datagram, chain_transmit};
+use super::outcome::{put_deadline, put_transmit_head};
 use super::wire::{
     self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, Head, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
 };
-use crate::machine::Datagram;
+use crate::machine::{Datagram, Transmit};
 use crate::pc::Config;
 use crate::rand::Seed;
 use crate::time::Instant;
@@ -128,15 +129,19 @@ impl Writer {
             return;
         }
         let data = datagram.contents;
-        let mut head = Head::new();
-        let mut args = Head::new();
-        args.put(&now.as_nanos().to_le_bytes());
-        args.addr(datagram.source);
-        args.addr(datagram.destination);
-        args.varint(data.len() as u64);
-        head.varint((1 + args.len() + data.len()) as u64);
+        let addr_len = |a: &SocketAddr| if a.is_ipv4() { 7 } else { 27 };
+        let args = 8
+            + addr_len(&datagram.source)
+            + addr_len(&datagram.destination)
+            + wire::varint_len(data.len() as u64)
+            + data.len();
+        let mut head = Head::<96>::new();
+        head.varint(args as u64 + 1);
         head.put(&[kind::RECEIVE | kind::SUCCEEDED]);
-        head.put(args.bytes());
+        head.put(&now.as_nanos().to_le_bytes());
+        head.addr(datagram.source);
+        head.addr(datagram.destination);
+        head.varint(data.len() as u64);
         let total = head.len() + data.len();
         if self.pending_len().saturating_add(total) > self.max_pending {
             self.stop();
@@ -159,17 +164,25 @@ impl Writer {
         let _ = at;
     }
 
-    /// [`Writer::record`] for a `poll_transmit` that returned a datagram, `datagram` (see
-    /// [`chain_datagram`]).
-    pub fn record_transmit(&mut self, datagram: &[u8]) {
+    /// [`Writer::record`] for a `poll_transmit` that returned `t`, its datagram digested where it lies
+    /// (see [`chain_datagram`]).
+    pub fn record_transmit(&mut self, t: &Transmit<'_>) {
         if self.stopped {
             return;
         }
-        self.chain = chain_datagram(&self.chain, &self.outcome, datagram);
         if self.whole {
-            self.frame_outcome(None, datagram, None);
+            let bulk = put_transmit_head(self.start(kind::POLL_TRANSMIT), Some(t));
+            self.chain = chain_datagram(&self.chain, &self.outcome, bulk);
+            self.frame_outcome(None, bulk, None);
             return;
         }
+        // The head written where the records are condensed after it, hashed with them in one piece.
+        let mut view = TransmitView::new();
+        view.put(&[kind::POLL_TRANSMIT, 1]);
+        view.addr(t.source);
+        view.addr(t.destination);
+        view.varint(t.contents.len() as u64);
+        self.chain = chain_transmit(&self.chain, &mut view, t.contents);
         // Length, kind and digest, in one piece.
         let mut record = [0u8; 2 + DIGEST_LEN];
         let (framing, digest) = record.split_at_mut(2);

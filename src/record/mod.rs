@@ -83,16 +83,14 @@ pub use pcap_in::{CaptureError, CaptureReader, CapturedPacket, Fed, FeedSummary,
 pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
 pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
 
-use outcome::{
-    put_channel, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver, put_transmit_head,
-};
+use outcome::{put_channel, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver};
 
 use crate::datachannel::ChannelOptions;
 use crate::dtls::Dtls;
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::pc::{
-    ChannelId, Config, Description, Direction, Error, Event, OutgoingRtp, PeerConnection, RecvError, SentRtp, Track,
-    TrackOrKind, TransceiverId, TransceiverInit,
+    ChannelId, Codec, Config, Description, Direction, Error, Event, OutgoingRtp, PeerConnection, RecvError, SentRtp,
+    Track, TrackOrKind, TransceiverId, TransceiverInit,
 };
 use crate::rand::{Seed, SeededRng};
 use crate::time::Instant;
@@ -565,6 +563,15 @@ impl RecordedPeerConnection {
         r
     }
 
+    /// [`PeerConnection::set_codec_preferences`].
+    pub fn set_codec_preferences(&mut self, id: TransceiverId, codecs: &[Codec]) -> Result<(), Error> {
+        self.settle();
+        let r = self.pc.set_codec_preferences(id, codecs);
+        let call = Call::SetCodecPreferences { transceiver: id, codecs: codecs.to_vec() };
+        self.after(&call, |o| put_result(o, &r));
+        r
+    }
+
     /// [`PeerConnection::set_ntp_epoch`].
     pub fn set_ntp_epoch(&mut self, epoch: Duration) {
         self.settle();
@@ -660,9 +667,8 @@ impl PathMachine for RecordedPeerConnection {
             c.sent(self.now, &t);
         }
         // Digested where it lies, in the connection's buffer, not copied.
-        if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
-            let bulk = put_transmit_head(j.start(call::kind::POLL_TRANSMIT), Some(&t));
-            j.record_transmit(bulk);
+        if let Some(j) = self.journal.as_mut() {
+            j.record_transmit(&t);
         }
         Some(t)
     }

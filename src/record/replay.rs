@@ -388,6 +388,9 @@ fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> (Opti
             put_result(out, &pc.insert_dtmf(*now, mid, tones, *duration, *gap));
         }
         Call::SetNtpEpoch { epoch } => pc.set_ntp_epoch(*epoch),
+        Call::SetCodecPreferences { transceiver, codecs } => {
+            put_result(out, &pc.set_codec_preferences(*transceiver, codecs));
+        }
     }
     (None, 0)
 }

@@ -190,14 +190,14 @@ pub fn put_addr(out: &mut Vec<u8>, a: SocketAddr) {
 
 /// A record's first bytes assembled on the stack, to be appended in one piece: the records written for
 /// every datagram are framed with two copies (this and the datagram), not a dozen small appends.
-pub struct Head {
-    buf: [u8; 96],
+pub struct Head<const N: usize = 96> {
+    buf: [u8; N],
     len: usize,
 }
 
-impl Head {
+impl<const N: usize> Head<N> {
     pub fn new() -> Self {
-        Head { buf: [0; 96], len: 0 }
+        Head { buf: [0; N], len: 0 }
     }
 
     /// Appends `b` (dropped if it does not fit: callers stay far below the 96 bytes).
@@ -243,6 +243,11 @@ impl Head {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Forgets what was written after the first `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
     }
 
     pub fn bytes(&self) -> &[u8] {
