@@ -276,6 +276,9 @@ impl RecordedPeerConnection {
 
     /// Journals the deadline the caller read since the last call, if it did.
     fn settle(&mut self) {
+        if self.read.get().is_none() {
+            return;
+        }
         if let Some(deadline) = self.read.take() {
             if let Some(j) = self.journal.as_mut() {
                 j.record_deadline(deadline);
