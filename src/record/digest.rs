@@ -8,8 +8,10 @@
 //! version 1) cost more than half the throughput of a recorded connection; the hand-written multiply-fold
 //! hash of version 2 ran at about 6 GB/s, still the largest part of what a digest journal cost.
 //!
-//! Construction (version 4; version 5 hashes a transmit's head with its condensed records in one piece): XXH3-128 (the `twox-hash` crate, which picks AVX2 or SSE2 at run time
-//! where `std` is on and runs its portable code otherwise; XXH3's output is fixed by its specification, the same on every machine) of `kind ‖ head` (the
+//! Construction (version 4; version 5 hashes a condensed transmit's head with its records in one
+//! piece, see [`chain_datagram`]): XXH3-128 (the `twox-hash` crate, which picks AVX2 or SSE2 at run time
+//! where `std` is on and runs its portable code otherwise; XXH3's output is fixed by its specification,
+//! the same on every machine) of `kind ‖ head` (the
 //! outcome but for its bulk), xored, when the outcome has a bulk (a transmit's datagram, a message's
 //! bytes), with XXH3-128 of the bulk seeded with the first digest's two halves xored, gives two 64-bit
 //! words `lo`, `hi`. The bulk is hashed in one pass where it lies (version 3 streamed the whole outcome
