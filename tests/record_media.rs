@@ -1,7 +1,8 @@
 //! Media and recording: a recorded connection that receives audio (the peer offers it, the recorded side
 //! answers) replays identically from its journal; so does one that adds transceivers and a track, sends
 //! RTP with header extensions, raw RTP and RTCP, asks for a key frame, changes a direction and stops a
-//! transceiver (the media calls are journaled); and `examples/pcap_decrypt.rs` turns the journal into a
+//! transceiver (the media calls are journaled); one that sets the NTP epoch and codec preferences, plays
+//! DTMF tones and turns an encoding off and on again replays identically too, and differently without its DTMF call; and `examples/pcap_decrypt.rs` turns the journal into a
 //! pcapng of the RTP and RTCP in the clear, which tshark decodes as RTP with the payloads that were sent.
 
 use core::net::SocketAddr;
@@ -270,4 +271,117 @@ fn a_session_sending_media_replays_identically() {
         assert!(calls[0].starts_with("add_transceiver(") && calls[0].contains("track=Some(\"mic\")"), "{}", calls[0]);
         assert!(calls.iter().any(|c| c.contains("mid 0, pt 111") && c.contains("1 extensions")));
     }
+}
+
+#[test]
+fn encodings_dtmf_codecs_and_the_ntp_epoch_are_journaled_and_replayed() {
+    // Alice (recorded) sends audio and video; she sets the NTP epoch, offers VP8 alone, plays DTMF tones,
+    // turns her video encoding off and on again, and makes three of these calls fail. The replay makes every call again:
+    // one left out changes what Alice sends (tones, a BYE, sender reports), so the digests would differ.
+    let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+    let mut a = RecordedPeerConnection::new(Config::default(), [0x55; 32], RecordOptions::default());
+    let mut b = PeerConnection::new(Config::default(), SeededRng::from_seed([0x66; 32]));
+    let mut now = Instant::from_secs(2);
+    a.set_ntp_epoch(Duration::from_secs(3_900_000_000));
+    a.add_local_host(now, addr("10.4.0.1:4000")).unwrap();
+    b.add_local_host(now, addr("10.4.0.2:4000")).unwrap();
+    a.end_of_local_candidates(now);
+    b.end_of_local_candidates(now);
+    a.add_transceiver(now, MediaKind::Audio, TransceiverInit::default()).unwrap();
+    let video = a.add_transceiver(now, MediaKind::Video, TransceiverInit::default()).unwrap();
+    let codecs = Config::default().codecs;
+    let vp8: Vec<_> = codecs.iter().filter(|c| c.name == "VP8").cloned().collect();
+    let opus: Vec<_> = codecs.iter().filter(|c| c.name == "opus").cloned().collect();
+    a.set_codec_preferences(video, &vp8).unwrap();
+    assert!(a.set_codec_preferences(video, &opus).is_err(), "an audio codec on a video transceiver");
+    let offer = a.create_offer().unwrap();
+    assert!(offer.sdp.contains("VP8/90000") && !offer.sdp.contains("VP9/90000"), "only VP8 offered");
+    a.set_local_description(now, &offer).unwrap();
+    b.set_remote_description(now, &offer).unwrap();
+    let answer = b.create_answer().unwrap();
+    b.set_local_description(now, &answer).unwrap();
+    a.set_remote_description(now, &answer).unwrap();
+    let (mut sent, mut tones, mut journal) = (0u32, Vec::new(), Vec::new());
+    for _ in 0..1500 {
+        for _ in 0..2 {
+            let out: Vec<_> =
+                core::iter::from_fn(|| a.poll_transmit().map(|t| (t.source, t.destination, t.contents.to_vec())))
+                    .collect();
+            for (source, destination, data) in out {
+                let _ = b.handle_receive(now, Datagram { source, destination, contents: &data });
+            }
+            let out: Vec<_> =
+                core::iter::from_fn(|| b.poll_transmit().map(|t| (t.source, t.destination, t.contents.to_vec())))
+                    .collect();
+            for (source, destination, data) in out {
+                let _ = a.handle_receive(now, Datagram { source, destination, contents: &data });
+            }
+        }
+        while a.poll_event().is_some() {}
+        while let Some(e) = b.poll_event() {
+            if let Event::Dtmf { digit, .. } = e {
+                tones.push(digit.tone());
+            }
+        }
+        if a.connection_state() == ConnectionState::Connected && a.srtp_profile().is_some() && sent < 100 {
+            let p = payload(sent);
+            a.write_rtp(now, "0", &OutgoingRtp::new(111, 960 * sent, &p)).unwrap();
+            let _ = a.write_rtp(now, "1", &OutgoingRtp::new(96, 3000 * sent, &p));
+            if sent == 5 {
+                a.insert_dtmf(now, "0", "1#", Duration::from_millis(100), Duration::from_millis(50)).unwrap();
+                assert!(a.insert_dtmf(now, "0", "x", Duration::from_millis(100), Duration::from_millis(50)).is_err());
+                a.set_encoding_active(now, video, None, false).unwrap();
+                assert!(a.set_encoding_active(now, video, Some("nope"), true).is_err());
+            }
+            if sent == 40 {
+                a.set_encoding_active(now, video, None, true).unwrap();
+            }
+            sent += 1;
+        }
+        journal.extend(a.take_journal());
+        if sent == 100 {
+            break;
+        }
+        now += Duration::from_millis(20);
+        if a.poll_timeout().is_some_and(|t| t <= now) {
+            a.handle_timeout(now);
+        }
+        if b.poll_timeout().is_some_and(|t| t <= now) {
+            b.handle_timeout(now);
+        }
+    }
+    assert_eq!(sent, 100, "the call connected");
+    assert_eq!(tones, [Some('1'), Some('#')], "Bob heard the tones");
+    journal.extend(a.take_journal());
+    let summary = Replayer::new(&journal).unwrap().run().unwrap();
+    assert_eq!(summary.digest, a.digest());
+    let calls: Vec<String> = Journal::parse(&journal)
+        .unwrap()
+        .entries()
+        .map(|e| e.unwrap())
+        .filter(|e| {
+            matches!(
+                e.call,
+                Call::SetNtpEpoch { .. }
+                    | Call::InsertDtmf { .. }
+                    | Call::SetEncodingActive { .. }
+                    | Call::SetCodecPreferences { .. }
+            )
+        })
+        .map(|e| e.call.to_string())
+        .collect();
+    assert_eq!(calls.len(), 8, "{calls:#?}");
+    assert_eq!(calls[0], "set_ntp_epoch(3900000000s)");
+    assert_eq!(calls[1], format!("set_codec_preferences({video}, [96 VP8/90000])"));
+    assert!(calls[3].starts_with("insert_dtmf(") && calls[3].contains("\"1#\", 100ms, gap 50ms"), "{}", calls[3]);
+    assert!(calls[5].starts_with("set_encoding_active(") && calls[5].ends_with("rid None, false)"), "{}", calls[5]);
+    assert!(calls[7].ends_with("rid None, true)"), "{}", calls[7]);
+
+    // A journal whose DTMF call is taken out replays differently: the call is what made the tones.
+    let parsed = Journal::parse(&journal).unwrap();
+    let dtmf = parsed.entries().map(|e| e.unwrap()).find(|e| matches!(e.call, Call::InsertDtmf { .. })).unwrap();
+    let next = Journal::parse(&journal).unwrap().entries().map(|e| e.unwrap()).find(|e| e.index == dtmf.index + 1);
+    let mut cut = journal[..dtmf.offset].to_vec();
+    cut.extend_from_slice(&journal[next.unwrap().offset..]);
+    assert!(Replayer::new(&cut).unwrap().run().is_err(), "a replay without the DTMF call diverges");
 }

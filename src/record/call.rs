@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 use core::net::SocketAddr;
+use core::time::Duration;
 
 use super::wire::{
     DIGEST_LEN, JournalError, Reader, put_addr, put_bool, put_bytes, put_duration, put_instant, put_opt, put_str,
@@ -12,7 +13,7 @@ use super::wire::{
 use crate::datachannel::{ChannelOptions, Reliability};
 use crate::machine::Datagram;
 use crate::pc::{
-    ChannelId, Description, Direction, ExtensionValue, MediaKind, SdpKind, TransceiverId, TransceiverInit,
+    ChannelId, Codec, Description, Direction, ExtensionValue, MediaKind, SdpKind, TransceiverId, TransceiverInit,
 };
 use crate::time::Instant;
 
@@ -57,7 +58,11 @@ pub mod kind {
     pub const WRITE_RTCP: u8 = 0x36;
     pub const REQUEST_KEYFRAME: u8 = 0x37;
     pub const WRITE_FRAME: u8 = 0x38;
-    pub const ADD_LOCAL_TCP: u8 = 0x39;
+    pub const SET_ENCODING_ACTIVE: u8 = 0x39;
+    pub const INSERT_DTMF: u8 = 0x3a;
+    pub const SET_NTP_EPOCH: u8 = 0x3b;
+    pub const SET_CODEC_PREFERENCES: u8 = 0x3c;
+    pub const ADD_LOCAL_TCP: u8 = 0x3d;
 }
 
 /// One call on a [`PeerConnection`](crate::pc::PeerConnection), with its arguments, as journaled.
@@ -279,6 +284,42 @@ pub enum Call<'a> {
         /// The encoding's rid.
         rid: Option<&'a str>,
     },
+    /// `set_encoding_active`.
+    SetEncodingActive {
+        /// `now`.
+        now: Instant,
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// The encoding's rid (`None`: the first encoding).
+        rid: Option<&'a str>,
+        /// On rather than off.
+        active: bool,
+    },
+    /// `insert_dtmf`.
+    InsertDtmf {
+        /// `now`.
+        now: Instant,
+        /// The m-section.
+        mid: &'a str,
+        /// The tones.
+        tones: &'a str,
+        /// How long each tone sounds.
+        duration: Duration,
+        /// The gap between tones.
+        gap: Duration,
+    },
+    /// `set_ntp_epoch`.
+    SetNtpEpoch {
+        /// The wall-clock time at `Instant::ZERO`, since the NTP epoch.
+        epoch: Duration,
+    },
+    /// `set_codec_preferences`.
+    SetCodecPreferences {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// The codecs, in order.
+        codecs: Vec<Codec>,
+    },
 }
 
 impl Call<'_> {
@@ -314,6 +355,10 @@ impl Call<'_> {
             Call::WriteRtcp { .. } => kind::WRITE_RTCP,
             Call::RequestKeyframe { .. } => kind::REQUEST_KEYFRAME,
             Call::WriteFrame { .. } => kind::WRITE_FRAME,
+            Call::SetEncodingActive { .. } => kind::SET_ENCODING_ACTIVE,
+            Call::InsertDtmf { .. } => kind::INSERT_DTMF,
+            Call::SetNtpEpoch { .. } => kind::SET_NTP_EPOCH,
+            Call::SetCodecPreferences { .. } => kind::SET_CODEC_PREFERENCES,
         }
     }
 
@@ -342,13 +387,17 @@ impl Call<'_> {
             | Call::WriteRtpRaw { now, .. }
             | Call::WriteRtcp { now, .. }
             | Call::RequestKeyframe { now, .. }
-            | Call::WriteFrame { now, .. } => Some(now),
+            | Call::WriteFrame { now, .. }
+            | Call::SetEncodingActive { now, .. }
+            | Call::InsertDtmf { now, .. } => Some(now),
             Call::PollTransmit
             | Call::PollEvent
             | Call::PollTimeout
             | Call::CreateOffer
             | Call::CreateAnswer
-            | Call::SetBufferedAmountLowThreshold { .. } => None,
+            | Call::SetBufferedAmountLowThreshold { .. }
+            | Call::SetNtpEpoch { .. }
+            | Call::SetCodecPreferences { .. } => None,
         }
     }
 
@@ -456,10 +505,12 @@ impl<'a> Call<'a> {
             kind::ADD_LOCAL_HOST => Call::AddLocalHost { now: r.instant("now")?, addr: r.addr("local address")? },
             kind::ADD_LOCAL_TCP => {
                 let (now, addr) = (r.instant("now")?, r.addr("local address")?);
+                let at = r.clone();
                 let tcp_type = match r.u8("TCP type")? {
                     0 => crate::ice::TcpType::Active,
                     1 => crate::ice::TcpType::Passive,
-                    _ => crate::ice::TcpType::SimultaneousOpen,
+                    2 => crate::ice::TcpType::SimultaneousOpen,
+                    _ => return Err(at.corrupt("TCP type")),
                 };
                 Call::AddLocalTcp { now, addr, tcp_type }
             }

@@ -8,8 +8,10 @@
 //! version 1) cost more than half the throughput of a recorded connection; the hand-written multiply-fold
 //! hash of version 2 ran at about 6 GB/s, still the largest part of what a digest journal cost.
 //!
-//! Construction (version 4): XXH3-128 (the `twox-hash` crate, which picks AVX2 or SSE2 at run time
-//! where `std` is on and runs its portable code otherwise; XXH3's output is fixed by its specification, the same on every machine) of `kind ‖ head` (the
+//! Construction (version 4; version 5 hashes a condensed transmit's head with its records in one
+//! piece, see [`chain_datagram`]): XXH3-128 (the `twox-hash` crate, which picks AVX2 or SSE2 at run time
+//! where `std` is on and runs its portable code otherwise; XXH3's output is fixed by its specification,
+//! the same on every machine) of `kind ‖ head` (the
 //! outcome but for its bulk), xored, when the outcome has a bulk (a transmit's datagram, a message's
 //! bytes), with XXH3-128 of the bulk seeded with the first digest's two halves xored, gives two 64-bit
 //! words `lo`, `hi`. The bulk is hashed in one pass where it lies (version 3 streamed the whole outcome
@@ -20,6 +22,8 @@
 //! of its 64-bit words depends on every bit of the previous chain and of the XXH3 digest.
 
 use twox_hash::XxHash3_128;
+
+use super::wire::Head;
 
 fn xxh3_128(data: &[u8]) -> u128 {
     XxHash3_128::oneshot(data)
@@ -64,40 +68,70 @@ const CONDENSED_RECORDS: usize = 3;
 /// What [`condense`] keeps of a record: its header, explicit nonce and tag.
 const CONDENSED_LEN: usize = 13 + 8 + 16;
 
+/// The longest head [`chain_datagram`] digests in one piece with a condensed datagram (a transmit's head
+/// between IPv6 addresses is 59 bytes).
+const HEAD_MAX: usize = 64;
+
 /// [`chain`] for a transmit, whose datagram is its bulk. A datagram of DTLS 1.2 records all in an epoch
 /// past 0 (the data-channel path) is digested by each record's header, explicit nonce and AEAD tag, not
 /// its ciphertext: every suite sansrtc negotiates is AES-GCM, whose tag authenticates the ciphertext
 /// under a key and nonce that the header and nonce (and the seed) fix, so two runs that sent different
-/// bytes give different tags, as they would different digests. This keeps the digest off the bulk of
-/// what a connection sends; any other datagram is hashed whole.
+/// bytes give different tags, as they would different digests. The head and what is kept of the
+/// records are hashed as one string, in one pass (the head's encoding says where it ends). This keeps
+/// the digest off the bulk of what a connection sends; any other datagram is hashed whole.
 pub fn chain_datagram(prev: &[u8; 32], head: &[u8], datagram: &[u8]) -> [u8; 32] {
-    let mut view = [0u8; CONDENSED_LEN * CONDENSED_RECORDS];
-    match condense(datagram, &mut view) {
-        Some(n) => chain(prev, head, view.get(..n).unwrap_or_default()),
-        None => chain(prev, head, datagram),
+    if head.len() > HEAD_MAX {
+        return chain(prev, head, datagram);
     }
+    let mut view = TransmitView::new();
+    view.put(head);
+    chain_transmit(prev, &mut view, datagram)
 }
 
-/// Writes the header, explicit nonce and tag of each record of `datagram` into `view`; `None` unless it
-/// is made of at most [`CONDENSED_RECORDS`] whole DTLS 1.2 records, each in an epoch past 0.
-fn condense(mut datagram: &[u8], view: &mut [u8; CONDENSED_LEN * CONDENSED_RECORDS]) -> Option<usize> {
-    let mut n = 0;
+/// Room for a transmit's head and its condensed records.
+pub type TransmitView = Head<{ HEAD_MAX + CONDENSED_LEN * CONDENSED_RECORDS }>;
+
+/// [`chain_datagram`] with the head already written in `view` (where the records are condensed after
+/// it, so it is not copied).
+pub fn chain_transmit(prev: &[u8; 32], view: &mut TransmitView, datagram: &[u8]) -> [u8; 32] {
+    if condense(datagram, view) { mix(prev, xxh3_128(view.bytes())) } else { chain(prev, view.bytes(), datagram) }
+}
+
+/// Appends the header, explicit nonce and tag of each record of `datagram` to `view` (each in one
+/// fixed-size piece); `false`, with `view` as it was, unless the datagram is made of at most
+/// [`CONDENSED_RECORDS`] whole DTLS 1.2 records, each in an epoch past 0.
+fn condense(mut datagram: &[u8], view: &mut TransmitView) -> bool {
+    let head = view.len();
+    let mut records = 0;
     while !datagram.is_empty() {
-        let header = datagram.get(..13)?;
-        let (&ty, &[v0, v1, e0, e1]) = (header.first()?, header.get(1..5)?.first_chunk::<4>()?);
-        let len = usize::from(u16::from_be_bytes([*header.get(11)?, *header.get(12)?]));
-        if !(20..=26).contains(&ty) || [v0, v1] != [0xfe, 0xfd] || [e0, e1] == [0, 0] || len < 8 + 16 {
-            return None;
-        }
-        let record = datagram.get(..13 + len)?;
-        let slot = view.get_mut(n..n + CONDENSED_LEN)?;
-        let (h, rest) = slot.split_at_mut(21);
-        h.copy_from_slice(record.get(..21)?);
-        rest.copy_from_slice(record.get(record.len() - 16..)?);
-        n += CONDENSED_LEN;
-        datagram = datagram.get(13 + len..)?;
+        let kept = (records < CONDENSED_RECORDS).then(|| condense_record(datagram)).flatten();
+        let Some((record, len)) = kept else {
+            view.truncate(head);
+            return false;
+        };
+        view.put(&record);
+        records += 1;
+        datagram = datagram.get(len..).unwrap_or_default();
     }
-    Some(n)
+    true
+}
+
+/// The header, explicit nonce and tag of the DTLS 1.2 record at the start of `datagram`, and its
+/// length; `None` unless it is whole, in an epoch past 0, and long enough for a nonce and a tag.
+#[inline]
+fn condense_record(datagram: &[u8]) -> Option<([u8; CONDENSED_LEN], usize)> {
+    let header: &[u8; 21] = datagram.first_chunk()?;
+    let [ty, v0, v1, e0, e1, _, _, _, _, _, _, l0, l1, ..] = *header;
+    let len = usize::from(u16::from_be_bytes([l0, l1]));
+    if !(20..=26).contains(&ty) || [v0, v1] != [0xfe, 0xfd] || [e0, e1] == [0, 0] || len < 8 + 16 {
+        return None;
+    }
+    let tag: &[u8; 16] = datagram.get(..13 + len)?.last_chunk()?;
+    let mut out = [0u8; CONDENSED_LEN];
+    let (h, t) = out.split_at_mut(21);
+    h.copy_from_slice(header);
+    t.copy_from_slice(tag);
+    Some((out, 13 + len))
 }
 
 /// Folds a record's 128-bit XXH3 digest into the previous chain.
@@ -157,17 +191,24 @@ mod tests {
             d[at] ^= 1;
             assert_ne!(chain_datagram(&prev, &[0x12], &one), chain_datagram(&prev, &[0x12], &d), "byte {at}");
         }
+        // The head counts too.
+        assert_ne!(chain_datagram(&prev, &[0x12], &one), chain_datagram(&prev, &[0x12, 0], &one));
         // Two records condense too; epoch 0, a fourth record, a torn record or another version hash whole.
         let two = [record(1, 100, 1), record(1, 50, 2)].concat();
-        let mut v = [0; CONDENSED_LEN * CONDENSED_RECORDS];
-        assert_eq!(condense(&two, &mut v), Some(2 * CONDENSED_LEN));
+        let condensed = |d: &[u8]| {
+            let mut v = TransmitView::new();
+            v.put(&[0x12]);
+            condense(d, &mut v).then(|| v.len() - 1)
+        };
+        assert_eq!(condensed(&two), Some(2 * CONDENSED_LEN));
         let four = [record(1, 30, 1), record(1, 30, 2), record(1, 30, 3), record(1, 30, 4)].concat();
-        assert_eq!(condense(&four, &mut v), None);
-        assert_eq!(condense(&record(0, 100, 1), &mut v), None);
-        assert_eq!(condense(&one[..one.len() - 1], &mut v), None);
+        assert_eq!(condensed(&four[..four.len() / 4 * 3]), Some(3 * CONDENSED_LEN));
+        assert_eq!(condensed(&four), None);
+        assert_eq!(condensed(&record(0, 100, 1)), None);
+        assert_eq!(condensed(&one[..one.len() - 1]), None);
         let mut v10 = one.clone();
         v10[2] = 0xff;
-        assert_eq!(condense(&v10, &mut v), None);
+        assert_eq!(condensed(&v10), None);
         for d in [&four[..], &record(0, 100, 1), &one[..one.len() - 1], &v10] {
             assert_eq!(chain_datagram(&prev, &[0x12], d), chain(&prev, &[0x12], d));
         }

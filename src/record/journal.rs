@@ -1,16 +1,18 @@
 //! Writing a journal (the recorder's side) and reading one back.
 
 use alloc::vec::Vec;
+use core::net::SocketAddr;
 
 use bytes::Bytes;
 
 use super::call::{Call, Entry, kind};
 use super::config::{put_config, read_config};
-use super::digest::{chain, chain_datagram};
-use super::outcome::put_deadline;
+use super::digest::{TransmitView, chain, chain_datagram, chain_transmit};
+use super::outcome::{put_deadline, put_transmit_head};
 use super::wire::{
-    self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
+    self, DIGEST_LEN, FLAG_WHOLE, HEADER_LEN, Head, JournalError, put_bool, put_frame, put_instant, put_u32, put_varint,
 };
+use crate::machine::{Datagram, Transmit};
 use crate::pc::Config;
 use crate::rand::Seed;
 use crate::time::Instant;
@@ -120,14 +122,78 @@ impl Writer {
         self.frame_outcome(Some(call), &[], by_ref);
     }
 
-    /// [`Writer::record`] for a `poll_transmit` that returned a datagram, `datagram` (see
-    /// [`chain_datagram`]).
-    pub fn record_transmit(&mut self, datagram: &[u8]) {
+    /// [`Writer::record`] for a `handle_receive` that succeeded plainly (nearly every datagram): its
+    /// arguments framed straight into the bytes waiting, the datagram copied once.
+    pub fn record_received(&mut self, now: Instant, datagram: &Datagram<'_>) {
         if self.stopped {
             return;
         }
-        self.chain = chain_datagram(&self.chain, &self.outcome, datagram);
-        self.frame_outcome(None, datagram, None);
+        let data = datagram.contents;
+        let addr_len = |a: &SocketAddr| if a.is_ipv4() { 7 } else { 27 };
+        let args = 8
+            + addr_len(&datagram.source)
+            + addr_len(&datagram.destination)
+            + wire::varint_len(data.len() as u64)
+            + data.len();
+        let mut head = Head::<96>::new();
+        head.varint(args as u64 + 1);
+        head.put(&[kind::RECEIVE | kind::SUCCEEDED]);
+        head.put(&now.as_nanos().to_le_bytes());
+        head.addr(datagram.source);
+        head.addr(datagram.destination);
+        head.varint(data.len() as u64);
+        let total = head.len() + data.len();
+        if self.pending_len().saturating_add(total) > self.max_pending {
+            self.stop();
+            return;
+        }
+        let at = self.pending.len();
+        self.pending.reserve(total);
+        self.pending.extend_from_slice(head.bytes());
+        self.pending.extend_from_slice(data);
+        self.calls += 1;
+        #[cfg(debug_assertions)]
+        {
+            // The same bytes as the general framing writes.
+            let mut reference = Vec::new();
+            Call::Receive { now, datagram: *datagram }.put_args(&mut reference);
+            let mut framed = Vec::new();
+            put_frame(&mut framed, kind::RECEIVE | kind::SUCCEEDED, &reference);
+            debug_assert_eq!(self.pending.get(at..), Some(&framed[..]), "receive record framing");
+        }
+        let _ = at;
+    }
+
+    /// [`Writer::record`] for a `poll_transmit` that returned `t`, its datagram digested where it lies
+    /// (see [`chain_datagram`]).
+    pub fn record_transmit(&mut self, t: &Transmit<'_>) {
+        if self.stopped {
+            return;
+        }
+        if self.whole {
+            let bulk = put_transmit_head(self.start(kind::POLL_TRANSMIT), Some(t));
+            self.chain = chain_datagram(&self.chain, &self.outcome, bulk);
+            self.frame_outcome(None, bulk, None);
+            return;
+        }
+        // The head written where the records are condensed after it, hashed with them in one piece.
+        let mut view = TransmitView::new();
+        view.put(&[kind::POLL_TRANSMIT, 1]);
+        view.addr(t.source);
+        view.addr(t.destination);
+        view.varint(t.contents.len() as u64);
+        self.chain = chain_transmit(&self.chain, &mut view, t.contents);
+        // Length, kind and digest, in one piece.
+        let mut record = [0u8; 2 + DIGEST_LEN];
+        let (framing, digest) = record.split_at_mut(2);
+        framing.copy_from_slice(&[1 + DIGEST_LEN as u8, kind::POLL_TRANSMIT]);
+        digest.copy_from_slice(self.chain.get(..DIGEST_LEN).unwrap_or(&[0; DIGEST_LEN]));
+        if self.pending_len().saturating_add(record.len()) > self.max_pending {
+            self.stop();
+            return;
+        }
+        self.pending.extend_from_slice(&record);
+        self.calls += 1;
     }
 
     fn frame_outcome(&mut self, call: Option<&Call<'_>>, bulk: &[u8], by_ref: Option<&Bytes>) {
@@ -140,6 +206,7 @@ impl Writer {
     /// Journals a poll that returned nothing (record kind `k`, 0x14 or 0x15): two bytes, no digest, and
     /// the running digest does not move. Most polls return nothing (the loop polls until `None`), so
     /// this keeps them cheap.
+    #[inline]
     pub fn record_nothing(&mut self, k: u8) {
         if self.stopped {
             return;

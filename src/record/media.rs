@@ -1,15 +1,19 @@
-//! The media calls of a journal (format version 3): transceivers and tracks, and RTP/RTCP and frames
-//! written by the application. Their arguments' encodings, read back, and one-line renderings.
+//! The media calls of a journal (format version 3; encodings on and off, DTMF and the NTP epoch since
+//! version 5): transceivers and tracks, and RTP/RTCP and frames written by the application. Their arguments' encodings, read back, and one-line renderings.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use super::call::{Call, kind};
 use super::wire::{
-    JournalError, Reader, put_bool, put_bytes, put_instant, put_opt, put_str, put_u8, put_u32, put_varint,
+    JournalError, Reader, put_bool, put_bytes, put_duration, put_instant, put_opt, put_str, put_u8, put_u16, put_u32,
+    put_varint,
 };
-use crate::pc::{Direction, ExtensionKind, ExtensionValue, MediaKind, SendEncoding, TransceiverId, TransceiverInit};
+use crate::pc::{
+    Codec, Direction, ExtensionKind, ExtensionValue, Feedback, MediaKind, SendEncoding, TransceiverId, TransceiverInit,
+};
 use crate::rtp::Extension;
 
 /// Lists (stream ids, encodings, extensions) longer than this are taken for corruption.
@@ -113,6 +117,58 @@ fn read_extension<'a>(r: &mut Reader<'a>) -> Result<ExtensionValue<'a>, JournalE
     }
 }
 
+/// A codec: kind, payload type (u8), name (str), clock rate (u32), channels (u16), fmtp (str), feedback
+/// (varint count, u8 each: 0 nack, 1 nack pli, 2 ccm fir, 3 transport-cc, 4 goog-remb), RTX payload
+/// type (option u8).
+fn put_codec(out: &mut Vec<u8>, c: &Codec) {
+    let Codec { kind, payload_type, name, clock_rate, channels, fmtp, feedback, rtx_payload_type } = c;
+    put_kind(out, *kind);
+    put_u8(out, *payload_type);
+    put_str(out, name);
+    put_u32(out, *clock_rate);
+    put_u16(out, *channels);
+    put_str(out, fmtp);
+    put_varint(out, feedback.len() as u64);
+    for f in feedback.iter() {
+        put_u8(
+            out,
+            match f {
+                Feedback::Nack => 0,
+                Feedback::NackPli => 1,
+                Feedback::CcmFir => 2,
+                Feedback::TransportCc => 3,
+                Feedback::GoogRemb => 4,
+            },
+        );
+    }
+    put_opt(out, *rtx_payload_type, put_u8);
+}
+
+fn read_codec(r: &mut Reader<'_>) -> Result<Codec, JournalError> {
+    let kind = read_kind(r)?;
+    let payload_type = r.u8("payload type")?;
+    let name = Cow::Owned(r.string("codec name")?);
+    let clock_rate = r.u32("clock rate")?;
+    let channels = r.u16("channels")?;
+    let fmtp = Cow::Owned(r.string("fmtp")?);
+    let n = read_count(r, "feedback")?;
+    let feedback = (0..n)
+        .map(|_| {
+            let at = r.clone();
+            Ok(match r.u8("feedback")? {
+                0 => Feedback::Nack,
+                1 => Feedback::NackPli,
+                2 => Feedback::CcmFir,
+                3 => Feedback::TransportCc,
+                4 => Feedback::GoogRemb,
+                _ => return Err(at.corrupt("feedback")),
+            })
+        })
+        .collect::<Result<Vec<_>, JournalError>>()?;
+    let rtx_payload_type = r.opt("RTX payload type", |r| r.u8("RTX payload type"))?;
+    Ok(Codec { kind, payload_type, name, clock_rate, channels, fmtp, feedback: Cow::Owned(feedback), rtx_payload_type })
+}
+
 /// Appends a media call's arguments; `false` for a call that is not one.
 pub(super) fn put_args(call: &Call<'_>, out: &mut Vec<u8>) -> bool {
     match call {
@@ -181,6 +237,27 @@ pub(super) fn put_args(call: &Call<'_>, out: &mut Vec<u8>) -> bool {
             }
             put_opt(out, *rid, put_str);
         }
+        Call::SetEncodingActive { now, transceiver, rid, active } => {
+            put_instant(out, *now);
+            put_u32(out, transceiver.0);
+            put_opt(out, *rid, put_str);
+            put_bool(out, *active);
+        }
+        Call::InsertDtmf { now, mid, tones, duration, gap } => {
+            put_instant(out, *now);
+            put_str(out, mid);
+            put_str(out, tones);
+            put_duration(out, *duration);
+            put_duration(out, *gap);
+        }
+        Call::SetNtpEpoch { epoch } => put_duration(out, *epoch),
+        Call::SetCodecPreferences { transceiver, codecs } => {
+            put_u32(out, transceiver.0);
+            put_varint(out, codecs.len() as u64);
+            for c in codecs {
+                put_codec(out, c);
+            }
+        }
         _ => return false,
     }
     true
@@ -245,6 +322,26 @@ pub(super) fn read_args<'a>(k: u8, r: &mut Reader<'a>) -> Result<Option<Call<'a>
             let rid = r.opt("rid", |r| r.str("rid"))?;
             Call::WriteFrame { now, mid, payload_type, timestamp, data, extensions, rid }
         }
+        kind::SET_ENCODING_ACTIVE => {
+            let now = r.instant("now")?;
+            let transceiver = TransceiverId(r.u32("transceiver")?);
+            let rid = r.opt("rid", |r| r.str("rid"))?;
+            Call::SetEncodingActive { now, transceiver, rid, active: r.bool("active flag")? }
+        }
+        kind::INSERT_DTMF => {
+            let now = r.instant("now")?;
+            let mid = r.str("mid")?;
+            let tones = r.str("tones")?;
+            let duration = r.duration("tone duration")?;
+            Call::InsertDtmf { now, mid, tones, duration, gap: r.duration("tone gap")? }
+        }
+        kind::SET_NTP_EPOCH => Call::SetNtpEpoch { epoch: r.duration("NTP epoch")? },
+        kind::SET_CODEC_PREFERENCES => {
+            let transceiver = TransceiverId(r.u32("transceiver")?);
+            let n = read_count(r, "codecs")?;
+            let codecs = (0..n).map(|_| read_codec(r)).collect::<Result<_, _>>()?;
+            Call::SetCodecPreferences { transceiver, codecs }
+        }
         _ => return Ok(None),
     };
     Ok(Some(call))
@@ -278,6 +375,21 @@ pub(super) fn display(call: &Call<'_>, f: &mut fmt::Formatter<'_>) -> Option<fmt
             data.len(),
             extensions.len()
         ),
+        Call::SetEncodingActive { now, transceiver, rid, active } => {
+            write!(f, "set_encoding_active({now}, {transceiver}, rid {rid:?}, {active})")
+        }
+        Call::InsertDtmf { now, mid, tones, duration, gap } => {
+            write!(f, "insert_dtmf({now}, mid {mid}, {tones:?}, {duration:?}, gap {gap:?})")
+        }
+        Call::SetNtpEpoch { epoch } => write!(f, "set_ntp_epoch({epoch:?})"),
+        Call::SetCodecPreferences { transceiver, codecs } => (|| {
+            write!(f, "set_codec_preferences({transceiver}, [")?;
+            for (i, c) in codecs.iter().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                write!(f, "{sep}{} {}/{}", c.payload_type, c.name, c.clock_rate)?;
+            }
+            f.write_str("])")
+        })(),
         _ => return None,
     })
 }

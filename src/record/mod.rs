@@ -83,16 +83,14 @@ pub use pcap_in::{CaptureError, CaptureReader, CapturedPacket, Fed, FeedSummary,
 pub use replay::{Divergence, ReplayError, Replayer, Step, Summary};
 pub use wire::{DIGEST_LEN, JournalError, MAGIC, VERSION};
 
-use outcome::{
-    put_channel, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver, put_transmit_head,
-};
+use outcome::{put_channel, put_description, put_event_head, put_result, put_sent_rtp, put_transceiver};
 
 use crate::datachannel::ChannelOptions;
 use crate::dtls::Dtls;
 use crate::machine::{Datagram, Machine, PathMachine, Transmit};
 use crate::pc::{
-    ChannelId, Config, Description, Direction, Error, Event, OutgoingRtp, PeerConnection, RecvError, SentRtp, Track,
-    TrackOrKind, TransceiverId, TransceiverInit,
+    ChannelId, Codec, Config, Description, Direction, Error, Event, OutgoingRtp, PeerConnection, RecvError, SentRtp,
+    Track, TrackOrKind, TransceiverId, TransceiverInit,
 };
 use crate::rand::{Seed, SeededRng};
 use crate::time::Instant;
@@ -278,6 +276,9 @@ impl RecordedPeerConnection {
 
     /// Journals the deadline the caller read since the last call, if it did.
     fn settle(&mut self) {
+        if self.read.get().is_none() {
+            return;
+        }
         if let Some(deadline) = self.read.take() {
             if let Some(j) = self.journal.as_mut() {
                 j.record_deadline(deadline);
@@ -285,11 +286,29 @@ impl RecordedPeerConnection {
         }
     }
 
+    /// Journals what `poll_event` gave.
+    fn journal_event(&mut self, e: Option<&Event>) {
+        self.check_key_log();
+        let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) else { return };
+        match e {
+            None => j.record_nothing(call::kind::POLL_EVENT_NONE),
+            Some(e) => {
+                let bulk = put_event_head(j.start(call::kind::POLL_EVENT), Some(e));
+                j.record(None, bulk);
+            }
+        }
+    }
+
     /// Once DTLS knows its master secret, the capture gets the key log, before the packets it decrypts.
+    #[inline]
     fn check_key_log(&mut self) {
-        if self.key_logged {
+        if self.key_logged || self.capture.is_none() {
             return;
         }
+        self.log_key();
+    }
+
+    fn log_key(&mut self) {
         let Some(capture) = self.capture.as_mut() else { return };
         if let Some(k) = self.pc.dtls().and_then(Dtls::key_log) {
             capture.key_log(&alloc::format!("{k}"));
@@ -531,6 +550,51 @@ impl RecordedPeerConnection {
         r
     }
 
+    /// [`PeerConnection::set_encoding_active`].
+    pub fn set_encoding_active(
+        &mut self,
+        now: Instant,
+        id: TransceiverId,
+        rid: Option<&str>,
+        active: bool,
+    ) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.set_encoding_active(now, id, rid, active);
+        self.after(&Call::SetEncodingActive { now, transceiver: id, rid, active }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::insert_dtmf`].
+    pub fn insert_dtmf(
+        &mut self,
+        now: Instant,
+        mid: &str,
+        tones: &str,
+        duration: Duration,
+        gap: Duration,
+    ) -> Result<(), Error> {
+        self.touch(now);
+        let r = self.pc.insert_dtmf(now, mid, tones, duration, gap);
+        self.after(&Call::InsertDtmf { now, mid, tones, duration, gap }, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::set_codec_preferences`].
+    pub fn set_codec_preferences(&mut self, id: TransceiverId, codecs: &[Codec]) -> Result<(), Error> {
+        self.settle();
+        let r = self.pc.set_codec_preferences(id, codecs);
+        let call = Call::SetCodecPreferences { transceiver: id, codecs: codecs.to_vec() };
+        self.after(&call, |o| put_result(o, &r));
+        r
+    }
+
+    /// [`PeerConnection::set_ntp_epoch`].
+    pub fn set_ntp_epoch(&mut self, epoch: Duration) {
+        self.settle();
+        self.pc.set_ntp_epoch(epoch);
+        self.after(&Call::SetNtpEpoch { epoch }, |_| {});
+    }
+
     /// [`PeerConnection::write_rtp_raw`].
     pub fn write_rtp_raw(&mut self, now: Instant, mid: &str, packet: &[u8]) -> Result<(), Error> {
         self.touch(now);
@@ -567,17 +631,14 @@ impl Machine for RecordedPeerConnection {
 
     fn poll_event(&mut self) -> Option<Event> {
         self.settle();
-        let e = self.pc.poll_event();
-        self.check_key_log();
-        let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) else { return e };
-        match e.as_ref() {
-            None => j.record_nothing(call::kind::POLL_EVENT_NONE),
-            Some(e) => {
-                let bulk = put_event_head(j.start(call::kind::POLL_EVENT), Some(e));
-                j.record(None, bulk);
-            }
-        }
-        e
+        // Most polls return nothing: that answer is given as such, not as the event slot the
+        // connection filled (some 150 bytes, which returning it through here copied on every poll).
+        let Some(e) = self.pc.poll_event() else {
+            self.journal_event(None);
+            return None;
+        };
+        self.journal_event(Some(&e));
+        Some(e)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -600,7 +661,10 @@ impl PathMachine for RecordedPeerConnection {
         if let Some(c) = self.capture.as_mut() {
             c.received(self.now, &datagram);
         }
-        log(&mut self.journal, &Call::Receive { now, datagram }, |o| put_result(o, &r));
+        match (&r, self.journal.as_mut()) {
+            (Ok(()), Some(j)) => j.record_received(now, &datagram),
+            _ => log(&mut self.journal, &Call::Receive { now, datagram }, |o| put_result(o, &r)),
+        }
         r
     }
 
@@ -619,9 +683,8 @@ impl PathMachine for RecordedPeerConnection {
             c.sent(self.now, &t);
         }
         // Digested where it lies, in the connection's buffer, not copied.
-        if let Some(j) = self.journal.as_mut().filter(|j| !j.is_stopped()) {
-            let bulk = put_transmit_head(j.start(call::kind::POLL_TRANSMIT), Some(&t));
-            j.record_transmit(bulk);
+        if let Some(j) = self.journal.as_mut() {
+            j.record_transmit(&t);
         }
         Some(t)
     }

@@ -382,6 +382,16 @@ fn perform(pc: &mut PeerConnection, call: &Call<'_>, out: &mut Vec<u8>) -> (Opti
             };
             super::outcome::put_sent_frame(out, &pc.write_frame(*now, mid, &frame));
         }
+        Call::SetEncodingActive { now, transceiver, rid, active } => {
+            put_result(out, &pc.set_encoding_active(*now, *transceiver, *rid, *active));
+        }
+        Call::InsertDtmf { now, mid, tones, duration, gap } => {
+            put_result(out, &pc.insert_dtmf(*now, mid, tones, *duration, *gap));
+        }
+        Call::SetNtpEpoch { epoch } => pc.set_ntp_epoch(*epoch),
+        Call::SetCodecPreferences { transceiver, codecs } => {
+            put_result(out, &pc.set_codec_preferences(*transceiver, codecs));
+        }
     }
     (None, 0)
 }

@@ -16,7 +16,7 @@ use crate::time::Instant;
 /// read or written in text mode.
 pub const MAGIC: [u8; 8] = *b"\x89SRJ\r\n\x1a\n";
 /// The format version this code writes and reads.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 /// Header length: magic, version (u16 LE), flags (u16 LE).
 pub const HEADER_LEN: usize = 12;
 /// Header flag: every call record carries its outcome whole, not only its digest.
@@ -172,11 +172,11 @@ pub fn put_str(out: &mut Vec<u8>, s: &str) {
 /// Family byte 4 (address, port BE) or 6 (address, port BE, flow info, scope id), so an address comes
 /// back equal, scope and all.
 pub fn put_addr(out: &mut Vec<u8>, a: SocketAddr) {
+    // Each address in one piece: it is written for every datagram received and sent.
     match a {
         SocketAddr::V4(a) => {
-            out.push(4);
-            out.extend_from_slice(&a.ip().octets());
-            out.extend_from_slice(&a.port().to_be_bytes());
+            let ([b0, b1, b2, b3], [p0, p1]) = (a.ip().octets(), a.port().to_be_bytes());
+            out.extend_from_slice(&[4, b0, b1, b2, b3, p0, p1]);
         }
         SocketAddr::V6(a) => {
             out.push(6);
@@ -185,6 +185,73 @@ pub fn put_addr(out: &mut Vec<u8>, a: SocketAddr) {
             put_u32(out, a.flowinfo());
             put_u32(out, a.scope_id());
         }
+    }
+}
+
+/// A record's first bytes assembled on the stack, to be appended in one piece: the records written for
+/// every datagram are framed with two copies (this and the datagram), not a dozen small appends.
+pub struct Head<const N: usize = 96> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Head<N> {
+    pub fn new() -> Self {
+        Head { buf: [0; N], len: 0 }
+    }
+
+    /// Appends `b` (dropped if it does not fit: callers stay far below the 96 bytes).
+    #[inline]
+    pub fn put(&mut self, b: &[u8]) {
+        if let Some(d) = self.buf.get_mut(self.len..self.len + b.len()) {
+            d.copy_from_slice(b);
+            self.len += b.len();
+        }
+    }
+
+    /// As [`put_varint`].
+    #[inline]
+    pub fn varint(&mut self, mut v: u64) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.put(&[byte]);
+                return;
+            }
+            self.put(&[byte | 0x80]);
+        }
+    }
+
+    /// As [`put_addr`].
+    #[inline]
+    pub fn addr(&mut self, a: SocketAddr) {
+        match a {
+            SocketAddr::V4(a) => {
+                let ([b0, b1, b2, b3], [p0, p1]) = (a.ip().octets(), a.port().to_be_bytes());
+                self.put(&[4, b0, b1, b2, b3, p0, p1]);
+            }
+            SocketAddr::V6(a) => {
+                self.put(&[6]);
+                self.put(&a.ip().octets());
+                self.put(&a.port().to_be_bytes());
+                self.put(&a.flowinfo().to_le_bytes());
+                self.put(&a.scope_id().to_le_bytes());
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Forgets what was written after the first `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
     }
 }
 
