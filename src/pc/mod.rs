@@ -744,6 +744,15 @@ pub struct Config {
     /// [`PeerConnection::mdns_resolver`]. Off, such candidates are ignored (and counted in
     /// [`Stats::mdns_unresolved`]).
     pub resolve_mdns: bool,
+    /// Hide our host addresses behind random `<UUIDv4>.local` names (draft-ietf-mmusic-mdns-ice-candidates
+    /// §3.1, as browsers do; default `false`): each host socket's address gets a name from the
+    /// connection's generator when it is declared, the name replaces the address in the candidates we
+    /// signal, and the related address of our other candidates becomes `0.0.0.0`/`::` port 9. The peer
+    /// resolves the name with mDNS: declare the socket bound to port 5353 that receives the queries
+    /// ([`PeerConnection::add_mdns_socket`]) and feed it to `handle_receive`; the answers come out of
+    /// `poll_transmit` ([`PeerConnection::mdns_responder`] has the names and counters). At most
+    /// [`crate::mdns::MAX_NAMES`] addresses are hidden; beyond them an address is signalled as it is.
+    pub hide_local_addresses: bool,
     /// How many earlier payloads each Opus packet sent repeats in RED (RFC 2198) where RED is negotiated
     /// on the transceiver: 0 (default) sends Opus as it is; 1 is what Chromium sends; at most
     /// [`crate::packetize::red::MAX_DISTANCE`]. Received RED is unwrapped whatever this says. To have
@@ -779,6 +788,7 @@ impl Default for Config {
             bandwidth: crate::cc::Config::new(30_000, 300_000, 10_000_000),
             pacer: Some(crate::cc::PacerConfig::default()),
             resolve_mdns: true,
+            hide_local_addresses: false,
             red_distance: 0,
         }
     }
