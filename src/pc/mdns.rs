@@ -12,9 +12,10 @@
 //!   names, which reach the caller's socket bound to port 5353
 //!   ([`PeerConnection::add_mdns_socket`]).
 //!
-//! **In**: a datagram that is not STUN goes to the mDNS part when it comes from port 5353 (a response,
-//! or a query from another responder) or arrives on port 5353 (the caller's mDNS socket), and it does not come from an
-//! address ICE knows as a remote candidate (signalled or peer-reflexive). This is checked before the
+//! **In**: a datagram that is not STUN goes to the mDNS part when it arrives on port 5353 (the caller's
+//! mDNS socket; a one-shot query comes from any port, the peer's ICE socket included), or comes from port
+//! 5353 (a response) but not from an address ICE knows as a remote candidate (signalled or
+//! peer-reflexive). This is checked before the
 //! RFC 7983 demultiplexing, in whose first-byte ranges a DNS header with id zero would pass for STUN. A
 //! peer's own ICE traffic from port 5353 is STUN, or comes from an address ICE has learned, so it still
 //! goes down the usual path. Responses go to the resolver, queries to the responder; anything about no
@@ -171,12 +172,14 @@ impl PeerConnection {
         self.mdns.as_deref().is_some_and(Mdns::active)
     }
 
-    /// Whether `datagram` goes to the mDNS part (see the module docs): from or to port 5353, not STUN,
-    /// and not from a known remote candidate's address (a peer using port 5353 for ICE).
+    /// Whether `datagram` goes to the mDNS part (see the module docs): not STUN, and to port 5353 (the
+    /// caller's mDNS socket: a query may come from the peer's ICE socket), or from port 5353 but not
+    /// from a known remote candidate's address (a peer using port 5353 for ICE).
     pub(super) fn is_mdns(&self, datagram: &Datagram<'_>) -> bool {
-        is_mdns_port(datagram)
-            && !crate::stun::is_stun(datagram.contents)
-            && !self.ice.agent().remote_candidates().iter().any(|c| c.address == datagram.source)
+        let to_mdns = datagram.destination.port() == mdns::wire::PORT;
+        let from_mdns = datagram.source.port() == mdns::wire::PORT
+            && !self.ice.agent().remote_candidates().iter().any(|c| c.address == datagram.source);
+        (to_mdns || from_mdns) && !crate::stun::is_stun(datagram.contents)
     }
 
     pub(super) fn mdns_has_transmit(&self) -> bool {

@@ -189,6 +189,12 @@
 //!   to ICE with the address (a peer-reflexive candidate of that address becomes it). Names are asked
 //!   for only in the UUID form, not with the relay-only policy, and not at all with
 //!   [`Config::resolve_mdns`] off. [`PeerConnection::mdns_resolver`] has the resolver's counters.
+//! - **Hiding our addresses** ([`Config::hide_local_addresses`], off by default): each host address gets
+//!   a random `<UUIDv4>.local` name when its socket is declared, signalled in its place (the related
+//!   address of our other candidates becomes `0.0.0.0`/`::` port 9); the queries for it, received on
+//!   the caller's socket bound to port 5353 ([`PeerConnection::add_mdns_socket`]), are answered through
+//!   `poll_transmit` ([`PeerConnection::mdns_responder`]). The mDNS state is made on first use: a
+//!   connection that meets no `.local` name and hides nothing pays one pointer for it.
 //! - **Ending.** [`PeerConnection::close`] ends in `closed`; so does the peer's DTLS close_notify or
 //!   SCTP ABORT/SHUTDOWN (as browsers report it): every channel closes, ICE stops. ICE failure and DTLS
 //!   fatal alerts end in `failed`.
@@ -648,7 +654,9 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Datagrams from a TURN server its client rejected (see [`crate::turn::TurnClient::stats`]).
     pub turn_dropped: u64,
-    /// Datagrams from port 5353 the mDNS resolver rejected (see [`PeerConnection::mdns_resolver`]).
+    /// mDNS datagrams (from or to port 5353) dropped: about no name of ours (a response while nothing is
+    /// being resolved, a query for a name we do not hide), or rejected by the resolver or responder (see
+    /// [`PeerConnection::mdns_resolver`], [`PeerConnection::mdns_responder`]).
     pub mdns_dropped: u64,
     /// Remote `.local` candidates never added to ICE: their name did not resolve in time or resolved
     /// ambiguously, could not be asked for, or resolution is off ([`Config::resolve_mdns`]).
