@@ -298,7 +298,8 @@ impl Resolver {
     fn send(&mut self, q: &mut Query) -> Result<(), Error> {
         // RFC 6762 §5.4: the QU bit on the first query only; later ones may be answered to the group.
         let qu = q.sent == 0;
-        // One question per message: Chromium's responder reads only queries with exactly one.
+        // One question per message: many DNS parsers take exactly one question per query and drop the
+        // rest, so a query with two may go unanswered.
         for qtype in [RecordType::A, RecordType::AAAA] {
             wire::emit_query(&mut self.scratch, &q.name, &[qtype], qu)?;
             for source in self.sources.iter().flatten() {
