@@ -120,7 +120,7 @@ fn inside(exe: &std::path::Path) {
         server.tails()
     );
     let log = server.log_text();
-    let pair = log.lines().filter(|l| l.contains("selected pair")).last();
+    let pair = log.lines().rfind(|l| l.contains("selected pair"));
     let pair = pair.unwrap_or_else(|| panic!("no pair:\n{log}"));
     println!("{pair}");
     let host = format!("Host {ADDRESS}:");

@@ -393,7 +393,7 @@ fn hostile_answers_are_dropped_counted_and_bounded() {
     run.settle();
     let from = sa("192.168.1.30:5353");
     let ip = sa(BOB).ip();
-    let mut feed = |run: &mut Run, contents: &[u8]| {
+    let feed = |run: &mut Run, contents: &[u8]| {
         let now = run.sim.now();
         let d = Datagram { source: from, destination: sa(ALICE), contents };
         run.sim.with_node(run.a, |pc: &mut PeerConnection, _| pc.handle_receive(now, d)).unwrap()

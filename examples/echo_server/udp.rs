@@ -191,7 +191,7 @@ pub fn open_mdns(ip: core::net::IpAddr) -> io::Result<UdpSocket> {
     socket.set_reuse_address(true)?;
     #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
     socket.set_reuse_port(true)?;
-    socket.bind(&SocketAddr::from(MDNS_LOCAL).into())?;
+    socket.bind(&MDNS_LOCAL.into())?;
     let interface = match ip {
         core::net::IpAddr::V4(v4) => v4,
         core::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
@@ -204,7 +204,7 @@ pub fn open_mdns(ip: core::net::IpAddr) -> io::Result<UdpSocket> {
 /// The thread reading the mDNS socket ([`MdnsReader::start`]); stopped (within its 200 ms read timeout)
 /// and joined on drop.
 pub struct MdnsReader {
-    stop: std::sync::Arc<AtomicBool>,
+    stop: super::alloc::sync::Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -214,7 +214,7 @@ impl MdnsReader {
     /// socket) wakes the loop sleeping in it.
     pub fn start(socket: UdpSocket, to: SyncSender<(SocketAddr, Vec<u8>)>, wake: SocketAddr) -> io::Result<Self> {
         socket.set_read_timeout(Some(Duration::from_millis(200)))?;
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stop = super::alloc::sync::Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let thread = std::thread::Builder::new().name("mdns".into()).spawn(move || {
             let mut buf = vec![0u8; 9000];
