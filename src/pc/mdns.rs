@@ -349,3 +349,44 @@ impl PeerConnection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::super::describe::{Hiding, sdp_candidate};
+    use crate::ice::{Candidate, CandidateKind, Foundation};
+    use crate::mdns::Responder;
+    use crate::rand::SeededRng;
+
+    fn candidate(kind: CandidateKind, address: &str, related: Option<&str>) -> Candidate {
+        let mut c = Candidate::remote(kind, address.parse().unwrap(), 1, Foundation::new("1").unwrap());
+        c.related = related.map(|r| r.parse().unwrap());
+        c
+    }
+
+    #[test]
+    fn hidden_host_addresses_leave_the_signalled_candidates() {
+        let mut rng = SeededRng::from_seed([4; 32]);
+        let mut names = Responder::new();
+        let name = names.hide(&mut rng, "192.168.1.20".parse().unwrap()).unwrap().to_string();
+        let hide = Hiding { related: true, names: Some(&names) };
+        let host = candidate(CandidateKind::Host, "192.168.1.20:6000", None);
+        assert_eq!(sdp_candidate(&host, hide).to_string(), alloc::format!("1 1 UDP 1 {name} 6000 typ host"));
+        // A server-reflexive candidate keeps its public address; its related address (the host
+        // address) becomes 0.0.0.0 port 9 (draft-ietf-mmusic-mdns-ice-candidates §3.1.2.2).
+        let srflx = candidate(CandidateKind::ServerReflexive, "203.0.113.5:40000", Some("192.168.1.20:6000"));
+        assert_eq!(
+            sdp_candidate(&srflx, hide).to_string(),
+            "1 1 UDP 1 203.0.113.5 40000 typ srflx raddr 0.0.0.0 rport 9"
+        );
+        // A host address it does not hide is signalled as it is; without hiding, nothing changes.
+        let other = candidate(CandidateKind::Host, "10.0.0.7:6000", None);
+        assert_eq!(sdp_candidate(&other, hide).to_string(), "1 1 UDP 1 10.0.0.7 6000 typ host");
+        assert_eq!(sdp_candidate(&host, Hiding::default()).to_string(), "1 1 UDP 1 192.168.1.20 6000 typ host");
+        assert_eq!(
+            sdp_candidate(&srflx, Hiding::default()).to_string(),
+            "1 1 UDP 1 203.0.113.5 40000 typ srflx raddr 192.168.1.20 rport 6000"
+        );
+    }
+}
