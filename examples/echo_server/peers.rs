@@ -39,6 +39,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use sansrtc::ice::CandidateKind;
 use sansrtc::pc::{
     self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
     TurnConfig,
@@ -175,7 +176,7 @@ struct Peer {
     /// Its audio and video echoed back.
     media: MediaEcho,
     /// The selected ICE pair last printed (kinds and addresses), to print it again when it changes.
-    pair: Option<String>,
+    pair: Option<(CandidateKind, SocketAddr, CandidateKind, SocketAddr)>,
 }
 
 impl Peer {
@@ -790,10 +791,10 @@ impl<S: SendTo> Peers<S> {
         // The selected pair, printed when it changes (a peer-reflexive remote candidate becomes the host
         // candidate it is once a `.local` name resolves).
         if let Some((local, remote)) = router.get(key).and_then(|c| c.peer_connection().ice().selected_pair()) {
-            let (l, r) = (local.kind, remote.kind);
-            let pair = format!("{l:?} {} -> {r:?} {}", local.base, remote.address);
-            if p.pair.as_ref() != Some(&pair) {
-                println!("{}: selected pair {pair}", p.name);
+            let pair = (local.kind, local.base, remote.kind, remote.address);
+            if p.pair != Some(pair) {
+                let (l, r) = (local.kind, remote.kind);
+                println!("{}: selected pair {l:?} {} -> {r:?} {}", p.name, local.base, remote.address);
                 p.pair = Some(pair);
             }
         }
