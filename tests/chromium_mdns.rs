@@ -94,6 +94,7 @@ fn chromium_mdns_candidates_resolve_to_the_host_pair() {
         )
         .status()
         .expect("run the test inside the namespace");
+    let _ = std::fs::remove_dir_all(&scratch.0);
     assert!(status.success(), "the run inside the network namespace failed ({status})");
 }
 
