@@ -27,7 +27,12 @@
 //! `tcp … typ host tcptype passive` candidate there, ranked below the UDP one, so a browser whose UDP is
 //! blocked connects over TCP (`examples/echo_server/tcp.rs`; not with TURN).
 //! `--full-ice` runs full ICE instead of ICE lite, for peers that do not pair their candidates with the
-//! server's address themselves (Firefox with a server on `127.0.0.1`). Ctrl-C shuts down cleanly.
+//! server's address themselves (Firefox with a server on `127.0.0.1`). `--mdns` also opens a socket on
+//! the mDNS group (`0.0.0.0:5353` shared with `SO_REUSEADDR`/`SO_REUSEPORT`, joined to 224.0.0.251 on the
+//! `--udp` interface) and hands what it receives to the router: the connections resolve the `.local`
+//! names browsers hide their host addresses behind with queries from the shared socket, and this
+//! catches the answers a responder sends to the group rather than back to that socket. Ctrl-C shuts down
+//! cleanly.
 //!
 //! ## WHIP, WHEP and statistics
 //!
@@ -79,7 +84,7 @@ mod server;
 fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
     eprintln!(
-        "usage: echo_server --http ADDR [--udp ADDR] [--tcp ADDR] [--token T] [--record DIR] [--full-ice] \
+        "usage: echo_server --http ADDR [--udp ADDR] [--tcp ADDR] [--token T] [--record DIR] [--full-ice] [--mdns] \
          [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
     );
     std::process::exit(2)
@@ -97,6 +102,7 @@ fn main() {
     let mut record: Option<std::path::PathBuf> = None;
     let mut full_ice = false;
     let mut tcp: Option<SocketAddr> = None;
+    let mut mdns = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -111,6 +117,7 @@ fn main() {
             "--record" => record = Some(value().into()),
             "--full-ice" => full_ice = true,
             "--tcp" => tcp = Some(value().parse().unwrap_or_else(|_| usage("bad --tcp address"))),
+            "--mdns" => mdns = true,
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -139,7 +146,7 @@ fn main() {
     if tcp.is_some() && turn.is_some() {
         usage("--tcp does not go with TURN mode");
     }
-    let peer_options = server::peers::PeerOptions { record, full_ice, tcp };
+    let peer_options = server::peers::PeerOptions { record, full_ice, tcp, mdns };
     let mut server = server::Server::start_with_peer_options(&config, &options, turn, peer_options)
         .unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();

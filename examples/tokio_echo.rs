@@ -3,8 +3,12 @@
 //! same audio and video echo (`examples/echo_server/media.rs`).
 //!
 //! ```text
-//! cargo run --release --example tokio_echo -- --http 127.0.0.1:8080 [--udp ADDR]
+//! cargo run --release --example tokio_echo -- --http 127.0.0.1:8080 [--udp ADDR] [--mdns]
 //! ```
+//!
+//! `--mdns` also receives the mDNS group on a socket of its own (`examples/echo_server/udp.rs`,
+//! `open_mdns`), a third branch of the `select!`: answers sent to the group reach the connections
+//! resolving browsers' `.local` names, as in the std loop.
 
 extern crate alloc;
 
@@ -36,7 +40,7 @@ impl SendTo for Tokio {
 
 fn usage(msg: &str) -> ! {
     eprintln!("tokio_echo: {msg}");
-    eprintln!("usage: tokio_echo --http ADDR [--udp ADDR]");
+    eprintln!("usage: tokio_echo --http ADDR [--udp ADDR] [--mdns]");
     std::process::exit(2)
 }
 
@@ -45,6 +49,16 @@ pub fn udp_loop(
     socket: std::net::UdpSocket,
     commands: std::sync::mpsc::Receiver<server::Command>,
     stop: Arc<core::sync::atomic::AtomicBool>,
+) -> io::Result<()> {
+    udp_loop_with(socket, commands, stop, false)
+}
+
+/// [`udp_loop`], with the mDNS socket when `mdns` (`--mdns`).
+pub fn udp_loop_with(
+    socket: std::net::UdpSocket,
+    commands: std::sync::mpsc::Receiver<server::Command>,
+    stop: Arc<core::sync::atomic::AtomicBool>,
+    mdns: bool,
 ) -> io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
     rt.block_on(async move {
@@ -58,6 +72,15 @@ pub fn udp_loop(
         let mut peers = Peers::new(Tokio(socket.clone()), local)?;
         peers.socket_stats = Arc::new(socket_stats);
         let mut buf = vec![0u8; 65_536];
+        let mdns = match mdns {
+            true => {
+                let s = server::udp::open_mdns(local.ip())?;
+                s.set_nonblocking(true)?;
+                Some(tokio::net::UdpSocket::from_std(s)?)
+            }
+            false => None,
+        };
+        let mut mdns_buf = vec![0u8; 9000];
         while !stop.load(Ordering::Relaxed) {
             while let Ok(command) = commands.try_recv() {
                 peers.command(command);
@@ -74,6 +97,10 @@ pub fn udp_loop(
                     Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
                     Err(e) => return Err(e),
                 },
+                Some(r) = async { Some(mdns.as_ref()?.recv_from(&mut mdns_buf).await) } => match r {
+                    Ok((n, from)) => peers.receive_on(server::udp::MDNS_LOCAL, from, mdns_buf.get(..n).unwrap_or(&[])),
+                    Err(e) => return Err(e),
+                },
                 () = tokio::time::sleep_until(deadline.into()) => {}
             }
         }
@@ -86,17 +113,20 @@ fn main() {
     log::init();
     let mut http: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut udp: Option<SocketAddr> = None;
+    let mut mdns = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
         match arg.as_str() {
             "--http" => http = value().parse().unwrap_or_else(|_| usage("bad --http address")),
             "--udp" => udp = Some(value().parse().unwrap_or_else(|_| usage("bad --udp address"))),
+            "--mdns" => mdns = true,
             other => usage(&format!("unknown argument {other}")),
         }
     }
     let mut server =
-        server::Server::start_with(&server::Config { http, udp }, udp_loop).unwrap_or_else(|e| usage(&e.to_string()));
+        server::Server::start_with(&server::Config { http, udp }, move |s, c, stop| udp_loop_with(s, c, stop, mdns))
+            .unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());

@@ -39,7 +39,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use sansrtc::ice::TcpType;
+use sansrtc::ice::{CandidateKind, TcpType};
 use sansrtc::pc::{
     self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
     TurnConfig,
@@ -176,6 +176,8 @@ struct Peer {
     session: String,
     /// Its audio and video echoed back.
     media: MediaEcho,
+    /// The selected ICE pair last printed (kinds and addresses), to print it again when it changes.
+    pair: Option<(CandidateKind, SocketAddr, CandidateKind, SocketAddr)>,
 }
 
 impl Peer {
@@ -267,6 +269,8 @@ pub struct Peers<S: SendTo> {
     tcp_stop: Option<Arc<AtomicBool>>,
     /// The shared socket's receive buffer and drops, for `/stats` and the closing line.
     pub socket_stats: Arc<SocketStats>,
+    /// `--mdns`: what the socket bound to port 5353 received, from its reader.
+    mdns: Option<Receiver<(SocketAddr, Vec<u8>)>>,
 }
 
 /// Runs until `stop` is set: answers offers and drives the peer connections.
@@ -290,6 +294,10 @@ pub struct PeerOptions {
     /// `--record DIR`: journal every connection into this directory; each file replays with
     /// `cargo run --example replay -- FILE` (see `docs/journal.md`).
     pub record: Option<PathBuf>,
+    /// `--mdns`: also receive the mDNS group (224.0.0.251:5353) on a socket of its own, for the answers
+    /// to the connections' queries that responders send to the group rather than back to the querying
+    /// socket ([`super::udp::open_mdns`]).
+    pub mdns: bool,
     /// `--full-ice`: run full ICE rather than ICE lite, so that the server checks the peer's candidates
     /// too and reaches a peer whose candidates its own address cannot be paired with from the peer's
     /// side (Firefox offers no loopback candidate and will not pair its own with the server's
@@ -324,6 +332,14 @@ pub fn run_recording(
     peers.socket_stats = socket_stats;
     #[cfg(target_os = "linux")]
     let mut batch = super::udp::Batch::new();
+    let _mdns_reader = if options.mdns {
+        let (tx, rx) = sync_channel(RECEIVED_MAX);
+        peers.mdns = Some(rx);
+        let reader = super::udp::open_mdns(local.ip())?;
+        Some(super::udp::MdnsReader::start(reader, tx, local)?)
+    } else {
+        None
+    };
     if let Some(options) = turn {
         let (to_loop, received) = sync_channel(RECEIVED_MAX);
         peers.turn = Some(Turn { options, to_loop, received, by_id: HashMap::new() });
@@ -336,6 +352,7 @@ pub fn run_recording(
         }
         peers.receive_own();
         peers.receive_tcp();
+        peers.receive_mdns();
         let now = peers.anchor.now();
         peers.timeouts(now);
         // Sleep in the socket until the earliest deadline (or a datagram, or a wake-up from the HTTP thread).
@@ -421,6 +438,7 @@ impl<S: SendTo> Peers<S> {
             tcp: None,
             tcp_stop: None,
             socket_stats: Arc::default(),
+            mdns: None,
         })
     }
 
@@ -631,6 +649,7 @@ impl<S: SendTo> Peers<S> {
             reply: None,
             session: session.clone(),
             media: MediaEcho::default(),
+            pair: None,
         };
         if self.peers.len() <= key.index() {
             self.peers.resize_with(key.index() + 1, || None);
@@ -696,6 +715,16 @@ impl<S: SendTo> Peers<S> {
         self.flush();
     }
 
+    /// `--mdns`: hands what the mDNS socket received to the router, which gives each answer to the
+    /// connections resolving its name.
+    pub fn receive_mdns(&mut self) {
+        let Some(rx) = &self.mdns else { return };
+        let received: Vec<(SocketAddr, Vec<u8>)> = rx.try_iter().take(RECEIVED_MAX).collect();
+        for (from, data) in received {
+            self.receive_on(super::udp::MDNS_LOCAL, from, &data);
+        }
+    }
+
     /// The earliest deadline of any connection.
     pub fn deadline(&self) -> Option<Instant> {
         self.router.poll_timeout()
@@ -711,11 +740,16 @@ impl<S: SendTo> Peers<S> {
 
     /// Routes one received datagram to its connection (zero-length ones are wake-ups and ignored).
     pub fn receive(&mut self, from: SocketAddr, data: &[u8]) {
+        self.receive_on(self.local, from, data);
+    }
+
+    /// [`Peers::receive`] for a datagram that arrived on the socket bound to `local`.
+    pub fn receive_on(&mut self, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         if data.is_empty() {
             return; // a wake-up from the HTTP thread
         }
         let now = self.anchor.now();
-        let datagram = Datagram { source: from, destination: self.local, contents: data };
+        let datagram = Datagram { source: from, destination: local, contents: data };
         match self.router.handle_receive(now, datagram) {
             Ok(key) | Err(RouteError::Rejected(key, _)) => self.after_input(now, key),
             Err(RouteError::NotMine) => self.unmatched += 1,
@@ -802,6 +836,16 @@ impl<S: SendTo> Peers<S> {
         let Peers { router, peers, unsaved, .. } = self;
         let Some(p) = peer(peers, key) else { return };
         mark_unsaved(unsaved, p);
+        // The selected pair, printed when it changes (a peer-reflexive remote candidate becomes the host
+        // candidate it is once a `.local` name resolves).
+        if let Some((local, remote)) = router.get(key).and_then(|c| c.peer_connection().ice().selected_pair()) {
+            let pair = (local.kind, local.base, remote.kind, remote.address);
+            if p.pair != Some(pair) {
+                let (l, r) = (local.kind, remote.kind);
+                println!("{}: selected pair {l:?} {} -> {r:?} {}", p.name, local.base, remote.address);
+                p.pair = Some(pair);
+            }
+        }
         match ev {
             Event::Message { id, data, binary } => {
                 p.messages += 1;

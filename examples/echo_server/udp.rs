@@ -14,9 +14,12 @@
 //!   dropped since it was opened (a control message); the latest is kept in [`SocketStats`], which
 //!   `/stats`, the closing line and [`crate::server::Server::receive_drops`] report.
 
+use core::net::{Ipv4Addr, SocketAddr};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::time::Duration;
 use std::io;
 use std::net::UdpSocket;
+use std::sync::mpsc::SyncSender;
 
 /// The receive buffer asked for: 8 MiB.
 pub const RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
@@ -171,5 +174,72 @@ impl Batch {
     pub fn datagram(&self, i: usize) -> Option<(core::net::SocketAddr, &[u8])> {
         let (from, len) = (*self.got.get(i)?)?;
         Some((from, self.buffers.get(i)?.get(..len)?))
+    }
+}
+
+/// The mDNS socket's address as the datagrams it receives are given to the library: port 5353 on any
+/// address (the library takes what arrives on port 5353 as mDNS).
+pub const MDNS_LOCAL: SocketAddr = SocketAddr::new(core::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5353);
+
+/// A socket for the mDNS group (RFC 6762 §3): bound to `0.0.0.0:5353` with `SO_REUSEADDR` and
+/// `SO_REUSEPORT`, as every mDNS responder on the host shares that port, joined to 224.0.0.251 on the
+/// interface of `ip` (any interface if `ip` is unspecified or IPv6), looping the group's datagrams back
+/// to the host. Receive only: the connections' queries leave from their own socket.
+pub fn open_mdns(ip: core::net::IpAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    socket.set_reuse_port(true)?;
+    socket.bind(&MDNS_LOCAL.into())?;
+    let interface = match ip {
+        core::net::IpAddr::V4(v4) => v4,
+        core::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    };
+    socket.join_multicast_v4(&sansrtc::mdns::wire::GROUP_V4, &interface)?;
+    socket.set_multicast_loop_v4(true)?;
+    Ok(socket.into())
+}
+
+/// The thread reading the mDNS socket ([`MdnsReader::start`]); stopped (within its 200 ms read timeout)
+/// and joined on drop.
+pub struct MdnsReader {
+    stop: super::alloc::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MdnsReader {
+    /// Reads `socket` (from [`open_mdns`]) on a thread of its own: what arrives goes to `to` (dropped
+    /// when `to` is full, as a full socket buffer would), and a zero-length datagram to `wake` (the main
+    /// socket) wakes the loop sleeping in it.
+    pub fn start(socket: UdpSocket, to: SyncSender<(SocketAddr, Vec<u8>)>, wake: SocketAddr) -> io::Result<Self> {
+        socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let stop = super::alloc::sync::Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new().name("mdns".into()).spawn(move || {
+            let mut buf = vec![0u8; 9000];
+            while !stopped.load(Ordering::Relaxed) {
+                match socket.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        let data = buf.get(..n).unwrap_or(&[]).to_vec();
+                        if !data.is_empty() && to.try_send((from, data)).is_ok() {
+                            let _ = socket.send_to(&[], wake);
+                        }
+                    }
+                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                    Err(_) => break,
+                }
+            }
+        })?;
+        Ok(MdnsReader { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for MdnsReader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -497,6 +497,10 @@ impl IceAgent {
             for p in self.list.pairs.iter_mut().filter(|p| p.remote == i) {
                 p.remote_foundation = c.foundation;
             }
+            // The selected pair's copy too: it is the same pair, now known by its signalled candidate.
+            if let Some(s) = self.selected.as_mut().filter(|s| s.remote.address == c.address) {
+                s.remote = c;
+            }
             return Ok(());
         }
         if self.remotes.len() >= self.config.max_remote_candidates {

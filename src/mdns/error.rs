@@ -47,6 +47,9 @@ pub enum Error {
     /// The resolver (or responder) has no socket to send from: give one with
     /// [`Resolver::set_source`](super::Resolver::set_source).
     NoSource,
+    /// An mDNS message about no name of ours: a response while nothing is being resolved, or a query for a
+    /// name nobody here hides (taken by a peer connection, which drops and counts it).
+    NotOurs,
 }
 
 impl fmt::Display for Error {
@@ -68,6 +71,7 @@ impl fmt::Display for Error {
             Error::TooManyQueries => "too many outstanding queries",
             Error::TooManyNames => "too many hidden addresses",
             Error::NoSource => "no socket to send queries from",
+            Error::NotOurs => "about no name of ours",
         })
     }
 }

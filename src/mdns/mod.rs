@@ -14,7 +14,9 @@
 //! - [`Responder`]: the hiding side, a random `<UUIDv4>.local` name per local address and answers to
 //!   the queries for it (the caller puts the name in its candidates).
 //!
-//! The peer connection composes a resolver for remote `.local` candidates ([`crate::pc::Config::resolve_mdns`]).
+//! The peer connection composes a resolver for remote `.local` candidates ([`crate::pc::Config::resolve_mdns`])
+//! and a responder for its own hidden host addresses ([`crate::pc::Config::hide_local_addresses`]); the
+//! [router](crate::router) hands each mDNS datagram to the connections that want it.
 //!
 //! ## The caller's socket
 //!

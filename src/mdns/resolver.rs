@@ -76,7 +76,7 @@ pub enum Event {
 pub struct Stats {
     /// Queries started ([`Resolver::query`] calls that sent one).
     pub queries: u64,
-    /// Query datagrams queued (first sends and retransmissions, per group).
+    /// Query datagrams queued (first sends and retransmissions; one per record type and group).
     pub transmits: u64,
     /// Names answered from the cache.
     pub cache_hits: u64,
@@ -143,8 +143,8 @@ struct Cached {
 /// A [`PathMachine`] like the crate's others:
 ///
 /// 1. [`Resolver::set_source`] names the socket(s) to send from (one per address family);
-/// 2. [`Resolver::query`] asks for a name: an A and AAAA query (the QU bit set on the first, RFC 6762
-///    §5.4) to 224.0.0.251:5353 and/or \[ff02::fb\]:5353, or at once [`Event::Resolved`] from the cache;
+/// 2. [`Resolver::query`] asks for a name: an A query and an AAAA query, one question each (the QU bit
+///    set on the first send, RFC 6762 §5.4), to 224.0.0.251:5353 and/or \[ff02::fb\]:5353, or at once [`Event::Resolved`] from the cache;
 /// 3. feed datagrams from port 5353 to `handle_receive`, call `handle_timeout` at `poll_timeout`
 ///    (retransmissions after 1 s, 2 s, … as RFC 6762 §5.2 says, [`Event::Failed`] after
 ///    [`Config::timeout`]), drain `poll_transmit` (send each from `source` to `destination`) and
@@ -189,7 +189,7 @@ impl Resolver {
     /// A resolver with no socket to send from yet.
     pub fn new(config: Config) -> Self {
         Resolver {
-            transmits: OutQueue::new(config.max_queries.saturating_mul(2).max(2)),
+            transmits: OutQueue::new(config.max_queries.saturating_mul(4).max(4)),
             events: EventQueue::new(config.max_events),
             config,
             now: Instant::ZERO,
@@ -298,10 +298,14 @@ impl Resolver {
     fn send(&mut self, q: &mut Query) -> Result<(), Error> {
         // RFC 6762 §5.4: the QU bit on the first query only; later ones may be answered to the group.
         let qu = q.sent == 0;
-        wire::emit_query(&mut self.scratch, &q.name, &[RecordType::A, RecordType::AAAA], qu)?;
-        for source in self.sources.iter().flatten() {
-            if self.transmits.push((*source, wire::group_for(*source)), &self.scratch) {
-                self.stats.transmits += 1;
+        // One question per message: many DNS parsers take exactly one question per query and drop the
+        // rest, so a query with two may go unanswered.
+        for qtype in [RecordType::A, RecordType::AAAA] {
+            wire::emit_query(&mut self.scratch, &q.name, &[qtype], qu)?;
+            for source in self.sources.iter().flatten() {
+                if self.transmits.push((*source, wire::group_for(*source)), &self.scratch) {
+                    self.stats.transmits += 1;
+                }
             }
         }
         tracing::trace!(target: TARGET, name = %q.name, sent = q.sent, "query");

@@ -122,6 +122,32 @@ impl Responder {
         self.names.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, a)| *a)
     }
 
+    /// The name hiding `addr`, if it is hidden.
+    pub fn name_of(&self, addr: IpAddr) -> Option<&str> {
+        self.names.iter().find(|(_, a)| *a == addr).map(|(n, _)| n.as_str())
+    }
+
+    /// Names held.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no name is held.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Whether `contents` is a query asking for one of our names (what [`PathMachine::handle_receive`]
+    /// answers): for a caller routing one mDNS socket's datagrams to many responders. Reads the questions
+    /// only, allocates nothing.
+    pub fn is_asked(&self, contents: &[u8]) -> bool {
+        if self.names.is_empty() {
+            return false;
+        }
+        let Ok(msg) = Message::new_checked(contents) else { return false };
+        !msg.flags().is_response() && matches!(self.asked(&msg), Ok(Some(_)))
+    }
+
     /// Our name and address asked for by `msg`'s questions (A for IPv4, AAAA for IPv6, or ANY), and
     /// whether that question has the QU bit.
     fn asked(&self, msg: &Message<&[u8]>) -> Result<Option<(usize, bool)>, Error> {

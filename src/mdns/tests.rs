@@ -361,13 +361,15 @@ fn query_goes_to_each_group_with_qu_then_resolves_and_caches() {
     r.query(t0, NAME).unwrap();
     assert_eq!(r.poll_timeout(), Some(t0), "a transmit is owed now");
     let tx = transmits(&mut r);
-    assert_eq!(tx.len(), 2);
-    assert_eq!((tx[0].0, tx[0].1), (sa(SRC4), sa("224.0.0.251:5353")));
-    assert_eq!((tx[1].0, tx[1].1), (sa(SRC6), sa("[ff02::fb%3]:5353")));
-    for (_, _, bytes) in &tx {
+    // One question per message (an A query, then an AAAA query), to each group.
+    assert_eq!(tx.len(), 4);
+    let groups = [(sa(SRC4), sa("224.0.0.251:5353")), (sa(SRC6), sa("[ff02::fb%3]:5353"))];
+    for (i, (source, destination, bytes)) in tx.iter().enumerate() {
+        assert_eq!((*source, *destination), groups[i % 2]);
         let msg = Message::new_checked(&bytes[..]).unwrap();
         let qs: Vec<_> = msg.questions().map(Result::unwrap).collect();
-        assert_eq!(qs.iter().map(|q| q.qtype).collect::<Vec<_>>(), [RecordType::A, RecordType::AAAA]);
+        let qtype = if i < 2 { RecordType::A } else { RecordType::AAAA };
+        assert_eq!(qs.iter().map(|q| q.qtype).collect::<Vec<_>>(), [qtype]);
         assert!(qs.iter().all(|q| q.unicast_response && q.name.eq_str(NAME)));
     }
     assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
@@ -385,7 +387,7 @@ fn query_goes_to_each_group_with_qu_then_resolves_and_caches() {
     assert_eq!(events(&mut r), [Event::Resolved { name: NAME.into(), addr: ip("192.168.1.20") }]);
     assert_eq!(r.stats().cache_hits, 1);
     r.query(t1 + Duration::from_secs(121), NAME).unwrap();
-    assert_eq!(transmits(&mut r).len(), 2);
+    assert_eq!(transmits(&mut r).len(), 4);
     assert!(events(&mut r).is_empty());
 }
 
@@ -413,7 +415,7 @@ fn retransmits_with_backoff_then_fails() {
         r.handle_timeout(now);
     }
     // RFC 6762 §5.2: one second, then doubling; the QU bit on the first only (§5.4).
-    assert_eq!(sends, [(0, true), (1000, false), (3000, false)]);
+    assert_eq!(sends, [(0, true), (0, true), (1000, false), (1000, false), (3000, false), (3000, false)]);
     assert_eq!(failed_at, Some(5000));
     assert_eq!(r.stats().timed_out, 1);
     assert_eq!(r.poll_timeout(), None);
@@ -463,7 +465,7 @@ fn absurd_ttls_are_clamped_and_goodbyes_uncache() {
     // Cached for max_ttl (120 s), not 136 years.
     r.query(t0 + Duration::from_secs(121), NAME).unwrap();
     assert!(events(&mut r).is_empty());
-    assert_eq!(transmits(&mut r).len(), 2);
+    assert_eq!(transmits(&mut r).len(), 4);
     answer(&mut r, t0 + Duration::from_secs(122), &a_response(NAME, [10, 0, 0, 1], 60)).unwrap();
     let _ = events(&mut r);
     assert_eq!(r.cached(), 1);
@@ -562,7 +564,7 @@ fn refusals() {
     open.query(now, "printer.local").unwrap();
     // Asking again while a query is under way sends nothing more.
     open.query(now, "Printer.local").unwrap();
-    assert_eq!(transmits(&mut open).len(), 1);
+    assert_eq!(transmits(&mut open).len(), 2);
     assert_eq!(open.stats().queries, 1);
 }
 

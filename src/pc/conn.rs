@@ -8,7 +8,6 @@ use core::net::SocketAddr;
 
 use super::channels::Channels;
 use super::error::{Error, RecvError};
-use super::mdns::Mdns;
 use super::rtp::MediaIo;
 use super::signaling::Signaling;
 use super::transceiver::Transceivers;
@@ -82,8 +81,9 @@ pub struct PeerConnection {
     /// When a datagram last arrived or a message was last sent (see [`IDLE_TRIM`]).
     last_activity: Instant,
     pub(super) stats: Stats,
-    /// The mDNS resolver of remote `.local` candidates, and the candidates waiting on it.
-    pub(super) mdns: Mdns,
+    /// mDNS: the resolver of remote `.local` candidates and the candidates waiting on it, the names
+    /// hiding our addresses; boxed, made on first use ([`super::mdns`]).
+    pub(super) mdns: Option<alloc::boxed::Box<super::mdns::Mdns>>,
     /// The `sansrtc::pc` span (field `id`: the initial local ICE ufrag) entered by every call, so each
     /// layer's log lines say which connection they belong to. Entered through a clone (a reference count,
     /// nothing when no subscriber wants it), which leaves `self` free for the call.
@@ -103,7 +103,6 @@ impl PeerConnection {
         let ice = IceRelay::with_agent_only(agent).with_transmit_capacity(config.max_transmits);
         let session_id = rng.u64() >> 2;
         let span = tracing::error_span!(target: TARGET, "pc", id = %ice.agent().local_credentials().ufrag);
-        let mdns = Mdns::new(config.resolve_mdns);
         PeerConnection {
             span,
             events: EventQueue::new(config.max_events),
@@ -125,7 +124,7 @@ impl PeerConnection {
             state: ConnectionState::New,
             life: Life::Open,
             stats: Stats::default(),
-            mdns,
+            mdns: None,
         }
     }
 
@@ -214,7 +213,7 @@ impl PeerConnection {
         self.remote_address() == Some(datagram.source)
             || self.ice.agent().remote_candidates().iter().any(|c| c.address == datagram.source)
             || self.ice.accepts_turn(datagram)
-            || self.mdns.wants(datagram)
+            || self.takes_mdns(datagram)
     }
 
     // ----- gathering -----
@@ -227,6 +226,7 @@ impl PeerConnection {
         self.touch(now);
         self.check_open()?;
         self.add_turn_servers();
+        self.hide_host(addr);
         self.ice.add_local_host(now, addr)?;
         self.ask_mdns(now);
         self.set_gathering(IceGatheringState::Gathering);
@@ -296,9 +296,12 @@ impl PeerConnection {
         self.set_gathering(IceGatheringState::Gathering);
     }
 
-    /// Whether related addresses are hidden in the candidates we signal (the relay policy).
-    pub(super) fn hide_related(&self) -> bool {
-        self.config.ice_transport_policy == IceTransportPolicy::Relay
+    /// What the candidates we signal hide: related addresses under the relay policy or while hiding host
+    /// addresses, and the host addresses' names while hiding ([`super::mdns`]).
+    pub(super) fn hiding(&self) -> super::describe::Hiding<'_> {
+        let names = self.hidden_names();
+        let related = self.config.ice_transport_policy == IceTransportPolicy::Relay || names.is_some();
+        super::describe::Hiding { related, names }
     }
 
     // ----- the transport -----
@@ -414,8 +417,7 @@ impl PeerConnection {
             }
             IceEvent::LocalCandidate(c) => {
                 if c.kind != CandidateKind::PeerReflexive {
-                    let candidate =
-                        alloc::format!("candidate:{}", super::describe::sdp_candidate(&c, self.hide_related()));
+                    let candidate = alloc::format!("candidate:{}", super::describe::sdp_candidate(&c, self.hiding()));
                     let mid = self.sig.transport_mid.clone();
                     self.emit(Event::LocalCandidate { candidate, mid });
                 }
@@ -718,7 +720,7 @@ impl Machine for PeerConnection {
             dc,
             self.rtp_session_deadline(),
             self.congestion_deadline(),
-            self.mdns.poll_timeout(),
+            self.mdns_poll_timeout(),
             self.audio_deadline(),
         ]
         .into_iter()
@@ -734,7 +736,7 @@ impl PathMachine for PeerConnection {
         let _span = self.enter_span();
         self.touch(now);
         let now = self.now;
-        if self.is_mdns_response(&datagram) && self.life != Life::Closed {
+        if self.is_mdns(&datagram) && self.life != Life::Closed {
             // Before the RFC 7983 demux: see `super::mdns`.
             let r = self.receive_mdns(now, datagram);
             self.flush();
@@ -788,8 +790,8 @@ impl PathMachine for PeerConnection {
 
     fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
         let _span = self.enter_span();
-        if self.mdns.has_transmit() {
-            return self.mdns.poll_transmit();
+        if self.mdns_has_transmit() {
+            return self.mdns_poll_transmit();
         }
         self.ice.poll_transmit()
     }

@@ -34,12 +34,24 @@ pub(super) struct Remote {
     pub mid: String,
 }
 
-/// A local candidate in its SDP form. With `hide_related` (the relay policy) the related address, which is
-/// our server-reflexive address for a relay candidate, is replaced by `0.0.0.0`/`::` port 9 (RFC 8839
-/// §5.1): a relay-only policy must not expose other candidates through raddr/rport (RFC 8829 §3.5.3).
-pub(super) fn sdp_candidate(c: &Candidate, hide_related: bool) -> CandidateAttribute<'_> {
+/// What the candidates we signal hide.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Hiding<'a> {
+    /// The related address (the relay policy, or hidden host addresses).
+    pub related: bool,
+    /// The names hiding host addresses (draft-ietf-mmusic-mdns-ice-candidates §3.1).
+    pub names: Option<&'a crate::mdns::Responder>,
+}
+
+/// A local candidate in its SDP form. With `hide.related` the related address, which is our
+/// server-reflexive address for a relay candidate or our host address for a server-reflexive one, is
+/// replaced by `0.0.0.0`/`::` port 9 (RFC 8839 §5.1): a relay-only policy must not expose other
+/// candidates through raddr/rport (RFC 8829 §3.5.3), nor may hidden host addresses leak there
+/// (draft-ietf-mmusic-mdns-ice-candidates §3.1.2.2). A host candidate whose address `hide.names` hides
+/// carries its `.local` name instead (§3.1.1 step 6).
+pub(super) fn sdp_candidate<'a>(c: &'a Candidate, hide: Hiding<'a>) -> CandidateAttribute<'a> {
     let related = match c.related {
-        Some(r) if hide_related => {
+        Some(r) if hide.related => {
             let any: core::net::IpAddr = if r.is_ipv4() {
                 core::net::Ipv4Addr::UNSPECIFIED.into()
             } else {
@@ -49,12 +61,17 @@ pub(super) fn sdp_candidate(c: &Candidate, hide_related: bool) -> CandidateAttri
         }
         r => r,
     };
+    let name = hide.names.filter(|_| c.kind == CandidateKind::Host).and_then(|n| n.name_of(c.address.ip()));
+    let address = match name {
+        Some(name) => CandidateAddress::Fqdn(name),
+        None => CandidateAddress::Ip(c.address.ip()),
+    };
     CandidateAttribute {
         foundation: c.foundation.as_str(),
         component: c.component,
         transport: if c.transport.is_tcp() { CandidateTransport::Tcp } else { CandidateTransport::Udp },
         priority: c.priority,
-        address: CandidateAddress::Ip(c.address.ip()),
+        address,
         port: c.address.port(),
         kind: match c.kind {
             CandidateKind::Host => CandidateType::Host,
@@ -195,7 +212,7 @@ pub(super) struct LocalParams<'a> {
     /// The BUNDLE group's mids, in order (the first is the tag, whose section carries the candidates).
     pub bundle: Vec<String>,
     pub candidates: &'a [Candidate],
-    pub hide_related: bool,
+    pub hide: Hiding<'a>,
     pub gathering_complete: bool,
 }
 
@@ -231,7 +248,7 @@ pub(super) fn local_sdp(p: LocalParams<'_>) -> String {
     }
     if let Some(m) = transport_index(&sdp).and_then(|i| sdp.media.get_mut(i)) {
         for c in p.candidates.iter().filter(|c| c.kind != CandidateKind::PeerReflexive) {
-            m.attributes.push(sdp_candidate(c, p.hide_related).to_attribute());
+            m.attributes.push(sdp_candidate(c, p.hide).to_attribute());
         }
         if p.gathering_complete {
             m.attributes.push(Attribute::flag("end-of-candidates"));
@@ -243,14 +260,14 @@ pub(super) fn local_sdp(p: LocalParams<'_>) -> String {
 /// `sdp` (a local description set earlier) with the local candidates gathered since added to its
 /// transport section, and `a=end-of-candidates` once gathering is complete, as W3C `localDescription`
 /// shows it.
-pub(super) fn with_candidates(sdp: &str, candidates: &[Candidate], hide_related: bool, complete: bool) -> String {
+pub(super) fn with_candidates(sdp: &str, candidates: &[Candidate], hide: Hiding<'_>, complete: bool) -> String {
     let Ok(mut parsed) = SessionDescription::parse(sdp) else { return sdp.to_string() };
     let Some(media) = transport_index(&parsed).and_then(|i| parsed.media.get_mut(i)) else {
         return sdp.to_string();
     };
     let mut changed = false;
     for c in candidates.iter().filter(|c| c.kind != CandidateKind::PeerReflexive) {
-        let attribute = sdp_candidate(c, hide_related).to_attribute();
+        let attribute = sdp_candidate(c, hide).to_attribute();
         if !media.attributes.contains(&attribute) {
             media.attributes.push(attribute);
             changed = true;

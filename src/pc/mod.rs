@@ -191,6 +191,12 @@
 //!   to ICE with the address (a peer-reflexive candidate of that address becomes it). Names are asked
 //!   for only in the UUID form, not with the relay-only policy, and not at all with
 //!   [`Config::resolve_mdns`] off. [`PeerConnection::mdns_resolver`] has the resolver's counters.
+//! - **Hiding our addresses** ([`Config::hide_local_addresses`], off by default): each host address gets
+//!   a random `<UUIDv4>.local` name when its socket is declared, signalled in its place (the related
+//!   address of our other candidates becomes `0.0.0.0`/`::` port 9); the queries for it, received on
+//!   the caller's socket bound to port 5353 ([`PeerConnection::add_mdns_socket`]), are answered through
+//!   `poll_transmit` ([`PeerConnection::mdns_responder`]). The mDNS state is made on first use: a
+//!   connection that meets no `.local` name and hides nothing pays one pointer for it.
 //! - **Ending.** [`PeerConnection::close`] ends in `closed`; so does the peer's DTLS close_notify or
 //!   SCTP ABORT/SHUTDOWN (as browsers report it): every channel closes, ICE stops. ICE failure and DTLS
 //!   fatal alerts end in `failed`.
@@ -650,7 +656,9 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Datagrams from a TURN server its client rejected (see [`crate::turn::TurnClient::stats`]).
     pub turn_dropped: u64,
-    /// Datagrams from port 5353 the mDNS resolver rejected (see [`PeerConnection::mdns_resolver`]).
+    /// mDNS datagrams (from or to port 5353) dropped: about no name of ours (a response while nothing is
+    /// being resolved, a query for a name we do not hide), or rejected by the resolver or responder (see
+    /// [`PeerConnection::mdns_resolver`], [`PeerConnection::mdns_responder`]).
     pub mdns_dropped: u64,
     /// Remote `.local` candidates never added to ICE: their name did not resolve in time or resolved
     /// ambiguously, could not be asked for, or resolution is off ([`Config::resolve_mdns`]).
@@ -746,6 +754,15 @@ pub struct Config {
     /// [`PeerConnection::mdns_resolver`]. Off, such candidates are ignored (and counted in
     /// [`Stats::mdns_unresolved`]).
     pub resolve_mdns: bool,
+    /// Hide our host addresses behind random `<UUIDv4>.local` names (draft-ietf-mmusic-mdns-ice-candidates
+    /// §3.1, as browsers do; default `false`): each host socket's address gets a name from the
+    /// connection's generator when it is declared, the name replaces the address in the candidates we
+    /// signal, and the related address of our other candidates becomes `0.0.0.0`/`::` port 9. The peer
+    /// resolves the name with mDNS: declare the socket bound to port 5353 that receives the queries
+    /// ([`PeerConnection::add_mdns_socket`]) and feed it to `handle_receive`; the answers come out of
+    /// `poll_transmit` ([`PeerConnection::mdns_responder`] has the names and counters). At most
+    /// [`crate::mdns::MAX_NAMES`] addresses are hidden; beyond them an address is signalled as it is.
+    pub hide_local_addresses: bool,
     /// How many earlier payloads each Opus packet sent repeats in RED (RFC 2198) where RED is negotiated
     /// on the transceiver: 0 (default) sends Opus as it is; 1 is what Chromium sends; at most
     /// [`crate::packetize::red::MAX_DISTANCE`]. Received RED is unwrapped whatever this says. To have
@@ -781,6 +798,7 @@ impl Default for Config {
             bandwidth: crate::cc::Config::new(30_000, 300_000, 10_000_000),
             pacer: Some(crate::cc::PacerConfig::default()),
             resolve_mdns: true,
+            hide_local_addresses: false,
             red_distance: 0,
         }
     }

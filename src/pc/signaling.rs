@@ -164,7 +164,7 @@ impl PeerConnection {
     fn with_local_candidates(&self, d: &Applied) -> Description {
         let complete = self.gathering == super::IceGatheringState::Complete;
         let text = d.text();
-        let sdp = describe::with_candidates(&text, self.ice.agent().local_candidates(), self.hide_related(), complete);
+        let sdp = describe::with_candidates(&text, self.ice.agent().local_candidates(), self.hiding(), complete);
         Description { kind: d.kind, sdp }
     }
 
@@ -182,7 +182,7 @@ impl PeerConnection {
             sections,
             bundle,
             candidates: self.ice.agent().local_candidates(),
-            hide_related: self.hide_related(),
+            hide: self.hiding(),
             gathering_complete: self.gathering == super::IceGatheringState::Complete,
         })
     }

@@ -42,6 +42,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         bandwidth,
         pacer,
         resolve_mdns,
+        hide_local_addresses,
         red_distance,
     } = config;
     put_ice(out, ice);
@@ -74,7 +75,9 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         },
     );
     put_bool(out, *key_log);
-    put_bool(out, *resolve_mdns);
+    // The mDNS switches in one byte (bit 0: resolve, bit 1: hide), read back by journals that had only
+    // the first.
+    put_u8(out, u8::from(*resolve_mdns) | u8::from(*hide_local_addresses) << 1);
     // The media configuration is not journaled yet: a journal says whether it was the default, and one
     // that was not cannot be replayed (read_config refuses it).
     let defaults = Config::default();
@@ -124,7 +127,12 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         _ => return Err(at.corrupt("ICE transport policy")),
     };
     let key_log = r.bool("key log")?;
-    let resolve_mdns = r.bool("resolve mDNS")?;
+    let at = r.clone();
+    let mdns = r.u8("mDNS switches")?;
+    if mdns > 3 {
+        return Err(at.corrupt("mDNS switches"));
+    }
+    let (resolve_mdns, hide_local_addresses) = (mdns & 1 != 0, mdns & 2 != 0);
     let at = r.clone();
     if !r.bool("default media configuration")? {
         return Err(at.corrupt("media configuration (only the default is journaled)"));
@@ -149,6 +157,7 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         ice_transport_policy,
         key_log,
         resolve_mdns,
+        hide_local_addresses,
     })
 }
 

@@ -66,6 +66,8 @@ fn unusual_config() -> Config {
         turn_servers: vec![turn, TurnConfig::for_server(addr("192.0.2.7:3478"), "u", "p")],
         ice_transport_policy: IceTransportPolicy::Relay,
         key_log: true,
+        resolve_mdns: false,
+        hide_local_addresses: true,
         ..Config::default()
     }
 }

@@ -3,7 +3,7 @@
 
 use core::net::SocketAddr;
 
-use crate::machine::PathMachine;
+use crate::machine::{Datagram, PathMachine};
 use crate::pc::{ConnectionState, PeerConnection};
 use crate::record::RecordedPeerConnection;
 use crate::time::Instant;
@@ -40,6 +40,19 @@ pub trait Connection: PathMachine {
     /// Closes the connection (it has not connected in time). What it sends on closing is drained as
     /// usual.
     fn close(&mut self, now: Instant);
+
+    /// Whether the connection takes mDNS traffic now (it is resolving names, or answers for names of its
+    /// own): the router offers the datagrams from or to port 5353 that no path claims to such
+    /// connections only. None by default.
+    fn mdns_active(&self) -> bool {
+        false
+    }
+
+    /// Whether `datagram` (from or to port 5353) is mDNS the connection has a use for: an answer while
+    /// it resolves a name, a query for a name of its own.
+    fn wants_mdns(&self, _datagram: &Datagram<'_>) -> bool {
+        false
+    }
 }
 
 fn status_of(state: ConnectionState) -> Status {
@@ -72,6 +85,14 @@ impl Connection for PeerConnection {
     fn close(&mut self, now: Instant) {
         PeerConnection::close(self, now);
     }
+
+    fn mdns_active(&self) -> bool {
+        self.mdns_in_use()
+    }
+
+    fn wants_mdns(&self, datagram: &Datagram<'_>) -> bool {
+        self.takes_mdns(datagram)
+    }
 }
 
 impl Connection for RecordedPeerConnection {
@@ -90,5 +111,13 @@ impl Connection for RecordedPeerConnection {
     /// Closes through the recorder, so the journal has the call.
     fn close(&mut self, now: Instant) {
         RecordedPeerConnection::close(self, now);
+    }
+
+    fn mdns_active(&self) -> bool {
+        self.peer_connection().mdns_in_use()
+    }
+
+    fn wants_mdns(&self, datagram: &Datagram<'_>) -> bool {
+        self.peer_connection().takes_mdns(datagram)
     }
 }

@@ -117,6 +117,14 @@
 //! the same path has been accepted; a response that arrives before that is nobody's, and the check is
 //! retransmitted.
 //!
+//! - mDNS (RFC 6762; draft-ietf-mmusic-mdns-ice-candidates): a datagram from or to port 5353 that is not
+//!   STUN and on no filed path goes to every connection that has a use for it
+//!   ([`Connection::wants_mdns`]): an answer to the connection resolving a peer's `.local` name (its
+//!   queries leave from the shared socket, so the answers come back to it from port 5353), a query for a
+//!   name hiding one of a connection's addresses (from the caller's socket bound to port 5353). Only the
+//!   connections with mDNS under way ([`Connection::mdns_active`], a few at a time: names resolve within
+//!   seconds) are asked, in a list the router keeps; each looks at the datagram's header and questions.
+//!
 //! The keys are refreshed after every call the router makes on a connection (an ICE restart files the new
 //! ufrag and drops the old one). Nothing on this path allocates once the tables have grown to their
 //! working size; datagrams no connection claims are counted ([`Stats`]) and returned as
@@ -302,6 +310,10 @@ pub struct Stats {
     pub paths_dropped: u64,
     /// ICE restarts whose new ufrag another connection already had (checks with it are nobody's).
     pub ufrag_conflicts: u64,
+    /// mDNS datagrams handed to the connections that wanted them (counted once however many took it).
+    pub mdns_routed: u64,
+    /// mDNS datagrams (from or to port 5353, on no path) no connection wanted.
+    pub mdns_unwanted: u64,
 }
 
 /// A connection and what the router keeps about it.
@@ -324,6 +336,8 @@ struct Entry<C> {
     ending: Option<Reason>,
     /// Its events are left in it ([`Router::pause_events`]).
     paused: bool,
+    /// In the list of connections with mDNS under way.
+    in_mdns: bool,
 }
 
 #[derive(Debug)]
@@ -351,6 +365,8 @@ pub struct Router<C> {
     /// Due connections, taken from the heap by `handle_timeout`.
     due: Vec<u32>,
     reaped: VecDeque<(Key, Reason)>,
+    /// Connections with mDNS under way ([`Connection::mdns_active`]).
+    mdns: Vec<u32>,
     stats: Stats,
 }
 
@@ -399,6 +415,7 @@ impl<C: Connection> Router<C> {
             ev_ready: VecDeque::new(),
             due: Vec::new(),
             reaped: VecDeque::new(),
+            mdns: Vec::new(),
             stats: Stats::default(),
             config,
         }
@@ -549,6 +566,7 @@ impl<C: Connection> Router<C> {
             in_ev: false,
             ending: None,
             paused: false,
+            in_mdns: false,
         };
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return Err(InsertError::Full(Box::new(entry.conn)));
@@ -579,6 +597,9 @@ impl<C: Connection> Router<C> {
         }
         if entry.in_ev {
             self.ev_ready.retain(|&s| s != slot);
+        }
+        if entry.in_mdns {
+            self.mdns.retain(|&s| s != slot);
         }
         self.free.push(slot);
         self.live -= 1;
@@ -623,6 +644,11 @@ impl<C: Connection> Router<C> {
     pub fn handle_receive(&mut self, now: Instant, datagram: Datagram<'_>) -> Result<Key, RouteError<C::Error>> {
         self.touch(now);
         let Some((slot, by_ufrag)) = self.route_slot(&datagram) else {
+            let mdns_port = datagram.source.port() == crate::mdns::wire::PORT
+                || datagram.destination.port() == crate::mdns::wire::PORT;
+            if mdns_port && !crate::stun::is_stun(datagram.contents) {
+                return self.route_mdns(datagram);
+            }
             if stun_ufrag(datagram.contents).is_some() {
                 self.stats.unknown_ufrag += 1;
             } else {
@@ -651,6 +677,50 @@ impl<C: Connection> Router<C> {
         };
         self.sync(slot, true);
         r
+    }
+
+    /// An mDNS datagram on no path: to every connection with mDNS under way that wants it. The key of
+    /// the first that took it; `Rejected` if the ones that wanted it all rejected it.
+    fn route_mdns(&mut self, datagram: Datagram<'_>) -> Result<Key, RouteError<C::Error>> {
+        let mut due = core::mem::take(&mut self.due);
+        due.clear();
+        due.extend_from_slice(&self.mdns);
+        let now = self.now;
+        let mut taken = None;
+        let mut rejected = None;
+        for &slot in &due {
+            let key = self.key_at(slot);
+            let Some(entry) = self.entry_at(slot) else { continue };
+            if !entry.conn.wants_mdns(&datagram) {
+                continue;
+            }
+            match entry.conn.handle_receive(now, datagram) {
+                Ok(()) => {
+                    taken.get_or_insert(key);
+                }
+                Err(e) => {
+                    rejected.get_or_insert((key, e));
+                }
+            }
+            self.sync(slot, true);
+        }
+        self.due = due;
+        match (taken, rejected) {
+            (Some(key), _) => {
+                self.stats.routed += 1;
+                self.stats.mdns_routed += 1;
+                Ok(key)
+            }
+            (None, Some((key, e))) => {
+                self.stats.rejected += 1;
+                Err(RouteError::Rejected(key, e))
+            }
+            (None, None) => {
+                tracing::trace!(target: TARGET, from = %datagram.source, "mDNS datagram for no connection");
+                self.stats.mdns_unwanted += 1;
+                Err(RouteError::NotMine)
+            }
+        }
     }
 
     /// Calls the connections whose deadline is due (and gives up on those that did not connect in time).
@@ -840,6 +910,16 @@ impl<C: Connection> Router<C> {
         let queue_ev = events && !entry.in_ev && !entry.paused;
         entry.in_ev |= queue_ev;
         let drained = entry.ending.is_some() && !entry.in_tx && !entry.in_ev && !entry.paused;
+        let mdns = entry.conn.mdns_active() && entry.ending.is_none();
+        let mdns_changed = mdns != entry.in_mdns;
+        entry.in_mdns = mdns;
+        if mdns_changed {
+            if mdns {
+                self.mdns.push(slot);
+            } else {
+                self.mdns.retain(|&s| s != slot);
+            }
+        }
         if queue_tx {
             self.tx_ready.push_back(slot);
         }

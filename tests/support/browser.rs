@@ -83,6 +83,13 @@ pub struct Browser {
 impl Browser {
     /// Starts `kind` on `url` with a new profile.
     pub fn launch(kind: Kind, url: &str) -> Browser {
+        Browser::launch_with(kind, url, false)
+    }
+
+    /// [`Browser::launch`]; with `mdns_hiding`, Chromium keeps its defaults for host candidates (no
+    /// loopback candidates, host addresses hidden behind `.local` names) instead of the flags turning
+    /// them off, and has no fake media devices granted (for the data page only).
+    pub fn launch_with(kind: Kind, url: &str, mdns_hiding: bool) -> Browser {
         let profile = std::env::temp_dir().join(format!("sansrtc-{kind:?}-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&profile).expect("profile dir");
         let log = std::fs::File::create(profile.join("browser.log")).expect("log file");
@@ -101,16 +108,21 @@ impl Browser {
                         "--disable-sync",
                         "--disable-dev-shm-usage",
                         "--mute-audio",
-                        // A fake camera and microphone, granted without asking.
-                        "--use-fake-device-for-media-stream",
-                        "--use-fake-ui-for-media-stream",
                         "--autoplay-policy=no-user-gesture-required",
-                        // Loopback host candidates, and real addresses rather than mDNS names.
-                        "--allow-loopback-in-peer-connection",
-                        "--disable-features=WebRtcHideLocalIpsWithMdns",
                         "--remote-debugging-port=0",
                     ])
                     .arg(format!("--user-data-dir={}", profile.display()));
+                if !mdns_hiding {
+                    command.args([
+                        // A fake camera and microphone, granted without asking (a page with that grant
+                        // sees real host addresses, so not with `mdns_hiding`).
+                        "--use-fake-device-for-media-stream",
+                        "--use-fake-ui-for-media-stream",
+                        // Loopback host candidates, and real addresses rather than mDNS names.
+                        "--allow-loopback-in-peer-connection",
+                        "--disable-features=WebRtcHideLocalIpsWithMdns",
+                    ]);
+                }
             }
             Kind::Firefox => {
                 let prefs: String =
@@ -194,11 +206,24 @@ pub fn run_page(
     expected: usize,
     timeout: Duration,
 ) -> Vec<(String, Duration)> {
+    run_page_with(kind, server, query, runs, expected, timeout, false)
+}
+
+/// [`run_page`], the browser started with [`Browser::launch_with`] and `mdns_hiding`.
+pub fn run_page_with(
+    kind: Kind,
+    server: &EchoServer,
+    query: &str,
+    runs: usize,
+    expected: usize,
+    timeout: Duration,
+    mdns_hiding: bool,
+) -> Vec<(String, Duration)> {
     let url = format!("{}{query}", server.url);
     let mut out = Vec::new();
     for run in 1..=runs {
         let started = Instant::now();
-        let browser = Browser::launch(kind, &url);
+        let browser = Browser::launch_with(kind, &url, mdns_hiding);
         let report = match server.reports().recv_timeout(timeout) {
             Ok(r) => r,
             Err(_) => panic!(

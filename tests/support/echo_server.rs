@@ -33,10 +33,14 @@ impl EchoServer {
 
     /// [`EchoServer::start`] with more command-line arguments (`--full-ice`, …).
     pub fn start_with(dir: &Path, args: &[&str]) -> EchoServer {
-        let exe = build();
+        EchoServer::start_exe(&build(), dir, args)
+    }
+
+    /// [`EchoServer::start_with`], the server's executable already built (by [`build_example`]).
+    pub fn start_exe(exe: &Path, dir: &Path, args: &[&str]) -> EchoServer {
         let log = dir.join("echo_server.log");
         let trace = dir.join("echo_server.trace");
-        let mut child = Command::new(&exe)
+        let mut child = Command::new(exe)
             .args(["--http", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
