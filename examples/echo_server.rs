@@ -24,7 +24,10 @@
 //!
 //! `--udp ADDR` picks the peer connections' UDP socket (default: the HTTP address's IP, any port).
 //! `--full-ice` runs full ICE instead of ICE lite, for peers that do not pair their candidates with the
-//! server's address themselves (Firefox with a server on `127.0.0.1`). Ctrl-C shuts down cleanly.
+//! server's address themselves (Firefox with a server on `127.0.0.1`). `--dtls 1.2` or `--dtls 1.3` pins the
+//! DTLS version (default: 1.3 preferred, 1.2 for peers without it); `--dtls-role server` answers an offer's
+//! `a=setup:actpass` with `passive`, making the server the DTLS server (default `client`). Each connection's
+//! `connection Connected` line says which version and role it got. Ctrl-C shuts down cleanly.
 //!
 //! ## WHIP, WHEP and statistics
 //!
@@ -77,6 +80,7 @@ fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
     eprintln!(
         "usage: echo_server --http ADDR [--udp ADDR] [--token T] [--record DIR] [--full-ice] \
+         [--dtls 1.2|1.3] [--dtls-role client|server] \
          [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
     );
     std::process::exit(2)
@@ -93,6 +97,8 @@ fn main() {
     let mut token: Option<String> = None;
     let mut record: Option<std::path::PathBuf> = None;
     let mut full_ice = false;
+    let mut dtls_versions = sansrtc::dtls::Versions::DEFAULT;
+    let mut answer_setup = sansrtc::pc::Setup::Active;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -106,6 +112,20 @@ fn main() {
             "--token" => token = Some(value()),
             "--record" => record = Some(value().into()),
             "--full-ice" => full_ice = true,
+            "--dtls" => {
+                dtls_versions = match value().as_str() {
+                    "1.2" => sansrtc::dtls::Versions::Dtls12,
+                    "1.3" => sansrtc::dtls::Versions::Dtls13,
+                    _ => usage("--dtls takes 1.2 or 1.3"),
+                }
+            }
+            "--dtls-role" => {
+                answer_setup = match value().as_str() {
+                    "client" => sansrtc::pc::Setup::Active,
+                    "server" => sansrtc::pc::Setup::Passive,
+                    _ => usage("--dtls-role takes client or server"),
+                }
+            }
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -131,7 +151,7 @@ fn main() {
     if let Some(dir) = &record {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| usage(&format!("--record {}: {e}", dir.display())));
     }
-    let peer_options = server::peers::PeerOptions { record, full_ice };
+    let peer_options = server::peers::PeerOptions { record, full_ice, dtls_versions, answer_setup };
     let mut server = server::Server::start_with_peer_options(&config, &options, turn, peer_options)
         .unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();

@@ -15,6 +15,7 @@ mod replay_example;
 use core::net::SocketAddr;
 use core::time::Duration;
 
+use sansrtc::dtls::Versions;
 use sansrtc::pc::{ChannelId, ChannelOptions, Config, ConnectionState, Event, IceConnectionState};
 use sansrtc::record::{Call, Journal, JournalError, RecordOptions, RecordedPeerConnection, ReplayError, Replayer};
 use sansrtc::sim::{HostId, LinkConfig, NatConfig, Net, Sim};
@@ -37,6 +38,11 @@ struct Session {
 impl Session {
     /// Alice behind a port-restricted NAT, Bob public; every hop 10 ms with `loss`.
     fn new(seed: u64, loss: f64, options: RecordOptions) -> Session {
+        Session::with_config(seed, loss, options, Config::default())
+    }
+
+    /// [`Session::new`], both connections built from `config`.
+    fn with_config(seed: u64, loss: f64, options: RecordOptions, config: Config) -> Session {
         let mut sim = Sim::new(seed);
         sim.set_event_capacity(1 << 16);
         sim.set_default_link(LinkConfig::default().with_delay(Duration::from_millis(10)).with_loss(loss));
@@ -46,8 +52,8 @@ impl Session {
         let (a_addr, b_addr): (SocketAddr, SocketAddr) = (A_ADDR.parse().unwrap(), B_ADDR.parse().unwrap());
         let seed_a: Seed = sim.fork_rng().bytes();
         let seed_b: Seed = sim.fork_rng().bytes();
-        let pa = RecordedPeerConnection::new(Config::default(), seed_a, options);
-        let pb = RecordedPeerConnection::new(Config::default(), seed_b, options);
+        let pa = RecordedPeerConnection::new(config.clone(), seed_a, options);
+        let pb = RecordedPeerConnection::new(config, seed_b, options);
         let a = sim.add_host("alice", Net::Behind(nat), &[a_addr.ip()], pa).unwrap();
         let b = sim.add_host("bob", Net::Internet, &[b_addr.ip()], pb).unwrap();
         let mut s = Session {
@@ -370,7 +376,11 @@ fn a_capture_opens_in_tshark_decrypted_with_its_embedded_key_log() {
     }
     let epoch = Duration::from_secs(1_700_000_000);
     let options = RecordOptions { capture: true, capture_epoch: epoch, ..RecordOptions::default() };
-    let mut s = Session::new(9, 0.0, options);
+    // Pinned to DTLS 1.2: Debian 12's tshark (Wireshark 4.0) has no DTLS 1.3 dissector. It shows 0xfefc
+    // as an unknown version and a datagram with unified-header records (RFC 9147 §4) as bare UDP, so a
+    // 1.3 session cannot be decrypted there whatever the key log holds.
+    let config = Config { dtls_versions: Versions::Dtls12, ..Config::default() };
+    let mut s = Session::with_config(9, 0.0, options, config);
     let a = s.a;
     let chat = s.pc(a, |pc, now| pc.create_data_channel(now, ChannelOptions::new("chat")).unwrap());
     s.negotiate();

@@ -8,7 +8,7 @@ use super::wire::{
     JournalError, Reader, put_addr, put_bool, put_bytes, put_duration, put_ip, put_opt, put_str, put_u8, put_u16,
     put_u32, put_u64, put_usize,
 };
-use crate::dtls::Certificate;
+use crate::dtls::{Certificate, Versions};
 use crate::ice::{self, CandidateFilter, Credentials, Nat1To1, Nat1To1Kind};
 use crate::pc::{Config, IceTransportPolicy, Setup, TurnConfig};
 use crate::sctp;
@@ -35,6 +35,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         turn_servers,
         ice_transport_policy,
         key_log,
+        dtls_versions,
         codecs,
         header_extensions,
         srtp_profiles,
@@ -75,6 +76,14 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
     );
     put_bool(out, *key_log);
     put_bool(out, *resolve_mdns);
+    put_u8(
+        out,
+        match dtls_versions {
+            Versions::Dtls12 => 0,
+            Versions::Dtls13 => 1,
+            Versions::Both => 2,
+        },
+    );
     // The media configuration is not journaled yet: a journal says whether it was the default, and one
     // that was not cannot be replayed (read_config refuses it).
     let defaults = Config::default();
@@ -126,6 +135,13 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
     let key_log = r.bool("key log")?;
     let resolve_mdns = r.bool("resolve mDNS")?;
     let at = r.clone();
+    let dtls_versions = match r.u8("DTLS versions")? {
+        0 => Versions::Dtls12,
+        1 => Versions::Dtls13,
+        2 => Versions::Both,
+        _ => return Err(at.corrupt("DTLS versions")),
+    };
+    let at = r.clone();
     if !r.bool("default media configuration")? {
         return Err(at.corrupt("media configuration (only the default is journaled)"));
     }
@@ -148,6 +164,7 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         turn_servers,
         ice_transport_policy,
         key_log,
+        dtls_versions,
         resolve_mdns,
     })
 }

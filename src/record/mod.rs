@@ -285,7 +285,8 @@ impl RecordedPeerConnection {
         }
     }
 
-    /// Once DTLS knows its master secret, the capture gets the key log, before the packets it decrypts.
+    /// Once DTLS knows its secrets (1.2's master secret; 1.3's application traffic secrets, the key log's
+    /// last), the capture gets the key log, before the application data it decrypts.
     fn check_key_log(&mut self) {
         if self.key_logged {
             return;

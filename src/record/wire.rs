@@ -16,7 +16,7 @@ use crate::time::Instant;
 /// read or written in text mode.
 pub const MAGIC: [u8; 8] = *b"\x89SRJ\r\n\x1a\n";
 /// The format version this code writes and reads.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 /// Header length: magic, version (u16 LE), flags (u16 LE).
 pub const HEADER_LEN: usize = 12;
 /// Header flag: every call record carries its outcome whole, not only its digest.
