@@ -226,17 +226,22 @@ fn datagram_in_journal(journal: &[u8], index: u64) -> (usize, usize) {
     (datagram.contents.as_ptr() as usize - journal.as_ptr() as usize, datagram.contents.len())
 }
 
+/// A protected DTLS record: DTLS 1.3's unified header (RFC 9147 §4: 001CSLEE; the default), or DTLS 1.2
+/// application data (content type 23).
+fn protected(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|&b| b & 0xe0 == 0x20 || b == 23)
+}
+
 #[test]
 fn one_changed_byte_in_a_recorded_datagram_diverges_at_that_call() {
     let s = lossy_session_with_restart(RecordOptions::default());
     let journal = &s.journal_b;
-    // Bob's received datagrams that were taken (Ok) and carried DTLS application data (content type 23):
-    // Alice's messages.
+    // Bob's received datagrams that were taken (Ok) and carried protected DTLS records: Alice's messages.
     let mut replay = Replayer::new(journal).unwrap();
     let mut taken = Vec::new();
     while let Some(step) = replay.step().unwrap() {
         if let Call::Receive { datagram, .. } = &step.entry.call {
-            if datagram.contents.first() == Some(&23) && step.outcome.first() == Some(&0) {
+            if protected(datagram.contents) && step.outcome.first() == Some(&0) {
                 taken.push(step.entry.index);
             }
         }
@@ -309,8 +314,8 @@ fn damaged_journals_are_typed_errors_with_offsets() {
     assert_eq!(Replayer::new(&journal[..10]).unwrap_err(), JournalError::Truncated { offset: 0 });
     assert_eq!(Replayer::new(&journal[..40]).unwrap_err(), JournalError::Truncated { offset: 12 });
     // Another version (1 and 2, whose digests were SHA-256 and a multiply-fold hash, 3 without the mDNS
-    // switch in its configuration, or a later one).
-    for version in [1, 2, 3, 5] {
+    // switch in its configuration, 4 without the DTLS versions, or a later one).
+    for version in [1, 2, 3, 4, 6] {
         let mut other = journal.clone();
         other[8] = version;
         let found = u16::from(version);
@@ -467,7 +472,7 @@ fn the_replay_example_prints_the_timeline_and_its_verdict() {
         .unwrap()
         .entries()
         .map(Result::unwrap)
-        .find(|e| e.index >= 200 && matches!(&e.call, Call::Receive { datagram, .. } if datagram.contents[0] == 23))
+        .find(|e| e.index >= 200 && matches!(&e.call, Call::Receive { datagram, .. } if protected(datagram.contents)))
         .unwrap()
         .index;
     let (at, len) = datagram_in_journal(&s.journal_a, index);
