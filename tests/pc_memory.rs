@@ -7,6 +7,7 @@ use std::alloc::System;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
+use sansrtc::dtls::Versions;
 use sansrtc::pc::{Config, Event, PeerConnection};
 use sansrtc::{Instant, Machine, SeededRng};
 
@@ -17,11 +18,36 @@ use pc_pair::pump;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
+/// Issue 8's figures were set on DTLS 1.2, which the measurements below keep (a connection holds every
+/// DTLS 1.3 traffic key and the handshake's state inline besides): DTLS 1.3, the default, is measured on
+/// its own.
+fn config(versions: Versions) -> Config {
+    Config { dtls_versions: versions, ..Config::default() }
+}
+
 #[test]
 fn idle_connected_peer_connection_memory() {
+    let dtls12 = idle_data_pair(Versions::Dtls12);
+    // Issue 8 asks for less than 16 KiB. Today 16,010 to 16,460 bytes (the count varies by a few hundred
+    // bytes from run to run), up from 14.9 KiB when the DTLS 1.3 and X25519 state, the mDNS resolver and
+    // the RED/DTMF state joined the connection, all held inline even when unused: over the issue's
+    // figure. The connection's own structure is most of it (DTLS and ICE held inline), the data channel
+    // layer with its SCTP association 3.3 KiB, the two descriptions kept for the W3C getters 0.5 KiB.
+    // This bound only stops further growth; boxing the unused parts lazily is the fix.
+    assert!(dtls12 < 17 * 1024, "{dtls12} bytes");
+    // DTLS 1.3, the default: 29,893 bytes, 13.9 KiB more than 1.2 for what the 1.3 machine keeps after
+    // its handshake (not broken down yet). Again a bound against growth, not a goal.
+    let dtls13 = idle_data_pair(Versions::DEFAULT);
+    assert!(dtls13 < 31 * 1024, "{dtls13} bytes");
+    idle_connected_peer_connection_with_audio_and_video_memory();
+}
+
+/// Two connections speaking `versions`, a data channel open, 1 MiB each way, then idle for 20 s: the live
+/// heap per connection (the connections still work after it).
+fn idle_data_pair(versions: Versions) -> isize {
     let region = Region::new(GLOBAL);
-    let mut a = Box::new(PeerConnection::new(Config::default(), SeededRng::from_seed([1; 32])));
-    let mut b = Box::new(PeerConnection::new(Config::default(), SeededRng::from_seed([2; 32])));
+    let mut a = Box::new(PeerConnection::new(config(versions), SeededRng::from_seed([1; 32])));
+    let mut b = Box::new(PeerConnection::new(config(versions), SeededRng::from_seed([2; 32])));
     let mut now = Instant::ZERO;
     let chat = pc_pair::negotiate(now, &mut a, &mut b);
     let (mut open, mut remote) = (false, None);
@@ -76,14 +102,7 @@ fn idle_connected_peer_connection_memory() {
     // `bytes_allocated` and `bytes_deallocated` already count what reallocations grew and shrank
     // (`bytes_reallocated` is their net, not to be added again).
     let per_connection = (stats.bytes_allocated as isize - stats.bytes_deallocated as isize) / 2;
-    println!("live heap per idle connected peer connection: {per_connection} bytes");
-    // Issue 8 asks for less than 16 KiB. Today 16,010 to 16,460 bytes (the count varies by a few hundred
-    // bytes from run to run), up from 14.9 KiB when the DTLS 1.3 and X25519 state, the mDNS resolver and
-    // the RED/DTMF state joined the connection, all held inline even when unused: over the issue's
-    // figure. The connection's own structure is most of it (DTLS and ICE held inline), the data channel
-    // layer with its SCTP association 3.3 KiB, the two descriptions kept for the W3C getters 0.5 KiB.
-    // This bound only stops further growth; boxing the unused parts lazily is the fix.
-    assert!(per_connection < 17 * 1024, "{per_connection} bytes");
+    println!("live heap per idle connected peer connection ({versions:?}): {per_connection} bytes");
     // The idle connections gave back their buffers; they still work.
     a.send(now, chat, vec![7; 100_000].into(), true).unwrap();
     let mut echoed = false;
@@ -103,7 +122,7 @@ fn idle_connected_peer_connection_memory() {
     }
     assert!(echoed, "a message after the idle period arrived");
     drop((a, b));
-    idle_connected_peer_connection_with_audio_and_video_memory();
+    per_connection
 }
 
 /// Two connections with an audio and a video transceiver each (no data channel), connected; with
@@ -112,8 +131,8 @@ fn idle_connected_peer_connection_memory() {
 fn idle_media_pair(media: bool) -> isize {
     use sansrtc::pc::{ConnectionState, Direction, MediaKind, OutgoingRtp, TransceiverInit};
     let region = Region::new(GLOBAL);
-    let mut a = Box::new(PeerConnection::new(Config::default(), SeededRng::from_seed([3; 32])));
-    let mut b = Box::new(PeerConnection::new(Config::default(), SeededRng::from_seed([4; 32])));
+    let mut a = Box::new(PeerConnection::new(config(Versions::Dtls12), SeededRng::from_seed([3; 32])));
+    let mut b = Box::new(PeerConnection::new(config(Versions::Dtls12), SeededRng::from_seed([4; 32])));
     let mut now = Instant::ZERO;
     a.add_local_host(now, "10.0.0.1:5000".parse().unwrap()).unwrap();
     b.add_local_host(now, "10.0.0.2:5000".parse().unwrap()).unwrap();
