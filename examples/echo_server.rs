@@ -31,8 +31,11 @@
 //! the mDNS group (`0.0.0.0:5353` shared with `SO_REUSEADDR`/`SO_REUSEPORT`, joined to 224.0.0.251 on the
 //! `--udp` interface) and hands what it receives to the router: the connections resolve the `.local`
 //! names browsers hide their host addresses behind with queries from the shared socket, and this
-//! catches the answers a responder sends to the group rather than back to that socket. Ctrl-C shuts down
-//! cleanly.
+//! catches the answers a responder sends to the group rather than back to that socket. `--dtls 1.2` or
+//! `--dtls 1.3` pins the DTLS version (default: 1.3 preferred, 1.2 for peers without it); `--dtls-role
+//! server` answers an offer's `a=setup:actpass` with `passive`, making the server the DTLS server (default
+//! `client`). Each connection's `connection Connected` line says which version and role it got. Ctrl-C
+//! shuts down cleanly.
 //!
 //! ## WHIP, WHEP and statistics
 //!
@@ -85,6 +88,7 @@ fn usage(msg: &str) -> ! {
     eprintln!("echo_server: {msg}");
     eprintln!(
         "usage: echo_server --http ADDR [--udp ADDR] [--tcp ADDR] [--token T] [--record DIR] [--full-ice] [--mdns] \
+         [--dtls 1.2|1.3] [--dtls-role client|server] \
          [--turn-url turn:HOST:PORT --turn-username U --turn-credential P [--relay-only]]"
     );
     std::process::exit(2)
@@ -103,6 +107,8 @@ fn main() {
     let mut full_ice = false;
     let mut tcp: Option<SocketAddr> = None;
     let mut mdns = false;
+    let mut dtls_versions = sansrtc::dtls::Versions::DEFAULT;
+    let mut answer_setup = sansrtc::pc::Setup::Active;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
@@ -118,6 +124,20 @@ fn main() {
             "--full-ice" => full_ice = true,
             "--tcp" => tcp = Some(value().parse().unwrap_or_else(|_| usage("bad --tcp address"))),
             "--mdns" => mdns = true,
+            "--dtls" => {
+                dtls_versions = match value().as_str() {
+                    "1.2" => sansrtc::dtls::Versions::Dtls12,
+                    "1.3" => sansrtc::dtls::Versions::Dtls13,
+                    _ => usage("--dtls takes 1.2 or 1.3"),
+                }
+            }
+            "--dtls-role" => {
+                answer_setup = match value().as_str() {
+                    "client" => sansrtc::pc::Setup::Active,
+                    "server" => sansrtc::pc::Setup::Passive,
+                    _ => usage("--dtls-role takes client or server"),
+                }
+            }
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -146,7 +166,7 @@ fn main() {
     if tcp.is_some() && turn.is_some() {
         usage("--tcp does not go with TURN mode");
     }
-    let peer_options = server::peers::PeerOptions { record, full_ice, tcp, mdns };
+    let peer_options = server::peers::PeerOptions { record, full_ice, tcp, mdns, dtls_versions, answer_setup };
     let mut server = server::Server::start_with_peer_options(&config, &options, turn, peer_options)
         .unwrap_or_else(|e| usage(&e.to_string()));
     let (tx, rx) = channel();

@@ -13,6 +13,9 @@
 //! The whole client run is repeated `SANSRTC_AIORTC_RUNS` times in a row (default 20), a new peer
 //! connection each time, and every run must complete: a transfer that stalls now and then is a failure.
 //!
+//! aiortc speaks DTLS 1.2 only: the server offers 1.3 and falls back as DTLS client (the runs above) and
+//! as DTLS server (`aiortc_falls_back_to_dtls12_with_the_server_as_dtls_server`, one run).
+//!
 //! aiortc lives in a virtual environment that `bash scripts/setup` makes at
 //! `${XDG_CACHE_HOME:-$HOME/.cache}/sansrtc/aiortc-venv` (or `SANSRTC_AIORTC_VENV`). Without it the test is
 //! skipped, or fails under CI (`tests/support/tool.rs`).
@@ -178,4 +181,26 @@ fn aiortc_echo_repeated() {
     println!("{runs} aiortc runs complete: {total:.1} s in all, slowest {max:.1} s");
     // Every connection the client closed ends `Closed` on the server, never `Failed`.
     server.assert_closed_cleanly(runs);
+    // aiortc speaks DTLS 1.2 only: the server, DTLS client by default, offered 1.3 and fell back.
+    let fell_back = server.log_text().matches("connection Connected (DTLS 1.2, Client)").count();
+    assert_eq!(fell_back, runs, "{}", server.tails());
+}
+
+/// The fallback the other way: the server answering `a=setup:passive` (`--dtls-role server`) is the DTLS
+/// server, offered 1.2 alone by aiortc, and answers 1.2. One run.
+#[test]
+fn aiortc_falls_back_to_dtls12_with_the_server_as_dtls_server() {
+    let Some(python) = aiortc_python() else {
+        let what = format!("aiortc {AIORTC_VERSION} in {}", venv().display());
+        return tool::missing(&what, "`bash scripts/setup` (a Python virtual environment with aiortc)");
+    };
+    let dir = Scratch::new("aiortc-dtls-server");
+    let server = EchoServer::start_with(&dir.0, &["--dtls-role", "server"]);
+    let out = run_client(&python, &server.url);
+    let context = || format!("client log:\n{}\n{}", tail(&out.log, 40), server.tails());
+    assert!(!out.timed_out, "aiortc client killed after {RUN_TIMEOUT:?}: {}", context());
+    assert!(out.report.contains("\"ok\":true") && out.report.contains("\"errors\":[]"), "{}", context());
+    assert_eq!(out.report.matches("\"pass\":true").count(), EXPECTED_CHECKS, "{}", context());
+    server.assert_closed_cleanly(1);
+    assert!(server.log_text().contains("connection Connected (DTLS 1.2, Server)"), "{}", context());
 }

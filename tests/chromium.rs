@@ -14,6 +14,12 @@
 //! and 200 Opus packets received on the echoed tracks, and makes every channel echo check above on the
 //! same connection (no bulk transfer). `SANSRTC_CHROMIUM_MEDIA_RUNS` runs (default 2).
 //!
+//! DTLS (`chromium_dtls_versions_in_both_roles`): with the server's default (1.3 preferred) Chromium
+//! connects over DTLS 1.3 (its transport stats say `tlsVersion` `FEFC`) with the server as DTLS client and,
+//! answering `a=setup:passive` (`--dtls-role server`), as DTLS server; with the server pinned to 1.2
+//! (`--dtls 1.2`) over 1.2 (`FEFD`) in both roles. Each is one quick run (the channel echo checks, no bulk
+//! transfer); `chromium_echo` checks `FEFC` on every run too.
+//!
 //! The echo server runs as it is deployed, built in release and started as a process
 //! (`tests/support/echo_server.rs` says why). Skips (with a message) when `/usr/bin/chromium` is absent
 //! (`apt-get install chromium`, or `bash scripts/setup`), or fails under CI (`tests/support/tool.rs`).
@@ -46,6 +52,9 @@ fn chromium_echo() {
     let dir = Scratch::new("chromium");
     let server = EchoServer::start(&dir.0);
     let reports = browser::run_page(Kind::Chromium, &server, "", runs, DATA_CHECKS, TIMEOUT);
+    for (report, _) in &reports {
+        assert_eq!(browser::json_str(report, "tlsVersion"), Some("FEFC"), "DTLS 1.3 by default: {report}");
+    }
     if let Ok(path) = std::env::var("SANSRTC_SAVE_OFFER") {
         let offer = browser::json_str(&reports[0].0, "offer").expect("offer in the report");
         std::fs::write(&path, offer.replace("\\r\\n", "\r\n")).expect("save offer");
@@ -53,6 +62,25 @@ fn chromium_echo() {
     // The page closes its peer connection at the end: the server reports every connection `Closed`, as
     // Chromium does, never `Failed`.
     server.assert_closed_cleanly(runs);
+}
+
+/// DTLS 1.3 in both roles by default; 1.2 in both roles with the server pinned to it.
+#[test]
+fn chromium_dtls_versions_in_both_roles() {
+    if !Kind::Chromium.available() {
+        return;
+    }
+    let cases: [(&[&str], &str, &str, &str, &str); 4] = [
+        (&[], "1.3", "Client", "server", "FEFC"),
+        (&["--dtls-role", "server"], "1.3", "Server", "client", "FEFC"),
+        (&["--dtls", "1.2"], "1.2", "Client", "server", "FEFD"),
+        (&["--dtls", "1.2", "--dtls-role", "server"], "1.2", "Server", "client", "FEFD"),
+    ];
+    for (args, version, server_role, chromium_role, tls_version) in cases {
+        let report = browser::dtls_run(Kind::Chromium, args, TIMEOUT, version, server_role);
+        assert_eq!(browser::json_str(&report, "tlsVersion"), Some(tls_version), "{args:?}: {report}");
+        assert_eq!(browser::json_str(&report, "dtlsRole"), Some(chromium_role), "{args:?}: {report}");
+    }
 }
 
 /// Audio and video from the fake devices echoed by the server, decoded by Chromium, next to the channel

@@ -2,8 +2,9 @@
 //! page.html`: four data channels, messages of up to 256 KiB, 32 MiB each way) against the echo server
 //! started with `--record DIR`, which journals the connection. The journal then replays against this build
 //! in two separate processes of `examples/replay.rs` (built in release, as the echo server is): every output
-//! identical, the same digest from both (nothing depends on hash-map order or addresses in memory). One byte
-//! of one recorded inbound DTLS record changed makes the replay report a divergence at that very call.
+//! identical, the same digest from both (nothing depends on hash-map order or addresses in memory). The
+//! session runs DTLS 1.3 (the default); one byte of one recorded inbound DTLS record changed makes the
+//! replay report a divergence at that very call.
 //!
 //! Skips (with a message) when `/usr/bin/chromium` is absent, or fails under CI (`tests/support/tool.rs`).
 
@@ -61,6 +62,8 @@ fn a_recorded_chromium_session_replays() {
     assert!(report.contains("\"ok\":true") && report.contains("\"errors\":[]"), "the page passed: {report}");
     // The page closes its connection; the server saves the journal's last bytes as the connection ends.
     server.assert_closed_cleanly(1);
+    // DTLS 1.3, the default, with the server as DTLS client (it answers `a=setup:active`).
+    assert!(server.log_text().contains("connection Connected (DTLS 1.3, Client)"), "{}", server.tails());
     let journals: Vec<PathBuf> = std::fs::read_dir(&record)
         .expect("the record directory")
         .map(|e| e.expect("a directory entry").path())
@@ -86,8 +89,10 @@ fn a_recorded_chromium_session_replays() {
         .entries()
         .map(|e| e.expect("every record reads"))
         .filter_map(|e| match e.call {
+            // A DTLS 1.3 record with the unified header (RFC 9147 §4: 001CSLEE), or 1.2 application data.
             Call::Receive { datagram, .. }
-                if datagram.contents.first() == Some(&23) && datagram.contents.len() > 100 =>
+                if datagram.contents.first().is_some_and(|&b| b & 0xe0 == 0x20 || b == 23)
+                    && datagram.contents.len() > 100 =>
             {
                 let at = datagram.contents.as_ptr() as usize - bytes.as_ptr() as usize;
                 Some((e.index, e.offset, at + datagram.contents.len() - 1))

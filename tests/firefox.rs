@@ -11,6 +11,12 @@
 //! 15 s at least 60 VP8 frames decoded and 200 Opus packets received on the tracks the server echoes,
 //! with every channel echo check on the same connection. `SANSRTC_FIREFOX_MEDIA_RUNS` runs (default 2).
 //!
+//! DTLS (`firefox_dtls_versions_in_both_roles`): with the server's default (1.3 preferred) Firefox connects
+//! over DTLS 1.3 (its transport stats say `tlsVersion` `FEFC`) with the server as DTLS client and,
+//! answering `a=setup:passive` (`--dtls-role server`), as DTLS server; with the server pinned to 1.2
+//! (`--dtls 1.2`) over 1.2 (`FEFD`) in both roles. One quick run each (the channel echo checks, no bulk
+//! transfer).
+//!
 //! The profile (`tests/support/browser.rs`) gives Firefox real host addresses rather than mDNS names and
 //! fake devices without a prompt. Firefox offers no loopback candidate (its loopback preference does not
 //! bring one) and does not pair its host candidates with the server's `127.0.0.1` from its side, so the
@@ -46,7 +52,10 @@ fn firefox_echo() {
     let runs = browser::runs("SANSRTC_FIREFOX_RUNS", 3);
     let dir = Scratch::new("firefox");
     let server = EchoServer::start_with(&dir.0, &["--full-ice"]);
-    browser::run_page(Kind::Firefox, &server, "", runs, DATA_CHECKS, TIMEOUT);
+    let reports = browser::run_page(Kind::Firefox, &server, "", runs, DATA_CHECKS, TIMEOUT);
+    for (report, _) in &reports {
+        assert_eq!(browser::json_str(report, "tlsVersion"), Some("FEFC"), "DTLS 1.3 by default: {report}");
+    }
     server.assert_closed_cleanly(runs);
 }
 
@@ -62,4 +71,23 @@ fn firefox_media() {
     server.assert_closed_cleanly(runs);
     let (audio, video) = browser::echoed_media(&server, runs);
     assert!(audio >= 200 && video >= 60, "echoed {audio} audio and {video} video packets:\n{}", server.tails());
+}
+
+/// DTLS 1.3 in both roles by default; 1.2 in both roles with the server pinned to it.
+#[test]
+fn firefox_dtls_versions_in_both_roles() {
+    if !Kind::Firefox.available() {
+        return;
+    }
+    let cases: [(&[&str], &str, &str, &str, &str); 4] = [
+        (&["--full-ice"], "1.3", "Client", "server", "FEFC"),
+        (&["--full-ice", "--dtls-role", "server"], "1.3", "Server", "client", "FEFC"),
+        (&["--full-ice", "--dtls", "1.2"], "1.2", "Client", "server", "FEFD"),
+        (&["--full-ice", "--dtls", "1.2", "--dtls-role", "server"], "1.2", "Server", "client", "FEFD"),
+    ];
+    for (args, version, server_role, firefox_role, tls_version) in cases {
+        let report = browser::dtls_run(Kind::Firefox, args, TIMEOUT, version, server_role);
+        assert_eq!(browser::json_str(&report, "tlsVersion"), Some(tls_version), "{args:?}: {report}");
+        assert_eq!(browser::json_str(&report, "dtlsRole"), Some(firefox_role), "{args:?}: {report}");
+    }
 }

@@ -88,6 +88,13 @@ fn connected(seed: u8, b_config: Config, a_video: &[Codec]) -> (PeerConnection, 
     }
     assert_eq!(a.connection_state(), ConnectionState::Connected);
     assert_eq!(b.connection_state(), ConnectionState::Connected);
+    // What the handshake still owes at this instant goes out (in DTLS 1.3 the server's ACK of the
+    // client's last flight, sent as it connects), so the tests see only what they cause.
+    for _ in 0..8 {
+        if pump(now, &mut a, &mut b).is_empty() & pump(now, &mut b, &mut a).is_empty() {
+            break;
+        }
+    }
     (a, b, now)
 }
 

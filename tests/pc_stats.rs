@@ -132,8 +132,8 @@ fn report_of_a_connected_pair_matches_the_traffic() {
     assert_eq!((ta.dtls_state, tb.dtls_state), (DtlsState::Connected, DtlsState::Connected));
     // The answerer is `a=setup:active` by default: the DTLS client.
     assert_eq!((ta.dtls_role, tb.dtls_role), (DtlsRole::Server, DtlsRole::Client));
-    assert_eq!(ta.tls_version, Some("FEFD"));
-    assert_eq!(ta.dtls_cipher, Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"));
+    assert_eq!(ta.tls_version, Some("FEFC"), "DTLS 1.3 by default");
+    assert_eq!(ta.dtls_cipher, Some("TLS_AES_128_GCM_SHA256"), "the 1.3 suite's IANA name");
     assert_eq!(ta.dtls_cipher, tb.dtls_cipher);
     assert_eq!(ta.ice_state, link.a.ice_connection_state());
     assert_eq!(ta.ice_local_username_fragment, link.a.local_ufrag());
@@ -256,7 +256,7 @@ fn json_has_the_w3c_names() {
     );
     assert_eq!(t["dtlsState"], "connected");
     assert_eq!(t["dtlsRole"], "server");
-    assert_eq!(t["tlsVersion"], "FEFD");
+    assert_eq!(t["tlsVersion"], "FEFC");
     assert!(t.get("srtpCipher").is_none(), "no media, no srtpCipher");
     assert!(matches!(t["iceState"].as_str(), Some("connected" | "completed")), "{t}");
     let pair = entries.iter().find(|e| e["id"] == t["selectedCandidatePairId"]).unwrap();

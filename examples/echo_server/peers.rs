@@ -39,9 +39,11 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use sansrtc::dtls::Versions;
+use sansrtc::dtls::wire::DTLS1_3;
 use sansrtc::ice::{CandidateKind, TcpType};
 use sansrtc::pc::{
-    self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy,
+    self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy, Setup,
     TurnConfig,
 };
 use sansrtc::router::{self, Key, RouteError, Router};
@@ -267,6 +269,10 @@ pub struct Peers<S: SendTo> {
     pub tcp: Option<super::tcp::TcpSide>,
     /// Stops the TCP side's threads.
     tcp_stop: Option<Arc<AtomicBool>>,
+    /// See [`PeerOptions::dtls_versions`].
+    pub dtls_versions: Versions,
+    /// See [`PeerOptions::answer_setup`].
+    pub answer_setup: Setup,
     /// The shared socket's receive buffer and drops, for `/stats` and the closing line.
     pub socket_stats: Arc<SocketStats>,
     /// `--mdns`: what the socket bound to port 5353 received, from its reader.
@@ -289,7 +295,7 @@ pub fn run_with_turn(
 }
 
 /// How the connections run besides TURN.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PeerOptions {
     /// `--record DIR`: journal every connection into this directory; each file replays with
     /// `cargo run --example replay -- FILE` (see `docs/journal.md`).
@@ -306,6 +312,24 @@ pub struct PeerOptions {
     /// `--tcp ADDR`: also listen for ICE-TCP (RFC 6544) connections on this address, offered to every
     /// peer as a passive candidate (see `examples/echo_server/tcp.rs`). Not in TURN mode.
     pub tcp: Option<SocketAddr>,
+    /// `--dtls 1.2|1.3`: the DTLS versions every connection negotiates (default both, 1.3 preferred).
+    pub dtls_versions: Versions,
+    /// `--dtls-role client|server`: our DTLS role when the offer leaves it to us (`a=setup:actpass`):
+    /// `Setup::Active` (the default) makes the server the DTLS client, `Setup::Passive` the DTLS server.
+    pub answer_setup: Setup,
+}
+
+impl Default for PeerOptions {
+    fn default() -> Self {
+        PeerOptions {
+            record: None,
+            mdns: false,
+            full_ice: false,
+            tcp: None,
+            dtls_versions: Versions::DEFAULT,
+            answer_setup: Setup::Active,
+        }
+    }
 }
 
 /// [`run_with_turn`] with [`PeerOptions`]; the drops the socket's receive buffer counts go to
@@ -329,6 +353,8 @@ pub fn run_recording(
         peers.tcp = Some(super::tcp::TcpSide::start(listener, wake, stop_tcp.clone())?);
         peers.tcp_stop = Some(stop_tcp);
     }
+    peers.dtls_versions = options.dtls_versions;
+    peers.answer_setup = options.answer_setup;
     peers.socket_stats = socket_stats;
     #[cfg(target_os = "linux")]
     let mut batch = super::udp::Batch::new();
@@ -437,6 +463,8 @@ impl<S: SendTo> Peers<S> {
             full_ice: false,
             tcp: None,
             tcp_stop: None,
+            dtls_versions: Versions::DEFAULT,
+            answer_setup: Setup::Active,
             socket_stats: Arc::default(),
             mdns: None,
         })
@@ -578,7 +606,12 @@ impl<S: SendTo> Peers<S> {
             return Err(Refused::Busy(format!("too many peer connections ({max})")));
         }
         let now = self.anchor.now();
-        let mut config = pc::Config { max_message_size: MAX_MESSAGE_SIZE, ..pc::Config::default() };
+        let mut config = pc::Config {
+            max_message_size: MAX_MESSAGE_SIZE,
+            dtls_versions: self.dtls_versions,
+            answer_setup: self.answer_setup,
+            ..pc::Config::default()
+        };
         let id = self.next_name;
         let mut own = None;
         let mut local = self.local;
@@ -877,7 +910,15 @@ impl<S: SendTo> Peers<S> {
                 }
             }
             Event::ConnectionState(s) => {
-                println!("{}: connection {s:?}", p.name);
+                // Connected: which DTLS version and role the handshake settled on.
+                let dtls = router.get(key).and_then(|pc| pc.dtls());
+                match dtls.and_then(|d| d.protocol_version().map(|v| (v, d.role()))) {
+                    Some((v, role)) if s == ConnectionState::Connected => {
+                        let version = if v == DTLS1_3 { "1.3" } else { "1.2" };
+                        println!("{}: connection {s:?} (DTLS {version}, {role:?})", p.name);
+                    }
+                    _ => println!("{}: connection {s:?}", p.name),
+                }
                 if s == ConnectionState::Failed && p.own.is_some() {
                     // A failed connection is not closed yet: close it so its allocation is released.
                     router.update(now, key, |pc| pc.close(now));

@@ -199,7 +199,7 @@ impl Server {
     }
 
     /// Like [`Server::start_with_options`], with [`peers::PeerOptions`]: journaling every peer connection
-    /// (`--record DIR`), full ICE (`--full-ice`).
+    /// (`--record DIR`), full ICE (`--full-ice`), the DTLS versions and role (`--dtls`, `--dtls-role`).
     pub fn start_with_peer_options(
         config: &Config,
         options: &HttpOptions,

@@ -29,8 +29,8 @@
 //! secp256r1, a HelloRetryRequest carrying a stateless cookie (or asking for the server's group), mutual
 //! certificate authentication, the unified record header with encrypted record numbers, epochs 0, 2 and 3,
 //! the client's final flight retransmitted until the server's ACK, the RFC 8446 exporter for DTLS-SRTP,
-//! version negotiation with the downgrade sentinel. Not supported in 1.3: KeyUpdate (a peer's is ignored),
-//! connection IDs, 0-RTT, resumption, the key log. Not supported at all: renegotiation, resumption.
+//! version negotiation with the downgrade sentinel, KeyUpdate (RFC 9147 §8) and the NSS key log. Not
+//! supported in 1.3: connection IDs, 0-RTT, resumption. Not supported at all: renegotiation, resumption.
 //!
 //! ```
 //! use sansrtc::dtls::{Certificate, Config, Dtls, Event};
@@ -101,6 +101,18 @@ pub enum Versions {
     Both,
 }
 
+impl Versions {
+    /// The default of [`Config::versions`]: [`Versions::Both`] with the `dtls13` feature, else
+    /// [`Versions::Dtls12`].
+    pub const DEFAULT: Versions = if cfg!(feature = "dtls13") { Versions::Both } else { Versions::Dtls12 };
+}
+
+impl Default for Versions {
+    fn default() -> Versions {
+        Versions::DEFAULT
+    }
+}
+
 /// Connection settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -132,8 +144,9 @@ pub struct Config {
     /// Server: answer a ClientHello without a valid cookie with a HelloVerifyRequest (RFC 6347 §4.2.1).
     /// Default true.
     pub cookie_exchange: bool,
-    /// The DTLS versions we speak. Default: [`Versions::Both`] (1.3 preferred, 1.2 accepted) with the
-    /// `dtls13` feature, [`Versions::Dtls12`] without it.
+    /// The DTLS versions we speak. Default: [`Versions::Both`] (1.3 preferred, 1.2 for peers without it)
+    /// with the `dtls13` feature, [`Versions::Dtls12`] without it (a build without 1.3 offers only 1.2
+    /// whatever this says).
     pub versions: Versions,
     /// Emit [`Event::KeyLog`] with the NSS key-log line once the master secret is known. Default false.
     pub key_log: bool,
@@ -156,10 +169,7 @@ impl Config {
             max_rto: Duration::from_secs(60),
             max_retransmits: 10,
             cookie_exchange: true,
-            #[cfg(feature = "dtls13")]
-            versions: Versions::Both,
-            #[cfg(not(feature = "dtls13"))]
-            versions: Versions::Dtls12,
+            versions: Versions::DEFAULT,
             key_log: false,
         }
     }

@@ -360,6 +360,7 @@ impl PeerConnection {
         // so it would only cost a round trip.
         config.cookie_exchange = false;
         config.key_log = self.config.key_log;
+        config.versions = self.config.dtls_versions;
         let mut d = match role {
             dtls::Role::Client => Dtls::client(config, self.rng.fork(), self.now),
             dtls::Role::Server => Dtls::server(config, self.rng.fork()),

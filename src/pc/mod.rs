@@ -722,6 +722,12 @@ pub struct Config {
     /// [`crate::dtls::Dtls::key_log`] once the master secret is known, so a capture can be decrypted
     /// ([`crate::record::Capture`]). Off by default: it exposes the session's secrets.
     pub key_log: bool,
+    /// The DTLS versions the connection negotiates ([`crate::dtls::Config::versions`]). Default
+    /// [`Versions::DEFAULT`](crate::dtls::Versions::DEFAULT): DTLS 1.3 preferred, 1.2 for a peer without
+    /// it (1.2 alone without the `dtls13` feature). Pin [`Versions::Dtls12`](crate::dtls::Versions::Dtls12)
+    /// for a peer that mishandles a 1.3 ClientHello, or for captures read by a Wireshark that cannot
+    /// decrypt DTLS 1.3.
+    pub dtls_versions: crate::dtls::Versions,
     /// The codecs the connection sends and receives, in preference order; their payload types are the
     /// ones our offers use (when the BUNDLE group leaves them free). Default [`Codec::defaults`] (a
     /// static table: set `Cow::Owned(vec)` to change it).
@@ -791,6 +797,7 @@ impl Default for Config {
             turn_servers: alloc::vec::Vec::new(),
             ice_transport_policy: IceTransportPolicy::All,
             key_log: false,
+            dtls_versions: crate::dtls::Versions::DEFAULT,
             codecs: Cow::Borrowed(&codec::DEFAULT_CODECS),
             header_extensions: Cow::Borrowed(&media::DEFAULT_EXTENSIONS),
             srtp_profiles: Cow::Borrowed(&crate::dtls::SrtpProfile::ALL),

@@ -276,7 +276,7 @@ pub struct TransportStats {
     pub selected_candidate_pair_id: Option<String>,
     /// `selectedCandidatePairChanges`.
     pub selected_candidate_pair_changes: u64,
-    /// `tlsVersion`: `"FEFD"` (DTLS 1.2) once the handshake completed.
+    /// `tlsVersion`: `"FEFC"` (DTLS 1.3) or `"FEFD"` (DTLS 1.2) once the handshake completed.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub tls_version: Option<&'static str>,
     /// `dtlsCipher`: the IANA name of the cipher suite once the handshake completed.

@@ -8,7 +8,7 @@ use super::wire::{
     JournalError, Reader, put_addr, put_bool, put_bytes, put_duration, put_ip, put_opt, put_str, put_u8, put_u16,
     put_u32, put_u64, put_usize,
 };
-use crate::dtls::Certificate;
+use crate::dtls::{Certificate, Versions};
 use crate::ice::{self, CandidateFilter, Credentials, Nat1To1, Nat1To1Kind};
 use crate::pc::{Config, IceTransportPolicy, Setup, TurnConfig};
 use crate::sctp;
@@ -35,6 +35,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
         turn_servers,
         ice_transport_policy,
         key_log,
+        dtls_versions,
         codecs,
         header_extensions,
         srtp_profiles,
@@ -78,6 +79,14 @@ pub fn put_config(out: &mut Vec<u8>, config: &Config) {
     // The mDNS switches in one byte (bit 0: resolve, bit 1: hide), read back by journals that had only
     // the first.
     put_u8(out, u8::from(*resolve_mdns) | u8::from(*hide_local_addresses) << 1);
+    put_u8(
+        out,
+        match dtls_versions {
+            Versions::Dtls12 => 0,
+            Versions::Dtls13 => 1,
+            Versions::Both => 2,
+        },
+    );
     // The media configuration is not journaled yet: a journal says whether it was the default, and one
     // that was not cannot be replayed (read_config refuses it).
     let defaults = Config::default();
@@ -134,6 +143,13 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
     }
     let (resolve_mdns, hide_local_addresses) = (mdns & 1 != 0, mdns & 2 != 0);
     let at = r.clone();
+    let dtls_versions = match r.u8("DTLS versions")? {
+        0 => Versions::Dtls12,
+        1 => Versions::Dtls13,
+        2 => Versions::Both,
+        _ => return Err(at.corrupt("DTLS versions")),
+    };
+    let at = r.clone();
     if !r.bool("default media configuration")? {
         return Err(at.corrupt("media configuration (only the default is journaled)"));
     }
@@ -156,6 +172,7 @@ pub fn read_config(r: &mut Reader<'_>) -> Result<Config, JournalError> {
         turn_servers,
         ice_transport_policy,
         key_log,
+        dtls_versions,
         resolve_mdns,
         hide_local_addresses,
     })

@@ -299,7 +299,8 @@ impl RecordedPeerConnection {
         }
     }
 
-    /// Once DTLS knows its master secret, the capture gets the key log, before the packets it decrypts.
+    /// Once DTLS knows its secrets (1.2's master secret; 1.3's application traffic secrets, the key log's
+    /// last), the capture gets the key log, before the application data it decrypts.
     #[inline]
     fn check_key_log(&mut self) {
         if self.key_logged || self.capture.is_none() {

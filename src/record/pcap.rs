@@ -91,8 +91,9 @@ impl Capture {
         self.packet(now, transmit, Direction::Outbound);
     }
 
-    /// An NSS key-log line (`CLIENT_RANDOM …`), written as a Decryption Secrets Block. Add it before the
-    /// packets it decrypts: Wireshark reads secrets in file order.
+    /// NSS key-log lines (DTLS 1.2's `CLIENT_RANDOM …`, or DTLS 1.3's five traffic and exporter secrets,
+    /// newline-separated), written as one Decryption Secrets Block. Add it before the packets it decrypts:
+    /// Wireshark reads secrets in file order.
     pub fn key_log(&mut self, line: &str) {
         let mut body = Vec::with_capacity(16 + line.len());
         body.extend_from_slice(&SECRETS_TLS_KEY_LOG.to_le_bytes());

@@ -14,7 +14,7 @@ use super::outcome::{put_deadline, put_event, put_result, put_transmit, render_o
 use super::wire::{self, JournalError, Reader, put_varint, read_frame};
 use super::*;
 use crate::datachannel::{ChannelOptions, Reliability};
-use crate::dtls::Certificate;
+use crate::dtls::{Certificate, Versions};
 use crate::ice::{self, CandidateFilter, Credentials, Nat1To1, Nat1To1Kind};
 use crate::pc::{ChannelId, Config, ConnectionState, Event, IceTransportPolicy, SdpKind, Setup, TurnConfig};
 use crate::turn::RelayFamily;
@@ -68,6 +68,7 @@ fn unusual_config() -> Config {
         key_log: true,
         resolve_mdns: false,
         hide_local_addresses: true,
+        dtls_versions: Versions::Dtls13,
         ..Config::default()
     }
 }
@@ -272,8 +273,19 @@ fn pair_sized(
     messages: usize,
     size: usize,
 ) -> (RecordedPeerConnection, RecordedPeerConnection) {
-    let mut a = RecordedPeerConnection::new(Config::default(), [1; 32], options);
-    let mut b = RecordedPeerConnection::new(Config::default(), [2; 32], options);
+    pair_with(options, messages, size, Versions::DEFAULT)
+}
+
+/// [`pair_sized`], both connections speaking the DTLS `versions`.
+fn pair_with(
+    options: RecordOptions,
+    messages: usize,
+    size: usize,
+    versions: Versions,
+) -> (RecordedPeerConnection, RecordedPeerConnection) {
+    let config = Config { dtls_versions: versions, ..Config::default() };
+    let mut a = RecordedPeerConnection::new(config.clone(), [1; 32], options);
+    let mut b = RecordedPeerConnection::new(config, [2; 32], options);
     let mut now = Instant::from_secs(1);
     a.add_local_host(now, addr("10.0.0.1:5000")).unwrap();
     b.add_local_host(now, addr("10.0.0.2:5000")).unwrap();
@@ -570,13 +582,16 @@ fn capture_blocks_and_checksums() {
 #[test]
 fn a_recorded_pair_captures_with_the_key_log_before_encrypted_records() {
     let options = RecordOptions { capture: true, journal: false, ..RecordOptions::default() };
-    let (mut a, mut b) = pair(options, 1);
+    // DTLS 1.2: one CLIENT_RANDOM line before the first application data record (content type 23).
+    let (mut a, mut b) = pair_with(options, 1, 3, Versions::Dtls12);
     for pc in [&mut a, &mut b] {
+        assert_eq!(pc.pc.dtls().and_then(Dtls::protocol_version), Some(crate::dtls::wire::DTLS1_2));
         let file = pc.take_capture();
         let blocks = blocks(&file);
         let dsb = blocks.iter().position(|b| b.0 == 0x0A).expect("a key log");
-        let line = core::str::from_utf8(&blocks[dsb].1[8..]).unwrap();
-        assert!(line.starts_with("CLIENT_RANDOM ") && line.contains('\n'));
+        let line = core::str::from_utf8(&blocks[dsb].1[8..]).unwrap().trim_end_matches('\0');
+        assert!(line.starts_with("CLIENT_RANDOM ") && line.ends_with('\n'));
+        assert_eq!(line.lines().count(), 1);
         assert_eq!(blocks.iter().filter(|b| b.0 == 0x0A).count(), 1);
         // Every DTLS record after the handshake's plain part (content type 23, application data) comes
         // after the secrets.
@@ -585,5 +600,33 @@ fn a_recorded_pair_captures_with_the_key_log_before_encrypted_records() {
             .position(|(kind, body)| *kind == 6 && body.get(20 + 28) == Some(&23))
             .expect("application data");
         assert!(dsb < first_app_data);
+    }
+    // DTLS 1.3 (the default): the five secrets in one block, before the first record of epoch 3 (a unified
+    // header, RFC 9147 §4: 001CSLEE with EE = 3), the application data.
+    let (mut a, mut b) = pair_with(options, 1, 3, Versions::DEFAULT);
+    for pc in [&mut a, &mut b] {
+        assert_eq!(pc.pc.dtls().and_then(Dtls::protocol_version), Some(crate::dtls::wire::DTLS1_3));
+        let file = pc.take_capture();
+        let blocks = blocks(&file);
+        let dsb = blocks.iter().position(|b| b.0 == 0x0A).expect("a key log");
+        assert_eq!(blocks.iter().filter(|b| b.0 == 0x0A).count(), 1);
+        let text = core::str::from_utf8(&blocks[dsb].1[8..]).unwrap().trim_end_matches('\0');
+        let labels: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        assert_eq!(
+            labels,
+            [
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                "CLIENT_TRAFFIC_SECRET_0",
+                "SERVER_TRAFFIC_SECRET_0",
+                "EXPORTER_SECRET"
+            ]
+        );
+        assert_eq!(text, alloc::format!("{}\n", pc.pc.dtls().unwrap().key_log().unwrap()));
+        let first_epoch3 = blocks
+            .iter()
+            .position(|(kind, body)| *kind == 6 && body.get(20 + 28).is_some_and(|b| b & 0xe3 == 0x23))
+            .expect("records of epoch 3");
+        assert!(dsb < first_epoch3);
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use super::echo_server::EchoServer;
+use super::echo_server::{EchoServer, Scratch};
 use super::tool;
 
 /// Which browser.
@@ -253,6 +253,8 @@ pub fn run_page_with(
 /// Checks the page makes: 3 signalling checks, the channels open, then 4 channels × 6 sizes × 2 types
 /// echoed.
 const CHANNEL_CHECKS: usize = 4 + 4 * 6 * 2;
+/// The quick page (`?quick`): the channel checks alone, no bulk transfer.
+pub const QUICK_CHECKS: usize = CHANNEL_CHECKS;
 /// The data page: the channel checks and the 32 MiB transfer.
 pub const DATA_CHECKS: usize = CHANNEL_CHECKS + 1;
 /// The media page (`?media`): the channel checks and getUserMedia, the offer, the answer, a track of each
@@ -277,4 +279,18 @@ pub fn echoed_media(server: &EchoServer, runs: usize) -> (u64, u64) {
         sum.1 += video;
     }
     sum
+}
+
+/// One quick run (`?quick`) of `kind` against an echo server started with `args`, which must report the
+/// connection `Connected` over DTLS `version` (`"1.3"`, `"1.2"`) with itself in `server_role` (`"Client"`,
+/// `"Server"`) and closed cleanly. Returns the page's report (its `transport` holds the browser's own
+/// `tlsVersion` and `dtlsRole` where its `getStats()` has them).
+pub fn dtls_run(kind: Kind, args: &[&str], timeout: Duration, version: &str, server_role: &str) -> String {
+    let dir = Scratch::new(&format!("{kind:?}-dtls"));
+    let server = EchoServer::start_with(&dir.0, args);
+    let mut reports = run_page(kind, &server, "?quick", 1, QUICK_CHECKS, timeout);
+    server.assert_closed_cleanly(1);
+    let line = format!("connection Connected (DTLS {version}, {server_role})");
+    assert!(server.log_text().contains(&line), "{args:?}: no {line:?} in the server's log:\n{}", server.tails());
+    reports.remove(0).0
 }

@@ -760,3 +760,29 @@ fn keys_update_automatically_before_the_usage_limit() {
     p12.run(&mut Net::clean(), Duration::from_secs(5));
     assert_eq!(p12.client.update_keys(p12.now), Err(Error::NotConnected));
 }
+
+#[test]
+fn a_server_hello_selecting_a_version_not_offered_is_refused() {
+    // A client offering 1.3 and 1.2 answered with a supported_versions naming anything else (1.2 there,
+    // TLS 1.3, DTLS 1.0, an unknown value): a downgrade or a lying server, refused with illegal_parameter
+    // before anything else of the flight is read (RFC 8446 §4.2.1).
+    let genuine = [0x00, 0x2b, 0x00, 0x02, 0xfe, 0xfc];
+    for (i, forged) in [DTLS1_2, 0x0304, 0xfeff, 0x1234].into_iter().enumerate() {
+        let mut p = pair(90 + i as u8, Versions::Both, Versions::Both);
+        let now = p.now;
+        while let Some(d) = p.client.poll_transmit() {
+            let d = d.to_vec();
+            let _ = p.server.handle_receive(now, &d);
+        }
+        let mut first = p.server.poll_transmit().expect("the server's answer").to_vec();
+        // The answer (a HelloRetryRequest with the cookie, or a ServerHello) is plaintext: its
+        // supported_versions extension says 1.3; make it say `forged`.
+        let at = first.windows(genuine.len()).position(|w| w == genuine).expect("supported_versions 1.3");
+        first[at + 4..at + 6].copy_from_slice(&forged.to_be_bytes());
+        assert!(p.client.handle_receive(now, &first).is_err(), "case {i}");
+        assert!(!p.client.is_connected(), "case {i}");
+        assert_eq!(p.client.close_reason(), Some(Error::Malformed), "case {i}");
+        let alert = p.client.poll_transmit().expect("an alert").to_vec();
+        assert_eq!((alert[0], alert[alert.len() - 1]), (21, 47), "case {i}: illegal_parameter");
+    }
+}
