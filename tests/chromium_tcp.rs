@@ -158,17 +158,8 @@ fn inside_namespace() {
     let started = Instant::now();
     let browser = Command::new("nsenter")
         .args(["-t", &pid, "-n", Kind::Chromium.program()])
+        .args(browser::CHROMIUM_FLAGS)
         .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--mute-audio",
             // Real addresses rather than mDNS names; no loopback: the veth address is the host candidate.
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--remote-debugging-port=0",

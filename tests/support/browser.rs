@@ -80,6 +80,21 @@ pub struct Browser {
     profile: PathBuf,
 }
 
+/// Headless Chromium's flags in every test: no GPU, QUIC, first-run or background work, no sound.
+#[allow(dead_code)] // Not every test file starts Chromium itself.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+];
+
 impl Browser {
     /// Starts `kind` on `url` with a new profile.
     pub fn launch(kind: Kind, url: &str) -> Browser {
@@ -97,20 +112,8 @@ impl Browser {
         match kind {
             Kind::Chromium => {
                 command
-                    .args([
-                        "--headless=new",
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-quic",
-                        "--no-first-run",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--disable-sync",
-                        "--disable-dev-shm-usage",
-                        "--mute-audio",
-                        "--autoplay-policy=no-user-gesture-required",
-                        "--remote-debugging-port=0",
-                    ])
+                    .args(CHROMIUM_FLAGS)
+                    .args(["--autoplay-policy=no-user-gesture-required", "--remote-debugging-port=0"])
                     .arg(format!("--user-data-dir={}", profile.display()));
                 if !mdns_hiding {
                     command.args([
