@@ -39,8 +39,8 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use sansrtc::dtls::Versions;
 use sansrtc::dtls::wire::DTLS1_3;
+use sansrtc::dtls::{Certificate, Versions};
 use sansrtc::ice::{CandidateKind, TcpType};
 use sansrtc::pc::{
     self, ChannelId, ChannelOptions, ConnectionState, Description, Event, IceGatheringState, IceTransportPolicy, Setup,
@@ -250,6 +250,9 @@ pub struct Peers<S: SendTo> {
     local: SocketAddr,
     anchor: StdAnchor,
     rng: SeededRng,
+    /// The DTLS certificate every connection presents: made once and shared, so that a connection's set-up
+    /// does not pay for a key pair and a signature of its own.
+    certificate: Certificate,
     router: Router<Conn>,
     /// The server's state of each connection, at its key's index.
     peers: Vec<Option<Peer>>,
@@ -451,6 +454,7 @@ impl<S: SendTo> Peers<S> {
             local,
             anchor: StdAnchor::starting_now(),
             epoch: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default(),
+            certificate: Certificate::generate(&mut rng),
             rng,
             router,
             peers: Vec::new(),
@@ -610,6 +614,7 @@ impl<S: SendTo> Peers<S> {
             max_message_size: MAX_MESSAGE_SIZE,
             dtls_versions: self.dtls_versions,
             answer_setup: self.answer_setup,
+            certificate: Some(self.certificate.clone()),
             ..pc::Config::default()
         };
         let id = self.next_name;
