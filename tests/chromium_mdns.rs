@@ -25,7 +25,7 @@ mod echo_server;
 #[path = "support/tool.rs"]
 mod tool;
 
-use browser::{DATA_CHECKS, Kind};
+use browser::{DATA_CHECKS, Kind, Launch};
 use echo_server::{EchoServer, Scratch};
 
 /// Set in the re-run inside the namespace: the echo server's executable, built outside.
@@ -103,7 +103,15 @@ fn chromium_mdns_candidates_resolve_to_the_host_pair() {
 fn inside(exe: &std::path::Path) {
     let dir = Scratch::new("chromium-mdns");
     let server = EchoServer::start_exe(exe, &dir.0, &["--full-ice", "--mdns", "--udp", &format!("{ADDRESS}:0")]);
-    let reports = browser::run_page_with(Kind::Chromium, &server, "", 1, DATA_CHECKS, TIMEOUT, true);
+    let reports = browser::run_page_with(
+        Kind::Chromium,
+        &server,
+        "",
+        1,
+        DATA_CHECKS,
+        TIMEOUT,
+        Launch { mdns_hiding: true, ..Launch::default() },
+    );
     let (report, _) = reports.first().expect("one report");
     // The offer had its host candidates behind names, and no address of ours in clear.
     let offer = browser::json_str(report, "offer").expect("offer in the report");

@@ -36,7 +36,7 @@ mod echo_server;
 #[path = "support/tool.rs"]
 mod tool;
 
-use browser::{DATA_CHECKS, Kind, MEDIA_CHECKS};
+use browser::{DATA_CHECKS, Kind, Launch, MEDIA_CHECKS};
 use echo_server::{EchoServer, Scratch};
 
 /// Each data run is bounded: the page gives up after 85 s, the test after this.
@@ -73,7 +73,8 @@ fn firefox_media() {
     assert!(audio >= 200 && video >= 60, "echoed {audio} audio and {video} video packets:\n{}", server.tails());
 }
 
-/// DTLS 1.3 in both roles by default; 1.2 in both roles with the server pinned to it.
+/// DTLS 1.3 in both roles by default; 1.2 in both roles with the server pinned to it, and with Firefox
+/// limited to it.
 #[test]
 fn firefox_dtls_versions_in_both_roles() {
     if !Kind::Firefox.available() {
@@ -88,6 +89,15 @@ fn firefox_dtls_versions_in_both_roles() {
     for (args, version, server_role, firefox_role, tls_version) in cases {
         let report = browser::dtls_run(Kind::Firefox, args, TIMEOUT, version, server_role);
         assert_eq!(browser::json_str(&report, "tlsVersion"), Some(tls_version), "{args:?}: {report}");
+        assert_eq!(browser::json_str(&report, "dtlsRole"), Some(firefox_role), "{args:?}: {report}");
+    }
+    // Firefox limited to DTLS 1.2, the server as it comes (1.3 preferred): it falls back, in both roles.
+    let limited = Launch { dtls12_only: true, ..Launch::default() };
+    for (args, server_role, firefox_role) in
+        [(&["--full-ice"][..], "Client", "server"), (&["--full-ice", "--dtls-role", "server"][..], "Server", "client")]
+    {
+        let report = browser::dtls_run_with(Kind::Firefox, args, TIMEOUT, "1.2", server_role, limited);
+        assert_eq!(browser::json_str(&report, "tlsVersion"), Some("FEFD"), "{args:?}: {report}");
         assert_eq!(browser::json_str(&report, "dtlsRole"), Some(firefox_role), "{args:?}: {report}");
     }
 }

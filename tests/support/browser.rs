@@ -95,16 +95,27 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--mute-audio",
 ];
 
+/// How a browser is started besides its defaults for the tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Launch {
+    /// Chromium keeps its defaults for host candidates (no loopback candidates, host addresses hidden
+    /// behind `.local` names) instead of the flags turning them off, and has no fake media devices
+    /// granted (for the data page only).
+    pub mdns_hiding: bool,
+    /// Firefox speaks DTLS 1.2 at most (its `media.peerconnection.dtls.version.max` preference).
+    pub dtls12_only: bool,
+}
+
 impl Browser {
     /// Starts `kind` on `url` with a new profile.
     pub fn launch(kind: Kind, url: &str) -> Browser {
-        Browser::launch_with(kind, url, false)
+        Browser::launch_with(kind, url, Launch::default())
     }
 
-    /// [`Browser::launch`]; with `mdns_hiding`, Chromium keeps its defaults for host candidates (no
-    /// loopback candidates, host addresses hidden behind `.local` names) instead of the flags turning
-    /// them off, and has no fake media devices granted (for the data page only).
-    pub fn launch_with(kind: Kind, url: &str, mdns_hiding: bool) -> Browser {
+    /// [`Browser::launch`] as `launch` says.
+    pub fn launch_with(kind: Kind, url: &str, launch: Launch) -> Browser {
+        let Launch { mdns_hiding, dtls12_only } = launch;
+        assert!(!(dtls12_only && kind == Kind::Chromium), "no switch limits Chromium to DTLS 1.2");
         let profile = std::env::temp_dir().join(format!("sansrtc-{kind:?}-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&profile).expect("profile dir");
         let log = std::fs::File::create(profile.join("browser.log")).expect("log file");
@@ -128,8 +139,14 @@ impl Browser {
                 }
             }
             Kind::Firefox => {
-                let prefs: String =
-                    FIREFOX_PREFS.iter().map(|(name, value)| format!("user_pref(\"{name}\", {value});\n")).collect();
+                // DTLS 1.2 at most (0x0303 = 771) when asked; 1.3 (772) is Firefox's own maximum.
+                let dtls_max: &[(&str, &str)] =
+                    if dtls12_only { &[("media.peerconnection.dtls.version.max", "771")] } else { &[] };
+                let prefs: String = FIREFOX_PREFS
+                    .iter()
+                    .chain(dtls_max)
+                    .map(|(name, value)| format!("user_pref(\"{name}\", {value});\n"))
+                    .collect();
                 std::fs::write(profile.join("user.js"), prefs).expect("user.js");
                 command.args(["--headless", "--no-remote", "--profile"]).arg(&profile);
                 // Its own home: nothing read from or written to the user's.
@@ -209,10 +226,10 @@ pub fn run_page(
     expected: usize,
     timeout: Duration,
 ) -> Vec<(String, Duration)> {
-    run_page_with(kind, server, query, runs, expected, timeout, false)
+    run_page_with(kind, server, query, runs, expected, timeout, Launch::default())
 }
 
-/// [`run_page`], the browser started with [`Browser::launch_with`] and `mdns_hiding`.
+/// [`run_page`], the browser started with [`Browser::launch_with`] and `launch`.
 pub fn run_page_with(
     kind: Kind,
     server: &EchoServer,
@@ -220,13 +237,13 @@ pub fn run_page_with(
     runs: usize,
     expected: usize,
     timeout: Duration,
-    mdns_hiding: bool,
+    launch: Launch,
 ) -> Vec<(String, Duration)> {
     let url = format!("{}{query}", server.url);
     let mut out = Vec::new();
     for run in 1..=runs {
         let started = Instant::now();
-        let browser = Browser::launch_with(kind, &url, mdns_hiding);
+        let browser = Browser::launch_with(kind, &url, launch);
         let report = match server.reports().recv_timeout(timeout) {
             Ok(r) => r,
             Err(_) => panic!(
@@ -289,9 +306,21 @@ pub fn echoed_media(server: &EchoServer, runs: usize) -> (u64, u64) {
 /// `"Server"`) and closed cleanly. Returns the page's report (its `transport` holds the browser's own
 /// `tlsVersion` and `dtlsRole` where its `getStats()` has them).
 pub fn dtls_run(kind: Kind, args: &[&str], timeout: Duration, version: &str, server_role: &str) -> String {
+    dtls_run_with(kind, args, timeout, version, server_role, Launch::default())
+}
+
+/// [`dtls_run`] with the browser started with `launch`.
+pub fn dtls_run_with(
+    kind: Kind,
+    args: &[&str],
+    timeout: Duration,
+    version: &str,
+    server_role: &str,
+    launch: Launch,
+) -> String {
     let dir = Scratch::new(&format!("{kind:?}-dtls"));
     let server = EchoServer::start_with(&dir.0, args);
-    let mut reports = run_page(kind, &server, "?quick", 1, QUICK_CHECKS, timeout);
+    let mut reports = run_page_with(kind, &server, "?quick", 1, QUICK_CHECKS, timeout, launch);
     server.assert_closed_cleanly(1);
     let line = format!("connection Connected (DTLS {version}, {server_role})");
     assert!(server.log_text().contains(&line), "{args:?}: no {line:?} in the server's log:\n{}", server.tails());
