@@ -743,8 +743,6 @@ impl PathMachine for PeerConnection {
             self.flush();
             return r;
         }
-        // A keepalive on an idle connection (consent check, heartbeat) leaves no buffer behind either.
-        let idle = now.saturating_duration_since(self.last_activity) >= IDLE_TRIM;
         let kind = classify(datagram.contents);
         let for_turn = matches!(kind, PacketKind::Stun | PacketKind::TurnChannel) && self.ice.accepts_turn(&datagram);
         if self.life == Life::Closed && !for_turn {
@@ -783,9 +781,6 @@ impl PathMachine for PeerConnection {
             self.mark_active();
         }
         self.flush();
-        if idle {
-            self.trim();
-        }
         r
     }
 
