@@ -288,15 +288,21 @@ impl Cipher {
             }
             #[cfg(feature = "dtls13")]
             Cipher::ChaCha(k) => {
-                let key = &k.1;
-                use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+                use chacha20::cipher::{KeyIvInit, StreamCipherCore};
                 let (counter, nonce) = sample.split_first_chunk::<4>().ok_or(Error::BadRecordMac)?;
                 let nonce: &[u8; 12] = nonce.first_chunk().ok_or(Error::BadRecordMac)?;
-                let mut c = chacha20::ChaCha20::new(key.into(), nonce.into());
-                c.seek(u64::from(u32::from_le_bytes(*counter)) * 64);
-                let mut block = [0u8; 16];
-                c.apply_keystream(&mut block);
-                Ok(block)
+                // The block function itself, at the sample's counter: the stream wrapper refuses the last
+                // block of the 32-bit counter (0xffffffff) as the end of its keystream, and a peer picks
+                // the sample.
+                let mut core =
+                    chacha20::ChaChaCore::<chacha20::R20, chacha20::variants::Ietf>::new((&k.1).into(), nonce.into());
+                core.set_block_pos(u32::from_le_bytes(*counter));
+                let mut block = Default::default();
+                core.write_keystream_block(&mut block);
+                let block: [u8; 64] = block.into();
+                let mut mask = [0u8; 16];
+                mask.copy_from_slice(block.get(..16).ok_or(Error::BadRecordMac)?);
+                Ok(mask)
             }
         }
     }

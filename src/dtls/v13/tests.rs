@@ -545,3 +545,22 @@ fn chacha20_poly1305_record_protection_matches_rfc8439() {
     assert!(RecordProtection::new(Aead::ChaCha20Poly1305, &dtls_keys(1, 16)).is_err());
     assert!(RecordProtection::new(Aead::Aes128Gcm, &dtls_keys(1, 32)).is_err());
 }
+
+/// A peer picks the record-number sample, so ChaCha20's block counter in it may be the last one
+/// (0xffffffff): the mask is still computed (the record is then refused by its tag), never a panic. Found
+/// by the `dtls13_record` fuzz target.
+#[test]
+#[cfg(feature = "dtls13")]
+fn chacha20_mask_with_the_last_block_counter_is_no_panic() {
+    let keys = dtls_keys(3, Aead::ChaCha20Poly1305.key_len());
+    let p = RecordProtection::new(Aead::ChaCha20Poly1305, &keys).unwrap();
+    // 001CSLEE: no connection ID, 16-bit sequence number, length present, epoch 3; then 32 bytes whose
+    // first four (the counter of the mask's block) are all ones.
+    let mut wire = vec![0x2f, 0x12, 0x34, 0x00, 0x20];
+    wire.extend_from_slice(&[0xff; 4]);
+    wire.extend_from_slice(&[0x5a; 28]);
+    let (rec, rest) = UnifiedHeader::parse_prefix(&wire, 0).unwrap();
+    assert!(rest.is_empty());
+    let mut out = Vec::new();
+    assert_eq!(p.open(&rec, 0, &mut out).map(|o| o.seq), Err(Error::BadRecordMac));
+}
