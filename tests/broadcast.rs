@@ -26,7 +26,7 @@
 extern crate alloc;
 
 use core::time::Duration;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -55,7 +55,7 @@ use sansrtc::pc::{
 use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
 
 use browser::{Browser, Kind, json_number, json_str};
-use echo_server::{Scratch, build_example, tail};
+use echo_server::{Scratch, build_example, spawn_example, tail};
 
 /// Bound on each step: start, connect, decode.
 const STEP: Duration = Duration::from_secs(60);
@@ -74,33 +74,16 @@ struct Server {
 impl Server {
     /// Starts the example with `args` besides `--http`.
     fn start(dir: &Path, args: &[&str]) -> Server {
-        let exe = build_example("broadcast");
-        let log = dir.join("broadcast.log");
-        let trace = dir.join("broadcast.trace");
-        let mut child = Command::new(exe)
-            .args(["--http", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&trace).expect("trace file"))
-            .spawn()
-            .expect("start broadcast");
-        let stdout = child.stdout.take().expect("stdout");
         let (url_tx, url_rx) = channel();
         let (report_tx, reports) = channel();
-        let log_path = log.clone();
-        std::thread::spawn(move || {
-            let mut file = std::fs::File::create(&log_path).expect("log file");
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-                let _ = file.flush();
-                // "broadcast: http://127.0.0.1:PORT/  udp 127.0.0.1:PORT"
-                if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                    let _ = url_tx.send(url.to_string());
-                }
-                if let Some(report) = line.strip_prefix("report: ") {
-                    let _ = report_tx.send(report.to_string());
-                }
+        let exe = build_example("broadcast");
+        let (child, log, trace) = spawn_example(&exe, "broadcast", dir, args, move |line| {
+            // "broadcast: http://127.0.0.1:PORT/  udp 127.0.0.1:PORT"
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = url_tx.send(url.to_string());
+            }
+            if let Some(report) = line.strip_prefix("report: ") {
+                let _ = report_tx.send(report.to_string());
             }
         });
         let mut server = Server { child, url: String::new(), log, trace, reports };

@@ -6,7 +6,7 @@
 //! CI (`tests/support/tool.rs`).
 
 use core::time::Duration;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,7 +30,7 @@ use sansrtc::pc::{Config, Description, Direction, Event, FrameAssembler, MediaKi
 use sansrtc::{Datagram, Machine, PathMachine, SeededRng, StdAnchor};
 
 use browser::{Browser, Kind, json_number, json_str};
-use echo_server::{Scratch, build_example, tail};
+use echo_server::{Scratch, build_example, spawn_example, tail};
 
 /// Bound on one run: start, connect, decode.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,34 +50,18 @@ struct Player {
 
 impl Player {
     fn start(dir: &Path, video: &Path, audio: &Path) -> Player {
-        let exe = build_example("play_from_disk");
-        let log = dir.join("play_from_disk.log");
-        let trace = dir.join("play_from_disk.trace");
-        let mut child = Command::new(exe)
-            .args(["--http", "127.0.0.1:0", "--video"])
-            .arg(video)
-            .arg("--audio")
-            .arg(audio)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&trace).expect("trace file"))
-            .spawn()
-            .expect("start play_from_disk");
-        let stdout = child.stdout.take().expect("stdout");
         let (url_tx, url_rx) = channel();
         let (report_tx, reports) = channel();
-        let log_path = log.clone();
-        std::thread::spawn(move || {
-            let mut file = std::fs::File::create(&log_path).expect("log file");
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-                // "play_from_disk: http://127.0.0.1:PORT/  udp 127.0.0.1:PORT"
-                if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                    let _ = url_tx.send(url.to_string());
-                }
-                if let Some(report) = line.strip_prefix("report: ") {
-                    let _ = report_tx.send(report.to_string());
-                }
+        let exe = build_example("play_from_disk");
+        let (video, audio) = (video.to_string_lossy(), audio.to_string_lossy());
+        let args = ["--video", video.as_ref(), "--audio", audio.as_ref()];
+        let (child, log, trace) = spawn_example(&exe, "play_from_disk", dir, &args, move |line| {
+            // "play_from_disk: http://127.0.0.1:PORT/  udp 127.0.0.1:PORT"
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = url_tx.send(url.to_string());
+            }
+            if let Some(report) = line.strip_prefix("report: ") {
+                let _ = report_tx.send(report.to_string());
             }
         });
         let mut player = Player { child, url: String::new(), log, trace, reports };

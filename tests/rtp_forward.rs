@@ -50,7 +50,7 @@ mod forward;
 mod tool;
 
 use browser::{Browser, Kind, json_number, json_str};
-use echo_server::{Scratch, build_example, tail};
+use echo_server::{Scratch, build_example, spawn_example, tail};
 
 /// Bound on each direction: start, connect, decode.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -121,26 +121,10 @@ struct Forwarder {
 
 impl Forwarder {
     fn start(dir: &Path, args: &[&str]) -> Forwarder {
-        let exe = build_example("rtp_forward");
-        let log = dir.join("rtp_forward.log");
-        let trace = dir.join("rtp_forward.trace");
-        let mut child = Command::new(exe)
-            .args(["--http", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&trace).expect("trace file"))
-            .spawn()
-            .expect("start rtp_forward");
-        let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = channel();
-        let log_path = log.clone();
-        std::thread::spawn(move || {
-            let mut file = std::fs::File::create(&log_path).expect("log file");
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-                let _ = tx.send(line);
-            }
+        let exe = build_example("rtp_forward");
+        let (child, log, trace) = spawn_example(&exe, "rtp_forward", dir, args, move |line| {
+            let _ = tx.send(line.to_string());
         });
         let mut f = Forwarder { child, url: String::new(), lines, log, trace };
         // "rtp_forward: http://127.0.0.1:PORT/  udp 127.0.0.1:PORT"

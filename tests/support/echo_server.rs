@@ -38,31 +38,16 @@ impl EchoServer {
 
     /// [`EchoServer::start_with`], the server's executable already built (by [`build_example`]).
     pub fn start_exe(exe: &Path, dir: &Path, args: &[&str]) -> EchoServer {
-        let log = dir.join("echo_server.log");
-        let trace = dir.join("echo_server.trace");
-        let mut child = Command::new(exe)
-            .args(["--http", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&trace).expect("trace file"))
-            .spawn()
-            .expect("start the echo server");
-        let stdout = child.stdout.take().expect("stdout");
         // Its first line says where it listens; `report: …` lines carry the JSON a page POSTed to /report.
         let (first_tx, first_rx) = channel();
         let (report_tx, reports) = channel();
-        let log_path = log.clone();
-        std::thread::spawn(move || {
-            let mut file = std::fs::File::create(&log_path).expect("log file");
-            for (i, line) in BufReader::new(stdout).lines().map_while(Result::ok).enumerate() {
-                let _ = writeln!(file, "{line}");
-                if i == 0 {
-                    let _ = first_tx.send(line.clone());
-                }
-                if let Some(report) = line.strip_prefix("report: ") {
-                    let _ = report_tx.send(report.to_string());
-                }
+        let mut first = true;
+        let (child, log, trace) = spawn_example(exe, "echo_server", dir, args, move |line| {
+            if core::mem::take(&mut first) {
+                let _ = first_tx.send(line.to_string());
+            }
+            if let Some(report) = line.strip_prefix("report: ") {
+                let _ = report_tx.send(report.to_string());
             }
         });
         let server = |url, udp| EchoServer { child, url, udp, log: log.clone(), trace: trace.clone(), reports };
@@ -146,6 +131,39 @@ pub fn tail(text: &str, n: usize) -> String {
 /// time a few minutes); returns the executable.
 fn build() -> PathBuf {
     build_example("echo_server")
+}
+
+/// An example started with `--http 127.0.0.1:0` and `args`: its stdout copied line by line to
+/// `DIR/NAME.log` by a thread that hands each line to `on_line`, its stderr (the trace) to `DIR/NAME.trace`.
+/// Returns the process and the two paths.
+#[allow(dead_code)] // Not every test file starts an example.
+pub fn spawn_example(
+    exe: &Path,
+    name: &str,
+    dir: &Path,
+    args: &[&str],
+    mut on_line: impl FnMut(&str) + Send + 'static,
+) -> (Child, PathBuf, PathBuf) {
+    let log = dir.join(format!("{name}.log"));
+    let trace = dir.join(format!("{name}.trace"));
+    let mut child = Command::new(exe)
+        .args(["--http", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&trace).expect("trace file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let log_path = log.clone();
+    std::thread::spawn(move || {
+        let mut file = std::fs::File::create(&log_path).expect("log file");
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = writeln!(file, "{line}");
+            on_line(&line);
+        }
+    });
+    (child, log, trace)
 }
 
 /// Builds an example of this package in release; returns its executable (named by cargo's artifact
